@@ -1,0 +1,56 @@
+# vigil — make targets. `make demo` and `make test` do all set-up themselves.
+GO       ?= go
+BIN      := bin/vigil
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+# Debian packages the tests and the demo use: real Redis and Sentinel, the
+# redis-cli and redis-py clients, and the tools for real network partitions.
+DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all deps build test vet demo bench bench-idle bench-failover clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "missing Debian packages:$$missing"; \
+		echo "install them with: sudo apt-get install -y$$missing"; \
+		exit 1; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.26 or newer (https://go.dev/doc/install)"; exit 1; }
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigil
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+demo: deps build
+	$(BIN) demo
+
+# Benchmarks: Go micro-benchmarks, then the idle cost beside redis-sentinel.
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(MAKE) bench-idle
+
+bench-idle: deps build
+	$(GO) test -run '^$$' -bench BenchmarkIdle -benchtime 1x -timeout 10m ./internal/bench/
+
+bench-failover: deps build
+	$(GO) test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 60m ./internal/bench/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-redis/vigil/failover"
+)
+
+// adminOptions are the flags every command that talks to a running
+// sidecar shares.
+type adminOptions struct {
+	Addr   string // sidecar HTTP base URL
+	Token  string // http.admin_token of the sidecar
+	Stdout io.Writer
+}
+
+// bind adds --addr and --token to cmd.
+func (o *adminOptions) bind(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().StringVar(&o.Addr, "addr", "http://127.0.0.1:9380", "HTTP `URL` of the sidecar")
+	cmd.Flags().StringVar(&o.Token, "token", "", "admin bearer token (http.admin_token)")
+	return cmd
+}
+
+// call sends one request to the sidecar and decodes a JSON answer into out
+// (when out is not nil). Non-2xx answers become errors carrying the body.
+func (o *adminOptions) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	base := strings.TrimRight(o.Addr, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return fmt.Errorf("%w: --addr %q: %w", errUsage, o.Addr, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("sidecar at %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("sidecar at %s: %w", base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("sidecar at %s: %s %s: %s", base, method, path, strings.TrimSpace(string(b)))
+	}
+	if out == nil {
+		_, err = o.Stdout.Write(b)
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func newStatusCmd(o *adminOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running sidecar's view of the group",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st Status
+			if err := o.call(cmd.Context(), http.MethodGet, "/v1/status", nil, &st); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(o.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			return printStatus(o.Stdout, st)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	return o.bind(cmd)
+}
+
+// printStatus renders a status as the table operators read.
+func printStatus(w io.Writer, st Status) error {
+	t := st.Topology
+	primary := t.Primary.Name
+	if primary == "" {
+		primary = "(none)"
+	} else {
+		primary += " " + t.Primary.Addr
+	}
+	fmt.Fprintf(w, "group %s  epoch %d  primary %s  writable %v", t.MasterName, t.Epoch, primary, t.Writable)
+	if t.Paused {
+		fmt.Fprint(w, "  PAUSED")
+	}
+	if t.Fenced {
+		fmt.Fprint(w, "  FENCED")
+	}
+	if t.InFailover {
+		fmt.Fprint(w, "  FAILOVER IN PROGRESS")
+	}
+	fmt.Fprintln(w)
+	if t.WhyNot != "" {
+		fmt.Fprintf(w, "no promotable replica: %s\n", t.WhyNot)
+	}
+	if t.Conflict != "" {
+		fmt.Fprintf(w, "conflict: %s\n", t.Conflict)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tREDIS\tROLE\tOFFSET\tLINK\tSYNCED\tPRIO\tREACHABLE\tSIDECAR")
+	rows := append([]failover.Node{}, t.Primary)
+	if t.Primary.Name == "" {
+		rows = rows[:0]
+	}
+	rows = append(rows, t.Replicas...)
+	for _, n := range rows {
+		role := string(n.Role)
+		if role == "" {
+			role = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%d\t%v\t%s\n",
+			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), n.Synced, n.Priority, n.Reachable, orDash(n.Member))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "seen from %s at %s\n", st.Node, st.Time.Format(time.RFC3339))
+	return err
+}
+
+func updown(up bool, role any) string {
+	if fmt.Sprint(role) == "master" {
+		return "-"
+	}
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newHistoryCmd(o *adminOptions) *cobra.Command {
+	return o.bind(&cobra.Command{
+		Use:   "history",
+		Short: "Show the group's recent failovers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.call(cmd.Context(), http.MethodGet, "/v1/history", nil, nil)
+		},
+	})
+}
+
+func newSwitchoverCmd(o *adminOptions) *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "switchover",
+		Short: "Move the primary role to a replica without losing acknowledged writes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.call(cmd.Context(), http.MethodPost, "/v1/switchover", map[string]string{"to": to}, nil)
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "node to promote (default: the best replica)")
+	return o.bind(cmd)
+}
+
+func newPauseCmd(o *adminOptions, pause bool) *cobra.Command {
+	use, short, path := "pause", "Stop automatic failover for the whole group", "/v1/pause"
+	if !pause {
+		use, short, path = "resume", "Resume automatic failover", "/v1/resume"
+	}
+	return o.bind(&cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.call(cmd.Context(), http.MethodPost, path, nil, nil)
+		},
+	})
+}
+
+func newForgetCmd(o *adminOptions) *cobra.Command {
+	return o.bind(&cobra.Command{
+		Use:   "forget NODE",
+		Short: "Remove a departed sidecar from the known set that majorities are counted against",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, nil)
+		},
+	})
+}

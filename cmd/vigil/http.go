@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/gossip"
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// localView is what the health endpoints need of the local prober.
+type localView interface {
+	Last() monitor.Observation
+}
+
+// topologyView is what the HTTP API needs of the failover component.
+type topologyView interface {
+	Snapshot() failover.Snapshot
+	IsPrimary() bool
+	Ready() bool
+	Handler(adminToken string) http.Handler
+}
+
+// membersView lists gossip members for /v1/status.
+type membersView interface {
+	Members() []gossip.Member
+}
+
+// queueView serves the retry queue's routes.
+type queueView interface {
+	Handler(adminToken string) http.Handler
+}
+
+type httpDeps struct {
+	reg    *prometheus.Registry
+	local  localView
+	fo     topologyView
+	peer   membersView
+	queue  queueView
+	token  string
+	logger *slog.Logger
+}
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Node     string              `json:"node"`
+	Time     time.Time           `json:"time"`
+	Local    monitor.Observation `json:"local"`
+	Topology failover.Snapshot   `json:"topology"`
+	Members  []statusMember      `json:"members"`
+}
+
+type statusMember struct {
+	Name  string `json:"name"`
+	Addr  string `json:"addr"`
+	State string `json:"state"`
+}
+
+func newHTTPHandler(d httpDeps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{
+		Registry: d.reg,
+		ErrorLog: slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
+	}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "OK")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if d.local.Last().Time.IsZero() || !d.fo.Ready() {
+			writeText(w, http.StatusServiceUnavailable, "not ready")
+			return
+		}
+		writeText(w, http.StatusOK, "ready")
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		obs := d.local.Last()
+		if !obs.Reachable() {
+			writeText(w, http.StatusServiceUnavailable, "redis unreachable: "+string(obs.Reason))
+			return
+		}
+		writeText(w, http.StatusOK, "redis reachable")
+	})
+	// HAProxy's httpchk and Kubernetes probes use GET, HEAD or OPTIONS;
+	// every method answers with the same status, as Patroni does.
+	check := func(fn func(*http.Request) (int, string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+				writeText(w, http.StatusMethodNotAllowed, "method not allowed")
+				return
+			}
+			code, msg := fn(r)
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			writeText(w, code, msg)
+		}
+	}
+	mux.Handle("/primary", check(func(*http.Request) (int, string) {
+		if d.fo.IsPrimary() {
+			return http.StatusOK, "primary"
+		}
+		return http.StatusServiceUnavailable, "not the writable primary"
+	}))
+	mux.Handle("/replica", check(func(r *http.Request) (int, string) {
+		return replicaCheck(d.local.Last(), r.URL.Query().Get("lag"))
+	}))
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		snap := d.fo.Snapshot()
+		st := Status{Node: snap.Self, Time: time.Now().UTC(), Local: d.local.Last(), Topology: snap}
+		for _, m := range d.peer.Members() {
+			st.Members = append(st.Members, statusMember{Name: m.Name, Addr: m.Addr, State: m.State})
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	fo := d.fo.Handler(d.token)
+	for _, p := range []string{"/v1/switchover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
+		mux.Handle(p, fo)
+	}
+	q := d.queue.Handler(d.token)
+	mux.Handle("/v1/retryq", q)
+	mux.Handle("/v1/retryq/", q)
+	return mux
+}
+
+// replicaCheck answers /replica: 200 only for a replica whose link is up
+// and, when lag is given, at most lag bytes behind its primary.
+func replicaCheck(obs monitor.Observation, lag string) (int, string) {
+	if !obs.Reachable() || obs.Role != monitor.RoleReplica {
+		return http.StatusServiceUnavailable, "not a replica"
+	}
+	if !obs.LinkUp {
+		return http.StatusServiceUnavailable, "replication link down"
+	}
+	if lag == "" {
+		return http.StatusOK, "replica"
+	}
+	max, err := strconv.ParseInt(lag, 10, 64)
+	if err != nil || max < 0 {
+		return http.StatusBadRequest, "lag must be a number of bytes"
+	}
+	if obs.LagBytes < 0 {
+		return http.StatusServiceUnavailable, "lag unknown"
+	}
+	if obs.LagBytes > max {
+		return http.StatusServiceUnavailable, "lag " + strconv.FormatInt(obs.LagBytes, 10) + " bytes"
+	}
+	return http.StatusOK, "replica"
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

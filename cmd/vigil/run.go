@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vigil-redis/vigil/config"
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/redirect"
+	"github.com/vigil-redis/vigil/gossip"
+	"github.com/vigil-redis/vigil/monitor"
+	"github.com/vigil-redis/vigil/retryq"
+)
+
+func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the sidecar beside one Redis node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), environ)
+			if err != nil {
+				return err
+			}
+			return sidecar(cmd.Context(), cfg, cmd.Flags(), environ, stderr)
+		},
+	}
+	config.RegisterFlags(cmd.Flags())
+	return cmd
+}
+
+func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check-config",
+		Short: "Validate the configuration and print it with secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), environ)
+			if err != nil {
+				return err
+			}
+			for _, kv := range config.Redacted(cfg) {
+				if _, err := fmt.Fprintf(stdout, "%s: %s\n", kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	config.RegisterFlags(cmd.Flags())
+	return cmd
+}
+
+// sidecar builds every component from cfg and runs them in one group until
+// ctx ends, a signal arrives or a component fails.
+func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ []string, stderr io.Writer) error {
+	var level slog.LevelVar
+	logger, err := newLogger(cfg.Log, stderr, &level)
+	if err != nil {
+		return err
+	}
+	logger = logger.With("node", cfg.Node.Name)
+	if err := os.MkdirAll(cfg.Node.DataDir, 0o750); err != nil {
+		return fmt.Errorf("node.data_dir: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newBuildInfoCollector(readBuildInfo()),
+	)
+	component := func(name string) (*slog.Logger, prometheus.Registerer) {
+		return logger.With("component", name), reg
+	}
+
+	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger.With("component", "monitor"), reg)
+	if err != nil {
+		return err
+	}
+	l, r := component("gossip")
+	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, l, r)
+	if err != nil {
+		return err
+	}
+	l, r = component("hooks")
+	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, l, r)
+	if err != nil {
+		return err
+	}
+	l, r = component("failover")
+	fo, err := failover.New(cfg.Failover, l, r, failover.Deps{
+		Self: failover.Node{
+			Name:         cfg.Node.Name,
+			Addr:         cfg.Redis.Announce(),
+			SentinelAddr: announceListen(cfg.Sentinel.ListenAddr, cfg.Redis.Announce()),
+			HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
+			Priority:     cfg.Redis.Priority,
+		},
+		DataDir: cfg.Node.DataDir,
+		Redis:   cfg.Redis,
+		Monitor: cfg.Monitor,
+		Local:   prober,
+		Cluster: peer,
+		Gate:    hooks,
+	})
+	if err != nil {
+		return err
+	}
+	hooks.SetSource(fo)
+	l, r = component("retryq")
+	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, l, r, newPrimarySource(fo, cfg.Redis, cfg.Monitor.Timeout))
+	if err != nil {
+		return err
+	}
+
+	var g run.Group
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	add := func(name string, fn func(context.Context) error) {
+		g.Add(func() error {
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		}, func(error) { cancel() })
+	}
+	add("monitor", prober.Run)
+	add("gossip", peer.Run)
+	add("failover", fo.Run)
+	add("hooks", hooks.Run)
+	add("retryq", queue.Run)
+
+	if cfg.Sentinel.ListenAddr != "" {
+		l, r = component("sentinel")
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, l, r)
+		if err != nil {
+			return err
+		}
+		add("sentinel", s.Run)
+	}
+	if cfg.Proxy.ListenAddr != "" {
+		l, r = component("proxy")
+		p, err := redirect.NewProxy(cfg.Proxy, fo, l, r)
+		if err != nil {
+			return err
+		}
+		add("proxy", p.Run)
+	}
+	if cfg.HTTP.ListenAddr != "" {
+		h := newHTTPHandler(httpDeps{
+			reg:    reg,
+			local:  prober,
+			fo:     fo,
+			peer:   peer,
+			queue:  queue,
+			token:  cfg.HTTP.AdminToken,
+			logger: logger.With("component", "http"),
+		})
+		add("http", func(ctx context.Context) error {
+			return serveHTTP(ctx, cfg.HTTP.ListenAddr, h, logger)
+		})
+	}
+
+	// SIGHUP re-reads the configuration and applies the log level; the
+	// rest needs a restart, which is said once in the log.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	add("reload", func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-hup:
+				next, err := config.Load(fs, environ)
+				if err != nil {
+					logger.Error("reload failed; keeping the running configuration", "err", err)
+					continue
+				}
+				if err := level.UnmarshalText([]byte(next.Log.Level)); err == nil {
+					logger.Info("log level reloaded", "level", next.Log.Level)
+				}
+			}
+		}
+	})
+	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+
+	logger.Info("vigil starting", "version", version, "redis_addr", cfg.Redis.Addr, "master_name", cfg.Failover.MasterName)
+	err = g.Run()
+	var sig run.SignalError
+	if errors.As(err, &sig) {
+		logger.Info("vigil stopped", "signal", sig.Signal.String())
+		return nil
+	}
+	return err
+}
+
+// serveHTTP serves h on addr until ctx ends, then drains it for a moment.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("http.listen_addr: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	return nil
+}
+
+// announceListen turns a listen address such as ":26379" into one peers can
+// dial, borrowing the host of the Redis announce address when the listen
+// host is empty or a wildcard.
+func announceListen(listen, redisAnnounce string) string {
+	if listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host, _, _ = net.SplitHostPort(redisAnnounce)
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return listen
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func newBuildInfoCollector(bi buildInfo) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "vigil_build_info",
+		Help:        "A metric with a constant '1' value labeled by version, revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion},
+	})
+	g.Set(1)
+	return g
+}

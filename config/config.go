@@ -1,0 +1,133 @@
+// Package config assembles vigil's whole configuration from each package's
+// Config, loads it (defaults < YAML file < VIGIL_ environment < flags) and
+// validates it, naming the key and the value of every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/redirect"
+	"github.com/vigil-redis/vigil/gossip"
+	"github.com/vigil-redis/vigil/monitor"
+	"github.com/vigil-redis/vigil/retryq"
+)
+
+// Config is everything one sidecar needs. Each top-level key belongs to
+// one package, which owns its defaults and validation.
+type Config struct {
+	Node     NodeConfig              `koanf:"node"`
+	Redis    monitor.RedisConfig     `koanf:"redis"`
+	Monitor  monitor.Config          `koanf:"monitor"`
+	Gossip   gossip.Config           `koanf:"gossip"`
+	Failover failover.Config         `koanf:"failover"`
+	Sentinel redirect.SentinelConfig `koanf:"sentinel"`
+	Proxy    redirect.ProxyConfig    `koanf:"proxy"`
+	Hooks    redirect.HooksConfig    `koanf:"hooks"`
+	Retryq   retryq.Config           `koanf:"retryq"`
+	HTTP     HTTPConfig              `koanf:"http"`
+	Log      LogConfig               `koanf:"log"`
+}
+
+// NodeConfig identifies this sidecar.
+type NodeConfig struct {
+	// Name is the sidecar's unique name in the group. Empty means the
+	// host name. It must not change across restarts: votes and the known
+	// peer set are keyed by it.
+	Name string `koanf:"name"`
+	// DataDir holds the epoch and vote state, the known peers and the retry
+	// queue. It must survive restarts; losing it lets a node vote twice.
+	DataDir string `koanf:"data_dir"`
+}
+
+// HTTPConfig is the metrics, health and admin API listener.
+type HTTPConfig struct {
+	// ListenAddr is "host:port" for /metrics, health checks and the API;
+	// empty disables the listener.
+	ListenAddr string `koanf:"listen_addr"`
+	// AdminToken, when set, must be sent as "Authorization: Bearer TOKEN"
+	// on admin and retry-queue endpoints.
+	AdminToken string `koanf:"admin_token"`
+}
+
+// LogConfig controls logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error. SIGHUP re-reads it.
+	Level string `koanf:"level"`
+	// Format is auto (colored text on a terminal, JSON otherwise), text or json.
+	Format string `koanf:"format"`
+}
+
+// Default returns a complete configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Node:     NodeConfig{DataDir: "/var/lib/vigil"},
+		Redis:    monitor.DefaultRedisConfig(),
+		Monitor:  monitor.DefaultConfig(),
+		Gossip:   gossip.DefaultConfig(),
+		Failover: failover.DefaultConfig(),
+		Sentinel: redirect.DefaultSentinelConfig(),
+		Proxy:    redirect.DefaultProxyConfig(),
+		Hooks:    redirect.DefaultHooksConfig(),
+		Retryq:   retryq.DefaultConfig(),
+		HTTP:     HTTPConfig{ListenAddr: ":9380"},
+		Log:      LogConfig{Level: "info", Format: "auto"},
+	}
+}
+
+// Validate reports every problem in the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Node.Name == "" {
+		errs = append(errs, errors.New("node.name is empty"))
+	} else if strings.ContainsAny(c.Node.Name, " \t\n/") {
+		errs = append(errs, fmt.Errorf("node.name (%q) must not contain spaces or slashes", c.Node.Name))
+	}
+	if c.Node.DataDir == "" {
+		errs = append(errs, errors.New("node.data_dir is empty"))
+	}
+	if c.HTTP.ListenAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.ListenAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http.listen_addr (%q): want host:port", c.HTTP.ListenAddr))
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level (%q) must be debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format (%q) must be auto, text or json", c.Log.Format))
+	}
+	errs = append(errs,
+		c.Redis.Validate(),
+		c.Monitor.Validate(),
+		c.Gossip.Validate(),
+		c.Failover.Validate(),
+		c.Sentinel.Validate(),
+		c.Proxy.Validate(),
+		c.Hooks.Validate(),
+		c.Retryq.Validate(),
+	)
+	return errors.Join(errs...)
+}
+
+// fillDerived sets the defaults that depend on the machine or on other keys.
+func (c *Config) fillDerived() {
+	if c.Node.Name == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.Node.Name = h
+		}
+	}
+	if c.Gossip.Label == "" {
+		// Sidecars of different groups must never merge: the master name
+		// is the natural group identity.
+		c.Gossip.Label = c.Failover.MasterName
+	}
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, yaml string, environ []string, args ...string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if yaml != "" {
+		path := filepath.Join(t.TempDir(), "vigil.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"--config", path}, args...)
+	}
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse flags: %v", err)
+	}
+	return Load(fs, environ)
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := load(t, "", nil, "--node.name", "a")
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if got, want := cfg.Gossip.Label, cfg.Failover.MasterName; got != want {
+		t.Errorf("gossip.label = %q, want the master name %q", got, want)
+	}
+}
+
+func TestBadFileNamesEveryKey(t *testing.T) {
+	_, err := load(t, `
+node: {name: a}
+redis:
+  addr: "not-an-address"
+monitor:
+  interval: 10xs
+failover:
+  down_after: 1s
+  fence_after: 2s
+  quorom: 2
+`, nil)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		`"failover.quorom"`,
+		`monitor.interval ("10xs")`,
+		"failover.fence_after (2s) must be shorter than failover.down_after (1s)",
+		`redis.addr ("not-an-address")`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := "node: {name: a}\nredis: {addr: '127.0.0.1:1001'}\nmonitor: {interval: 1s}\nfailover: {quorum: 3}\n"
+	env := []string{"VIGIL_REDIS__ADDR=127.0.0.1:1002", "VIGIL_MONITOR__INTERVAL=2s", "VIGIL_EVENT=ignored", "PATH=/bin"}
+	cfg, err := load(t, file, env, "--redis.addr", "127.0.0.1:1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Redis.Addr, "127.0.0.1:1003"; got != want {
+		t.Errorf("redis.addr = %q, want the flag's %q", got, want)
+	}
+	if got, want := cfg.Monitor.Interval, 2*time.Second; got != want {
+		t.Errorf("monitor.interval = %v, want the environment's %v", got, want)
+	}
+	if got, want := cfg.Failover.Quorum, 3; got != want {
+		t.Errorf("failover.quorum = %v, want the file's %v", got, want)
+	}
+}
+
+func TestEnvUnknownKeyAndList(t *testing.T) {
+	_, err := load(t, "", []string{"VIGIL_REDIS__ADRR=x"}, "--node.name", "a")
+	if err == nil || !strings.Contains(err.Error(), `"redis.adrr"`) {
+		t.Errorf("err = %v, want the unknown key named", err)
+	}
+	cfg, err := load(t, "", []string{"VIGIL_GOSSIP__JOIN=127.0.0.1:1, 127.0.0.1:2"}, "--node.name", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Gossip.Join, ";"); got != "127.0.0.1:1;127.0.0.1:2" {
+		t.Errorf("gossip.join = %q", got)
+	}
+}
+
+func TestRedactedMasksSecrets(t *testing.T) {
+	cfg := Default()
+	cfg.Redis.Password = "hunter2"
+	for _, kv := range Redacted(cfg) {
+		if strings.Contains(kv[1], "hunter2") {
+			t.Fatalf("%s shows the secret", kv[0])
+		}
+	}
+}

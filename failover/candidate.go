@@ -1,0 +1,106 @@
+package failover
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// Why a replica is not promotable; the values of the reason label of
+// vigil_failover_no_candidate.
+const (
+	whyNoReplica   = "no_replica"   // no other node reports at all
+	whyUnreachable = "unreachable"  // its sidecar's report is stale or its Redis did not answer
+	whyPriority    = "priority_zero" // redis.priority 0: never promote
+	whyNotReplica  = "not_replica"  // its Redis is not a replica
+	whyNotSynced   = "not_synced"   // link never came up or initial sync never finished
+	whyLagging     = "lagging"      // more than max_lag_bytes behind the most advanced replica
+	whyVetoed      = "vetoed"       // the pre-promotion gate refused it
+)
+
+var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed}
+
+// candidate is what candidate choice knows of one node.
+type candidate struct {
+	Name      string
+	Addr      string
+	Priority  int
+	Fresh     bool // its sidecar's report is recent
+	Reachable bool // its Redis answered its sidecar
+	Role      monitor.Role
+	Synced    bool
+	Offset    int64
+}
+
+// rankCandidates orders the nodes that may replace primary, best first:
+// priority (lower first; 0 never), then offset (higher first), then name.
+// It excludes unreachable nodes, non-replicas, replicas whose link never
+// came up or whose initial sync never finished, and replicas more than
+// maxLag bytes behind the most advanced replica. excluded maps every
+// excluded node to why.
+func rankCandidates(nodes []candidate, primary string, maxLag int64) (ranked []candidate, excluded map[string]string) {
+	excluded = make(map[string]string)
+	var best int64 = -1
+	var pool []candidate
+	for _, n := range nodes {
+		if n.Name == primary {
+			continue
+		}
+		switch {
+		case !n.Fresh || !n.Reachable:
+			excluded[n.Name] = whyUnreachable
+			continue
+		case n.Role != monitor.RoleReplica:
+			excluded[n.Name] = whyNotReplica
+			continue
+		case !n.Synced:
+			excluded[n.Name] = whyNotSynced
+			continue
+		}
+		// The most advanced replica counts even when it may not be
+		// promoted itself: the data it has is what a promotion must keep.
+		best = max(best, n.Offset)
+		if n.Priority <= 0 {
+			excluded[n.Name] = whyPriority
+			continue
+		}
+		pool = append(pool, n)
+	}
+	for _, n := range pool {
+		if best-n.Offset > maxLag {
+			excluded[n.Name] = whyLagging
+			continue
+		}
+		ranked = append(ranked, n)
+	}
+	slices.SortFunc(ranked, func(a, b candidate) int {
+		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Offset, a.Offset); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return ranked, excluded
+}
+
+// whyNot explains, for humans, why no candidate qualifies.
+func whyNot(excluded map[string]string) string {
+	if len(excluded) == 0 {
+		return "no replica reports to this sidecar"
+	}
+	names := make([]string, 0, len(excluded))
+	for n := range excluded {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s: %s", n, strings.ReplaceAll(excluded[n], "_", " ")))
+	}
+	return "no eligible replica (" + strings.Join(parts, "; ") + ")"
+}

@@ -1,0 +1,80 @@
+package failover
+
+import (
+	"time"
+
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// Node is one member of the group: a Redis node and the sidecar beside it.
+type Node struct {
+	Name         string       `json:"name"`                    // sidecar name (node.name)
+	Addr         string       `json:"addr"`                    // Redis announce address, "ip:port"
+	SentinelAddr string       `json:"sentinel_addr,omitempty"` // the sidecar's Sentinel endpoint, "" if disabled
+	HTTPAddr     string       `json:"http_addr,omitempty"`     // the sidecar's HTTP API
+	Role         monitor.Role `json:"role,omitempty"`          // role Redis last reported
+	Offset       int64        `json:"offset"`                  // replication offset last reported
+	LinkUp       bool         `json:"link_up"`                 // replica: link to the primary is up
+	Synced       bool         `json:"synced"`                  // replica: an initial sync has completed
+	Priority     int          `json:"priority"`                // redis.priority; 0 = never promote
+	RunID        string       `json:"run_id,omitempty"`
+	Reachable    bool         `json:"reachable"`        // its sidecar's last observation got a reply
+	SDown        bool         `json:"s_down,omitempty"` // this sidecar sees it down
+	ODown        bool         `json:"o_down,omitempty"` // a quorum sees it down
+	Member       string       `json:"member,omitempty"` // gossip state of its sidecar: alive, suspect, dead, left
+	LastSeen     time.Time    `json:"last_seen"`        // last fresh report about it
+}
+
+// Snapshot is the group as this sidecar currently believes it to be. It is
+// a copy: holding it never blocks the failover loop.
+type Snapshot struct {
+	MasterName    string        `json:"master_name"`
+	Self          string        `json:"self"`
+	Epoch         uint64        `json:"epoch"`
+	Primary       Node          `json:"primary"` // Name is "" while no primary is known
+	Replicas      []Node        `json:"replicas"`
+	Sentinels     []Node        `json:"sentinels"` // the other sidecars (their SentinelAddr)
+	Quorum        int           `json:"quorum"`
+	DownAfter     time.Duration `json:"down_after_ns"`
+	ParallelSyncs int           `json:"parallel_syncs"`
+	// Writable is true while the primary is known, reachable and not fenced.
+	Writable   bool   `json:"writable"`
+	Fenced     bool   `json:"fenced"`      // this sidecar has paused writes on its own Redis
+	Paused     bool   `json:"paused"`      // automatic failover is paused by an operator
+	InFailover bool   `json:"in_failover"` // an election or promotion is under way
+	WhyNot     string `json:"why_not,omitempty"` // why no replica can be promoted, when none can
+	Conflict   string `json:"conflict,omitempty"` // discovery problem, e.g. several standalone primaries
+}
+
+// EventKind names a topology event. The values are Sentinel's event names
+// without the +/- sign convention, which the redirect package adds.
+type EventKind string
+
+// Topology events, in the order a failover produces them.
+const (
+	EventSDown            EventKind = "+sdown"
+	EventSDownCleared     EventKind = "-sdown"
+	EventODown            EventKind = "+odown"
+	EventODownCleared     EventKind = "-odown"
+	EventPromotedReplica  EventKind = "+promoted-slave"
+	EventSwitchPrimary    EventKind = "+switch-master"
+	EventFailoverEnd      EventKind = "+failover-end"
+	EventConvertToReplica EventKind = "+convert-to-slave"
+	EventReplicaAdded     EventKind = "+slave"
+	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis changed role
+	EventFenced           EventKind = "+fenced"
+	EventUnfenced         EventKind = "-fenced"
+)
+
+// Event is one change of the topology.
+type Event struct {
+	Kind       EventKind `json:"kind"`
+	Time       time.Time `json:"time"`
+	Epoch      uint64    `json:"epoch"`
+	Node       Node      `json:"node"`                  // the instance the event is about
+	OldPrimary Node      `json:"old_primary,omitempty"` // switch events: previous primary
+	NewPrimary Node      `json:"new_primary,omitempty"` // switch events: the new primary
+	// Votes and Quorum describe +odown ("#quorum 2/2").
+	Votes  int `json:"votes,omitempty"`
+	Quorum int `json:"quorum,omitempty"`
+}

@@ -1,0 +1,334 @@
+// Package redistest starts real redis-server processes for tests: on free
+// loopback ports, in a test's temporary directory, with helpers to kill, stop
+// and resume them. No fake stands in for Redis anywhere in vigil's tests.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options describe one redis-server to start.
+type Options struct {
+	// Port to listen on; 0 picks a free loopback port.
+	Port int
+	// Host to bind; empty means 127.0.0.1.
+	Host string
+	// Password, when set, is required by the server (requirepass) and used
+	// for replication (masterauth).
+	Password string
+	// ReplicaOf is the "host:port" of the primary to replicate; empty starts a primary.
+	ReplicaOf string
+	// Args are extra redis-server arguments, e.g. {"--replica-priority", "0"}.
+	Args []string
+}
+
+// Server is one running redis-server process.
+type Server struct {
+	opts    Options
+	host    string
+	port    int
+	dir     string
+	logPath string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	client *redis.Client
+}
+
+// Binary is the path of redis-server, taken from $REDIS_SERVER or $PATH.
+func Binary() (string, error) {
+	if p := os.Getenv("REDIS_SERVER"); p != "" {
+		return p, nil
+	}
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errors.New("redistest: redis-server not found: install the Debian package redis-server (make deps)")
+	}
+	return p, nil
+}
+
+// FreePort returns a free TCP port on host.
+func FreePort(t testing.TB, host string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start starts a redis-server and waits until it answers PING. The process
+// is killed and its files removed when the test ends; its log is printed
+// when the test failed.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{opts: opts, host: opts.Host, port: opts.Port, dir: t.TempDir()}
+	if s.host == "" {
+		s.host = "127.0.0.1"
+	}
+	if s.port == 0 {
+		s.port = FreePort(t, s.host)
+	}
+	s.logPath = filepath.Join(s.dir, "redis.log")
+	t.Cleanup(func() {
+		s.mu.Lock()
+		if s.client != nil {
+			s.client.Close()
+		}
+		s.mu.Unlock()
+		s.kill()
+		if t.Failed() {
+			if b, err := os.ReadFile(s.logPath); err == nil {
+				t.Logf("redis-server %s log:\n%s", s.Addr(), tail(string(b), 60))
+			}
+		}
+	})
+	s.start(t)
+	return s
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *Server) args() []string {
+	a := []string{
+		"--bind", s.host,
+		"--port", strconv.Itoa(s.port),
+		"--dir", s.dir,
+		"--logfile", s.logPath,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--protected-mode", "no",
+		// Diskless sync keeps replica start-up fast and off the disk.
+		"--repl-diskless-sync", "yes",
+		"--repl-diskless-sync-delay", "0",
+	}
+	if s.opts.Password != "" {
+		a = append(a, "--requirepass", s.opts.Password, "--masterauth", s.opts.Password)
+	}
+	if s.opts.ReplicaOf != "" {
+		h, p, _ := net.SplitHostPort(s.opts.ReplicaOf)
+		a = append(a, "--replicaof", h, p)
+	}
+	return append(a, s.opts.Args...)
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A config file (even empty) makes CONFIG REWRITE work, as in production.
+	conf := filepath.Join(s.dir, "redis.conf")
+	if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(conf, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, append([]string{conf}, s.args()...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	Eventually(t, 10*time.Second, func() error {
+		select {
+		case <-done:
+			b, _ := os.ReadFile(s.logPath)
+			return fmt.Errorf("redis-server exited: %s", tail(string(b), 10))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return s.Client().Ping(ctx).Err()
+	})
+}
+
+// Addr is "host:port".
+func (s *Server) Addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
+
+// Host is the bound address.
+func (s *Server) Host() string { return s.host }
+
+// Port is the TCP port.
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's working directory.
+func (s *Server) Dir() string { return s.dir }
+
+// PID is the process id of the running server, 0 if none.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Client is a go-redis client for the server, closed when the test ends.
+func (s *Server) Client() *redis.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		s.client = redis.NewClient(&redis.Options{
+			Addr:         s.Addr(),
+			Password:     s.opts.Password,
+			DialTimeout:  time.Second,
+			ReadTimeout:  time.Second,
+			WriteTimeout: time.Second,
+			MaxRetries:   -1,
+		})
+	}
+	return s.client
+}
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+func (s *Server) kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Kill()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	s.kill()
+}
+
+// Stop sends SIGSTOP: the process keeps its sockets but answers nothing.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("redistest: SIGSTOP %s: %v", s.Addr(), err)
+	}
+}
+
+// Cont sends SIGCONT to a stopped server.
+func (s *Server) Cont(t testing.TB) {
+	t.Helper()
+	if err := s.signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("redistest: SIGCONT %s: %v", s.Addr(), err)
+	}
+}
+
+// Restart kills the server if it runs and starts it again on the same port
+// and directory, with the same options.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.kill()
+	s.start(t)
+}
+
+// Info returns INFO section as a map of field to value.
+func (s *Server) Info(t testing.TB, section string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	txt, err := s.Client().Info(ctx, section).Result()
+	if err != nil {
+		t.Fatalf("redistest: INFO %s on %s: %v", section, s.Addr(), err)
+	}
+	return ParseInfo(txt)
+}
+
+// ParseInfo splits INFO output into field/value pairs.
+func ParseInfo(txt string) map[string]string {
+	m := make(map[string]string)
+	sc := bufio.NewScanner(strings.NewReader(txt))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// WaitSynced waits until this replica's link is up and its initial sync is
+// done.
+func (s *Server) WaitSynced(t testing.TB) {
+	t.Helper()
+	Eventually(t, 15*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		txt, err := s.Client().Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		m := ParseInfo(txt)
+		if m["role"] != "slave" {
+			return fmt.Errorf("role is %q", m["role"])
+		}
+		if m["master_link_status"] != "up" || m["master_sync_in_progress"] != "0" {
+			return fmt.Errorf("link %s, sync in progress %s", m["master_link_status"], m["master_sync_in_progress"])
+		}
+		return nil
+	})
+}
+
+// Eventually polls cond every 10ms until it returns nil, and fails the test
+// with the last error if timeout passes first.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = cond(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %v", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,133 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// errPasswordFile marks a failure to read redis.password_file, which is an
+// authentication problem from the operator's point of view.
+var errPasswordFile = errors.New("monitor: read redis.password_file")
+
+// Probe sends one probe to the node behind c: PING, INFO replication and
+// INFO server in one pipelined round trip. ctx bounds it. It records no
+// metrics and keeps no state, so it suits probing any node; the Prober
+// adds lag, replica-priority on primaries and memory across probes.
+//
+// A node that answers PING with -LOADING or -BUSY is alive but not
+// Reachable; whatever INFO it still answered (INFO works while loading) is
+// filled in.
+func Probe(ctx context.Context, c *redis.Client) Observation {
+	o, _ := probe(ctx, c, false)
+	return o
+}
+
+// probe is Probe, optionally also asking CONFIG GET replica-priority in the
+// same pipeline. priority is -1 when it was not asked or not answered.
+func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observation, priority int) {
+	o = Observation{
+		Addr:                       c.Options().Addr,
+		Time:                       time.Now(),
+		Priority:                   -1,
+		LagBytes:                   -1,
+		MasterLinkDownSinceSeconds: -1,
+	}
+	priority = -1
+
+	pipe := c.Pipeline()
+	ping := pipe.Ping(ctx)
+	repl := pipe.Info(ctx, "replication")
+	srv := pipe.Info(ctx, "server")
+	var cfg *redis.MapStringStringCmd
+	if withPriority {
+		cfg = pipe.ConfigGet(ctx, "replica-priority")
+	}
+	start := time.Now()
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	o.RTT = time.Since(start)
+
+	if cfg != nil && cfg.Err() == nil {
+		// CONFIG may be renamed or denied by ACL; then priority stays unknown.
+		if n, err := strconv.Atoi(cfg.Val()["replica-priority"]); err == nil {
+			priority = n
+		}
+	}
+
+	// The first error decides the reason: a PING error says most (LOADING,
+	// BUSY, NOAUTH); an INFO error after a good PING is still no valid reply.
+	var err error
+	for _, e := range []error{ping.Err(), repl.Err(), srv.Err()} {
+		if e != nil {
+			err = e
+			break
+		}
+	}
+	if err == nil && ping.Val() != "PONG" {
+		err = errors.New("monitor: unexpected ping reply " + strconv.Quote(ping.Val()))
+	}
+	if repl.Err() == nil {
+		m := parseInfo(repl.Val(), nil)
+		if srv.Err() == nil {
+			parseInfo(srv.Val(), m)
+		}
+		if perr := m.apply(&o); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if err != nil {
+		o.Reason = classify(ctx, err)
+		o.Err = err.Error()
+		o.Loading = o.Reason == ReasonLoading
+	}
+	return o, priority
+}
+
+// classify maps a probe error to the Reason operators and the failover
+// logic act on.
+func classify(ctx context.Context, err error) Reason {
+	switch {
+	case err == nil:
+		return ReasonNone
+	case redis.IsLoadingError(err):
+		return ReasonLoading
+	case isBusy(err):
+		return ReasonBusy
+	case redis.IsAuthError(err), redis.IsPermissionError(err), errors.Is(err, errPasswordFile),
+		isAuthConfigError(err):
+		return ReasonAuth
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ReasonRefused
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		isNetTimeout(err), errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return ReasonTimeout
+	}
+	return ReasonError
+}
+
+// isBusy matches -BUSY (a script or function ran past busy-reply-threshold).
+// -BUSYKEY and -BUSYGROUP are ordinary command errors, not a busy server.
+func isBusy(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "BUSY ")
+}
+
+// isAuthConfigError matches Redis's answer to AUTH when the default user
+// has no password: the sidecar is configured with a password the server
+// does not expect, which an operator must fix like a wrong password.
+func isAuthConfigError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.Contains(re.Error(), "without any password configured")
+}
+
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
