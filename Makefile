@@ -4,8 +4,9 @@ BIN      := bin/vigil
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Debian packages the tests and the demo use: real Redis and Sentinel, the
-# redis-cli and redis-py clients, and the tools for real network partitions.
-DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables
+# redis-cli and redis-py clients, the tools for real network partitions, and
+# promtool (package prometheus) for the alert-rule tests.
+DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables prometheus
 TEST_TIMEOUT ?= 30m
 
 .PHONY: all deps build test vet demo bench bench-idle bench-failover clean
@@ -20,7 +21,7 @@ deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
 		echo "missing Debian packages:$$missing"; \
 		echo "install them with: sudo apt-get install -y$$missing"; \

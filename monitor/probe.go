@@ -96,12 +96,12 @@ func classify(ctx context.Context, err error) Reason {
 	switch {
 	case err == nil:
 		return ReasonNone
-	case redis.IsLoadingError(err):
+	case redis.IsLoadingError(err), hasPrefix(err, "LOADING "):
 		return ReasonLoading
-	case isBusy(err):
+	case hasPrefix(err, "BUSY "): // not -BUSYKEY or -BUSYGROUP: plain command errors
 		return ReasonBusy
 	case redis.IsAuthError(err), redis.IsPermissionError(err), errors.Is(err, errPasswordFile),
-		isAuthConfigError(err):
+		hasPrefix(err, "NOAUTH ", "WRONGPASS ", "NOPERM "), isAuthConfigError(err):
 		return ReasonAuth
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonRefused
@@ -112,11 +112,19 @@ func classify(ctx context.Context, err error) Reason {
 	return ReasonError
 }
 
-// isBusy matches -BUSY (a script or function ran past busy-reply-threshold).
-// -BUSYKEY and -BUSYGROUP are ordinary command errors, not a busy server.
-func isBusy(err error) bool {
+// hasPrefix reports whether err wraps an error reply from Redis that
+// starts with one of prefixes.
+func hasPrefix(err error, prefixes ...string) bool {
 	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "BUSY ")
+	if !errors.As(err, &re) {
+		return false
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(re.Error(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isAuthConfigError matches Redis's answer to AUTH when the default user

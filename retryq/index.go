@@ -51,13 +51,13 @@ func (h readyHeap) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (h readyHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i]; h[i].hidx = i; h[j].hidx = j }
-func (h *readyHeap) Push(x any)    { g := x.(*group); g.hidx = len(*h); *h = append(*h, g) }
-func (h *readyHeap) Pop() any      { old := *h; g := old[len(old)-1]; *h = old[:len(old)-1]; return g }
-func (h delayHeap) Len() int       { return len(h) }
-func (h delayHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i]; h[i].hidx = i; h[j].hidx = j }
-func (h *delayHeap) Push(x any)    { g := x.(*group); g.hidx = len(*h); *h = append(*h, g) }
-func (h *delayHeap) Pop() any      { old := *h; g := old[len(old)-1]; *h = old[:len(old)-1]; return g }
+func (h readyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].hidx = i; h[j].hidx = j }
+func (h *readyHeap) Push(x any)        { g := x.(*group); g.hidx = len(*h); *h = append(*h, g) }
+func (h *readyHeap) Pop() any          { old := *h; g := old[len(old)-1]; *h = old[:len(old)-1]; return g }
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].hidx = i; h[j].hidx = j }
+func (h *delayHeap) Push(x any)        { g := x.(*group); g.hidx = len(*h); *h = append(*h, g) }
+func (h *delayHeap) Pop() any          { old := *h; g := old[len(old)-1]; *h = old[:len(old)-1]; return g }
 func (h delayHeap) Less(i, j int) bool { return h[i].head().next < h[j].head().next }
 
 // delayHeap orders groups whose head waits for its backoff to end.
@@ -221,4 +221,16 @@ func (x *index) kill(e *entry, now int64) {
 	x.detach(e, now)
 	e.state = client.StateDead
 	x.nDead++
+}
+
+// insertOrdered puts a ready entry into g at its sequence position.
+func (x *index) insertOrdered(g *group, e *entry, now int64) {
+	i := len(g.items)
+	for i > 0 && g.items[i-1].seq > e.seq {
+		i--
+	}
+	g.items = append(g.items, nil)
+	copy(g.items[i+1:], g.items[i:])
+	g.items[i] = e
+	x.place(g, now)
 }

@@ -73,7 +73,7 @@ const (
 
 // gauges reports values derived from the queue at scrape time.
 type gauges struct {
-	q                                 *Queue
+	q                                   *Queue
 	items, oldest, fileBytes, liveBytes *prometheus.Desc
 }
 

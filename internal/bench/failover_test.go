@@ -1,0 +1,249 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+// BenchmarkFailover measures, side by side, how long writes are impossible
+// when the primary gets SIGKILL: from the kill to the first successful write
+// on the new primary, for three redis-sentinel and for three vigil
+// observers (quorum 2), at down-after 1s and 5s. The writer sets a new key
+// every millisecond and tries every node, so the figure is the server-side
+// window, independent of any client's discovery. It also counts
+// acknowledged writes missing on the new primary afterwards.
+// VIGIL_BENCH_RUNS sets the runs per cell (default 5).
+func BenchmarkFailover(b *testing.B) {
+	runs := 5
+	if v := os.Getenv("VIGIL_BENCH_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("VIGIL_BENCH_RUNS (%q) must be a positive integer", v)
+		}
+		runs = n
+	}
+	for _, d := range []time.Duration{time.Second, 5 * time.Second} {
+		for _, sys := range []string{"sentinel", "vigil"} {
+			b.Run(fmt.Sprintf("%s/down_after=%s", sys, d), func(b *testing.B) {
+				for range b.N {
+					var windows []time.Duration
+					lost := 0
+					for run := range runs {
+						w, l := failoverRun(b, sys, d)
+						b.Logf("run %d: window %.3fs, %d acknowledged writes lost", run+1, w.Seconds(), l)
+						windows = append(windows, w)
+						lost += l
+					}
+					slices.Sort(windows)
+					b.ReportMetric(windows[len(windows)/2].Seconds(), "median_s")
+					b.ReportMetric(windows[0].Seconds(), "min_s")
+					b.ReportMetric(windows[len(windows)-1].Seconds(), "max_s")
+					b.ReportMetric(float64(lost), "lost_writes")
+				}
+			})
+		}
+	}
+}
+
+// failoverRun sets up a fresh group and observers, kills the primary under
+// a writer and returns the unavailability window and the lost writes.
+func failoverRun(b *testing.B, sys string, downAfter time.Duration) (time.Duration, int) {
+	g := startGroup(b)
+	switch sys {
+	case "sentinel":
+		ss := startSentinels(b, g, downAfter)
+		waitSentinels(b, ss)
+	case "vigil":
+		vs := startVigils(b, g, downAfter)
+		waitVigils(b, vs)
+	}
+	w := newWriter(g)
+	defer w.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(ctx) }()
+
+	// A second of steady writes before the kill.
+	redistest.Eventually(b, 5*time.Second, func() error {
+		if w.acks() < 500 {
+			return errors.New("writer not yet steady")
+		}
+		return nil
+	})
+	killed := time.Now()
+	g.nodes[0].Kill(b)
+	w.markKill(killed, 0)
+
+	deadline := time.Now().Add(downAfter + 60*time.Second)
+	for w.recovered().IsZero() {
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			b.Fatalf("%s: no write succeeded within %s of the kill", sys, downAfter+60*time.Second)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Keep writing for a moment so late reconfiguration is exercised too.
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	return w.recovered().Sub(killed), w.lost(b)
+}
+
+func waitSentinels(b *testing.B, ss []*proc) {
+	b.Helper()
+	// Each sentinel must know both replicas and both other sentinels, or
+	// its failover would start late and the comparison be unfair.
+	for _, p := range ss {
+		addr := p.sentinelAddr
+		c := redis.NewSentinelClient(&redis.Options{Addr: addr})
+		redistest.Eventually(b, 30*time.Second, func() error {
+			m, err := c.Master(context.Background(), "mymaster").Result()
+			if err != nil {
+				return err
+			}
+			if m["num-slaves"] != "2" || m["num-other-sentinels"] != "2" {
+				return fmt.Errorf("sentinel %s: %s replicas, %s other sentinels", addr, m["num-slaves"], m["num-other-sentinels"])
+			}
+			return nil
+		})
+		c.Close()
+	}
+}
+
+func waitVigils(b *testing.B, vs []*proc) {
+	b.Helper()
+	for _, p := range vs {
+		url := "http://" + p.httpAddr + "/-/ready"
+		redistest.Eventually(b, 30*time.Second, func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", url, resp.Status)
+			}
+			return nil
+		})
+	}
+}
+
+// writer sets w:<seq> every millisecond on whichever node accepts it.
+type writer struct {
+	clients []*redis.Client
+
+	mu       sync.Mutex
+	acked    []int64
+	node     []int // node that acknowledged each write
+	killTime time.Time
+	killed   int
+	back     time.Time // first ack after the kill on another node
+}
+
+func newWriter(g *group) *writer {
+	w := &writer{}
+	for _, n := range g.nodes {
+		w.clients = append(w.clients, redis.NewClient(&redis.Options{
+			Addr: n.Addr(), MaxRetries: -1, DialTimeout: 50 * time.Millisecond,
+			ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, PoolSize: 2,
+		}))
+	}
+	return w
+}
+
+func (w *writer) close() {
+	for _, c := range w.clients {
+		c.Close()
+	}
+}
+
+func (w *writer) run(ctx context.Context) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	cur := 0
+	for seq := int64(0); ; seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for i := range w.clients {
+			n := (cur + i) % len(w.clients)
+			if err := w.clients[n].Set(ctx, "w:"+strconv.FormatInt(seq, 10), 1, 0).Err(); err != nil {
+				continue
+			}
+			cur = n
+			now := time.Now()
+			w.mu.Lock()
+			w.acked = append(w.acked, seq)
+			w.node = append(w.node, n)
+			if !w.killTime.IsZero() && w.back.IsZero() && n != w.killed && now.After(w.killTime) {
+				w.back = now
+			}
+			w.mu.Unlock()
+			break
+		}
+	}
+}
+
+func (w *writer) markKill(t time.Time, node int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.killTime, w.killed = t, node
+}
+
+func (w *writer) acks() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+func (w *writer) recovered() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.back
+}
+
+// lost counts acknowledged writes that are not on the node that took the
+// last acknowledged write (the new primary).
+func (w *writer) lost(b *testing.B) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.acked) == 0 {
+		return 0
+	}
+	c := w.clients[w.node[len(w.node)-1]]
+	ctx := context.Background()
+	missing := 0
+	for i := 0; i < len(w.acked); i += 1000 {
+		end := min(i+1000, len(w.acked))
+		keys := make([]string, 0, end-i)
+		for _, s := range w.acked[i:end] {
+			keys = append(keys, "w:"+strconv.FormatInt(s, 10))
+		}
+		vals, err := c.MGet(ctx, keys...).Result()
+		if err != nil {
+			b.Fatalf("count lost writes: %v", err)
+		}
+		for _, v := range vals {
+			if v == nil {
+				missing++
+			}
+		}
+	}
+	return missing
+}

@@ -1,0 +1,206 @@
+// Package bench measures vigil side by side with redis-sentinel: idle cost
+// and failover windows. Everything is real processes on loopback.
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+var (
+	buildOnce sync.Once
+	vigilBin  string
+	buildErr  error
+)
+
+// vigilBinary builds cmd/vigil once per test binary.
+func vigilBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vigil-bench-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		vigilBin = filepath.Join(dir, "vigil")
+		out, err := exec.Command("go", "build", "-o", vigilBin, "github.com/vigil-redis/vigil/cmd/vigil").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return vigilBin
+}
+
+// proc is one observer process (a vigil sidecar or a redis-sentinel).
+type proc struct {
+	cmd          *exec.Cmd
+	log          string
+	done         chan struct{}
+	sentinelAddr string // Sentinel-protocol endpoint
+	httpAddr     string // vigil only
+}
+
+func startProc(tb testing.TB, logPath, bin string, args ...string) *proc {
+	tb.Helper()
+	f, err := os.Create(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		tb.Fatalf("start %s: %v", bin, err)
+	}
+	f.Close()
+	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if tb.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				lines := strings.Split(string(b), "\n")
+				if len(lines) > 40 {
+					lines = lines[len(lines)-40:]
+				}
+				tb.Logf("%s:\n%s", logPath, strings.Join(lines, "\n"))
+			}
+		}
+	})
+	return p
+}
+
+func freePort(tb testing.TB) int { return redistest.FreePort(tb, "127.0.0.1") }
+
+func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+
+// group is one primary and two replicas, all in sync.
+type group struct {
+	nodes []*redistest.Server
+}
+
+func startGroup(tb testing.TB) *group {
+	tb.Helper()
+	p := redistest.Start(tb, redistest.Options{})
+	g := &group{nodes: []*redistest.Server{p}}
+	for range 2 {
+		r := redistest.Start(tb, redistest.Options{ReplicaOf: p.Addr()})
+		g.nodes = append(g.nodes, r)
+	}
+	for _, r := range g.nodes[1:] {
+		r.WaitSynced(tb)
+	}
+	return g
+}
+
+// startVigils starts one sidecar beside each node of g.
+func startVigils(tb testing.TB, g *group, downAfter time.Duration, extra ...string) []*proc {
+	tb.Helper()
+	bin := vigilBinary(tb)
+	n := len(g.nodes)
+	gossipPorts := make([]int, n)
+	var join []string
+	for i := range gossipPorts {
+		gossipPorts[i] = freePort(tb)
+		join = append(join, hostPort(gossipPorts[i]))
+	}
+	fence := downAfter / 2
+	var procs []*proc
+	for i, node := range g.nodes {
+		dir := tb.TempDir()
+		sent, web := hostPort(freePort(tb)), hostPort(freePort(tb))
+		args := []string{"run",
+			"--node.name", fmt.Sprintf("n%d", i),
+			"--node.data_dir", dir,
+			"--redis.addr", node.Addr(),
+			"--gossip.bind_addr", hostPort(gossipPorts[i]),
+			"--gossip.join", strings.Join(join, ","),
+			"--sentinel.listen_addr", sent,
+			"--http.listen_addr", web,
+			"--failover.down_after", downAfter.String(),
+			"--failover.fence_after", fence.String(),
+			"--log.format", "json",
+		}
+		args = append(args, extra...)
+		p := startProc(tb, filepath.Join(dir, "vigil.log"), bin, args...)
+		p.sentinelAddr, p.httpAddr = sent, web
+		procs = append(procs, p)
+	}
+	return procs
+}
+
+// startSentinels starts three redis-sentinel processes watching g.
+func startSentinels(tb testing.TB, g *group, downAfter time.Duration) []*proc {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-sentinel")
+	if err != nil {
+		tb.Fatal("redis-sentinel not found: install the Debian package redis-sentinel (make deps)")
+	}
+	var procs []*proc
+	for range 3 {
+		dir := tb.TempDir()
+		port := freePort(tb)
+		conf := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf(`port %d
+bind 127.0.0.1
+daemonize no
+dir %s
+sentinel monitor mymaster %s %d 2
+sentinel down-after-milliseconds mymaster %d
+sentinel parallel-syncs mymaster 1
+`, port, dir, g.nodes[0].Host(), g.nodes[0].Port(), downAfter.Milliseconds())
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		p := startProc(tb, filepath.Join(dir, "sentinel.log"), bin, conf)
+		p.sentinelAddr = hostPort(port)
+		procs = append(procs, p)
+	}
+	return procs
+}
+
+// procStat reads a process's CPU time and resident memory from /proc.
+func procStat(pid int) (cpu time.Duration, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name, which may contain spaces.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	cpu = time.Duration(utime+stime) * time.Second / clkTck
+
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			rss = kb * 1024
+		}
+	}
+	return cpu, rss, nil
+}

@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// BenchmarkIdle measures the idle cost of vigil next to redis-sentinel in
+// the same run: three of each watch one healthy group (primary + two
+// replicas) with monitor.interval 100ms, and the benchmark reports the mean
+// CPU share of one core and the mean RSS per process over the window
+// (VIGIL_BENCH_IDLE, default 60s).
+func BenchmarkIdle(b *testing.B) {
+	window := 60 * time.Second
+	if v := os.Getenv("VIGIL_BENCH_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("VIGIL_BENCH_IDLE: %v", err)
+		}
+		window = d
+	}
+	for range b.N {
+		g := startGroup(b)
+		vigils := startVigils(b, g, 5*time.Second, "--monitor.interval", "100ms")
+		sentinels := startSentinels(b, g, 5*time.Second)
+		// Let start-up work (joining, first syncs, Go's first GCs) pass.
+		time.Sleep(5 * time.Second)
+
+		type sample struct {
+			cpu time.Duration
+			rss int64
+		}
+		measure := func(ps []*proc) []sample {
+			out := make([]sample, len(ps))
+			for i, p := range ps {
+				cpu, rss, err := procStat(p.cmd.Process.Pid)
+				if err != nil {
+					b.Fatalf("%s: %v", p.log, err)
+				}
+				out[i] = sample{cpu, rss}
+			}
+			return out
+		}
+		v0, s0 := measure(vigils), measure(sentinels)
+		start := time.Now()
+		time.Sleep(window)
+		elapsed := time.Since(start)
+		v1, s1 := measure(vigils), measure(sentinels)
+
+		report := func(name string, before, after []sample) {
+			var cpu time.Duration
+			var rss int64
+			for i := range before {
+				cpu += after[i].cpu - before[i].cpu
+				rss += after[i].rss
+			}
+			n := float64(len(before))
+			b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds()/n, name+"_cpu_%")
+			b.ReportMetric(float64(rss)/n/(1<<20), name+"_rss_MiB")
+		}
+		report("vigil", v0, v1)
+		report("sentinel", s0, s1)
+	}
+}
