@@ -63,6 +63,10 @@ type report struct {
 	Fenced       bool   `json:"f,omitempty"`
 	Ready        bool   `json:"rd,omitempty"`
 	VotedEpoch   uint64 `json:"ve,omitempty"`
+	// Switching names the replica this sidecar's primary is handing over
+	// to in a planned switchover; voters grant that replica's switchover
+	// election only while the current primary's sidecar says so.
+	Switching string `json:"sw,omitempty"`
 }
 
 // voteRequest asks a peer for its vote for Candidate at Epoch.

@@ -99,8 +99,10 @@ func DefaultConfig() Config {
 // value.
 func (c Config) Validate() error {
 	var errs []error
-	if _, _, err := splitHostPort(c.BindAddr); err != nil {
+	if host, _, err := splitHostPort(c.BindAddr); err != nil {
 		errs = append(errs, fmt.Errorf("gossip.bind_addr (%q) must be host:port: %w", c.BindAddr, err))
+	} else if host != "" && net.ParseIP(host) == nil {
+		errs = append(errs, fmt.Errorf("gossip.bind_addr (%q) must use an IP address, not a name", c.BindAddr))
 	}
 	if c.AdvertiseAddr != "" {
 		host, _, err := splitHostPort(c.AdvertiseAddr)

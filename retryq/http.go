@@ -263,9 +263,14 @@ func (q *Queue) handleStats(w http.ResponseWriter, r *http.Request) {
 
 func (q *Queue) handleExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	// Errors after the first byte can only cut the stream short; the
-	// client sees a truncated last line.
-	if err := q.Export(r.Context(), w); err != nil {
+	cw := &countingWriter{w: w}
+	if err := q.Export(r.Context(), cw); err != nil {
+		if cw.n == 0 {
+			w.Header().Del("Content-Type")
+			writeErr(w, err)
+			return
+		}
+		// After the first byte an error can only cut the stream short.
 		q.logger.Warn("export failed", "err", err)
 	}
 }
@@ -294,4 +299,15 @@ func (q *Queue) handleDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
