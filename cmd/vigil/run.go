@@ -125,7 +125,8 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	hooks.SetSource(fo)
 	l, r = component("retryq")
-	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, l, r, newPrimarySource(fo, cfg.Redis, cfg.Monitor.Timeout))
+	feed := newPrimaryFeed(cfg.Redis)
+	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, l, r, feed)
 	if err != nil {
 		return err
 	}
@@ -146,6 +147,9 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	add("failover", fo.Run)
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
+	add("retryq-primary", func(ctx context.Context) error {
+		return followPrimary(ctx, fo, feed, cfg.Monitor.Interval)
+	})
 
 	if cfg.Sentinel.ListenAddr != "" {
 		l, r = component("sentinel")

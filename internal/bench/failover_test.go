@@ -20,10 +20,13 @@ import (
 // BenchmarkFailover measures, side by side, how long writes are impossible
 // when the primary gets SIGKILL: from the kill to the first successful write
 // on the new primary, for three redis-sentinel and for three vigil
-// observers (quorum 2), at down-after 1s and 5s. The writer sets a new key
-// every millisecond and tries every node, so the figure is the server-side
-// window, independent of any client's discovery. It also counts
-// acknowledged writes missing on the new primary afterwards.
+// observers (quorum 2), at down-after 1s and 5s. A writer sets a new key
+// every millisecond, in one of three ways: "nodes" tries every node (the
+// server-side window, independent of any client's discovery), "go-redis"
+// is an unmodified go-redis failover client whose Sentinel addresses are
+// the observers (the client-visible window), "proxy" is a plain client
+// through vigil's primary-following proxy. It also counts acknowledged
+// writes missing on the new primary afterwards.
 // VIGIL_BENCH_RUNS sets the runs per cell (default 5).
 func BenchmarkFailover(b *testing.B) {
 	runs := 5
@@ -34,14 +37,19 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		runs = n
 	}
+	cells := []struct{ sys, writer string }{
+		{"sentinel", "nodes"}, {"vigil", "nodes"},
+		{"sentinel", "go-redis"}, {"vigil", "go-redis"},
+		{"vigil", "proxy"},
+	}
 	for _, d := range []time.Duration{time.Second, 5 * time.Second} {
-		for _, sys := range []string{"sentinel", "vigil"} {
-			b.Run(fmt.Sprintf("%s/down_after=%s", sys, d), func(b *testing.B) {
+		for _, cell := range cells {
+			b.Run(fmt.Sprintf("%s/writer=%s/down_after=%s", cell.sys, cell.writer, d), func(b *testing.B) {
 				for range b.N {
 					var windows []time.Duration
 					lost := 0
 					for run := range runs {
-						w, l := failoverRun(b, sys, d)
+						w, l := failoverRun(b, cell.sys, cell.writer, d)
 						b.Logf("run %d: window %.3fs, %d acknowledged writes lost", run+1, w.Seconds(), l)
 						windows = append(windows, w)
 						lost += l
@@ -59,17 +67,30 @@ func BenchmarkFailover(b *testing.B) {
 
 // failoverRun sets up a fresh group and observers, kills the primary under
 // a writer and returns the unavailability window and the lost writes.
-func failoverRun(b *testing.B, sys string, downAfter time.Duration) (time.Duration, int) {
+func failoverRun(b *testing.B, sys, writerKind string, downAfter time.Duration) (time.Duration, int) {
 	g := startGroup(b)
+	var observers []*proc
 	switch sys {
 	case "sentinel":
-		ss := startSentinels(b, g, downAfter)
-		waitSentinels(b, ss)
+		observers = startSentinels(b, g, downAfter)
+		waitSentinels(b, observers)
 	case "vigil":
-		vs := startVigils(b, g, downAfter)
-		waitVigils(b, vs)
+		observers = startVigils(b, g, downAfter)
+		waitVigils(b, observers)
 	}
-	w := newWriter(g)
+	var w *writer
+	switch writerKind {
+	case "nodes":
+		w = newNodeWriter(g)
+	case "go-redis":
+		var addrs []string
+		for _, p := range observers {
+			addrs = append(addrs, p.sentinelAddr)
+		}
+		w = newClientWriter(addrs)
+	case "proxy":
+		w = newProxyWriter(observers[1].proxyAddr)
+	}
 	defer w.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -85,7 +106,7 @@ func failoverRun(b *testing.B, sys string, downAfter time.Duration) (time.Durati
 	})
 	killed := time.Now()
 	g.nodes[0].Kill(b)
-	w.markKill(killed, 0)
+	w.markKill(killed)
 
 	deadline := time.Now().Add(downAfter + 60*time.Second)
 	for w.recovered().IsZero() {
@@ -100,7 +121,7 @@ func failoverRun(b *testing.B, sys string, downAfter time.Duration) (time.Durati
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	wg.Wait()
-	return w.recovered().Sub(killed), w.lost(b)
+	return w.recovered().Sub(killed), w.lost(b, g)
 }
 
 func waitSentinels(b *testing.B, ss []*proc) {
@@ -142,68 +163,108 @@ func waitVigils(b *testing.B, vs []*proc) {
 	}
 }
 
-// writer sets w:<seq> every millisecond on whichever node accepts it.
+// writer sets w:<seq> every millisecond through do and records which
+// writes were acknowledged.
 type writer struct {
-	clients []*redis.Client
+	do      func(ctx context.Context, key string) error
+	closeFn func()
 
 	mu       sync.Mutex
 	acked    []int64
-	node     []int // node that acknowledged each write
 	killTime time.Time
-	killed   int
-	back     time.Time // first ack after the kill on another node
+	back     time.Time // first ack of a write started after the kill
 }
 
-func newWriter(g *group) *writer {
-	w := &writer{}
+// newNodeWriter tries every node in turn, starting with the last one that
+// accepted a write: the server-side window, free of client discovery.
+func newNodeWriter(g *group) *writer {
+	var clients []*redis.Client
 	for _, n := range g.nodes {
-		w.clients = append(w.clients, redis.NewClient(&redis.Options{
+		clients = append(clients, redis.NewClient(&redis.Options{
 			Addr: n.Addr(), MaxRetries: -1, DialTimeout: 50 * time.Millisecond,
 			ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, PoolSize: 2,
 		}))
 	}
-	return w
-}
-
-func (w *writer) close() {
-	for _, c := range w.clients {
-		c.Close()
+	cur := 0
+	return &writer{
+		do: func(ctx context.Context, key string) error {
+			var err error
+			for i := range clients {
+				n := (cur + i) % len(clients)
+				if err = clients[n].Set(ctx, key, 1, 0).Err(); err == nil {
+					cur = n
+					return nil
+				}
+			}
+			return err
+		},
+		closeFn: func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		},
 	}
 }
+
+// newClientWriter writes through an unmodified go-redis failover client
+// whose Sentinel addresses are the observers.
+func newClientWriter(sentinels []string) *writer {
+	c := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    "mymaster",
+		SentinelAddrs: sentinels,
+		DialTimeout:   100 * time.Millisecond,
+		ReadTimeout:   100 * time.Millisecond,
+		WriteTimeout:  100 * time.Millisecond,
+		MaxRetries:    -1,
+	})
+	return &writer{
+		do:      func(ctx context.Context, key string) error { return c.Set(ctx, key, 1, 0).Err() },
+		closeFn: func() { c.Close() },
+	}
+}
+
+// newProxyWriter writes through vigil's primary-following proxy with a
+// plain client that knows nothing of Sentinel.
+func newProxyWriter(addr string) *writer {
+	c := redis.NewClient(&redis.Options{
+		Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond,
+		ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, PoolSize: 2,
+	})
+	return &writer{
+		do:      func(ctx context.Context, key string) error { return c.Set(ctx, key, 1, 0).Err() },
+		closeFn: func() { c.Close() },
+	}
+}
+
+func (w *writer) close() { w.closeFn() }
 
 func (w *writer) run(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	cur := 0
 	for seq := int64(0); ; seq++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for i := range w.clients {
-			n := (cur + i) % len(w.clients)
-			if err := w.clients[n].Set(ctx, "w:"+strconv.FormatInt(seq, 10), 1, 0).Err(); err != nil {
-				continue
-			}
-			cur = n
-			now := time.Now()
-			w.mu.Lock()
-			w.acked = append(w.acked, seq)
-			w.node = append(w.node, n)
-			if !w.killTime.IsZero() && w.back.IsZero() && n != w.killed && now.After(w.killTime) {
-				w.back = now
-			}
-			w.mu.Unlock()
-			break
+		started := time.Now()
+		if err := w.do(ctx, "w:"+strconv.FormatInt(seq, 10)); err != nil {
+			continue
 		}
+		now := time.Now()
+		w.mu.Lock()
+		w.acked = append(w.acked, seq)
+		if !w.killTime.IsZero() && w.back.IsZero() && started.After(w.killTime) {
+			w.back = now
+		}
+		w.mu.Unlock()
 	}
 }
 
-func (w *writer) markKill(t time.Time, node int) {
+func (w *writer) markKill(t time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.killTime, w.killed = t, node
+	w.killTime = t
 }
 
 func (w *writer) acks() int {
@@ -218,16 +279,21 @@ func (w *writer) recovered() time.Time {
 	return w.back
 }
 
-// lost counts acknowledged writes that are not on the node that took the
-// last acknowledged write (the new primary).
-func (w *writer) lost(b *testing.B) int {
+// lost counts acknowledged writes missing on the new primary.
+func (w *writer) lost(b *testing.B, g *group) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.acked) == 0 {
-		return 0
-	}
-	c := w.clients[w.node[len(w.node)-1]]
 	ctx := context.Background()
+	var c *redis.Client
+	for _, n := range g.nodes[1:] {
+		role, err := n.Client().Do(ctx, "ROLE").Slice()
+		if err == nil && len(role) > 0 && role[0] == "master" {
+			c = n.Client()
+		}
+	}
+	if c == nil {
+		b.Fatal("count lost writes: no new primary")
+	}
 	missing := 0
 	for i := 0; i < len(w.acked); i += 1000 {
 		end := min(i+1000, len(w.acked))

@@ -53,6 +53,7 @@ type proc struct {
 	done         chan struct{}
 	sentinelAddr string // Sentinel-protocol endpoint
 	httpAddr     string // vigil only
+	proxyAddr    string // vigil only
 }
 
 func startProc(tb testing.TB, logPath, bin string, args ...string) *proc {
@@ -125,7 +126,7 @@ func startVigils(tb testing.TB, g *group, downAfter time.Duration, extra ...stri
 	var procs []*proc
 	for i, node := range g.nodes {
 		dir := tb.TempDir()
-		sent, web := hostPort(freePort(tb)), hostPort(freePort(tb))
+		sent, web, prx := hostPort(freePort(tb)), hostPort(freePort(tb)), hostPort(freePort(tb))
 		args := []string{"run",
 			"--node.name", fmt.Sprintf("n%d", i),
 			"--node.data_dir", dir,
@@ -134,13 +135,14 @@ func startVigils(tb testing.TB, g *group, downAfter time.Duration, extra ...stri
 			"--gossip.join", strings.Join(join, ","),
 			"--sentinel.listen_addr", sent,
 			"--http.listen_addr", web,
+			"--proxy.listen_addr", prx,
 			"--failover.down_after", downAfter.String(),
 			"--failover.fence_after", fence.String(),
 			"--log.format", "json",
 		}
 		args = append(args, extra...)
 		p := startProc(tb, filepath.Join(dir, "vigil.log"), bin, args...)
-		p.sentinelAddr, p.httpAddr = sent, web
+		p.sentinelAddr, p.httpAddr, p.proxyAddr = sent, web, prx
 		procs = append(procs, p)
 	}
 	return procs

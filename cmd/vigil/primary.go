@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/monitor"
+	"github.com/vigil-redis/vigil/retryq"
+)
+
+// topologySource is what the retry queue's feed needs of failover.
+type topologySource interface {
+	Snapshot() failover.Snapshot
+	Subscribe() (<-chan failover.Event, func())
+}
+
+// followPrimary keeps dst pointing at the writable primary the topology
+// names, so the retry queue drains exactly while one exists. Events wake it
+// at once; the ticker catches changes that come without an event.
+func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryAddr, interval time.Duration) error {
+	events, cancel := src.Subscribe()
+	defer cancel()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := "-"
+	for {
+		snap := src.Snapshot()
+		addr := ""
+		if snap.Writable {
+			addr = snap.Primary.Addr
+		}
+		if addr != last {
+			if addr == "" {
+				dst.Clear()
+			} else {
+				dst.Set(addr)
+			}
+			last = addr
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-events:
+		case <-t.C:
+		}
+	}
+}
+
+// newPrimaryFeed is the retry queue's primary source, with the local
+// Redis credentials (every node of a group shares them).
+func newPrimaryFeed(rc monitor.RedisConfig) *retryq.PrimaryAddr {
+	return retryq.NewPrimaryAddr("", rc.Username, rc.Password)
+}

@@ -1,0 +1,270 @@
+package redirect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-redis/vigil/failover"
+)
+
+// Proxy forwards TCP connections to the current writable primary, for
+// clients without Sentinel support. When the primary changes it closes the
+// connections to the old one, so clients reconnect and land on the new
+// one; while no primary is writable it closes new connections at once
+// rather than let clients hang.
+type Proxy struct {
+	cfg     ProxyConfig
+	src     Source
+	logger  *slog.Logger
+	metrics *proxyMetrics
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[*proxyConn]struct{}
+	closed bool // set at shutdown; no connection may be added after it
+
+	wg sync.WaitGroup // connection goroutines
+}
+
+// proxyConn is one forwarded client connection.
+type proxyConn struct {
+	client, server net.Conn
+	target         string // the primary it was sent to
+}
+
+func (c *proxyConn) close() {
+	_ = c.client.Close()
+	if c.server != nil {
+		_ = c.server.Close()
+	}
+}
+
+// NewProxy builds the proxy. It does no I/O; Listen or Run opens the socket.
+func NewProxy(cfg ProxyConfig, src Source, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if src == nil {
+		errs = append(errs, errors.New("redirect: source is nil"))
+	}
+	if logger == nil {
+		errs = append(errs, errors.New("redirect: logger is nil"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := newProxyMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("redirect: register proxy metrics: %w", err)
+	}
+	return &Proxy{
+		cfg:     cfg,
+		src:     src,
+		logger:  logger.With("component", "proxy"),
+		metrics: m,
+		conns:   make(map[*proxyConn]struct{}),
+	}, nil
+}
+
+// Listen opens the proxy's socket so that Addr reports the bound address
+// before Run serves it. Calling it is optional; Run listens when it was not
+// called. It does nothing when the proxy is disabled.
+func (p *Proxy) Listen() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil || p.cfg.ListenAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("redirect: proxy listen %s: %w", p.cfg.ListenAddr, err)
+	}
+	p.ln = &retryListener{Listener: ln, logger: p.logger}
+	return nil
+}
+
+// Addr is the bound address after Listen, nil before and when disabled.
+func (p *Proxy) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return nil
+	}
+	return p.ln.Addr()
+}
+
+// Run forwards connections until ctx ends, then closes them all. A
+// disabled proxy just waits for ctx.
+func (p *Proxy) Run(ctx context.Context) error {
+	if p.cfg.ListenAddr == "" {
+		<-ctx.Done()
+		return nil
+	}
+	if err := p.Listen(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	ln := p.ln
+	p.mu.Unlock()
+	p.logger.Info("proxy listening", "addr", ln.Addr().String())
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	watchers.Go(func() {
+		follow(watchCtx, p.src, func(ev failover.Event) {
+			if ev.Kind == failover.EventSwitchPrimary && ev.NewPrimary.Addr != "" {
+				p.closeOthers(ev.NewPrimary.Addr)
+			}
+			p.closeOthers(p.src.Snapshot().Primary.Addr)
+		})
+	})
+	watchers.Go(func() {
+		t := time.NewTicker(p.cfg.CheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-t.C:
+				p.closeOthers(p.src.Snapshot().Primary.Addr)
+			}
+		}
+	})
+	go func() {
+		<-ctx.Done()
+		_ = ln.Close()
+	}()
+
+	var err error
+	for {
+		c, aerr := ln.Accept()
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = fmt.Errorf("redirect: proxy accept: %w", aerr)
+			}
+			break
+		}
+		p.handle(ctx, c)
+	}
+	_ = ln.Close()
+	stopWatch()
+	watchers.Wait()
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return err
+}
+
+// handle refuses c at once when no writable primary is known, and
+// otherwise forwards it in its own goroutines.
+func (p *Proxy) handle(ctx context.Context, c net.Conn) {
+	snap := p.src.Snapshot()
+	target := snap.Primary.Addr
+	if !snap.Writable || target == "" {
+		p.refuse(c, refuseNoPrimary)
+		return
+	}
+	pc := &proxyConn{client: c, target: target}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	p.conns[pc] = struct{}{}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	p.metrics.connections.Inc()
+	go p.forward(ctx, pc)
+}
+
+// refuse closes c with a reset, so the client fails at once with a clear
+// "connection reset" instead of waiting on a silent socket.
+func (p *Proxy) refuse(c net.Conn, reason string) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+	p.metrics.refused.WithLabelValues(reason).Inc()
+}
+
+// forward dials the primary and copies both ways until either side ends
+// or the connection is closed because the primary changed.
+func (p *Proxy) forward(ctx context.Context, pc *proxyConn) {
+	defer p.wg.Done()
+	defer p.metrics.connections.Dec()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, pc)
+		p.mu.Unlock()
+		pc.close()
+	}()
+
+	d := net.Dialer{Timeout: p.cfg.DialTimeout}
+	server, err := d.DialContext(ctx, "tcp", pc.target)
+	if err != nil {
+		p.logger.Warn("proxy dial failed", "redis_addr", pc.target, "err", err)
+		p.refuse(pc.client, refuseDialFailed)
+		return
+	}
+	p.mu.Lock()
+	_, live := p.conns[pc]
+	if live {
+		pc.server = server
+	}
+	p.mu.Unlock()
+	if !live {
+		// Closed (primary changed or shutdown) while dialing.
+		_ = server.Close()
+		return
+	}
+
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(server, pc.client)
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(pc.client, server)
+		done <- struct{}{}
+	}()
+	<-done
+	// One direction ended: end the other too and wait for it, so no
+	// goroutine outlives the connection.
+	pc.close()
+	<-done
+}
+
+// closeOthers closes every connection not forwarded to primary (all of
+// them when no primary is known).
+func (p *Proxy) closeOthers(primary string) {
+	p.mu.Lock()
+	var stale []*proxyConn
+	for c := range p.conns {
+		if c.target != primary {
+			stale = append(stale, c)
+			delete(p.conns, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.close()
+	}
+	if len(stale) > 0 {
+		p.metrics.switched.Add(float64(len(stale)))
+		p.logger.Info("proxy closed connections to the old primary", "redis_addr", primary, "connections", len(stale))
+	}
+}
