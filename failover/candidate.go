@@ -12,13 +12,13 @@ import (
 // Why a replica is not promotable; the values of the reason label of
 // vigil_failover_no_candidate.
 const (
-	whyNoReplica   = "no_replica"   // no other node reports at all
-	whyUnreachable = "unreachable"  // its sidecar's report is stale or its Redis did not answer
+	whyNoReplica   = "no_replica"    // no other node reports at all
+	whyUnreachable = "unreachable"   // its sidecar's report is stale or its Redis did not answer
 	whyPriority    = "priority_zero" // redis.priority 0: never promote
-	whyNotReplica  = "not_replica"  // its Redis is not a replica
-	whyNotSynced   = "not_synced"   // link never came up or initial sync never finished
-	whyLagging     = "lagging"      // more than max_lag_bytes behind the most advanced replica
-	whyVetoed      = "vetoed"       // the pre-promotion gate refused it
+	whyNotReplica  = "not_replica"   // its Redis is not a replica
+	whyNotSynced   = "not_synced"    // link never came up or initial sync never finished
+	whyLagging     = "lagging"       // more than max_lag_bytes behind the most advanced replica
+	whyVetoed      = "vetoed"        // the pre-promotion gate refused it
 )
 
 var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed}

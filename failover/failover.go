@@ -133,7 +133,7 @@ type Failover struct {
 	replicasSeen map[string]bool
 	lastRole     monitor.Role
 
-	elections map[uint64]chan voteReply
+	elections map[uint64]chan ballot
 	calls     map[uint64]chan callReply
 	callSeq   uint64
 }
@@ -194,7 +194,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 		lastHeard:    make(map[string]time.Time),
 		noCandidate:  make(map[string]bool),
 		replicasSeen: make(map[string]bool),
-		elections:    make(map[uint64]chan voteReply),
+		elections:    make(map[uint64]chan ballot),
 		calls:        make(map[uint64]chan callReply),
 	}
 	return f, nil

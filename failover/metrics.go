@@ -9,11 +9,11 @@ const (
 	resultSuccess = "success"
 	resultFailure = "failure"
 
-	failElection     = "election_lost"  // no majority of votes within election_timeout
-	failPrimaryAlive = "primary_alive"  // the re-check before promotion reached the primary
-	failPromote      = "promote_error"  // REPLICAOF NO ONE or the ROLE check failed
-	failVetoed       = "vetoed"         // the pre-promotion gate refused
-	failPersist      = "persist_error"  // the vote or configuration could not be written
+	failElection     = "election_lost"    // no majority of votes within election_timeout
+	failPrimaryAlive = "primary_alive"    // the re-check before promotion reached the primary
+	failPromote      = "promote_error"    // REPLICAOF NO ONE or the ROLE check failed
+	failVetoed       = "vetoed"           // the pre-promotion gate refused
+	failPersist      = "persist_error"    // the vote or configuration could not be written
 	failSwitchover   = "switchover_error" // a planned switchover was abandoned
 )
 
@@ -36,23 +36,23 @@ var kindNames = map[byte]string{
 }
 
 type metrics struct {
-	epoch          prometheus.Gauge
-	failovers      *prometheus.CounterVec
-	failures       *prometheus.CounterVec
-	duration       prometheus.Histogram
-	sdown          prometheus.Gauge
-	odown          prometheus.Gauge
-	fenced         prometheus.Gauge
-	paused         prometheus.Gauge
-	majority       prometheus.Gauge
-	peers          *prometheus.GaugeVec
-	noCandidate    *prometheus.GaugeVec
-	conflict       prometheus.Gauge
-	received       *prometheus.CounterVec
-	dropped        *prometheus.CounterVec
-	votes          *prometheus.CounterVec
-	eventsDropped  prometheus.Counter
-	commandErrors  *prometheus.CounterVec
+	epoch         prometheus.Gauge
+	failovers     *prometheus.CounterVec
+	failures      *prometheus.CounterVec
+	duration      prometheus.Histogram
+	sdown         prometheus.Gauge
+	odown         prometheus.Gauge
+	fenced        prometheus.Gauge
+	paused        prometheus.Gauge
+	majority      prometheus.Gauge
+	peers         *prometheus.GaugeVec
+	noCandidate   *prometheus.GaugeVec
+	conflict      prometheus.Gauge
+	received      *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
+	votes         *prometheus.CounterVec
+	eventsDropped prometheus.Counter
+	commandErrors *prometheus.CounterVec
 }
 
 // Redis commands whose failures are counted.

@@ -64,10 +64,10 @@ func (c Configuration) Newer(o Configuration) bool {
 
 // persisted is the on-disk state: the configuration and the last vote.
 type persisted struct {
-	Version  int           `json:"version"`
-	Config   Configuration `json:"config"`
-	VotedEpoch uint64      `json:"voted_epoch"`
-	VotedFor string        `json:"voted_for,omitempty"`
+	Version    int           `json:"version"`
+	Config     Configuration `json:"config"`
+	VotedEpoch uint64        `json:"voted_epoch"`
+	VotedFor   string        `json:"voted_for,omitempty"`
 }
 
 // store keeps the persisted state. Every change is on disk (fsynced) before
@@ -132,6 +132,9 @@ func (s *store) vote(epoch uint64, candidate string) (bool, error) {
 func (s *store) saveConfig(c Configuration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c == s.st.Config {
+		return nil
+	}
 	next := s.st
 	next.Config = c
 	if err := s.write(next); err != nil {

@@ -39,10 +39,10 @@ type Snapshot struct {
 	ParallelSyncs int           `json:"parallel_syncs"`
 	// Writable is true while the primary is known, reachable and not fenced.
 	Writable   bool   `json:"writable"`
-	Fenced     bool   `json:"fenced"`      // this sidecar has paused writes on its own Redis
-	Paused     bool   `json:"paused"`      // automatic failover is paused by an operator
-	InFailover bool   `json:"in_failover"` // an election or promotion is under way
-	WhyNot     string `json:"why_not,omitempty"` // why no replica can be promoted, when none can
+	Fenced     bool   `json:"fenced"`             // this sidecar has paused writes on its own Redis
+	Paused     bool   `json:"paused"`             // automatic failover is paused by an operator
+	InFailover bool   `json:"in_failover"`        // an election or promotion is under way
+	WhyNot     string `json:"why_not,omitempty"`  // why no replica can be promoted, when none can
 	Conflict   string `json:"conflict,omitempty"` // discovery problem, e.g. several standalone primaries
 }
 

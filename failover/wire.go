@@ -87,6 +87,9 @@ type voteReply struct {
 	Candidate string `json:"c"`
 	Granted   bool   `json:"g,omitempty"`
 	Why       string `json:"w,omitempty"` // why the vote was refused
+	// Seen is the highest epoch the voter knows, so a candidate that lost
+	// for being behind starts its next try above it.
+	Seen uint64 `json:"s,omitempty"`
 }
 
 // Operations of a call.

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -42,6 +43,20 @@ func NewClient(addr string, rc RedisConfig, timeout time.Duration) *redis.Client
 		PipelinePoolSize:      -1,
 		ContextTimeoutEnabled: true,
 	}
+	opt.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			// go-redis opens a circuit after PoolSize failed dials and
+			// then answers with the old error, re-dialling only once a
+			// second: a restarted Redis would look dead for up to a
+			// second more. A connection that fails on first use reports
+			// the same error without counting as a failed dial.
+			// Wrapped so go-redis keeps the whole message.
+			return failedConn{fmt.Errorf("%w", err)}, nil
+		}
+		return c, nil
+	}
 	if rc.Password == "" && rc.PasswordFile != "" {
 		path, user := rc.PasswordFile, rc.Username
 		opt.CredentialsProviderContext = func(context.Context) (string, string, error) {
@@ -54,3 +69,15 @@ func NewClient(addr string, rc RedisConfig, timeout time.Duration) *redis.Client
 	}
 	return redis.NewClient(opt)
 }
+
+// failedConn is a connection whose dial failed: every use returns that error.
+type failedConn struct{ err error }
+
+func (c failedConn) Read([]byte) (int, error)         { return 0, c.err }
+func (c failedConn) Write([]byte) (int, error)        { return 0, c.err }
+func (c failedConn) Close() error                     { return nil }
+func (c failedConn) LocalAddr() net.Addr              { return nil }
+func (c failedConn) RemoteAddr() net.Addr             { return nil }
+func (c failedConn) SetDeadline(time.Time) error      { return nil }
+func (c failedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c failedConn) SetWriteDeadline(time.Time) error { return nil }

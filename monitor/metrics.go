@@ -55,7 +55,7 @@ func newMetrics(reg prometheus.Registerer, v view) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_redis_up",
 			Help: "1 when the last probe of the local Redis got a valid reply, 0 otherwise.",
-		}, func() float64 { o := v.Last(); return b2f(!o.Time.IsZero() && o.Reachable()) }),
+		}, func() float64 { return b2f(v.Last().Reachable()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_redis_replication_offset_bytes",
 			Help: "Replication offset of the local Redis (master_repl_offset on a primary, slave_repl_offset on a replica); the last one seen while it does not answer INFO.",

@@ -52,7 +52,7 @@ type Observation struct {
 	Time    time.Time     `json:"time"`
 	Reason  Reason        `json:"reason,omitempty"` // why the probe failed; empty when it answered
 	Err     string        `json:"error,omitempty"`  // the error text, for humans
-	RTT     time.Duration `json:"rtt_ns"`           // PING round trip
+	RTT     time.Duration `json:"rtt_ns"`           // round trip of the pipelined PING and INFOs, with a dial if one was needed
 	Role    Role          `json:"role,omitempty"`
 	RunID   string        `json:"run_id,omitempty"`
 	Version string        `json:"version,omitempty"`
@@ -69,10 +69,13 @@ type Observation struct {
 	Loading bool `json:"loading,omitempty"`
 
 	// Replica side.
-	MasterHost  string        `json:"master_host,omitempty"`
-	MasterPort  int           `json:"master_port,omitempty"`
-	LinkUp      bool          `json:"link_up"`
-	LinkDownFor time.Duration `json:"link_down_ns,omitempty"` // how long the link has been down, 0 when up
+	MasterHost string `json:"master_host,omitempty"`
+	MasterPort int    `json:"master_port,omitempty"`
+	LinkUp     bool   `json:"link_up"`
+	// LinkDownFor is how long the link has been down, 0 when up. Probe
+	// takes INFO's whole seconds; the Prober refines it with its own clock
+	// while it watches the link down, including a link that never came up.
+	LinkDownFor time.Duration `json:"link_down_ns,omitempty"`
 	// MasterLinkDownSinceSeconds is INFO's master_link_down_since_seconds as
 	// reported: -1 when the link is up, when the node is not a replica, or
 	// when Redis says the link never came up since start or since it was a
@@ -82,7 +85,11 @@ type Observation struct {
 	SyncInProgress             bool  `json:"sync_in_progress"`
 	// Synced is true once an initial sync has completed at least once, so a
 	// replica that never got a full dataset is never promoted. It stays true
-	// when the primary goes away after a completed sync. Only replicas are
+	// when the primary goes away after a completed sync. From one INFO: the
+	// link is up, or master_link_down_since_seconds is not -1 (the link
+	// broke after being up). The Prober also keeps it true while
+	// master_replid stays the one it saw synced, e.g. for a replica
+	// restarted from its RDB, for which Redis reports -1. Only replicas are
 	// Synced.
 	Synced bool `json:"synced"`
 	// LagBytes is how many bytes of the replication stream this replica
@@ -97,8 +104,9 @@ type Observation struct {
 	Replicas          []Replica `json:"replicas,omitempty"`
 }
 
-// Reachable reports whether the node answered the probe.
-func (o Observation) Reachable() bool { return o.Reason == ReasonNone }
+// Reachable reports whether the node answered the probe. The zero
+// Observation (no probe yet) is not reachable.
+func (o Observation) Reachable() bool { return o.Reason == ReasonNone && !o.Time.IsZero() }
 
 // Alive reports whether the node proved it is running (it may still be
 // unusable, e.g. loading).

@@ -51,7 +51,7 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 		cfg = pipe.ConfigGet(ctx, "replica-priority")
 	}
 	start := time.Now()
-	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	_, execErr := pipe.Exec(ctx)
 	o.RTT = time.Since(start)
 
 	if cfg != nil && cfg.Err() == nil {
@@ -70,10 +70,15 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 			break
 		}
 	}
+	if err == nil && execErr != nil && (cfg == nil || cfg.Err() == nil) {
+		// A failed connection set-up (AUTH) fails the pipeline without
+		// setting the commands' errors.
+		err = execErr
+	}
 	if err == nil && ping.Val() != "PONG" {
 		err = errors.New("monitor: unexpected ping reply " + strconv.Quote(ping.Val()))
 	}
-	if repl.Err() == nil {
+	if repl.Err() == nil && repl.Val() != "" {
 		m := parseInfo(repl.Val(), nil)
 		if srv.Err() == nil {
 			parseInfo(srv.Val(), m)
@@ -81,6 +86,8 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 		if perr := m.apply(&o); perr != nil && err == nil {
 			err = perr
 		}
+	} else if err == nil {
+		err = errNoRole
 	}
 	if err != nil {
 		o.Reason = classify(ctx, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -248,6 +249,24 @@ func TestProbeFailures(t *testing.T) {
 		})
 	})
 
+	t.Run("restarted", func(t *testing.T) {
+		// After refused dials the next probe must dial again at once:
+		// go-redis's dial circuit breaker would delay it by up to a second.
+		s := redistest.Start(t, redistest.Options{})
+		c := NewClient(s.Addr(), RedisConfig{}, cfg.Timeout)
+		defer c.Close()
+		s.Kill(t)
+		for range 5 {
+			if o := Probe(ctx, c); o.Reason != ReasonRefused {
+				t.Fatalf("killed: reason %q (%s), want refused", o.Reason, o.Err)
+			}
+		}
+		s.Restart(t)
+		if o := Probe(ctx, c); !o.Reachable() {
+			t.Errorf("first probe after restart: reason %q (%s)", o.Reason, o.Err)
+		}
+	})
+
 	s := redistest.Start(t, redistest.Options{Password: "s3cret"})
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
@@ -256,6 +275,17 @@ func TestProbeFailures(t *testing.T) {
 	if err := s.Client().Do(ctx, "ACL", "SETUSER", "vigil", "on", ">vpass", "+ping", "+info", "+config|get").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// A user that may not run CONFIG: replica-priority stays unknown, the
+	// node is still reachable.
+	if err := s.Client().Do(ctx, "ACL", "SETUSER", "noconfig", "on", ">npass", "+ping", "+info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("acl user without config", func(t *testing.T) {
+		p, _ := newTestProber(t, s.Addr(), RedisConfig{Username: "noconfig", Password: "npass"}, cfg)
+		if o := p.ProbeNow(ctx); !o.Reachable() || o.Priority != -1 {
+			t.Errorf("reason %q (%s), priority %d; want reachable, -1", o.Reason, o.Err, o.Priority)
+		}
+	})
 	tests := []struct {
 		name string
 		rc   RedisConfig
@@ -342,10 +372,14 @@ func TestProbeLoading(t *testing.T) {
 	ctx := context.Background()
 	prim := redistest.Start(t, redistest.Options{})
 	fill(t, prim, 1000)
-	rep := redistest.Start(t, redistest.Options{ReplicaOf: prim.Addr(), Args: []string{
+	rep := redistest.Start(t, redistest.Options{Args: []string{
 		"--key-load-delay", "5000", // 5ms per key: about 5s of loading
 		"--loading-process-events-interval-bytes", "1024", // answer clients while loading
 	}})
+	// REPLICAOF only now: Start waits for PING, which would wait out the load.
+	if err := rep.Client().ReplicaOf(ctx, prim.Host(), strconv.Itoa(prim.Port())).Err(); err != nil {
+		t.Fatal(err)
+	}
 	c := NewClient(rep.Addr(), RedisConfig{}, time.Second)
 	defer c.Close()
 	var o Observation

@@ -82,7 +82,7 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 // Run probes every monitor.interval until ctx ends, then returns nil. A
 // probe slower than the interval delays the next one instead of piling up.
 func (p *Prober) Run(ctx context.Context) error {
-	defer p.closeMaster()
+	defer p.releaseMaster()
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -98,7 +98,7 @@ func (p *Prober) Run(ctx context.Context) error {
 // Close closes the Prober's Redis clients, including the one Client
 // returned. Call it after Run returned and nothing uses Client any more.
 func (p *Prober) Close() error {
-	p.closeMaster()
+	p.releaseMaster()
 	return p.client.Close()
 }
 
@@ -255,6 +255,14 @@ func (p *Prober) lag(ctx context.Context, o Observation) int64 {
 	return max(off-o.Offset, 0)
 }
 
+// releaseMaster closes the primary's client from outside a probe.
+func (p *Prober) releaseMaster() {
+	p.probeMu.Lock()
+	defer p.probeMu.Unlock()
+	p.closeMaster()
+}
+
+// closeMaster closes the primary's client; the caller holds probeMu.
 func (p *Prober) closeMaster() {
 	if p.master != nil {
 		_ = p.master.Close()

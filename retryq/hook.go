@@ -88,6 +88,11 @@ func WriteCommands() map[string]bool {
 // command's error is a *QueuedError (errors.Is(err, ErrQueued)); a failed
 // enqueue leaves the original error, joined with the enqueue's.
 // Transactions (MULTI/EXEC pipelines) are never queued piecemeal.
+//
+// A timeout is ambiguous: the primary may have applied the write before the
+// reply was lost, and the queued copy then applies a second time. Set
+// HookOptions.Retryable to exclude timeouts for non-idempotent writes if that
+// matters more than losing them.
 type Hook struct {
 	enq   Enqueuer
 	opts  HookOptions
@@ -122,7 +127,7 @@ func (h *Hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if err == nil || !h.queueable(cmd, err) {
 			return err
 		}
-		return h.queue(ctx, []redis.Cmder{cmd})
+		return h.queue(ctx, []redis.Cmder{cmd}, []error{err})
 	}
 }
 
@@ -134,15 +139,17 @@ func (h *Hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 			return err
 		}
 		var q []redis.Cmder
+		var errs []error
 		for _, c := range cmds {
 			if c.Err() != nil && h.queueable(c, c.Err()) {
 				q = append(q, c)
+				errs = append(errs, c.Err())
 			}
 		}
 		if len(q) == 0 {
 			return err
 		}
-		_ = h.queue(ctx, q)
+		_ = h.queue(ctx, q, errs)
 		for _, c := range cmds {
 			if c.Err() != nil {
 				return c.Err()
@@ -156,8 +163,9 @@ func (h *Hook) queueable(cmd redis.Cmder, err error) bool {
 	return h.write[strings.ToLower(cmd.Name())] && h.retry(err)
 }
 
-// queue enqueues cmds and sets each one's error to the outcome.
-func (h *Hook) queue(ctx context.Context, cmds []redis.Cmder) error {
+// queue enqueues cmds, which failed with errs, and sets each one's error
+// to the outcome.
+func (h *Hook) queue(ctx context.Context, cmds []redis.Cmder, errs []error) error {
 	items := make([]client.EnqueueItem, len(cmds))
 	for i, c := range cmds {
 		items[i] = client.EnqueueItem{Command: argsBytes(c.Args()), Priority: h.opts.Priority, MaxAttempts: h.opts.MaxAttempts}
@@ -169,9 +177,9 @@ func (h *Hook) queue(ctx context.Context, cmds []redis.Cmder) error {
 	for i, c := range cmds {
 		var e error
 		if err != nil {
-			e = errors.Join(c.Err(), fmt.Errorf("retryq: queueing the write failed: %w", err))
+			e = errors.Join(errs[i], fmt.Errorf("retryq: queueing the write failed: %w", err))
 		} else {
-			e = &QueuedError{ID: ids[i], Err: c.Err()}
+			e = &QueuedError{ID: ids[i], Err: errs[i]}
 		}
 		c.SetErr(e)
 		if first == nil {

@@ -1,10 +1,12 @@
 package retryq
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,89 +18,122 @@ var bucketItems = []byte("items")
 // damaged. The error names the file; move it aside to start empty.
 var ErrCorrupt = errors.New("retryq: database file is corrupt or truncated")
 
-// openDB opens, checks and indexes the database at path. bbolt trusts its
-// file: a damaged one can make it panic, or fault on a page past the end of
-// a truncated file. Both are turned into an error naming the file.
-func openDB(path string, now int64) (db *bolt.DB, x *index, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if db != nil {
-				_ = db.Close()
-			}
-			db, x = nil, nil
-			err = fmt.Errorf("%w: %s: %v (move the file aside to start with an empty queue)", ErrCorrupt, path, r)
-		}
-	}()
-	// A fault reading the memory-mapped file (SIGBUS past the end of a
-	// truncated file) becomes a recoverable panic in this goroutine.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-
-	var size int64
-	if fi, statErr := os.Stat(path); statErr == nil {
-		size = fi.Size()
+// openDB opens, checks and indexes the database at path.
+//
+// bbolt trusts its file: a damaged one makes it panic, sometimes in a
+// goroutine of its own where no recover can reach (rebuilding the freelist
+// on open), and a truncated one makes it fault on a page past the end of
+// the file. So the file is first opened read-only, which touches no page
+// but the meta pages, and every reachable page is walked in this goroutine
+// with panics recovered and faults turned into panics; the index is built
+// in the same pass. Only a file that passed is opened for writing and
+// given bbolt's own consistency check.
+func openDB(path string, now int64) (*bolt.DB, *index, error) {
+	corrupt := func(detail any) error {
+		return fmt.Errorf("%w: %s: %v (move the file aside to start with an empty queue)", ErrCorrupt, path, detail)
 	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        10 * time.Second, // another vigil holding the file
-		NoFreelistSync: true,             // the freelist is rebuilt on open; saves a page write per commit
-		FreelistType:   bolt.FreelistMapType,
-	})
+	x := newIndex()
+	fi, statErr := os.Stat(path)
+	if statErr == nil && fi.Size() > 0 {
+		if err := walkFile(path, fi.Size(), x, now, corrupt); err != nil {
+			return nil, nil, err
+		}
+	}
+	db, err := openBolt(path, false)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, nil, fmt.Errorf("retryq: open %s: file is locked by another process", path)
-		}
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) ||
-			size > 0 {
-			return nil, nil, fmt.Errorf("%w: %s: %v (move the file aside to start with an empty queue)", ErrCorrupt, path, err)
-		}
 		return nil, nil, fmt.Errorf("retryq: open %s: %w", path, err)
 	}
-	fail := func(format string, args ...any) (*bolt.DB, *index, error) {
-		_ = db.Close()
-		return nil, nil, fmt.Errorf("%w: %s: %s (move the file aside to start with an empty queue)",
-			ErrCorrupt, path, fmt.Sprintf(format, args...))
-	}
-	x = newIndex()
-	err = db.View(func(tx *bolt.Tx) error {
-		if size > 0 && tx.Size() > size {
-			return fmt.Errorf("file is %d bytes but its metadata needs %d", size, tx.Size())
-		}
-		// Drain the whole channel: Check's goroutine blocks until read.
-		var checkErr error
-		for cerr := range tx.Check() {
-			if checkErr == nil {
-				checkErr = cerr
+	err = func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = corrupt(r)
 			}
-		}
-		if checkErr != nil {
-			return checkErr
-		}
-		b := tx.Bucket(bucketItems)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			if len(k) != 8 {
-				return fmt.Errorf("bad key %x", k)
+		}()
+		return db.Update(func(tx *bolt.Tx) error {
+			// Drain the whole channel: Check's goroutine blocks until read.
+			var checkErr error
+			for cerr := range tx.Check() {
+				if checkErr == nil {
+					checkErr = cerr
+				}
 			}
-			r, derr := decodeRecord(beUint64(k), v)
-			if derr != nil {
-				return derr
+			if checkErr != nil {
+				return corrupt(checkErr)
 			}
-			x.add(entryOf(r, int64(len(k)+len(v))), now)
-			return nil
+			_, err := tx.CreateBucketIfNotExists(bucketItems)
+			return err
 		})
-	})
+	}()
 	if err != nil {
-		return fail("%v", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketItems)
-		return err
-	}); err != nil {
 		_ = db.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, nil, err
+		}
 		return nil, nil, fmt.Errorf("retryq: init %s: %w", path, err)
 	}
 	return db, x, nil
+}
+
+func openBolt(path string, readOnly bool) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		ReadOnly:       readOnly,
+		Timeout:        10 * time.Second, // another process holding the file
+		NoFreelistSync: true,             // the freelist is rebuilt on open; saves a page write per commit
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, errors.New("file is locked by another process")
+	}
+	return db, err
+}
+
+// walkFile reads every item of an existing file read-only, recovering from
+// whatever the damage makes bbolt do.
+func walkFile(path string, size int64, x *index, now int64, corrupt func(any) error) (err error) {
+	var db *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			err = corrupt(r)
+		}
+		if db != nil {
+			_ = db.Close()
+		}
+	}()
+	// A fault reading the mapped file becomes a recoverable panic here.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	db, err = openBolt(path, true)
+	if err != nil {
+		if strings.Contains(err.Error(), "locked") {
+			return fmt.Errorf("retryq: open %s: %w", path, err)
+		}
+		return corrupt(err)
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > size {
+			return corrupt(fmt.Sprintf("file is %d bytes but its metadata needs %d", size, tx.Size()))
+		}
+		// Visit every bucket so that every branch and leaf page is read.
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if !bytes.Equal(name, bucketItems) {
+				return b.ForEach(func(k, v []byte) error { return nil })
+			}
+			return b.ForEach(func(k, v []byte) error {
+				if len(k) != 8 {
+					return fmt.Errorf("bad key %x", k)
+				}
+				r, derr := decodeRecord(beUint64(k), v)
+				if derr != nil {
+					return derr
+				}
+				x.add(entryOf(r, int64(len(k)+len(v))), now)
+				return nil
+			})
+		})
+		if err != nil {
+			return corrupt(err)
+		}
+		return nil
+	})
 }
 
 func beUint64(b []byte) uint64 {

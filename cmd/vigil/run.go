@@ -94,6 +94,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
+	defer prober.Close()
 	l, r := component("gossip")
 	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, l, r)
 	if err != nil {

@@ -189,7 +189,7 @@ type hookJob struct {
 
 // jobsFor decides which commands ev triggers. post_failover runs once per
 // epoch although a failover produces both +switch-master and +failover-end.
-func (h *Hooks) jobsFor(ev failover.Event, lastEpoch *uint64, any *bool) []hookJob {
+func (h *Hooks) jobsFor(ev failover.Event, lastEpoch *uint64, seen *bool) []hookJob {
 	env := hookEnv{
 		event:      string(ev.Kind),
 		node:       h.self,
@@ -215,8 +215,8 @@ func (h *Hooks) jobsFor(ev failover.Event, lastEpoch *uint64, any *bool) []hookJ
 		}
 	}
 	if h.cfg.PostFailover != "" && (ev.Kind == failover.EventSwitchPrimary || ev.Kind == failover.EventFailoverEnd) {
-		if !*any || ev.Epoch != *lastEpoch {
-			*any, *lastEpoch = true, ev.Epoch
+		if !*seen || ev.Epoch != *lastEpoch {
+			*seen, *lastEpoch = true, ev.Epoch
 			e := env
 			e.role = h.selfRole(ev)
 			jobs = append(jobs, hookJob{hook: hookPostFailover, command: h.cfg.PostFailover, env: e})

@@ -1,0 +1,374 @@
+package failover_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+func three(prioB, prioC int) []nodeSpec {
+	return []nodeSpec{{name: "a", priority: 100}, {name: "b", priority: prioB}, {name: "c", priority: prioC}}
+}
+
+// A SIGKILLed primary is replaced by exactly one replica, the other replica
+// follows it, every sidecar agrees, and the old primary comes back as a
+// replica that refuses writes.
+func TestKillPrimary(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	before := g.waitConverged(10*time.Second, "a")
+
+	g.node("a").redis.Kill(t)
+	var after failover.Configuration
+	redistest.Eventually(t, 20*time.Second, func() error {
+		c, err := g.converged("")
+		if err == nil && c.Primary == "a" {
+			err = fmt.Errorf("still a")
+		}
+		after = c
+		return err
+	})
+	if after.Epoch <= before.Epoch {
+		t.Fatalf("epoch %d after failover, was %d", after.Epoch, before.Epoch)
+	}
+	for epoch, who := range g.promotions() {
+		if len(who) != 1 {
+			t.Errorf("epoch %d promoted %v, want exactly one", epoch, who)
+		}
+	}
+	h := g.node(after.Primary).failover().History()
+	if len(h) == 0 || h[len(h)-1].Reason != failover.ReasonAuto || h[len(h)-1].New != after.Primary {
+		t.Errorf("history of %s = %+v, want an auto failover to it last", after.Primary, h)
+	}
+
+	// The old primary restarts empty, as a primary: its sidecar converts it.
+	a := g.node("a")
+	a.redis.Restart(t)
+	g.waitConverged(20*time.Second, after.Primary)
+	holdFor(t, time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := writeKey(ctx, a.redis.Client(), "after-rejoin"); err == nil {
+			return fmt.Errorf("old primary accepted a write after rejoining")
+		}
+		return nil
+	})
+}
+
+// A stall shorter than down_after is not a failure.
+func TestShortStallNoFailover(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	a := g.node("a")
+	a.redis.Stop(t)
+	time.Sleep(cfg.DownAfter / 2) // the fault: a stall of half down_after
+	a.redis.Cont(t)
+	holdFor(t, 3*cfg.DownAfter, g.epochUnchanged(conf.Epoch))
+	g.waitConverged(5*time.Second, "a")
+}
+
+// The primary's sidecar dying says nothing about the primary.
+func TestPrimarySidecarDiesNoFailover(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	g.node("a").kill()
+	holdFor(t, 3*cfg.DownAfter, g.epochUnchanged(conf.Epoch))
+	for _, n := range g.running() {
+		if s := n.failover().Snapshot(); s.Primary.SDown {
+			t.Errorf("%s sees the primary down", n.name)
+		}
+	}
+}
+
+// A partition of {a + its sidecar} from the rest: the majority promotes, the
+// minority fences a within fence_after, at no moment do two nodes accept
+// writes, and after healing a is a replica of the new primary.
+func TestPartitionFencesMinority(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(10*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+
+	// The poller writes to every Redis directly, round after round.
+	type round struct {
+		at       time.Time
+		accepted []string
+	}
+	var (
+		mu     sync.Mutex
+		rounds []round
+		stop   atomic.Bool
+		wg     sync.WaitGroup
+	)
+	clients := map[string]*redis.Client{}
+	for _, n := range g.nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.redis.Addr(), DialTimeout: 150 * time.Millisecond,
+			ReadTimeout: 150 * time.Millisecond, WriteTimeout: 150 * time.Millisecond, MaxRetries: -1})
+		t.Cleanup(func() { cl.Close() })
+		clients[n.name] = cl
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			r := round{at: time.Now()}
+			var rmu sync.Mutex
+			var rwg sync.WaitGroup
+			for name, cl := range clients {
+				rwg.Add(1)
+				go func() {
+					defer rwg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+					defer cancel()
+					if cl.Set(ctx, fmt.Sprintf("poll:%s:%d", name, i), "x", 0).Err() == nil {
+						rmu.Lock()
+						r.accepted = append(r.accepted, name)
+						rmu.Unlock()
+					}
+				}()
+			}
+			rwg.Wait()
+			mu.Lock()
+			rounds = append(rounds, r)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { stop.Store(true); wg.Wait() })
+
+	cut := time.Now()
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	a.relay.Cut()
+
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !a.failover().Snapshot().Fenced {
+			return fmt.Errorf("a not fenced")
+		}
+		return nil
+	})
+	fencedAfter := time.Since(cut)
+	var newPrimary string
+	redistest.Eventually(t, 20*time.Second, func() error {
+		cb, cc := b.failover().Configuration(), c.failover().Configuration()
+		if cb.Primary == "a" || cb.Primary != cc.Primary || cb.Epoch != cc.Epoch {
+			return fmt.Errorf("b follows %s@%d, c follows %s@%d", cb.Primary, cb.Epoch, cc.Primary, cc.Epoch)
+		}
+		newPrimary = cb.Primary
+		return nil
+	})
+	if a.failover().IsPrimary() {
+		t.Errorf("fenced a claims to be a writable primary")
+	}
+	promotedAfter := time.Since(cut)
+	t.Logf("fenced after %s, new primary %s after %s", fencedAfter, newPrimary, promotedAfter)
+
+	g.net.Heal()
+	a.relay.Heal()
+	g.waitConverged(20*time.Second, newPrimary)
+	stop.Store(true)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	sawA, sawNew := false, false
+	for _, r := range rounds {
+		if len(r.accepted) > 1 {
+			t.Errorf("at %s (%s after the cut) %v all accepted writes", r.at.Format(time.StampMilli), r.at.Sub(cut), r.accepted)
+		}
+		for _, n := range r.accepted {
+			sawA = sawA || n == "a"
+			sawNew = sawNew || n == newPrimary
+		}
+	}
+	if !sawA || !sawNew {
+		t.Errorf("poller saw a accept: %v, %s accept: %v; the test proves nothing", sawA, newPrimary, sawNew)
+	}
+}
+
+// The most advanced eligible replica wins: c has the better priority but
+// is more than max_lag_bytes behind, so b is promoted.
+func TestLaggingReplicaNotPromoted(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MaxLagBytes = 1024
+	g := newGroup(t, cfg, three(100, 10)...)
+	g.waitConverged(10*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+
+	c.redis.Stop(t)
+	ctx := context.Background()
+	for i := range 200 {
+		if err := a.redis.Client().Set(ctx, fmt.Sprintf("k%d", i), strings.Repeat("v", 100), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		pa := redistest.ParseInfo(a.redis.Client().Info(ctx, "replication").Val())["master_repl_offset"]
+		pb := redistest.ParseInfo(b.redis.Client().Info(ctx, "replication").Val())["slave_repl_offset"]
+		if pa == "" || pa != pb {
+			return fmt.Errorf("b at %s, a at %s", pb, pa)
+		}
+		return nil
+	})
+	a.redis.Kill(t)
+	c.redis.Cont(t)
+	conf := g.waitConverged(20*time.Second, "b")
+	for epoch, who := range g.promotions() {
+		if len(who) != 1 || who[0] != "b" {
+			t.Errorf("epoch %d promoted %v, want [b]", epoch, who)
+		}
+	}
+	if conf.Primary != "b" {
+		t.Errorf("primary %s, want b", conf.Primary)
+	}
+}
+
+// With no eligible replica nothing is promoted and every sidecar says why.
+func TestNoEligibleReplica(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(0, 0)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	g.node("a").redis.Kill(t)
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range []*node{g.node("b"), g.node("c")} {
+			s := n.failover().Snapshot()
+			if !s.Primary.ODown || !strings.Contains(s.WhyNot, "priority") {
+				return fmt.Errorf("%s: odown %v, why not %q", n.name, s.Primary.ODown, s.WhyNot)
+			}
+			if got := gaugeValue(t, n.reg, "vigil_failover_no_candidate", "reason", "priority_zero"); got != 1 {
+				return fmt.Errorf("%s: no_candidate{priority_zero} = %v", n.name, got)
+			}
+		}
+		return nil
+	})
+	holdFor(t, 2*cfg.DownAfter, g.epochUnchanged(conf.Epoch))
+}
+
+// A switchover asked of a replica's sidecar loses no acknowledged write.
+func TestSwitchoverLosesNoWrite(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(10*time.Second, "a")
+
+	var (
+		acked []string
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			conf := g.node("c").failover().Configuration()
+			n := g.node(conf.Primary)
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			key := fmt.Sprintf("w:%d", i)
+			if n.redis.Client().Set(ctx, key, i, 0).Err() == nil {
+				acked = append(acked, key)
+			}
+			cancel()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the writer get going
+
+	srv := httptest.NewServer(g.node("c").failover().Handler("secret"))
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/switchover", strings.NewReader(`{"to":"b"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("switchover without token: %d, want 401", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", srv.URL+"/v1/switchover", strings.NewReader(`{"to":"b"}`))
+	req.Header.Set("Authorization", "Bearer secret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("switchover: %d", resp.StatusCode)
+	}
+	g.waitConverged(10*time.Second, "b")
+	time.Sleep(200 * time.Millisecond) // more writes on the new primary
+	stop.Store(true)
+	wg.Wait()
+
+	ctx := context.Background()
+	missing := 0
+	for _, k := range acked {
+		if n, err := g.node("b").redis.Client().Exists(ctx, k).Result(); err != nil || n != 1 {
+			missing++
+		}
+	}
+	if missing != 0 || len(acked) == 0 {
+		t.Errorf("%d of %d acknowledged writes missing on the new primary", missing, len(acked))
+	}
+	t.Logf("%d acknowledged writes, none lost", len(acked))
+	for _, n := range g.nodes {
+		h := n.failover().History()
+		if len(h) == 0 || h[len(h)-1].Reason != failover.ReasonSwitchover {
+			t.Errorf("%s history %+v, want a switchover last", n.name, h)
+		}
+	}
+}
+
+// While paused a dead primary is not replaced; after resume it is.
+func TestPausedNoFailover(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	if _, err := g.node("b").failover().Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		for _, n := range g.nodes {
+			if !n.failover().Snapshot().Paused {
+				return fmt.Errorf("%s not paused", n.name)
+			}
+		}
+		return nil
+	})
+	g.node("a").redis.Kill(t)
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !g.node("c").failover().Snapshot().Primary.ODown {
+			return fmt.Errorf("c does not see odown yet")
+		}
+		return nil
+	})
+	holdFor(t, cfg.DownAfter, g.epochUnchanged(conf.Epoch))
+	if !g.node("c").failover().Snapshot().Paused {
+		t.Error("status does not say paused")
+	}
+
+	srv := httptest.NewServer(g.node("c").failover().Handler(""))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/resume", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("resume: %d", resp.StatusCode)
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		c, err := g.converged("")
+		if err == nil && (c.Primary == "a" || c.Paused) {
+			err = fmt.Errorf("primary %s paused %v", c.Primary, c.Paused)
+		}
+		return err
+	})
+}

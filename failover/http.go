@@ -1,0 +1,124 @@
+package failover
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Handler serves the operator API: POST /v1/switchover ({"to":"node"},
+// optional), POST /v1/pause, POST /v1/resume, POST /v1/forget
+// ({"node":"name"}) and GET /v1/history. When adminToken is not empty, the
+// POST endpoints require "Authorization: Bearer <adminToken>". Any sidecar
+// accepts them: a switchover is forwarded to the primary's sidecar, pause
+// and resume travel in the replicated configuration, forget is sent to
+// every peer.
+func (f *Failover) Handler(adminToken string) http.Handler {
+	mux := http.NewServeMux()
+	admin := func(h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if adminToken != "" {
+				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(adminToken)) != 1 {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+					writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})
+					return
+				}
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("POST /v1/switchover", admin(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			To string `json:"to"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout+f.cfg.ElectionTimeout)
+		defer cancel()
+		c, err := f.Switchover(ctx, req.To)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}))
+	mux.HandleFunc("POST /v1/pause", admin(func(w http.ResponseWriter, r *http.Request) {
+		c, err := f.Pause(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}))
+	mux.HandleFunc("POST /v1/resume", admin(func(w http.ResponseWriter, r *http.Request) {
+		c, err := f.Resume(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}))
+	mux.HandleFunc("POST /v1/forget", admin(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Node string `json:"node"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout)
+		defer cancel()
+		if err := f.Forget(ctx, req.Node); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"forgotten": req.Node})
+	}))
+	mux.HandleFunc("GET /v1/history", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, f.History())
+	})
+	return mux
+}
+
+// readJSON decodes an optional JSON body.
+func readJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		return errors.Join(ErrBadRequest, err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return errors.Join(ErrBadRequest, err)
+	}
+	return nil
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnknownNode):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrNoCandidate):
+		code = http.StatusConflict
+	case errors.Is(err, ErrNotReady), errors.Is(err, ErrNoPrimary):
+		code = http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

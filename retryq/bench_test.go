@@ -1,0 +1,117 @@
+package retryq
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+// BenchmarkEnqueue measures durable enqueues (fsync per group commit) of
+// one small item per call from 1, 8 and 64 concurrent producers.
+func BenchmarkEnqueue(b *testing.B) {
+	for _, producers := range []int{1, 8, 64} {
+		b.Run("producers="+strconv.Itoa(producers), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.MaxItems = 100_000_000
+			cfg.MaxBytes = 1 << 40
+			q := startQueue(b, cfg, b.TempDir(), nil)
+			lat := make([][]time.Duration, producers)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for p := range producers {
+				n := b.N / producers
+				if p < b.N%producers {
+					n++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					l := make([]time.Duration, 0, n)
+					for i := range n {
+						t0 := time.Now()
+						k := "k:" + strconv.Itoa(p) + ":" + strconv.Itoa(i)
+						if _, err := q.Enqueue(context.Background(), []NewItem{{Command: cmd("SET", k, "value-of-some-length")}}); err != nil {
+							b.Error(err)
+							return
+						}
+						l = append(l, time.Since(t0))
+					}
+					lat[p] = l
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			if len(all) > 0 {
+				b.ReportMetric(float64(len(all))/elapsed.Seconds(), "items/s")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99_ms")
+			}
+			reportCommits(b, q)
+		})
+	}
+}
+
+// BenchmarkDrain measures replay throughput into a local redis-server:
+// b.N queued SETs on distinct keys, drained with pipelined EVALSHA.
+func BenchmarkDrain(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{Args: []string{"--save", "", "--appendonly", "no"}})
+	cfg := DefaultConfig()
+	cfg.DrainRate = 0 // unlimited: measure the drain itself
+	cfg.MaxItems = 100_000_000
+	cfg.MaxBytes = 1 << 40
+	cfg.BatchSize = 512
+	q := startQueue(b, cfg, b.TempDir(), nil)
+	for i := 0; i < b.N; i += 5000 {
+		var items []NewItem
+		for j := i; j < min(b.N, i+5000); j++ {
+			k := "k:" + strconv.Itoa(j)
+			items = append(items, NewItem{Command: cmd("SET", k, "value-of-some-length")})
+		}
+		mustEnqueue(b, q, items...)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	q.src.Set(srv.Addr())
+	for {
+		s, err := q.Stats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Ready+s.Inflight == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
+}
+
+// reportCommits adds the mean group-commit duration and size.
+func reportCommits(b *testing.B, q *testQueue) {
+	mfs, err := q.reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		h := mf.GetMetric()[0].GetHistogram()
+		if h == nil || h.GetSampleCount() == 0 {
+			continue
+		}
+		mean := h.GetSampleSum() / float64(h.GetSampleCount())
+		switch mf.GetName() {
+		case "vigil_retryq_commit_duration_seconds":
+			b.ReportMetric(mean*1000, "commit_ms")
+		case "vigil_retryq_commit_batch_items":
+			b.ReportMetric(mean, "items/commit")
+		}
+	}
+}
