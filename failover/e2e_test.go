@@ -206,10 +206,13 @@ func TestLaggingReplicaNotPromoted(t *testing.T) {
 	g.waitConverged(10*time.Second, "a")
 	a, b, c := g.node("a"), g.node("b"), g.node("c")
 
+	// c stops reading; far more than the socket buffers between a and c
+	// can hold is written, so c stays behind once a is gone.
 	c.redis.Stop(t)
 	ctx := context.Background()
-	for i := range 200 {
-		if err := a.redis.Client().Set(ctx, fmt.Sprintf("k%d", i), strings.Repeat("v", 100), 0).Err(); err != nil {
+	big := strings.Repeat("v", 1<<20)
+	for i := range 32 {
+		if err := a.redis.Client().Set(ctx, fmt.Sprintf("k%d", i), big, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

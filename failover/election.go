@@ -322,9 +322,13 @@ func (f *Failover) promote(ctx context.Context, spec electionSpec, epoch uint64,
 		f.mu.Unlock()
 		return Configuration{}, errSuperseded
 	}
-	f.emitLocked(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: f.nodeLocked(f.self.Name)})
-	f.emitLocked(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: f.nodeLocked(f.self.Name),
-		OldPrimary: Node{Name: spec.primary, Addr: spec.primaryAddr}, NewPrimary: f.nodeLocked(f.self.Name)})
+	if spec.reason != ReasonInitial {
+		// The initial configuration records what Redis already is; it
+		// is not a failover clients need to hear of.
+		f.emitLocked(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: f.nodeLocked(f.self.Name)})
+		f.emitLocked(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: f.nodeLocked(f.self.Name),
+			OldPrimary: Node{Name: spec.primary, Addr: spec.primaryAddr}, NewPrimary: f.nodeLocked(f.self.Name)})
+	}
 	f.mu.Unlock()
 	f.log.Warn("replica promoted", "epoch", epoch, "reason", spec.reason, "previous", spec.primary, "duration", c.Took)
 	f.announce(ctx, c)

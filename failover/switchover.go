@@ -228,7 +228,7 @@ func (f *Failover) switchoverPromote(ctx context.Context, c call) (Configuration
 
 // call sends an operator request to node and waits for its answer.
 func (f *Failover) call(ctx context.Context, node string, c call) (callReply, error) {
-	c.ID = rand.Uint64()
+	c.ID = rand.Uint64() | 1 // 0 marks a malformed call
 	ch := make(chan callReply, 1)
 	f.mu.Lock()
 	f.calls[c.ID] = ch

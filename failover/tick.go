@@ -457,6 +457,14 @@ func (f *Failover) replicaOf(ctx context.Context, addr string) error {
 	if err := f.local.Client().Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
 		f.log.Debug("config rewrite", "err", err)
 	}
+	// The next decisions must see the new role, not the last periodic
+	// probe's.
+	o := f.local.ProbeNow(ctx)
+	f.mu.Lock()
+	if o.Time.After(f.obs.Time) {
+		f.obs = o
+	}
+	f.mu.Unlock()
 	return nil
 }
 

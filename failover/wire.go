@@ -201,6 +201,9 @@ func decodeCall(b []byte) (call, error) {
 	}
 	switch c.Op {
 	case opSwitchover, opPromote, opForget:
+		if c.ID == 0 {
+			return call{}, fmt.Errorf("%w: call without id", errMalformed)
+		}
 	default:
 		return call{}, fmt.Errorf("%w: call op %q", errMalformed, c.Op)
 	}
@@ -211,6 +214,9 @@ func decodeCallReply(b []byte) (callReply, error) {
 	var c callReply
 	if err := decode(b, &c); err != nil {
 		return callReply{}, err
+	}
+	if c.ID == 0 {
+		return callReply{}, fmt.Errorf("%w: call reply without id", errMalformed)
 	}
 	return c, nil
 }

@@ -67,7 +67,7 @@ func BenchmarkDrain(b *testing.B) {
 	cfg.DrainRate = 0 // unlimited: measure the drain itself
 	cfg.MaxItems = 100_000_000
 	cfg.MaxBytes = 1 << 40
-	cfg.BatchSize = 512
+	cfg.BatchSize = 2048
 	q := startQueue(b, cfg, b.TempDir(), nil)
 	for i := 0; i < b.N; i += 5000 {
 		var items []NewItem

@@ -2,7 +2,6 @@ package retryq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-redis/vigil/internal/redistest"
-	"github.com/vigil-redis/vigil/retryq/client"
 )
 
 // testConfig starts from the defaults and shortens every wait so tests are
@@ -120,7 +118,3 @@ func attemptsOf(t testing.TB, q *testQueue) map[string]int {
 	}
 	return out
 }
-
-var errNotYet = errors.New("not yet")
-
-var _ = client.StateDead

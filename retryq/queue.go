@@ -76,9 +76,11 @@ type Queue struct {
 	reqs chan *enqueueReq // unbuffered: waiting senders are the group-commit batch
 	wake chan struct{}    // capacity 1: "there may be work"
 
-	mu      sync.Mutex // guards x
-	adminMu sync.Mutex // serialises admin changes (see admin.go)
-	x       *index
+	mu       sync.Mutex // guards x, oldest and oldestAt
+	oldest   int64      // cached enqueue time of the oldest ready or in-flight item
+	oldestAt time.Time
+	adminMu  sync.Mutex // serialises admin changes (see admin.go)
+	x        *index
 
 	lim *limiter
 
@@ -451,13 +453,19 @@ func (q *Queue) snapshot() snapshot {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := snapshot{ready: q.x.nReady, inflight: q.x.nInflight, dead: q.x.nDead, bytes: q.x.bytes}
-	// A linear scan: scrapes are rare and this keeps the hot paths free of
-	// another ordered structure.
-	for _, e := range q.x.byID {
-		if e.state != client.StateDead && (s.oldest == 0 || e.enqueued < s.oldest) {
-			s.oldest = e.enqueued
+	// The oldest item takes a linear scan, so it is recomputed at most once
+	// a second: stats are polled, and the hot paths stay free of another
+	// ordered structure.
+	now := time.Now()
+	if now.Sub(q.oldestAt) > time.Second || (q.oldest == 0) != (s.ready+s.inflight == 0) {
+		q.oldest, q.oldestAt = 0, now
+		for _, e := range q.x.byID {
+			if e.state != client.StateDead && (q.oldest == 0 || e.enqueued < q.oldest) {
+				q.oldest = e.enqueued
+			}
 		}
 	}
+	s.oldest = q.oldest
 	return s
 }
 

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/oklog/run"
+	rungroup "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -100,11 +100,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
-	l, r = component("hooks")
-	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, l, r)
-	if err != nil {
-		return err
-	}
+	gate := &lateGate{}
 	l, r = component("failover")
 	fo, err := failover.New(cfg.Failover, l, r, failover.Deps{
 		Self: failover.Node{
@@ -119,20 +115,30 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		Monitor: cfg.Monitor,
 		Local:   prober,
 		Cluster: peer,
-		Gate:    hooks,
+		Gate:    gate,
 	})
 	if err != nil {
 		return err
 	}
-	hooks.SetSource(fo)
+	l, r = component("hooks")
+	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, l, r)
+	if err != nil {
+		return err
+	}
+	gate.hooks = hooks
 	l, r = component("retryq")
 	feed := newPrimaryFeed(cfg.Redis)
 	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, l, r, feed)
 	if err != nil {
 		return err
 	}
+	// A damaged queue file must stop start-up with its name, before
+	// anything else runs.
+	if err := queue.Open(); err != nil {
+		return err
+	}
 
-	var g run.Group
+	var g rungroup.Group
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	add := func(name string, fn func(context.Context) error) {
@@ -205,16 +211,25 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			}
 		}
 	})
-	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	g.Add(rungroup.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
 
 	logger.Info("vigil starting", "version", version, "redis_addr", cfg.Redis.Addr, "master_name", cfg.Failover.MasterName)
 	err = g.Run()
-	var sig run.SignalError
+	var sig rungroup.SignalError
 	if errors.As(err, &sig) {
 		logger.Info("vigil stopped", "signal", sig.Signal.String())
 		return nil
 	}
 	return err
+}
+
+// lateGate lets failover consult the pre-promotion hook although the hooks
+// are built after failover, whose events they follow. It is filled in
+// before anything runs.
+type lateGate struct{ hooks *redirect.Hooks }
+
+func (g *lateGate) AllowPromote(ctx context.Context, candidate failover.Node, epoch uint64) error {
+	return g.hooks.AllowPromote(ctx, candidate, epoch)
 }
 
 // serveHTTP serves h on addr until ctx ends, then drains it for a moment.

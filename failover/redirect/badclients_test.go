@@ -321,3 +321,42 @@ func TestSentinelBadClients(t *testing.T) {
 	done <- nil
 	waitGoroutines(t, baseline+2)
 }
+
+func TestSentinelShutdownClosesClients(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	src := shapeSource()
+	s, err := NewSentinel(testSentinelConfig(), "mymaster", "a", src, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	src.waitSubscribers(t, 1)
+
+	sub := dialRESP(t, s.Addr().String())
+	sub.do("SUBSCRIBE", "+switch-master")
+	plain := dialRESP(t, s.Addr().String())
+	plain.do("PING")
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return within 10s")
+	}
+	for name, c := range map[string]*respConn{"subscriber": sub, "plain": plain} {
+		_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c.c); err != nil {
+			t.Errorf("%s: %v, want EOF", name, err)
+		}
+		c.c.Close()
+	}
+	waitGoroutines(t, baseline+2)
+}

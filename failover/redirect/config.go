@@ -112,6 +112,28 @@ func DefaultHooksConfig() HooksConfig {
 	return HooksConfig{WebhookAttempts: 4, Timeout: 10 * time.Second}
 }
 
+// Announce is the address other sidecars should publish for this endpoint
+// (failover.Node.SentinelAddr): AnnounceAddr when set, else the listen
+// address with host standing in for an empty or wildcard listen host
+// (typically the host of redis.announce_addr). It is empty when the
+// endpoint is disabled.
+func (c SentinelConfig) Announce(host string) string {
+	if c.AnnounceAddr != "" {
+		return c.AnnounceAddr
+	}
+	if c.ListenAddr == "" {
+		return ""
+	}
+	h, port, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+		h = host
+	}
+	return net.JoinHostPort(h, port)
+}
+
 // Validate reports every problem, each naming its key and value. The
 // password is never echoed.
 func (c SentinelConfig) Validate() error {

@@ -25,6 +25,12 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
+// The real topology and gate fit the interfaces this package declares.
+var (
+	_ Source               = (*failover.Failover)(nil)
+	_ failover.PromoteGate = (*Hooks)(nil)
+)
+
 // testSource stands in for failover's topology only: a snapshot under a
 // mutex and a fan-out of events. Redis itself is always real.
 type testSource struct {

@@ -262,7 +262,7 @@ func (h *Hooks) run(ctx context.Context, hook, command string, env hookEnv) (str
 	result := resultSuccess
 	switch {
 	case err == nil:
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		result = resultTimeout
 		err = fmt.Errorf("hook %s: killed after %s: %w", hook, time.Since(start).Round(time.Millisecond), ctx.Err())
 	default:

@@ -207,7 +207,9 @@ func (s *Sentinel) serveCommand(conn redcon.Conn, cmd redcon.Command) {
 	case actSubscribe:
 		// Replies already written stay in the connection's buffer; the
 		// subscriber's writer flushes them before anything else.
-		st.sub.start(conn.Detach())
+		if !st.sub.started {
+			st.sub.start(conn.Detach())
+		}
 	}
 }
 

@@ -574,6 +574,16 @@ func TestSentinelPubSub(t *testing.T) {
 		t.Errorf("go-redis got %q %q, want +switch-master with 5 fields", msg.Channel, msg.Payload)
 	}
 
+	// Replies pipelined before a SUBSCRIBE arrive before its confirmation,
+	// and commands pipelined after it are answered in subscribed mode.
+	pipe := dialRESP(t, addr)
+	pipe.write([]byte("*1\r\n$4\r\nPING\r\n*2\r\n$9\r\nSUBSCRIBE\r\n$6\r\n+sdown\r\n*1\r\n$4\r\nPING\r\n"))
+	for _, want := range []any{"PONG", []any{"subscribe", "+sdown", int64(1)}, []any{"pong", ""}} {
+		if diff := cmp.Diff(pipe.read(), want); diff != "" {
+			t.Errorf("pipelined (-got +want):\n%s", diff)
+		}
+	}
+
 	// Unsubscribing from everything returns to normal mode.
 	if diff := cmp.Diff(raw.do("PUNSUBSCRIBE"), any([]any{"punsubscribe", "*", int64(0)})); diff != "" {
 		t.Errorf("punsubscribe (-got +want):\n%s", diff)
