@@ -219,6 +219,10 @@ var selectorRE = regexp.MustCompile(`\b(vigil_[a-zA-Z0-9_]*)\s*\{([^}]*)\}`)
 // matcherRE matches one label matcher inside a selector.
 var matcherRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"`)
 
+// plainValueRE matches a label value that is a word, not a pattern or a
+// dashboard variable, and so can be looked up in the code.
+var plainValueRE = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
+
 // targetLabels are added by Prometheus or the scrape configuration, not by
 // vigil, so the code need not mention them.
 var targetLabels = map[string]bool{"job": true, "instance": true, "group": true, "le": true}
@@ -247,9 +251,7 @@ func (r *promQLRefs) add(where, expr string) {
 				values = strings.Split(value, "|")
 			}
 			for _, v := range values {
-				// Only plain values can be looked up; patterns and
-				// dashboard variables cannot.
-				if regexp.MustCompile(`^[a-zA-Z0-9_]+$`).MatchString(v) {
+				if plainValueRE.MatchString(v) {
 					r.labels[v] = append(r.labels[v], where)
 				}
 			}

@@ -318,14 +318,14 @@ func (f *Failover) promote(ctx context.Context, spec electionSpec, epoch uint64,
 		f.mu.Unlock()
 		return Configuration{}, fmt.Errorf("%w: configuration: %w", errPersist, err)
 	}
-	if !f.adoptLocked(c, f.self.Name) {
-		f.mu.Unlock()
-		return Configuration{}, errSuperseded
-	}
-	if spec.reason != ReasonInitial {
-		// The initial configuration records what Redis already is; it
-		// is not a failover clients need to hear of.
+	// The initial configuration records what Redis already is; it is not
+	// a failover clients need to hear of.
+	events := spec.reason != ReasonInitial
+	if events {
 		f.emitLocked(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: f.nodeLocked(f.self.Name)})
+	}
+	f.adoptLocked(c, f.self.Name) // emits +switch-master
+	if events {
 		f.emitLocked(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: f.nodeLocked(f.self.Name),
 			OldPrimary: Node{Name: spec.primary, Addr: spec.primaryAddr}, NewPrimary: f.nodeLocked(f.self.Name)})
 	}

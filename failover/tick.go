@@ -74,6 +74,22 @@ func (f *Failover) sdownLocked(now time.Time) bool {
 	return now.Sub(last) >= f.cfg.DownAfter
 }
 
+// primaryDownLocked is how long this sidecar has had no reply proving the
+// configured primary alive; 0 for its own primary, which it does not probe.
+func (f *Failover) primaryDownLocked(now time.Time) time.Duration {
+	if f.conf.Primary == "" || f.conf.Primary == f.self.Name || f.probeAddr != f.conf.PrimaryAddr || f.probeSince.IsZero() {
+		return 0
+	}
+	last := f.probeSince
+	if f.lastAlive.After(last) {
+		last = f.lastAlive
+	}
+	if d := now.Sub(last); d > f.mc.Interval+f.mc.Timeout {
+		return d
+	}
+	return 0
+}
+
 // majoritySinceLocked returns the last moment this sidecar had heard from
 // a majority of the known set (itself included): the need-th most recent
 // time a known peer was heard. Before any peer is heard, the start time
@@ -101,6 +117,33 @@ func (f *Failover) majoritySinceLocked(known []string) time.Time {
 		return f.started
 	}
 	return t
+}
+
+// doomedLocked reports whether enough peers have been unable to reach this
+// sidecar's primary for long enough that they could replace it soon: as
+// many as a promotion needs votes (the primary's own sidecar never votes
+// against it), each without a reply for down_after - fence_after. Fencing
+// then closes the window a partition that cuts Redis links before gossip
+// would otherwise open: the majority promotes down_after after losing the
+// primary, and this sidecar may keep hearing it until just before that.
+func (f *Failover) doomedLocked(now time.Time, known []string) bool {
+	c := f.conf
+	if c.Primary != f.self.Name {
+		return false
+	}
+	threshold := (f.cfg.DownAfter - f.cfg.FenceAfter).Milliseconds()
+	n := 0
+	for _, k := range known {
+		p, ok := f.peers[k]
+		if !ok || k == f.self.Name || now.Sub(p.received) >= f.fresh {
+			continue
+		}
+		r := p.rep
+		if r.SDownPrimary == f.self.Name && r.SDownEpoch == c.Epoch && r.PrimaryDownMs >= threshold {
+			n++
+		}
+	}
+	return n >= len(known)/2+1
 }
 
 // candidatesLocked lists every node for candidate choice, self included.
@@ -248,12 +291,13 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 	// once. The pause is renewed every tick and lapses by itself if this
 	// sidecar dies.
 	isolated := now.Sub(f.majoritySinceLocked(known)) >= f.cfg.FenceAfter
+	doomed := f.doomedLocked(now, known)
 	wantFence := localPrimary && c.Primary != "" && !f.inFailover && f.switchTarget == "" &&
-		(isolated || c.Primary != f.self.Name)
+		(isolated || doomed || c.Primary != f.self.Name)
 	switch {
 	case wantFence:
 		p.fence = true
-	case f.fenced && f.switchTarget == "" && (!localPrimary || (!isolated && c.Primary == f.self.Name)):
+	case f.fenced && f.switchTarget == "" && (!localPrimary || (!isolated && !doomed && c.Primary == f.self.Name)):
 		p.unfence = true
 	}
 
@@ -342,7 +386,7 @@ func (f *Failover) reportLocked() report {
 			LinkUp: o.LinkUp, Synced: o.Synced, SyncInProgress: o.SyncInProgress, Offset: o.Offset,
 			RunID: o.RunID, Replicas: len(o.Replicas),
 		},
-		SDown: f.sdown, SDownPrimary: f.conf.Primary, SDownEpoch: f.conf.Epoch,
+		SDown: f.sdown, SDownPrimary: f.conf.Primary, SDownEpoch: f.conf.Epoch, PrimaryDownMs: f.primaryDownLocked(time.Now()).Milliseconds(),
 		Fenced: f.fenced, Ready: f.ready, VotedEpoch: voted, Switching: f.switchTarget,
 	}
 }

@@ -60,6 +60,11 @@ type report struct {
 	SDown        bool   `json:"sd,omitempty"`
 	SDownPrimary string `json:"sdp,omitempty"`
 	SDownEpoch   uint64 `json:"sde,omitempty"`
+	// PrimaryDownMs is how long, in milliseconds, this sidecar has had no
+	// valid reply from SDownPrimary; 0 while it answers. The primary's
+	// sidecar fences when a majority can no longer reach its Redis, even
+	// while it still hears them.
+	PrimaryDownMs int64 `json:"pdm,omitempty"`
 	Fenced       bool   `json:"f,omitempty"`
 	Ready        bool   `json:"rd,omitempty"`
 	VotedEpoch   uint64 `json:"ve,omitempty"`
