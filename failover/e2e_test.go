@@ -94,9 +94,24 @@ func TestPrimarySidecarDiesNoFailover(t *testing.T) {
 
 // A partition of {a + its sidecar} from the rest: the majority promotes, the
 // minority fences a within fence_after, at no moment do two nodes accept
-// writes, and after healing a is a replica of the new primary.
+// writes, and after healing a is a replica of the new primary. In the
+// staggered case the Redis links go first and gossip only just before the
+// majority can promote: a must fence on its peers' opinions, not on
+// isolation alone.
 func TestPartitionFencesMinority(t *testing.T) {
 	cfg := testFailoverConfig()
+	for _, tt := range []struct {
+		name        string
+		gossipAfter time.Duration
+	}{
+		{"simultaneous", 0},
+		{"redis links first", cfg.DownAfter - cfg.FenceAfter/2},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testPartition(t, cfg, tt.gossipAfter) })
+	}
+}
+
+func testPartition(t *testing.T, cfg failover.Config, gossipAfter time.Duration) {
 	g := newGroup(t, cfg, three(100, 100)...)
 	g.waitConverged(10*time.Second, "a")
 	a, b, c := g.node("a"), g.node("b"), g.node("c")
@@ -149,8 +164,9 @@ func TestPartitionFencesMinority(t *testing.T) {
 	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 
 	cut := time.Now()
-	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
 	a.relay.Cut()
+	time.Sleep(gossipAfter) // the fault's shape: Redis links first
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
 
 	redistest.Eventually(t, 10*time.Second, func() error {
 		if !a.failover().Snapshot().Fenced {

@@ -64,10 +64,10 @@ type report struct {
 	// valid reply from SDownPrimary; 0 while it answers. The primary's
 	// sidecar fences when a majority can no longer reach its Redis, even
 	// while it still hears them.
-	PrimaryDownMs int64 `json:"pdm,omitempty"`
-	Fenced       bool   `json:"f,omitempty"`
-	Ready        bool   `json:"rd,omitempty"`
-	VotedEpoch   uint64 `json:"ve,omitempty"`
+	PrimaryDownMs int64  `json:"pdm,omitempty"`
+	Fenced        bool   `json:"f,omitempty"`
+	Ready         bool   `json:"rd,omitempty"`
+	VotedEpoch    uint64 `json:"ve,omitempty"`
 	// Switching names the replica this sidecar's primary is handing over
 	// to in a planned switchover; voters grant that replica's switchover
 	// election only while the current primary's sidecar says so.

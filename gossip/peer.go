@@ -234,6 +234,9 @@ func (p *Peer) Run(ctx context.Context) error {
 	if err := ml.Shutdown(); err != nil {
 		p.logger.Warn("memberlist shutdown", "err", err)
 	}
+	// Later Send and Broadcast calls get ErrNotRunning instead of talking
+	// through a memberlist that is gone.
+	p.ml.Store(nil)
 	joinWG.Wait()
 	if err := p.saveKnown(); err != nil {
 		p.logger.Error("save known peers", "err", err)
@@ -337,8 +340,8 @@ func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 	for {
 		alone, targets := p.joinTargets(self)
 		if len(targets) > 0 {
-			n, err := ml.Join(targets)
-			p.logger.Debug("join attempt", "peer", targets, "joined", n, "err", err)
+			_, err := ml.Join(targets)
+			p.logger.Debug("join attempt", "peer", targets, "err", err)
 		}
 		if first {
 			close(p.joinAttempted)
@@ -346,7 +349,7 @@ func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		}
 		alone, _ = p.joinTargets(self)
 		if wasAlone && !alone {
-			p.logger.Info("joined group", "node", p.name, "members", p.AliveCount())
+			p.logger.Info("joined group", "node", p.name)
 		}
 		wasAlone = alone
 
@@ -454,7 +457,7 @@ func (p *Peer) Settle(ctx context.Context) error {
 	start := time.Now()
 	done := func(err error) error {
 		if errors.Is(context.Cause(ctx), errSettleTimeout) {
-			p.logger.Info("gossip settle timed out", "duration", time.Since(start), "members", p.AliveCount())
+			p.logger.Info("gossip settle timed out", "duration", time.Since(start))
 			return nil
 		}
 		return err
@@ -482,7 +485,7 @@ func (p *Peer) Settle(ctx context.Context) error {
 		}
 		stable++
 	}
-	p.logger.Info("gossip settled", "duration", time.Since(start), "members", p.AliveCount())
+	p.logger.Info("gossip settled", "duration", time.Since(start))
 	return nil
 }
 
@@ -510,7 +513,8 @@ func (p *Peer) Addr() string {
 // longer than MaxMetaSize is refused (logged, the old value stays).
 func (p *Peer) SetMeta(b []byte) {
 	if len(b) > MaxMetaSize {
-		p.logger.Error("node metadata too large, not updated", "bytes", len(b), "limit", MaxMetaSize)
+		p.logger.Error("node metadata not updated",
+			"err", fmt.Errorf("%d bytes exceed the %d-byte limit", len(b), MaxMetaSize))
 		return
 	}
 	p.mu.Lock()
@@ -580,7 +584,7 @@ func (p *Peer) sendReliable(ctx context.Context, ml *memberlist.Memberlist, n *m
 func (p *Peer) Broadcast(kind byte, payload []byte) {
 	ml := p.ml.Load()
 	if ml == nil || kind >= KindReserved {
-		p.logger.Debug("broadcast dropped", "kind", kind, "running", ml != nil)
+		p.logger.Debug("broadcast dropped", "err", fmt.Errorf("kind %d, running %t", kind, ml != nil))
 		return
 	}
 	p.broadcast(ml, kind, payload)

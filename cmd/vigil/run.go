@@ -86,27 +86,23 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newBuildInfoCollector(readBuildInfo()),
 	)
-	component := func(name string) (*slog.Logger, prometheus.Registerer) {
-		return logger.With("component", name), reg
-	}
 
-	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger.With("component", "monitor"), reg)
+	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger, reg)
 	if err != nil {
 		return err
 	}
 	defer prober.Close()
-	l, r := component("gossip")
-	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, l, r)
+	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, logger, reg)
 	if err != nil {
 		return err
 	}
+	redisHost, _, _ := net.SplitHostPort(cfg.Redis.Announce())
 	gate := &lateGate{}
-	l, r = component("failover")
-	fo, err := failover.New(cfg.Failover, l, r, failover.Deps{
+	fo, err := failover.New(cfg.Failover, logger, reg, failover.Deps{
 		Self: failover.Node{
 			Name:         cfg.Node.Name,
 			Addr:         cfg.Redis.Announce(),
-			SentinelAddr: announceListen(cfg.Sentinel.ListenAddr, cfg.Redis.Announce()),
+			SentinelAddr: cfg.Sentinel.Announce(redisHost),
 			HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
 			Priority:     cfg.Redis.Priority,
 		},
@@ -120,15 +116,13 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
-	l, r = component("hooks")
-	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, l, r)
+	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
 	if err != nil {
 		return err
 	}
 	gate.hooks = hooks
-	l, r = component("retryq")
 	feed := newPrimaryFeed(cfg.Redis)
-	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, l, r, feed)
+	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
 	if err != nil {
 		return err
 	}
@@ -159,16 +153,14 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		l, r = component("sentinel")
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, l, r)
+			s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
 		if err != nil {
 			return err
 		}
 		add("sentinel", s.Run)
 	}
 	if cfg.Proxy.ListenAddr != "" {
-		l, r = component("proxy")
-		p, err := redirect.NewProxy(cfg.Proxy, fo, l, r)
+			p, err := redirect.NewProxy(cfg.Proxy, fo, logger, reg)
 		if err != nil {
 			return err
 		}
