@@ -2,9 +2,11 @@ package failover_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +92,83 @@ func TestPrimarySidecarDiesNoFailover(t *testing.T) {
 			t.Errorf("%s sees the primary down", n.name)
 		}
 	}
+
+	// An operator removes the dead sidecar from the known set through
+	// any other sidecar's API; every peer forgets it.
+	srv := httptest.NewServer(g.node("b").failover().Handler(""))
+	defer srv.Close()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Post(srv.URL+"/v1/forget", "application/json", strings.NewReader(`{"node":"a"}`))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("forget: %d", resp.StatusCode)
+		}
+		return nil
+	})
+	for _, n := range g.running() {
+		if k := n.peer.Known(); slices.Contains(k, "a") {
+			t.Errorf("%s still knows a: %v", n.name, k)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/v1/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h []failover.HistoryEntry
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h[0].Reason != failover.ReasonInitial || h[0].New != "a" {
+		t.Errorf("history %+v, want the initial configuration only", h)
+	}
+}
+
+// An isolated primary that nobody replaces (failover is paused) is fenced
+// while isolated and released when the partition heals.
+func TestFenceReleasedAfterHeal(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	if _, err := a.failover().Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		for _, n := range g.nodes {
+			if !n.failover().Snapshot().Paused {
+				return fmt.Errorf("%s not paused", n.name)
+			}
+		}
+		return nil
+	})
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	a.relay.Cut()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if !a.failover().Snapshot().Fenced {
+			return fmt.Errorf("a not fenced")
+		}
+		if err := writeKey(ctx, a.redis.Client(), "while-fenced"); err == nil {
+			return fmt.Errorf("fenced a accepted a write")
+		}
+		return nil
+	})
+	g.net.Heal()
+	a.relay.Heal()
+	redistest.Eventually(t, 15*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if a.failover().Snapshot().Fenced || !a.failover().IsPrimary() {
+			return fmt.Errorf("a still fenced")
+		}
+		return writeKey(ctx, a.redis.Client(), "after-heal")
+	})
+	holdFor(t, 200*time.Millisecond, g.epochUnchanged(conf.Epoch))
 }
 
 // A partition of {a + its sidecar} from the rest: the majority promotes, the

@@ -445,7 +445,7 @@ func (f *Failover) onReport(from string, r report) {
 	f.peers[from] = peerState{rep: r, received: now}
 	f.lastHeard[from] = now
 	f.maxEpochSeen = max(f.maxEpochSeen, r.VotedEpoch, r.Config.Epoch)
-	if r.Config.Epoch > 0 && r.Config.Primary != "" {
+	if r.Config.Epoch > 0 && r.Config.Primary != "" && r.Config.PrimaryAddr != "" {
 		f.adoptLocked(r.Config, from)
 	}
 	if !had || prev.rep.SDown != r.SDown || prev.rep.Switching != r.Switching || !f.ready {
@@ -460,7 +460,7 @@ func (f *Failover) onReport(from string, r report) {
 // adoptLocked makes c the current configuration if it is newer, persisting
 // it first.
 func (f *Failover) adoptLocked(c Configuration, from string) bool {
-	if !c.Newer(f.conf) {
+	if !c.Newer(f.conf) || c.Primary == "" || c.PrimaryAddr == "" || f.store == nil {
 		return false
 	}
 	if err := f.store.saveConfig(c); err != nil {

@@ -116,19 +116,30 @@ type nodeSpec struct {
 // every sidecar follows the same configuration.
 func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 	t.Helper()
+	g := startGroup(t, cfg, false, specs...)
+	g.waitConverged(15*time.Second, g.nodes[0].name)
+	return g
+}
+
+// startGroup starts the nodes without waiting for a configuration; with
+// standalone every Redis starts as a primary of its own.
+func startGroup(t *testing.T, cfg failover.Config, standalone bool, specs ...nodeSpec) *group {
+	t.Helper()
 	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}}
 	for i, s := range specs {
 		n := &node{name: s.name, priority: s.priority, dir: t.TempDir()}
 		opts := redistest.Options{Args: s.args}
-		if i > 0 {
+		if i > 0 && !standalone {
 			opts.ReplicaOf = g.nodes[0].relay.Addr()
 		}
 		n.redis = redistest.Start(t, opts)
 		n.relay = tcprelay.Start(t, n.redis.Addr())
 		g.nodes = append(g.nodes, n)
 	}
-	for _, n := range g.nodes[1:] {
-		n.redis.WaitSynced(t)
+	if !standalone {
+		for _, n := range g.nodes[1:] {
+			n.redis.WaitSynced(t)
+		}
 	}
 	for _, n := range g.nodes {
 		tr, err := g.net.NewTransport("127.0.0.1")
@@ -141,7 +152,6 @@ func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 	for _, n := range g.nodes {
 		g.start(n)
 	}
-	g.waitConverged(15*time.Second, g.nodes[0].name)
 	return g
 }
 

@@ -329,7 +329,7 @@ func TestRankCandidates(t *testing.T) {
 	}
 }
 
-func TestDiscovery(t *testing.T) {
+func TestDiscoverLocked(t *testing.T) {
 	type nd struct {
 		name   string
 		role   monitor.Role
@@ -473,4 +473,41 @@ func FuzzDecode(fz *testing.F) {
 			f.handle(context.Background(), "b", kind, b)
 		}
 	})
+}
+
+// Replicas re-point in name order, at most parallel_syncs syncing at once.
+func TestMayResync(t *testing.T) {
+	const newAddr, oldAddr = "10.0.0.9:6379", "10.0.0.1:6379"
+	type peer struct {
+		name, master string
+		linkUp       bool
+	}
+	tests := []struct {
+		name     string
+		self     string
+		parallel int
+		peers    []peer
+		want     bool
+	}{
+		{"first in name order goes", "r1", 1, []peer{{"r2", oldAddr, true}, {"r3", oldAddr, true}}, true},
+		{"later ones wait", "r2", 1, []peer{{"r1", oldAddr, true}, {"r3", oldAddr, true}}, false},
+		{"two slots", "r2", 2, []peer{{"r1", oldAddr, true}, {"r3", oldAddr, true}}, true},
+		{"a replica still syncing holds the slot", "r2", 1, []peer{{"r1", newAddr, false}}, false},
+		{"a synced replica frees it", "r2", 1, []peer{{"r1", newAddr, true}, {"r3", oldAddr, true}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTestFailover(t, tt.self, t.TempDir(), newMemNet("r1", "r2", "r3"), nil)
+			f.cfg.ParallelSyncs = tt.parallel
+			f.conf = Configuration{Epoch: 2, Primary: "p", PrimaryAddr: newAddr}
+			forever := time.Now().Add(time.Hour)
+			for _, p := range tt.peers {
+				f.peers[p.name] = peerState{received: forever, rep: report{Name: p.name,
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp}}}
+			}
+			if got := f.mayResyncLocked(time.Now()); got != tt.want {
+				t.Errorf("mayResync = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

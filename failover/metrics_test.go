@@ -18,6 +18,9 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label, value strin
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" {
+				return m.GetGauge().GetValue()
+			}
 			for _, l := range m.GetLabel() {
 				if l.GetName() == label && l.GetValue() == value {
 					return m.GetGauge().GetValue()

@@ -42,7 +42,7 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(string(b))
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
 	return len(b), nil
 }
 

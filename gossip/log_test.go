@@ -36,7 +36,7 @@ func TestParseMemberlistLine(t *testing.T) {
 func TestMemberlistLoggerBridge(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
-		Level:       slog.LevelDebug,
+		Level: slog.LevelDebug,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
 				return slog.Attr{}

@@ -115,7 +115,8 @@ type memberState struct {
 	meta  []byte
 }
 
-// Peer is this sidecar's membership in its group.
+// Peer is this sidecar's membership in its group. Its methods are safe for
+// concurrent use.
 type Peer struct {
 	cfg     Config
 	name    string
@@ -216,7 +217,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	}
 	p.ml.Store(ml)
 	close(p.ready)
-	p.logger.Info("gossip started", "node", p.name, "peer", ml.LocalNode().Address())
+	p.logger.Info("gossip started on "+ml.LocalNode().Address(), "node", p.name)
 
 	// The join loop may sit in a dial for up to TCPTimeout, so it is waited
 	// for only after Shutdown; the other loops end promptly.
@@ -241,7 +242,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	if err := p.saveKnown(); err != nil {
 		p.logger.Error("save known peers", "err", err)
 	}
-	p.logger.Info("gossip stopped", "node", p.name)
+	p.logger.Info("gossip stopped")
 	return nil
 }
 
@@ -349,7 +350,7 @@ func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		}
 		alone, _ = p.joinTargets(self)
 		if wasAlone && !alone {
-			p.logger.Info("joined group", "node", p.name)
+			p.logger.Info("joined group")
 		}
 		wasAlone = alone
 
@@ -762,6 +763,29 @@ func (p *Peer) notifyChange() {
 // Messages returns the channel of accepted direct messages. Messages that
 // arrive while it is full are dropped and counted.
 func (p *Peer) Messages() <-chan Message { return p.msgs }
+
+// Recv returns the next accepted message, or ctx's error if ctx ends first.
+// It reads the same queue as Messages; use one or the other.
+func (p *Peer) Recv(ctx context.Context) (from string, kind byte, payload []byte, err error) {
+	select {
+	case m := <-p.msgs:
+		return m.From, m.Kind, m.Payload, nil
+	case <-ctx.Done():
+		return "", 0, nil, ctx.Err()
+	}
+}
+
+// Alive returns the names of the members that are alive, this node
+// included, sorted.
+func (p *Peer) Alive() []string {
+	var out []string
+	for _, m := range p.Members() {
+		if m.State == StateAlive {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
 
 // Changes returns a channel that receives (coalesced) whenever membership,
 // a member's state or metadata, or the known set changes. Read Members after

@@ -143,6 +143,26 @@ func TestMessages(t *testing.T) {
 			t.Errorf("message (-got +want):\n%s", diff)
 		}
 	})
+	t.Run("recv", func(t *testing.T) {
+		if err := c.Send(ctx, "a", 4, []byte("via recv")); err != nil {
+			t.Fatal(err)
+		}
+		from, kind, payload, err := a.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from != "c" || kind != 4 || string(payload) != "via recv" {
+			t.Errorf("Recv = (%q, %d, %q), want (c, 4, via recv)", from, kind, payload)
+		}
+		cctx, ccancel := context.WithCancel(ctx)
+		ccancel()
+		if _, _, _, err := a.Recv(cctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("Recv with cancelled ctx = %v, want context.Canceled", err)
+		}
+		if diff := cmp.Diff(a.Alive(), []string{"a", "b", "c"}); diff != "" {
+			t.Errorf("Alive (-got +want):\n%s", diff)
+		}
+	})
 	t.Run("broadcast", func(t *testing.T) {
 		a.Broadcast(2, []byte("udp"))
 		for _, n := range []*node{b, c} {
@@ -360,6 +380,12 @@ func TestKnownSetSurvivesRestartAndDeath(t *testing.T) {
 	// Restart a on the same data dir, with no join list: it remembers all
 	// three and finds b again through the remembered address.
 	a.stop()
+	if err := a.Send(context.Background(), "b", 1, nil); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Send after stop = %v, want ErrNotRunning", err)
+	}
+	if err := a.Run(context.Background()); err == nil {
+		t.Errorf("second Run = nil, want an error")
+	}
 	a2 := startNode(t, "a", nodeOpts{cfg: testConfig(), dir: dirA, net: fn})
 	if diff := cmp.Diff(a2.Known(), all); diff != "" {
 		t.Errorf("known after restart (-got +want):\n%s", diff)

@@ -276,6 +276,17 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 }
 
 // settle persists the outcomes of a batch and updates the index.
+//
+// Applied items are not deleted here: their seqs go to the committer,
+// which deletes them in its next transaction, together with whatever else
+// it writes then, under one fsync. So a worker starts its next batch
+// without waiting for the disk, and while it replays, the deletions of
+// several batches (and any enqueues) accumulate into one commit. The item
+// leaves the index at once, so nothing replays it again in this process;
+// a crash before the deletion is durable replays it after the restart,
+// where the script finds its done-marker and skips it — the same outcome
+// as a crash between the write to Redis and a synchronous deletion, and
+// the window is the same one commit.
 func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []string) {
 	now := time.Now()
 	type update struct {
@@ -284,10 +295,11 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 	}
 	updates := make([]update, len(batch))
 	var dirty bool
+	var dels []uint64
 	for i, o := range outs {
 		switch o {
-		case outDone, outMissing:
-			dirty = true
+		case outDone:
+			dels = append(dels, batch[i].seq)
 		case outRetry:
 			r := recs[i]
 			r.attempts++
@@ -309,14 +321,9 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 		err := q.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketItems)
 			for i, o := range outs {
-				k := seqKey(batch[i].seq)
 				switch o {
-				case outDone:
-					if err := b.Delete(k); err != nil {
-						return err
-					}
 				case outRetry, outDead, outDeadPerm:
-					if err := b.Put(k, updates[i].val); err != nil {
+					if err := b.Put(seqKey(batch[i].seq), updates[i].val); err != nil {
 						return err
 					}
 				}
@@ -324,12 +331,24 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 			return nil
 		})
 		if err != nil {
-			// Nothing recorded: return every item unchanged. Applied ones
-			// will be found done on their next replay.
+			// Nothing recorded: return the failed items unchanged, with
+			// their attempt not spent.
 			q.logger.Error("record replay outcome", "err", fmt.Errorf("retryq: write %s: %w", q.path, err))
-			for i := range outs {
-				outs[i] = outReturn
+			for i, o := range outs {
+				switch o {
+				case outRetry, outDead, outDeadPerm:
+					outs[i] = outReturn
+				}
 			}
+		}
+	}
+	if len(dels) > 0 {
+		q.cmu.Lock()
+		q.pendingDel = append(q.pendingDel, dels...)
+		q.cmu.Unlock()
+		select {
+		case q.commitReq <- struct{}{}:
+		default:
 		}
 	}
 
