@@ -177,7 +177,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 	self.SDown, self.ODown = false, false
 	f := &Failover{
 		cfg:          cfg,
-		log:          logger.With("component", "failover", "node", self.Name),
+		log:          logger.With("component", "failover"),
 		m:            m,
 		self:         self,
 		dataDir:      deps.DataDir,

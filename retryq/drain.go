@@ -14,23 +14,60 @@ import (
 	"github.com/vigil-redis/vigil/retryq/client"
 )
 
-// replayScript applies one item at most once. KEYS[1] is the item's done
-// marker; KEYS[2], when present, is the marker of the item just before it
-// in the same ordering group and the same pipeline: if that one did not
-// apply, neither may this one (per-key order). ARGV[1] is the marker TTL in
-// milliseconds, ARGV[2..] the command. The marker is set in the same
-// script as the write, so both happen or neither does.
+// replayScript applies a run of items, each at most once, in order.
+// KEYS[i] is the done marker of item i. ARGV[1] is the marker TTL in
+// milliseconds and ARGV[2] the number of items; then each item has
+// ARGV pred, n, and its command's n arguments. pred is 0, or the index in
+// KEYS of the marker of the item just before it in the same ordering
+// group and the same pipeline: if that one did not apply, neither may
+// this one (per-key order). The predecessor is either earlier in this
+// call (its marker, if it applied, was set above) or the last item of the
+// previous call in the pipeline, whose marker is then an extra key.
 //
-// Returns 1 applied, 0 already applied earlier, 2 blocked by predecessor;
-// the command's own error reply is passed through unchanged.
+// Each item's marker is set right after its write, in the same script, so
+// both happen or neither does: Redis runs a script without interleaving
+// other commands, refuses a script's writes only before its first one
+// (OOM, READONLY), and a script that has written cannot be killed. One
+// call carries many items because the per-call cost of EVALSHA (parsing,
+// script lookup, Lua entry, one reply) is larger than the work per item.
+//
+// The reply has one element per item: 1 applied, 0 already applied
+// earlier, 2 blocked by its predecessor, or the command's own error reply
+// unchanged.
 const replayScript = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if #KEYS > 1 and redis.call('EXISTS', KEYS[2]) == 0 then return 2 end
-local r = redis.pcall(unpack(ARGV, 2))
-if type(r) == 'table' and r.err then return r end
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-return 1
+local ttl = ARGV[1]
+local out = {}
+local a = 3
+for i = 1, tonumber(ARGV[2]) do
+  local pred, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local first = a + 2
+  a = first + n
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    out[i] = 0
+  elseif pred > 0 and redis.call('EXISTS', KEYS[pred]) == 0 then
+    out[i] = 2
+  else
+    local r = redis.pcall(unpack(ARGV, first, a - 1))
+    if type(r) == 'table' and r.err then
+      out[i] = r
+    else
+      redis.call('SET', KEYS[i], '1', 'PX', ttl)
+      out[i] = 1
+    end
+  end
+end
+return out
 `
+
+// Bounds of one replay call. Lua's unpack handles a few thousand values,
+// so a command with more arguments than maxArgsShared goes alone in its
+// call, where a failure of the call is that command's own.
+const (
+	maxItemsPerCall = 64
+	maxArgsPerCall  = 2048
+	maxBytesPerCall = 1 << 20
+	maxArgsShared   = 512
+)
 
 // DoneKeyPrefix prefixes the done-marker key of each replayed item.
 const DoneKeyPrefix = "vigil:retryq:done:"
@@ -199,50 +236,26 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		q.pmu.Unlock()
 	}
 
-	ttl := strconv.FormatInt(q.cfg.DoneTTL.Milliseconds(), 10)
-	pipe := pc.c.Pipeline()
-	cmds := make([]*redis.Cmd, len(batch))
-	prevGroup := ""
-	prevID := ""
-	for i, e := range batch {
-		r := recs[i]
+	outs := make([]outcome, len(batch))
+	errs := make([]string, len(batch))
+	for i, r := range recs {
 		if r == nil {
-			prevGroup, prevID = "", ""
-			continue
+			outs[i] = outMissing
 		}
-		keys := []string{DoneKeyPrefix + e.id}
-		if e.group == prevGroup {
-			keys = append(keys, DoneKeyPrefix+prevID)
-		}
-		prevGroup, prevID = e.group, e.id
-		args := make([]any, 0, 1+len(r.args))
-		args = append(args, ttl)
-		for _, a := range r.args {
-			args = append(args, a)
-		}
-		cmds[i] = pipe.EvalSha(rctx, replaySHA, keys, args...)
+	}
+	ttl := strconv.FormatInt(q.cfg.DoneTTL.Milliseconds(), 10)
+	calls := buildCalls(batch, recs, ttl, nil)
+	pipe := pc.c.Pipeline()
+	for _, c := range calls {
+		c.cmd = pipe.Do(rctx, c.args...)
+		c.args = nil
 	}
 	_, _ = pipe.Exec(rctx)
 
-	outs := make([]outcome, len(batch))
-	errs := make([]string, len(batch))
 	var primaryErr error
 	noScript := false
-	for i, cmd := range cmds {
-		if cmd == nil {
-			outs[i] = outMissing
-			continue
-		}
-		res, err := cmd.Int64()
-		if err == nil {
-			switch res {
-			case replayApplied, replayDup:
-				outs[i] = outDone
-			default: // blocked behind a predecessor that did not apply
-				outs[i] = outReturn
-			}
-			continue
-		}
+	var split []int // items of multi-item calls that failed as a whole
+	record := func(i int, err error) {
 		switch classify(err) {
 		case classPrimary:
 			if primaryErr == nil {
@@ -264,6 +277,58 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 			}
 		}
 	}
+	collect := func(calls []*replayCall) {
+		for _, c := range calls {
+			res, err := c.cmd.Slice()
+			if err == nil && len(res) != len(c.items) {
+				err = fmt.Errorf("retryq: replay script answered %d results for %d items", len(res), len(c.items))
+			}
+			if err != nil {
+				cl := classify(err)
+				if len(c.items) > 1 && (cl == classItem || cl == classPermanent) {
+					// Not the primary's fault and not a reply per item:
+					// find the culprit by replaying each item alone.
+					split = append(split, c.items...)
+					continue
+				}
+				for _, i := range c.items {
+					record(i, err)
+				}
+				continue
+			}
+			for k, i := range c.items {
+				switch v := res[k].(type) {
+				case int64:
+					if v == replayApplied || v == replayDup {
+						outs[i] = outDone
+					} else { // blocked behind a predecessor that did not apply
+						outs[i] = outReturn
+					}
+				case error:
+					record(i, v)
+				default:
+					record(i, fmt.Errorf("retryq: unexpected replay result %v", v))
+				}
+			}
+		}
+	}
+	collect(calls)
+	if len(split) > 0 && primaryErr == nil && !noScript {
+		// Alone, each item's result is its own; a predecessor check still
+		// applies between consecutive items of a group.
+		calls = buildCalls(batch, recs, ttl, split)
+		pipe := pc.c.Pipeline()
+		for _, c := range calls {
+			c.cmd = pipe.Do(rctx, c.args...)
+			c.args = nil
+		}
+		_, _ = pipe.Exec(rctx)
+		split = nil
+		collect(calls)
+	}
+	for _, i := range split { // the primary failed meanwhile: try again later
+		outs[i] = outReturn
+	}
 	if primaryErr != nil {
 		q.pause(pc.p, primaryErr)
 	}
@@ -273,6 +338,97 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		q.pmu.Unlock()
 	}
 	q.settle(batch, recs, outs, errs)
+}
+
+type replayCall struct {
+	items []int // indices into the batch
+	args  []any
+	cmd   *redis.Cmd
+}
+
+// buildCalls packs the items of batch with a record into EVALSHA calls of
+// the replay script, in batch order. With only set, it makes one call per
+// listed item instead. An item's predecessor is the batch's previous item
+// when that one has a record and the same ordering group (take returns a
+// group's items together, in order).
+func buildCalls(batch []*entry, recs []*record, ttl string, only []int) []*replayCall {
+	type fixup struct {
+		argv int
+		key  string
+	}
+	var calls []*replayCall
+	var cur *replayCall
+	var keys []string
+	var argv []any
+	var extra []fixup // preds that name a marker outside the call
+	var nArgs, nBytes int
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		argv[1] = len(cur.items)
+		for _, f := range extra {
+			keys = append(keys, f.key)
+			argv[f.argv] = len(keys)
+		}
+		cur.args = make([]any, 0, 3+len(keys)+len(argv))
+		cur.args = append(cur.args, "evalsha", replaySHA, len(keys))
+		for _, k := range keys {
+			cur.args = append(cur.args, k)
+		}
+		cur.args = append(cur.args, argv...)
+		calls = append(calls, cur)
+		cur, keys, argv, extra, nArgs, nBytes = nil, nil, nil, nil, 0, 0
+	}
+	add := func(i int) {
+		r := recs[i]
+		if r == nil {
+			return
+		}
+		size := 0
+		for _, a := range r.args {
+			size += len(a)
+		}
+		alone := len(r.args) > maxArgsShared || only != nil
+		if cur != nil && (alone || len(cur.items) == maxItemsPerCall ||
+			nArgs+len(r.args) > maxArgsPerCall || nBytes+size > maxBytesPerCall) {
+			flush()
+		}
+		if cur == nil {
+			cur = &replayCall{}
+			argv = append(argv, ttl, 0)
+		}
+		pred := 0
+		if j := i - 1; j >= 0 && recs[j] != nil && batch[j].group == batch[i].group {
+			if n := len(cur.items); n > 0 && cur.items[n-1] == j {
+				pred = n // its marker is the last key so far
+			} else {
+				extra = append(extra, fixup{len(argv), DoneKeyPrefix + batch[j].id})
+			}
+		}
+		cur.items = append(cur.items, i)
+		keys = append(keys, DoneKeyPrefix+batch[i].id)
+		argv = append(argv, pred, len(r.args))
+		for _, a := range r.args {
+			argv = append(argv, a)
+		}
+		nArgs += len(r.args)
+		nBytes += size
+		if alone {
+			flush()
+		}
+	}
+	if only == nil {
+		for i := range batch {
+			add(i)
+		}
+	} else {
+		for _, i := range only {
+			add(i)
+		}
+	}
+	flush()
+	return calls
 }
 
 // settle persists the outcomes of a batch and updates the index.

@@ -207,9 +207,8 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 
 	logger.Info("vigil starting", "version", version, "redis_addr", cfg.Redis.Addr, "master_name", cfg.Failover.MasterName)
 	err = g.Run()
-	var sig rungroup.SignalError
-	if errors.As(err, &sig) {
-		logger.Info("vigil stopped", "signal", sig.Signal.String())
+	if errors.Is(err, rungroup.ErrSignal) || errors.Is(err, context.Canceled) {
+		logger.Info("vigil stopped", "reason", err.Error())
 		return nil
 	}
 	return err
