@@ -208,8 +208,8 @@ func testPartition(t *testing.T, cfg failover.Config, gossipAfter time.Duration)
 	)
 	clients := map[string]*redis.Client{}
 	for _, n := range g.nodes {
-		cl := redis.NewClient(&redis.Options{Addr: n.redis.Addr(), DialTimeout: 150 * time.Millisecond,
-			ReadTimeout: 150 * time.Millisecond, WriteTimeout: 150 * time.Millisecond, MaxRetries: -1})
+		cl := redis.NewClient(&redis.Options{Addr: n.redis.Addr(), DialTimeout: 250 * time.Millisecond,
+			ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond, MaxRetries: -1})
 		t.Cleanup(func() { cl.Close() })
 		clients[n.name] = cl
 	}
@@ -224,7 +224,7 @@ func testPartition(t *testing.T, cfg failover.Config, gossipAfter time.Duration)
 				rwg.Add(1)
 				go func() {
 					defer rwg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+					ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 					defer cancel()
 					if cl.Set(ctx, fmt.Sprintf("poll:%s:%d", name, i), "x", 0).Err() == nil {
 						rmu.Lock()
@@ -268,6 +268,16 @@ func testPartition(t *testing.T, cfg failover.Config, gossipAfter time.Duration)
 	}
 	promotedAfter := time.Since(cut)
 	t.Logf("fenced after %s, new primary %s after %s", fencedAfter, newPrimary, promotedAfter)
+	redistest.Eventually(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rounds {
+			if slices.Contains(r.accepted, newPrimary) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the poller has not seen %s accept a write yet", newPrimary)
+	})
 
 	g.net.Heal()
 	a.relay.Heal()

@@ -23,28 +23,8 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// cluster adapts *gossip.Peer to failover.Cluster until gossip grows Alive
-// and Recv itself.
-type cluster struct{ *gossip.Peer }
-
-func (c cluster) Alive() []string {
-	var out []string
-	for _, m := range c.Members() {
-		if m.State == gossip.StateAlive {
-			out = append(out, m.Name)
-		}
-	}
-	return out
-}
-
-func (c cluster) Recv(ctx context.Context) (string, byte, []byte, error) {
-	select {
-	case m := <-c.Messages():
-		return m.From, m.Kind, m.Payload, nil
-	case <-ctx.Done():
-		return "", 0, nil, ctx.Err()
-	}
-}
+// *gossip.Peer is the Cluster failover runs on in production.
+var _ failover.Cluster = (*gossip.Peer)(nil)
 
 // Timings every end-to-end test starts from: short, with room for two busy
 // cores under -race.
@@ -203,7 +183,7 @@ func (g *group) start(n *node) {
 		Redis:   rc,
 		Monitor: testMonitorConfig(),
 		Local:   prober,
-		Cluster: cluster{peer},
+		Cluster: peer,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -122,16 +122,22 @@ func (f *Failover) majoritySinceLocked(known []string) time.Time {
 // doomedLocked reports whether enough peers have been unable to reach this
 // sidecar's primary for long enough that they could replace it soon: as
 // many as a promotion needs votes (the primary's own sidecar never votes
-// against it), each without a reply for down_after - fence_after. Fencing
-// then closes the window a partition that cuts Redis links before gossip
-// would otherwise open: the majority promotes down_after after losing the
-// primary, and this sidecar may keep hearing it until just before that.
+// against it), each without a reply for half of down_after - fence_after.
+//
+// Isolation alone does not protect a partition that cuts the Redis links
+// before gossip: the majority promotes down_after after losing the primary,
+// and this sidecar may keep hearing its peers until shortly before that, so
+// fence_after of silence would come too late. With this rule, gossip cut
+// before the peers' opinions arrive means isolation fencing finishes by
+// (down_after - fence_after)/2 + fence_after, and gossip cut after they
+// arrive means fencing already happened; either way the other half of
+// down_after - fence_after is slack for delivery and scheduling delays.
 func (f *Failover) doomedLocked(now time.Time, known []string) bool {
 	c := f.conf
 	if c.Primary != f.self.Name {
 		return false
 	}
-	threshold := (f.cfg.DownAfter - f.cfg.FenceAfter).Milliseconds()
+	threshold := ((f.cfg.DownAfter - f.cfg.FenceAfter) / 2).Milliseconds()
 	n := 0
 	for _, k := range known {
 		p, ok := f.peers[k]

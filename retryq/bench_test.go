@@ -4,7 +4,9 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			lat := make([][]time.Duration, producers)
 			var wg sync.WaitGroup
 			b.ResetTimer()
+			cpu0 := processCPU(b)
 			start := time.Now()
 			for p := range producers {
 				n := b.N / producers
@@ -48,6 +51,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			wg.Wait()
 			elapsed := time.Since(start)
 			b.StopTimer()
+			reportCPU(b, cpu0, b.N)
 			all := slices.Concat(lat...)
 			slices.Sort(all)
 			if len(all) > 0 {
@@ -78,6 +82,7 @@ func BenchmarkDrain(b *testing.B) {
 		mustEnqueue(b, q, items...)
 	}
 	b.ResetTimer()
+	cpu0, rcpu0 := processCPU(b), redisCPU(b, srv)
 	start := time.Now()
 	q.src.Set(srv.Addr())
 	for {
@@ -93,6 +98,42 @@ func BenchmarkDrain(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
+	reportCPU(b, cpu0, b.N)
+	b.ReportMetric(float64((redisCPU(b, srv)-rcpu0).Microseconds())/float64(b.N), "redis_cpu_us/item")
+}
+
+// The machine is shared, so throughput alone is noisy; CPU time per item
+// (this process, and redis-server's own) shows what a change costs.
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, since time.Duration, n int) {
+	b.ReportMetric(float64((processCPU(b)-since).Microseconds())/float64(n), "cpu_us/item")
+}
+
+func redisCPU(b *testing.B, srv *redistest.Server) time.Duration {
+	info, err := srv.Client().Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // reportCommits adds the mean group-commit duration and size.

@@ -212,16 +212,30 @@ func demoScreen(ctx context.Context, w io.Writer, nodes []*demoNode, dw *demoWri
 	fmt.Fprintf(&b, "vigil demo — three redis-server + three sidecars on loopback (files in %s)\n\n", dir)
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
+	// One full table, then what every sidecar believes: they must agree.
+	shown := false
+	var views []string
 	for _, n := range nodes {
 		var st Status
-		err := getJSON(ctx, n.httpURL()+"/v1/status", &st)
-		if err != nil {
-			fmt.Fprintf(&b, "sidecar %s (%s): %v\n\n", n.name, n.httpURL(), err)
+		if err := getJSON(ctx, n.httpURL()+"/v1/status", &st); err != nil {
+			views = append(views, fmt.Sprintf("  sidecar %s: unreachable (%v)", n.name, err))
 			continue
 		}
-		_ = printStatus(&b, st)
-		b.WriteString("\n")
+		if !shown {
+			_ = printStatus(&b, st)
+			shown = true
+		}
+		t := st.Topology
+		v := fmt.Sprintf("  sidecar %s: epoch %d, primary %q", n.name, t.Epoch, t.Primary.Name)
+		if t.Fenced {
+			v += ", FENCED"
+		}
+		if t.InFailover {
+			v += ", failing over"
+		}
+		views = append(views, v)
 	}
+	b.WriteString("\n" + strings.Join(views, "\n") + "\n\n")
 	ok, fail, last, addr := dw.stats()
 	fmt.Fprintf(&b, "client (go-redis FailoverClient via the sidecars' Sentinel endpoints): %d writes ok, %d failed, last ok %s on %s\n",
 		ok, fail, last, addr)
@@ -273,8 +287,8 @@ func (d *demoWriter) run(ctx context.Context, sentinels []string) {
 		err := c.Incr(wctx, "demo:counter").Err()
 		var addr string
 		if err == nil {
-			if info, ierr := c.Do(wctx, "CONFIG", "GET", "port").StringSlice(); ierr == nil && len(info) == 2 {
-				addr = "port " + info[1]
+			if cfg, cerr := c.ConfigGet(wctx, "port").Result(); cerr == nil {
+				addr = "port " + cfg["port"]
 			}
 		}
 		cancel()
