@@ -580,7 +580,8 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
 }
 
-// knownLocked is the known set, self included.
+// known is the known set, self included; a Cluster that omits this node
+// cannot shrink the majority.
 func (f *Failover) known() []string {
 	k := f.cluster.Known()
 	if !slices.Contains(k, f.self.Name) {

@@ -152,6 +152,25 @@ func (f *Failover) doomedLocked(now time.Time, known []string) bool {
 	return n >= len(known)/2+1
 }
 
+// reachedByMajorityLocked reports whether this sidecar and enough peers to
+// make a majority of the known set reach this node's Redis, by fresh
+// reports.
+func (f *Failover) reachedByMajorityLocked(now time.Time, known []string) bool {
+	threshold := ((f.cfg.DownAfter - f.cfg.FenceAfter) / 2).Milliseconds()
+	n := 0
+	for _, k := range known {
+		p, ok := f.peers[k]
+		if !ok || k == f.self.Name || now.Sub(p.received) >= f.fresh {
+			continue
+		}
+		r := p.rep
+		if r.SDownPrimary == f.self.Name && r.SDownEpoch == f.conf.Epoch && r.PrimaryDownMs < threshold {
+			n++
+		}
+	}
+	return n >= len(known)/2
+}
+
 // candidatesLocked lists every node for candidate choice, self included.
 func (f *Failover) candidatesLocked(now time.Time) []candidate {
 	o := f.obs
@@ -303,7 +322,10 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 	switch {
 	case wantFence:
 		p.fence = true
-	case f.fenced && f.switchTarget == "" && (!localPrimary || (!isolated && !doomed && c.Primary == f.self.Name)):
+	case f.fenced && f.switchTarget == "" && (!localPrimary || (!isolated && c.Primary == f.self.Name && f.reachedByMajorityLocked(now, known))):
+		// Unfencing needs fresh evidence that a majority reaches this
+		// primary: opinions going stale must not open a gap between
+		// "doomed" expiring and isolation setting in.
 		p.unfence = true
 	}
 
@@ -441,7 +463,7 @@ func (f *Failover) execute(ctx context.Context, p plan) {
 // fencePause is how long one CLIENT PAUSE lasts: long enough to survive
 // until the next renewal, short enough that a dead sidecar's fence lapses.
 func (f *Failover) fencePause() time.Duration {
-	return 3*f.mc.Interval + 2*f.mc.Timeout
+	return f.cfg.FenceAfter + 3*f.mc.Interval + 2*f.mc.Timeout
 }
 
 func (f *Failover) unfence(ctx context.Context) {

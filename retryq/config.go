@@ -23,8 +23,10 @@ type Config struct {
 	// DrainConcurrency is how many replay batches may be in flight to the
 	// primary at once.
 	DrainConcurrency int `koanf:"drain_concurrency"`
-	// BatchSize is the most items replayed in one pipeline round trip.
-	// Larger batches drain faster; smaller ones spread the load.
+	// BatchSize is the most items replayed in one pipeline round trip
+	// (sent as EVALSHA calls of up to 64 items each). Larger batches drain
+	// faster; smaller ones spread the load. The drain rate still applies:
+	// a batch never takes more items than the rate allows at that moment.
 	BatchSize int `koanf:"batch_size"`
 	// DefaultMaxAttempts is the attempt budget of an item that does not set
 	// its own max_attempts. Only item-specific failures spend attempts;
@@ -59,7 +61,7 @@ func DefaultConfig() Config {
 		MaxBytes:           512 << 20,
 		DrainRate:          20_000,
 		DrainConcurrency:   4,
-		BatchSize:          256,
+		BatchSize:          1024,
 		DefaultMaxAttempts: 10,
 		BackoffBase:        100 * time.Millisecond,
 		BackoffMax:         5 * time.Minute,

@@ -268,3 +268,51 @@ func TestOutageSpendsNoAttempts(t *testing.T) {
 		t.Fatalf("counter = %d, %v; want 50", v, err)
 	}
 }
+
+// Items of one ordering key replayed in one script call: an item whose
+// predecessor failed is held back (its write and its done-marker both
+// undone) until the predecessor is settled, and nothing applies twice.
+func TestReplayHoldsItemsBehindFailedPredecessor(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	rc := srv.Client()
+	if err := rc.Set(ctx, "notint", "abc", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.DrainConcurrency = 1 // one batch, so the three items share a call
+	q := startQueue(t, cfg, t.TempDir(), nil)
+	k := []byte("k")
+	mustEnqueue(t, q,
+		NewItem{ID: "first", Key: k, Command: cmd("RPUSH", "log", "1")},
+		NewItem{ID: "bad", Key: k, Command: cmd("INCR", "notint"), MaxAttempts: 2},
+		NewItem{ID: "third", Key: k, Command: cmd("RPUSH", "log", "3")},
+		NewItem{ID: "other", Command: cmd("RPUSH", "other", "x")},
+	)
+	q.src.Set(srv.Addr())
+	redistest.Eventually(t, 10*time.Second, func() error {
+		s, err := q.Stats()
+		if err != nil {
+			return err
+		}
+		if s.Dead != 1 || s.Ready+s.Inflight != 0 {
+			return fmt.Errorf("dead %d, ready %d, inflight %d; want 1 0 0", s.Dead, s.Ready, s.Inflight)
+		}
+		return nil
+	})
+	got, err := rc.LRange(ctx, "log", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"1", "3"}, got); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	if n, err := rc.LLen(ctx, "other").Result(); err != nil || n != 1 {
+		t.Errorf("other has %d items (err %v), want 1", n, err)
+	}
+	for id, want := range map[string]int64{"first": 1, "bad": 0, "third": 1, "other": 1} {
+		if got, err := rc.Exists(ctx, DoneKeyPrefix+id).Result(); err != nil || got != want {
+			t.Errorf("done-marker of %s: exists %d (err %v), want %d", id, got, err, want)
+		}
+	}
+}

@@ -29,6 +29,10 @@ type group struct {
 	items []*entry
 	where int // whereNone, whereReady or whereDelayed
 	hidx  int // index in the heap named by where
+	// The head's priority and seq, copied when the group enters the ready
+	// heap, so that comparisons do not chase two pointers per group.
+	prio int
+	seq  uint64
 }
 
 const (
@@ -45,9 +49,9 @@ type readyHeap []*group
 
 func (h readyHeap) Len() int { return len(h) }
 func (h readyHeap) Less(i, j int) bool {
-	a, b := h[i].head(), h[j].head()
-	if a.priority != b.priority {
-		return a.priority > b.priority
+	a, b := h[i], h[j]
+	if a.prio != b.prio {
+		return a.prio > b.prio
 	}
 	return a.seq < b.seq
 }
@@ -132,6 +136,7 @@ func (x *index) place(g *group, now int64) {
 		heap.Push(&x.delayed, g)
 	default:
 		g.where = whereReady
+		g.prio, g.seq = h.priority, h.seq
 		heap.Push(&x.ready, g)
 	}
 }
@@ -144,6 +149,7 @@ func (x *index) take(max int, now int64) (batch []*entry, wakeAt int64) {
 	for len(x.delayed) > 0 && x.delayed[0].head().next <= now {
 		g := heap.Pop(&x.delayed).(*group)
 		g.where = whereReady
+		g.prio, g.seq = g.head().priority, g.head().seq
 		heap.Push(&x.ready, g)
 	}
 	for len(batch) < max && len(x.ready) > 0 {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,13 +68,12 @@ type Queue struct {
 	m       *metrics
 	primary PrimarySource
 
-	// life guards db, running and stop: operations hold it shared for
+	// life guards db, pre and running: operations hold it shared for
 	// their duration, Run takes it exclusively to close the database.
 	life    sync.RWMutex
 	db      *bolt.DB
-	pre     *prealloc // used only inside write transactions
+	pre     *prealloc // used only inside the committer's write transactions
 	running bool
-	stop    chan struct{}
 
 	cmu        sync.Mutex    // guards pending, pendingDel and cclosed
 	pending    []*enqueueReq // handed over, not yet taken by the committer
@@ -171,7 +171,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 	stop := make(chan struct{})
 	q.life.Lock()
-	q.running, q.stop = true, stop
+	q.running = true
 	q.cmu.Lock()
 	q.pending, q.pendingDel, q.cclosed, q.commitReq = nil, nil, false, make(chan struct{}, 1)
 	q.cmu.Unlock()
@@ -346,8 +346,8 @@ func newID(now int64) string {
 }
 
 // commitLoop is the group commit: it takes every request handed over so
-// far and writes them in one transaction with one fsync (bbolt syncs
-// twice: pages, then meta).
+// far, and the deletions of replayed items, and writes them in one bbolt
+// transaction (whose commit syncs twice: pages, then meta).
 //
 // Before it takes them it yields the processor for as long as yielding
 // brings more requests. The requesters released by the previous commit
@@ -465,6 +465,7 @@ func (q *Queue) commit(batch []*enqueueReq, dels []uint64) {
 		}
 		b := tx.Bucket(bucketItems)
 		var k [8]byte
+		slices.Sort(dels) // neighbours share pages: fewer cache misses
 		for _, seq := range dels {
 			putBE(k[:], seq)
 			if err := b.Delete(k[:]); err != nil {

@@ -1,6 +1,7 @@
 package retryq
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,9 +75,9 @@ func appendBytes(b, s []byte) []byte {
 
 // decodeRecord parses a stored value; it never panics on bad input. The
 // returned record does not alias v (bbolt memory is only valid inside its
-// transaction).
+// transaction): v is copied once, and the key and arguments are slices of
+// that copy, capped so that appending to one cannot overwrite the next.
 func decodeRecord(seq uint64, v []byte) (*record, error) {
-	d := decoder{b: v}
 	if len(v) < 2 || v[0] != recordVersion {
 		return nil, fmt.Errorf("%w: seq %d: bad version", errCorruptRecord, seq)
 	}
@@ -89,7 +90,7 @@ func decodeRecord(seq uint64, v []byte) (*record, error) {
 	default:
 		return nil, fmt.Errorf("%w: seq %d: bad state %d", errCorruptRecord, seq, v[1])
 	}
-	d.b = v[2:]
+	d := decoder{b: bytes.Clone(v[2:])}
 	r.priority = int(d.varint())
 	r.enqueued = d.varint()
 	r.attempts = int(d.uvarint())
@@ -144,8 +145,7 @@ func (d *decoder) bytes() []byte {
 		d.err = true
 		return nil
 	}
-	out := make([]byte, n)
-	copy(out, d.b[:n])
+	out := d.b[:n:n]
 	d.b = d.b[n:]
 	return out
 }

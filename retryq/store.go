@@ -162,15 +162,24 @@ func groupKey(r *record) string {
 func loadRecords(db *bolt.DB, es []*entry) ([]*record, error) {
 	out := make([]*record, len(es))
 	err := db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketItems)
+		// A batch is mostly consecutive sequence numbers (FIFO), so the
+		// cursor steps to the next key instead of searching from the root
+		// for each one, and seeks only when the next key is not the one.
+		c := tx.Bucket(bucketItems).Cursor()
 		var k [8]byte
+		var ck, cv []byte
 		for i, e := range es {
 			putBE(k[:], e.seq)
-			v := b.Get(k[:])
-			if v == nil {
+			if ck != nil && bytes.Compare(ck, k[:]) < 0 {
+				ck, cv = c.Next()
+			}
+			if ck == nil || !bytes.Equal(ck, k[:]) {
+				ck, cv = c.Seek(k[:])
+			}
+			if ck == nil || !bytes.Equal(ck, k[:]) {
 				continue
 			}
-			r, err := decodeRecord(e.seq, v)
+			r, err := decodeRecord(e.seq, cv)
 			if err != nil {
 				return err
 			}
@@ -190,23 +199,28 @@ func putBE(b []byte, v uint64) {
 
 // Preallocation. bbolt grows its file with ftruncate, which leaves holes:
 // the first write to each new page then allocates disk blocks, and the
-// fdatasync of the commit must also commit that allocation to the
-// filesystem journal — on ext4 about twice the cost of a sync of pages
-// that already have blocks. So the committer keeps a few megabytes past
-// bbolt's high-water mark filled with real zeros, written ahead of need.
-// bbolt never reads or writes past its high-water mark except to allocate
-// new pages inside a write transaction, and the zeros are written inside
-// one (holding bbolt's writer lock, before the transaction allocates
-// anything), so they cannot overwrite a live page. A larger file is normal
-// for bbolt (it grows in AllocSize steps); only the first hwm bytes matter.
+// commit's fdatasync must also commit that allocation to the filesystem
+// journal (on this project's ext4 test machine a sync of pages in a hole
+// took 155-215 µs against 85-185 µs for pages with blocks, and enqueue
+// commits were 10-20% faster with preallocation). So the committer keeps
+// a stretch past bbolt's high-water mark filled with real zeros, written
+// ahead of need: a quarter of the data size, at least 64 KiB, at most
+// 8 MiB, so the file stays within bbolt's own growth steps.
+//
+// Safety: bbolt never reads or writes past its high-water mark except to
+// allocate new pages inside a write transaction, and the zeros are written
+// inside one (holding bbolt's writer lock, before the transaction has
+// allocated anything), so they cannot overwrite a live page. A file longer
+// than its data is normal for bbolt; open checks only that it is not
+// shorter.
 const (
-	zeroAheadLow   = 2 << 20 // refill when less than this is left past the high-water mark
-	zeroAheadChunk = 8 << 20 // ... up to this much past it
+	zeroAheadMin = 64 << 10
+	zeroAheadMax = 8 << 20
 )
 
 type prealloc struct {
 	f   *os.File
-	end int64 // offset up to which the file is known to hold written blocks; 0: unknown
+	end int64 // the file holds written blocks up to here (past the hwm)
 	buf []byte
 }
 
@@ -222,20 +236,21 @@ func openPrealloc(path string) (*prealloc, error) {
 // transaction that has not yet allocated pages. The caller's commit syncs
 // the zeros together with its own pages.
 func (p *prealloc) reserve(tx *bolt.Tx) error {
-	if p == nil || os.Getenv("RQ_NOPRE") != "" {
+	if p == nil {
 		return nil
 	}
 	hwm := tx.Size()
+	ahead := min(zeroAheadMax, max(zeroAheadMin, hwm/4&^(zeroAheadMin-1)))
 	if p.end < hwm {
 		p.end = hwm
 	}
-	if p.end-hwm >= zeroAheadLow {
+	if p.end-hwm >= ahead/2 {
 		return nil
 	}
 	if p.buf == nil {
-		p.buf = make([]byte, 1<<20)
+		p.buf = make([]byte, 256<<10)
 	}
-	for target := hwm + zeroAheadChunk; p.end < target; {
+	for target := hwm + ahead; p.end < target; {
 		n := min(int64(len(p.buf)), target-p.end)
 		if _, err := p.f.WriteAt(p.buf[:n], p.end); err != nil {
 			return fmt.Errorf("preallocate: %w", err)

@@ -92,10 +92,13 @@ func TestUnknownFlagExits2(t *testing.T) {
 
 // sidecarUnderTest is one in-process `vigil run`.
 type sidecarUnderTest struct {
-	http   string
-	log    *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	name     string
+	http     string // HTTP base URL, "http://127.0.0.1:port"
+	sentinel string // Sentinel-protocol endpoint, "127.0.0.1:port"
+	proxy    string // --proxy.listen_addr when given in the extra flags, else ""
+	log      *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // startSidecar runs `vigil run` in-process beside redis with the given
@@ -103,20 +106,27 @@ type sidecarUnderTest struct {
 func startSidecar(t *testing.T, name string, r *redistest.Server, join []string, gossipPort int, extra ...string) *sidecarUnderTest {
 	t.Helper()
 	web := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+	sentinel := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
 	args := []string{"run",
 		"--node.name", name,
 		"--node.data_dir", t.TempDir(),
 		"--redis.addr", r.Addr(),
 		"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", gossipPort),
 		"--gossip.join", strings.Join(join, ","),
-		"--sentinel.listen_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")),
+		"--sentinel.listen_addr", sentinel,
 		"--http.listen_addr", web,
 		"--monitor.interval", "50ms",
 		"--log.level", "debug",
 	}
 	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &sidecarUnderTest{http: "http://" + web, log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &sidecarUnderTest{name: name, http: "http://" + web, sentinel: sentinel,
+		log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	for i, a := range extra {
+		if a == "--proxy.listen_addr" && i+1 < len(extra) {
+			s.proxy = extra[i+1]
+		}
+	}
 	go func() { s.done <- run(ctx, args, nil, io.Discard, s.log) }()
 	t.Cleanup(func() {
 		cancel()

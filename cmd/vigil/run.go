@@ -149,7 +149,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
 	add("retryq-primary", func(ctx context.Context) error {
-		return followPrimary(ctx, fo, feed, cfg.Monitor.Interval)
+		return followPrimary(ctx, fo, feed, time.Second)
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
