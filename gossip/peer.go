@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -554,7 +555,7 @@ func (p *Peer) Send(ctx context.Context, node string, kind byte, payload []byte)
 	if node == p.name {
 		return fmt.Errorf("send to %s: %w", node, ErrSelf)
 	}
-	n := findMember(ml, node)
+	n := p.aliveNode(node)
 	if n == nil {
 		p.metrics.sent.WithLabelValues("failure").Inc()
 		return fmt.Errorf("send to %s: %w", node, ErrUnknownMember)
@@ -596,11 +597,8 @@ func (p *Peer) Broadcast(kind byte, payload []byte) {
 
 func (p *Peer) broadcast(ml *memberlist.Memberlist, kind byte, payload []byte) {
 	buf := p.encode(kind, payload)
-	for _, n := range ml.Members() {
-		if n.Name == p.name {
-			continue
-		}
-		if err := ml.SendBestEffort(n, buf); err != nil {
+	for _, n := range p.aliveNodes() {
+		if err := ml.SendToAddress(memberlist.Address{Addr: n.Address(), Name: n.Name}, buf); err != nil {
 			p.metrics.sent.WithLabelValues("failure").Inc()
 			p.logger.Debug("best-effort send failed", "peer", n.Name, "err", err)
 			continue
@@ -625,10 +623,7 @@ func (p *Peer) BroadcastReliable(ctx context.Context, kind byte, payload []byte)
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, n := range ml.Members() {
-		if n.Name == p.name {
-			continue
-		}
+	for _, n := range p.aliveNodes() {
 		wg.Go(func() {
 			if err := p.sendReliable(ctx, ml, n, buf); err != nil {
 				mu.Lock()
@@ -653,14 +648,41 @@ func (p *Peer) encode(kind byte, payload []byte) []byte {
 	return appendEnvelope(make([]byte, 0, envelopeHeader+len(p.name)+len(payload)), e)
 }
 
-// findMember returns memberlist's live node called name, or nil.
-func findMember(ml *memberlist.Memberlist, name string) *memberlist.Node {
-	for _, n := range ml.Members() {
-		if n.Name == name {
-			return n
+// aliveNodes returns the other alive members as nodes of our own, built
+// from the delegate's view. memberlist's Members() hands out pointers into
+// its state, which it rewrites under its own lock while we would read them.
+func (p *Peer) aliveNodes() []*memberlist.Node {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*memberlist.Node, 0, len(p.members))
+	for name, m := range p.members {
+		if name == p.name || m.state != StateAlive {
+			continue
+		}
+		if n := nodeAt(name, m.addr); n != nil {
+			out = append(out, n)
 		}
 	}
-	return nil
+	return out
+}
+
+// aliveNode returns the alive member called name, or nil.
+func (p *Peer) aliveNode(name string) *memberlist.Node {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.members[name]
+	if m == nil || m.state != StateAlive {
+		return nil
+	}
+	return nodeAt(name, m.addr)
+}
+
+func nodeAt(name, addr string) *memberlist.Node {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	return &memberlist.Node{Name: name, Addr: net.ParseIP(host), Port: uint16(port)}
 }
 
 // receive validates a raw user message and queues it. It runs on

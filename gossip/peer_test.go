@@ -206,7 +206,7 @@ func TestMessages(t *testing.T) {
 
 	t.Run("bad messages are dropped and counted", func(t *testing.T) {
 		ml := a.ml.Load()
-		to := findMember(ml, "b")
+		to := a.aliveNode("b")
 		valid := a.encode(7, []byte("once"))
 		ghost := appendEnvelope(nil, envelope{Kind: 7, From: "ghost", Incarnation: 1, Seq: 1, Payload: []byte("boo")})
 		badVersion := slices.Clone(valid)

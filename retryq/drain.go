@@ -362,8 +362,10 @@ func buildCalls(batch []*entry, recs []*record, ttl string, only []int) []*repla
 	}
 	var calls []*replayCall
 	var cur *replayCall
-	var keys []string
-	var argv []any
+	// keys and argv are scratch, reused from call to call: only the
+	// final, exactly sized argument list of each call is allocated.
+	keys := make([]string, 0, maxItemsPerCall+1)
+	argv := make([]any, 0, 2+maxItemsPerCall*5)
 	var extra []fixup // preds that name a marker outside the call
 	var nArgs, nBytes int
 	flush := func() {
@@ -382,7 +384,8 @@ func buildCalls(batch []*entry, recs []*record, ttl string, only []int) []*repla
 		}
 		cur.args = append(cur.args, argv...)
 		calls = append(calls, cur)
-		cur, keys, argv, extra, nArgs, nBytes = nil, nil, nil, nil, 0, 0
+		clear(argv) // drop references to the records' arguments
+		cur, keys, argv, extra, nArgs, nBytes = nil, keys[:0], argv[:0], extra[:0], 0, 0
 	}
 	add := func(i int) {
 		r := recs[i]

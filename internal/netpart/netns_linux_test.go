@@ -83,7 +83,7 @@ func newNetns(t *testing.T, uids []int, addrs []string) *netns {
 		t.Fatalf("open namespace %s: %v", name, err)
 	}
 	ns.file = f
-	entered := make(chan error)
+	entered := make(chan error, 1)
 	go ns.spawner(entered)
 	if err := <-entered; err != nil {
 		t.Fatalf("enter namespace %s: %v", name, err)
@@ -91,29 +91,57 @@ func newNetns(t *testing.T, uids []int, addrs []string) *netns {
 	return ns
 }
 
-// spawner runs ns.spawn's functions on one OS thread that has entered the
-// namespace. Children started there are born in the namespace, and their
-// parent-death signal fires when this thread ends (Pdeathsig follows the
-// creating thread), which is when the namespace is torn down. The thread is
-// never unlocked, so the runtime discards it instead of reusing a thread in
-// a foreign namespace.
+// spawner runs ns.spawn's functions on one OS thread inside the namespace
+// until ns.spawn closes. Children started there are born in the namespace
+// (and would get their parent-death signal if the test process died).
 func (ns *netns) spawner(entered chan<- error) {
-	runtime.LockOSThread()
-	if err := unix.Setns(int(ns.file.Fd()), unix.CLONE_NEWNET); err != nil {
-		entered <- err
-		return
-	}
-	entered <- nil
-	for fn := range ns.spawn {
-		fn()
+	err := ns.do(func() {
+		entered <- nil
+		for fn := range ns.spawn {
+			fn()
+		}
+	})
+	if err != nil {
+		// Either do never ran fn (entered is still waiting), or the
+		// thread could not get back; then it ends with this goroutine.
+		select {
+		case entered <- err:
+		default:
+		}
 	}
 }
 
-// dial connects from inside the namespace: the socket is created on a
-// fresh thread that enters it and dies with the goroutine. A socket stays
-// in the namespace it was created in, so the connection is usable anywhere.
-// The test process dials from 127.0.0.1, which no partition rule matches:
-// it observes every node from outside the partition.
+// do runs fn on the calling goroutine's OS thread with that thread inside
+// the namespace, then moves the thread back and unlocks it. If moving back
+// fails the thread stays locked, and the runtime discards it when the
+// goroutine ends; callers run do on a goroutine of their own. (A thread
+// that just stays locked in the namespace would be wrong: when it is the
+// main thread, the runtime parks it instead of discarding it, leaving the
+// test process in the namespace.)
+func (ns *netns) do(fn func()) error {
+	runtime.LockOSThread()
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("open own namespace: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Setns(int(ns.file.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter namespace %s: %w", ns.name, err)
+	}
+	fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("leave namespace %s: %w", ns.name, err)
+	}
+	runtime.UnlockOSThread()
+	return nil
+}
+
+// dial connects from inside the namespace. A socket stays in the namespace
+// it was created in, so the connection is usable from any thread. The test
+// process dials from 127.0.0.1, which no partition rule matches: it
+// observes every node from outside the partition.
 func (ns *netns) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -121,14 +149,15 @@ func (ns *netns) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := unix.Setns(int(ns.file.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("enter namespace %s: %w", ns.name, err)}
-			return
+		var r result
+		err := ns.do(func() {
+			var d net.Dialer
+			r.c, r.err = d.DialContext(ctx, network, addr)
+		})
+		if err != nil && r.c == nil && r.err == nil {
+			r.err = err
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		ch <- result{c, err}
+		ch <- r
 	}()
 	r := <-ch
 	return r.c, r.err
@@ -210,11 +239,7 @@ func (ns *netns) destroy(t *testing.T) {
 			if err != nil || len(bytes.TrimSpace(out)) == 0 {
 				break
 			}
-			t.Logf("DEBUG pids left: %q", out)
-			for _, f := range strings.Fields(string(out)) {
-				b, _ := os.ReadFile("/proc/" + f + "/status")
-				t.Logf("DEBUG %s", strings.Join(strings.Split(string(b), "\n")[:8], " | "))
-			}
+
 			time.Sleep(20 * time.Millisecond)
 		}
 		ns.file.Close()

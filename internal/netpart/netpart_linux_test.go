@@ -89,7 +89,8 @@ func TestRealPartition(t *testing.T) {
 
 	names := []string{"a", "b", "c"}
 	nodes := make([]*node, len(names))
-	var addrList []string
+	var uids []int
+	var addrs []string
 	for i, name := range names {
 		addr := fmt.Sprintf("127.0.0.%d", i+2)
 		n := &node{name: name, uid: 61001 + i, addr: addr, dir: filepath.Join(base, name),
@@ -101,13 +102,10 @@ func TestRealPartition(t *testing.T) {
 			t.Fatal(err)
 		}
 		nodes[i] = n
-		addrList = append(addrList, addr)
+		uids = append(uids, n.uid)
+		addrs = append(addrs, addr)
 	}
-	var uidList []int
-	for _, n := range nodes {
-		uidList = append(uidList, n.uid)
-	}
-	ns := newNetns(t, uidList, addrList)
+	ns := newNetns(t, uids, addrs)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range nodes {
@@ -552,8 +550,8 @@ func (p *poller) failures(i int, from, to time.Time) map[string]int {
 	defer p.mu.Unlock()
 	m := map[string]int{}
 	for _, r := range p.rounds {
-		if r.at.Before(from) || !r.at.Before(to) || r.ok[i] {
-			continue
+		if r.at.Before(from) || !r.at.Before(to) || r.ok[i] || r.err[i] == nil {
+			continue // accepted, or still in flight
 		}
 		var ne net.Error
 		switch err := r.err[i]; {
