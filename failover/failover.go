@@ -316,13 +316,15 @@ func (f *Failover) probeLoop(ctx context.Context) {
 		}
 		if client != nil {
 			pctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
-			o := monitor.Probe(pctx, client)
+			// PING alone decides liveness, as in Sentinel; the full
+			// INFO probe would cost a parse per interval for nothing.
+			reason := monitor.Ping(pctx, client)
 			cancel()
 			if ctx.Err() != nil {
 				return
 			}
 			f.mu.Lock()
-			if f.probeAddr == addr && o.Alive() {
+			if f.probeAddr == addr && reason.Alive() {
 				f.lastAlive = time.Now()
 			}
 			changed := f.probeAddr == addr && f.sdownLocked(time.Now()) != f.sdown

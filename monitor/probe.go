@@ -30,6 +30,17 @@ func Probe(ctx context.Context, c *redis.Client) Observation {
 	return o
 }
 
+// Ping checks only that the node behind c answers PING, the way Sentinel
+// decides a node is down: it returns ReasonNone, or why not (a -LOADING or
+// -BUSY reply still proves the node alive, see Reason.Alive). It is the
+// cheap probe for watching a remote primary every interval.
+func Ping(ctx context.Context, c *redis.Client) Reason {
+	if err := c.Ping(ctx).Err(); err != nil {
+		return classify(ctx, err)
+	}
+	return ReasonNone
+}
+
 // probe is Probe, optionally also asking CONFIG GET replica-priority in the
 // same pipeline. priority is -1 when it was not asked or not answered.
 func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observation, priority int) {

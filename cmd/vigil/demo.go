@@ -31,7 +31,9 @@ type demoNode struct {
 	redis, vigil                             *exec.Cmd
 }
 
-func (n *demoNode) redisAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.redisPort)) }
+func (n *demoNode) redisAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.redisPort))
+}
 func (n *demoNode) httpURL() string {
 	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.httpPrt))
 }

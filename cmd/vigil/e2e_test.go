@@ -153,6 +153,21 @@ func (g *e2eGroup) kill(name string) time.Time {
 	return at
 }
 
+// describe names every node's Redis address, for failure messages.
+func (g *e2eGroup) describe() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var parts []string
+	for _, n := range g.nodes {
+		s := n.name + "=" + n.redis.Addr()
+		if g.killed[n.name] {
+			s += " (killed)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
 func (g *e2eGroup) alive() []*e2eNode {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -465,6 +480,17 @@ func TestE2EFailoverClientKeepsAcknowledgedWrites(t *testing.T) {
 		if diff := cmp.Diff(got, want); diff != "" {
 			t.Errorf("%s: last vigil history entry (-got +want):\n%s", n.name, diff)
 		}
+		// One kill, one failover: a second promotion would have thrown
+		// away what the first one's primary acknowledged.
+		var auto []string
+		for _, e := range h {
+			if e.Reason == failover.ReasonAuto {
+				auto = append(auto, fmt.Sprintf("epoch %d %s->%s %s", e.Epoch, e.Old, e.New, e.Result))
+			}
+		}
+		if len(auto) != 1 {
+			t.Errorf("%s: %d automatic failovers for one kill: %v", n.name, len(auto), auto)
+		}
 	}
 }
 
@@ -530,7 +556,7 @@ func (g *e2eGroup) wantPyView(t *testing.T, py string) {
 			want = append(want, pyView{Sentinel: p, Master: primary.redis.Addr(), Slaves: replicas})
 		}
 		if diff := cmp.Diff(got, want); diff != "" {
-			return fmt.Errorf("redis-py discovery (-got +want):\n%s", diff)
+			return fmt.Errorf("redis-py discovery (-got +want):\n%s\nnodes: %s", diff, g.describe())
 		}
 		return nil
 	})

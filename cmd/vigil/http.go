@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -120,6 +121,12 @@ func newHTTPHandler(d httpDeps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
+	// Profiles, as Prometheus and Alertmanager expose them, for operators
+	// chasing CPU or memory in the field.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	fo := d.fo.Handler(d.token)
 	for _, p := range []string{"/v1/switchover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
 		mux.Handle(p, fo)

@@ -153,14 +153,14 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-			s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
 		if err != nil {
 			return err
 		}
 		add("sentinel", s.Run)
 	}
 	if cfg.Proxy.ListenAddr != "" {
-			p, err := redirect.NewProxy(cfg.Proxy, fo, logger, reg)
+		p, err := redirect.NewProxy(cfg.Proxy, fo, logger, reg)
 		if err != nil {
 			return err
 		}
