@@ -42,7 +42,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero intervals", func(c *Config) {
 			c.ProbeInterval, c.ProbeTimeout, c.GossipInterval, c.TCPTimeout = 0, 0, 0, 0
 		}, []string{"gossip.probe_interval (0s)", "gossip.probe_timeout (0s)", "gossip.gossip_interval (0s)", "gossip.tcp_timeout (0s)"}},
-		{"probe timeout not below interval", func(c *Config) { c.ProbeTimeout = c.ProbeInterval }, []string{"gossip.probe_timeout (200ms) must be shorter than gossip.probe_interval (200ms)"}},
+		{"probe timeout not below interval", func(c *Config) { c.ProbeTimeout = c.ProbeInterval }, []string{"gossip.probe_timeout (1s) must be shorter than gossip.probe_interval (1s)"}},
 		{"negative durations", func(c *Config) {
 			c.PushPullInterval, c.RejoinInterval, c.SettleTimeout = -1, -time.Second, -time.Millisecond
 		}, []string{"gossip.push_pull_interval (-1ns)", "gossip.rejoin_interval (-1s)", "gossip.settle_timeout (-1ms)"}},
