@@ -25,7 +25,8 @@ var (
 	buildErr  error
 )
 
-// vigilBinary builds cmd/vigil once per test binary.
+// vigilBinary builds cmd/vigil once per test binary, the way `make build`
+// does, so memory figures are those of the shipped binary.
 func vigilBinary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
@@ -35,7 +36,9 @@ func vigilBinary(tb testing.TB) string {
 			return
 		}
 		vigilBin = filepath.Join(dir, "vigil")
-		out, err := exec.Command("go", "build", "-o", vigilBin, "github.com/vigil-redis/vigil/cmd/vigil").CombinedOutput()
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", vigilBin, "github.com/vigil-redis/vigil/cmd/vigil")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

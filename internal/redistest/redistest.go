@@ -294,8 +294,10 @@ func ParseInfo(txt string) map[string]string {
 	return m
 }
 
-// WaitSynced waits until this replica's link is up and its initial sync is
-// done.
+// WaitSynced waits until this replica's link is up, its initial sync is
+// done and its primary lists it online. Only then does the primary stream
+// new writes to it: right after a diskless sync Redis 7.0 holds them back
+// until the replica's first REPLCONF ACK, up to a second later.
 func (s *Server) WaitSynced(t testing.TB) {
 	t.Helper()
 	Eventually(t, 15*time.Second, func() error {
@@ -312,7 +314,22 @@ func (s *Server) WaitSynced(t testing.TB) {
 		if m["master_link_status"] != "up" || m["master_sync_in_progress"] != "0" {
 			return fmt.Errorf("link %s, sync in progress %s", m["master_link_status"], m["master_sync_in_progress"])
 		}
-		return nil
+		primary := redis.NewClient(&redis.Options{
+			Addr:     net.JoinHostPort(m["master_host"], m["master_port"]),
+			Password: s.opts.Password, MaxRetries: -1, DialTimeout: time.Second,
+		})
+		defer primary.Close()
+		txt, err = primary.Info(ctx, "replication").Result()
+		if err != nil {
+			return fmt.Errorf("primary: %w", err)
+		}
+		want := ",port=" + strconv.Itoa(s.port) + ",state=online,"
+		for k, v := range ParseInfo(txt) {
+			if strings.HasPrefix(k, "slave") && strings.Contains(v, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("primary does not list replica %s online yet", s.Addr())
 	})
 }
 
