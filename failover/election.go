@@ -296,6 +296,12 @@ func (f *Failover) promote(ctx context.Context, spec electionSpec, epoch uint64,
 	}
 	role, err := f.localRole(ctx)
 	if err != nil || role != "master" {
+		if spec.reason != ReasonInitial {
+			// +promoted-slave reports this change, not +role-change.
+			f.mu.Lock()
+			f.expectRoleLocked(monitor.RolePrimary)
+			f.mu.Unlock()
+		}
 		if err := f.replicaOf(ctx, ""); err != nil {
 			return Configuration{}, err
 		}
@@ -321,13 +327,15 @@ func (f *Failover) promote(ctx context.Context, spec electionSpec, epoch uint64,
 	// The initial configuration records what Redis already is; it is not
 	// a failover clients need to hear of.
 	events := spec.reason != ReasonInitial
+	oldp := Node{Name: spec.primary, Addr: spec.primaryAddr}
 	if events {
-		f.emitLocked(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: f.nodeLocked(f.self.Name)})
+		self := f.nodeLocked(f.self.Name)
+		f.emitLocked(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 	}
 	f.adoptLocked(c, f.self.Name) // emits +switch-master
 	if events {
-		f.emitLocked(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: f.nodeLocked(f.self.Name),
-			OldPrimary: Node{Name: spec.primary, Addr: spec.primaryAddr}, NewPrimary: f.nodeLocked(f.self.Name)})
+		self := f.nodeLocked(f.self.Name)
+		f.emitLocked(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 	}
 	f.mu.Unlock()
 	f.log.Warn("replica promoted", "epoch", epoch, "reason", spec.reason, "previous", spec.primary, "duration", c.Took)

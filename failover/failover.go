@@ -76,6 +76,26 @@ var (
 type peerState struct {
 	rep      report
 	received time.Time
+	// first is when this sidecar first heard the peer; it stands in for
+	// upAt while the peer's Redis has never answered.
+	first time.Time
+	// upAt is when the last report saying the peer's Redis answered
+	// arrived: a replica silent or unreachable for down_after is SDOWN.
+	upAt time.Time
+	// primarySince is when the peer's reports started saying its Redis is
+	// a primary; zero while they say it is not.
+	primarySince time.Time
+}
+
+// downSince is the last moment p's Redis was known to answer.
+func (p peerState) downSince() time.Time {
+	switch {
+	case !p.upAt.IsZero():
+		return p.upAt
+	case !p.first.IsZero():
+		return p.first
+	}
+	return p.received
 }
 
 // Failover is the decision maker of one sidecar. Create it with New and
@@ -111,6 +131,7 @@ type Failover struct {
 	settled   bool
 	ready     bool
 	obs       monitor.Observation // latest local observation seen by the loop
+	localUpAt time.Time           // time of the latest local observation that got a reply
 
 	// The primary as this sidecar probes it.
 	probeAddr  string
@@ -132,6 +153,12 @@ type Failover struct {
 	noCandidate  map[string]bool
 	replicasSeen map[string]bool
 	lastRole     monitor.Role
+	// expectRole is the role vigil itself is giving the local Redis, with
+	// an event of its own (+promoted-slave, +convert-to-slave); the
+	// observation of that change is not reported again as +role-change.
+	// The expectation lapses at expectUntil if the change never shows.
+	expectRole  monitor.Role
+	expectUntil time.Time
 
 	elections map[uint64]chan ballot
 	calls     map[uint64]chan callReply
@@ -444,7 +471,19 @@ func (f *Failover) onReport(from string, r report) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	prev, had := f.peers[from]
-	f.peers[from] = peerState{rep: r, received: now}
+	ps := peerState{rep: r, received: now, first: now, upAt: prev.upAt, primarySince: prev.primarySince}
+	if had && !prev.first.IsZero() {
+		ps.first = prev.first
+	}
+	if r.Obs.Reachable {
+		ps.upAt = now
+		if r.Obs.Role != monitor.RolePrimary {
+			ps.primarySince = time.Time{}
+		} else if ps.primarySince.IsZero() {
+			ps.primarySince = now
+		}
+	}
+	f.peers[from] = ps
 	f.lastHeard[from] = now
 	f.maxEpochSeen = max(f.maxEpochSeen, r.VotedEpoch, r.Config.Epoch)
 	if r.Config.Epoch > 0 && r.Config.Primary != "" && r.Config.PrimaryAddr != "" {
@@ -550,6 +589,7 @@ func (f *Failover) emitLocked(e Event) {
 
 // nodeLocked describes the node called name as this sidecar knows it.
 func (f *Failover) nodeLocked(name string) Node {
+	now := time.Now()
 	if name == f.self.Name {
 		n := f.self
 		o := f.obs
@@ -557,6 +597,10 @@ func (f *Failover) nodeLocked(name string) Node {
 		n.Reachable = o.Reachable()
 		n.LastSeen = o.Time
 		n.Member = "alive"
+		// The primary's SDOWN is the group's opinion (Snapshot sets it);
+		// any other node is SDOWN once its Redis has not answered for
+		// down_after, so Sentinel clients stop reading from it.
+		n.SDown = name != f.conf.Primary && now.Sub(later(f.localUpAt, f.started)) >= f.cfg.DownAfter
 		return n
 	}
 	p, ok := f.peers[name]
@@ -568,13 +612,26 @@ func (f *Failover) nodeLocked(name string) Node {
 		return n
 	}
 	r := p.rep
-	fresh := time.Since(p.received) < f.fresh
+	fresh := now.Sub(p.received) < f.fresh
 	return Node{
 		Name: r.Name, Addr: r.Addr, SentinelAddr: r.SentinelAddr, HTTPAddr: r.HTTPAddr,
 		Role: r.Obs.Role, Offset: r.Obs.Offset, LinkUp: r.Obs.LinkUp, Synced: r.Obs.Synced,
 		Priority: r.Priority, RunID: r.Obs.RunID, Reachable: fresh && r.Obs.Reachable,
+		// A replica whose sidecar has said for down_after that its Redis
+		// does not answer, or has said nothing for that long, is SDOWN:
+		// nobody vouches for it. The primary's SDOWN is the group's
+		// opinion, set by Snapshot.
+		SDown:    name != f.conf.Primary && now.Sub(p.downSince()) >= f.cfg.DownAfter,
 		LastSeen: p.received,
 	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // jitter returns a random duration in [d/2, 3d/2).

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/vigil-redis/vigil/monitor"
 )
 
 // Switchover hands the primary role to the replica named to, or to the best
@@ -146,12 +148,15 @@ func (f *Failover) coordinateSwitchover(ctx context.Context, to string) (Configu
 	cur := f.conf
 	f.mu.Unlock()
 	if cur.Primary != f.self.Name {
+		f.mu.Lock()
+		f.expectRoleLocked(monitor.RoleReplica)
+		f.mu.Unlock()
 		if err := f.replicaOf(ctx, cur.PrimaryAddr); err != nil {
 			f.log.Error("demote after switchover", "err", err)
 		}
 		f.killClients(ctx)
 		f.mu.Lock()
-		f.emitLocked(Event{Kind: EventConvertToReplica, Epoch: cur.Epoch, Node: f.nodeLocked(f.self.Name)})
+		f.emitLocked(f.demotedEventLocked(cur.PrimaryAddr))
 		f.mu.Unlock()
 	}
 	f.release(ctx)

@@ -36,13 +36,21 @@ func (f *Failover) tick(ctx context.Context) {
 	obs := f.local.Last()
 	known := f.known()
 	f.mu.Lock()
-	f.obs = obs
+	f.setObsLocked(obs)
 	f.observeLocked(now, known)
 	p := f.planLocked(now, known)
 	rep := f.reportLocked()
 	f.mu.Unlock()
 	f.cluster.Broadcast(kindReport, encode(rep))
 	f.execute(ctx, p)
+}
+
+// setObsLocked records the latest local observation.
+func (f *Failover) setObsLocked(o monitor.Observation) {
+	f.obs = o
+	if o.Reachable() && o.Time.After(f.localUpAt) {
+		f.localUpAt = o.Time
+	}
 }
 
 // localUpLocked reports whether the local Redis answered recently.
@@ -194,8 +202,15 @@ func (f *Failover) candidatesLocked(now time.Time) []candidate {
 // candidates, metrics and the events they imply.
 func (f *Failover) observeLocked(now time.Time, known []string) {
 	o := f.obs
+	if f.expectRole != "" && now.After(f.expectUntil) {
+		f.expectRole = ""
+	}
 	if o.Reachable() && o.Role != "" {
-		if f.lastRole != "" && f.lastRole != o.Role {
+		switch {
+		case f.expectRole != "" && o.Role == f.expectRole:
+			// vigil's own promotion or demotion, reported by its own event.
+			f.expectRole = ""
+		case f.lastRole != "" && f.lastRole != o.Role:
 			f.emitLocked(Event{Kind: EventRoleChange, Epoch: f.conf.Epoch, Node: f.nodeLocked(f.self.Name)})
 		}
 		f.lastRole = o.Role
@@ -310,6 +325,7 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 	c := f.conf
 	up := f.localUpLocked(now)
 	localPrimary := up && f.obs.Role == monitor.RolePrimary
+	localReplica := up && f.obs.Role == monitor.RoleReplica
 
 	// Fencing. An isolated primary stops taking writes before the majority
 	// can replace it; a primary the configuration does not name stops at
@@ -322,10 +338,15 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 	switch {
 	case wantFence:
 		p.fence = true
-	case f.fenced && f.switchTarget == "" && (!localPrimary || (!isolated && c.Primary == f.self.Name && f.reachedByMajorityLocked(now, known))):
-		// Unfencing needs fresh evidence that a majority reaches this
-		// primary: opinions going stale must not open a gap between
-		// "doomed" expiring and isolation setting in.
+	case f.fenced && f.switchTarget == "" && (localReplica ||
+		(localPrimary && !isolated && c.Primary == f.self.Name && f.reachedByMajorityLocked(now, known))):
+		// Unfencing needs fresh evidence: the local Redis answered as a
+		// replica (which refuses writes by itself), or as a primary that
+		// the configuration still names and a majority reaches again.
+		// Opinions going stale must not open a gap between "doomed"
+		// expiring and isolation setting in, and a local Redis that does
+		// not answer (dead, stalled, slow) proves nothing: it stays
+		// paused, and the pause lapses by itself if it is never renewed.
 		p.unfence = true
 	}
 
@@ -481,17 +502,42 @@ func (f *Failover) unfence(ctx context.Context) {
 	f.mu.Unlock()
 }
 
+// expectRoleLocked announces that vigil is about to give the local Redis
+// role and reports the change with an event of its own.
+func (f *Failover) expectRoleLocked(role monitor.Role) {
+	f.expectRole = role
+	// Long enough for the command, the probe after it and the next tick.
+	f.expectUntil = time.Now().Add(2*f.cmdWait + f.fresh)
+}
+
+// demotedEventLocked is +convert-to-slave for the local Redis, now a
+// replica of the primary at addr: the old primary is this node, the new
+// one the configured primary.
+func (f *Failover) demotedEventLocked(addr string) Event {
+	c := f.conf
+	newp := Node{Name: c.Primary, Addr: c.PrimaryAddr}
+	if c.PrimaryAddr != addr {
+		newp = Node{Addr: addr}
+	}
+	self := f.nodeLocked(f.self.Name)
+	return Event{Kind: EventConvertToReplica, Epoch: c.Epoch, Node: self,
+		OldPrimary: Node{Name: self.Name, Addr: self.Addr}, NewPrimary: newp}
+}
+
 // demote turns the local primary into a replica of addr and disconnects its
 // clients so they rediscover the primary.
 func (f *Failover) demote(ctx context.Context, addr string) error {
 	f.log.Warn("demoting stale primary", "redis_addr", addr)
+	f.mu.Lock()
+	f.expectRoleLocked(monitor.RoleReplica)
+	f.mu.Unlock()
 	if err := f.replicaOf(ctx, addr); err != nil {
 		return err
 	}
 	f.killClients(ctx)
 	f.mu.Lock()
 	wasFenced := f.fenced
-	f.emitLocked(Event{Kind: EventConvertToReplica, Epoch: f.conf.Epoch, Node: f.nodeLocked(f.self.Name)})
+	f.emitLocked(f.demotedEventLocked(addr))
 	f.mu.Unlock()
 	if wasFenced {
 		// A replica refuses writes by itself; the pause would only delay
@@ -534,7 +580,7 @@ func (f *Failover) replicaOf(ctx context.Context, addr string) error {
 	o := f.local.ProbeNow(ctx)
 	f.mu.Lock()
 	if o.Time.After(f.obs.Time) {
-		f.obs = o
+		f.setObsLocked(o)
 	}
 	f.mu.Unlock()
 	return nil
