@@ -24,6 +24,77 @@ var (
 	errSuperseded   = errors.New("failover: a newer configuration arrived")
 )
 
+// voteHold is this sidecar's latest vote in an election whose outcome it
+// has not heard yet. The candidate that got it may have won and be
+// promoting, with its announcement still on the way; until the outcome is
+// heard or the hold lapses, this sidecar neither runs for election itself
+// nor votes for anyone else against the same configuration. Every winner
+// holds a majority of such votes (its own included), so no second
+// candidate can win against the same failed primary in the meantime.
+type voteHold struct {
+	epoch     uint64 // the election's epoch
+	candidate string // who got the vote; this node itself when it campaigns
+	// The configuration the election replaces; a newer configuration is
+	// the outcome and ends the hold.
+	primary      string
+	primaryEpoch uint64
+	until        time.Time // when the hold lapses
+}
+
+// outcomeGrace is how long a vote holds: long enough for its candidate to
+// collect the other votes, re-check the primary, promote (three commands
+// to Redis) and announce the result. If the winner dies before it
+// announces, the next election starts after this.
+func (f *Failover) outcomeGrace() time.Duration {
+	return 2*f.cfg.ElectionTimeout + f.mc.Timeout + 3*f.cmdWait + f.fresh
+}
+
+// holdLocked records a vote for candidate at epoch against the
+// configuration (primary, primaryEpoch).
+func (f *Failover) holdLocked(epoch uint64, candidate, primary string, primaryEpoch uint64) {
+	if epoch < f.hold.epoch {
+		return
+	}
+	f.hold = voteHold{epoch: epoch, candidate: candidate, primary: primary, primaryEpoch: primaryEpoch,
+		until: time.Now().Add(f.outcomeGrace())}
+}
+
+// heldForLocked names the candidate this sidecar's vote is held for, or ""
+// when no hold applies to the current configuration.
+func (f *Failover) heldForLocked(now time.Time) string {
+	h := f.hold
+	if h.candidate == "" || !now.Before(h.until) || h.primary != f.conf.Primary || h.primaryEpoch != f.conf.Epoch {
+		return ""
+	}
+	return h.candidate
+}
+
+// promotingLocked names a fresh peer that is most likely the winner of an
+// election whose announcement has not arrived yet: its Redis reports
+// itself a primary the configuration does not name, and its sidecar voted
+// at an epoch newer than the configuration's (a candidate votes for
+// itself). Running against it would promote a second replica for one
+// failure and lose the writes it has taken. It counts for outcomeGrace
+// from when its Redis became primary, so a stray primary, or a winner
+// whose sidecar stopped before announcing, delays failover but never
+// blocks it.
+func (f *Failover) promotingLocked(now time.Time) string {
+	c := f.conf
+	grace := f.outcomeGrace()
+	who := ""
+	for name, p := range f.peers {
+		r := p.rep
+		if name == c.Primary || now.Sub(p.received) >= f.fresh || !r.Obs.Reachable || r.Obs.Role != monitor.RolePrimary ||
+			r.VotedEpoch <= c.Epoch || p.primarySince.IsZero() || now.Sub(p.primarySince) >= grace {
+			continue
+		}
+		if who == "" || name < who {
+			who = name
+		}
+	}
+	return who
+}
+
 // elect runs one election for this sidecar and, if it wins, promotes the
 // local Redis. A loss schedules the next try after a randomized delay.
 func (f *Failover) elect(ctx context.Context, spec electionSpec) {
@@ -93,6 +164,10 @@ var errPersist = errors.New("failover: cannot persist")
 func (f *Failover) campaign(ctx context.Context, spec electionSpec) (uint64, error) {
 	known := f.known()
 	f.mu.Lock()
+	if h := f.heldForLocked(time.Now()); h != "" && h != f.self.Name {
+		f.mu.Unlock()
+		return 0, fmt.Errorf("%w: voted for %s at epoch %d; its outcome is not known yet", errElectionLost, h, f.hold.epoch)
+	}
 	epoch := max(f.conf.Epoch, f.maxEpochSeen, f.store.state().VotedEpoch) + 1
 	f.maxEpochSeen = epoch
 	ch := make(chan ballot, len(known)+1)
@@ -120,6 +195,23 @@ func (f *Failover) campaign(ctx context.Context, spec electionSpec) (uint64, err
 	if !ok {
 		return epoch, fmt.Errorf("%w: already voted in epoch %d", errElectionLost, epoch)
 	}
+	f.mu.Lock()
+	prevHold := f.hold
+	f.holdLocked(epoch, f.self.Name, spec.primary, spec.primaryEpoch)
+	f.mu.Unlock()
+	won := false
+	defer func() {
+		if won {
+			return
+		}
+		// A lost election's own vote is in no winner's majority: it need
+		// not hold this sidecar back; a vote it gave before still does.
+		f.mu.Lock()
+		if f.hold.epoch == epoch && f.hold.candidate == f.self.Name {
+			f.hold = prevHold
+		}
+		f.mu.Unlock()
+	}()
 	f.log.Info("requesting votes", "epoch", epoch, "reason", spec.reason, "primary", spec.primary)
 	req := encode(voteRequest{Epoch: epoch, Candidate: f.self.Name, CandidateAddr: f.self.Addr,
 		Primary: spec.primary, PrimaryEpoch: spec.primaryEpoch, Reason: spec.reason})
@@ -157,6 +249,7 @@ func (f *Failover) campaign(ctx context.Context, spec electionSpec) (uint64, err
 			}
 		}
 	}
+	won = true
 	f.log.Info("election won", "epoch", epoch, "votes", len(granted), "known", len(known))
 	return epoch, nil
 }
@@ -184,6 +277,9 @@ func (f *Failover) onVoteRequest(ctx context.Context, from string, req voteReque
 			why = "already voted in this epoch"
 		default:
 			granted = true
+			f.mu.Lock()
+			f.holdLocked(req.Epoch, req.Candidate, req.Primary, req.PrimaryEpoch)
+			f.mu.Unlock()
 		}
 	}
 	if granted {
@@ -213,6 +309,9 @@ func (f *Failover) voteRefusalLocked(now time.Time, req voteRequest) string {
 	if req.Epoch <= c.Epoch {
 		return fmt.Sprintf("epoch %d is not newer than %d", req.Epoch, c.Epoch)
 	}
+	if h := f.heldForLocked(now); h != "" && h != req.Candidate {
+		return fmt.Sprintf("voted for %s at epoch %d; its outcome is not known yet", h, f.hold.epoch)
+	}
 	switch req.Reason {
 	case ReasonInitial:
 		if c.Primary != "" {
@@ -234,6 +333,9 @@ func (f *Failover) voteRefusalLocked(now time.Time, req voteRequest) string {
 		}
 		if !f.sdown {
 			return "primary not down here"
+		}
+		if y := f.promotingLocked(now); y != "" && y != req.Candidate {
+			return fmt.Sprintf("%s is being promoted", y)
 		}
 		if f.cfg.Cooldown > 0 && !f.lastFailover.IsZero() && now.Sub(f.lastFailover) < f.cfg.Cooldown {
 			return "cooldown"

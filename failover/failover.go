@@ -160,6 +160,7 @@ type Failover struct {
 	expectRole  monitor.Role
 	expectUntil time.Time
 
+	hold      voteHold // this sidecar's latest vote, until its outcome is heard
 	elections map[uint64]chan ballot
 	calls     map[uint64]chan callReply
 	callSeq   uint64
@@ -240,12 +241,7 @@ func (f *Failover) Run(ctx context.Context) error {
 		return fmt.Errorf("failover: %w", err)
 	}
 	f.mu.Lock()
-	f.store, f.hist = st, hist
-	f.conf = st.state().Config
-	f.maxEpochSeen = max(f.conf.Epoch, st.state().VotedEpoch)
-	f.started = time.Now()
-	f.m.epoch.Set(float64(f.conf.Epoch))
-	f.m.paused.Set(boolFloat(f.conf.Paused))
+	f.loadLocked(st, hist)
 	f.mu.Unlock()
 	f.log.Info("failover starting", "epoch", f.conf.Epoch, "primary", f.conf.Primary, "paused", f.conf.Paused)
 
@@ -272,6 +268,22 @@ func (f *Failover) Run(ctx context.Context) error {
 	cancel()
 	wg.Wait()
 	return nil
+}
+
+// loadLocked installs the persisted state.
+func (f *Failover) loadLocked(st *store, hist *history) {
+	f.store, f.hist = st, hist
+	ps := st.state()
+	f.conf = ps.Config
+	f.maxEpochSeen = max(f.conf.Epoch, ps.VotedEpoch)
+	f.started = time.Now()
+	if ps.VotedEpoch > f.conf.Epoch && ps.VotedFor != "" {
+		// A vote from before the restart in an election whose outcome is
+		// unknown: its winner may be promoting right now.
+		f.holdLocked(ps.VotedEpoch, ps.VotedFor, f.conf.Primary, f.conf.Epoch)
+	}
+	f.m.epoch.Set(float64(f.conf.Epoch))
+	f.m.paused.Set(boolFloat(f.conf.Paused))
 }
 
 // poke asks for an immediate tick.
@@ -462,12 +474,14 @@ func (f *Failover) heard(from string) {
 	f.mu.Unlock()
 }
 
-func (f *Failover) onReport(from string, r report) {
+func (f *Failover) onReport(from string, r report) { f.onReportAt(from, r, time.Now()) }
+
+// onReportAt records r as received at now.
+func (f *Failover) onReportAt(from string, r report, now time.Time) {
 	if r.Name != from || from == f.self.Name {
 		f.m.dropped.WithLabelValues(dropMalformed).Inc()
 		return
 	}
-	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	prev, had := f.peers[from]

@@ -85,8 +85,16 @@ func (c memCluster) Recv(ctx context.Context) (string, byte, []byte, error) {
 // would, but runs nothing. Its Local is a Prober that is never run.
 func newTestFailover(t testing.TB, name, dir string, net *memNet, reg prometheus.Registerer) *Failover {
 	t.Helper()
+	f, _ := newTestFailoverOf(t, name, "127.0.0.1:1", dir, net, reg)
+	return f
+}
+
+// newTestFailoverOf is newTestFailover for the Redis at addr, with its
+// Prober, which the caller may run.
+func newTestFailoverOf(t testing.TB, name, addr, dir string, net *memNet, reg prometheus.Registerer) (*Failover, *monitor.Prober) {
+	t.Helper()
 	mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond}
-	rc := monitor.RedisConfig{Addr: "127.0.0.1:1", Priority: 100}
+	rc := monitor.RedisConfig{Addr: addr, Priority: 100}
 	prober, err := monitor.New(rc, mc, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +104,7 @@ func newTestFailover(t testing.TB, name, dir string, net *memNet, reg prometheus
 	cfg.Cooldown = 0
 	cfg.ElectionTimeout = time.Second
 	f, err := New(cfg, nil, reg, Deps{
-		Self: Node{Name: name, Addr: "127.0.0.1:1", Priority: 100}, DataDir: dir,
+		Self: Node{Name: name, Addr: addr, Priority: 100}, DataDir: dir,
 		Redis: rc, Monitor: mc, Local: prober, Cluster: memCluster{net, name},
 	})
 	if err != nil {
@@ -110,9 +118,8 @@ func newTestFailover(t testing.TB, name, dir string, net *memNet, reg prometheus
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.store, f.hist, f.started = st, h, time.Now()
-	f.conf = st.state().Config
-	return f
+	f.loadLocked(st, h)
+	return f, prober
 }
 
 // primeVoter makes f see primary "p" down at epoch 1 and every other
@@ -211,6 +218,12 @@ func TestRestartedVoterDoesNotVoteTwice(t *testing.T) {
 	if r := ask(v2, "c", 6); r.Granted {
 		t.Error("restarted voter voted in an older epoch")
 	}
+	if r := ask(v2, "c", 8); r.Granted {
+		t.Error("restarted voter voted for c at epoch 8 while b may be promoting after winning epoch 7")
+	}
+	v2.mu.Lock()
+	v2.hold.until = time.Now() // b's outcome never came: the hold lapses
+	v2.mu.Unlock()
 	if r := ask(v2, "c", 8); !r.Granted {
 		t.Errorf("restarted voter refused a newer epoch: %s", r.Why)
 	}

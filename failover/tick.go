@@ -371,6 +371,10 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 	if now.Before(f.retryAt) {
 		return p
 	}
+	if h := f.heldForLocked(now); h != "" && h != f.self.Name {
+		// This sidecar voted for h, which may be promoting right now.
+		return p
+	}
 	// Elections.
 	switch {
 	case c.Primary == "":
@@ -379,6 +383,11 @@ func (f *Failover) planLocked(now time.Time, known []string) plan {
 		}
 	case f.odown && !c.Paused && c.Primary != f.self.Name:
 		if f.cfg.Cooldown > 0 && !f.lastFailover.IsZero() && now.Sub(f.lastFailover) < f.cfg.Cooldown {
+			return p
+		}
+		if f.promotingLocked(now) != "" {
+			// Another replica won and is promoting; its announcement is
+			// on the way.
 			return p
 		}
 		ranked, _ := rankCandidates(f.candidatesLocked(now), c.Primary, f.cfg.MaxLagBytes)

@@ -212,9 +212,9 @@ func (p *Peer) Run(ctx context.Context) error {
 	if err := p.loadKnown(); err != nil {
 		return err
 	}
-	ml, err := memberlist.Create(p.memberlistConfig())
+	ml, err := p.startMemberlist()
 	if err != nil {
-		return fmt.Errorf("start memberlist: %w", err)
+		return err
 	}
 	p.ml.Store(ml)
 	close(p.ready)
@@ -299,6 +299,35 @@ func (p *Peer) saveKnown() error {
 		return err
 	}
 	return nil
+}
+
+// startMemberlist creates memberlist on the injected transport, or on one
+// of our own bound to Config.BindAddr.
+func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
+	conf := p.memberlistConfig()
+	var own *transport
+	if conf.Transport == nil {
+		var err error
+		own, err = newTransport(net.ParseIP(conf.BindAddr), conf.BindPort, p.logger)
+		if err != nil {
+			return nil, fmt.Errorf("start gossip transport on %s: %w", p.cfg.BindAddr, err)
+		}
+		// memberlist fills in a port 0 only for the transport it builds
+		// itself; it uses BindPort for peers that announce no port.
+		conf.Transport = own
+		conf.BindPort = own.port()
+		if p.cfg.AdvertiseAddr == "" {
+			conf.AdvertisePort = own.port()
+		}
+	}
+	ml, err := memberlist.Create(conf)
+	if err != nil {
+		if own != nil {
+			_ = own.Shutdown()
+		}
+		return nil, fmt.Errorf("start memberlist: %w", err)
+	}
+	return ml, nil
 }
 
 // memberlistConfig translates the Config for memberlist.
