@@ -61,6 +61,12 @@ type Config struct {
 	// of up to the same length. It is also the grace period each
 	// lower-ranked candidate waits before trying in place of a better one
 	// that does not act. A few network round trips plus an fsync suffice.
+	// A sidecar that voted does not run for election itself, nor vote for
+	// another candidate against the same primary, until it hears the
+	// outcome or about 2 election timeouts plus the time a promotion may
+	// take (three Redis commands) have passed: the winner may be promoting
+	// with its announcement still on the way. If the winner dies before it
+	// announces, failover resumes after that grace period.
 	ElectionTimeout time.Duration `koanf:"election_timeout"`
 
 	// SwitchoverTimeout bounds a planned switchover: how long writes on the

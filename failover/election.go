@@ -165,8 +165,9 @@ func (f *Failover) campaign(ctx context.Context, spec electionSpec) (uint64, err
 	known := f.known()
 	f.mu.Lock()
 	if h := f.heldForLocked(time.Now()); h != "" && h != f.self.Name {
+		held := f.hold.epoch
 		f.mu.Unlock()
-		return 0, fmt.Errorf("%w: voted for %s at epoch %d; its outcome is not known yet", errElectionLost, h, f.hold.epoch)
+		return 0, fmt.Errorf("%w: voted for %s at epoch %d; its outcome is not known yet", errElectionLost, h, held)
 	}
 	epoch := max(f.conf.Epoch, f.maxEpochSeen, f.store.state().VotedEpoch) + 1
 	f.maxEpochSeen = epoch

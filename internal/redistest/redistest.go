@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -63,15 +64,39 @@ func Binary() (string, error) {
 	return p, nil
 }
 
-// FreePort returns a free TCP port on host.
+// FreePort returns a port on host that is free for TCP and UDP. It picks
+// below the kernel's ephemeral range (ip_local_port_range), where the
+// ports of outgoing connections come from: a port the kernel handed out
+// for "port 0" would soon be reused for one of the many outgoing
+// connections a failover test makes, and the server meant for it would
+// fail to bind.
 func FreePort(t testing.TB, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatalf("redistest: free port: %v", err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	const base = 10000
+	for range 1000 {
+		port := base + rand.IntN(max(low-base, 1000))
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port
+	}
+	t.Fatalf("redistest: no free port on %s", host)
+	return 0
 }
 
 // Start starts a redis-server and waits until it answers PING. The process
