@@ -20,10 +20,11 @@ func TestBlockAndHeal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Shutdown()
-	// Drain b's stream channel so a's dials complete.
+	// Drain b's stream channel so a's dials complete, until b has shut
+	// down: NetTransport.Shutdown waits for an accepted stream to be taken.
 	done := make(chan struct{})
 	defer close(done)
+	defer b.Shutdown()
 	go func() {
 		for {
 			select {
