@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/vigil-redis/vigil/failover"
@@ -48,7 +51,17 @@ func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryA
 }
 
 // newPrimaryFeed is the retry queue's primary source, with the local
-// Redis credentials (every node of a group shares them).
-func newPrimaryFeed(rc monitor.RedisConfig) *retryq.PrimaryAddr {
-	return retryq.NewPrimaryAddr("", rc.Username, rc.Password)
+// Redis credentials (every node of a group shares them). A password file
+// is read once here: the queue's connections do not follow a rotated
+// secret without a restart, unlike the probes.
+func newPrimaryFeed(rc monitor.RedisConfig) (*retryq.PrimaryAddr, error) {
+	password := rc.Password
+	if password == "" && rc.PasswordFile != "" {
+		b, err := os.ReadFile(rc.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	return retryq.NewPrimaryAddr("", rc.Username, password), nil
 }

@@ -121,7 +121,10 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	gate.hooks = hooks
-	feed := newPrimaryFeed(cfg.Redis)
+	feed, err := newPrimaryFeed(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
 	if err != nil {
 		return err
@@ -181,8 +184,8 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		})
 	}
 
-	// SIGHUP re-reads the configuration and applies the log level; the
-	// rest needs a restart, which is said once in the log.
+	// SIGHUP re-reads the configuration and applies the log level; other
+	// changes need a restart.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
