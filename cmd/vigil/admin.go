@@ -31,6 +31,15 @@ func (o *adminOptions) bind(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
+// baseURL is --addr with a scheme, without a trailing slash.
+func (o *adminOptions) baseURL() string {
+	base := strings.TrimRight(o.Addr, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return base
+}
+
 // call sends one request to the sidecar and decodes a JSON answer into out
 // (when out is not nil). Non-2xx answers become errors carrying the body.
 func (o *adminOptions) call(ctx context.Context, method, path string, body, out any) error {
@@ -44,10 +53,7 @@ func (o *adminOptions) call(ctx context.Context, method, path string, body, out 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	base := strings.TrimRight(o.Addr, "/")
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
+	base := o.baseURL()
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return fmt.Errorf("%w: --addr %q: %w", errUsage, o.Addr, err)

@@ -30,11 +30,7 @@ func newRetryqCmd(o *adminOptions) *cobra.Command {
 
 // retryqClient builds a client for the sidecar named by --addr.
 func retryqClient(o *adminOptions) *client.Client {
-	base := strings.TrimRight(o.Addr, "/")
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	return client.New(base, o.Token, nil)
+	return client.New(o.baseURL(), o.Token, nil)
 }
 
 func newRetryqLsCmd(o *adminOptions) *cobra.Command {
