@@ -256,7 +256,7 @@ func TestStatusCommand(t *testing.T) {
 }
 
 // TestSIGTERMExitsZero runs the real binary and stops it as an init system
-// would.
+// would; on the way, SIGHUP re-reads the log level from the file.
 func TestSIGTERMExitsZero(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "vigil")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -264,8 +264,9 @@ func TestSIGTERMExitsZero(t *testing.T) {
 	}
 	p := redistest.Start(t, redistest.Options{})
 	web := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+	conf := writeFile(t, "vigil.yaml", "log: {level: info}\n")
 	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--node.name", "a", "--node.data_dir", t.TempDir(),
+	cmd := exec.Command(bin, "run", "--config", conf, "--node.name", "a", "--node.data_dir", t.TempDir(),
 		"--redis.addr", p.Addr(), "--http.listen_addr", web,
 		"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")),
 		"--sentinel.listen_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")))
@@ -289,6 +290,23 @@ func TestSIGTERMExitsZero(t *testing.T) {
 		resp.Body.Close()
 		return nil
 	})
+
+	if strings.Contains(logs.String(), `"level":"DEBUG"`) {
+		t.Fatal("debug lines logged at level info")
+	}
+	if err := os.WriteFile(conf, []byte("log: {level: debug}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), `"level":"DEBUG"`) {
+			return fmt.Errorf("no debug line after SIGHUP")
+		}
+		return nil
+	})
+
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
