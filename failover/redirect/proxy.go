@@ -26,8 +26,9 @@ type Proxy struct {
 	logger  *slog.Logger
 	metrics *proxyMetrics
 
+	listener // the proxy's socket: Listen, Addr
+
 	mu     sync.Mutex
-	ln     net.Listener
 	conns  map[*proxyConn]struct{}
 	closed bool // set at shutdown; no connection may be added after it
 
@@ -66,40 +67,15 @@ func NewProxy(cfg ProxyConfig, src Source, logger *slog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, fmt.Errorf("redirect: register proxy metrics: %w", err)
 	}
+	logger = logger.With("component", "proxy")
 	return &Proxy{
-		cfg:     cfg,
-		src:     src,
-		logger:  logger.With("component", "proxy"),
-		metrics: m,
-		conns:   make(map[*proxyConn]struct{}),
+		cfg:      cfg,
+		src:      src,
+		logger:   logger,
+		metrics:  m,
+		listener: listener{what: "proxy", addr: cfg.ListenAddr, logger: logger},
+		conns:    make(map[*proxyConn]struct{}),
 	}, nil
-}
-
-// Listen opens the proxy's socket so that Addr reports the bound address
-// before Run serves it. Calling it is optional; Run listens when it was not
-// called. It does nothing when the proxy is disabled.
-func (p *Proxy) Listen() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil || p.cfg.ListenAddr == "" {
-		return nil
-	}
-	ln, err := net.Listen("tcp", p.cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("redirect: proxy listen %s: %w", p.cfg.ListenAddr, err)
-	}
-	p.ln = &retryListener{Listener: ln, logger: p.logger}
-	return nil
-}
-
-// Addr is the bound address after Listen, nil before and when disabled.
-func (p *Proxy) Addr() net.Addr {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		return nil
-	}
-	return p.ln.Addr()
 }
 
 // Run forwards connections until ctx ends, then closes them all. A
@@ -109,12 +85,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	if err := p.Listen(); err != nil {
+	ln, err := p.open()
+	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	ln := p.ln
-	p.mu.Unlock()
 	p.logger.Info("proxy listening", "addr", ln.Addr().String())
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -144,7 +118,6 @@ func (p *Proxy) Run(ctx context.Context) error {
 		_ = ln.Close()
 	}()
 
-	var err error
 	for {
 		c, aerr := ln.Accept()
 		if aerr != nil {

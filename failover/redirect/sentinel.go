@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +32,7 @@ type Sentinel struct {
 	nextID atomic.Int64 // CLIENT ID
 	nconns atomic.Int64 // open connections, subscribers included
 
-	mu sync.Mutex
-	ln net.Listener // set by Listen
+	listener // the endpoint's socket: Listen, Addr
 
 	subsMu  sync.RWMutex
 	subs    map[*subscriber]struct{}
@@ -77,6 +75,7 @@ func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger
 		counters:   make(map[string][2]prometheus.Counter, len(commandLabels)),
 		subs:       make(map[*subscriber]struct{}),
 	}
+	s.listener = listener{what: "sentinel", addr: cfg.ListenAddr, logger: s.logger}
 	for _, c := range commandLabels {
 		s.counters[c] = [2]prometheus.Counter{
 			m.commands.WithLabelValues(c, resultOK),
@@ -84,35 +83,6 @@ func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger
 		}
 	}
 	return s, nil
-}
-
-// Listen opens the endpoint's socket so that Addr reports the bound
-// address (port 0 picks a free one) before Run serves it. Calling it is
-// optional; Run listens when it was not called. It does nothing when the
-// endpoint is disabled.
-func (s *Sentinel) Listen() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil || s.cfg.ListenAddr == "" {
-		return nil
-	}
-	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("redirect: sentinel listen %s: %w", s.cfg.ListenAddr, err)
-	}
-	s.ln = &retryListener{Listener: ln, logger: s.logger}
-	return nil
-}
-
-// Addr is the bound address after Listen (or once Run is serving), nil
-// before and when the endpoint is disabled.
-func (s *Sentinel) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return nil
-	}
-	return s.ln.Addr()
 }
 
 // Run serves clients and publishes events until ctx ends, then closes every
@@ -123,12 +93,10 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	if err := s.Listen(); err != nil {
+	ln, err := s.open()
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
 	s.started = time.Now()
 	s.logger.Info("sentinel endpoint listening", "addr", ln.Addr().String())
 
@@ -139,7 +107,6 @@ func (s *Sentinel) Run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	var err error
 	select {
 	case <-ctx.Done():
 		_ = ln.Close()
@@ -222,28 +189,4 @@ func (s *Sentinel) publishEvent(ev failover.Event) {
 	}
 	s.metrics.published.Inc()
 	s.Publish(channel, msg)
-}
-
-// retryListener keeps accepting through temporary errors such as EMFILE
-// with a growing pause, because redcon retries them at once in a busy loop.
-type retryListener struct {
-	net.Listener
-	logger *slog.Logger
-}
-
-// Accept returns the next connection, or the error that closed the listener.
-func (l *retryListener) Accept() (net.Conn, error) {
-	delay := 5 * time.Millisecond
-	for {
-		c, err := l.Listener.Accept()
-		if err == nil {
-			return c, nil
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return nil, err
-		}
-		l.logger.Warn("accept failed", "err", err, "duration", delay)
-		time.Sleep(delay)
-		delay = min(2*delay, time.Second)
-	}
 }
