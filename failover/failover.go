@@ -295,16 +295,21 @@ func (f *Failover) poke() {
 }
 
 func (f *Failover) tickLoop(ctx context.Context) {
-	t := time.NewTicker(f.mc.Interval)
+	f.tick(ctx)
+	// On the shared cadence, so this loop wakes with the probes.
+	t, err := monitor.NewTicker(ctx, f.mc.Interval)
+	if err != nil {
+		return
+	}
 	defer t.Stop()
 	for {
-		f.tick(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-f.kick:
 		}
+		f.tick(ctx)
 	}
 }
 
@@ -331,7 +336,10 @@ func (f *Failover) probeLoop(ctx context.Context) {
 			client.Close()
 		}
 	}()
-	t := time.NewTicker(f.mc.Interval)
+	t, err := monitor.NewTicker(ctx, f.mc.Interval)
+	if err != nil {
+		return
+	}
 	defer t.Stop()
 	for {
 		f.mu.Lock()

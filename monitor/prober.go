@@ -88,15 +88,19 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 // probe slower than the interval delays the next one instead of piling up.
 func (p *Prober) Run(ctx context.Context) error {
 	defer p.releaseMaster()
-	t := time.NewTicker(p.cfg.Interval)
+	p.ProbeNow(ctx)
+	t, err := NewTicker(ctx, p.cfg.Interval)
+	if err != nil {
+		return nil
+	}
 	defer t.Stop()
 	for {
-		p.ProbeNow(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		p.ProbeNow(ctx)
 	}
 }
 
