@@ -341,6 +341,9 @@ func (f *Failover) probeLoop(ctx context.Context) {
 		return
 	}
 	defer t.Stop()
+	deadline := time.NewTimer(time.Hour)
+	deadline.Stop()
+	defer deadline.Stop()
 	for {
 		f.mu.Lock()
 		want := f.conf.PrimaryAddr
@@ -371,10 +374,17 @@ func (f *Failover) probeLoop(ctx context.Context) {
 				return
 			}
 			f.mu.Lock()
+			now := time.Now()
 			if f.probeAddr == addr && reason.Alive() {
-				f.lastAlive = time.Now()
+				f.lastAlive = now
 			}
-			changed := f.probeAddr == addr && f.sdownLocked(time.Now()) != f.sdown
+			changed := f.probeAddr == addr && f.sdownLocked(now) != f.sdown
+			// SDOWN falls due down_after after the last valid reply,
+			// which rarely lands on a tick: wake exactly then rather
+			// than up to one interval late.
+			if due := f.sdownDueLocked(); !changed && !due.IsZero() && due.After(now) && due.Sub(now) < f.mc.Interval {
+				deadline.Reset(due.Sub(now))
+			}
 			f.mu.Unlock()
 			if changed {
 				f.poke()
@@ -384,8 +394,34 @@ func (f *Failover) probeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-deadline.C:
+			f.mu.Lock()
+			changed := f.probeAddr == addr && f.sdownLocked(time.Now()) != f.sdown
+			f.mu.Unlock()
+			if changed {
+				f.poke()
+			}
+			// Back to the ticker: no probe between two ticks.
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}
+}
+
+// sdownDueLocked is when this sidecar's SDOWN of the probed primary will
+// hold if no valid reply comes first; zero when it does not probe one.
+func (f *Failover) sdownDueLocked() time.Time {
+	if f.conf.Primary == "" || f.conf.Primary == f.self.Name || f.probeAddr != f.conf.PrimaryAddr || f.probeSince.IsZero() {
+		return time.Time{}
+	}
+	last := f.probeSince
+	if f.lastAlive.After(last) {
+		last = f.lastAlive
+	}
+	return last.Add(f.cfg.DownAfter)
 }
 
 // recvLoop hands every message to its handler. Handlers never block for

@@ -72,14 +72,8 @@ func (f *Failover) sdownLocked(now time.Time) bool {
 		}
 		return now.Sub(last) >= f.cfg.DownAfter
 	}
-	if f.probeAddr != f.conf.PrimaryAddr || f.probeSince.IsZero() {
-		return false
-	}
-	last := f.probeSince
-	if f.lastAlive.After(last) {
-		last = f.lastAlive
-	}
-	return now.Sub(last) >= f.cfg.DownAfter
+	due := f.sdownDueLocked()
+	return !due.IsZero() && !now.Before(due)
 }
 
 // primaryDownLocked is how long this sidecar has had no reply proving the
