@@ -88,6 +88,14 @@ func TestProxyFollowsPrimary(t *testing.T) {
 	if _, err := raw.rd.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("old connection after the switch: %v, want closed", err)
 	}
+	// ...as is the client's pooled one; a write racing the switch may
+	// still land on the old primary, which a real failover has demoted.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if got := metricValue(t, reg, "vigil_proxy_connections"); got != 0 {
+			return fmt.Errorf("%v connections to the old primary still open", got)
+		}
+		return nil
+	})
 	// ...and the client's writes go to the new one.
 	redistest.Eventually(t, 10*time.Second, func() error {
 		if err := c.Set(ctx, "after", "1", 0).Err(); err != nil {
