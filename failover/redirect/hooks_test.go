@@ -233,17 +233,22 @@ func TestHooksAsync(t *testing.T) {
 	if first.MasterName != "mymaster" || first.Reporter != "a" || first.Epoch != 7 || first.NewPrimary == nil || first.NewPrimary.Addr != b.Addr {
 		t.Errorf("first webhook payload = %+v", first)
 	}
-	for _, r := range []struct {
-		hook, result string
-		want         float64
-	}{
-		{hookOnRoleChange, resultSuccess, 1},
-		{hookPostFailover, resultSuccess, 1},
-		{hookWebhook, resultSuccess, 4},
-		{hookWebhook, resultFailure, 0},
-	} {
-		if got := metricValue(t, reg, "vigil_hook_runs_total", "hook", r.hook, "result", r.result); got != r.want {
-			t.Errorf("runs{%s,%s} = %v, want %v", r.hook, r.result, got, r.want)
+	// The server saw the last post before the client counted its answer:
+	// poll the counters.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, r := range []struct {
+			hook, result string
+			want         float64
+		}{
+			{hookOnRoleChange, resultSuccess, 1},
+			{hookPostFailover, resultSuccess, 1},
+			{hookWebhook, resultSuccess, 4},
+			{hookWebhook, resultFailure, 0},
+		} {
+			if got := metricValue(t, reg, "vigil_hook_runs_total", "hook", r.hook, "result", r.result); got != r.want {
+				return fmt.Errorf("runs{%s,%s} = %v, want %v", r.hook, r.result, got, r.want)
+			}
 		}
-	}
+		return nil
+	})
 }
