@@ -142,7 +142,9 @@ func testOnePromotion(t *testing.T, bReports, cVoted bool) {
 	for _, m := range members {
 		f := newTestFailover(t, m, t.TempDir(), net, nil)
 		f.cfg.ElectionTimeout = 100 * time.Millisecond
-		f.cmdWait = 100 * time.Millisecond // a short grace period for the test
+		// A grace period of about 3s: short for the test, yet long enough
+		// that the checks before b dies finish within it on a loaded machine.
+		f.cmdWait = 700 * time.Millisecond
 		primeVoter(f, members)
 		fs[m] = f
 		ctx, cancel := context.WithCancel(context.Background())
