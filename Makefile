@@ -44,7 +44,7 @@ demo: deps build
 
 # Benchmarks: Go micro-benchmarks, then the idle cost beside redis-sentinel.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /internal/bench)
 	$(MAKE) bench-idle
 
 bench-idle: deps build
