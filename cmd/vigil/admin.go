@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/monitor"
 )
 
 // adminOptions are the flags every command that talks to a running
@@ -83,6 +84,13 @@ func (o *adminOptions) call(ctx context.Context, method, path string, body, out 
 	return json.Unmarshal(b, out)
 }
 
+// printJSON writes v as indented JSON, for the --json flags.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func newStatusCmd(o *adminOptions) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -95,9 +103,7 @@ func newStatusCmd(o *adminOptions) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(o.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(o.Stdout, st)
 			}
 			return printStatus(o.Stdout, st)
 		},
@@ -134,9 +140,9 @@ func printStatus(w io.Writer, st Status) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tREDIS\tROLE\tOFFSET\tLINK\tSYNCED\tPRIO\tREACHABLE\tSIDECAR")
-	rows := append([]failover.Node{}, t.Primary)
-	if t.Primary.Name == "" {
-		rows = rows[:0]
+	var rows []failover.Node
+	if t.Primary.Name != "" {
+		rows = append(rows, t.Primary)
 	}
 	rows = append(rows, t.Replicas...)
 	for _, n := range rows {
@@ -154,8 +160,9 @@ func printStatus(w io.Writer, st Status) error {
 	return err
 }
 
-func updown(up bool, role any) string {
-	if fmt.Sprint(role) == "master" {
+// updown shows a replica's link; a primary has none.
+func updown(up bool, role monitor.Role) string {
+	if role == monitor.RolePrimary {
 		return "-"
 	}
 	if up {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -101,9 +100,7 @@ func newRetryqShowCmd(o *adminOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(o.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(it)
+			return printJSON(o.Stdout, it)
 		},
 	}
 	return o.bind(cmd)
@@ -178,9 +175,7 @@ func newRetryqStatsCmd(o *adminOptions) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(o.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+				return printJSON(o.Stdout, s)
 			}
 			return printRetryqStats(o.Stdout, s)
 		},

@@ -49,16 +49,7 @@ type Hooks struct {
 
 // NewHooks builds the hooks of the sidecar named self. It does no I/O.
 func NewHooks(cfg HooksConfig, masterName, self string, src Source, logger *slog.Logger, reg prometheus.Registerer) (*Hooks, error) {
-	var errs []error
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if src == nil {
-		errs = append(errs, errors.New("redirect: source is nil"))
-	}
-	if logger == nil {
-		errs = append(errs, errors.New("redirect: logger is nil"))
-	}
+	errs := checkDeps(cfg.Validate(), src, logger)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -50,16 +50,7 @@ func (c *proxyConn) close() {
 
 // NewProxy builds the proxy. It does no I/O; Listen or Run opens the socket.
 func NewProxy(cfg ProxyConfig, src Source, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
-	var errs []error
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if src == nil {
-		errs = append(errs, errors.New("redirect: source is nil"))
-	}
-	if logger == nil {
-		errs = append(errs, errors.New("redirect: logger is nil"))
-	}
+	errs := checkDeps(cfg.Validate(), src, logger)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

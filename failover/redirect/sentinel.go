@@ -44,18 +44,9 @@ type Sentinel struct {
 // NewSentinel builds the endpoint for the group masterName as seen by the
 // sidecar named self. It does no I/O; Listen or Run opens the socket.
 func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger *slog.Logger, reg prometheus.Registerer) (*Sentinel, error) {
-	var errs []error
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs := checkDeps(cfg.Validate(), src, logger)
 	if masterName == "" {
 		errs = append(errs, errors.New("redirect: master name is empty"))
-	}
-	if src == nil {
-		errs = append(errs, errors.New("redirect: source is nil"))
-	}
-	if logger == nil {
-		errs = append(errs, errors.New("redirect: logger is nil"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

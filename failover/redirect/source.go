@@ -9,6 +9,8 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -23,6 +25,19 @@ type Source interface {
 	// Subscribe returns a channel of topology events and a function that
 	// ends the subscription.
 	Subscribe() (<-chan failover.Event, func())
+}
+
+// checkDeps joins a constructor's configuration error with the
+// dependencies every component of this package needs.
+func checkDeps(cfgErr error, src Source, logger *slog.Logger) []error {
+	errs := []error{cfgErr}
+	if src == nil {
+		errs = append(errs, errors.New("redirect: source is nil"))
+	}
+	if logger == nil {
+		errs = append(errs, errors.New("redirect: logger is nil"))
+	}
+	return errs
 }
 
 // resubscribeDelay is how long a consumer waits before subscribing again
