@@ -64,6 +64,21 @@ const (
 	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis changed role
 	EventFenced           EventKind = "+fenced"
 	EventUnfenced         EventKind = "-fenced"
+
+	// The rest of Sentinel's event set, in its exact names (issue 12).
+	EventNewEpoch            EventKind = "+new-epoch"
+	EventConfigUpdateFrom    EventKind = "+config-update-from"
+	EventTryFailover         EventKind = "+try-failover"
+	EventElectedLeader       EventKind = "+elected-leader"
+	EventSelectedReplica     EventKind = "+selected-slave"
+	EventStateSelectReplica  EventKind = "+failover-state-select-slave"
+	EventStateSendNoOne      EventKind = "+failover-state-send-slaveof-noone"
+	EventStateWaitPromotion  EventKind = "+failover-state-wait-promotion"
+	EventStateReconfReplicas EventKind = "+failover-state-reconf-slaves"
+	EventReplicaReconfSent   EventKind = "+slave-reconf-sent"
+	EventReplicaReconfInProg EventKind = "+slave-reconf-inprog"
+	EventReplicaReconfDone   EventKind = "+slave-reconf-done"
+	EventRoleChangeCleared   EventKind = "-role-change"
 )
 
 // Event is one change of the topology.
