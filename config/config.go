@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
 	"github.com/vigil-redis/vigil/retryq"
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // Config is everything one sidecar needs. Each top-level key belongs to
@@ -50,8 +52,41 @@ type HTTPConfig struct {
 	// empty disables the listener.
 	ListenAddr string `koanf:"listen_addr"`
 	// AdminToken, when set, must be sent as "Authorization: Bearer TOKEN"
-	// on admin and retry-queue endpoints.
+	// on the admin endpoints (/v1/switchover, pause, resume, forget,
+	// history), /debug/pprof and every retry-queue route. While it is
+	// empty those endpoints answer only clients on loopback (403 otherwise).
 	AdminToken string `koanf:"admin_token"`
+	// AdminTokenFile is read at start and on SIGHUP when AdminToken is
+	// empty, so the secret can come from a mounted file.
+	AdminTokenFile string `koanf:"admin_token_file"`
+	// EnqueueToken, when set, opens POST /v1/retryq (enqueue) and nothing
+	// else: give it to applications instead of the admin token. With
+	// both tokens empty, enqueueing is allowed from loopback only.
+	EnqueueToken string `koanf:"enqueue_token"`
+	// EnqueueTokenFile is read like AdminTokenFile.
+	EnqueueTokenFile string `koanf:"enqueue_token_file"`
+	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling a body is disconnected. Default 30s.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of its response; it must exceed failover.switchover_timeout and
+	// a 30s CPU profile. Default 90s.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Default 2m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's headers. Default 65536.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// MaxBodyBytesInFlight bounds the request bodies being received or
+	// handled at once across all connections (by Content-Length, or
+	// retryq.max_request_bytes when unknown). A request past it gets 503
+	// with Retry-After; this caps the memory large POSTs can take.
+	// Default 33554432 (32 MiB): one maximal enqueue at a time.
+	MaxBodyBytesInFlight int64 `koanf:"max_body_bytes_in_flight"`
+	// TLS serves HTTPS when tls.cert_file is set; tls.client_ca_file
+	// then requires client certificates (mutual TLS). Reloaded on SIGHUP.
+	TLS tlsconfig.ServerConfig `koanf:"tls"`
 }
 
 // LogConfig controls logging.
@@ -74,7 +109,7 @@ func Default() Config {
 		Proxy:    redirect.DefaultProxyConfig(),
 		Hooks:    redirect.DefaultHooksConfig(),
 		Retryq:   retryq.DefaultConfig(),
-		HTTP:     HTTPConfig{ListenAddr: ":9380"},
+		HTTP:     DefaultHTTPConfig(),
 		Log:      LogConfig{Level: "info", Format: "auto"},
 	}
 }
@@ -105,6 +140,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format (%q) must be auto, text or json", c.Log.Format))
 	}
+	errs = append(errs, c.HTTP.validate(), c.securityErrors())
 	errs = append(errs,
 		c.Redis.Validate(),
 		c.Monitor.Validate(),

@@ -31,6 +31,7 @@ var secretKeys = map[string]bool{
 	"gossip.encryption_key": true,
 	"sentinel.password":     true,
 	"http.admin_token":      true,
+	"http.enqueue_token":    true,
 }
 
 // field is one leaf key of the configuration.

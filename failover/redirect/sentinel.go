@@ -66,7 +66,8 @@ func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger
 		counters:   make(map[string][2]prometheus.Counter, len(commandLabels)),
 		subs:       make(map[*subscriber]struct{}),
 	}
-	s.listener = listener{what: "sentinel", addr: cfg.ListenAddr, logger: s.logger}
+	s.listener = listener{what: "sentinel", addr: cfg.ListenAddr, logger: s.logger,
+		conn: connOptions{idle: cfg.IdleTimeout, handshake: cfg.HandshakeTimeout, tlsCfg: cfg.TLS}}
 	for _, c := range commandLabels {
 		s.counters[c] = [2]prometheus.Counter{
 			m.commands.WithLabelValues(c, resultOK),
@@ -166,6 +167,7 @@ func (s *Sentinel) serveCommand(conn redcon.Conn, cmd redcon.Command) {
 		// Replies already written stay in the connection's buffer; the
 		// subscriber's writer flushes them before anything else.
 		if !st.sub.started {
+			exemptIdle(conn.NetConn()) // subscribers idle on purpose, as in Redis
 			st.sub.start(conn.Detach())
 		}
 	}
