@@ -23,12 +23,17 @@ type adminOptions struct {
 	Addr   string // sidecar HTTP base URL
 	Token  string // http.admin_token of the sidecar
 	Stdout io.Writer
+	// TokenFile holds the token (--token-file); $VIGIL_TOKEN is used when
+	// neither is given. CAFile (--cacert) verifies an https sidecar.
+	TokenFile, CAFile string
 }
 
 // bind adds --addr and --token to cmd.
 func (o *adminOptions) bind(cmd *cobra.Command) *cobra.Command {
 	cmd.Flags().StringVar(&o.Addr, "addr", "http://127.0.0.1:9380", "HTTP `URL` of the sidecar")
-	cmd.Flags().StringVar(&o.Token, "token", "", "admin bearer token (http.admin_token)")
+	cmd.Flags().StringVar(&o.Token, "token", "", "admin bearer token (http.admin_token); prefer --token-file or $"+tokenEnv)
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "`file` holding the bearer token")
+	cmd.Flags().StringVar(&o.CAFile, "cacert", "", "PEM CA `file` for a sidecar serving https (http.tls)")
 	return cmd
 }
 
@@ -65,7 +70,11 @@ func (o *adminOptions) call(ctx context.Context, method, path string, body, out 
 	if o.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.Token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := o.httpClient()
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("sidecar at %s: %w", base, err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,6 +123,13 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 	for _, n := range nodes {
 		join = append(join, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort)))
 	}
+	// A fresh gossip key per demo, passed in the environment so it does
+	// not show in the process list: vigil run refuses to gossip unencrypted.
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return err
+	}
+	keyEnv := "VIGIL_GOSSIP__ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key[:])
 	for _, n := range nodes {
 		n.vigil = exec.Command(self, "run",
 			"--node.name", n.name,
@@ -135,6 +144,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			"--failover.cooldown", "10s",
 			"--log.format", "json",
 		)
+		n.vigil.Env = append(os.Environ(), keyEnv)
 		if err := startLogged(n.vigil, filepath.Join(n.dir, "vigil.log")); err != nil {
 			return fmt.Errorf("start sidecar %s: %w", n.name, err)
 		}

@@ -44,7 +44,7 @@ type httpDeps struct {
 	fo     topologyView
 	peer   membersView
 	queue  queueView
-	token  string
+	guard  *accessGuard
 	logger *slog.Logger
 }
 
@@ -122,17 +122,20 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	})
 	// Profiles, as Prometheus and Alertmanager expose them, for operators
 	// chasing CPU or memory in the field.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	fo := d.fo.Handler(d.token)
+	// Admin only (accessGuard): the admin token, or loopback without one.
+	mux.Handle("GET /debug/pprof/", d.guard.admin(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", d.guard.admin(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/symbol", d.guard.admin(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("GET /debug/pprof/trace", d.guard.admin(http.HandlerFunc(pprof.Trace)))
+	// The guard checks the tokens (reloadable); the handlers get none.
+	fo := d.guard.admin(d.fo.Handler(""))
 	for _, p := range []string{"/v1/switchover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
 		mux.Handle(p, fo)
 	}
-	q := d.queue.Handler(d.token)
-	mux.Handle("/v1/retryq", q)
-	mux.Handle("/v1/retryq/", q)
+	q := d.queue.Handler("")
+	mux.Handle("POST /v1/retryq", d.guard.enqueue(q))
+	mux.Handle("/v1/retryq", d.guard.admin(q))
+	mux.Handle("/v1/retryq/", d.guard.admin(q))
 	return mux
 }
 

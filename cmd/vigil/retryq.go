@@ -29,7 +29,8 @@ func newRetryqCmd(o *adminOptions) *cobra.Command {
 
 // retryqClient builds a client for the sidecar named by --addr.
 func retryqClient(o *adminOptions) *client.Client {
-	return client.New(o.baseURL(), o.Token, nil)
+	hc, _ := o.httpClient() // resolve, run before every command, checked --cacert
+	return client.New(o.baseURL(), o.Token, hc)
 }
 
 func newRetryqLsCmd(o *adminOptions) *cobra.Command {

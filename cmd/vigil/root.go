@@ -28,9 +28,12 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		return fmt.Errorf("%w: %w (see %s --help)", errUsage, err, c.CommandPath())
 	})
 	admin := &adminOptions{Stdout: stdout}
+	// Every command that talks to a sidecar takes its token from --token,
+	// --token-file or $VIGIL_TOKEN.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return admin.resolve(environ) }
 	root.AddCommand(
 		newRunCmd(environ, stderr),
-		newCheckConfigCmd(environ, stdout),
+		newCheckConfigCmd(environ, stdout, stderr),
 		newVersionCmd(stdout),
 		newDemoCmd(stdout, stderr),
 		newStatusCmd(admin),

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -45,10 +44,10 @@ func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
+func newCheckConfigCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check-config",
-		Short: "Validate the configuration and print it with secrets masked",
+		Short: "Validate the configuration and print it with secrets masked, and warnings for insecure settings on stderr",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), environ)
@@ -57,6 +56,11 @@ func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
 			}
 			for _, kv := range config.Redacted(cfg) {
 				if _, err := fmt.Fprintf(stdout, "%s: %s\n", kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			for _, w := range config.Warnings(cfg) {
+				if _, err := fmt.Fprintf(stderr, "warning: %s\n", w); err != nil {
 					return err
 				}
 			}
@@ -86,6 +90,11 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newBuildInfoCollector(readBuildInfo()),
 	)
+	sec, err := loadSecurity(cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	cfg.Redis.TLSClient = sec.redisTLS
 
 	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger, reg)
 	if err != nil {
@@ -125,6 +134,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
+	feed.SetTLS(sec.redisTLS)
 	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
 	if err != nil {
 		return err
@@ -160,6 +170,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		if err != nil {
 			return err
 		}
+		s.SetTLS(sec.sentinelTLS)
 		add("sentinel", s.Run)
 	}
 	if cfg.Proxy.ListenAddr != "" {
@@ -167,6 +178,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		if err != nil {
 			return err
 		}
+		p.SetRedisTLS(sec.redisTLS)
 		add("proxy", p.Run)
 	}
 	if cfg.HTTP.ListenAddr != "" {
@@ -176,11 +188,12 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			fo:     fo,
 			peer:   peer,
 			queue:  queue,
-			token:  cfg.HTTP.AdminToken,
+			guard:  sec.guard,
 			logger: logger.With("component", "http"),
 		})
+		h = newBodyLimiter(cfg.HTTP.MaxBodyBytesInFlight, cfg.Retryq.MaxRequestBytes, reg).wrap(h)
 		add("http", func(ctx context.Context) error {
-			return serveHTTP(ctx, cfg.HTTP.ListenAddr, h, logger)
+			return serveHTTP(ctx, cfg.HTTP, sec.httpTLS, h, logger)
 		})
 	}
 
@@ -203,6 +216,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 				if err := level.UnmarshalText([]byte(next.Log.Level)); err == nil {
 					logger.Info("log level reloaded", "level", next.Log.Level)
 				}
+				sec.reload(next, logger)
 			}
 		}
 	})
@@ -224,32 +238,6 @@ type lateGate struct{ hooks *redirect.Hooks }
 
 func (g *lateGate) AllowPromote(ctx context.Context, candidate failover.Node, epoch uint64) error {
 	return g.hooks.AllowPromote(ctx, candidate, epoch)
-}
-
-// serveHTTP serves h on addr until ctx ends, then drains it for a moment.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http.listen_addr: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		srv.Close()
-	}
-	return nil
 }
 
 // announceListen turns a listen address such as ":26379" into one peers can
