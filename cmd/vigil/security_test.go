@@ -18,10 +18,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vigil-redis/vigil/internal/redistest"
+	"github.com/vigil-redis/vigil/internal/testcerts"
 )
 
 // testGossipKey is the gossip key of every test group (32 bytes, base64):
@@ -441,6 +445,18 @@ func TestLargeAndSlowBodies(t *testing.T) {
 		t.Errorf("peak RSS %d MiB, want under 256 MiB", hwm>>20)
 	}
 
+	// Headers past http.max_header_bytes (64 KiB) are refused.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+web+"/-/healthy", nil)
+	req.Header.Set("X-Big", strings.Repeat("h", 200<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("200 KiB header: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("200 KiB header: %d, want 431", resp.StatusCode)
+		}
+	}
+
 	// Slow bodies: headers promise 1000 bytes, one arrives. The read
 	// timeout (3s here) closes each connection; without it they stay open.
 	var conns []net.Conn
@@ -459,5 +475,116 @@ func TestLargeAndSlowBodies(t *testing.T) {
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Fatalf("slow connection %d still open after 60s (read %q)", i, b)
 		}
+	}
+}
+
+// copyFile installs src at dst (a certificate rotation).
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SIGHUP re-reads the served certificates (Sentinel endpoint and HTTPS)
+// and the token files of the running binary.
+func TestSIGHUPReloadsCertificatesAndTokens(t *testing.T) {
+	ca1, ca2 := testcerts.NewCA(t, "one"), testcerts.NewCA(t, "two")
+	p1, p2 := ca1.Issue(t, "vigil1"), ca2.Issue(t, "vigil2")
+	dir := t.TempDir()
+	cert, key, tokenFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "token")
+	copyFile(t, p1.CertFile, cert)
+	copyFile(t, p1.KeyFile, key)
+	if err := os.WriteFile(tokenFile, []byte("token-one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := redistest.Start(t, redistest.Options{})
+	web := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+	sentinel := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+	var logs syncBuffer
+	cmd := exec.Command(vigilBinary(t), "run", "--node.name", "a", "--node.data_dir", t.TempDir(),
+		"--redis.addr", p.Addr(), "--gossip.encryption_key", testGossipKey,
+		"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")),
+		"--sentinel.listen_addr", sentinel, "--sentinel.tls.cert_file", cert, "--sentinel.tls.key_file", key,
+		"--http.listen_addr", web, "--http.tls.cert_file", cert, "--http.tls.key_file", key,
+		"--http.admin_token_file", tokenFile, "--log.format", "json")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("vigil log:\n%s", tailLines(logs.String(), 40))
+		}
+	})
+	ctx := context.Background()
+	// get answers GET path over HTTPS trusting ca with token.
+	get := func(ca *testcerts.CA, path, token string) (int, error) {
+		tr := &http.Transport{TLSClientConfig: ca.ClientTLS(t, nil)}
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest(http.MethodGet, "https://"+web+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	sentinelPing := func(ca *testcerts.CA) error {
+		c := redis.NewClient(&redis.Options{Addr: sentinel, TLSConfig: ca.ClientTLS(t, nil), MaxRetries: -1, DialTimeout: 2 * time.Second})
+		defer c.Close()
+		return c.Ping(ctx).Err()
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		code, err := get(ca1, "/v1/retryq/stats", "token-one")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("stats with token-one: %d", code)
+		}
+		return err
+	})
+	if err := sentinelPing(ca1); err != nil {
+		t.Fatalf("Sentinel endpoint with CA one: %v", err)
+	}
+	// The CLI reaches the HTTPS sidecar with --cacert.
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"retryq", "stats", "--addr", "https://" + web, "--cacert", ca1.CertFile},
+		[]string{"VIGIL_TOKEN=token-one"}, &out, &errb); err != nil {
+		t.Errorf("vigil retryq stats over https: %v %s", err, errb.String())
+	}
+
+	copyFile(t, p2.CertFile, cert)
+	copyFile(t, p2.KeyFile, key)
+	if err := os.WriteFile(tokenFile, []byte("token-two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		if err := sentinelPing(ca2); err != nil {
+			return fmt.Errorf("Sentinel endpoint with CA two: %w", err)
+		}
+		code, err := get(ca2, "/v1/retryq/stats", "token-two")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("stats with token-two: %d", code)
+		}
+		return err
+	})
+	if err := sentinelPing(ca1); err == nil {
+		t.Error("after reload the Sentinel endpoint still serves CA one's certificate")
+	}
+	if code, err := get(ca2, "/v1/retryq/stats", "token-one"); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("old token after reload: %d %v, want 401", code, err)
 	}
 }
