@@ -25,6 +25,8 @@ func load(t *testing.T, yaml string, environ []string, args ...string) (Config, 
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse flags: %v", err)
 	}
+	// vigil run requires a gossip key; tests about other keys get one.
+	environ = append([]string{"VIGIL_GOSSIP__ENCRYPTION_KEY=" + testGossipKey}, environ...)
 	return Load(fs, environ)
 }
 
