@@ -12,7 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/internal/redistest"
+	"github.com/vigil-redis/vigil/internal/testcerts"
 	"github.com/vigil-redis/vigil/retryq/client"
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 func TestPolicyCheck(t *testing.T) {
@@ -152,5 +154,26 @@ func TestHookFollowsPolicy(t *testing.T) {
 	}
 	if s, err := q.Stats(); err != nil || s.Items != 1 {
 		t.Fatalf("stats %+v, %v: want exactly the SET queued", s, err)
+	}
+}
+
+// The replay reaches a TLS-only primary through PrimaryAddr.SetTLS
+// (redis.tls).
+func TestReplayOverTLS(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	srvPair, cliPair := ca.Issue(t, "redis"), ca.Issue(t, "vigil")
+	srv := redistest.Start(t, redistest.Options{TLS: &redistest.TLSFiles{CAFile: ca.CertFile, CertFile: srvPair.CertFile, KeyFile: srvPair.KeyFile}})
+	tc, err := tlsconfig.NewClient("redis.tls", tlsconfig.ClientConfig{Enabled: true, CAFile: ca.CertFile, CertFile: cliPair.CertFile, KeyFile: cliPair.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewPrimaryAddr("", "", "")
+	src.SetTLS(tc)
+	q := startQueue(t, testConfig(), t.TempDir(), src)
+	mustEnqueue(t, q, NewItem{Command: cmd("SET", "over", "tls")})
+	src.Set(srv.Addr())
+	waitDrained(t, q, 10*time.Second)
+	if v, err := srv.Client().Get(context.Background(), "over").Result(); err != nil || v != "tls" {
+		t.Fatalf("over = %q, %v; want tls", v, err)
 	}
 }
