@@ -193,3 +193,47 @@ func TestMutualTLSAndClientDial(t *testing.T) {
 	}
 	c.Close()
 }
+
+// Client.Reload re-reads the CA: a rotated Redis CA is trusted after
+// SIGHUP without a restart.
+func TestClientReload(t *testing.T) {
+	ca1, ca2 := testcerts.NewCA(t, "one"), testcerts.NewCA(t, "two")
+	p2 := ca2.Issue(t, "redis")
+	srv, err := NewServer("test.tls", ServerConfig{CertFile: p2.CertFile, KeyFile: p2.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, srv)
+	caFile := t.TempDir() + "/ca.pem"
+	copyCA := func(ca *testcerts.CA) {
+		b, err := os.ReadFile(ca.CertFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(caFile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyCA(ca1)
+	c, err := NewClient("redis.tls", ClientConfig{Enabled: true, CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() error {
+		conn, err := c.DialContext(context.Background(), &net.Dialer{Timeout: 5 * time.Second}, "tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := dial(); err == nil {
+		t.Fatal("a server signed by CA two was trusted with CA one")
+	}
+	copyCA(ca2)
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(); err != nil {
+		t.Errorf("after reload with CA two: %v", err)
+	}
+}
