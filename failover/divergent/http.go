@@ -20,7 +20,7 @@ import (
 //	GET    /v1/divergent/{name}/resp     the RESP file (redis-cli --pipe)
 //	POST   /v1/divergent/{name}/replay   {"to":"host:port","force":false} -> manifest
 //	POST   /v1/divergent/{name}/dismiss  mark dealt with, keep the files -> manifest
-//	DELETE /v1/divergent/{name}          delete the files
+//	DELETE /v1/divergent/{name}          delete the files -> {"deleted":name}
 func (k *Keeper) Handler(adminToken string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/divergent", func(w http.ResponseWriter, _ *http.Request) {
@@ -81,7 +81,7 @@ func (k *Keeper) Handler(adminToken string) http.Handler {
 			writeErr(w, err)
 			return
 		}
-		w.WriteHeader(http.StatusNoContent)
+		writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
 	})
 	if adminToken == "" {
 		return mux

@@ -31,19 +31,43 @@ func newPair(t *testing.T, args ...string) pair {
 	return pair{a, b}
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func offset(t *testing.T, s *redistest.Server) int64 {
+func offset(t testing.TB, s *redistest.Server) int64 {
 	t.Helper()
 	n, err := strconv.ParseInt(s.Info(t, "replication")["master_repl_offset"], 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// promoteB is promote for benchmarks.
+func (p pair) promoteB(t testing.TB) Fork {
+	t.Helper()
+	redistest.Eventually(t, 15*time.Second, func() error {
+		if a, b := offset(t, p.a), offset(t, p.b); a != b {
+			return fmt.Errorf("replica at %d, primary at %d", b, a)
+		}
+		return nil
+	})
+	ctx := ctxT(t)
+	if err := p.b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	txt, err := p.b.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseFork(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // promote waits until B has everything A sent, then promotes B and

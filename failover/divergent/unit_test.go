@@ -171,6 +171,16 @@ func TestArchiveName(t *testing.T) {
 
 func newTestKeeper(t *testing.T, cfg Config, deps Deps) (*Keeper, *prometheus.Registry) {
 	t.Helper()
+	return newTestKeeperTB(t, cfg, deps)
+}
+
+func newTestKeeperB(b *testing.B, cfg Config) (*Keeper, *prometheus.Registry) {
+	b.Helper()
+	return newTestKeeperTB(b, cfg, Deps{})
+}
+
+func newTestKeeperTB(t testing.TB, cfg Config, deps Deps) (*Keeper, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	k, err := New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), reg, deps)
 	if err != nil {
@@ -237,7 +247,7 @@ func TestHandlerAndMetrics(t *testing.T) {
 		{"GET", "/v1/divergent/9-zz", "s3cret", 404, "not found"},
 		{"POST", "/v1/divergent/4-a/dismiss", "s3cret", 200, `"state":"dismissed"`},
 		{"DELETE", "/v1/divergent/4-a", "", 401, "bearer token"},
-		{"DELETE", "/v1/divergent/4-a", "s3cret", 204, ""},
+		{"DELETE", "/v1/divergent/4-a", "s3cret", 200, `"deleted":"4-a"`},
 		{"GET", "/v1/divergent/4-a", "s3cret", 404, "not found"},
 	} {
 		code, body := do(tc.method, tc.path, tc.token)
