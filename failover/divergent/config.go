@@ -39,6 +39,11 @@ type Config struct {
 	MarkerTTL time.Duration `koanf:"divergent_marker_ttl"`
 	// CaptureTimeout bounds one capture from a former primary.
 	CaptureTimeout time.Duration `koanf:"divergent_capture_timeout"`
+	// ReplayRetry is how often, in replay mode, a pending archive whose
+	// replay failed (no writable primary, the primary refused) is replayed
+	// again against the current primary. Units applied before are skipped
+	// by their markers.
+	ReplayRetry time.Duration `koanf:"divergent_replay_retry"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -48,6 +53,7 @@ func DefaultConfig() Config {
 		BacklogBytes:    64 << 20,
 		MarkerTTL:       7 * 24 * time.Hour,
 		CaptureTimeout:  30 * time.Second,
+		ReplayRetry:     30 * time.Second,
 	}
 }
 
@@ -68,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.CaptureTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("failover.divergent_capture_timeout (%s) must be positive", c.CaptureTimeout))
+	}
+	if c.ReplayRetry <= 0 {
+		errs = append(errs, fmt.Errorf("failover.divergent_replay_retry (%s) must be positive", c.ReplayRetry))
 	}
 	return errors.Join(errs...)
 }

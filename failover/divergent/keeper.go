@@ -68,7 +68,9 @@ func (k *Keeper) Dir() string { return k.store.dir }
 func (k *Keeper) Config() Config { return k.cfg }
 
 // Run counts the pending archives already on disk (for the metric and the
-// alert), logs them, and blocks until ctx ends.
+// alert) and logs them; in replay mode it then replays again, every
+// failover.divergent_replay_retry, each pending archive whose replay
+// failed, against the current primary. It blocks until ctx ends.
 func (k *Keeper) Run(ctx context.Context) error {
 	ms, err := k.refresh()
 	if err != nil {
@@ -80,8 +82,43 @@ func (k *Keeper) Run(ctx context.Context) error {
 				"commands", m.Commands, "missing_bytes", m.Missing, "epoch", m.Epoch, "node", m.Node)
 		}
 	}
-	<-ctx.Done()
-	return nil
+	if k.cfg.DivergentWrites != ModeReplay {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(k.cfg.ReplayRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			k.retryReplays(ctx)
+		}
+	}
+}
+
+// retryReplays replays the pending archives a replay was tried on and
+// failed. Archives never replayed (archived while the mode was archive)
+// are left to the operator.
+func (k *Keeper) retryReplays(ctx context.Context) {
+	to, ok := k.deps.Primary()
+	if !ok || to == "" {
+		return
+	}
+	ms, err := k.store.list()
+	if err != nil {
+		k.logger.Error("list divergent archives", "err", err)
+		return
+	}
+	for _, m := range ms {
+		if m.State != StatePending || m.File == "" || m.Replay == nil || ctx.Err() != nil {
+			continue
+		}
+		if _, err := k.Replay(ctx, m.Name, to, false); err != nil {
+			k.logger.Warn("divergent writes replay failed again", "archive", m.Name, "redis_addr", to, "err", err)
+		}
+	}
 }
 
 func (k *Keeper) refresh() ([]Manifest, error) {
@@ -260,20 +297,11 @@ func (k *Keeper) save(m Manifest, file []byte) error {
 // replay applies an archive's units to the primary at addr and records
 // the outcome in its manifest.
 func (k *Keeper) replay(ctx context.Context, m Manifest, file []byte, addr string) (Manifest, ReplayResult, error) {
-	if addr == "" {
-		return m, ReplayResult{}, errors.New("divergent: replay: no writable primary known")
+	rr, rerr := k.replayTo(ctx, m, file, addr)
+	if rerr != nil && rr.Failed == 0 {
+		rr.Failed = m.Units
+		rr.note(rerr.Error())
 	}
-	units, err := unitsOf(file, m)
-	if err != nil {
-		return m, ReplayResult{}, err
-	}
-	c := redis.NewClient(&redis.Options{
-		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS,
-		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
-	})
-	defer c.Close()
-	rr, rerr := replayUnits(ctx, c, m.OldReplID, units, k.cfg.MarkerTTL)
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -293,6 +321,24 @@ func (k *Keeper) replay(ctx context.Context, m Manifest, file []byte, addr strin
 		return cur, rr, errors.Join(rerr, err)
 	}
 	return cur, rr, rerr
+}
+
+func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr string) (ReplayResult, error) {
+	rr := ReplayResult{Target: addr, At: time.Now().UTC(), Units: m.Units}
+	if addr == "" {
+		return rr, errors.New("divergent: replay: no writable primary known")
+	}
+	units, err := unitsOf(file, m)
+	if err != nil {
+		return rr, err
+	}
+	c := redis.NewClient(&redis.Options{
+		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS,
+		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
+	})
+	defer c.Close()
+	return replayUnits(ctx, c, m.OldReplID, units, k.cfg.MarkerTTL)
 }
 
 // List returns every archive's manifest, oldest epoch first.

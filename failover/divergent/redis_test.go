@@ -593,3 +593,120 @@ func TestKeepAfterStall(t *testing.T) {
 		t.Fatalf("%d keys compared, want 300", n)
 	}
 }
+
+// TestRunRetriesFailedReplay: the new primary cannot be reached when Keep
+// replays; Run replays the pending archive again once a primary is known,
+// and it ends on the new primary exactly once.
+func TestRunRetriesFailedReplay(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	for range 50 {
+		if err := p.a.Client().Incr(ctx, "retry:n").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pauseWrites(t, p.a)
+	nowhere := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t, "127.0.0.1"))
+	cfg := keeperCfg(ModeReplay)
+	cfg.ReplayRetry = 50 * time.Millisecond // retry at once in the test
+	primary := make(chan string, 1)
+	k, _ := newTestKeeper(t, cfg, Deps{Primary: func() (string, bool) {
+		select {
+		case a := <-primary:
+			primary <- a
+			return a, true
+		default:
+			return "", false
+		}
+	}})
+	res, err := k.Keep(ctx, Request{Epoch: 4, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: nowhere})
+	if err != nil || res.ReplayError == "" || res.Replay == nil || res.Replay.Failed != 50 {
+		t.Fatalf("keep with an unreachable new primary: %+v %+v, err %v", res, res.Replay, err)
+	}
+	if m, _ := k.Get(res.Archive); m.State != StatePending {
+		t.Fatalf("state %s after a failed replay, want pending", m.State)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- k.Run(rctx) }()
+	primary <- p.b.Addr()
+	redistest.Eventually(t, 20*time.Second, func() error {
+		m, err := k.Get(res.Archive)
+		if err != nil {
+			return err
+		}
+		if m.State != StateReplayed {
+			return fmt.Errorf("state %s", m.State)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v := p.b.Client().Get(ctx, "retry:n").Val(); v != "50" {
+		t.Fatalf("counter on the new primary %q, want 50", v)
+	}
+}
+
+func TestEnsureBacklog(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{Args: []string{"--repl-backlog-size", "1mb"}})
+	ctx := ctxT(t)
+	for range 2 { // the second call finds it set
+		if err := EnsureBacklog(ctx, s.Client(), 64<<20); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Client().ConfigGet(ctx, "repl-backlog-size").Val()["repl-backlog-size"]; got != strconv.Itoa(64<<20) {
+			t.Fatalf("repl-backlog-size %s", got)
+		}
+	}
+}
+
+// TestKeepReportsWhatCannotBeCaptured: an unreachable node, a node already
+// demoted, and a node that restarted empty each give a clear error and
+// no archive, never a panic.
+func TestKeepReportsWhatCannotBeCaptured(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	if err := p.a.Client().Set(ctx, "x", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	k, reg := newTestKeeper(t, keeperCfg(ModeArchive), Deps{})
+	nowhere := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t, "127.0.0.1"))
+	if _, err := k.Keep(ctx, Request{Epoch: 1, Node: "gone", Addr: nowhere, Fork: fork}); err == nil ||
+		!strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("unreachable: %v", err)
+	}
+	// B is a primary on another history: asking it for A's history is refused.
+	if _, err := k.Keep(ctx, Request{Epoch: 1, Node: "b", Addr: p.b.Addr(), Fork: Fork{OldReplID: strings.Repeat("e", 40), Offset: fork.Offset}}); !errors.Is(err, ErrOtherHistory) {
+		t.Fatalf("other history: %v", err)
+	}
+	// A demoted already: nothing left to capture.
+	if err := p.a.Client().SlaveOf(ctx, p.b.Host(), strconv.Itoa(p.b.Port())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Keep(ctx, Request{Epoch: 1, Node: "a", Addr: p.a.Addr(), Fork: fork}); !errors.Is(err, ErrNotPrimary) {
+		t.Fatalf("demoted: %v", err)
+	}
+	// A restarted without persistence: a new history.
+	p.a.Restart(t)
+	if _, err := k.Keep(ctx, Request{Epoch: 1, Node: "a", Addr: p.a.Addr(), Fork: fork}); !errors.Is(err, ErrOtherHistory) {
+		t.Fatalf("restarted: %v", err)
+	}
+	if ms, _ := k.List(); len(ms) != 0 {
+		t.Fatalf("archives written: %+v", ms)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "vigil_divergent_captures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == resultFailed && m.GetCounter().GetValue() != 4 {
+				t.Fatalf("failed captures %v, want 4", m.GetCounter().GetValue())
+			}
+		}
+	}
+}

@@ -154,7 +154,8 @@ func TestConfigValidate(t *testing.T) {
 	c := Config{DivergentWrites: "keep", BacklogBytes: 100, MarkerTTL: time.Second}
 	err := c.Validate()
 	for _, want := range []string{`failover.divergent_writes ("keep")`, "failover.backlog_bytes (100)",
-		"failover.divergent_marker_ttl (1s)", "failover.divergent_capture_timeout (0s)"} {
+		"failover.divergent_marker_ttl (1s)", "failover.divergent_capture_timeout (0s)",
+		"failover.divergent_replay_retry (0s)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want it to name %s", err, want)
 		}
