@@ -191,6 +191,10 @@ func divergentMix(t *testing.T, a *redistest.Server, n int) []write {
 		ws = append(ws, write{args: []string{"hset", "div:h", "f" + strconv.Itoa(i), strconv.Itoa(i)}})
 		must(c.Expire(ctx, k, time.Hour).Err())
 		ws = append(ws, write{args: []string{"PEXPIREAT", k, "~"}})
+		if i%5 == 0 {
+			must(c.Set(ctx, k+":ex", "e", time.Hour).Err())
+			ws = append(ws, write{args: []string{"SET", k + ":ex", "e", "PXAT", "~"}})
+		}
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Incr(ctx, "div:tx")
 			p.LPush(ctx, "div:list", i)
