@@ -97,7 +97,13 @@ func buildArchive(res CaptureResult) ([]byte, Manifest, error) {
 	for _, c := range cmds {
 		switch {
 		case c.is("PING"), c.is("REPLCONF"):
-			m.Dropped = append(m.Dropped, Gap{Offset: c.offset, Bytes: int64(len(c.raw))})
+			// Adjacent ones merge: an application calling WAIT in a loop
+			// puts a GETACK after each write batch.
+			if n := len(m.Dropped); n > 0 && m.Dropped[n-1].Offset+m.Dropped[n-1].Bytes == c.offset {
+				m.Dropped[n-1].Bytes += int64(len(c.raw))
+			} else {
+				m.Dropped = append(m.Dropped, Gap{Offset: c.offset, Bytes: int64(len(c.raw))})
+			}
 			continue
 		case c.is("SELECT"):
 		case c.is("MULTI"):

@@ -259,6 +259,9 @@ func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 	if to == "" {
 		to, _ = k.deps.Primary()
 	}
+	if to == req.Addr {
+		to = "" // never replay into the node the writes came from
+	}
 	m, rr, err := k.replay(ctx, m, file, to)
 	res.Replay = &rr
 	if err != nil || !rr.Complete() {

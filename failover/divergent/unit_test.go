@@ -114,7 +114,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 		cmdBytes("MULTI"), cmdBytes("INCR", "x"), cmdBytes("INCR", "y"), cmdBytes("EXEC"),
 		cmdBytes("REPLCONF", "GETACK", "*"),
 		cmdBytes("PEXPIREAT", "a", "99999999999999"),
-		cmdBytes("PING"),
+		cmdBytes("PING"), cmdBytes("REPLCONF", "GETACK", "*"), // adjacent: one gap
 	}, nil)
 	fork := Fork{OldReplID: "r", Offset: 1000}
 	cr := CaptureResult{Fork: fork, EndOffset: 1000 + int64(len(stream)), Stream: stream, StartDB: 3}
