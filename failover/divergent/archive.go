@@ -67,7 +67,8 @@ type Manifest struct {
 	File      string `json:"file,omitempty"`
 	FileBytes int64  `json:"file_bytes"`
 	// OffsetAfter is the former primary's offset after the capture; more
-	// than EndOffset means writes were not paused and some are missing.
+	// than EndOffset means writes were not paused (and those are missing)
+	// or the node pinged replicas still attached to it.
 	OffsetAfter int64 `json:"offset_after"`
 	// Error says why nothing was captured, if so.
 	Error     string        `json:"error,omitempty"`

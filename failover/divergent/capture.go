@@ -53,8 +53,9 @@ type CaptureResult struct {
 	// BacklogFirst is the oldest offset the backlog held.
 	BacklogFirst int64
 	// OffsetAfter is master_repl_offset read again after the capture, -1
-	// when unknown. Beyond EndOffset it means writes were not paused: those
-	// after EndOffset are not in Stream.
+	// when unknown. Beyond EndOffset, the stream moved on: writes were not
+	// paused (those after EndOffset are not in Stream), or the node pinged
+	// replicas still attached to it (every repl-ping-replica-period).
 	OffsetAfter int64
 }
 

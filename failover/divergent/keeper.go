@@ -243,8 +243,8 @@ func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 	res.Archive, res.Commands = m.Name, m.Commands
 	k.m.commands.Add(float64(m.Commands))
 	if cr.OffsetAfter > cr.EndOffset {
-		log.Warn("former primary kept writing during the capture: writes were not paused", "offset", cr.EndOffset,
-			"lag_bytes", cr.OffsetAfter-cr.EndOffset)
+		log.Warn("former primary's offset moved during the capture: writes not paused, or pings to its replicas",
+			"offset", cr.EndOffset, "lag_bytes", cr.OffsetAfter-cr.EndOffset)
 	}
 	if !m.StartDBKnown {
 		log.Warn("database at the fork unknown, assumed 0", "archive", m.Name)

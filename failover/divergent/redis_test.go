@@ -351,8 +351,8 @@ func TestKeepArchivesEveryDivergentWrite(t *testing.T) {
 	if m.State != StatePending || m.Missing != 0 || !m.StartDBKnown || m.StartDB != 3 || len(m.Dropped) == 0 {
 		t.Fatalf("manifest: %+v", m)
 	}
-	if m.OffsetAfter != m.EndOffset {
-		t.Fatalf("offset moved during the capture: %d -> %d", m.EndOffset, m.OffsetAfter)
+	if m.OffsetAfter < m.EndOffset { // A pings C meanwhile: it may move on
+		t.Fatalf("offset after the capture %d, before %d", m.OffsetAfter, m.EndOffset)
 	}
 	path := filepath.Join(k.Dir(), "2-a.resp")
 	file, err := os.ReadFile(path)
