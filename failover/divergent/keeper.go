@@ -188,7 +188,8 @@ type Result struct {
 // history, or its backlog no longer reaches the fork (errors.Is
 // ErrBacklogShort; the archive directory then records the loss, with
 // Result.Missing, so the alert fires). Keep is safe to call again for the
-// same request: the archive is rewritten, and replays apply nothing twice.
+// same request: the archive is kept (or rewritten when the new capture
+// reaches further), and replays apply nothing twice.
 func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 	res := Result{Mode: k.cfg.DivergentWrites}
 	log := k.logger.With("node", req.Node, "redis_addr", req.Addr, "epoch", req.Epoch, "offset", req.Fork.Offset)
@@ -209,8 +210,8 @@ func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 	if errors.Is(err, ErrBacklogShort) {
 		k.m.captures.WithLabelValues(resultLost).Inc()
 		k.m.missing.Add(float64(cr.Missing))
-		log.Error("divergent writes lost: the backlog no longer reaches the fork", "lag_bytes", cr.Bytes(),
-			"missing_bytes", cr.Missing, "backlog_first_byte_offset", cr.BacklogFirst, "err", err)
+		// The error names the missing bytes and the backlog's start; the
+		// caller logs it. The loss record makes the alert fire.
 		m := Manifest{Name: archiveName(req.Epoch, req.Node), Epoch: req.Epoch, Node: req.Node, Addr: req.Addr,
 			OldReplID: req.Fork.OldReplID, ForkOffset: req.Fork.Offset, EndOffset: cr.EndOffset, Bytes: cr.Bytes(),
 			Missing: cr.Missing, BacklogFirst: cr.BacklogFirst, OffsetAfter: cr.OffsetAfter, Error: err.Error()}
