@@ -790,3 +790,52 @@ func TestKeepAfterPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayUnitsOutcomes: applied, applied before, a run-time command
+// error (applied, as EXEC would), and a unit whose database does not exist
+// on the target (not applied, and tried again next time).
+func TestReplayUnitsOutcomes(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	ctx := ctxT(t)
+	args := func(a ...string) [][]byte {
+		out := make([][]byte, len(a))
+		for i, x := range a {
+			out[i] = []byte(x)
+		}
+		return out
+	}
+	units := []unit{
+		{offset: 10, db: 0, cmds: [][][]byte{args("SET", "k", "v")}},
+		{offset: 20, db: 2, cmds: [][][]byte{args("LPUSH", "k2", "x"), args("INCR", "k2"), args("INCR", "n2")}},
+		{offset: 30, db: 99, cmds: [][][]byte{args("SET", "nowhere", "x")}},
+		{offset: 40, db: 0, cmds: [][][]byte{args("INCR", "n")}},
+	}
+	res, err := replayUnits(ctx, s.Client(), "rid", units, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 3 || res.Failed != 1 || res.CommandErrors != 1 || res.Duplicates != 0 || res.Complete() {
+		t.Fatalf("first replay: %+v", res)
+	}
+	res, err = replayUnits(ctx, s.Client(), "rid", units, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 0 || res.Failed != 1 || res.Duplicates != 3 {
+		t.Fatalf("second replay: %+v", res)
+	}
+	db2 := redis.NewClient(&redis.Options{Addr: s.Addr(), DB: 2, MaxRetries: -1})
+	defer db2.Close()
+	if v := db2.Get(ctx, "n2").Val(); v != "1" {
+		t.Fatalf("n2 in db 2 = %q, want 1", v)
+	}
+	if v := s.Client().Get(ctx, "n").Val(); v != "1" {
+		t.Fatalf("n in db 0 = %q, want 1", v)
+	}
+	if n := s.Client().Exists(ctx, MarkerPrefix+"rid:30").Val(); n != 0 {
+		t.Fatal("the unit that was not applied kept its marker")
+	}
+	if ttl := s.Client().PTTL(ctx, MarkerPrefix+"rid:10").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("marker ttl %v", ttl)
+	}
+}
