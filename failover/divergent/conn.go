@@ -137,6 +137,7 @@ func (c *conn) reply(ctx context.Context) (string, error) {
 // RedisError is an error reply of Redis.
 type RedisError struct{ Msg string }
 
+// Error returns Redis's message.
 func (e *RedisError) Error() string { return e.Msg }
 
 // readReplInfo asks c for INFO replication.
