@@ -839,3 +839,32 @@ func TestReplayUnitsOutcomes(t *testing.T) {
 		t.Fatalf("marker ttl %v", ttl)
 	}
 }
+
+// TestKeepWithPassword: AUTH before the replication handshake and for the
+// replay; a wrong password is a clear error.
+func TestKeepWithPassword(t *testing.T) {
+	const pw = "s3cret"
+	a := redistest.Start(t, redistest.Options{Password: pw})
+	b := redistest.Start(t, redistest.Options{Password: pw, ReplicaOf: a.Addr()})
+	b.WaitSynced(t)
+	p := pair{a, b}
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	if err := a.Client().Set(ctx, "auth:k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pauseWrites(t, a)
+	bad, _ := newTestKeeper(t, keeperCfg(ModeReplay), Deps{Redis: RedisOptions{Password: "wrong"}})
+	if _, err := bad.Keep(ctx, Request{Epoch: 1, Node: "a", Addr: a.Addr(), Fork: fork, NewPrimary: b.Addr()}); err == nil ||
+		!strings.Contains(err.Error(), "auth") || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	k, _ := newTestKeeper(t, keeperCfg(ModeReplay), Deps{Redis: RedisOptions{Password: pw}})
+	res, err := k.Keep(ctx, Request{Epoch: 1, Node: "a", Addr: a.Addr(), Fork: fork, NewPrimary: b.Addr()})
+	if err != nil || res.Replay == nil || !res.Replay.Complete() || res.Commands != 1 {
+		t.Fatalf("keep: %+v %+v, err %v", res, res.Replay, err)
+	}
+	if v := b.Client().Get(ctx, "auth:k").Val(); v != "v" {
+		t.Fatalf("auth:k on the new primary = %q", v)
+	}
+}
