@@ -665,6 +665,9 @@ func TestEnsureBacklog(t *testing.T) {
 		if got := s.Client().ConfigGet(ctx, "repl-backlog-size").Val()["repl-backlog-size"]; got != strconv.Itoa(64<<20) {
 			t.Fatalf("repl-backlog-size %s", got)
 		}
+		if got := s.Client().ConfigGet(ctx, "repl-backlog-ttl").Val()["repl-backlog-ttl"]; got != "0" {
+			t.Fatalf("repl-backlog-ttl %s", got)
+		}
 	}
 }
 
