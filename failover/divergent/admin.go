@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// retryReplays replays the pending archives a replay was tried on and
-// failed. Archives never replayed (archived while the mode was archive)
-// are left to the operator.
+// retryReplays replays again the pending archives whose last replay was
+// interrupted (no writable primary, or it failed as a whole). Archives
+// never replayed (archived while the mode was archive) and units that
+// failed on their own are left to the operator.
 func (k *Keeper) retryReplays(ctx context.Context) {
 	to, ok := k.deps.Primary()
 	if !ok || to == "" {
@@ -21,7 +22,7 @@ func (k *Keeper) retryReplays(ctx context.Context) {
 		return
 	}
 	for _, m := range ms {
-		if m.State != StatePending || m.File == "" || m.Replay == nil || ctx.Err() != nil {
+		if m.State != StatePending || m.File == "" || m.Replay == nil || !m.Replay.Interrupted || ctx.Err() != nil {
 			continue
 		}
 		if _, err := k.Replay(ctx, m.Name, to, false); err != nil {

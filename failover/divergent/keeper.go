@@ -307,6 +307,7 @@ func (k *Keeper) replay(ctx context.Context, m Manifest, file []byte, addr strin
 func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr string) (ReplayResult, error) {
 	rr := ReplayResult{Target: addr, At: time.Now().UTC(), Units: m.Units}
 	if addr == "" {
+		rr.Interrupted = true
 		return rr, errors.New("divergent: replay: no writable primary known")
 	}
 	units, err := unitsOf(file, m)
@@ -319,5 +320,7 @@ func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr str
 		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
 	})
 	defer c.Close()
-	return replayUnits(ctx, c, m.OldReplID, units, k.cfg.MarkerTTL)
+	rr, err = replayUnits(ctx, c, m.OldReplID, units, k.cfg.MarkerTTL)
+	rr.Interrupted = err != nil
+	return rr, err
 }

@@ -626,7 +626,7 @@ func TestRunRetriesFailedReplay(t *testing.T) {
 		}
 	}})
 	res, err := k.Keep(ctx, Request{Epoch: 4, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: nowhere})
-	if err != nil || res.ReplayError == "" || res.Replay == nil || res.Replay.Failed != 50 {
+	if err != nil || res.ReplayError == "" || res.Replay == nil || res.Replay.Failed != 50 || !res.Replay.Interrupted {
 		t.Fatalf("keep with an unreachable new primary: %+v %+v, err %v", res, res.Replay, err)
 	}
 	if m, _ := k.Get(res.Archive); m.State != StatePending {

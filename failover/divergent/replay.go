@@ -93,6 +93,10 @@ type ReplayResult struct {
 	// with an error, as EXEC would have (WRONGTYPE against the new
 	// primary's data, ...). They are not retried.
 	CommandErrors int `json:"command_errors"`
+	// Interrupted means the replay stopped before trying every unit: no
+	// writable primary, or it failed as a whole. Only such replays are
+	// retried by Run; units that failed on their own need an operator.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Errors holds the first few error messages.
 	Errors []string `json:"errors,omitempty"`
 	// Duration is the time the replay took.
