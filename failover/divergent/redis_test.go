@@ -475,6 +475,14 @@ func TestKeepReplaysOnce(t *testing.T) {
 		t.Fatalf("keep again: %+v, err %v", res2.Replay, err)
 	}
 	check()
+	// Another sidecar capturing the same former primary: its own archive,
+	// the same markers, nothing applied twice.
+	other, _ := newTestKeeper(t, keeperCfg(ModeReplay), Deps{})
+	res3, err := other.Keep(ctx, Request{Epoch: 5, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: p.b.Addr()})
+	if err != nil || res3.Replay == nil || res3.Replay.Applied != 0 || res3.Replay.Duplicates != m.Units {
+		t.Fatalf("keep by another sidecar: %+v, err %v", res3.Replay, err)
+	}
+	check()
 }
 
 // TestKeepBacklogTooShort: 10 MiB of divergent writes through a 1 MiB
