@@ -43,6 +43,7 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newPauseCmd(admin, false),
 		newForgetCmd(admin),
 		newRetryqCmd(admin),
+		newDivergentCmd(admin),
 	)
 	return root
 }
