@@ -63,10 +63,11 @@ func TestSentinelReplyShapes(t *testing.T) {
 		{[]string{"CLIENT", "SETINFO", "LIB-VER", "9.0"}, "OK"},
 		{[]string{"CLIENT", "KILL", "x"}, respError("ERR unknown subcommand 'KILL'. Try CLIENT HELP.")},
 		{[]string{"CLIENT"}, respError("ERR wrong number of arguments for 'client' command")},
-		{[]string{"HELLO", "3"}, respError("NOPROTO sorry, this protocol version is not supported.")},
+		{[]string{"HELLO", "4"}, respError("NOPROTO unsupported protocol version")},
 		{[]string{"AUTH", "x"}, respError(errNoPassword)},
 		{[]string{"UNSUBSCRIBE"}, []any{"unsubscribe", nullBulk{}, int64(0)}},
-		{[]string{"SENTINEL", "failover", "mymaster"}, respError("ERR SENTINEL failover is not supported by vigil: use the vigil command line or HTTP API")},
+		{[]string{"SENTINEL", "failover", "mymaster"}, respError("ERR SENTINEL FAILOVER changes the group: it needs sentinel.password to be set")},
+		{[]string{"SENTINEL", "monitor", "x", "127.0.0.1", "1", "1"}, respError("ERR SENTINEL monitor is not supported by vigil: the group is defined by vigil's configuration and its known set (see vigil forget)")},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
