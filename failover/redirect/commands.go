@@ -139,7 +139,8 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		b = redcon.AppendArray(b, 1)
 		return redcon.AppendBulkString(b, s.masterName), actNone
 	case "info":
-		return appendVerbatim(b, proto, s.info(args[1:])), actNone
+		// A bulk string in RESP3 too: redis-sentinel 7 sends INFO that way.
+		return redcon.AppendBulkString(b, s.info(args[1:])), actNone
 	case "sentinel":
 		return s.sentinel(st, args, b), actNone
 	case "command":

@@ -289,9 +289,10 @@ func appendCommandInfo(b []byte, proto int, c commandSpec) []byte {
 	for _, f := range c.categories {
 		b = redcon.AppendString(b, f)
 	}
-	b = redcon.AppendArray(b, 0)
-	b = redcon.AppendArray(b, 0)
-	return redcon.AppendArray(b, 0)
+	// Tips, key specs and subcommands: sets in RESP3, as Redis sends them.
+	b = appendSetLen(b, proto, 0)
+	b = appendSetLen(b, proto, 0)
+	return appendSetLen(b, proto, 0)
 }
 
 // command answers COMMAND, COMMAND COUNT|LIST|INFO|DOCS.
