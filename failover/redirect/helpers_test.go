@@ -134,10 +134,10 @@ func testSentinelConfig() SentinelConfig {
 
 // startSentinel runs an endpoint until the test ends and returns it, its
 // address and its registry.
-func startSentinel(t testing.TB, cfg SentinelConfig, masterName string, src *testSource) (*Sentinel, string, *prometheus.Registry) {
+func startSentinel(t testing.TB, cfg SentinelConfig, masterName string, src *testSource, opts ...SentinelOption) (*Sentinel, string, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := NewSentinel(cfg, masterName, "a", src, testLogger(t), reg)
+	s, err := NewSentinel(cfg, masterName, "a", src, testLogger(t), reg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
