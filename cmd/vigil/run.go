@@ -156,7 +156,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo}))
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/internal/redistest"
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{"0", 0, false},
+		{"1048576", 1 << 20, false},
+		{"16MB", 16 << 20, false},
+		{"16 MB", 16 << 20, false},
+		{"1GiB", 1 << 30, false},
+		{"512kB", 512 << 10, false},
+		{"2KiB", 2048, false},
+		{"3TB", 3 << 40, false},
+		{"10B", 10, false},
+		{"x", 0, true},
+		{"-1", 0, true},
+		{"1.5MB", 0, true},
+		{"16XB", 0, true},
+		{"99999999999TB", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseBytes(tt.in)
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	now := time.Now()
+	primary := monitor.Observation{Time: now, Role: monitor.RolePrimary}
+	replica := monitor.Observation{Time: now, Role: monitor.RoleReplica, LinkUp: true}
+	down := monitor.Observation{Time: now, Reason: monitor.ReasonRefused}
+	self := failover.Snapshot{Self: "a", Primary: failover.Node{Name: "a"}}
+	other := failover.Snapshot{Self: "a", Primary: failover.Node{Name: "b"}}
+	moving := other
+	moving.InFailover = true
+	noLink := replica
+	noLink.LinkUp = false
+	tests := []struct {
+		name  string
+		obs   monitor.Observation
+		ready bool
+		snap  failover.Snapshot
+		want  int
+	}{
+		{"primary", primary, true, self, http.StatusOK},
+		{"replica", replica, true, other, http.StatusOK},
+		{"not probed", monitor.Observation{}, true, self, http.StatusServiceUnavailable},
+		{"redis down", down, true, self, http.StatusServiceUnavailable},
+		{"not settled", primary, false, self, http.StatusServiceUnavailable},
+		{"failover under way", replica, true, moving, http.StatusServiceUnavailable},
+		{"no primary", replica, true, failover.Snapshot{Self: "a"}, http.StatusServiceUnavailable},
+		{"role disagrees", replica, true, self, http.StatusServiceUnavailable},
+		{"primary where a replica belongs", primary, true, other, http.StatusServiceUnavailable},
+		{"link down", noLink, true, other, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		if got, msg := readiness(tt.obs, tt.ready, tt.snap); got != tt.want {
+			t.Errorf("%s: readiness = %d %q, want %d", tt.name, got, msg, tt.want)
+		}
+	}
+}
+
+// TestPatroniHealthEndpoints checks the Patroni-style endpoints against a
+// real primary and replica, every method HAProxy and Kubernetes use, and
+// that /-/ready and /readiness turn 503 when Redis goes down.
+func TestPatroniHealthEndpoints(t *testing.T) {
+	p := redistest.Start(t, redistest.Options{})
+	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
+	r.WaitSynced(t)
+	ports := []int{redistest.FreePort(t, "127.0.0.1"), redistest.FreePort(t, "127.0.0.1")}
+	join := []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}
+	slow := []string{"--failover.down_after", "1m", "--failover.fence_after", "30s"}
+	sp := startSidecar(t, "p", p, join, ports[0], slow...)
+	sr := startSidecar(t, "r", r, join, ports[1], slow...)
+
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		sp.wantStatus(t, m, "/read-write", http.StatusOK)
+		sr.wantStatus(t, m, "/read-write", http.StatusServiceUnavailable)
+		sp.wantStatus(t, m, "/read-only", http.StatusOK)
+		sr.wantStatus(t, m, "/read-only", http.StatusOK)
+		sr.wantStatus(t, m, "/read-only?lag=16MB", http.StatusOK)
+		sr.wantStatus(t, m, "/replica?lag=1GiB", http.StatusOK)
+		sp.wantStatus(t, m, "/liveness", http.StatusOK)
+		sp.wantStatus(t, m, "/readiness", http.StatusOK)
+		sr.wantStatus(t, m, "/readiness", http.StatusOK)
+	}
+	sr.wantStatus(t, http.MethodGet, "/replica?lag=16XB", http.StatusBadRequest)
+	sp.wantStatus(t, http.MethodPost, "/read-write", http.StatusMethodNotAllowed)
+	sp.wantStatus(t, http.MethodGet, "/-/ready", http.StatusOK)
+
+	// Redis down: the sidecar lives on, but it is not ready.
+	r.Kill(t)
+	sr.wantStatus(t, http.MethodGet, "/-/ready", http.StatusServiceUnavailable)
+	sr.wantStatus(t, http.MethodGet, "/readiness", http.StatusServiceUnavailable)
+	sr.wantStatus(t, http.MethodGet, "/read-only", http.StatusServiceUnavailable)
+	sr.wantStatus(t, http.MethodGet, "/liveness", http.StatusOK)
+}
+
+func TestConfigEndpointUnwired(t *testing.T) {
+	p := redistest.Start(t, redistest.Options{})
+	s := startSidecar(t, "solo", p, nil, redistest.FreePort(t, "127.0.0.1"), "--failover.quorum", "1")
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		code, body, err := s.do(m, "/v1/config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusNotImplemented || !strings.Contains(body, "group-wide settings need the replicated configuration") {
+			t.Errorf("%s /v1/config = %d %s, want 501 naming the missing wiring", m, code, body)
+		}
+	}
+}
