@@ -25,7 +25,7 @@ func listenerProblems(c Config) []error {
 	var errs []error
 	type bound struct {
 		key, host string
-		port     int
+		port      int
 	}
 	var seen []bound
 	for _, l := range ls {
