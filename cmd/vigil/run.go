@@ -42,6 +42,7 @@ func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
@@ -64,6 +65,7 @@ func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
