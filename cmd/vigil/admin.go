@@ -154,14 +154,23 @@ func printStatus(w io.Writer, st Status) error {
 		if role == "" {
 			role = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%d\t%v\t%s\n",
-			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), n.Synced, n.Priority, n.Reachable, orDash(n.Member))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%v\t%s\n",
+			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), synced(n), n.Priority, n.Reachable, orDash(n.Member))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "seen from %s at %s\n", st.Node, st.Time.Format(time.RFC3339))
 	return err
+}
+
+// synced shows whether a replica finished its initial sync; a primary
+// syncs from nobody.
+func synced(n failover.Node) string {
+	if n.Role == monitor.RolePrimary {
+		return "-"
+	}
+	return fmt.Sprint(n.Synced)
 }
 
 // updown shows a replica's link; a primary has none.
