@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +121,37 @@ func TestReadCommandsTableAndJSON(t *testing.T) {
 	err := run(context.Background(), []string{"config", "show", "--addr", s.http}, nil, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "group-wide settings need the replicated configuration") {
 		t.Errorf("config show: %v", err)
+	}
+}
+
+// switchover and forget print one line saying what happened. The API is
+// served by a stand-in here: the command's output is what is under test
+// (the real switchover is covered by the e2e tests).
+func TestAdminCommandsPrintOneLine(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/switchover":
+			_, _ = io.WriteString(w, `{"epoch":7,"primary":"b","primary_addr":"10.0.0.2:6379","reason":"switchover"}`)
+		case "/v1/forget":
+			_, _ = io.WriteString(w, `{"forgotten":"c"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"switchover", "--to", "b"}, "switchover complete: the primary is b (10.0.0.2:6379) at epoch 7\n"},
+		{[]string{"forget", "c"}, "forgot c: it no longer counts toward the majority\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(c.args, "--addr", srv.URL), nil, &stdout, &stderr); err != nil {
+			t.Fatalf("vigil %v: %v", c.args, err)
+		}
+		if stdout.String() != c.want {
+			t.Errorf("vigil %v printed %q, want %q", c.args, stdout.String(), c.want)
+		}
 	}
 }

@@ -36,7 +36,9 @@ func TestDemoStatusLine(t *testing.T) {
 			"primary a does not answer: waiting failover.down_after before declaring it down"},
 		{"odown", mod(func(s *failover.Snapshot) { s.Writable, s.Primary.ODown = false, true }),
 			"primary a is objectively down (a quorum agrees): electing a replica"},
-		{"held", mod(func(s *failover.Snapshot) { s.Writable, s.Primary.ODown, s.WhyNot = false, true, "b: lag 5 MB > max_lag_bytes" }),
+		{"held", mod(func(s *failover.Snapshot) {
+			s.Writable, s.Primary.ODown, s.WhyNot = false, true, "b: lag 5 MB > max_lag_bytes"
+		}),
 			"primary a is down; failover held: b: lag 5 MB > max_lag_bytes"},
 		{"paused", mod(func(s *failover.Snapshot) { s.Writable, s.Primary.SDown, s.Paused = false, true, true }),
 			"primary a is down and automatic failover is PAUSED (vigil resume)"},

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,4 +286,65 @@ func TestSentinelRESP3Push(t *testing.T) {
 	if got := fieldMap(t, c.do("HELLO"))["mode"]; got != "sentinel" {
 		t.Errorf("HELLO after RESET mode = %q", got)
 	}
+}
+
+// CLIENT INFO|LIST, COMMAND and ACL WHOAMI in RESP2, as redis-sentinel
+// answers them.
+func TestSentinelIntrospection(t *testing.T) {
+	_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", shapeSource())
+	a, b := dialRESP(t, addr), dialRESP(t, addr)
+	if got := a.do("CLIENT", "SETNAME", "alpha"); got != "OK" {
+		t.Fatal(got)
+	}
+	b.do("HELLO", "3")
+	b.do("SUBSCRIBE", "+switch-master")
+	info, ok := a.do("CLIENT", "INFO").(string)
+	if !ok || !strings.HasPrefix(info, "id=") || !strings.Contains(info, " name=alpha ") || !strings.Contains(info, " cmd=client|info ") ||
+		!strings.Contains(info, " resp=2") || !strings.HasSuffix(info, "\n") {
+		t.Errorf("CLIENT INFO = %q", info)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		list, _ := a.do("CLIENT", "LIST").(string)
+		if n := strings.Count(list, "\n"); n != 2 || !strings.Contains(list, "flags=P") || !strings.Contains(list, "resp=3") {
+			return fmt.Errorf("CLIENT LIST = %q", list)
+		}
+		return nil
+	})
+	if list, _ := a.do("CLIENT", "LIST", "TYPE", "pubsub").(string); strings.Count(list, "\n") != 1 || !strings.Contains(list, "sub=1") {
+		t.Errorf("CLIENT LIST TYPE pubsub = %q", list)
+	}
+	if got := a.do("CLIENT", "LIST", "TYPE", "bogus"); got != respError("ERR Unknown client type 'bogus'") {
+		t.Errorf("CLIENT LIST TYPE bogus = %v", got)
+	}
+	if got := a.do("ACL", "WHOAMI"); got != "default" {
+		t.Errorf("ACL WHOAMI = %v", got)
+	}
+	if got, _ := a.do("COMMAND", "COUNT").(int64); got != int64(len(commandTable)) {
+		t.Errorf("COMMAND COUNT = %v", got)
+	}
+	docs := fieldMap(t, flattenDocs(a.do("COMMAND", "DOCS", "ping")))
+	if docs["ping"] == "" {
+		t.Errorf("COMMAND DOCS ping = %v", docs)
+	}
+	if got, _ := a.do("COMMAND").([]any); len(got) != len(commandTable) {
+		t.Errorf("COMMAND lists %d commands, want %d", len(got), len(commandTable))
+	}
+}
+
+// flattenDocs turns COMMAND DOCS's RESP2 reply (name, [k, v, ...]) into
+// name -> the summary, for fieldMap.
+func flattenDocs(v any) any {
+	arr, _ := v.([]any)
+	var out []any
+	for i := 0; i+1 < len(arr); i += 2 {
+		m, _ := arr[i+1].([]any)
+		summary := ""
+		for j := 0; j+1 < len(m); j += 2 {
+			if m[j] == "summary" {
+				summary, _ = m[j+1].(string)
+			}
+		}
+		out = append(out, arr[i], summary)
+	}
+	return out
 }
