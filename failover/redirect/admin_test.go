@@ -143,6 +143,9 @@ func TestSentinelAdminCommands(t *testing.T) {
 				t.Errorf("%v = %#v, want %#v", tt.args, got, tt.want)
 			}
 		}
+		if got := fieldMap(t, c.do("SENTINEL", "MASTER", "mymaster"))["failover-timeout"]; got != "60000" {
+			t.Errorf("SENTINEL MASTER failover-timeout = %q after CONFIG SET, want 60000", got)
+		}
 		if diff := cmp.Diff(a.resets, []string{"my*"}); diff != "" {
 			t.Errorf("resets (-got +want):\n%s", diff)
 		}

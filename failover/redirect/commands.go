@@ -545,9 +545,20 @@ func msSince(t time.Time) string {
 	return strconv.FormatInt(max(time.Since(t).Milliseconds(), 0), 10)
 }
 
-// failoverTimeoutMS is what Sentinel's failover-timeout field reports;
-// vigil has no such setting, so it reports Sentinel's default.
+// failoverTimeoutMS is what Sentinel's failover-timeout field reports
+// while the group-wide settings do not name one: Sentinel's default.
 const failoverTimeoutMS = "180000"
+
+// failoverTimeout is the group-wide failover-timeout when the settings
+// store has one, else Sentinel's default.
+func (s *Sentinel) failoverTimeout() string {
+	if st, ok := s.admin.(SettingsStore); ok {
+		if v := st.Settings()["failover-timeout"]; v != "" {
+			return v
+		}
+	}
+	return failoverTimeoutMS
+}
 
 // masterFields describes the primary as SENTINEL MASTER does. With no known
 // primary it still describes the configured master, flagged down so that
@@ -577,7 +588,7 @@ func (s *Sentinel) masterFields(snap failover.Snapshot) []string {
 		"num-slaves", strconv.Itoa(len(snap.Replicas)),
 		"num-other-sentinels", strconv.Itoa(len(snap.Sentinels)),
 		"quorum", strconv.Itoa(snap.Quorum),
-		"failover-timeout", failoverTimeoutMS,
+		"failover-timeout", s.failoverTimeout(),
 		"parallel-syncs", strconv.Itoa(snap.ParallelSyncs),
 	)
 	return kv
