@@ -122,7 +122,7 @@ func configHandler(store settingsView, token string) http.Handler {
 		}
 		switch r.Method {
 		case http.MethodGet:
-			writeJSON(w, http.StatusOK, store.Settings())
+			writeJSON(w, http.StatusOK, maskSettings(store.Settings()))
 		case http.MethodPost:
 			if token != "" {
 				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -146,12 +146,24 @@ func configHandler(store settingsView, token string) http.Handler {
 				writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 				return
 			}
-			writeJSON(w, http.StatusOK, store.Settings())
+			writeJSON(w, http.StatusOK, maskSettings(store.Settings()))
 		default:
 			w.Header().Set("Allow", "GET, POST")
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		}
 	})
+}
+
+// maskSettings hides auth-pass: GET /v1/config needs no token.
+func maskSettings(kv map[string]string) map[string]string {
+	out := make(map[string]string, len(kv))
+	for k, v := range kv {
+		if k == "auth-pass" && v != "" {
+			v = "********"
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // validateSettings checks keys and values before anything is sent.

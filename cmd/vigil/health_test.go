@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +128,49 @@ func TestConfigEndpointUnwired(t *testing.T) {
 		if code != http.StatusNotImplemented || !strings.Contains(body, "group-wide settings need the replicated configuration") {
 			t.Errorf("%s /v1/config = %d %s, want 501 naming the missing wiring", m, code, body)
 		}
+	}
+}
+
+// memSettings holds settings in memory: it stands in for the replicated
+// store (not wired on this branch) to test the HTTP layer only.
+type memSettings struct{ kv map[string]string }
+
+func (m *memSettings) Settings() map[string]string { return maps.Clone(m.kv) }
+func (m *memSettings) SetSettings(_ context.Context, kv map[string]string) error {
+	maps.Copy(m.kv, kv)
+	return nil
+}
+
+func TestConfigHandler(t *testing.T) {
+	store := &memSettings{kv: map[string]string{"quorum": "2", "auth-pass": "secret"}}
+	srv := httptest.NewServer(configHandler(store, "tok"))
+	defer srv.Close()
+	do := func(method, body, token string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do(http.MethodGet, "", ""); code != 200 || strings.Contains(body, "secret") || !strings.Contains(body, `"quorum":"2"`) {
+		t.Errorf("GET = %d %s", code, body)
+	}
+	if code, _ := do(http.MethodPost, `{"quorum":"3"}`, ""); code != http.StatusUnauthorized {
+		t.Errorf("POST without token = %d", code)
+	}
+	if code, body := do(http.MethodPost, `{"quorom":"3"}`, "tok"); code != http.StatusBadRequest || !strings.Contains(body, "quorom") {
+		t.Errorf("POST unknown key = %d %s", code, body)
+	}
+	if code, body := do(http.MethodPost, `{"down-after-milliseconds":"-1"}`, "tok"); code != http.StatusBadRequest {
+		t.Errorf("POST bad value = %d %s", code, body)
+	}
+	if code, body := do(http.MethodPost, `{"quorum":"3"}`, "tok"); code != 200 || !strings.Contains(body, `"quorum":"3"`) || store.kv["quorum"] != "3" {
+		t.Errorf("POST = %d %s, store %v", code, body, store.kv)
 	}
 }
