@@ -158,7 +158,7 @@ func TestConfigHandler(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := do(http.MethodGet, "", ""); code != 200 || strings.Contains(body, "secret") || !strings.Contains(body, `"quorum":"2"`) {
+	if code, body := do(http.MethodGet, "", ""); code != 200 || strings.Contains(body, "secret") || !strings.Contains(body, `"quorum": "2"`) {
 		t.Errorf("GET = %d %s", code, body)
 	}
 	if code, _ := do(http.MethodPost, `{"quorum":"3"}`, ""); code != http.StatusUnauthorized {
@@ -170,7 +170,7 @@ func TestConfigHandler(t *testing.T) {
 	if code, body := do(http.MethodPost, `{"down-after-milliseconds":"-1"}`, "tok"); code != http.StatusBadRequest {
 		t.Errorf("POST bad value = %d %s", code, body)
 	}
-	if code, body := do(http.MethodPost, `{"quorum":"3"}`, "tok"); code != 200 || !strings.Contains(body, `"quorum":"3"`) || store.kv["quorum"] != "3" {
+	if code, body := do(http.MethodPost, `{"quorum":"3"}`, "tok"); code != 200 || !strings.Contains(body, `"quorum": "3"`) || store.kv["quorum"] != "3" {
 		t.Errorf("POST = %d %s, store %v", code, body, store.kv)
 	}
 }
