@@ -175,7 +175,17 @@ func validateSettings(kv map[string]string) error {
 			known = known || s == k
 		}
 		if !known {
-			errs = append(errs, fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(redirect.SettingKeys, ", ")))
+			best, bestD := "", 4
+			for _, s := range redirect.SettingKeys {
+				if d := levenshtein(k, s); d < bestD {
+					best, bestD = s, d
+				}
+			}
+			if best != "" {
+				errs = append(errs, fmt.Errorf("unknown setting %q (did you mean %q?)", k, best))
+			} else {
+				errs = append(errs, fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(redirect.SettingKeys, ", ")))
+			}
 			continue
 		}
 		if k == "auth-pass" {

@@ -164,7 +164,7 @@ func TestConfigHandler(t *testing.T) {
 	if code, _ := do(http.MethodPost, `{"quorum":"3"}`, ""); code != http.StatusUnauthorized {
 		t.Errorf("POST without token = %d", code)
 	}
-	if code, body := do(http.MethodPost, `{"quorom":"3"}`, "tok"); code != http.StatusBadRequest || !strings.Contains(body, "quorom") {
+	if code, body := do(http.MethodPost, `{"quorom":"3"}`, "tok"); code != http.StatusBadRequest || !strings.Contains(body, `did you mean \"quorum\"?`) {
 		t.Errorf("POST unknown key = %d %s", code, body)
 	}
 	if code, body := do(http.MethodPost, `{"down-after-milliseconds":"-1"}`, "tok"); code != http.StatusBadRequest {
