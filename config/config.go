@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -125,11 +124,7 @@ func (c Config) Validate() error {
 	if c.Node.DataDir == "" {
 		errs = append(errs, errors.New("node.data_dir is empty"))
 	}
-	if c.HTTP.ListenAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.ListenAddr); err != nil {
-			errs = append(errs, fmt.Errorf("http.listen_addr (%q): want host:port", c.HTTP.ListenAddr))
-		}
-	}
+	errs = append(errs, listenerProblems(c)...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -128,7 +128,11 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	set := func(source, key string, raw any) {
 		f, ok := known[key]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: unknown key %q", source, key))
+			if near := suggest(key, known); near != "" {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q (did you mean %q?)", source, key, near))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q", source, key))
+			}
 			return
 		}
 		v, err := convert(raw, f.typ)
@@ -302,6 +306,9 @@ func Redacted(c Config) [][2]string {
 		}
 		if secretKeys[f.key] && v != "" {
 			v = "********"
+		}
+		if strings.HasSuffix(f.key, "_url") {
+			v = maskURL(v)
 		}
 		out = append(out, [2]string{f.key, v})
 	}

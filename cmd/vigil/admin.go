@@ -101,12 +101,16 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func newStatusCmd(o *adminOptions) *cobra.Command {
-	var asJSON bool
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a running sidecar's view of the group",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			var st Status
 			if err := o.call(cmd.Context(), http.MethodGet, "/v1/status", nil, &st); err != nil {
 				return err
@@ -117,7 +121,7 @@ func newStatusCmd(o *adminOptions) *cobra.Command {
 			return printStatus(o.Stdout, st)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	out = bindOutput(cmd)
 	return o.bind(cmd)
 }
 
@@ -159,14 +163,23 @@ func printStatus(w io.Writer, st Status) error {
 		if role == "" {
 			role = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%d\t%v\t%s\n",
-			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), n.Synced, n.Priority, n.Reachable, orDash(n.Member))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%v\t%s\n",
+			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), synced(n), n.Priority, n.Reachable, orDash(n.Member))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "seen from %s at %s\n", st.Node, st.Time.Format(time.RFC3339))
 	return err
+}
+
+// synced shows whether a replica finished its initial sync; a primary
+// syncs from nobody.
+func synced(n failover.Node) string {
+	if n.Role == monitor.RolePrimary {
+		return "-"
+	}
+	return fmt.Sprint(n.Synced)
 }
 
 // updown shows a replica's link; a primary has none.
@@ -188,14 +201,47 @@ func orDash(s string) string {
 }
 
 func newHistoryCmd(o *adminOptions) *cobra.Command {
-	return o.bind(&cobra.Command{
+	var out *output
+	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "Show the group's recent failovers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodGet, "/v1/history", nil, nil)
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
+			var h []failover.HistoryEntry
+			if err := o.call(cmd.Context(), http.MethodGet, "/v1/history", nil, &h); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(o.Stdout, h)
+			}
+			return printHistory(o.Stdout, h)
 		},
-	})
+	}
+	out = bindOutput(cmd)
+	return o.bind(cmd)
+}
+
+// printHistory renders failovers as a table, oldest first.
+func printHistory(w io.Writer, h []failover.HistoryEntry) error {
+	if len(h) == 0 {
+		_, err := fmt.Fprintln(w, "no failovers recorded")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EPOCH\tSTART\tOLD\tNEW\tREASON\tDURATION\tRESULT\tERROR")
+	for _, e := range h {
+		start := "-"
+		if !e.Start.IsZero() {
+			start = e.Start.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, start, orDash(e.Old), orDash(e.New), e.Reason,
+			e.Duration.Round(time.Millisecond), e.Result, orDash(shorten(e.Error, 60)))
+	}
+	return tw.Flush()
 }
 
 func newSwitchoverCmd(o *adminOptions) *cobra.Command {
@@ -205,7 +251,12 @@ func newSwitchoverCmd(o *adminOptions) *cobra.Command {
 		Short: "Move the primary role to a replica without losing acknowledged writes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodPost, "/v1/switchover", map[string]string{"to": to}, nil)
+			var c failover.Configuration
+			if err := o.call(cmd.Context(), http.MethodPost, "/v1/switchover", map[string]string{"to": to}, &c); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(o.Stdout, "switchover complete: the primary is %s (%s) at epoch %d\n", c.Primary, c.PrimaryAddr, c.Epoch)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "node to promote (default: the best replica)")
@@ -222,7 +273,16 @@ func newPauseCmd(o *adminOptions, pause bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodPost, path, nil, nil)
+			var c failover.Configuration
+			if err := o.call(cmd.Context(), http.MethodPost, path, nil, &c); err != nil {
+				return err
+			}
+			msg := "automatic failover resumed for the group"
+			if c.Paused {
+				msg = "automatic failover paused for the group (switchover still works)"
+			}
+			_, err := fmt.Fprintln(o.Stdout, msg)
+			return err
 		},
 	})
 }
@@ -233,7 +293,11 @@ func newForgetCmd(o *adminOptions) *cobra.Command {
 		Short: "Remove a departed sidecar from the known set that majorities are counted against",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, nil)
+			if err := o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, &struct{}{}); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(o.Stdout, "forgot %s: it no longer counts toward the majority\n", args[0])
+			return err
 		},
 	})
 }

@@ -46,6 +46,9 @@ type httpDeps struct {
 	queue  queueView
 	guard  *accessGuard
 	logger *slog.Logger
+	// settings backs /v1/config; nil answers 501 until the group-wide
+	// settings are wired.
+	settings settingsView
 }
 
 // Status is the body of GET /v1/status.
@@ -73,11 +76,8 @@ func newHTTPHandler(d httpDeps) http.Handler {
 		writeText(w, http.StatusOK, "OK")
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if d.local.Last().Time.IsZero() || !d.fo.Ready() {
-			writeText(w, http.StatusServiceUnavailable, "not ready")
-			return
-		}
-		writeText(w, http.StatusOK, "ready")
+		code, msg := readiness(d.local.Last(), d.fo.Ready(), d.fo.Snapshot())
+		writeText(w, code, msg)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		obs := d.local.Last()
@@ -112,6 +112,8 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	mux.Handle("/replica", check(func(r *http.Request) (int, string) {
 		return replicaCheck(d.local.Last(), r.URL.Query().Get("lag"))
 	}))
+	addHealthRoutes(mux, d, check)
+	mux.Handle("/v1/config", configHandler(d.settings, d.token))
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		snap := d.fo.Snapshot()
 		st := Status{Node: snap.Self, Time: time.Now().UTC(), Local: d.local.Last(), Topology: snap}
@@ -151,9 +153,9 @@ func replicaCheck(obs monitor.Observation, lag string) (int, string) {
 	if lag == "" {
 		return http.StatusOK, "replica"
 	}
-	max, err := strconv.ParseInt(lag, 10, 64)
-	if err != nil || max < 0 {
-		return http.StatusBadRequest, "lag must be a number of bytes"
+	max, err := parseBytes(lag)
+	if err != nil {
+		return http.StatusBadRequest, "lag: " + err.Error()
 	}
 	if obs.LagBytes < 0 {
 		return http.StatusServiceUnavailable, "lag unknown"

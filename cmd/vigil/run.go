@@ -41,6 +41,7 @@ func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
@@ -68,6 +69,7 @@ func newCheckConfigCmd(environ []string, stdout, stderr io.Writer) *cobra.Comman
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
@@ -166,7 +168,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo}))
 		if err != nil {
 			return err
 		}
