@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-redis/vigil/config"
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/monitor"
@@ -143,10 +144,12 @@ func (m *memSettings) SetSettings(_ context.Context, kv map[string]string) error
 
 func TestConfigHandler(t *testing.T) {
 	store := &memSettings{kv: map[string]string{"quorum": "2", "auth-pass": "secret"}}
-	srv := httptest.NewServer(configHandler(store, "tok"))
+	mux := http.NewServeMux()
+	configRoutes(mux, newAccessGuard(config.Tokens{Admin: "tok"}), store)
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	do := func(method, body, token string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL, strings.NewReader(body))
+		req, _ := http.NewRequest(method, srv.URL+"/v1/config", strings.NewReader(body))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

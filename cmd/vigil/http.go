@@ -113,7 +113,7 @@ func newHTTPHandler(d httpDeps) http.Handler {
 		return replicaCheck(d.local.Last(), r.URL.Query().Get("lag"))
 	}))
 	addHealthRoutes(mux, d, check)
-	mux.Handle("/v1/config", configHandler(d.settings, d.token))
+	configRoutes(mux, d.guard, d.settings)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		snap := d.fo.Snapshot()
 		st := Status{Node: snap.Self, Time: time.Now().UTC(), Local: d.local.Last(), Topology: snap}
