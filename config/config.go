@@ -55,14 +55,19 @@ type HTTPConfig struct {
 	// history), /debug/pprof and every retry-queue route. While it is
 	// empty those endpoints answer only clients on loopback (403 otherwise).
 	AdminToken string `koanf:"admin_token"`
-	// AdminTokenFile is read at start and on SIGHUP when AdminToken is
-	// empty, so the secret can come from a mounted file.
+	// AdminTokenFile is the path of a file holding the admin token (its
+	// trailing newline is dropped; an empty file is an error), read at
+	// start and on SIGHUP, so the secret can come from a mounted file.
+	// Setting it together with http.admin_token is an error. Default
+	// empty: no file.
 	AdminTokenFile string `koanf:"admin_token_file"`
 	// EnqueueToken, when set, opens POST /v1/retryq (enqueue) and nothing
 	// else: give it to applications instead of the admin token. With
 	// both tokens empty, enqueueing is allowed from loopback only.
 	EnqueueToken string `koanf:"enqueue_token"`
-	// EnqueueTokenFile is read like AdminTokenFile.
+	// EnqueueTokenFile is the path of a file holding the enqueue token,
+	// read as http.admin_token_file is (not together with
+	// http.enqueue_token). Default empty: no file.
 	EnqueueTokenFile string `koanf:"enqueue_token_file"`
 	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`

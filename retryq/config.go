@@ -54,7 +54,10 @@ type Config struct {
 	MaxRequestBytes int64 `koanf:"max_request_bytes"`
 	// AllowedCommands are the command names (case-insensitive) the queue
 	// accepts; any other item is refused with 400 naming its command.
-	// Default DefaultAllowedCommands(): data writes only. Administrative,
+	// Default: the data-writing commands of strings, hashes, lists, sets,
+	// sorted sets, streams, HyperLogLog, bitmaps, geo and RedisJSON, with
+	// DEL/UNLINK, expiries and renames (DefaultAllowedCommands; the README
+	// lists them). An empty list is refused at start. Administrative,
 	// destructive and scripting commands (FLUSHALL, CONFIG, EVAL, ...) are
 	// refused even when listed here: enqueueing runs them with the
 	// sidecar's own Redis credentials.

@@ -21,31 +21,45 @@ import (
 // The top-level key is "redis.tls".
 type ClientConfig struct {
 	// Enabled makes every connection to Redis (probes, failover commands,
-	// the retry queue's replay, the proxy's upstream) use TLS.
+	// the retry queue's replay, the proxy's upstream) use TLS, for a Redis
+	// that listens on its tls-port. Default false: plain TCP.
 	Enabled bool `koanf:"enabled"`
-	// CAFile is a PEM bundle of the CAs that sign the Redis servers'
-	// certificates. Empty means the system roots.
+	// CAFile is the path of a PEM bundle of the CAs that sign the Redis
+	// servers' certificates. Empty (the default) means the system roots.
 	CAFile string `koanf:"ca_file"`
-	// CertFile and KeyFile are a PEM client certificate and key, for a
-	// Redis with tls-auth-clients yes (the default). Both or neither.
+	// CertFile is the path of the PEM client certificate (chain) vigil
+	// presents, for a Redis with tls-auth-clients yes (Redis's default).
+	// Set it together with the key file, or neither. Empty (the default)
+	// presents no certificate.
 	CertFile string `koanf:"cert_file"`
-	KeyFile  string `koanf:"key_file"`
+	// KeyFile is the path of the PEM private key of the client
+	// certificate. Set it together with the certificate file, or neither.
+	// Default empty.
+	KeyFile string `koanf:"key_file"`
 	// ServerName is the name checked against the server's certificate.
-	// Empty means the host of the address dialled, an IP address included.
+	// Empty (the default) means the host of the address dialled, an IP
+	// address included.
 	ServerName string `koanf:"server_name"`
 	// InsecureSkipVerify accepts any server certificate. It defeats the
-	// point of TLS against an active attacker; check-config warns about it.
+	// point of TLS against an active attacker; check-config warns about
+	// it. Default false.
 	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
 }
 
 // ServerConfig is a TLS endpoint vigil serves. Setting CertFile enables it.
 type ServerConfig struct {
-	// CertFile and KeyFile are the PEM certificate (chain) and key served.
-	// Empty CertFile serves plain TCP.
+	// CertFile is the path of the PEM certificate (chain) this endpoint
+	// serves; setting it turns TLS on. Empty (the default) serves plain
+	// TCP. Set it together with the key file.
 	CertFile string `koanf:"cert_file"`
-	KeyFile  string `koanf:"key_file"`
-	// ClientCAFile, when set, requires every client to present a
-	// certificate signed by one of these CAs (mutual TLS).
+	// KeyFile is the path of the PEM private key of the served
+	// certificate. Set it together with the certificate file. Default
+	// empty.
+	KeyFile string `koanf:"key_file"`
+	// ClientCAFile is the path of a PEM bundle of CAs; when set, every
+	// client must present a certificate signed by one of them (mutual
+	// TLS). It needs the certificate file. Empty (the default) asks
+	// clients for no certificate.
 	ClientCAFile string `koanf:"client_ca_file"`
 }
 
