@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
@@ -21,17 +22,23 @@ import (
 // Config is everything one sidecar needs. Each top-level key belongs to
 // one package, which owns its defaults and validation.
 type Config struct {
-	Node     NodeConfig              `koanf:"node"`
-	Redis    monitor.RedisConfig     `koanf:"redis"`
-	Monitor  monitor.Config          `koanf:"monitor"`
-	Gossip   gossip.Config           `koanf:"gossip"`
-	Failover failover.Config         `koanf:"failover"`
-	Sentinel redirect.SentinelConfig `koanf:"sentinel"`
-	Proxy    redirect.ProxyConfig    `koanf:"proxy"`
-	Hooks    redirect.HooksConfig    `koanf:"hooks"`
-	Retryq   retryq.Config           `koanf:"retryq"`
-	HTTP     HTTPConfig              `koanf:"http"`
-	Log      LogConfig               `koanf:"log"`
+	Node     NodeConfig          `koanf:"node"`
+	Redis    monitor.RedisConfig `koanf:"redis"`
+	Monitor  monitor.Config      `koanf:"monitor"`
+	Gossip   gossip.Config       `koanf:"gossip"`
+	Failover failover.Config     `koanf:"failover"`
+	// Divergent holds the failover.* keys of the divergent-writes keeper
+	// (failover.divergent_writes, failover.backlog_bytes, ...): they
+	// share the failover prefix, decoded from the same section, but
+	// belong to package failover/divergent, which the failover core does
+	// not need for its own settings.
+	Divergent divergent.Config        `koanf:"failover"`
+	Sentinel  redirect.SentinelConfig `koanf:"sentinel"`
+	Proxy     redirect.ProxyConfig    `koanf:"proxy"`
+	Hooks     redirect.HooksConfig    `koanf:"hooks"`
+	Retryq    retryq.Config           `koanf:"retryq"`
+	HTTP      HTTPConfig              `koanf:"http"`
+	Log       LogConfig               `koanf:"log"`
 }
 
 // NodeConfig identifies this sidecar.
@@ -104,17 +111,18 @@ type LogConfig struct {
 // Default returns a complete configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Node:     NodeConfig{DataDir: "/var/lib/vigil"},
-		Redis:    monitor.DefaultRedisConfig(),
-		Monitor:  monitor.DefaultConfig(),
-		Gossip:   gossip.DefaultConfig(),
-		Failover: failover.DefaultConfig(),
-		Sentinel: redirect.DefaultSentinelConfig(),
-		Proxy:    redirect.DefaultProxyConfig(),
-		Hooks:    redirect.DefaultHooksConfig(),
-		Retryq:   retryq.DefaultConfig(),
-		HTTP:     DefaultHTTPConfig(),
-		Log:      LogConfig{Level: "info", Format: "auto"},
+		Node:      NodeConfig{DataDir: "/var/lib/vigil"},
+		Redis:     monitor.DefaultRedisConfig(),
+		Monitor:   monitor.DefaultConfig(),
+		Gossip:    gossip.DefaultConfig(),
+		Failover:  failover.DefaultConfig(),
+		Divergent: divergent.DefaultConfig(),
+		Sentinel:  redirect.DefaultSentinelConfig(),
+		Proxy:     redirect.DefaultProxyConfig(),
+		Hooks:     redirect.DefaultHooksConfig(),
+		Retryq:    retryq.DefaultConfig(),
+		HTTP:      DefaultHTTPConfig(),
+		Log:       LogConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -146,6 +154,7 @@ func (c Config) Validate() error {
 		c.Monitor.Validate(),
 		c.Gossip.Validate(),
 		c.Failover.Validate(),
+		c.Divergent.Validate(),
 		c.Sentinel.Validate(),
 		c.Proxy.Validate(),
 		c.Hooks.Validate(),

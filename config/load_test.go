@@ -169,3 +169,29 @@ func TestRedactedMasksURLCredentials(t *testing.T) {
 	}
 	t.Error("hooks.webhook_url not printed")
 }
+
+// The divergent keeper's keys live under failover beside the failover
+// core's, from every source, and are validated with their names.
+func TestDivergentKeysUnderFailover(t *testing.T) {
+	cfg, err := load(t, `
+node: {name: a}
+failover:
+  quorum: 3
+  divergent_writes: replay
+  divergent_marker_ttl: 1h
+`, []string{"VIGIL_FAILOVER__BACKLOG_BYTES=1048576"}, "--failover.divergent_capture_timeout", "5s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Divergent
+	if cfg.Failover.Quorum != 3 || d.DivergentWrites != "replay" || d.MarkerTTL != time.Hour ||
+		d.BacklogBytes != 1<<20 || d.CaptureTimeout != 5*time.Second || d.ReplayRetry != 30*time.Second {
+		t.Fatalf("failover %+v, divergent %+v", cfg.Failover, d)
+	}
+	_, err = load(t, "node: {name: a}\nfailover: {divergent_writes: keep, backlog_bytes: 10}\n", nil)
+	for _, want := range []string{`failover.divergent_writes ("keep")`, "failover.backlog_bytes (10)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %s", err, want)
+		}
+	}
+}

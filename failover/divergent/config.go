@@ -23,26 +23,36 @@ const (
 // Config is the failover.* part this package owns; the failover config
 // embeds it (koanf ",squash") so the keys stay under failover.
 type Config struct {
-	// DivergentWrites is archive, replay or discard (see Mode).
+	// DivergentWrites is what happens to the writes a former primary
+	// acknowledged after the fork point of a failover, when the failover
+	// core captures them before demoting it: archive keeps them in
+	// node.data_dir/divergent for `vigil divergent` (default); replay
+	// archives them and applies each unit at most once to the new
+	// primary; discard drops them, as Redis Sentinel does.
 	DivergentWrites Mode `koanf:"divergent_writes"`
-	// BacklogBytes is the repl-backlog-size vigil keeps on the primary
-	// (EnsureBacklog), in bytes. It bounds how many divergent bytes can be
-	// recovered: a former primary whose writes after the fork exceed it
-	// has lost the oldest ones. It costs that much memory on the primary
-	// (and on each replica, which keeps a backlog too).
+	// BacklogBytes is the repl-backlog-size, in bytes, vigil keeps on its
+	// local Redis (with repl-backlog-ttl 0), set at start and whenever
+	// that Redis restarts or changes role. It bounds how many divergent
+	// bytes can be recovered: a former primary whose writes after the
+	// fork exceed it has lost the oldest ones. It costs that much memory
+	// on the primary and on each replica. Default 67108864 (64 MiB);
+	// at least 16384.
 	BacklogBytes int64 `koanf:"backlog_bytes"`
 	// MarkerTTL is how long the at-most-once marker of each replayed unit
 	// (vigil:divergent:done:<old replid>:<offset>, in database 0 of the
 	// primary) lives. Replaying an archive again within it applies
 	// nothing twice; after it, everything again. Each marker costs about
-	// 100 bytes of the primary's memory.
+	// 100 bytes of the primary's memory. Default 168h (7 days); at least
+	// 1m.
 	MarkerTTL time.Duration `koanf:"divergent_marker_ttl"`
-	// CaptureTimeout bounds one capture from a former primary.
+	// CaptureTimeout bounds one capture from a former primary (connect,
+	// partial resync, reading the divergent tail); past it the capture
+	// fails with an error. Default 30s; must be positive.
 	CaptureTimeout time.Duration `koanf:"divergent_capture_timeout"`
 	// ReplayRetry is how often, in replay mode, a pending archive whose
 	// replay failed (no writable primary, the primary refused) is replayed
 	// again against the current primary. Units applied before are skipped
-	// by their markers.
+	// by their markers. Default 30s; must be positive.
 	ReplayRetry time.Duration `koanf:"divergent_replay_retry"`
 }
 
