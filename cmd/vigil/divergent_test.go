@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strconv"
@@ -117,5 +119,42 @@ func TestDivergentCommands(t *testing.T) {
 	if err := run(ctx, []string{"divergent", "ls", "--addr", srv.URL}, nil, &out2, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "bearer token") {
 		t.Fatalf("ls without the token: %v", err)
+	}
+}
+
+// `vigil run` wires the divergent keeper: it keeps the local Redis's
+// backlog at failover.backlog_bytes with repl-backlog-ttl 0, again after
+// that Redis restarts (which resets both), and serves /v1/divergent to the
+// admin token only.
+func TestSidecarWiresDivergentKeeper(t *testing.T) {
+	p := redistest.Start(t, redistest.Options{})
+	const admin = "admin-secret-div"
+	s := startSidecar(t, "solo", p, nil, redistest.FreePort(t, "127.0.0.1"), "--failover.quorum", "1",
+		"--failover.backlog_bytes", "2097152", "--http.admin_token", admin)
+	backlogKept := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for key, want := range map[string]string{"repl-backlog-size": "2097152", "repl-backlog-ttl": "0"} {
+			got, err := p.Client().ConfigGet(ctx, key).Result()
+			if err != nil {
+				return err
+			}
+			if got[key] != want {
+				return fmt.Errorf("%s = %q, want %q", key, got[key], want)
+			}
+		}
+		return nil
+	}
+	redistest.Eventually(t, 20*time.Second, backlogKept)
+	p.Restart(t)
+	redistest.Eventually(t, 20*time.Second, backlogKept)
+
+	if code, body := s.request(t, http.MethodGet, "/v1/divergent", admin, ""); code != http.StatusOK || !strings.Contains(body, `"archives":[]`) {
+		t.Errorf("GET /v1/divergent with the admin token: %d %s, want 200 and no archives", code, body)
+	}
+	for _, ep := range [][2]string{{http.MethodGet, "/v1/divergent"}, {http.MethodDelete, "/v1/divergent/x"}} {
+		if code, body := s.request(t, ep[0], ep[1], "", ""); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: %d %s, want 401", ep[0], ep[1], code, body)
+		}
 	}
 }

@@ -33,17 +33,20 @@ type membersView interface {
 	Members() []gossip.Member
 }
 
-// queueView serves the retry queue's routes.
+// queueView serves the retry queue's (or the divergent keeper's) routes.
 type queueView interface {
 	Handler(adminToken string) http.Handler
 }
 
 type httpDeps struct {
-	reg    *prometheus.Registry
-	local  localView
-	fo     topologyView
-	peer   membersView
-	queue  queueView
+	reg   *prometheus.Registry
+	local localView
+	fo    topologyView
+	peer  membersView
+	queue queueView
+	// keeper serves the divergent-writes archives; nil leaves
+	// /v1/divergent unrouted.
+	keeper queueView
 	guard  *accessGuard
 	logger *slog.Logger
 	// settings backs /v1/config; nil answers 501 until the group-wide
@@ -138,6 +141,13 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	mux.Handle("POST /v1/retryq", d.guard.enqueue(q))
 	mux.Handle("/v1/retryq", d.guard.admin(q))
 	mux.Handle("/v1/retryq/", d.guard.admin(q))
+	// The archives hold application data and a replay writes to the
+	// primary: admin only.
+	if d.keeper != nil {
+		dv := d.guard.admin(d.keeper.Handler(""))
+		mux.Handle("/v1/divergent", dv)
+		mux.Handle("/v1/divergent/", dv)
+	}
 	return mux
 }
 

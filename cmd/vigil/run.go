@@ -21,6 +21,7 @@ import (
 
 	"github.com/vigil-redis/vigil/config"
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
@@ -132,10 +133,11 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	gate.hooks = hooks
-	feed, err := newPrimaryFeed(cfg.Redis)
+	password, err := redisPassword(cfg.Redis)
 	if err != nil {
 		return err
 	}
+	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
 	feed.SetTLS(sec.redisTLS)
 	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
 	if err != nil {
@@ -144,6 +146,24 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	// A damaged queue file must stop start-up with its name, before
 	// anything else runs.
 	if err := queue.Open(); err != nil {
+		return err
+	}
+
+	// The keeper of former primaries' divergent writes. Its Keep is the
+	// failover core's to call before a demotion; here it serves
+	// /v1/divergent, counts the archives on disk and, in replay mode,
+	// retries interrupted replays.
+	keeper, err := divergent.New(cfg.Divergent, cfg.Node.DataDir, logger, reg, divergent.Deps{
+		Redis: divergent.RedisOptions{
+			Username: cfg.Redis.Username, Password: password,
+			TLS: sec.redisTLS.Config(""), DialTimeout: cfg.Monitor.Timeout,
+		},
+		Primary: func() (string, bool) {
+			snap := fo.Snapshot()
+			return snap.Primary.Addr, snap.Writable && snap.Primary.Addr != ""
+		},
+	})
+	if err != nil {
 		return err
 	}
 
@@ -163,6 +183,10 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	add("failover", fo.Run)
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
+	add("divergent", keeper.Run)
+	add("divergent-backlog", func(ctx context.Context) error {
+		return keepBacklog(ctx, prober, prober.Client(), cfg.Divergent.BacklogBytes, cfg.Monitor.Interval, logger)
+	})
 	add("retryq-primary", func(ctx context.Context) error {
 		return followPrimary(ctx, fo, feed, time.Second)
 	})
@@ -190,6 +214,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			fo:     fo,
 			peer:   peer,
 			queue:  queue,
+			keeper: keeper,
 			guard:  sec.guard,
 			logger: logger.With("component", "http"),
 		})

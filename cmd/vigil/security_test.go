@@ -180,6 +180,7 @@ func TestTokensAndCommandPolicy(t *testing.T) {
 	for _, ep := range [][2]string{
 		{http.MethodPost, "/v1/switchover"}, {http.MethodPost, "/v1/pause"}, {http.MethodGet, "/debug/pprof/"},
 		{http.MethodGet, "/v1/retryq/stats"}, {http.MethodDelete, "/v1/retryq?state=ready"},
+		{http.MethodGet, "/v1/divergent"}, {http.MethodPost, "/v1/divergent/x/replay"},
 	} {
 		code, body := s.request(t, ep[0], ep[1], enq, "")
 		if code != http.StatusForbidden || !strings.Contains(body, "http.admin_token") {
@@ -318,13 +319,13 @@ func TestAdminRefusesNonLoopbackWithoutToken(t *testing.T) {
 		}
 		return nil
 	})
-	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"POST", "/v1/pause"}, {"GET", "/v1/retryq/stats"}} {
+	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"POST", "/v1/pause"}, {"GET", "/v1/retryq/stats"}, {"GET", "/v1/divergent"}} {
 		code, body := curl("192.0.2.1", ep[0], "http://192.0.2.1:9380"+ep[1])
 		if code != http.StatusForbidden || !strings.Contains(body, "http.admin_token is empty") {
 			t.Errorf("%s %s from 192.0.2.1: %d %s, want 403 saying http.admin_token is empty", ep[0], ep[1], code, body)
 		}
 	}
-	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"GET", "/v1/retryq/stats"}} {
+	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"GET", "/v1/retryq/stats"}, {"GET", "/v1/divergent"}} {
 		if code, body := curl("127.0.0.1", ep[0], "http://127.0.0.1:9380"+ep[1]); code != http.StatusOK {
 			t.Errorf("%s %s from loopback: %d %s, want 200", ep[0], ep[1], code, body)
 		}
