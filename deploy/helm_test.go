@@ -32,6 +32,7 @@ type rendered struct {
 	services map[string]corev1.Service
 	cm       corev1.ConfigMap
 	pdb      *policyv1.PodDisruptionBudget
+	secrets  map[string]corev1.Secret
 }
 
 // renderChart renders the chart with vals over its defaults, as helm
@@ -56,7 +57,7 @@ func renderChart(t *testing.T, vals map[string]any) (rendered, error) {
 
 func decodeRendered(t *testing.T, ch *chart.Chart, out map[string]string) rendered {
 	t.Helper()
-	r := rendered{services: map[string]corev1.Service{}}
+	r := rendered{services: map[string]corev1.Service{}, secrets: map[string]corev1.Secret{}}
 	names := make([]string, 0, len(out))
 	for n := range out {
 		names = append(names, n)
@@ -86,6 +87,8 @@ func decodeRendered(t *testing.T, ch *chart.Chart, out map[string]string) render
 				target = &r.cm
 			case "Service":
 				target = new(corev1.Service)
+			case "Secret":
+				target = new(corev1.Secret)
 			case "PodDisruptionBudget":
 				r.pdb = new(policyv1.PodDisruptionBudget)
 				target = r.pdb
@@ -97,6 +100,9 @@ func decodeRendered(t *testing.T, ch *chart.Chart, out map[string]string) render
 			}
 			if svc, ok := target.(*corev1.Service); ok {
 				r.services[svc.Name] = *svc
+			}
+			if sec, ok := target.(*corev1.Secret); ok {
+				r.secrets[sec.Name] = *sec
 			}
 		}
 	}
@@ -160,8 +166,12 @@ func loadPodConfig(t *testing.T, r rendered, i int) config.Config {
 	return cfg
 }
 
+// existingGossipSecret is the one value the chart cannot default: where
+// the gossip key comes from.
+var existingGossipSecret = map[string]any{"vigil": map[string]any{"gossip": map[string]any{"existingSecret": "vigil-gossip"}}}
+
 func TestHelmChartDefaults(t *testing.T) {
-	r, err := renderChart(t, nil)
+	r, err := renderChart(t, existingGossipSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +200,17 @@ func TestHelmChartDefaults(t *testing.T) {
 	if r.pdb == nil || r.pdb.Spec.MaxUnavailable.IntValue() != 1 {
 		t.Errorf("PodDisruptionBudget %+v", r.pdb)
 	}
+	if len(r.secrets) != 0 {
+		t.Errorf("Secrets rendered with an existing gossip Secret: %v", slices.Sorted(mapsKeys(r.secrets)))
+	}
+	if ref := gossipKeyRef(r); ref == nil || ref.Name != "vigil-gossip" || ref.Key != "key" {
+		t.Errorf("VIGIL_GOSSIP__ENCRYPTION_KEY from %+v, want the Secret vigil-gossip, key key", ref)
+	}
 	for i := range 3 {
 		cfg := loadPodConfig(t, r, i)
+		if cfg.Gossip.EncryptionKey == "" || cfg.Gossip.Insecure {
+			t.Errorf("pod %d: gossip key %q insecure %v", i, cfg.Gossip.EncryptionKey, cfg.Gossip.Insecure)
+		}
 		if cfg.Node.Name != fmt.Sprintf("cache-vigil-%d", i) || cfg.Failover.Quorum != 2 || cfg.Failover.InitialPrimary != "cache-vigil-0" {
 			t.Errorf("pod %d: node %q quorum %d initial primary %q", i, cfg.Node.Name, cfg.Failover.Quorum, cfg.Failover.InitialPrimary)
 		}
@@ -213,7 +232,7 @@ func TestHelmChartValues(t *testing.T) {
 		"vigil": map[string]any{
 			"proxy":                  map[string]any{"enabled": false},
 			"sentinelPasswordSecret": map[string]any{"name": "sentinel-auth"},
-			"gossipKeySecret":        map[string]any{"name": "gossip"},
+			"gossip":                 map[string]any{"existingSecret": "gossip", "existingSecretKey": "aes"},
 			"config":                 map[string]any{"failover": map[string]any{"down_after": "3s"}},
 		},
 		"podDisruptionBudget": map[string]any{"enabled": false},
@@ -242,16 +261,74 @@ func TestHelmChartValues(t *testing.T) {
 	}
 }
 
+// gossipKeyRef is where the vigil container's gossip key comes from.
+func gossipKeyRef(r rendered) *corev1.SecretKeySelector {
+	for _, c := range r.sts.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if c.Name == "vigil" && e.Name == "VIGIL_GOSSIP__ENCRYPTION_KEY" && e.ValueFrom != nil {
+				return e.ValueFrom.SecretKeyRef
+			}
+		}
+	}
+	return nil
+}
+
+// vigil run refuses to start without a gossip key, so the chart refuses to
+// render without one, saying what to set; a key given as a value lands in
+// a Secret of the release; insecure renders gossip.insecure and no key.
+func TestHelmChartGossipKey(t *testing.T) {
+	if _, err := renderChart(t, nil); err == nil || !strings.Contains(err.Error(), "vigil.gossip.existingSecret") ||
+		!strings.Contains(err.Error(), "vigil.gossip.insecure") {
+		t.Errorf("render without a gossip key: %v, want a failure naming vigil.gossip.existingSecret and vigil.gossip.insecure", err)
+	}
+	const key = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
+	if _, err := renderChart(t, map[string]any{"vigil": map[string]any{"gossip": map[string]any{"existingSecret": "g", "encryptionKey": key}}}); err == nil ||
+		!strings.Contains(err.Error(), "only one of") {
+		t.Errorf("render with two gossip keys: %v, want a failure", err)
+	}
+
+	r, err := renderChart(t, map[string]any{"vigil": map[string]any{"gossip": map[string]any{"encryptionKey": key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, ok := r.secrets["cache-vigil-gossip"]
+	if !ok || string(sec.Data["key"]) != key {
+		t.Fatalf("Secret cache-vigil-gossip %+v, want it to hold the key", sec)
+	}
+	if ref := gossipKeyRef(r); ref == nil || ref.Name != "cache-vigil-gossip" || ref.Key != "key" {
+		t.Errorf("VIGIL_GOSSIP__ENCRYPTION_KEY from %+v, want the chart's Secret", ref)
+	}
+	if r.sts.Spec.Template.Annotations["checksum/gossip-key"] == "" {
+		t.Error("no checksum/gossip-key annotation: a new key would not roll the pods")
+	}
+	if cfg := loadPodConfig(t, r, 0); cfg.Gossip.EncryptionKey == "" {
+		t.Error("gossip key not passed from the chart's Secret")
+	}
+
+	r, err = renderChart(t, map[string]any{"vigil": map[string]any{"gossip": map[string]any{"insecure": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := gossipKeyRef(r); ref != nil || len(r.secrets) != 0 {
+		t.Errorf("insecure gossip still takes a key from %+v (secrets %v)", ref, slices.Sorted(mapsKeys(r.secrets)))
+	}
+	if cfg := loadPodConfig(t, r, 0); !cfg.Gossip.Insecure || cfg.Gossip.EncryptionKey != "" {
+		t.Errorf("gossip insecure %v key %q, want insecure and no key", cfg.Gossip.Insecure, cfg.Gossip.EncryptionKey)
+	}
+}
+
 // values.schema.json refuses bad values before anything renders.
 func TestHelmChartSchema(t *testing.T) {
 	for name, vals := range map[string]map[string]any{
-		"even replicas":     {"replicaCount": 4},
-		"one replica":       {"replicaCount": 1},
-		"replicas a string": {"replicaCount": "three"},
-		"unknown key":       {"replicas": 3},
-		"bad log level":     {"vigil": map[string]any{"logLevel": "verbose"}},
-		"bad port":          {"vigil": map[string]any{"ports": map[string]any{"http": 99999}}},
-		"bad size":          {"redis": map[string]any{"persistence": map[string]any{"size": "lots"}}},
+		"even replicas":            {"replicaCount": 4},
+		"one replica":              {"replicaCount": 1},
+		"replicas a string":        {"replicaCount": "three"},
+		"unknown key":              {"replicas": 3},
+		"bad log level":            {"vigil": map[string]any{"logLevel": "verbose"}},
+		"bad port":                 {"vigil": map[string]any{"ports": map[string]any{"http": 99999}}},
+		"bad size":                 {"redis": map[string]any{"persistence": map[string]any{"size": "lots"}}},
+		"short gossip key":         {"vigil": map[string]any{"gossip": map[string]any{"encryptionKey": "c2VjcmV0"}}},
+		"gossip insecure a string": {"vigil": map[string]any{"gossip": map[string]any{"insecure": "yes"}}},
 	} {
 		if _, err := renderChart(t, vals); err == nil || !strings.Contains(err.Error(), "schema") {
 			t.Errorf("%s: %v, want a schema error", name, err)
