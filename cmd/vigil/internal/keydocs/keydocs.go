@@ -118,6 +118,11 @@ func (l *loader) walk(importPath, typeName, prefix string, out map[string]string
 		if prefix != "" {
 			key = prefix + "." + tag
 		}
+		if tag == ",squash" {
+			// An embedded package's keys live at this level (koanf
+			// ",squash"), as config.fields walks them.
+			key = prefix
+		}
 		if ip, name, ok := l.structType(importPath, p, ts, f.Type); ok {
 			if err := l.walk(ip, name, key, out); err != nil {
 				return err
