@@ -33,7 +33,8 @@ func keepBacklog(ctx context.Context, local observer, client *redis.Client, byte
 			if key := o.RunID + "/" + string(o.Role); key != done {
 				if err := divergent.EnsureBacklog(ctx, client, bytes); err != nil {
 					if key != failed && ctx.Err() == nil {
-						logger.Warn("cannot size the replication backlog; divergent writes past the default backlog would be lost",
+						logger.Warn("cannot size the replication backlog: set repl-backlog-size and repl-backlog-ttl 0 in redis.conf "+
+							"or allow vigil CONFIG SET; divergent writes past the current backlog would be lost",
 							"redis_addr", o.Addr, "err", err)
 					}
 					failed = key
