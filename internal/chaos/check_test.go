@@ -189,9 +189,11 @@ func TestCheckRejectsPlantedFaults(t *testing.T) {
 			want: RuleAvailability, msg: "only #1",
 		},
 		{
-			name:  "sidecar panic",
-			plant: func(h *History) { h.Sidecars[1].Log += "\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:" },
-			want:  RuleSidecar, msg: "sidecar b",
+			name: "sidecar panic",
+			plant: func(h *History) {
+				h.Sidecars[1].Log += "\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:"
+			},
+			want: RuleSidecar, msg: "sidecar b",
 		},
 		{
 			name:  "sidecar fatal error",
