@@ -65,6 +65,15 @@ func Check(h *History, p Params) Report {
 		r.Violations = append(r.Violations, v...)
 		r.Stats.Acknowledged, r.Stats.Lost, r.Stats.LostExcused = s.Acknowledged, s.Lost, s.LostExcused
 		v, s = CheckRetryQueue(h)
+		if s.RQNever > 0 && r.Stats.Lost > r.Stats.LostExcused {
+			// The counters may have gone with the data set rather than
+			// never been applied: say so.
+			for i := range v {
+				if strings.Contains(v[i].Msg, "never applied") {
+					v[i].Msg = strings.Replace(v[i].Msg, "never applied", "never applied or lost with the data set (acknowledged writes were lost too)", 1)
+				}
+			}
+		}
 		r.Violations = append(r.Violations, v...)
 		r.Stats.RQEnqueued, r.Stats.RQTwice, r.Stats.RQNever = s.RQEnqueued, s.RQTwice, s.RQNever
 	}
