@@ -134,7 +134,26 @@ func CheckLostWrites(h *History, p Params) ([]Violation, Stats) {
 	}
 	if len(lost) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%d acknowledged writes missing at the end (beyond the bound; %d more within it), first:", len(lost), s.LostExcused)
+		first, last := lost[0].Complete, lost[0].Complete
+		beforeFaults := 0
+		firstFault := time.Duration(-1)
+		for _, f := range h.Faults {
+			if firstFault < 0 || f.Start < firstFault {
+				firstFault = f.Start
+			}
+		}
+		for _, o := range lost {
+			first, last = min(first, o.Complete), max(last, o.Complete)
+			if firstFault >= 0 && o.Complete < firstFault {
+				beforeFaults++
+			}
+		}
+		fmt.Fprintf(&b, "%d acknowledged writes missing at the end (beyond the bound; %d more within it), acknowledged from %s to %s",
+			len(lost), s.LostExcused, fmtDur(first), fmtDur(last))
+		if beforeFaults > 0 {
+			fmt.Fprintf(&b, "; %d of them before the first fault: the data set itself was replaced", beforeFaults)
+		}
+		b.WriteString("; first:")
 		for _, o := range lost[:min(len(lost), 5)] {
 			fmt.Fprintf(&b, "\n  %v (final %q)", o, h.Final[o.Key])
 		}

@@ -89,11 +89,11 @@ func Summary(seed uint64, nodes int, duration time.Duration, r Report) string {
 		{"verdict", verdict},
 	}
 	var b strings.Builder
-	b.WriteString("+-----------------------------+------------------------------------------+\n")
+	b.WriteString("+-----------------------------+--------------------------------------------------------------+\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %-27s | %-40s |\n", r[0], r[1])
+		fmt.Fprintf(&b, "| %-27s | %-60s |\n", r[0], r[1])
 	}
-	b.WriteString("+-----------------------------+------------------------------------------+\n")
+	b.WriteString("+-----------------------------+--------------------------------------------------------------+\n")
 	return b.String()
 }
 

@@ -227,8 +227,8 @@ func (c *cluster) logTails() string {
 				continue
 			}
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if len(lines) > 25 {
-				lines = lines[len(lines)-25:]
+			if len(lines) > 15 {
+				lines = lines[len(lines)-15:]
 			}
 			fmt.Fprintf(&b, "--- %s (last %d lines)\n%s\n", f.Name(), len(lines), strings.Join(lines, "\n"))
 		}
