@@ -60,8 +60,9 @@ SEED     ?= 1
 DURATION ?= 60s
 NODES    ?= 3
 CHAOS_LOG ?= /tmp/vigil-chaos-$(SEED)-n$(NODES).log
+CHAOS_KEEP ?= /tmp/vigil-chaos-$(SEED)-n$(NODES)
 chaos: deps
-	@{ CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_NODES=$(NODES) \
+	@{ CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_NODES=$(NODES) CHAOS_KEEP=$(CHAOS_KEEP) \
 		$(GO) test -count=1 -v -run '^TestChaos$$' -timeout 60m ./internal/chaos/; echo $$? >$(CHAOS_LOG).rc; } 2>&1 | tee $(CHAOS_LOG); \
 	echo; echo "summary (full log: $(CHAOS_LOG)):"; sed -n '/^+-----/,/^+-----/p' $(CHAOS_LOG) | tail -n 14; \
 	rc=$$(cat $(CHAOS_LOG).rc); rm -f $(CHAOS_LOG).rc; exit $$rc

@@ -25,7 +25,8 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // TestChaos is one chaos run against real processes. Without settings it
 // runs the fixed seed 1 for 60 s of faults with 3 nodes (about 2 minutes
-// in all); `make chaos` sets CHAOS_SEED, CHAOS_DURATION and CHAOS_NODES.
+// in all); `make chaos` sets CHAOS_SEED, CHAOS_DURATION and CHAOS_NODES,
+// and CHAOS_KEEP, a directory that receives the node logs and the history.
 // It needs root and ip netns, and skips, saying so, without them or with
 // -short.
 func TestChaos(t *testing.T) {
@@ -74,7 +75,8 @@ func TestChaos(t *testing.T) {
 	}
 	res, err := Run(context.Background(), Options{
 		Seed: seed, Duration: duration, Nodes: nodes, Dir: base, Bin: bin,
-		Logf: func(format string, args ...any) { t.Logf(format, args...) },
+		Logf:    func(format string, args ...any) { t.Logf(format, args...) },
+		KeepDir: os.Getenv("CHAOS_KEEP"),
 	})
 	if err != nil {
 		t.Fatalf("seed %d: the harness failed: %v", seed, err)

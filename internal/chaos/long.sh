@@ -19,7 +19,7 @@ runs=0
 seed=$SEED
 while [ "$(date +%s)" -lt "$end" ]; do
 	log="$OUT/seed-$seed-n$NODES.log"
-	CHAOS_SEED=$seed CHAOS_DURATION=$DURATION CHAOS_NODES=$NODES \
+	CHAOS_SEED=$seed CHAOS_DURATION=$DURATION CHAOS_NODES=$NODES CHAOS_KEEP="$OUT/seed-$seed-n$NODES" \
 		"$OUT/chaos.test" -test.run '^TestChaos$' -test.count=1 -test.v -test.timeout 30m >"$log" 2>&1
 	rc=$?
 	verdict=$(grep '| verdict' "$log" | sed 's/|[^|]*| *//; s/ *|$//')

@@ -4,10 +4,12 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,6 +29,9 @@ type Options struct {
 	Bin      string        // the vigil binary under test
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
+	// KeepDir, when set, receives every node's logs and the history as
+	// JSON at the end, for a post-mortem.
+	KeepDir string
 }
 
 // Result is a finished run.
@@ -167,6 +172,13 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	res.History = h
 	res.Report = Check(h, params)
+	if o.KeepDir != "" {
+		if err := c.keep(o.KeepDir, h); err != nil {
+			o.Logf("keep logs: %v", err)
+		} else {
+			o.Logf("logs and history kept in %s", o.KeepDir)
+		}
+	}
 	if !res.Report.OK() {
 		o.Logf("violations found; node logs:\n%s", c.logTails())
 	}
@@ -215,6 +227,32 @@ func (c *cluster) readFinal(ctx context.Context, h *History) {
 			}
 		}
 	}
+}
+
+// keep copies the node logs and writes the history to dir.
+func (c *cluster) keep(dir string, h *History) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	for _, nd := range c.nodes {
+		for _, f := range []*os.File{nd.vigilLog, nd.redisLog} {
+			data, err := os.ReadFile(f.Name())
+			if err != nil {
+				return fmt.Errorf("chaos: %w", err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, nd.name+"-"+filepath.Base(f.Name())), data, 0o644); err != nil {
+				return fmt.Errorf("chaos: %w", err)
+			}
+		}
+	}
+	b, err := json.MarshalIndent(h, "", " ")
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "history.json"), b, 0o644); err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	return nil
 }
 
 // logTails returns the last lines of every node's logs.
