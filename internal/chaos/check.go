@@ -41,7 +41,7 @@ type Stats struct {
 	RQEnqueued   int
 	RQTwice      int
 	RQNever      int
-	Linearizable string // "ok", "violation", "unknown" (timeout) or "n/a"
+	Linearizable string // "ok", "violation", "unknown (search timed out)" or "n/a"
 }
 
 // Report is Check's verdict.

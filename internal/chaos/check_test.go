@@ -297,3 +297,42 @@ func TestSubtract(t *testing.T) {
 		t.Fatalf("subtract = %v, want %v", got, want)
 	}
 }
+
+func TestNotApplied(t *testing.T) {
+	for _, tt := range []struct {
+		err  string
+		want bool
+	}{
+		{"READONLY You can't write against a read only replica.", true},
+		{"LOADING Redis is loading the dataset in memory", true},
+		{"dial tcp 127.0.0.2:6379: connect: connection refused", true},
+		{"dial tcp 127.0.0.2:6379: i/o timeout", true},
+		{"redis: connection pool timeout", true},
+		{"read tcp 127.0.0.1:5000->127.0.0.2:6379: i/o timeout", false},
+		{"EOF", false},
+		{"read tcp 127.0.0.1:5000->127.0.0.2:6379: read: connection reset by peer", false},
+		{"context deadline exceeded", false},
+	} {
+		if got := notApplied(tt.err); got != tt.want {
+			t.Errorf("notApplied(%q) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRegisterFailedSets(t *testing.T) {
+	h := clean()
+	// A SET refused by a replica never happened: a read of its value is
+	// a violation. A SET that timed out may have happened: a read of its
+	// value is fine.
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r1", Value: "x", Invoke: ms(9000), Complete: ms(9001), Err: "READONLY You can't write against a read only replica."},
+		Op{Kind: OpGet, Client: 2, Key: "r1", Value: "x", Invoke: ms(9100), Complete: ms(9101), OK: true},
+	)
+	if r := Check(h, testParams); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("read of a refused write: violations %+v, want one linearizable", r.Violations)
+	}
+	h.Ops[len(h.Ops)-2].Err = "read tcp 127.0.0.1:5000->127.0.0.2:6379: i/o timeout"
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("read of a timed-out write rejected: %+v", r.Violations)
+	}
+}

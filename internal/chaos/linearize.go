@@ -53,9 +53,24 @@ var registerModel = porcupine.Model{
 	},
 }
 
+// notApplied reports whether a write that failed with err certainly did
+// not reach Redis's data set: refused by a replica or a loading or
+// fenced-off server, or never sent because no connection could be made.
+// Any other failure (a timeout after sending, a reset) may or may not have
+// been applied.
+func notApplied(err string) bool {
+	for _, p := range []string{"READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS", "redis: connection pool timeout", "redis: all sentinels"} {
+		if strings.HasPrefix(err, p) {
+			return true
+		}
+	}
+	return strings.Contains(err, "dial tcp") || strings.Contains(err, "connect: connection refused")
+}
+
 // registerOps turns the register workload into porcupine operations. A
-// failed GET had no effect and is dropped; a failed SET may or may not
-// have been applied, so it stays open until after the end of the history.
+// failed GET had no effect and is dropped, as is a SET that certainly
+// failed (notApplied); any other failed SET may or may not have been
+// applied, so it stays open until after the end of the history.
 func registerOps(h *History) []porcupine.Operation {
 	var end time.Duration
 	for _, o := range h.Ops {
@@ -67,7 +82,7 @@ func registerOps(h *History) []porcupine.Operation {
 		case o.Kind == OpGet && o.OK:
 			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key}, Output: o.Value,
 				Call: int64(o.Invoke), Return: int64(o.Complete)})
-		case o.Kind == OpSet:
+		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
 			ret := o.Complete
 			if !o.OK {
 				ret = end + time.Second
@@ -80,7 +95,7 @@ func registerOps(h *History) []porcupine.Operation {
 }
 
 // CheckLinearizable checks the register history with porcupine. It
-// returns "ok", "violation", "unknown" (the search timed out) or "n/a" (no
+// returns "ok", "violation", "unknown (search timed out)" or "n/a" (no
 // register ops). On a violation the message names the key and lists the
 // operations on it that porcupine could not order.
 func CheckLinearizable(h *History, p Params) ([]Violation, string) {
@@ -97,7 +112,7 @@ func CheckLinearizable(h *History, p Params) ([]Violation, string) {
 	case porcupine.Ok:
 		return nil, "ok"
 	case porcupine.Unknown:
-		return nil, "unknown"
+		return nil, "unknown (search timed out)"
 	}
 	// Find the partition that failed: the longest partial linearization
 	// ends just before the operation that could not be placed.

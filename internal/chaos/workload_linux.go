@@ -161,7 +161,7 @@ func (w *workloads) register(ctx context.Context, client int) {
 	defer cl.Close()
 	r := rand.New(rand.NewPCG(w.seed, uint64(client)))
 	for seq := 0; ctx.Err() == nil; seq++ {
-		k := fmt.Sprintf("r:%d", r.IntN(3))
+		k := fmt.Sprintf("r:%d", r.IntN(5))
 		if r.IntN(2) == 0 {
 			v := fmt.Sprintf("%d-%d", client, seq)
 			w.rec.do(Op{Kind: OpSet, Client: client, Key: k, Value: v}, func() (string, error) {
