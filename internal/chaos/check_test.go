@@ -336,3 +336,23 @@ func TestRegisterFailedSets(t *testing.T) {
 		t.Fatalf("read of a timed-out write rejected: %+v", r.Violations)
 	}
 }
+
+func TestRegisterLossWithinBound(t *testing.T) {
+	h := clean()
+	// "b" is acknowledged 50 ms before the kill at 5 s; a read after the
+	// failover returns the previous value "a": the write vanished with the
+	// unreplicated stream. Allowed without min_replicas, a violation with it.
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "a", Invoke: ms(100), Complete: ms(110), OK: true},
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "b", Invoke: ms(4940), Complete: ms(4950), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "a", Invoke: ms(8000), Complete: ms(8010), OK: true},
+	)
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("a register write lost within the bound rejected: %+v", r.Violations)
+	}
+	p := testParams
+	p.MinReplicas = 1
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("with min_replicas 1: violations %+v, want one linearizable", r.Violations)
+	}
+}

@@ -70,8 +70,10 @@ func notApplied(err string) bool {
 // registerOps turns the register workload into porcupine operations. A
 // failed GET had no effect and is dropped, as is a SET that certainly
 // failed (notApplied); any other failed SET may or may not have been
-// applied, so it stays open until after the end of the history.
-func registerOps(h *History) []porcupine.Operation {
+// applied, so it stays open until after the end of the history. So does
+// an acknowledged SET within the documented loss bound (lossExcused): the
+// mode allows it to vanish, which a read after a failover then shows.
+func registerOps(h *History, p Params) []porcupine.Operation {
 	var end time.Duration
 	for _, o := range h.Ops {
 		end = max(end, o.Complete)
@@ -84,7 +86,7 @@ func registerOps(h *History) []porcupine.Operation {
 				Call: int64(o.Invoke), Return: int64(o.Complete)})
 		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
 			ret := o.Complete
-			if !o.OK {
+			if !o.OK || lossExcused(h, p, o.Complete) {
 				ret = end + time.Second
 			}
 			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key, write: true, value: o.Value}, Output: "",
@@ -99,7 +101,7 @@ func registerOps(h *History) []porcupine.Operation {
 // register ops). On a violation the message names the key and lists the
 // operations on it that porcupine could not order.
 func CheckLinearizable(h *History, p Params) ([]Violation, string) {
-	ops := registerOps(h)
+	ops := registerOps(h, p)
 	if len(ops) == 0 {
 		return nil, "n/a"
 	}

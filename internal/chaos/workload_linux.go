@@ -154,7 +154,7 @@ func (w *workloads) proxyWriter(ctx context.Context) {
 	}
 }
 
-// register: SET of unique values and GET of three keys; no client retries,
+// register: SET of unique values and GET of five keys; no client retries,
 // so each op has at most one effect.
 func (w *workloads) register(ctx context.Context, client int) {
 	cl := w.failoverClient(-1)
