@@ -346,12 +346,20 @@ func wipedAfter(h *History, node string, t time.Duration) bool {
 }
 
 // recoverable reports whether, with the faults active in a span, a
-// healthy majority should keep or restore writes: only process faults, on
-// a minority of nodes, and automatic failover not paused.
+// healthy, connected majority should keep or restore writes: every active
+// fault (process faults, partitions that cut off their side, a sidecar cut
+// from its Redis) hits only nodes of one minority, automatic failover is
+// not paused, and no link is merely lossy (loss or latency can stall a
+// client without any node being down).
 func recoverable(active []FaultRecord, n int) bool {
 	hit := map[string]bool{}
 	for _, f := range active {
-		if f.Class != ClassProcess {
+		switch {
+		case f.Kind == Pause || f.Kind == Netem:
+			return false
+		case f.Class == ClassAdmin:
+			continue
+		case len(f.Nodes) == 0:
 			return false
 		}
 		for _, x := range f.Nodes {
@@ -364,7 +372,7 @@ func recoverable(active []FaultRecord, n int) bool {
 // CheckAvailability finds spans without a successful failover-client
 // write that last more than down_after + AvailSlack past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
-// the last heal, or process faults on a minority only). It returns the
+// the last heal, or faults that hit one minority only). It returns the
 // total time without writes (gaps over 250 ms).
 func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	var oks []time.Duration
