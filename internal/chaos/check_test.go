@@ -367,6 +367,11 @@ func TestRegisterLossWithinBound(t *testing.T) {
 	if r := Check(h, testParams); !r.OK() {
 		t.Fatalf("a register write lost within the bound rejected: %+v", r.Violations)
 	}
+	// Read from the isolated primary before it vanished: not judged either.
+	h.Ops = append(h.Ops, Op{Kind: OpGet, Client: 2, Key: "r3", Value: "b", Invoke: ms(5500), Complete: ms(5510), OK: true})
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("a read of a register write lost within the bound rejected: %+v", r.Violations)
+	}
 	p := testParams
 	p.MinReplicas = 1
 	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {

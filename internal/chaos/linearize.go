@@ -72,16 +72,26 @@ func notApplied(err string) bool {
 // failed (notApplied); any other failed SET may or may not have been
 // applied, so it stays open until after the end of the history. So does
 // an acknowledged SET within the documented loss bound (lossExcused): the
-// mode allows it to vanish, which a read after a failover then shows.
+// mode allows it to vanish, which a read after a failover then shows; a
+// read that returned such a value is dropped.
 func registerOps(h *History, p Params) []porcupine.Operation {
 	var end time.Duration
 	for _, o := range h.Ops {
 		end = max(end, o.Complete)
 	}
+	// Values whose SET is within the loss bound: a read of one (say from
+	// an isolated primary before its fence) is not judged either, as the
+	// write it shows may vanish.
+	mayVanish := map[[2]string]bool{}
+	for _, o := range h.Ops {
+		if o.Kind == OpSet && o.OK && lossExcused(h, p, o.Complete) {
+			mayVanish[[2]string{o.Key, o.Value}] = true
+		}
+	}
 	var out []porcupine.Operation
 	for _, o := range h.Ops {
 		switch {
-		case o.Kind == OpGet && o.OK:
+		case o.Kind == OpGet && o.OK && !mayVanish[[2]string{o.Key, o.Value}]:
 			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key}, Output: o.Value,
 				Call: int64(o.Invoke), Return: int64(o.Complete)})
 		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
