@@ -126,6 +126,11 @@ type History struct {
 	// deadline passed.
 	Undrained int
 	Sidecars  []SidecarRecord
+	// Failovers is the group's own failover history (GET /v1/history of
+	// the first sidecar that answered at the end), with wall-clock times;
+	// Started is the run's wall-clock origin, to line them up.
+	Failovers string
+	Started   time.Time
 }
 
 // Params are the timings and mode the rules are judged against.

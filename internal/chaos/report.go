@@ -108,7 +108,11 @@ func Render(seed uint64, nodes int, duration time.Duration, h *History, r Report
 			fmt.Fprintf(&b, "\nviolation %d: %s at %s\n%s\nhistory around it:\n%s", i+1, v.Rule, fmtDur(v.At), v.Msg, Around(h, v, time.Second, 40))
 		}
 	}
-	fmt.Fprintf(&b, "\nfault timeline (seed %d):\n%s\n", seed, Timeline(h.Faults))
+	fmt.Fprintf(&b, "\nfault timeline (seed %d):\n%s", seed, Timeline(h.Faults))
+	if h.Failovers != "" {
+		fmt.Fprintf(&b, "\nfailovers as the group recorded them (the run started at %s):\n%s", h.Started.UTC().Format("15:04:05.000"), h.Failovers)
+	}
+	b.WriteString("\n")
 	b.WriteString(Summary(seed, nodes, duration, r))
 	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -154,8 +155,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Logf("%v", derr)
 	}
 
-	// Final read from the primary.
+	// Final read from the primary, and the group's failover history.
 	c.readFinal(ctx, h)
+	h.Started, h.Failovers = c.start, c.failoverHistory(ctx)
 	m.mu.Lock()
 	h.Faults = append([]FaultRecord(nil), m.records...)
 	m.mu.Unlock()
@@ -227,6 +229,33 @@ func (c *cluster) readFinal(ctx context.Context, h *History) {
 			}
 		}
 	}
+}
+
+// failoverHistory returns GET /v1/history of the first sidecar that
+// answers, one entry per line.
+func (c *cluster) failoverHistory(ctx context.Context) string {
+	for _, nd := range c.nodes {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+"/v1/history", nil)
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		var entries []json.RawMessage
+		err = json.NewDecoder(resp.Body).Decode(&entries)
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			continue
+		}
+		var b strings.Builder
+		for _, e := range entries {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+		return b.String()
+	}
+	return ""
 }
 
 // keep copies the node logs and writes the history to dir.
