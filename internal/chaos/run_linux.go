@@ -92,7 +92,8 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := c.up(ctx); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, c.logTails())
 	}
-	o.Logf("%s group up: a primary", fmtDur(c.since()))
+	prim, _ := c.agreedPrimary(ctx)
+	o.Logf("%s group up: primary %s", fmtDur(c.since()), prim)
 
 	rec := &recorder{c: c}
 	w := &workloads{c: c, rec: rec, seed: o.Seed}
