@@ -255,6 +255,73 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 			_, err3 := c.ns.Exec("iptables", "-w", "-X", chain)
 			return false, false, firstErr(err1, err2, err3)
 		}
+	case PauseWinner:
+		prim := focus
+		key := prim.name + "/redis"
+		if !m.claim(key) {
+			return fail(fmt.Errorf("%s is already under a fault", key))
+		}
+		rec.Desc = fmt.Sprintf("pause-winner: kill %s's redis (primary), SIGSTOP the next election winner", prim.name)
+		offsets := map[string]int64{}
+		for _, nd := range c.nodes {
+			if st, err := nd.vigilLog.Stat(); err == nil {
+				offsets[nd.name] = st.Size()
+			}
+		}
+		c.kill(prim, false)
+		wctx, cancel := context.WithTimeout(context.Background(), c.params.DownAfter+15*time.Second)
+		done := make(chan struct{})
+		var winner *node // written by the watcher before done closes
+		go func() {
+			defer close(done)
+			winner = m.watchWinner(wctx, f.ID, prim, offsets)
+		}()
+		heal = func() (bool, bool, error) {
+			cancel()
+			<-done
+			if winner != nil {
+				c.signal(winner, true, syscall.SIGCONT)
+				m.release(winner.name + "/vigil")
+				// Watch the resumed winner with the old primary still
+				// down: what it does now is what the fault is about, and
+				// the restart's grace below must not cover it.
+				time.Sleep(3 * time.Second)
+			}
+			defer m.release(key)
+			err := c.startRedis(prim)
+			return err == nil, false, err
+		}
+	case WipeIsolated:
+		key := focus.name + "/vigil"
+		if !m.claim(key) {
+			return fail(fmt.Errorf("%s is already under a fault", key))
+		}
+		c.kill(focus, true)
+		if err := wipeDir(focus.vigilData()); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		rules, _, _ := m.partitionRules(Fault{ID: f.ID, Kind: PartIsolate}, focus)
+		chain := fmt.Sprintf("F%d", f.ID)
+		var b strings.Builder
+		fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n%s-A OUTPUT -j %s\nCOMMIT\n", chain, rules, chain)
+		if err := c.ns.Restore(b.String()); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		if err := c.startVigil(focus); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		rec.Desc = fmt.Sprintf("wipe-isolated: %s's sidecar restarted with an empty data dir, %s cut off", focus.name, focus.name)
+		rec.SidecarWiped = true
+		heal = func() (bool, bool, error) {
+			defer m.release(key)
+			_, err1 := c.ns.Exec("iptables", "-w", "-D", "OUTPUT", "-j", chain)
+			_, err2 := c.ns.Exec("iptables", "-w", "-F", chain)
+			_, err3 := c.ns.Exec("iptables", "-w", "-X", chain)
+			return false, false, firstErr(err1, err2, err3)
+		}
 	case Switchover:
 		body := map[string]string{}
 		if !f.ToAny {
@@ -298,7 +365,7 @@ func (m *nemesis) endFault(a *active) {
 	now := m.c.since()
 	m.mu.Lock()
 	r := &m.records[a.idx]
-	r.End, r.RedisRestart, r.SidecarWiped = now, restart, wiped
+	r.End, r.RedisRestart, r.SidecarWiped = now, restart, r.SidecarWiped || wiped
 	if err != nil {
 		r.Failed = "heal: " + err.Error()
 	}
@@ -308,6 +375,57 @@ func (m *nemesis) endFault(a *active) {
 		m.c.logf("%s fault #%d %s end: %v", fmtDur(now), id, desc, err)
 	} else {
 		m.c.logf("%s fault #%d %s end", fmtDur(now), id, desc)
+	}
+}
+
+// watchWinner reads the other sidecars' logs from offsets on until one
+// says it won an election, then SIGSTOPs that sidecar at once, before it
+// can promote, and notes it in fault id's record. It returns the stopped
+// node, or nil when ctx ended first (or the winner's sidecar was already
+// under another fault).
+func (m *nemesis) watchWinner(ctx context.Context, id int, prim *node, offsets map[string]int64) *node {
+	c := m.c
+	for {
+		for _, nd := range c.nodes {
+			if nd == prim {
+				continue
+			}
+			f, err := os.Open(nd.vigilLog.Name())
+			if err != nil {
+				continue
+			}
+			st, err := f.Stat()
+			if err != nil || st.Size() <= offsets[nd.name] {
+				f.Close()
+				continue
+			}
+			buf := make([]byte, st.Size()-offsets[nd.name])
+			n, _ := f.ReadAt(buf, offsets[nd.name])
+			f.Close()
+			if !bytes.Contains(buf[:n], []byte(`"msg":"election won"`)) {
+				continue
+			}
+			if !m.claim(nd.name + "/vigil") {
+				return nil
+			}
+			c.signal(nd, true, syscall.SIGSTOP)
+			at := c.since()
+			m.mu.Lock()
+			for i := range m.records {
+				if m.records[i].ID == id {
+					m.records[i].Nodes = append(m.records[i].Nodes, nd.name)
+					m.records[i].Desc += fmt.Sprintf("; %s won, stopped at %s", nd.name, fmtDur(at))
+				}
+			}
+			m.mu.Unlock()
+			c.logf("%s fault #%d: %s won the election, SIGSTOP", fmtDur(at), id, nd.name)
+			return nd
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -27,12 +27,19 @@ const (
 	Switchover  FaultKind = "switchover"   // POST /v1/switchover (to a node, or any)
 	Pause       FaultKind = "pause"        // POST /v1/pause, /v1/resume at the end
 	Forget      FaultKind = "forget"       // POST /v1/forget of the focus
+	// PauseWinner SIGKILLs the primary's Redis, waits for a sidecar to log
+	// that it won the election, and SIGSTOPs that sidecar at once, before
+	// it promotes; SIGCONT and the Redis restart at the end.
+	PauseWinner FaultKind = "pause-winner"
+	// WipeIsolated kills the focus's sidecar, wipes its data dir, cuts the
+	// focus off and restarts the sidecar alone; the cut heals at the end.
+	WipeIsolated FaultKind = "wipe-isolated"
 )
 
 // Class is the kind's FaultClass.
 func (k FaultKind) Class() FaultClass {
 	switch k {
-	case KillRedis, KillSidecar, KillBoth, StopRedis, StopSidecar:
+	case KillRedis, KillSidecar, KillBoth, StopRedis, StopSidecar, PauseWinner:
 		return ClassProcess
 	case Switchover, Pause, Forget:
 		return ClassAdmin
@@ -120,6 +127,10 @@ var kindWeights = []struct {
 // loopback device.
 func Schedule(seed uint64, duration time.Duration, n int) Plan {
 	r := rand.New(rand.NewPCG(seed, 0x76696769 /* "vigi" */))
+	// The compound faults replace some others from a second stream, so
+	// adding them left every other draw, and the rest of each schedule,
+	// as it was.
+	r2 := rand.New(rand.NewPCG(seed, 0x636f6d70 /* "comp" */))
 	p := Plan{Seed: seed, Duration: duration, Nodes: n, Persist: make([]bool, n)}
 	for i := range p.Persist {
 		p.Persist[i] = r.IntN(2) == 0
@@ -176,6 +187,12 @@ func Schedule(seed uint64, duration time.Duration, n int) Plan {
 		}
 		if f.Kind == Netem {
 			netemUntil = at + f.For
+		}
+		switch x := r2.IntN(100); {
+		case x < 6:
+			f.Kind, f.Focus, f.Extra, f.WipeData = PauseWinner, TargetPrimary, nil, false
+		case x < 12 && f.Kind != Netem:
+			f.Kind, f.Extra, f.WipeData = WipeIsolated, nil, false
 		}
 		if f.At+f.For > duration {
 			f.For = duration - f.At

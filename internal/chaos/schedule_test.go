@@ -72,9 +72,14 @@ func TestScheduleShape(t *testing.T) {
 			}
 		}
 	}
-	for _, kw := range kindWeights {
-		if kinds[kw.k] == 0 {
-			t.Errorf("no seed in 1..50 schedules %s", kw.k)
+	for _, k := range append([]FaultKind{PauseWinner, WipeIsolated}, func() (ks []FaultKind) {
+		for _, kw := range kindWeights {
+			ks = append(ks, kw.k)
+		}
+		return ks
+	}()...) {
+		if kinds[k] == 0 {
+			t.Errorf("no seed in 1..50 schedules %s", k)
 		}
 	}
 }
