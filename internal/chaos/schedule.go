@@ -194,6 +194,9 @@ func Schedule(seed uint64, duration time.Duration, n int) Plan {
 		case x < 12 && f.Kind != Netem:
 			f.Kind, f.Extra, f.WipeData = WipeIsolated, nil, false
 		}
+		if f.For == 0 && (f.Kind == PauseWinner || f.Kind == WipeIsolated) {
+			f.For = time.Duration(2000+r2.IntN(10_000)) * time.Millisecond // replaced an instant action
+		}
 		if f.At+f.For > duration {
 			f.For = duration - f.At
 		}
