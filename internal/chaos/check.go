@@ -352,21 +352,28 @@ func wipedAfter(h *History, node string, t time.Duration) bool {
 // not paused, and no link is merely lossy (loss or latency can stall a
 // client without any node being down).
 func recoverable(active []FaultRecord, n int) bool {
-	hit := map[string]bool{}
+	hit, ok := hitNodes(active)
+	return ok && 2*len(hit) < n
+}
+
+// hitNodes returns the sorted nodes the active faults hit, and false when
+// one of them (a pause, a lossy link, an unknown target) rules out
+// judging availability at all.
+func hitNodes(active []FaultRecord) ([]string, bool) {
+	var hit []string
 	for _, f := range active {
 		switch {
 		case f.Kind == Pause || f.Kind == Netem:
-			return false
+			return nil, false
 		case f.Class == ClassAdmin:
 			continue
 		case len(f.Nodes) == 0:
-			return false
+			return nil, false
 		}
-		for _, x := range f.Nodes {
-			hit[x] = true
-		}
+		hit = append(hit, f.Nodes...)
 	}
-	return 2*len(hit) < n
+	slices.Sort(hit)
+	return slices.Compact(hit), true
 }
 
 // CheckAvailability finds spans without a successful failover-client
@@ -417,6 +424,12 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	events = slices.Compact(events)
 	limit := p.DownAfter + p.AvailSlack
 	for _, g := range gaps {
+		// The recovery clock starts when the set of nodes the faults hit
+		// last changed: a new fault on a node already down (its Redis
+		// killed, then cut off) changes nothing for the healthy majority.
+		runStart := time.Duration(-1)
+		var prevHit []string
+		prevOK := false
 		for k := 0; k+1 < len(events); k++ {
 			segS, segE := events[k], events[k+1]
 			var active []FaultRecord
@@ -425,12 +438,19 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 					active = append(active, f)
 				}
 			}
-			if !recoverable(active, p.Nodes) {
+			hit, known := hitNodes(active)
+			ok := known && 2*len(hit) < p.Nodes
+			if !ok {
+				prevOK = false
 				continue
 			}
-			// Within this segment, writes must be back within limit of
-			// the segment's start or the gap's, whichever is later.
-			from := max(segS, g[0]) + limit
+			if !prevOK || !slices.Equal(hit, prevHit) {
+				runStart = segS
+			}
+			prevHit, prevOK = hit, true
+			// Writes must be back within limit of the later of the run's
+			// start and the gap's.
+			from := max(runStart, g[0]) + limit
 			to := min(segE, g[1])
 			if to > from {
 				what := "no fault was active"
@@ -442,8 +462,8 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 					what = "only " + strings.Join(ds, ", ") + " was active"
 				}
 				return []Violation{{RuleAvailability, from, fmt.Sprintf(
-					"no write succeeded from %s to %s (%s); from %s to %s %s, and a healthy majority should restore writes within down_after + %s = %s",
-					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(segS), fmtDur(segE), what, p.AvailSlack, limit)}}, total
+					"no write succeeded from %s to %s (%s); from %s on the faults hit only %v (at %s: %s), and a healthy majority should restore writes within down_after + %s = %s",
+					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, p.AvailSlack, limit)}}, total
 			}
 		}
 	}

@@ -378,3 +378,19 @@ func TestRegisterLossWithinBound(t *testing.T) {
 		t.Fatalf("with min_replicas 1: violations %+v, want one linearizable", r.Violations)
 	}
 }
+
+func TestAvailabilityClockKeepsRunningOnTheSameNode(t *testing.T) {
+	// a's Redis is killed at 13 s and, while it is down, a is also cut
+	// off at 15 s: the healthy majority {b, c} had to restore writes by
+	// 17 s whatever else happened to a; writes only came back at 19 s.
+	h := clean()
+	h.Faults = append(h.Faults,
+		FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-redis a", Start: ms(13000), End: ms(19000)},
+		FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "isolate a", Start: ms(15000), End: ms(18500)},
+	)
+	outage(h, ms(13000), ms(19000))
+	r := Check(h, testParams)
+	if len(r.Violations) != 1 || r.Violations[0].Rule != RuleAvailability || r.Violations[0].At != ms(17000) {
+		t.Fatalf("violations %+v, want one availability at 17s", r.Violations)
+	}
+}
