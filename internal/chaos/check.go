@@ -64,7 +64,7 @@ func Check(h *History, p Params) Report {
 		v, s := CheckLostWrites(h, p)
 		r.Violations = append(r.Violations, v...)
 		r.Stats.Acknowledged, r.Stats.Lost, r.Stats.LostExcused = s.Acknowledged, s.Lost, s.LostExcused
-		v, s = CheckRetryQueue(h)
+		v, s = CheckRetryQueue(h, p)
 		if s.RQNever > 0 && r.Stats.Lost > r.Stats.LostExcused {
 			// The counters may have gone with the data set rather than
 			// never been applied: say so.
@@ -110,13 +110,47 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 	return false
 }
 
+// resyncGrace is how long after a Redis that lost its data restarted it
+// still counts as without the data (it needs a full sync first).
+const resyncGrace = 5 * time.Second
+
+// dataGoneUntil returns the latest moment u at which at least
+// max(2, min_replicas+1) nodes had lost their Redis data at the same time
+// (killed without persistence or wiped, until resyncGrace after the
+// restart), or -1. Writes acknowledged before u may be gone from every
+// copy a correct system kept; they are not held against it.
+func dataGoneUntil(h *History, p Params) time.Duration {
+	need := max(2, p.MinReplicas+1)
+	u := time.Duration(-1)
+	for _, f := range h.Faults {
+		if !f.DataLost {
+			continue
+		}
+		nodes := map[string]bool{}
+		for _, g := range h.Faults {
+			if g.DataLost && g.Start <= f.Start && f.Start <= g.End+resyncGrace {
+				for _, n := range g.Nodes[:min(1, len(g.Nodes))] {
+					nodes[n] = true
+				}
+			}
+		}
+		if len(nodes) >= need {
+			u = max(u, f.Start)
+		}
+	}
+	return u
+}
+
 // CheckLostWrites finds acknowledged unique-key writes (failover client
 // and proxy) whose key is missing or holds another value at the end. Those
-// within the documented bound (lossExcused) are counted but not violations.
+// within the documented bound (lossExcused), or acknowledged before enough
+// nodes lost their Redis data at once (dataGoneUntil), are counted but not
+// violations.
 func CheckLostWrites(h *History, p Params) ([]Violation, Stats) {
 	var s Stats
 	var out []Violation
 	var lost []Op
+	gone := dataGoneUntil(h, p)
 	for _, o := range h.Ops {
 		if (o.Kind != OpWrite && o.Kind != OpProxyWrite) || !o.OK {
 			continue
@@ -126,7 +160,7 @@ func CheckLostWrites(h *History, p Params) ([]Violation, Stats) {
 			continue
 		}
 		s.Lost++
-		if lossExcused(h, p, o.Complete) {
+		if lossExcused(h, p, o.Complete) || o.Complete <= gone {
 			s.LostExcused++
 			continue
 		}
@@ -296,10 +330,12 @@ func CheckDualPrimary(h *History, p Params) ([]Violation, time.Duration) {
 
 // CheckRetryQueue holds the retry queue to exactly-once: every INCR it
 // acknowledged must have left its counter at exactly 1. Items enqueued on
-// a sidecar whose data dir was wiped later are excused if never applied.
-func CheckRetryQueue(h *History) ([]Violation, Stats) {
+// a sidecar whose data dir was wiped later, or before enough Redis data
+// sets were lost at once (dataGoneUntil), are excused if never applied.
+func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 	var s Stats
 	var twice, never []Op
+	gone := dataGoneUntil(h, p)
 	for _, o := range h.Ops {
 		if o.Kind != OpEnqueue || !o.OK {
 			continue
@@ -309,7 +345,7 @@ func CheckRetryQueue(h *History) ([]Violation, Stats) {
 		case ok && v == "1":
 		case ok:
 			twice = append(twice, o)
-		case wipedAfter(h, o.Node, o.Complete):
+		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone:
 		default:
 			never = append(never, o)
 		}

@@ -394,3 +394,26 @@ func TestAvailabilityClockKeepsRunningOnTheSameNode(t *testing.T) {
 		t.Fatalf("violations %+v, want one availability at 17s", r.Violations)
 	}
 }
+
+func TestTwoDataSetsLost(t *testing.T) {
+	// a's Redis (no persistence) is killed at 5 s and b's at 6 s: with
+	// both copies gone, a write acknowledged at 4 s may be gone for good.
+	h := clean()
+	h.Faults[0].DataLost = true
+	delete(h.Final, "w4s")
+	p := testParams
+	p.MinReplicas = 1
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLostWrite {
+		t.Fatalf("one data set lost: violations %+v, want one lost-write", r.Violations)
+	}
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, DataLost: true,
+		Desc: "kill-redis b", Start: ms(6000), End: ms(7000)})
+	if r := Check(h, p); !r.OK() {
+		t.Fatalf("two data sets lost at once: %+v", r.Violations)
+	}
+	// A write after the second loss started is still held to account.
+	delete(h.Final, "w15s")
+	if r := Check(h, p); len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Msg, "w15s") {
+		t.Fatalf("violations %+v, want one lost-write naming w15s", r.Violations)
+	}
+}

@@ -94,6 +94,9 @@ type FaultRecord struct {
 	// SidecarWiped names the node whose sidecar data dir was wiped at End
 	// (its retry queue with it).
 	SidecarWiped bool
+	// DataLost: a Redis was killed that comes back without its data (no
+	// persistence, or its files wiped).
+	DataLost bool
 	// Failed is set when the action could not be carried out; the error.
 	Failed string
 }

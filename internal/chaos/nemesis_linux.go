@@ -156,6 +156,7 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 			}
 		}
 		if f.Kind != KillSidecar {
+			rec.DataLost = f.WipeData || !focus.persist
 			c.kill(focus, false)
 		}
 		if f.Kind != KillRedis {
@@ -268,6 +269,7 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 				offsets[nd.name] = st.Size()
 			}
 		}
+		rec.DataLost = !prim.persist
 		c.kill(prim, false)
 		wctx, cancel := context.WithTimeout(context.Background(), c.params.DownAfter+15*time.Second)
 		done := make(chan struct{})
