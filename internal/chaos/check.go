@@ -393,13 +393,16 @@ func recoverable(active []FaultRecord, n int) bool {
 }
 
 // hitNodes returns the sorted nodes the active faults hit, and false when
-// one of them (a pause, a lossy link, an unknown target) rules out
-// judging availability at all.
+// one of them (a pause, a lossy link, a stalled election winner, an
+// unknown target) rules out judging availability at all.
 func hitNodes(active []FaultRecord) ([]string, bool) {
 	var hit []string
 	for _, f := range active {
 		switch {
-		case f.Kind == Pause || f.Kind == Netem:
+		case f.Kind == Pause || f.Kind == Netem || f.Kind == PauseWinner:
+			// PauseWinner: how soon the others must give up on a stalled
+			// winner is the implementation's choice; the dual-primary
+			// rule judges what the winner does when it resumes.
 			return nil, false
 		case f.Class == ClassAdmin:
 			continue

@@ -282,6 +282,7 @@ func TestAvailabilityExcusesWhatNeedsNoRecovery(t *testing.T) {
 		{ID: 2, Kind: Pause, Class: ClassAdmin, Desc: "pause", Start: ms(13000), End: ms(19000)},
 		{ID: 2, Kind: Netem, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "netem a", Start: ms(13000), End: ms(19000)},
 		{ID: 2, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"a", "b"}, Desc: "two nodes", Start: ms(13000), End: ms(19000)},
+		{ID: 2, Kind: PauseWinner, Class: ClassProcess, Nodes: []string{"a"}, Desc: "pause-winner", Start: ms(13000), End: ms(19000)},
 	} {
 		h := clean()
 		// An outage from 13 s to 19.5 s: while failover is paused, links

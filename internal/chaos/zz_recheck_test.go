@@ -17,6 +17,11 @@ func TestZZRecheck(t *testing.T) {
 		if err := json.Unmarshal(b, &h); err != nil {
 			t.Fatal(err)
 		}
+		for i, f := range h.Faults {
+			if (f.Kind == KillRedis || f.Kind == KillBoth) && (strings.Contains(f.Desc, "no-persistence") || strings.Contains(f.Desc, "wipe")) {
+				h.Faults[i].DataLost = true
+			}
+		}
 		r := Check(&h, DefaultParams(len(h.Nodes)))
 		for _, v := range r.Violations {
 			m := v.Msg
@@ -25,6 +30,6 @@ func TestZZRecheck(t *testing.T) {
 			}
 			t.Logf("%s: %s at %s: %s", path, v.Rule, fmtDur(v.At), m)
 		}
-		t.Logf("%s: %s", path, Summary(h.Seed, len(h.Nodes), 0, r))
+		t.Logf("RESULT %s: %s lost %d/%d dual %s unavail %s lin %s", path, Summary(h.Seed, len(h.Nodes), 0, r)[strings.Index(Summary(h.Seed, len(h.Nodes), 0, r), "| verdict"):], r.Stats.Lost, r.Stats.Acknowledged, r.Stats.DualPrimary, r.Stats.Unavailable, r.Stats.Linearizable)
 	}
 }
