@@ -18,39 +18,41 @@ type regInput struct {
 
 // registerModel is a set of independent registers (one per key, initially
 // absent: ""), partitioned by key.
-var registerModel = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		var keys []string
-		for _, o := range history {
-			k := o.Input.(regInput).key
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, k)
+func registerModel() porcupine.Model {
+	return porcupine.Model{
+		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+			byKey := map[string][]porcupine.Operation{}
+			var keys []string
+			for _, o := range history {
+				k := o.Input.(regInput).key
+				if _, ok := byKey[k]; !ok {
+					keys = append(keys, k)
+				}
+				byKey[k] = append(byKey[k], o)
 			}
-			byKey[k] = append(byKey[k], o)
-		}
-		sort.Strings(keys)
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
-	},
-	Init: func() interface{} { return "" },
-	Step: func(state, input, output interface{}) (bool, interface{}) {
-		in := input.(regInput)
-		if in.write {
-			return true, in.value
-		}
-		return output.(string) == state.(string), state
-	},
-	DescribeOperation: func(input, output interface{}) string {
-		in := input.(regInput)
-		if in.write {
-			return fmt.Sprintf("set(%s, %s)", in.key, in.value)
-		}
-		return fmt.Sprintf("get(%s) -> %q", in.key, output)
-	},
+			sort.Strings(keys)
+			out := make([][]porcupine.Operation, 0, len(keys))
+			for _, k := range keys {
+				out = append(out, byKey[k])
+			}
+			return out
+		},
+		Init: func() interface{} { return "" },
+		Step: func(state, input, output interface{}) (bool, interface{}) {
+			in := input.(regInput)
+			if in.write {
+				return true, in.value
+			}
+			return output.(string) == state.(string), state
+		},
+		DescribeOperation: func(input, output interface{}) string {
+			in := input.(regInput)
+			if in.write {
+				return fmt.Sprintf("set(%s, %s)", in.key, in.value)
+			}
+			return fmt.Sprintf("get(%s) -> %q", in.key, output)
+		},
+	}
 }
 
 // notApplied reports whether a write that failed with err certainly did
@@ -119,7 +121,8 @@ func CheckLinearizable(h *History, p Params) ([]Violation, string) {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	res, info := porcupine.CheckOperationsVerbose(registerModel, ops, timeout)
+	model := registerModel()
+	res, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
 	switch res {
 	case porcupine.Ok:
 		return nil, "ok"
@@ -169,10 +172,10 @@ func CheckLinearizable(h *History, p Params) ([]Violation, string) {
 		fmt.Fprintf(&b, "key %s: %d of %d operations linearize; the last placed and the first left over:", key, len(longest), partOps)
 		if len(longest) > 0 {
 			o := longest[len(longest)-1]
-			fmt.Fprintf(&b, "\n  placed [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), registerModel.DescribeOperation(o.Input, o.Output))
+			fmt.Fprintf(&b, "\n  placed [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), model.DescribeOperation(o.Input, o.Output))
 		}
 		for _, o := range rest[:min(len(rest), 6)] {
-			fmt.Fprintf(&b, "\n  left   [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), registerModel.DescribeOperation(o.Input, o.Output))
+			fmt.Fprintf(&b, "\n  left   [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), model.DescribeOperation(o.Input, o.Output))
 		}
 		if len(rest) > 0 && (at < 0 || time.Duration(rest[0].Call) < at) {
 			at = time.Duration(rest[0].Call)

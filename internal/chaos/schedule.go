@@ -109,15 +109,20 @@ type Plan struct {
 	Faults  []Fault
 }
 
-// kinds and their weights: process faults and partitions are the most
-// common; admin actions are rarer.
-var kindWeights = []struct {
+// kindWeight is a fault kind and how often Schedule picks it.
+type kindWeight struct {
 	k FaultKind
 	w int
-}{
-	{KillRedis, 8}, {KillSidecar, 5}, {KillBoth, 6}, {StopRedis, 6}, {StopSidecar, 6},
-	{PartHalves, 5}, {PartIsolate, 6}, {PartBridge, 3}, {PartOneWay, 3}, {PartGossip, 4},
-	{PartRedis, 3}, {PartLocal, 3}, {Netem, 3}, {Switchover, 3}, {Pause, 2}, {Forget, 2},
+}
+
+// kindWeights lists the kinds and their weights: process faults and
+// partitions are the most common; admin actions are rarer.
+func kindWeights() []kindWeight {
+	return []kindWeight{
+		{KillRedis, 8}, {KillSidecar, 5}, {KillBoth, 6}, {StopRedis, 6}, {StopSidecar, 6},
+		{PartHalves, 5}, {PartIsolate, 6}, {PartBridge, 3}, {PartOneWay, 3}, {PartGossip, 4},
+		{PartRedis, 3}, {PartLocal, 3}, {Netem, 3}, {Switchover, 3}, {Pause, 2}, {Forget, 2},
+	}
 }
 
 // Schedule returns the plan for seed, duration and n nodes. It is a pure
@@ -135,8 +140,9 @@ func Schedule(seed uint64, duration time.Duration, n int) Plan {
 	for i := range p.Persist {
 		p.Persist[i] = r.IntN(2) == 0
 	}
+	weights := kindWeights()
 	total := 0
-	for _, kw := range kindWeights {
+	for _, kw := range weights {
 		total += kw.w
 	}
 	var netemUntil time.Duration
@@ -147,7 +153,7 @@ func Schedule(seed uint64, duration time.Duration, n int) Plan {
 		}
 		f := Fault{ID: id, At: at}
 		x := r.IntN(total)
-		for _, kw := range kindWeights {
+		for _, kw := range weights {
 			if x < kw.w {
 				f.Kind = kw.k
 				break

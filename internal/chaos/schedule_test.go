@@ -73,7 +73,7 @@ func TestScheduleShape(t *testing.T) {
 		}
 	}
 	for _, k := range append([]FaultKind{PauseWinner, WipeIsolated}, func() (ks []FaultKind) {
-		for _, kw := range kindWeights {
+		for _, kw := range kindWeights() {
 			ks = append(ks, kw.k)
 		}
 		return ks
