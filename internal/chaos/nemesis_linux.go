@@ -492,7 +492,10 @@ func (m *nemesis) partitionRules(f Fault, focus *node) (string, []string, string
 	}
 	var b strings.Builder
 	cut := func(a, d *node, match string) {
-		fmt.Fprintf(&b, "-A %s -s %s -d %s %s -j DROP\n", chain, a.addr, d.addr, match)
+		if match != "" {
+			match += " "
+		}
+		fmt.Fprintf(&b, "-A %s -s %s -d %s %s-j DROP\n", chain, a.addr, d.addr, match)
 	}
 	ports := func(a, d *node, proto string, port int) {
 		cut(a, d, fmt.Sprintf("-p %s --dport %d", proto, port))
