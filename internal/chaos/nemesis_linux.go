@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -387,6 +388,11 @@ func (m *nemesis) endFault(a *active) {
 // under another fault).
 func (m *nemesis) watchWinner(ctx context.Context, id int, prim *node, offsets map[string]int64) *node {
 	c := m.c
+	// The log lines of a sidecar that has won the right to promote its
+	// Redis: the vote-based core's "election won", and the Raft core's
+	// "committed as the primary; promoting", logged before it verifies and
+	// sends REPLICAOF NO ONE.
+	winnerLines := [][]byte{[]byte(`"msg":"election won"`), []byte(`"msg":"committed as the primary; promoting"`)}
 	for {
 		for _, nd := range c.nodes {
 			if nd == prim {
@@ -404,7 +410,7 @@ func (m *nemesis) watchWinner(ctx context.Context, id int, prim *node, offsets m
 			buf := make([]byte, st.Size()-offsets[nd.name])
 			n, _ := f.ReadAt(buf, offsets[nd.name])
 			f.Close()
-			if !bytes.Contains(buf[:n], []byte(`"msg":"election won"`)) {
+			if !slices.ContainsFunc(winnerLines, func(l []byte) bool { return bytes.Contains(buf[:n], l) }) {
 				continue
 			}
 			if !m.claim(nd.name + "/vigil") {
