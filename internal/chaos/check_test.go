@@ -418,3 +418,36 @@ func TestTwoDataSetsLost(t *testing.T) {
 		t.Fatalf("violations %+v, want one lost-write naming w15s", r.Violations)
 	}
 }
+
+func TestRegisterTwoDataSetsLost(t *testing.T) {
+	// "b" is acknowledged at 4.95 s; a's and b's Redis (no persistence)
+	// are killed at 5 s and 6 s; a read at 8 s returns the older "a".
+	// With min_replicas 1 that is a violation while one copy survives, and
+	// excused once two data sets were lost at once, as for unique keys.
+	h := clean()
+	h.Faults[0].DataLost = true
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "a", Invoke: ms(100), Complete: ms(110), OK: true},
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "b", Invoke: ms(4940), Complete: ms(4950), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "a", Invoke: ms(8000), Complete: ms(8010), OK: true},
+	)
+	p := testParams
+	p.MinReplicas = 1
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("one data set lost: violations %+v, want one linearizable", r.Violations)
+	}
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, DataLost: true,
+		Desc: "kill-redis b", Start: ms(6000), End: ms(7000)})
+	if r := Check(h, p); !r.OK() {
+		t.Fatalf("two data sets lost at once: %+v", r.Violations)
+	}
+	// A write after the second loss started is still held to account: a
+	// later read that misses it is a violation.
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "c", Invoke: ms(9000), Complete: ms(9010), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "", Invoke: ms(9500), Complete: ms(9510), OK: true},
+	)
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("stale read after the loss: violations %+v, want one linearizable", r.Violations)
+	}
+}

@@ -73,9 +73,11 @@ func notApplied(err string) bool {
 // failed GET had no effect and is dropped, as is a SET that certainly
 // failed (notApplied); any other failed SET may or may not have been
 // applied, so it stays open until after the end of the history. So does
-// an acknowledged SET within the documented loss bound (lossExcused): the
-// mode allows it to vanish, which a read after a failover then shows; a
-// read that returned such a value is dropped.
+// an acknowledged SET within the documented loss bound (lossExcused), or
+// acknowledged before enough nodes lost their Redis data at once
+// (dataGoneUntil, the same excuse CheckLostWrites makes): such a write may
+// vanish, which a read after a failover then shows; a read that returned
+// such a value is dropped.
 func registerOps(h *History, p Params) []porcupine.Operation {
 	var end time.Duration
 	for _, o := range h.Ops {
@@ -84,9 +86,11 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 	// Values whose SET is within the loss bound: a read of one (say from
 	// an isolated primary before its fence) is not judged either, as the
 	// write it shows may vanish.
+	gone := dataGoneUntil(h, p)
+	vanishes := func(o Op) bool { return lossExcused(h, p, o.Complete) || o.Complete <= gone }
 	mayVanish := map[[2]string]bool{}
 	for _, o := range h.Ops {
-		if o.Kind == OpSet && o.OK && lossExcused(h, p, o.Complete) {
+		if o.Kind == OpSet && o.OK && vanishes(o) {
 			mayVanish[[2]string{o.Key, o.Value}] = true
 		}
 	}
@@ -98,7 +102,7 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 				Call: int64(o.Invoke), Return: int64(o.Complete)})
 		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
 			ret := o.Complete
-			if !o.OK || lossExcused(h, p, o.Complete) {
+			if !o.OK || vanishes(o) {
 				ret = end + time.Second
 			}
 			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key, write: true, value: o.Value}, Output: "",
