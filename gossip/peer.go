@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -129,6 +130,7 @@ type Peer struct {
 
 	started     atomic.Bool
 	ml          atomic.Pointer[memberlist.Memberlist]
+	mux         atomic.Pointer[mux] // set while memberlist runs on it
 	incarnation atomic.Uint64
 	seq         atomic.Uint64
 
@@ -146,7 +148,8 @@ type Peer struct {
 	members map[string]*memberState
 	known   map[string]string // name -> last gossip address
 	replay  map[string]*replayWindow
-	version uint64 // bumped on every membership change; Settle watches it
+	version uint64                // bumped on every membership change; Settle watches it
+	layers  map[byte]*StreamLayer // registered by Stream before Run
 }
 
 // New validates cfg and builds a peer named node that keeps its known peer
@@ -182,6 +185,7 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 		members:       map[string]*memberState{},
 		known:         map[string]string{node: cfg.configuredAddr()},
 		replay:        map[string]*replayWindow{},
+		layers:        map[byte]*StreamLayer{},
 	}
 	for _, o := range opts {
 		o(&p.opts)
@@ -206,7 +210,10 @@ func (c Config) configuredAddr() string {
 // the background, since peers may start in any order), and blocks until ctx
 // ends; then it announces its departure, leaves and shuts memberlist down.
 func (p *Peer) Run(ctx context.Context) error {
-	if !p.started.CompareAndSwap(false, true) {
+	p.mu.Lock() // Stream checks started under it
+	first := p.started.CompareAndSwap(false, true)
+	p.mu.Unlock()
+	if !first {
 		return errors.New("gossip: run called twice")
 	}
 	if err := p.loadKnown(); err != nil {
@@ -237,8 +244,12 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.logger.Warn("memberlist shutdown", "err", err)
 	}
 	// Later Send and Broadcast calls get ErrNotRunning instead of talking
-	// through a memberlist that is gone.
+	// through a memberlist that is gone, and Dial on a stream channel too.
 	p.ml.Store(nil)
+	p.mux.Store(nil)
+	for _, l := range p.streamLayers() {
+		_ = l.Close()
+	}
 	joinWG.Wait()
 	if err := p.saveKnown(); err != nil {
 		p.logger.Error("save known peers", "err", err)
@@ -305,29 +316,53 @@ func (p *Peer) saveKnown() error {
 // of our own bound to Config.BindAddr.
 func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
 	conf := p.memberlistConfig()
-	var own *transport
-	if conf.Transport == nil {
-		var err error
-		own, err = newTransport(net.ParseIP(conf.BindAddr), conf.BindPort, p.logger)
+	inner := p.opts.transport
+	if inner == nil {
+		own, err := newTransport(net.ParseIP(conf.BindAddr), conf.BindPort, p.logger)
 		if err != nil {
 			return nil, fmt.Errorf("start gossip transport on %s: %w", p.cfg.BindAddr, err)
 		}
 		// memberlist fills in a port 0 only for the transport it builds
 		// itself; it uses BindPort for peers that announce no port.
-		conf.Transport = own
+		inner = own
 		conf.BindPort = own.port()
 		if p.cfg.AdvertiseAddr == "" {
 			conf.AdvertisePort = own.port()
 		}
 	}
+	// Every transport, ours or injected, gets the stream multiplexer, so
+	// stream channels obey the same faults as gossip in tests.
+	x := newMux(inner, p.streamLayerMap(), p.streamSecurity(),
+		p.cfg.TCPTimeout, p.logger, p.metrics)
+	conf.Transport = x
 	ml, err := memberlist.Create(conf)
 	if err != nil {
-		if own != nil {
-			_ = own.Shutdown()
-		}
+		_ = x.Shutdown() // shuts the inner transport down too
 		return nil, fmt.Errorf("start memberlist: %w", err)
 	}
+	p.mux.Store(x)
 	return ml, nil
+}
+
+// streamLayerMap returns the registered channels; fixed once Run started.
+func (p *Peer) streamLayerMap() map[byte]*StreamLayer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.layers)
+}
+
+func (p *Peer) streamLayers() []*StreamLayer {
+	return slices.Collect(maps.Values(p.streamLayerMap()))
+}
+
+// streamSecurity is what streams need from the config: the label and the
+// keyring.
+func (p *Peer) streamSecurity() *streamSecurity {
+	var keys [][]byte
+	if p.key != nil {
+		keys = append(keys, p.key)
+	}
+	return newStreamSecurity(p.cfg.Label, keys)
 }
 
 // memberlistConfig translates the Config for memberlist.
@@ -357,9 +392,6 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 	conf.Delegate = delegate{p}
 	conf.Events = delegate{p}
 	conf.Logger = newMemberlistLogger(p.logger)
-	if p.opts.transport != nil {
-		conf.Transport = p.opts.transport
-	}
 	return conf
 }
 
