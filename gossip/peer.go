@@ -26,7 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxMetaSize is the largest metadata SetMeta accepts (memberlist's limit).
+// MaxMetaSize bounds the encoded metadata (memberlist's limit): the SetMeta
+// value and the SetMetaKey entries with a few bytes of framing each.
 const MaxMetaSize = memberlist.MetaMaxSize
 
 // KindReserved is the first message kind used by the package itself; Send
@@ -94,7 +95,14 @@ type Member struct {
 	Addr  string // host:port of its gossip listener
 	State string // StateAlive, StateSuspect, StateDead or StateLeft
 	Meta  []byte // metadata set with SetMeta on that node
+	// Metadata holds the entries set with SetMetaKey on that node; nil
+	// when there are none.
+	Metadata map[string][]byte
 }
+
+// MetaKey returns the value that member published with SetMetaKey(key), or
+// nil.
+func (m Member) MetaKey(key string) []byte { return m.Metadata[key] }
 
 // Option customises a Peer beyond its Config.
 type Option func(*options)
@@ -144,7 +152,7 @@ type Peer struct {
 	writeMu sync.Mutex // serialises writes of the known file
 
 	mu      sync.Mutex
-	meta    []byte
+	meta    map[string][]byte // "" is SetMeta's value
 	members map[string]*memberState
 	known   map[string]string // name -> last gossip address
 	replay  map[string]*replayWindow
@@ -575,31 +583,60 @@ func (p *Peer) Addr() string {
 	return p.cfg.configuredAddr()
 }
 
-// SetMeta sets this node's metadata and announces it at once. Metadata
-// longer than MaxMetaSize is refused (logged, the old value stays).
+// SetMeta sets this node's metadata and announces it at once. Metadata that
+// does not fit in MaxMetaSize with the SetMetaKey entries is refused
+// (logged, the old value stays).
 func (p *Peer) SetMeta(b []byte) {
-	if len(b) > MaxMetaSize {
-		p.logger.Error("node metadata not updated",
-			"err", fmt.Errorf("%d bytes exceed the %d-byte limit", len(b), MaxMetaSize))
-		return
+	if err := p.setMeta("", b); err != nil {
+		p.logger.Error("node metadata not updated", "err", err)
 	}
+}
+
+// SetMetaKey sets one keyed entry of this node's metadata, which peers read
+// with Member.MetaKey, and announces it at once; a nil value deletes the
+// entry. Components that each publish something use their own key. It
+// refuses an empty key or one over 255 bytes, and entries that together do
+// not fit in MaxMetaSize (the old value stays).
+func (p *Peer) SetMetaKey(key string, value []byte) error {
+	if key == "" || len(key) > 255 {
+		return fmt.Errorf("gossip: metadata key %q must be 1 to 255 bytes", key)
+	}
+	return p.setMeta(key, value)
+}
+
+func (p *Peer) setMeta(key string, value []byte) error {
 	p.mu.Lock()
-	p.meta = bytes.Clone(b)
+	next := maps.Clone(p.meta)
+	if next == nil {
+		next = map[string][]byte{}
+	}
+	if value == nil {
+		delete(next, key)
+	} else {
+		next[key] = bytes.Clone(value)
+	}
+	if n := len(encodeMeta(next)); n > MaxMetaSize {
+		p.mu.Unlock()
+		return fmt.Errorf("gossip: metadata key %q: %d bytes encoded exceed the %d-byte limit", key, n, MaxMetaSize)
+	}
+	p.meta = next
 	p.mu.Unlock()
 	select {
 	case p.metaUpdate <- struct{}{}:
 	default: // an update is already pending and will carry this value
 	}
+	return nil
 }
 
-// currentMeta returns a copy of the metadata for memberlist.
+// currentMeta returns the encoded metadata for memberlist.
 func (p *Peer) currentMeta(limit int) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.meta) > limit {
+	b := encodeMeta(p.meta)
+	if len(b) > limit {
 		return nil
 	}
-	return bytes.Clone(p.meta)
+	return b
 }
 
 // Send delivers one message to node over TCP and returns once node's
@@ -890,9 +927,11 @@ func (p *Peer) Members() []Member {
 	for name, addr := range p.known {
 		mem := Member{Name: name, Addr: addr, State: StateDead}
 		if m := p.members[name]; m != nil {
-			mem.Addr, mem.State, mem.Meta = m.addr, m.state, bytes.Clone(m.meta)
+			mem.Addr, mem.State = m.addr, m.state
+			mem.Meta, mem.Metadata = splitMeta(m.meta)
 		} else if name == p.name {
-			mem.State, mem.Meta = StateAlive, bytes.Clone(p.meta)
+			mem.State = StateAlive
+			mem.Meta, mem.Metadata = splitMeta(encodeMeta(p.meta))
 		}
 		out = append(out, mem)
 	}

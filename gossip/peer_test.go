@@ -73,7 +73,7 @@ func TestThreePeersJoinInAnyOrder(t *testing.T) {
 
 	// Oversized metadata is refused and the old value stays.
 	b.SetMeta(make([]byte, MaxMetaSize+1))
-	if got := string(b.currentMeta(MaxMetaSize)); got != "b-meta" {
+	if got, _ := splitMeta(b.currentMeta(MaxMetaSize)); string(got) != "b-meta" {
 		t.Errorf("meta after oversized SetMeta = %q, want b-meta", got)
 	}
 }
