@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +22,9 @@ const (
 	// acceptBacklog is how many streams that passed the handshake may wait
 	// for a channel's Accept.
 	acceptBacklog = 16
+
+	// refusedWarnEvery limits refused streams logged at Warn.
+	refusedWarnEvery = time.Minute
 )
 
 // mux is the memberlist transport with a first-byte multiplexer on its
@@ -43,8 +47,9 @@ type mux struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 
-	mu      sync.Mutex
-	pending map[net.Conn]struct{} // closed by Shutdown to end their reads
+	mu       sync.Mutex
+	pending  map[net.Conn]struct{} // closed by Shutdown to end their reads
+	lastWarn time.Time             // of a refusal logged at Warn
 }
 
 var _ memberlist.NodeAwareTransport = (*mux)(nil)
@@ -205,10 +210,25 @@ func (x *mux) handshake(c net.Conn, peer string) (net.Conn, *StreamLayer, bool) 
 	return sc, l, true
 }
 
-// refused counts and logs a stream refused before reaching its user.
+// refused counts and logs a stream refused before reaching its user: at
+// Warn once a minute, since a misconfigured key must show, and at Debug
+// otherwise, since strangers must not flood the log.
 func (x *mux) refused(reason string, kind byte, peer string, err error) {
 	x.metrics.streamsRefused.WithLabelValues(reason).Inc()
-	x.logger.Debug("gossip stream refused", "reason", reason, "kind", kind, "peer", peer, "err", err)
+	now := time.Now()
+	x.mu.Lock()
+	warn := now.Sub(x.lastWarn) >= refusedWarnEvery
+	if warn {
+		x.lastWarn = now
+	}
+	x.mu.Unlock()
+	level := slog.LevelDebug
+	msg := "gossip stream refused"
+	if warn {
+		level = slog.LevelWarn
+		msg = "gossip stream refused (more refusals logged at debug for a minute; see vigil_gossip_streams_refused_total)"
+	}
+	x.logger.Log(context.Background(), level, msg, "reason", reason, "channel", kind, "peer", peer, "err", err)
 }
 
 // prefixConn gives back the bytes read to classify a connection before the
