@@ -133,6 +133,15 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("authority: Run called twice")
 	}
+	select {
+	case <-a.deps.Peers.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	// The gossip address is final now: raft uses it as this server's address.
+	a.mu.Lock()
+	a.self.RaftAddr = a.deps.Raft.Addr().String()
+	a.mu.Unlock()
 	dir := filepath.Join(a.deps.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("authority: create %s: %w", dir, err)
@@ -173,7 +182,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	}
 	a.raft.Store(r)
 	a.rpc.Store(rpcLayer)
-	a.deps.Peers.AdvertiseState(hasState)
+	a.advertise(hasState)
 	a.logger.Info("raft started", "has_state", hasState, "dir", dir)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -235,7 +244,8 @@ func (p addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error
 }
 
 // SetSelf changes the addresses this member announces; the authority
-// registers them through the log as soon as it can.
+// registers them through the log as soon as it can (and again whenever
+// the state stops holding them).
 func (a *Authority) SetSelf(m Member) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -243,8 +253,26 @@ func (a *Authority) SetSelf(m Member) {
 	if m.RaftAddr == "" {
 		m.RaftAddr = a.self.RaftAddr
 	}
-	m.Voter, m.Since = false, time.Time{}
+	m.Voter, m.Since, m.Removed = false, time.Time{}, false
 	a.self = m
+}
+
+// Register is SetSelf followed by a register command applied now: it
+// returns once the state holds m's addresses, or the error. It fails with
+// ErrNotMember while the leader has not added this member to the group yet
+// (the authority keeps trying by itself).
+func (a *Authority) Register(ctx context.Context, m Member) error {
+	a.SetSelf(m)
+	self := a.selfMember()
+	_, err := a.Apply(ctx, Command{Op: OpRegister, Member: &self, Start: time.Now()})
+	return err
+}
+
+// advertise publishes whether this node has raft state.
+func (a *Authority) advertise(has bool) {
+	if err := a.deps.Peers.AdvertiseState(has); err != nil {
+		a.logger.Error("advertise raft state in gossip", "err", err)
+	}
 }
 
 func (a *Authority) selfMember() Member {

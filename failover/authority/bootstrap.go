@@ -19,14 +19,18 @@ type PeerInfo struct {
 	HasState bool
 }
 
-// Peers is what the authority needs of the gossip layer.
+// Peers is what the authority needs of the gossip layer
+// (gossippeers.New adapts a *gossip.Peer).
 type Peers interface {
+	// Ready is closed once gossip is up and its advertise address final;
+	// Run waits for it before starting raft.
+	Ready() <-chan struct{}
 	// AlivePeers returns the members gossip considers alive, this node
 	// included. Only members holding the group's gossip key can be alive.
 	AlivePeers() []PeerInfo
 	// AdvertiseState publishes in this node's gossip metadata whether it
 	// has raft state.
-	AdvertiseState(has bool)
+	AdvertiseState(has bool) error
 }
 
 // bootstrapServers decides whether this node (self, with or without raft

@@ -41,8 +41,12 @@ func applyCommand(s State, c Command) (State, error) {
 		}
 		if s.Primary != c.Primary {
 			s.Previous = s.Primary
+			if old, ok := s.Members[s.Primary]; ok && old.Removed {
+				delete(s.Members, s.Primary) // kept only while it was the primary
+			}
 		}
 		s.Epoch, s.Primary, s.Promoted, s.Reason, s.Started = c.Epoch, c.Primary, false, c.Reason, c.Start
+		s.Switchover = nil // a switchover ends with its set-primary (or is overtaken by a failover)
 		if c.Reason == ReasonAuto {
 			s.Failovers = appendBounded(s.Failovers, c.Start, MaxFailoverTimes)
 		}
@@ -59,11 +63,11 @@ func applyCommand(s State, c Command) (State, error) {
 			return s, fmt.Errorf("%w: register without a member name", ErrInvalid)
 		}
 		old, ok := s.Members[c.Member.Name]
-		if !ok {
+		if !ok || old.Removed {
 			return s, fmt.Errorf("register %q: %w", c.Member.Name, ErrNotMember)
 		}
 		m := *c.Member
-		m.Voter = old.Voter // suffrage comes from the raft configuration only
+		m.Voter, m.Removed = old.Voter, false // suffrage comes from the raft configuration only
 		m.Since = old.Since
 		if m.Since.IsZero() {
 			m.Since = c.Start
@@ -110,7 +114,12 @@ func applyCommand(s State, c Command) (State, error) {
 			return s, fmt.Errorf("forget %q: %w", c.Node, ErrNotMember)
 		}
 		if c.Node == s.Primary {
-			return s, fmt.Errorf("%w: forget %q: it is the primary", ErrInvalid, c.Node)
+			// Its Redis may still serve: keep the record (and its address)
+			// while it is the primary, out of the configuration.
+			m := s.Members[c.Node]
+			m.Voter, m.Removed = false, true
+			s.Members[c.Node] = m
+			break
 		}
 		delete(s.Members, c.Node)
 	case OpSettings:
@@ -136,7 +145,8 @@ func applyCommand(s State, c Command) (State, error) {
 
 // applyConfiguration makes s.Members follow a committed raft
 // configuration: servers become members (keeping what they registered),
-// suffrage sets Voter, and members no longer in the configuration go.
+// suffrage sets Voter, and members no longer in the configuration go,
+// except the primary, which stays marked Removed until it is replaced.
 func applyConfiguration(s State, servers []raft.Server) State {
 	next := make(map[string]Member, len(servers))
 	for _, srv := range servers {
@@ -145,8 +155,14 @@ func applyConfiguration(s State, servers []raft.Server) State {
 		if !ok {
 			m = Member{Name: name, RaftAddr: string(srv.Address)}
 		}
-		m.Voter = srv.Suffrage == raft.Voter
+		m.Voter, m.Removed = srv.Suffrage == raft.Voter, false
 		next[name] = m
+	}
+	if m, ok := s.Members[s.Primary]; ok {
+		if _, in := next[s.Primary]; !in {
+			m.Voter, m.Removed = false, true
+			next[s.Primary] = m
+		}
 	}
 	s.Members = next
 	return s

@@ -40,7 +40,13 @@ func TestApplyCommand(t *testing.T) {
 				s.Failovers = []time.Time{t0}
 			}},
 		{name: "set-primary switchover keeps anti-flap list", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 9, Primary: "b", Reason: ReasonSwitchover, Start: t0},
-			want: func(s *State) { s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 9, "b", "a", false, ReasonSwitchover, t0 }},
+			want: func(s *State) {
+				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 9, "b", "a", false, ReasonSwitchover, t0
+			}},
+		{name: "set-primary ends a switchover", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 4, Primary: "b", Reason: ReasonSwitchover, Start: t0},
+			want: func(s *State) {
+				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started, s.Switchover = 4, "b", "a", false, ReasonSwitchover, t0, nil
+			}},
 		{name: "set-primary stale if-epoch", cmd: Command{Op: OpSetPrimary, IfEpoch: 2, Epoch: 4, Primary: "b", Reason: ReasonAuto}, wantErr: ErrStale},
 		{name: "set-primary future if-epoch", cmd: Command{Op: OpSetPrimary, IfEpoch: 4, Epoch: 5, Primary: "b", Reason: ReasonAuto}, wantErr: ErrStale},
 		{name: "set-primary epoch not newer", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 3, Primary: "b", Reason: ReasonAuto}, wantErr: ErrInvalid},
@@ -70,7 +76,8 @@ func TestApplyCommand(t *testing.T) {
 		{name: "switchover-begin without target", cmd: Command{Op: OpSwitchoverBegin, IfEpoch: 3}, wantErr: ErrInvalid},
 		{name: "switchover-end without switchover", cmd: Command{Op: OpSwitchoverEnd, IfEpoch: 3}, wantErr: ErrStale},
 		{name: "forget", cmd: Command{Op: OpForget, Node: "c"}, want: func(s *State) { delete(s.Members, "c") }},
-		{name: "forget the primary", cmd: Command{Op: OpForget, Node: "a"}, wantErr: ErrInvalid},
+		{name: "forget the primary keeps its record out of the configuration", cmd: Command{Op: OpForget, Node: "a"},
+			want: func(s *State) { m := s.Members["a"]; m.Voter, m.Removed = false, true; s.Members["a"] = m }},
 		{name: "forget a stranger", cmd: Command{Op: OpForget, Node: "x"}, wantErr: ErrNotMember},
 		{name: "settings", cmd: Command{Op: OpSettings, Settings: &Settings{Quorum: 2, MinReplicas: &two}},
 			want: func(s *State) { s.Settings = Settings{Quorum: 2, MinReplicas: &two} }},
@@ -83,6 +90,9 @@ func TestApplyCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := base()
+			if strings.Contains(tt.name, "ends a switchover") {
+				in.Switchover = &Switchover{From: "a", To: "b", Epoch: 3}
+			}
 			got, err := applyCommand(in.Clone(), tt.cmd)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -101,7 +111,7 @@ func TestApplyCommand(t *testing.T) {
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("state (-got +want):\n%s", diff)
 			}
-			if diff := cmp.Diff(in, base()); diff != "" {
+			if diff := cmp.Diff(in.Members, base().Members); diff != "" {
 				t.Errorf("applyCommand changed its input (-got +want):\n%s", diff)
 			}
 		})
@@ -138,11 +148,12 @@ func TestApplyCommandSequences(t *testing.T) {
 	if err := step(Command{Op: OpPromoted, IfEpoch: 3, Epoch: 3, Node: "a"}); !errors.Is(err, ErrStale) {
 		t.Fatalf("late promoted: err = %v, want ErrStale", err)
 	}
-	if err := step(Command{Op: OpSwitchoverEnd, IfEpoch: 3}); !errors.Is(err, ErrStale) {
-		t.Fatalf("switchover-end at epoch 3: err = %v, want ErrStale", err)
+	// The failover ended the switchover: ending it again is stale.
+	if s.Switchover != nil {
+		t.Fatalf("switchover %+v survived set-primary", s.Switchover)
 	}
-	if err := step(Command{Op: OpSwitchoverEnd, IfEpoch: 4}); err != nil || s.Switchover != nil {
-		t.Fatalf("switchover-end at epoch 4: err = %v, switchover %+v", err, s.Switchover)
+	if err := step(Command{Op: OpSwitchoverEnd, IfEpoch: 4}); !errors.Is(err, ErrStale) {
+		t.Fatalf("switchover-end after set-primary: err = %v, want ErrStale", err)
 	}
 	if err := step(Command{Op: OpPromoted, IfEpoch: 4, Epoch: 4, Node: "c"}); err != nil || !s.Promoted {
 		t.Fatalf("promoted c: err = %v, promoted %v", err, s.Promoted)
@@ -186,6 +197,29 @@ func TestHistoryAndFailoversBounded(t *testing.T) {
 	}
 	if len(s.Failovers) != MaxFailoverTimes || !s.Failovers[MaxFailoverTimes-1].Equal(t0.Add(time.Duration(3*MaxHistory-1)*time.Second)) {
 		t.Fatalf("failovers: %d, last %v", len(s.Failovers), s.Failovers[len(s.Failovers)-1])
+	}
+}
+
+func TestForgottenPrimaryStaysUntilReplaced(t *testing.T) {
+	s := base()
+	s, err := applyCommand(s, Command{Op: OpForget, Node: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// raft removes it from the configuration: the record stays.
+	s = applyConfiguration(s, []raft.Server{{ID: "b", Suffrage: raft.Voter}, {ID: "c", Suffrage: raft.Voter}})
+	if m, ok := s.PrimaryMember(); !ok || !m.Removed || m.Voter || m.RedisAddr != "127.0.0.1:6379" {
+		t.Fatalf("primary record after forget: %+v %v", m, ok)
+	}
+	if _, err := applyCommand(s.Clone(), Command{Op: OpRegister, Member: &Member{Name: "a"}}); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("register of a removed member: err = %v, want ErrNotMember", err)
+	}
+	s, err = applyCommand(s, Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 4, Primary: "b", Reason: ReasonAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Members["a"]; ok || s.Previous != "a" {
+		t.Fatalf("forgotten old primary still a member after set-primary: %+v", s.Members)
 	}
 }
 

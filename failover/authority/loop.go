@@ -33,7 +33,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 		}
 		if !hasState && r.LastIndex() > 0 {
 			hasState = true
-			a.deps.Peers.AdvertiseState(true)
+			a.advertise(true)
 		}
 		if !hasState {
 			alive := a.deps.Peers.AlivePeers()
@@ -53,10 +53,10 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 				case err == nil:
 					a.logger.Info("group bootstrapped", "servers", len(servers))
 					hasState = true
-					a.deps.Peers.AdvertiseState(true)
+					a.advertise(true)
 				case errors.Is(err, raft.ErrCantBootstrap):
 					hasState = true
-					a.deps.Peers.AdvertiseState(true)
+					a.advertise(true)
 				default:
 					a.logger.Error("bootstrap failed", "err", err)
 				}

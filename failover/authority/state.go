@@ -28,6 +28,10 @@ type Member struct {
 	Voter bool `json:"voter,omitempty"`
 	// Since is when the member first registered (the proposer's clock).
 	Since time.Time `json:"since,omitzero"`
+	// Removed marks the primary's record kept after it left the raft
+	// configuration (forget of the primary's node): its Redis may still
+	// serve. It goes when another primary is installed.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Switchover is an operator switchover under way.
