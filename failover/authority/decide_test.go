@@ -151,12 +151,12 @@ func TestHCLogAdapter(t *testing.T) {
 	l.Named("transport").With("peer", "b").Error("Failed to contact", "error", "boom")
 	l.Debug("hidden")
 	l.Trace("hidden too")
-	l.Warn("RPC timed out")
+	l.Warn("RPC timed out", "servers", hclog.Fmt("%+v", []int{1, 2}))
 	l.StandardLogger(nil).Print("[WARN] raft: something")
 	out := buf.String()
 	for _, want := range []string{
 		`level=ERROR msg="failed to contact" component=raft subsystem=transport peer=b err=boom`,
-		`level=WARN msg="RPC timed out"`,
+		`level=WARN msg="RPC timed out" component=raft servers="[1 2]"`,
 		`level=WARN msg="raft: something"`,
 	} {
 		if !strings.Contains(out, want) {

@@ -2,6 +2,7 @@ package authority
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -54,13 +55,19 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	h.logger.Log(ctx, lvl, lowerFirst(msg), all...)
 }
 
-// renameKeys maps hclog's key names onto vigil's vocabulary.
+// renameKeys maps hclog's key names onto vigil's vocabulary and renders
+// hclog.Fmt values, which slog would print as their raw parts.
 func renameKeys(args []any) []any {
 	out := make([]any, len(args))
 	copy(out, args)
 	for i := 0; i+1 < len(out); i += 2 {
 		if k, ok := out[i].(string); ok && k == "error" {
 			out[i] = "err"
+		}
+		if f, ok := out[i+1].(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				out[i+1] = fmt.Sprintf(format, f[1:]...)
+			}
 		}
 	}
 	return out
