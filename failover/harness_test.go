@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/authority/gossippeers"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/internal/faultnet"
 	"github.com/vigil-redis/vigil/internal/redistest"
@@ -23,8 +24,12 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// *gossip.Peer is the Cluster failover runs on in production.
-var _ failover.Cluster = (*gossip.Peer)(nil)
+// *gossip.Peer is the Cluster and *authority.Authority the Authority
+// failover runs on in production.
+var (
+	_ failover.Cluster   = (*gossip.Peer)(nil)
+	_ failover.Authority = (*authority.Authority)(nil)
+)
 
 // Timings every end-to-end test starts from: short, with room for two busy
 // cores under -race.
@@ -39,9 +44,14 @@ func testFailoverConfig() failover.Config {
 	cfg := failover.DefaultConfig()
 	cfg.DownAfter = time.Second             // detect a dead primary within a second
 	cfg.FenceAfter = 500 * time.Millisecond // fence well before down_after
-	cfg.Cooldown = 0                        // tests fail over back to back
-	cfg.ElectionTimeout = 300 * time.Millisecond
+	cfg.MaxFailovers = 0                    // tests fail over back to back
 	cfg.SwitchoverTimeout = 5 * time.Second
+	cfg.Authority.Stabilization = time.Second // joiners vote soon
+	// Raft timings with room for two busy cores under -race; the lease
+	// stays below fence_after so a cut-off leader steps down first.
+	cfg.Authority.RaftHeartbeatTimeout = 400 * time.Millisecond
+	cfg.Authority.RaftElectionTimeout = 400 * time.Millisecond
+	cfg.Authority.RaftLeaderLeaseTimeout = 300 * time.Millisecond
 	return cfg
 }
 
@@ -67,6 +77,7 @@ type node struct {
 
 	mu      sync.Mutex
 	fo      *failover.Failover
+	auth    *authority.Authority
 	peer    *gossip.Peer
 	tr      *faultnet.Transport
 	reg     *prometheus.Registry
@@ -96,6 +107,7 @@ type nodeSpec struct {
 // every sidecar follows the same configuration.
 func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 	t.Helper()
+	cfg.Authority.BootstrapExpect = len(specs)
 	g := startGroup(t, cfg, false, specs...)
 	g.waitConverged(15*time.Second, g.nodes[0].name)
 	return g
@@ -172,18 +184,38 @@ func (g *group) start(n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rl, err := peer.Stream(gossip.StreamRaft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcl, err := peer.Stream(gossip.StreamAuthorityRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rc := monitor.RedisConfig{Addr: n.redis.Addr(), AnnounceAddr: n.relay.Addr(), Priority: n.priority}
 	prober, err := monitor.New(rc, testMonitorConfig(), logger, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fo, err := failover.New(g.cfg, logger, reg, failover.Deps{
-		Self:    failover.Node{Name: n.name, Addr: n.relay.Addr(), Priority: n.priority},
+	var fo *failover.Failover
+	auth, err := authority.New(g.cfg.Authority, logger, reg, authority.Deps{
 		DataDir: n.dir,
-		Redis:   rc,
-		Monitor: testMonitorConfig(),
-		Local:   prober,
-		Cluster: peer,
+		Self:    authority.Member{Name: n.name, RedisAddr: n.relay.Addr(), Priority: n.priority},
+		Raft:    rl,
+		RPC:     rpcl,
+		Peers:   gossippeers.New(peer),
+		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err = failover.New(g.cfg, logger, reg, failover.Deps{
+		Self:      failover.Node{Name: n.name, Addr: n.relay.Addr(), Priority: n.priority},
+		Redis:     rc,
+		Monitor:   testMonitorConfig(),
+		Local:     prober,
+		Cluster:   peer,
+		Authority: auth,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +234,7 @@ func (g *group) start(n *node) {
 	}
 	run("gossip", peer.Run)
 	run("monitor", prober.Run)
+	run("authority", auth.Run)
 	run("failover", fo.Run)
 	wg.Add(1)
 	go func() {
@@ -230,7 +263,7 @@ func (g *group) start(n *node) {
 	}
 	t.Cleanup(stop)
 	n.mu.Lock()
-	n.fo, n.peer, n.tr, n.reg, n.stop, n.running = fo, peer, tr, reg, stop, true
+	n.fo, n.auth, n.peer, n.tr, n.reg, n.stop, n.running = fo, auth, peer, tr, reg, stop, true
 	n.mu.Unlock()
 }
 
@@ -329,6 +362,9 @@ func (g *group) converged(primary string) (failover.Configuration, error) {
 	if conf.Primary == "" || (primary != "" && conf.Primary != primary) {
 		return conf, fmt.Errorf("primary is %q, want %q", conf.Primary, primary)
 	}
+	if !conf.Promoted {
+		return conf, fmt.Errorf("primary %s not promoted yet at epoch %d", conf.Primary, conf.Epoch)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, n := range g.nodes {
@@ -397,4 +433,3 @@ func writeKey(ctx context.Context, c *redis.Client, key string) error {
 	return c.Set(ctx, key, "1", 0).Err()
 }
 
-func dataFile(dir string) string { return filepath.Join(dir, "failover-state.json") }
