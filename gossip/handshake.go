@@ -157,7 +157,7 @@ func (s *streamSecurity) client(conn net.Conn, kind byte) (net.Conn, string, err
 		return nil, "", fmt.Errorf("read handshake reply: %w (the peer closed it: not a vigil gossip port, or it refused the stream)", err)
 	}
 	if status[0] != statusOK {
-		reason := "unknown"
+		reason := refusedMalformed // a code this build does not know
 		for r, code := range statusCodes {
 			if code == status[0] {
 				reason = r

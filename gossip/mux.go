@@ -160,6 +160,10 @@ func (x *mux) classify(c net.Conn) {
 	defer t.Stop()
 	select {
 	case l.conns <- sc:
+		if l.isClosed() {
+			// Close may have drained the queue just before this send.
+			l.drain()
+		}
 	case <-l.closed:
 		_ = sc.Close()
 		x.refused(refusedNotAccepted, l.kind, peer, errors.New("channel closed"))

@@ -87,6 +87,9 @@ func (p *Peer) Stream(kind byte) (*StreamLayer, error) {
 // handshake. It returns an error wrapping net.ErrClosed once the layer is
 // closed or the peer stopped.
 func (l *StreamLayer) Accept() (net.Conn, error) {
+	if l.isClosed() {
+		return nil, fmt.Errorf("gossip: stream %#02x: %w", l.kind, net.ErrClosed)
+	}
 	select {
 	case c := <-l.conns:
 		return c, nil
@@ -101,16 +104,21 @@ func (l *StreamLayer) Accept() (net.Conn, error) {
 func (l *StreamLayer) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closed)
-		for {
-			select {
-			case c := <-l.conns:
-				_ = c.Close()
-			default:
-				return
-			}
-		}
+		l.drain()
 	})
 	return nil
+}
+
+// drain closes the streams waiting for Accept.
+func (l *StreamLayer) drain() {
+	for {
+		select {
+		case c := <-l.conns:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
 }
 
 // isClosed reports whether Close was called.
