@@ -41,12 +41,15 @@ type secureConn struct {
 	plain []byte // decrypted bytes not yet returned
 	pbuf  []byte // backing array of plain
 	rErr  error  // sticky
+	rNon  [12]byte
 
 	wmu   sync.Mutex
 	wAEAD cipher.AEAD
 	wSeq  uint64
 	wbuf  []byte
 	wErr  error // sticky
+	wNon  [12]byte
+	wHdr  [frameHeader]byte
 }
 
 // newSecureConn wraps conn, sealing writes with writeKey and opening reads
@@ -75,9 +78,9 @@ func mustGCM(key []byte) cipher.AEAD {
 	return aead
 }
 
-// frameNonce is the nonce of frame number seq.
-func frameNonce(seq uint64) []byte {
-	var n [12]byte
+// frameNonce writes the nonce of frame number seq into n: four zero bytes,
+// then the counter.
+func frameNonce(n *[12]byte, seq uint64) []byte {
 	binary.BigEndian.PutUint64(n[4:], seq)
 	return n[:]
 }
@@ -118,7 +121,7 @@ func (c *secureConn) readFrame() error {
 		c.rErr = errors.New("gossip: stream frame counter exhausted")
 		return c.rErr
 	}
-	plain, err := c.rAEAD.Open(c.pbuf[:0], frameNonce(c.rSeq), c.rbuf[frameHeader:total], c.rbuf[:frameHeader])
+	plain, err := c.rAEAD.Open(c.pbuf[:0], frameNonce(&c.rNon, c.rSeq), c.rbuf[frameHeader:total], c.rbuf[:frameHeader])
 	if err != nil {
 		c.rErr = errFrameAuth
 		return c.rErr
@@ -165,9 +168,10 @@ func (c *secureConn) Write(b []byte) (int, error) {
 			return written, c.wErr
 		}
 		chunk := b[:min(len(b), maxFramePlain)]
-		var hdr [frameHeader]byte // additional data must not share dst's array
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(chunk)+gcmTagSize))
-		frame := c.wAEAD.Seal(append(c.wbuf[:0], hdr[:]...), frameNonce(c.wSeq), chunk, hdr[:])
+		// The additional data is a copy of the header: it must not share
+		// dst's array.
+		binary.BigEndian.PutUint32(c.wHdr[:], uint32(len(chunk)+gcmTagSize))
+		frame := c.wAEAD.Seal(append(c.wbuf[:0], c.wHdr[:]...), frameNonce(&c.wNon, c.wSeq), chunk, c.wHdr[:])
 		c.wSeq++
 		if _, err := c.Conn.Write(frame); err != nil {
 			c.wErr = err

@@ -625,3 +625,94 @@ func TestStreamAddrIsGossipAddr(t *testing.T) {
 		t.Errorf("Addr() = %s, want the gossip address %s", got, want)
 	}
 }
+
+// BenchmarkStream measures a stream channel on loopback, plain and with
+// gossip.encryption_key: opening a stream (dial, handshake, first byte
+// back) and one-way throughput in 64 KiB writes.
+func BenchmarkStream(b *testing.B) {
+	for _, key := range []string{"", testOtherKey} {
+		mode := map[bool]string{false: "plain", true: "keyed"}[key != ""]
+		cfg := testConfig()
+		cfg.EncryptionKey = key
+		a, srv := benchPeer(b, "a", cfg), benchPeer(b, "b", cfg)
+		la, ls := a.layers[StreamRaft], srv.layers[StreamRaft]
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				c, err := ls.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer c.Close()
+					if _, err := c.Write([]byte{1}); err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, c)
+				})
+			}
+		})
+		b.Run("open/"+mode, func(b *testing.B) {
+			for b.Loop() {
+				c, err := la.Dial(srv.Addr(), 10*time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var one [1]byte
+				if _, err := io.ReadFull(c, one[:]); err != nil {
+					b.Fatal(err)
+				}
+				_ = c.Close()
+			}
+		})
+		b.Run("throughput/"+mode, func(b *testing.B) {
+			c, err := la.Dial(srv.Addr(), 10*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			var one [1]byte
+			if _, err := io.ReadFull(c, one[:]); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 64<<10)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		_ = ls.Close()
+		a.stop()
+		srv.stop()
+		wg.Wait()
+	}
+}
+
+// benchPeer runs a peer with the raft channel for a benchmark.
+func benchPeer(b *testing.B, name string, cfg Config) *benchNode {
+	p, err := New(cfg, name, "", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := p.Stream(StreamRaft)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	<-p.Ready()
+	n := &benchNode{Peer: p, layers: map[byte]*StreamLayer{StreamRaft: l}}
+	n.stop = func() { cancel(); <-done }
+	b.Cleanup(n.stop)
+	return n
+}
+
+type benchNode struct {
+	*Peer
+	layers map[byte]*StreamLayer
+	stop   func()
+}
