@@ -224,6 +224,13 @@ func (p *Peer) Run(ctx context.Context) error {
 	if !first {
 		return errors.New("gossip: run called twice")
 	}
+	// However Run ends, the stream channels end with it: their Accept
+	// returns instead of waiting for a listener that is gone or never was.
+	defer func() {
+		for _, l := range p.streamLayers() {
+			_ = l.Close()
+		}
+	}()
 	if err := p.loadKnown(); err != nil {
 		return err
 	}
@@ -255,9 +262,6 @@ func (p *Peer) Run(ctx context.Context) error {
 	// through a memberlist that is gone, and Dial on a stream channel too.
 	p.ml.Store(nil)
 	p.mux.Store(nil)
-	for _, l := range p.streamLayers() {
-		_ = l.Close()
-	}
 	joinWG.Wait()
 	if err := p.saveKnown(); err != nil {
 		p.logger.Error("save known peers", "err", err)

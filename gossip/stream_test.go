@@ -716,3 +716,27 @@ type benchNode struct {
 	layers map[byte]*StreamLayer
 	stop   func()
 }
+
+func TestStreamClosedWhenRunFails(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig()
+	cfg.BindAddr = busy.Addr().String() // taken: Run fails
+	p, err := New(cfg, "a", "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Stream(StreamRaft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err == nil {
+		t.Fatal("run on a taken port succeeded")
+	}
+	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("accept after a failed run: err = %v, want net.ErrClosed", err)
+	}
+}
