@@ -27,7 +27,10 @@ var errFrameAuth = errors.New("gossip: stream frame failed authentication")
 // secureConn carries a stream as AES-GCM frames: a 4-byte ciphertext length,
 // then the ciphertext. Each direction has its own key and a frame counter as
 // nonce, so nonces never repeat under one key, and a dropped, repeated or
-// reordered frame fails authentication. A read interrupted by a deadline
+// reordered frame fails authentication. Someone on the path can still end a
+// stream early at a frame boundary (the reader sees io.EOF), as a TCP reset
+// would; nothing it cannot read or forge reaches the reader. A read
+// interrupted by a deadline
 // keeps the part of the frame it got, so the next read resumes it; a write
 // error is final, since part of a frame may be on the wire.
 type secureConn struct {
