@@ -71,10 +71,15 @@ func primaryAddr(st groupState, peers map[string]peerView, now time.Time, fresh 
 	if st.Primary == "" {
 		return ""
 	}
-	if p, ok := peers[st.Primary]; ok && now.Sub(p.Received) < fresh && p.Rep.Addr != "" {
+	p, ok := peers[st.Primary]
+	if ok && now.Sub(p.Received) < fresh && p.Rep.Addr != "" {
 		return p.Rep.Addr
 	}
-	return st.Members[st.Primary].Redis
+	if a := st.Members[st.Primary].Redis; a != "" {
+		return a
+	}
+	// Never registered (its sidecar died first): its last announcement.
+	return p.Rep.Addr
 }
 
 // peerView is a sidecar's latest report and when it arrived (by this
@@ -188,7 +193,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	if st.Primary == "" {
 		who, conflict := discover(st, peers, now, p.Fresh, initialPrimary)
 		d.Conflict = conflict
-		if who != "" {
+		// Only a registered member can be committed: its address must be
+		// in the state for everyone to reach it.
+		if who != "" && st.Members[who].Redis != "" {
 			d.Action, d.Target, d.Reason = leaderPromote, who, ReasonInitial
 		}
 		return d
@@ -196,7 +203,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh)
 	d.ODown = d.Votes >= p.Quorum
 	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
-	ranked, excluded := rankCandidates(candidatesOf(peers, now, p.Fresh), st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	ranked, excluded := rankCandidates(candidatesOf(registered(st, peers), now, p.Fresh), st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
 	d.Excluded = excluded
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
@@ -221,6 +228,19 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	}
 	d.Action, d.Target, d.Reason = leaderPromote, ranked[0].Name, ReasonAuto
 	return d
+}
+
+// registered keeps the reports of members whose addresses the committed
+// state holds: only they can be committed as the primary. A sidecar
+// without the group key never registers, so it is never a candidate.
+func registered(st groupState, peers map[string]peerView) map[string]peerView {
+	out := make(map[string]peerView, len(peers))
+	for name, p := range peers {
+		if st.Members[name].Redis != "" {
+			out[name] = p
+		}
+	}
+	return out
 }
 
 // primaryOffset is the primary's last known replication offset, from its
@@ -337,9 +357,11 @@ type localInput struct {
 	// EmptyTo is the most advanced replica's address, the source the empty
 	// primary is pointed at so that no replica syncs from it.
 	EmptyTo string
-	// Peers are the latest reports, for parallel_syncs.
+	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
-	P     params
+	// Members is how many members the group has.
+	Members int
+	P       params
 }
 
 // localPlan is what decideLocal asks the shell to do to the local Redis.
@@ -372,16 +394,19 @@ func decideLocal(in localInput) localPlan {
 	localPrimary := up && in.Obs.Role == monitor.RolePrimary
 	p.Isolated = in.Now.Sub(in.LastContact) >= in.P.FenceAfter
 	named := in.Ready && st.Primary == in.Self
+	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 
 	switch {
 	case in.Busy || in.handingOver():
 		// The effect under way, or the switchover, owns the pause.
-	case mayBePrimary && (!named || p.Isolated || in.Empty || !st.Promoted):
+	case mayBePrimary && (!named || p.Isolated || in.Empty || !st.Promoted || doomed):
 		// Not (or not provably) the primary: no write is acknowledged.
 		// Before the first answer and while isolated this fences
 		// blindly; the pause lapses by itself if it is never renewed.
 		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
-	case in.Fenced && localPrimary:
+	case in.Fenced && localPrimary && reachedBy(in.Peers, in.Self, st.Epoch, in.Members, in.Now, in.P):
+		// Released only on fresh evidence that enough peers reach this
+		// Redis: opinions going stale must not open a gap.
 		p.Unfence = true
 	}
 	if in.Fenced && up && in.Obs.Role == monitor.RoleReplica && !in.Busy {
@@ -409,6 +434,44 @@ func decideLocal(in localInput) localPlan {
 		p.RepointTo = in.PrimaryAddr
 	}
 	return p
+}
+
+// downThreshold is how long peers must have had no reply from the primary
+// for its sidecar to fence: half of down_after - fence_after. Redis links
+// cut before gossip: fencing on isolation alone would come after the
+// majority promotes; with this rule, gossip cut before the opinions arrive
+// means isolation fencing finishes by (down_after - fence_after)/2 +
+// fence_after, and gossip cut after they arrive means fencing already
+// happened; the other half is slack for delivery and scheduling delays.
+func downThreshold(p params) time.Duration { return (p.DownAfter - p.FenceAfter) / 2 }
+
+// doomedBy reports whether at least quorum fresh reports say they cannot
+// reach self's Redis (the primary at epoch) for downThreshold: the leader
+// can soon judge it down and replace it.
+func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Time, p params) bool {
+	th := downThreshold(p).Milliseconds()
+	n := 0
+	for name, pv := range peers {
+		r := pv.Rep
+		if name != self && pv.fresh(now, p.Fresh) && r.SDownPrimary == self && r.SDownEpoch == epoch && r.PrimaryDownMs >= th {
+			n++
+		}
+	}
+	return n >= p.Quorum
+}
+
+// reachedBy reports whether enough fresh reports say they reach self's
+// Redis: together with this sidecar, a majority of the members.
+func reachedBy(peers map[string]peerView, self string, epoch uint64, members int, now time.Time, p params) bool {
+	th := downThreshold(p).Milliseconds()
+	n := 0
+	for name, pv := range peers {
+		r := pv.Rep
+		if name != self && pv.fresh(now, p.Fresh) && r.SDownPrimary == self && r.SDownEpoch == epoch && r.PrimaryDownMs < th {
+			n++
+		}
+	}
+	return n >= members/2
 }
 
 // mayResync applies parallel_syncs: replicas that must re-point do so in

@@ -271,8 +271,26 @@ func TestDecideLocal(t *testing.T) {
 		},
 		{
 			name: "majority back and the committed state names this node promoted: release",
-			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true},
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true,
+				Members: 3, Peers: map[string]peerView{"b": reaching("b", 0)}},
 			want: localPlan{Unfence: true},
+		},
+		{
+			name: "named and promoted but no fresh report says it is reachable: keep the fence",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true, Members: 3},
+			want: localPlan{},
+		},
+		{
+			name: "doomed: a quorum cannot reach this primary although Raft still answers",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Members: 3,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
+			want: localPlan{Fence: true},
+		},
+		{
+			name: "one peer that cannot reach it is not a quorum",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Members: 3,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 0)}},
+			want: localPlan{},
 		},
 		{
 			name: "a healthy named primary does nothing",
@@ -345,6 +363,14 @@ func TestDecideLocal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reaching is a fresh report about primary a at epoch 2 that has had no
+// reply from it for downMs.
+func reaching(name string, downMs int64) peerView {
+	p := rep(name, 0)
+	p.Rep.SDownPrimary, p.Rep.SDownEpoch, p.Rep.PrimaryDownMs = "a", 2, downMs
+	return p
 }
 
 func TestEmptyRestart(t *testing.T) {

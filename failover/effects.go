@@ -106,7 +106,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
 		Obs:         localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time},
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
-		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
+		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, Members: len(gs.Members), P: c.p,
 	}
 	p := decideLocal(in)
 	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {

@@ -107,7 +107,6 @@ type nodeSpec struct {
 // every sidecar follows the same configuration.
 func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 	t.Helper()
-	cfg.Authority.BootstrapExpect = len(specs)
 	g := startGroup(t, cfg, false, specs...)
 	g.waitConverged(15*time.Second, g.nodes[0].name)
 	return g
@@ -117,6 +116,7 @@ func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 // standalone every Redis starts as a primary of its own.
 func startGroup(t *testing.T, cfg failover.Config, standalone bool, specs ...nodeSpec) *group {
 	t.Helper()
+	cfg.Authority.BootstrapExpect = len(specs)
 	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}}
 	for i, s := range specs {
 		n := &node{name: s.name, priority: s.priority, dir: t.TempDir()}

@@ -261,6 +261,10 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	}
 	if addr != c.probeAddr {
 		c.probeAddr, c.probeSince, c.lastAlive = addr, now, time.Time{}
+		if addr == "" {
+			// Nothing to probe, nothing to judge.
+			c.probeSince = time.Time{}
+		}
 		f.target.Store(&addr)
 	}
 
@@ -418,6 +422,19 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	}
 }
 
+// primaryDown is how long this sidecar has had no reply from the primary
+// it probes; 0 for its own primary and while it answers within an
+// interval and a timeout.
+func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
+	if c.probeAddr == "" || c.probeSince.IsZero() {
+		return 0
+	}
+	if d := now.Sub(later(c.probeSince, c.lastAlive)); d > f.mc.Interval+f.mc.Timeout {
+		return d
+	}
+	return 0
+}
+
 // bestReplicaOffset is the highest offset a fresh replica report shows.
 func (f *Failover) bestReplicaOffset(c *core, now time.Time) int64 {
 	var best int64 = -1
@@ -462,6 +479,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.empty,
+		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced: c.fenced, Ready: c.verified, Handover: c.myHandover,
 	}
 	return r

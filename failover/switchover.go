@@ -73,8 +73,9 @@ func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, er
 	deadline := now.Add(timeout)
 	start := time.Now()
 	f.log.Info("switchover starting", "epoch", st.Epoch, "primary", st.Primary, "peer", target)
-	if _, err := f.apply(ctx, authority.Command{Op: authority.OpSwitchoverBegin, IfEpoch: st.Epoch,
-		Switchover: &authority.Switchover{From: st.Primary, To: target, Epoch: st.Epoch, Deadline: deadline}}); err != nil {
+	begun, err := f.apply(ctx, authority.Command{Op: authority.OpSwitchoverBegin, IfEpoch: st.Epoch,
+		Switchover: &authority.Switchover{From: st.Primary, To: target, Epoch: st.Epoch, Deadline: deadline}})
+	if err != nil {
 		if errors.Is(err, authority.ErrStale) || errors.Is(err, authority.ErrInvalid) {
 			return Configuration{}, fmt.Errorf("%w: %w", ErrBusy, err)
 		}
@@ -103,6 +104,8 @@ func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, er
 	for {
 		cur, ch := f.auth.Watch()
 		switch {
+		case cur.Index < begun.Index:
+			// This node has not applied the intent yet.
 		case cur.Epoch > st.Epoch && cur.Primary == target && cur.Promoted:
 			f.log.Info("switchover done", "epoch", cur.Epoch, "primary", cur.Primary, "duration", time.Since(start))
 			return configuration(cur, cur.Members[target].RedisAddr), nil
@@ -152,7 +155,7 @@ func (f *Failover) Resume(ctx context.Context) (Configuration, error) {
 }
 
 func (f *Failover) applyOp(ctx context.Context, cmd authority.Command) (Configuration, error) {
-	if !f.auth.Ready() {
+	if !f.current().ready {
 		return Configuration{}, ErrNotReady
 	}
 	st, err := f.apply(ctx, cmd)

@@ -66,6 +66,11 @@ type report struct {
 	SDown        bool   `json:"sd,omitempty"`
 	SDownPrimary string `json:"sdp,omitempty"`
 	SDownEpoch   uint64 `json:"sde,omitempty"`
+	// PrimaryDownMs is how long, in milliseconds, this sidecar has had no
+	// valid reply from SDownPrimary; 0 while it answers. The primary's
+	// sidecar fences once a quorum can no longer reach its Redis, even
+	// while it still hears them, and releases only when enough reach it.
+	PrimaryDownMs int64 `json:"pdm,omitempty"`
 	// Empty: SDownPrimary's Redis came back empty at SDownEpoch (its own
 	// sidecar's judgement): a failure, whatever the probes say.
 	Empty    bool      `json:"em,omitempty"`
