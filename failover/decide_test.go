@@ -135,10 +135,10 @@ func TestDecideLeader(t *testing.T) {
 			want:  want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
 		},
 		{
-			name: "already flap-paused: nothing more",
-			st:   func(s groupState) groupState { s.FlapPaused = "anti-flap"; return s },
+			name:  "already flap-paused: nothing more",
+			st:    func(s groupState) groupState { s.FlapPaused = "anti-flap"; return s },
 			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
-			want: want{ODown: true, Votes: 2},
+			want:  want{ODown: true, Votes: 2},
 		},
 		{
 			name: "a switchover under way is in charge until its deadline",
@@ -461,9 +461,9 @@ func TestRankCandidates(t *testing.T) {
 			excluded: map[string]string{"a": whyNotSynced, "b": whyUnreachable, "c": whyUnreachable},
 		},
 		{
-			name:   "the primary itself and other primaries are not candidates",
-			nodes:  []candidate{{Name: "p", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, {Name: "q", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, c("r", 100, 0)},
-			want:   []string{"r"}, excluded: map[string]string{"q": whyNotReplica},
+			name:  "the primary itself and other primaries are not candidates",
+			nodes: []candidate{{Name: "p", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, {Name: "q", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, c("r", 100, 0)},
+			want:  []string{"r"}, excluded: map[string]string{"q": whyNotReplica},
 		},
 		{
 			name:     "lag exactly at the limit qualifies, one byte more does not",

@@ -432,4 +432,3 @@ func (g *group) promotions() map[uint64][]string {
 func writeKey(ctx context.Context, c *redis.Client, key string) error {
 	return c.Set(ctx, key, "1", 0).Err()
 }
-

@@ -480,7 +480,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.empty,
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
-		Fenced: c.fenced, Ready: c.verified, Handover: c.myHandover,
+		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
 	}
 	return r
 }
