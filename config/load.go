@@ -33,6 +33,15 @@ var secretKeys = map[string]bool{
 	"http.admin_token":      true,
 }
 
+// removedKeys are keys of earlier versions, with what replaces them, so an
+// old configuration file fails with a clear message rather than "unknown".
+var removedKeys = map[string]string{
+	"failover.election_timeout": "the Raft authority elects its leader itself (failover.raft_election_timeout tunes it); delete the key",
+	"failover.cooldown": "a cooldown delayed recovery from a second failure by its whole length; anti-flap now caps automatic " +
+		"failovers at failover.max_failovers per failover.flap_window and never delays one below the cap; delete the key",
+	"failover.history_size": "the history lives in the replicated state (the last 64 failovers); delete the key",
+}
+
 // field is one leaf key of the configuration.
 type field struct {
 	key string
@@ -59,6 +68,11 @@ func fields(c Config) []field {
 				key = prefix + "." + tag
 			}
 			fv := v.Field(i)
+			if tag == ",squash" {
+				// An embedded package's keys live at this level.
+				walk(prefix, fv)
+				continue
+			}
 			if sf.Type.Kind() == reflect.Struct {
 				walk(key, fv)
 				continue
@@ -126,6 +140,10 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	var errs []error
 	set := func(source, key string, raw any) {
 		f, ok := known[key]
+		if why, gone := removedKeys[key]; gone && !ok {
+			errs = append(errs, fmt.Errorf("%s: %s was removed: %s", source, key, why))
+			return
+		}
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s: unknown key %q", source, key))
 			return

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +119,13 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			return fmt.Errorf("start redis-server %s: %w", n.name, err)
 		}
 	}
+	// Every sidecar of the demo shares one gossip key: gossip and Raft are
+	// authenticated and encrypted with it.
+	rawKey := make([]byte, 32)
+	if _, err := rand.Read(rawKey); err != nil {
+		return err
+	}
+	key := base64.StdEncoding.EncodeToString(rawKey)
 	var join []string
 	for _, n := range nodes {
 		join = append(join, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort)))
@@ -132,7 +141,8 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			"--http.listen_addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(n.httpPrt)),
 			"--failover.down_after", "2s",
 			"--failover.fence_after", "1s",
-			"--failover.cooldown", "10s",
+			"--failover.bootstrap_expect", "3",
+			"--gossip.encryption_key", key,
 			"--log.format", "json",
 		)
 		if err := startLogged(n.vigil, filepath.Join(n.dir, "vigil.log")); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 
 	"github.com/vigil-redis/vigil/config"
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/authority/gossippeers"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
@@ -87,6 +90,13 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		newBuildInfoCollector(readBuildInfo()),
 	)
 
+	// Redis older than 6.2 has no CLIENT PAUSE WRITE: fencing and
+	// switchover would fail silently. Refuse it; wait for a Redis that
+	// does not answer yet (the sidecar may start first).
+	if err := checkRedisVersion(ctx, cfg, logger); err != nil {
+		return err
+	}
+
 	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger, reg)
 	if err != nil {
 		return err
@@ -96,22 +106,46 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
+	// Raft and the authority's forwarding ride the gossip port.
+	raftLayer, err := peer.Stream(gossip.StreamRaft)
+	if err != nil {
+		return err
+	}
+	rpcLayer, err := peer.Stream(gossip.StreamAuthorityRPC)
+	if err != nil {
+		return err
+	}
 	redisHost, _, _ := net.SplitHostPort(cfg.Redis.Announce())
-	gate := &lateGate{}
-	fo, err := failover.New(cfg.Failover, logger, reg, failover.Deps{
-		Self: failover.Node{
-			Name:         cfg.Node.Name,
-			Addr:         cfg.Redis.Announce(),
-			SentinelAddr: cfg.Sentinel.Announce(redisHost),
-			HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
-			Priority:     cfg.Redis.Priority,
-		},
+	self := failover.Node{
+		Name:         cfg.Node.Name,
+		Addr:         cfg.Redis.Announce(),
+		SentinelAddr: cfg.Sentinel.Announce(redisHost),
+		HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
+		Priority:     cfg.Redis.Priority,
+	}
+	var fo *failover.Failover
+	auth, err := authority.New(cfg.Failover.Authority, logger, reg, authority.Deps{
 		DataDir: cfg.Node.DataDir,
-		Redis:   cfg.Redis,
-		Monitor: cfg.Monitor,
-		Local:   prober,
-		Cluster: peer,
-		Gate:    gate,
+		Self: authority.Member{Name: self.Name, RedisAddr: self.Addr, SentinelAddr: self.SentinelAddr,
+			HTTPAddr: self.HTTPAddr, Priority: self.Priority},
+		Raft:  raftLayer,
+		RPC:   rpcLayer,
+		Peers: gossippeers.New(peer),
+		// A joiner votes once its Redis replicates (autopilot's rule).
+		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
+	})
+	if err != nil {
+		return err
+	}
+	gate := &lateGate{}
+	fo, err = failover.New(cfg.Failover, logger, reg, failover.Deps{
+		Self:      self,
+		Redis:     cfg.Redis,
+		Monitor:   cfg.Monitor,
+		Local:     prober,
+		Cluster:   peer,
+		Authority: auth,
+		Gate:      gate,
 	})
 	if err != nil {
 		return err
@@ -148,6 +182,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	add("monitor", prober.Run)
 	add("gossip", peer.Run)
+	add("authority", auth.Run)
 	add("failover", fo.Run)
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
@@ -206,7 +241,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			}
 		}
 	})
-	g.Add(rungroup.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	g.Add(shutdownHandler(ctx, fo, logger))
 
 	logger.Info("vigil starting", "version", version, "redis_addr", cfg.Redis.Addr, "master_name", cfg.Failover.MasterName)
 	err = g.Run()
@@ -215,6 +250,64 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return nil
 	}
 	return err
+}
+
+// shutdownHandler ends the group on SIGINT or SIGTERM. On the primary's
+// sidecar it first hands the primary role over to the best replica
+// (bounded by failover.shutdown_handover), so a planned shutdown costs no
+// down_after; a replica's sidecar exits at once.
+func shutdownHandler(ctx context.Context, fo *failover.Failover, logger *slog.Logger) (func() error, func(error)) {
+	ctx, cancel := context.WithCancel(ctx)
+	return func() error {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sig)
+			select {
+			case s := <-sig:
+				if err := fo.Handover(ctx); err != nil {
+					logger.Error("handover before shutdown failed; stopping anyway", "err", err)
+				}
+				return rungroup.SignalError{Signal: s}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, func(error) {
+			cancel()
+		}
+}
+
+// checkRedisVersion refuses a Redis older than 6.2 and waits, with the
+// probe interval, for a Redis that does not answer yet.
+func checkRedisVersion(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	c := monitor.NewClient(cfg.Redis.Addr, cfg.Redis, cfg.Monitor.Timeout)
+	defer c.Close()
+	logged := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, cfg.Monitor.Timeout)
+		err := monitor.CheckVersion(cctx, c)
+		cancel()
+		var old *monitor.TooOldError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &old):
+			return err
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !logged:
+			logger.Warn("redis does not answer yet; waiting to check its version", "redis_addr", cfg.Redis.Addr, "err", err)
+			logged = true
+		}
+		if msg := err.Error(); strings.Contains(msg, "redis_version") || strings.Contains(msg, "not major.minor.patch") {
+			// Redis answered with a version vigil cannot read.
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(cfg.Monitor.Interval):
+		}
+	}
 }
 
 // lateGate lets failover consult the pre-promotion hook although the hooks
