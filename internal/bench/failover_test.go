@@ -219,8 +219,10 @@ type writer struct {
 
 	mu        sync.Mutex
 	acked     []int64
-	kills     []time.Time // markKill times
-	backs     []time.Time // backs[i]: first ack of a write started after kills[i]
+	ackedAt   []time.Time // ackedAt[i]: when acked[i] was acknowledged
+	kills     []time.Time // when each kill was issued
+	deads     []time.Time // when each killed process was known gone (markKill)
+	backs     []time.Time // backs[i]: first ack of a write started after deads[i]
 	failStart time.Time   // start of the first failed write since the last ack
 	down      time.Duration
 	outages   int
@@ -319,8 +321,9 @@ func (w *writer) run(ctx context.Context) {
 		now := time.Now()
 		w.mu.Lock()
 		w.acked = append(w.acked, seq)
-		for i, k := range w.kills {
-			if w.backs[i].IsZero() && started.After(k) {
+		w.ackedAt = append(w.ackedAt, now)
+		for i, d := range w.deads {
+			if w.backs[i].IsZero() && started.After(d) {
 				w.backs[i] = now
 			}
 		}
@@ -333,11 +336,15 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-// markKill records a fault at t; recovered and windows measure from it.
-func (w *writer) markKill(t time.Time) {
+// markKill records a kill issued at issued; call it once the killed process
+// is gone. Windows count from issued, but only writes started after this
+// call count as recovery: a write started between issuing the kill and the
+// process dying may still be acknowledged by the dying process.
+func (w *writer) markKill(issued time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.kills = append(w.kills, t)
+	w.kills = append(w.kills, issued)
+	w.deads = append(w.deads, time.Now())
 	w.backs = append(w.backs, time.Time{})
 }
 
@@ -418,6 +425,7 @@ func (w *writer) lostOn(b *testing.B, clients []*redis.Client) int {
 		b.Logf("count lost writes: %d nodes claim to be primary; counting on %s, the one with replicas", masters, c.Options().Addr)
 	}
 	missing := 0
+	var firstLost, lastLost time.Time
 	for i := 0; i < len(w.acked); i += 1000 {
 		end := min(i+1000, len(w.acked))
 		keys := make([]string, 0, end-i)
@@ -428,11 +436,20 @@ func (w *writer) lostOn(b *testing.B, clients []*redis.Client) int {
 		if err != nil {
 			b.Fatalf("count lost writes: %v", err)
 		}
-		for _, v := range vals {
+		for j, v := range vals {
 			if v == nil {
 				missing++
+				at := w.ackedAt[i+j]
+				if firstLost.IsZero() {
+					firstLost = at
+				}
+				lastLost = at
 			}
 		}
+	}
+	if missing > 0 && len(w.kills) > 0 {
+		b.Logf("lost writes were acknowledged from %s to %s after the first fault",
+			firstLost.Sub(w.kills[0]).Round(time.Millisecond), lastLost.Sub(w.kills[0]).Round(time.Millisecond))
 	}
 	return missing
 }
