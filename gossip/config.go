@@ -37,6 +37,14 @@ type Config struct {
 	// disables encryption (only acceptable on a trusted network).
 	EncryptionKey string `koanf:"encryption_key"`
 
+	// AcceptedKeys are further base64 AES keys (16, 24 or 32 bytes) this
+	// node accepts from peers, for gossip and for the Raft streams, but
+	// never sends with. They rotate EncryptionKey without a gap: add the new
+	// key here on every sidecar; then, sidecar by sidecar, make it
+	// EncryptionKey and move the old one here; then remove the old one.
+	// Requires EncryptionKey.
+	AcceptedKeys []string `koanf:"accepted_keys"`
+
 	// Label is stamped on every gossip packet and stream; traffic with
 	// another label is dropped, so sidecars of different Redis groups that
 	// share a network cannot merge by mistake. Empty means no label (the
@@ -128,6 +136,16 @@ func (c Config) Validate() error {
 		// The key itself is a secret: never echo it.
 		errs = append(errs, fmt.Errorf("gossip.encryption_key: %w", err))
 	}
+	for i, k := range c.AcceptedKeys {
+		if k == "" {
+			errs = append(errs, fmt.Errorf("gossip.accepted_keys[%d] is empty", i))
+		} else if _, err := decodeKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("gossip.accepted_keys[%d]: %w", i, err))
+		}
+	}
+	if len(c.AcceptedKeys) > 0 && c.EncryptionKey == "" {
+		errs = append(errs, errors.New("gossip.accepted_keys needs gossip.encryption_key: a node without a key cannot accept encrypted peers"))
+	}
 	if len(c.Label) > memberlist.LabelMaxSize {
 		errs = append(errs, fmt.Errorf("gossip.label (%d bytes) must be at most %d bytes", len(c.Label), memberlist.LabelMaxSize))
 	}
@@ -179,6 +197,22 @@ func decodeKey(s string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("decodes to %d bytes, must be 16, 24 or 32", len(key))
 	}
+}
+
+// keyring returns the keys of c, EncryptionKey first; nil without one. It
+// assumes c is valid.
+func (c Config) keyring() [][]byte {
+	primary, _ := decodeKey(c.EncryptionKey)
+	if primary == nil {
+		return nil
+	}
+	keys := [][]byte{primary}
+	for _, s := range c.AcceptedKeys {
+		if k, _ := decodeKey(s); k != nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // splitHostPort splits a host:port with a numeric port.

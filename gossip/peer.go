@@ -131,7 +131,7 @@ type Peer struct {
 	cfg     Config
 	name    string
 	dataDir string
-	key     []byte
+	keys    [][]byte // EncryptionKey first, then AcceptedKeys; nil without encryption
 	opts    options
 	logger  *slog.Logger
 	metrics *metrics
@@ -174,7 +174,6 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	key, _ := decodeKey(cfg.EncryptionKey) // checked by Validate
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -182,7 +181,7 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 		cfg:           cfg,
 		name:          node,
 		dataDir:       dataDir,
-		key:           key,
+		keys:          cfg.keyring(),
 		logger:        logger.With("component", "gossip"),
 		ready:         make(chan struct{}),
 		joinAttempted: make(chan struct{}),
@@ -370,11 +369,7 @@ func (p *Peer) streamLayers() []*StreamLayer {
 // streamSecurity is what streams need from the config: the label and the
 // keyring.
 func (p *Peer) streamSecurity() *streamSecurity {
-	var keys [][]byte
-	if p.key != nil {
-		keys = append(keys, p.key)
-	}
-	return newStreamSecurity(p.cfg.Label, keys)
+	return newStreamSecurity(p.cfg.Label, p.keys)
 }
 
 // memberlistConfig translates the Config for memberlist.
@@ -391,7 +386,14 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 		conf.AdvertiseAddr, conf.AdvertisePort, _ = splitHostPort(p.cfg.AdvertiseAddr)
 	}
 	conf.Label = p.cfg.Label
-	conf.SecretKey = p.key
+	if len(p.keys) > 0 {
+		conf.SecretKey = p.keys[0]
+	}
+	if len(p.keys) > 1 {
+		// memberlist sends with SecretKey and accepts every key of the
+		// ring; the sizes were checked by Validate.
+		conf.Keyring, _ = memberlist.NewKeyring(p.keys[1:], p.keys[0])
+	}
 	conf.ProbeInterval = p.cfg.ProbeInterval
 	conf.ProbeTimeout = p.cfg.ProbeTimeout
 	conf.GossipInterval = p.cfg.GossipInterval

@@ -740,3 +740,36 @@ func TestStreamClosedWhenRunFails(t *testing.T) {
 		t.Errorf("accept after a failed run: err = %v, want net.ErrClosed", err)
 	}
 }
+
+// TestKeyRotation runs the middle of a key rotation: a sends with the old
+// key and accepts the new one, b the reverse. Gossip and streams work both
+// ways; a node that has only the new key accepts nothing from a yet.
+func TestKeyRotation(t *testing.T) {
+	cfgA := testConfig()
+	cfgA.EncryptionKey, cfgA.AcceptedKeys = testKey, []string{testOtherKey}
+	a := startNode(t, "a", nodeOpts{cfg: cfgA, streams: []byte{StreamRaft}})
+	cfgB := testConfig()
+	cfgB.EncryptionKey, cfgB.AcceptedKeys = testOtherKey, []string{testKey}
+	cfgB.Join = []string{a.Addr()}
+	b := startNode(t, "b", nodeOpts{cfg: cfgB, streams: []byte{StreamRaft}})
+	waitAlive(t, []string{"a", "b"}, a, b)
+	serveEcho(t, a.layers[StreamRaft])
+	serveEcho(t, b.layers[StreamRaft])
+	if err := roundTrip(a.layers[StreamRaft], b.Addr(), 100); err != nil {
+		t.Errorf("a to b: %v", err)
+	}
+	if err := roundTrip(b.layers[StreamRaft], a.Addr(), 100); err != nil {
+		t.Errorf("b to a: %v", err)
+	}
+
+	cfgC := testConfig()
+	cfgC.EncryptionKey = testOtherKey
+	c := startNode(t, "c", nodeOpts{cfg: cfgC, streams: []byte{StreamRaft}})
+	serveEcho(t, c.layers[StreamRaft])
+	if err := roundTrip(c.layers[StreamRaft], a.Addr(), 100); err != nil {
+		t.Errorf("c (new key) to a (accepts it): %v", err)
+	}
+	if _, err := a.layers[StreamRaft].Dial(c.Addr(), 10*time.Second); !errors.Is(err, errRefused) {
+		t.Errorf("a (old key) to c (new key only): err = %v, want a refusal", err)
+	}
+}
