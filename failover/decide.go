@@ -183,6 +183,19 @@ type leaderDecision struct {
 	WhyNot   string // no candidate qualifies, and why
 	Excluded map[string]string
 	Conflict string // discovery cannot tell the initial primary
+	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
+	// failover has not arrived yet; nothing is committed before it does.
+	AwaitGate bool
+}
+
+// gateVerdict returns the verdict p's report gives about replacing primary
+// at epoch, if any.
+func gateVerdict(p peerView, primary string, epoch uint64) (allowed, ok bool) {
+	v := p.Rep.Verdict
+	if v == nil || v.Primary != primary || v.Epoch != epoch {
+		return false, false
+	}
+	return v.Allowed, true
 }
 
 // decideLeader is the Raft leader's decision: ODOWN from fresh opinions,
@@ -203,7 +216,21 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh)
 	d.ODown = d.Votes >= p.Quorum
 	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
-	ranked, excluded := rankCandidates(candidatesOf(registered(st, peers), now, p.Fresh), st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	cands := candidatesOf(registered(st, peers), now, p.Fresh)
+	vetoed := map[string]bool{}
+	for i, c := range cands {
+		if allowed, ok := gateVerdict(peers[c.Name], st.Primary, st.Epoch); ok && !allowed {
+			// Vetoed: never promoted, but its data still counts for lag.
+			cands[i].Priority = 0
+			vetoed[c.Name] = true
+		}
+	}
+	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	for n := range vetoed {
+		if excluded[n] == whyPriority {
+			excluded[n] = whyVetoed
+		}
+	}
 	d.Excluded = excluded
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
@@ -226,7 +253,14 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	if len(ranked) == 0 {
 		return d
 	}
-	d.Action, d.Target, d.Reason = leaderPromote, ranked[0].Name, ReasonAuto
+	d.Target = ranked[0].Name
+	if t := peers[d.Target]; t.Rep.Gate {
+		if allowed, ok := gateVerdict(t, st.Primary, st.Epoch); !ok || !allowed {
+			d.AwaitGate = true
+			return d
+		}
+	}
+	d.Action, d.Reason = leaderPromote, ReasonAuto
 	return d
 }
 

@@ -178,6 +178,30 @@ func TestDecideLeader(t *testing.T) {
 			want: want{Action: leaderPromote, Target: "a", Reason: ReasonAuto},
 		},
 		{
+			name: "the best candidate runs a gate: wait for its verdict",
+			peers: map[string]peerView{"a": func() peerView { p := down(rep("a", 5000), "p", 4); p.Rep.Gate = true; return p }(),
+				"b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Target: "a"},
+		},
+		{
+			name: "its gate vetoed: the next candidate",
+			peers: map[string]peerView{"a": func() peerView {
+				p := down(rep("a", 5000), "p", 4)
+				p.Rep.Gate, p.Rep.Verdict = true, &verdict{Primary: "p", Epoch: 4}
+				return p
+			}(), "b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Action: leaderPromote, Target: "b", Reason: ReasonAuto},
+		},
+		{
+			name: "its gate allowed: promote it",
+			peers: map[string]peerView{"a": func() peerView {
+				p := down(rep("a", 5000), "p", 4)
+				p.Rep.Gate, p.Rep.Verdict = true, &verdict{Primary: "p", Epoch: 4, Allowed: true}
+				return p
+			}(), "b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
 			name:  "group-wide quorum of 3 needs three opinions",
 			p:     func(p params) params { p.Quorum = 3; return p },
 			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4), "c": rep("c", 5000)},

@@ -46,21 +46,40 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 			f.log.Info("initial primary discovered", "epoch", epoch, "primary", d.Target)
 		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			if d.Reason == ReasonAuto && f.gate != nil {
-				if err := f.gate.AllowPromote(ctx, target, epoch); err != nil {
-					f.log.Warn("promotion vetoed", "epoch", epoch, "peer", target.Name, "err", err)
-					f.m.failures.WithLabelValues(failVetoed).Inc()
-					return func(c *core) {
-						c.leaderBusy = false
-						c.vetoed[target.Name] = epoch - 1
-					}
-				}
-			}
 			_, err := f.apply(ctx, authority.Command{Op: authority.OpSetPrimary, IfEpoch: epoch - 1, Epoch: epoch,
 				Primary: target.Name, Reason: d.Reason, Start: now})
 			return f.leaderDone(err)
 		})
 	}
+}
+
+// gateDuties runs this sidecar's pre-promotion gate when the group's
+// decision names it the candidate to replace the primary, and reports the
+// verdict; the leader commits it only if the gate allows.
+func (f *Failover) gateDuties(ctx context.Context, c *core, now time.Time) {
+	d := c.decision
+	st := c.st
+	if f.gate == nil || !d.AwaitGate || d.Target != f.self.Name || c.gateBusy {
+		return
+	}
+	if v := c.verdict; v != nil && v.Primary == st.Primary && v.Epoch == st.Epoch {
+		return
+	}
+	c.gateBusy = true
+	self := f.nodeOf(c, f.self.Name, now)
+	primary, epoch := st.Primary, st.Epoch
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := f.gate.AllowPromote(ctx, self, epoch+1)
+		return func(c *core) {
+			c.gateBusy = false
+			c.verdict = &verdict{Primary: primary, Epoch: epoch, Allowed: err == nil}
+			if err != nil {
+				f.log.Warn("promotion vetoed by the pre-promotion gate", "epoch", epoch+1, "err", err)
+				f.m.failures.WithLabelValues(failVetoed).Inc()
+			}
+			f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+		}
+	})
 }
 
 // leaderDone ends a leader effect: a stale command means the state moved

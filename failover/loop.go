@@ -47,7 +47,8 @@ type core struct {
 	retryAt    time.Time
 	leaderBusy bool
 	leaderAt   time.Time
-	vetoed     map[string]uint64
+	gateBusy   bool
+	verdict    *verdict        // this sidecar's gate's last verdict
 	foreign    map[string]bool // members whose Redis a foreign check runs on
 	foreignAt  time.Time
 
@@ -79,7 +80,6 @@ func (f *Failover) newCore(now time.Time) *core {
 	return &core{
 		started:      now,
 		peers:        map[string]peerView{},
-		vetoed:       map[string]uint64{},
 		foreign:      map[string]bool{},
 		replicasSeen: map[string]bool{},
 		minReplicas:  -1,
@@ -300,18 +300,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
-	skip := map[string]bool{}
-	for n, e := range c.vetoed {
-		if e == st.Epoch {
-			skip[n] = true
-		}
-	}
-	d := decideLeader(now, gs, withoutSkipped(c.peers, skip), c.p, f.cfg.InitialPrimary)
-	for n := range skip {
-		if d.Excluded != nil {
-			d.Excluded[n] = whyVetoed
-		}
-	}
+	d := decideLeader(now, gs, c.peers, c.p, f.cfg.InitialPrimary)
 	c.decision = d
 	if d.ODown != c.odown {
 		c.odown = d.ODown
@@ -344,6 +333,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	f.m.majority.Set(boolFloat(now.Sub(f.auth.LastContact()) < c.p.FenceAfter))
 
 	f.ensureVerified(ctx, c)
+	f.gateDuties(ctx, c, now)
 	f.leaderDuties(ctx, c, now)
 	f.localDuties(ctx, c, now, gs, addr)
 	f.switchoverDuties(ctx, c, now)
@@ -354,22 +344,6 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	if tick || changed {
 		f.cluster.Broadcast(kindReport, encode(f.report(c, now)))
 	}
-}
-
-// withoutSkipped returns peers without the vetoed candidates' reports as
-// candidates: they still count as opinions. A copy only when needed.
-func withoutSkipped(peers map[string]peerView, skip map[string]bool) map[string]peerView {
-	if len(skip) == 0 {
-		return peers
-	}
-	out := maps.Clone(peers)
-	for n := range skip {
-		if p, ok := out[n]; ok {
-			p.Rep.Priority = 0 // never promote; its opinion still counts
-			out[n] = p
-		}
-	}
-	return out
 }
 
 // observeLocal takes the latest local observation: role changes, the
@@ -481,6 +455,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.empty,
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
+		Gate: f.gate != nil, Verdict: c.verdict,
 	}
 	return r
 }

@@ -77,6 +77,17 @@ type report struct {
 	Fenced   bool      `json:"f,omitempty"`
 	Ready    bool      `json:"rd,omitempty"`
 	Handover *handover `json:"ho,omitempty"`
+	// Gate: this sidecar runs a pre-promotion gate (hooks.pre_promote);
+	// the leader waits for its Verdict before it commits it as primary.
+	Gate    bool     `json:"g,omitempty"`
+	Verdict *verdict `json:"v,omitempty"`
+}
+
+// verdict is a candidate's gate's answer about replacing Primary at Epoch.
+type verdict struct {
+	Primary string `json:"p"`
+	Epoch   uint64 `json:"e"`
+	Allowed bool   `json:"a,omitempty"`
 }
 
 // encode prefixes the JSON encoding of v with the wire version.

@@ -138,15 +138,20 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	gate := &lateGate{}
-	fo, err = failover.New(cfg.Failover, logger, reg, failover.Deps{
+	deps := failover.Deps{
 		Self:      self,
 		Redis:     cfg.Redis,
 		Monitor:   cfg.Monitor,
 		Local:     prober,
 		Cluster:   peer,
 		Authority: auth,
-		Gate:      gate,
-	})
+	}
+	if cfg.Hooks.PrePromote != "" {
+		// Only a configured hook makes the leader wait for this node's
+		// verdict before committing it as the primary.
+		deps.Gate = gate
+	}
+	fo, err = failover.New(cfg.Failover, logger, reg, deps)
 	if err != nil {
 		return err
 	}
