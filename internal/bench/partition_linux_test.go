@@ -221,10 +221,11 @@ func startPartVigils(b *testing.B, ns *netns, nodes []*partNode, base string, mi
 	if err := os.WriteFile(bin, src, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	extra := scenarioArgs(b, keyBootstrapExpect, "3")
+	kv := []string{keyBootstrapExpect, "3"}
 	if minReplicas > 0 {
-		extra = append(extra, scenarioArgs(b, keyMinReplicas, strconv.Itoa(minReplicas))...)
+		kv = append(kv, keyMinReplicas, strconv.Itoa(minReplicas))
 	}
+	extra := scenarioArgs(b, kv...)
 	var join []string
 	for _, n := range nodes {
 		join = append(join, n.addr+":7946")
