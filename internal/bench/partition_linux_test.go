@@ -221,11 +221,7 @@ func startPartVigils(b *testing.B, ns *netns, nodes []*partNode, base string, mi
 	if err := os.WriteFile(bin, src, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	kv := []string{keyBootstrapExpect, "3"}
-	if minReplicas > 0 {
-		kv = append(kv, keyMinReplicas, strconv.Itoa(minReplicas))
-	}
-	extra := scenarioArgs(b, kv...)
+	extra := scenarioArgs(b, keyBootstrapExpect, "3", keyMinReplicas, strconv.Itoa(minReplicas))
 	var join []string
 	for _, n := range nodes {
 		join = append(join, n.addr+":7946")
