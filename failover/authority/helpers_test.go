@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -336,6 +337,9 @@ func (c *cluster) leader(timeout time.Duration, names ...string) *node {
 				return fmt.Errorf("leaders differ: %s and %s", leader, l)
 			}
 			leader = l
+		}
+		if c.nodes[leader] == nil || !slices.Contains(names, leader) {
+			return fmt.Errorf("leader %s is not among %v", leader, names)
 		}
 		if _, self := c.nodes[leader].auth.Leader(); !self {
 			return fmt.Errorf("%s does not consider itself the leader", leader)

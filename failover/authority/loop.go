@@ -158,12 +158,6 @@ func (a *Authority) reconcile(ctx context.Context, r *raft.Raft, st State, healt
 			delete(since, c.id)
 		case removeNonvoter:
 			err = r.RemoveServer(id, 0, time.Second).Error()
-		case updateAddr:
-			if c.voter {
-				err = r.AddVoter(id, addr, 0, time.Second).Error()
-			} else {
-				err = r.AddNonvoter(id, addr, 0, time.Second).Error()
-			}
 		}
 		if err != nil {
 			a.logger.Warn("membership change failed", "change", c.kind.String(), "peer", c.id, "err", err)

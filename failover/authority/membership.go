@@ -15,7 +15,6 @@ const (
 	addNonvoter changeKind = iota + 1
 	promote
 	removeNonvoter
-	updateAddr
 )
 
 func (k changeKind) String() string {
@@ -26,8 +25,6 @@ func (k changeKind) String() string {
 		return "promote to voter"
 	case removeNonvoter:
 		return "remove non-voter"
-	case updateAddr:
-		return "update address"
 	default:
 		return "unknown"
 	}
@@ -35,10 +32,9 @@ func (k changeKind) String() string {
 
 // change is one configuration change: kind, server and address.
 type change struct {
-	kind  changeKind
-	id    string
-	addr  string
-	voter bool // updateAddr: the server's current suffrage
+	kind changeKind
+	id   string
+	addr string
 }
 
 // membershipInput is what the leader knows when it reconciles the raft
@@ -60,8 +56,13 @@ type membershipInput struct {
 // registered, alive (and, if asked, able to vote) for stabilization
 // becomes a voter; a non-voter that is no longer alive is removed, and its
 // clock restarts; voters are never removed here (only forget does), and a
-// dead voter still counts toward the majority. A server whose alive gossip
-// address differs from its configured one gets its address updated.
+// dead voter still counts toward the majority.
+//
+// Addresses in the configuration are never updated: raft dials the
+// address gossip announces now (addressProvider), and changing a
+// server's address in raft v1.8.0 races with its replication goroutine
+// (followerReplication.peer is written under peerLock but read without it
+// in updateLastAppended), which the race detector reports.
 func reconcileMembership(in membershipInput) ([]change, map[string]time.Time) {
 	alive := make(map[string]string, len(in.alive))
 	for _, p := range in.alive {
@@ -74,9 +75,6 @@ func reconcileMembership(in membershipInput) ([]change, map[string]time.Time) {
 		id := string(s.ID)
 		inConfig[id] = true
 		addr, isAlive := alive[id]
-		if isAlive && addr != "" && addr != string(s.Address) {
-			out = append(out, change{kind: updateAddr, id: id, addr: addr, voter: s.Suffrage == raft.Voter})
-		}
 		if s.Suffrage == raft.Voter {
 			continue
 		}
