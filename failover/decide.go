@@ -33,10 +33,11 @@ type params struct {
 // groupState is the part of the committed state decisions read.
 type groupState struct {
 	Epoch      uint64
-	Primary    string // node name; "" while none
-	Promoted   bool   // the primary confirmed its promotion at Epoch
-	Paused     bool   // operator pause
-	FlapPaused string // anti-flap paused automatic failover, and why
+	Primary    string    // node name; "" while none
+	Promoted   bool      // the primary confirmed its promotion at Epoch
+	Started    time.Time // when the failover that installed Primary started
+	Paused     bool      // operator pause
+	FlapPaused string    // anti-flap paused automatic failover, and why
 	// Failovers are the start times of recent automatic failovers.
 	Failovers []time.Time
 	// Switchover is an operator switchover under way, nil if none.
@@ -174,9 +175,12 @@ const (
 
 // leaderDecision is the outcome of decideLeader.
 type leaderDecision struct {
-	ODown    bool
-	Votes    int
-	Empty    bool // the primary came back empty
+	ODown bool
+	Votes int
+	Empty bool // the primary came back empty
+	// Stuck: the committed primary has not confirmed its promotion within
+	// down_after of the failover's start (its sidecar died or stalled).
+	Stuck    bool
 	Action   leaderAction
 	Target   string
 	Reason   string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
@@ -216,6 +220,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh)
 	d.ODown = d.Votes >= p.Quorum
 	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
+	d.Stuck = !st.Promoted && !st.Started.IsZero() && now.Sub(st.Started) >= p.DownAfter
 	cands := candidatesOf(registered(st, peers), now, p.Fresh)
 	vetoed := map[string]bool{}
 	for i, c := range cands {
@@ -236,7 +241,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		d.WhyNot = whyNot(excluded)
 	}
 	switch {
-	case !d.ODown && !d.Empty:
+	case !d.ODown && !d.Empty && !d.Stuck:
 		return d
 	case st.Paused, st.FlapPaused != "":
 		return d

@@ -178,6 +178,24 @@ func TestDecideLeader(t *testing.T) {
 			want: want{Action: leaderPromote, Target: "a", Reason: ReasonAuto},
 		},
 		{
+			name: "the committed primary never confirmed its promotion: replace it",
+			st: func(s groupState) groupState {
+				s.Primary, s.Promoted, s.Started = "a", false, t0.Add(-2*time.Second)
+				return s
+			},
+			peers: map[string]peerView{"p": primary, "a": rep("a", 5000), "b": rep("b", 5000)},
+			want:  want{Action: leaderPromote, Target: "b", Reason: ReasonAuto},
+		},
+		{
+			name: "a promotion under way for less than down_after is left alone",
+			st: func(s groupState) groupState {
+				s.Primary, s.Promoted, s.Started = "a", false, t0.Add(-500*time.Millisecond)
+				return s
+			},
+			peers: map[string]peerView{"p": primary, "a": rep("a", 5000), "b": rep("b", 5000)},
+			want:  want{},
+		},
+		{
 			name: "the best candidate runs a gate: wait for its verdict",
 			peers: map[string]peerView{"a": func() peerView { p := down(rep("a", 5000), "p", 4); p.Rep.Gate = true; return p }(),
 				"b": down(rep("b", 5000), "p", 4)},

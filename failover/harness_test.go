@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +86,12 @@ type node struct {
 	events  []failover.Event
 	stop    func()
 	running bool
+
+	// wrap, when set before start, stands between failover and the
+	// authority (to freeze a sidecar at a chosen moment).
+	wrap func(*authority.Authority) failover.Authority
+	// key is the gossip encryption key (base64); "" uses the group's.
+	key string
 }
 
 // group is a test's set of nodes.
@@ -94,6 +102,7 @@ type group struct {
 	cfg   failover.Config
 	trs   map[string]*faultnet.Transport
 	addrs []string
+	key   string // gossip encryption key of the group, "" for none
 }
 
 type nodeSpec struct {
@@ -116,8 +125,14 @@ func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 // standalone every Redis starts as a primary of its own.
 func startGroup(t *testing.T, cfg failover.Config, standalone bool, specs ...nodeSpec) *group {
 	t.Helper()
+	return startGroupKey(t, cfg, standalone, "", specs...)
+}
+
+// startGroupKey is startGroup with a gossip encryption key for every node.
+func startGroupKey(t *testing.T, cfg failover.Config, standalone bool, key string, specs ...nodeSpec) *group {
+	t.Helper()
 	cfg.Authority.BootstrapExpect = len(specs)
-	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}}
+	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}, key: key}
 	for i, s := range specs {
 		n := &node{name: s.name, priority: s.priority, dir: t.TempDir()}
 		opts := redistest.Options{Args: s.args}
@@ -174,12 +189,20 @@ func (g *group) start(n *node) {
 		}
 		g.trs[n.name] = tr
 	}
+	if !slices.Contains(g.addrs, tr.Addr()) {
+		// A restarted sidecar listens elsewhere; later starts join it there.
+		g.addrs = append(g.addrs, tr.Addr())
+	}
 	g.trs[n.name] = nil // a transport serves one peer lifetime
 	logger := testLogger(t, n.name)
 	reg := prometheus.NewRegistry()
 	gcfg := testGossipConfig()
 	gcfg.BindAddr = tr.Addr()
 	gcfg.Join = g.addrs
+	gcfg.EncryptionKey = g.key
+	if n.key != "" {
+		gcfg.EncryptionKey = n.key
+	}
 	peer, err := gossip.New(gcfg, n.name, n.dir, logger, reg, gossip.WithTransport(tr))
 	if err != nil {
 		t.Fatal(err)
@@ -209,13 +232,17 @@ func (g *group) start(n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var fa failover.Authority = auth
+	if n.wrap != nil {
+		fa = n.wrap(auth)
+	}
 	fo, err = failover.New(g.cfg, logger, reg, failover.Deps{
 		Self:      failover.Node{Name: n.name, Addr: n.relay.Addr(), Priority: n.priority},
 		Redis:     rc,
 		Monitor:   testMonitorConfig(),
 		Local:     prober,
 		Cluster:   peer,
-		Authority: auth,
+		Authority: fa,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +282,9 @@ func (g *group) start(n *node) {
 			select {
 			case <-done:
 			case <-time.After(20 * time.Second):
-				t.Errorf("%s: sidecar did not stop", n.name)
+				var b strings.Builder
+				_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+				t.Errorf("%s: sidecar did not stop; goroutines:\n%s", n.name, b.String())
 			}
 			_ = prober.Close()
 			_ = tr.Shutdown()
@@ -274,6 +303,39 @@ func (n *node) kill() {
 	n.running = false
 	n.mu.Unlock()
 	stop()
+}
+
+// authority returns n's current raft node.
+func (n *node) authority() *authority.Authority {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.auth
+}
+
+// leader names the raft leader as the running sidecars see it.
+func (g *group) leader() string {
+	for _, n := range g.running() {
+		if l, _ := n.authority().Leader(); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// addNode starts one more Redis (a replica of primaryAddr) and its sidecar.
+func (g *group) addNode(s nodeSpec, primaryAddr string) *node {
+	g.t.Helper()
+	n := &node{name: s.name, priority: s.priority, dir: g.t.TempDir()}
+	n.redis = redistest.Start(g.t, redistest.Options{Args: s.args, ReplicaOf: primaryAddr})
+	n.relay = tcprelay.Start(g.t, n.redis.Addr())
+	g.nodes = append(g.nodes, n)
+	tr, err := g.net.NewTransport("127.0.0.1")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.trs[n.name] = tr
+	g.start(n)
+	return n
 }
 
 func (n *node) failover() *failover.Failover {

@@ -225,7 +225,7 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 
 // group converts the committed state for the pure functions.
 func group(st authority.State) groupState {
-	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Paused: st.Paused,
+	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Started: st.Started, Paused: st.Paused,
 		FlapPaused: st.FlapPaused, Failovers: st.Failovers, Members: make(map[string]memberAddrs, len(st.Members))}
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
