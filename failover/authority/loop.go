@@ -69,7 +69,11 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			lastLeader = leaderID
 		}
 		st := a.fsm.state()
-		a.ready.Store(leaderID != "" && st.Index > 0 && st.Index >= r.CommitIndex())
+		// raft's applied index counts the entries the FSM never sees (a new
+		// leader's no-op), so it, not State.Index, is compared with the
+		// commit index. It moves when raft hands entries to the FSM
+		// goroutine, a moment before the FSM has applied them.
+		a.ready.Store(leaderID != "" && st.Index > 0 && r.AppliedIndex() >= r.CommitIndex())
 
 		// Register this member's addresses while the state does not hold them.
 		if self := a.selfMember(); leaderID != "" && needsRegister(st, self) {
