@@ -63,6 +63,9 @@ type Authority struct {
 	rpc     atomic.Pointer[trackedLayer]
 	ready   atomic.Bool
 
+	// wrapLogs, when set (tests only), wraps the log store raft writes to.
+	wrapLogs func(raft.LogStore) raft.LogStore
+
 	mu            sync.Mutex
 	self          Member    // the addresses this member announces
 	leaderContact time.Time // start of the last leadership check a majority acknowledged
@@ -173,7 +176,11 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		Timeout:               transportIOWait,
 		Logger:                a.hclog.Named("transport"),
 	})
-	r, err := raft.NewRaft(a.raftConfig(), a.fsm, store, store, snaps, trans)
+	var logs raft.LogStore = store
+	if a.wrapLogs != nil {
+		logs = a.wrapLogs(store)
+	}
+	r, err := raft.NewRaft(a.raftConfig(), a.fsm, logs, store, snaps, trans)
 	if err != nil {
 		_ = trans.Close()
 		_ = rpcLayer.Close()

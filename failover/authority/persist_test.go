@@ -1,0 +1,127 @@
+package authority
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// tcpLayer is a plain loopback TCP listener standing in for a gossip
+// channel in this package's internal tests.
+type tcpLayer struct{ net.Listener }
+
+func (l tcpLayer) Dial(addr string, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, timeout)
+}
+
+// alonePeers is a gossip view with this node alone.
+type alonePeers struct {
+	self PeerInfo
+	has  atomic.Bool
+}
+
+func (p *alonePeers) Ready() <-chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+func (p *alonePeers) AlivePeers() []PeerInfo {
+	s := p.self
+	s.HasState = p.has.Load()
+	return []PeerInfo{s}
+}
+func (p *alonePeers) AdvertiseState(has bool) error { p.has.Store(has); return nil }
+
+// failingLogs is the real bolt log store with writes that fail on demand.
+type failingLogs struct {
+	raft.LogStore
+	fail atomic.Bool
+}
+
+var errDiskFull = errors.New("test: no space left on device")
+
+func (f *failingLogs) StoreLog(l *raft.Log) error { return f.StoreLogs([]*raft.Log{l}) }
+func (f *failingLogs) StoreLogs(ls []*raft.Log) error {
+	if f.fail.Load() {
+		return errDiskFull
+	}
+	return f.LogStore.StoreLogs(ls)
+}
+
+// A command whose log entry cannot be written is never applied: raft
+// applies only entries that are committed, and an entry is committed only
+// once it is on disk on a majority. This shows it with the real bolt store
+// whose writes start failing.
+func TestUnpersistedCommandIsNotAdopted(t *testing.T) {
+	raftL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := &alonePeers{self: PeerInfo{Name: "a", Addr: raftL.Addr().String()}}
+	cfg := DefaultConfig()
+	cfg.BootstrapExpect = 1
+	a, err := New(cfg, nil, nil, Deps{DataDir: t.TempDir(), Self: Member{Name: "a", RedisAddr: "r:1"},
+		Raft: tcpLayer{raftL}, RPC: tcpLayer{rpcL}, Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &failingLogs{}
+	a.wrapLogs = func(s raft.LogStore) raft.LogStore { logs.LogStore = s; return logs }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+
+	apply := func(c Command, d time.Duration) (State, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		return a.Apply(ctx, c)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := apply(Command{Op: OpSetPrimary, IfEpoch: 0, Epoch: 1, Primary: "a", Reason: ReasonInitial}, 5*time.Second); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("first set-primary: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	logs.fail.Store(true)
+	if st, err := apply(Command{Op: OpPause}, 2*time.Second); err == nil {
+		t.Fatalf("pause applied although its entry could not be written: %+v", st)
+	}
+	if st := a.State(); st.Paused {
+		t.Fatal("state adopted an entry that is not on disk")
+	}
+
+	// Once the disk recovers the group goes on, without the lost entry.
+	logs.fail.Store(false)
+	var st State
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if st, err = apply(Command{Op: OpFlapPause, Reason: "after recovery"}, 5*time.Second); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("apply after the disk recovered: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.Paused || st.FlapPaused != "after recovery" || st.Epoch != 1 {
+		t.Fatalf("state after recovery: paused %v flap %q epoch %d", st.Paused, st.FlapPaused, st.Epoch)
+	}
+}
