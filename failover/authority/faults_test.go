@@ -121,10 +121,11 @@ func TestWipedNodeIsolatedNeverFormsAGroup(t *testing.T) {
 }
 
 func TestBootstrapExpectOneWipedIsolated(t *testing.T) {
-	// bootstrap_expect 1 is a single-node group by design; a wiped member
-	// of a bigger group that runs with it would form its own group when
-	// isolated. It does not when it can see the group: a member
-	// advertises raft state.
+	// bootstrap_expect 1 is a single-node group by design: a wiped member
+	// of a bigger group that runs with it would form its own group if it
+	// were isolated. Seeing the group it rejoins instead of splitting off
+	// (the members advertise raft state, and the leader adds it back): it
+	// ends with the group's three voters, not a configuration of its own.
 	c := formGroup(t, 3)
 	victim := c.kill("c")
 	if err := os.RemoveAll(victim.dir); err != nil {
@@ -143,7 +144,7 @@ func TestBootstrapExpectOneWipedIsolated(t *testing.T) {
 
 func TestTransientJoinersNeverVote(t *testing.T) {
 	cfg := authConfig(3)
-	cfg.Stabilization = 5 * time.Second
+	cfg.Stabilization = authority.DefaultConfig().Stabilization // 10s
 	c := newCluster(t, cfg)
 	for _, name := range []string{"a", "b", "c"} {
 		c.start(name, startOpts{})
@@ -182,19 +183,23 @@ func TestTransientJoinersNeverVote(t *testing.T) {
 	for _, name := range joiners {
 		c.start(name, startOpts{})
 	}
-	// They join as non-voters...
+	// They join as non-voters and register, which starts their clocks...
 	eventually(t, waitFor, func() error {
 		st := c.nodes["a"].auth.State()
 		for _, name := range joiners {
-			if _, ok := st.Members[name]; !ok {
-				return fmt.Errorf("%s not a member yet", name)
+			if m, ok := st.Members[name]; !ok || m.Since.IsZero() {
+				return fmt.Errorf("%s not a registered member yet: %+v", name, m)
 			}
 		}
 		return nil
 	})
+	registered := time.Now()
 	// ...and vanish before stabilization.
 	for _, name := range joiners {
 		c.kill(name)
+	}
+	if took := time.Since(registered); took >= cfg.Stabilization {
+		t.Fatalf("stopping the joiners took %s, longer than stabilization: the test proves nothing", took)
 	}
 	waitMembers(t, c, 3, 3)
 	close(stopWatch)
@@ -281,5 +286,33 @@ func TestFullRestartKeepsStateAndTakesNewAddresses(t *testing.T) {
 				t.Errorf("%s: %s raft addr %s, announced %s", name, m.Name, m.RaftAddr, c.nodes[m.Name].addr())
 			}
 		}
+	}
+}
+
+func TestKeylessJoinerNeverJoins(t *testing.T) {
+	c := formGroup(t, 3)
+	other := gossipConfig()
+	other.EncryptionKey = "b3RoZXItdGhpcnR5LXR3by1ieXRlLWtleS12aWdpbCE=" // another 32-byte key
+	x := c.start("x", startOpts{gossip: &other})
+	// It sees nobody, so it never bootstraps, and nobody adds it.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if l, _ := x.auth.Leader(); l != "" {
+			t.Fatalf("keyless node follows leader %s", l)
+		}
+		for name, n := range c.nodes {
+			if _, ok := n.auth.State().Members["x"]; ok && name != "x" {
+				t.Fatalf("%s lists the keyless node as a member", name)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := x.auth.Apply(ctxFor(t, time.Second), authority.Command{Op: authority.OpSetPrimary, IfEpoch: 0, Epoch: 1, Primary: "x", Reason: authority.ReasonSwitchover}); err == nil {
+		t.Fatal("keyless node applied a command")
+	}
+	c.kill("x")
+	waitMembers(t, c, 3, 3)
+	if st := c.nodes["a"].auth.State(); st.Primary != "" || st.Epoch != 0 {
+		t.Fatalf("group state changed: primary %q epoch %d", st.Primary, st.Epoch)
 	}
 }

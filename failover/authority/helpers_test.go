@@ -178,6 +178,7 @@ type startOpts struct {
 	redisAddr string   // "" = a made-up address naming the node
 	isolated  bool     // cut from every other node before starting
 	cfg       *authority.Config
+	gossip    *gossip.Config // nil = gossipConfig()
 }
 
 // start runs a node until stopped (or the test ends) and waits until its
@@ -206,6 +207,9 @@ func (c *cluster) start(name string, o startOpts) *node {
 		}
 	}
 	gcfg := gossipConfig()
+	if o.gossip != nil {
+		gcfg = *o.gossip
+	}
 	gcfg.BindAddr = tr.Addr()
 	gcfg.Join = o.join
 	reg := prometheus.NewRegistry()
