@@ -226,6 +226,9 @@ func (a *Authority) raftConfig() *raft.Config {
 	rc.CommitTimeout = a.cfg.RaftCommitTimeout
 	rc.SnapshotInterval = a.cfg.RaftSnapshotInterval
 	rc.SnapshotThreshold = a.cfg.RaftSnapshotThreshold
+	// The state is a few KiB, so a lagging follower is as cheaply caught up
+	// with a snapshot as with old entries: keep raft.db small.
+	rc.TrailingLogs = a.cfg.RaftSnapshotThreshold
 	// A forgotten member that comes back is re-added as a non-voter; it
 	// must still be running raft to be caught up.
 	rc.ShutdownOnRemove = false

@@ -316,3 +316,66 @@ func TestKeylessJoinerNeverJoins(t *testing.T) {
 		t.Fatalf("group state changed: primary %q epoch %d", st.Primary, st.Epoch)
 	}
 }
+
+func TestSnapshotsRestoreAndCatchUp(t *testing.T) {
+	cfg := authConfig(3)
+	cfg.RaftSnapshotThreshold = 16
+	cfg.RaftSnapshotInterval = time.Second
+	c := newCluster(t, cfg)
+	for _, name := range []string{"a", "b", "c"} {
+		c.start(name, startOpts{})
+	}
+	c.leader(waitFor)
+	waitMembers(t, c, 3, 3)
+	leader := c.leader(waitFor)
+	var st authority.State
+	for i := range 60 {
+		var err error
+		st, err = leader.auth.Apply(ctxFor(t, waitFor), authority.Command{Op: authority.OpHistory,
+			Entry: &authority.HistoryEntry{Epoch: uint64(i), New: "a", Result: "success"}})
+		if err != nil {
+			t.Fatalf("history %d: %v", i, err)
+		}
+	}
+	st = setPrimary(t, leader, 0, 7, "c")
+	waitApplied(t, c, st.Index)
+	// Every node snapshots (and truncates its log).
+	eventually(t, waitFor, func() error {
+		for name, n := range c.nodes {
+			snaps, _ := os.ReadDir(n.dir + "/raft/snapshots")
+			if len(snaps) == 0 {
+				return fmt.Errorf("%s has no snapshot yet", name)
+			}
+		}
+		return nil
+	})
+
+	// A member that lost its data dir is caught up (from a snapshot: the
+	// early entries are gone from the others' logs).
+	victim := c.kill("b")
+	if err := os.RemoveAll(victim.dir); err != nil {
+		t.Fatal(err)
+	}
+	c.start("b", startOpts{redisAddr: victim.redisAddr})
+	waitApplied(t, c, st.Index)
+
+	// A full restart restores every node from its snapshot and log.
+	dirs := map[string]*node{}
+	for name, n := range c.nodes {
+		dirs[name] = n
+	}
+	for name := range dirs {
+		c.kill(name)
+	}
+	for name, n := range dirs {
+		c.start(name, startOpts{dir: n.dir, redisAddr: n.redisAddr})
+	}
+	c.leader(waitFor)
+	waitApplied(t, c, st.Index)
+	for name, n := range c.nodes {
+		got := n.auth.State()
+		if got.Primary != "c" || got.Epoch != 7 || len(got.History) != 60 || got.History[59].Epoch != 59 {
+			t.Errorf("%s: primary %q epoch %d history %d", name, got.Primary, got.Epoch, len(got.History))
+		}
+	}
+}
