@@ -83,7 +83,28 @@ func (x *mux) Shutdown() error {
 	var err error
 	x.once.Do(func() {
 		close(x.done)
+		// A transport may still hand over a connection it accepted just
+		// before, and wait for that handover in its own Shutdown
+		// (memberlist's NetTransport does): keep taking them, and closing
+		// them, until it is down.
+		stopDrain := make(chan struct{})
+		var drain sync.WaitGroup
+		drain.Go(func() {
+			for {
+				select {
+				case c, ok := <-x.inner.StreamCh():
+					if !ok {
+						return
+					}
+					_ = c.Close()
+				case <-stopDrain:
+					return
+				}
+			}
+		})
 		err = x.inner.Shutdown()
+		close(stopDrain)
+		drain.Wait()
 		x.mu.Lock()
 		for c := range x.pending {
 			_ = c.Close()
@@ -100,7 +121,10 @@ func (x *mux) dispatchLoop() {
 		select {
 		case <-x.done:
 			return
-		case c := <-in:
+		case c, ok := <-in:
+			if !ok {
+				return
+			}
 			select {
 			case x.slots <- struct{}{}:
 			default:
