@@ -57,6 +57,7 @@ type Authority struct {
 	deps    Deps
 	fsm     *fsm
 	metrics *metrics
+	addrs   *addressProvider
 
 	started atomic.Bool
 	raft    atomic.Pointer[raft.Raft]
@@ -117,6 +118,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 		deps:   deps,
 		fsm:    newFSM(),
 		self:   deps.Self,
+		addrs:  &addressProvider{peers: deps.Peers},
 	}
 	a.self.Voter, a.self.Since = false, time.Time{}
 	m, err := newMetrics(reg, a)
@@ -167,10 +169,11 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("authority: read raft state: %w", err)
 	}
 
+	a.addrs.refresh()
 	raftLayer := newTrackedLayer(a.deps.Raft)
 	rpcLayer := newTrackedLayer(a.deps.RPC)
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		ServerAddressProvider: addressProvider{a.deps.Peers},
+		ServerAddressProvider: a.addrs,
 		Stream:                raftLayer,
 		MaxPool:               transportPool,
 		Timeout:               transportIOWait,
@@ -239,15 +242,32 @@ func (a *Authority) raftConfig() *raft.Config {
 
 // addressProvider resolves a raft server to the gossip address its member
 // announces now, so that raft follows members whose address changed
-// (rescheduled pods) even before the configuration is updated, and even
-// when no leader exists to update it. An unknown member falls back to the
-// configured address.
-type addressProvider struct{ peers Peers }
+// (rescheduled pods) even when no leader exists to update the
+// configuration. An unknown member falls back to the configured address.
+// raft asks on every RPC, so the view is a copy the housekeeping loop
+// refreshes rather than a walk of gossip's member list.
+type addressProvider struct {
+	peers Peers
+	addrs atomic.Pointer[map[string]string]
+}
 
-func (p addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
-	for _, m := range p.peers.AlivePeers() {
-		if m.Name == string(id) && m.Addr != "" {
-			return raft.ServerAddress(m.Addr), nil
+// refresh copies the alive members' addresses from gossip and returns them.
+func (p *addressProvider) refresh() []PeerInfo {
+	alive := p.peers.AlivePeers()
+	m := make(map[string]string, len(alive))
+	for _, pi := range alive {
+		if pi.Addr != "" {
+			m[pi.Name] = pi.Addr
+		}
+	}
+	p.addrs.Store(&m)
+	return alive
+}
+
+func (p *addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if m := p.addrs.Load(); m != nil {
+		if addr, ok := (*m)[string(id)]; ok {
+			return raft.ServerAddress(addr), nil
 		}
 	}
 	return "", fmt.Errorf("authority: %s is not alive in gossip", id)
@@ -466,6 +486,11 @@ func (a *Authority) raftApply(ctx context.Context, r *raft.Raft, cmd Command) (S
 	if !ok {
 		return State{}, fmt.Errorf("authority: apply %s: unexpected response %T", cmd.Op, f.Response())
 	}
+	// Followers learn that an entry committed with the leader's next
+	// append, which an idle leader sends only every commit timeout or two.
+	// A barrier entry is such an append, sent at once: every sidecar
+	// applies the command within a round trip. Nothing waits for it.
+	_ = r.Barrier(a.cfg.RaftCommitTimeout)
 	return res.state, res.err
 }
 

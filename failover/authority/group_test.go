@@ -28,7 +28,7 @@ func formGroup(t *testing.T, n int) *cluster {
 
 // waitMembers waits until every running node has applied a state with
 // the given number of members and voters, all registered, and is Ready.
-func waitMembers(t *testing.T, c *cluster, members, voters int) {
+func waitMembers(t testing.TB, c *cluster, members, voters int) {
 	t.Helper()
 	eventually(t, waitFor, func() error {
 		for name, n := range c.nodes {

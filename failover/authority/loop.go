@@ -35,8 +35,8 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			hasState = true
 			a.advertise(true)
 		}
+		alive := a.addrs.refresh()
 		if !hasState {
-			alive := a.deps.Peers.AlivePeers()
 			names := make([]string, 0, len(alive))
 			for _, p := range alive {
 				names = append(names, p.Name+"@"+p.Addr)
@@ -92,7 +92,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			leading, healthySince = isLeader, nil
 		}
 		if isLeader {
-			healthySince = a.reconcile(ctx, r, st, healthySince)
+			healthySince = a.reconcile(ctx, r, st, alive, healthySince)
 		}
 	}
 }
@@ -123,7 +123,7 @@ func (a *Authority) register(ctx context.Context, self Member) {
 }
 
 // reconcile applies the leader's membership decisions.
-func (a *Authority) reconcile(ctx context.Context, r *raft.Raft, st State, healthySince map[string]time.Time) map[string]time.Time {
+func (a *Authority) reconcile(ctx context.Context, r *raft.Raft, st State, alive []PeerInfo, healthySince map[string]time.Time) map[string]time.Time {
 	f := r.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return healthySince
@@ -143,7 +143,7 @@ func (a *Authority) reconcile(ctx context.Context, r *raft.Raft, st State, healt
 		now:           time.Now(),
 		stabilization: a.cfg.Stabilization,
 		servers:       f.Configuration().Servers,
-		alive:         a.deps.Peers.AlivePeers(),
+		alive:         alive,
 		registered:    registered,
 		canVote:       canVote,
 		healthySince:  healthySince,

@@ -80,7 +80,7 @@ func (a *Authority) forward(ctx context.Context, r *raft.Raft, req request) (Sta
 	if id == "" {
 		return State{}, errRetry{errors.New("no leader known")}
 	}
-	if a, err := (addressProvider{a.deps.Peers}).ServerAddr(id); err == nil {
+	if a, err := a.addrs.ServerAddr(id); err == nil {
 		addr = a
 	}
 	layer := a.rpc.Load()
