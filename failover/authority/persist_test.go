@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,6 +86,10 @@ func TestUnpersistedCommandIsNotAdopted(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
+		// Run has returned: nothing of raft or the authority runs any more.
+		if left := goroutinesOf("github.com/hashicorp/raft.", "failover/authority.(*"); left != "" {
+			t.Errorf("goroutines left after Run returned:\n%s", left)
+		}
 	}()
 
 	apply := func(c Command, d time.Duration) (State, error) {
@@ -124,4 +130,24 @@ func TestUnpersistedCommandIsNotAdopted(t *testing.T) {
 	if st.Paused || st.FlapPaused != "after recovery" || st.Epoch != 1 {
 		t.Fatalf("state after recovery: paused %v flap %q epoch %d", st.Paused, st.FlapPaused, st.Epoch)
 	}
+}
+
+// goroutinesOf returns the stacks of running goroutines that mention any
+// of the given function prefixes (this test's own goroutine aside).
+func goroutinesOf(prefixes ...string) string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "testing.tRunner") {
+			continue
+		}
+		for _, p := range prefixes {
+			if strings.Contains(g, p) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
