@@ -443,9 +443,11 @@ func decideLocal(in localInput) localPlan {
 		// Before the first answer and while isolated this fences
 		// blindly; the pause lapses by itself if it is never renewed.
 		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
-	case in.Fenced && localPrimary && reachedBy(in.Peers, in.Self, st.Epoch, in.Members, in.Now, in.P):
-		// Released only on fresh evidence that enough peers reach this
-		// Redis: opinions going stale must not open a gap.
+	case in.Fenced && localPrimary:
+		// Not doomed, not isolated, named and promoted: the shell releases
+		// writes only after a Verify through the Raft leader confirms it,
+		// which also proves Raft contact now. A gossip-only partition
+		// (stale reports, Raft fine) does not keep the primary fenced.
 		p.Unfence = true
 	}
 	if in.Fenced && up && in.Obs.Role == monitor.RoleReplica && !in.Busy {
@@ -497,20 +499,6 @@ func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Tim
 		}
 	}
 	return n >= p.Quorum
-}
-
-// reachedBy reports whether enough fresh reports say they reach self's
-// Redis: together with this sidecar, a majority of the members.
-func reachedBy(peers map[string]peerView, self string, epoch uint64, members int, now time.Time, p params) bool {
-	th := downThreshold(p).Milliseconds()
-	n := 0
-	for name, pv := range peers {
-		r := pv.Rep
-		if name != self && pv.fresh(now, p.Fresh) && r.SDownPrimary == self && r.SDownEpoch == epoch && r.PrimaryDownMs < th {
-			n++
-		}
-	}
-	return n >= members/2
 }
 
 // mayResync applies parallel_syncs: replicas that must re-point do so in

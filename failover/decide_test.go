@@ -318,9 +318,15 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Unfence: true},
 		},
 		{
-			name: "named and promoted but no fresh report says it is reachable: keep the fence",
+			name: "gossip cut (no fresh report) but Raft fine: release after the Verify",
 			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true, Members: 3},
-			want: localPlan{},
+			want: localPlan{Unfence: true},
+		},
+		{
+			name: "fenced and still doomed: keep the fence",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true, Members: 3,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
+			want: localPlan{Fence: true},
 		},
 		{
 			name: "doomed: a quorum cannot reach this primary although Raft still answers",

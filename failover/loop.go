@@ -377,17 +377,21 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		}
 	}
 	// Empty restart: the named primary's Redis came back as a new process
-	// on a new history with less data than a replica holds.
+	// on a new history with less data than a replica holds. The identity
+	// is kept for any local primary, named yet or not, so a restart right
+	// after the promotion is caught too.
 	st := c.st
-	if st.Primary == f.self.Name && o.Reachable() && o.Role == monitor.RolePrimary {
+	if o.Reachable() && o.Role == monitor.RolePrimary {
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
-		if !c.empty && emptyRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
+		if st.Primary == f.self.Name && !c.empty && emptyRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
 			c.empty, c.emptyEpoch = true, st.Epoch
 			f.log.Error("primary restarted empty: writes stay paused and the group fails over",
 				"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
 			f.m.emptyRestarts.Inc()
 		}
-		if !c.empty && st.Promoted {
+		if !c.empty {
+			// A promotion keeps the run id, so the replica's identity
+			// before it never reads as a restart.
 			c.ident = cur
 		}
 	}
