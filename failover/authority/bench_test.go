@@ -23,9 +23,8 @@ func BenchmarkLeaderFailover(b *testing.B) {
 	for _, hb := range []time.Duration{300 * time.Millisecond, 200 * time.Millisecond} {
 		b.Run("heartbeat="+hb.String(), func(b *testing.B) {
 			cfg := authConfig(3)
-			if hb != cfg.RaftHeartbeatTimeout {
-				cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout, cfg.RaftLeaderLeaseTimeout = hb, hb, hb/2
-			}
+			cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = hb, hb
+			cfg.RaftLeaderLeaseTimeout = min(cfg.RaftLeaderLeaseTimeout, hb)
 			benchFailover(b, cfg)
 		})
 	}

@@ -60,9 +60,9 @@ func DefaultConfig() Config {
 	return Config{
 		BootstrapExpect:        3,
 		Stabilization:          10 * time.Second,
-		RaftHeartbeatTimeout:   300 * time.Millisecond,
-		RaftElectionTimeout:    300 * time.Millisecond,
-		RaftLeaderLeaseTimeout: 200 * time.Millisecond,
+		RaftHeartbeatTimeout:   200 * time.Millisecond,
+		RaftElectionTimeout:    200 * time.Millisecond,
+		RaftLeaderLeaseTimeout: 150 * time.Millisecond,
 		RaftCommitTimeout:      50 * time.Millisecond,
 		RaftSnapshotInterval:   time.Minute,
 		RaftSnapshotThreshold:  1024,
@@ -91,6 +91,10 @@ func (c Config) Validate() error {
 	if c.RaftLeaderLeaseTimeout > c.RaftHeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("failover.raft_leader_lease_timeout (%s) must not exceed failover.raft_heartbeat_timeout (%s)",
 			c.RaftLeaderLeaseTimeout, c.RaftHeartbeatTimeout))
+	}
+	if c.RaftElectionTimeout < c.RaftHeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("failover.raft_election_timeout (%s) must not be shorter than failover.raft_heartbeat_timeout (%s)",
+			c.RaftElectionTimeout, c.RaftHeartbeatTimeout))
 	}
 	if c.RaftSnapshotThreshold < 16 {
 		errs = append(errs, fmt.Errorf("failover.raft_snapshot_threshold (%d) must be at least 16", c.RaftSnapshotThreshold))

@@ -132,12 +132,14 @@ func TestConfigValidate(t *testing.T) {
 	c.Stabilization = -time.Second
 	c.RaftLeaderLeaseTimeout = time.Second
 	c.RaftSnapshotThreshold = 1
+	c.RaftElectionTimeout = 100 * time.Millisecond
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, want := range []string{"failover.bootstrap_expect (0)", "failover.stabilization (-1s)",
-		"failover.raft_leader_lease_timeout (1s) must not exceed failover.raft_heartbeat_timeout (300ms)", "failover.raft_snapshot_threshold (1)"} {
+		"failover.raft_leader_lease_timeout (1s) must not exceed failover.raft_heartbeat_timeout (200ms)", "failover.raft_snapshot_threshold (1)",
+		"failover.raft_election_timeout (100ms) must not be shorter than failover.raft_heartbeat_timeout (200ms)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
