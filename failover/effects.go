@@ -198,6 +198,17 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	}
 }
 
+// takeObs makes an observation taken right after an effect the loop's, so
+// the next decision sees the new role, not the last periodic probe's.
+func (f *Failover) takeObs(c *core, o monitor.Observation) {
+	if o.Time.After(c.obs.Time) {
+		c.obs = o
+		if o.Reachable() && o.Time.After(c.localUpAt) {
+			c.localUpAt = o.Time
+		}
+	}
+}
+
 func (f *Failover) setUnfenced(c *core) {
 	if c.fenced {
 		c.fenced = false
@@ -271,6 +282,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			fenced = false
 			return nil
 		}()
+		o := f.local.ProbeNow(ctx)
 		took := time.Since(start)
 		if !started.IsZero() {
 			took = time.Since(started)
@@ -284,6 +296,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		}
 		return func(c *core) {
 			c.localBusy, c.promoting = false, false
+			f.takeObs(c, o)
 			if fenced && !c.fenced {
 				c.fenced = true
 				f.m.fenced.Set(1)
@@ -341,8 +354,10 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 			}
 			return f.demoteRedis(ctx, f.local.Client(), addr, !empty)
 		}()
+		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
 			c.localBusy = false
+			f.takeObs(c, o)
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
 					f.log.Error("demote local redis", "redis_addr", addr, "err", err)
@@ -405,8 +420,10 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
 			}
 			return f.replicaOfOn(ctx, f.local.Client(), addr)
 		}()
+		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
 			c.localBusy = false
+			f.takeObs(c, o)
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
 					f.log.Error("re-point replica", "redis_addr", addr, "err", err)
