@@ -442,15 +442,15 @@ func (e errRetry) Unwrap() error { return e.err }
 
 // retry runs attempt until it succeeds, fails for good, or ctx ends.
 func (a *Authority) retry(ctx context.Context, what string, attempt func(*raft.Raft) (State, error)) (State, error) {
-	r := a.raft.Load()
-	if r == nil {
-		return State{}, fmt.Errorf("authority: %s: %w (raft is not running)", what, ErrNoLeader)
-	}
 	for {
-		st, err := attempt(r)
 		var re errRetry
-		if !errors.As(err, &re) {
-			return st, err
+		if r := a.raft.Load(); r == nil {
+			re = errRetry{errors.New("raft is not running yet")}
+		} else {
+			st, err := attempt(r)
+			if !errors.As(err, &re) {
+				return st, err
+			}
 		}
 		t := time.NewTimer(retryInterval)
 		select {
