@@ -13,7 +13,13 @@ import (
 )
 
 func TestLeaderKilled(t *testing.T) {
-	c := formGroup(t, 3)
+	for _, size := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d nodes", size), func(t *testing.T) { testLeaderKilled(t, size) })
+	}
+}
+
+func testLeaderKilled(t *testing.T, size int) {
+	c := formGroup(t, size)
 	leader := c.leader(waitFor)
 	st := setPrimary(t, leader, 0, 1, leader.name)
 	waitApplied(t, c, st.Index)
@@ -29,6 +35,15 @@ func TestLeaderKilled(t *testing.T) {
 		t.Fatalf("after leader loss: primary %q epoch %d err %v", vs.Primary, vs.Epoch, err)
 	}
 	st = setPrimary(t, c.follower(next), 1, 2, next.name)
+	if size == 5 {
+		// Two of five voters down: the other three still decide.
+		c.kill(next.name)
+		next = c.leader(waitFor)
+		st = setPrimary(t, c.follower(next), 2, 3, next.name)
+		c.start(old.name, startOpts{dir: old.dir, redisAddr: old.redisAddr})
+		waitApplied(t, c, st.Index)
+		return
+	}
 
 	// The killed node restarts with its data dir, catches up and is still a voter.
 	back := c.start(old.name, startOpts{dir: old.dir, redisAddr: old.redisAddr})
@@ -81,6 +96,11 @@ func TestVerifyFailsOnCutOffLeader(t *testing.T) {
 	waitApplied(t, c, st.Index)
 	if got := old.auth.State(); got.Primary != next.name || got.Epoch != 2 || got.Paused {
 		t.Fatalf("old leader after heal: primary %q epoch %d paused %v", got.Primary, got.Epoch, got.Paused)
+	}
+	// Like a paused sidecar that resumes: acting on what it saw before the
+	// cut (epoch 1) is rejected by the group.
+	if _, err := old.auth.Apply(ctxFor(t, waitFor), authority.Command{Op: authority.OpPromoted, IfEpoch: 1, Epoch: 1, Node: old.name}); !errors.Is(err, authority.ErrStale) {
+		t.Fatalf("promoted at the old epoch after the cut: err = %v, want ErrStale", err)
 	}
 	if time.Since(old.auth.LastContact()) > waitFor {
 		t.Fatalf("last contact not refreshed after heal")
