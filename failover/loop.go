@@ -381,6 +381,11 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	// is kept for any local primary, named yet or not, so a restart right
 	// after the promotion is caught too.
 	st := c.st
+	if o.Reachable() && o.Role == monitor.RoleReplica {
+		// A replica promoted later is not a restart of the primary it
+		// once was.
+		c.ident = redisIdentity{}
+	}
 	if o.Reachable() && o.Role == monitor.RolePrimary {
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
 		if st.Primary == f.self.Name && !c.empty && emptyRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
