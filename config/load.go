@@ -29,6 +29,7 @@ const EnvPrefix = "VIGIL_"
 var secretKeys = map[string]bool{
 	"redis.password":        true,
 	"gossip.encryption_key": true,
+	"gossip.accepted_keys":  true,
 	"sentinel.password":     true,
 	"http.admin_token":      true,
 }
