@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,9 +137,13 @@ type Peer struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	started     atomic.Bool
-	ml          atomic.Pointer[memberlist.Memberlist]
-	mux         atomic.Pointer[mux] // set while memberlist runs on it
+	started atomic.Bool
+	ml      atomic.Pointer[memberlist.Memberlist]
+	mux     atomic.Pointer[mux] // set while memberlist runs on it
+	// advertise is this node's gossip address once memberlist runs. It is
+	// computed as memberlist computes it, not read from memberlist's own
+	// node, which UpdateNode rewrites without a lock readers could take.
+	advertise   atomic.Pointer[string]
 	incarnation atomic.Uint64
 	seq         atomic.Uint64
 
@@ -239,7 +244,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	}
 	p.ml.Store(ml)
 	close(p.ready)
-	p.logger.Info("gossip started on "+ml.LocalNode().Address(), "node", p.name)
+	p.logger.Info("gossip started on "+p.Addr(), "node", p.name)
 
 	// The join loop may sit in a dial for up to TCPTimeout, so it is waited
 	// for only after Shutdown; the other loops end promptly.
@@ -351,6 +356,15 @@ func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
 		_ = x.Shutdown() // shuts the inner transport down too
 		return nil, fmt.Errorf("start memberlist: %w", err)
 	}
+	// memberlist derives its address from the same call with the same
+	// arguments, which just succeeded in Create.
+	ip, port, err := x.FinalAdvertiseAddr(conf.AdvertiseAddr, conf.AdvertisePort)
+	if err != nil {
+		_ = ml.Shutdown()
+		return nil, fmt.Errorf("start memberlist: advertise address: %w", err)
+	}
+	addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	p.advertise.Store(&addr)
 	p.mux.Store(x)
 	return ml, nil
 }
@@ -413,7 +427,7 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 // and keeps dialling known peers that are not alive, which heals partitions
 // and brings back restarted peers.
 func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
-	self := ml.LocalNode().Address()
+	self := p.Addr()
 	backoff := minJoinBackoff
 	first := true
 	wasAlone := true
@@ -583,8 +597,10 @@ func (p *Peer) Name() string { return p.name }
 // Addr returns the gossip address peers use for this node (host:port); it is
 // the configured address until Ready.
 func (p *Peer) Addr() string {
-	if ml := p.ml.Load(); ml != nil {
-		return ml.LocalNode().Address()
+	if p.ml.Load() != nil {
+		if a := p.advertise.Load(); a != nil {
+			return *a
+		}
 	}
 	return p.cfg.configuredAddr()
 }

@@ -482,3 +482,39 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("vigil_gossip_members series = %d, want %d", got, want)
 	}
 }
+
+// TestAddrWhileMetadataChanges reads the node's address while SetMetaKey
+// makes memberlist rewrite its own node: under -race this caught reading
+// memberlist's node without its lock.
+func TestAddrWhileMetadataChanges(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{cfg: testConfig(), streams: []byte{StreamRaft}})
+	cfg := testConfig()
+	cfg.Join = []string{a.Addr()}
+	b := startNode(t, "b", nodeOpts{cfg: cfg})
+	waitAlive(t, []string{"a", "b"}, a, b)
+	want := a.Addr()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if err := a.SetMetaKey("raft", []byte{byte(i)}); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if got := a.Addr(); got != want {
+			t.Fatalf("Addr() = %s, then %s", want, got)
+		}
+		if got := a.layers[StreamRaft].Addr().String(); got != want {
+			t.Fatalf("StreamLayer.Addr() = %s, want %s", got, want)
+		}
+	}
+}
