@@ -40,6 +40,9 @@ type groupState struct {
 	FlapPaused string    // anti-flap paused automatic failover, and why
 	// Failovers are the start times of recent automatic failovers.
 	Failovers []time.Time
+	// FlapSince is when anti-flap last paused automatic failover: the
+	// count restarts there, so a resume is not paused again at once.
+	FlapSince time.Time
 	// Switchover is an operator switchover under way, nil if none.
 	Switchover *switchoverIntent
 	// Members are the registered sidecars by name.
@@ -147,6 +150,17 @@ func recentFailovers(starts []time.Time, now time.Time, window time.Duration) in
 	return n
 }
 
+// since keeps the times after t.
+func since(times []time.Time, t time.Time) []time.Time {
+	var out []time.Time
+	for _, s := range times {
+		if s.After(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // redisIdentity is what tells one life of a Redis process from the next.
 type redisIdentity struct {
 	RunID  string
@@ -249,7 +263,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// A switchover is in charge until its deadline.
 		return d
 	}
-	if p.MaxFailovers > 0 && recentFailovers(st.Failovers, now, p.FlapWindow) >= p.MaxFailovers {
+	if p.MaxFailovers > 0 && recentFailovers(since(st.Failovers, st.FlapSince), now, p.FlapWindow) >= p.MaxFailovers {
 		d.Action = leaderFlapPause
 		d.Reason = fmt.Sprintf("anti-flap: %d automatic failovers within failover.flap_window (%s), the limit of failover.max_failovers; resume to re-enable",
 			p.MaxFailovers, p.FlapWindow)

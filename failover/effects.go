@@ -27,8 +27,14 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 		c.leaderBusy = true
 		f.log.Error("anti-flap: pausing automatic failover", "epoch", st.Epoch, "primary", st.Primary, "why", d.Reason)
 		f.m.flapPauses.Inc()
+		now := time.Now()
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			_, err := f.apply(ctx, authority.Command{Op: authority.OpFlapPause, Reason: d.Reason})
+			if err == nil {
+				// The history records when the count restarts after a resume.
+				e := HistoryEntry{Epoch: st.Epoch, Old: st.Primary, Reason: reasonAntiFlap, Result: "paused", Error: d.Reason, Start: now}
+				_, err = f.apply(ctx, authority.Command{Op: authority.OpHistory, Entry: &e})
+			}
 			return f.leaderDone(err)
 		})
 	case leaderPromote:

@@ -85,6 +85,9 @@ const (
 	ReasonSwitchover = authority.ReasonSwitchover
 	ReasonInitial    = authority.ReasonInitial
 	ReasonHandover   = authority.ReasonHandover
+
+	// reasonAntiFlap marks the history entry of an anti-flap pause.
+	reasonAntiFlap = "anti-flap"
 )
 
 // HistoryEntry is one failover the group went through, as the replicated

@@ -227,6 +227,11 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 func group(st authority.State) groupState {
 	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Started: st.Started, Paused: st.Paused,
 		FlapPaused: st.FlapPaused, Failovers: st.Failovers, Members: make(map[string]memberAddrs, len(st.Members))}
+	for _, h := range st.History {
+		if h.Reason == reasonAntiFlap && h.Start.After(g.FlapSince) {
+			g.FlapSince = h.Start
+		}
+	}
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}
