@@ -72,6 +72,28 @@ func TestFiveSidecars(t *testing.T) {
 	g.waitConverged(30*time.Second, to)
 }
 
+// Group-wide settings travel in the log: set on one sidecar, every sidecar
+// applies them without a restart.
+func TestSettingsApplyEverywhere(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	if err := g.node("c").failover().SetSettings(context.Background(), authority.Settings{Quorum: 3, ParallelSyncs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range g.nodes {
+			s := n.failover().Snapshot()
+			if s.Quorum != 3 || s.ParallelSyncs != 2 || n.failover().Settings().Quorum != 3 {
+				return fmt.Errorf("%s: quorum %d, parallel_syncs %d", n.name, s.Quorum, s.ParallelSyncs)
+			}
+		}
+		return nil
+	})
+	if err := g.node("c").failover().SetSettings(context.Background(), authority.Settings{DownAfter: time.Millisecond}); err == nil {
+		t.Error("a down_after below fence_after was accepted")
+	}
+}
+
 // freezer stands between one sidecar's failover and its authority. Armed,
 // it freezes the sidecar at the moment it would act on an entry naming it
 // primary: the Verify of its promotion blocks, and the test cuts its
