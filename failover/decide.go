@@ -412,9 +412,7 @@ type localInput struct {
 	EmptyTo string
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
-	// Members is how many members the group has.
-	Members int
-	P       params
+	P     params
 }
 
 // localPlan is what decideLocal asks the shell to do to the local Redis.

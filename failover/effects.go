@@ -131,7 +131,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
 		Obs:         localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time},
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
-		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, Members: len(gs.Members), P: c.p,
+		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 	}
 	p := decideLocal(in)
 	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {
@@ -606,11 +606,12 @@ func roleName(r string) string {
 	return r
 }
 
-// fencePause is how long one fencing CLIENT PAUSE lasts: long enough to
-// survive until the next renewal, short enough that a dead sidecar's fence
-// lapses.
+// fencePause is how long one fencing CLIENT PAUSE lasts: renewed every
+// step while it is wanted, it must survive a stalled sidecar (a loaded host,
+// a GC pause) until the majority can have replaced this primary, and it
+// lapses by itself if this sidecar dies: down_after plus a few intervals.
 func (f *Failover) fencePause(p params) time.Duration {
-	return p.FenceAfter + 3*f.mc.Interval + 2*f.mc.Timeout
+	return p.DownAfter + 3*f.mc.Interval + 2*f.mc.Timeout
 }
 
 func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {

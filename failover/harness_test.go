@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,9 +45,11 @@ func testMonitorConfig() monitor.Config {
 
 func testFailoverConfig() failover.Config {
 	cfg := failover.DefaultConfig()
-	cfg.DownAfter = time.Second             // detect a dead primary within a second
-	cfg.FenceAfter = 500 * time.Millisecond // fence well before down_after
-	cfg.MaxFailovers = 0                    // tests fail over back to back
+	cfg.DownAfter = 2 * time.Second // detect a dead primary within two seconds
+	// Fence well before down_after, yet beyond a Raft contact gap a loaded
+	// machine under -race produces (heartbeats every ~130 ms).
+	cfg.FenceAfter = time.Second
+	cfg.MaxFailovers = 0 // tests fail over back to back
 	cfg.SwitchoverTimeout = 5 * time.Second
 	cfg.Authority.Stabilization = time.Second // joiners vote soon
 	// Raft timings with room for two busy cores under -race; the lease
@@ -166,13 +169,22 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("VIGIL_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("sidecar", name)
+	w := &tWriter{t: t}
+	// Registered before the sidecar's stop, so it runs after it: lines
+	// logged by leftovers after the test are dropped, not a panic.
+	t.Cleanup(func() { w.done.Store(true) })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("sidecar", name)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct {
+	t    *testing.T
+	done atomic.Bool
+}
 
-func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
+func (w *tWriter) Write(b []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(b), "\n"))
+	}
 	return len(b), nil
 }
 
