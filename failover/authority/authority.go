@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
 )
 
 // Deps are the authority's collaborators.
@@ -78,6 +79,7 @@ const (
 	retryInterval   = 25 * time.Millisecond  // Apply/Verify retry while there is no leader
 	defaultDeadline = 5 * time.Second        // Apply/Verify without a ctx deadline
 	transportPool   = 3
+	storeLockWait   = 5 * time.Second
 	transportIOWait = 2 * time.Second
 	// bootstrapSettle is how many consecutive ticks the set of alive members
 	// must stay the same before this node bootstraps with it, so that
@@ -151,7 +153,10 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("authority: create %s: %w", dir, err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	// bbolt waits forever for the file lock another process holds (two
+	// sidecars on one data dir): give up instead, with the path.
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: storeLockWait}})
 	if err != nil {
 		return fmt.Errorf("authority: open %s: %w", filepath.Join(dir, "raft.db"), err)
 	}

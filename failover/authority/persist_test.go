@@ -162,3 +162,52 @@ func goroutinesOf(prefixes ...string) string {
 	}
 	return strings.Join(out, "\n\n")
 }
+
+// A second authority on a data dir in use fails with the path instead of
+// waiting for bbolt's file lock forever.
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*Authority, context.CancelFunc, chan error) {
+		raftL, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpcL, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.BootstrapExpect = 1
+		a, err := New(cfg, nil, nil, Deps{DataDir: dir, Self: Member{Name: "a"}, Raft: tcpLayer{raftL}, RPC: tcpLayer{rpcL},
+			Peers: &alonePeers{self: PeerInfo{Name: "a", Addr: raftL.Addr().String()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		return a, cancel, done
+	}
+	first, cancel1, done1 := start()
+	deadline := time.Now().Add(30 * time.Second)
+	for first.raft.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("first authority did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, cancel2, done2 := start()
+	defer cancel2()
+	select {
+	case err := <-done2:
+		if err == nil || !strings.Contains(err.Error(), "raft.db") {
+			t.Fatalf("second Run on the same data dir: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("second Run on the same data dir did not give up")
+	}
+	cancel1()
+	if err := <-done1; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+}
