@@ -150,6 +150,7 @@ func TestHCLogAdapter(t *testing.T) {
 	var buf bytes.Buffer
 	l := newHCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "raft"))
 	l.Named("transport").With("peer", "b").Error("Failed to contact", "error", "boom")
+	l.Error("failed to heartbeat to", "peer", "c", "error", "dial refused")
 	l.Debug("hidden")
 	l.Trace("hidden too")
 	l.Warn("RPC timed out", "servers", hclog.Fmt("%+v", []int{1, 2}))
@@ -159,6 +160,7 @@ func TestHCLogAdapter(t *testing.T) {
 		`level=ERROR msg="failed to contact" component=raft subsystem=transport peer=b err=boom`,
 		`level=WARN msg="RPC timed out" component=raft servers="[1 2]"`,
 		`level=WARN msg="raft: something"`,
+		`level=WARN msg="failed to heartbeat to" component=raft peer=c err="dial refused"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log %q lacks %q", out, want)

@@ -16,7 +16,8 @@ import (
 // hclogAdapter sends raft's hclog output to a *slog.Logger, so raft logs
 // where the rest of vigil does, with component=raft and vigil's key
 // vocabulary (err instead of error). hclog's trace level maps to slog's
-// debug; everything else keeps its level. Messages are lowercased at the
+// debug; raft's errors about an unreachable peer become warnings
+// (peerTroubles); everything else keeps its level. Messages are lowercased at the
 // first letter, as vigil's are.
 type hclogAdapter struct {
 	logger *slog.Logger
@@ -42,6 +43,9 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	default:
 		lvl = slog.LevelInfo
 	}
+	if lvl == slog.LevelError && peerTrouble(msg) {
+		lvl = slog.LevelWarn
+	}
 	ctx := context.Background()
 	if !h.logger.Enabled(ctx, lvl) {
 		return
@@ -53,6 +57,25 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	all = append(all, h.args...)
 	all = append(all, renameKeys(args)...)
 	h.logger.Log(ctx, lvl, lowerFirst(msg), all...)
+}
+
+// peerTroubles are raft's error messages about one unreachable peer. A
+// dead voter stays in the configuration until forget, so these repeat
+// (with raft's backoff) for as long as it is down: expected, not an error
+// of this sidecar.
+var peerTroubles = []string{
+	"failed to heartbeat to", "failed to appendEntries to", "failed to pipeline appendEntries",
+	"failed to start pipeline replication to", "failed to make requestVote RPC",
+	"failed to send snapshot to", "failed to decode incoming command", "failed to flush response",
+}
+
+func peerTrouble(msg string) bool {
+	for _, p := range peerTroubles {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // renameKeys maps hclog's key names onto vigil's vocabulary and renders
