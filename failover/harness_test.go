@@ -439,6 +439,11 @@ func (g *group) converged(primary string) (failover.Configuration, error) {
 	if !conf.Promoted {
 		return conf, fmt.Errorf("primary %s not promoted yet at epoch %d", conf.Primary, conf.Epoch)
 	}
+	for _, n := range running {
+		if n.name == conf.Primary && !n.failover().IsPrimary() {
+			return conf, fmt.Errorf("primary %s does not take writes yet (fenced %v)", n.name, n.failover().Snapshot().Fenced)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, n := range g.nodes {
