@@ -104,6 +104,23 @@ func testGroup(t *testing.T, size int) {
 		t.Fatalf("verify via follower: epoch %d index %d (want >= %d), err %v", vs.Epoch, vs.Index, st.Index, err)
 	}
 
+	// A member announces a new Redis address at run time: every node's
+	// state holds it, and the raft address is kept.
+	moved := authority.Member{Name: f.name, RedisAddr: "moved-" + f.redisAddr, SentinelAddr: "s:1", HTTPAddr: "h:1", Priority: 7}
+	if err := f.auth.Register(ctxFor(t, waitFor), moved); err != nil {
+		t.Fatalf("register new addresses: %v", err)
+	}
+	f.redisAddr = moved.RedisAddr
+	eventually(t, waitFor, func() error {
+		for name, n := range c.nodes {
+			m := n.auth.State().Members[f.name]
+			if m.RedisAddr != moved.RedisAddr || m.SentinelAddr != "s:1" || m.HTTPAddr != "h:1" || m.Priority != 7 || m.RaftAddr != f.addr() || !m.Voter {
+				return fmt.Errorf("%s sees %s as %+v", name, f.name, m)
+			}
+		}
+		return nil
+	})
+
 	// Exactly one group: every node agrees on the configuration.
 	want := leader.auth.State().Voters()
 	for name, n := range c.nodes {
