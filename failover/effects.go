@@ -240,6 +240,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	st := c.st
 	epoch, reason, previous, started := st.Epoch, st.Reason, st.Previous, st.Started
 	c.localBusy, c.promoting = true, true
+	f.log.Warn("committed as the primary; promoting", "epoch", epoch, "reason", reason, "previous", previous)
 	if reason != ReasonInitial {
 		f.expectRole(c, monitor.RolePrimary)
 	}
