@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables prometheus
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build test vet demo bench bench-idle bench-failover bench-scenarios clean
+.PHONY: all deps build test vet demo bench bench-idle bench-failover bench-scenarios chaos chaos-long clean
 
 all: build
 
@@ -57,6 +57,26 @@ bench-failover: deps build
 # restart, partition (root only). Long: VIGIL_BENCH_RUNS sets runs per cell.
 bench-scenarios: deps build
 	$(GO) test -run '^$$' -bench 'BenchmarkFailover(HostCrash|DoubleKill|RollingRestart|Partition)' -benchtime 1x -timeout 240m ./internal/bench/
+
+# Chaos testing (README "Chaos testing"): one seeded run of faults against
+# real processes in a network namespace (root). The same SEED, DURATION and
+# NODES replay the same fault schedule. The output ends with the summary table.
+SEED     ?= 1
+DURATION ?= 60s
+NODES    ?= 3
+CHAOS_LOG ?= /tmp/vigil-chaos-$(SEED)-n$(NODES).log
+CHAOS_KEEP ?= /tmp/vigil-chaos-$(SEED)-n$(NODES)
+chaos: deps
+	@{ CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_NODES=$(NODES) CHAOS_KEEP=$(CHAOS_KEEP) \
+		$(GO) test -count=1 -v -run '^TestChaos$$' -timeout 60m ./internal/chaos/; echo $$? >$(CHAOS_LOG).rc; } 2>&1 | tee $(CHAOS_LOG); \
+	echo; echo "summary (full log: $(CHAOS_LOG)):"; sed -n '/^+-----/,/^+-----/p' $(CHAOS_LOG) | tail -n 14; \
+	rc=$$(cat $(CHAOS_LOG).rc); rm -f $(CHAOS_LOG).rc; exit $$rc
+
+# Many seeds, one after another, for LONG (30 minutes); for release checks,
+# not CI. make chaos-long NODES=5 LONG=30m SEED=100
+LONG ?= 30m
+chaos-long: deps
+	GO=$(GO) LONG=$(LONG) NODES=$(NODES) DURATION=$(DURATION) SEED=$(SEED) sh internal/chaos/long.sh
 
 clean:
 	rm -rf bin

@@ -6,31 +6,39 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
 	"github.com/vigil-redis/vigil/retryq"
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // Config is everything one sidecar needs. Each top-level key belongs to
 // one package, which owns its defaults and validation.
 type Config struct {
-	Node     NodeConfig              `koanf:"node"`
-	Redis    monitor.RedisConfig     `koanf:"redis"`
-	Monitor  monitor.Config          `koanf:"monitor"`
-	Gossip   gossip.Config           `koanf:"gossip"`
-	Failover failover.Config         `koanf:"failover"`
-	Sentinel redirect.SentinelConfig `koanf:"sentinel"`
-	Proxy    redirect.ProxyConfig    `koanf:"proxy"`
-	Hooks    redirect.HooksConfig    `koanf:"hooks"`
-	Retryq   retryq.Config           `koanf:"retryq"`
-	HTTP     HTTPConfig              `koanf:"http"`
-	Log      LogConfig               `koanf:"log"`
+	Node     NodeConfig          `koanf:"node"`
+	Redis    monitor.RedisConfig `koanf:"redis"`
+	Monitor  monitor.Config      `koanf:"monitor"`
+	Gossip   gossip.Config       `koanf:"gossip"`
+	Failover failover.Config     `koanf:"failover"`
+	// Divergent holds the failover.* keys of the divergent-writes keeper
+	// (failover.divergent_writes, failover.backlog_bytes, ...): they
+	// share the failover prefix, decoded from the same section, but
+	// belong to package failover/divergent, which the failover core does
+	// not need for its own settings.
+	Divergent divergent.Config        `koanf:"failover"`
+	Sentinel  redirect.SentinelConfig `koanf:"sentinel"`
+	Proxy     redirect.ProxyConfig    `koanf:"proxy"`
+	Hooks     redirect.HooksConfig    `koanf:"hooks"`
+	Retryq    retryq.Config           `koanf:"retryq"`
+	HTTP      HTTPConfig              `koanf:"http"`
+	Log       LogConfig               `koanf:"log"`
 }
 
 // NodeConfig identifies this sidecar.
@@ -50,8 +58,46 @@ type HTTPConfig struct {
 	// empty disables the listener.
 	ListenAddr string `koanf:"listen_addr"`
 	// AdminToken, when set, must be sent as "Authorization: Bearer TOKEN"
-	// on admin and retry-queue endpoints.
+	// on the admin endpoints (/v1/switchover, pause, resume, forget,
+	// history), /debug/pprof and every retry-queue route. While it is
+	// empty those endpoints answer only clients on loopback (403 otherwise).
 	AdminToken string `koanf:"admin_token"`
+	// AdminTokenFile is the path of a file holding the admin token (its
+	// trailing newline is dropped; an empty file is an error), read at
+	// start and on SIGHUP, so the secret can come from a mounted file.
+	// Setting it together with http.admin_token is an error. Default
+	// empty: no file.
+	AdminTokenFile string `koanf:"admin_token_file"`
+	// EnqueueToken, when set, opens POST /v1/retryq (enqueue) and nothing
+	// else: give it to applications instead of the admin token. With
+	// both tokens empty, enqueueing is allowed from loopback only.
+	EnqueueToken string `koanf:"enqueue_token"`
+	// EnqueueTokenFile is the path of a file holding the enqueue token,
+	// read as http.admin_token_file is (not together with
+	// http.enqueue_token). Default empty: no file.
+	EnqueueTokenFile string `koanf:"enqueue_token_file"`
+	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling a body is disconnected. Default 30s.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of its response; it must exceed failover.switchover_timeout and
+	// a 30s CPU profile. Default 90s.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Default 2m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's headers. Default 65536.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// MaxBodyBytesInFlight bounds the request bodies being received or
+	// handled at once across all connections (by Content-Length, or
+	// retryq.max_request_bytes when unknown). A request past it gets 503
+	// with Retry-After; this caps the memory large POSTs can take.
+	// Default 33554432 (32 MiB): one maximal enqueue at a time.
+	MaxBodyBytesInFlight int64 `koanf:"max_body_bytes_in_flight"`
+	// TLS serves HTTPS when tls.cert_file is set; tls.client_ca_file
+	// then requires client certificates (mutual TLS). Reloaded on SIGHUP.
+	TLS tlsconfig.ServerConfig `koanf:"tls"`
 }
 
 // LogConfig controls logging.
@@ -65,17 +111,18 @@ type LogConfig struct {
 // Default returns a complete configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Node:     NodeConfig{DataDir: "/var/lib/vigil"},
-		Redis:    monitor.DefaultRedisConfig(),
-		Monitor:  monitor.DefaultConfig(),
-		Gossip:   gossip.DefaultConfig(),
-		Failover: failover.DefaultConfig(),
-		Sentinel: redirect.DefaultSentinelConfig(),
-		Proxy:    redirect.DefaultProxyConfig(),
-		Hooks:    redirect.DefaultHooksConfig(),
-		Retryq:   retryq.DefaultConfig(),
-		HTTP:     HTTPConfig{ListenAddr: ":9380"},
-		Log:      LogConfig{Level: "info", Format: "auto"},
+		Node:      NodeConfig{DataDir: "/var/lib/vigil"},
+		Redis:     monitor.DefaultRedisConfig(),
+		Monitor:   monitor.DefaultConfig(),
+		Gossip:    gossip.DefaultConfig(),
+		Failover:  failover.DefaultConfig(),
+		Divergent: divergent.DefaultConfig(),
+		Sentinel:  redirect.DefaultSentinelConfig(),
+		Proxy:     redirect.DefaultProxyConfig(),
+		Hooks:     redirect.DefaultHooksConfig(),
+		Retryq:    retryq.DefaultConfig(),
+		HTTP:      DefaultHTTPConfig(),
+		Log:       LogConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -90,11 +137,7 @@ func (c Config) Validate() error {
 	if c.Node.DataDir == "" {
 		errs = append(errs, errors.New("node.data_dir is empty"))
 	}
-	if c.HTTP.ListenAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.ListenAddr); err != nil {
-			errs = append(errs, fmt.Errorf("http.listen_addr (%q): want host:port", c.HTTP.ListenAddr))
-		}
-	}
+	errs = append(errs, listenerProblems(c)...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -105,11 +148,13 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format (%q) must be auto, text or json", c.Log.Format))
 	}
+	errs = append(errs, c.HTTP.validate(), c.securityErrors())
 	errs = append(errs,
 		c.Redis.Validate(),
 		c.Monitor.Validate(),
 		c.Gossip.Validate(),
 		c.Failover.Validate(),
+		c.Divergent.Validate(),
 		c.Sentinel.Validate(),
 		c.Proxy.Validate(),
 		c.Hooks.Validate(),

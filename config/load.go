@@ -32,6 +32,7 @@ var secretKeys = map[string]bool{
 	"gossip.accepted_keys":  true,
 	"sentinel.password":     true,
 	"http.admin_token":      true,
+	"http.enqueue_token":    true,
 }
 
 // removedKeys are keys of earlier versions, with what replaces them, so an
@@ -146,7 +147,11 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			return
 		}
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: unknown key %q", source, key))
+			if near := suggest(key, known); near != "" {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q (did you mean %q?)", source, key, near))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q", source, key))
+			}
 			return
 		}
 		v, err := convert(raw, f.typ)
@@ -318,8 +323,11 @@ func Redacted(c Config) [][2]string {
 		if f.typ.Kind() == reflect.Slice {
 			v = "[" + strings.Join(toStrings(f.def), ", ") + "]"
 		}
-		if secretKeys[f.key] && v != "" {
+		if secretKeys[f.key] && v != "" && v != "[]" {
 			v = "********"
+		}
+		if strings.HasSuffix(f.key, "_url") {
+			v = maskURL(v)
 		}
 		out = append(out, [2]string{f.key, v})
 	}

@@ -25,6 +25,8 @@ func load(t *testing.T, yaml string, environ []string, args ...string) (Config, 
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse flags: %v", err)
 	}
+	// vigil run requires a gossip key; tests about other keys get one.
+	environ = append([]string{"VIGIL_GOSSIP__ENCRYPTION_KEY=" + testGossipKey}, environ...)
 	return Load(fs, environ)
 }
 
@@ -103,6 +105,93 @@ func TestRedactedMasksSecrets(t *testing.T) {
 	for _, kv := range Redacted(cfg) {
 		if strings.Contains(kv[1], "hunter2") {
 			t.Fatalf("%s shows the secret", kv[0])
+		}
+	}
+}
+
+func TestListenersValidated(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--http.listen_addr", ":99999"}, []string{`http.listen_addr (":99999"): port must be in 0-65535`}},
+		{[]string{"--sentinel.listen_addr", ":70000"}, []string{"sentinel.listen_addr", "0-65535"}},
+		{[]string{"--http.listen_addr", ":7000", "--sentinel.listen_addr", "127.0.0.1:7000", "--proxy.listen_addr", ":7000", "--gossip.bind_addr", "0.0.0.0:7000"},
+			[]string{
+				`sentinel.listen_addr ("127.0.0.1:7000") clashes with http.listen_addr`,
+				`proxy.listen_addr (":7000") clashes with http.listen_addr`,
+				`proxy.listen_addr (":7000") clashes with sentinel.listen_addr`,
+				`gossip.bind_addr ("0.0.0.0:7000") clashes with proxy.listen_addr`,
+			}},
+	}
+	for _, tt := range tests {
+		_, err := load(t, "", nil, append([]string{"--node.name", "a"}, tt.args...)...)
+		if err == nil {
+			t.Errorf("%v: accepted", tt.args)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error lacks %q:\n%v", tt.args, w, err)
+			}
+		}
+	}
+	// Different hosts on one port do not clash.
+	if _, err := load(t, "", nil, "--node.name", "a", "--http.listen_addr", "127.0.0.1:7000", "--sentinel.listen_addr", "127.0.0.2:7000"); err != nil {
+		t.Errorf("distinct hosts on one port: %v", err)
+	}
+}
+
+func TestUnknownKeyDidYouMean(t *testing.T) {
+	_, err := load(t, "failover:\n  quorom: 2\n", []string{"VIGIL_REDIS__ADR=x"}, "--node.name", "a")
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	for _, w := range []string{`unknown key "failover.quorom" (did you mean "failover.quorum"?)`, `unknown key "redis.adr" (did you mean "redis.addr"?)`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestRedactedMasksURLCredentials(t *testing.T) {
+	cfg, err := load(t, "", nil, "--node.name", "a", "--hooks.webhook_url", "https://bot:t0ken@hooks.example/x?y=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range Redacted(cfg) {
+		if kv[0] == "hooks.webhook_url" {
+			if strings.Contains(kv[1], "t0ken") || !strings.Contains(kv[1], "hooks.example/x") {
+				t.Errorf("hooks.webhook_url printed as %q", kv[1])
+			}
+			return
+		}
+	}
+	t.Error("hooks.webhook_url not printed")
+}
+
+// The divergent keeper's keys live under failover beside the failover
+// core's, from every source, and are validated with their names.
+func TestDivergentKeysUnderFailover(t *testing.T) {
+	cfg, err := load(t, `
+node: {name: a}
+failover:
+  quorum: 3
+  divergent_writes: replay
+  divergent_marker_ttl: 1h
+`, []string{"VIGIL_FAILOVER__BACKLOG_BYTES=1048576"}, "--failover.divergent_capture_timeout", "5s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Divergent
+	if cfg.Failover.Quorum != 3 || d.DivergentWrites != "replay" || d.MarkerTTL != time.Hour ||
+		d.BacklogBytes != 1<<20 || d.CaptureTimeout != 5*time.Second || d.ReplayRetry != 30*time.Second {
+		t.Fatalf("failover %+v, divergent %+v", cfg.Failover, d)
+	}
+	_, err = load(t, "node: {name: a}\nfailover: {divergent_writes: keep, backlog_bytes: 10}\n", nil)
+	for _, want := range []string{`failover.divergent_writes ("keep")`, "failover.backlog_bytes (10)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %s", err, want)
 		}
 	}
 }

@@ -65,8 +65,12 @@ type Config struct {
 	// MaxFailovers happened in the window; past the cap automatic failover
 	// pauses itself (status, metric vigil_failover_flap_paused, an error
 	// log) until an operator resumes it. Zero MaxFailovers disables the cap.
-	MaxFailovers int           `koanf:"max_failovers"`
-	FlapWindow   time.Duration `koanf:"flap_window"`
+	MaxFailovers int `koanf:"max_failovers"`
+
+	// FlapWindow is the anti-flap window: the automatic failovers that
+	// started within it count toward MaxFailovers. Must be positive while
+	// MaxFailovers is set.
+	FlapWindow time.Duration `koanf:"flap_window"`
 
 	// ShutdownHandover bounds the switchover the primary's sidecar runs on
 	// SIGTERM (and `vigil handover`) before it exits: writes move to the

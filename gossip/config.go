@@ -33,8 +33,8 @@ type Config struct {
 
 	// EncryptionKey is a base64-encoded AES key of 16, 24 or 32 bytes that
 	// encrypts and authenticates all gossip. Every sidecar of a group must
-	// use the same key; a sidecar with another key cannot join. Empty
-	// disables encryption (only acceptable on a trusted network).
+	// use the same key; a sidecar with another key cannot join. Required:
+	// empty is refused unless Insecure is set.
 	EncryptionKey string `koanf:"encryption_key"`
 
 	// AcceptedKeys are further base64 AES keys (16, 24 or 32 bytes) this
@@ -44,6 +44,11 @@ type Config struct {
 	// EncryptionKey and move the old one here; then remove the old one.
 	// Requires EncryptionKey.
 	AcceptedKeys []string `koanf:"accepted_keys"`
+	// Insecure allows running with an empty EncryptionKey: anyone who can
+	// reach the gossip port can then join the group and read its traffic.
+	// `vigil run` refuses an empty key unless this is true, and then warns
+	// at start and sets vigil_gossip_insecure to 1. Default false.
+	Insecure bool `koanf:"insecure"`
 
 	// Label is stamped on every gossip packet and stream; traffic with
 	// another label is dropped, so sidecars of different Redis groups that

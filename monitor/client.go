@@ -44,8 +44,7 @@ func NewClient(addr string, rc RedisConfig, timeout time.Duration) *redis.Client
 		ContextTimeoutEnabled: true,
 	}
 	opt.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := rc.Dial(ctx, &net.Dialer{}, network, addr)
 		if err != nil {
 			// go-redis opens a circuit after PoolSize failed dials and
 			// then answers with the old error, re-dialling only once a

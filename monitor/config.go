@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // RedisConfig says which Redis this sidecar guards and how to reach it.
@@ -25,6 +27,12 @@ type RedisConfig struct {
 	// Priority is the promotion preference: lower is preferred, as Redis's
 	// replica-priority; 0 means this node is never promoted.
 	Priority int `koanf:"priority"`
+	// TLS configures connections to a TLS-only Redis (tls-port); see
+	// tlsconfig.ClientConfig. It applies to every Redis vigil dials.
+	TLS tlsconfig.ClientConfig `koanf:"tls"`
+	// TLSClient is TLS loaded (cmd/vigil does it at start and reloads it
+	// on SIGHUP). When nil and TLS.Enabled, each dial reads the files.
+	TLSClient *tlsconfig.Client `koanf:"-"`
 }
 
 // Config controls how often and how patiently Redis is probed.
@@ -72,6 +80,7 @@ func (c RedisConfig) Validate() error {
 	if c.Password != "" && c.PasswordFile != "" {
 		errs = append(errs, fmt.Errorf("redis.password and redis.password_file (%q) are both set; use one", c.PasswordFile))
 	}
+	errs = append(errs, c.TLS.Validate("redis.tls"))
 	return errors.Join(errs...)
 }
 

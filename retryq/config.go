@@ -52,6 +52,16 @@ type Config struct {
 	RedisTimeout time.Duration `koanf:"redis_timeout"`
 	// MaxRequestBytes is the largest accepted POST /v1/retryq body.
 	MaxRequestBytes int64 `koanf:"max_request_bytes"`
+	// AllowedCommands are the command names (case-insensitive) the queue
+	// accepts; any other item is refused with 400 naming its command.
+	// Default: the data-writing commands of strings, hashes, lists, sets,
+	// sorted sets, streams, HyperLogLog, bitmaps, geo and RedisJSON, with
+	// DEL/UNLINK, expiries and renames (DefaultAllowedCommands; the README
+	// lists them). An empty list is refused at start. Administrative,
+	// destructive and scripting commands (FLUSHALL, CONFIG, EVAL, ...) are
+	// refused even when listed here: enqueueing runs them with the
+	// sidecar's own Redis credentials.
+	AllowedCommands []string `koanf:"allowed_commands"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -69,6 +79,7 @@ func DefaultConfig() Config {
 		PrimaryRetry:       500 * time.Millisecond,
 		RedisTimeout:       5 * time.Second,
 		MaxRequestBytes:    32 << 20,
+		AllowedCommands:    DefaultAllowedCommands(),
 	}
 }
 
@@ -113,6 +124,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes <= 0 {
 		bad("retryq.max_request_bytes (%d) must be positive", c.MaxRequestBytes)
+	}
+	if _, err := NewPolicy(c.AllowedCommands); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -112,6 +112,7 @@ func (q *Queue) connFor(p Primary) *primaryConn {
 		PoolSize:        q.cfg.DrainConcurrency + 1,
 		DisableIdentity: true,
 		Protocol:        2,
+		Dialer:          primaryDialer(p, q.cfg.RedisTimeout),
 	})}
 	q.logger.Info("draining into primary", "redis_addr", p.Addr)
 	return q.conn

@@ -127,7 +127,11 @@ func TestDeadLettersAndRequeue(t *testing.T) {
 	if err := rc.Set(ctx, "notint", "abc", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	q := startQueue(t, testConfig(), t.TempDir(), NewPrimaryAddr(srv.Addr(), "", ""))
+	cfg := testConfig()
+	// An unknown command is the one permanent error Redis gives for the
+	// command itself; the policy lets operators list any non-denied name.
+	cfg.AllowedCommands = append(cfg.AllowedCommands, "nosuchcommand")
+	q := startQueue(t, cfg, t.TempDir(), NewPrimaryAddr(srv.Addr(), "", ""))
 	ids := mustEnqueue(t, q,
 		NewItem{ID: "wrongtype", Command: cmd("LPUSH", "str", "a")},
 		NewItem{ID: "unknown", Command: cmd("NOSUCHCOMMAND", "k")},

@@ -59,6 +59,10 @@ type HookOptions struct {
 	// Retryable replaces the test for errors worth queueing; nil means
 	// the package's Retryable.
 	Retryable func(error) bool
+	// Policy is the sidecar's retryq.allowed_commands; nil means the
+	// default. A command is queued only when it is in Writes and the
+	// policy accepts it, so the hook never sends what the queue refuses.
+	Policy *Policy
 }
 
 // WriteCommands is the default set of commands the Hook may queue: plain
@@ -67,17 +71,7 @@ type HookOptions struct {
 // not queued.
 func WriteCommands() map[string]bool {
 	m := map[string]bool{}
-	for _, c := range strings.Fields(`
-		set setex psetex setnx setrange append incr incrby incrbyfloat decr decrby getset getdel getex
-		mset msetnx del unlink expire pexpire expireat pexpireat persist rename renamenx copy
-		hset hsetnx hmset hdel hincrby hincrbyfloat
-		lpush rpush lpushx rpushx lpop rpop linsert lset lrem ltrim lmove rpoplpush
-		sadd srem spop smove sinterstore sunionstore sdiffstore
-		zadd zincrby zrem zremrangebyscore zremrangebyrank zremrangebylex zpopmin zpopmax
-		zunionstore zinterstore zdiffstore zrangestore
-		xadd xdel xtrim xack xgroup xclaim xautoclaim
-		pfadd pfmerge setbit bitop bitfield geoadd georadius_store
-		json.set json.del json.arrappend json.numincrby`) {
+	for _, c := range DefaultAllowedCommands() {
 		m[c] = true
 	}
 	return m
@@ -94,10 +88,11 @@ func WriteCommands() map[string]bool {
 // HookOptions.Retryable to exclude timeouts for non-idempotent writes if that
 // matters more than losing them.
 type Hook struct {
-	enq   Enqueuer
-	opts  HookOptions
-	write map[string]bool
-	retry func(error) bool
+	enq    Enqueuer
+	opts   HookOptions
+	write  map[string]bool
+	retry  func(error) bool
+	policy Policy
 }
 
 // NewHook returns a hook that queues through enq.
@@ -111,6 +106,11 @@ func NewHook(enq Enqueuer, opts HookOptions) *Hook {
 	}
 	if h.retry == nil {
 		h.retry = Retryable
+	}
+	if opts.Policy != nil {
+		h.policy = *opts.Policy
+	} else {
+		h.policy, _ = NewPolicy(DefaultAllowedCommands())
 	}
 	return h
 }
@@ -160,7 +160,8 @@ func (h *Hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 }
 
 func (h *Hook) queueable(cmd redis.Cmder, err error) bool {
-	return h.write[strings.ToLower(cmd.Name())] && h.retry(err)
+	name := strings.ToLower(cmd.Name())
+	return h.write[name] && h.policy.Allows(name) && h.retry(err)
 }
 
 // queue enqueues cmds, which failed with errs, and sets each one's error

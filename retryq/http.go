@@ -1,7 +1,6 @@
 package retryq
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vigil-redis/vigil/retryq/client"
 )
@@ -115,16 +115,19 @@ func (q *Queue) handleEnqueue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (q *Queue) decodeEnqueue(w http.ResponseWriter, r *http.Request) ([]NewItem, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, q.cfg.MaxRequestBytes))
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	// Decoding from the stream, not from a copy of the body, and slicing
+	// plain strings out of the raw JSON (see toItem) keeps a large
+	// request's memory to a few times its size.
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, q.cfg.MaxRequestBytes))
 	dec.DisallowUnknownFields()
 	var req struct {
 		Items []wireItem `json:"items"`
 	}
 	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("malformed JSON: %v", err)
 	}
 	if dec.More() {
@@ -157,6 +160,12 @@ func (wi wireItem) toItem() (NewItem, error) {
 	}
 	it.Command = make([][]byte, len(raw))
 	for j, m := range raw {
+		if !b64 {
+			if plain, ok := plainString(m); ok {
+				it.Command[j] = plain
+				continue
+			}
+		}
 		var s string
 		if len(m) == 0 || m[0] != '"' || json.Unmarshal(m, &s) != nil {
 			return it, fmt.Errorf("%s[%d]: argument is not a string (got %s)", field, j, jsonKind(m))
@@ -195,6 +204,25 @@ func (wi wireItem) toItem() (NewItem, error) {
 		}
 	}
 	return it, nil
+}
+
+// plainString returns the contents of m when it is a JSON string without
+// escapes or control characters and valid UTF-8, sharing m's memory: the
+// common case, decoded without a copy.
+func plainString(m json.RawMessage) ([]byte, bool) {
+	if len(m) < 2 || m[0] != '"' || m[len(m)-1] != '"' {
+		return nil, false
+	}
+	in := m[1 : len(m)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return nil, false
+		}
+	}
+	if !utf8.Valid(in) {
+		return nil, false // json.Unmarshal replaces invalid bytes; keep its behaviour
+	}
+	return in, true
 }
 
 func jsonKind(m json.RawMessage) string {

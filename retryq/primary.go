@@ -1,6 +1,10 @@
 package retryq
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/vigil-redis/vigil/tlsconfig"
+)
 
 // Primary says where and how to reach the writable primary.
 type Primary struct {
@@ -9,6 +13,9 @@ type Primary struct {
 	// Username and Password authenticate (AUTH); both may be empty.
 	Username string
 	Password string
+	// TLS, when not nil, is the TLS client configuration for the primary
+	// (redis.tls); nil dials plain TCP.
+	TLS *tlsconfig.Client
 }
 
 // PrimarySource tells the queue which primary, if any, is writable now.
@@ -33,6 +40,7 @@ type PrimaryAddr struct {
 	changed  chan struct{}
 	username string
 	password string
+	tls      *tlsconfig.Client
 }
 
 // NewPrimaryAddr returns a source that reports addr (none if empty) with
@@ -49,7 +57,7 @@ func NewPrimaryAddr(addr, username, password string) *PrimaryAddr {
 func (s *PrimaryAddr) Set(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.p, s.ok = Primary{Addr: addr, Username: s.username, Password: s.password}, true
+	s.p, s.ok = Primary{Addr: addr, Username: s.username, Password: s.password, TLS: s.tls}, true
 	close(s.changed)
 	s.changed = make(chan struct{})
 }

@@ -63,6 +63,7 @@ const maxIDLen = 200
 // Queue is the durable retry queue.
 type Queue struct {
 	cfg     Config
+	policy  Policy // retryq.allowed_commands
 	path    string
 	logger  *slog.Logger
 	m       *metrics
@@ -110,8 +111,10 @@ func New(cfg Config, dataDir string, logger *slog.Logger, reg prometheus.Registe
 	if logger == nil || reg == nil || primary == nil {
 		return nil, errors.New("retryq: logger, registerer and primary source are required")
 	}
+	policy, _ := NewPolicy(cfg.AllowedCommands) // Validate checked it
 	q := &Queue{
 		cfg:     cfg,
+		policy:  policy,
 		path:    filepath.Join(dataDir, "retryq.db"),
 		logger:  logger.With("component", "retryq"),
 		m:       newMetrics(reg),
@@ -258,6 +261,11 @@ func (q *Queue) Enqueue(ctx context.Context, items []NewItem) ([]string, error) 
 	now := time.Now().UnixNano()
 	req := &enqueueReq{items: make([]pendingItem, len(items)), done: make(chan struct{})}
 	for i, it := range items {
+		if err := q.policy.Check(it.Command); err != nil {
+			q.rejected.Add(uint64(len(items)))
+			q.m.rejected.WithLabelValues(reasonInvalid).Add(float64(len(items)))
+			return nil, fmt.Errorf("%w: items[%d]: %v", ErrInvalid, i, err)
+		}
 		r, err := q.newRecord(it, now)
 		if err != nil {
 			q.rejected.Add(uint64(len(items)))

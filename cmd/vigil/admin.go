@@ -23,12 +23,17 @@ type adminOptions struct {
 	Addr   string // sidecar HTTP base URL
 	Token  string // http.admin_token of the sidecar
 	Stdout io.Writer
+	// TokenFile holds the token (--token-file); $VIGIL_TOKEN is used when
+	// neither is given. CAFile (--cacert) verifies an https sidecar.
+	TokenFile, CAFile string
 }
 
 // bind adds --addr and --token to cmd.
 func (o *adminOptions) bind(cmd *cobra.Command) *cobra.Command {
 	cmd.Flags().StringVar(&o.Addr, "addr", "http://127.0.0.1:9380", "HTTP `URL` of the sidecar")
-	cmd.Flags().StringVar(&o.Token, "token", "", "admin bearer token (http.admin_token)")
+	cmd.Flags().StringVar(&o.Token, "token", "", "admin bearer token (http.admin_token); prefer --token-file or $"+tokenEnv)
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "`file` holding the bearer token")
+	cmd.Flags().StringVar(&o.CAFile, "cacert", "", "PEM CA `file` for a sidecar serving https (http.tls)")
 	return cmd
 }
 
@@ -65,7 +70,11 @@ func (o *adminOptions) call(ctx context.Context, method, path string, body, out 
 	if o.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.Token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := o.httpClient()
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("sidecar at %s: %w", base, err)
 	}
@@ -92,12 +101,16 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func newStatusCmd(o *adminOptions) *cobra.Command {
-	var asJSON bool
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a running sidecar's view of the group",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			var st Status
 			if err := o.call(cmd.Context(), http.MethodGet, "/v1/status", nil, &st); err != nil {
 				return err
@@ -108,7 +121,7 @@ func newStatusCmd(o *adminOptions) *cobra.Command {
 			return printStatus(o.Stdout, st)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	out = bindOutput(cmd)
 	return o.bind(cmd)
 }
 
@@ -150,14 +163,23 @@ func printStatus(w io.Writer, st Status) error {
 		if role == "" {
 			role = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\t%d\t%v\t%s\n",
-			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), n.Synced, n.Priority, n.Reachable, orDash(n.Member))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%v\t%s\n",
+			n.Name, n.Addr, role, n.Offset, updown(n.LinkUp, n.Role), synced(n), n.Priority, n.Reachable, orDash(n.Member))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "seen from %s at %s\n", st.Node, st.Time.Format(time.RFC3339))
 	return err
+}
+
+// synced shows whether a replica finished its initial sync; a primary
+// syncs from nobody.
+func synced(n failover.Node) string {
+	if n.Role == monitor.RolePrimary {
+		return "-"
+	}
+	return fmt.Sprint(n.Synced)
 }
 
 // updown shows a replica's link; a primary has none.
@@ -179,14 +201,47 @@ func orDash(s string) string {
 }
 
 func newHistoryCmd(o *adminOptions) *cobra.Command {
-	return o.bind(&cobra.Command{
+	var out *output
+	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "Show the group's recent failovers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodGet, "/v1/history", nil, nil)
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
+			var h []failover.HistoryEntry
+			if err := o.call(cmd.Context(), http.MethodGet, "/v1/history", nil, &h); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(o.Stdout, h)
+			}
+			return printHistory(o.Stdout, h)
 		},
-	})
+	}
+	out = bindOutput(cmd)
+	return o.bind(cmd)
+}
+
+// printHistory renders failovers as a table, oldest first.
+func printHistory(w io.Writer, h []failover.HistoryEntry) error {
+	if len(h) == 0 {
+		_, err := fmt.Fprintln(w, "no failovers recorded")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EPOCH\tSTART\tOLD\tNEW\tREASON\tDURATION\tRESULT\tERROR")
+	for _, e := range h {
+		start := "-"
+		if !e.Start.IsZero() {
+			start = e.Start.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, start, orDash(e.Old), orDash(e.New), e.Reason,
+			e.Duration.Round(time.Millisecond), e.Result, orDash(shorten(e.Error, 60)))
+	}
+	return tw.Flush()
 }
 
 func newSwitchoverCmd(o *adminOptions) *cobra.Command {
@@ -196,7 +251,12 @@ func newSwitchoverCmd(o *adminOptions) *cobra.Command {
 		Short: "Move the primary role to a replica without losing acknowledged writes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodPost, "/v1/switchover", map[string]string{"to": to}, nil)
+			var c failover.Configuration
+			if err := o.call(cmd.Context(), http.MethodPost, "/v1/switchover", map[string]string{"to": to}, &c); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(o.Stdout, "switchover complete: the primary is %s (%s) at epoch %d\n", c.Primary, c.PrimaryAddr, c.Epoch)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "node to promote (default: the best replica)")
@@ -226,7 +286,16 @@ func newPauseCmd(o *adminOptions, pause bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.call(cmd.Context(), http.MethodPost, path, nil, nil)
+			var c failover.Configuration
+			if err := o.call(cmd.Context(), http.MethodPost, path, nil, &c); err != nil {
+				return err
+			}
+			msg := "automatic failover resumed for the group"
+			if c.Paused {
+				msg = "automatic failover paused for the group (switchover still works)"
+			}
+			_, err := fmt.Fprintln(o.Stdout, msg)
+			return err
 		},
 	})
 }
@@ -237,7 +306,11 @@ func newForgetCmd(o *adminOptions) *cobra.Command {
 		Short: "Remove a departed sidecar from the group's voters (committed through the Raft leader)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, nil)
+			if err := o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, &struct{}{}); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(o.Stdout, "forgot %s: it no longer counts toward the majority\n", args[0])
+			return err
 		},
 	})
 }

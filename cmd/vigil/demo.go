@@ -119,17 +119,18 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			return fmt.Errorf("start redis-server %s: %w", n.name, err)
 		}
 	}
-	// Every sidecar of the demo shares one gossip key: gossip and Raft are
-	// authenticated and encrypted with it.
-	rawKey := make([]byte, 32)
-	if _, err := rand.Read(rawKey); err != nil {
-		return err
-	}
-	key := base64.StdEncoding.EncodeToString(rawKey)
 	var join []string
 	for _, n := range nodes {
 		join = append(join, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort)))
 	}
+	// A fresh gossip key per demo, passed in the environment so it does
+	// not show in the process list: gossip and Raft are authenticated and
+	// encrypted with it, and vigil run refuses to gossip unencrypted.
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return err
+	}
+	keyEnv := "VIGIL_GOSSIP__ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key[:])
 	for _, n := range nodes {
 		n.vigil = exec.Command(self, "run",
 			"--node.name", n.name,
@@ -142,9 +143,9 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			"--failover.down_after", "2s",
 			"--failover.fence_after", "1s",
 			"--failover.bootstrap_expect", "3",
-			"--gossip.encryption_key", key,
 			"--log.format", "json",
 		)
+		n.vigil.Env = append(os.Environ(), keyEnv)
 		if err := startLogged(n.vigil, filepath.Join(n.dir, "vigil.log")); err != nil {
 			return fmt.Errorf("start sidecar %s: %w", n.name, err)
 		}
@@ -154,6 +155,14 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 	for _, n := range nodes {
 		sentinels = append(sentinels, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.sentPort)))
 	}
+	// go-redis logs through a package-wide logger to stderr; in the demo
+	// its lines go to client.log instead of across the screen.
+	clientLog, err := os.OpenFile(filepath.Join(dir, "client.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	defer clientLog.Close()
+	redis.SetLogger(&demoClientLog{w: clientLog})
 	w := &demoWriter{}
 	go w.run(ctx, sentinels)
 
@@ -171,21 +180,32 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	msg := "starting…"
+	msg := "k + Enter kills the primary"
+	var kill demoKill
 	for {
-		demoScreen(ctx, stdout, nodes, w, dir, msg)
+		demoScreen(ctx, stdout, nodes, w, dir, msg, kill)
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(stdout, "\nstopping the demo…")
 			return nil
 		case c := <-cmds:
-			msg = demoCommand(ctx, c, nodes)
+			var k demoKill
+			msg, k = demoCommand(ctx, c, nodes)
+			if k.node != "" {
+				kill = k
+			}
 		case <-tick.C:
 		}
 	}
 }
 
-func demoCommand(ctx context.Context, c string, nodes []*demoNode) string {
+// demoKill is the demo's last kill of a primary.
+type demoKill struct {
+	node string
+	at   time.Time
+}
+
+func demoCommand(ctx context.Context, c string, nodes []*demoNode) (string, demoKill) {
 	switch c {
 	case "k":
 		for _, n := range nodes {
@@ -197,11 +217,12 @@ func demoCommand(ctx context.Context, c string, nodes []*demoNode) string {
 			cl.Close()
 			if err == nil && len(role) > 0 && role[0] == "master" {
 				_ = n.redis.Process.Kill()
+				at := time.Now()
 				_ = n.redis.Wait()
-				return fmt.Sprintf("%s killed primary %s (%s)", time.Now().Format(time.TimeOnly), n.name, n.redisAddr())
+				return fmt.Sprintf("%s killed primary %s (%s)", at.Format(time.TimeOnly), n.name, n.redisAddr()), demoKill{node: n.name, at: at}
 			}
 		}
-		return "no primary to kill"
+		return "no primary to kill", demoKill{}
 	case "r":
 		var out []string
 		for _, n := range nodes {
@@ -213,12 +234,15 @@ func demoCommand(ctx context.Context, c string, nodes []*demoNode) string {
 				}
 			}
 		}
-		return "restarted: " + strings.Join(out, ", ")
+		if len(out) == 0 {
+			return "nothing to restart", demoKill{}
+		}
+		return "restarted: " + strings.Join(out, ", "), demoKill{}
 	}
-	return fmt.Sprintf("unknown command %q: k = kill the primary, r = restart killed nodes", c)
+	return fmt.Sprintf("unknown command %q: k = kill the primary, r = restart killed nodes", c), demoKill{}
 }
 
-func demoScreen(ctx context.Context, w io.Writer, nodes []*demoNode, dw *demoWriter, dir, msg string) {
+func demoScreen(ctx context.Context, w io.Writer, nodes []*demoNode, dw *demoWriter, dir, msg string, kill demoKill) {
 	var b strings.Builder
 	b.WriteString("\033[H\033[2J")
 	fmt.Fprintf(&b, "vigil demo — three redis-server + three sidecars on loopback (files in %s)\n\n", dir)
@@ -227,15 +251,18 @@ func demoScreen(ctx context.Context, w io.Writer, nodes []*demoNode, dw *demoWri
 	// One full table, then what every sidecar believes: they must agree.
 	shown := false
 	var views []string
+	view := demoView{killed: kill.node, killedAt: kill.at}
 	for _, n := range nodes {
 		var st Status
 		if err := getJSON(ctx, n.httpURL()+"/v1/status", &st); err != nil {
 			views = append(views, fmt.Sprintf("  sidecar %s: unreachable (%v)", n.name, err))
 			continue
 		}
+		view.statuses = append(view.statuses, st)
 		if !shown {
 			_ = printStatus(&b, st)
 			shown = true
+			_ = getJSON(ctx, n.httpURL()+"/v1/history", &view.history)
 		}
 		t := st.Topology
 		v := fmt.Sprintf("  sidecar %s: epoch %d, primary %q", n.name, t.Epoch, t.Primary.Name)
@@ -251,7 +278,13 @@ func demoScreen(ctx context.Context, w io.Writer, nodes []*demoNode, dw *demoWri
 	ok, fail, last, addr := dw.stats()
 	fmt.Fprintf(&b, "client (go-redis FailoverClient via the sidecars' Sentinel endpoints): %d writes ok, %d failed, last ok %s on %s\n",
 		ok, fail, last, addr)
-	fmt.Fprintf(&b, "\n%s\nk + Enter: SIGKILL the primary   r + Enter: restart killed nodes   Ctrl-C: stop and clean up\n", msg)
+	view.resumedAt = dw.firstOKAfter(kill.at)
+	fmt.Fprintf(&b, "\nstatus: %s\n", demoStatusLine(view))
+	if line := demoFailoverLine(view, time.Now()); line != "" {
+		fmt.Fprintf(&b, "%s\n", line)
+	}
+	fmt.Fprintf(&b, "\n%s\nk + Enter: SIGKILL the primary   r + Enter: restart killed nodes   Ctrl-C: stop and clean up   (client log: %s)\n",
+		msg, filepath.Join(dir, "client.log"))
 	_, _ = io.WriteString(w, b.String())
 }
 
@@ -275,6 +308,22 @@ type demoWriter struct {
 	ok, fail int
 	last     time.Time
 	addr     string
+	oks      []time.Time // recent successful writes, for firstOKAfter
+}
+
+// firstOKAfter is the first successful write after t, zero if none yet.
+func (d *demoWriter) firstOKAfter(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, at := range d.oks {
+		if at.After(t) {
+			return at
+		}
+	}
+	return time.Time{}
 }
 
 func (d *demoWriter) run(ctx context.Context, sentinels []string) {
@@ -311,6 +360,10 @@ func (d *demoWriter) run(ctx context.Context, sentinels []string) {
 			d.ok++
 			d.last = time.Now()
 			d.addr = addr
+			d.oks = append(d.oks, d.last)
+			if len(d.oks) > 1200 { // two minutes at 10 writes a second
+				d.oks = d.oks[len(d.oks)-1200:]
+			}
 		}
 		d.mu.Unlock()
 	}

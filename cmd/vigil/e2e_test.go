@@ -467,7 +467,7 @@ func TestE2EFailoverClientKeepsAcknowledgedWrites(t *testing.T) {
 				st.Topology.Epoch, st.Topology.Primary.Name, st.Topology.Primary.Addr, tp.Epoch, newp.name, newp.redis.Addr())
 		}
 		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), []string{"history", "--addr", n.sc.http}, nil, &stdout, &stderr); err != nil {
+		if err := run(context.Background(), []string{"history", "-o", "json", "--addr", n.sc.http}, nil, &stdout, &stderr); err != nil {
 			t.Fatalf("vigil history --addr %s: %v\n%s", n.sc.http, err, stderr.String())
 		}
 		var h []failover.HistoryEntry

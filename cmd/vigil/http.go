@@ -33,19 +33,25 @@ type membersView interface {
 	Members() []gossip.Member
 }
 
-// queueView serves the retry queue's routes.
+// queueView serves the retry queue's (or the divergent keeper's) routes.
 type queueView interface {
 	Handler(adminToken string) http.Handler
 }
 
 type httpDeps struct {
-	reg    *prometheus.Registry
-	local  localView
-	fo     topologyView
-	peer   membersView
-	queue  queueView
-	token  string
+	reg   *prometheus.Registry
+	local localView
+	fo    topologyView
+	peer  membersView
+	queue queueView
+	// keeper serves the divergent-writes archives; nil leaves
+	// /v1/divergent unrouted.
+	keeper queueView
+	guard  *accessGuard
 	logger *slog.Logger
+	// settings backs /v1/config; nil answers 501 until the group-wide
+	// settings are wired.
+	settings settingsView
 }
 
 // Status is the body of GET /v1/status.
@@ -73,11 +79,8 @@ func newHTTPHandler(d httpDeps) http.Handler {
 		writeText(w, http.StatusOK, "OK")
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if d.local.Last().Time.IsZero() || !d.fo.Ready() {
-			writeText(w, http.StatusServiceUnavailable, "not ready")
-			return
-		}
-		writeText(w, http.StatusOK, "ready")
+		code, msg := readiness(d.local.Last(), d.fo.Ready(), d.fo.Snapshot())
+		writeText(w, code, msg)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		obs := d.local.Last()
@@ -112,6 +115,8 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	mux.Handle("/replica", check(func(r *http.Request) (int, string) {
 		return replicaCheck(d.local.Last(), r.URL.Query().Get("lag"))
 	}))
+	addHealthRoutes(mux, d, check)
+	configRoutes(mux, d.guard, d.settings)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		snap := d.fo.Snapshot()
 		st := Status{Node: snap.Self, Time: time.Now().UTC(), Local: d.local.Last(), Topology: snap}
@@ -122,17 +127,27 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	})
 	// Profiles, as Prometheus and Alertmanager expose them, for operators
 	// chasing CPU or memory in the field.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	fo := d.fo.Handler(d.token)
+	// Admin only (accessGuard): the admin token, or loopback without one.
+	mux.Handle("GET /debug/pprof/", d.guard.admin(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", d.guard.admin(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/symbol", d.guard.admin(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("GET /debug/pprof/trace", d.guard.admin(http.HandlerFunc(pprof.Trace)))
+	// The guard checks the tokens (reloadable); the handlers get none.
+	fo := d.guard.admin(d.fo.Handler(""))
 	for _, p := range []string{"/v1/switchover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
 		mux.Handle(p, fo)
 	}
-	q := d.queue.Handler(d.token)
-	mux.Handle("/v1/retryq", q)
-	mux.Handle("/v1/retryq/", q)
+	q := d.queue.Handler("")
+	mux.Handle("POST /v1/retryq", d.guard.enqueue(q))
+	mux.Handle("/v1/retryq", d.guard.admin(q))
+	mux.Handle("/v1/retryq/", d.guard.admin(q))
+	// The archives hold application data and a replay writes to the
+	// primary: admin only.
+	if d.keeper != nil {
+		dv := d.guard.admin(d.keeper.Handler(""))
+		mux.Handle("/v1/divergent", dv)
+		mux.Handle("/v1/divergent/", dv)
+	}
 	return mux
 }
 
@@ -148,9 +163,9 @@ func replicaCheck(obs monitor.Observation, lag string) (int, string) {
 	if lag == "" {
 		return http.StatusOK, "replica"
 	}
-	max, err := strconv.ParseInt(lag, 10, 64)
-	if err != nil || max < 0 {
-		return http.StatusBadRequest, "lag must be a number of bytes"
+	max, err := parseBytes(lag)
+	if err != nil {
+		return http.StatusBadRequest, "lag: " + err.Error()
 	}
 	if obs.LagBytes < 0 {
 		return http.StatusServiceUnavailable, "lag unknown"

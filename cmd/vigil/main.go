@@ -33,5 +33,5 @@ func exitCode(err error, stderr io.Writer) int {
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	root := newRootCmd(environ, stdout, stderr)
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	return classify(root.ExecuteContext(ctx))
 }

@@ -70,7 +70,7 @@ failover: {down_after: 5s, fence_after: 6s, quorom: 2}
 func TestCheckConfigMasksSecrets(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"check-config", "--node.name", "a", "--redis.password", "hunter2"},
-		[]string{"VIGIL_HTTP__ADMIN_TOKEN=s3cret"}, &stdout, &stderr)
+		[]string{"VIGIL_HTTP__ADMIN_TOKEN=s3cret", "VIGIL_GOSSIP__ENCRYPTION_KEY=" + testGossipKey}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("check-config: %v", err)
 	}
@@ -114,6 +114,7 @@ func startSidecar(t *testing.T, name string, r *redistest.Server, join []string,
 		"--redis.addr", r.Addr(),
 		"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", gossipPort),
 		"--gossip.join", strings.Join(join, ","),
+		"--gossip.encryption_key", testGossipKey,
 		"--sentinel.listen_addr", sentinel,
 		"--http.listen_addr", web,
 		"--monitor.interval", "50ms",
@@ -270,7 +271,7 @@ func TestSIGTERMExitsZero(t *testing.T) {
 	conf := writeFile(t, "vigil.yaml", "log: {level: info}\n")
 	var logs syncBuffer
 	cmd := exec.Command(bin, "run", "--config", conf, "--node.name", "a", "--node.data_dir", t.TempDir(),
-		"--redis.addr", p.Addr(), "--http.listen_addr", web,
+		"--redis.addr", p.Addr(), "--http.listen_addr", web, "--gossip.encryption_key", testGossipKey,
 		"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")),
 		"--sentinel.listen_addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1")))
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -47,18 +47,17 @@ func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryA
 	}
 }
 
-// newPrimaryFeed is the retry queue's primary source, with the local
-// Redis credentials (every node of a group shares them). A password file
-// is read once here: the queue's connections do not follow a rotated
-// secret without a restart, unlike the probes.
-func newPrimaryFeed(rc monitor.RedisConfig) (*retryq.PrimaryAddr, error) {
-	password := rc.Password
-	if password == "" && rc.PasswordFile != "" {
-		b, err := os.ReadFile(rc.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis.password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+// redisPassword is the local Redis password (every node of a group shares
+// it), for the components that take a fixed one: the retry queue's and the
+// divergent keeper's connections. A password file is read once here: they
+// do not follow a rotated secret without a restart, unlike the probes.
+func redisPassword(rc monitor.RedisConfig) (string, error) {
+	if rc.Password != "" || rc.PasswordFile == "" {
+		return rc.Password, nil
 	}
-	return retryq.NewPrimaryAddr("", rc.Username, password), nil
+	b, err := os.ReadFile(rc.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("redis.password_file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

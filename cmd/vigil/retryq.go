@@ -29,25 +29,35 @@ func newRetryqCmd(o *adminOptions) *cobra.Command {
 
 // retryqClient builds a client for the sidecar named by --addr.
 func retryqClient(o *adminOptions) *client.Client {
-	return client.New(o.baseURL(), o.Token, nil)
+	hc, _ := o.httpClient() // resolve, run before every command, checked --cacert
+	return client.New(o.baseURL(), o.Token, hc)
 }
 
 func newRetryqLsCmd(o *adminOptions) *cobra.Command {
 	var opts client.ListOptions
 	var state string
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List queued items in queue order",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			opts.State = client.State(state)
 			items, err := retryqClient(o).List(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(o.Stdout, items)
+			}
 			return printItems(o.Stdout, items)
 		},
 	}
+	out = bindOutput(cmd)
 	cmd.Flags().StringVar(&state, "state", "", "only items in `STATE`: ready, inflight or dead")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 100, "list at most `N` items")
 	cmd.Flags().StringVar(&opts.After, "after", "", "continue after the item with this `ID`")
@@ -91,18 +101,27 @@ func shorten(s string, n int) string {
 }
 
 func newRetryqShowCmd(o *adminOptions) *cobra.Command {
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one item as JSON",
+		Short: "Show one item",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			it, err := retryqClient(o).Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			return printJSON(o.Stdout, it)
+			if asJSON {
+				return printJSON(o.Stdout, it)
+			}
+			return printItem(o.Stdout, it)
 		},
 	}
+	out = bindOutput(cmd)
 	return o.bind(cmd)
 }
 
@@ -164,12 +183,16 @@ func newRetryqPurgeCmd(o *adminOptions) *cobra.Command {
 }
 
 func newRetryqStatsCmd(o *adminOptions) *cobra.Command {
-	var asJSON bool
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Show the queue's counts, limits and counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			s, err := retryqClient(o).Stats(cmd.Context())
 			if err != nil {
 				return err
@@ -180,7 +203,7 @@ func newRetryqStatsCmd(o *adminOptions) *cobra.Command {
 			return printRetryqStats(o.Stdout, s)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	out = bindOutput(cmd)
 	return o.bind(cmd)
 }
 
@@ -225,4 +248,31 @@ func newRetryqExportCmd(o *adminOptions) *cobra.Command {
 		},
 	}
 	return o.bind(cmd)
+}
+
+// printItem renders one item as a two-column table, the command in full.
+func printItem(w io.Writer, it client.Item) error {
+	next := "-"
+	if !it.NextAttemptAt.IsZero() {
+		next = it.NextAttemptAt.Local().Format(time.DateTime)
+	}
+	parts := make([]string, 0, len(it.Command))
+	for _, a := range it.Command {
+		parts = append(parts, strconv.Quote(string(a)))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"id", it.ID},
+		{"state", string(it.State)},
+		{"priority", strconv.Itoa(it.Priority)},
+		{"key", orDash(strconv.Quote(string(it.Key)))},
+		{"command", strings.Join(parts, " ")},
+		{"enqueued", it.EnqueuedAt.Local().Format(time.DateTime)},
+		{"attempts", fmt.Sprintf("%d of %d", it.Attempts, it.MaxAttempts)},
+		{"next attempt", next},
+		{"last error", orDash(it.LastError)},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
 }

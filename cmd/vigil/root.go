@@ -16,21 +16,25 @@ var errUsage = errors.New("usage")
 var version = "dev"
 
 func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
+	bi := readBuildInfo()
 	root := &cobra.Command{
 		Use:           "vigil",
 		Short:         "Failover sentinel sidecar and health monitor for Redis",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       bi.Version,
 	}
+	root.SetVersionTemplate(bi.String() + "\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %w (see %s --help)", errUsage, err, c.CommandPath())
-	})
+	root.SetFlagErrorFunc(flagError)
 	admin := &adminOptions{Stdout: stdout}
+	// Every command that talks to a sidecar takes its token from --token,
+	// --token-file or $VIGIL_TOKEN.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return admin.resolve(environ) }
 	root.AddCommand(
 		newRunCmd(environ, stderr),
-		newCheckConfigCmd(environ, stdout),
+		newCheckConfigCmd(environ, stdout, stderr),
 		newVersionCmd(stdout),
 		newDemoCmd(stdout, stderr),
 		newStatusCmd(admin),
@@ -41,13 +45,21 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newPauseCmd(admin, false),
 		newForgetCmd(admin),
 		newRetryqCmd(admin),
+		newDivergentCmd(admin),
+		newConfigCmd(admin),
 	)
+	usageArgs(root)
 	return root
 }
 
 // buildInfo describes the binary for `vigil version` and vigil_build_info.
 type buildInfo struct {
 	Version, Revision, GoVersion string
+}
+
+// String is the one line `vigil version` and `vigil --version` print.
+func (bi buildInfo) String() string {
+	return fmt.Sprintf("vigil %s (revision %s, %s)", bi.Version, bi.Revision, bi.GoVersion)
 }
 
 func readBuildInfo() buildInfo {
@@ -69,8 +81,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			bi := readBuildInfo()
-			_, err := fmt.Fprintf(stdout, "vigil %s (revision %s, %s)\n", bi.Version, bi.Revision, bi.GoVersion)
+			_, err := fmt.Fprintln(stdout, readBuildInfo().String())
 			return err
 		},
 	}

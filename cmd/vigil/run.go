@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/failover/authority"
 	"github.com/vigil-redis/vigil/failover/authority/gossippeers"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
@@ -45,13 +45,14 @@ func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
-func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
+func newCheckConfigCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check-config",
-		Short: "Validate the configuration and print it with secrets masked",
+		Short: "Validate the configuration and print it with secrets masked, and warnings for insecure settings on stderr",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), environ)
@@ -63,10 +64,16 @@ func newCheckConfigCmd(environ []string, stdout io.Writer) *cobra.Command {
 					return err
 				}
 			}
+			for _, w := range config.Warnings(cfg) {
+				if _, err := fmt.Fprintf(stderr, "warning: %s\n", w); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	applyKeyDocs(cmd.Flags())
 	return cmd
 }
 
@@ -89,6 +96,11 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newBuildInfoCollector(readBuildInfo()),
 	)
+	sec, err := loadSecurity(cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	cfg.Redis.TLSClient = sec.redisTLS
 
 	// Redis older than 6.2 has no CLIENT PAUSE WRITE: fencing and
 	// switchover would fail silently. Refuse it; wait for a Redis that
@@ -160,10 +172,12 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	gate.hooks = hooks
-	feed, err := newPrimaryFeed(cfg.Redis)
+	password, err := redisPassword(cfg.Redis)
 	if err != nil {
 		return err
 	}
+	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
+	feed.SetTLS(sec.redisTLS)
 	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
 	if err != nil {
 		return err
@@ -171,6 +185,24 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	// A damaged queue file must stop start-up with its name, before
 	// anything else runs.
 	if err := queue.Open(); err != nil {
+		return err
+	}
+
+	// The keeper of former primaries' divergent writes. Its Keep is the
+	// failover core's to call before a demotion; here it serves
+	// /v1/divergent, counts the archives on disk and, in replay mode,
+	// retries interrupted replays.
+	keeper, err := divergent.New(cfg.Divergent, cfg.Node.DataDir, logger, reg, divergent.Deps{
+		Redis: divergent.RedisOptions{
+			Username: cfg.Redis.Username, Password: password,
+			TLS: sec.redisTLS.Config(""), DialTimeout: cfg.Monitor.Timeout,
+		},
+		Primary: func() (string, bool) {
+			snap := fo.Snapshot()
+			return snap.Primary.Addr, snap.Writable && snap.Primary.Addr != ""
+		},
+	})
+	if err != nil {
 		return err
 	}
 
@@ -191,15 +223,20 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	add("failover", fo.Run)
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
+	add("divergent", keeper.Run)
+	add("divergent-backlog", func(ctx context.Context) error {
+		return keepBacklog(ctx, prober, prober.Client(), cfg.Divergent.BacklogBytes, cfg.Monitor.Interval, logger)
+	})
 	add("retryq-primary", func(ctx context.Context) error {
 		return followPrimary(ctx, fo, feed, time.Second)
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo}))
 		if err != nil {
 			return err
 		}
+		s.SetTLS(sec.sentinelTLS)
 		add("sentinel", s.Run)
 	}
 	if cfg.Proxy.ListenAddr != "" {
@@ -207,6 +244,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		if err != nil {
 			return err
 		}
+		p.SetRedisTLS(sec.redisTLS)
 		add("proxy", p.Run)
 	}
 	if cfg.HTTP.ListenAddr != "" {
@@ -216,11 +254,13 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			fo:     fo,
 			peer:   peer,
 			queue:  queue,
-			token:  cfg.HTTP.AdminToken,
+			keeper: keeper,
+			guard:  sec.guard,
 			logger: logger.With("component", "http"),
 		})
+		h = newBodyLimiter(cfg.HTTP.MaxBodyBytesInFlight, cfg.Retryq.MaxRequestBytes, reg).wrap(h)
 		add("http", func(ctx context.Context) error {
-			return serveHTTP(ctx, cfg.HTTP.ListenAddr, h, logger)
+			return serveHTTP(ctx, cfg.HTTP, sec.httpTLS, h, logger)
 		})
 	}
 
@@ -243,6 +283,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 				if err := level.UnmarshalText([]byte(next.Log.Level)); err == nil {
 					logger.Info("log level reloaded", "level", next.Log.Level)
 				}
+				sec.reload(next, logger)
 			}
 		}
 	})
@@ -322,32 +363,6 @@ type lateGate struct{ hooks *redirect.Hooks }
 
 func (g *lateGate) AllowPromote(ctx context.Context, candidate failover.Node, epoch uint64) error {
 	return g.hooks.AllowPromote(ctx, candidate, epoch)
-}
-
-// serveHTTP serves h on addr until ctx ends, then drains it for a moment.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http.listen_addr: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		srv.Close()
-	}
-	return nil
 }
 
 // announceListen turns a listen address such as ":26379" into one peers can

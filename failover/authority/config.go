@@ -49,8 +49,10 @@ type Config struct {
 	// RaftSnapshotInterval is how often raft checks whether to snapshot,
 	// and RaftSnapshotThreshold how many new log entries make it do so.
 	// Snapshots let raft truncate raft.db; the state is small.
-	RaftSnapshotInterval  time.Duration `koanf:"raft_snapshot_interval"`
-	RaftSnapshotThreshold uint64        `koanf:"raft_snapshot_threshold"`
+	RaftSnapshotInterval time.Duration `koanf:"raft_snapshot_interval"`
+	// RaftSnapshotThreshold is how many new log entries since the last
+	// snapshot make raft take one (checked every RaftSnapshotInterval).
+	RaftSnapshotThreshold uint64 `koanf:"raft_snapshot_threshold"`
 }
 
 // DefaultConfig returns the defaults: three sidecars bootstrap a group, a

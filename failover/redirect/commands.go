@@ -3,7 +3,6 @@ package redirect
 import (
 	"crypto/subtle"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +45,17 @@ func (s *Sentinel) exec(st *connState, args [][]byte, b []byte) ([]byte, action)
 		return b, actNone
 	}
 	name := strings.ToLower(string(args[0]))
+	s.ncmds.Add(1)
+	full := name
+	switch name {
+	case "client", "sentinel", "command", "acl":
+		if len(args) > 1 {
+			full = name + "|" + strings.ToLower(clip(string(args[1])))
+		}
+	}
+	st.infoMu.Lock()
+	st.lastCmd, st.lastAt = full, time.Now()
+	st.infoMu.Unlock()
 	start := len(b)
 	b, act := s.dispatch(st, name, args, b)
 	s.count(name, len(b) > start && b[start] == '-')
@@ -66,6 +76,7 @@ func (s *Sentinel) count(name string, failed bool) {
 }
 
 func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte) ([]byte, action) {
+	proto := int(st.proto.Load())
 	if !st.authed && name != "auth" && name != "hello" && name != "quit" {
 		return redcon.AppendError(b, errNoAuth), actNone
 	}
@@ -85,8 +96,9 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		if len(args) == 2 {
 			msg = string(args[1])
 		}
-		if st.sub.count() > 0 {
-			// RESP2 subscribed mode answers with a push-like array.
+		if st.sub.count() > 0 && proto < 3 {
+			// RESP2 subscribed mode answers with a push-like array;
+			// RESP3 answers as in normal mode.
 			b = redcon.AppendArray(b, 2)
 			b = redcon.AppendBulkString(b, "pong")
 			return redcon.AppendBulkString(b, msg), actNone
@@ -110,6 +122,7 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		}
 		st.name = ""
 		st.authed = s.cfg.Password == ""
+		st.proto.Store(2) // RESET returns to RESP2, as in Redis
 		return redcon.AppendString(b, "RESET"), actNone
 	case "auth":
 		return s.auth(st, args, b), actNone
@@ -126,9 +139,14 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		b = redcon.AppendArray(b, 1)
 		return redcon.AppendBulkString(b, s.masterName), actNone
 	case "info":
+		// A bulk string in RESP3 too: redis-sentinel 7 sends INFO that way.
 		return redcon.AppendBulkString(b, s.info(args[1:])), actNone
 	case "sentinel":
-		return s.sentinel(args, b), actNone
+		return s.sentinel(st, args, b), actNone
+	case "command":
+		return s.command(proto, args, b), actNone
+	case "acl":
+		return s.acl(args, b), actNone
 	case "subscribe", "psubscribe":
 		if len(args) < 2 {
 			return arityError(b, name), actNone
@@ -144,7 +162,7 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		pattern := name == "psubscribe"
 		for _, ch := range args[1:] {
 			n := st.sub.add(string(ch), pattern)
-			b = redcon.AppendArray(b, 3)
+			b = appendPushLen(b, proto, 3)
 			b = redcon.AppendBulkString(b, name)
 			b = redcon.AppendBulk(b, ch)
 			b = redcon.AppendInt(b, int64(n))
@@ -161,9 +179,9 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 		}
 		if len(names) == 0 {
 			// Redis answers an unsubscribe from nothing with a null channel.
-			b = redcon.AppendArray(b, 3)
+			b = appendPushLen(b, proto, 3)
 			b = redcon.AppendBulkString(b, name)
-			b = redcon.AppendNull(b)
+			b = appendNullBulk(b, proto)
 			return redcon.AppendInt(b, int64(st.sub.count())), actNone
 		}
 		for _, ch := range names {
@@ -171,7 +189,7 @@ func (s *Sentinel) dispatch(st *connState, name string, args [][]byte, b []byte)
 			if st.sub != nil {
 				n = st.sub.remove(ch, pattern)
 			}
-			b = redcon.AppendArray(b, 3)
+			b = appendPushLen(b, proto, 3)
 			b = redcon.AppendBulkString(b, name)
 			b = redcon.AppendBulkString(b, ch)
 			b = redcon.AppendInt(b, int64(n))
@@ -245,17 +263,20 @@ func (s *Sentinel) auth(st *connState, args [][]byte, b []byte) []byte {
 	return redcon.AppendOK(b)
 }
 
-// hello speaks RESP2 only: HELLO 3 gets -NOPROTO, on which go-redis and
-// redis-py fall back to RESP2 and AUTH.
+// hello negotiates RESP2 or RESP3 and answers Sentinel's map: server,
+// version, proto, id, mode and modules. Sentinel leaves out the role field
+// a Redis server sends, and so does this endpoint.
 func (s *Sentinel) hello(st *connState, args [][]byte, b []byte) []byte {
+	proto := int(st.proto.Load())
 	if len(args) >= 2 {
 		v, err := strconv.ParseInt(string(args[1]), 10, 64)
 		if err != nil {
 			return redcon.AppendError(b, "ERR Protocol version is not an integer or out of range")
 		}
-		if v != 2 {
-			return redcon.AppendError(b, "NOPROTO sorry, this protocol version is not supported.")
+		if v < 2 || v > 3 {
+			return redcon.AppendError(b, "NOPROTO unsupported protocol version")
 		}
+		proto = int(v)
 	}
 	var (
 		authGiven  bool
@@ -293,19 +314,18 @@ func (s *Sentinel) hello(st *connState, args [][]byte, b []byte) []byte {
 		}
 		st.name = string(setname)
 	}
-	b = redcon.AppendArray(b, 14)
+	st.proto.Store(int32(proto))
+	b = appendMapLen(b, proto, 6)
 	b = redcon.AppendBulkString(b, "server")
 	b = redcon.AppendBulkString(b, "redis")
 	b = redcon.AppendBulkString(b, "version")
 	b = redcon.AppendBulkString(b, redisVersion)
 	b = redcon.AppendBulkString(b, "proto")
-	b = redcon.AppendInt(b, 2)
+	b = redcon.AppendInt(b, int64(proto))
 	b = redcon.AppendBulkString(b, "id")
 	b = redcon.AppendInt(b, st.id)
 	b = redcon.AppendBulkString(b, "mode")
 	b = redcon.AppendBulkString(b, "sentinel")
-	b = redcon.AppendBulkString(b, "role")
-	b = redcon.AppendBulkString(b, "master")
 	b = redcon.AppendBulkString(b, "modules")
 	return redcon.AppendArray(b, 0)
 }
@@ -340,7 +360,7 @@ func (s *Sentinel) client(st *connState, args [][]byte, b []byte) []byte {
 			return arityError(b, "client|getname")
 		}
 		if st.name == "" {
-			return redcon.AppendNull(b)
+			return appendNullBulk(b, int(st.proto.Load()))
 		}
 		return redcon.AppendBulkString(b, st.name)
 	case "setinfo":
@@ -357,6 +377,13 @@ func (s *Sentinel) client(st *connState, args [][]byte, b []byte) []byte {
 			return arityError(b, "client|id")
 		}
 		return redcon.AppendInt(b, st.id)
+	case "info":
+		if len(args) != 2 {
+			return arityError(b, "client|info")
+		}
+		return appendVerbatim(b, int(st.proto.Load()), s.clientLine(st, time.Now())+"\n")
+	case "list":
+		return s.clientList(st, args, b)
 	}
 	return unknownSubcommand(b, args[1], "CLIENT")
 }
@@ -364,7 +391,8 @@ func (s *Sentinel) client(st *connState, args [][]byte, b []byte) []byte {
 // sentinel answers the SENTINEL subcommands clients use. The ones that
 // change Sentinel's configuration have no meaning here: vigil is
 // configured through its own file and CLI.
-func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
+func (s *Sentinel) sentinel(st *connState, args [][]byte, b []byte) []byte {
+	proto := int(st.proto.Load())
 	if len(args) < 2 {
 		return arityError(b, "sentinel")
 	}
@@ -387,8 +415,8 @@ func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
 		snap := s.src.Snapshot()
 		ip, port := splitAddr(snap.Primary.Addr)
 		if string(args[2]) != s.masterName || ip == "" {
-			// Exactly two elements or a null array: go-redis panics on fewer.
-			return append(b, "*-1\r\n"...) // RESP2 null array, as Sentinel sends
+			// Exactly two elements or a null: go-redis panics on fewer.
+			return appendNullArray(b, proto)
 		}
 		b = redcon.AppendArray(b, 2)
 		b = redcon.AppendBulkString(b, ip)
@@ -397,13 +425,13 @@ func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
 		if b, ok := want(3, true); !ok {
 			return b
 		}
-		return appendFields(b, s.masterFields(s.src.Snapshot()))
+		return appendStringMap(b, proto, s.masterFields(s.src.Snapshot()))
 	case "masters", "primaries":
 		if b, ok := want(2, false); !ok {
 			return b
 		}
 		b = redcon.AppendArray(b, 1)
-		return appendFields(b, s.masterFields(s.src.Snapshot()))
+		return appendStringMap(b, proto, s.masterFields(s.src.Snapshot()))
 	case "replicas", "slaves":
 		if b, ok := want(3, true); !ok {
 			return b
@@ -411,7 +439,7 @@ func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
 		snap := s.src.Snapshot()
 		b = redcon.AppendArray(b, len(snap.Replicas))
 		for _, r := range snap.Replicas {
-			b = appendFields(b, replicaFields(snap, r))
+			b = appendStringMap(b, proto, replicaFields(snap, r))
 		}
 		return b
 	case "sentinels":
@@ -427,7 +455,7 @@ func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
 		}
 		b = redcon.AppendArray(b, len(list))
 		for _, f := range list {
-			b = appendFields(b, f)
+			b = appendStringMap(b, proto, f)
 		}
 		return b
 	case "myid":
@@ -440,9 +468,38 @@ func (s *Sentinel) sentinel(args [][]byte, b []byte) []byte {
 			return b
 		}
 		return s.ckquorum(s.src.Snapshot(), b)
-	case "failover", "reset", "set", "monitor", "remove", "flushconfig", "config",
-		"is-master-down-by-addr", "info-cache", "simulate-failure", "debug", "pending-scripts":
-		return redcon.AppendError(b, fmt.Sprintf("ERR SENTINEL %s is not supported by vigil: use the vigil command line or HTTP API", sub))
+	case "is-master-down-by-addr":
+		if len(args) != 6 {
+			return arityError(b, "sentinel|"+sub)
+		}
+		return s.isMasterDownByAddr(args, b)
+	case "info-cache":
+		if len(args) < 3 {
+			return arityError(b, "sentinel|"+sub)
+		}
+		return s.infoCache(args[2:], b)
+	case "failover":
+		if b, ok := want(3, true); !ok {
+			return b
+		}
+		return s.failoverCmd(b)
+	case "reset":
+		if len(args) != 3 {
+			return arityError(b, "sentinel|"+sub)
+		}
+		return s.resetCmd(args[2], b)
+	case "set":
+		if len(args) < 5 || len(args)%2 == 0 {
+			return arityError(b, "sentinel|"+sub)
+		}
+		if string(args[2]) != s.masterName {
+			return redcon.AppendError(b, errNoSuchMaster)
+		}
+		return s.setCmd(args[3:], b)
+	case "config":
+		return s.configCmd(proto, args, b)
+	case "monitor", "remove", "flushconfig", "simulate-failure", "debug", "pending-scripts":
+		return redcon.AppendError(b, fmt.Sprintf("ERR SENTINEL %s is not supported by vigil: the group is defined by vigil's configuration and its known set (see vigil forget)", sub))
 	}
 	return unknownSubcommand(b, args[1], "SENTINEL")
 }
@@ -480,16 +537,6 @@ func sentinelUsable(n failover.Node) bool {
 	return n.Member != "dead" && n.Member != "left"
 }
 
-// appendFields appends a flat key/value array, Sentinel's RESP2 shape for
-// an instance.
-func appendFields(b []byte, kv []string) []byte {
-	b = redcon.AppendArray(b, len(kv))
-	for _, f := range kv {
-		b = redcon.AppendBulkString(b, f)
-	}
-	return b
-}
-
 // msSince is milliseconds since t as a numeric string; 0 when t is unknown.
 func msSince(t time.Time) string {
 	if t.IsZero() {
@@ -498,9 +545,20 @@ func msSince(t time.Time) string {
 	return strconv.FormatInt(max(time.Since(t).Milliseconds(), 0), 10)
 }
 
-// failoverTimeoutMS is what Sentinel's failover-timeout field reports;
-// vigil has no such setting, so it reports Sentinel's default.
+// failoverTimeoutMS is what Sentinel's failover-timeout field reports
+// while the group-wide settings do not name one: Sentinel's default.
 const failoverTimeoutMS = "180000"
+
+// failoverTimeout is the group-wide failover-timeout when the settings
+// store has one, else Sentinel's default.
+func (s *Sentinel) failoverTimeout() string {
+	if st, ok := s.admin.(SettingsStore); ok {
+		if v := st.Settings()["failover-timeout"]; v != "" {
+			return v
+		}
+	}
+	return failoverTimeoutMS
+}
 
 // masterFields describes the primary as SENTINEL MASTER does. With no known
 // primary it still describes the configured master, flagged down so that
@@ -530,7 +588,7 @@ func (s *Sentinel) masterFields(snap failover.Snapshot) []string {
 		"num-slaves", strconv.Itoa(len(snap.Replicas)),
 		"num-other-sentinels", strconv.Itoa(len(snap.Sentinels)),
 		"quorum", strconv.Itoa(snap.Quorum),
-		"failover-timeout", failoverTimeoutMS,
+		"failover-timeout", s.failoverTimeout(),
 		"parallel-syncs", strconv.Itoa(snap.ParallelSyncs),
 	)
 	return kv
@@ -614,75 +672,4 @@ func instanceFields(name, ip, port, runid, flags string, n failover.Node, snap f
 		"last-ping-reply", msSince(n.LastSeen),
 		"down-after-milliseconds", strconv.FormatInt(snap.DownAfter.Milliseconds(), 10),
 	}
-}
-
-// info renders INFO: the server, clients and sentinel sections, or the
-// ones named.
-func (s *Sentinel) info(sections [][]byte) string {
-	want := map[string]bool{}
-	all := len(sections) == 0
-	for _, sec := range sections {
-		switch n := strings.ToLower(string(sec)); n {
-		case "all", "default", "everything":
-			all = true
-		default:
-			want[n] = true
-		}
-	}
-	var sb strings.Builder
-	section := func(name string, lines ...string) {
-		if !all && !want[strings.ToLower(name)] {
-			return
-		}
-		if sb.Len() > 0 {
-			sb.WriteString("\r\n")
-		}
-		sb.WriteString("# " + name + "\r\n")
-		for _, l := range lines {
-			sb.WriteString(l + "\r\n")
-		}
-	}
-	var uptime int64
-	if !s.started.IsZero() {
-		uptime = int64(time.Since(s.started).Seconds())
-	}
-	port := "0"
-	if a := s.Addr(); a != nil {
-		_, port = splitAddr(a.String())
-	}
-	section("Server",
-		"redis_version:"+redisVersion,
-		"redis_mode:sentinel",
-		"vigil_node:"+s.self,
-		"process_id:"+strconv.Itoa(os.Getpid()),
-		"run_id:"+s.myid,
-		"tcp_port:"+port,
-		"uptime_in_seconds:"+strconv.FormatInt(uptime, 10),
-		"uptime_in_days:"+strconv.FormatInt(uptime/86400, 10),
-	)
-	section("Clients", "connected_clients:"+strconv.FormatInt(s.nconns.Load(), 10))
-
-	snap := s.src.Snapshot()
-	status := "ok"
-	switch {
-	case snap.Primary.ODown:
-		status = "odown"
-	case snap.Primary.SDown || snap.Primary.Addr == "":
-		status = "sdown"
-	}
-	addr := snap.Primary.Addr
-	if addr == "" {
-		addr = ":0"
-	}
-	section("Sentinel",
-		"sentinel_masters:1",
-		"sentinel_tilt:0",
-		"sentinel_tilt_since_seconds:-1",
-		"sentinel_running_scripts:0",
-		"sentinel_scripts_queue_length:0",
-		"sentinel_simulate_failure_flags:0",
-		fmt.Sprintf("master0:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d",
-			s.masterName, status, addr, len(snap.Replicas), len(snap.Sentinels)+1),
-	)
-	return sb.String()
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // SentinelConfig configures the Sentinel-protocol endpoint that client
@@ -41,6 +43,21 @@ type SentinelConfig struct {
 	// not reading and is disconnected, so it can never slow publishing or
 	// other clients. Must be positive. Default 1024.
 	SubscriberQueue int `koanf:"subscriber_queue"`
+
+	// HandshakeTimeout bounds the TLS handshake and the first command of a
+	// new connection; a client that says nothing within it is
+	// disconnected. Must be positive. Default 10s.
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
+
+	// IdleTimeout disconnects a client that sent no command for this long,
+	// as Redis's timeout; pub/sub subscribers are exempt, as in Redis.
+	// Zero means never. Default 5m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+
+	// TLS serves the endpoint over TLS, like Sentinel's tls-port, when
+	// tls.cert_file is set; tls.client_ca_file then requires client
+	// certificates. Certificates are reloaded on SIGHUP.
+	TLS tlsconfig.ServerConfig `koanf:"tls"`
 }
 
 // ProxyConfig configures the primary-following TCP proxy. The lead
@@ -60,6 +77,12 @@ type ProxyConfig struct {
 	// reacting to events, so connections to a replaced primary are closed
 	// even if an event was missed. Must be positive. Default 100ms.
 	CheckInterval time.Duration `koanf:"check_interval"`
+
+	// IdleTimeout closes a proxied connection when no byte moved in
+	// either direction for this long. Zero (the default) means never, as
+	// Redis's timeout 0: pooled client connections idle legitimately,
+	// and a client blocked in BLPOP is quiet both ways.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
 }
 
 // HooksConfig configures the commands and the webhook run around
@@ -99,7 +122,8 @@ type HooksConfig struct {
 // DefaultSentinelConfig returns Sentinel's usual port and Redis's usual
 // client limit.
 func DefaultSentinelConfig() SentinelConfig {
-	return SentinelConfig{ListenAddr: ":26379", MaxClients: 10000, SubscriberQueue: 1024}
+	return SentinelConfig{ListenAddr: ":26379", MaxClients: 10000, SubscriberQueue: 1024,
+		HandshakeTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 }
 
 // DefaultProxyConfig returns a disabled proxy with LAN timings.
@@ -154,6 +178,13 @@ func (c SentinelConfig) Validate() error {
 	if c.SubscriberQueue <= 0 {
 		errs = append(errs, fmt.Errorf("sentinel.subscriber_queue (%d) must be positive", c.SubscriberQueue))
 	}
+	if c.HandshakeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("sentinel.handshake_timeout (%s) must be positive", c.HandshakeTimeout))
+	}
+	if c.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sentinel.idle_timeout (%s) must be 0 (never) or positive", c.IdleTimeout))
+	}
+	errs = append(errs, c.TLS.Validate("sentinel.tls"))
 	return errors.Join(errs...)
 }
 
@@ -170,6 +201,9 @@ func (c ProxyConfig) Validate() error {
 	}
 	if c.CheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("proxy.check_interval (%s) must be positive", c.CheckInterval))
+	}
+	if c.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("proxy.idle_timeout (%s) must be 0 (never) or positive", c.IdleTimeout))
 	}
 	return errors.Join(errs...)
 }

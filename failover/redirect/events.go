@@ -2,6 +2,7 @@ package redirect
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/vigil-redis/vigil/failover"
@@ -20,6 +21,61 @@ func formatEvent(masterName string, snap failover.Snapshot, ev failover.Event) (
 		return "", "", false
 	}
 	switch ev.Kind {
+	case failover.EventNewEpoch:
+		// Sentinel's message is the epoch alone.
+		e := ev.Epoch
+		if e == 0 {
+			e = snap.Epoch
+		}
+		return channel, strconv.FormatUint(e, 10), true
+
+	case failover.EventConfigUpdateFrom:
+		// "sentinel <runid> <ip> <port> @ <master> <mip> <mport>": the
+		// sidecar whose configuration was adopted, and the master as it
+		// was before.
+		ip, port := splitAddr(ev.Node.SentinelAddr)
+		if ip == "" || ev.Node.Name == "" {
+			return "", "", false
+		}
+		master := ev.OldPrimary
+		if master.Addr == "" {
+			master = snap.Primary
+		}
+		mip, mport := splitAddr(master.Addr)
+		if mip == "" {
+			mip = "?"
+		}
+		return channel, fmt.Sprintf("sentinel %s %s %s @ %s %s %s", SentinelID(ev.Node.Name), ip, port, masterName, mip, mport), true
+
+	case failover.EventTryFailover, failover.EventElectedLeader, failover.EventStateSelectReplica, failover.EventStateReconfReplicas:
+		// Steps of a failover reported on the master instance, still at
+		// the failed primary's address.
+		n := ev.OldPrimary
+		if n.Addr == "" {
+			n = ev.Node
+		}
+		if n.Addr == "" {
+			n = snap.Primary
+		}
+		s, ok := masterInstance(masterName, n)
+		return channel, s, ok
+
+	case failover.EventSelectedReplica, failover.EventStateSendNoOne, failover.EventStateWaitPromotion,
+		failover.EventReplicaReconfSent, failover.EventReplicaReconfInProg, failover.EventReplicaReconfDone:
+		// Steps reported on a replica, described as a replica of the
+		// failed primary: Sentinel switches its view only at +switch-master.
+		n := ev.Node
+		promoting := ev.Kind == failover.EventSelectedReplica || ev.Kind == failover.EventStateSendNoOne || ev.Kind == failover.EventStateWaitPromotion
+		if n.Addr == "" && promoting {
+			n = ev.NewPrimary // the replica being promoted
+		}
+		master := ev.OldPrimary
+		if master.Addr == "" {
+			master = snap.Primary
+		}
+		s, ok := replicaInstance(masterName, n, master)
+		return channel, s, ok
+
 	case failover.EventSwitchPrimary:
 		newp := ev.NewPrimary
 		if newp.Addr == "" {
@@ -94,7 +150,7 @@ func formatEvent(masterName string, snap failover.Snapshot, ev failover.Event) (
 			q = snap.Quorum
 		}
 		s += fmt.Sprintf(" #quorum %d/%d", ev.Votes, q)
-	case failover.EventRoleChange:
+	case failover.EventRoleChange, failover.EventRoleChangeCleared:
 		if r := roleName(ev.Node.Role); r != "" {
 			s += " new reported role is " + r
 		}

@@ -1,12 +1,15 @@
 package redirect
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -71,4 +74,164 @@ func TestFormatEvent(t *testing.T) {
 func switchEvent(snap failover.Snapshot) failover.Event {
 	return failover.Event{Kind: failover.EventSwitchPrimary, Epoch: snap.Epoch + 1,
 		OldPrimary: snap.Primary, NewPrimary: snap.Replicas[0]}
+}
+
+// failoverSequence is a whole failover of primary a to replica b with a
+// second replica c, as the failover package reports it, and the messages
+// redis-sentinel 7.0 publishes for the same failover (captured with
+// `redis-cli PSUBSCRIBE '*'` around `SENTINEL FAILOVER`, addresses
+// replaced; +slave-reconf-* added in the same format for the replica c
+// that the two-node capture lacked). The snapshot switches at
+// +switch-master.
+func failoverSequence() (a, b, c failover.Node, evs []failover.Event, want [][2]string) {
+	a = node("a", "10.0.0.1:6379", monitor.RolePrimary)
+	b = node("b", "10.0.0.2:6379", monitor.RoleReplica)
+	c = node("c", "10.0.0.3:6379", monitor.RoleReplica)
+	bp := b
+	bp.Role = monitor.RolePrimary
+	ar := a
+	ar.Role = monitor.RoleReplica
+	ap := a // a, restarted, still reports master
+	peer := failover.Node{Name: "c", SentinelAddr: "10.0.0.3:26379"}
+	ev := func(k failover.EventKind, n failover.Node) failover.Event {
+		return failover.Event{Kind: k, Epoch: 4, Node: n, OldPrimary: a, NewPrimary: bp}
+	}
+	evs = []failover.Event{
+		{Kind: failover.EventNewEpoch, Epoch: 4},
+		ev(failover.EventTryFailover, a),
+		ev(failover.EventElectedLeader, a),
+		ev(failover.EventStateSelectReplica, a),
+		ev(failover.EventSelectedReplica, b),
+		ev(failover.EventStateSendNoOne, b),
+		ev(failover.EventStateWaitPromotion, b),
+		{Kind: failover.EventRoleChangeCleared, Epoch: 4, Node: bp, OldPrimary: a},
+		ev(failover.EventPromotedReplica, b),
+		ev(failover.EventStateReconfReplicas, a),
+		ev(failover.EventReplicaReconfSent, c),
+		ev(failover.EventReplicaReconfInProg, c),
+		ev(failover.EventReplicaReconfDone, c),
+		ev(failover.EventFailoverEnd, a),
+		ev(failover.EventSwitchPrimary, bp),
+		// After the switch: the snapshot has b as primary.
+		{Kind: failover.EventReplicaAdded, Epoch: 4, Node: ar, NewPrimary: bp},
+		{Kind: failover.EventRoleChangeCleared, Epoch: 4, Node: ap},
+		{Kind: failover.EventConvertToReplica, Epoch: 4, Node: ar, NewPrimary: bp},
+		{Kind: failover.EventConfigUpdateFrom, Epoch: 4, Node: peer, OldPrimary: a},
+		{Kind: failover.EventODownCleared, Epoch: 4, Node: ar, OldPrimary: ar},
+		{Kind: failover.EventSDownCleared, Epoch: 4, Node: ar},
+	}
+	const (
+		A = "master mymaster 10.0.0.1 6379"
+		B = "slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379"
+		C = "slave 10.0.0.3:6379 10.0.0.3 6379 @ mymaster 10.0.0.1 6379"
+		D = "slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379"
+	)
+	want = [][2]string{
+		{"+new-epoch", "4"},
+		{"+try-failover", A},
+		{"+elected-leader", A},
+		{"+failover-state-select-slave", A},
+		{"+selected-slave", B},
+		{"+failover-state-send-slaveof-noone", B},
+		{"+failover-state-wait-promotion", B},
+		{"-role-change", B + " new reported role is master"},
+		{"+promoted-slave", B},
+		{"+failover-state-reconf-slaves", A},
+		{"+slave-reconf-sent", C},
+		{"+slave-reconf-inprog", C},
+		{"+slave-reconf-done", C},
+		{"+failover-end", A},
+		{"+switch-master", "mymaster 10.0.0.1 6379 10.0.0.2 6379"},
+		{"+slave", D},
+		{"-role-change", D + " new reported role is master"},
+		{"+convert-to-slave", D},
+		{"+config-update-from", "sentinel " + SentinelID("c") + " 10.0.0.3 26379 @ mymaster 10.0.0.1 6379"},
+		{"-odown", "master mymaster 10.0.0.1 6379"},
+		{"-sdown", D},
+	}
+	return a, b, c, evs, want
+}
+
+func TestFormatEventFailoverSequence(t *testing.T) {
+	a, b, c, evs, want := failoverSequence()
+	snap := snapshotOf(a, b, c)
+	var got [][2]string
+	for _, ev := range evs {
+		if ev.Kind == failover.EventReplicaAdded {
+			bp := b
+			bp.Role = monitor.RolePrimary
+			snap = snapshotOf(bp, a, c)
+		}
+		ch, msg, ok := formatEvent("mymaster", snap, ev)
+		if !ok {
+			t.Errorf("%s not publishable", ev.Kind)
+			continue
+		}
+		got = append(got, [2]string{ch, msg})
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("messages (-got +want):\n%s", diff)
+	}
+}
+
+// TestSentinelPublishesFailoverSequence publishes a whole failover from a
+// test Source and reads it from the endpoint with PSUBSCRIBE '*', in RESP2
+// and in RESP3, in Sentinel's formats and order.
+func TestSentinelPublishesFailoverSequence(t *testing.T) {
+	for _, proto := range []string{"2", "3"} {
+		t.Run("resp"+proto, func(t *testing.T) {
+			a, b, c, evs, want := failoverSequence()
+			src := newTestSource(snapshotOf(a, b, c))
+			s, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", src)
+			conn := dialRESP(t, addr)
+			conn.do("HELLO", proto)
+			conn.do("PSUBSCRIBE", "*")
+			redistest.Eventually(t, 5*time.Second, func() error {
+				if _, n := s.pubsubCounts(); n == 0 {
+					return errors.New("not subscribed yet")
+				}
+				return nil
+			})
+			read := func() [2]string {
+				t.Helper()
+				v := conn.read()
+				var f []any
+				switch x := v.(type) {
+				case respPush:
+					if proto != "3" {
+						t.Fatalf("push frame on RESP2: %v", v)
+					}
+					f = x
+				case []any:
+					if proto != "2" {
+						t.Fatalf("array frame on RESP3: %v", v)
+					}
+					f = x
+				}
+				if len(f) != 4 || f[0] != "pmessage" || f[1] != "*" {
+					t.Fatalf("not a pmessage: %#v", v)
+				}
+				return [2]string{f[2].(string), f[3].(string)}
+			}
+			var got [][2]string
+			for _, ev := range evs {
+				if ev.Kind == failover.EventReplicaAdded {
+					// Everything up to +switch-master is out: switch the snapshot.
+					for len(got) == 0 || got[len(got)-1][0] != "+switch-master" {
+						got = append(got, read())
+					}
+					bp := b
+					bp.Role = monitor.RolePrimary
+					src.Set(func(sn *failover.Snapshot) { *sn = snapshotOf(bp, a, c) })
+				}
+				src.Publish(ev)
+			}
+			for len(got) < len(want) {
+				got = append(got, read())
+			}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("messages (-got +want):\n%s", diff)
+			}
+		})
+	}
 }

@@ -134,10 +134,10 @@ func testSentinelConfig() SentinelConfig {
 
 // startSentinel runs an endpoint until the test ends and returns it, its
 // address and its registry.
-func startSentinel(t testing.TB, cfg SentinelConfig, masterName string, src *testSource) (*Sentinel, string, *prometheus.Registry) {
+func startSentinel(t testing.TB, cfg SentinelConfig, masterName string, src *testSource, opts ...SentinelOption) (*Sentinel, string, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := NewSentinel(cfg, masterName, "a", src, testLogger(t), reg)
+	s, err := NewSentinel(cfg, masterName, "a", src, testLogger(t), reg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,20 @@ type (
 	nullBulk  struct{}
 )
 
-// readRESP parses one RESP2 reply: simple strings as string, errors as
-// respError, integers as int64, bulk strings as string, arrays as []any.
+// RESP3 types: a map keeps its pairs in order (key, value, key, value...);
+// null is _, a push is >, a set is ~, verbatim is = (its "txt:" prefix
+// kept, so a test sees the exact format).
+type (
+	respMap      []any
+	respPush     []any
+	respSet      []any
+	respNull     struct{}
+	respVerbatim string
+)
+
+// readRESP parses one RESP2 or RESP3 reply: simple strings as string,
+// errors as respError, integers as int64, bulk strings as string, arrays
+// as []any, and the RESP3 types above.
 func readRESP(rd *bufio.Reader) (any, error) {
 	line, err := rd.ReadString('\n')
 	if err != nil {
@@ -260,13 +272,34 @@ func readRESP(rd *bufio.Reader) (any, error) {
 			return nil, errors.New("bulk not terminated by CRLF")
 		}
 		return string(buf[:n]), nil
-	case '*':
+	case '_':
+		if body != "" {
+			return nil, fmt.Errorf("bad null %q", line)
+		}
+		return respNull{}, nil
+	case '=':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 4 {
+			return nil, fmt.Errorf("bad verbatim length %q", body)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		if !bytes.HasSuffix(buf, []byte("\r\n")) || buf[3] != ':' {
+			return nil, errors.New("bad verbatim string")
+		}
+		return respVerbatim(buf[:n]), nil
+	case '%', '>', '~', '*':
 		n, err := strconv.Atoi(body)
 		if err != nil {
 			return nil, err
 		}
-		if n == -1 {
+		if n == -1 && line[0] == '*' {
 			return nullArray{}, nil
+		}
+		if line[0] == '%' {
+			n *= 2
 		}
 		if n < 0 {
 			return nil, fmt.Errorf("bad array length %d", n)
@@ -279,6 +312,14 @@ func readRESP(rd *bufio.Reader) (any, error) {
 			}
 			out = append(out, v)
 		}
+		switch line[0] {
+		case '%':
+			return respMap(out), nil
+		case '>':
+			return respPush(out), nil
+		case '~':
+			return respSet(out), nil
+		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("bad reply type %q", line[0])
@@ -287,6 +328,9 @@ func readRESP(rd *bufio.Reader) (any, error) {
 // fieldMap turns a flat key/value array reply into a map.
 func fieldMap(t testing.TB, v any) map[string]string {
 	t.Helper()
+	if m, ok := v.(respMap); ok {
+		v = []any(m)
+	}
 	arr, ok := v.([]any)
 	if !ok || len(arr)%2 != 0 {
 		t.Fatalf("not a flat key/value array: %#v", v)

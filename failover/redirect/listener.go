@@ -1,6 +1,7 @@
 package redirect
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,9 @@ type listener struct {
 	what   string // "sentinel" or "proxy", for errors
 	addr   string // configured listen address; "" disables
 	logger *slog.Logger
+
+	// Set before Listen: see connOptions.
+	conn connOptions
 
 	mu sync.Mutex
 	ln net.Listener
@@ -33,7 +37,12 @@ func (l *listener) Listen() error {
 	if err != nil {
 		return fmt.Errorf("redirect: %s listen %s: %w", l.what, l.addr, err)
 	}
-	l.ln = &retryListener{Listener: ln, logger: l.logger}
+	tlsCfg, err := l.conn.tlsConfig(l.what)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	l.ln = &retryListener{Listener: ln, logger: l.logger, conn: l.conn, tls: tlsCfg}
 	return nil
 }
 
@@ -62,6 +71,8 @@ func (l *listener) open() (net.Listener, error) {
 type retryListener struct {
 	net.Listener
 	logger *slog.Logger
+	conn   connOptions
+	tls    *tls.Config // nil: plain TCP
 }
 
 // Accept returns the next connection, or the error that closed the listener.
@@ -70,7 +81,7 @@ func (l *retryListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
-			return c, nil
+			return l.conn.wrap(c, l.tls), nil
 		}
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err

@@ -19,7 +19,7 @@ const (
 // commandLabels is the fixed set of command label values; everything else
 // counts as "other", so a client cannot grow the series.
 var commandLabels = []string{"ping", "hello", "auth", "client", "role", "info", "sentinel",
-	"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "quit", "other"}
+	"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "quit", "reset", "command", "acl", "other"}
 
 // Hook names for vigil_hook_runs_total.
 const (

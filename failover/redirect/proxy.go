@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // Proxy forwards TCP connections to the current writable primary, for
@@ -33,12 +35,15 @@ type Proxy struct {
 	closed bool // set at shutdown; no connection may be added after it
 
 	wg sync.WaitGroup // connection goroutines
+
+	redisTLS *tlsconfig.Client // redis.tls for the upstream; nil is plain TCP
 }
 
 // proxyConn is one forwarded client connection.
 type proxyConn struct {
 	client, server net.Conn
-	target         string // the primary it was sent to
+	target         string        // the primary it was sent to
+	last           *atomic.Int64 // activity clock with proxy.idle_timeout, else nil
 }
 
 func (c *proxyConn) close() {
@@ -142,6 +147,13 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	pc := &proxyConn{client: c, target: target}
+	if p.cfg.IdleTimeout > 0 {
+		// One activity clock for both sides: traffic either way keeps
+		// the pair open.
+		pc.last = new(atomic.Int64)
+		pc.last.Store(time.Now().UnixNano())
+		pc.client = newIdleConn(c, p.cfg.IdleTimeout, 0, pc.last)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -158,6 +170,9 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 // refuse closes c with a reset, so the client fails at once with a clear
 // "connection reset" instead of waiting on a silent socket.
 func (p *Proxy) refuse(c net.Conn, reason string) {
+	if ic, ok := c.(*idleConn); ok {
+		c = ic.Conn
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
@@ -177,12 +192,16 @@ func (p *Proxy) forward(ctx context.Context, pc *proxyConn) {
 		pc.close()
 	}()
 
+	// The dial timeout covers the TLS handshake too.
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
-	server, err := d.DialContext(ctx, "tcp", pc.target)
+	server, err := p.redisTLS.DialContext(ctx, &d, "tcp", pc.target)
 	if err != nil {
 		p.logger.Warn("proxy dial failed", "redis_addr", pc.target, "err", err)
 		p.refuse(pc.client, refuseDialFailed)
 		return
+	}
+	if pc.last != nil {
+		server = newIdleConn(server, p.cfg.IdleTimeout, 0, pc.last)
 	}
 	p.mu.Lock()
 	_, live := p.conns[pc]

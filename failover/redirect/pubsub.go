@@ -165,6 +165,7 @@ func (sub *subscriber) close() {
 		s.metrics.subscribers.Dec()
 		s.metrics.connections.Dec()
 		s.nconns.Add(-1)
+		s.forget(sub.st)
 	})
 }
 
@@ -260,23 +261,25 @@ func (s *Sentinel) Publish(channel, msg string) int {
 	var (
 		n     int
 		slow  []*subscriber
-		plain []byte // the "message" frame, shared by every exact subscriber
+		plain [2][]byte // the "message" frame per RESP version, shared by every exact subscriber
 	)
 	s.subsMu.RLock()
 	for sub := range s.subs {
 		exact, patterns := sub.matches(channel)
+		proto := int(sub.st.proto.Load())
 		if exact {
-			if plain == nil {
-				plain = appendMessage(nil, channel, msg)
+			i := min(max(proto-2, 0), 1)
+			if plain[i] == nil {
+				plain[i] = appendMessage(nil, proto, channel, msg)
 			}
-			if !sub.enqueue(plain) {
+			if !sub.enqueue(plain[i]) {
 				slow = append(slow, sub)
 				continue
 			}
 			n++
 		}
 		for _, p := range patterns {
-			if !sub.enqueue(appendPMessage(nil, p, channel, msg)) {
+			if !sub.enqueue(appendPMessage(nil, proto, p, channel, msg)) {
 				slow = append(slow, sub)
 				break
 			}
@@ -305,15 +308,17 @@ func (s *Sentinel) closeSubscribers() {
 	}
 }
 
-func appendMessage(b []byte, channel, msg string) []byte {
-	b = redcon.AppendArray(b, 3)
+// appendMessage frames a published message: a push in RESP3, an array in
+// RESP2.
+func appendMessage(b []byte, proto int, channel, msg string) []byte {
+	b = appendPushLen(b, proto, 3)
 	b = redcon.AppendBulkString(b, "message")
 	b = redcon.AppendBulkString(b, channel)
 	return redcon.AppendBulkString(b, msg)
 }
 
-func appendPMessage(b []byte, pattern, channel, msg string) []byte {
-	b = redcon.AppendArray(b, 4)
+func appendPMessage(b []byte, proto int, pattern, channel, msg string) []byte {
+	b = appendPushLen(b, proto, 4)
 	b = redcon.AppendBulkString(b, "pmessage")
 	b = redcon.AppendBulkString(b, pattern)
 	b = redcon.AppendBulkString(b, channel)

@@ -29,8 +29,18 @@ type Sentinel struct {
 	counters   map[string][2]prometheus.Counter // command label -> {ok, error}
 	started    time.Time
 
-	nextID atomic.Int64 // CLIENT ID
-	nconns atomic.Int64 // open connections, subscribers included
+	admin Admin // nil: the admin commands answer an error
+
+	runCtx context.Context // Run's context, for admin commands' calls
+
+	nextID   atomic.Int64 // CLIENT ID
+	nconns   atomic.Int64 // open connections, subscribers included
+	accepted atomic.Int64 // INFO total_connections_received
+	ncmds    atomic.Int64 // INFO total_commands_processed
+	refused  atomic.Int64 // INFO rejected_connections
+
+	connsMu sync.Mutex
+	conns   map[*connState]struct{} // open connections, for CLIENT LIST
 
 	listener // the endpoint's socket: Listen, Addr
 
@@ -41,9 +51,19 @@ type Sentinel struct {
 	wg sync.WaitGroup // subscriber goroutines and the event loop
 }
 
+// SentinelOption adds an optional dependency to the endpoint.
+type SentinelOption func(*Sentinel)
+
+// WithAdmin lets the endpoint's admin commands (SENTINEL FAILOVER, SET,
+// CONFIG SET, RESET) act on the group through a. They are refused unless
+// sentinel.password is set, whatever a is.
+func WithAdmin(a Admin) SentinelOption {
+	return func(s *Sentinel) { s.admin = a }
+}
+
 // NewSentinel builds the endpoint for the group masterName as seen by the
 // sidecar named self. It does no I/O; Listen or Run opens the socket.
-func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger *slog.Logger, reg prometheus.Registerer) (*Sentinel, error) {
+func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger *slog.Logger, reg prometheus.Registerer, opts ...SentinelOption) (*Sentinel, error) {
 	errs := checkDeps(cfg.Validate(), src, logger)
 	if masterName == "" {
 		errs = append(errs, errors.New("redirect: master name is empty"))
@@ -65,8 +85,14 @@ func NewSentinel(cfg SentinelConfig, masterName, self string, src Source, logger
 		metrics:    m,
 		counters:   make(map[string][2]prometheus.Counter, len(commandLabels)),
 		subs:       make(map[*subscriber]struct{}),
+		conns:      make(map[*connState]struct{}),
+		runCtx:     context.Background(),
 	}
-	s.listener = listener{what: "sentinel", addr: cfg.ListenAddr, logger: s.logger}
+	for _, o := range opts {
+		o(s)
+	}
+	s.listener = listener{what: "sentinel", addr: cfg.ListenAddr, logger: s.logger,
+		conn: connOptions{idle: cfg.IdleTimeout, handshake: cfg.HandshakeTimeout, tlsCfg: cfg.TLS}}
 	for _, c := range commandLabels {
 		s.counters[c] = [2]prometheus.Counter{
 			m.commands.WithLabelValues(c, resultOK),
@@ -89,6 +115,7 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		return err
 	}
 	s.started = time.Now()
+	s.runCtx = ctx
 	s.logger.Info("sentinel endpoint listening", "addr", ln.Addr().String())
 
 	evctx, stopEvents := context.WithCancel(ctx)
@@ -120,8 +147,19 @@ type connState struct {
 	id     int64
 	name   string
 	authed bool
-	sub    *subscriber // set by the first (P)SUBSCRIBE
-	buf    []byte      // scratch for replies before the connection is detached
+	// proto is the RESP version the client chose with HELLO (2 or 3). It
+	// is atomic because publishers read it to frame pub/sub messages.
+	proto atomic.Int32
+	// CLIENT INFO and CLIENT LIST fields; fixed at accept, except lastCmd
+	// and lastAt, which only the connection's own goroutine writes while
+	// CLIENT LIST reads them from another connection's, hence the mutex.
+	addr, laddr string
+	created     time.Time
+	infoMu      sync.Mutex
+	lastCmd     string
+	lastAt      time.Time
+	sub         *subscriber // set by the first (P)SUBSCRIBE
+	buf         []byte      // scratch for replies before the connection is detached
 }
 
 // accept admits a connection unless sentinel.max_clients are open.
@@ -129,21 +167,43 @@ func (s *Sentinel) accept(conn redcon.Conn) bool {
 	n := s.nconns.Add(1)
 	if s.cfg.MaxClients > 0 && n > int64(s.cfg.MaxClients) {
 		s.nconns.Add(-1)
+		s.refused.Add(1)
 		s.metrics.rejected.Inc()
 		conn.WriteError("ERR max number of clients reached")
 		return false
 	}
+	s.accepted.Add(1)
 	s.metrics.connections.Inc()
-	conn.SetContext(&connState{id: s.nextID.Add(1), authed: s.cfg.Password == ""})
+	now := time.Now()
+	st := &connState{id: s.nextID.Add(1), authed: s.cfg.Password == "", addr: conn.RemoteAddr(), created: now, lastAt: now}
+	st.proto.Store(2)
+	if nc := conn.NetConn(); nc != nil && nc.LocalAddr() != nil {
+		st.laddr = nc.LocalAddr().String()
+	}
+	s.connsMu.Lock()
+	s.conns[st] = struct{}{}
+	s.connsMu.Unlock()
+	conn.SetContext(st)
 	return true
+}
+
+// forget removes a closed connection from CLIENT LIST.
+func (s *Sentinel) forget(st *connState) {
+	s.connsMu.Lock()
+	delete(s.conns, st)
+	s.connsMu.Unlock()
 }
 
 // closed runs when redcon is done with a connection. A detached
 // (subscribed) connection lives on in its subscriber, which accounts for
 // it when it closes.
 func (s *Sentinel) closed(conn redcon.Conn, err error) {
-	if st, ok := conn.Context().(*connState); ok && st.sub != nil && st.sub.started {
+	st, ok := conn.Context().(*connState)
+	if ok && st.sub != nil && st.sub.started {
 		return
+	}
+	if ok {
+		s.forget(st)
 	}
 	s.nconns.Add(-1)
 	s.metrics.connections.Dec()
@@ -166,6 +226,7 @@ func (s *Sentinel) serveCommand(conn redcon.Conn, cmd redcon.Command) {
 		// Replies already written stay in the connection's buffer; the
 		// subscriber's writer flushes them before anything else.
 		if !st.sub.started {
+			exemptIdle(conn.NetConn()) // subscribers idle on purpose, as in Redis
 			st.sub.start(conn.Detach())
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,10 +64,11 @@ func TestSentinelReplyShapes(t *testing.T) {
 		{[]string{"CLIENT", "SETINFO", "LIB-VER", "9.0"}, "OK"},
 		{[]string{"CLIENT", "KILL", "x"}, respError("ERR unknown subcommand 'KILL'. Try CLIENT HELP.")},
 		{[]string{"CLIENT"}, respError("ERR wrong number of arguments for 'client' command")},
-		{[]string{"HELLO", "3"}, respError("NOPROTO sorry, this protocol version is not supported.")},
+		{[]string{"HELLO", "4"}, respError("NOPROTO unsupported protocol version")},
 		{[]string{"AUTH", "x"}, respError(errNoPassword)},
 		{[]string{"UNSUBSCRIBE"}, []any{"unsubscribe", nullBulk{}, int64(0)}},
-		{[]string{"SENTINEL", "failover", "mymaster"}, respError("ERR SENTINEL failover is not supported by vigil: use the vigil command line or HTTP API")},
+		{[]string{"SENTINEL", "failover", "mymaster"}, respError("ERR SENTINEL FAILOVER changes the group: it needs sentinel.password to be set")},
+		{[]string{"SENTINEL", "monitor", "x", "127.0.0.1", "1", "1"}, respError("ERR SENTINEL monitor is not supported by vigil: the group is defined by vigil's configuration and its known set (see vigil forget)")},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -289,16 +291,39 @@ func group(t *testing.T) (primary, replica *redistest.Server, src *testSource) {
 }
 
 func TestSentinelGoRedisSentinelClient(t *testing.T) {
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("resp%d", proto), func(t *testing.T) { testGoRedisSentinelClient(t, proto) })
+	}
+}
+
+// wantProto fails unless every open connection of s speaks proto: go-redis
+// falls back to RESP2 silently, so a RESP3 test must check it did not.
+func wantProto(t *testing.T, s *Sentinel, proto int) {
+	t.Helper()
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if len(s.conns) == 0 {
+		t.Fatal("no open connection")
+	}
+	for c := range s.conns {
+		if got := int(c.proto.Load()); got != proto {
+			t.Errorf("connection %d speaks RESP%d, want RESP%d", c.id, got, proto)
+		}
+	}
+}
+
+func testGoRedisSentinelClient(t *testing.T, proto int) {
 	primary, replica, src := group(t)
-	_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", src)
+	s, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", src)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	sc := redis.NewSentinelClient(&redis.Options{Addr: addr, Protocol: proto})
 	defer sc.Close()
 
 	if err := sc.Ping(ctx).Err(); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
+	wantProto(t, s, proto)
 	got, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -344,18 +369,47 @@ func TestSentinelGoRedisSentinelClient(t *testing.T) {
 	if got, err := sc.CkQuorum(ctx, "mymaster").Result(); err != nil || !strings.HasPrefix(got, "OK 3 usable") {
 		t.Errorf("CkQuorum = %q, %v", got, err)
 	}
+
+	// After a failover the same connection discovers the new primary and
+	// the old one as a replica.
+	oldP, newP := src.Snapshot().Primary, node("b", replica.Addr(), monitor.RolePrimary)
+	demoted := node("a", primary.Addr(), monitor.RoleReplica)
+	src.Set(func(s *failover.Snapshot) { s.Primary, s.Replicas, s.Epoch = newP, []failover.Node{demoted}, 4 })
+	src.Publish(failover.Event{Kind: failover.EventSwitchPrimary, Epoch: 4, OldPrimary: oldP, NewPrimary: newP})
+	got, err = sc.GetMasterAddrByName(ctx, "mymaster").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, []string{replica.Host(), strconv.Itoa(replica.Port())}); diff != "" {
+		t.Errorf("GetMasterAddrByName after failover (-got +want):\n%s", diff)
+	}
+	replicas, err = sc.Replicas(ctx, "mymaster").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replicas) != 1 || replicas[0]["ip"]+":"+replicas[0]["port"] != primary.Addr() {
+		t.Errorf("Replicas after failover = %v, want %s", replicas, primary.Addr())
+	}
+	wantProto(t, s, proto)
 }
 
 func TestSentinelGoRedisFailoverClient(t *testing.T) {
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("resp%d", proto), func(t *testing.T) { testGoRedisFailoverClient(t, proto) })
+	}
+}
+
+func testGoRedisFailoverClient(t *testing.T, proto int) {
 	primary, replica, src := group(t)
 	// The other sidecars are unreachable in this test; keep go-redis from
 	// adding them to its sentinel list.
 	src.Set(func(s *failover.Snapshot) { s.Sentinels = nil })
-	_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", src)
+	s, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", src)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
 	fc := redis.NewFailoverClient(&redis.FailoverOptions{
+		Protocol:      proto,
 		MasterName:    "mymaster",
 		SentinelAddrs: []string{addr},
 		DialTimeout:   time.Second,
@@ -370,6 +424,19 @@ func TestSentinelGoRedisFailoverClient(t *testing.T) {
 	if got := primary.Client().Get(ctx, "before").Val(); got != "1" {
 		t.Fatalf("primary has before=%q, want 1", got)
 	}
+	if proto == 3 {
+		// go-redis's sentinel connections speak RESP3 whatever Protocol
+		// says, so only the RESP3 run can check this.
+		wantProto(t, s, proto)
+	}
+	// go-redis subscribes to +switch-master in the background: publish
+	// only once it listens, or it never hears of the switch.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if n, _ := s.pubsubCounts(); n == 0 {
+			return errors.New("go-redis has not subscribed yet")
+		}
+		return nil
+	})
 
 	// Promote the replica ourselves, as failover would, then publish.
 	if err := replica.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {

@@ -187,6 +187,7 @@ func startVigils(tb testing.TB, g *group, downAfter time.Duration, extra ...stri
 			"--redis.addr", node.Addr(),
 			"--gossip.bind_addr", hostPort(gossipPorts[i]),
 			"--gossip.join", strings.Join(join, ","),
+			"--gossip.encryption_key", "YmVuY2gtZ3JvdXAtZ29zc2lwLWtleS0zMi1ieXRlcyE=", // vigil run requires one
 			"--sentinel.listen_addr", sent,
 			"--http.listen_addr", web,
 			"--proxy.listen_addr", prx,

@@ -173,6 +173,7 @@ func TestRealPartition(t *testing.T) {
 			"--redis.addr", n.redis,
 			"--gossip.bind_addr", n.addr+":7946",
 			"--gossip.join", strings.Join(join, ","),
+			"--gossip.encryption_key", "bmV0cGFydC10ZXN0LWdvc3NpcC1rZXktMzItYnl0ZXM=", // vigil run requires one
 			"--sentinel.listen_addr", n.addr+":26379",
 			"--http.listen_addr", n.http,
 			"--monitor.interval", interval.String(),

@@ -6,6 +6,8 @@ package redistest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -37,6 +39,38 @@ type Options struct {
 	ReplicaOf string
 	// Args are extra redis-server arguments, e.g. {"--replica-priority", "0"}.
 	Args []string
+	// TLS, when set, makes the server TLS-only: the port is its tls-port
+	// (the plain port is 0), replication uses TLS (tls-replication yes)
+	// and clients must present a certificate signed by TLS.CAFile.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of a TLS-only server.
+type TLSFiles struct {
+	// CAFile signs the server's and its clients' certificates.
+	CAFile string
+	// CertFile and KeyFile are the certificate the server presents, also
+	// used as the client certificate of Client and of replication.
+	CertFile, KeyFile string
+}
+
+// ClientTLS is a client configuration for the server: trusting CAFile and
+// presenting CertFile. It is nil for a plain server.
+func (s *Server) ClientTLS() *tls.Config {
+	f := s.opts.TLS
+	if f == nil {
+		return nil
+	}
+	b, err := os.ReadFile(f.CAFile)
+	pool := x509.NewCertPool()
+	if err == nil {
+		pool.AppendCertsFromPEM(b)
+	}
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if c, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile); err == nil {
+		tc.Certificates = []tls.Certificate{c}
+	}
+	return tc
 }
 
 // Server is one running redis-server process.
@@ -141,7 +175,6 @@ func tail(s string, n int) string {
 func (s *Server) args() []string {
 	a := []string{
 		"--bind", s.host,
-		"--port", strconv.Itoa(s.port),
 		"--dir", s.dir,
 		"--logfile", s.logPath,
 		"--save", "",
@@ -151,6 +184,13 @@ func (s *Server) args() []string {
 		// Diskless sync keeps replica start-up fast and off the disk.
 		"--repl-diskless-sync", "yes",
 		"--repl-diskless-sync-delay", "0",
+	}
+	if f := s.opts.TLS; f != nil {
+		a = append(a, "--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile,
+			"--tls-ca-cert-file", f.CAFile, "--tls-replication", "yes")
+	} else {
+		a = append(a, "--port", strconv.Itoa(s.port))
 	}
 	if s.opts.Password != "" {
 		a = append(a, "--requirepass", s.opts.Password, "--masterauth", s.opts.Password)
@@ -247,6 +287,7 @@ func (s *Server) Client() *redis.Client {
 			ReadTimeout:  time.Second,
 			WriteTimeout: time.Second,
 			MaxRetries:   -1,
+			TLSConfig:    s.ClientTLS(),
 		})
 	}
 	return s.client
@@ -357,6 +398,7 @@ func (s *Server) WaitSynced(t testing.TB) {
 		primary := redis.NewClient(&redis.Options{
 			Addr:     net.JoinHostPort(m["master_host"], m["master_port"]),
 			Password: s.opts.Password, MaxRetries: -1, DialTimeout: time.Second,
+			TLSConfig: s.ClientTLS(),
 		})
 		defer primary.Close()
 		txt, err = primary.Info(ctx, "replication").Result()

@@ -1,0 +1,262 @@
+package divergent
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestParseFork(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		info string
+		want Fork
+		err  error
+	}{
+		{
+			name: "promoted replica",
+			info: "# Replication\r\nrole:master\r\nmaster_replid:bbbb\r\nmaster_replid2:aaaa\r\nmaster_repl_offset:500\r\nsecond_repl_offset:421\r\n",
+			want: Fork{OldReplID: "aaaa", Offset: 420},
+		},
+		{
+			name: "never promoted",
+			info: "role:master\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nsecond_repl_offset:-1\r\n",
+			err:  ErrNoFork,
+		},
+		{name: "no field", info: "role:master\r\n", err: errors.New("any")},
+		{name: "bad offset", info: "master_replid2:aaaa\r\nsecond_repl_offset:x\r\n", err: errors.New("any")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseFork(tc.info)
+			if tc.err != nil {
+				if err == nil || (errors.Is(tc.err, ErrNoFork) && !errors.Is(err, ErrNoFork)) {
+					t.Fatalf("ParseFork: err %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("ParseFork = %+v, want %+v", got, tc.want)
+			}
+			if got.PSYNCOffset() != 421 {
+				t.Fatalf("PSYNCOffset = %d, want second_repl_offset 421", got.PSYNCOffset())
+			}
+		})
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	full := appendCommand(nil, []byte("SET"), []byte("k"), []byte("a\r\nb"))
+	args, n, err := parseCommand(full)
+	if err != nil || n != len(full) {
+		t.Fatalf("parseCommand: n %d err %v", n, err)
+	}
+	if diff := cmp.Diff([][]byte{[]byte("SET"), []byte("k"), []byte("a\r\nb")}, args); diff != "" {
+		t.Fatal(diff)
+	}
+	for i := range len(full) {
+		if _, _, err := parseCommand(full[:i]); !errors.Is(err, errIncomplete) {
+			t.Fatalf("prefix of %d bytes: err %v, want incomplete", i, err)
+		}
+	}
+	for _, bad := range []string{"+OK\r\n", "*0\r\n", "*1\r\n:1\r\n", "*1\r\n$-1\r\n", "*1\r\n$1\r\nab\r\n", "*x\r\n"} {
+		if _, _, err := parseCommand([]byte(bad)); !errors.Is(err, errMalformed) {
+			t.Errorf("%q: err %v, want malformed", bad, err)
+		}
+	}
+}
+
+func cmdBytes(args ...string) []byte {
+	b := make([][]byte, len(args))
+	for i, a := range args {
+		b[i] = []byte(a)
+	}
+	return appendCommand(nil, b...)
+}
+
+func TestSelectedAtEnd(t *testing.T) {
+	whole := bytes.Join([][]byte{
+		cmdBytes("SELECT", "2"), cmdBytes("SET", "a", "1"),
+		// A value that looks like a SELECT must not fool it.
+		cmdBytes("SELECT", "5"), cmdBytes("SET", "b", "*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n"),
+		cmdBytes("PING"),
+	}, nil)
+	for cut := range len(whole) {
+		db, ok := selectedAtEnd(whole[cut:])
+		switch {
+		case cut <= bytes.LastIndex(whole, cmdBytes("SELECT", "5")):
+			if !ok || db != 5 {
+				t.Fatalf("cut %d: db %d ok %v, want 5", cut, db, ok)
+			}
+		case ok:
+			t.Fatalf("cut %d: db %d, want unknown", cut, db)
+		}
+	}
+}
+
+func TestArchiveRoundTrip(t *testing.T) {
+	stream := bytes.Join([][]byte{
+		cmdBytes("SET", "a", "1"), // db 3, known from before the fork
+		cmdBytes("PING"),
+		cmdBytes("SELECT", "0"),
+		cmdBytes("MULTI"), cmdBytes("INCR", "x"), cmdBytes("INCR", "y"), cmdBytes("EXEC"),
+		cmdBytes("REPLCONF", "GETACK", "*"),
+		cmdBytes("PEXPIREAT", "a", "99999999999999"),
+		cmdBytes("PING"), cmdBytes("REPLCONF", "GETACK", "*"), // adjacent: one gap
+	}, nil)
+	fork := Fork{OldReplID: "r", Offset: 1000}
+	cr := CaptureResult{Fork: fork, EndOffset: 1000 + int64(len(stream)), Stream: stream, StartDB: 3}
+	file, m, err := buildArchive(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Commands != 4 || m.Units != 3 || len(m.Dropped) != 3 || !m.StartDBKnown {
+		t.Fatalf("manifest %+v", m)
+	}
+	if !bytes.HasPrefix(file, cmdBytes("SELECT", "3")) || bytes.Contains(file, []byte("PING")) || bytes.Contains(file, []byte("GETACK")) {
+		t.Fatalf("file %q", file)
+	}
+	us, err := unitsOf(file, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, _ := splitStream(stream, 1001)
+	want := []unit{
+		{offset: cmds[0].offset, db: 3, cmds: [][][]byte{cmds[0].args}},
+		{offset: cmds[3].offset, db: 0, cmds: [][][]byte{cmds[4].args, cmds[5].args}},
+		{offset: cmds[8].offset, db: 0, cmds: [][][]byte{cmds[8].args}},
+	}
+	if diff := cmp.Diff(want, us, cmp.AllowUnexported(unit{})); diff != "" {
+		t.Fatalf("units (-want +got):\n%s", diff)
+	}
+	m.EndOffset++
+	if _, err := unitsOf(file, m); !errors.Is(err, errCorrupt) {
+		t.Fatalf("wrong end offset: err %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{DivergentWrites: "keep", BacklogBytes: 100, MarkerTTL: time.Second}
+	err := c.Validate()
+	for _, want := range []string{`failover.divergent_writes ("keep")`, "failover.backlog_bytes (100)",
+		"failover.divergent_marker_ttl (1s)", "failover.divergent_capture_timeout (0s)",
+		"failover.divergent_replay_retry (0s)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want it to name %s", err, want)
+		}
+	}
+}
+
+func TestArchiveName(t *testing.T) {
+	for node, want := range map[string]string{"a": "7-a", "pod/x y": "7-pod_x_y", "": "7-_", "..": "7-_"} {
+		if got := archiveName(7, node); got != want || !nameRE.MatchString(got) {
+			t.Errorf("archiveName(7, %q) = %q, want %q", node, got, want)
+		}
+	}
+}
+
+func newTestKeeper(t *testing.T, cfg Config, deps Deps) (*Keeper, *prometheus.Registry) {
+	t.Helper()
+	return newTestKeeperTB(t, cfg, deps)
+}
+
+func newTestKeeperB(b *testing.B, cfg Config) (*Keeper, *prometheus.Registry) {
+	b.Helper()
+	return newTestKeeperTB(b, cfg, Deps{})
+}
+
+func newTestKeeperTB(t testing.TB, cfg Config, deps Deps) (*Keeper, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	k, err := New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), reg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, reg
+}
+
+func TestHandlerAndMetrics(t *testing.T) {
+	k, reg := newTestKeeper(t, DefaultConfig(), Deps{})
+	m := Manifest{Name: "4-a", Epoch: 4, Node: "a", File: "4-a.resp", FileBytes: 3, State: StatePending}
+	if err := k.save(m, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(k.m.captures.WithLabelValues(resultNone)); got != 0 {
+		t.Fatalf("captures none = %v", got)
+	}
+	probs, err := testutil.GatherAndLint(reg)
+	if err != nil || len(probs) > 0 {
+		t.Fatalf("lint: %v %v", err, probs)
+	}
+	pending := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "vigil_divergent_archives_pending" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no vigil_divergent_archives_pending")
+		return 0
+	}
+	if pending() != 1 {
+		t.Fatalf("pending = %v, want 1", pending())
+	}
+	srv := httptest.NewServer(k.Handler("s3cret"))
+	defer srv.Close()
+	do := func(method, path, token string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		method, path, token string
+		code                int
+		body                string
+	}{
+		{"GET", "/v1/divergent", "", 401, "bearer token"},
+		{"GET", "/v1/divergent", "wrong", 401, "bearer token"},
+		{"GET", "/v1/divergent", "s3cret", 200, `"name":"4-a"`},
+		{"GET", "/v1/divergent/4-a", "s3cret", 200, `"state":"pending"`},
+		{"GET", "/v1/divergent/4-a/resp", "s3cret", 200, "abc"},
+		{"GET", "/v1/divergent/..%2fx", "s3cret", 404, "not found"},
+		{"GET", "/v1/divergent/9-zz", "s3cret", 404, "not found"},
+		{"POST", "/v1/divergent/4-a/dismiss", "s3cret", 200, `"state":"dismissed"`},
+		{"DELETE", "/v1/divergent/4-a", "", 401, "bearer token"},
+		{"DELETE", "/v1/divergent/4-a", "s3cret", 200, `"deleted":"4-a"`},
+		{"GET", "/v1/divergent/4-a", "s3cret", 404, "not found"},
+	} {
+		code, body := do(tc.method, tc.path, tc.token)
+		if code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("%s %s: %d %q, want %d containing %q", tc.method, tc.path, code, body, tc.code, tc.body)
+		}
+		if tc.path == "/v1/divergent/4-a/dismiss" && pending() != 0 {
+			t.Errorf("pending after dismiss = %v, want 0", pending())
+		}
+	}
+}

@@ -1,0 +1,529 @@
+package chaos
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Rule names a promise the checker holds a run to.
+type Rule string
+
+// The rules.
+const (
+	RuleLostWrite    Rule = "lost-write"
+	RuleDualPrimary  Rule = "dual-primary"
+	RuleLinearizable Rule = "linearizable"
+	RuleRetryQueue   Rule = "retryq-exactly-once"
+	RuleAvailability Rule = "availability"
+	RuleSidecar      Rule = "sidecar-crash"
+	RuleFinalRead    Rule = "final-read"
+)
+
+// Violation is one broken promise.
+type Violation struct {
+	Rule Rule
+	At   time.Duration // where in the run to look
+	Msg  string
+}
+
+// Stats are the figures of a run's summary table.
+type Stats struct {
+	Faults       int
+	Ops          int
+	Acknowledged int // acknowledged unique-key writes (failover client and proxy)
+	Lost         int // of those, missing or changed at the end (excused ones included)
+	LostExcused  int // of the lost, within the documented bound
+	DualPrimary  time.Duration
+	Unavailable  time.Duration // total time without a successful failover-client write, gaps over 250 ms
+	RQEnqueued   int
+	RQTwice      int
+	RQNever      int
+	Linearizable string // "ok", "violation", "unknown (search timed out)" or "n/a"
+}
+
+// Report is Check's verdict.
+type Report struct {
+	Violations []Violation
+	Stats      Stats
+}
+
+// OK reports whether no rule was broken.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+// Check runs every rule over h. It is pure: no I/O, no clock.
+func Check(h *History, p Params) Report {
+	var r Report
+	r.Stats.Faults = len(h.Faults)
+	r.Stats.Ops = len(h.Ops)
+	if h.FinalErr != "" {
+		r.Violations = append(r.Violations, Violation{RuleFinalRead, h.WorkEnd, "no final read: " + h.FinalErr})
+	} else {
+		v, s := CheckLostWrites(h, p)
+		r.Violations = append(r.Violations, v...)
+		r.Stats.Acknowledged, r.Stats.Lost, r.Stats.LostExcused = s.Acknowledged, s.Lost, s.LostExcused
+		v, s = CheckRetryQueue(h, p)
+		if s.RQNever > 0 && r.Stats.Lost > r.Stats.LostExcused {
+			// The counters may have gone with the data set rather than
+			// never been applied: say so.
+			for i := range v {
+				if strings.Contains(v[i].Msg, "never applied") {
+					v[i].Msg = strings.Replace(v[i].Msg, "never applied", "never applied or lost with the data set (acknowledged writes were lost too)", 1)
+				}
+			}
+		}
+		r.Violations = append(r.Violations, v...)
+		r.Stats.RQEnqueued, r.Stats.RQTwice, r.Stats.RQNever = s.RQEnqueued, s.RQTwice, s.RQNever
+	}
+	v, dual := CheckDualPrimary(h, p)
+	r.Violations = append(r.Violations, v...)
+	r.Stats.DualPrimary = dual
+	v, res := CheckLinearizable(h, p)
+	r.Violations = append(r.Violations, v...)
+	r.Stats.Linearizable = res
+	v, unavail := CheckAvailability(h, p)
+	r.Violations = append(r.Violations, v...)
+	r.Stats.Unavailable = unavail
+	r.Violations = append(r.Violations, CheckSidecars(h)...)
+	sort.SliceStable(r.Violations, func(i, j int) bool { return r.Violations[i].At < r.Violations[j].At })
+	return r
+}
+
+// lossExcused reports whether an acknowledged write completed at t falls
+// within the loss bound of a mode without min_replicas: the unreplicated
+// stream (one interval before a fault) plus the writes an isolated or
+// failing primary takes during fence_after and one interval after it.
+func lossExcused(h *History, p Params, t time.Duration) bool {
+	if p.MinReplicas >= 1 {
+		return false
+	}
+	for _, f := range h.Faults {
+		if f.Class == ClassAdmin {
+			continue
+		}
+		if t >= f.Start-p.Interval && t <= f.Start+p.FenceAfter+p.Interval {
+			return true
+		}
+	}
+	return false
+}
+
+// resyncGrace is how long after a Redis that lost its data restarted it
+// still counts as without the data (it needs a full sync first).
+const resyncGrace = 5 * time.Second
+
+// dataGoneUntil returns the latest moment u at which at least
+// max(2, min_replicas+1) nodes had lost their Redis data at the same time
+// (killed without persistence or wiped, until resyncGrace after the
+// restart), or -1. Writes acknowledged before u may be gone from every
+// copy a correct system kept; they are not held against it.
+func dataGoneUntil(h *History, p Params) time.Duration {
+	need := max(2, p.MinReplicas+1)
+	u := time.Duration(-1)
+	for _, f := range h.Faults {
+		if !f.DataLost {
+			continue
+		}
+		nodes := map[string]bool{}
+		for _, g := range h.Faults {
+			if g.DataLost && g.Start <= f.Start && f.Start <= g.End+resyncGrace {
+				for _, n := range g.Nodes[:min(1, len(g.Nodes))] {
+					nodes[n] = true
+				}
+			}
+		}
+		if len(nodes) >= need {
+			u = max(u, f.Start)
+		}
+	}
+	return u
+}
+
+// CheckLostWrites finds acknowledged unique-key writes (failover client
+// and proxy) whose key is missing or holds another value at the end. Those
+// within the documented bound (lossExcused), or acknowledged before enough
+// nodes lost their Redis data at once (dataGoneUntil), are counted but not
+// violations.
+func CheckLostWrites(h *History, p Params) ([]Violation, Stats) {
+	var s Stats
+	var out []Violation
+	var lost []Op
+	gone := dataGoneUntil(h, p)
+	for _, o := range h.Ops {
+		if (o.Kind != OpWrite && o.Kind != OpProxyWrite) || !o.OK {
+			continue
+		}
+		s.Acknowledged++
+		if v, ok := h.Final[o.Key]; ok && v == o.Value {
+			continue
+		}
+		s.Lost++
+		if lossExcused(h, p, o.Complete) || o.Complete <= gone {
+			s.LostExcused++
+			continue
+		}
+		lost = append(lost, o)
+	}
+	if len(lost) > 0 {
+		var b strings.Builder
+		first, last := lost[0].Complete, lost[0].Complete
+		beforeFaults := 0
+		firstFault := time.Duration(-1)
+		for _, f := range h.Faults {
+			if firstFault < 0 || f.Start < firstFault {
+				firstFault = f.Start
+			}
+		}
+		for _, o := range lost {
+			first, last = min(first, o.Complete), max(last, o.Complete)
+			if firstFault >= 0 && o.Complete < firstFault {
+				beforeFaults++
+			}
+		}
+		fmt.Fprintf(&b, "%d acknowledged writes missing at the end (beyond the bound; %d more within it), acknowledged from %s to %s",
+			len(lost), s.LostExcused, fmtDur(first), fmtDur(last))
+		if beforeFaults > 0 {
+			fmt.Fprintf(&b, "; %d of them before the first fault: the data set itself was replaced", beforeFaults)
+		}
+		b.WriteString("; first:")
+		for _, o := range lost[:min(len(lost), 5)] {
+			fmt.Fprintf(&b, "\n  %v (final %q)", o, h.Final[o.Key])
+		}
+		out = append(out, Violation{RuleLostWrite, lost[0].Complete, b.String()})
+	}
+	return out, s
+}
+
+// window is a span in which one node accepted every write sent to it.
+type window struct {
+	node       string
+	start, end time.Duration
+}
+
+// acceptWindows derives, from the probe ops, the spans in which each node
+// certainly accepted writes: within a run of consecutive acknowledged
+// probes of one node, from the first one's completion to the last one's
+// invocation (the node took a write before and after, and refused none in
+// between).
+func acceptWindows(h *History) []window {
+	byNode := map[string][]Op{}
+	for _, o := range h.Ops {
+		if o.Kind == OpProbe {
+			byNode[o.Node] = append(byNode[o.Node], o)
+		}
+	}
+	var out []window
+	for _, node := range h.Nodes {
+		ops := byNode[node]
+		sort.SliceStable(ops, func(i, j int) bool { return ops[i].Invoke < ops[j].Invoke })
+		for i := 0; i < len(ops); {
+			if !ops[i].OK {
+				i++
+				continue
+			}
+			j := i
+			for j+1 < len(ops) && ops[j+1].OK {
+				j++
+			}
+			if s, e := ops[i].Complete, ops[j].Invoke; e > s {
+				out = append(out, window{node, s, e})
+			}
+			i = j + 1
+		}
+	}
+	return out
+}
+
+// dualExcused are the spans in which two writable nodes are allowed: from
+// each network or process fault's start, and from each Redis restart, to
+// fence_after plus one interval later.
+func dualExcused(h *History, p Params) [][2]time.Duration {
+	var out [][2]time.Duration
+	for _, f := range h.Faults {
+		if f.Class == ClassAdmin {
+			continue
+		}
+		out = append(out, [2]time.Duration{f.Start, f.Start + p.FenceAfter + p.Interval})
+		if f.RedisRestart {
+			out = append(out, [2]time.Duration{f.End, f.End + p.FenceAfter + p.Interval})
+		}
+	}
+	return out
+}
+
+// subtract returns [s, e) minus the spans in ex, as disjoint pieces.
+func subtract(s, e time.Duration, ex [][2]time.Duration) [][2]time.Duration {
+	pieces := [][2]time.Duration{{s, e}}
+	for _, x := range ex {
+		var next [][2]time.Duration
+		for _, pc := range pieces {
+			if x[1] <= pc[0] || x[0] >= pc[1] {
+				next = append(next, pc)
+				continue
+			}
+			if x[0] > pc[0] {
+				next = append(next, [2]time.Duration{pc[0], x[0]})
+			}
+			if x[1] < pc[1] {
+				next = append(next, [2]time.Duration{x[1], pc[1]})
+			}
+		}
+		pieces = next
+	}
+	return pieces
+}
+
+// CheckDualPrimary finds moments at which two nodes both accepted writes
+// (by the probe workload), outside fence_after plus one interval after a
+// fault started or a Redis restarted. It returns the total of such time.
+func CheckDualPrimary(h *History, p Params) ([]Violation, time.Duration) {
+	ws := acceptWindows(h)
+	ex := dualExcused(h, p)
+	var total time.Duration
+	var first *Violation
+	// Overlaps are counted once per moment: merge them first.
+	var overlaps [][2]time.Duration
+	var who []string
+	for i := range ws {
+		for j := i + 1; j < len(ws); j++ {
+			a, b := ws[i], ws[j]
+			if a.node == b.node {
+				continue
+			}
+			s, e := max(a.start, b.start), min(a.end, b.end)
+			if e <= s {
+				continue
+			}
+			for _, pc := range subtract(s, e, ex) {
+				overlaps = append(overlaps, pc)
+				who = append(who, a.node+"+"+b.node)
+			}
+		}
+	}
+	idx := make([]int, len(overlaps))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(x, y int) bool { return overlaps[idx[x]][0] < overlaps[idx[y]][0] })
+	var curS, curE time.Duration = -1, -1
+	for _, i := range idx {
+		o := overlaps[i]
+		if first == nil {
+			first = &Violation{RuleDualPrimary, o[0], fmt.Sprintf("%s both accepted writes from %s to %s", who[i], fmtDur(o[0]), fmtDur(o[1]))}
+		}
+		if o[0] > curE {
+			total += curE - curS
+			curS, curE = o[0], o[1]
+		} else {
+			curE = max(curE, o[1])
+		}
+	}
+	total += curE - curS
+	if first == nil {
+		return nil, 0
+	}
+	first.Msg = fmt.Sprintf("%s; %s of dual-primary time in all (beyond fence_after + interval after each fault)", first.Msg, total)
+	return []Violation{*first}, total
+}
+
+// CheckRetryQueue holds the retry queue to exactly-once: every INCR it
+// acknowledged must have left its counter at exactly 1. Items enqueued on
+// a sidecar whose data dir was wiped later, or before enough Redis data
+// sets were lost at once (dataGoneUntil), are excused if never applied.
+func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
+	var s Stats
+	var twice, never []Op
+	gone := dataGoneUntil(h, p)
+	for _, o := range h.Ops {
+		if o.Kind != OpEnqueue || !o.OK {
+			continue
+		}
+		s.RQEnqueued++
+		switch v, ok := h.Final[o.Key]; {
+		case ok && v == "1":
+		case ok:
+			twice = append(twice, o)
+		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone:
+		default:
+			never = append(never, o)
+		}
+	}
+	s.RQTwice, s.RQNever = len(twice), len(never)
+	var out []Violation
+	list := func(ops []Op) string {
+		var b strings.Builder
+		for _, o := range ops[:min(len(ops), 5)] {
+			fmt.Fprintf(&b, "\n  %v (final %q)", o, h.Final[o.Key])
+		}
+		return b.String()
+	}
+	if len(twice) > 0 {
+		out = append(out, Violation{RuleRetryQueue, twice[0].Complete, fmt.Sprintf("%d retry-queue INCRs applied more than once:%s", len(twice), list(twice))})
+	}
+	if len(never) > 0 {
+		msg := fmt.Sprintf("%d retry-queue INCRs never applied", len(never))
+		if h.Undrained > 0 {
+			msg += fmt.Sprintf(" (%d items were still queued at the drain deadline)", h.Undrained)
+		}
+		out = append(out, Violation{RuleRetryQueue, never[0].Complete, msg + ":" + list(never)})
+	}
+	return out, s
+}
+
+func wipedAfter(h *History, node string, t time.Duration) bool {
+	for _, f := range h.Faults {
+		if f.SidecarWiped && f.End >= t && slices.Contains(f.Nodes, node) {
+			return true
+		}
+	}
+	return false
+}
+
+// recoverable reports whether, with the faults active in a span, a
+// healthy, connected majority should keep or restore writes: every active
+// fault (process faults, partitions that cut off their side, a sidecar cut
+// from its Redis) hits only nodes of one minority, automatic failover is
+// not paused, and no link is merely lossy (loss or latency can stall a
+// client without any node being down).
+func recoverable(active []FaultRecord, n int) bool {
+	hit, ok := hitNodes(active)
+	return ok && 2*len(hit) < n
+}
+
+// hitNodes returns the sorted nodes the active faults hit, and false when
+// one of them (a pause, a lossy link, a stalled election winner, an
+// unknown target) rules out judging availability at all.
+func hitNodes(active []FaultRecord) ([]string, bool) {
+	var hit []string
+	for _, f := range active {
+		switch {
+		case f.Kind == Pause || f.Kind == Netem || f.Kind == PauseWinner:
+			// PauseWinner: how soon the others must give up on a stalled
+			// winner is the implementation's choice; the dual-primary
+			// rule judges what the winner does when it resumes.
+			return nil, false
+		case f.Class == ClassAdmin:
+			continue
+		case len(f.Nodes) == 0:
+			return nil, false
+		}
+		hit = append(hit, f.Nodes...)
+	}
+	slices.Sort(hit)
+	return slices.Compact(hit), true
+}
+
+// CheckAvailability finds spans without a successful failover-client
+// write that last more than down_after + AvailSlack past the most recent
+// fault event while the group is recoverable (no fault at all, e.g. after
+// the last heal, or faults that hit one minority only). It returns the
+// total time without writes (gaps over 250 ms).
+func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
+	var oks []time.Duration
+	var start time.Duration = -1
+	for _, o := range h.Ops {
+		if o.Kind != OpWrite {
+			continue
+		}
+		if start < 0 || o.Invoke < start {
+			start = o.Invoke
+		}
+		if o.OK {
+			oks = append(oks, o.Complete)
+		}
+	}
+	if start < 0 {
+		return nil, 0
+	}
+	slices.Sort(oks)
+	// Gaps between successes, and from the last one to the end.
+	var gaps [][2]time.Duration
+	prev := start
+	for _, t := range oks {
+		if t-prev > 250*time.Millisecond {
+			gaps = append(gaps, [2]time.Duration{prev, t})
+		}
+		prev = t
+	}
+	if h.WorkEnd-prev > 250*time.Millisecond {
+		gaps = append(gaps, [2]time.Duration{prev, h.WorkEnd})
+	}
+	var total time.Duration
+	for _, g := range gaps {
+		total += g[1] - g[0]
+	}
+	// Fault events split time into segments with a fixed set of active faults.
+	events := []time.Duration{0, h.WorkEnd}
+	for _, f := range h.Faults {
+		events = append(events, f.Start, f.End)
+	}
+	slices.Sort(events)
+	events = slices.Compact(events)
+	limit := p.DownAfter + p.AvailSlack
+	for _, g := range gaps {
+		// The recovery clock starts when the set of nodes the faults hit
+		// last changed: a new fault on a node already down (its Redis
+		// killed, then cut off) changes nothing for the healthy majority.
+		runStart := time.Duration(-1)
+		var prevHit []string
+		prevOK := false
+		for k := 0; k+1 < len(events); k++ {
+			segS, segE := events[k], events[k+1]
+			var active []FaultRecord
+			for _, f := range h.Faults {
+				if f.Start <= segS && f.End > segS {
+					active = append(active, f)
+				}
+			}
+			hit, known := hitNodes(active)
+			ok := known && 2*len(hit) < p.Nodes
+			if !ok {
+				prevOK = false
+				continue
+			}
+			if !prevOK || !slices.Equal(hit, prevHit) {
+				runStart = segS
+			}
+			prevHit, prevOK = hit, true
+			// Writes must be back within limit of the later of the run's
+			// start and the gap's.
+			from := max(runStart, g[0]) + limit
+			to := min(segE, g[1])
+			if to > from {
+				what := "no fault was active"
+				if len(active) > 0 {
+					var ds []string
+					for _, f := range active {
+						ds = append(ds, fmt.Sprintf("#%d %s", f.ID, f.Desc))
+					}
+					what = "only " + strings.Join(ds, ", ") + " was active"
+				}
+				return []Violation{{RuleAvailability, from, fmt.Sprintf(
+					"no write succeeded from %s to %s (%s); from %s on the faults hit only %v (at %s: %s), and a healthy majority should restore writes within down_after + %s = %s",
+					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, p.AvailSlack, limit)}}, total
+			}
+		}
+	}
+	return nil, total
+}
+
+// CheckSidecars fails a run in which a sidecar panicked, hit a fatal
+// runtime error, or exited without the nemesis killing it.
+func CheckSidecars(h *History) []Violation {
+	var out []Violation
+	for _, s := range h.Sidecars {
+		for _, marker := range []string{"panic:", "fatal error:"} {
+			if i := strings.Index(s.Log, marker); i >= 0 {
+				end := min(len(s.Log), i+2000)
+				out = append(out, Violation{RuleSidecar, h.WorkEnd, fmt.Sprintf("sidecar %s: %q in its log:\n%s", s.Node, marker, s.Log[i:end])})
+				break
+			}
+		}
+		for _, e := range s.UnexpectedExits {
+			out = append(out, Violation{RuleSidecar, h.WorkEnd, fmt.Sprintf("sidecar %s exited unexpectedly: %s", s.Node, e)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,420 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+var testParams = Params{
+	Nodes: 3, Interval: ms(100), DownAfter: ms(2000), FenceAfter: ms(1000),
+	AvailSlack: ms(2000), LinearizeTimeout: 10 * time.Second,
+}
+
+// writes returns acknowledged failover-client writes every 20 ms over
+// [from, to), keys w<i>, with their values in final.
+func writes(from, to time.Duration, final map[string]string) []Op {
+	var out []Op
+	for t, i := from, 0; t < to; t, i = t+ms(20), i+1 {
+		k := "w" + t.String()
+		out = append(out, Op{Kind: OpWrite, Key: k, Value: "v" + k, Invoke: t, Complete: t + ms(2), OK: true})
+		final[k] = "v" + k
+	}
+	return out
+}
+
+// probes returns probe ops on node every 50 ms over [from, to), all
+// acknowledged when ok.
+func probes(node string, from, to time.Duration, ok bool) []Op {
+	var out []Op
+	for t := from; t < to; t += ms(50) {
+		o := Op{Kind: OpProbe, Node: node, Key: "p", Invoke: t, Complete: t + ms(3), OK: ok}
+		if !ok {
+			o.Err = "READONLY"
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// clean is a healthy history: one failover at 5 s after a kill of a's
+// Redis, probes showing a then b writable, continuous writes except during
+// the failover.
+func clean() *History {
+	h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(20000), LastHeal: ms(12000)}
+	h.Ops = append(h.Ops, writes(0, ms(5000), h.Final)...)
+	h.Ops = append(h.Ops, writes(ms(7500), ms(20000), h.Final)...)
+	h.Ops = append(h.Ops, probes("a", 0, ms(5000), true)...)
+	h.Ops = append(h.Ops, probes("a", ms(5000), ms(20000), false)...)
+	h.Ops = append(h.Ops, probes("b", 0, ms(7400), false)...)
+	h.Ops = append(h.Ops, probes("b", ms(7400), ms(20000), true)...)
+	h.Ops = append(h.Ops, probes("c", 0, ms(20000), false)...)
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r0", Value: "1", Invoke: ms(100), Complete: ms(110), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r0", Value: "1", Invoke: ms(120), Complete: ms(130), OK: true},
+		Op{Kind: OpSet, Client: 1, Key: "r0", Value: "2", Invoke: ms(5000), Complete: ms(6000), Err: "i/o timeout"},
+		Op{Kind: OpGet, Client: 2, Key: "r0", Value: "2", Invoke: ms(8000), Complete: ms(8010), OK: true},
+		Op{Kind: OpEnqueue, Node: "c", Key: "q1", Invoke: ms(5100), Complete: ms(5110), OK: true},
+	)
+	h.Final["q1"] = "1"
+	h.Faults = []FaultRecord{{ID: 1, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Start: ms(5000), End: ms(12000), RedisRestart: true}}
+	h.Sidecars = []SidecarRecord{{Node: "a", Log: `{"msg":"started"}`}, {Node: "b"}, {Node: "c"}}
+	return h
+}
+
+func rules(r Report) []Rule {
+	var out []Rule
+	for _, v := range r.Violations {
+		out = append(out, v.Rule)
+	}
+	return out
+}
+
+func TestCheckAcceptsCleanHistory(t *testing.T) {
+	r := Check(clean(), testParams)
+	if !r.OK() {
+		t.Fatalf("clean history rejected: %+v", r.Violations)
+	}
+	if r.Stats.Linearizable != "ok" || r.Stats.Acknowledged == 0 || r.Stats.Lost != 0 || r.Stats.DualPrimary != 0 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+	// The 2.5 s failover gap is counted, and allowed: it ends before
+	// down_after + slack.
+	if r.Stats.Unavailable < ms(2400) || r.Stats.Unavailable > ms(2600) {
+		t.Errorf("unavailable %s, want about 2.5s", r.Stats.Unavailable)
+	}
+}
+
+func TestCheckRejectsPlantedFaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		plant func(h *History)
+		p     func(p *Params)
+		want  Rule
+		msg   string
+	}{
+		{
+			name: "lost write",
+			plant: func(h *History) {
+				// A write acknowledged at 15 s, far from any fault, is gone.
+				delete(h.Final, "w15s")
+			},
+			want: RuleLostWrite, msg: "w15s",
+		},
+		{
+			name: "lost write within the bound, with min_replicas 1",
+			plant: func(h *History) {
+				delete(h.Final, "w4.9s") // 100 ms before the kill
+			},
+			p:    func(p *Params) { p.MinReplicas = 1 },
+			want: RuleLostWrite, msg: "w4.9s",
+		},
+		{
+			name: "changed write",
+			plant: func(h *History) {
+				h.Final["w15s"] = "other"
+			},
+			want: RuleLostWrite, msg: `final "other"`,
+		},
+		{
+			name: "dual primary",
+			plant: func(h *History) {
+				// a keeps taking writes from 9 s to 10 s, long after the kill
+				// and the restart's grace.
+				var ops []Op
+				for _, o := range h.Ops {
+					if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= ms(9000) && o.Invoke < ms(10000) {
+						o.OK, o.Err = true, ""
+					}
+					ops = append(ops, o)
+				}
+				h.Ops = ops
+			},
+			want: RuleDualPrimary, msg: "a+b both accepted writes",
+		},
+		{
+			name: "stale read",
+			plant: func(h *History) {
+				// After "2" was read at 8 s, a later read returns "1".
+				h.Ops = append(h.Ops, Op{Kind: OpGet, Client: 3, Key: "r0", Value: "1", Invoke: ms(9000), Complete: ms(9010), OK: true})
+			},
+			want: RuleLinearizable, msg: "key r0",
+		},
+		{
+			name: "read of a value never written",
+			plant: func(h *History) {
+				h.Ops = append(h.Ops, Op{Kind: OpGet, Client: 3, Key: "r0", Value: "7", Invoke: ms(9000), Complete: ms(9010), OK: true})
+			},
+			want: RuleLinearizable, msg: "key r0",
+		},
+		{
+			name:  "retry queue applied twice",
+			plant: func(h *History) { h.Final["q1"] = "2" },
+			want:  RuleRetryQueue, msg: "more than once",
+		},
+		{
+			name:  "retry queue never applied",
+			plant: func(h *History) { delete(h.Final, "q1") },
+			want:  RuleRetryQueue, msg: "never applied",
+		},
+		{
+			name: "unavailable after the last heal",
+			plant: func(h *History) {
+				var ops []Op
+				for _, o := range h.Ops {
+					if o.Kind == OpWrite && o.Invoke >= ms(13000) && o.Invoke < ms(17000) {
+						o.OK, o.Err = false, "READONLY"
+					}
+					ops = append(ops, o)
+				}
+				h.Ops = ops
+			},
+			want: RuleAvailability, msg: "no fault was active",
+		},
+		{
+			name: "unavailable with one Redis down (cooldown outage)",
+			plant: func(h *History) {
+				// Writes stay down from 5 s until the restart at 12 s.
+				var ops []Op
+				for _, o := range h.Ops {
+					if o.Kind == OpWrite && o.Invoke >= ms(7500) && o.Invoke < ms(12000) {
+						o.OK, o.Err = false, "connection refused"
+					}
+					ops = append(ops, o)
+				}
+				h.Ops = ops
+			},
+			want: RuleAvailability, msg: "only #1",
+		},
+		{
+			name: "sidecar panic",
+			plant: func(h *History) {
+				h.Sidecars[1].Log += "\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:"
+			},
+			want: RuleSidecar, msg: "sidecar b",
+		},
+		{
+			name:  "sidecar fatal error",
+			plant: func(h *History) { h.Sidecars[2].Log += "fatal error: concurrent map writes" },
+			want:  RuleSidecar, msg: "sidecar c",
+		},
+		{
+			name:  "sidecar exited",
+			plant: func(h *History) { h.Sidecars[0].UnexpectedExits = []string{"exit status 1 at 3.000s"} },
+			want:  RuleSidecar, msg: "exited unexpectedly",
+		},
+		{
+			name:  "no final read",
+			plant: func(h *History) { h.FinalErr = "no primary" },
+			want:  RuleFinalRead, msg: "no primary",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := clean()
+			tt.plant(h)
+			p := testParams
+			if tt.p != nil {
+				tt.p(&p)
+			}
+			r := Check(h, p)
+			if len(r.Violations) != 1 || r.Violations[0].Rule != tt.want {
+				t.Fatalf("violations %v, want exactly one %s: %+v", rules(r), tt.want, r.Violations)
+			}
+			if !strings.Contains(r.Violations[0].Msg, tt.msg) {
+				t.Errorf("message %q does not mention %q", r.Violations[0].Msg, tt.msg)
+			}
+		})
+	}
+}
+
+func TestLostWriteBound(t *testing.T) {
+	h := clean()
+	delete(h.Final, "w4.9s") // acknowledged 100 ms before the kill at 5 s
+	r := Check(h, testParams)
+	if !r.OK() {
+		t.Fatalf("a write lost within the bound (min_replicas 0) was rejected: %+v", r.Violations)
+	}
+	if r.Stats.Lost != 1 || r.Stats.LostExcused != 1 {
+		t.Errorf("lost %d, excused %d; want 1, 1", r.Stats.Lost, r.Stats.LostExcused)
+	}
+}
+
+func TestRetryQueueWipeExcused(t *testing.T) {
+	h := clean()
+	delete(h.Final, "q1")
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"c"},
+		Start: ms(5200), End: ms(6000), SidecarWiped: true})
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("an item lost with its sidecar's wiped data dir was rejected: %+v", r.Violations)
+	}
+}
+
+func TestDualPrimaryGrace(t *testing.T) {
+	h := clean()
+	// a still takes writes until 5.9 s, within fence_after + interval of
+	// the fault at 5 s, while b took over at 5.6 s: allowed.
+	var ops []Op
+	for _, o := range h.Ops {
+		if o.Kind == OpProbe && o.Invoke >= ms(5000) && o.Invoke < ms(5900) && (o.Node == "a" || o.Node == "b" && o.Invoke >= ms(5600)) {
+			o.OK, o.Err = true, ""
+		}
+		ops = append(ops, o)
+	}
+	h.Ops = ops
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("overlap within the grace rejected: %+v", r.Violations)
+	}
+}
+
+func outage(h *History, from, to time.Duration) {
+	for i, o := range h.Ops {
+		if o.Kind == OpWrite && o.Invoke >= from && o.Invoke < to {
+			h.Ops[i].OK, h.Ops[i].Err = false, "timeout"
+		}
+	}
+}
+
+func TestAvailabilityExcusesWhatNeedsNoRecovery(t *testing.T) {
+	for _, f := range []FaultRecord{
+		{ID: 2, Kind: Pause, Class: ClassAdmin, Desc: "pause", Start: ms(13000), End: ms(19000)},
+		{ID: 2, Kind: Netem, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "netem a", Start: ms(13000), End: ms(19000)},
+		{ID: 2, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"a", "b"}, Desc: "two nodes", Start: ms(13000), End: ms(19000)},
+		{ID: 2, Kind: PauseWinner, Class: ClassProcess, Nodes: []string{"a"}, Desc: "pause-winner", Start: ms(13000), End: ms(19000)},
+	} {
+		h := clean()
+		// An outage from 13 s to 19.5 s: while failover is paused, links
+		// are lossy or a majority is down, it is not held against the
+		// group; the heal at 19 s leaves 0.5 s, within the bound.
+		h.Faults = append(h.Faults, f)
+		outage(h, ms(13000), ms(19500))
+		if r := Check(h, testParams); !r.OK() {
+			t.Errorf("%s: outage rejected: %+v", f.Desc, r.Violations)
+		}
+	}
+}
+
+func TestAvailabilityMinorityPartition(t *testing.T) {
+	// A gossip-only partition of the primary a: a majority {b, c} is
+	// healthy and connected, so writes must not stay down for 6 s.
+	h := clean()
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: PartGossip, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "gossip-only a", Start: ms(13000), End: ms(19000)})
+	outage(h, ms(13000), ms(19000))
+	r := Check(h, testParams)
+	if len(r.Violations) != 1 || r.Violations[0].Rule != RuleAvailability || !strings.Contains(r.Violations[0].Msg, "gossip-only a") {
+		t.Fatalf("violations %+v, want one availability naming the partition", r.Violations)
+	}
+}
+
+func TestSubtract(t *testing.T) {
+	got := subtract(0, 10, [][2]time.Duration{{2, 3}, {5, 12}, {-1, 1}})
+	want := [][2]time.Duration{{1, 2}, {3, 5}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("subtract = %v, want %v", got, want)
+	}
+}
+
+func TestNotApplied(t *testing.T) {
+	for _, tt := range []struct {
+		err  string
+		want bool
+	}{
+		{"READONLY You can't write against a read only replica.", true},
+		{"LOADING Redis is loading the dataset in memory", true},
+		{"dial tcp 127.0.0.2:6379: connect: connection refused", true},
+		{"dial tcp 127.0.0.2:6379: i/o timeout", true},
+		{"redis: connection pool timeout", true},
+		{"read tcp 127.0.0.1:5000->127.0.0.2:6379: i/o timeout", false},
+		{"EOF", false},
+		{"read tcp 127.0.0.1:5000->127.0.0.2:6379: read: connection reset by peer", false},
+		{"context deadline exceeded", false},
+	} {
+		if got := notApplied(tt.err); got != tt.want {
+			t.Errorf("notApplied(%q) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRegisterFailedSets(t *testing.T) {
+	h := clean()
+	// A SET refused by a replica never happened: a read of its value is
+	// a violation. A SET that timed out may have happened: a read of its
+	// value is fine.
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r1", Value: "x", Invoke: ms(9000), Complete: ms(9001), Err: "READONLY You can't write against a read only replica."},
+		Op{Kind: OpGet, Client: 2, Key: "r1", Value: "x", Invoke: ms(9100), Complete: ms(9101), OK: true},
+	)
+	if r := Check(h, testParams); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("read of a refused write: violations %+v, want one linearizable", r.Violations)
+	}
+	h.Ops[len(h.Ops)-2].Err = "read tcp 127.0.0.1:5000->127.0.0.2:6379: i/o timeout"
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("read of a timed-out write rejected: %+v", r.Violations)
+	}
+}
+
+func TestRegisterLossWithinBound(t *testing.T) {
+	h := clean()
+	// "b" is acknowledged 50 ms before the kill at 5 s; a read after the
+	// failover returns the previous value "a": the write vanished with the
+	// unreplicated stream. Allowed without min_replicas, a violation with it.
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "a", Invoke: ms(100), Complete: ms(110), OK: true},
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "b", Invoke: ms(4940), Complete: ms(4950), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "a", Invoke: ms(8000), Complete: ms(8010), OK: true},
+	)
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("a register write lost within the bound rejected: %+v", r.Violations)
+	}
+	// Read from the isolated primary before it vanished: not judged either.
+	h.Ops = append(h.Ops, Op{Kind: OpGet, Client: 2, Key: "r3", Value: "b", Invoke: ms(5500), Complete: ms(5510), OK: true})
+	if r := Check(h, testParams); !r.OK() {
+		t.Fatalf("a read of a register write lost within the bound rejected: %+v", r.Violations)
+	}
+	p := testParams
+	p.MinReplicas = 1
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
+		t.Fatalf("with min_replicas 1: violations %+v, want one linearizable", r.Violations)
+	}
+}
+
+func TestAvailabilityClockKeepsRunningOnTheSameNode(t *testing.T) {
+	// a's Redis is killed at 13 s and, while it is down, a is also cut
+	// off at 15 s: the healthy majority {b, c} had to restore writes by
+	// 17 s whatever else happened to a; writes only came back at 19 s.
+	h := clean()
+	h.Faults = append(h.Faults,
+		FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-redis a", Start: ms(13000), End: ms(19000)},
+		FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "isolate a", Start: ms(15000), End: ms(18500)},
+	)
+	outage(h, ms(13000), ms(19000))
+	r := Check(h, testParams)
+	if len(r.Violations) != 1 || r.Violations[0].Rule != RuleAvailability || r.Violations[0].At != ms(17000) {
+		t.Fatalf("violations %+v, want one availability at 17s", r.Violations)
+	}
+}
+
+func TestTwoDataSetsLost(t *testing.T) {
+	// a's Redis (no persistence) is killed at 5 s and b's at 6 s: with
+	// both copies gone, a write acknowledged at 4 s may be gone for good.
+	h := clean()
+	h.Faults[0].DataLost = true
+	delete(h.Final, "w4s")
+	p := testParams
+	p.MinReplicas = 1
+	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLostWrite {
+		t.Fatalf("one data set lost: violations %+v, want one lost-write", r.Violations)
+	}
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, DataLost: true,
+		Desc: "kill-redis b", Start: ms(6000), End: ms(7000)})
+	if r := Check(h, p); !r.OK() {
+		t.Fatalf("two data sets lost at once: %+v", r.Violations)
+	}
+	// A write after the second loss started is still held to account.
+	delete(h.Final, "w15s")
+	if r := Check(h, p); len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Msg, "w15s") {
+		t.Fatalf("violations %+v, want one lost-write naming w15s", r.Violations)
+	}
+}

@@ -1,0 +1,189 @@
+package chaos
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// regInput is one register operation as porcupine sees it.
+type regInput struct {
+	key   string
+	write bool
+	value string
+}
+
+// registerModel is a set of independent registers (one per key, initially
+// absent: ""), partitioned by key.
+func registerModel() porcupine.Model {
+	return porcupine.Model{
+		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+			byKey := map[string][]porcupine.Operation{}
+			var keys []string
+			for _, o := range history {
+				k := o.Input.(regInput).key
+				if _, ok := byKey[k]; !ok {
+					keys = append(keys, k)
+				}
+				byKey[k] = append(byKey[k], o)
+			}
+			sort.Strings(keys)
+			out := make([][]porcupine.Operation, 0, len(keys))
+			for _, k := range keys {
+				out = append(out, byKey[k])
+			}
+			return out
+		},
+		Init: func() interface{} { return "" },
+		Step: func(state, input, output interface{}) (bool, interface{}) {
+			in := input.(regInput)
+			if in.write {
+				return true, in.value
+			}
+			return output.(string) == state.(string), state
+		},
+		DescribeOperation: func(input, output interface{}) string {
+			in := input.(regInput)
+			if in.write {
+				return fmt.Sprintf("set(%s, %s)", in.key, in.value)
+			}
+			return fmt.Sprintf("get(%s) -> %q", in.key, output)
+		},
+	}
+}
+
+// notApplied reports whether a write that failed with err certainly did
+// not reach Redis's data set: refused by a replica or a loading or
+// fenced-off server, or never sent because no connection could be made.
+// Any other failure (a timeout after sending, a reset) may or may not have
+// been applied.
+func notApplied(err string) bool {
+	for _, p := range []string{"READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS", "redis: connection pool timeout", "redis: all sentinels"} {
+		if strings.HasPrefix(err, p) {
+			return true
+		}
+	}
+	return strings.Contains(err, "dial tcp") || strings.Contains(err, "connect: connection refused")
+}
+
+// registerOps turns the register workload into porcupine operations. A
+// failed GET had no effect and is dropped, as is a SET that certainly
+// failed (notApplied); any other failed SET may or may not have been
+// applied, so it stays open until after the end of the history. So does
+// an acknowledged SET within the documented loss bound (lossExcused): the
+// mode allows it to vanish, which a read after a failover then shows; a
+// read that returned such a value is dropped.
+func registerOps(h *History, p Params) []porcupine.Operation {
+	var end time.Duration
+	for _, o := range h.Ops {
+		end = max(end, o.Complete)
+	}
+	// Values whose SET is within the loss bound: a read of one (say from
+	// an isolated primary before its fence) is not judged either, as the
+	// write it shows may vanish.
+	mayVanish := map[[2]string]bool{}
+	for _, o := range h.Ops {
+		if o.Kind == OpSet && o.OK && lossExcused(h, p, o.Complete) {
+			mayVanish[[2]string{o.Key, o.Value}] = true
+		}
+	}
+	var out []porcupine.Operation
+	for _, o := range h.Ops {
+		switch {
+		case o.Kind == OpGet && o.OK && !mayVanish[[2]string{o.Key, o.Value}]:
+			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key}, Output: o.Value,
+				Call: int64(o.Invoke), Return: int64(o.Complete)})
+		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
+			ret := o.Complete
+			if !o.OK || lossExcused(h, p, o.Complete) {
+				ret = end + time.Second
+			}
+			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key, write: true, value: o.Value}, Output: "",
+				Call: int64(o.Invoke), Return: int64(ret)})
+		}
+	}
+	return out
+}
+
+// CheckLinearizable checks the register history with porcupine. It
+// returns "ok", "violation", "unknown (search timed out)" or "n/a" (no
+// register ops). On a violation the message names the key and lists the
+// operations on it that porcupine could not order.
+func CheckLinearizable(h *History, p Params) ([]Violation, string) {
+	ops := registerOps(h, p)
+	if len(ops) == 0 {
+		return nil, "n/a"
+	}
+	timeout := p.LinearizeTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	model := registerModel()
+	res, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	switch res {
+	case porcupine.Ok:
+		return nil, "ok"
+	case porcupine.Unknown:
+		return nil, "unknown (search timed out)"
+	}
+	// Find the partition that failed: the longest partial linearization
+	// ends just before the operation that could not be placed.
+	var b strings.Builder
+	at := time.Duration(-1)
+	for _, part := range info.PartialLinearizationsOperations() {
+		if len(part) == 0 {
+			continue
+		}
+		var longest []porcupine.Operation
+		for _, lin := range part {
+			if len(lin) > len(longest) {
+				longest = lin
+			}
+		}
+		partOps := 0
+		for _, o := range ops {
+			if len(longest) > 0 && o.Input.(regInput).key == longest[0].Input.(regInput).key {
+				partOps++
+			}
+		}
+		if len(longest) == partOps {
+			continue // this key linearized fully
+		}
+		key := ""
+		if len(longest) > 0 {
+			key = longest[0].Input.(regInput).key
+		}
+		// The ops on this key not in the longest linearization, earliest
+		// first: one of them is the op that broke it.
+		placed := map[int64]bool{}
+		for _, o := range longest {
+			placed[o.Call] = true
+		}
+		var rest []porcupine.Operation
+		for _, o := range ops {
+			if o.Input.(regInput).key == key && !placed[o.Call] {
+				rest = append(rest, o)
+			}
+		}
+		sort.Slice(rest, func(i, j int) bool { return rest[i].Call < rest[j].Call })
+		fmt.Fprintf(&b, "key %s: %d of %d operations linearize; the last placed and the first left over:", key, len(longest), partOps)
+		if len(longest) > 0 {
+			o := longest[len(longest)-1]
+			fmt.Fprintf(&b, "\n  placed [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), model.DescribeOperation(o.Input, o.Output))
+		}
+		for _, o := range rest[:min(len(rest), 6)] {
+			fmt.Fprintf(&b, "\n  left   [%s %s] %s", fmtDur(time.Duration(o.Call)), fmtDur(time.Duration(o.Return)), model.DescribeOperation(o.Input, o.Output))
+		}
+		if len(rest) > 0 && (at < 0 || time.Duration(rest[0].Call) < at) {
+			at = time.Duration(rest[0].Call)
+		}
+		b.WriteString("\n")
+	}
+	if at < 0 {
+		at = 0
+	}
+	return []Violation{{RuleLinearizable, at, "register history is not linearizable: " + strings.TrimSpace(b.String())}}, "violation"
+}

@@ -1,0 +1,624 @@
+//go:build linux
+
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// nemesis carries out a Plan's faults on a cluster and records what it did.
+type nemesis struct {
+	c    *cluster
+	plan Plan
+
+	mu      sync.Mutex
+	records []FaultRecord
+	busy    map[string]bool // "a/redis", "a/vigil": a process fault holds it
+}
+
+// active is a started fault waiting for its end.
+type active struct {
+	idx  int // into records
+	heal func() (redisRestart, wiped bool, err error)
+}
+
+// run injects the plan's faults from phase start on, ends each after its
+// duration, and at the plan's end heals whatever is still active. It
+// returns when everything is healed.
+func (m *nemesis) run(ctx context.Context) {
+	m.busy = map[string]bool{}
+	phase := time.Now()
+	var wg sync.WaitGroup
+	healAll := make(chan struct{})
+	for _, f := range m.plan.Faults {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(phase.Add(f.At))):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		a := m.startFault(ctx, f)
+		if a == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(time.Until(phase.Add(f.At + f.For))):
+			case <-healAll:
+			}
+			m.endFault(a)
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(phase.Add(m.plan.Duration))):
+	}
+	close(healAll)
+	wg.Wait()
+	m.healEverything()
+}
+
+func (m *nemesis) record(r FaultRecord) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.records = append(m.records, r)
+	return len(m.records) - 1
+}
+
+func (m *nemesis) claim(keys ...string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		if m.busy[k] {
+			return false
+		}
+	}
+	for _, k := range keys {
+		m.busy[k] = true
+	}
+	return true
+}
+
+func (m *nemesis) release(keys ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		delete(m.busy, k)
+	}
+}
+
+// resolve picks the fault's focus node now.
+func (m *nemesis) resolve(ctx context.Context, f Fault) *node {
+	nodes := m.c.nodes
+	prim := m.c.currentPrimary(ctx)
+	switch f.Focus {
+	case TargetPrimary:
+		if prim != nil {
+			return prim
+		}
+	case TargetReplica:
+		var reps []*node
+		for _, nd := range nodes {
+			if nd != prim {
+				reps = append(reps, nd)
+			}
+		}
+		return reps[f.Pick%len(reps)]
+	}
+	return nodes[f.Pick%len(nodes)]
+}
+
+func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
+	c := m.c
+	focus := m.resolve(ctx, f)
+	rec := FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Kind.Class(), Nodes: []string{focus.name}, Start: c.since()}
+	rec.Desc = fmt.Sprintf("%s %s (%s)", f.Kind, focus.name, f.Focus)
+	fail := func(err error) *active {
+		rec.Failed = err.Error()
+		rec.End = rec.Start
+		m.record(rec)
+		c.logf("%s fault #%d %s: not carried out: %v", fmtDur(rec.Start), f.ID, rec.Desc, err)
+		return nil
+	}
+	var heal func() (bool, bool, error)
+	switch f.Kind {
+	case KillRedis, KillSidecar, KillBoth:
+		var keys []string
+		if f.Kind != KillSidecar {
+			keys = append(keys, focus.name+"/redis")
+		}
+		if f.Kind != KillRedis {
+			keys = append(keys, focus.name+"/vigil")
+		}
+		if !m.claim(keys...) {
+			return fail(fmt.Errorf("a process of %s is already under a fault", focus.name))
+		}
+		if f.WipeData {
+			rec.Desc += " wipe"
+		}
+		if f.Kind != KillSidecar {
+			if focus.persist {
+				rec.Desc += " aof"
+			} else {
+				rec.Desc += " no-persistence"
+			}
+		}
+		if f.Kind != KillSidecar {
+			rec.DataLost = f.WipeData || !focus.persist
+			c.kill(focus, false)
+		}
+		if f.Kind != KillRedis {
+			c.kill(focus, true)
+		}
+		heal = func() (bool, bool, error) {
+			defer m.release(keys...)
+			var err error
+			restarted, wiped := false, false
+			if f.Kind != KillSidecar {
+				if f.WipeData {
+					err = wipeDir(focus.redisData())
+					if err == nil {
+						err = c.writeRedisConf(focus)
+					}
+				}
+				if err == nil {
+					err = c.startRedis(focus)
+					restarted = err == nil
+				}
+			}
+			if f.Kind != KillRedis && err == nil {
+				if f.WipeData {
+					err = wipeDir(focus.vigilData())
+					wiped = err == nil
+				}
+				if err == nil {
+					err = c.startVigil(focus)
+				}
+			}
+			return restarted, wiped, err
+		}
+	case StopRedis, StopSidecar:
+		sidecar := f.Kind == StopSidecar
+		key := focus.name + "/redis"
+		if sidecar {
+			key = focus.name + "/vigil"
+		}
+		if !m.claim(key) {
+			return fail(fmt.Errorf("%s is already under a fault", key))
+		}
+		c.signal(focus, sidecar, syscall.SIGSTOP)
+		heal = func() (bool, bool, error) {
+			defer m.release(key)
+			c.signal(focus, sidecar, syscall.SIGCONT)
+			return false, false, nil
+		}
+	case PartHalves, PartIsolate, PartBridge, PartOneWay, PartGossip, PartRedis, PartLocal:
+		rules, side, desc := m.partitionRules(f, focus)
+		rec.Nodes, rec.Desc = side, desc
+		chain := fmt.Sprintf("F%d", f.ID)
+		var b strings.Builder
+		fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n%s-A OUTPUT -j %s\nCOMMIT\n", chain, rules, chain)
+		if err := c.ns.Restore(b.String()); err != nil {
+			return fail(err)
+		}
+		heal = func() (bool, bool, error) {
+			_, err1 := c.ns.Exec("iptables", "-w", "-D", "OUTPUT", "-j", chain)
+			_, err2 := c.ns.Exec("iptables", "-w", "-F", chain)
+			_, err3 := c.ns.Exec("iptables", "-w", "-X", chain)
+			return false, false, firstErr(err1, err2, err3)
+		}
+	case Netem:
+		rec.Desc = fmt.Sprintf("netem %s delay %dms±%dms loss %d%%", focus.name, f.DelayMs, f.JitterMs, f.LossPct)
+		_, err := c.ns.Exec("tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "prio", "bands", "4")
+		if err == nil {
+			_, err = c.ns.Exec("tc", "qdisc", "add", "dev", "lo", "parent", "1:4", "handle", "40:", "netem",
+				"delay", fmt.Sprintf("%dms", f.DelayMs), fmt.Sprintf("%dms", f.JitterMs), "loss", fmt.Sprintf("%d%%", f.LossPct))
+			if err == nil {
+				_, err = c.ns.Exec("tc", "filter", "add", "dev", "lo", "parent", "1:0", "protocol", "ip", "prio", "1",
+					"u32", "match", "ip", "src", focus.addr+"/32", "flowid", "1:4")
+			}
+			if err != nil {
+				_, _ = c.ns.Exec("tc", "qdisc", "del", "dev", "lo", "root")
+			}
+		}
+		if err == nil {
+			heal = func() (bool, bool, error) {
+				_, err := c.ns.Exec("tc", "qdisc", "del", "dev", "lo", "root")
+				return false, false, err
+			}
+			break
+		}
+		// Without sch_netem (containers often lack it), drop at random
+		// with iptables instead: loss without latency.
+		loss := max(f.LossPct, 5)
+		rec.Desc = fmt.Sprintf("loss %s %d%% (iptables statistic; tc netem unavailable)", focus.name, loss)
+		chain := fmt.Sprintf("F%d", f.ID)
+		rules := fmt.Sprintf("*filter\n:%s - [0:0]\n-A %s -s %s -m statistic --mode random --probability %.2f -j DROP\n-A OUTPUT -j %s\nCOMMIT\n",
+			chain, chain, focus.addr, float64(loss)/100, chain)
+		if err := c.ns.Restore(rules); err != nil {
+			return fail(err)
+		}
+		heal = func() (bool, bool, error) {
+			_, err1 := c.ns.Exec("iptables", "-w", "-D", "OUTPUT", "-j", chain)
+			_, err2 := c.ns.Exec("iptables", "-w", "-F", chain)
+			_, err3 := c.ns.Exec("iptables", "-w", "-X", chain)
+			return false, false, firstErr(err1, err2, err3)
+		}
+	case PauseWinner:
+		prim := focus
+		key := prim.name + "/redis"
+		if !m.claim(key) {
+			return fail(fmt.Errorf("%s is already under a fault", key))
+		}
+		rec.Desc = fmt.Sprintf("pause-winner: kill %s's redis (primary), SIGSTOP the next election winner", prim.name)
+		offsets := map[string]int64{}
+		for _, nd := range c.nodes {
+			if st, err := nd.vigilLog.Stat(); err == nil {
+				offsets[nd.name] = st.Size()
+			}
+		}
+		rec.DataLost = !prim.persist
+		c.kill(prim, false)
+		wctx, cancel := context.WithTimeout(context.Background(), c.params.DownAfter+15*time.Second)
+		done := make(chan struct{})
+		var winner *node // written by the watcher before done closes
+		go func() {
+			defer close(done)
+			winner = m.watchWinner(wctx, f.ID, prim, offsets)
+		}()
+		heal = func() (bool, bool, error) {
+			cancel()
+			<-done
+			if winner != nil {
+				c.signal(winner, true, syscall.SIGCONT)
+				m.release(winner.name + "/vigil")
+				// Watch the resumed winner with the old primary still
+				// down: what it does now is what the fault is about, and
+				// the restart's grace below must not cover it.
+				time.Sleep(3 * time.Second)
+			}
+			defer m.release(key)
+			err := c.startRedis(prim)
+			return err == nil, false, err
+		}
+	case WipeIsolated:
+		key := focus.name + "/vigil"
+		if !m.claim(key) {
+			return fail(fmt.Errorf("%s is already under a fault", key))
+		}
+		c.kill(focus, true)
+		if err := wipeDir(focus.vigilData()); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		rules, _, _ := m.partitionRules(Fault{ID: f.ID, Kind: PartIsolate}, focus)
+		chain := fmt.Sprintf("F%d", f.ID)
+		var b strings.Builder
+		fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n%s-A OUTPUT -j %s\nCOMMIT\n", chain, rules, chain)
+		if err := c.ns.Restore(b.String()); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		if err := c.startVigil(focus); err != nil {
+			m.release(key)
+			return fail(err)
+		}
+		rec.Desc = fmt.Sprintf("wipe-isolated: %s's sidecar restarted with an empty data dir, %s cut off", focus.name, focus.name)
+		rec.SidecarWiped = true
+		heal = func() (bool, bool, error) {
+			defer m.release(key)
+			_, err1 := c.ns.Exec("iptables", "-w", "-D", "OUTPUT", "-j", chain)
+			_, err2 := c.ns.Exec("iptables", "-w", "-F", chain)
+			_, err3 := c.ns.Exec("iptables", "-w", "-X", chain)
+			return false, false, firstErr(err1, err2, err3)
+		}
+	case Switchover:
+		body := map[string]string{}
+		if !f.ToAny {
+			body["to"] = focus.name
+			rec.Desc = "switchover to " + focus.name
+		} else {
+			rec.Desc, rec.Nodes = "switchover to any", nil
+		}
+		if err := c.admin(ctx, "/v1/switchover", body); err != nil {
+			return fail(err)
+		}
+		rec.End = c.since()
+		m.record(rec)
+		c.logf("%s fault #%d %s (done at %s)", fmtDur(rec.Start), f.ID, rec.Desc, fmtDur(rec.End))
+		return nil
+	case Pause:
+		rec.Desc, rec.Nodes = "pause automatic failover", nil
+		if err := c.admin(ctx, "/v1/pause", nil); err != nil {
+			return fail(err)
+		}
+		heal = func() (bool, bool, error) {
+			return false, false, c.admin(context.Background(), "/v1/resume", nil)
+		}
+	case Forget:
+		rec.Desc = "forget " + focus.name
+		if err := c.admin(ctx, "/v1/forget", map[string]string{"node": focus.name}); err != nil {
+			return fail(err)
+		}
+		rec.End = c.since()
+		m.record(rec)
+		c.logf("%s fault #%d %s", fmtDur(rec.Start), f.ID, rec.Desc)
+		return nil
+	}
+	idx := m.record(rec)
+	c.logf("%s fault #%d %s start", fmtDur(rec.Start), f.ID, rec.Desc)
+	return &active{idx: idx, heal: heal}
+}
+
+func (m *nemesis) endFault(a *active) {
+	restart, wiped, err := a.heal()
+	now := m.c.since()
+	m.mu.Lock()
+	r := &m.records[a.idx]
+	r.End, r.RedisRestart, r.SidecarWiped = now, restart, r.SidecarWiped || wiped
+	if err != nil {
+		r.Failed = "heal: " + err.Error()
+	}
+	desc, id := r.Desc, r.ID
+	m.mu.Unlock()
+	if err != nil {
+		m.c.logf("%s fault #%d %s end: %v", fmtDur(now), id, desc, err)
+	} else {
+		m.c.logf("%s fault #%d %s end", fmtDur(now), id, desc)
+	}
+}
+
+// watchWinner reads the other sidecars' logs from offsets on until one
+// says it won an election, then SIGSTOPs that sidecar at once, before it
+// can promote, and notes it in fault id's record. It returns the stopped
+// node, or nil when ctx ended first (or the winner's sidecar was already
+// under another fault).
+func (m *nemesis) watchWinner(ctx context.Context, id int, prim *node, offsets map[string]int64) *node {
+	c := m.c
+	// The log lines of a sidecar that has won the right to promote its
+	// Redis: the vote-based core's "election won", and the Raft core's
+	// "committed as the primary; promoting", logged before it verifies and
+	// sends REPLICAOF NO ONE.
+	winnerLines := [][]byte{[]byte(`"msg":"election won"`), []byte(`"msg":"committed as the primary; promoting"`)}
+	for {
+		for _, nd := range c.nodes {
+			if nd == prim {
+				continue
+			}
+			f, err := os.Open(nd.vigilLog.Name())
+			if err != nil {
+				continue
+			}
+			st, err := f.Stat()
+			if err != nil || st.Size() <= offsets[nd.name] {
+				f.Close()
+				continue
+			}
+			buf := make([]byte, st.Size()-offsets[nd.name])
+			n, _ := f.ReadAt(buf, offsets[nd.name])
+			f.Close()
+			if !slices.ContainsFunc(winnerLines, func(l []byte) bool { return bytes.Contains(buf[:n], l) }) {
+				continue
+			}
+			if !m.claim(nd.name + "/vigil") {
+				return nil
+			}
+			c.signal(nd, true, syscall.SIGSTOP)
+			at := c.since()
+			m.mu.Lock()
+			for i := range m.records {
+				if m.records[i].ID == id {
+					m.records[i].Nodes = append(m.records[i].Nodes, nd.name)
+					m.records[i].Desc += fmt.Sprintf("; %s won, stopped at %s", nd.name, fmtDur(at))
+				}
+			}
+			m.mu.Unlock()
+			c.logf("%s fault #%d: %s won the election, SIGSTOP", fmtDur(at), id, nd.name)
+			return nd
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// healEverything makes sure nothing is left: no rules, no qdisc, every
+// process running and resumed.
+func (m *nemesis) healEverything() {
+	c := m.c
+	_, _ = c.ns.Exec("iptables", "-w", "-F", "OUTPUT")
+	_, _ = c.ns.Exec("tc", "qdisc", "del", "dev", "lo", "root")
+	for _, nd := range c.nodes {
+		for _, sidecar := range []bool{false, true} {
+			c.signal(nd, sidecar, syscall.SIGCONT)
+			c.mu.Lock()
+			p := nd.redis
+			if sidecar {
+				p = nd.vigil
+			}
+			c.mu.Unlock()
+			select {
+			case <-p.done:
+				var err error
+				if sidecar {
+					err = c.startVigil(nd)
+				} else {
+					err = c.startRedis(nd)
+				}
+				c.logf("%s heal: restarted %s's %s: %v", fmtDur(c.since()), nd.name, map[bool]string{false: "redis", true: "sidecar"}[sidecar], err)
+			default:
+			}
+		}
+	}
+}
+
+// partitionRules returns the iptables rules (for chain F<id>, without
+// the jump) of a partition fault, the nodes on the focus's side, and a
+// description.
+func (m *nemesis) partitionRules(f Fault, focus *node) (string, []string, string) {
+	nodes := m.c.nodes
+	n := len(nodes)
+	chain := fmt.Sprintf("F%d", f.ID)
+	side := map[int]bool{focus.idx: true}
+	bridge := -1
+	switch f.Kind {
+	case PartHalves:
+		for _, x := range f.Extra {
+			side[(focus.idx+x)%n] = true
+		}
+	case PartBridge:
+		bridge = (focus.idx + f.Extra[0]) % n
+	}
+	var names []string
+	for i := range n {
+		if side[i] {
+			names = append(names, nodes[i].name)
+		}
+	}
+	var others []string
+	for i := range n {
+		if !side[i] && i != bridge {
+			others = append(others, nodes[i].name)
+		}
+	}
+	var b strings.Builder
+	cut := func(a, d *node, match string) {
+		if match != "" {
+			match += " "
+		}
+		fmt.Fprintf(&b, "-A %s -s %s -d %s %s-j DROP\n", chain, a.addr, d.addr, match)
+	}
+	ports := func(a, d *node, proto string, port int) {
+		cut(a, d, fmt.Sprintf("-p %s --dport %d", proto, port))
+		cut(a, d, fmt.Sprintf("-p %s --sport %d", proto, port))
+	}
+	desc := ""
+	for i := range n {
+		for j := range n {
+			if i == j || side[i] == side[j] || i == bridge || j == bridge {
+				continue
+			}
+			a, d := nodes[i], nodes[j]
+			switch f.Kind {
+			case PartOneWay:
+				if side[i] {
+					cut(a, d, "")
+				}
+			case PartGossip:
+				ports(a, d, "tcp", gossipPort)
+				ports(a, d, "udp", gossipPort)
+			case PartRedis:
+				ports(a, d, "tcp", redisPort)
+			case PartLocal:
+			default:
+				cut(a, d, "")
+			}
+		}
+	}
+	switch f.Kind {
+	case PartOneWay:
+		desc = fmt.Sprintf("one-way: %v cannot send to %v", names, others)
+	case PartGossip:
+		desc = fmt.Sprintf("gossip-only partition %v | %v", names, others)
+	case PartRedis:
+		desc = fmt.Sprintf("redis-only partition %v | %v", names, others)
+	case PartLocal:
+		ports(focus, focus, "tcp", redisPort)
+		desc = fmt.Sprintf("sidecar %s cut from its own redis", focus.name)
+	case PartBridge:
+		desc = fmt.Sprintf("bridge partition %v | %v, %s reaches both", names, others, nodes[bridge].name)
+	default:
+		desc = fmt.Sprintf("partition %v | %v", names, others)
+	}
+	return b.String(), names, desc
+}
+
+// kill SIGKILLs nd's Redis or sidecar and waits for it to be gone.
+func (c *cluster) kill(nd *node, sidecar bool) {
+	c.mu.Lock()
+	p := nd.redis
+	if sidecar {
+		p = nd.vigil
+	}
+	p.expected = true
+	c.mu.Unlock()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (c *cluster) signal(nd *node, sidecar bool, sig syscall.Signal) {
+	c.mu.Lock()
+	p := nd.redis
+	if sidecar {
+		p = nd.vigil
+	}
+	c.mu.Unlock()
+	_ = p.cmd.Process.Signal(sig)
+}
+
+// admin POSTs to the admin API of the first sidecar that answers.
+func (c *cluster) admin(ctx context.Context, path string, body any) error {
+	b, _ := json.Marshal(body)
+	var errs []string
+	for _, nd := range c.nodes {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodPost, nd.httpBase()+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			cancel()
+			errs = append(errs, fmt.Sprintf("%s: %v", nd.name, err))
+			continue
+		}
+		var out bytes.Buffer
+		_, _ = out.ReadFrom(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode/100 == 2 {
+			return nil
+		}
+		// A definite refusal (conflict, bad request) is the answer; only
+		// an unreachable sidecar makes us try the next.
+		return fmt.Errorf("%s %s: %s %s", nd.name, path, resp.Status, strings.TrimSpace(out.String()))
+	}
+	return fmt.Errorf("%s: no sidecar answered: %s", path, strings.Join(errs, "; "))
+}
+
+// wipeDir removes everything inside dir, keeping dir.
+func wipeDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(dir + "/" + e.Name()); err != nil {
+			return fmt.Errorf("chaos: %w", err)
+		}
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

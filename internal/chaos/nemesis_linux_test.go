@@ -1,0 +1,58 @@
+//go:build linux
+
+package chaos
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestPartitionRules(t *testing.T) {
+	c := &cluster{}
+	for i, name := range []string{"a", "b", "c"} {
+		c.nodes = append(c.nodes, &node{idx: i, name: name, addr: "10.0.0." + string(rune('1'+i))})
+	}
+	m := &nemesis{c: c}
+	a, b, cc := "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	drop := func(src, dst, match string) string {
+		if match != "" {
+			match += " "
+		}
+		return "-A F1 -s " + src + " -d " + dst + " " + match + "-j DROP"
+	}
+	tests := []struct {
+		kind  FaultKind
+		focus int
+		extra []int
+		side  []string
+		want  []string
+	}{
+		{PartIsolate, 0, nil, []string{"a"}, []string{drop(a, b, ""), drop(a, cc, ""), drop(b, a, ""), drop(cc, a, "")}},
+		{PartOneWay, 1, nil, []string{"b"}, []string{drop(b, a, ""), drop(b, cc, "")}},
+		{PartBridge, 0, []int{2}, []string{"a"}, []string{drop(a, b, ""), drop(b, a, "")}},
+		{PartRedis, 2, nil, []string{"c"}, []string{
+			drop(a, cc, "-p tcp --dport 6379"), drop(a, cc, "-p tcp --sport 6379"),
+			drop(b, cc, "-p tcp --dport 6379"), drop(b, cc, "-p tcp --sport 6379"),
+			drop(cc, a, "-p tcp --dport 6379"), drop(cc, a, "-p tcp --sport 6379"),
+			drop(cc, b, "-p tcp --dport 6379"), drop(cc, b, "-p tcp --sport 6379"),
+		}},
+		{PartLocal, 1, nil, []string{"b"}, []string{drop(b, b, "-p tcp --dport 6379"), drop(b, b, "-p tcp --sport 6379")}},
+	}
+	for _, tt := range tests {
+		rules, side, desc := m.partitionRules(Fault{ID: 1, Kind: tt.kind, Extra: tt.extra}, c.nodes[tt.focus])
+		got := strings.Split(strings.TrimSpace(rules), "\n")
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s (%s): rules (-want +got):\n%s", tt.kind, desc, diff)
+		}
+		if !cmp.Equal(side, tt.side) {
+			t.Errorf("%s: side %v, want %v", tt.kind, side, tt.side)
+		}
+	}
+	// Gossip-only cuts TCP and UDP on the gossip port, both ways.
+	rules, _, _ := m.partitionRules(Fault{ID: 1, Kind: PartGossip}, c.nodes[0])
+	if n := strings.Count(rules, "7946"); n != 16 {
+		t.Errorf("gossip-only: %d rules on port 7946, want 16:\n%s", n, rules)
+	}
+}

@@ -1,0 +1,305 @@
+//go:build linux
+
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	rqclient "github.com/vigil-redis/vigil/retryq/client"
+)
+
+// Options configure one chaos run.
+type Options struct {
+	Seed     uint64
+	Duration time.Duration // of the fault phase
+	Nodes    int           // 3 or 5
+	Dir      string        // scratch directory, readable by the node uids
+	Bin      string        // the vigil binary under test
+	// Logf receives progress lines.
+	Logf func(format string, args ...any)
+	// KeepDir, when set, receives every node's logs and the history as
+	// JSON at the end, for a post-mortem.
+	KeepDir string
+}
+
+// Result is a finished run.
+type Result struct {
+	Plan    Plan
+	Params  Params
+	History *History
+	Report  Report
+	Mode    string // which optional keys the binary had
+}
+
+// DefaultParams are the timings the harness configures: a 100 ms
+// interval, down_after 2 s, fence_after 1 s (fence before the majority
+// promotes).
+func DefaultParams(n int) Params {
+	return Params{Nodes: n, Interval: 100 * time.Millisecond, DownAfter: 2 * time.Second, FenceAfter: time.Second,
+		AvailSlack: 2 * time.Second, LinearizeTimeout: 30 * time.Second}
+}
+
+// Run starts the cluster, runs the workloads while the nemesis carries
+// out Schedule(Seed, Duration, Nodes), heals, waits for quiescence, reads
+// the final state and checks the history. Everything it started is gone
+// when it returns, also on error, panic or SIGINT/SIGTERM. An error means
+// the harness could not do its job (not a broken promise: those are in
+// Result.Report).
+func Run(ctx context.Context, o Options) (res *Result, err error) {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	flags, err := supportedKeys(o.Bin)
+	if err != nil {
+		return nil, err
+	}
+	params := DefaultParams(o.Nodes)
+	var mode []string
+	if flags["failover.min_replicas"] {
+		params.MinReplicas = 1
+		mode = append(mode, "min_replicas=1")
+	} else {
+		mode = append(mode, "no min_replicas key (loss bound: fence_after + interval after a fault)")
+	}
+	if flags["failover.bootstrap_expect"] {
+		mode = append(mode, fmt.Sprintf("bootstrap_expect=%d", o.Nodes))
+	}
+	plan := Schedule(o.Seed, o.Duration, o.Nodes)
+	res = &Result{Plan: plan, Params: params, Mode: strings.Join(mode, ", ")}
+	o.Logf("seed %d, %d nodes, %s of faults (%d scheduled), %s; redis persistence %v", o.Seed, o.Nodes, o.Duration, len(plan.Faults), res.Mode, plan.Persist)
+
+	c, err := newCluster(o.Dir, o.Bin, o.Nodes, plan.Persist, params, o.Logf)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := c.close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	if err := c.up(ctx); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, c.logTails())
+	}
+	prim, _ := c.agreedPrimary(ctx)
+	o.Logf("%s group up: primary %s", fmtDur(c.since()), prim)
+
+	rec := &recorder{c: c}
+	w := &workloads{c: c, rec: rec, seed: o.Seed}
+	wctx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan struct{})
+	go func() { w.run(wctx); close(workDone) }()
+	defer func() { stopWork(); <-workDone }()
+	if !pace(ctx, 3*time.Second) {
+		return nil, ctx.Err()
+	}
+
+	m := &nemesis{c: c, plan: plan}
+	m.run(ctx)
+	h := &History{Seed: o.Seed, LastHeal: c.since(), Final: map[string]string{}}
+	for _, nd := range c.nodes {
+		h.Nodes = append(h.Nodes, nd.name)
+	}
+	o.Logf("%s everything healed; waiting for quiescence", fmtDur(h.LastHeal))
+	qerr := poll(ctx, 60*time.Second, "quiescence (sidecars agree, none fenced)", func() error {
+		_, err := c.agreedPrimary(ctx)
+		return err
+	})
+	if qerr != nil {
+		o.Logf("%s %v", fmtDur(c.since()), qerr)
+	} else {
+		o.Logf("%s sidecars agree", fmtDur(c.since()))
+	}
+	// Keep the workloads going long enough after the heal to judge
+	// availability.
+	until := h.LastHeal + params.DownAfter + params.AvailSlack + 3*time.Second
+	if d := until - c.since(); d > 0 {
+		pace(ctx, d)
+	}
+	pace(ctx, 2*time.Second)
+	stopWork()
+	<-workDone
+	h.WorkEnd = c.since()
+	h.Ops = rec.snapshot()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// Let the retry queues drain.
+	derr := poll(ctx, 45*time.Second, "retry queues drained", func() error {
+		left := 0
+		for _, nd := range c.nodes {
+			st, err := rqclient.New(nd.httpBase(), c.token, c.hc).Stats(ctx)
+			if err != nil {
+				return err
+			}
+			left += st.Ready + st.Inflight
+		}
+		h.Undrained = left
+		if left > 0 {
+			return fmt.Errorf("%d items queued", left)
+		}
+		return nil
+	})
+	if derr != nil {
+		o.Logf("%v", derr)
+	}
+
+	// Final read from the primary, and the group's failover history.
+	c.readFinal(ctx, h)
+	h.Started, h.Failovers = c.start, c.failoverHistory(ctx)
+	m.mu.Lock()
+	h.Faults = append([]FaultRecord(nil), m.records...)
+	m.mu.Unlock()
+	c.mu.Lock()
+	for _, nd := range c.nodes {
+		b, _ := os.ReadFile(nd.vigilLog.Name())
+		h.Sidecars = append(h.Sidecars, SidecarRecord{Node: nd.name, Log: string(b), UnexpectedExits: slices.Clone(nd.exits)})
+	}
+	c.mu.Unlock()
+	if qerr != nil && h.FinalErr == "" {
+		// No agreement is itself unavailability; the availability rule
+		// sees it in the writes, but say why.
+		o.Logf("no quiescence: %v", qerr)
+	}
+	res.History = h
+	res.Report = Check(h, params)
+	if o.KeepDir != "" {
+		if err := c.keep(o.KeepDir, h); err != nil {
+			o.Logf("keep logs: %v", err)
+		} else {
+			o.Logf("logs and history kept in %s", o.KeepDir)
+		}
+	}
+	if !res.Report.OK() {
+		o.Logf("violations found; node logs:\n%s", c.logTails())
+	}
+	return res, nil
+}
+
+// readFinal reads every key the workloads wrote from the primary the
+// sidecars agree on (or a Redis that says it is the master).
+func (c *cluster) readFinal(ctx context.Context, h *History) {
+	var prim *node
+	if name, err := c.agreedPrimary(ctx); err == nil {
+		for _, nd := range c.nodes {
+			if nd.name == name {
+				prim = nd
+			}
+		}
+	}
+	if prim == nil {
+		prim = c.currentPrimary(ctx)
+	}
+	if prim == nil {
+		h.FinalErr = "no primary to read from"
+		return
+	}
+	cl := redis.NewClient(&redis.Options{Addr: prim.redisAddr(), Dialer: c.ns.Dial, DisableIdentity: true,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
+	defer cl.Close()
+	var keys []string
+	seen := map[string]bool{}
+	for _, o := range h.Ops {
+		if (o.Kind == OpWrite || o.Kind == OpProxyWrite || o.Kind == OpEnqueue) && !seen[o.Key] {
+			seen[o.Key] = true
+			keys = append(keys, o.Key)
+		}
+	}
+	for i := 0; i < len(keys); i += 1000 {
+		batch := keys[i:min(len(keys), i+1000)]
+		vals, err := cl.MGet(ctx, batch...).Result()
+		if err != nil {
+			h.FinalErr = fmt.Sprintf("MGET from %s: %v", prim.name, err)
+			return
+		}
+		for j, v := range vals {
+			if s, ok := v.(string); ok {
+				h.Final[batch[j]] = s
+			}
+		}
+	}
+}
+
+// failoverHistory returns GET /v1/history of the first sidecar that
+// answers, one entry per line.
+func (c *cluster) failoverHistory(ctx context.Context) string {
+	for _, nd := range c.nodes {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+"/v1/history", nil)
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		var entries []json.RawMessage
+		err = json.NewDecoder(resp.Body).Decode(&entries)
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			continue
+		}
+		var b strings.Builder
+		for _, e := range entries {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// keep copies the node logs and writes the history to dir.
+func (c *cluster) keep(dir string, h *History) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	for _, nd := range c.nodes {
+		for _, f := range []*os.File{nd.vigilLog, nd.redisLog} {
+			data, err := os.ReadFile(f.Name())
+			if err != nil {
+				return fmt.Errorf("chaos: %w", err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, nd.name+"-"+filepath.Base(f.Name())), data, 0o644); err != nil {
+				return fmt.Errorf("chaos: %w", err)
+			}
+		}
+	}
+	b, err := json.MarshalIndent(h, "", " ")
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "history.json"), b, 0o644); err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	return nil
+}
+
+// logTails returns the last lines of every node's logs.
+func (c *cluster) logTails() string {
+	var b strings.Builder
+	for _, nd := range c.nodes {
+		for _, f := range []*os.File{nd.vigilLog, nd.redisLog} {
+			data, err := os.ReadFile(f.Name())
+			if err != nil {
+				continue
+			}
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			if len(lines) > 15 {
+				lines = lines[len(lines)-15:]
+			}
+			fmt.Fprintf(&b, "--- %s (last %d lines)\n%s\n", f.Name(), len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,222 @@
+//go:build linux
+
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	rqclient "github.com/vigil-redis/vigil/retryq/client"
+)
+
+// recorder collects ops from every worker.
+type recorder struct {
+	c   *cluster
+	mu  sync.Mutex
+	ops []Op
+}
+
+// do times fn as one op and records it.
+func (r *recorder) do(o Op, fn func() (string, error)) Op {
+	o.Invoke = r.c.since()
+	v, err := fn()
+	o.Complete = r.c.since()
+	if err != nil {
+		o.Err = err.Error()
+	} else {
+		o.OK = true
+		if o.Kind == OpGet {
+			o.Value = v
+		}
+	}
+	r.mu.Lock()
+	r.ops = append(r.ops, o)
+	r.mu.Unlock()
+	return o
+}
+
+func (r *recorder) snapshot() []Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Op(nil), r.ops...)
+}
+
+// workloads run until ctx ends; run waits for every worker.
+type workloads struct {
+	c   *cluster
+	rec *recorder
+	// seed drives the register workload's choices, not the schedule.
+	seed uint64
+}
+
+func (w *workloads) failoverClient(retries int) *redis.Client {
+	var addrs []string
+	for _, nd := range w.c.nodes {
+		addrs = append(addrs, nd.sentinelAddr())
+	}
+	return redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:      "mymaster",
+		SentinelAddrs:   addrs,
+		Dialer:          w.c.ns.Dial,
+		DialTimeout:     500 * time.Millisecond,
+		ReadTimeout:     500 * time.Millisecond,
+		WriteTimeout:    500 * time.Millisecond,
+		PoolTimeout:     500 * time.Millisecond,
+		MaxRetries:      retries,
+		DisableIdentity: true,
+	})
+}
+
+// pace sleeps d or until ctx ends; it reports whether to go on.
+func pace(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// opCtx bounds one op; it does not inherit ctx's end, so an op in flight
+// when the workload stops completes (or times out) and is recorded.
+func opCtx(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+func (w *workloads) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	spawn := func(fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	spawn(func() { w.writer(ctx) })
+	spawn(func() { w.proxyWriter(ctx) })
+	for c := 3; c <= 4; c++ {
+		spawn(func() { w.register(ctx, c) })
+	}
+	spawn(func() { w.enqueuer(ctx) })
+	for _, nd := range w.c.nodes {
+		spawn(func() { w.prober(ctx, nd) })
+	}
+	wg.Wait()
+}
+
+// writer: unique keys through an unmodified go-redis failover client.
+func (w *workloads) writer(ctx context.Context) {
+	cl := w.failoverClient(0)
+	defer cl.Close()
+	for seq := 0; ctx.Err() == nil; seq++ {
+		k, v := fmt.Sprintf("w:%d", seq), strconv.Itoa(seq)
+		w.rec.do(Op{Kind: OpWrite, Client: 1, Key: k, Value: v}, func() (string, error) {
+			octx, cancel := opCtx(2 * time.Second)
+			defer cancel()
+			return "", cl.Set(octx, k, v, 0).Err()
+		})
+		if !pace(ctx, 20*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// proxyWriter: unique keys through each sidecar's proxy in turn.
+func (w *workloads) proxyWriter(ctx context.Context) {
+	var cls []*redis.Client
+	for _, nd := range w.c.nodes {
+		cls = append(cls, redis.NewClient(&redis.Options{
+			Addr: nd.proxyAddr(), Dialer: w.c.ns.Dial, DisableIdentity: true, MaxRetries: -1,
+			DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+			PoolTimeout: 500 * time.Millisecond,
+		}))
+	}
+	defer func() {
+		for _, cl := range cls {
+			cl.Close()
+		}
+	}()
+	for seq := 0; ctx.Err() == nil; seq++ {
+		nd := w.c.nodes[seq%len(cls)]
+		k, v := fmt.Sprintf("p:%d", seq), strconv.Itoa(seq)
+		w.rec.do(Op{Kind: OpProxyWrite, Client: 2, Node: nd.name, Key: k, Value: v}, func() (string, error) {
+			octx, cancel := opCtx(time.Second)
+			defer cancel()
+			return "", cls[nd.idx].Set(octx, k, v, 0).Err()
+		})
+		if !pace(ctx, 30*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// register: SET of unique values and GET of five keys; no client retries,
+// so each op has at most one effect.
+func (w *workloads) register(ctx context.Context, client int) {
+	cl := w.failoverClient(-1)
+	defer cl.Close()
+	r := rand.New(rand.NewPCG(w.seed, uint64(client)))
+	for seq := 0; ctx.Err() == nil; seq++ {
+		k := fmt.Sprintf("r:%d", r.IntN(5))
+		if r.IntN(2) == 0 {
+			v := fmt.Sprintf("%d-%d", client, seq)
+			w.rec.do(Op{Kind: OpSet, Client: client, Key: k, Value: v}, func() (string, error) {
+				octx, cancel := opCtx(time.Second)
+				defer cancel()
+				return "", cl.Set(octx, k, v, 0).Err()
+			})
+		} else {
+			w.rec.do(Op{Kind: OpGet, Client: client, Key: k}, func() (string, error) {
+				octx, cancel := opCtx(time.Second)
+				defer cancel()
+				v, err := cl.Get(octx, k).Result()
+				if errors.Is(err, redis.Nil) {
+					return "", nil
+				}
+				return v, err
+			})
+		}
+		if !pace(ctx, 25*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// enqueuer: INCR of a fresh counter through the retry queue of each
+// sidecar in turn, with an idempotency id.
+func (w *workloads) enqueuer(ctx context.Context) {
+	for seq := 0; ctx.Err() == nil; seq++ {
+		nd := w.c.nodes[seq%len(w.c.nodes)]
+		k := fmt.Sprintf("q:%d", seq)
+		cl := rqclient.New(nd.httpBase(), w.c.token, w.c.hc)
+		w.rec.do(Op{Kind: OpEnqueue, Client: 5, Node: nd.name, Key: k}, func() (string, error) {
+			octx, cancel := opCtx(2 * time.Second)
+			defer cancel()
+			_, err := cl.Enqueue(octx, []rqclient.EnqueueItem{{ID: "chaos-" + k, Command: [][]byte{[]byte("INCR"), []byte(k)}}})
+			return "", err
+		})
+		if !pace(ctx, 200*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// prober: a SET straight to one node's Redis every 50 ms, to see which
+// nodes accept writes when.
+func (w *workloads) prober(ctx context.Context, nd *node) {
+	for seq := 0; ctx.Err() == nil; seq++ {
+		k := "probe:" + nd.name
+		w.rec.do(Op{Kind: OpProbe, Client: 10 + nd.idx, Node: nd.name, Key: k, Value: strconv.Itoa(seq)}, func() (string, error) {
+			octx, cancel := opCtx(200 * time.Millisecond)
+			defer cancel()
+			return "", nd.rdb.Set(octx, k, seq, 0).Err()
+		})
+		if !pace(ctx, 50*time.Millisecond) {
+			return
+		}
+	}
+}
