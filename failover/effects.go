@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -251,6 +252,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
 		fenced := true
+		var fork divergent.Fork // where this node's history left the old primary's
 		err := func() error {
 			vst, err := f.verify(ctx)
 			if err != nil {
@@ -270,6 +272,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				if err := f.promoteTx(ctx); err != nil {
 					return err
 				}
+				fork = f.localFork(ctx)
 				f.emit(Event{Kind: EventStateWaitPromotion, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 			}
 			role, err := f.localRole(ctx)
@@ -296,7 +299,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		}
 		if err == nil {
 			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-				Start: started, Duration: took}
+				Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
 			if _, herr := f.apply(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
 				f.log.Warn("record failover history", "err", herr)
 			}
@@ -359,7 +362,11 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 			} else if vst.Primary == f.self.Name || vst.Primary != primary {
 				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
 			}
-			return f.demoteRedis(ctx, f.local.Client(), addr, !empty)
+			var keep *keepReq // an empty restart has nothing to keep
+			if !empty {
+				keep = &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
+			}
+			return f.demoteRedis(ctx, f.local.Client(), addr, !empty, keep)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -385,13 +392,28 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 	})
 }
 
-// demoteRedis pauses writes on a Redis, makes it a replica of addr and
+// demoteRedis pauses writes on a Redis, keeps its divergent writes when
+// keep names it and a Keeper is set, makes it a replica of addr and
 // disconnects its clients so they rediscover the primary; with release it
 // lifts the pause afterwards (a replica refuses writes by itself).
-func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool) error {
-	if err := pauseOn(ctx, cl, f.cmdWait, f.cfg.SwitchoverTimeout); err != nil {
+func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool, keep *keepReq) error {
+	if f.keeper == nil {
+		keep = nil
+	}
+	pause := f.cfg.SwitchoverTimeout
+	if keep != nil {
+		// The offset must stand still while the capture reads up to it.
+		pause += f.keeper.Config().CaptureTimeout
+	}
+	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
 		f.m.commandErrors.WithLabelValues("client_pause").Inc()
 		return err
+	}
+	if keep != nil {
+		demote, err := f.keepDivergent(ctx, *keep, addr)
+		if err != nil || !demote {
+			return err
+		}
 	}
 	if err := f.replicaOfOn(ctx, cl, addr); err != nil {
 		return err
@@ -590,7 +612,8 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 		return false, nil
 	}
 	f.log.Warn("demoting a stale primary of another node", "peer", member, "redis_addr", addr, "primary", primary)
-	if err := f.demoteRedis(ctx, cl, paddr, true); err != nil {
+	keep := &keepReq{epoch: vst.Epoch, node: member, addr: addr, history: vst.History}
+	if err := f.demoteRedis(ctx, cl, paddr, true, keep); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -746,4 +769,86 @@ func (f *Failover) localOffset(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("info replication: %w", err)
 	}
 	return parseOffset(txt)
+}
+
+// keepReq names a former primary whose divergent writes are kept before it
+// is demoted.
+type keepReq struct {
+	epoch   uint64         // the epoch that replaced it
+	node    string         // its node name
+	addr    string         // its Redis
+	history []HistoryEntry // the verified state's history, for the fork
+}
+
+// keepDivergent has the Keeper keep the writes k's Redis took after the
+// fork, and reports whether to demote it now. Writes stay paused meanwhile.
+// A fork nobody can know (the new primary has no previous history) or a
+// node that no longer holds them is demoted with them lost, and said so;
+// an unreachable node or new primary is tried again on the next step
+// rather than demoted with its writes.
+func (f *Failover) keepDivergent(ctx context.Context, k keepReq, newPrimary string) (bool, error) {
+	fork, err := f.forkOf(ctx, k, newPrimary)
+	if errors.Is(err, divergent.ErrNoFork) {
+		f.log.Error("divergent writes not kept: fork point unknown", "redis_addr", k.addr, "epoch", k.epoch, "err", err)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fork point for %s: %w", k.addr, err)
+	}
+	res, err := f.keeper.Keep(ctx, divergent.Request{Epoch: k.epoch, Node: k.node, Addr: k.addr, Fork: fork, NewPrimary: newPrimary})
+	switch {
+	case err == nil:
+		if res.Archive != "" {
+			f.log.Warn("divergent writes kept before demotion", "peer", k.node, "redis_addr", k.addr, "epoch", k.epoch,
+				"archive", res.Archive, "commands", res.Commands, "lag_bytes", res.Bytes)
+		}
+		return true, nil
+	case errors.Is(err, divergent.ErrBacklogShort), errors.Is(err, divergent.ErrOtherHistory):
+		f.log.Error("divergent writes lost", "peer", k.node, "redis_addr", k.addr, "epoch", k.epoch,
+			"archive", res.Archive, "err", err)
+		return true, nil
+	case errors.Is(err, divergent.ErrNotPrimary):
+		return false, nil // demoted by someone else meanwhile
+	default:
+		return false, fmt.Errorf("keep divergent writes of %s: %w", k.addr, err)
+	}
+}
+
+// forkOf returns the fork point of the epoch that replaced k: recorded in
+// its history entry once the promotion was confirmed, else read from the
+// new primary, which keeps it until it is promoted again or restarts.
+func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (divergent.Fork, error) {
+	for _, h := range k.history {
+		if h.Epoch == k.epoch && h.ForkReplID != "" {
+			return divergent.Fork{OldReplID: h.ForkReplID, Offset: h.ForkOffset}, nil
+		}
+	}
+	cl := monitor.NewClient(newPrimary, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	info, err := cl.Info(ictx, "replication").Result()
+	if err != nil {
+		return divergent.Fork{}, fmt.Errorf("info replication of %s: %w", newPrimary, err)
+	}
+	return divergent.ParseFork(info)
+}
+
+// localFork reads the fork point of the local Redis right after its
+// promotion; the zero Fork when it has none (or INFO fails: the demoting
+// sidecar then asks the new primary itself).
+func (f *Failover) localFork(ctx context.Context) divergent.Fork {
+	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	info, err := f.local.Client().Info(ictx, "replication").Result()
+	if err != nil {
+		f.log.Warn("read fork point after promotion", "err", err)
+		return divergent.Fork{}
+	}
+	fork, err := divergent.ParseFork(info)
+	if err != nil {
+		f.log.Warn("read fork point after promotion", "err", err)
+		return divergent.Fork{}
+	}
+	return fork
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -67,6 +68,16 @@ type Deps struct {
 	Authority Authority
 	// Gate, when not nil, may veto a promotion.
 	Gate PromoteGate
+	// Keeper, when not nil, keeps a former primary's divergent writes
+	// before any sidecar demotes it (issue 13).
+	Keeper Keeper
+}
+
+// Keeper keeps the writes a former primary acknowledged after the fork
+// before it is demoted; *divergent.Keeper implements it.
+type Keeper interface {
+	Keep(ctx context.Context, req divergent.Request) (divergent.Result, error)
+	Config() divergent.Config
 }
 
 // Errors returned to operators.
@@ -120,6 +131,7 @@ type Failover struct {
 	cluster Cluster
 	auth    Authority
 	gate    PromoteGate
+	keeper  Keeper
 
 	fresh   time.Duration // how long a peer's report counts
 	cmdWait time.Duration // timeout of one command to Redis
@@ -214,6 +226,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 		cluster: deps.Cluster,
 		auth:    deps.Authority,
 		gate:    deps.Gate,
+		keeper:  deps.Keeper,
 		fresh:   max(3*deps.Monitor.Interval, 500*time.Millisecond),
 		cmdWait: max(deps.Monitor.Timeout, time.Second),
 		kick:    make(chan struct{}, 1),

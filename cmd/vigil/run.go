@@ -150,44 +150,10 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	gate := &lateGate{}
-	deps := failover.Deps{
-		Self:      self,
-		Redis:     cfg.Redis,
-		Monitor:   cfg.Monitor,
-		Local:     prober,
-		Cluster:   peer,
-		Authority: auth,
-	}
-	if cfg.Hooks.PrePromote != "" {
-		// Only a configured hook makes the leader wait for this node's
-		// verdict before committing it as the primary.
-		deps.Gate = gate
-	}
-	fo, err = failover.New(cfg.Failover, logger, reg, deps)
-	if err != nil {
-		return err
-	}
-	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
-	if err != nil {
-		return err
-	}
-	gate.hooks = hooks
 	password, err := redisPassword(cfg.Redis)
 	if err != nil {
 		return err
 	}
-	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
-	feed.SetTLS(sec.redisTLS)
-	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
-	if err != nil {
-		return err
-	}
-	// A damaged queue file must stop start-up with its name, before
-	// anything else runs.
-	if err := queue.Open(); err != nil {
-		return err
-	}
-
 	// The keeper of former primaries' divergent writes. Its Keep is the
 	// failover core's to call before a demotion; here it serves
 	// /v1/divergent, counts the archives on disk and, in replay mode,
@@ -203,6 +169,41 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		},
 	})
 	if err != nil {
+		return err
+	}
+
+	deps := failover.Deps{
+		Self:      self,
+		Redis:     cfg.Redis,
+		Monitor:   cfg.Monitor,
+		Local:     prober,
+		Cluster:   peer,
+		Authority: auth,
+		Keeper:    keeper,
+	}
+	if cfg.Hooks.PrePromote != "" {
+		// Only a configured hook makes the leader wait for this node's
+		// verdict before committing it as the primary.
+		deps.Gate = gate
+	}
+	fo, err = failover.New(cfg.Failover, logger, reg, deps)
+	if err != nil {
+		return err
+	}
+	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+	if err != nil {
+		return err
+	}
+	gate.hooks = hooks
+	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
+	feed.SetTLS(sec.redisTLS)
+	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
+	if err != nil {
+		return err
+	}
+	// A damaged queue file must stop start-up with its name, before
+	// anything else runs.
+	if err := queue.Open(); err != nil {
 		return err
 	}
 
