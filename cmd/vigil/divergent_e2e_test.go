@@ -102,6 +102,28 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 		return nil
 	})
 
+	// The promotion recorded where the new history left a's.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		code, body, err := procs[newPrimary].do(http.MethodGet, "/v1/history")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s /v1/history: %d %v", newPrimary, code, err)
+		}
+		var history []struct {
+			Epoch      uint64 `json:"epoch"`
+			New        string `json:"new"`
+			ForkReplID string `json:"fork_repl_id"` // fork_offset may be 0: nothing written before the fault
+		}
+		if err := json.Unmarshal([]byte(body), &history); err != nil {
+			return err
+		}
+		for _, h := range history {
+			if h.Epoch > epoch && h.New == newPrimary && h.ForkReplID != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no history entry of %s's promotion with its fork point: %s", newPrimary, body)
+	})
+
 	// Writers wait on the stalled Redis; they are acknowledged after the
 	// fork once it resumes, until a sidecar pauses it.
 	var (
