@@ -222,6 +222,8 @@ func (f *Failover) setUnfenced(c *core) {
 		f.m.fenced.Set(0)
 		f.log.Info("writes released on the local redis", "epoch", c.st.Epoch)
 		f.emit(Event{Kind: EventUnfenced, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, time.Now())})
+		// Peers call the primary writable from its report: tell them now.
+		f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
 	}
 }
 

@@ -233,7 +233,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo}))
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo: fo, file: cfg.Failover}))
 		if err != nil {
 			return err
 		}
@@ -250,14 +250,15 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	if cfg.HTTP.ListenAddr != "" {
 		h := newHTTPHandler(httpDeps{
-			reg:    reg,
-			local:  prober,
-			fo:     fo,
-			peer:   peer,
-			queue:  queue,
-			keeper: keeper,
-			guard:  sec.guard,
-			logger: logger.With("component", "http"),
+			reg:      reg,
+			local:    prober,
+			fo:       fo,
+			peer:     peer,
+			settings: sentinelAdmin{fo: fo, file: cfg.Failover},
+			queue:    queue,
+			keeper:   keeper,
+			guard:    sec.guard,
+			logger:   logger.With("component", "http"),
 		})
 		h = newBodyLimiter(cfg.HTTP.MaxBodyBytesInFlight, cfg.Retryq.MaxRequestBytes, reg).wrap(h)
 		add("http", func(ctx context.Context) error {
@@ -323,38 +324,29 @@ func shutdownHandler(ctx context.Context, fo *failover.Failover, logger *slog.Lo
 		}
 }
 
-// checkRedisVersion refuses a Redis older than 6.2 and waits, with the
-// probe interval, for a Redis that does not answer yet.
+// checkRedisVersion refuses a Redis older than 6.2. A Redis that does not
+// answer at start, or refuses the credentials, does not stop the start: the
+// sidecar must run to report it (the prober logs and counts it); its version
+// is then not checked.
 func checkRedisVersion(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	c := monitor.NewClient(cfg.Redis.Addr, cfg.Redis, cfg.Monitor.Timeout)
 	defer c.Close()
-	logged := false
-	for {
-		cctx, cancel := context.WithTimeout(ctx, cfg.Monitor.Timeout)
-		err := monitor.CheckVersion(cctx, c)
-		cancel()
-		var old *monitor.TooOldError
-		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &old):
-			return err
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case !logged:
-			logger.Warn("redis does not answer yet; waiting to check its version", "redis_addr", cfg.Redis.Addr, "err", err)
-			logged = true
-		}
-		if msg := err.Error(); strings.Contains(msg, "redis_version") || strings.Contains(msg, "not major.minor.patch") {
-			// Redis answered with a version vigil cannot read.
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(cfg.Monitor.Interval):
-		}
+	cctx, cancel := context.WithTimeout(ctx, cfg.Monitor.Timeout)
+	err := monitor.CheckVersion(cctx, c)
+	cancel()
+	var old *monitor.TooOldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &old):
+		return err
 	}
+	if msg := err.Error(); strings.Contains(msg, "redis_version") || strings.Contains(msg, "not major.minor.patch") {
+		// Redis answered with a version vigil cannot read.
+		return err
+	}
+	logger.Warn("cannot check the redis version yet", "redis_addr", cfg.Redis.Addr, "err", err)
+	return nil
 }
 
 // lateGate lets failover consult the pre-promotion hook although the hooks
