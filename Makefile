@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables prometheus
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build test vet demo bench bench-idle bench-failover chaos chaos-long clean
+.PHONY: all deps build test vet demo bench bench-idle bench-failover bench-scenarios chaos chaos-long clean
 
 all: build
 
@@ -51,7 +51,12 @@ bench-idle: deps build
 	$(GO) test -run '^$$' -bench BenchmarkIdle -benchtime 1x -timeout 10m ./internal/bench/
 
 bench-failover: deps build
-	$(GO) test -run '^$$' -bench BenchmarkFailover -benchtime 1x -timeout 60m ./internal/bench/
+	$(GO) test -run '^$$' -bench 'BenchmarkFailover$$' -benchtime 1x -timeout 60m ./internal/bench/
+
+# Issue 8/9 scenarios beside redis-sentinel: host crash, double kill, rolling
+# restart, partition (root only). Long: VIGIL_BENCH_RUNS sets runs per cell.
+bench-scenarios: deps build
+	$(GO) test -run '^$$' -bench 'BenchmarkFailover(HostCrash|DoubleKill|RollingRestart|Partition)' -benchtime 1x -timeout 240m ./internal/bench/
 
 # Chaos testing (README "Chaos testing"): one seeded run of faults against
 # real processes in a network namespace (root). The same SEED, DURATION and

@@ -29,9 +29,19 @@ const EnvPrefix = "VIGIL_"
 var secretKeys = map[string]bool{
 	"redis.password":        true,
 	"gossip.encryption_key": true,
+	"gossip.accepted_keys":  true,
 	"sentinel.password":     true,
 	"http.admin_token":      true,
 	"http.enqueue_token":    true,
+}
+
+// removedKeys are keys of earlier versions, with what replaces them, so an
+// old configuration file fails with a clear message rather than "unknown".
+var removedKeys = map[string]string{
+	"failover.election_timeout": "the Raft authority elects its leader itself (failover.raft_election_timeout tunes it); delete the key",
+	"failover.cooldown": "a cooldown delayed recovery from a second failure by its whole length; anti-flap now caps automatic " +
+		"failovers at failover.max_failovers per failover.flap_window and never delays one below the cap; delete the key",
+	"failover.history_size": "the history lives in the replicated state (the last 64 failovers); delete the key",
 }
 
 // field is one leaf key of the configuration.
@@ -60,6 +70,11 @@ func fields(c Config) []field {
 				key = prefix + "." + tag
 			}
 			fv := v.Field(i)
+			if tag == ",squash" {
+				// An embedded package's keys live at this level.
+				walk(prefix, fv)
+				continue
+			}
 			if sf.Type.Kind() == reflect.Struct {
 				walk(key, fv)
 				continue
@@ -127,6 +142,10 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	var errs []error
 	set := func(source, key string, raw any) {
 		f, ok := known[key]
+		if why, gone := removedKeys[key]; gone && !ok {
+			errs = append(errs, fmt.Errorf("%s: %s was removed: %s", source, key, why))
+			return
+		}
 		if !ok {
 			if near := suggest(key, known); near != "" {
 				errs = append(errs, fmt.Errorf("%s: unknown key %q (did you mean %q?)", source, key, near))
@@ -304,7 +323,7 @@ func Redacted(c Config) [][2]string {
 		if f.typ.Kind() == reflect.Slice {
 			v = "[" + strings.Join(toStrings(f.def), ", ") + "]"
 		}
-		if secretKeys[f.key] && v != "" {
+		if secretKeys[f.key] && v != "" && v != "[]" {
 			v = "********"
 		}
 		if strings.HasSuffix(f.key, "_url") {

@@ -17,7 +17,7 @@ const (
 	whyPriority    = "priority_zero" // redis.priority 0: never promote
 	whyNotReplica  = "not_replica"   // its Redis is not a replica
 	whyNotSynced   = "not_synced"    // link never came up or initial sync never finished
-	whyLagging     = "lagging"       // more than max_lag_bytes behind the most advanced replica
+	whyLagging     = "lagging"       // more than max_lag_bytes behind the primary's last known offset or the most advanced replica
 	whyVetoed      = "vetoed"        // the pre-promotion gate refused it
 )
 
@@ -39,11 +39,12 @@ type candidate struct {
 // priority (lower first; 0 never), then offset (higher first), then name.
 // It excludes unreachable nodes, non-replicas, replicas whose link never
 // came up or whose initial sync never finished, and replicas more than
-// maxLag bytes behind the most advanced replica. excluded maps every
-// excluded node to why.
-func rankCandidates(nodes []candidate, primary string, maxLag int64) (ranked []candidate, excluded map[string]string) {
+// maxLag bytes behind the reference: the primary's last known offset
+// (primaryOffset, 0 if unknown) or the most advanced replica, whichever is
+// further. excluded maps every excluded node to why.
+func rankCandidates(nodes []candidate, primary string, maxLag, primaryOffset int64) (ranked []candidate, excluded map[string]string) {
 	excluded = make(map[string]string)
-	var best int64 = -1
+	best := max(primaryOffset, -1)
 	var pool []candidate
 	for _, n := range nodes {
 		if n.Name == primary {

@@ -1,28 +1,43 @@
 package failover
 
-import "context"
+import (
+	"context"
+	"time"
 
-// Cluster is what failover needs of the gossip layer. It uses only basic
-// types so that failover does not depend on the gossip package; *gossip.Peer
-// satisfies it.
+	"github.com/vigil-redis/vigil/failover/authority"
+)
+
+// Cluster is what failover needs of the gossip layer: fast, best-effort
+// messages between sidecars. It uses only basic types so that failover does
+// not depend on the gossip package; *gossip.Peer satisfies it.
 type Cluster interface {
-	// Name is this sidecar's node name.
-	Name() string
-	// Known is the persisted set of sidecars, including dead ones and self.
-	// A majority is counted against it.
-	Known() []string
 	// Alive names the members gossip currently considers alive, self included.
 	Alive() []string
 	// Broadcast sends to every alive member at once, best effort, without blocking.
 	Broadcast(kind byte, payload []byte)
-	// BroadcastReliable sends to every alive member in parallel over TCP.
-	BroadcastReliable(ctx context.Context, kind byte, payload []byte) error
-	// Send sends to one member over TCP.
-	Send(ctx context.Context, node string, kind byte, payload []byte) error
 	// Recv blocks for the next message from a peer, or until ctx ends.
 	Recv(ctx context.Context) (from string, kind byte, payload []byte, err error)
-	// Settle waits until membership has stopped changing.
-	Settle(ctx context.Context) error
-	// Forget removes a node from the known set.
+	// Forget removes a node from the persisted set of known peers.
 	Forget(name string) error
+}
+
+// Authority is the group's replicated configuration (the Raft state
+// machine); *authority.Authority satisfies it. Only committed entries
+// change what Watch returns.
+type Authority interface {
+	// Watch returns the applied state and a channel closed on the next change.
+	Watch() (authority.State, <-chan struct{})
+	// Ready reports whether a group exists and this node applied its log.
+	Ready() bool
+	// Leader names the Raft leader and whether it is this node.
+	Leader() (name string, isSelf bool)
+	// Apply commits cmd through the leader and returns the state right
+	// after it applied.
+	Apply(ctx context.Context, cmd authority.Command) (authority.State, error)
+	// Verify is a linearizable read: the leader confirms its leadership
+	// and returns its applied state.
+	Verify(ctx context.Context) (authority.State, error)
+	// LastContact is the last acknowledged contact with a majority
+	// (leader) or with the leader (follower), on the monotonic clock.
+	LastContact() time.Time
 }

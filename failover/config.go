@@ -4,21 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vigil-redis/vigil/failover/authority"
 )
 
 // Config controls when this sidecar considers the primary down, how the
-// group agrees on it, and how the replacement is chosen and installed. Every
-// sidecar of a group should run with the same values.
+// group decides on it, and how the replacement is chosen and installed. Every
+// sidecar of a group should run with the same values; the group-wide
+// settings an operator changes at run time (SetSettings) override the
+// matching fields without a restart.
 type Config struct {
 	// MasterName is the name Sentinel clients ask for
 	// (SENTINEL get-master-addr-by-name <name>).
 	MasterName string `koanf:"master_name"`
 
 	// Quorum is how many sidecars (this one included) must see the primary
-	// subjectively down (SDOWN) for it to be objectively down (ODOWN).
-	// Starting a failover additionally needs votes from a majority of the
-	// known sidecars, so a quorum below the majority only makes detection
-	// more eager, never authorises a failover by itself. Must be at least 1.
+	// subjectively down (SDOWN) for the Raft leader to judge it
+	// objectively down (ODOWN) and commit a replacement. The commit itself
+	// needs a Raft majority of the voters, so a quorum below the majority
+	// only makes detection more eager. Must be at least 1.
 	Quorum int `koanf:"quorum"`
 
 	// DownAfter is how long the primary may give no valid reply before this
@@ -27,16 +31,18 @@ type Config struct {
 	// GC pause or a slow fork.
 	DownAfter time.Duration `koanf:"down_after"`
 
-	// FenceAfter is how long a sidecar whose Redis is primary may fail to
-	// hear from a majority of the known set before it pauses writes on it
-	// (CLIENT PAUSE WRITE). It must be shorter than DownAfter (with room for
-	// one monitor.interval), so an isolated primary stops taking writes
-	// before the majority can promote a replacement.
+	// FenceAfter is how long the primary's sidecar may go without an
+	// acknowledged contact with a Raft majority (its own monotonic clock)
+	// before it pauses writes on its Redis (CLIENT PAUSE WRITE), renewed
+	// while it stays cut off. It must be shorter than DownAfter, so an
+	// isolated primary stops taking writes before the majority can promote
+	// a replacement.
 	FenceAfter time.Duration `koanf:"fence_after"`
 
 	// MaxLagBytes excludes from promotion every replica more than this many
-	// bytes of replication stream behind the most advanced replica. Zero
-	// means only the most advanced replicas qualify.
+	// bytes of replication stream behind the primary's last known offset
+	// (or the most advanced replica, when that is further). Zero means
+	// only replicas that have everything qualify.
 	MaxLagBytes int64 `koanf:"max_lag_bytes"`
 
 	// ParallelSyncs is how many replicas re-point to a new primary at the
@@ -44,30 +50,40 @@ type Config struct {
 	// faster and loads the new primary more. Must be at least 1.
 	ParallelSyncs int `koanf:"parallel_syncs"`
 
-	// Cooldown is how long after a failover the group refuses another
-	// automatic one, so a flapping node cannot bounce the primary around.
-	// An operator's switchover ignores it. Zero disables the cooldown.
-	Cooldown time.Duration `koanf:"cooldown"`
+	// MinReplicas, when above zero, makes the primary's sidecar keep
+	// min-replicas-to-write (this value, or the number of other members if
+	// fewer) and min-replicas-max-lag (fence_after in whole seconds) set on
+	// the primary: a primary cut off from its replicas stops accepting
+	// writes at once, and a write is acknowledged only while a replica
+	// receives the stream. It costs write availability when replicas are
+	// down. Zero leaves Redis's own settings alone.
+	MinReplicas int `koanf:"min_replicas"`
+
+	// MaxFailovers and FlapWindow are anti-flap: at most MaxFailovers
+	// automatic failovers within FlapWindow. A primary that a quorum sees
+	// down is always replaced after DownAfter while fewer than
+	// MaxFailovers happened in the window; past the cap automatic failover
+	// pauses itself (status, metric vigil_failover_flap_paused, an error
+	// log) until an operator resumes it. Zero MaxFailovers disables the cap.
+	MaxFailovers int `koanf:"max_failovers"`
+
+	// FlapWindow is the anti-flap window: the automatic failovers that
+	// started within it count toward MaxFailovers. Must be positive while
+	// MaxFailovers is set.
+	FlapWindow time.Duration `koanf:"flap_window"`
+
+	// ShutdownHandover bounds the switchover the primary's sidecar runs on
+	// SIGTERM (and `vigil handover`) before it exits: writes move to the
+	// best replica without waiting for DownAfter. A replica's sidecar exits
+	// at once.
+	ShutdownHandover time.Duration `koanf:"shutdown_handover"`
 
 	// InitialPrimary names the sidecar (node.name) whose Redis becomes
-	// primary when the group starts with every Redis a standalone primary
-	// and no configuration exists yet. Empty means vigil does not guess:
-	// it reports the conflict and waits for an operator. It is ignored as
-	// soon as Redis's own replication state names a primary.
+	// primary when a new group starts with every Redis a standalone
+	// primary. Empty means vigil does not guess: it reports the conflict
+	// and waits for an operator. It is ignored as soon as Redis's own
+	// replication state names a primary, and once the group has one.
 	InitialPrimary string `koanf:"initial_primary"`
-
-	// ElectionTimeout is how long a candidate waits for votes before it
-	// gives up an epoch and retries at the next one after a randomized delay
-	// of up to the same length. It is also the grace period each
-	// lower-ranked candidate waits before trying in place of a better one
-	// that does not act. A few network round trips plus an fsync suffice.
-	// A sidecar that voted does not run for election itself, nor vote for
-	// another candidate against the same primary, until it hears the
-	// outcome or about 2 election timeouts plus the time a promotion may
-	// take (three Redis commands) have passed: the winner may be promoting
-	// with its announcement still on the way. If the winner dies before it
-	// announces, failover resumes after that grace period.
-	ElectionTimeout time.Duration `koanf:"election_timeout"`
 
 	// SwitchoverTimeout bounds a planned switchover: how long writes on the
 	// old primary may stay paused while the target catches up and is
@@ -75,13 +91,14 @@ type Config struct {
 	// released on the old primary.
 	SwitchoverTimeout time.Duration `koanf:"switchover_timeout"`
 
-	// HistorySize is how many recent failovers are remembered in
-	// node.data_dir and served on /v1/history. Must be at least 1.
-	HistorySize int `koanf:"history_size"`
+	// Authority is the Raft group's configuration: failover.bootstrap_expect,
+	// failover.stabilization and the raft_* timings.
+	Authority authority.Config `koanf:",squash"`
 }
 
 // DefaultConfig returns the defaults: Sentinel's master name and quorum,
-// detection in 5 seconds, fencing in 2.
+// detection in 5 seconds, fencing in 2, at most 3 automatic failovers in 10
+// minutes, and a 10-second handover on shutdown.
 func DefaultConfig() Config {
 	return Config{
 		MasterName:        "mymaster",
@@ -90,10 +107,11 @@ func DefaultConfig() Config {
 		FenceAfter:        2 * time.Second,
 		MaxLagBytes:       1 << 20,
 		ParallelSyncs:     1,
-		Cooldown:          60 * time.Second,
-		ElectionTimeout:   500 * time.Millisecond,
+		MaxFailovers:      3,
+		FlapWindow:        10 * time.Minute,
+		ShutdownHandover:  10 * time.Second,
 		SwitchoverTimeout: 10 * time.Second,
-		HistorySize:       32,
+		Authority:         authority.DefaultConfig(),
 	}
 }
 
@@ -127,17 +145,52 @@ func (c Config) Validate() error {
 	if c.ParallelSyncs < 1 {
 		errs = append(errs, fmt.Errorf("failover.parallel_syncs (%d) must be at least 1", c.ParallelSyncs))
 	}
-	if c.Cooldown < 0 {
-		errs = append(errs, fmt.Errorf("failover.cooldown (%s) must not be negative", c.Cooldown))
+	if c.MinReplicas < 0 {
+		errs = append(errs, fmt.Errorf("failover.min_replicas (%d) must not be negative", c.MinReplicas))
 	}
-	if c.ElectionTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("failover.election_timeout (%s) must be positive", c.ElectionTimeout))
+	if c.MaxFailovers < 0 {
+		errs = append(errs, fmt.Errorf("failover.max_failovers (%d) must not be negative", c.MaxFailovers))
+	}
+	if c.MaxFailovers > 0 && c.FlapWindow <= 0 {
+		errs = append(errs, fmt.Errorf("failover.flap_window (%s) must be positive while failover.max_failovers (%d) is set", c.FlapWindow, c.MaxFailovers))
+	}
+	if c.ShutdownHandover < 0 {
+		errs = append(errs, fmt.Errorf("failover.shutdown_handover (%s) must not be negative", c.ShutdownHandover))
 	}
 	if c.SwitchoverTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("failover.switchover_timeout (%s) must be positive", c.SwitchoverTimeout))
 	}
-	if c.HistorySize < 1 {
-		errs = append(errs, fmt.Errorf("failover.history_size (%d) must be at least 1", c.HistorySize))
-	}
+	errs = append(errs, c.Authority.Validate())
 	return errors.Join(errs...)
+}
+
+// params overlays the group-wide settings s on the file's values.
+func (c Config) params(s authority.Settings, fresh time.Duration) params {
+	p := params{
+		Quorum: c.Quorum, DownAfter: c.DownAfter, FenceAfter: c.FenceAfter, MaxLagBytes: c.MaxLagBytes,
+		ParallelSyncs: c.ParallelSyncs, MaxFailovers: c.MaxFailovers, FlapWindow: c.FlapWindow,
+		MinReplicas: c.MinReplicas, Fresh: fresh,
+	}
+	if s.Quorum > 0 {
+		p.Quorum = s.Quorum
+	}
+	if s.DownAfter > 0 && s.DownAfter > c.FenceAfter {
+		p.DownAfter = s.DownAfter
+	}
+	if s.MaxLagBytes > 0 {
+		p.MaxLagBytes = s.MaxLagBytes
+	}
+	if s.ParallelSyncs > 0 {
+		p.ParallelSyncs = s.ParallelSyncs
+	}
+	if s.MaxFailovers > 0 {
+		p.MaxFailovers = s.MaxFailovers
+	}
+	if s.FlapWindow > 0 {
+		p.FlapWindow = s.FlapWindow
+	}
+	if s.MinReplicas != nil && *s.MinReplicas >= 0 {
+		p.MinReplicas = *s.MinReplicas
+	}
+	return p
 }

@@ -30,7 +30,13 @@ func TestKillPrimary(t *testing.T) {
 	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
 	before := g.waitConverged(10*time.Second, "a")
 
+	_, changed := g.node("b").failover().Watch()
 	g.node("a").redis.Kill(t)
+	select {
+	case <-changed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the topology watch did not signal the failure")
+	}
 	var after failover.Configuration
 	redistest.Eventually(t, 20*time.Second, func() error {
 		c, err := g.converged("")
@@ -52,6 +58,32 @@ func TestKillPrimary(t *testing.T) {
 	if len(h) == 0 || h[len(h)-1].Reason != failover.ReasonAuto || h[len(h)-1].New != after.Primary {
 		t.Errorf("history of %s = %+v, want an auto failover to it last", after.Primary, h)
 	}
+	// Events: every sidecar announces the switch once, with the new epoch;
+	// the new primary's sidecar reports the promotion's steps.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range g.running() {
+			var sw []failover.Event
+			for _, e := range n.eventsOf(failover.EventSwitchPrimary) {
+				if e.Epoch == after.Epoch {
+					sw = append(sw, e)
+				}
+			}
+			if len(sw) != 1 || sw[0].OldPrimary.Name != "a" || sw[0].NewPrimary.Name != after.Primary {
+				return fmt.Errorf("%s: +switch-master events at epoch %d: %+v", n.name, after.Epoch, sw)
+			}
+			if len(n.eventsOf(failover.EventNewEpoch)) == 0 {
+				return fmt.Errorf("%s: no +new-epoch", n.name)
+			}
+		}
+		p := g.node(after.Primary)
+		for _, k := range []failover.EventKind{failover.EventStateSendNoOne, failover.EventStateWaitPromotion,
+			failover.EventPromotedReplica, failover.EventStateReconfReplicas, failover.EventFailoverEnd} {
+			if len(p.eventsOf(k)) != 1 {
+				return fmt.Errorf("%s: %d %s events, want 1", p.name, len(p.eventsOf(k)), k)
+			}
+		}
+		return nil
+	})
 
 	// The old primary restarts empty, as a primary: its sidecar converts it.
 	a := g.node("a")
@@ -108,11 +140,18 @@ func TestPrimarySidecarDiesNoFailover(t *testing.T) {
 		}
 		return nil
 	})
-	for _, n := range g.running() {
-		if k := n.peer.Known(); slices.Contains(k, "a") {
-			t.Errorf("%s still knows a: %v", n.name, k)
+	// Every running sidecar applies the committed forget.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range g.running() {
+			if k := n.peer.Known(); slices.Contains(k, "a") {
+				return fmt.Errorf("%s still knows a: %v", n.name, k)
+			}
+			if m, ok := n.auth.State().Members["a"]; ok && m.Voter {
+				return fmt.Errorf("%s: a is still a voter", n.name)
+			}
 		}
-	}
+		return nil
+	})
 	resp, err := http.Get(srv.URL + "/v1/history")
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/authority/gossippeers"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/internal/faultnet"
 	"github.com/vigil-redis/vigil/internal/redistest"
@@ -23,8 +27,12 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// *gossip.Peer is the Cluster failover runs on in production.
-var _ failover.Cluster = (*gossip.Peer)(nil)
+// *gossip.Peer is the Cluster and *authority.Authority the Authority
+// failover runs on in production.
+var (
+	_ failover.Cluster   = (*gossip.Peer)(nil)
+	_ failover.Authority = (*authority.Authority)(nil)
+)
 
 // Timings every end-to-end test starts from: short, with room for two busy
 // cores under -race.
@@ -37,11 +45,18 @@ func testMonitorConfig() monitor.Config {
 
 func testFailoverConfig() failover.Config {
 	cfg := failover.DefaultConfig()
-	cfg.DownAfter = time.Second             // detect a dead primary within a second
-	cfg.FenceAfter = 500 * time.Millisecond // fence well before down_after
-	cfg.Cooldown = 0                        // tests fail over back to back
-	cfg.ElectionTimeout = 300 * time.Millisecond
+	cfg.DownAfter = 2 * time.Second // detect a dead primary within two seconds
+	// Fence well before down_after, yet beyond a Raft contact gap a loaded
+	// machine under -race produces (heartbeats every ~130 ms).
+	cfg.FenceAfter = time.Second
+	cfg.MaxFailovers = 0 // tests fail over back to back
 	cfg.SwitchoverTimeout = 5 * time.Second
+	cfg.Authority.Stabilization = time.Second // joiners vote soon
+	// Raft timings with room for two busy cores under -race; the lease
+	// stays below fence_after so a cut-off leader steps down first.
+	cfg.Authority.RaftHeartbeatTimeout = 400 * time.Millisecond
+	cfg.Authority.RaftElectionTimeout = 400 * time.Millisecond
+	cfg.Authority.RaftLeaderLeaseTimeout = 300 * time.Millisecond
 	return cfg
 }
 
@@ -67,12 +82,19 @@ type node struct {
 
 	mu      sync.Mutex
 	fo      *failover.Failover
+	auth    *authority.Authority
 	peer    *gossip.Peer
 	tr      *faultnet.Transport
 	reg     *prometheus.Registry
 	events  []failover.Event
 	stop    func()
 	running bool
+
+	// wrap, when set before start, stands between failover and the
+	// authority (to freeze a sidecar at a chosen moment).
+	wrap func(*authority.Authority) failover.Authority
+	// key is the gossip encryption key (base64); "" uses the group's.
+	key string
 }
 
 // group is a test's set of nodes.
@@ -83,6 +105,7 @@ type group struct {
 	cfg   failover.Config
 	trs   map[string]*faultnet.Transport
 	addrs []string
+	key   string // gossip encryption key of the group, "" for none
 }
 
 type nodeSpec struct {
@@ -105,7 +128,14 @@ func newGroup(t *testing.T, cfg failover.Config, specs ...nodeSpec) *group {
 // standalone every Redis starts as a primary of its own.
 func startGroup(t *testing.T, cfg failover.Config, standalone bool, specs ...nodeSpec) *group {
 	t.Helper()
-	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}}
+	return startGroupKey(t, cfg, standalone, "", specs...)
+}
+
+// startGroupKey is startGroup with a gossip encryption key for every node.
+func startGroupKey(t *testing.T, cfg failover.Config, standalone bool, key string, specs ...nodeSpec) *group {
+	t.Helper()
+	cfg.Authority.BootstrapExpect = len(specs)
+	g := &group{t: t, net: faultnet.NewNetwork(), cfg: cfg, trs: map[string]*faultnet.Transport{}, key: key}
 	for i, s := range specs {
 		n := &node{name: s.name, priority: s.priority, dir: t.TempDir()}
 		opts := redistest.Options{Args: s.args}
@@ -139,13 +169,22 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("VIGIL_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("sidecar", name)
+	w := &tWriter{t: t}
+	// Registered before the sidecar's stop, so it runs after it: lines
+	// logged by leftovers after the test are dropped, not a panic.
+	t.Cleanup(func() { w.done.Store(true) })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("sidecar", name)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct {
+	t    *testing.T
+	done atomic.Bool
+}
 
-func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
+func (w *tWriter) Write(b []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(b), "\n"))
+	}
 	return len(b), nil
 }
 
@@ -162,13 +201,29 @@ func (g *group) start(n *node) {
 		}
 		g.trs[n.name] = tr
 	}
+	if !slices.Contains(g.addrs, tr.Addr()) {
+		// A restarted sidecar listens elsewhere; later starts join it there.
+		g.addrs = append(g.addrs, tr.Addr())
+	}
 	g.trs[n.name] = nil // a transport serves one peer lifetime
 	logger := testLogger(t, n.name)
 	reg := prometheus.NewRegistry()
 	gcfg := testGossipConfig()
 	gcfg.BindAddr = tr.Addr()
 	gcfg.Join = g.addrs
+	gcfg.EncryptionKey = g.key
+	if n.key != "" {
+		gcfg.EncryptionKey = n.key
+	}
 	peer, err := gossip.New(gcfg, n.name, n.dir, logger, reg, gossip.WithTransport(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := peer.Stream(gossip.StreamRaft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcl, err := peer.Stream(gossip.StreamAuthorityRPC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,13 +232,29 @@ func (g *group) start(n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fo, err := failover.New(g.cfg, logger, reg, failover.Deps{
-		Self:    failover.Node{Name: n.name, Addr: n.relay.Addr(), Priority: n.priority},
+	var fo *failover.Failover
+	auth, err := authority.New(g.cfg.Authority, logger, reg, authority.Deps{
 		DataDir: n.dir,
-		Redis:   rc,
-		Monitor: testMonitorConfig(),
-		Local:   prober,
-		Cluster: peer,
+		Self:    authority.Member{Name: n.name, RedisAddr: n.relay.Addr(), Priority: n.priority},
+		Raft:    rl,
+		RPC:     rpcl,
+		Peers:   gossippeers.New(peer),
+		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fa failover.Authority = auth
+	if n.wrap != nil {
+		fa = n.wrap(auth)
+	}
+	fo, err = failover.New(g.cfg, logger, reg, failover.Deps{
+		Self:      failover.Node{Name: n.name, Addr: n.relay.Addr(), Priority: n.priority},
+		Redis:     rc,
+		Monitor:   testMonitorConfig(),
+		Local:     prober,
+		Cluster:   peer,
+		Authority: fa,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +273,7 @@ func (g *group) start(n *node) {
 	}
 	run("gossip", peer.Run)
 	run("monitor", prober.Run)
+	run("authority", auth.Run)
 	run("failover", fo.Run)
 	wg.Add(1)
 	go func() {
@@ -222,7 +294,9 @@ func (g *group) start(n *node) {
 			select {
 			case <-done:
 			case <-time.After(20 * time.Second):
-				t.Errorf("%s: sidecar did not stop", n.name)
+				var b strings.Builder
+				_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+				t.Errorf("%s: sidecar did not stop; goroutines:\n%s", n.name, b.String())
 			}
 			_ = prober.Close()
 			_ = tr.Shutdown()
@@ -230,7 +304,7 @@ func (g *group) start(n *node) {
 	}
 	t.Cleanup(stop)
 	n.mu.Lock()
-	n.fo, n.peer, n.tr, n.reg, n.stop, n.running = fo, peer, tr, reg, stop, true
+	n.fo, n.auth, n.peer, n.tr, n.reg, n.stop, n.running = fo, auth, peer, tr, reg, stop, true
 	n.mu.Unlock()
 }
 
@@ -241,6 +315,39 @@ func (n *node) kill() {
 	n.running = false
 	n.mu.Unlock()
 	stop()
+}
+
+// authority returns n's current raft node.
+func (n *node) authority() *authority.Authority {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.auth
+}
+
+// leader names the raft leader as the running sidecars see it.
+func (g *group) leader() string {
+	for _, n := range g.running() {
+		if l, _ := n.authority().Leader(); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// addNode starts one more Redis (a replica of primaryAddr) and its sidecar.
+func (g *group) addNode(s nodeSpec, primaryAddr string) *node {
+	g.t.Helper()
+	n := &node{name: s.name, priority: s.priority, dir: g.t.TempDir()}
+	n.redis = redistest.Start(g.t, redistest.Options{Args: s.args, ReplicaOf: primaryAddr})
+	n.relay = tcprelay.Start(g.t, n.redis.Addr())
+	g.nodes = append(g.nodes, n)
+	tr, err := g.net.NewTransport("127.0.0.1")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.trs[n.name] = tr
+	g.start(n)
+	return n
 }
 
 func (n *node) failover() *failover.Failover {
@@ -329,6 +436,14 @@ func (g *group) converged(primary string) (failover.Configuration, error) {
 	if conf.Primary == "" || (primary != "" && conf.Primary != primary) {
 		return conf, fmt.Errorf("primary is %q, want %q", conf.Primary, primary)
 	}
+	if !conf.Promoted {
+		return conf, fmt.Errorf("primary %s not promoted yet at epoch %d", conf.Primary, conf.Epoch)
+	}
+	for _, n := range running {
+		if n.name == conf.Primary && !n.failover().IsPrimary() {
+			return conf, fmt.Errorf("primary %s does not take writes yet (fenced %v)", n.name, n.failover().Snapshot().Fenced)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, n := range g.nodes {
@@ -396,5 +511,3 @@ func (g *group) promotions() map[uint64][]string {
 func writeKey(ctx context.Context, c *redis.Client, key string) error {
 	return c.Set(ctx, key, "1", 0).Err()
 }
-
-func dataFile(dir string) string { return filepath.Join(dir, "failover-state.json") }

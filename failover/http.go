@@ -8,15 +8,17 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/vigil-redis/vigil/failover/authority"
 )
 
 // Handler serves the operator API: POST /v1/switchover ({"to":"node"},
-// optional), POST /v1/pause, POST /v1/resume, POST /v1/forget
-// ({"node":"name"}) and GET /v1/history. When adminToken is not empty, the
-// POST endpoints require "Authorization: Bearer <adminToken>". Any sidecar
-// accepts them: a switchover is forwarded to the primary's sidecar, pause
-// and resume travel in the replicated configuration, forget is sent to
-// every peer.
+// optional), POST /v1/handover (this node's primary role to the best
+// replica, for a preStop hook), POST /v1/pause, POST /v1/resume, POST
+// /v1/forget ({"node":"name"}), GET and POST /v1/settings, and GET
+// /v1/history. When adminToken is not empty, the POST endpoints require
+// "Authorization: Bearer <adminToken>". Any sidecar accepts them: every
+// change is committed through the Raft leader.
 func (f *Failover) Handler(adminToken string) http.Handler {
 	mux := http.NewServeMux()
 	admin := func(h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
@@ -40,7 +42,7 @@ func (f *Failover) Handler(adminToken string) http.Handler {
 			writeError(w, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout+f.cfg.ElectionTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout+2*f.cmdWait)
 		defer cancel()
 		c, err := f.Switchover(ctx, req.To)
 		if err != nil {
@@ -48,6 +50,28 @@ func (f *Failover) Handler(adminToken string) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, c)
+	}))
+	mux.HandleFunc("POST /v1/handover", admin(func(w http.ResponseWriter, r *http.Request) {
+		if err := f.Handover(r.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, f.Configuration())
+	}))
+	mux.HandleFunc("GET /v1/settings", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, f.Settings())
+	})
+	mux.HandleFunc("POST /v1/settings", admin(func(w http.ResponseWriter, r *http.Request) {
+		var s authority.Settings
+		if err := readJSON(r, &s); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := f.SetSettings(r.Context(), s); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, f.Settings())
 	}))
 	mux.HandleFunc("POST /v1/pause", admin(func(w http.ResponseWriter, r *http.Request) {
 		c, err := f.Pause(r.Context())
@@ -109,7 +133,7 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrNoCandidate):
 		code = http.StatusConflict
-	case errors.Is(err, ErrNotReady), errors.Is(err, ErrNoPrimary):
+	case errors.Is(err, ErrNotReady), errors.Is(err, ErrNoPrimary), errors.Is(err, authority.ErrNoLeader):
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout

@@ -9,30 +9,23 @@ const (
 	resultSuccess = "success"
 	resultFailure = "failure"
 
-	failElection     = "election_lost"    // no majority of votes within election_timeout
-	failPrimaryAlive = "primary_alive"    // the re-check before promotion reached the primary
-	failPromote      = "promote_error"    // REPLICAOF NO ONE or the ROLE check failed
-	failVetoed       = "vetoed"           // the pre-promotion gate refused
-	failPersist      = "persist_error"    // the vote or configuration could not be written
-	failSwitchover   = "switchover_error" // a planned switchover was abandoned
+	failPromote    = "promote_error"    // REPLICAOF NO ONE, the ROLE check or the promoted entry failed
+	failVetoed     = "vetoed"           // the pre-promotion gate refused
+	failSwitchover = "switchover_error" // a planned switchover was abandoned
 )
 
-var failReasons = []string{failElection, failPrimaryAlive, failPromote, failVetoed, failPersist, failSwitchover}
+var failReasons = []string{failPromote, failVetoed, failSwitchover}
 
 // Reasons a received message was dropped.
 const (
 	dropMalformed = "malformed"
 	dropVersion   = "version"
 	dropUnknown   = "unknown_kind"
+	dropQueue     = "queue_full"
 )
 
 var kindNames = map[byte]string{
-	kindReport:      "report",
-	kindVoteRequest: "vote_request",
-	kindVoteReply:   "vote_reply",
-	kindConfig:      "config",
-	kindCall:        "call",
-	kindCallReply:   "call_reply",
+	kindReport: "report",
 }
 
 type metrics struct {
@@ -50,31 +43,35 @@ type metrics struct {
 	conflict      prometheus.Gauge
 	received      *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
-	votes         *prometheus.CounterVec
 	eventsDropped prometheus.Counter
 	commandErrors *prometheus.CounterVec
+
+	flapPaused       prometheus.Gauge
+	flapPauses       prometheus.Counter
+	emptyRestarts    prometheus.Counter
+	foreignDemotions prometheus.Counter
 }
 
 // Redis commands whose failures are counted.
-var commandNames = []string{"replicaof", "client_pause", "client_unpause", "client_kill", "role"}
+var commandNames = []string{"replicaof", "client_pause", "client_unpause", "client_kill", "role", "config_set"}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		epoch: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_failover_epoch",
-			Help: "Epoch of the configuration this sidecar follows.",
+			Help: "Epoch of the committed configuration this sidecar follows.",
 		}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_failovers_total",
-			Help: "Failovers and switchovers this sidecar led, by result.",
+			Help: "Promotions of this sidecar's Redis (failovers and switchovers), by result.",
 		}, []string{"result"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_failover_failures_total",
-			Help: "Failed failover attempts this sidecar led, by reason.",
+			Help: "Failed promotion attempts on this sidecar, by reason.",
 		}, []string{"reason"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vigil_failover_duration_seconds",
-			Help:    "Time from the start of an election to the announcement of the new primary.",
+			Help:    "Time from the start of a failover to the new primary releasing writes.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 		sdown: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -87,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		fenced: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_failover_fenced",
-			Help: "1 while this sidecar pauses writes on its isolated primary.",
+			Help: "1 while this sidecar pauses writes on its Redis (isolated, not named by the committed state, or empty).",
 		}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_failover_paused",
@@ -95,7 +92,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		majority: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_failover_majority_reachable",
-			Help: "1 while this sidecar hears from a majority of the known set (itself included).",
+			Help: "1 while this sidecar's last acknowledged Raft contact (majority or leader) is within fence_after.",
 		}),
 		peers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_failover_peer_reports",
@@ -117,10 +114,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vigil_failover_messages_dropped_total",
 			Help: "Received failover messages that were dropped, by reason.",
 		}, []string{"reason"}),
-		votes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_failover_votes_total",
-			Help: "Vote requests this sidecar answered, by result.",
-		}, []string{"result"}),
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_failover_events_dropped_total",
 			Help: "Topology events dropped because a subscriber was not reading.",
@@ -129,6 +122,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vigil_failover_redis_command_errors_total",
 			Help: "Failed commands failover sent to its local Redis, by command.",
 		}, []string{"command"}),
+		flapPaused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigil_failover_flap_paused",
+			Help: "1 while anti-flap has paused automatic failover (failover.max_failovers within failover.flap_window).",
+		}),
+		flapPauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_failover_flap_pauses_total",
+			Help: "Times this sidecar, as the Raft leader, paused automatic failover for anti-flap.",
+		}),
+		emptyRestarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_failover_empty_restarts_total",
+			Help: "Times this sidecar's primary came back empty (new run id, new replication id, less data than a replica).",
+		}),
+		foreignDemotions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_failover_foreign_demotions_total",
+			Help: "Stale primaries of other nodes this sidecar paused and demoted.",
+		}),
 	}
 	for _, r := range []string{resultSuccess, resultFailure} {
 		m.failovers.WithLabelValues(r)
@@ -145,11 +154,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, k := range kindNames {
 		m.received.WithLabelValues(k)
 	}
-	for _, r := range []string{dropMalformed, dropVersion, dropUnknown} {
+	for _, r := range []string{dropMalformed, dropVersion, dropUnknown, dropQueue} {
 		m.dropped.WithLabelValues(r)
-	}
-	for _, r := range []string{"granted", "denied"} {
-		m.votes.WithLabelValues(r)
 	}
 	for _, c := range commandNames {
 		m.commandErrors.WithLabelValues(c)
@@ -158,8 +164,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.epoch, m.failovers, m.failures, m.duration, m.sdown, m.odown,
-		m.fenced, m.paused, m.majority, m.peers, m.noCandidate, m.conflict, m.received, m.dropped, m.votes,
-		m.eventsDropped, m.commandErrors} {
+		m.fenced, m.paused, m.majority, m.peers, m.noCandidate, m.conflict, m.received, m.dropped,
+		m.eventsDropped, m.commandErrors, m.flapPaused, m.flapPauses, m.emptyRestarts, m.foreignDemotions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -3,26 +3,69 @@ package failover
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vigil-redis/vigil/failover/authority"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// Snapshot returns the group as this sidecar currently believes it to be.
-func (f *Failover) Snapshot() Snapshot {
+// nodeOf describes the node called name as the loop knows it.
+func (f *Failover) nodeOf(c *core, name string, now time.Time) Node {
+	st := c.st
+	if name == "" {
+		return Node{}
+	}
+	if name == f.self.Name {
+		n := f.self
+		o := c.obs
+		n.Role, n.Offset, n.LinkUp, n.Synced, n.RunID = o.Role, o.Offset, o.LinkUp, o.Synced, o.RunID
+		n.Reachable = o.Reachable()
+		n.LastSeen = o.Time
+		// The primary's SDOWN is the group's opinion (the snapshot sets
+		// it); any other node is SDOWN once its Redis has not answered
+		// for down_after, so Sentinel clients stop reading from it.
+		n.SDown = name != st.Primary && now.Sub(later(c.localUpAt, c.started)) >= c.p.DownAfter
+		return n
+	}
+	m := st.Members[name]
+	p, ok := c.peers[name]
+	if !ok {
+		return Node{Name: name, Addr: m.RedisAddr, SentinelAddr: m.SentinelAddr, HTTPAddr: m.HTTPAddr, Priority: m.Priority,
+			SDown: name != st.Primary && now.Sub(c.started) >= c.p.DownAfter}
+	}
+	r := p.Rep
+	fresh := p.fresh(now, c.p.Fresh)
+	down := p.UpAt
+	if down.IsZero() {
+		down = p.First
+	}
+	return Node{
+		Name: r.Name, Addr: r.Addr, SentinelAddr: r.SentinelAddr, HTTPAddr: r.HTTPAddr,
+		Role: r.Obs.Role, Offset: r.Obs.Offset, LinkUp: r.Obs.LinkUp, Synced: r.Obs.Synced,
+		Priority: r.Priority, RunID: r.Obs.RunID, Reachable: fresh && r.Obs.Reachable,
+		SDown:    name != st.Primary && now.Sub(down) >= c.p.DownAfter,
+		LastSeen: p.Received,
+	}
+}
+
+// publish builds the readers' view and signals watchers if the topology
+// changed.
+func (f *Failover) publish(c *core, now time.Time) {
+	st := c.st
+	gs := group(st)
 	alive := f.cluster.Alive()
-	now := time.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conf
+	leader, _ := f.auth.Leader()
+	handingOver := group(st).Switchover.active(st.Epoch, now)
 	s := Snapshot{
-		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: c.Epoch,
-		Quorum: f.cfg.Quorum, DownAfter: f.cfg.DownAfter, ParallelSyncs: f.cfg.ParallelSyncs,
-		Fenced: f.fenced, Paused: c.Paused, InFailover: f.inFailover || f.switchTarget != "",
-		WhyNot: f.whyNot, Conflict: f.conflict,
+		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
+		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs,
+		Fenced: c.fenced, Paused: st.Paused, FlapPaused: st.FlapPaused, Leader: leader,
+		InFailover: c.promoting || handingOver || (st.Primary != "" && !st.Promoted),
+		WhyNot:     c.decision.WhyNot, Conflict: c.conflict,
 		Replicas: []Node{}, Sentinels: []Node{},
 	}
 	member := func(n *Node) {
@@ -31,74 +74,156 @@ func (f *Failover) Snapshot() Snapshot {
 			n.Member = "alive"
 		}
 	}
-	if c.Primary != "" {
-		p := f.nodeLocked(c.Primary)
-		p.Addr = c.PrimaryAddr
-		p.SDown, p.ODown = f.sdown, f.odown
+	up := c.obs.Reachable() && now.Sub(c.obs.Time) < c.p.Fresh
+	isPrimary := false
+	if st.Primary != "" {
+		p := f.nodeOf(c, st.Primary, now)
+		p.Addr = primaryAddr(gs, c.peers, now, c.p.Fresh)
+		if st.Primary == f.self.Name {
+			p.Addr = f.self.Addr
+		}
+		p.SDown, p.ODown = c.sdown, c.odown
 		member(&p)
 		s.Primary = p
-		if c.Primary == f.self.Name {
-			s.Writable = f.localUpLocked(now) && f.obs.Role == monitor.RolePrimary && !f.fenced && f.switchTarget == ""
-		} else if ps, ok := f.peers[c.Primary]; ok {
-			r := ps.rep
-			s.Writable = now.Sub(ps.received) < f.fresh && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
-				!r.Fenced && r.Switching == ""
+		if st.Primary == f.self.Name {
+			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.empty
+			s.Writable = isPrimary
+		} else if ps, ok := c.peers[st.Primary]; ok {
+			r := ps.Rep
+			s.Writable = st.Promoted && ps.fresh(now, c.p.Fresh) && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
+				!r.Fenced && r.Handover == nil && !r.Empty
 		}
 	}
-	names := []string{f.self.Name}
-	for n := range f.peers {
-		names = append(names, n)
+	names := map[string]bool{f.self.Name: true}
+	for n := range st.Members {
+		names[n] = true
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		n := f.nodeLocked(name)
+	for n := range c.peers {
+		names[n] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		n := f.nodeOf(c, name, now)
 		member(&n)
 		if name != f.self.Name {
 			s.Sentinels = append(s.Sentinels, n)
 		}
-		if name != c.Primary {
+		if name != st.Primary {
 			s.Replicas = append(s.Replicas, n)
+			if n.Role == monitor.RoleReplica && n.Reachable && !c.replicasSeen[name] && st.Promoted {
+				c.replicasSeen[name] = true
+				f.emit(Event{Kind: EventReplicaAdded, Epoch: st.Epoch, Node: n})
+			}
 		}
 	}
+	fresh, stale := 0, 0
+	for name, p := range c.peers {
+		if name == f.self.Name {
+			continue
+		}
+		if p.fresh(now, c.p.Fresh) {
+			fresh++
+		} else {
+			stale++
+		}
+	}
+	f.m.peers.WithLabelValues("fresh").Set(float64(fresh))
+	f.m.peers.WithLabelValues("stale").Set(float64(stale))
+
+	v := &view{
+		snap:      s,
+		key:       topologyKey(s),
+		conf:      configuration(st, s.Primary.Addr),
+		ready:     c.verified && !c.obs.Time.IsZero(),
+		isPrimary: isPrimary,
+		state:     st,
+		peers:     maps.Clone(c.peers),
+		obs:       c.obs,
+	}
+	f.pubMu.Lock()
+	old := f.pub
+	f.pub = v
+	var closeCh chan struct{}
+	if old.key != v.key {
+		closeCh = f.pubCh
+		f.pubCh = make(chan struct{})
+	}
+	f.pubMu.Unlock()
+	if closeCh != nil {
+		close(closeCh)
+	}
+}
+
+// topologyKey is what Watch compares: the parts of a snapshot clients act
+// on, without the timestamps that change with every report.
+func topologyKey(s Snapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
+		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum)
+	for _, n := range s.Replicas {
+		fmt.Fprintf(&b, "%s,%s,%s,%v,%v,%v;", n.Name, n.Addr, n.Role, n.Reachable, n.SDown, n.LinkUp)
+	}
+	for _, n := range s.Sentinels {
+		fmt.Fprintf(&b, "%s,%s,%s;", n.Name, n.SentinelAddr, n.Member)
+	}
+	return b.String()
+}
+
+func configuration(st authority.State, addr string) Configuration {
+	return Configuration{Epoch: st.Epoch, Primary: st.Primary, PrimaryAddr: addr, Promoted: st.Promoted, Paused: st.Paused,
+		FlapPaused: st.FlapPaused, Reason: st.Reason, Previous: st.Previous, Started: st.Started}
+}
+
+func (f *Failover) current() *view {
+	f.pubMu.Lock()
+	defer f.pubMu.Unlock()
+	return f.pub
+}
+
+// Snapshot returns the group as this sidecar currently believes it to be.
+func (f *Failover) Snapshot() Snapshot {
+	return cloneSnapshot(f.current().snap)
+}
+
+func cloneSnapshot(s Snapshot) Snapshot {
+	s.Replicas = slices.Clone(s.Replicas)
+	s.Sentinels = slices.Clone(s.Sentinels)
 	return s
 }
 
-// IsPrimary reports whether the newest configuration names this node and
-// its Redis is a reachable primary that is not fenced: the node clients may
-// write to.
-func (f *Failover) IsPrimary() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conf.Primary == f.self.Name && f.localUpLocked(time.Now()) && f.obs.Role == monitor.RolePrimary &&
-		!f.fenced && f.switchTarget == ""
+// Watch returns the current topology and a channel closed when it next
+// changes (primary, epoch, writability, fencing, replicas, sentinels), for
+// consumers that wait for a change instead of polling.
+func (f *Failover) Watch() (Snapshot, <-chan struct{}) {
+	f.pubMu.Lock()
+	defer f.pubMu.Unlock()
+	return cloneSnapshot(f.pub.snap), f.pubCh
 }
 
-// Ready reports whether gossip has settled and this sidecar has heard the
-// current configuration from a majority of the known set; before that it
-// does not act on its Redis.
-func (f *Failover) Ready() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.ready
-}
+// IsPrimary reports whether the newest committed state names this node as
+// the promoted primary, a Verify confirmed it since start, and its Redis is
+// a reachable primary that is not fenced: the node clients may write to.
+func (f *Failover) IsPrimary() bool { return f.current().isPrimary }
+
+// Ready reports whether the authority has a group, this sidecar applied its
+// log and confirmed it with the leader, and the local Redis was probed;
+// before that it does not act on its Redis.
+func (f *Failover) Ready() bool { return f.current().ready }
 
 // History returns the recent failovers, oldest first.
 func (f *Failover) History() []HistoryEntry {
-	f.mu.Lock()
-	h := f.hist
-	f.mu.Unlock()
-	if h == nil {
+	h := f.current().state.History
+	if len(h) == 0 {
 		return []HistoryEntry{}
 	}
-	return h.entries()
+	return slices.Clone(h)
 }
 
-// Configuration returns the configuration this sidecar follows.
-func (f *Failover) Configuration() Configuration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conf
-}
+// Configuration returns the committed configuration this sidecar follows.
+func (f *Failover) Configuration() Configuration { return f.current().conf }
+
+// Settings returns the group-wide settings of the committed state (zero
+// fields: the file's values apply).
+func (f *Failover) Settings() authority.Settings { return f.current().state.Settings.Clone() }
 
 // parseOffset reads the replication offset from INFO replication: the
 // replica's processed offset on a replica, master_repl_offset on a primary.
@@ -123,4 +248,18 @@ func parseOffset(txt string) (int64, error) {
 		return 0, fmt.Errorf("info replication %s %q: %w", key, v, err)
 	}
 	return n, nil
+}
+
+// CanVote reports whether member name may become a Raft voter: its sidecar
+// reports fresh and its Redis answers as the primary, or as a replica with
+// its link up after a completed sync. The authority's leader asks it before
+// it makes a joiner a voter.
+func (f *Failover) CanVote(name string) bool {
+	v := f.current()
+	p, ok := v.peers[name]
+	if !ok || !p.fresh(time.Now(), f.fresh) {
+		return false
+	}
+	o := p.Rep.Obs
+	return o.Reachable && (o.Role == monitor.RolePrimary || (o.Role == monitor.RoleReplica && o.LinkUp && o.Synced))
 }

@@ -5,338 +5,214 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"time"
 
-	"github.com/vigil-redis/vigil/monitor"
+	"github.com/vigil-redis/vigil/failover/authority"
 )
 
 // Switchover hands the primary role to the replica named to, or to the best
-// replica when to is "", without losing an acknowledged write: writes are
-// paused on the primary, the target catches up to the primary's offset, wins
-// an election at a new epoch and is promoted, the old primary is demoted and
-// released. Any sidecar may be asked; it forwards the request to the current
-// primary's sidecar, which coordinates. The cooldown does not apply.
+// replica when to is "", without losing an acknowledged write. It commits
+// the intent; the old primary's sidecar pauses writes and announces its
+// offset; the target catches up to it and commits itself as the primary at
+// the next epoch, then promotes like any new primary; the old primary is
+// demoted and released. Any sidecar may be asked. Only registered members
+// (sidecars holding the group key) can be targets. Anti-flap does not
+// count switchovers.
 func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, error) {
-	f.mu.Lock()
-	c, ready := f.conf, f.ready
-	f.mu.Unlock()
-	switch {
-	case !ready:
+	v := f.current()
+	if !v.ready {
 		return Configuration{}, ErrNotReady
-	case c.Primary == "":
-		return Configuration{}, ErrNoPrimary
-	case c.Primary == f.self.Name:
-		return f.coordinateSwitchover(ctx, to)
 	}
-	r, err := f.call(ctx, c.Primary, call{Op: opSwitchover, Node: to})
+	st, err := f.verify(ctx)
 	if err != nil {
-		return Configuration{}, err
+		return Configuration{}, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
-	f.mu.Lock()
-	f.adoptLocked(r.Config, c.Primary)
-	f.mu.Unlock()
-	return r.Config, nil
-}
-
-// coordinateSwitchover runs a switchover on the current primary's sidecar.
-func (f *Failover) coordinateSwitchover(ctx context.Context, to string) (Configuration, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.SwitchoverTimeout)
-	defer cancel()
 	now := time.Now()
-	f.mu.Lock()
-	c := f.conf
-	var err error
-	var target candidate
 	switch {
-	case c.Primary != f.self.Name:
-		err = fmt.Errorf("%w: %s is not the primary", ErrBadRequest, f.self.Name)
-	case f.inFailover || f.switchTarget != "":
-		err = ErrBusy
-	case !f.localUpLocked(now) || f.obs.Role != "master":
-		err = fmt.Errorf("%w: the local Redis is not a reachable primary", ErrBadRequest)
+	case st.Primary == "":
+		return Configuration{}, ErrNoPrimary
+	case st.Switchover != nil && now.Before(st.Switchover.Deadline), !st.Promoted:
+		return Configuration{}, ErrBusy
+	case to == st.Primary:
+		return Configuration{}, fmt.Errorf("%w: %s is already the primary", ErrBadRequest, to)
 	}
-	if err == nil {
-		// Lag does not exclude anyone here: the target catches up first.
-		ranked, excluded := rankCandidates(f.candidatesLocked(now), c.Primary, math.MaxInt64)
-		i := 0
-		if to != "" {
-			i = slices.IndexFunc(ranked, func(n candidate) bool { return n.Name == to })
-		}
-		switch {
-		case to != "" && i < 0 && excluded[to] == "":
-			err = fmt.Errorf("%w: %q", ErrUnknownNode, to)
-		case to != "" && i < 0:
-			err = fmt.Errorf("%w: %s: %s", ErrNoCandidate, to, excluded[to])
-		case len(ranked) == 0:
-			err = fmt.Errorf("%w: %s", ErrNoCandidate, whyNot(excluded))
-		default:
-			target = ranked[i]
+	if to != "" {
+		if _, ok := st.Members[to]; !ok {
+			return Configuration{}, fmt.Errorf("%w: %q is not a member of the group", ErrUnknownNode, to)
 		}
 	}
+	if from, ok := v.peers[st.Primary]; !ok || !from.fresh(now, f.fresh) {
+		return Configuration{}, fmt.Errorf("%w: no fresh report from the primary's sidecar %s", ErrNotReady, st.Primary)
+	}
+	// Lag does not exclude anyone here: the target catches up first.
+	members := map[string]peerView{}
+	for name, p := range v.peers {
+		if _, ok := st.Members[name]; ok {
+			members[name] = p
+		}
+	}
+	ranked, excluded := rankCandidates(candidatesOf(members, now, f.fresh), st.Primary, math.MaxInt64, 0)
+	i := 0
+	if to != "" {
+		i = slices.IndexFunc(ranked, func(n candidate) bool { return n.Name == to })
+	}
+	switch {
+	case to != "" && i < 0 && excluded[to] == "":
+		return Configuration{}, fmt.Errorf("%w: %q", ErrUnknownNode, to)
+	case to != "" && i < 0:
+		return Configuration{}, fmt.Errorf("%w: %s: %s", ErrNoCandidate, to, excluded[to])
+	case len(ranked) == 0:
+		return Configuration{}, fmt.Errorf("%w: %s", ErrNoCandidate, whyNot(excluded))
+	}
+	target := ranked[i].Name
+	timeout := f.cfg.SwitchoverTimeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = time.Until(d)
+	}
+	deadline := now.Add(timeout)
+	start := time.Now()
+	f.log.Info("switchover starting", "epoch", st.Epoch, "primary", st.Primary, "peer", target)
+	begun, err := f.apply(ctx, authority.Command{Op: authority.OpSwitchoverBegin, IfEpoch: st.Epoch,
+		Switchover: &authority.Switchover{From: st.Primary, To: target, Epoch: st.Epoch, Deadline: deadline}})
 	if err != nil {
-		f.mu.Unlock()
+		if errors.Is(err, authority.ErrStale) || errors.Is(err, authority.ErrInvalid) {
+			return Configuration{}, fmt.Errorf("%w: %w", ErrBusy, err)
+		}
 		return Configuration{}, err
 	}
-	f.switchTarget = target.Name
-	rep := encode(f.reportLocked())
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.switchTarget = ""
-		f.mu.Unlock()
-		f.poke()
-	}()
-	start := time.Now()
-	f.log.Info("switchover starting", "epoch", c.Epoch, "peer", target.Name)
-
-	// Voters grant the target's election only while this sidecar's report
-	// names it: make sure they have it before the target asks.
-	f.cluster.Broadcast(kindReport, rep)
-	rctx, rcancel := context.WithTimeout(ctx, f.cfg.ElectionTimeout)
-	_ = f.cluster.BroadcastReliable(rctx, kindReport, rep)
-	rcancel()
-
 	fail := func(err error) (Configuration, error) {
+		// Abandon: the old primary's sidecar releases its writes once the
+		// intent is gone or its deadline passed.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*f.cmdWait)
+		defer cancel()
+		if _, aerr := f.auth.Apply(actx, authority.Command{Op: authority.OpSwitchoverEnd, IfEpoch: st.Epoch}); aerr != nil {
+			f.log.Debug("end switchover", "err", aerr)
+		}
+		e := HistoryEntry{Epoch: st.Epoch, Old: st.Primary, New: target, Reason: ReasonSwitchover, Result: resultFailure,
+			Error: err.Error(), Start: start, Duration: time.Since(start)}
+		if _, herr := f.auth.Apply(actx, authority.Command{Op: authority.OpHistory, Entry: &e}); herr != nil {
+			f.log.Debug("record switchover failure", "err", herr)
+		}
 		f.m.failovers.WithLabelValues(resultFailure).Inc()
 		f.m.failures.WithLabelValues(failSwitchover).Inc()
-		if f.hist != nil {
-			_ = f.hist.add(HistoryEntry{Epoch: c.Epoch, Old: f.self.Name, New: target.Name, Reason: ReasonSwitchover,
-				Start: start, Duration: time.Since(start), Result: resultFailure, Error: err.Error()})
-		}
-		f.log.Error("switchover failed", "peer", target.Name, "err", err)
-		return Configuration{}, fmt.Errorf("switchover to %s: %w", target.Name, err)
+		f.log.Error("switchover failed", "peer", target, "err", err)
+		return Configuration{}, fmt.Errorf("switchover to %s: %w", target, err)
 	}
-
-	// From here no write is acknowledged by this primary.
-	if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
-		return fail(err)
-	}
-	offset, err := f.localOffset(ctx)
-	if err != nil {
-		f.release(ctx)
-		return fail(err)
-	}
-	cctx, ccancel := context.WithTimeout(ctx, f.cfg.SwitchoverTimeout*3/4)
-	r, err := f.call(cctx, target.Name, call{Op: opPromote, Primary: f.self.Name, Epoch: c.Epoch, Offset: offset})
-	ccancel()
-	var next Configuration
-	if err == nil {
-		next = r.Config
-	} else {
-		// The target may have promoted although its answer was lost;
-		// writes stay paused until that is ruled out.
-		deadline := time.Now().Add(2 * f.cfg.ElectionTimeout)
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			f.mu.Lock()
-			cur := f.conf
-			f.mu.Unlock()
-			if cur.Epoch > c.Epoch {
-				next = cur
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if next.Epoch == 0 {
-			f.release(ctx)
-			return fail(err)
-		}
-	}
-	f.mu.Lock()
-	f.adoptLocked(next, target.Name)
-	cur := f.conf
-	f.mu.Unlock()
-	if cur.Primary != f.self.Name {
-		f.mu.Lock()
-		f.expectRoleLocked(monitor.RoleReplica)
-		f.mu.Unlock()
-		if err := f.replicaOf(ctx, cur.PrimaryAddr); err != nil {
-			f.log.Error("demote after switchover", "err", err)
-		}
-		f.killClients(ctx)
-		f.mu.Lock()
-		f.emitLocked(f.demotedEventLocked(cur.PrimaryAddr))
-		f.mu.Unlock()
-	}
-	f.release(ctx)
-	f.m.failovers.WithLabelValues(resultSuccess).Inc()
-	f.m.duration.Observe(time.Since(start).Seconds())
-	f.log.Info("switchover done", "epoch", cur.Epoch, "primary", cur.Primary, "duration", time.Since(start))
-	return cur, nil
-}
-
-// release lifts the switchover's write pause.
-func (f *Failover) release(ctx context.Context) {
-	if err := f.unpauseWrites(context.WithoutCancel(ctx)); err != nil {
-		f.log.Error("release writes after switchover", "err", err)
-	}
-}
-
-// switchoverPromote runs on the target of a switchover: wait until the
-// local replica has everything the paused primary acknowledged, win an
-// election and promote.
-func (f *Failover) switchoverPromote(ctx context.Context, c call) (Configuration, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.SwitchoverTimeout/2)
-	defer cancel()
-	start := time.Now()
-	f.mu.Lock()
-	conf := f.conf
-	var err error
-	switch {
-	case conf.Primary != c.Primary || conf.Epoch != c.Epoch:
-		err = fmt.Errorf("%w: configuration here is %s at epoch %d", ErrBadRequest, conf.Primary, conf.Epoch)
-	case f.inFailover:
-		err = ErrBusy
-	}
-	if err == nil {
-		f.inFailover = true
-	}
-	f.mu.Unlock()
-	if err != nil {
-		return Configuration{}, err
-	}
-	defer func() {
-		f.mu.Lock()
-		f.inFailover = false
-		f.mu.Unlock()
-		f.poke()
-	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	for {
-		off, err := f.localOffset(ctx)
-		if err == nil && off >= c.Offset {
-			break
+		cur, ch := f.auth.Watch()
+		switch {
+		case cur.Index < begun.Index:
+			// This node has not applied the intent yet.
+		case cur.Epoch > st.Epoch && cur.Primary == target && cur.Promoted:
+			f.log.Info("switchover done", "epoch", cur.Epoch, "primary", cur.Primary, "duration", time.Since(start))
+			return configuration(cur, cur.Members[target].RedisAddr), nil
+		case cur.Epoch > st.Epoch && cur.Primary != target:
+			return Configuration{}, fmt.Errorf("switchover to %s: superseded by %s at epoch %d", target, cur.Primary, cur.Epoch)
+		case cur.Epoch == st.Epoch && cur.Switchover == nil:
+			return fail(errors.New("abandoned"))
 		}
 		select {
+		case <-ch:
+		case <-timer.C:
+			return fail(fmt.Errorf("not done within %s", timeout.Round(time.Millisecond)))
 		case <-ctx.Done():
-			return Configuration{}, fmt.Errorf("did not catch up to offset %d (at %d): %w", c.Offset, off, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	spec := electionSpec{reason: ReasonSwitchover, primary: c.Primary, primaryAddr: conf.PrimaryAddr, primaryEpoch: c.Epoch}
-	for {
-		epoch, err := f.campaign(ctx, spec)
-		if err == nil {
-			return f.promote(ctx, spec, epoch, start)
-		}
-		if !errors.Is(err, errElectionLost) {
-			return Configuration{}, err
-		}
-		f.log.Info("switchover election lost; retrying", "epoch", epoch, "err", err)
-		select {
-		case <-ctx.Done():
-			return Configuration{}, err
-		case <-time.After(time.Duration(rand.Int64N(int64(f.cfg.ElectionTimeout/4) + 1))):
+			return fail(ctx.Err())
 		}
 	}
 }
 
-// call sends an operator request to node and waits for its answer.
-func (f *Failover) call(ctx context.Context, node string, c call) (callReply, error) {
-	c.ID = rand.Uint64() | 1 // 0 marks a malformed call
-	ch := make(chan callReply, 1)
-	f.mu.Lock()
-	f.calls[c.ID] = ch
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.calls, c.ID)
-		f.mu.Unlock()
-	}()
-	if err := f.cluster.Send(ctx, node, kindCall, encode(c)); err != nil {
-		return callReply{}, fmt.Errorf("forward %s to %s: %w", c.Op, node, err)
+// Handover runs a switchover to the best replica if this node is the
+// primary, bounded by failover.shutdown_handover: SIGTERM and `vigil
+// handover` call it so that a planned shutdown of the primary costs no
+// down_after. On a replica's sidecar it returns at once.
+func (f *Failover) Handover(ctx context.Context) error {
+	st := f.current().state
+	if st.Primary != f.self.Name || f.cfg.ShutdownHandover <= 0 {
+		return nil
 	}
-	select {
-	case r := <-ch:
-		if r.Err != "" {
-			return r, fmt.Errorf("%s on %s: %s", c.Op, node, r.Err)
-		}
-		return r, nil
-	case <-ctx.Done():
-		return callReply{}, fmt.Errorf("%s on %s: %w", c.Op, node, ctx.Err())
-	}
-}
-
-// onCall serves an operator request forwarded by a peer.
-func (f *Failover) onCall(ctx context.Context, from string, c call) {
-	reply := callReply{ID: c.ID}
-	var err error
-	switch c.Op {
-	case opSwitchover:
-		reply.Config, err = f.coordinateSwitchover(ctx, c.Node)
-	case opPromote:
-		reply.Config, err = f.switchoverPromote(ctx, c)
-	case opForget:
-		err = f.forgetLocal(c.Node)
-	}
-	if err != nil {
-		reply.Err = err.Error()
-	}
-	sctx, cancel := context.WithTimeout(ctx, f.cfg.SwitchoverTimeout)
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.ShutdownHandover)
 	defer cancel()
-	if err := f.cluster.Send(sctx, from, kindCallReply, encode(reply)); err != nil {
-		f.log.Warn("answer forwarded request", "peer", from, "err", err)
+	f.log.Info("handing the primary role over before shutdown", "epoch", st.Epoch)
+	if _, err := f.Switchover(ctx, ""); err != nil {
+		return fmt.Errorf("failover: handover: %w", err)
 	}
+	return nil
 }
 
 // Pause stops automatic failover group-wide. Failure detection and
 // reporting go on.
-func (f *Failover) Pause(ctx context.Context) (Configuration, error) { return f.setPaused(ctx, true) }
-
-// Resume re-enables automatic failover group-wide.
-func (f *Failover) Resume(ctx context.Context) (Configuration, error) { return f.setPaused(ctx, false) }
-
-func (f *Failover) setPaused(ctx context.Context, paused bool) (Configuration, error) {
-	f.mu.Lock()
-	c := f.conf
-	if c.Primary == "" {
-		f.mu.Unlock()
-		return c, ErrNoPrimary
-	}
-	if c.Paused == paused {
-		f.mu.Unlock()
-		return c, nil
-	}
-	c.Version++
-	c.Paused = paused
-	f.adoptLocked(c, f.self.Name)
-	f.mu.Unlock()
-	f.announce(ctx, c)
-	return c, nil
+func (f *Failover) Pause(ctx context.Context) (Configuration, error) {
+	return f.applyOp(ctx, authority.Command{Op: authority.OpPause})
 }
 
-// Forget removes node from the known set on every reachable sidecar, so a
-// decommissioned node stops counting toward the majority.
+// Resume re-enables automatic failover group-wide, also after anti-flap
+// paused it.
+func (f *Failover) Resume(ctx context.Context) (Configuration, error) {
+	return f.applyOp(ctx, authority.Command{Op: authority.OpResume})
+}
+
+func (f *Failover) applyOp(ctx context.Context, cmd authority.Command) (Configuration, error) {
+	if !f.current().ready {
+		return Configuration{}, ErrNotReady
+	}
+	st, err := f.apply(ctx, cmd)
+	if err != nil {
+		return Configuration{}, err
+	}
+	if st.Primary == "" {
+		return configuration(st, ""), nil
+	}
+	return configuration(st, st.Members[st.Primary].RedisAddr), nil
+}
+
+// Forget removes node from the group through the leader: it stops being a
+// voter and a member, so a decommissioned node no longer counts toward the
+// majority.
 func (f *Failover) Forget(ctx context.Context, node string) error {
 	if node == f.self.Name || node == "" {
 		return fmt.Errorf("%w: cannot forget %q", ErrBadRequest, node)
 	}
-	if err := f.forgetLocal(node); err != nil {
+	if _, err := f.applyOp(ctx, authority.Command{Op: authority.OpForget, Node: node}); err != nil {
+		if errors.Is(err, authority.ErrNotMember) {
+			return fmt.Errorf("%w: %q", ErrUnknownNode, node)
+		}
+		if errors.Is(err, authority.ErrInvalid) {
+			return fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
 		return err
 	}
-	var errs []error
-	for _, k := range f.known() {
-		if k == f.self.Name {
-			continue
-		}
-		if _, err := f.call(ctx, k, call{Op: opForget, Node: node}); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
-func (f *Failover) forgetLocal(node string) error {
-	if node == f.self.Name {
-		return fmt.Errorf("%w: cannot forget self", ErrBadRequest)
+// SetSettings replaces the group-wide settings through the leader; every
+// sidecar applies them without a restart. Zero fields fall back to the
+// file's values.
+func (f *Failover) SetSettings(ctx context.Context, s authority.Settings) error {
+	var errs []error
+	if s.DownAfter < 0 || (s.DownAfter > 0 && s.DownAfter <= f.cfg.FenceAfter) {
+		errs = append(errs, fmt.Errorf("down_after (%s) must be longer than failover.fence_after (%s)", s.DownAfter, f.cfg.FenceAfter))
 	}
-	if err := f.cluster.Forget(node); err != nil {
-		return fmt.Errorf("forget %s: %w", node, err)
+	if s.Quorum < 0 {
+		errs = append(errs, fmt.Errorf("quorum (%d) must not be negative", s.Quorum))
 	}
-	f.mu.Lock()
-	delete(f.peers, node)
-	delete(f.lastHeard, node)
-	f.mu.Unlock()
-	f.log.Info("node forgotten", "peer", node)
-	return nil
+	if s.ParallelSyncs < 0 {
+		errs = append(errs, fmt.Errorf("parallel_syncs (%d) must not be negative", s.ParallelSyncs))
+	}
+	if s.MaxLagBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_lag_bytes (%d) must not be negative", s.MaxLagBytes))
+	}
+	if s.MinReplicas != nil && *s.MinReplicas < 0 {
+		errs = append(errs, fmt.Errorf("min_replicas (%d) must not be negative", *s.MinReplicas))
+	}
+	if s.MaxFailovers < 0 || s.FlapWindow < 0 || s.FailoverTimeout < 0 {
+		errs = append(errs, errors.New("max_failovers, flap_window and failover_timeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	_, err := f.applyOp(ctx, authority.Command{Op: authority.OpSettings, Settings: &s})
+	return err
 }

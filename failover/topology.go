@@ -38,10 +38,14 @@ type Snapshot struct {
 	DownAfter     time.Duration `json:"down_after_ns"`
 	ParallelSyncs int           `json:"parallel_syncs"`
 	// Writable is true while the primary is known, reachable and not fenced.
-	Writable   bool   `json:"writable"`
-	Fenced     bool   `json:"fenced"`             // this sidecar has paused writes on its own Redis
-	Paused     bool   `json:"paused"`             // automatic failover is paused by an operator
-	InFailover bool   `json:"in_failover"`        // an election or promotion is under way
+	Writable bool `json:"writable"`
+	Fenced   bool `json:"fenced"` // this sidecar has paused writes on its own Redis
+	Paused   bool `json:"paused"` // automatic failover is paused by an operator
+	// FlapPaused, when not empty, says why anti-flap paused automatic
+	// failover (failover.max_failovers within failover.flap_window).
+	FlapPaused string `json:"flap_paused,omitempty"`
+	Leader     string `json:"leader,omitempty"`   // the Raft leader's node name, "" while none
+	InFailover bool   `json:"in_failover"`        // a promotion or switchover is under way
 	WhyNot     string `json:"why_not,omitempty"`  // why no replica can be promoted, when none can
 	Conflict   string `json:"conflict,omitempty"` // discovery problem, e.g. several standalone primaries
 }

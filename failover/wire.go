@@ -8,19 +8,15 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// Message kinds failover sends through the Cluster. They sit in a range of
-// their own so other users of the gossip layer can pick other values.
+// Message kinds failover sends through the Cluster. Decisions travel in the
+// Raft log; gossip carries only the fast, disposable part: each sidecar's
+// observation and opinion, sent every interval and at once on change.
 const (
-	kindReport      byte = 0x10 // best effort, every interval and on change
-	kindVoteRequest byte = 0x11 // reliable, candidate -> every known peer
-	kindVoteReply   byte = 0x12 // reliable, voter -> candidate
-	kindConfig      byte = 0x13 // reliable + best effort, new configuration
-	kindCall        byte = 0x14 // reliable, operator request forwarded to the sidecar that must act
-	kindCallReply   byte = 0x15 // reliable, its answer
+	kindReport byte = 0x10 // best effort, every interval and on change
 )
 
 // wireVersion prefixes every payload. A receiver drops other versions.
-const wireVersion byte = 1
+const wireVersion byte = 2
 
 // maxPayload bounds what a decoder accepts; real messages are far smaller.
 const maxPayload = 64 << 10
@@ -44,81 +40,54 @@ type obsSummary struct {
 	SyncInProgress bool         `json:"sp,omitempty"`
 	Offset         int64        `json:"o,omitempty"`
 	RunID          string       `json:"id,omitempty"`
+	ReplID         string       `json:"ri,omitempty"`
 	Replicas       int          `json:"nr,omitempty"` // primary: connected replicas
+}
+
+// handover is the old primary's side of a switchover: its writes are
+// paused and Offset is its replication offset after the pause, which the
+// target must reach before it takes over.
+type handover struct {
+	Epoch  uint64 `json:"e"`
+	To     string `json:"t"`
+	Offset int64  `json:"o"`
 }
 
 // report is what every sidecar tells its peers about itself.
 type report struct {
-	Name         string        `json:"n"`
-	Addr         string        `json:"a"`
-	SentinelAddr string        `json:"sa,omitempty"`
-	HTTPAddr     string        `json:"ha,omitempty"`
-	Priority     int           `json:"p"`
-	Config       Configuration `json:"c"`
-	Obs          obsSummary    `json:"o"`
+	Name         string     `json:"n"`
+	Addr         string     `json:"a"`
+	SentinelAddr string     `json:"sa,omitempty"`
+	HTTPAddr     string     `json:"ha,omitempty"`
+	Priority     int        `json:"p"`
+	Epoch        uint64     `json:"e,omitempty"` // the committed epoch this sidecar has applied
+	Obs          obsSummary `json:"o"`
 	// The opinion: this sidecar sees SDownPrimary down at SDownEpoch.
 	SDown        bool   `json:"sd,omitempty"`
 	SDownPrimary string `json:"sdp,omitempty"`
 	SDownEpoch   uint64 `json:"sde,omitempty"`
 	// PrimaryDownMs is how long, in milliseconds, this sidecar has had no
 	// valid reply from SDownPrimary; 0 while it answers. The primary's
-	// sidecar fences when a majority can no longer reach its Redis, even
-	// while it still hears them.
-	PrimaryDownMs int64  `json:"pdm,omitempty"`
-	Fenced        bool   `json:"f,omitempty"`
-	Ready         bool   `json:"rd,omitempty"`
-	VotedEpoch    uint64 `json:"ve,omitempty"`
-	// Switching names the replica this sidecar's primary is handing over
-	// to in a planned switchover; voters grant that replica's switchover
-	// election only while the current primary's sidecar says so.
-	Switching string `json:"sw,omitempty"`
+	// sidecar fences once a quorum can no longer reach its Redis, even
+	// while it still hears them, and releases only when enough reach it.
+	PrimaryDownMs int64 `json:"pdm,omitempty"`
+	// Empty: SDownPrimary's Redis came back empty at SDownEpoch (its own
+	// sidecar's judgement): a failure, whatever the probes say.
+	Empty    bool      `json:"em,omitempty"`
+	Fenced   bool      `json:"f,omitempty"`
+	Ready    bool      `json:"rd,omitempty"`
+	Handover *handover `json:"ho,omitempty"`
+	// Gate: this sidecar runs a pre-promotion gate (hooks.pre_promote);
+	// the leader waits for its Verdict before it commits it as primary.
+	Gate    bool     `json:"g,omitempty"`
+	Verdict *verdict `json:"v,omitempty"`
 }
 
-// voteRequest asks a peer for its vote for Candidate at Epoch.
-type voteRequest struct {
-	Epoch         uint64 `json:"e"`
-	Candidate     string `json:"c"`
-	CandidateAddr string `json:"ca"`
-	// Primary is the primary being replaced and PrimaryEpoch the epoch of
-	// the configuration that installed it; "" for an initial election.
-	Primary      string `json:"p,omitempty"`
-	PrimaryEpoch uint64 `json:"pe,omitempty"`
-	Reason       string `json:"r"` // auto, switchover, initial
-}
-
-// voteReply answers a voteRequest.
-type voteReply struct {
-	Epoch     uint64 `json:"e"`
-	Candidate string `json:"c"`
-	Granted   bool   `json:"g,omitempty"`
-	Why       string `json:"w,omitempty"` // why the vote was refused
-	// Seen is the highest epoch the voter knows, so a candidate that lost
-	// for being behind starts its next try above it.
-	Seen uint64 `json:"s,omitempty"`
-}
-
-// Operations of a call.
-const (
-	opSwitchover = "switchover" // to the current primary's sidecar: coordinate a switchover
-	opPromote    = "promote"    // to the target's sidecar: catch up, win an election, promote
-	opForget     = "forget"     // to every peer: drop Node from the known set
-)
-
-// call is an operator request forwarded to the sidecar that must act.
-type call struct {
-	ID      uint64 `json:"id"`
-	Op      string `json:"op"`
-	Node    string `json:"node,omitempty"`    // switchover: target ("" = best); forget: the node
-	Primary string `json:"primary,omitempty"` // promote: the primary being replaced
-	Epoch   uint64 `json:"epoch,omitempty"`   // promote: the primary's configuration epoch
-	Offset  int64  `json:"offset,omitempty"`  // promote: the primary's offset after pausing writes
-}
-
-// callReply answers a call.
-type callReply struct {
-	ID     uint64        `json:"id"`
-	Err    string        `json:"err,omitempty"`
-	Config Configuration `json:"config"`
+// verdict is a candidate's gate's answer about replacing Primary at Epoch.
+type verdict struct {
+	Primary string `json:"p"`
+	Epoch   uint64 `json:"e"`
+	Allowed bool   `json:"a,omitempty"`
 }
 
 // encode prefixes the JSON encoding of v with the wire version.
@@ -159,69 +128,4 @@ func decodeReport(b []byte) (report, error) {
 		return report{}, fmt.Errorf("%w: report without a valid name", errMalformed)
 	}
 	return r, nil
-}
-
-func decodeVoteRequest(b []byte) (voteRequest, error) {
-	var r voteRequest
-	if err := decode(b, &r); err != nil {
-		return voteRequest{}, err
-	}
-	if r.Epoch == 0 || !validName(r.Candidate) {
-		return voteRequest{}, fmt.Errorf("%w: vote request without epoch or candidate", errMalformed)
-	}
-	switch r.Reason {
-	case ReasonAuto, ReasonSwitchover, ReasonInitial:
-	default:
-		return voteRequest{}, fmt.Errorf("%w: vote request reason %q", errMalformed, r.Reason)
-	}
-	return r, nil
-}
-
-func decodeVoteReply(b []byte) (voteReply, error) {
-	var r voteReply
-	if err := decode(b, &r); err != nil {
-		return voteReply{}, err
-	}
-	if r.Epoch == 0 || !validName(r.Candidate) {
-		return voteReply{}, fmt.Errorf("%w: vote reply without epoch or candidate", errMalformed)
-	}
-	return r, nil
-}
-
-func decodeConfig(b []byte) (Configuration, error) {
-	var c Configuration
-	if err := decode(b, &c); err != nil {
-		return Configuration{}, err
-	}
-	if c.Epoch == 0 || !validName(c.Primary) || c.PrimaryAddr == "" {
-		return Configuration{}, fmt.Errorf("%w: configuration without epoch or primary", errMalformed)
-	}
-	return c, nil
-}
-
-func decodeCall(b []byte) (call, error) {
-	var c call
-	if err := decode(b, &c); err != nil {
-		return call{}, err
-	}
-	switch c.Op {
-	case opSwitchover, opPromote, opForget:
-		if c.ID == 0 {
-			return call{}, fmt.Errorf("%w: call without id", errMalformed)
-		}
-	default:
-		return call{}, fmt.Errorf("%w: call op %q", errMalformed, c.Op)
-	}
-	return c, nil
-}
-
-func decodeCallReply(b []byte) (callReply, error) {
-	var c callReply
-	if err := decode(b, &c); err != nil {
-		return callReply{}, err
-	}
-	if c.ID == 0 {
-		return callReply{}, fmt.Errorf("%w: call reply without id", errMalformed)
-	}
-	return c, nil
 }

@@ -37,6 +37,13 @@ type Config struct {
 	// empty is refused unless Insecure is set.
 	EncryptionKey string `koanf:"encryption_key"`
 
+	// AcceptedKeys are further base64 AES keys (16, 24 or 32 bytes) this
+	// node accepts from peers, for gossip and for the Raft streams, but
+	// never sends with. They rotate EncryptionKey without a gap: add the new
+	// key here on every sidecar; then, sidecar by sidecar, make it
+	// EncryptionKey and move the old one here; then remove the old one.
+	// Requires EncryptionKey.
+	AcceptedKeys []string `koanf:"accepted_keys"`
 	// Insecure allows running with an empty EncryptionKey: anyone who can
 	// reach the gossip port can then join the group and read its traffic.
 	// `vigil run` refuses an empty key unless this is true, and then warns
@@ -134,6 +141,16 @@ func (c Config) Validate() error {
 		// The key itself is a secret: never echo it.
 		errs = append(errs, fmt.Errorf("gossip.encryption_key: %w", err))
 	}
+	for i, k := range c.AcceptedKeys {
+		if k == "" {
+			errs = append(errs, fmt.Errorf("gossip.accepted_keys[%d] is empty", i))
+		} else if _, err := decodeKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("gossip.accepted_keys[%d]: %w", i, err))
+		}
+	}
+	if len(c.AcceptedKeys) > 0 && c.EncryptionKey == "" {
+		errs = append(errs, errors.New("gossip.accepted_keys needs gossip.encryption_key: a node without a key cannot accept encrypted peers"))
+	}
 	if len(c.Label) > memberlist.LabelMaxSize {
 		errs = append(errs, fmt.Errorf("gossip.label (%d bytes) must be at most %d bytes", len(c.Label), memberlist.LabelMaxSize))
 	}
@@ -185,6 +202,22 @@ func decodeKey(s string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("decodes to %d bytes, must be 16, 24 or 32", len(key))
 	}
+}
+
+// keyring returns the keys of c, EncryptionKey first; nil without one. It
+// assumes c is valid.
+func (c Config) keyring() [][]byte {
+	primary, _ := decodeKey(c.EncryptionKey)
+	if primary == nil {
+		return nil
+	}
+	keys := [][]byte{primary}
+	for _, s := range c.AcceptedKeys {
+		if k, _ := decodeKey(s); k != nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // splitHostPort splits a host:port with a numeric port.

@@ -38,6 +38,10 @@ func TestConfigValidate(t *testing.T) {
 		{"join entry", func(c *Config) { c.Join = []string{"ok:1", "bad"} }, []string{"gossip.join[1] (\"bad\")"}},
 		{"key not base64", func(c *Config) { c.EncryptionKey = "%%%" }, []string{"gossip.encryption_key: must be base64"}},
 		{"key wrong size", func(c *Config) { c.EncryptionKey = key(10) }, []string{"gossip.encryption_key: decodes to 10 bytes"}},
+		{"accepted keys", func(c *Config) { c.EncryptionKey, c.AcceptedKeys = key(32), []string{key(16), key(24)} }, nil},
+		{"accepted key bad", func(c *Config) { c.EncryptionKey, c.AcceptedKeys = key(32), []string{key(16), "", key(7)} },
+			[]string{"gossip.accepted_keys[1] is empty", "gossip.accepted_keys[2]: decodes to 7 bytes"}},
+		{"accepted keys without a key", func(c *Config) { c.AcceptedKeys = []string{key(16)} }, []string{"gossip.accepted_keys needs gossip.encryption_key"}},
 		{"label too long", func(c *Config) { c.Label = strings.Repeat("x", 256) }, []string{"gossip.label (256 bytes)"}},
 		{"zero intervals", func(c *Config) {
 			c.ProbeInterval, c.ProbeTimeout, c.GossipInterval, c.TCPTimeout = 0, 0, 0, 0

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-redis/vigil/internal/faultnet"
@@ -49,16 +50,20 @@ func (w tWriter) Write(b []byte) (int, error) {
 // node is a running peer in a test.
 type node struct {
 	*Peer
-	reg  *prometheus.Registry
-	dir  string
-	tr   *faultnet.Transport // nil unless started on a faultnet.Network
-	stop func()
+	reg    *prometheus.Registry
+	dir    string
+	tr     *faultnet.Transport // nil unless started on a faultnet.Network
+	layers map[byte]*StreamLayer
+	stop   func()
 }
 
 type nodeOpts struct {
 	cfg Config
 	dir string            // data dir; default a new temp dir
 	net *faultnet.Network // if set, use a fault-injecting transport
+	// transport, if set, is used instead of one bound by the peer.
+	transport memberlist.NodeAwareTransport
+	streams   []byte // stream channels to register before Run
 }
 
 // startNode runs a peer until the test ends (or stop is called) and waits
@@ -80,10 +85,21 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 		o.cfg.BindAddr = tr.Addr()
 		opts = append(opts, WithTransport(tr))
 	}
+	if o.transport != nil {
+		opts = append(opts, WithTransport(o.transport))
+	}
 	reg := prometheus.NewRegistry()
 	p, err := New(o.cfg, name, o.dir, testLogger(t, name), reg, opts...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	layers := map[byte]*StreamLayer{}
+	for _, k := range o.streams {
+		l, err := p.Stream(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers[k] = l
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -113,7 +129,7 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: not ready", name)
 	}
-	return &node{Peer: p, reg: reg, dir: o.dir, tr: tr, stop: stop}
+	return &node{Peer: p, reg: reg, dir: o.dir, tr: tr, layers: layers, stop: stop}
 }
 
 // eventually polls cond every 10ms until it returns nil, failing the test

@@ -28,6 +28,7 @@ type metrics struct {
 	received        prometheus.Counter
 	dropped         *prometheus.CounterVec
 	knownWriteFails prometheus.Counter
+	streamsRefused  *prometheus.CounterVec
 }
 
 // newMetrics builds the metrics and registers them, with derived gauges read
@@ -50,6 +51,13 @@ func newMetrics(reg prometheus.Registerer, p *Peer) (*metrics, error) {
 			Name: "vigil_gossip_known_peers_write_failures_total",
 			Help: "Failed writes of the known peer set to node.data_dir.",
 		}),
+		streamsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_gossip_streams_refused_total",
+			Help: "Streams of a channel multiplexed on the gossip port (Raft, authority RPC) refused before reaching their user, by reason; dialled and accepted streams both count.",
+		}, []string{"reason"}),
+	}
+	for _, r := range refusedReasons {
+		m.streamsRefused.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.sent.WithLabelValues(r)
@@ -61,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, p *Peer) (*metrics, error) {
 		return m, nil
 	}
 
-	cs := []prometheus.Collector{m.sent, m.received, m.dropped, m.knownWriteFails,
+	cs := []prometheus.Collector{m.sent, m.received, m.dropped, m.knownWriteFails, m.streamsRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_gossip_known_peers",
 			Help: "Peers in the persisted known set, including this node and dead peers.",

@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxMetaSize is the largest metadata SetMeta accepts (memberlist's limit).
+// MaxMetaSize bounds the encoded metadata (memberlist's limit): the SetMeta
+// value and the SetMetaKey entries with a few bytes of framing each.
 const MaxMetaSize = memberlist.MetaMaxSize
 
 // KindReserved is the first message kind used by the package itself; Send
@@ -93,7 +96,14 @@ type Member struct {
 	Addr  string // host:port of its gossip listener
 	State string // StateAlive, StateSuspect, StateDead or StateLeft
 	Meta  []byte // metadata set with SetMeta on that node
+	// Metadata holds the entries set with SetMetaKey on that node; nil
+	// when there are none.
+	Metadata map[string][]byte
 }
+
+// MetaKey returns the value that member published with SetMetaKey(key), or
+// nil.
+func (m Member) MetaKey(key string) []byte { return m.Metadata[key] }
 
 // Option customises a Peer beyond its Config.
 type Option func(*options)
@@ -122,13 +132,18 @@ type Peer struct {
 	cfg     Config
 	name    string
 	dataDir string
-	key     []byte
+	keys    [][]byte // EncryptionKey first, then AcceptedKeys; nil without encryption
 	opts    options
 	logger  *slog.Logger
 	metrics *metrics
 
-	started     atomic.Bool
-	ml          atomic.Pointer[memberlist.Memberlist]
+	started atomic.Bool
+	ml      atomic.Pointer[memberlist.Memberlist]
+	mux     atomic.Pointer[mux] // set while memberlist runs on it
+	// advertise is this node's gossip address once memberlist runs. It is
+	// computed as memberlist computes it, not read from memberlist's own
+	// node, which UpdateNode rewrites without a lock readers could take.
+	advertise   atomic.Pointer[string]
 	incarnation atomic.Uint64
 	seq         atomic.Uint64
 
@@ -142,11 +157,12 @@ type Peer struct {
 	writeMu sync.Mutex // serialises writes of the known file
 
 	mu      sync.Mutex
-	meta    []byte
+	meta    map[string][]byte // "" is SetMeta's value
 	members map[string]*memberState
 	known   map[string]string // name -> last gossip address
 	replay  map[string]*replayWindow
-	version uint64 // bumped on every membership change; Settle watches it
+	version uint64                // bumped on every membership change; Settle watches it
+	layers  map[byte]*StreamLayer // registered by Stream before Run
 }
 
 // New validates cfg and builds a peer named node that keeps its known peer
@@ -163,7 +179,6 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	key, _ := decodeKey(cfg.EncryptionKey) // checked by Validate
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +186,7 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 		cfg:           cfg,
 		name:          node,
 		dataDir:       dataDir,
-		key:           key,
+		keys:          cfg.keyring(),
 		logger:        logger.With("component", "gossip"),
 		ready:         make(chan struct{}),
 		joinAttempted: make(chan struct{}),
@@ -182,6 +197,7 @@ func New(cfg Config, node string, dataDir string, logger *slog.Logger, reg prome
 		members:       map[string]*memberState{},
 		known:         map[string]string{node: cfg.configuredAddr()},
 		replay:        map[string]*replayWindow{},
+		layers:        map[byte]*StreamLayer{},
 	}
 	for _, o := range opts {
 		o(&p.opts)
@@ -206,9 +222,19 @@ func (c Config) configuredAddr() string {
 // the background, since peers may start in any order), and blocks until ctx
 // ends; then it announces its departure, leaves and shuts memberlist down.
 func (p *Peer) Run(ctx context.Context) error {
-	if !p.started.CompareAndSwap(false, true) {
+	p.mu.Lock() // Stream checks started under it
+	first := p.started.CompareAndSwap(false, true)
+	p.mu.Unlock()
+	if !first {
 		return errors.New("gossip: run called twice")
 	}
+	// However Run ends, the stream channels end with it: their Accept
+	// returns instead of waiting for a listener that is gone or never was.
+	defer func() {
+		for _, l := range p.streamLayers() {
+			_ = l.Close()
+		}
+	}()
 	if err := p.loadKnown(); err != nil {
 		return err
 	}
@@ -218,7 +244,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	}
 	p.ml.Store(ml)
 	close(p.ready)
-	p.logger.Info("gossip started on "+ml.LocalNode().Address(), "node", p.name)
+	p.logger.Info("gossip started on "+p.Addr(), "node", p.name)
 
 	// The join loop may sit in a dial for up to TCPTimeout, so it is waited
 	// for only after Shutdown; the other loops end promptly.
@@ -237,8 +263,9 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.logger.Warn("memberlist shutdown", "err", err)
 	}
 	// Later Send and Broadcast calls get ErrNotRunning instead of talking
-	// through a memberlist that is gone.
+	// through a memberlist that is gone, and Dial on a stream channel too.
 	p.ml.Store(nil)
+	p.mux.Store(nil)
 	joinWG.Wait()
 	if err := p.saveKnown(); err != nil {
 		p.logger.Error("save known peers", "err", err)
@@ -305,29 +332,58 @@ func (p *Peer) saveKnown() error {
 // of our own bound to Config.BindAddr.
 func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
 	conf := p.memberlistConfig()
-	var own *transport
-	if conf.Transport == nil {
-		var err error
-		own, err = newTransport(net.ParseIP(conf.BindAddr), conf.BindPort, p.logger)
+	inner := p.opts.transport
+	if inner == nil {
+		own, err := newTransport(net.ParseIP(conf.BindAddr), conf.BindPort, p.logger)
 		if err != nil {
 			return nil, fmt.Errorf("start gossip transport on %s: %w", p.cfg.BindAddr, err)
 		}
 		// memberlist fills in a port 0 only for the transport it builds
 		// itself; it uses BindPort for peers that announce no port.
-		conf.Transport = own
+		inner = own
 		conf.BindPort = own.port()
 		if p.cfg.AdvertiseAddr == "" {
 			conf.AdvertisePort = own.port()
 		}
 	}
+	// Every transport, ours or injected, gets the stream multiplexer, so
+	// stream channels obey the same faults as gossip in tests.
+	x := newMux(inner, p.streamLayerMap(), p.streamSecurity(),
+		p.cfg.TCPTimeout, p.logger, p.metrics)
+	conf.Transport = x
 	ml, err := memberlist.Create(conf)
 	if err != nil {
-		if own != nil {
-			_ = own.Shutdown()
-		}
+		_ = x.Shutdown() // shuts the inner transport down too
 		return nil, fmt.Errorf("start memberlist: %w", err)
 	}
+	// memberlist derives its address from the same call with the same
+	// arguments, which just succeeded in Create.
+	ip, port, err := x.FinalAdvertiseAddr(conf.AdvertiseAddr, conf.AdvertisePort)
+	if err != nil {
+		_ = ml.Shutdown()
+		return nil, fmt.Errorf("start memberlist: advertise address: %w", err)
+	}
+	addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	p.advertise.Store(&addr)
+	p.mux.Store(x)
 	return ml, nil
+}
+
+// streamLayerMap returns the registered channels; fixed once Run started.
+func (p *Peer) streamLayerMap() map[byte]*StreamLayer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.layers)
+}
+
+func (p *Peer) streamLayers() []*StreamLayer {
+	return slices.Collect(maps.Values(p.streamLayerMap()))
+}
+
+// streamSecurity is what streams need from the config: the label and the
+// keyring.
+func (p *Peer) streamSecurity() *streamSecurity {
+	return newStreamSecurity(p.cfg.Label, p.keys)
 }
 
 // memberlistConfig translates the Config for memberlist.
@@ -344,7 +400,14 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 		conf.AdvertiseAddr, conf.AdvertisePort, _ = splitHostPort(p.cfg.AdvertiseAddr)
 	}
 	conf.Label = p.cfg.Label
-	conf.SecretKey = p.key
+	if len(p.keys) > 0 {
+		conf.SecretKey = p.keys[0]
+	}
+	if len(p.keys) > 1 {
+		// memberlist sends with SecretKey and accepts every key of the
+		// ring; the sizes were checked by Validate.
+		conf.Keyring, _ = memberlist.NewKeyring(p.keys[1:], p.keys[0])
+	}
 	conf.ProbeInterval = p.cfg.ProbeInterval
 	conf.ProbeTimeout = p.cfg.ProbeTimeout
 	conf.GossipInterval = p.cfg.GossipInterval
@@ -357,9 +420,6 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 	conf.Delegate = delegate{p}
 	conf.Events = delegate{p}
 	conf.Logger = newMemberlistLogger(p.logger)
-	if p.opts.transport != nil {
-		conf.Transport = p.opts.transport
-	}
 	return conf
 }
 
@@ -367,7 +427,7 @@ func (p *Peer) memberlistConfig() *memberlist.Config {
 // and keeps dialling known peers that are not alive, which heals partitions
 // and brings back restarted peers.
 func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
-	self := ml.LocalNode().Address()
+	self := p.Addr()
 	backoff := minJoinBackoff
 	first := true
 	wasAlone := true
@@ -537,37 +597,68 @@ func (p *Peer) Name() string { return p.name }
 // Addr returns the gossip address peers use for this node (host:port); it is
 // the configured address until Ready.
 func (p *Peer) Addr() string {
-	if ml := p.ml.Load(); ml != nil {
-		return ml.LocalNode().Address()
+	if p.ml.Load() != nil {
+		if a := p.advertise.Load(); a != nil {
+			return *a
+		}
 	}
 	return p.cfg.configuredAddr()
 }
 
-// SetMeta sets this node's metadata and announces it at once. Metadata
-// longer than MaxMetaSize is refused (logged, the old value stays).
+// SetMeta sets this node's metadata and announces it at once. Metadata that
+// does not fit in MaxMetaSize with the SetMetaKey entries is refused
+// (logged, the old value stays).
 func (p *Peer) SetMeta(b []byte) {
-	if len(b) > MaxMetaSize {
-		p.logger.Error("node metadata not updated",
-			"err", fmt.Errorf("%d bytes exceed the %d-byte limit", len(b), MaxMetaSize))
-		return
+	if err := p.setMeta("", b); err != nil {
+		p.logger.Error("node metadata not updated", "err", err)
 	}
+}
+
+// SetMetaKey sets one keyed entry of this node's metadata, which peers read
+// with Member.MetaKey, and announces it at once; a nil value deletes the
+// entry. Components that each publish something use their own key. It
+// refuses an empty key or one over 255 bytes, and entries that together do
+// not fit in MaxMetaSize (the old value stays).
+func (p *Peer) SetMetaKey(key string, value []byte) error {
+	if key == "" || len(key) > 255 {
+		return fmt.Errorf("gossip: metadata key %q must be 1 to 255 bytes", key)
+	}
+	return p.setMeta(key, value)
+}
+
+func (p *Peer) setMeta(key string, value []byte) error {
 	p.mu.Lock()
-	p.meta = bytes.Clone(b)
+	next := maps.Clone(p.meta)
+	if next == nil {
+		next = map[string][]byte{}
+	}
+	if value == nil {
+		delete(next, key)
+	} else {
+		next[key] = bytes.Clone(value)
+	}
+	if n := len(encodeMeta(next)); n > MaxMetaSize {
+		p.mu.Unlock()
+		return fmt.Errorf("gossip: metadata key %q: %d bytes encoded exceed the %d-byte limit", key, n, MaxMetaSize)
+	}
+	p.meta = next
 	p.mu.Unlock()
 	select {
 	case p.metaUpdate <- struct{}{}:
 	default: // an update is already pending and will carry this value
 	}
+	return nil
 }
 
-// currentMeta returns a copy of the metadata for memberlist.
+// currentMeta returns the encoded metadata for memberlist.
 func (p *Peer) currentMeta(limit int) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.meta) > limit {
+	b := encodeMeta(p.meta)
+	if len(b) > limit {
 		return nil
 	}
-	return bytes.Clone(p.meta)
+	return b
 }
 
 // Send delivers one message to node over TCP and returns once node's
@@ -858,9 +949,11 @@ func (p *Peer) Members() []Member {
 	for name, addr := range p.known {
 		mem := Member{Name: name, Addr: addr, State: StateDead}
 		if m := p.members[name]; m != nil {
-			mem.Addr, mem.State, mem.Meta = m.addr, m.state, bytes.Clone(m.meta)
+			mem.Addr, mem.State = m.addr, m.state
+			mem.Meta, mem.Metadata = splitMeta(m.meta)
 		} else if name == p.name {
-			mem.State, mem.Meta = StateAlive, bytes.Clone(p.meta)
+			mem.State = StateAlive
+			mem.Meta, mem.Metadata = splitMeta(encodeMeta(p.meta))
 		}
 		out = append(out, mem)
 	}

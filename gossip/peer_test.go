@@ -73,7 +73,7 @@ func TestThreePeersJoinInAnyOrder(t *testing.T) {
 
 	// Oversized metadata is refused and the old value stays.
 	b.SetMeta(make([]byte, MaxMetaSize+1))
-	if got := string(b.currentMeta(MaxMetaSize)); got != "b-meta" {
+	if got, _ := splitMeta(b.currentMeta(MaxMetaSize)); string(got) != "b-meta" {
 		t.Errorf("meta after oversized SetMeta = %q, want b-meta", got)
 	}
 }
@@ -480,5 +480,41 @@ func TestMetricsLint(t *testing.T) {
 	}
 	if got, want := testutil.CollectAndCount(a.reg, "vigil_gossip_members"), len(memberStates); got != want {
 		t.Errorf("vigil_gossip_members series = %d, want %d", got, want)
+	}
+}
+
+// TestAddrWhileMetadataChanges reads the node's address while SetMetaKey
+// makes memberlist rewrite its own node: under -race this caught reading
+// memberlist's node without its lock.
+func TestAddrWhileMetadataChanges(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{cfg: testConfig(), streams: []byte{StreamRaft}})
+	cfg := testConfig()
+	cfg.Join = []string{a.Addr()}
+	b := startNode(t, "b", nodeOpts{cfg: cfg})
+	waitAlive(t, []string{"a", "b"}, a, b)
+	want := a.Addr()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if err := a.SetMetaKey("raft", []byte{byte(i)}); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if got := a.Addr(); got != want {
+			t.Fatalf("Addr() = %s, then %s", want, got)
+		}
+		if got := a.layers[StreamRaft].Addr().String(); got != want {
+			t.Fatalf("StreamLayer.Addr() = %s, want %s", got, want)
+		}
 	}
 }

@@ -63,9 +63,14 @@ func TestACLUserIsEnough(t *testing.T) {
 	// forwards; the retry queue replays with the vigil user.
 	px := redis.NewClient(&redis.Options{Addr: b.sc.proxy, Password: adminPW, MaxRetries: -1, DialTimeout: 2 * time.Second})
 	defer px.Close()
-	if err := px.Set(ctx, "acl:proxy", "1", 0).Err(); err != nil {
-		t.Fatalf("SET through the proxy: %v", err)
-	}
+	// The Sentinel endpoints name the primary as soon as it is committed;
+	// the proxy forwards once its sidecar has also released writes.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if err := px.Set(ctx, "acl:proxy", "1", 0).Err(); err != nil {
+			return fmt.Errorf("SET through the proxy: %w", err)
+		}
+		return nil
+	})
 	waitKey(t, a, "acl:proxy", "1")
 	g.enqueue(b, `["HSET","acl:h","f","1"]`)
 	waitKey(t, a, "acl:proxy", "1")

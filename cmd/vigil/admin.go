@@ -263,6 +263,19 @@ func newSwitchoverCmd(o *adminOptions) *cobra.Command {
 	return o.bind(cmd)
 }
 
+func newHandoverCmd(o *adminOptions) *cobra.Command {
+	return o.bind(&cobra.Command{
+		Use:   "handover",
+		Short: "If this sidecar's node is the primary, switch over to the best replica (for a preStop hook)",
+		Long: "handover asks the local sidecar to hand its primary role over to the best replica, bounded by " +
+			"failover.shutdown_handover, before the node is stopped. On a replica it returns at once.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.call(cmd.Context(), http.MethodPost, "/v1/handover", nil, nil)
+		},
+	})
+}
+
 func newPauseCmd(o *adminOptions, pause bool) *cobra.Command {
 	use, short, path := "pause", "Stop automatic failover for the whole group", "/v1/pause"
 	if !pause {
@@ -290,7 +303,7 @@ func newPauseCmd(o *adminOptions, pause bool) *cobra.Command {
 func newForgetCmd(o *adminOptions) *cobra.Command {
 	return o.bind(&cobra.Command{
 		Use:   "forget NODE",
-		Short: "Remove a departed sidecar from the known set that majorities are counted against",
+		Short: "Remove a departed sidecar from the group's voters (committed through the Raft leader)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.call(cmd.Context(), http.MethodPost, "/v1/forget", map[string]string{"node": args[0]}, &struct{}{}); err != nil {

@@ -124,7 +124,8 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 		join = append(join, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort)))
 	}
 	// A fresh gossip key per demo, passed in the environment so it does
-	// not show in the process list: vigil run refuses to gossip unencrypted.
+	// not show in the process list: gossip and Raft are authenticated and
+	// encrypted with it, and vigil run refuses to gossip unencrypted.
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return err
@@ -141,7 +142,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 			"--http.listen_addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(n.httpPrt)),
 			"--failover.down_after", "2s",
 			"--failover.fence_after", "1s",
-			"--failover.cooldown", "10s",
+			"--failover.bootstrap_expect", "3",
 			"--log.format", "json",
 		)
 		n.vigil.Env = append(os.Environ(), keyEnv)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/failover/redirect"
@@ -197,13 +198,87 @@ func validateSettings(kv map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// sentinelAdmin gives the Sentinel endpoint's admin commands the failover
-// component's switchover. It does not implement redirect.Resetter or
-// redirect.SettingsStore: those need the replicated configuration, and the
-// endpoint answers an error for them until it is wired here.
-type sentinelAdmin struct{ fo *failover.Failover }
+// sentinelAdmin gives the Sentinel endpoint's admin commands (and
+// /v1/config) the failover component: switchover, the group-wide settings
+// in Sentinel's names (redirect.SettingsStore) and SENTINEL RESET
+// (redirect.Resetter). Settings are committed through the Raft leader and
+// every sidecar applies them without a restart; file is this sidecar's
+// configuration, shown for each setting the group does not override.
+type sentinelAdmin struct {
+	fo   *failover.Failover
+	file failover.Config
+}
 
 func (a sentinelAdmin) Switchover(ctx context.Context, to string) error {
 	_, err := a.fo.Switchover(ctx, to)
 	return err
 }
+
+// Settings returns the effective group-wide settings: the replicated
+// value where one is set, else this sidecar's file value. auth-pass is not
+// a group-wide setting in vigil (redis.password is per sidecar) and is
+// never listed.
+func (a sentinelAdmin) Settings() map[string]string {
+	s := a.fo.Settings()
+	pick := func(v, file time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return file
+	}
+	quorum, syncs := a.file.Quorum, a.file.ParallelSyncs
+	if s.Quorum > 0 {
+		quorum = s.Quorum
+	}
+	if s.ParallelSyncs > 0 {
+		syncs = s.ParallelSyncs
+	}
+	return map[string]string{
+		"down-after-milliseconds": strconv.FormatInt(pick(s.DownAfter, a.file.DownAfter).Milliseconds(), 10),
+		"failover-timeout":        strconv.FormatInt(pick(s.FailoverTimeout, a.file.SwitchoverTimeout).Milliseconds(), 10),
+		"quorum":                  strconv.Itoa(quorum),
+		"parallel-syncs":          strconv.Itoa(syncs),
+	}
+}
+
+// errAuthPass refuses auth-pass: replicating the Redis password through
+// the Raft log would write it to every sidecar's raft.db.
+var errAuthPass = errors.New("auth-pass is not a group-wide setting in vigil: set redis.password in each sidecar's configuration")
+
+// SetSettings changes the given settings on every sidecar: it overlays kv
+// (Sentinel's names, positive integers as validated by the callers) on the
+// current group-wide settings and commits the result through the leader.
+// Two concurrent changes of different keys may overwrite each other (the
+// last commit wins), as two operators' SENTINEL SETs would.
+func (a sentinelAdmin) SetSettings(ctx context.Context, kv map[string]string) error {
+	s := a.fo.Settings()
+	for k, v := range kv {
+		if k == "auth-pass" {
+			return errAuthPass
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("setting %s: %q is not a positive integer", k, v)
+		}
+		switch k {
+		case "down-after-milliseconds":
+			s.DownAfter = time.Duration(n) * time.Millisecond
+		case "failover-timeout":
+			s.FailoverTimeout = time.Duration(n) * time.Millisecond
+		case "quorum":
+			s.Quorum = int(n)
+		case "parallel-syncs":
+			s.ParallelSyncs = int(n)
+		default:
+			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(redirect.SettingKeys, ", "))
+		}
+	}
+	return a.fo.SetSettings(ctx, s)
+}
+
+// Reset is SENTINEL RESET. On the Raft authority there is nothing left for
+// it to drop: the leader removes members that vanish before they vote, and
+// each sidecar registers its addresses again whenever the replicated state
+// lacks them. Voters are never touched (only `vigil forget` removes one).
+// It reports 0 members dropped.
+func (a sentinelAdmin) Reset(context.Context, string) (int, error) { return 0, nil }

@@ -118,17 +118,19 @@ func TestPatroniHealthEndpoints(t *testing.T) {
 	sr.wantStatus(t, http.MethodGet, "/liveness", http.StatusOK)
 }
 
-func TestConfigEndpointUnwired(t *testing.T) {
+// /v1/config serves the group-wide settings from the replicated state: the
+// file's values until the group overrides them, and a refusal for a value
+// the group does not accept. (TestSentinelSetChangesEverySidecar changes
+// them across a group.)
+func TestConfigEndpointWired(t *testing.T) {
 	p := redistest.Start(t, redistest.Options{})
 	s := startSidecar(t, "solo", p, nil, redistest.FreePort(t, "127.0.0.1"), "--failover.quorum", "1")
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		code, body, err := s.do(m, "/v1/config")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code != http.StatusNotImplemented || !strings.Contains(body, "group-wide settings need the replicated configuration") {
-			t.Errorf("%s /v1/config = %d %s, want 501 naming the missing wiring", m, code, body)
-		}
+	code, body, err := s.do(http.MethodGet, "/v1/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != http.StatusOK || !strings.Contains(body, "down-after-milliseconds") || !strings.Contains(body, "quorum") {
+		t.Errorf("GET /v1/config = %d %s, want 200 with the settings", code, body)
 	}
 }
 

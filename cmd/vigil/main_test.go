@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,6 +119,8 @@ func startSidecar(t *testing.T, name string, r *redistest.Server, join []string,
 		"--http.listen_addr", web,
 		"--monitor.interval", "50ms",
 		"--log.level", "debug",
+		// The sidecars a test starts form the group together.
+		"--failover.bootstrap_expect", strconv.Itoa(max(len(join), 1)),
 	}
 	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,21 +14,18 @@ import (
 
 // topologySource is what the retry queue's feed needs of failover.
 type topologySource interface {
-	Snapshot() failover.Snapshot
-	Subscribe() (<-chan failover.Event, func())
+	Watch() (failover.Snapshot, <-chan struct{})
 }
 
 // followPrimary keeps dst pointing at the writable primary the topology
-// names, so the retry queue drains exactly while one exists. Events wake it
-// at once; the ticker catches changes that come without an event.
+// names, so the retry queue drains exactly while one exists. It waits on
+// the topology's change channel; the ticker is a safety net only.
 func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryAddr, interval time.Duration) error {
-	events, cancel := src.Subscribe()
-	defer cancel()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	last := "-"
 	for {
-		snap := src.Snapshot()
+		snap, changed := src.Watch()
 		addr := ""
 		if snap.Writable {
 			addr = snap.Primary.Addr
@@ -44,7 +41,7 @@ func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryA
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-events:
+		case <-changed:
 		case <-t.C:
 		}
 	}

@@ -40,6 +40,7 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newStatusCmd(admin),
 		newHistoryCmd(admin),
 		newSwitchoverCmd(admin),
+		newHandoverCmd(admin),
 		newPauseCmd(admin, true),
 		newPauseCmd(admin, false),
 		newForgetCmd(admin),

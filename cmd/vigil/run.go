@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 
 	"github.com/vigil-redis/vigil/config"
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/authority/gossippeers"
 	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
@@ -99,6 +102,13 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	cfg.Redis.TLSClient = sec.redisTLS
 
+	// Redis older than 6.2 has no CLIENT PAUSE WRITE: fencing and
+	// switchover would fail silently. Refuse it; wait for a Redis that
+	// does not answer yet (the sidecar may start first).
+	if err := checkRedisVersion(ctx, cfg, logger); err != nil {
+		return err
+	}
+
 	prober, err := monitor.New(cfg.Redis, cfg.Monitor, logger, reg)
 	if err != nil {
 		return err
@@ -108,47 +118,42 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	if err != nil {
 		return err
 	}
+	// Raft and the authority's forwarding ride the gossip port.
+	raftLayer, err := peer.Stream(gossip.StreamRaft)
+	if err != nil {
+		return err
+	}
+	rpcLayer, err := peer.Stream(gossip.StreamAuthorityRPC)
+	if err != nil {
+		return err
+	}
 	redisHost, _, _ := net.SplitHostPort(cfg.Redis.Announce())
-	gate := &lateGate{}
-	fo, err := failover.New(cfg.Failover, logger, reg, failover.Deps{
-		Self: failover.Node{
-			Name:         cfg.Node.Name,
-			Addr:         cfg.Redis.Announce(),
-			SentinelAddr: cfg.Sentinel.Announce(redisHost),
-			HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
-			Priority:     cfg.Redis.Priority,
-		},
+	self := failover.Node{
+		Name:         cfg.Node.Name,
+		Addr:         cfg.Redis.Announce(),
+		SentinelAddr: cfg.Sentinel.Announce(redisHost),
+		HTTPAddr:     announceListen(cfg.HTTP.ListenAddr, cfg.Redis.Announce()),
+		Priority:     cfg.Redis.Priority,
+	}
+	var fo *failover.Failover
+	auth, err := authority.New(cfg.Failover.Authority, logger, reg, authority.Deps{
 		DataDir: cfg.Node.DataDir,
-		Redis:   cfg.Redis,
-		Monitor: cfg.Monitor,
-		Local:   prober,
-		Cluster: peer,
-		Gate:    gate,
+		Self: authority.Member{Name: self.Name, RedisAddr: self.Addr, SentinelAddr: self.SentinelAddr,
+			HTTPAddr: self.HTTPAddr, Priority: self.Priority},
+		Raft:  raftLayer,
+		RPC:   rpcLayer,
+		Peers: gossippeers.New(peer),
+		// A joiner votes once its Redis replicates (autopilot's rule).
+		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
 	})
 	if err != nil {
 		return err
 	}
-	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
-	if err != nil {
-		return err
-	}
-	gate.hooks = hooks
+	gate := &lateGate{}
 	password, err := redisPassword(cfg.Redis)
 	if err != nil {
 		return err
 	}
-	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
-	feed.SetTLS(sec.redisTLS)
-	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
-	if err != nil {
-		return err
-	}
-	// A damaged queue file must stop start-up with its name, before
-	// anything else runs.
-	if err := queue.Open(); err != nil {
-		return err
-	}
-
 	// The keeper of former primaries' divergent writes. Its Keep is the
 	// failover core's to call before a demotion; here it serves
 	// /v1/divergent, counts the archives on disk and, in replay mode,
@@ -167,6 +172,41 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 
+	deps := failover.Deps{
+		Self:      self,
+		Redis:     cfg.Redis,
+		Monitor:   cfg.Monitor,
+		Local:     prober,
+		Cluster:   peer,
+		Authority: auth,
+		Keeper:    keeper,
+	}
+	if cfg.Hooks.PrePromote != "" {
+		// Only a configured hook makes the leader wait for this node's
+		// verdict before committing it as the primary.
+		deps.Gate = gate
+	}
+	fo, err = failover.New(cfg.Failover, logger, reg, deps)
+	if err != nil {
+		return err
+	}
+	hooks, err := redirect.NewHooks(cfg.Hooks, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg)
+	if err != nil {
+		return err
+	}
+	gate.hooks = hooks
+	feed := retryq.NewPrimaryAddr("", cfg.Redis.Username, password)
+	feed.SetTLS(sec.redisTLS)
+	queue, err := retryq.New(cfg.Retryq, cfg.Node.DataDir, logger, reg, feed)
+	if err != nil {
+		return err
+	}
+	// A damaged queue file must stop start-up with its name, before
+	// anything else runs.
+	if err := queue.Open(); err != nil {
+		return err
+	}
+
 	var g rungroup.Group
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -180,6 +220,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	add("monitor", prober.Run)
 	add("gossip", peer.Run)
+	add("authority", auth.Run)
 	add("failover", fo.Run)
 	add("hooks", hooks.Run)
 	add("retryq", queue.Run)
@@ -192,7 +233,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	})
 
 	if cfg.Sentinel.ListenAddr != "" {
-		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo}))
+		s, err := redirect.NewSentinel(cfg.Sentinel, cfg.Failover.MasterName, cfg.Node.Name, fo, logger, reg, redirect.WithAdmin(sentinelAdmin{fo: fo, file: cfg.Failover}))
 		if err != nil {
 			return err
 		}
@@ -209,14 +250,15 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	}
 	if cfg.HTTP.ListenAddr != "" {
 		h := newHTTPHandler(httpDeps{
-			reg:    reg,
-			local:  prober,
-			fo:     fo,
-			peer:   peer,
-			queue:  queue,
-			keeper: keeper,
-			guard:  sec.guard,
-			logger: logger.With("component", "http"),
+			reg:      reg,
+			local:    prober,
+			fo:       fo,
+			peer:     peer,
+			settings: sentinelAdmin{fo: fo, file: cfg.Failover},
+			queue:    queue,
+			keeper:   keeper,
+			guard:    sec.guard,
+			logger:   logger.With("component", "http"),
 		})
 		h = newBodyLimiter(cfg.HTTP.MaxBodyBytesInFlight, cfg.Retryq.MaxRequestBytes, reg).wrap(h)
 		add("http", func(ctx context.Context) error {
@@ -247,7 +289,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 			}
 		}
 	})
-	g.Add(rungroup.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	g.Add(shutdownHandler(ctx, fo, logger))
 
 	logger.Info("vigil starting", "version", version, "redis_addr", cfg.Redis.Addr, "master_name", cfg.Failover.MasterName)
 	err = g.Run()
@@ -256,6 +298,55 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return nil
 	}
 	return err
+}
+
+// shutdownHandler ends the group on SIGINT or SIGTERM. On the primary's
+// sidecar it first hands the primary role over to the best replica
+// (bounded by failover.shutdown_handover), so a planned shutdown costs no
+// down_after; a replica's sidecar exits at once.
+func shutdownHandler(ctx context.Context, fo *failover.Failover, logger *slog.Logger) (func() error, func(error)) {
+	ctx, cancel := context.WithCancel(ctx)
+	return func() error {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sig)
+			select {
+			case s := <-sig:
+				if err := fo.Handover(ctx); err != nil {
+					logger.Error("handover before shutdown failed; stopping anyway", "err", err)
+				}
+				return rungroup.SignalError{Signal: s}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, func(error) {
+			cancel()
+		}
+}
+
+// checkRedisVersion refuses a Redis older than 6.2. A Redis that does not
+// answer at start, or refuses the credentials, does not stop the start: the
+// sidecar must run to report it (the prober logs and counts it); its version
+// is then not checked.
+func checkRedisVersion(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	c := monitor.NewClient(cfg.Redis.Addr, cfg.Redis, cfg.Monitor.Timeout)
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, cfg.Monitor.Timeout)
+	err := monitor.CheckVersion(cctx, c)
+	cancel()
+	var old *monitor.TooOldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &old):
+		return err
+	}
+	if msg := err.Error(); strings.Contains(msg, "redis_version") || strings.Contains(msg, "not major.minor.patch") {
+		// Redis answered with a version vigil cannot read.
+		return err
+	}
+	logger.Warn("cannot check the redis version yet", "redis_addr", cfg.Redis.Addr, "err", err)
+	return nil
 }
 
 // lateGate lets failover consult the pre-promotion hook although the hooks

@@ -29,14 +29,7 @@ import (
 // writes missing on the new primary afterwards.
 // VIGIL_BENCH_RUNS sets the runs per cell (default 5).
 func BenchmarkFailover(b *testing.B) {
-	runs := 5
-	if v := os.Getenv("VIGIL_BENCH_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("VIGIL_BENCH_RUNS (%q) must be a positive integer", v)
-		}
-		runs = n
-	}
+	runs := benchRuns(b, 5)
 	cells := []struct{ sys, writer string }{
 		{"sentinel", "nodes"}, {"vigil", "nodes"},
 		{"sentinel", "go-redis"}, {"vigil", "go-redis"},
@@ -68,60 +61,114 @@ func BenchmarkFailover(b *testing.B) {
 // failoverRun sets up a fresh group and observers, kills the primary under
 // a writer and returns the unavailability window and the lost writes.
 func failoverRun(b *testing.B, sys, writerKind string, downAfter time.Duration) (time.Duration, int) {
-	g := startGroup(b)
-	var observers []*proc
+	r := newRig(b, sys, downAfter)
+	r.startWriter(b, writerKind)
+	defer r.stop()
+	killed := time.Now()
+	r.g.nodes[0].Kill(b)
+	r.w.markKill(killed)
+	r.waitRecovered(b, downAfter)
+	r.finish()
+	return r.w.recovered().Sub(killed), r.w.lost(b, r.g)
+}
+
+// rig is one run's group, observers and writer.
+type rig struct {
+	sys       string
+	g         *group
+	observers []*proc
+	w         *writer
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// newRig starts a fresh group and its observers (sys "sentinel" or
+// "vigil"; vigilArgs go to every sidecar) and waits until they are ready.
+func newRig(b *testing.B, sys string, downAfter time.Duration, vigilArgs ...string) *rig {
+	r := &rig{sys: sys, g: startGroup(b)}
 	switch sys {
 	case "sentinel":
-		observers = startSentinels(b, g, downAfter)
-		waitSentinels(b, observers)
+		r.observers = startSentinels(b, r.g, downAfter)
+		waitSentinels(b, r.observers)
 	case "vigil":
-		observers = startVigils(b, g, downAfter)
-		waitVigils(b, observers)
+		r.observers = startVigils(b, r.g, downAfter, vigilArgs...)
+		waitVigils(b, r.observers)
+	default:
+		b.Fatalf("unknown system %q", sys)
 	}
-	var w *writer
-	switch writerKind {
+	return r
+}
+
+// startWriter starts the writer ("nodes", "go-redis" or "proxy") and waits
+// for a second of steady writes.
+func (r *rig) startWriter(b *testing.B, kind string) {
+	switch kind {
 	case "nodes":
-		w = newNodeWriter(g)
+		r.w = newNodeWriter(r.g)
 	case "go-redis":
 		var addrs []string
-		for _, p := range observers {
+		for _, p := range r.observers {
 			addrs = append(addrs, p.sentinelAddr)
 		}
-		w = newClientWriter(addrs)
+		r.w = newClientWriter(addrs)
 	case "proxy":
-		w = newProxyWriter(observers[1].proxyAddr)
+		r.w = newProxyWriter(r.observers[1].proxyAddr)
+	default:
+		b.Fatalf("unknown writer %q", kind)
 	}
-	defer w.close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.run(ctx) }()
-
-	// A second of steady writes before the kill.
+	r.cancel = cancel
+	r.wg.Go(func() { r.w.run(ctx) })
 	redistest.Eventually(b, 5*time.Second, func() error {
-		if w.acks() < 500 {
+		if r.w.acks() < 500 {
 			return errors.New("writer not yet steady")
 		}
 		return nil
 	})
-	killed := time.Now()
-	g.nodes[0].Kill(b)
-	w.markKill(killed)
+}
 
-	deadline := time.Now().Add(downAfter + 60*time.Second)
-	for w.recovered().IsZero() {
+// waitRecovered waits until a write succeeded after the last kill.
+func (r *rig) waitRecovered(b *testing.B, downAfter time.Duration) {
+	limit := downAfter + 60*time.Second
+	deadline := time.Now().Add(limit)
+	for r.w.recovered().IsZero() {
 		if time.Now().After(deadline) {
-			cancel()
-			wg.Wait()
-			b.Fatalf("%s: no write succeeded within %s of the kill", sys, downAfter+60*time.Second)
+			r.stop()
+			b.Fatalf("%s: no write succeeded within %s of the kill", r.sys, limit)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	// Keep writing for a moment so late reconfiguration is exercised too.
+}
+
+// finish keeps writing for a moment, so late reconfiguration is exercised
+// too, then stops the writer.
+func (r *rig) finish() {
 	time.Sleep(500 * time.Millisecond)
-	cancel()
-	wg.Wait()
-	return w.recovered().Sub(killed), w.lost(b, g)
+	r.stop()
+}
+
+// stop stops the writer; it may be called more than once.
+func (r *rig) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.wg.Wait()
+	r.w.close()
+	r.cancel = nil
+}
+
+// benchRuns reads VIGIL_BENCH_RUNS, the runs per cell (default def).
+func benchRuns(b *testing.B, def int) int {
+	v := os.Getenv("VIGIL_BENCH_RUNS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("VIGIL_BENCH_RUNS (%q) must be a positive integer", v)
+	}
+	return n
 }
 
 func waitSentinels(b *testing.B, ss []*proc) {
@@ -164,15 +211,21 @@ func waitVigils(b *testing.B, vs []*proc) {
 }
 
 // writer sets w:<seq> every millisecond through do and records which
-// writes were acknowledged.
+// writes were acknowledged, when writes came back after each kill, and how
+// long writes failed in all.
 type writer struct {
 	do      func(ctx context.Context, key string) error
 	closeFn func()
 
-	mu       sync.Mutex
-	acked    []int64
-	killTime time.Time
-	back     time.Time // first ack of a write started after the kill
+	mu        sync.Mutex
+	acked     []int64
+	ackedAt   []time.Time // ackedAt[i]: when acked[i] was acknowledged
+	kills     []time.Time // when each kill was issued
+	deads     []time.Time // when each killed process was known gone (markKill)
+	backs     []time.Time // backs[i]: first ack of a write started after deads[i]
+	failStart time.Time   // start of the first failed write since the last ack
+	down      time.Duration
+	outages   int
 }
 
 // newNodeWriter tries every node in turn, starting with the last one that
@@ -185,6 +238,12 @@ func newNodeWriter(g *group) *writer {
 			ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, PoolSize: 2,
 		}))
 	}
+	return newClientsWriter(clients)
+}
+
+// newClientsWriter is newNodeWriter over clients the caller built (e.g.
+// dialling into a network namespace); closing the writer closes them.
+func newClientsWriter(clients []*redis.Client) *writer {
 	cur := 0
 	return &writer{
 		do: func(ctx context.Context, key string) error {
@@ -249,22 +308,67 @@ func (w *writer) run(ctx context.Context) {
 		}
 		started := time.Now()
 		if err := w.do(ctx, "w:"+strconv.FormatInt(seq, 10)); err != nil {
+			if ctx.Err() != nil {
+				return // cancelled, not refused
+			}
+			w.mu.Lock()
+			if w.failStart.IsZero() {
+				w.failStart = started
+			}
+			w.mu.Unlock()
 			continue
 		}
 		now := time.Now()
 		w.mu.Lock()
 		w.acked = append(w.acked, seq)
-		if !w.killTime.IsZero() && w.back.IsZero() && started.After(w.killTime) {
-			w.back = now
+		w.ackedAt = append(w.ackedAt, now)
+		for i, d := range w.deads {
+			if w.backs[i].IsZero() && started.After(d) {
+				w.backs[i] = now
+			}
+		}
+		if !w.failStart.IsZero() {
+			w.down += now.Sub(w.failStart)
+			w.outages++
+			w.failStart = time.Time{}
 		}
 		w.mu.Unlock()
 	}
 }
 
-func (w *writer) markKill(t time.Time) {
+// markKill records a kill issued at issued; call it once the killed process
+// is gone. Windows count from issued, but only writes started after this
+// call count as recovery: a write started between issuing the kill and the
+// process dying may still be acknowledged by the dying process.
+func (w *writer) markKill(issued time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.killTime = t
+	w.kills = append(w.kills, issued)
+	w.deads = append(w.deads, time.Now())
+	w.backs = append(w.backs, time.Time{})
+}
+
+// unavailable returns the total time writes failed (from the first failed
+// write of each outage to the next acknowledged one) and how many outages
+// there were.
+func (w *writer) unavailable() (time.Duration, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.down, w.outages
+}
+
+// windows returns, for each markKill, how long after it the first write
+// started after it was acknowledged; 0 for a kill not recovered from.
+func (w *writer) windows() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]time.Duration, len(w.kills))
+	for i, k := range w.kills {
+		if !w.backs[i].IsZero() {
+			out[i] = w.backs[i].Sub(k)
+		}
+	}
+	return out
 }
 
 func (w *writer) acks() int {
@@ -273,28 +377,55 @@ func (w *writer) acks() int {
 	return len(w.acked)
 }
 
+// recovered returns when writes came back after the last markKill, or the
+// zero time.
 func (w *writer) recovered() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.back
+	if len(w.backs) == 0 {
+		return time.Time{}
+	}
+	return w.backs[len(w.backs)-1]
 }
 
 // lost counts acknowledged writes missing on the new primary.
 func (w *writer) lost(b *testing.B, g *group) int {
+	var clients []*redis.Client
+	for _, n := range g.nodes {
+		clients = append(clients, n.Client())
+	}
+	return w.lostOn(b, clients)
+}
+
+// lostOn counts acknowledged writes missing on the primary among clients:
+// the node answering ROLE as master (killed nodes do not answer), the one
+// with replicas if several claim it.
+func (w *writer) lostOn(b *testing.B, clients []*redis.Client) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ctx := context.Background()
 	var c *redis.Client
-	for _, n := range g.nodes[1:] {
-		role, err := n.Client().Do(ctx, "ROLE").Slice()
-		if err == nil && len(role) > 0 && role[0] == "master" {
-			c = n.Client()
+	masters := 0
+	for _, n := range clients {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		role, err := n.Do(rctx, "ROLE").Slice()
+		cancel()
+		if err != nil || len(role) < 3 || role[0] != "master" {
+			continue
+		}
+		masters++
+		if replicas, _ := role[2].([]any); c == nil || len(replicas) > 0 {
+			c = n
 		}
 	}
 	if c == nil {
-		b.Fatal("count lost writes: no new primary")
+		b.Fatal("count lost writes: no primary")
+	}
+	if masters > 1 {
+		b.Logf("count lost writes: %d nodes claim to be primary; counting on %s, the one with replicas", masters, c.Options().Addr)
 	}
 	missing := 0
+	var firstLost, lastLost time.Time
 	for i := 0; i < len(w.acked); i += 1000 {
 		end := min(i+1000, len(w.acked))
 		keys := make([]string, 0, end-i)
@@ -305,11 +436,20 @@ func (w *writer) lost(b *testing.B, g *group) int {
 		if err != nil {
 			b.Fatalf("count lost writes: %v", err)
 		}
-		for _, v := range vals {
+		for j, v := range vals {
 			if v == nil {
 				missing++
+				at := w.ackedAt[i+j]
+				if firstLost.IsZero() {
+					firstLost = at
+				}
+				lastLost = at
 			}
 		}
+	}
+	if missing > 0 && len(w.kills) > 0 {
+		b.Logf("lost writes were acknowledged from %s to %s after the first fault",
+			firstLost.Sub(w.kills[0]).Round(time.Millisecond), lastLost.Sub(w.kills[0]).Round(time.Millisecond))
 	}
 	return missing
 }

@@ -26,10 +26,15 @@ var (
 )
 
 // vigilBinary builds cmd/vigil once per test binary, the way `make build`
-// does, so memory figures are those of the shipped binary.
+// does, so memory figures are those of the shipped binary. VIGIL_BIN names
+// a binary to use instead (e.g. bin/vigil from `make build`).
 func vigilBinary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv("VIGIL_BIN"); p != "" {
+			vigilBin, buildErr = filepath.Abs(p)
+			return
+		}
 		dir, err := os.MkdirTemp("", "vigil-bench-bin-")
 		if err != nil {
 			buildErr = err
@@ -52,6 +57,8 @@ func vigilBinary(tb testing.TB) string {
 // proc is one observer process (a vigil sidecar or a redis-sentinel).
 type proc struct {
 	cmd          *exec.Cmd
+	bin          string
+	args         []string
 	log          string
 	done         chan struct{}
 	sentinelAddr string // Sentinel-protocol endpoint
@@ -73,7 +80,7 @@ func startProc(tb testing.TB, logPath, bin string, args ...string) *proc {
 		tb.Fatalf("start %s: %v", bin, err)
 	}
 	f.Close()
-	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{cmd: cmd, bin: bin, args: args, log: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -89,6 +96,50 @@ func startProc(tb testing.TB, logPath, bin string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// signal sends sig and waits up to wait for the process to exit; it reports
+// whether it did.
+func (p *proc) signal(sig syscall.Signal, wait time.Duration) bool {
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+// restart starts the same command again, logging to a new file beside the
+// old one, and returns the new process.
+func (p *proc) restart(tb testing.TB) *proc {
+	tb.Helper()
+	n := 2
+	for ; ; n++ {
+		if _, err := os.Stat(fmt.Sprintf("%s.%d", p.log, n)); os.IsNotExist(err) {
+			break
+		}
+	}
+	q := startProc(tb, fmt.Sprintf("%s.%d", p.log, n), p.bin, p.args...)
+	q.sentinelAddr, q.httpAddr, q.proxyAddr = p.sentinelAddr, p.httpAddr, p.proxyAddr
+	return q
+}
+
+var (
+	flagsOnce sync.Once
+	runHelp   string
+)
+
+// vigilHasFlag reports whether the vigil binary's `run` accepts --name, so
+// scenarios can pass configuration keys that only newer builds have.
+func vigilHasFlag(tb testing.TB, name string) bool {
+	tb.Helper()
+	bin := vigilBinary(tb)
+	flagsOnce.Do(func() {
+		out, _ := exec.Command(bin, "run", "--help").CombinedOutput()
+		runHelp = string(out)
+	})
+	return strings.Contains(runHelp, "--"+name+" ") || strings.Contains(runHelp, "--"+name+"=")
 }
 
 func freePort(tb testing.TB) int { return redistest.FreePort(tb, "127.0.0.1") }

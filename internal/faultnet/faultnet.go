@@ -15,6 +15,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,19 +31,91 @@ var ErrBlocked = errors.New("faultnet: blocked")
 type Network struct {
 	mu      sync.RWMutex
 	blocked map[[2]string]bool
+	// allowed lists, for a blocked pair, the stream kinds (the first byte
+	// the dialer writes) that still pass: a partial partition.
+	allowed map[[2]string][]byte
+	conns   map[*conn]struct{}
 }
 
 // NewNetwork returns a network where every pair may talk.
 func NewNetwork() *Network {
-	return &Network{blocked: map[[2]string]bool{}}
+	return &Network{blocked: map[[2]string]bool{}, allowed: map[[2]string][]byte{}, conns: map[*conn]struct{}{}}
 }
 
-// Block stops all traffic between addresses a and b, both directions.
-func (n *Network) Block(a, b string) {
+// Block stops all traffic between addresses a and b, both directions, and
+// closes the streams already open between them (as a reset would).
+func (n *Network) Block(a, b string) { n.BlockExcept(a, b) }
+
+// BlockExcept blocks a and b like Block, except for TCP streams whose first
+// byte, written by the dialer, is one of kinds: for example gossip cut
+// while the Raft channel of the same port still passes.
+func (n *Network) BlockExcept(a, b string, kinds ...byte) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.blocked[[2]string{a, b}] = true
 	n.blocked[[2]string{b, a}] = true
+	n.allowed[[2]string{a, b}] = kinds
+	n.allowed[[2]string{b, a}] = kinds
+	var cut []*conn
+	for c := range n.conns {
+		if (c.from == a && c.to == b) || (c.from == b && c.to == a) {
+			if k := c.kind.Load(); k < 0 || !slices.Contains(kinds, byte(k)) {
+				cut = append(cut, c)
+			}
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range cut {
+		_ = c.Conn.Close()
+	}
+}
+
+// IsolateExcept blocks addr from each of others, except for streams of kinds.
+func (n *Network) IsolateExcept(addr string, others []string, kinds ...byte) {
+	for _, o := range others {
+		if o != addr {
+			n.BlockExcept(addr, o, kinds...)
+		}
+	}
+}
+
+// streamAllowed reports whether a stream of kind may pass from a to b.
+func (n *Network) streamAllowed(a, b string, kind byte) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return !n.blocked[[2]string{a, b}] || slices.Contains(n.allowed[[2]string{a, b}], kind)
+}
+
+// fullyBlocked reports whether no stream at all may pass from a to b.
+func (n *Network) fullyBlocked(a, b string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.blocked[[2]string{a, b}] && len(n.allowed[[2]string{a, b}]) == 0
+}
+
+// conn is a dialled stream the Network can cut.
+type conn struct {
+	net.Conn
+	n        *Network
+	from, to string
+	kind     atomic.Int32 // first byte written; -1 before
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	if len(b) > 0 {
+		c.kind.CompareAndSwap(-1, int32(b[0]))
+	}
+	if k := c.kind.Load(); k >= 0 && !c.n.streamAllowed(c.from, c.to, byte(k)) {
+		_ = c.Conn.Close()
+		return 0, fmt.Errorf("write to %s: %w", c.to, ErrBlocked)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *conn) Close() error {
+	c.n.mu.Lock()
+	delete(c.n.conns, c)
+	c.n.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // Isolate blocks addr from each of others.
@@ -59,6 +132,7 @@ func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	clear(n.blocked)
+	clear(n.allowed)
 }
 
 // Blocked reports whether traffic from a to b is blocked.
@@ -167,11 +241,20 @@ func (t *Transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, e
 // fails at once (a partition that answers faster than a real one, which
 // keeps tests short).
 func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	if t.net.Blocked(t.addr, a.Addr) {
+	if t.net.fullyBlocked(t.addr, a.Addr) {
 		t.dropped.Add(1)
 		return nil, fmt.Errorf("dial %s: %w", a.Addr, ErrBlocked)
 	}
-	return t.NetTransport.DialAddressTimeout(a, timeout)
+	c, err := t.NetTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	tc := &conn{Conn: c, n: t.net, from: t.addr, to: a.Addr}
+	tc.kind.Store(-1)
+	t.net.mu.Lock()
+	t.net.conns[tc] = struct{}{}
+	t.net.mu.Unlock()
+	return tc, nil
 }
 
 // Shutdown stops the filter and the wrapped transport.

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+// TestDivergentWritesKeptBeforeDemotion is issue 13's seam in the failover
+// core, with the real binary: the primary's sidecar dies and its Redis
+// stalls past down_after; the group fails over; the stalled Redis resumes,
+// still a primary, and acknowledges writes after the fork until another
+// sidecar pauses it. That sidecar keeps those writes before demoting it: in
+// replay mode every one of them ends up on the new primary, and
+// GET /v1/divergent lists the archive.
+func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "vigil")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	g := &e2eGroup{t: t, killed: map[string]bool{}}
+	for i, name := range []string{"a", "b", "c"} {
+		opts := redistest.Options{}
+		if i > 0 {
+			opts.ReplicaOf = g.nodes[0].redis.Addr()
+		}
+		g.nodes = append(g.nodes, &e2eNode{name: name, redis: redistest.Start(t, opts)})
+	}
+	for _, n := range g.nodes[1:] {
+		n.redis.WaitSynced(t)
+	}
+	var join []string
+	ports := map[string]int{}
+	for _, n := range g.nodes {
+		ports[n.name] = redistest.FreePort(t, "127.0.0.1")
+		join = append(join, fmt.Sprintf("127.0.0.1:%d", ports[n.name]))
+	}
+	procs := map[string]*procSidecar{}
+	for _, n := range g.nodes {
+		web := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+		sentinel := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
+		args := []string{"run",
+			"--node.name", n.name,
+			"--node.data_dir", t.TempDir(),
+			"--redis.addr", n.redis.Addr(),
+			"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", ports[n.name]),
+			"--gossip.join", strings.Join(join, ","),
+			"--gossip.encryption_key", handoverKey,
+			"--sentinel.listen_addr", sentinel,
+			"--http.listen_addr", web,
+			"--monitor.interval", "50ms",
+			"--failover.bootstrap_expect", "3",
+			"--failover.divergent_writes", "replay",
+			"--log.format", "json",
+		}
+		args = append(args, e2eFlags()...)
+		p := &procSidecar{
+			sidecarUnderTest: &sidecarUnderTest{name: n.name, http: "http://" + web, sentinel: sentinel},
+			bin:              bin, args: args,
+		}
+		p.start(t)
+		procs[n.name] = p
+		n.sc = p.sidecarUnderTest
+	}
+	st := g.waitConverged(30*time.Second, "")
+	if st.Topology.Primary.Name != "a" {
+		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)
+	}
+	epoch := st.Topology.Epoch
+
+	// a's sidecar dies, a's Redis stalls: the others fail over.
+	a := g.node("a")
+	_ = procs["a"].cmd.Process.Kill()
+	a.redis.Stop(t)
+	var newPrimary string
+	redistest.Eventually(t, 30*time.Second, func() error {
+		var names []string
+		for _, name := range []string{"b", "c"} {
+			st, err := procs[name].status()
+			if err != nil {
+				return err
+			}
+			tp := st.Topology
+			if tp.Primary.Name == "a" || tp.Primary.Name == "" || tp.Epoch <= epoch || !tp.Writable {
+				return fmt.Errorf("%s: primary %q at epoch %d, writable %t", name, tp.Primary.Name, tp.Epoch, tp.Writable)
+			}
+			names = append(names, tp.Primary.Name)
+		}
+		if names[0] != names[1] {
+			return fmt.Errorf("b names %s, c names %s", names[0], names[1])
+		}
+		newPrimary = names[0]
+		return nil
+	})
+
+	// The promotion recorded where the new history left a's.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		code, body, err := procs[newPrimary].do(http.MethodGet, "/v1/history")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s /v1/history: %d %v", newPrimary, code, err)
+		}
+		var history []struct {
+			Epoch      uint64 `json:"epoch"`
+			New        string `json:"new"`
+			ForkReplID string `json:"fork_repl_id"` // fork_offset may be 0: nothing written before the fault
+		}
+		if err := json.Unmarshal([]byte(body), &history); err != nil {
+			return err
+		}
+		for _, h := range history {
+			if h.Epoch > epoch && h.New == newPrimary && h.ForkReplID != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no history entry of %s's promotion with its fork point: %s", newPrimary, body)
+	})
+
+	// Writers wait on the stalled Redis; they are acknowledged after the
+	// fork once it resumes, until a sidecar pauses it.
+	var (
+		mu    sync.Mutex
+		acked []ack
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				key, val := fmt.Sprintf("divergent:%d:%06d", w, i), fmt.Sprint(i)
+				wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+				err := a.redis.Client().Set(wctx, key, val, 0).Err()
+				wcancel()
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, ack{key: key, val: val, at: time.Now()})
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	stopWriters := sync.OnceFunc(func() { cancel(); wg.Wait() })
+	t.Cleanup(stopWriters)
+	time.Sleep(100 * time.Millisecond) // let the writers block on the stalled Redis
+	a.redis.Cont(t)
+	redistest.Eventually(t, 30*time.Second, func() error {
+		rr, err := roleOf(a.redis)
+		if err != nil {
+			return err
+		}
+		if rr.role != "slave" || rr.master != g.node(newPrimary).redis.Addr() {
+			return fmt.Errorf("a is %+v, want a replica of %s", rr, newPrimary)
+		}
+		return nil
+	})
+	stopWriters()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) == 0 {
+		t.Fatal("the resumed former primary acknowledged no write: nothing to check")
+	}
+
+	// Replay mode: every write a acknowledged after the fork is on the new
+	// primary.
+	redistest.Eventually(t, 20*time.Second, func() error {
+		if lost := missing(t, g.node(newPrimary).redis, acked); len(lost) > 0 {
+			return fmt.Errorf("%d of %d writes a acknowledged after the fork missing on %s, first: %v",
+				len(lost), len(acked), newPrimary, lost[:min(len(lost), 5)])
+		}
+		return nil
+	})
+
+	// The archive is listed by the sidecar that kept it.
+	var archives []string
+	for _, name := range []string{"b", "c"} {
+		code, body, err := procs[name].do(http.MethodGet, "/v1/divergent")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("%s /v1/divergent: %d %v %s", name, code, err, body)
+		}
+		var list struct {
+			Archives []struct {
+				Name     string `json:"name"`
+				Node     string `json:"node"`
+				Epoch    uint64 `json:"epoch"`
+				Commands int    `json:"commands"`
+			} `json:"archives"`
+		}
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatalf("%s /v1/divergent: %v", name, err)
+		}
+		for _, m := range list.Archives {
+			if m.Node == "a" && m.Epoch > epoch {
+				archives = append(archives, fmt.Sprintf("%s on %s: %d commands", m.Name, name, m.Commands))
+				if m.Commands < len(acked) {
+					t.Errorf("archive %s on %s holds %d commands, a acknowledged %d after the fork", m.Name, name, m.Commands, len(acked))
+				}
+			}
+		}
+	}
+	if len(archives) == 0 {
+		t.Errorf("no sidecar lists an archive of a's divergent writes")
+	}
+	t.Logf("%d writes acknowledged by the former primary after the fork, all on %s; archives: %v", len(acked), newPrimary, archives)
+}

@@ -1,0 +1,540 @@
+// Package authority is the group's authority: a hashicorp/raft state
+// machine holding who is primary at which epoch, the members and their
+// live addresses, pause and switchover intent, settings and history.
+// Every change to that configuration is a committed raft entry; vigil
+// invents no consensus of its own.
+//
+// Raft and the authority's small forwarding RPC ride two channels of the
+// gossip port (0xF1, 0xF2). A group forms once Config.BootstrapExpect
+// sidecars without raft state see each other; later members join as
+// non-voters and the leader promotes them after Config.Stabilization of
+// continuous health. Only Apply with OpForget removes a voter.
+package authority
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
+)
+
+// Deps are the authority's collaborators.
+type Deps struct {
+	// DataDir is node.data_dir; raft keeps raft.db (log and stable store)
+	// and its snapshots under DataDir/raft.
+	DataDir string
+	// Self is this member: Name is the raft ServerID, RaftAddr the gossip
+	// advertise address; the other addresses are registered in the State at
+	// start (SetSelf changes them later).
+	Self Member
+	// Raft and RPC are the gossip port's 0xF1 and 0xF2 channels.
+	Raft Layer
+	RPC  Layer
+	// Peers is the gossip membership.
+	Peers Peers
+	// CanVote, when not nil, is an extra condition for promoting a member
+	// to voter, checked on the leader with the member's registered record
+	// (e.g. "its Redis is replicating"). It must not block.
+	CanVote func(m Member) bool
+}
+
+// Authority is this sidecar's raft node. Its methods are safe for
+// concurrent use; until Run has started raft, they report no leader.
+type Authority struct {
+	cfg     Config
+	logger  *slog.Logger
+	hclog   hclog.Logger
+	deps    Deps
+	fsm     *fsm
+	metrics *metrics
+	addrs   *addressProvider
+
+	started atomic.Bool
+	raft    atomic.Pointer[raft.Raft]
+	rpc     atomic.Pointer[trackedLayer]
+	ready   atomic.Bool
+
+	// wrapLogs, when set (tests only), wraps the log store raft writes to.
+	wrapLogs func(raft.LogStore) raft.LogStore
+
+	mu            sync.Mutex
+	self          Member    // the addresses this member announces
+	leaderContact time.Time // start of the last leadership check a majority acknowledged
+}
+
+// Tick and retry intervals of the background work.
+const (
+	loopInterval    = 100 * time.Millisecond // bootstrap, registration, membership, readiness
+	retryInterval   = 25 * time.Millisecond  // Apply/Verify retry while there is no leader
+	defaultDeadline = 5 * time.Second        // Apply/Verify without a ctx deadline
+	transportPool   = 3
+	storeLockWait   = 5 * time.Second
+	transportIOWait = 2 * time.Second
+	// bootstrapSettle is how many consecutive ticks the set of alive members
+	// must stay the same before this node bootstraps with it, so that
+	// nodes whose gossip views are still converging do not bootstrap
+	// different server lists.
+	bootstrapSettle = 5
+)
+
+// New validates cfg and deps and builds the authority. It does no I/O and
+// starts no goroutine; Run does.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) (*Authority, error) {
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if deps.DataDir == "" {
+		errs = append(errs, errors.New("authority: node.data_dir is required for raft state"))
+	}
+	if deps.Self.Name == "" {
+		errs = append(errs, errors.New("authority: node.name is required"))
+	}
+	if deps.Raft == nil || deps.RPC == nil {
+		errs = append(errs, errors.New("authority: the raft and RPC stream layers are required"))
+	}
+	if deps.Peers == nil {
+		errs = append(errs, errors.New("authority: gossip peers are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Authority{
+		cfg:    cfg,
+		logger: logger.With("component", "authority", "node", deps.Self.Name),
+		hclog:  newHCLog(logger.With("component", "raft", "node", deps.Self.Name)),
+		deps:   deps,
+		fsm:    newFSM(),
+		self:   deps.Self,
+		addrs:  &addressProvider{peers: deps.Peers},
+	}
+	a.self.Voter, a.self.Since = false, time.Time{}
+	m, err := newMetrics(reg, a)
+	if err != nil {
+		return nil, fmt.Errorf("authority: register metrics: %w", err)
+	}
+	a.metrics = m
+	return a, nil
+}
+
+// Run opens the raft store in DataDir/raft, starts raft on the Raft
+// layer, serves forwarded requests on the RPC layer, and bootstraps,
+// registers and (as leader) manages membership until ctx ends. It returns
+// after raft has shut down, the store is closed and every goroutine it
+// started has ended.
+func (a *Authority) Run(ctx context.Context) (err error) {
+	if !a.started.CompareAndSwap(false, true) {
+		return errors.New("authority: Run called twice")
+	}
+	select {
+	case <-a.deps.Peers.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	// The gossip address is final now: raft uses it as this server's address.
+	a.mu.Lock()
+	a.self.RaftAddr = a.deps.Raft.Addr().String()
+	a.mu.Unlock()
+	dir := filepath.Join(a.deps.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("authority: create %s: %w", dir, err)
+	}
+	// bbolt waits forever for the file lock another process holds (two
+	// sidecars on one data dir): give up instead, with the path.
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: storeLockWait}})
+	if err != nil {
+		return fmt.Errorf("authority: open %s: %w", filepath.Join(dir, "raft.db"), err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("authority: close raft.db: %w", cerr)
+		}
+	}()
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, a.hclog.Named("snapshot"))
+	if err != nil {
+		return fmt.Errorf("authority: open snapshots in %s: %w", dir, err)
+	}
+	hasState, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("authority: read raft state: %w", err)
+	}
+
+	a.addrs.refresh()
+	raftLayer := newTrackedLayer(a.deps.Raft)
+	rpcLayer := newTrackedLayer(a.deps.RPC)
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		ServerAddressProvider: a.addrs,
+		Stream:                raftLayer,
+		MaxPool:               transportPool,
+		Timeout:               transportIOWait,
+		Logger:                a.hclog.Named("transport"),
+	})
+	var logs raft.LogStore = store
+	if a.wrapLogs != nil {
+		logs = a.wrapLogs(store)
+	}
+	r, err := raft.NewRaft(a.raftConfig(), a.fsm, logs, store, snaps, trans)
+	if err != nil {
+		_ = trans.Close()
+		_ = rpcLayer.Close()
+		raftLayer.wait()
+		return fmt.Errorf("authority: start raft: %w", err)
+	}
+	a.raft.Store(r)
+	a.rpc.Store(rpcLayer)
+	a.advertise(hasState)
+	a.logger.Info("raft started", "has_state", hasState, "dir", dir)
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.serveRPC(ctx, rpcLayer, &wg) })
+	wg.Go(func() { a.loop(ctx, r, hasState, &wg) })
+	wg.Go(func() { a.contactLoop(ctx, r) })
+
+	<-ctx.Done()
+	cancel()
+	_ = rpcLayer.Close()
+	serr := r.Shutdown().Error()
+	a.ready.Store(false)
+	_ = trans.Close()
+	trans.CloseStreams()
+	_ = raftLayer.Close()
+	wg.Wait()
+	raftLayer.wait()
+	rpcLayer.wait()
+	a.logger.Info("raft stopped")
+	if serr != nil {
+		return fmt.Errorf("authority: shut down raft: %w", serr)
+	}
+	return nil
+}
+
+// raftConfig maps Config onto raft's configuration.
+func (a *Authority) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(a.deps.Self.Name)
+	rc.HeartbeatTimeout = a.cfg.RaftHeartbeatTimeout
+	rc.ElectionTimeout = a.cfg.RaftElectionTimeout
+	rc.LeaderLeaseTimeout = a.cfg.RaftLeaderLeaseTimeout
+	rc.CommitTimeout = a.cfg.RaftCommitTimeout
+	rc.SnapshotInterval = a.cfg.RaftSnapshotInterval
+	rc.SnapshotThreshold = a.cfg.RaftSnapshotThreshold
+	// The state is a few KiB, so a lagging follower is as cheaply caught up
+	// with a snapshot as with old entries: keep raft.db small.
+	rc.TrailingLogs = a.cfg.RaftSnapshotThreshold
+	// A forgotten member that comes back is re-added as a non-voter; it
+	// must still be running raft to be caught up.
+	rc.ShutdownOnRemove = false
+	rc.NoLegacyTelemetry = true
+	rc.Logger = a.hclog
+	return rc
+}
+
+// addressProvider resolves a raft server to the gossip address its member
+// announces now, so that raft follows members whose address changed
+// (rescheduled pods) even when no leader exists to update the
+// configuration. An unknown member falls back to the configured address.
+// raft asks on every RPC, so the view is a copy the housekeeping loop
+// refreshes rather than a walk of gossip's member list.
+type addressProvider struct {
+	peers Peers
+	addrs atomic.Pointer[map[string]string]
+}
+
+// refresh copies the alive members' addresses from gossip and returns them.
+func (p *addressProvider) refresh() []PeerInfo {
+	alive := p.peers.AlivePeers()
+	m := make(map[string]string, len(alive))
+	for _, pi := range alive {
+		if pi.Addr != "" {
+			m[pi.Name] = pi.Addr
+		}
+	}
+	p.addrs.Store(&m)
+	return alive
+}
+
+func (p *addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if m := p.addrs.Load(); m != nil {
+		if addr, ok := (*m)[string(id)]; ok {
+			return raft.ServerAddress(addr), nil
+		}
+	}
+	return "", fmt.Errorf("authority: %s is not alive in gossip", id)
+}
+
+// SetSelf changes the addresses this member announces; the authority
+// registers them through the log as soon as it can (and again whenever
+// the state stops holding them).
+func (a *Authority) SetSelf(m Member) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m.Name = a.deps.Self.Name
+	if m.RaftAddr == "" {
+		m.RaftAddr = a.self.RaftAddr
+	}
+	m.Voter, m.Since, m.Removed = false, time.Time{}, false
+	a.self = m
+}
+
+// Register is SetSelf followed by a register command applied now: it
+// returns once the state holds m's addresses, or the error. It fails with
+// ErrNotMember while the leader has not added this member to the group yet
+// (the authority keeps trying by itself).
+func (a *Authority) Register(ctx context.Context, m Member) error {
+	a.SetSelf(m)
+	self := a.selfMember()
+	_, err := a.Apply(ctx, Command{Op: OpRegister, Member: &self, Start: time.Now()})
+	return err
+}
+
+// advertise publishes whether this node has raft state.
+func (a *Authority) advertise(has bool) {
+	if err := a.deps.Peers.AdvertiseState(has); err != nil {
+		a.logger.Error("advertise raft state in gossip", "err", err)
+	}
+}
+
+func (a *Authority) selfMember() Member {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.self
+}
+
+// State returns a copy of this node's applied state. It may lag the
+// leader's; use Verify for a linearizable read.
+func (a *Authority) State() State { return a.fsm.state() }
+
+// Watch returns this node's applied state and a channel closed on the next change.
+func (a *Authority) Watch() (State, <-chan struct{}) { return a.fsm.watch() }
+
+// Ready reports whether a group exists (a leader is known) and this node
+// has applied every entry it knows to be committed.
+func (a *Authority) Ready() bool { return a.ready.Load() }
+
+// Leader names the current leader as this node knows it ("" when none)
+// and whether it is this node.
+func (a *Authority) Leader() (name string, isSelf bool) {
+	r := a.raft.Load()
+	if r == nil {
+		return "", false
+	}
+	_, id := r.LeaderWithID()
+	return string(id), id != "" && string(id) == a.deps.Self.Name
+}
+
+// LastContact is the last time this node knows a majority was with it:
+// on the leader, when its last leadership check (sent to every follower)
+// started that a majority acknowledged; on a follower, when it last heard
+// from the leader. Zero before any contact. The time carries Go's
+// monotonic reading: compare it with time.Since.
+func (a *Authority) LastContact() time.Time {
+	r := a.raft.Load()
+	if r == nil {
+		return time.Time{}
+	}
+	a.mu.Lock()
+	t := a.leaderContact
+	a.mu.Unlock()
+	if f := r.LastContact(); f.After(t) {
+		t = f
+	}
+	return t
+}
+
+func (a *Authority) term() uint64 {
+	if r := a.raft.Load(); r != nil {
+		return r.CurrentTerm()
+	}
+	return 0
+}
+
+// contactLoop keeps LastContact current on the leader: raft only tracks
+// contact per follower, so the leader checks its leadership (a round of
+// heartbeats a majority must acknowledge) every third of a heartbeat timeout.
+func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
+	t := time.NewTicker(a.cfg.RaftHeartbeatTimeout / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if r.State() != raft.Leader {
+			continue
+		}
+		start := time.Now()
+		if r.VerifyLeader().Error() == nil {
+			a.mu.Lock()
+			if start.After(a.leaderContact) {
+				a.leaderContact = start
+			}
+			a.mu.Unlock()
+		}
+	}
+}
+
+// deadline returns the time left before ctx's deadline, or the default.
+func deadline(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return defaultDeadline
+}
+
+// Apply proposes cmd and returns the state right after its entry was
+// applied. On a follower the command is forwarded to the leader. While
+// there is no leader it retries until ctx ends (then ErrNoLeader). A
+// command rejected by the state machine returns its error (ErrStale,
+// ErrInvalid, ErrNotMember, wrapped); an error that is none of these
+// leaves it unknown whether the command committed.
+func (a *Authority) Apply(ctx context.Context, cmd Command) (State, error) {
+	st, err := a.apply(ctx, cmd)
+	a.metrics.applies.WithLabelValues(resultOf(err)).Inc()
+	return st, err
+}
+
+func (a *Authority) apply(ctx context.Context, cmd Command) (State, error) {
+	if _, err := encodeCommand(cmd); err != nil {
+		return State{}, err
+	}
+	if cmd.Op == OpRegister && cmd.Start.IsZero() {
+		cmd.Start = time.Now()
+	}
+	return a.retry(ctx, string(cmd.Op), func(r *raft.Raft) (State, error) {
+		if r.State() == raft.Leader {
+			return a.applyLeader(ctx, r, cmd)
+		}
+		return a.forward(ctx, r, request{Kind: kindApply, Command: &cmd})
+	})
+}
+
+// Verify is a linearizable read: the leader confirms with a majority that
+// it still leads, waits until everything committed before is applied, and
+// returns its state. On a follower the read is forwarded to the leader. A
+// leader that was deposed or cut off from the majority fails.
+func (a *Authority) Verify(ctx context.Context) (State, error) {
+	return a.retry(ctx, "verify", func(r *raft.Raft) (State, error) {
+		if r.State() == raft.Leader {
+			return a.verifyLeader(ctx, r)
+		}
+		return a.forward(ctx, r, request{Kind: kindVerify})
+	})
+}
+
+// errRetry marks an attempt that certainly did not change anything and
+// may be repeated (no leader, not the leader, could not reach it).
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// retry runs attempt until it succeeds, fails for good, or ctx ends.
+func (a *Authority) retry(ctx context.Context, what string, attempt func(*raft.Raft) (State, error)) (State, error) {
+	for {
+		var re errRetry
+		if r := a.raft.Load(); r == nil {
+			re = errRetry{errors.New("raft is not running yet")}
+		} else {
+			st, err := attempt(r)
+			if !errors.As(err, &re) {
+				return st, err
+			}
+		}
+		t := time.NewTimer(retryInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return State{}, fmt.Errorf("authority: %s: %w (last: %v)", what, ErrNoLeader, re.err)
+		case <-t.C:
+		}
+	}
+}
+
+// applyLeader applies cmd on this node, the leader.
+func (a *Authority) applyLeader(ctx context.Context, r *raft.Raft, cmd Command) (State, error) {
+	if cmd.Op == OpForget {
+		return a.forget(ctx, r, cmd)
+	}
+	return a.raftApply(ctx, r, cmd)
+}
+
+func (a *Authority) raftApply(ctx context.Context, r *raft.Raft, cmd Command) (State, error) {
+	b, err := encodeCommand(cmd)
+	if err != nil {
+		return State{}, err
+	}
+	f := r.Apply(b, deadline(ctx))
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
+			return State{}, errRetry{err}
+		}
+		return State{}, fmt.Errorf("authority: apply %s: %w", cmd.Op, err)
+	}
+	res, ok := f.Response().(applyResult)
+	if !ok {
+		return State{}, fmt.Errorf("authority: apply %s: unexpected response %T", cmd.Op, f.Response())
+	}
+	// Followers learn that an entry committed with the leader's next
+	// append, which an idle leader sends only every commit timeout or two.
+	// A barrier entry is such an append, sent at once: every sidecar
+	// applies the command within a round trip. Nothing waits for it.
+	_ = r.Barrier(a.cfg.RaftCommitTimeout)
+	return res.state, res.err
+}
+
+// forget removes a member: the state machine first (which refuses the
+// primary), then the raft configuration. A member that gossip still sees
+// alive is refused: the leader would add it straight back.
+func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (State, error) {
+	if cmd.Node == a.deps.Self.Name {
+		return State{}, fmt.Errorf("%w: forget %q: it is the leader; forget it from another member", ErrInvalid, cmd.Node)
+	}
+	for _, p := range a.deps.Peers.AlivePeers() {
+		if p.Name == cmd.Node {
+			return State{}, fmt.Errorf("%w: forget %q: it is alive; stop it first", ErrInvalid, cmd.Node)
+		}
+	}
+	st, err := a.raftApply(ctx, r, cmd)
+	if err != nil {
+		return st, err
+	}
+	if err := r.RemoveServer(raft.ServerID(cmd.Node), 0, deadline(ctx)).Error(); err != nil {
+		return st, fmt.Errorf("authority: remove %s from raft: %w", cmd.Node, err)
+	}
+	a.logger.Info("member forgotten", "peer", cmd.Node)
+	return a.fsm.state(), nil
+}
+
+// verifyLeader is Verify on the leader.
+func (a *Authority) verifyLeader(ctx context.Context, r *raft.Raft) (State, error) {
+	if err := r.VerifyLeader().Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return State{}, errRetry{err}
+		}
+		return State{}, fmt.Errorf("authority: verify leadership: %w", err)
+	}
+	if err := r.Barrier(deadline(ctx)).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
+			return State{}, errRetry{err}
+		}
+		return State{}, fmt.Errorf("authority: barrier: %w", err)
+	}
+	return a.fsm.state(), nil
+}

@@ -1,0 +1,105 @@
+package authority
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config controls how the group's authority forms, grows and elects its
+// leader. It lives under failover.* in the configuration file; every
+// sidecar of a group should run with the same values.
+type Config struct {
+	// BootstrapExpect is how many sidecars must see each other, none of
+	// them with raft state, before they form a new group together (as
+	// Consul's bootstrap_expect). Every one of them computes the same
+	// server list from the same gossip view. 1 forms a single-node group
+	// at once. A sidecar that has raft state, or that sees any member with
+	// raft state, never bootstraps: it waits to be added by the leader.
+	BootstrapExpect int `koanf:"bootstrap_expect"`
+
+	// Stabilization is how long a new member must stay alive and
+	// registered (and, when the caller supplies the check, replicating)
+	// before the leader makes it a voter. A member that vanishes sooner
+	// never votes and never counts toward a majority. Longer protects the
+	// majority from flapping joiners; shorter lets a replaced node vote sooner.
+	Stabilization time.Duration `koanf:"stabilization"`
+
+	// RaftHeartbeatTimeout is how long a follower goes without hearing from
+	// the leader before it calls an election (raft waits a random time
+	// between one and two of these). It bounds how fast a dead leader is
+	// replaced; too short on a loaded host causes needless elections.
+	RaftHeartbeatTimeout time.Duration `koanf:"raft_heartbeat_timeout"`
+
+	// RaftElectionTimeout is how long a candidate waits for votes before it
+	// retries (again randomised up to twice this).
+	RaftElectionTimeout time.Duration `koanf:"raft_election_timeout"`
+
+	// RaftLeaderLeaseTimeout is how long a leader keeps leading without
+	// hearing from a majority. It must not exceed RaftHeartbeatTimeout, so
+	// a cut-off leader steps down before the others elect a new one.
+	RaftLeaderLeaseTimeout time.Duration `koanf:"raft_leader_lease_timeout"`
+
+	// RaftCommitTimeout is how often (randomised up to twice this) an
+	// idle leader sends each follower an append carrying its commit index.
+	// Shorter costs CPU on every node all the time; the authority does not
+	// wait for it to spread a command (it sends a barrier after each one).
+	RaftCommitTimeout time.Duration `koanf:"raft_commit_timeout"`
+
+	// RaftSnapshotInterval is how often raft checks whether to snapshot,
+	// and RaftSnapshotThreshold how many new log entries make it do so.
+	// Snapshots let raft truncate raft.db; the state is small.
+	RaftSnapshotInterval time.Duration `koanf:"raft_snapshot_interval"`
+	// RaftSnapshotThreshold is how many new log entries since the last
+	// snapshot make raft take one (checked every RaftSnapshotInterval).
+	RaftSnapshotThreshold uint64 `koanf:"raft_snapshot_threshold"`
+}
+
+// DefaultConfig returns the defaults: three sidecars bootstrap a group, a
+// member votes after 10 s of health, and raft timings that replace a dead
+// leader in well under a second on a LAN.
+func DefaultConfig() Config {
+	return Config{
+		BootstrapExpect:        3,
+		Stabilization:          10 * time.Second,
+		RaftHeartbeatTimeout:   200 * time.Millisecond,
+		RaftElectionTimeout:    200 * time.Millisecond,
+		RaftLeaderLeaseTimeout: 150 * time.Millisecond,
+		RaftCommitTimeout:      50 * time.Millisecond,
+		RaftSnapshotInterval:   time.Minute,
+		RaftSnapshotThreshold:  1024,
+	}
+}
+
+// Validate reports every problem of c, each naming the key and the bad value.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BootstrapExpect < 1 {
+		errs = append(errs, fmt.Errorf("failover.bootstrap_expect (%d) must be at least 1", c.BootstrapExpect))
+	}
+	if c.Stabilization < 0 {
+		errs = append(errs, fmt.Errorf("failover.stabilization (%s) must not be negative", c.Stabilization))
+	}
+	minimum := func(key string, d, least time.Duration) {
+		if d < least {
+			errs = append(errs, fmt.Errorf("failover.%s (%s) must be at least %s", key, d, least))
+		}
+	}
+	minimum("raft_heartbeat_timeout", c.RaftHeartbeatTimeout, 10*time.Millisecond)
+	minimum("raft_election_timeout", c.RaftElectionTimeout, 10*time.Millisecond)
+	minimum("raft_leader_lease_timeout", c.RaftLeaderLeaseTimeout, 5*time.Millisecond)
+	minimum("raft_commit_timeout", c.RaftCommitTimeout, time.Millisecond)
+	minimum("raft_snapshot_interval", c.RaftSnapshotInterval, time.Second)
+	if c.RaftLeaderLeaseTimeout > c.RaftHeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("failover.raft_leader_lease_timeout (%s) must not exceed failover.raft_heartbeat_timeout (%s)",
+			c.RaftLeaderLeaseTimeout, c.RaftHeartbeatTimeout))
+	}
+	if c.RaftElectionTimeout < c.RaftHeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("failover.raft_election_timeout (%s) must not be shorter than failover.raft_heartbeat_timeout (%s)",
+			c.RaftElectionTimeout, c.RaftHeartbeatTimeout))
+	}
+	if c.RaftSnapshotThreshold < 16 {
+		errs = append(errs, fmt.Errorf("failover.raft_snapshot_threshold (%d) must be at least 16", c.RaftSnapshotThreshold))
+	}
+	return errors.Join(errs...)
+}

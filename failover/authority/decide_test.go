@@ -1,0 +1,175 @@
+package authority
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+func TestBootstrapServers(t *testing.T) {
+	p := func(name string, has bool) PeerInfo { return PeerInfo{Name: name, Addr: name + ":1", HasState: has} }
+	voters := func(names ...string) []raft.Server {
+		var out []raft.Server
+		for _, n := range names {
+			out = append(out, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(n), Address: raft.ServerAddress(n + ":1")})
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		expect   int
+		self     string
+		hasState bool
+		alive    []PeerInfo
+		want     []raft.Server
+	}{
+		{name: "three fresh nodes", expect: 3, self: "b", alive: []PeerInfo{p("c", false), p("a", false), p("b", false)}, want: voters("a", "b", "c")},
+		{name: "too few", expect: 3, self: "a", alive: []PeerInfo{p("a", false), p("b", false)}},
+		{name: "alone with a wiped data dir", expect: 3, self: "a", alive: []PeerInfo{p("a", false)}},
+		{name: "single node group", expect: 1, self: "a", alive: []PeerInfo{p("a", false)}, want: voters("a")},
+		{name: "this node has state", expect: 3, self: "a", hasState: true, alive: []PeerInfo{p("a", false), p("b", false), p("c", false)}},
+		{name: "a peer has state: never bootstrap", expect: 3, self: "a", alive: []PeerInfo{p("a", false), p("b", false), p("c", true)}},
+		{name: "more than expected: the smallest names", expect: 3, self: "c", alive: []PeerInfo{p("d", false), p("c", false), p("b", false), p("a", false)}, want: voters("a", "b", "c")},
+		{name: "more than expected, self not chosen", expect: 3, self: "d", alive: []PeerInfo{p("d", false), p("c", false), p("b", false), p("a", false)}},
+		{name: "duplicates do not count", expect: 3, self: "a", alive: []PeerInfo{p("a", false), p("b", false), p("b", false)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := bootstrapServers(tt.expect, tt.self, tt.hasState, tt.alive)
+			if ok != (tt.want != nil) {
+				t.Fatalf("ok = %v, want %v", ok, tt.want != nil)
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("servers (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReconcileMembership(t *testing.T) {
+	now := t0.Add(time.Hour)
+	stab := 10 * time.Second
+	srv := func(id string, voter bool) raft.Server {
+		s := raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(id + ":1"), Suffrage: raft.Nonvoter}
+		if voter {
+			s.Suffrage = raft.Voter
+		}
+		return s
+	}
+	alive := func(names ...string) []PeerInfo {
+		var out []PeerInfo
+		for _, n := range names {
+			out = append(out, PeerInfo{Name: n, Addr: n + ":1"})
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		in        membershipInput
+		want      []change
+		wantSince map[string]time.Time
+	}{
+		{name: "new alive member is added as non-voter",
+			in:   membershipInput{servers: []raft.Server{srv("a", true)}, alive: alive("a", "d")},
+			want: []change{{kind: addNonvoter, id: "d", addr: "d:1"}}},
+		{name: "unregistered non-voter waits",
+			in:        membershipInput{servers: []raft.Server{srv("a", true), srv("d", false)}, alive: alive("a", "d")},
+			wantSince: map[string]time.Time{}},
+		{name: "registered non-voter starts its clock",
+			in:        membershipInput{servers: []raft.Server{srv("a", true), srv("d", false)}, alive: alive("a", "d"), registered: map[string]bool{"d": true}},
+			wantSince: map[string]time.Time{"d": now}},
+		{name: "stable non-voter is promoted",
+			in: membershipInput{servers: []raft.Server{srv("a", true), srv("d", false)}, alive: alive("a", "d"), registered: map[string]bool{"d": true},
+				healthySince: map[string]time.Time{"d": now.Add(-stab)}},
+			want:      []change{{kind: promote, id: "d", addr: "d:1"}},
+			wantSince: map[string]time.Time{"d": now.Add(-stab)}},
+		{name: "not yet stable",
+			in: membershipInput{servers: []raft.Server{srv("a", true), srv("d", false)}, alive: alive("a", "d"), registered: map[string]bool{"d": true},
+				healthySince: map[string]time.Time{"d": now.Add(-stab + time.Millisecond)}},
+			wantSince: map[string]time.Time{"d": now.Add(-stab + time.Millisecond)}},
+		{name: "caller's check fails: clock restarts",
+			in: membershipInput{servers: []raft.Server{srv("a", true), srv("d", false)}, alive: alive("a", "d"), registered: map[string]bool{"d": true},
+				canVote: map[string]bool{"d": false}, healthySince: map[string]time.Time{"d": now.Add(-time.Hour)}},
+			wantSince: map[string]time.Time{}},
+		{name: "vanished non-voter is removed, dead voter stays",
+			in: membershipInput{servers: []raft.Server{srv("a", true), srv("b", true), srv("d", false)}, alive: alive("a"), registered: map[string]bool{"d": true},
+				healthySince: map[string]time.Time{"d": now.Add(-time.Hour)}},
+			want:      []change{{kind: removeNonvoter, id: "d"}},
+			wantSince: map[string]time.Time{}},
+		{name: "moved member: raft dials its new address, the configuration stays",
+			in:        membershipInput{servers: []raft.Server{srv("a", true), srv("b", true)}, alive: []PeerInfo{{Name: "a", Addr: "a:1"}, {Name: "b", Addr: "b:2"}}},
+			wantSince: map[string]time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.now, tt.in.stabilization = now, stab
+			got, since := reconcileMembership(tt.in)
+			if diff := cmp.Diff(got, tt.want, cmp.AllowUnexported(change{})); diff != "" {
+				t.Errorf("changes (-got +want):\n%s", diff)
+			}
+			if tt.wantSince == nil {
+				tt.wantSince = map[string]time.Time{}
+			}
+			if diff := cmp.Diff(since, tt.wantSince); diff != "" {
+				t.Errorf("healthy since (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c := DefaultConfig()
+	c.BootstrapExpect = 0
+	c.Stabilization = -time.Second
+	c.RaftLeaderLeaseTimeout = time.Second
+	c.RaftSnapshotThreshold = 1
+	c.RaftElectionTimeout = 100 * time.Millisecond
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"failover.bootstrap_expect (0)", "failover.stabilization (-1s)",
+		"failover.raft_leader_lease_timeout (1s) must not exceed failover.raft_heartbeat_timeout (200ms)", "failover.raft_snapshot_threshold (1)",
+		"failover.raft_election_timeout (100ms) must not be shorter than failover.raft_heartbeat_timeout (200ms)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestHCLogAdapter(t *testing.T) {
+	var buf bytes.Buffer
+	l := newHCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "raft"))
+	l.Named("transport").With("peer", "b").Error("Failed to contact", "error", "boom")
+	l.Error("failed to heartbeat to", "peer", "c", "error", "dial refused")
+	l.Debug("hidden")
+	l.Trace("hidden too")
+	l.Warn("RPC timed out", "servers", hclog.Fmt("%+v", []int{1, 2}))
+	l.StandardLogger(nil).Print("[WARN] raft: something")
+	out := buf.String()
+	for _, want := range []string{
+		`level=ERROR msg="failed to contact" component=raft subsystem=transport peer=b err=boom`,
+		`level=WARN msg="RPC timed out" component=raft servers="[1 2]"`,
+		`level=WARN msg="raft: something"`,
+		`level=WARN msg="failed to heartbeat to" component=raft peer=c err="dial refused"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
+	}
+	if strings.Contains(out, "hidden") {
+		t.Errorf("debug/trace logged at info level: %q", out)
+	}
+	if l.IsDebug() || !l.IsInfo() || l.GetLevel() != hclog.Info {
+		t.Errorf("levels: debug %v info %v level %v", l.IsDebug(), l.IsInfo(), l.GetLevel())
+	}
+}

@@ -1,0 +1,117 @@
+package authority
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Layer is one channel of the gossip port: a listener for the streams
+// peers open to this node, and a dialer for streams to a peer's gossip
+// address. A *gossip.StreamLayer satisfies it (0xF1 for raft, 0xF2 for
+// the authority's forwarding RPC).
+type Layer interface {
+	net.Listener
+	Dial(addr string, timeout time.Duration) (net.Conn, error)
+}
+
+// trackedLayer adapts a Layer to raft.StreamLayer and keeps every
+// connection it hands out, so that shutdown can close them all: raft's
+// NetworkTransport neither closes the connections it accepted nor waits for
+// the goroutines serving them, and Run must not return while they live.
+type trackedLayer struct {
+	Layer
+	mu     sync.Mutex
+	closed bool
+	conns  map[*trackedConn]struct{}
+	wg     sync.WaitGroup // one per open connection and per Accept in progress
+}
+
+func newTrackedLayer(l Layer) *trackedLayer {
+	return &trackedLayer{Layer: l, conns: map[*trackedConn]struct{}{}}
+}
+
+// Accept waits for the next stream from a peer.
+func (t *trackedLayer) Accept() (net.Conn, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	t.wg.Add(1)
+	t.mu.Unlock()
+	defer t.wg.Done()
+	c, err := t.Layer.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return t.track(c)
+}
+
+// Dial opens a stream to the peer at address.
+func (t *trackedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return t.dial(string(address), timeout)
+}
+
+func (t *trackedLayer) dial(address string, timeout time.Duration) (net.Conn, error) {
+	c, err := t.Layer.Dial(address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return t.track(c)
+}
+
+func (t *trackedLayer) track(c net.Conn) (net.Conn, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, owner: t}
+	t.conns[tc] = struct{}{}
+	t.wg.Add(1)
+	return tc, nil
+}
+
+// Close closes the listener and every connection handed out.
+func (t *trackedLayer) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	conns := make([]*trackedConn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	err := t.Layer.Close()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return err
+}
+
+// wait blocks until no Accept is in progress and every connection has been closed.
+func (t *trackedLayer) wait() { t.wg.Wait() }
+
+type trackedConn struct {
+	net.Conn
+	owner *trackedLayer
+	once  sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.owner.mu.Lock()
+		delete(c.owner.conns, c)
+		c.owner.mu.Unlock()
+		c.owner.wg.Done()
+	})
+	return err
+}

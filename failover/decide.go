@@ -1,0 +1,583 @@
+package failover
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// This file is the decision core: pure functions from what a sidecar knows
+// (the committed group state, the latest reports, its own observation and
+// the time, passed in) to what it should do. They do no I/O and read no
+// clock; the effect shell in failover.go runs what they decide.
+
+// params are the timings and limits one decision uses: the file's values
+// overlaid with the group-wide settings of the replicated state.
+type params struct {
+	Quorum        int
+	DownAfter     time.Duration
+	FenceAfter    time.Duration
+	MaxLagBytes   int64
+	ParallelSyncs int
+	MaxFailovers  int
+	FlapWindow    time.Duration
+	MinReplicas   int
+	// Fresh is how long a report counts as current.
+	Fresh time.Duration
+}
+
+// groupState is the part of the committed state decisions read.
+type groupState struct {
+	Epoch      uint64
+	Primary    string    // node name; "" while none
+	Promoted   bool      // the primary confirmed its promotion at Epoch
+	Started    time.Time // when the failover that installed Primary started
+	Paused     bool      // operator pause
+	FlapPaused string    // anti-flap paused automatic failover, and why
+	// Failovers are the start times of recent automatic failovers.
+	Failovers []time.Time
+	// FlapSince is when anti-flap last paused automatic failover: the
+	// count restarts there, so a resume is not paused again at once.
+	FlapSince time.Time
+	// Switchover is an operator switchover under way, nil if none.
+	Switchover *switchoverIntent
+	// Members are the registered sidecars by name.
+	Members map[string]memberAddrs
+}
+
+// switchoverIntent is a committed switchover: From hands over to To.
+type switchoverIntent struct {
+	From, To string
+	Epoch    uint64
+	Deadline time.Time
+}
+
+// memberAddrs are a member's announced addresses as committed.
+type memberAddrs struct {
+	Redis    string
+	Priority int
+}
+
+// active reports whether the switchover still runs at now.
+func (s *switchoverIntent) active(epoch uint64, now time.Time) bool {
+	return s != nil && s.Epoch == epoch && now.Before(s.Deadline)
+}
+
+// primaryAddr is the Redis address of the committed primary: its own
+// sidecar's announcement when a fresh report carries one, else the
+// committed address. A persisted address is never probed while its owner
+// announces another (a restarted pod with a new IP).
+func primaryAddr(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) string {
+	if st.Primary == "" {
+		return ""
+	}
+	p, ok := peers[st.Primary]
+	if ok && now.Sub(p.Received) < fresh && p.Rep.Addr != "" {
+		return p.Rep.Addr
+	}
+	if a := st.Members[st.Primary].Redis; a != "" {
+		return a
+	}
+	// Never registered (its sidecar died first): its last announcement.
+	return p.Rep.Addr
+}
+
+// peerView is a sidecar's latest report and when it arrived (by this
+// sidecar's clock).
+type peerView struct {
+	Rep      report
+	Received time.Time
+	// UpAt is when the last report saying its Redis answered arrived.
+	UpAt time.Time
+	// First is when this sidecar first heard it.
+	First time.Time
+}
+
+// fresh reports whether p is current at now.
+func (p peerView) fresh(now time.Time, d time.Duration) bool { return now.Sub(p.Received) < d }
+
+// sdownAt decides this sidecar's opinion of the primary it probes: no valid
+// reply since max(probing started, last valid reply) for downAfter.
+func sdownAt(now, probeSince, lastAlive time.Time, downAfter time.Duration) bool {
+	if probeSince.IsZero() {
+		return false
+	}
+	last := probeSince
+	if lastAlive.After(last) {
+		last = lastAlive
+	}
+	return !now.Before(last.Add(downAfter))
+}
+
+// opinions counts the fresh reports (this sidecar's own included, as a
+// peer of itself) that see primary at epoch subjectively down.
+func opinions(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration) int {
+	n := 0
+	for _, p := range peers {
+		r := p.Rep
+		if p.fresh(now, fresh) && r.SDown && r.SDownPrimary == primary && r.SDownEpoch == epoch {
+			n++
+		}
+	}
+	return n
+}
+
+// emptyReported reports whether a fresh report says primary's Redis came
+// back empty at epoch.
+func emptyReported(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration) bool {
+	for _, p := range peers {
+		r := p.Rep
+		if p.fresh(now, fresh) && r.Empty && r.SDownPrimary == primary && r.SDownEpoch == epoch {
+			return true
+		}
+	}
+	return false
+}
+
+// recentFailovers counts the automatic failovers that started within
+// window before now.
+func recentFailovers(starts []time.Time, now time.Time, window time.Duration) int {
+	n := 0
+	for _, s := range starts {
+		if !s.After(now) && now.Sub(s) < window {
+			n++
+		}
+	}
+	return n
+}
+
+// since keeps the times after t.
+func since(times []time.Time, t time.Time) []time.Time {
+	var out []time.Time
+	for _, s := range times {
+		if s.After(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// redisIdentity is what tells one life of a Redis process from the next.
+type redisIdentity struct {
+	RunID  string
+	ReplID string
+	Offset int64
+}
+
+// emptyRestart reports whether a primary came back as a new process (new
+// run id) on a new replication history (new replication id) with less data
+// than a replica holds: it lost its dataset, and syncing replicas from it
+// would wipe them. A restart from persistence keeps its replication id and
+// is not one.
+func emptyRestart(prev, cur redisIdentity, bestReplica int64) bool {
+	return prev.RunID != "" && cur.RunID != "" && cur.RunID != prev.RunID &&
+		cur.ReplID != prev.ReplID && cur.Offset < bestReplica
+}
+
+// leaderAction is what the Raft leader's sidecar decides to commit.
+type leaderAction int
+
+const (
+	leaderNone      leaderAction = iota
+	leaderPromote                // set-primary Target at Epoch+1
+	leaderFlapPause              // pause automatic failover: the anti-flap cap is reached
+)
+
+// leaderDecision is the outcome of decideLeader.
+type leaderDecision struct {
+	ODown bool
+	Votes int
+	Empty bool // the primary came back empty
+	// Stuck: the committed primary has not confirmed its promotion within
+	// down_after of the failover's start (its sidecar died or stalled).
+	Stuck    bool
+	Action   leaderAction
+	Target   string
+	Reason   string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
+	WhyNot   string // no candidate qualifies, and why
+	Excluded map[string]string
+	Conflict string // discovery cannot tell the initial primary
+	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
+	// failover has not arrived yet; nothing is committed before it does.
+	AwaitGate bool
+}
+
+// gateVerdict returns the verdict p's report gives about replacing primary
+// at epoch, if any.
+func gateVerdict(p peerView, primary string, epoch uint64) (allowed, ok bool) {
+	v := p.Rep.Verdict
+	if v == nil || v.Primary != primary || v.Epoch != epoch {
+		return false, false
+	}
+	return v.Allowed, true
+}
+
+// decideLeader is the Raft leader's decision: ODOWN from fresh opinions,
+// the initial primary by discovery, anti-flap, and the candidate to
+// promote. peers must include this sidecar's own report.
+func decideLeader(now time.Time, st groupState, peers map[string]peerView, p params, initialPrimary string) leaderDecision {
+	var d leaderDecision
+	if st.Primary == "" {
+		who, conflict := discover(st, peers, now, p.Fresh, initialPrimary)
+		d.Conflict = conflict
+		// Only a registered member can be committed: its address must be
+		// in the state for everyone to reach it.
+		if who != "" && st.Members[who].Redis != "" {
+			d.Action, d.Target, d.Reason = leaderPromote, who, ReasonInitial
+		}
+		return d
+	}
+	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh)
+	d.ODown = d.Votes >= p.Quorum
+	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
+	d.Stuck = !st.Promoted && !st.Started.IsZero() && now.Sub(st.Started) >= p.DownAfter
+	cands := candidatesOf(registered(st, peers), now, p.Fresh)
+	vetoed := map[string]bool{}
+	for i, c := range cands {
+		if allowed, ok := gateVerdict(peers[c.Name], st.Primary, st.Epoch); ok && !allowed {
+			// Vetoed: never promoted, but its data still counts for lag.
+			cands[i].Priority = 0
+			vetoed[c.Name] = true
+		}
+	}
+	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	for n := range vetoed {
+		if excluded[n] == whyPriority {
+			excluded[n] = whyVetoed
+		}
+	}
+	d.Excluded = excluded
+	if len(ranked) == 0 {
+		d.WhyNot = whyNot(excluded)
+	}
+	switch {
+	case !d.ODown && !d.Empty && !d.Stuck:
+		return d
+	case st.Paused, st.FlapPaused != "":
+		return d
+	case st.Switchover.active(st.Epoch, now):
+		// A switchover is in charge until its deadline.
+		return d
+	}
+	if p.MaxFailovers > 0 && recentFailovers(since(st.Failovers, st.FlapSince), now, p.FlapWindow) >= p.MaxFailovers {
+		d.Action = leaderFlapPause
+		d.Reason = fmt.Sprintf("anti-flap: %d automatic failovers within failover.flap_window (%s), the limit of failover.max_failovers; resume to re-enable",
+			p.MaxFailovers, p.FlapWindow)
+		return d
+	}
+	if len(ranked) == 0 {
+		return d
+	}
+	d.Target = ranked[0].Name
+	if t := peers[d.Target]; t.Rep.Gate {
+		if allowed, ok := gateVerdict(t, st.Primary, st.Epoch); !ok || !allowed {
+			d.AwaitGate = true
+			return d
+		}
+	}
+	d.Action, d.Reason = leaderPromote, ReasonAuto
+	return d
+}
+
+// registered keeps the reports of members whose addresses the committed
+// state holds: only they can be committed as the primary. A sidecar
+// without the group key never registers, so it is never a candidate.
+func registered(st groupState, peers map[string]peerView) map[string]peerView {
+	out := make(map[string]peerView, len(peers))
+	for name, p := range peers {
+		if st.Members[name].Redis != "" {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// primaryOffset is the primary's last known replication offset, from its
+// own sidecar's last report however old; 0 if it never reported.
+func primaryOffset(peers map[string]peerView, primary string) int64 {
+	if p, ok := peers[primary]; ok && p.Rep.Obs.Role == monitor.RolePrimary {
+		return p.Rep.Obs.Offset
+	}
+	return 0
+}
+
+// candidatesOf turns reports into candidates.
+func candidatesOf(peers map[string]peerView, now time.Time, fresh time.Duration) []candidate {
+	out := make([]candidate, 0, len(peers))
+	for name, p := range peers {
+		r := p.Rep
+		out = append(out, candidate{
+			Name: name, Addr: r.Addr, Priority: r.Priority,
+			Fresh: p.fresh(now, fresh), Reachable: r.Obs.Reachable,
+			Role: r.Obs.Role, Synced: r.Obs.Synced, Offset: r.Obs.Offset,
+		})
+	}
+	return out
+}
+
+// discover finds the initial primary from Redis's own replication state as
+// the fresh reports describe it: the one node that is a primary, with every
+// replica following it. Every registered member must report; with several
+// primaries it names initialPrimary if that is one of them, else it
+// returns a conflict.
+func discover(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration, initialPrimary string) (primary, conflict string) {
+	type view struct {
+		name, addr string
+		role       monitor.Role
+		master     string
+	}
+	var nodes []view
+	for name, p := range peers {
+		if p.fresh(now, fresh) && p.Rep.Obs.Reachable {
+			nodes = append(nodes, view{name, p.Rep.Addr, p.Rep.Obs.Role, p.Rep.Obs.MasterAddr})
+		}
+	}
+	if len(nodes) == 0 {
+		return "", ""
+	}
+	for k := range st.Members {
+		if !slices.ContainsFunc(nodes, func(v view) bool { return v.name == k }) {
+			return "", ""
+		}
+	}
+	var primaries []view
+	followed := map[string]int{}
+	for _, n := range nodes {
+		switch n.role {
+		case monitor.RolePrimary:
+			primaries = append(primaries, n)
+		case monitor.RoleReplica:
+			followed[n.master]++
+		}
+	}
+	slices.SortFunc(primaries, func(a, b view) int { return strings.Compare(a.name, b.name) })
+	switch {
+	case len(primaries) == 1:
+		p := primaries[0]
+		for addr := range followed {
+			if addr != p.addr {
+				return "", fmt.Sprintf("replicas follow %s, which no sidecar reports, while %s is primary", addr, p.name)
+			}
+		}
+		return p.name, ""
+	case len(primaries) == 0:
+		return "", ""
+	}
+	if initialPrimary != "" {
+		if slices.ContainsFunc(primaries, func(v view) bool { return v.name == initialPrimary }) {
+			return initialPrimary, ""
+		}
+		return "", fmt.Sprintf("failover.initial_primary %q is not among the reporting primaries", initialPrimary)
+	}
+	names := make([]string, len(primaries))
+	for i, p := range primaries {
+		names[i] = fmt.Sprintf("%s (%d replicas)", p.name, followed[p.addr])
+	}
+	return "", "several nodes are primaries: " + strings.Join(names, ", ") + "; set failover.initial_primary to choose"
+}
+
+// localObs is what local decisions need of the local observation.
+type localObs struct {
+	Reachable  bool
+	Role       monitor.Role // "" when never seen
+	MasterAddr string
+	Time       time.Time
+}
+
+// localInput is everything decideLocal reads.
+type localInput struct {
+	Now   time.Time
+	Self  string
+	State groupState
+	// Ready: the authority has applied its log and a group exists.
+	Ready bool
+	Obs   localObs
+	// PrimaryAddr is where the committed primary's Redis is (primaryAddr).
+	PrimaryAddr string
+	// LastContact is this sidecar's last acknowledged contact with a Raft
+	// majority (leader) or with the leader (follower), monotonic.
+	LastContact time.Time
+	// Fenced: this sidecar keeps writes paused on its Redis.
+	Fenced bool
+	// Busy: a promotion, demotion or switchover effect is running.
+	Busy bool
+	// Empty: the local Redis is the primary and came back empty.
+	Empty bool
+	// EmptyTo is the most advanced replica's address, the source the empty
+	// primary is pointed at so that no replica syncs from it.
+	EmptyTo string
+	// Peers are the latest reports, for parallel_syncs and reachability.
+	Peers map[string]peerView
+	P     params
+}
+
+// localPlan is what decideLocal asks the shell to do to the local Redis.
+type localPlan struct {
+	Fence     bool   // (re)issue CLIENT PAUSE WRITE
+	Unfence   bool   // after a fresh Verify names this node promoted: CLIENT UNPAUSE
+	Promote   bool   // the committed state names this node and it is not promoted yet
+	DemoteTo  string // local primary not named: pause, REPLICAOF this, kill clients
+	RepointTo string // replica following the wrong primary
+	// Isolated: no acknowledged majority contact for fence_after.
+	Isolated bool
+}
+
+// handingOver reports whether self is the old primary of a switchover
+// under way.
+func (in localInput) handingOver() bool {
+	s := in.State.Switchover
+	return s.active(in.State.Epoch, in.Now) && s.From == in.Self && in.State.Primary == in.Self
+}
+
+// decideLocal decides what to do to the local Redis.
+func decideLocal(in localInput) localPlan {
+	var p localPlan
+	st := in.State
+	up := in.Obs.Reachable && in.Now.Sub(in.Obs.Time) < in.P.Fresh
+	// A Redis last seen as a primary, or never seen, may be one now: the
+	// fence is sent without waiting for a probe, and lands as soon as it
+	// answers.
+	mayBePrimary := in.Obs.Role != monitor.RoleReplica
+	localPrimary := up && in.Obs.Role == monitor.RolePrimary
+	p.Isolated = in.Now.Sub(in.LastContact) >= in.P.FenceAfter
+	named := in.Ready && st.Primary == in.Self
+	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
+
+	switch {
+	case in.Busy || in.handingOver():
+		// The effect under way, or the switchover, owns the pause.
+	case mayBePrimary && (!named || p.Isolated || in.Empty || !st.Promoted || doomed):
+		// Not (or not provably) the primary: no write is acknowledged.
+		// Before the first answer and while isolated this fences
+		// blindly; the pause lapses by itself if it is never renewed.
+		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
+	case in.Fenced && localPrimary:
+		// Not doomed, not isolated, named and promoted: the shell releases
+		// writes only after a Verify through the Raft leader confirms it,
+		// which also proves Raft contact now. A gossip-only partition
+		// (stale reports, Raft fine) does not keep the primary fenced.
+		p.Unfence = true
+	}
+	if in.Fenced && up && in.Obs.Role == monitor.RoleReplica && !in.Busy {
+		// A replica refuses writes by itself; the pause would only delay
+		// clients' reads.
+		p.Unfence = true
+	}
+
+	if !in.Ready || !up || in.Busy || in.handingOver() || st.Primary == "" {
+		return p
+	}
+	switch {
+	case named && in.Empty:
+		p.DemoteTo = in.EmptyTo
+	case named && !st.Promoted:
+		p.Promote = true
+	case named && in.Obs.Role == monitor.RoleReplica:
+		// Promoted at this epoch, yet a replica now (an operator, or a
+		// restart with a replicaof line): promote again.
+		p.Promote = true
+	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
+		p.DemoteTo = in.PrimaryAddr
+	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
+		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
+		p.RepointTo = in.PrimaryAddr
+	}
+	return p
+}
+
+// downThreshold is how long peers must have had no reply from the primary
+// for its sidecar to fence: half of down_after - fence_after. Redis links
+// cut before gossip: fencing on isolation alone would come after the
+// majority promotes; with this rule, gossip cut before the opinions arrive
+// means isolation fencing finishes by (down_after - fence_after)/2 +
+// fence_after, and gossip cut after they arrive means fencing already
+// happened; the other half is slack for delivery and scheduling delays.
+func downThreshold(p params) time.Duration { return (p.DownAfter - p.FenceAfter) / 2 }
+
+// doomedBy reports whether at least quorum fresh reports say they cannot
+// reach self's Redis (the primary at epoch) for downThreshold: the leader
+// can soon judge it down and replace it.
+func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Time, p params) bool {
+	th := downThreshold(p).Milliseconds()
+	n := 0
+	for name, pv := range peers {
+		r := pv.Rep
+		if name != self && pv.fresh(now, p.Fresh) && r.SDownPrimary == self && r.SDownEpoch == epoch && r.PrimaryDownMs >= th {
+			n++
+		}
+	}
+	return n >= p.Quorum
+}
+
+// mayResync applies parallel_syncs: replicas that must re-point do so in
+// name order, at most parallel of them syncing at a time. Every sidecar
+// computes the same order from the shared reports.
+func mayResync(self string, peers map[string]peerView, primary, addr string, parallel int, now time.Time, fresh time.Duration) bool {
+	syncing := 0
+	waiting := []string{self}
+	for name, p := range peers {
+		r := p.Rep.Obs
+		if name == primary || name == self || !p.fresh(now, fresh) || !r.Reachable || r.Role != monitor.RoleReplica {
+			continue
+		}
+		switch {
+		case r.MasterAddr != addr:
+			waiting = append(waiting, name)
+		case !r.LinkUp || r.SyncInProgress:
+			syncing++
+		}
+	}
+	slices.Sort(waiting)
+	return slices.Index(waiting, self) < parallel-syncing
+}
+
+// foreignCheck decides whether a member's Redis, seen acting as a primary,
+// must be fenced and demoted by this sidecar: the committed state names
+// another node. Its address must be the member's, and the state must have
+// a primary to point it at.
+func foreignCheck(st groupState, member string, role monitor.Role) bool {
+	return st.Primary != "" && member != st.Primary && role == monitor.RolePrimary
+}
+
+// foreignTargets lists the members whose Redis this sidecar probes for a
+// stale primary: every member other than itself and the primary whose
+// sidecar is silent, or says its Redis is a primary.
+func foreignTargets(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) map[string]string {
+	out := map[string]string{}
+	if st.Primary == "" {
+		return out
+	}
+	for name, m := range st.Members {
+		if name == self || name == st.Primary || m.Redis == "" {
+			continue
+		}
+		p, ok := peers[name]
+		addr := m.Redis
+		if ok && p.fresh(now, fresh) && p.Rep.Addr != "" {
+			addr = p.Rep.Addr
+		}
+		if !ok || !p.fresh(now, fresh) || (p.Rep.Obs.Reachable && p.Rep.Obs.Role == monitor.RolePrimary) {
+			out[name] = addr
+		}
+	}
+	return out
+}
+
+// minReplicasFor is the min-replicas-to-write value the primary keeps:
+// failover.min_replicas, but never more than the other members there are.
+func minReplicasFor(want int, members int) int {
+	if want <= 0 {
+		return 0
+	}
+	return min(want, max(members-1, 0))
+}
+
+// maxLagSeconds is min-replicas-max-lag for fence_after: whole seconds,
+// at least one (Redis's unit).
+func maxLagSeconds(fenceAfter time.Duration) int {
+	return max(1, int(math.Ceil(fenceAfter.Seconds())))
+}

@@ -1,0 +1,635 @@
+package failover
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func testParams() params {
+	return params{Quorum: 2, DownAfter: time.Second, FenceAfter: 500 * time.Millisecond, MaxLagBytes: 1024,
+		ParallelSyncs: 1, MaxFailovers: 3, FlapWindow: 10 * time.Minute, Fresh: 500 * time.Millisecond}
+}
+
+// rep is a fresh report of a synced replica.
+func rep(name string, offset int64) peerView {
+	return peerView{Received: t0, Rep: report{Name: name, Addr: name + ":6379", Priority: 100,
+		Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "p:6379", LinkUp: true, Synced: true, Offset: offset}}}
+}
+
+func down(p peerView, primary string, epoch uint64) peerView {
+	p.Rep.SDown, p.Rep.SDownPrimary, p.Rep.SDownEpoch = true, primary, epoch
+	return p
+}
+
+func members(names ...string) map[string]memberAddrs {
+	m := map[string]memberAddrs{}
+	for _, n := range names {
+		m[n] = memberAddrs{Redis: n + ":6379", Priority: 100}
+	}
+	return m
+}
+
+func TestSDownAt(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		since, lastAlive time.Duration // before now
+		want             bool
+	}{
+		{"alive recently", 10 * time.Second, 100 * time.Millisecond, false},
+		{"no reply for down_after", 10 * time.Second, time.Second, true},
+		{"never answered, probing for less than down_after", 500 * time.Millisecond, 0, false},
+		{"never answered since probing started down_after ago", time.Second, 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var last time.Time
+			if tt.lastAlive > 0 {
+				last = t0.Add(-tt.lastAlive)
+			}
+			if got := sdownAt(t0, t0.Add(-tt.since), last, time.Second); got != tt.want {
+				t.Errorf("sdownAt = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if sdownAt(t0, time.Time{}, time.Time{}, time.Second) {
+		t.Error("SDOWN without probing")
+	}
+}
+
+func TestDecideLeader(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c")}
+	primary := peerView{Received: t0.Add(-time.Minute), Rep: report{Name: "p", Addr: "p:6379", Priority: 100,
+		Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, Offset: 5000}}}
+	type want struct {
+		ODown  bool
+		Votes  int
+		Action leaderAction
+		Target string
+		Reason string
+	}
+	tests := []struct {
+		name  string
+		st    func(groupState) groupState
+		peers map[string]peerView
+		p     func(params) params
+		want  want
+	}{
+		{
+			name:  "one opinion is not a quorum",
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": rep("b", 5000)},
+			want:  want{Votes: 1},
+		},
+		{
+			name:  "quorum: the best replica is promoted at the next epoch",
+			peers: map[string]peerView{"p": primary, "a": down(rep("a", 4990), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2, Action: leaderPromote, Target: "b", Reason: ReasonAuto},
+		},
+		{
+			name: "opinions about an older epoch or stale reports do not count",
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 3), "b": func() peerView {
+				p := down(rep("b", 5000), "p", 4)
+				p.Received = t0.Add(-time.Second)
+				return p
+			}()},
+			want: want{},
+		},
+		{
+			name:  "operator pause: ODOWN but no action",
+			st:    func(s groupState) groupState { s.Paused = true; return s },
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2},
+		},
+		{
+			name: "a recent failover does not block recovery below the cap",
+			st: func(s groupState) groupState {
+				s.Failovers = []time.Time{t0.Add(-10 * time.Second), t0.Add(-20 * time.Second)}
+				return s
+			},
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
+			name: "the cap reached: anti-flap pauses",
+			st: func(s groupState) groupState {
+				s.Failovers = []time.Time{t0.Add(-9 * time.Minute), t0.Add(-time.Minute), t0.Add(-10 * time.Second)}
+				return s
+			},
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2, Action: leaderFlapPause},
+		},
+		{
+			name: "failovers older than the window do not count",
+			st: func(s groupState) groupState {
+				s.Failovers = []time.Time{t0.Add(-11 * time.Minute), t0.Add(-time.Hour), t0.Add(-10 * time.Second)}
+				return s
+			},
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
+			name:  "already flap-paused: nothing more",
+			st:    func(s groupState) groupState { s.FlapPaused = "anti-flap"; return s },
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2},
+		},
+		{
+			name: "a switchover under way is in charge until its deadline",
+			st: func(s groupState) groupState {
+				s.Switchover = &switchoverIntent{From: "p", To: "a", Epoch: 4, Deadline: t0.Add(time.Second)}
+				return s
+			},
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2},
+		},
+		{
+			name: "an expired switchover does not block failover",
+			st: func(s groupState) groupState {
+				s.Switchover = &switchoverIntent{From: "p", To: "a", Epoch: 4, Deadline: t0.Add(-time.Second)}
+				return s
+			},
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4)},
+			want:  want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
+			name: "lag is measured against the primary's last known offset",
+			// Both replicas are far behind what the primary had: nobody
+			// qualifies although they are level with each other.
+			peers: map[string]peerView{"p": primary, "a": down(rep("a", 1000), "p", 4), "b": down(rep("b", 1000), "p", 4)},
+			want:  want{ODown: true, Votes: 2},
+		},
+		{
+			name: "an empty restart reported by the primary's sidecar fails over without a quorum",
+			peers: map[string]peerView{"p": func() peerView {
+				p := primary
+				p.Received = t0
+				p.Rep.Obs.Offset = 0
+				p.Rep.Empty, p.Rep.SDownPrimary, p.Rep.SDownEpoch = true, "p", 4
+				return p
+			}(), "a": rep("a", 5000), "b": rep("b", 4000)},
+			p:    func(p params) params { p.MaxLagBytes = 1 << 20; return p },
+			want: want{Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
+			name: "the committed primary never confirmed its promotion: replace it",
+			st: func(s groupState) groupState {
+				s.Primary, s.Promoted, s.Started = "a", false, t0.Add(-2*time.Second)
+				return s
+			},
+			peers: map[string]peerView{"p": primary, "a": rep("a", 5000), "b": rep("b", 5000)},
+			want:  want{Action: leaderPromote, Target: "b", Reason: ReasonAuto},
+		},
+		{
+			name: "a promotion under way for less than down_after is left alone",
+			st: func(s groupState) groupState {
+				s.Primary, s.Promoted, s.Started = "a", false, t0.Add(-500*time.Millisecond)
+				return s
+			},
+			peers: map[string]peerView{"p": primary, "a": rep("a", 5000), "b": rep("b", 5000)},
+			want:  want{},
+		},
+		{
+			name: "the best candidate runs a gate: wait for its verdict",
+			peers: map[string]peerView{"a": func() peerView { p := down(rep("a", 5000), "p", 4); p.Rep.Gate = true; return p }(),
+				"b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Target: "a"},
+		},
+		{
+			name: "its gate vetoed: the next candidate",
+			peers: map[string]peerView{"a": func() peerView {
+				p := down(rep("a", 5000), "p", 4)
+				p.Rep.Gate, p.Rep.Verdict = true, &verdict{Primary: "p", Epoch: 4}
+				return p
+			}(), "b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Action: leaderPromote, Target: "b", Reason: ReasonAuto},
+		},
+		{
+			name: "its gate allowed: promote it",
+			peers: map[string]peerView{"a": func() peerView {
+				p := down(rep("a", 5000), "p", 4)
+				p.Rep.Gate, p.Rep.Verdict = true, &verdict{Primary: "p", Epoch: 4, Allowed: true}
+				return p
+			}(), "b": down(rep("b", 5000), "p", 4)},
+			want: want{ODown: true, Votes: 2, Action: leaderPromote, Target: "a", Reason: ReasonAuto},
+		},
+		{
+			name:  "group-wide quorum of 3 needs three opinions",
+			p:     func(p params) params { p.Quorum = 3; return p },
+			peers: map[string]peerView{"a": down(rep("a", 5000), "p", 4), "b": down(rep("b", 5000), "p", 4), "c": rep("c", 5000)},
+			want:  want{Votes: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := st
+			if tt.st != nil {
+				s = tt.st(s)
+			}
+			p := testParams()
+			if tt.p != nil {
+				p = tt.p(p)
+			}
+			d := decideLeader(t0, s, tt.peers, p, "")
+			got := want{ODown: d.ODown, Votes: d.Votes, Action: d.Action, Target: d.Target}
+			if d.Action == leaderPromote {
+				got.Reason = d.Reason
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("decision (-got +want):\n%s\nwhy not: %s", diff, d.WhyNot)
+			}
+		})
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	type nd struct {
+		name   string
+		role   monitor.Role
+		master string
+	}
+	addr := func(name string) string { return name + ":6379" }
+	tests := []struct {
+		name         string
+		nodes        []nd
+		initial      string
+		want         string
+		wantConflict bool
+	}{
+		{"one primary followed by all", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "a", false},
+		{"all standalone: no guess", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "", "", true},
+		{"all standalone with initial_primary", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "b", "b", false},
+		{"replicas follow an unknown node", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, "10.9.9.9:6379"}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true},
+		{"a member has not reported", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}}, "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{}
+			for _, n := range tt.nodes {
+				peers[n.name] = peerView{Received: t0, Rep: report{Name: n.name, Addr: addr(n.name),
+					Obs: obsSummary{Reachable: true, Role: n.role, MasterAddr: n.master}}}
+			}
+			got, conflict := discover(groupState{Members: members("a", "b", "c")}, peers, t0, time.Second, tt.initial)
+			if got != tt.want || (conflict != "") != tt.wantConflict {
+				t.Errorf("discover = %q, conflict %q; want %q, conflict %v", got, conflict, tt.want, tt.wantConflict)
+			}
+		})
+	}
+}
+
+// decideLocal: fencing, promotion, demotion and re-pointing of the local
+// Redis.
+func TestDecideLocal(t *testing.T) {
+	up := func(role monitor.Role, master string) localObs {
+		return localObs{Reachable: true, Role: role, MasterAddr: master, Time: t0}
+	}
+	named := groupState{Epoch: 2, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
+	other := groupState{Epoch: 3, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
+	tests := []struct {
+		name string
+		in   localInput
+		want localPlan
+	}{
+		{
+			name: "isolated, local redis does not answer, last seen primary: fence blindly",
+			in:   localInput{State: named, Ready: true, Obs: localObs{Role: monitor.RolePrimary, Time: t0}, LastContact: t0.Add(-time.Second)},
+			want: localPlan{Fence: true, Isolated: true},
+		},
+		{
+			name: "isolated primary answers: renew the fence",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0.Add(-time.Second), Fenced: true},
+			want: localPlan{Fence: true, Isolated: true},
+		},
+		{
+			name: "majority back, fenced, local redis does not answer: keep the fence, no release",
+			in:   localInput{State: named, Ready: true, Obs: localObs{Role: monitor.RolePrimary, Time: t0.Add(-time.Hour)}, LastContact: t0, Fenced: true},
+			want: localPlan{},
+		},
+		{
+			name: "majority back and the committed state names this node promoted: release",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true,
+				Peers: map[string]peerView{"b": reaching("b", 0)}},
+			want: localPlan{Unfence: true},
+		},
+		{
+			name: "gossip cut (no fresh report) but Raft fine: release after the Verify",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true},
+			want: localPlan{Unfence: true},
+		},
+		{
+			name: "fenced and still doomed: keep the fence",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
+			want: localPlan{Fence: true},
+		},
+		{
+			name: "doomed: a quorum cannot reach this primary although Raft still answers",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
+			want: localPlan{Fence: true},
+		},
+		{
+			name: "one peer that cannot reach it is not a quorum",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 0)}},
+			want: localPlan{},
+		},
+		{
+			name: "a healthy named primary does nothing",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0},
+			want: localPlan{},
+		},
+		{
+			name: "local redis is a replica now: release the pause",
+			in:   localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0, Fenced: true, PrimaryAddr: "b:6379"},
+			want: localPlan{Unfence: true},
+		},
+		{
+			name: "a primary the committed state does not name is fenced and demoted",
+			in:   localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, PrimaryAddr: "b:6379"},
+			want: localPlan{Fence: true, DemoteTo: "b:6379"},
+		},
+		{
+			name: "before the state is verified a primary starts paused and nothing else happens",
+			in:   localInput{State: named, Obs: up(monitor.RolePrimary, ""), LastContact: t0},
+			want: localPlan{Fence: true},
+		},
+		{
+			name: "named but not promoted yet: promote (the effect pauses first)",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RoleReplica, "x:6379"), LastContact: t0},
+			want: localPlan{Promote: true},
+		},
+		{
+			name: "a promotion under way owns the pause",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RolePrimary, ""), LastContact: t0, Busy: true, Fenced: true},
+			want: localPlan{},
+		},
+		{
+			name: "empty restart: stay fenced and point it at the best replica",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Empty: true, EmptyTo: "c:6379"},
+			want: localPlan{Fence: true, DemoteTo: "c:6379"},
+		},
+		{
+			name: "replica of the old primary re-points once the new one is promoted",
+			in:   localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
+			name: "no re-point before the new primary confirmed its promotion",
+			in: localInput{State: func() groupState { s := other; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
+			want: localPlan{},
+		},
+		{
+			name: "the old primary of a switchover keeps its pause while handing over",
+			in: localInput{State: func() groupState {
+				s := named
+				s.Switchover = &switchoverIntent{From: "a", To: "b", Epoch: 2, Deadline: t0.Add(time.Second)}
+				return s
+			}(), Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true},
+			want: localPlan{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			in.Now = t0
+			if in.Self == "" {
+				in.Self = "a"
+			}
+			in.P = testParams()
+			if diff := cmp.Diff(decideLocal(in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// reaching is a fresh report about primary a at epoch 2 that has had no
+// reply from it for downMs.
+func reaching(name string, downMs int64) peerView {
+	p := rep(name, 0)
+	p.Rep.SDownPrimary, p.Rep.SDownEpoch, p.Rep.PrimaryDownMs = "a", 2, downMs
+	return p
+}
+
+func TestEmptyRestart(t *testing.T) {
+	prev := redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}
+	for _, tt := range []struct {
+		name string
+		cur  redisIdentity
+		best int64
+		want bool
+	}{
+		{"same process", prev, 5000, false},
+		{"restart from persistence keeps the history", redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, 5000, false},
+		{"restart without data", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, 5000, true},
+		{"new history but as much data as the replicas", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, 5000, false},
+		{"no replica to compare with", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, -1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := emptyRestart(prev, tt.cur, tt.best); got != tt.want {
+				t.Errorf("emptyRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if emptyRestart(redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, 10) {
+		t.Error("empty restart without a previous identity")
+	}
+}
+
+func TestForeignTargets(t *testing.T) {
+	st := groupState{Epoch: 2, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c", "d")}
+	peers := map[string]peerView{
+		"b": rep("b", 1),
+		"c": func() peerView { p := rep("c", 1); p.Rep.Obs.Role = monitor.RolePrimary; return p }(),
+		"d": func() peerView { p := rep("d", 1); p.Received = t0.Add(-time.Hour); return p }(),
+	}
+	got := foreignTargets("a", st, peers, t0, time.Second)
+	want := map[string]string{"c": "c:6379", "d": "d:6379"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("targets (-got +want):\n%s", diff)
+	}
+	if !foreignCheck(st, "c", monitor.RolePrimary) || foreignCheck(st, "p", monitor.RolePrimary) || foreignCheck(st, "c", monitor.RoleReplica) {
+		t.Error("foreignCheck")
+	}
+}
+
+func TestMinReplicasFor(t *testing.T) {
+	for _, tt := range []struct{ want, members, got int }{{0, 3, 0}, {1, 3, 1}, {2, 3, 2}, {5, 3, 2}, {1, 1, 0}} {
+		if g := minReplicasFor(tt.want, tt.members); g != tt.got {
+			t.Errorf("minReplicasFor(%d, %d) = %d, want %d", tt.want, tt.members, g, tt.got)
+		}
+	}
+	if maxLagSeconds(500*time.Millisecond) != 1 || maxLagSeconds(2500*time.Millisecond) != 3 {
+		t.Error("maxLagSeconds")
+	}
+}
+
+func TestRankCandidates(t *testing.T) {
+	c := func(name string, prio int, offset int64) candidate {
+		return candidate{Name: name, Priority: prio, Fresh: true, Reachable: true, Role: monitor.RoleReplica, Synced: true, Offset: offset}
+	}
+	tests := []struct {
+		name     string
+		nodes    []candidate
+		maxLag   int64
+		primary  int64
+		want     []string
+		excluded map[string]string
+	}{
+		{
+			name:   "priority first, then offset, then name",
+			nodes:  []candidate{c("a", 100, 10), c("b", 50, 5), c("c", 100, 20), c("d", 100, 20)},
+			maxLag: 100, want: []string{"b", "c", "d", "a"}, excluded: map[string]string{},
+		},
+		{
+			name:     "priority 0 never, but its data counts for lag",
+			nodes:    []candidate{c("a", 0, 5000), c("b", 100, 1000)},
+			maxLag:   1024,
+			excluded: map[string]string{"a": whyPriority, "b": whyLagging},
+		},
+		{
+			name: "never synced and stale reports are out",
+			nodes: []candidate{
+				{Name: "a", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RoleReplica, Synced: false},
+				{Name: "b", Priority: 1, Fresh: false, Reachable: true, Role: monitor.RoleReplica, Synced: true, Offset: 9},
+				{Name: "c", Priority: 1, Fresh: true, Reachable: false, Role: monitor.RoleReplica, Synced: true, Offset: 9},
+				c("d", 200, 3),
+			},
+			maxLag: 1 << 20, want: []string{"d"},
+			excluded: map[string]string{"a": whyNotSynced, "b": whyUnreachable, "c": whyUnreachable},
+		},
+		{
+			name:  "the primary itself and other primaries are not candidates",
+			nodes: []candidate{{Name: "p", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, {Name: "q", Priority: 1, Fresh: true, Reachable: true, Role: monitor.RolePrimary}, c("r", 100, 0)},
+			want:  []string{"r"}, excluded: map[string]string{"q": whyNotReplica},
+		},
+		{
+			name:     "lag exactly at the limit qualifies, one byte more does not",
+			nodes:    []candidate{c("a", 100, 2000), c("b", 100, 976), c("c", 100, 975)},
+			maxLag:   1024,
+			want:     []string{"a", "b"},
+			excluded: map[string]string{"c": whyLagging},
+		},
+		{
+			name:     "against the primary's last known offset",
+			nodes:    []candidate{c("a", 100, 2000), c("b", 100, 1990)},
+			maxLag:   1000,
+			primary:  2995,
+			want:     []string{"a"},
+			excluded: map[string]string{"b": whyLagging},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ranked, excluded := rankCandidates(tt.nodes, "p", tt.maxLag, tt.primary)
+			var got []string
+			for _, c := range ranked {
+				got = append(got, c.Name)
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("ranked (-got +want):\n%s", diff)
+			}
+			if diff := cmp.Diff(excluded, tt.excluded); diff != "" {
+				t.Errorf("excluded (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Replicas re-point in name order, at most parallel_syncs syncing at once.
+func TestMayResync(t *testing.T) {
+	const newAddr, oldAddr = "10.0.0.9:6379", "10.0.0.1:6379"
+	type peer struct {
+		name, master string
+		linkUp       bool
+	}
+	tests := []struct {
+		name     string
+		self     string
+		parallel int
+		peers    []peer
+		want     bool
+	}{
+		{"first in name order goes", "r1", 1, []peer{{"r2", oldAddr, true}, {"r3", oldAddr, true}}, true},
+		{"later ones wait", "r2", 1, []peer{{"r1", oldAddr, true}, {"r3", oldAddr, true}}, false},
+		{"two slots", "r2", 2, []peer{{"r1", oldAddr, true}, {"r3", oldAddr, true}}, true},
+		{"a replica still syncing holds the slot", "r2", 1, []peer{{"r1", newAddr, false}}, false},
+		{"a synced replica frees it", "r2", 1, []peer{{"r1", newAddr, true}, {"r3", oldAddr, true}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{}
+			for _, p := range tt.peers {
+				peers[p.name] = peerView{Received: t0, Rep: report{Name: p.name,
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp}}}
+			}
+			if got := mayResync(tt.self, peers, "p", newAddr, tt.parallel, t0, time.Second); got != tt.want {
+				t.Errorf("mayResync = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	cfg := DefaultConfig()
+	cfg.FenceAfter = 6 * time.Second
+	cfg.Quorum = 0
+	cfg.ParallelSyncs = 0
+	cfg.MaxFailovers = 2
+	cfg.FlapWindow = 0
+	cfg.MinReplicas = -1
+	err := cfg.Validate()
+	for _, want := range []string{
+		"failover.fence_after (6s) must be shorter than failover.down_after (5s)",
+		"failover.quorum (0) must be at least 1",
+		"failover.parallel_syncs (0) must be at least 1",
+		"failover.flap_window (0s) must be positive while failover.max_failovers (2) is set",
+		"failover.min_replicas (-1) must not be negative",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := newMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// FuzzDecode: nothing may panic, and whatever decodes must encode again.
+func FuzzDecode(fz *testing.F) {
+	fz.Add(encode(report{Name: "b", Addr: "127.0.0.1:1", Epoch: 3, SDown: true, SDownPrimary: "a"}))
+	fz.Add([]byte{})
+	fz.Add([]byte{wireVersion, '{'})
+	fz.Add([]byte{1, '{', '}'})
+	fz.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := decodeReport(b); err == nil {
+			if _, err := decodeReport(encode(r)); err != nil {
+				t.Errorf("report does not round-trip: %v", err)
+			}
+		}
+	})
+}

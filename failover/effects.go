@@ -1,0 +1,856 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/failover/divergent"
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// leaderDuties: on the Raft leader's sidecar, commit what decideLeader
+// decided.
+func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
+	if _, self := f.auth.Leader(); !self || !c.verified || c.leaderBusy || now.Before(c.leaderAt) {
+		return
+	}
+	d := c.decision
+	st := c.st
+	switch d.Action {
+	case leaderFlapPause:
+		c.leaderBusy = true
+		f.log.Error("anti-flap: pausing automatic failover", "epoch", st.Epoch, "primary", st.Primary, "why", d.Reason)
+		f.m.flapPauses.Inc()
+		now := time.Now()
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			_, err := f.apply(ctx, authority.Command{Op: authority.OpFlapPause, Reason: d.Reason})
+			if err == nil {
+				// The history records when the count restarts after a resume.
+				e := HistoryEntry{Epoch: st.Epoch, Old: st.Primary, Reason: reasonAntiFlap, Result: "paused", Error: d.Reason, Start: now}
+				_, err = f.apply(ctx, authority.Command{Op: authority.OpHistory, Entry: &e})
+			}
+			return f.leaderDone(err)
+		})
+	case leaderPromote:
+		c.leaderBusy = true
+		epoch := st.Epoch + 1
+		target := f.nodeOf(c, d.Target, now)
+		primary := f.nodeOf(c, st.Primary, now)
+		if d.Reason == ReasonAuto {
+			f.log.Warn("starting failover", "epoch", epoch, "primary", st.Primary, "peer", d.Target, "votes", d.Votes, "empty", d.Empty)
+			f.emit(Event{Kind: EventTryFailover, Epoch: epoch, Node: primary})
+			f.emit(Event{Kind: EventElectedLeader, Epoch: epoch, Node: primary})
+			f.emit(Event{Kind: EventStateSelectReplica, Epoch: epoch, Node: primary})
+			f.emit(Event{Kind: EventSelectedReplica, Epoch: epoch, Node: target, OldPrimary: primary, NewPrimary: target})
+		} else {
+			f.log.Info("initial primary discovered", "epoch", epoch, "primary", d.Target)
+		}
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			_, err := f.apply(ctx, authority.Command{Op: authority.OpSetPrimary, IfEpoch: epoch - 1, Epoch: epoch,
+				Primary: target.Name, Reason: d.Reason, Start: now})
+			return f.leaderDone(err)
+		})
+	}
+}
+
+// gateDuties runs this sidecar's pre-promotion gate when the group's
+// decision names it the candidate to replace the primary, and reports the
+// verdict; the leader commits it only if the gate allows.
+func (f *Failover) gateDuties(ctx context.Context, c *core, now time.Time) {
+	d := c.decision
+	st := c.st
+	if f.gate == nil || !d.AwaitGate || d.Target != f.self.Name || c.gateBusy {
+		return
+	}
+	if v := c.verdict; v != nil && v.Primary == st.Primary && v.Epoch == st.Epoch {
+		return
+	}
+	c.gateBusy = true
+	self := f.nodeOf(c, f.self.Name, now)
+	primary, epoch := st.Primary, st.Epoch
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := f.gate.AllowPromote(ctx, self, epoch+1)
+		return func(c *core) {
+			c.gateBusy = false
+			c.verdict = &verdict{Primary: primary, Epoch: epoch, Allowed: err == nil}
+			if err != nil {
+				f.log.Warn("promotion vetoed by the pre-promotion gate", "epoch", epoch+1, "err", err)
+				f.m.failures.WithLabelValues(failVetoed).Inc()
+			}
+			f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+		}
+	})
+}
+
+// leaderDone ends a leader effect: a stale command means the state moved
+// on (the next step sees it); any other error waits an interval.
+func (f *Failover) leaderDone(err error) func(*core) {
+	return func(c *core) {
+		c.leaderBusy = false
+		if err != nil && !errors.Is(err, authority.ErrStale) {
+			f.log.Warn("leader apply failed", "err", err)
+			c.leaderAt = time.Now().Add(f.mc.Interval)
+		}
+	}
+}
+
+// apply commits cmd with a bounded wait.
+func (f *Failover) apply(ctx context.Context, cmd authority.Command) (authority.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*f.cmdWait)
+	defer cancel()
+	st, err := f.auth.Apply(ctx, cmd)
+	if err != nil {
+		return st, fmt.Errorf("failover: apply %s: %w", cmd.Op, err)
+	}
+	return st, nil
+}
+
+// verify is a bounded linearizable read.
+func (f *Failover) verify(ctx context.Context) (authority.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*f.cmdWait)
+	defer cancel()
+	st, err := f.auth.Verify(ctx)
+	if err != nil {
+		return st, fmt.Errorf("failover: verify: %w", err)
+	}
+	return st, nil
+}
+
+// localDuties decides for the local Redis and starts the effects.
+func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs groupState, addr string) {
+	if gs.Primary == f.self.Name {
+		addr = f.self.Addr
+	}
+	in := localInput{
+		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
+		Obs:         localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time},
+		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
+		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
+	}
+	p := decideLocal(in)
+	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {
+		c.fenceBusy = true
+		pause := f.fencePause(c.p)
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			err := f.pauseWrites(ctx, pause)
+			return func(c *core) {
+				c.fenceBusy = false
+				if err != nil {
+					f.log.Debug("fence", "err", err)
+					c.fenceAt = time.Now().Add(f.mc.Interval / 2)
+					return
+				}
+				if !c.fenced {
+					c.fenced = true
+					f.m.fenced.Set(1)
+					f.log.Warn("writes paused on the local redis", "epoch", c.st.Epoch, "primary", c.st.Primary, "isolated", p.Isolated)
+					f.emit(Event{Kind: EventFenced, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, time.Now())})
+				}
+			}
+		})
+	}
+	if p.Unfence && !c.fenceBusy && !c.localBusy && !now.Before(c.fenceAt) {
+		c.fenceBusy = true
+		replica := c.obs.Role == monitor.RoleReplica
+		epoch := c.st.Epoch
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			if !replica {
+				// Writes are released only on the leader's word that this
+				// node is still the promoted primary.
+				st, err := f.verify(ctx)
+				if err != nil || st.Primary != f.self.Name || !st.Promoted || st.Epoch != epoch {
+					return func(c *core) { c.fenceBusy, c.fenceAt = false, time.Now().Add(f.mc.Interval) }
+				}
+				f.setMinReplicas(ctx, len(st.Members))
+			}
+			err := f.unpauseWrites(ctx)
+			return func(c *core) {
+				c.fenceBusy = false
+				if err != nil {
+					f.log.Warn("release writes", "err", err)
+					c.fenceAt = time.Now().Add(f.mc.Interval)
+					return
+				}
+				f.setUnfenced(c)
+			}
+		})
+	}
+	if c.localBusy || now.Before(c.retryAt) {
+		return
+	}
+	switch {
+	case p.Promote:
+		f.startPromote(ctx, c)
+	case p.DemoteTo != "":
+		f.startDemote(ctx, c, p.DemoteTo, c.empty)
+	case p.RepointTo != "":
+		f.startRepoint(ctx, c, p.RepointTo)
+	}
+	f.trackReconf(c, now)
+	if gs.Primary == f.self.Name && gs.Promoted && c.obs.Role == monitor.RolePrimary && !c.fenced && !c.localBusy {
+		if want := minReplicasFor(c.p.MinReplicas, len(gs.Members)); want != c.minReplicas && (want > 0 || c.minReplicas > 0) {
+			c.minReplicas = want
+			f.spawn(ctx, func(ctx context.Context) func(*core) {
+				f.setMinReplicas(ctx, len(gs.Members))
+				return nil
+			})
+		}
+	}
+}
+
+// takeObs makes an observation taken right after an effect the loop's, so
+// the next decision sees the new role, not the last periodic probe's.
+func (f *Failover) takeObs(c *core, o monitor.Observation) {
+	if o.Time.After(c.obs.Time) {
+		c.obs = o
+		if o.Reachable() && o.Time.After(c.localUpAt) {
+			c.localUpAt = o.Time
+		}
+	}
+}
+
+func (f *Failover) setUnfenced(c *core) {
+	if c.fenced {
+		c.fenced = false
+		f.m.fenced.Set(0)
+		f.log.Info("writes released on the local redis", "epoch", c.st.Epoch)
+		f.emit(Event{Kind: EventUnfenced, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, time.Now())})
+		// Peers call the primary writable from its report: tell them now.
+		f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+	}
+}
+
+// expectRole announces that vigil is about to give the local Redis role and
+// reports the change with an event of its own.
+func (f *Failover) expectRole(c *core, role monitor.Role) {
+	c.expectRole = role
+	c.expectUntil = time.Now().Add(2*f.cmdWait + f.fresh)
+}
+
+// startPromote promotes the local Redis for the committed state naming
+// this node: verify the entry, pause writes, REPLICAOF NO ONE in a
+// transaction that disconnects clients, confirm with ROLE, prove the entry
+// is still the newest by committing "promoted" at its epoch, and only then
+// release writes.
+func (f *Failover) startPromote(ctx context.Context, c *core) {
+	st := c.st
+	epoch, reason, previous, started := st.Epoch, st.Reason, st.Previous, st.Started
+	c.localBusy, c.promoting = true, true
+	f.log.Warn("committed as the primary; promoting", "epoch", epoch, "reason", reason, "previous", previous)
+	if reason != ReasonInitial {
+		f.expectRole(c, monitor.RolePrimary)
+	}
+	wasReplica := c.obs.Role != monitor.RolePrimary
+	self := f.nodeOf(c, f.self.Name, time.Now())
+	oldp := Node{Name: previous, Addr: f.memberAddr(st, previous)}
+	members := len(st.Members)
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		start := time.Now()
+		fenced := true
+		var fork divergent.Fork // where this node's history left the old primary's
+		err := func() error {
+			vst, err := f.verify(ctx)
+			if err != nil {
+				fenced = false
+				return err
+			}
+			if vst.Epoch != epoch || vst.Primary != f.self.Name || vst.Promoted {
+				fenced = false
+				return fmt.Errorf("%w: the newest entry is %s at epoch %d", authority.ErrStale, vst.Primary, vst.Epoch)
+			}
+			if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
+				fenced = false
+				return err
+			}
+			if wasReplica {
+				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
+				if err := f.promoteTx(ctx); err != nil {
+					return err
+				}
+				fork = f.localFork(ctx)
+				f.emit(Event{Kind: EventStateWaitPromotion, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
+			}
+			role, err := f.localRole(ctx)
+			if err != nil {
+				return err
+			}
+			if role != "master" {
+				return fmt.Errorf("role after replicaof no one is %q", role)
+			}
+			if _, err := f.apply(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
+				return err
+			}
+			f.setMinReplicas(ctx, members)
+			if err := f.unpauseWrites(ctx); err != nil {
+				return err
+			}
+			fenced = false
+			return nil
+		}()
+		o := f.local.ProbeNow(ctx)
+		took := time.Since(start)
+		if !started.IsZero() {
+			took = time.Since(started)
+		}
+		if err == nil {
+			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
+				Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
+			if _, herr := f.apply(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
+				f.log.Warn("record failover history", "err", herr)
+			}
+		}
+		return func(c *core) {
+			c.localBusy, c.promoting = false, false
+			f.takeObs(c, o)
+			if fenced && !c.fenced {
+				c.fenced = true
+				f.m.fenced.Set(1)
+			}
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
+					f.log.Error("promotion failed", "epoch", epoch, "err", err)
+					f.m.failures.WithLabelValues(failPromote).Inc()
+					f.m.failovers.WithLabelValues(resultFailure).Inc()
+					c.retryAt = time.Now().Add(f.mc.Interval)
+				}
+				return
+			}
+			f.setUnfenced(c)
+			c.promotedEpoch = epoch
+			c.minReplicas = minReplicasFor(c.p.MinReplicas, members)
+			f.m.failovers.WithLabelValues(resultSuccess).Inc()
+			f.m.duration.Observe(took.Seconds())
+			f.log.Warn("replica promoted", "epoch", epoch, "reason", reason, "previous", previous, "duration", took)
+			if reason != ReasonInitial {
+				now := time.Now()
+				self := f.nodeOf(c, f.self.Name, now)
+				f.emit(Event{Kind: EventPromotedReplica, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
+				f.emit(Event{Kind: EventStateReconfReplicas, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
+				f.emit(Event{Kind: EventFailoverEnd, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
+			}
+		}
+	})
+}
+
+// startDemote turns the local primary, which the committed state does not
+// name (or which came back empty), into a replica of addr.
+func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty bool) {
+	st := c.st
+	epoch, primary := st.Epoch, st.Primary
+	c.localBusy = true
+	f.expectRole(c, monitor.RoleReplica)
+	self := f.nodeOf(c, f.self.Name, time.Now())
+	newp := Node{Name: primary, Addr: addr}
+	if empty {
+		newp = Node{Addr: addr}
+	}
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := func() error {
+			vst, err := f.verify(ctx)
+			if err != nil {
+				return err
+			}
+			if empty {
+				if vst.Epoch != epoch || vst.Primary != f.self.Name {
+					return fmt.Errorf("%w: the state moved on", authority.ErrStale)
+				}
+			} else if vst.Primary == f.self.Name || vst.Primary != primary {
+				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
+			}
+			var keep *keepReq // an empty restart has nothing to keep
+			if !empty {
+				keep = &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
+			}
+			return f.demoteRedis(ctx, f.local.Client(), addr, !empty, keep)
+		}()
+		o := f.local.ProbeNow(ctx)
+		return func(c *core) {
+			c.localBusy = false
+			f.takeObs(c, o)
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
+					f.log.Error("demote local redis", "redis_addr", addr, "err", err)
+				}
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			if empty {
+				f.log.Warn("empty primary pointed at the most advanced replica", "redis_addr", addr)
+				c.fenced = true
+				return
+			}
+			f.log.Warn("stale primary demoted", "redis_addr", addr, "epoch", epoch)
+			f.setUnfenced(c)
+			f.emit(Event{Kind: EventConvertToReplica, Epoch: epoch, Node: self,
+				OldPrimary: Node{Name: self.Name, Addr: self.Addr}, NewPrimary: newp})
+		}
+	})
+}
+
+// demoteRedis pauses writes on a Redis, keeps its divergent writes when
+// keep names it and a Keeper is set, makes it a replica of addr and
+// disconnects its clients so they rediscover the primary; with release it
+// lifts the pause afterwards (a replica refuses writes by itself).
+func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool, keep *keepReq) error {
+	if f.keeper == nil {
+		keep = nil
+	}
+	pause := f.cfg.SwitchoverTimeout
+	if keep != nil {
+		// The offset must stand still while the capture reads up to it.
+		pause += f.keeper.Config().CaptureTimeout
+	}
+	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
+		f.m.commandErrors.WithLabelValues("client_pause").Inc()
+		return err
+	}
+	if keep != nil {
+		demote, err := f.keepDivergent(ctx, *keep, addr)
+		if err != nil || !demote {
+			return err
+		}
+	}
+	if err := f.replicaOfOn(ctx, cl, addr); err != nil {
+		return err
+	}
+	f.killClientsOn(ctx, cl)
+	if release {
+		cctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+		defer cancel()
+		if err := cl.Do(cctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			f.m.commandErrors.WithLabelValues("client_unpause").Inc()
+			return fmt.Errorf("client unpause: %w", err)
+		}
+	}
+	return nil
+}
+
+// startRepoint makes the local replica follow addr.
+func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
+	st := c.st
+	primary, epoch := st.Primary, st.Epoch
+	c.localBusy = true
+	self := f.nodeOf(c, f.self.Name, time.Now())
+	pn := f.nodeOf(c, primary, time.Now())
+	pn.Addr = addr
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := func() error {
+			vst, err := f.verify(ctx)
+			if err != nil {
+				return err
+			}
+			if vst.Primary != primary {
+				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
+			}
+			return f.replicaOfOn(ctx, f.local.Client(), addr)
+		}()
+		o := f.local.ProbeNow(ctx)
+		return func(c *core) {
+			c.localBusy = false
+			f.takeObs(c, o)
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
+					f.log.Error("re-point replica", "redis_addr", addr, "err", err)
+				}
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			f.log.Info("replica re-pointed", "redis_addr", addr, "epoch", epoch)
+			c.reconfTo, c.reconfState = addr, 1
+			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, NewPrimary: pn})
+		}
+	})
+}
+
+// trackReconf reports a re-pointed replica's progress: in progress while
+// it syncs, done once its link is up.
+func (f *Failover) trackReconf(c *core, now time.Time) {
+	if c.reconfState == 0 || c.obs.MasterAddr() != c.reconfTo {
+		return
+	}
+	self := f.nodeOf(c, f.self.Name, now)
+	pn := Node{Name: c.st.Primary, Addr: c.reconfTo}
+	if c.reconfState == 1 && (c.obs.SyncInProgress || !c.obs.LinkUp) {
+		c.reconfState = 2
+		f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+	}
+	if c.obs.LinkUp && !c.obs.SyncInProgress {
+		if c.reconfState == 1 {
+			f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+		}
+		c.reconfState = 0
+		f.emit(Event{Kind: EventReplicaReconfDone, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+	}
+}
+
+// switchoverDuties plays this node's part in a committed switchover: the
+// old primary pauses writes and tells its offset; the target waits until it
+// has that offset and commits itself as the primary.
+func (f *Failover) switchoverDuties(ctx context.Context, c *core, now time.Time) {
+	st := c.st
+	sw := st.Switchover
+	if sw == nil || sw.Epoch != st.Epoch || !now.Before(sw.Deadline) || !c.verified {
+		return
+	}
+	if sw.From == f.self.Name && st.Primary == f.self.Name && c.handoverEpoch != st.Epoch && !c.localBusy {
+		c.handoverEpoch = st.Epoch
+		c.localBusy = true
+		epoch, to, deadline := st.Epoch, sw.To, sw.Deadline
+		f.log.Info("switchover: pausing writes for the handover", "epoch", epoch, "peer", to)
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			err := f.pauseWrites(ctx, time.Until(deadline)+f.cmdWait)
+			var off int64
+			if err == nil {
+				off, err = f.localOffset(ctx)
+			}
+			return func(c *core) {
+				c.localBusy = false
+				if err != nil {
+					f.log.Error("switchover: pause the old primary", "err", err)
+					return
+				}
+				if !c.fenced {
+					c.fenced = true
+					f.m.fenced.Set(1)
+				}
+				c.myHandover = &handover{Epoch: epoch, To: to, Offset: off}
+				f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+			}
+		})
+	}
+	if sw.To == f.self.Name && c.takeoverEpoch != st.Epoch && !c.localBusy {
+		from, ok := c.peers[sw.From]
+		h := from.Rep.Handover
+		if !ok || h == nil || h.Epoch != st.Epoch || h.To != f.self.Name {
+			return
+		}
+		c.takeoverEpoch = st.Epoch
+		c.localBusy = true
+		epoch, deadline, target := st.Epoch, sw.Deadline, h.Offset
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			err := func() error {
+				wctx, cancel := context.WithDeadline(ctx, deadline)
+				defer cancel()
+				for {
+					off, err := f.localOffset(wctx)
+					if err == nil && off >= target {
+						break
+					}
+					select {
+					case <-wctx.Done():
+						return fmt.Errorf("did not catch up to offset %d (at %d): %w", target, off, wctx.Err())
+					case <-time.After(2 * time.Millisecond):
+					}
+				}
+				_, err := f.apply(ctx, authority.Command{Op: authority.OpSetPrimary, IfEpoch: epoch, Epoch: epoch + 1,
+					Primary: f.self.Name, Reason: ReasonSwitchover, Start: time.Now()})
+				return err
+			}()
+			return func(c *core) {
+				c.localBusy = false
+				if err != nil {
+					f.log.Error("switchover: take over", "epoch", epoch, "err", err)
+				}
+			}
+		})
+	}
+}
+
+// foreignDuties probes the Redis of members whose sidecar is silent or says
+// its Redis is a primary, and demotes any that acts as a primary the
+// newest committed state does not name.
+func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs groupState) {
+	if !c.verified || gs.Primary == "" || !gs.Promoted {
+		return
+	}
+	paddr := primaryAddr(gs, c.peers, now, c.p.Fresh)
+	if paddr == "" {
+		return
+	}
+	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {
+		if c.foreign[name] {
+			continue
+		}
+		c.foreign[name] = true
+		primary := gs.Primary
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr)
+			return func(c *core) {
+				c.foreign[name] = false
+				if err != nil {
+					f.log.Debug("check foreign redis", "peer", name, "redis_addr", addr, "err", err)
+				}
+				if demoted {
+					f.m.foreignDemotions.Inc()
+				}
+			}
+		})
+	}
+}
+
+// checkForeign asks member's Redis at addr for its role and, if it acts as
+// a primary that a fresh Verify does not name, pauses and demotes it.
+func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string) (bool, error) {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+	role, err := roleOf(rctx, cl)
+	cancel()
+	if err != nil || !foreignCheck(groupState{Primary: primary}, member, monitor.Role(roleName(role))) {
+		return false, err
+	}
+	vst, err := f.verify(ctx)
+	if err != nil {
+		return false, err
+	}
+	if vst.Primary != primary || !foreignCheck(group(vst), member, monitor.RolePrimary) {
+		return false, nil
+	}
+	f.log.Warn("demoting a stale primary of another node", "peer", member, "redis_addr", addr, "primary", primary)
+	keep := &keepReq{epoch: vst.Epoch, node: member, addr: addr, history: vst.History}
+	if err := f.demoteRedis(ctx, cl, paddr, true, keep); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// roleName maps ROLE's first element to monitor's role names.
+func roleName(r string) string {
+	switch r {
+	case "master":
+		return string(monitor.RolePrimary)
+	case "slave":
+		return string(monitor.RoleReplica)
+	}
+	return r
+}
+
+// fencePause is how long one fencing CLIENT PAUSE lasts: renewed every
+// step while it is wanted, it must survive a stalled sidecar (a loaded host,
+// a GC pause) until the majority can have replaced this primary, and it
+// lapses by itself if this sidecar dies: down_after plus a few intervals.
+func (f *Failover) fencePause(p params) time.Duration {
+	return p.DownAfter + 3*f.mc.Interval + 2*f.mc.Timeout
+}
+
+func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {
+	if err := pauseOn(ctx, f.local.Client(), f.cmdWait, d); err != nil {
+		f.m.commandErrors.WithLabelValues("client_pause").Inc()
+		return err
+	}
+	return nil
+}
+
+func pauseOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := cl.Do(ctx, "CLIENT", "PAUSE", max(d.Milliseconds(), 1), "WRITE").Err(); err != nil {
+		return fmt.Errorf("client pause: %w", err)
+	}
+	return nil
+}
+
+func (f *Failover) unpauseWrites(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	if err := f.local.Client().Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		f.m.commandErrors.WithLabelValues("client_unpause").Inc()
+		return fmt.Errorf("client unpause: %w", err)
+	}
+	return nil
+}
+
+// promoteTx is Sentinel's promotion transaction: REPLICAOF NO ONE, CONFIG
+// REWRITE (which fails without a config file: tolerated), and CLIENT KILL
+// of normal and pub/sub clients so replica-reading clients rediscover.
+func (f *Failover) promoteTx(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	cl := f.local.Client()
+	cmds, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "REPLICAOF", "NO", "ONE")
+		p.Do(ctx, "CONFIG", "REWRITE")
+		p.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
+		p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
+		return nil
+	})
+	if len(cmds) == 0 {
+		f.m.commandErrors.WithLabelValues("replicaof").Inc()
+		return fmt.Errorf("promotion transaction: %w", err)
+	}
+	// Only REPLICAOF NO ONE must succeed: CONFIG REWRITE fails without a
+	// config file, and CLIENT KILL finding nobody is fine.
+	if err := cmds[0].Err(); err != nil {
+		f.m.commandErrors.WithLabelValues("replicaof").Inc()
+		return fmt.Errorf("replicaof no one: %w", err)
+	}
+	return nil
+}
+
+// replicaOfOn sends REPLICAOF addr to cl, then CONFIG REWRITE (tolerated).
+func (f *Failover) replicaOfOn(ctx context.Context, cl *redis.Client, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("replicaof %q: %w", addr, err)
+	}
+	if _, err := strconv.Atoi(p); err != nil {
+		return fmt.Errorf("replicaof %q: bad port", addr)
+	}
+	if err := cl.Do(ctx, "REPLICAOF", h, p).Err(); err != nil {
+		f.m.commandErrors.WithLabelValues("replicaof").Inc()
+		return fmt.Errorf("replicaof %s: %w", addr, err)
+	}
+	if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
+		f.log.Debug("config rewrite", "err", err)
+	}
+	return nil
+}
+
+func (f *Failover) killClientsOn(ctx context.Context, cl *redis.Client) {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	for _, typ := range []string{"normal", "pubsub"} {
+		if err := cl.Do(ctx, "CLIENT", "KILL", "TYPE", typ).Err(); err != nil {
+			f.m.commandErrors.WithLabelValues("client_kill").Inc()
+			f.log.Debug("kill clients", "type", typ, "err", err)
+		}
+	}
+}
+
+// setMinReplicas keeps failover.min_replicas on the local Redis.
+func (f *Failover) setMinReplicas(ctx context.Context, members int) {
+	want := minReplicasFor(f.cfg.MinReplicas, members)
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	cl := f.local.Client()
+	if err := cl.Do(ctx, "CONFIG", "SET", "min-replicas-to-write", want,
+		"min-replicas-max-lag", maxLagSeconds(f.cfg.FenceAfter)).Err(); err != nil {
+		f.m.commandErrors.WithLabelValues("config_set").Inc()
+		f.log.Warn("set min-replicas-to-write", "err", err)
+	}
+}
+
+// localRole asks the local Redis for its role with ROLE.
+func (f *Failover) localRole(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	r, err := roleOf(ctx, f.local.Client())
+	if err != nil {
+		f.m.commandErrors.WithLabelValues("role").Inc()
+	}
+	return r, err
+}
+
+func roleOf(ctx context.Context, cl *redis.Client) (string, error) {
+	v, err := cl.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return "", fmt.Errorf("role: %w", err)
+	}
+	if len(v) == 0 {
+		return "", errors.New("role: empty reply")
+	}
+	s, _ := v[0].(string)
+	return s, nil
+}
+
+// localOffset reads the local replication offset from INFO replication.
+func (f *Failover) localOffset(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	txt, err := f.local.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, fmt.Errorf("info replication: %w", err)
+	}
+	return parseOffset(txt)
+}
+
+// keepReq names a former primary whose divergent writes are kept before it
+// is demoted.
+type keepReq struct {
+	epoch   uint64         // the epoch that replaced it
+	node    string         // its node name
+	addr    string         // its Redis
+	history []HistoryEntry // the verified state's history, for the fork
+}
+
+// keepDivergent has the Keeper keep the writes k's Redis took after the
+// fork, and reports whether to demote it now. Writes stay paused meanwhile.
+// A fork nobody can know (the new primary has no previous history) or a
+// node that no longer holds them is demoted with them lost, and said so;
+// an unreachable node or new primary is tried again on the next step
+// rather than demoted with its writes.
+func (f *Failover) keepDivergent(ctx context.Context, k keepReq, newPrimary string) (bool, error) {
+	fork, err := f.forkOf(ctx, k, newPrimary)
+	if errors.Is(err, divergent.ErrNoFork) {
+		f.log.Error("divergent writes not kept: fork point unknown", "redis_addr", k.addr, "epoch", k.epoch, "err", err)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fork point for %s: %w", k.addr, err)
+	}
+	res, err := f.keeper.Keep(ctx, divergent.Request{Epoch: k.epoch, Node: k.node, Addr: k.addr, Fork: fork, NewPrimary: newPrimary})
+	switch {
+	case err == nil:
+		if res.Archive != "" {
+			f.log.Warn("divergent writes kept before demotion", "peer", k.node, "redis_addr", k.addr, "epoch", k.epoch,
+				"archive", res.Archive, "commands", res.Commands, "lag_bytes", res.Bytes)
+		}
+		return true, nil
+	case errors.Is(err, divergent.ErrBacklogShort), errors.Is(err, divergent.ErrOtherHistory):
+		f.log.Error("divergent writes lost", "peer", k.node, "redis_addr", k.addr, "epoch", k.epoch,
+			"archive", res.Archive, "err", err)
+		return true, nil
+	case errors.Is(err, divergent.ErrNotPrimary):
+		return false, nil // demoted by someone else meanwhile
+	default:
+		return false, fmt.Errorf("keep divergent writes of %s: %w", k.addr, err)
+	}
+}
+
+// forkOf returns the fork point of the epoch that replaced k: recorded in
+// its history entry once the promotion was confirmed, else read from the
+// new primary, which keeps it until it is promoted again or restarts.
+func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (divergent.Fork, error) {
+	for _, h := range k.history {
+		if h.Epoch == k.epoch && h.ForkReplID != "" {
+			return divergent.Fork{OldReplID: h.ForkReplID, Offset: h.ForkOffset}, nil
+		}
+	}
+	cl := monitor.NewClient(newPrimary, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	info, err := cl.Info(ictx, "replication").Result()
+	if err != nil {
+		return divergent.Fork{}, fmt.Errorf("info replication of %s: %w", newPrimary, err)
+	}
+	return divergent.ParseFork(info)
+}
+
+// localFork reads the fork point of the local Redis right after its
+// promotion; the zero Fork when it has none (or INFO fails: the demoting
+// sidecar then asks the new primary itself).
+func (f *Failover) localFork(ctx context.Context) divergent.Fork {
+	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	info, err := f.local.Client().Info(ictx, "replication").Result()
+	if err != nil {
+		f.log.Warn("read fork point after promotion", "err", err)
+		return divergent.Fork{}
+	}
+	fork, err := divergent.ParseFork(info)
+	if err != nil {
+		f.log.Warn("read fork point after promotion", "err", err)
+		return divergent.Fork{}
+	}
+	return fork
+}

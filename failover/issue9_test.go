@@ -1,0 +1,433 @@
+package failover_test
+
+// Acceptance tests of the data-safety rules (issue 9): real redis-servers
+// and sidecars, real faults.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/gossip"
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+// waitNewPrimary waits until the group converged on a primary other than
+// old and returns the configuration.
+func (g *group) waitNewPrimary(timeout time.Duration, old string) failover.Configuration {
+	g.t.Helper()
+	var conf failover.Configuration
+	redistest.Eventually(g.t, timeout, func() error {
+		c, err := g.converged("")
+		if err == nil && c.Primary == old {
+			err = fmt.Errorf("still %s", old)
+		}
+		conf = c
+		return err
+	})
+	return conf
+}
+
+// writeAcked writes n keys on c and waits until both replicas have them.
+func writeAcked(t *testing.T, n *node, count, replicas int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range count {
+		if err := n.redis.Client().Set(ctx, fmt.Sprintf("acked:%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		got, err := n.redis.Client().Do(ctx, "WAIT", replicas, 2000).Int()
+		if err == nil && got < replicas {
+			err = fmt.Errorf("WAIT: %d of %d replicas", got, replicas)
+		}
+		return err
+	})
+}
+
+func keysOf(n *node) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	k, err := n.redis.Client().DBSize(ctx).Result()
+	if err != nil {
+		return -1
+	}
+	return k
+}
+
+// The old primary's sidecar is gone and its Redis stalls past down_after;
+// when it resumes, still a primary, another sidecar pauses and demotes it.
+func TestStalePrimaryDemotedByAnotherSidecar(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a := g.node("a")
+	a.kill()
+	a.redis.Stop(t)
+	var conf failover.Configuration
+	redistest.Eventually(t, 30*time.Second, func() error {
+		for _, n := range g.running() {
+			c := n.failover().Configuration()
+			if c.Primary == "a" || !c.Promoted {
+				return fmt.Errorf("%s follows %s@%d", n.name, c.Primary, c.Epoch)
+			}
+			conf = c
+		}
+		return nil
+	})
+	a.redis.Cont(t)
+	redistest.Eventually(t, 20*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r, master, err := role(ctx, a.redis.Client())
+		if err != nil || r != "slave" || master != conf.PrimaryAddr {
+			return fmt.Errorf("a is %s of %q (%v), want a replica of %s", r, master, err, conf.PrimaryAddr)
+		}
+		return nil
+	})
+	var demotions float64
+	for _, n := range g.running() {
+		demotions += counterValue(t, n, "vigil_failover_foreign_demotions_total")
+	}
+	if demotions < 1 {
+		t.Errorf("no sidecar counted a foreign demotion")
+	}
+}
+
+// A primary without persistence restarted within down_after comes back
+// empty: it is never a source for the replicas; the group fails over to
+// the most advanced replica and no acknowledged key is lost.
+//
+// The primary runs with Redis's default repl-diskless-sync-delay (5 s): the
+// sidecar detects the restart within a probe interval and points the empty
+// node at the best replica before any sync starts. With a delay of 0 a
+// replica that reconnects within that interval would sync the empty
+// dataset (the README says so).
+func TestEmptyRestartFailsOver(t *testing.T) {
+	specs := three(100, 100)
+	specs[0].args = []string{"--repl-diskless-sync-delay", "5"}
+	g := newGroup(t, testFailoverConfig(), specs...)
+	g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	writeAcked(t, a, 500, 2)
+	var lost atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			for _, n := range []*node{b, c} {
+				if k := keysOf(n); k >= 0 && k < 500 {
+					lost.Store(true)
+				}
+			}
+		}
+	}()
+	a.redis.Restart(t)
+	conf := g.waitNewPrimary(30*time.Second, "a")
+	close(stop)
+	wg.Wait()
+	if lost.Load() {
+		t.Error("a replica synced from the empty primary")
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range g.nodes {
+			if k := keysOf(n); k < 500 {
+				return fmt.Errorf("%s holds %d keys, want 500", n.name, k)
+			}
+		}
+		return nil
+	})
+	t.Logf("new primary %s at epoch %d", conf.Primary, conf.Epoch)
+}
+
+// A primary restarted from its persisted dataset is not an empty restart:
+// no failover.
+func TestRestartFromPersistenceIsNoFailure(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(15*time.Second, "a")
+	a := g.node("a")
+	writeAcked(t, a, 200, 2)
+	if err := a.redis.Client().Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.redis.Restart(t)
+	g.waitConverged(20*time.Second, "a")
+	holdFor(t, 2*cfg.DownAfter, g.epochUnchanged(conf.Epoch))
+	if k := keysOf(a); k < 200 {
+		t.Errorf("a holds %d keys after its restart, want 200", k)
+	}
+	for _, n := range g.nodes {
+		if got := counterValue(t, n, "vigil_failover_empty_restarts_total"); got != 0 {
+			t.Errorf("%s counted %v empty restarts", n.name, got)
+		}
+	}
+}
+
+// Gossip cut between the primary's sidecar and the others while Raft and
+// every Redis link still work: nothing fences, nothing fails over.
+func TestGossipOnlyPartitionDoesNotFence(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	g.net.IsolateExcept(a.tr.Addr(), []string{b.tr.Addr(), c.tr.Addr()}, gossip.StreamRaft, gossip.StreamAuthorityRPC)
+	i := 0
+	holdFor(t, 3*cfg.DownAfter, func() error {
+		if s := a.failover().Snapshot(); s.Fenced {
+			return fmt.Errorf("a fenced during a gossip-only partition")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		i++
+		if err := a.redis.Client().Set(ctx, fmt.Sprintf("gp:%d", i), 1, 0).Err(); err != nil {
+			return fmt.Errorf("write on a refused: %w", err)
+		}
+		return g.epochUnchanged(conf.Epoch)()
+	})
+	g.net.Heal()
+}
+
+// A stalled primary cut off from the majority is fenced: the pause is sent
+// without waiting for a successful probe and lands as soon as Redis
+// answers again.
+func TestFenceLandsOnStalledIsolatedPrimary(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	if _, err := b.failover().Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if !a.failover().Snapshot().Paused {
+			return fmt.Errorf("a not paused yet")
+		}
+		return nil
+	})
+	a.redis.Stop(t)
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	a.relay.Cut()
+	time.Sleep(3 * cfg.FenceAfter) // the fault: stalled and isolated for longer than fence_after
+	a.redis.Cont(t)
+	// Within a probe interval or so of answering again, the isolated
+	// primary refuses writes (a write queued during the stall may still
+	// be acknowledged: only failover.min_replicas closes that, see the
+	// README).
+	redistest.Eventually(t, time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := a.redis.Client().Set(ctx, "after-stall", 1, 0).Err(); err == nil {
+			return fmt.Errorf("the isolated primary still acknowledges writes")
+		}
+		return nil
+	})
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if !a.failover().Snapshot().Fenced {
+			return fmt.Errorf("a does not report fenced")
+		}
+		return nil
+	})
+	g.net.Heal()
+	a.relay.Heal()
+	g.waitConverged(20*time.Second, "a")
+}
+
+// Two primaries killed 10 s apart: both are replaced after down_after; a
+// recent failover never delays recovery below the anti-flap cap.
+func TestDoubleKillBothRecover(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MaxFailovers = 3 // the default: must not get in the way
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	g.node("a").redis.Kill(t)
+	start := time.Now()
+	first := g.waitNewPrimary(20*time.Second, "a")
+	t.Logf("first failover to %s after %s", first.Primary, time.Since(start))
+	g.node(first.Primary).redis.Kill(t)
+	start = time.Now()
+	var second failover.Configuration
+	// Only the third node is left with a replica's data; a stays dead.
+	redistest.Eventually(t, 20*time.Second, func() error {
+		for _, n := range g.running() {
+			c := n.failover().Configuration()
+			if c.Primary == first.Primary || c.Primary == "a" || !c.Promoted {
+				return fmt.Errorf("%s follows %s@%d", n.name, c.Primary, c.Epoch)
+			}
+			second = c
+		}
+		return nil
+	})
+	t.Logf("second failover to %s after %s", second.Primary, time.Since(start))
+}
+
+// Anti-flap: past failover.max_failovers automatic failovers within
+// failover.flap_window, automatic failover pauses itself and says so;
+// resume re-enables it.
+func TestAntiFlapCap(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MaxFailovers = 2
+	cfg.FlapWindow = 10 * time.Minute
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	primary := "a"
+	for range 2 {
+		p := g.node(primary)
+		p.redis.Kill(t)
+		conf := g.waitNewPrimary(30*time.Second, primary)
+		p.redis.Restart(t) // back as an empty node: demoted, it resyncs
+		conf = g.waitConverged(30*time.Second, conf.Primary)
+		primary = conf.Primary
+	}
+	epoch := g.node(primary).failover().Configuration().Epoch
+	g.node(primary).redis.Kill(t)
+	redistest.Eventually(t, 20*time.Second, func() error {
+		for _, n := range g.running() {
+			s := n.failover().Snapshot()
+			if !strings.Contains(s.FlapPaused, "anti-flap") {
+				return fmt.Errorf("%s: flap_paused %q", n.name, s.FlapPaused)
+			}
+			if got := gaugeValue(t, n.reg, "vigil_failover_flap_paused", "", ""); got != 1 {
+				return fmt.Errorf("%s: vigil_failover_flap_paused %v", n.name, got)
+			}
+		}
+		return nil
+	})
+	holdFor(t, cfg.DownAfter, g.epochUnchanged(epoch))
+	if _, err := g.node("a").failover().Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.waitNewPrimary(30*time.Second, primary)
+}
+
+// failover.min_replicas keeps min-replicas-to-write on the primary: cut
+// off from its replicas, it stops accepting writes.
+func TestMinReplicas(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MinReplicas = 1
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a := g.node("a")
+	ctx := context.Background()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		v, err := a.redis.Client().ConfigGet(ctx, "min-replicas-to-write").Result()
+		if err != nil || v["min-replicas-to-write"] != "1" {
+			return fmt.Errorf("min-replicas-to-write %v (%v)", v, err)
+		}
+		return nil
+	})
+	if err := a.redis.Client().Set(ctx, "k", 1, 0).Err(); err != nil {
+		t.Fatalf("write with replicas attached: %v", err)
+	}
+	if _, err := a.failover().Pause(ctx); err != nil { // only the write refusal is under test
+		t.Fatal(err)
+	}
+	g.node("b").redis.Stop(t)
+	g.node("c").redis.Stop(t)
+	defer g.node("b").redis.Cont(t)
+	defer g.node("c").redis.Cont(t)
+	redistest.Eventually(t, 10*time.Second, func() error {
+		err := a.redis.Client().Set(ctx, "k2", 1, 0).Err()
+		if err == nil || !strings.Contains(err.Error(), "NOREPLICAS") {
+			return fmt.Errorf("write without replicas: %v, want NOREPLICAS", err)
+		}
+		return nil
+	})
+}
+
+// Handover: the primary's sidecar hands over to the best replica before it
+// stops (SIGTERM, vigil handover); a replica's returns at once.
+func TestHandover(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	conf := g.waitConverged(15*time.Second, "a")
+	if err := g.node("b").failover().Handover(context.Background()); err != nil {
+		t.Fatalf("handover on a replica: %v", err)
+	}
+	holdFor(t, 200*time.Millisecond, g.epochUnchanged(conf.Epoch))
+	if err := g.node("a").failover().Handover(context.Background()); err != nil {
+		t.Fatalf("handover on the primary: %v", err)
+	}
+	after := g.waitNewPrimary(20*time.Second, "a")
+	h := g.node(after.Primary).failover().History()
+	if len(h) == 0 || h[len(h)-1].New != after.Primary || h[len(h)-1].Reason != failover.ReasonSwitchover {
+		t.Errorf("history %+v, want a switchover to %s last", h, after.Primary)
+	}
+}
+
+// A rolling restart of every node, replicas first and the primary last,
+// each handing over before it stops, under a writer: no acknowledged write
+// is lost.
+func TestRollingRestart(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	var (
+		mu    sync.Mutex
+		acked []string
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			var conf failover.Configuration
+			for _, n := range g.running() {
+				if c := n.failover().Configuration(); c.Epoch >= conf.Epoch {
+					conf = c
+				}
+			}
+			if conf.Primary == "" {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			key := fmt.Sprintf("roll:%d", i)
+			if g.node(conf.Primary).redis.Client().Set(ctx, key, i, 0).Err() == nil {
+				mu.Lock()
+				acked = append(acked, key)
+				mu.Unlock()
+			}
+			cancel()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	restart := func(n *node) {
+		if err := n.failover().Handover(context.Background()); err != nil {
+			t.Fatalf("%s handover: %v", n.name, err)
+		}
+		n.kill()
+		g.start(n)
+		g.waitConverged(30*time.Second, "")
+	}
+	for _, name := range []string{"b", "c"} {
+		restart(g.node(name))
+	}
+	restart(g.node("a"))
+	stop.Store(true)
+	wg.Wait()
+	conf := g.waitConverged(20*time.Second, "")
+	ctx := context.Background()
+	missing := 0
+	p := g.node(conf.Primary).redis.Client()
+	for _, k := range acked {
+		if n, err := p.Exists(ctx, k).Result(); err != nil || n != 1 {
+			missing++
+		}
+	}
+	if missing != 0 || len(acked) == 0 {
+		t.Errorf("%d of %d acknowledged writes missing on %s", missing, len(acked), conf.Primary)
+	}
+	t.Logf("%d acknowledged writes over the rolling restart, primary now %s", len(acked), conf.Primary)
+}

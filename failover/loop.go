@@ -1,0 +1,509 @@
+package failover
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/monitor"
+)
+
+// core is the loop's state. Only the loop goroutine touches it; effects
+// change it by returning a function the loop runs.
+type core struct {
+	st      authority.State
+	p       params
+	started time.Time
+	// verified: a Verify since start confirmed the state this sidecar acts
+	// on; until then its Redis, if a primary, stays paused.
+	verified  bool
+	verifying bool
+	verifyAt  time.Time
+
+	peers     map[string]peerView
+	obs       monitor.Observation
+	localUpAt time.Time
+
+	probeAddr  string
+	probeSince time.Time
+	lastAlive  time.Time
+	sdown      bool
+	odown      bool
+	votes      int
+	decision   leaderDecision
+
+	fenced    bool
+	fenceBusy bool
+	fenceAt   time.Time // no fencing command before this (after a failure)
+	// promotedEpoch is the epoch this sidecar committed "promoted" for;
+	// the local state may apply that entry a moment later.
+	promotedEpoch uint64
+	// localBusy: a promotion, demotion, re-point or switchover step runs
+	// on the local Redis.
+	localBusy  bool
+	promoting  bool
+	retryAt    time.Time
+	leaderBusy bool
+	leaderAt   time.Time
+	gateBusy   bool
+	verdict    *verdict        // this sidecar's gate's last verdict
+	foreign    map[string]bool // members whose Redis a foreign check runs on
+	foreignAt  time.Time
+
+	handoverEpoch uint64
+	myHandover    *handover
+	takeoverEpoch uint64
+
+	ident      redisIdentity // the local Redis while it was the named primary
+	empty      bool
+	emptyEpoch uint64
+
+	lastRole    monitor.Role
+	roleChanged bool
+	expectRole  monitor.Role
+	expectUntil time.Time
+
+	switched     string // the primary last announced with +switch-master
+	switchedAddr string
+	replicasSeen map[string]bool
+	reconfTo     string // this replica was re-pointed to this address
+	reconfState  int    // 0 none, 1 sent, 2 in progress
+
+	minReplicas int // value last set on the local Redis, -1 unknown
+	flapLogged  string
+	conflict    string
+}
+
+func (f *Failover) newCore(now time.Time) *core {
+	return &core{
+		started:      now,
+		peers:        map[string]peerView{},
+		foreign:      map[string]bool{},
+		replicasSeen: map[string]bool{},
+		minReplicas:  -1,
+	}
+}
+
+// loop is the owner of the failover state: it takes every input, decides
+// with the pure functions and starts the effects.
+func (f *Failover) loop(ctx context.Context) {
+	now := time.Now()
+	c := f.newCore(now)
+	var stCh <-chan struct{}
+	c.st, stCh = f.auth.Watch()
+	f.onState(c, authority.State{}, now)
+	t, err := monitor.NewTicker(ctx, f.mc.Interval)
+	if err != nil {
+		return
+	}
+	defer t.Stop()
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
+	f.step(ctx, c, now, true)
+	for {
+		tick := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tick = true
+		case <-f.kick:
+		case <-due.C:
+		case <-f.local.Updates():
+		case m := <-f.reports:
+			f.onReport(c, m)
+		case fn := <-f.results:
+			fn(c)
+		case pr := <-f.probes:
+			if pr.addr == c.probeAddr && pr.alive && pr.at.After(c.lastAlive) {
+				c.lastAlive = pr.at
+			}
+		case <-stCh:
+			old := c.st
+			c.st, stCh = f.auth.Watch()
+			f.onState(c, old, time.Now())
+		}
+		now := time.Now()
+		f.step(ctx, c, now, tick)
+		// SDOWN falls due down_after after the last valid reply, which
+		// rarely lands on a tick: wake exactly then.
+		if d := f.sdownDue(c); !d.IsZero() && d.After(now) && d.Sub(now) < f.mc.Interval {
+			due.Reset(d.Sub(now))
+		}
+	}
+}
+
+// onReport records a peer's report.
+func (f *Failover) onReport(c *core, m peerMsg) {
+	prev, had := c.peers[m.from]
+	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt}
+	if had && !prev.First.IsZero() {
+		pv.First = prev.First
+	}
+	if m.rep.Obs.Reachable {
+		pv.UpAt = m.at
+	}
+	c.peers[m.from] = pv
+}
+
+// onState reacts to a newly applied committed state.
+func (f *Failover) onState(c *core, old authority.State, now time.Time) {
+	st := c.st
+	c.p = f.cfg.params(st.Settings, f.fresh)
+	f.m.epoch.Set(float64(st.Epoch))
+	f.m.paused.Set(boolFloat(st.Paused))
+	f.m.flapPaused.Set(boolFloat(st.FlapPaused != ""))
+	if old.Index == 0 && old.Epoch == 0 {
+		// The state this sidecar starts with: nothing to announce.
+		c.switched = ""
+		if st.Promoted {
+			c.switched, c.switchedAddr = st.Primary, f.memberAddr(st, st.Primary)
+		}
+		return
+	}
+	if st.Epoch > old.Epoch {
+		f.emit(Event{Kind: EventNewEpoch, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
+		if leader, self := f.auth.Leader(); !self && leader != "" && st.Primary != old.Primary {
+			f.emit(Event{Kind: EventConfigUpdateFrom, Epoch: st.Epoch, Node: f.nodeOf(c, leader, now),
+				NewPrimary: f.nodeOf(c, st.Primary, now)})
+		}
+	}
+	if st.Primary != old.Primary || st.Epoch != old.Epoch {
+		f.log.Info("new primary", "epoch", st.Epoch, "primary", st.Primary, "previous", old.Primary, "reason", st.Reason)
+		if c.sdown {
+			f.emit(Event{Kind: EventSDownCleared, Epoch: old.Epoch, Node: f.nodeOf(c, old.Primary, now)})
+		}
+		if c.odown {
+			f.emit(Event{Kind: EventODownCleared, Epoch: old.Epoch, Node: f.nodeOf(c, old.Primary, now)})
+		}
+		c.sdown, c.odown, c.empty = false, false, false
+		f.m.sdown.Set(0)
+		f.m.odown.Set(0)
+		c.myHandover = nil
+		clear(c.replicasSeen)
+		if st.Primary == f.self.Name {
+			c.ident = redisIdentity{}
+		}
+	}
+	if st.Promoted && st.Primary != "" && (st.Primary != c.switched || !old.Promoted || old.Epoch != st.Epoch) {
+		addr := f.memberAddr(st, st.Primary)
+		if c.switched != "" && c.switched != st.Primary {
+			f.emit(Event{Kind: EventSwitchPrimary, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now),
+				OldPrimary: Node{Name: c.switched, Addr: c.switchedAddr},
+				NewPrimary: Node{Name: st.Primary, Addr: addr}})
+		}
+		c.switched, c.switchedAddr = st.Primary, addr
+	}
+	if st.Paused != old.Paused {
+		f.log.Info("automatic failover "+map[bool]string{true: "paused", false: "resumed"}[st.Paused], "epoch", st.Epoch)
+	}
+	if st.FlapPaused != "" && st.FlapPaused != c.flapLogged {
+		f.log.Error("automatic failover paused by anti-flap", "epoch", st.Epoch, "why", st.FlapPaused)
+	}
+	c.flapLogged = st.FlapPaused
+	for name, om := range old.Members {
+		// forget removes a member, or (the primary's) its vote.
+		if m, ok := st.Members[name]; (!ok || (om.Voter && !m.Voter)) && name != f.self.Name {
+			delete(c.peers, name)
+			if err := f.cluster.Forget(name); err != nil {
+				f.log.Debug("forget in gossip", "peer", name, "err", err)
+			}
+			f.log.Info("node forgotten", "peer", name)
+		}
+	}
+}
+
+// memberAddr is a member's committed Redis address.
+func (f *Failover) memberAddr(st authority.State, name string) string {
+	if name == f.self.Name {
+		return f.self.Addr
+	}
+	return st.Members[name].RedisAddr
+}
+
+// group converts the committed state for the pure functions.
+func group(st authority.State) groupState {
+	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Started: st.Started, Paused: st.Paused,
+		FlapPaused: st.FlapPaused, Failovers: st.Failovers, Members: make(map[string]memberAddrs, len(st.Members))}
+	for _, h := range st.History {
+		if h.Reason == reasonAntiFlap && h.Start.After(g.FlapSince) {
+			g.FlapSince = h.Start
+		}
+	}
+	if s := st.Switchover; s != nil {
+		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
+	}
+	for name, m := range st.Members {
+		g.Members[name] = memberAddrs{Redis: m.RedisAddr, Priority: m.Priority}
+	}
+	return g
+}
+
+// sdownDue is when SDOWN of the probed primary falls due.
+func (f *Failover) sdownDue(c *core) time.Time {
+	if c.probeAddr == "" || c.probeSince.IsZero() {
+		return time.Time{}
+	}
+	return later(c.probeSince, c.lastAlive).Add(c.p.DownAfter)
+}
+
+// step observes, decides and acts once.
+func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) {
+	st := c.st
+	gs := group(st)
+	if st.Primary == f.self.Name && c.promotedEpoch == st.Epoch {
+		gs.Promoted = true
+	}
+	f.observeLocal(c, now)
+
+	// The primary to probe: the committed one, at the address its own
+	// sidecar announces.
+	addr := primaryAddr(gs, c.peers, now, c.p.Fresh)
+	if st.Primary == f.self.Name {
+		addr = ""
+	}
+	if addr != c.probeAddr {
+		c.probeAddr, c.probeSince, c.lastAlive = addr, now, time.Time{}
+		if addr == "" {
+			// Nothing to probe, nothing to judge.
+			c.probeSince = time.Time{}
+		}
+		f.target.Store(&addr)
+	}
+
+	// SDOWN, this sidecar's opinion.
+	sd := false
+	switch {
+	case st.Primary == "":
+	case st.Primary == f.self.Name:
+		last := c.started
+		if c.obs.Alive() && c.obs.Time.After(last) {
+			last = c.obs.Time
+		}
+		sd = now.Sub(last) >= c.p.DownAfter
+	default:
+		sd = sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter)
+	}
+	changed := false
+	if sd != c.sdown {
+		changed = true
+		c.sdown = sd
+		f.m.sdown.Set(boolFloat(sd))
+		kind := EventSDownCleared
+		if sd {
+			kind = EventSDown
+			f.log.Warn("primary subjectively down", "epoch", st.Epoch, "primary", st.Primary, "redis_addr", addr)
+		} else {
+			f.log.Info("primary reachable again", "epoch", st.Epoch, "primary", st.Primary)
+		}
+		f.emit(Event{Kind: kind, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
+	}
+	own := f.report(c, now)
+	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, c.peers[f.self.Name].UpAt), First: c.started}
+
+	// ODOWN and candidates: every sidecar computes them for its status;
+	// only the leader acts on them.
+	d := decideLeader(now, gs, c.peers, c.p, f.cfg.InitialPrimary)
+	c.decision = d
+	if d.ODown != c.odown {
+		c.odown = d.ODown
+		f.m.odown.Set(boolFloat(d.ODown))
+		if d.ODown {
+			f.log.Warn("primary objectively down", "epoch", st.Epoch, "primary", st.Primary, "votes", d.Votes, "quorum", c.p.Quorum)
+			f.emit(Event{Kind: EventODown, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now), Votes: d.Votes, Quorum: c.p.Quorum})
+		} else {
+			f.emit(Event{Kind: EventODownCleared, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
+		}
+	}
+	c.votes = d.Votes
+	if d.Conflict != c.conflict && d.Conflict != "" {
+		f.log.Warn("cannot tell which node is primary", "conflict", d.Conflict)
+	}
+	c.conflict = d.Conflict
+	f.m.conflict.Set(boolFloat(c.conflict != ""))
+	noCand := map[string]bool{}
+	if len(d.Excluded) == 0 && d.WhyNot != "" {
+		noCand[whyNoReplica] = true
+	}
+	if d.WhyNot != "" {
+		for _, why := range d.Excluded {
+			noCand[why] = true
+		}
+	}
+	for _, why := range whyReasons {
+		f.m.noCandidate.WithLabelValues(why).Set(boolFloat(noCand[why]))
+	}
+	f.m.majority.Set(boolFloat(now.Sub(f.auth.LastContact()) < c.p.FenceAfter))
+
+	f.ensureVerified(ctx, c)
+	f.gateDuties(ctx, c, now)
+	f.leaderDuties(ctx, c, now)
+	f.localDuties(ctx, c, now, gs, addr)
+	f.switchoverDuties(ctx, c, now)
+	if tick {
+		f.foreignDuties(ctx, c, now, gs)
+	}
+	f.publish(c, now)
+	if tick || changed {
+		f.cluster.Broadcast(kindReport, encode(f.report(c, now)))
+	}
+}
+
+// observeLocal takes the latest local observation: role changes, the
+// empty-restart check.
+func (f *Failover) observeLocal(c *core, now time.Time) {
+	o := f.local.Last()
+	if !o.Time.After(c.obs.Time) && !c.obs.Time.IsZero() {
+		return
+	}
+	c.obs = o
+	if o.Reachable() && o.Time.After(c.localUpAt) {
+		c.localUpAt = o.Time
+	}
+	if c.expectRole != "" && now.After(c.expectUntil) {
+		c.expectRole = ""
+	}
+	if o.Reachable() && o.Role != "" {
+		switch {
+		case c.expectRole != "" && o.Role == c.expectRole:
+			c.expectRole = ""
+		case c.lastRole != "" && c.lastRole != o.Role:
+			f.emit(Event{Kind: EventRoleChange, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, now)})
+			c.roleChanged = true
+		}
+		c.lastRole = o.Role
+		// -role-change: the role is again what the configuration wants.
+		if c.roleChanged && c.st.Primary != "" &&
+			(o.Role == monitor.RolePrimary) == (c.st.Primary == f.self.Name) {
+			c.roleChanged = false
+			f.emit(Event{Kind: EventRoleChangeCleared, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, now)})
+		}
+	}
+	// Empty restart: the named primary's Redis came back as a new process
+	// on a new history with less data than a replica holds. The identity
+	// is kept for any local primary, named yet or not, so a restart right
+	// after the promotion is caught too.
+	st := c.st
+	if o.Reachable() && o.Role == monitor.RoleReplica {
+		// A replica promoted later is not a restart of the primary it
+		// once was.
+		c.ident = redisIdentity{}
+	}
+	if o.Reachable() && o.Role == monitor.RolePrimary {
+		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
+		if st.Primary == f.self.Name && !c.empty && emptyRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
+			c.empty, c.emptyEpoch = true, st.Epoch
+			f.log.Error("primary restarted empty: writes stay paused and the group fails over",
+				"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+			f.m.emptyRestarts.Inc()
+		}
+		if !c.empty {
+			// A promotion keeps the run id, so the replica's identity
+			// before it never reads as a restart.
+			c.ident = cur
+		}
+	}
+	if c.empty && c.emptyEpoch != st.Epoch {
+		c.empty = false
+	}
+}
+
+// primaryDown is how long this sidecar has had no reply from the primary
+// it probes; 0 for its own primary and while it answers within an
+// interval and a timeout.
+func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
+	if c.probeAddr == "" || c.probeSince.IsZero() {
+		return 0
+	}
+	if d := now.Sub(later(c.probeSince, c.lastAlive)); d > f.mc.Interval+f.mc.Timeout {
+		return d
+	}
+	return 0
+}
+
+// bestReplicaOffset is the highest offset a fresh replica report shows.
+func (f *Failover) bestReplicaOffset(c *core, now time.Time) int64 {
+	var best int64 = -1
+	for name, p := range c.peers {
+		if name == f.self.Name || !p.fresh(now, c.p.Fresh) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
+			continue
+		}
+		best = max(best, p.Rep.Obs.Offset)
+	}
+	return best
+}
+
+// bestReplicaAddr is the address of the replica with the highest offset.
+func (f *Failover) bestReplicaAddr(c *core, now time.Time) string {
+	var (
+		best int64 = -1
+		addr string
+	)
+	names := slices.Sorted(maps.Keys(c.peers))
+	for _, name := range names {
+		p := c.peers[name]
+		if name == f.self.Name || !p.fresh(now, c.p.Fresh) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
+			continue
+		}
+		if p.Rep.Obs.Offset > best {
+			best, addr = p.Rep.Obs.Offset, p.Rep.Addr
+		}
+	}
+	return addr
+}
+
+// report is this sidecar's report to its peers.
+func (f *Failover) report(c *core, now time.Time) report {
+	o := c.obs
+	st := c.st
+	r := report{
+		Name: f.self.Name, Addr: f.self.Addr, SentinelAddr: f.self.SentinelAddr, HTTPAddr: f.self.HTTPAddr,
+		Priority: f.self.Priority, Epoch: st.Epoch,
+		Obs: obsSummary{
+			Reachable: o.Reachable() && now.Sub(o.Time) < f.fresh, Alive: o.Alive(), Role: o.Role, MasterAddr: o.MasterAddr(),
+			LinkUp: o.LinkUp, Synced: o.Synced, SyncInProgress: o.SyncInProgress, Offset: o.Offset,
+			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
+		},
+		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.empty,
+		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
+		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
+		Gate: f.gate != nil, Verdict: c.verdict,
+	}
+	return r
+}
+
+// ensureVerified runs one Verify once the authority is ready, so this
+// sidecar acts on a state the leader confirmed, not on what it had on disk.
+func (f *Failover) ensureVerified(ctx context.Context, c *core) {
+	if c.verified || c.verifying || time.Now().Before(c.verifyAt) {
+		return
+	}
+	c.verifying = true
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		vctx, cancel := context.WithTimeout(ctx, 2*f.cmdWait)
+		_, err := f.auth.Verify(vctx)
+		cancel()
+		return func(c *core) {
+			c.verifying = false
+			if err != nil {
+				f.log.Debug("verify at start", "err", err)
+				c.verifyAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			if !c.verified {
+				c.verified = true
+				f.log.Info("failover ready", "epoch", c.st.Epoch, "primary", c.st.Primary)
+			}
+		}
+	})
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
