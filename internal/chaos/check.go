@@ -415,6 +415,30 @@ func hitNodes(active []FaultRecord) ([]string, bool) {
 	return slices.Compact(hit), true
 }
 
+// resyncHolds returns, for every fault that lost a node's Redis data, a
+// record that keeps the node hit after the fault ended, until resyncGrace
+// after the later of its end and the end of every network fault that
+// overlapped it: an empty Redis cut off from the primary could not resync,
+// is no candidate for promotion, and so is not part of a healthy majority
+// that must restore writes.
+func resyncHolds(h *History) []FaultRecord {
+	var out []FaultRecord
+	for _, f := range h.Faults {
+		if !f.DataLost || len(f.Nodes) == 0 {
+			continue
+		}
+		until := f.End
+		for _, g := range h.Faults {
+			if g.Class == ClassNetwork && g.Start < f.End && g.End > f.Start {
+				until = max(until, g.End)
+			}
+		}
+		out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: f.Nodes[:1],
+			Desc: f.Desc + " (resyncing)", Start: f.End, End: until + resyncGrace})
+	}
+	return out
+}
+
 // CheckAvailability finds spans without a successful failover-client
 // write that last more than down_after + AvailSlack past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
@@ -459,6 +483,10 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	for _, f := range h.Faults {
 		events = append(events, f.Start, f.End)
 	}
+	held := resyncHolds(h)
+	for _, f := range held {
+		events = append(events, f.End)
+	}
 	slices.Sort(events)
 	events = slices.Compact(events)
 	limit := p.DownAfter + p.AvailSlack
@@ -473,6 +501,11 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			segS, segE := events[k], events[k+1]
 			var active []FaultRecord
 			for _, f := range h.Faults {
+				if f.Start <= segS && f.End > segS {
+					active = append(active, f)
+				}
+			}
+			for _, f := range held {
 				if f.Start <= segS && f.End > segS {
 					active = append(active, f)
 				}

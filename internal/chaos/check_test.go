@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -449,5 +450,30 @@ func TestRegisterTwoDataSetsLost(t *testing.T) {
 	)
 	if r := Check(h, p); len(r.Violations) != 1 || r.Violations[0].Rule != RuleLinearizable {
 		t.Fatalf("stale read after the loss: violations %+v, want one linearizable", r.Violations)
+	}
+}
+
+func TestAvailabilityWaitsForResync(t *testing.T) {
+	// b's Redis (no persistence) restarts empty at 9 s while b is cut off
+	// from the primary a until 14 s; a's host crashes at 13 s. b could not
+	// resync, so only c holds the data: no healthy majority until b had
+	// resyncGrace after the partition healed (19 s), and an outage from
+	// 13 s to 19.5 s is not held against the group.
+	h := clean()
+	h.Faults = []FaultRecord{
+		{ID: 1, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, DataLost: true, Desc: "kill-redis b", Start: ms(8000), End: ms(9000)},
+		{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "isolate b", Start: ms(8500), End: ms(14000)},
+		{ID: 3, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-both a", Start: ms(13000), End: ms(20000)},
+	}
+	h.LastHeal = ms(20000)
+	outage(h, ms(13000), ms(19500))
+	if r := Check(h, testParams); slices.Contains(rules(r), RuleAvailability) {
+		t.Fatalf("outage while the only other copy resynced rejected: %+v", r.Violations)
+	}
+	// Without the partition b resyncs by 14 s (resyncGrace after its
+	// restart): the outage from 13 s on is a violation.
+	h.Faults = slices.Delete(h.Faults, 1, 2)
+	if r := Check(h, testParams); !slices.Contains(rules(r), RuleAvailability) {
+		t.Fatalf("outage with a resynced majority accepted: %+v", r.Violations)
 	}
 }
