@@ -84,32 +84,7 @@ func TestHandoverOnSIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	g := &e2eGroup{t: t, killed: map[string]bool{}}
-	for i, name := range []string{"a", "b", "c"} {
-		opts := redistest.Options{}
-		if i > 0 {
-			opts.ReplicaOf = g.nodes[0].redis.Addr()
-		}
-		g.nodes = append(g.nodes, &e2eNode{name: name, redis: redistest.Start(t, opts)})
-	}
-	for _, n := range g.nodes[1:] {
-		n.redis.WaitSynced(t)
-	}
-	// As in newE2EGroup: both replicas must acknowledge the stream before
-	// writes count as replicated.
-	redistest.Eventually(t, 10*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		c := g.nodes[0].redis.Client()
-		if err := c.Set(ctx, "e2e:streaming", "1", 0).Err(); err != nil {
-			return err
-		}
-		n, err := c.Do(ctx, "WAIT", 2, 2000).Int()
-		if err == nil && n != 2 {
-			err = fmt.Errorf("WAIT: %d of 2 replicas acknowledged", n)
-		}
-		return err
-	})
+	g := newE2ERedis(t)
 
 	var join []string
 	ports := map[string]int{}
