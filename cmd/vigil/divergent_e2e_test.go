@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,54 +20,7 @@ import (
 // replay mode every one of them ends up on the new primary, and
 // GET /v1/divergent lists the archive.
 func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "vigil")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	g := &e2eGroup{t: t, killed: map[string]bool{}}
-	for i, name := range []string{"a", "b", "c"} {
-		opts := redistest.Options{}
-		if i > 0 {
-			opts.ReplicaOf = g.nodes[0].redis.Addr()
-		}
-		g.nodes = append(g.nodes, &e2eNode{name: name, redis: redistest.Start(t, opts)})
-	}
-	for _, n := range g.nodes[1:] {
-		n.redis.WaitSynced(t)
-	}
-	var join []string
-	ports := map[string]int{}
-	for _, n := range g.nodes {
-		ports[n.name] = redistest.FreePort(t, "127.0.0.1")
-		join = append(join, fmt.Sprintf("127.0.0.1:%d", ports[n.name]))
-	}
-	procs := map[string]*procSidecar{}
-	for _, n := range g.nodes {
-		web := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
-		sentinel := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t, "127.0.0.1"))
-		args := []string{"run",
-			"--node.name", n.name,
-			"--node.data_dir", t.TempDir(),
-			"--redis.addr", n.redis.Addr(),
-			"--gossip.bind_addr", fmt.Sprintf("127.0.0.1:%d", ports[n.name]),
-			"--gossip.join", strings.Join(join, ","),
-			"--gossip.encryption_key", handoverKey,
-			"--sentinel.listen_addr", sentinel,
-			"--http.listen_addr", web,
-			"--monitor.interval", "50ms",
-			"--failover.bootstrap_expect", "3",
-			"--failover.divergent_writes", "replay",
-			"--log.format", "json",
-		}
-		args = append(args, e2eFlags()...)
-		p := &procSidecar{
-			sidecarUnderTest: &sidecarUnderTest{name: n.name, http: "http://" + web, sentinel: sentinel},
-			bin:              bin, args: args,
-		}
-		p.start(t)
-		procs[n.name] = p
-		n.sc = p.sidecarUnderTest
-	}
+	g, procs := newProcGroup(t, "--failover.divergent_writes", "replay")
 	st := g.waitConverged(30*time.Second, "")
 	if st.Topology.Primary.Name != "a" {
 		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)

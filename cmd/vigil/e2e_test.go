@@ -72,10 +72,10 @@ type e2eGroup struct {
 	killed map[string]bool
 }
 
-// newE2EGroup starts the three redis-servers and their sidecars (with
-// e2eFlags plus flags(name), when flags is not nil) and waits until every
-// sidecar follows a as the writable primary.
-func newE2EGroup(t *testing.T, flags func(name string) []string) *e2eGroup {
+// newE2ERedis starts the group's three redis-servers, a primary and two
+// replicas of it, and returns once both replicas acknowledge the
+// replication stream; the sidecars are the caller's.
+func newE2ERedis(t *testing.T) *e2eGroup {
 	t.Helper()
 	g := &e2eGroup{t: t, killed: map[string]bool{}}
 	for i, name := range []string{"a", "b", "c"} {
@@ -106,6 +106,15 @@ func newE2EGroup(t *testing.T, flags func(name string) []string) *e2eGroup {
 		}
 		return err
 	})
+	return g
+}
+
+// newE2EGroup starts the three redis-servers and their sidecars (with
+// e2eFlags plus flags(name), when flags is not nil) and waits until every
+// sidecar follows a as the writable primary.
+func newE2EGroup(t *testing.T, flags func(name string) []string) *e2eGroup {
+	t.Helper()
+	g := newE2ERedis(t)
 	var ports []int
 	var join []string
 	for range g.nodes {

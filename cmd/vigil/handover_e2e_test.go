@@ -74,42 +74,16 @@ func (p *procSidecar) terminate(t *testing.T, limit time.Duration) (time.Duratio
 	}
 }
 
-// TestHandoverOnSIGTERM runs three real `vigil run` processes beside a
-// primary and two replicas (issue 9 item 6): SIGTERM to a replica's sidecar
-// exits at once and changes nothing; SIGTERM to the primary's sidecar, under
-// a writer, hands the primary over to a replica before the process exits 0,
-// and no acknowledged write is lost.
-func TestHandoverOnSIGTERM(t *testing.T) {
+// newProcGroup builds the vigil binary, starts the group's redis-servers
+// (newE2ERedis) and a `vigil run` process beside each, with e2eFlags plus
+// flags, and returns once every sidecar is healthy.
+func newProcGroup(t *testing.T, flags ...string) (*e2eGroup, map[string]*procSidecar) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vigil")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	g := &e2eGroup{t: t, killed: map[string]bool{}}
-	for i, name := range []string{"a", "b", "c"} {
-		opts := redistest.Options{}
-		if i > 0 {
-			opts.ReplicaOf = g.nodes[0].redis.Addr()
-		}
-		g.nodes = append(g.nodes, &e2eNode{name: name, redis: redistest.Start(t, opts)})
-	}
-	for _, n := range g.nodes[1:] {
-		n.redis.WaitSynced(t)
-	}
-	// As in newE2EGroup: both replicas must acknowledge the stream before
-	// writes count as replicated.
-	redistest.Eventually(t, 10*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		c := g.nodes[0].redis.Client()
-		if err := c.Set(ctx, "e2e:streaming", "1", 0).Err(); err != nil {
-			return err
-		}
-		n, err := c.Do(ctx, "WAIT", 2, 2000).Int()
-		if err == nil && n != 2 {
-			err = fmt.Errorf("WAIT: %d of 2 replicas acknowledged", n)
-		}
-		return err
-	})
+	g := newE2ERedis(t)
 
 	var join []string
 	ports := map[string]int{}
@@ -135,6 +109,7 @@ func TestHandoverOnSIGTERM(t *testing.T) {
 			"--log.format", "json",
 		}
 		args = append(args, e2eFlags()...)
+		args = append(args, flags...)
 		p := &procSidecar{
 			sidecarUnderTest: &sidecarUnderTest{name: n.name, http: "http://" + web, sentinel: sentinel},
 			bin:              bin, args: args,
@@ -143,6 +118,16 @@ func TestHandoverOnSIGTERM(t *testing.T) {
 		procs[n.name] = p
 		n.sc = p.sidecarUnderTest
 	}
+	return g, procs
+}
+
+// TestHandoverOnSIGTERM runs three real `vigil run` processes beside a
+// primary and two replicas (issue 9 item 6): SIGTERM to a replica's sidecar
+// exits at once and changes nothing; SIGTERM to the primary's sidecar, under
+// a writer, hands the primary over to a replica before the process exits 0,
+// and no acknowledged write is lost.
+func TestHandoverOnSIGTERM(t *testing.T) {
+	g, procs := newProcGroup(t)
 	st := g.waitConverged(30*time.Second, "")
 	if st.Topology.Primary.Name != "a" {
 		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-redis/vigil/internal/netns"
 	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
@@ -125,7 +126,7 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 		var cs []*redis.Client
 		for _, n := range nodes {
 			c := redis.NewClient(&redis.Options{
-				Addr: n.redis, Dialer: ns.dial, DialTimeout: timeout, ReadTimeout: timeout,
+				Addr: n.redis, Dialer: ns.Dial, DialTimeout: timeout, ReadTimeout: timeout,
 				WriteTimeout: timeout, PoolTimeout: timeout, PoolSize: 4, MaxRetries: -1, DisableIdentity: true,
 			})
 			cs = append(cs, c)
@@ -155,7 +156,7 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 		if i > 0 {
 			args = append(args, "--replicaof", nodes[0].addr, "6379")
 		}
-		ns.start(b, n.uid, filepath.Join(n.dir, "redis.log"), redisBin, args...)
+		startIn(b, ns, n.uid, filepath.Join(n.dir, "redis.log"), redisBin, args...)
 	}
 	waitHealthyOn(b, check, redisAddrs, nil)
 
@@ -187,7 +188,9 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 	})
 
 	cut := time.Now()
-	ns.partition(b, 0)
+	if err := ns.Partition(0); err != nil {
+		b.Fatal(err)
+	}
 	var promoted time.Duration
 	redistest.Eventually(b, partDownAfter+30*time.Second, func() error {
 		for _, c := range check[1:] {
@@ -202,7 +205,9 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 		return fmt.Errorf("no replica promoted %s after the cut", time.Since(cut).Round(time.Millisecond))
 	})
 	time.Sleep(partAfterFailover)
-	ns.heal(b)
+	if err := ns.Heal(); err != nil {
+		b.Fatal(err)
+	}
 	waitHealthyOn(b, check, redisAddrs, nil)
 	time.Sleep(500 * time.Millisecond)
 	stop()
@@ -211,7 +216,7 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 
 // startPartVigils starts a sidecar per node in the namespace and waits until
 // each is ready.
-func startPartVigils(b *testing.B, ns *netns, nodes []*partNode, base string, minReplicas int) {
+func startPartVigils(b *testing.B, ns *netns.NS, nodes []*partNode, base string, minReplicas int) {
 	// The nodes' uids must be able to run the binary.
 	bin := filepath.Join(base, "vigil")
 	src, err := os.ReadFile(vigilBinary(b))
@@ -242,9 +247,9 @@ func startPartVigils(b *testing.B, ns *netns, nodes []*partNode, base string, mi
 			"--failover.fence_after", partFenceAfter.String(),
 			"--log.format", "json",
 		}
-		ns.start(b, n.uid, filepath.Join(n.dir, "vigil.log"), bin, append(args, extra...)...)
+		startIn(b, ns, n.uid, filepath.Join(n.dir, "vigil.log"), bin, append(args, extra...)...)
 	}
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: ns.dial}}
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: ns.Dial}}
 	defer hc.CloseIdleConnections()
 	for _, n := range nodes {
 		redistest.Eventually(b, 30*time.Second, func() error {
@@ -264,7 +269,7 @@ func startPartVigils(b *testing.B, ns *netns, nodes []*partNode, base string, mi
 
 // startPartSentinels starts a redis-sentinel per node in the namespace and
 // waits until each knows both replicas and both other sentinels.
-func startPartSentinels(b *testing.B, ns *netns, nodes []*partNode) {
+func startPartSentinels(b *testing.B, ns *netns.NS, nodes []*partNode) {
 	sentinelBin, err := exec.LookPath("redis-sentinel")
 	if err != nil {
 		b.Fatal("redis-sentinel not found: install the Debian package redis-sentinel (make deps)")
@@ -285,10 +290,10 @@ sentinel parallel-syncs mymaster 1
 		if err := os.Chown(conf, n.uid, n.uid); err != nil {
 			b.Fatal(err)
 		}
-		ns.start(b, n.uid, filepath.Join(n.dir, "sentinel.log"), sentinelBin, conf)
+		startIn(b, ns, n.uid, filepath.Join(n.dir, "sentinel.log"), sentinelBin, conf)
 	}
 	for _, n := range nodes {
-		c := redis.NewSentinelClient(&redis.Options{Addr: n.sent, Dialer: ns.dial, DisableIdentity: true})
+		c := redis.NewSentinelClient(&redis.Options{Addr: n.sent, Dialer: ns.Dial, DisableIdentity: true})
 		redistest.Eventually(b, 30*time.Second, func() error {
 			m, err := c.Master(context.Background(), "mymaster").Result()
 			if err != nil {
