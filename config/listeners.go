@@ -89,15 +89,16 @@ func maskURL(s string) string {
 func suggest(key string, known map[string]field) string {
 	best, bestD := "", 4 // more than three edits away is no suggestion
 	for k := range known {
-		if d := editDistance(key, k); d < bestD || (d == bestD && best != "" && k < best) {
+		if d := EditDistance(key, k); d < bestD || (d == bestD && best != "" && k < best) {
 			best, bestD = k, d
 		}
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b; the CLI uses
+// it for "did you mean" on flags as config does on keys.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

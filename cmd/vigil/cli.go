@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/vigil-redis/vigil/config"
 )
 
 // Output formats of the read commands.
@@ -83,7 +85,7 @@ func flagError(c *cobra.Command, err error) error {
 	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
 		best, bestD := "", 4
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if d := levenshtein(name, f.Name); d < bestD {
+			if d := config.EditDistance(name, f.Name); d < bestD {
 				best, bestD = f.Name, d
 			}
 		})
@@ -92,25 +94,4 @@ func flagError(c *cobra.Command, err error) error {
 		}
 	}
 	return fmt.Errorf("%w: %s (see %s --help)", errUsage, msg, c.CommandPath())
-}
-
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-redis/vigil/config"
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/monitor"
@@ -177,7 +178,7 @@ func validateSettings(kv map[string]string) error {
 		if !known {
 			best, bestD := "", 4
 			for _, s := range redirect.SettingKeys {
-				if d := levenshtein(k, s); d < bestD {
+				if d := config.EditDistance(k, s); d < bestD {
 					best, bestD = s, d
 				}
 			}
