@@ -283,24 +283,10 @@ func newNamespace(t *testing.T) string {
 func TestAdminRefusesNonLoopbackWithoutToken(t *testing.T) {
 	ns := newNamespace(t)
 	bin := vigilBinary(t)
-	var logs syncBuffer
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "run", "--node.name", "a", "--node.data_dir", t.TempDir(),
+	startCaptured(t, exec.Command("ip", "netns", "exec", ns, bin, "run", "--node.name", "a", "--node.data_dir", t.TempDir(),
 		"--redis.addr", "127.0.0.1:6379", "--gossip.encryption_key", testGossipKey,
 		"--gossip.bind_addr", "127.0.0.1:7946", "--sentinel.listen_addr", "",
-		"--http.listen_addr", "0.0.0.0:9380", "--log.format", "json")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("vigil log:\n%s", tailLines(logs.String(), 40))
-		}
-	})
+		"--http.listen_addr", "0.0.0.0:9380", "--log.format", "json"))
 	curl := func(from, method, url string) (int, string) {
 		t.Helper()
 		out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-m", "10", "--interface", from,
@@ -356,11 +342,11 @@ func vmHWM(t *testing.T, pid int) int64 {
 	return 0
 }
 
-// startBinary runs the real vigil with args and waits for its HTTP API.
-func startBinary(t *testing.T, web string, args ...string) *exec.Cmd {
+// startCaptured starts cmd with its output captured, kills it at cleanup and
+// shows the end of its log when the test failed.
+func startCaptured(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
 	var logs syncBuffer
-	cmd := exec.Command(vigilBinary(t), args...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -374,6 +360,13 @@ func startBinary(t *testing.T, web string, args ...string) *exec.Cmd {
 			t.Logf("vigil log:\n%s", tailLines(logs.String(), 40))
 		}
 	})
+}
+
+// startBinary runs the real vigil with args and waits for its HTTP API.
+func startBinary(t *testing.T, web string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(vigilBinary(t), args...)
+	startCaptured(t, cmd)
 	redistest.Eventually(t, 20*time.Second, func() error {
 		resp, err := http.Get("http://" + web + "/-/healthy")
 		if err != nil {

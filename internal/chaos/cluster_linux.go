@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-redis/vigil/internal/netns"
+	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
 // Ports every node uses on its own address.
@@ -461,13 +462,7 @@ func replInfo(ctx context.Context, c *redis.Client) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-			m[k] = v
-		}
-	}
-	return m, nil
+	return redistest.ParseInfo(s), nil
 }
 
 // poll calls fn every 100 ms until it returns nil, or returns its last

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
 // The timing the scenario runs with. fence_after < down_after is what lets
@@ -388,13 +390,7 @@ func replInfo(c *redis.Client) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-			m[k] = v
-		}
-	}
-	return m, nil
+	return redistest.ParseInfo(s), nil
 }
 
 // statusBody is the part of GET /v1/status the test reads.
