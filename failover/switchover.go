@@ -45,10 +45,14 @@ func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, er
 	if from, ok := v.peers[st.Primary]; !ok || !from.fresh(now, f.fresh) {
 		return Configuration{}, fmt.Errorf("%w: no fresh report from the primary's sidecar %s", ErrNotReady, st.Primary)
 	}
-	// Lag does not exclude anyone here: the target catches up first.
+	// Lag does not exclude anyone here: the target catches up first. A
+	// sidecar that gossip no longer counts alive (one that has just left,
+	// as in a rolling restart) is no target, even while its last report
+	// is still fresh: it could never promote.
+	alive := f.cluster.Alive()
 	members := map[string]peerView{}
 	for name, p := range v.peers {
-		if _, ok := st.Members[name]; ok {
+		if _, ok := st.Members[name]; ok && slices.Contains(alive, name) {
 			members[name] = p
 		}
 	}
