@@ -168,14 +168,39 @@ type redisIdentity struct {
 	Offset int64
 }
 
-// emptyRestart reports whether a primary came back as a new process (new
-// run id) on a new replication history (new replication id) with less data
-// than a replica holds: it lost its dataset, and syncing replicas from it
-// would wipe them. A restart from persistence keeps its replication id and
-// is not one.
-func emptyRestart(prev, cur redisIdentity, bestReplica int64) bool {
-	return prev.RunID != "" && cur.RunID != "" && cur.RunID != prev.RunID &&
-		cur.ReplID != prev.ReplID && cur.Offset < bestReplica
+// restartVerdict is what a new identity of the local primary's Redis means.
+type restartVerdict int
+
+const (
+	// restartNone: the same process, or a restart on the same replication
+	// history (from persistence), or one with as much data as any replica.
+	restartNone restartVerdict = iota
+	// restartEmpty: a new process on a new history with less data than a
+	// replica holds. It lost its dataset, and syncing replicas from it
+	// would wipe them.
+	restartEmpty
+	// restartUnknown: a new process on a new history, and no fresh replica
+	// report to compare it with yet. The old identity is kept and the
+	// question asked again at the next observation: judging once, at a
+	// moment when the replicas' reports happened to be late, let a loaded
+	// machine take the empty node as a good one for ever.
+	restartUnknown
+)
+
+// judgeRestart compares the local primary's identity with the last one
+// known to hold data, given the highest offset a fresh replica report shows
+// (-1 when none does).
+func judgeRestart(prev, cur redisIdentity, bestReplica int64) restartVerdict {
+	if prev.RunID == "" || cur.RunID == "" || cur.RunID == prev.RunID || cur.ReplID == prev.ReplID {
+		return restartNone
+	}
+	switch {
+	case bestReplica < 0:
+		return restartUnknown
+	case cur.Offset < bestReplica:
+		return restartEmpty
+	}
+	return restartNone
 }
 
 // leaderAction is what the Raft leader's sidecar decides to commit.

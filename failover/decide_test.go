@@ -421,28 +421,28 @@ func reaching(name string, downMs int64) peerView {
 	return p
 }
 
-func TestEmptyRestart(t *testing.T) {
+func TestJudgeRestart(t *testing.T) {
 	prev := redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}
 	for _, tt := range []struct {
 		name string
+		prev redisIdentity
 		cur  redisIdentity
 		best int64
-		want bool
+		want restartVerdict
 	}{
-		{"same process", prev, 5000, false},
-		{"restart from persistence keeps the history", redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, 5000, false},
-		{"restart without data", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, 5000, true},
-		{"new history but as much data as the replicas", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, 5000, false},
-		{"no replica to compare with", redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, -1, false},
+		{"same process", prev, prev, 5000, restartNone},
+		{"same process, no replica", prev, prev, -1, restartNone},
+		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, 5000, restartNone},
+		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, 5000, restartEmpty},
+		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, 5000, restartNone},
+		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, -1, restartUnknown},
+		{"no previous identity", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, 10, restartNone},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := emptyRestart(prev, tt.cur, tt.best); got != tt.want {
-				t.Errorf("emptyRestart = %v, want %v", got, tt.want)
+			if got := judgeRestart(tt.prev, tt.cur, tt.best); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
-	}
-	if emptyRestart(redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, 10) {
-		t.Error("empty restart without a previous identity")
 	}
 }
 

@@ -56,9 +56,12 @@ type core struct {
 	myHandover    *handover
 	takeoverEpoch uint64
 
-	ident      redisIdentity // the local Redis while it was the named primary
-	empty      bool
-	emptyEpoch uint64
+	ident redisIdentity // the local Redis while it was the named primary
+	// identUnsure: since when the local primary shows a new identity that
+	// no replica report has confirmed or refuted (restartUnknown).
+	identUnsure time.Time
+	empty       bool
+	emptyEpoch  uint64
 
 	lastRole    monitor.Role
 	roleChanged bool
@@ -184,7 +187,7 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 		c.myHandover = nil
 		clear(c.replicasSeen)
 		if st.Primary == f.self.Name {
-			c.ident = redisIdentity{}
+			c.ident, c.identUnsure = redisIdentity{}, time.Time{}
 		}
 	}
 	if st.Promoted && st.Primary != "" && (st.Primary != c.switched || !old.Promoted || old.Epoch != st.Epoch) {
@@ -389,20 +392,33 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	if o.Reachable() && o.Role == monitor.RoleReplica {
 		// A replica promoted later is not a restart of the primary it
 		// once was.
-		c.ident = redisIdentity{}
+		c.ident, c.identUnsure = redisIdentity{}, time.Time{}
 	}
 	if o.Reachable() && o.Role == monitor.RolePrimary {
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
-		if st.Primary == f.self.Name && !c.empty && emptyRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
-			c.empty, c.emptyEpoch = true, st.Epoch
-			f.log.Error("primary restarted empty: writes stay paused and the group fails over",
-				"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
-			f.m.emptyRestarts.Inc()
+		keep := false
+		if st.Primary == f.self.Name && !c.empty {
+			switch judgeRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
+			case restartEmpty:
+				c.empty, c.emptyEpoch = true, st.Epoch
+				f.log.Error("primary restarted empty: writes stay paused and the group fails over",
+					"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+				f.m.emptyRestarts.Inc()
+			case restartUnknown:
+				if c.identUnsure.IsZero() {
+					c.identUnsure = now
+					f.log.Warn("primary restarted on a new replication history; comparing it with the replicas' offsets",
+						"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+				}
+				// With no replica heard from for down_after there is
+				// nothing left to protect: the new identity stands.
+				keep = now.Sub(c.identUnsure) < c.p.DownAfter
+			}
 		}
-		if !c.empty {
+		if !c.empty && !keep {
 			// A promotion keeps the run id, so the replica's identity
 			// before it never reads as a restart.
-			c.ident = cur
+			c.ident, c.identUnsure = cur, time.Time{}
 		}
 	}
 	if c.empty && c.emptyEpoch != st.Epoch {
