@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,7 +85,13 @@ func TestChaos(t *testing.T) {
 	// The report goes to stdout so `make chaos` ends with the table.
 	fmt.Println(Render(seed, nodes, duration, res.History, res.Report))
 	if !res.Report.OK() {
-		t.Errorf("seed %d: %d violation(s), see the report above; reproduce with make chaos SEED=%d DURATION=%s NODES=%d",
-			seed, len(res.Report.Violations), seed, duration, nodes)
+		// The rules broken end the test's own output too: a CI log that
+		// keeps only its tail still says what failed.
+		var sum strings.Builder
+		for _, v := range res.Report.Violations {
+			fmt.Fprintf(&sum, "\n  %s at %s: %s", v.Rule, v.At.Round(time.Millisecond), v.Msg)
+		}
+		t.Errorf("seed %d: %d violation(s) (the report above has the history around each); reproduce with make chaos SEED=%d DURATION=%s NODES=%d%s",
+			seed, len(res.Report.Violations), seed, duration, nodes, sum.String())
 	}
 }
