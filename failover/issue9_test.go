@@ -90,13 +90,18 @@ func TestStalePrimaryDemotedByAnotherSidecar(t *testing.T) {
 		}
 		return nil
 	})
-	var demotions float64
-	for _, n := range g.running() {
-		demotions += counterValue(t, n, "vigil_failover_foreign_demotions_total")
-	}
-	if demotions < 1 {
-		t.Errorf("no sidecar counted a foreign demotion")
-	}
+	// The demoting sidecar counts once its demotion returned, which can
+	// be after a already reports its new role.
+	redistest.Eventually(t, 5*time.Second, func() error {
+		var demotions float64
+		for _, n := range g.running() {
+			demotions += counterValue(t, n, "vigil_failover_foreign_demotions_total")
+		}
+		if demotions < 1 {
+			return fmt.Errorf("no sidecar counted a foreign demotion")
+		}
+		return nil
+	})
 }
 
 // A primary without persistence restarted within down_after comes back
