@@ -3,6 +3,8 @@
 package netpart
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +74,9 @@ func (n *node) logTail(t *testing.T) {
 // network: partition the primary A from {B, C}; the majority promotes one of
 // them, A's sidecar fences A within fence_after, no two nodes take writes at
 // the same moment, and after the heal A follows the new primary and all
-// three sidecars agree.
+// three sidecars agree. With failover.divergent_writes replay, the writes A
+// acknowledged after the cut are archived in order before its demotion and
+// replayed: no acknowledged write is missing at the end.
 func TestRealPartition(t *testing.T) {
 	needRoot(t)
 	if _, err := exec.LookPath("redis-server"); err != nil {
@@ -182,6 +187,9 @@ func TestRealPartition(t *testing.T) {
 			"--failover.quorum", "2",
 			"--failover.down_after", downAfter.String(),
 			"--failover.fence_after", fenceAfter.String(),
+			// a's writes after the fork are kept and replayed on the
+			// new primary (checked at the end).
+			"--failover.divergent_writes", "replay",
 			"--log.format", "json",
 		)
 	}
@@ -337,7 +345,131 @@ func TestRealPartition(t *testing.T) {
 		t.Logf("no dual-writable moment in %d poll rounds from partition + fence_after + interval to the end",
 			p.roundsSince(from))
 	}
+	checkNothingLost(t, p, nodes, newPrim, tPart)
 	t.Logf("total test time %s", time.Since(testStart).Round(time.Millisecond))
+}
+
+// checkNothingLost is the divergent-writes issue's acceptance on a real
+// partition at min_replicas 0: every write a acknowledged after the cut is
+// in an archive, byte for byte and in order, and after the replay no write
+// any node acknowledged is missing from the new primary.
+func checkNothingLost(t *testing.T, p *poller, nodes []*node, newPrim *node, tPart time.Time) {
+	t.Helper()
+	afterCut := p.acked(0, tPart)
+	var archived []write
+	var files []string
+	for _, n := range nodes {
+		paths, _ := filepath.Glob(filepath.Join(n.dir, "vigil", "divergent", "*.resp"))
+		for _, path := range paths {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmds, err := respCommands(b)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			for _, c := range cmds {
+				if len(c) == 3 && strings.EqualFold(c[0], "SET") {
+					archived = append(archived, write{key: c[1], value: c[2]})
+				}
+			}
+			files = append(files, path)
+		}
+	}
+	// Each acknowledged write appears in the archive, in the order a
+	// acknowledged them (archived may hold more: writes a took before the
+	// cut that had not reached a replica yet).
+	next := 0
+	for _, w := range afterCut {
+		i := slices.IndexFunc(archived[next:], func(a write) bool { return a.key == w.key })
+		if i < 0 {
+			t.Errorf("a acknowledged SET %s at +%s after the cut; it is not in the archives %v after the writes before it",
+				w.key, w.at.Sub(tPart).Round(time.Millisecond), files)
+			continue
+		}
+		if got := archived[next+i].value; got != w.value {
+			t.Errorf("archive holds %s = %q, a acknowledged %q", w.key, got, w.value)
+		}
+		next += i + 1
+	}
+	t.Logf("a acknowledged %d writes after the cut; the archives %v hold %d SETs", len(afterCut), files, len(archived))
+
+	all := p.acked(-1, time.Time{})
+	eventually(t, 20*time.Second, "every acknowledged write on the new primary", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pipe := newPrim.rdb.Pipeline()
+		gets := make([]*redis.StringCmd, len(all))
+		for i, w := range all {
+			gets[i] = pipe.Get(ctx, w.key)
+		}
+		_, _ = pipe.Exec(ctx)
+		var missing []string
+		for i, w := range all {
+			if v, err := gets[i].Result(); err != nil || v != w.value {
+				missing = append(missing, fmt.Sprintf("%s (+%s)", w.key, w.at.Sub(tPart).Round(time.Millisecond)))
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d acknowledged writes missing on %s: %v", len(missing), len(all), newPrim.name, missing[:min(len(missing), 10)])
+		}
+		return nil
+	})
+	t.Logf("all %d acknowledged writes are on the new primary %s", len(all), newPrim.name)
+}
+
+// respCommands splits an archive (RESP arrays of bulk strings, as
+// redis-cli --pipe reads them) into commands.
+func respCommands(b []byte) ([][]string, error) {
+	r := bufio.NewReader(bytes.NewReader(b))
+	line := func() (string, error) {
+		s, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasSuffix(s, "\r\n") {
+			return "", fmt.Errorf("line %q does not end in CRLF", s)
+		}
+		return s[:len(s)-2], nil
+	}
+	var out [][]string
+	for {
+		h, err := line()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(h) < 2 || h[0] != '*' {
+			return nil, fmt.Errorf("want an array, got %q", h)
+		}
+		n, err := strconv.Atoi(h[1:])
+		if err != nil {
+			return nil, fmt.Errorf("array header %q: %w", h, err)
+		}
+		cmd := make([]string, n)
+		for i := range cmd {
+			bh, err := line()
+			if err != nil {
+				return nil, err
+			}
+			if len(bh) < 2 || bh[0] != '$' {
+				return nil, fmt.Errorf("want a bulk string, got %q", bh)
+			}
+			l, err := strconv.Atoi(bh[1:])
+			if err != nil {
+				return nil, fmt.Errorf("bulk header %q: %w", bh, err)
+			}
+			buf := make([]byte, l+2)
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return nil, err
+			}
+			cmd[i] = string(buf[:l])
+		}
+		out = append(out, cmd)
+	}
 }
 
 // buildVigil builds cmd/vigil into dir, readable and executable by the
@@ -482,6 +614,7 @@ type poller struct {
 }
 
 type round struct {
+	seq int
 	at  time.Time
 	ok  []bool  // per node: the write was acknowledged
 	err []error // per node: why not
@@ -495,14 +628,14 @@ func (p *poller) run(ctx context.Context) {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for seq := 0; ; seq++ {
-		r := &round{at: time.Now(), ok: make([]bool, len(p.nodes)), err: make([]error, len(p.nodes))}
+		r := &round{seq: seq, at: time.Now(), ok: make([]bool, len(p.nodes)), err: make([]error, len(p.nodes))}
 		for i, n := range p.nodes {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 				defer cancel()
-				err := n.rdb.Set(wctx, fmt.Sprintf("netpart:%s:%d", n.name, seq), r.at.UnixNano(), 0).Err()
+				err := n.rdb.Set(wctx, pollKey(n.name, seq), r.at.UnixNano(), 0).Err()
 				p.mu.Lock()
 				r.ok[i], r.err[i] = err == nil, err
 				p.mu.Unlock()
@@ -561,6 +694,30 @@ func (p *poller) failures(i int, from, to time.Time) map[string]int {
 		}
 	}
 	return m
+}
+
+func pollKey(node string, seq int) string { return fmt.Sprintf("netpart:%s:%d", node, seq) }
+
+// write is one acknowledged SET of the poller.
+type write struct {
+	at         time.Time
+	key, value string
+}
+
+// acked lists, in order, the writes node i acknowledged in rounds at or
+// after since; all nodes' when i < 0. Call it after the poller stopped.
+func (p *poller) acked(i int, since time.Time) []write {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []write
+	for _, r := range p.rounds {
+		for j, ok := range r.ok {
+			if ok && (i < 0 || i == j) && !r.at.Before(since) {
+				out = append(out, write{r.at, pollKey(p.nodes[j].name, r.seq), strconv.FormatInt(r.at.UnixNano(), 10)})
+			}
+		}
+	}
+	return out
 }
 
 // firstOK returns the first round at or after since in which node i took
