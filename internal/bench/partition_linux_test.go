@@ -37,9 +37,13 @@ const (
 // iptables in a private network namespace while a writer (outside the
 // partition, reaching every node, as a client beside the primary would)
 // keeps writing, lets the majority fail over, heals, and counts the
-// acknowledged writes missing on the final primary. Cells: vigil with
-// failover.min_replicas 0 and 1, and redis-sentinel with Redis's own
-// min-replicas-to-write 0 and 1 (min-replicas-max-lag left at Redis's 10 s).
+// acknowledged writes missing on the final primary (once kept divergent
+// writes had time to be replayed). Cells: vigil with failover.min_replicas
+// 0 and 1, each with failover.divergent_writes archive (the default: the
+// old primary's writes after the fork are kept in a file, not on the new
+// primary, so they count as lost here) and replay; redis-sentinel with
+// Redis's own min-replicas-to-write 0 and 1 (min-replicas-max-lag left at
+// Redis's 10 s).
 // It also reports how long after the cut a replica answered ROLE as primary.
 // Needs root (skips otherwise); VIGIL_BENCH_RUNS runs per cell (default 3).
 func BenchmarkFailoverPartition(b *testing.B) {
@@ -48,16 +52,27 @@ func BenchmarkFailoverPartition(b *testing.B) {
 	for _, cell := range []struct {
 		sys         string
 		minReplicas int
-	}{{"vigil", 0}, {"vigil", 1}, {"sentinel", 0}, {"sentinel", 1}} {
-		b.Run(fmt.Sprintf("%s/min_replicas=%d/down_after=%s", cell.sys, cell.minReplicas, partDownAfter), func(b *testing.B) {
+		divergent   string // vigil's failover.divergent_writes
+	}{
+		{"vigil", 0, "archive"}, {"vigil", 1, "archive"}, {"vigil", 0, "replay"}, {"vigil", 1, "replay"},
+		{"sentinel", 0, ""}, {"sentinel", 1, ""},
+	} {
+		name := fmt.Sprintf("%s/min_replicas=%d/down_after=%s", cell.sys, cell.minReplicas, partDownAfter)
+		if cell.divergent != "" {
+			name = fmt.Sprintf("%s/min_replicas=%d/divergent=%s/down_after=%s", cell.sys, cell.minReplicas, cell.divergent, partDownAfter)
+		}
+		b.Run(name, func(b *testing.B) {
 			if cell.sys == "vigil" && cell.minReplicas > 0 && !vigilHasFlag(b, keyMinReplicas) {
 				b.Skipf("this vigil build has no --%s (the Raft rewrite adds it): nothing to measure", keyMinReplicas)
+			}
+			if cell.divergent == "replay" && !vigilHasFlag(b, keyDivergentWrites) {
+				b.Skipf("this vigil build has no --%s: nothing to measure", keyDivergentWrites)
 			}
 			for range b.N {
 				var failovers []time.Duration
 				lost := 0
 				for run := range runs {
-					f, l := partitionRun(b, cell.sys, cell.minReplicas)
+					f, l := partitionRun(b, cell.sys, cell.minReplicas, cell.divergent)
 					b.Logf("run %d: replica promoted %.3fs after the cut, %d acknowledged writes lost", run+1, f.Seconds(), l)
 					failovers = append(failovers, f)
 					lost += l
@@ -80,7 +95,7 @@ type partNode struct {
 	sent  string // addr:26379
 }
 
-func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int) {
+func partitionRun(b *testing.B, sys string, minReplicas int, divergent string) (time.Duration, int) {
 	base := b.TempDir()
 	for _, d := range []string{filepath.Dir(base), base} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -162,7 +177,7 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 
 	switch sys {
 	case "vigil":
-		startPartVigils(b, ns, nodes, base, minReplicas)
+		startPartVigils(b, ns, nodes, base, minReplicas, divergent)
 	case "sentinel":
 		startPartSentinels(b, ns, nodes)
 	}
@@ -211,12 +226,24 @@ func partitionRun(b *testing.B, sys string, minReplicas int) (time.Duration, int
 	waitHealthyOn(b, check, redisAddrs, nil)
 	time.Sleep(500 * time.Millisecond)
 	stop()
-	return promoted, w.lostOn(b, check)
+	// Kept divergent writes reach the new primary some time after the
+	// heal: count until the figure stops changing (three polls, 1.5 s)
+	// or reaches 0.
+	lost, same := w.lostOn(b, check), 0
+	for deadline := time.Now().Add(20 * time.Second); lost > 0 && same < 3 && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		if l := w.lostOn(b, check); l != lost {
+			lost, same = l, 0
+		} else {
+			same++
+		}
+	}
+	return promoted, lost
 }
 
 // startPartVigils starts a sidecar per node in the namespace and waits until
 // each is ready.
-func startPartVigils(b *testing.B, ns *netns.NS, nodes []*partNode, base string, minReplicas int) {
+func startPartVigils(b *testing.B, ns *netns.NS, nodes []*partNode, base string, minReplicas int, divergent string) {
 	// The nodes' uids must be able to run the binary.
 	bin := filepath.Join(base, "vigil")
 	src, err := os.ReadFile(vigilBinary(b))
@@ -226,7 +253,7 @@ func startPartVigils(b *testing.B, ns *netns.NS, nodes []*partNode, base string,
 	if err := os.WriteFile(bin, src, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	extra := scenarioArgs(b, keyBootstrapExpect, "3", keyMinReplicas, strconv.Itoa(minReplicas))
+	extra := scenarioArgs(b, keyBootstrapExpect, "3", keyMinReplicas, strconv.Itoa(minReplicas), keyDivergentWrites, divergent)
 	var join []string
 	for _, n := range nodes {
 		join = append(join, n.addr+":7946")

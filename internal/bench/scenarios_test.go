@@ -29,6 +29,7 @@ const (
 	keyBootstrapExpect  = "failover.bootstrap_expect"
 	keyShutdownHandover = "failover.shutdown_handover"
 	keyEncryptionKey    = "gossip.encryption_key"
+	keyDivergentWrites  = "failover.divergent_writes"
 )
 
 // scenarioArgs returns sidecar flags for the keys the binary supports and
