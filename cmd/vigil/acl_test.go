@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
@@ -113,4 +114,62 @@ func TestACLUserIsEnough(t *testing.T) {
 		return nil
 	})
 	g.noLogLine("NOPERM")
+}
+
+// The README's ACL user can also read a former primary's divergent tail:
+// Capture speaks the replica side of replication (REPLCONF, PSYNC) with
+// the vigil user's credentials, and EnsureBacklog sets the backlog.
+func TestACLUserCanCaptureDivergentWrites(t *testing.T) {
+	const adminPW, vigilPW = "admin-pw", "vigil-pw"
+	acl := readmeACL(t, vigilPW)
+	ctx := context.Background()
+	a := redistest.Start(t, redistest.Options{Password: adminPW})
+	b := redistest.Start(t, redistest.Options{Password: adminPW, ReplicaOf: a.Addr()})
+	for _, s := range []*redistest.Server{a, b} {
+		if err := s.Client().Do(ctx, acl...).Err(); err != nil {
+			t.Fatalf("%v on %s: %v", acl, s.Addr(), err)
+		}
+	}
+	b.WaitSynced(t)
+	user := divergent.RedisOptions{Username: "vigil", Password: vigilPW}
+	asVigil := redis.NewClient(&redis.Options{Addr: a.Addr(), Username: "vigil", Password: vigilPW})
+	defer asVigil.Close()
+	if err := divergent.EnsureBacklog(ctx, asVigil, 8<<20); err != nil {
+		t.Fatalf("EnsureBacklog as the vigil user: %v", err)
+	}
+	if err := a.Client().Set(ctx, "acl:before", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if v, _ := b.Client().Get(ctx, "acl:before").Result(); v != "1" {
+			return fmt.Errorf("b has not replicated acl:before yet")
+		}
+		return nil
+	})
+	// b is promoted; a takes one write after the fork, then is paused as
+	// vigil pauses it before a capture.
+	if err := b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork, err := divergent.ParseFork(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Client().Set(ctx, "acl:divergent", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := asVigil.Do(ctx, "CLIENT", "PAUSE", "60000", "WRITE").Err(); err != nil {
+		t.Fatalf("CLIENT PAUSE as the vigil user: %v", err)
+	}
+	res, err := divergent.Capture(ctx, a.Addr(), user, fork)
+	if err != nil {
+		t.Fatalf("Capture as the vigil user: %v", err)
+	}
+	if !strings.Contains(string(res.Stream), "acl:divergent") {
+		t.Fatalf("the captured stream %q lacks the divergent SET", res.Stream)
+	}
 }
