@@ -19,6 +19,7 @@ const (
 	RuleRetryQueue   Rule = "retryq-exactly-once"
 	RuleAvailability Rule = "availability"
 	RuleSidecar      Rule = "sidecar-crash"
+	RuleLeak         Rule = "goroutine-leak"
 	RuleFinalRead    Rule = "final-read"
 )
 
@@ -87,6 +88,7 @@ func Check(h *History, p Params) Report {
 	r.Violations = append(r.Violations, v...)
 	r.Stats.Unavailable = unavail
 	r.Violations = append(r.Violations, CheckSidecars(h)...)
+	r.Violations = append(r.Violations, CheckGoroutines(h)...)
 	sort.SliceStable(r.Violations, func(i, j int) bool { return r.Violations[i].At < r.Violations[j].At })
 	return r
 }
@@ -540,6 +542,36 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 		}
 	}
 	return nil, total
+}
+
+// LeakSlack is how many goroutines a sidecar may run at the end beyond the
+// most any sidecar ran at the start. At both moments the group is healthy
+// and no client is connected, so a sidecar runs the same set: its loops,
+// memberlist's, Raft's, and one or two per peer connection. The slack
+// absorbs connections being re-established and timers in flight; a
+// goroutine left behind by each fault (a watcher, a dial, a stream) grows
+// past it within one run.
+const LeakSlack = 40
+
+// CheckGoroutines fails a run at whose end a sidecar runs more goroutines
+// than any ran at its start plus LeakSlack.
+func CheckGoroutines(h *History) []Violation {
+	base := -1
+	for _, s := range h.Sidecars {
+		base = max(base, s.GoroutinesStart)
+	}
+	if base < 0 {
+		return nil // no sample at the start: nothing to compare with
+	}
+	var out []Violation
+	for _, s := range h.Sidecars {
+		if s.GoroutinesEnd > base+LeakSlack {
+			out = append(out, Violation{RuleLeak, h.WorkEnd, fmt.Sprintf(
+				"sidecar %s runs %d goroutines at the end, healed and idle; the sidecars ran at most %d at the start (slack %d)",
+				s.Node, s.GoroutinesEnd, base, LeakSlack)})
+		}
+	}
+	return out
 }
 
 // CheckSidecars fails a run in which a sidecar panicked, hit a fatal

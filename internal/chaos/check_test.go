@@ -61,7 +61,11 @@ func clean() *History {
 	)
 	h.Final["q1"] = "1"
 	h.Faults = []FaultRecord{{ID: 1, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Start: ms(5000), End: ms(12000), RedisRestart: true}}
-	h.Sidecars = []SidecarRecord{{Node: "a", Log: `{"msg":"started"}`}, {Node: "b"}, {Node: "c"}}
+	h.Sidecars = []SidecarRecord{
+		{Node: "a", Log: `{"msg":"started"}`, GoroutinesStart: 52, GoroutinesEnd: 55},
+		{Node: "b", GoroutinesStart: 50, GoroutinesEnd: 60},
+		{Node: "c", GoroutinesStart: 51, GoroutinesEnd: -1},
+	}
 	return h
 }
 
@@ -205,6 +209,11 @@ func TestCheckRejectsPlantedFaults(t *testing.T) {
 			name:  "sidecar exited",
 			plant: func(h *History) { h.Sidecars[0].UnexpectedExits = []string{"exit status 1 at 3.000s"} },
 			want:  RuleSidecar, msg: "exited unexpectedly",
+		},
+		{
+			name:  "goroutine leak",
+			plant: func(h *History) { h.Sidecars[1].GoroutinesEnd = 52 + LeakSlack + 1 },
+			want:  RuleLeak, msg: "sidecar b runs 93 goroutines",
 		},
 		{
 			name:  "no final read",

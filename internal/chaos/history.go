@@ -109,6 +109,11 @@ type SidecarRecord struct {
 	Log string
 	// UnexpectedExits lists exits the nemesis did not cause.
 	UnexpectedExits []string
+	// GoroutinesStart is the sidecar's go_goroutines once the group first
+	// converged, before any workload or fault; GoroutinesEnd the same once
+	// everything healed, the workloads stopped and the queues drained. -1
+	// when the sidecar did not answer.
+	GoroutinesStart, GoroutinesEnd int
 }
 
 // History is everything a run recorded, the input of Check.

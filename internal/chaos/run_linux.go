@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +96,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	prim, _ := c.agreedPrimary(ctx)
 	o.Logf("%s group up: primary %s", fmtDur(c.since()), prim)
+	gStart := c.goroutines(ctx)
 
 	rec := &recorder{c: c}
 	w := &workloads{c: c, rec: rec, seed: o.Seed}
@@ -156,6 +159,19 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Logf("%v", derr)
 	}
 
+	// Goroutines once everything is idle again: the clients are closed,
+	// connections they held wind down within a few intervals.
+	gEnd := c.goroutines(ctx)
+	if !pace(ctx, 2*time.Second) {
+		return nil, ctx.Err()
+	}
+	for name, n := range c.goroutines(ctx) {
+		if prev, ok := gEnd[name]; !ok || n < prev {
+			gEnd[name] = n
+		}
+	}
+	o.Logf("goroutines per sidecar at the start %v, at the end %v", gStart, gEnd)
+
 	// Final read from the primary, and the group's failover history.
 	c.readFinal(ctx, h)
 	h.Started, h.Failovers = c.start, c.failoverHistory(ctx)
@@ -165,7 +181,8 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	c.mu.Lock()
 	for _, nd := range c.nodes {
 		b, _ := os.ReadFile(nd.vigilLog.Name())
-		h.Sidecars = append(h.Sidecars, SidecarRecord{Node: nd.name, Log: string(b), UnexpectedExits: slices.Clone(nd.exits)})
+		h.Sidecars = append(h.Sidecars, SidecarRecord{Node: nd.name, Log: string(b), UnexpectedExits: slices.Clone(nd.exits),
+			GoroutinesStart: sample(gStart, nd.name), GoroutinesEnd: sample(gEnd, nd.name)})
 	}
 	c.mu.Unlock()
 	if qerr != nil && h.FinalErr == "" {
@@ -186,6 +203,43 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Logf("violations found; node logs:\n%s", c.logTails())
 	}
 	return res, nil
+}
+
+// goroutines reads go_goroutines from each sidecar's /metrics; a sidecar
+// that does not answer is left out.
+func (c *cluster) goroutines(ctx context.Context) map[string]int {
+	out := map[string]int{}
+	for _, nd := range c.nodes {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+"/metrics", nil)
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					out[nd.name] = n
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sample is m[name], or -1 when absent.
+func sample(m map[string]int, name string) int {
+	if n, ok := m[name]; ok {
+		return n
+	}
+	return -1
 }
 
 // readFinal reads every key the workloads wrote from the primary the
