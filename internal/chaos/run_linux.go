@@ -210,16 +210,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 func (c *cluster) goroutines(ctx context.Context) map[string]int {
 	out := map[string]int{}
 	for _, nd := range c.nodes {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+"/metrics", nil)
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			cancel()
-			continue
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		cancel()
+		b, err := c.get(ctx, nd, "/metrics")
 		if err != nil {
 			continue
 		}
@@ -232,6 +223,25 @@ func (c *cluster) goroutines(ctx context.Context) map[string]int {
 		}
 	}
 	return out
+}
+
+// get reads path from nd's HTTP listener, within 2 s.
+func (c *cluster) get(ctx context.Context, nd *node, path string) ([]byte, error) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s", nd.name, path, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 // sample is m[name], or -1 when absent.
@@ -290,18 +300,12 @@ func (c *cluster) readFinal(ctx context.Context, h *History) {
 // answers, one entry per line.
 func (c *cluster) failoverHistory(ctx context.Context) string {
 	for _, nd := range c.nodes {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, nd.httpBase()+"/v1/history", nil)
-		resp, err := c.hc.Do(req)
+		body, err := c.get(ctx, nd, "/v1/history")
 		if err != nil {
-			cancel()
 			continue
 		}
 		var entries []json.RawMessage
-		err = json.NewDecoder(resp.Body).Decode(&entries)
-		resp.Body.Close()
-		cancel()
-		if err != nil {
+		if err := json.Unmarshal(body, &entries); err != nil {
 			continue
 		}
 		var b strings.Builder

@@ -433,34 +433,35 @@ func respCommands(b []byte) ([][]string, error) {
 		}
 		return s[:len(s)-2], nil
 	}
+	// header reads a "<kind><n>" line.
+	header := func(kind byte) (int, error) {
+		h, err := line()
+		if err != nil {
+			return 0, err
+		}
+		if len(h) < 2 || h[0] != kind {
+			return 0, fmt.Errorf("want a %q header, got %q", kind, h)
+		}
+		n, err := strconv.Atoi(h[1:])
+		if err != nil {
+			return 0, fmt.Errorf("header %q: %w", h, err)
+		}
+		return n, nil
+	}
 	var out [][]string
 	for {
-		h, err := line()
+		n, err := header('*')
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if len(h) < 2 || h[0] != '*' {
-			return nil, fmt.Errorf("want an array, got %q", h)
-		}
-		n, err := strconv.Atoi(h[1:])
-		if err != nil {
-			return nil, fmt.Errorf("array header %q: %w", h, err)
-		}
 		cmd := make([]string, n)
 		for i := range cmd {
-			bh, err := line()
+			l, err := header('$')
 			if err != nil {
 				return nil, err
-			}
-			if len(bh) < 2 || bh[0] != '$' {
-				return nil, fmt.Errorf("want a bulk string, got %q", bh)
-			}
-			l, err := strconv.Atoi(bh[1:])
-			if err != nil {
-				return nil, fmt.Errorf("bulk header %q: %w", bh, err)
 			}
 			buf := make([]byte, l+2)
 			if _, err := io.ReadFull(r, buf); err != nil {
