@@ -498,7 +498,12 @@ func decideLocal(in localInput) localPlan {
 	}
 	switch {
 	case named && in.Empty:
-		p.DemoteTo = in.EmptyTo
+		// Once it follows the best replica there is nothing more to do
+		// until the group fails over (the chaos suite caught a loop that
+		// demoted it again every few milliseconds).
+		if in.EmptyTo != "" && (in.Obs.Role != monitor.RoleReplica || in.Obs.MasterAddr != in.EmptyTo) {
+			p.DemoteTo = in.EmptyTo
+		}
 	case named && !st.Promoted:
 		p.Promote = true
 	case named && in.Obs.Role == monitor.RoleReplica:

@@ -378,6 +378,18 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, DemoteTo: "c:6379"},
 		},
 		{
+			name: "empty restart already following the best replica: nothing more, and no promotion",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "c:6379"), LastContact: t0,
+				Empty: true, EmptyTo: "c:6379", Fenced: true},
+			want: localPlan{Unfence: true},
+		},
+		{
+			name: "empty restart following another replica: point it at the best one",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0,
+				Empty: true, EmptyTo: "c:6379"},
+			want: localPlan{DemoteTo: "c:6379"},
+		},
+		{
 			name: "replica of the old primary re-points once the new one is promoted",
 			in:   localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
 			want: localPlan{RepointTo: "b:6379"},
