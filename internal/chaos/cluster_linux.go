@@ -252,7 +252,14 @@ func (c *cluster) writeVigilConf(nd *node) (string, error) {
 		"failover.min_replicas":     p.MinReplicas,
 		"failover.stabilization":    "2s",
 		"failover.bootstrap_expect": len(c.nodes),
-		"log.format":                "json",
+		// The durable mode: with min_replicas the writes a cut-off primary
+		// acknowledged after the fork come back through the replay.
+		"failover.divergent_writes": "replay",
+		// Anti-flap pauses automatic failover after three in ten minutes,
+		// which a minute of faults reaches: availability could not be
+		// judged after it. TestAntiFlapCap covers it.
+		"failover.max_failovers": 0,
+		"log.format":             "json",
 	}
 	root := map[string]any{}
 	for k, v := range kv {
