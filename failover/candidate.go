@@ -19,9 +19,12 @@ const (
 	whyNotSynced   = "not_synced"    // link never came up or initial sync never finished
 	whyLagging     = "lagging"       // more than max_lag_bytes behind the primary's last known offset or the most advanced replica
 	whyVetoed      = "vetoed"        // the pre-promotion gate refused it
+	// With min_replicas: behind the last offset a replica now out of reach
+	// was seen at (durableFloor).
+	whyBehind = "behind_unreachable"
 )
 
-var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed}
+var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind}
 
 // candidate is what candidate choice knows of one node.
 type candidate struct {

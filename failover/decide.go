@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -95,6 +96,61 @@ type peerView struct {
 	UpAt time.Time
 	// First is when this sidecar first heard it.
 	First time.Time
+	// Known is the last offset its Redis was seen at as a synced replica.
+	Known knownOffset
+}
+
+// knownOffset is an offset a replica reported, at an epoch.
+type knownOffset struct {
+	Epoch  uint64
+	Offset int64
+	At     time.Time
+}
+
+// nextKnown is a peer's known offset after report r, received at at: the
+// report's offset when it shows a synced replica; cleared when its Redis
+// answers as anything else (restarted without its data, resyncing, a
+// primary); kept while its Redis does not answer.
+func nextKnown(k knownOffset, r report, at time.Time) knownOffset {
+	switch {
+	case !r.Obs.Reachable:
+		return k
+	case r.Obs.Role == monitor.RoleReplica && r.Obs.Synced && !r.Obs.SyncInProgress:
+		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
+	}
+	return knownOffset{}
+}
+
+// durableWait is how long, with min_replicas, the leader waits for a
+// replica that is out of reach but held more data than every candidate
+// (ten down_after, as Sentinel's limit on a replica's disconnection).
+func durableWait(p params) time.Duration { return 10 * p.DownAfter }
+
+// durableFloor is, with min_replicas, the highest offset a replica other
+// than the primary was last seen at in this epoch while it is now out of
+// reach (report stale or Redis not answering), seen within durableWait; -1
+// when none applies. A candidate below it lacks writes that replica had,
+// acknowledged writes with min_replicas, and is not promoted while that
+// replica may come back. Replicas in reach count through rankCandidates.
+func durableFloor(st groupState, peers map[string]peerView, now time.Time, p params) (floor int64, who string) {
+	floor = -1
+	if p.MinReplicas < 1 {
+		return floor, ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		k := pv.Known
+		if name == st.Primary || k.At.IsZero() || k.Epoch != st.Epoch || now.Sub(k.At) >= durableWait(p) {
+			continue
+		}
+		if pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
+			continue
+		}
+		if k.Offset > floor {
+			floor, who = k.Offset, name
+		}
+	}
+	return floor, who
 }
 
 // fresh reports whether p is current at now.
@@ -225,6 +281,9 @@ type leaderDecision struct {
 	Reason   string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
 	WhyNot   string // no candidate qualifies, and why
 	Excluded map[string]string
+	// WaitFor names the out-of-reach replica whose data the durable mode
+	// waits for (durableFloor), when it excluded a candidate.
+	WaitFor  string
 	Conflict string // discovery cannot tell the initial primary
 	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
 	// failover has not arrived yet; nothing is committed before it does.
@@ -275,9 +334,22 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			excluded[n] = whyVetoed
 		}
 	}
+	if floor, who := durableFloor(st, peers, now, p); floor >= 0 {
+		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if c.Offset < floor {
+				excluded[c.Name] = whyBehind
+				d.WaitFor = who
+				return true
+			}
+			return false
+		})
+	}
 	d.Excluded = excluded
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
+		if d.WaitFor != "" {
+			d.WhyNot += fmt.Sprintf("; min_replicas: waiting up to %s for %s, which had more data", durableWait(p), d.WaitFor)
+		}
 	}
 	switch {
 	case !d.ODown && !d.Empty && !d.Stuck:

@@ -645,3 +645,59 @@ func FuzzDecode(fz *testing.F) {
 		}
 	})
 }
+
+// With min_replicas, a candidate behind the last offset an out-of-reach
+// replica was seen at is not promoted while that replica may come back
+// (chaos seed 3: the primary died, the best replica's Redis was stalled,
+// and the group promoted a replica 12 s behind it).
+func TestDurableFloor(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b")}
+	stalled := func(known knownOffset) peerView {
+		p := down(rep("a", 0), "p", 4)
+		p.Rep.Obs = obsSummary{Reachable: false}
+		p.Known = known
+		return p
+	}
+	behind := down(rep("b", 4000), "p", 4)
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		known       knownOffset
+		wantTarget  string
+	}{
+		{"durable: wait for the stalled replica that had more", 1, knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-time.Second)}, ""},
+		{"without min_replicas the behind replica is promoted", 0, knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-time.Second)}, "b"},
+		{"no longer waited for after ten down_after", 1, knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-10 * time.Second)}, "b"},
+		{"an offset from an earlier epoch is another history", 1, knownOffset{Epoch: 3, Offset: 4500, At: t0.Add(-time.Second)}, "b"},
+		{"the stalled replica had no more than the candidate", 1, knownOffset{Epoch: 4, Offset: 4000, At: t0.Add(-time.Second)}, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			d := decideLeader(t0, st, map[string]peerView{"a": stalled(tt.known), "b": behind}, p, "")
+			if d.Target != tt.wantTarget || (tt.wantTarget != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.wantTarget, d.Excluded, d.WhyNot)
+			}
+			if tt.wantTarget == "" && (d.Excluded["b"] != whyBehind || d.WaitFor != "a" || !strings.Contains(d.WhyNot, "waiting up to 10s for a")) {
+				t.Errorf("excluded %v, wait for %q, why not %q", d.Excluded, d.WaitFor, d.WhyNot)
+			}
+		})
+	}
+}
+
+func TestNextKnown(t *testing.T) {
+	k := knownOffset{Epoch: 4, Offset: 4500, At: t0}
+	r := rep("a", 5000).Rep
+	r.Epoch = 5
+	if got := nextKnown(k, r, t0.Add(time.Second)); got != (knownOffset{Epoch: 5, Offset: 5000, At: t0.Add(time.Second)}) {
+		t.Errorf("synced replica: %+v", got)
+	}
+	r.Obs.Reachable = false
+	if got := nextKnown(k, r, t0.Add(time.Second)); got != k {
+		t.Errorf("Redis not answering: %+v, want the last known %+v", got, k)
+	}
+	r.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica}
+	if got := nextKnown(k, r, t0.Add(time.Second)); got != (knownOffset{}) {
+		t.Errorf("answering but never synced (restarted without its data): %+v, want cleared", got)
+	}
+}

@@ -141,7 +141,7 @@ func (f *Failover) loop(ctx context.Context) {
 // onReport records a peer's report.
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
-	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt}
+	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: nextKnown(prev.Known, m.rep, m.at)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
@@ -304,7 +304,9 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		f.emit(Event{Kind: kind, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
 	}
 	own := f.report(c, now)
-	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, c.peers[f.self.Name].UpAt), First: c.started}
+	prev := c.peers[f.self.Name]
+	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), First: c.started,
+		Known: nextKnown(prev.Known, own, now)}
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
