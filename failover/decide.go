@@ -108,17 +108,17 @@ type knownOffset struct {
 }
 
 // nextKnown is a peer's known offset after report r, received at at: the
-// report's offset when it shows a synced replica; cleared when its Redis
-// answers as anything else (restarted without its data, resyncing, a
-// primary); kept while its Redis does not answer.
+// report's offset when it shows a synced replica, else the last one. A
+// Redis that answers without a replication position it can prove (restarted
+// from an AOF, which keeps no offset, or resyncing) may still hold the data
+// it had: chaos seed 5 promoted a replica restarted from a 24 s old RDB
+// while the one restarted from its AOF, with every write, was waiting for
+// its primary.
 func nextKnown(k knownOffset, r report, at time.Time) knownOffset {
-	switch {
-	case !r.Obs.Reachable:
-		return k
-	case r.Obs.Role == monitor.RoleReplica && r.Obs.Synced && !r.Obs.SyncInProgress:
+	if r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica && r.Obs.Synced && !r.Obs.SyncInProgress {
 		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
 	}
-	return knownOffset{}
+	return k
 }
 
 // durableWait is how long, with min_replicas, the leader waits for a
@@ -128,8 +128,8 @@ func durableWait(p params) time.Duration { return 10 * p.DownAfter }
 
 // durableFloor is, with min_replicas, the highest offset a replica other
 // than the primary was last seen at in this epoch while it is now out of
-// reach (report stale or Redis not answering), seen within durableWait; -1
-// when none applies. A candidate below it lacks writes that replica had,
+// reach (report stale, Redis not answering, or answering without a
+// position it can prove), seen within durableWait; -1 when none applies. A candidate below it lacks writes that replica had,
 // acknowledged writes with min_replicas, and is not promoted while that
 // replica may come back. Replicas in reach count through rankCandidates.
 func durableFloor(st groupState, peers map[string]peerView, now time.Time, p params) (floor int64, who string) {
@@ -143,8 +143,8 @@ func durableFloor(st groupState, peers map[string]peerView, now time.Time, p par
 		if name == st.Primary || k.At.IsZero() || k.Epoch != st.Epoch || now.Sub(k.At) >= durableWait(p) {
 			continue
 		}
-		if pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
-			continue
+		if r := pv.Rep.Obs; pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced {
+			continue // a candidate now, or its data counts through rankCandidates
 		}
 		if k.Offset > floor {
 			floor, who = k.Offset, name

@@ -659,6 +659,13 @@ func TestDurableFloor(t *testing.T) {
 		return p
 	}
 	behind := down(rep("b", 4000), "p", 4)
+	// Restarted from its AOF: answers, as a replica without a position.
+	aofRestart := down(rep("a", 1), "p", 4)
+	aofRestart.Rep.Obs.Synced, aofRestart.Rep.Obs.LinkUp = false, false
+	aofRestart.Known = knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-time.Second)}
+	if d := decideLeader(t0, st, map[string]peerView{"a": aofRestart, "b": behind}, func() params { p := testParams(); p.MinReplicas = 1; return p }(), ""); d.Action == leaderPromote {
+		t.Errorf("promoted %s behind a replica restarted from its AOF that had more (excluded %v)", d.Target, d.Excluded)
+	}
 	for _, tt := range []struct {
 		name        string
 		minReplicas int
@@ -697,7 +704,7 @@ func TestNextKnown(t *testing.T) {
 		t.Errorf("Redis not answering: %+v, want the last known %+v", got, k)
 	}
 	r.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica}
-	if got := nextKnown(k, r, t0.Add(time.Second)); got != (knownOffset{}) {
-		t.Errorf("answering but never synced (restarted without its data): %+v, want cleared", got)
+	if got := nextKnown(k, r, t0.Add(time.Second)); got != k {
+		t.Errorf("answering but not synced (restarted from an AOF): %+v, want the last known %+v", got, k)
 	}
 }
