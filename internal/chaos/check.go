@@ -94,18 +94,33 @@ func Check(h *History, p Params) Report {
 }
 
 // lossExcused reports whether an acknowledged write completed at t falls
-// within the loss bound of a mode without min_replicas: the unreplicated
+// within the documented loss bound. Without min_replicas: the unreplicated
 // stream (one interval before a fault) plus the writes an isolated or
-// failing primary takes during fence_after and one interval after it.
+// failing primary takes during fence_after and one interval after it. With
+// min_replicas (and divergent_writes replay) the same window, but only when
+// another fault later destroyed a Redis's data: a primary cut off from its
+// replicas still acknowledges writes until its fence (Redis judges the
+// replicas' lag in whole seconds), and those come back through the
+// divergent-write replay unless its data is gone before it rejoins. A
+// primary killed without its replication cut first loses nothing.
 func lossExcused(h *History, p Params, t time.Duration) bool {
-	if p.MinReplicas >= 1 {
-		return false
-	}
 	for _, f := range h.Faults {
 		if f.Class == ClassAdmin {
 			continue
 		}
-		if t >= f.Start-p.Interval && t <= f.Start+p.FenceAfter+p.Interval {
+		if t >= f.Start-p.Interval && t <= f.Start+p.FenceAfter+p.Interval &&
+			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// dataLostAfter reports whether a fault other than id destroyed a Redis's
+// data (killed without persistence or wiped) after t.
+func dataLostAfter(h *History, t time.Duration, id int) bool {
+	for _, f := range h.Faults {
+		if f.DataLost && f.Start >= t && f.ID != id {
 			return true
 		}
 	}

@@ -252,6 +252,24 @@ func TestLostWriteBound(t *testing.T) {
 	}
 }
 
+// With min_replicas, a write within the window is excused only when a
+// Redis lost its data afterwards (the replay could not bring it back).
+func TestLostWriteBoundDurable(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	h := clean()
+	delete(h.Final, "w4.9s")
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"},
+		Start: ms(7000), End: ms(8000), RedisRestart: true, DataLost: true})
+	if r := Check(h, p); !r.OK() || r.Stats.LostExcused != 1 {
+		t.Fatalf("a write lost within the window before b lost its data was rejected: %+v %+v", r.Violations, r.Stats)
+	}
+	h.Faults[1].Start = ms(4000) // the data loss came before the write
+	if r := Check(h, p); r.OK() {
+		t.Fatal("a write lost with no data loss after it was excused")
+	}
+}
+
 func TestRetryQueueWipeExcused(t *testing.T) {
 	h := clean()
 	delete(h.Final, "q1")
