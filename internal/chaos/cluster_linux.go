@@ -255,6 +255,10 @@ func (c *cluster) writeVigilConf(nd *node) (string, error) {
 		// The durable mode: with min_replicas the writes a cut-off primary
 		// acknowledged after the fork come back through the replay.
 		"failover.divergent_writes": "replay",
+		// An archive whose replay found no writable primary is retried
+		// this often (default 30 s); the run waits for it before its
+		// final read.
+		"failover.divergent_replay_retry": "1s",
 		// Anti-flap pauses automatic failover after three in ten minutes,
 		// which a minute of faults reaches: availability could not be
 		// judged after it. TestAntiFlapCap covers it.

@@ -159,6 +159,14 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Logf("%v", derr)
 	}
 
+	// Let kept divergent writes reach the primary: a replay that found no
+	// writable primary is retried every divergent_replay_retry.
+	if verr := poll(ctx, 30*time.Second, "divergent-write replays done", func() error {
+		return c.divergentPending(ctx)
+	}); verr != nil {
+		o.Logf("%v", verr)
+	}
+
 	// Goroutines once everything is idle again: the clients are closed,
 	// connections they held wind down within a few intervals.
 	gEnd := c.goroutines(ctx)
@@ -225,6 +233,42 @@ func (c *cluster) goroutines(ctx context.Context) map[string]int {
 	return out
 }
 
+// divergentPending reports an archive some sidecar still has to replay
+// (pending, its last replay interrupted), or nil.
+func (c *cluster) divergentPending(ctx context.Context) error {
+	for _, nd := range c.nodes {
+		b, err := c.get(ctx, nd, "/v1/divergent")
+		if err != nil {
+			if errors.Is(err, errNotFound) {
+				return nil // a binary without divergent writes
+			}
+			return err
+		}
+		var body struct {
+			Archives []struct {
+				Name   string `json:"name"`
+				State  string `json:"state"`
+				File   string `json:"file"`
+				Replay *struct {
+					Interrupted bool `json:"interrupted"`
+				} `json:"replay"`
+			} `json:"archives"`
+		}
+		if err := json.Unmarshal(b, &body); err != nil {
+			return fmt.Errorf("%s /v1/divergent: %w", nd.name, err)
+		}
+		for _, a := range body.Archives {
+			if a.State == "pending" && a.File != "" && a.Replay != nil && a.Replay.Interrupted {
+				return fmt.Errorf("%s: archive %s not replayed yet", nd.name, a.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// errNotFound is a 404 from a sidecar.
+var errNotFound = errors.New("not found")
+
 // get reads path from nd's HTTP listener, within 2 s.
 func (c *cluster) get(ctx context.Context, nd *node, path string) ([]byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -233,12 +277,17 @@ func (c *cluster) get(ctx context.Context, nd *node, path string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, fmt.Errorf("%s %s: %w", nd.name, path, errNotFound)
+	default:
 		return nil, fmt.Errorf("%s %s: %s", nd.name, path, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
