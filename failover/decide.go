@@ -521,6 +521,12 @@ type localPlan struct {
 	RepointTo string // replica following the wrong primary
 	// Isolated: no acknowledged majority contact for fence_after.
 	Isolated bool
+	// Evict: with Fence, the local Redis answers as a primary that may
+	// have been replaced (isolated, or doomed by a quorum): disconnect its
+	// clients too. The pause stops writes, not reads; clients that stay
+	// would read stale data once another node is promoted, and only a
+	// reconnection makes them ask the Sentinels again.
+	Evict bool
 }
 
 // handingOver reports whether self is the old primary of a switchover
@@ -552,6 +558,7 @@ func decideLocal(in localInput) localPlan {
 		// Before the first answer and while isolated this fences
 		// blindly; the pause lapses by itself if it is never renewed.
 		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
+		p.Evict = p.Fence && localPrimary && named && (p.Isolated || doomed)
 	case in.Fenced && localPrimary:
 		// Not doomed, not isolated, named and promoted: the shell releases
 		// writes only after a Verify through the Raft leader confirms it,

@@ -302,9 +302,9 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, Isolated: true},
 		},
 		{
-			name: "isolated primary answers: renew the fence",
+			name: "isolated primary answers: renew the fence and send its clients away",
 			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0.Add(-time.Second), Fenced: true},
-			want: localPlan{Fence: true, Isolated: true},
+			want: localPlan{Fence: true, Isolated: true, Evict: true},
 		},
 		{
 			name: "majority back, fenced, local redis does not answer: keep the fence, no release",
@@ -326,13 +326,13 @@ func TestDecideLocal(t *testing.T) {
 			name: "fenced and still doomed: keep the fence",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true,
 				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
-			want: localPlan{Fence: true},
+			want: localPlan{Fence: true, Evict: true},
 		},
 		{
 			name: "doomed: a quorum cannot reach this primary although Raft still answers",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
 				Peers: map[string]peerView{"b": reaching("b", 300), "c": reaching("c", 300)}},
-			want: localPlan{Fence: true},
+			want: localPlan{Fence: true, Evict: true},
 		},
 		{
 			name: "one peer that cannot reach it is not a quorum",

@@ -138,8 +138,18 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {
 		c.fenceBusy = true
 		pause := f.fencePause(c.p)
+		// Clients are disconnected at most every other interval: a client
+		// that reconnects to this node through a Sentinel that does not
+		// know better yet is sent away again soon after.
+		evict := p.Evict && now.Sub(c.evictedAt) >= 2*f.mc.Interval
+		if evict {
+			c.evictedAt = now
+		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			err := f.pauseWrites(ctx, pause)
+			if err == nil && evict {
+				f.killClientsOn(ctx, f.local.Client())
+			}
 			return func(c *core) {
 				c.fenceBusy = false
 				if err != nil {

@@ -57,6 +57,9 @@ type core struct {
 	takeoverEpoch uint64
 
 	ident redisIdentity // the local Redis while it was the named primary
+	// evictedAt: when the fence last disconnected the local Redis's
+	// clients (localPlan.Evict).
+	evictedAt time.Time
 	// identUnsure: since when the local primary shows a new identity that
 	// no replica report has confirmed or refuted (restartUnknown).
 	identUnsure time.Time

@@ -64,6 +64,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
 		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs,
 		Fenced: c.fenced, Paused: st.Paused, FlapPaused: st.FlapPaused, Leader: leader,
+		Isolated:   now.Sub(f.auth.LastContact()) >= c.p.FenceAfter,
 		InFailover: c.promoting || handingOver || (st.Primary != "" && !st.Promoted),
 		WhyNot:     c.decision.WhyNot, Conflict: c.conflict,
 		Replicas: []Node{}, Sentinels: []Node{},
@@ -157,8 +158,8 @@ func (f *Failover) publish(c *core, now time.Time) {
 // on, without the timestamps that change with every report.
 func topologyKey(s Snapshot) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
-		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum)
+	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
+		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum, s.Isolated)
 	for _, n := range s.Replicas {
 		fmt.Fprintf(&b, "%s,%s,%s,%v,%v,%v;", n.Name, n.Addr, n.Role, n.Reachable, n.SDown, n.LinkUp)
 	}

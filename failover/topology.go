@@ -40,6 +40,10 @@ type Snapshot struct {
 	// Writable is true while the primary is known, reachable and not fenced.
 	Writable bool `json:"writable"`
 	Fenced   bool `json:"fenced"` // this sidecar has paused writes on its own Redis
+	// Isolated: this sidecar has had no acknowledged contact with a Raft
+	// majority for fence_after; the primary it knows may have been
+	// replaced, so the Sentinel endpoint names none.
+	Isolated bool `json:"isolated"`
 	Paused   bool `json:"paused"` // automatic failover is paused by an operator
 	// FlapPaused, when not empty, says why anti-flap paused automatic
 	// failover (failover.max_failovers within failover.flap_window).

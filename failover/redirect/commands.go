@@ -414,7 +414,10 @@ func (s *Sentinel) sentinel(st *connState, args [][]byte, b []byte) []byte {
 		}
 		snap := s.src.Snapshot()
 		ip, port := splitAddr(snap.Primary.Addr)
-		if string(args[2]) != s.masterName || ip == "" {
+		// A sidecar cut off from the group names no primary: the one it
+		// knows may have been replaced, and a client that asks another
+		// Sentinel learns the current one instead of reading stale data.
+		if string(args[2]) != s.masterName || ip == "" || snap.Isolated {
 			// Exactly two elements or a null: go-redis panics on fewer.
 			return appendNullArray(b, proto)
 		}

@@ -669,3 +669,15 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// A sidecar cut off from the group names no primary: the one it knows may
+// have been replaced, and a client should ask another Sentinel.
+func TestSentinelIsolatedNamesNoPrimary(t *testing.T) {
+	snap := snapshotOf(failover.Node{Name: "a", Addr: "127.0.0.1:6379"})
+	snap.Isolated = true
+	_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", newTestSource(snap))
+	c := dialRESP(t, addr)
+	if diff := cmp.Diff(c.do("SENTINEL", "get-master-addr-by-name", "mymaster"), any(nullArray{})); diff != "" {
+		t.Errorf("get-master-addr-by-name while isolated (-got +want):\n%s", diff)
+	}
+}
