@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -706,5 +707,27 @@ func TestNextKnown(t *testing.T) {
 	r.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica}
 	if got := nextKnown(k, r, t0.Add(time.Second)); got != k {
 		t.Errorf("answering but not synced (restarted from an AOF): %+v, want the last known %+v", got, k)
+	}
+}
+
+func TestForkFor(t *testing.T) {
+	history := []HistoryEntry{
+		{Epoch: 2, ForkReplID: "h1", ForkOffset: 100},
+		{Epoch: 3, ForkReplID: "h2", ForkOffset: 250},
+		{Epoch: 4, ForkReplID: "h3", ForkOffset: 400},
+	}
+	for _, tt := range []struct {
+		replID string
+		want   divergent.Fork
+		ok     bool
+	}{
+		{"h2", divergent.Fork{OldReplID: "h2", Offset: 250}, true}, // cut off since epoch 3
+		{"h3", divergent.Fork{OldReplID: "h3", Offset: 400}, true},
+		{"other", divergent.Fork{}, false},
+		{"", divergent.Fork{}, false},
+	} {
+		if got, ok := forkFor(history, tt.replID); got != tt.want || ok != tt.ok {
+			t.Errorf("forkFor(%q) = %+v %v, want %+v %v", tt.replID, got, ok, tt.want, tt.ok)
+		}
 	}
 }

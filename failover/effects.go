@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -826,10 +827,16 @@ func (f *Failover) keepDivergent(ctx context.Context, k keepReq, newPrimary stri
 	}
 }
 
-// forkOf returns the fork point of the epoch that replaced k: recorded in
-// its history entry once the promotion was confirmed, else read from the
-// new primary, which keeps it until it is promoted again or restarts.
+// forkOf returns where the group's history left k's: the fork a recorded
+// failover took from the history k's Redis is still on (k was cut off
+// across several failovers), else the fork of the epoch that replaced k,
+// recorded in its history entry once the promotion was confirmed or read
+// from the new primary, which keeps it until it is promoted again or
+// restarts.
 func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (divergent.Fork, error) {
+	if fork, ok := forkFor(k.history, f.replIDOf(ctx, k.addr)); ok {
+		return fork, nil
+	}
 	for _, h := range k.history {
 		if h.Epoch == k.epoch && h.ForkReplID != "" {
 			return divergent.Fork{OldReplID: h.ForkReplID, Offset: h.ForkOffset}, nil
@@ -844,6 +851,46 @@ func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (di
 		return divergent.Fork{}, fmt.Errorf("info replication of %s: %w", newPrimary, err)
 	}
 	return divergent.ParseFork(info)
+}
+
+// forkFor picks, among the recorded failovers, the newest that forked from
+// replication history replID: a node still on that history holds the
+// writes it took after that fork (chaos seed 4: a primary cut off from
+// epoch 2 to 4 was compared with epoch 4's fork, taken from another
+// history, and its writes were reported lost).
+func forkFor(history []HistoryEntry, replID string) (divergent.Fork, bool) {
+	if replID == "" {
+		return divergent.Fork{}, false
+	}
+	var best *HistoryEntry
+	for i := range history {
+		h := &history[i]
+		if h.ForkReplID == replID && (best == nil || h.Epoch > best.Epoch) {
+			best = h
+		}
+	}
+	if best == nil {
+		return divergent.Fork{}, false
+	}
+	return divergent.Fork{OldReplID: best.ForkReplID, Offset: best.ForkOffset}, true
+}
+
+// replIDOf is the replication id a Redis is on now, "" if it cannot say.
+func (f *Failover) replIDOf(ctx context.Context, addr string) string {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	defer cancel()
+	info, err := cl.Info(ictx, "replication").Result()
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_replid:"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // localFork reads the fork point of the local Redis right after its

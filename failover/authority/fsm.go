@@ -186,14 +186,23 @@ type applyResult struct {
 // fsm is the raft state machine. raft calls Apply, StoreConfiguration,
 // Snapshot and Restore from its FSM goroutine; readers take a copy
 // under mu. It does no I/O but what raft asks of it (Persist, Restore).
+//
+// Readers see view: the applied state, or a newer committed state the
+// leader returned (adopt). A follower that restarts applies its log only
+// once the leader's replication reaches it, and hashicorp/raft backs off
+// up to seconds from a follower that was down; meanwhile the leader's
+// answers keep this member's decisions current (chaos seed 3: a restarted
+// primary's sidecar kept its Redis paused for 5 s at epoch 0).
 type fsm struct {
 	mu      sync.Mutex
-	st      State
-	changed chan struct{} // closed and replaced on every change
+	st      State         // applied: what Apply builds on and Snapshot saves
+	view    State         // published: st, or a newer committed state adopted
+	changed chan struct{} // closed and replaced on every change of view
 }
 
 func newFSM() *fsm {
-	return &fsm{st: State{Members: map[string]Member{}}, changed: make(chan struct{})}
+	st := State{Members: map[string]Member{}}
+	return &fsm{st: st, view: st, changed: make(chan struct{})}
 }
 
 // Apply applies one committed command entry.
@@ -224,12 +233,39 @@ func (f *fsm) StoreConfiguration(index uint64, c raft.Configuration) {
 
 func (f *fsm) setLocked(s State) {
 	f.st = s
+	if s.Index >= f.view.Index {
+		f.publishLocked(s)
+	}
+}
+
+func (f *fsm) publishLocked(s State) {
+	f.view = s
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
 
+// adopt publishes s, a state the leader returned after it was committed,
+// when it is newer than what this member applied.
+func (f *fsm) adopt(s State) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.Index > f.view.Index {
+		if s.Members == nil {
+			s.Members = map[string]Member{}
+		}
+		f.publishLocked(s.Clone())
+	}
+}
+
 // state returns a copy of the current state.
 func (f *fsm) state() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.view.Clone()
+}
+
+// applied returns a copy of the applied state.
+func (f *fsm) applied() State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st.Clone()
@@ -239,7 +275,7 @@ func (f *fsm) state() State {
 func (f *fsm) watch() (State, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.st.Clone(), f.changed
+	return f.view.Clone(), f.changed
 }
 
 // snapshotVersion is the first byte of a snapshot.
@@ -247,7 +283,7 @@ const snapshotVersion byte = 1
 
 // Snapshot returns a point-in-time copy; raft persists it on another goroutine.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return fsmSnapshot{st: f.state()}, nil
+	return fsmSnapshot{st: f.applied()}, nil
 }
 
 // Restore replaces the state with a snapshot written by Persist.

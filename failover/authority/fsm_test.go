@@ -393,3 +393,71 @@ func TestStateCloneIsDeep(t *testing.T) {
 		t.Fatalf("PrimaryMember = %+v %v", m, ok)
 	}
 }
+
+// A state the leader returned is published when newer than what this
+// member applied, without becoming the base of the entries it applies
+// later, and without reaching its snapshots.
+func TestFSMAdoptsNewerCommittedState(t *testing.T) {
+	enc := func(c Command) []byte {
+		b, err := encodeCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	leader := newFSM()
+	follower := newFSM()
+	logs := []*raft.Log{
+		{Index: 2, Data: enc(Command{Op: OpRegister, Start: t0, Member: &Member{Name: "a", RedisAddr: "r1"}})},
+		{Index: 3, Data: enc(Command{Op: OpSetPrimary, IfEpoch: 0, Epoch: 1, Primary: "a", Reason: ReasonInitial, Start: t0})},
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{ID: "a", Address: "x:1", Suffrage: raft.Voter}}}
+	leader.StoreConfiguration(1, conf)
+	for _, l := range logs {
+		leader.Apply(l)
+	}
+	_, changed := follower.watch()
+	follower.adopt(leader.state())
+	select {
+	case <-changed:
+	default:
+		t.Fatal("adopting a newer state did not notify watchers")
+	}
+	if st := follower.state(); st.Epoch != 1 || st.Primary != "a" || st.Index != 3 {
+		t.Fatalf("view after adopt: epoch %d primary %q index %d, want 1 a 3", st.Epoch, st.Primary, st.Index)
+	}
+	if st := follower.applied(); st.Index != 0 {
+		t.Fatalf("adopt changed the applied state: index %d", st.Index)
+	}
+	// The follower's log catches up: the first entries do not move the
+	// view back; the last reaches it, built on the applied state.
+	_, changed = follower.watch()
+	follower.StoreConfiguration(1, conf)
+	follower.Apply(logs[0])
+	select {
+	case <-changed:
+		t.Fatal("an older applied entry was published over the adopted state")
+	default:
+	}
+	if st := follower.state(); st.Index != 3 {
+		t.Fatalf("view moved back to index %d", st.Index)
+	}
+	follower.Apply(logs[1])
+	if diff := cmp.Diff(follower.state(), leader.state()); diff != "" {
+		t.Errorf("follower after catching up (-got +leader):\n%s", diff)
+	}
+	// An older state adopted later changes nothing.
+	follower.adopt(State{Index: 1, Members: map[string]Member{}})
+	if st := follower.state(); st.Index != 3 {
+		t.Errorf("an older adopted state replaced the view: index %d", st.Index)
+	}
+	f := newFSM()
+	f.adopt(leader.state())
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.(fsmSnapshot).st.Index; got != 0 {
+		t.Errorf("snapshot saved the adopted state (index %d), want the applied one", got)
+	}
+}

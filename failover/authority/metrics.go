@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, a *Authority) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_raft_applied_index",
 			Help: "Raft index of the last entry applied to this sidecar's state.",
-		}, func() float64 { return float64(a.fsm.state().Index) }),
+		}, func() float64 { return float64(a.fsm.applied().Index) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_raft_last_contact_seconds",
 			Help: "Seconds since the last acknowledged contact with a majority (leader) or with the leader (follower); -1 before any.",

@@ -126,6 +126,7 @@ func (a *Authority) forward(ctx context.Context, r *raft.Raft, req request) (Sta
 	if resp.State == nil {
 		return State{}, fmt.Errorf("authority: %s on leader %s: empty response", req.Kind, id)
 	}
+	a.fsm.adopt(*resp.State)
 	return *resp.State, nil
 }
 
