@@ -879,3 +879,40 @@ func TestKeepWithPassword(t *testing.T) {
 		t.Fatalf("auth:k on the new primary = %q", v)
 	}
 }
+
+// An item the retry queue applied on the old primary after the fork, and
+// again on the new primary when it did not hear back, is not replayed a
+// second time: its done marker on the new primary proves it applied there.
+// An item only the old primary took is replayed.
+func TestReplaySkipsItemsTheRetryQueueAppliedAgain(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	// What the retry queue's script does: claim the marker, then write;
+	// the stream carries the effects (SET marker, INCR) in MULTI/EXEC.
+	const item = `if redis.call('SET', KEYS[1], '1', 'NX', 'PX', 60000) then return redis.call('INCR', KEYS[2]) end return 0`
+	apply := func(s *redistest.Server, id string) {
+		t.Helper()
+		if err := s.Client().Eval(ctx, item, []string{RetryQueueMarkerPrefix + id, "rq:" + id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(p.a, "both") // on the old primary after the fork...
+	apply(p.b, "both") // ...and again on the new one
+	apply(p.a, "only-a")
+	pauseWrites(t, p.a)
+
+	k, _ := newTestKeeper(t, keeperCfg(ModeReplay), Deps{})
+	res, err := k.Keep(ctx, Request{Epoch: 5, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: p.b.Addr()})
+	if err != nil || res.Replay == nil || !res.Replay.Complete() {
+		t.Fatalf("keep: %+v, err %v", res.Replay, err)
+	}
+	for id, want := range map[string]string{"both": "1", "only-a": "1"} {
+		if v, _ := p.b.Client().Get(ctx, "rq:"+id).Result(); v != want {
+			t.Errorf("rq:%s on the new primary = %q, want %s", id, v, want)
+		}
+	}
+	if res.Replay.Duplicates != 1 || res.Replay.Applied != res.Replay.Units-1 {
+		t.Errorf("replay %+v: want exactly the item applied twice counted as a duplicate", res.Replay)
+	}
+}

@@ -15,6 +15,10 @@ import (
 // vigil:divergent:done:<old replid>:<offset of the unit's first byte>.
 const MarkerPrefix = "vigil:divergent:done:"
 
+// RetryQueueMarkerPrefix is retryq.DoneKeyPrefix (a test keeps them equal):
+// the done markers the retry queue sets with each item it applies.
+const RetryQueueMarkerPrefix = "vigil:retryq:done:"
+
 // replayScript applies units, each at most once, in order. KEYS[i] is
 // the marker of unit i. ARGV[1] is the marker TTL in ms and ARGV[2] the
 // number of units; then each unit has its database, its number of
@@ -34,8 +38,27 @@ const MarkerPrefix = "vigil:divergent:done:"
 // larger than a unit's work. The reply has one element per unit: -1 when
 // it was applied before, else the list of its commands' error messages
 // (empty: all applied).
+//
+// A unit that sets a retry-queue done marker (RetryQueueMarkerPrefix) the
+// target already holds is skipped as applied before: the retry queue wrote
+// that item on the old primary, did not hear back, and applied it again on
+// the new one, which its marker proves. Replaying the old primary's copy
+// would apply the item twice (chaos seed 7: INCRs counted twice); the
+// stream holds the script's effects, not the script's check.
 const replayScript = `
 local ttl = ARGV[1]
+local rqPrefix = '` + RetryQueueMarkerPrefix + `'
+local function rqApplied(a, n)
+  for i = 1, n do
+    local argc = tonumber(ARGV[a])
+    if argc >= 2 and string.upper(ARGV[a + 1]) == 'SET' and string.sub(ARGV[a + 2], 1, #rqPrefix) == rqPrefix
+      and redis.call('EXISTS', ARGV[a + 2]) == 1 then
+      return true
+    end
+    a = a + argc + 1
+  end
+  return false
+end
 local out = {}
 local a = 3
 local cur = '0'
@@ -54,6 +77,7 @@ for u = 1, tonumber(ARGV[2]) do
       cur = db
     end
   end
+  if not out[u] and rqApplied(a, n) then out[u] = -1 end
   if out[u] then
     for i = 1, n do a = a + tonumber(ARGV[a]) + 1 end
   else

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-redis/vigil/retryq"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -258,5 +260,11 @@ func TestHandlerAndMetrics(t *testing.T) {
 		if tc.path == "/v1/divergent/4-a/dismiss" && pending() != 0 {
 			t.Errorf("pending after dismiss = %v, want 0", pending())
 		}
+	}
+}
+
+func TestRetryQueueMarkerPrefix(t *testing.T) {
+	if RetryQueueMarkerPrefix != retryq.DoneKeyPrefix {
+		t.Errorf("RetryQueueMarkerPrefix %q, the retry queue marks items with %q", RetryQueueMarkerPrefix, retryq.DoneKeyPrefix)
 	}
 }
