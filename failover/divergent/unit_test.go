@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-redis/vigil/retryq"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-redis/vigil/retryq"
 )
 
 func TestParseFork(t *testing.T) {
