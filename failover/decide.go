@@ -243,17 +243,34 @@ const (
 	restartUnknown
 )
 
+// replicaPos is where a fresh report puts a synced replica: the history
+// it follows and its offset.
+type replicaPos struct {
+	ReplID string
+	Offset int64
+}
+
 // judgeRestart compares the local primary's identity with the last one
-// known to hold data, given the highest offset a fresh replica report shows
-// (-1 when none does).
-func judgeRestart(prev, cur redisIdentity, bestReplica int64) restartVerdict {
-	if prev.RunID == "" || cur.RunID == "" || cur.RunID == prev.RunID || cur.ReplID == prev.ReplID {
+// known to hold data (prev; zero when this sidecar never saw one, as after
+// its own restart) and with the replicas' positions. Replicas already
+// following the current history say nothing about it; one on another
+// history with a higher offset holds data the primary lost.
+func judgeRestart(prev, cur redisIdentity, replicas []replicaPos) restartVerdict {
+	if cur.RunID == "" || prev.RunID != "" && (cur.RunID == prev.RunID || cur.ReplID == prev.ReplID) {
 		return restartNone
 	}
+	best := int64(-1)
+	for _, r := range replicas {
+		if r.ReplID != cur.ReplID {
+			best = max(best, r.Offset)
+		}
+	}
 	switch {
-	case bestReplica < 0:
+	case best < 0 && len(replicas) > 0 && prev.RunID == "":
+		return restartNone // every replica follows it: nothing was lost
+	case best < 0:
 		return restartUnknown
-	case cur.Offset < bestReplica:
+	case cur.Offset < best:
 		return restartEmpty
 	}
 	return restartNone
@@ -507,6 +524,11 @@ type localInput struct {
 	// EmptyTo is the most advanced replica's address, the source the empty
 	// primary is pointed at so that no replica syncs from it.
 	EmptyTo string
+	// Unsure: the local Redis is a primary this sidecar has not yet judged
+	// against the replicas (judgeRestart said unknown, or it never saw it):
+	// its writes are not released before that, as it may have come back
+	// empty.
+	Unsure bool
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
 	P     params
@@ -559,7 +581,7 @@ func decideLocal(in localInput) localPlan {
 		// blindly; the pause lapses by itself if it is never renewed.
 		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
 		p.Evict = p.Fence && localPrimary && named && (p.Isolated || doomed)
-	case in.Fenced && localPrimary:
+	case in.Fenced && localPrimary && !in.Unsure:
 		// Not doomed, not isolated, named and promoted: the shell releases
 		// writes only after a Verify through the Raft leader confirms it,
 		// which also proves Raft contact now. A gossip-only partition

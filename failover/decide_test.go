@@ -319,6 +319,11 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Unfence: true},
 		},
 		{
+			name: "not judged against the replicas yet (it may have restarted empty): keep the fence",
+			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true, Unsure: true},
+			want: localPlan{},
+		},
+		{
 			name: "gossip cut (no fresh report) but Raft fine: release after the Verify",
 			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Fenced: true},
 			want: localPlan{Unfence: true},
@@ -436,23 +441,29 @@ func reaching(name string, downMs int64) peerView {
 
 func TestJudgeRestart(t *testing.T) {
 	prev := redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}
+	on := func(replID string, offset int64) []replicaPos { return []replicaPos{{ReplID: replID, Offset: offset}} }
 	for _, tt := range []struct {
-		name string
-		prev redisIdentity
-		cur  redisIdentity
-		best int64
-		want restartVerdict
+		name     string
+		prev     redisIdentity
+		cur      redisIdentity
+		replicas []replicaPos
+		want     restartVerdict
 	}{
-		{"same process", prev, prev, 5000, restartNone},
-		{"same process, no replica", prev, prev, -1, restartNone},
-		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, 5000, restartNone},
-		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, 5000, restartEmpty},
-		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, 5000, restartNone},
-		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, -1, restartUnknown},
-		{"no previous identity", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, 10, restartNone},
+		{"same process", prev, prev, on("h1", 5000), restartNone},
+		{"same process, no replica", prev, prev, nil, restartNone},
+		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartNone},
+		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty},
+		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone},
+		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown},
+		{"the replicas already resynced from it", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 10}, on("h2", 10), restartUnknown},
+		// This sidecar restarted too (kill of the whole node): it never saw
+		// the Redis before, and the replicas tell (chaos seed 3).
+		{"sidecar restarted, its Redis came back empty", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, on("h1", 10), restartEmpty},
+		{"sidecar restarted, replicas follow its Redis", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, on("h1", 5000), restartNone},
+		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, tt.best); got != tt.want {
+			if got := judgeRestart(tt.prev, tt.cur, tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})

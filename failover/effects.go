@@ -134,6 +134,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Obs:         localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time},
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
+		Unsure: c.ident.RunID == "" || !c.identUnsure.IsZero(),
 	}
 	p := decideLocal(in)
 	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {

@@ -403,7 +403,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
 		keep := false
 		if st.Primary == f.self.Name && !c.empty {
-			switch judgeRestart(c.ident, cur, f.bestReplicaOffset(c, now)) {
+			switch judgeRestart(c.ident, cur, f.replicaPositions(c, now)) {
 			case restartEmpty:
 				c.empty, c.emptyEpoch = true, st.Epoch
 				f.log.Error("primary restarted empty: writes stay paused and the group fails over",
@@ -420,9 +420,11 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 				keep = now.Sub(c.identUnsure) < c.p.DownAfter
 			}
 		}
-		if !c.empty && !keep {
+		if !c.empty && !keep && st.Epoch > 0 {
 			// A promotion keeps the run id, so the replica's identity
-			// before it never reads as a restart.
+			// before it never reads as a restart. Before the state is
+			// known nothing is recorded: a sidecar that restarted must
+			// still judge a Redis it never saw (chaos seed 3).
 			c.ident, c.identUnsure = cur, time.Time{}
 		}
 	}
@@ -444,16 +446,16 @@ func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
 	return 0
 }
 
-// bestReplicaOffset is the highest offset a fresh replica report shows.
-func (f *Failover) bestReplicaOffset(c *core, now time.Time) int64 {
-	var best int64 = -1
+// replicaPositions lists the synced replicas that fresh reports show.
+func (f *Failover) replicaPositions(c *core, now time.Time) []replicaPos {
+	var out []replicaPos
 	for name, p := range c.peers {
 		if name == f.self.Name || !p.fresh(now, c.p.Fresh) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
 			continue
 		}
-		best = max(best, p.Rep.Obs.Offset)
+		out = append(out, replicaPos{ReplID: p.Rep.Obs.ReplID, Offset: p.Rep.Obs.Offset})
 	}
-	return best
+	return out
 }
 
 // bestReplicaAddr is the address of the replica with the highest offset.
