@@ -133,10 +133,19 @@ func (f *Failover) loop(ctx context.Context) {
 		}
 		now := time.Now()
 		f.step(ctx, c, now, tick)
-		// SDOWN falls due down_after after the last valid reply, which
-		// rarely lands on a tick: wake exactly then.
-		if d := f.sdownDue(c); !d.IsZero() && d.After(now) && d.Sub(now) < f.mc.Interval {
-			due.Reset(d.Sub(now))
+		// SDOWN falls due down_after after the last valid reply, and
+		// isolation fence_after after the last Raft contact; they rarely
+		// land on a tick: wake exactly then (the fence waiting for the next
+		// tick let a cut-off primary take writes for up to an interval
+		// more, chaos seed 4).
+		var next time.Duration
+		for _, d := range []time.Time{f.sdownDue(c), f.auth.LastContact().Add(c.p.FenceAfter)} {
+			if w := d.Sub(now); !d.IsZero() && w > 0 && w < f.mc.Interval && (next == 0 || w < next) {
+				next = w
+			}
+		}
+		if next > 0 {
+			due.Reset(next)
 		}
 	}
 }
