@@ -98,11 +98,12 @@ func Check(h *History, p Params) Report {
 // stream (one interval before a fault) plus the writes an isolated or
 // failing primary takes during fence_after and one interval after it. With
 // min_replicas (and divergent_writes replay) the same window, but only when
-// another fault later destroyed a Redis's data: a primary cut off from its
+// another fault later restarted a Redis: a primary cut off from its
 // replicas still acknowledges writes until its fence (Redis judges the
 // replicas' lag in whole seconds), and those come back through the
-// divergent-write replay unless its data is gone before it rejoins. A
-// primary killed without its replication cut first loses nothing.
+// divergent-write replay unless it lost its data or its replication
+// position (any restart, persistence or not) before it rejoins. A primary
+// killed without its replication cut first loses nothing.
 func lossExcused(h *History, p Params, t time.Duration) bool {
 	for _, f := range h.Faults {
 		if f.Class == ClassAdmin {
@@ -116,11 +117,11 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 	return false
 }
 
-// dataLostAfter reports whether a fault other than id destroyed a Redis's
-// data (killed without persistence or wiped) after t.
+// dataLostAfter reports whether a fault other than id restarted a Redis
+// (its data, or at least its replication position, gone) after t.
 func dataLostAfter(h *History, t time.Duration, id int) bool {
 	for _, f := range h.Faults {
-		if f.DataLost && f.Start >= t && f.ID != id {
+		if (f.DataLost || f.RedisRestart) && f.Start >= t && f.ID != id {
 			return true
 		}
 	}
