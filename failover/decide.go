@@ -121,6 +121,21 @@ func nextKnown(k knownOffset, r report, at time.Time) knownOffset {
 	return k
 }
 
+// mergeKnown is a peer's known offset after its report r, received at at:
+// what the report shows of its Redis now (nextKnown), or what its sidecar
+// says it last saw (r.Known*), whichever was seen later.
+func mergeKnown(k knownOffset, r report, at time.Time) knownOffset {
+	k = nextKnown(k, r, at)
+	if r.KnownEpoch == 0 {
+		return k
+	}
+	own := knownOffset{Epoch: r.KnownEpoch, Offset: r.KnownOffset, At: at.Add(-time.Duration(r.KnownAgoMs) * time.Millisecond)}
+	if k.At.IsZero() || own.Epoch > k.Epoch || own.Epoch == k.Epoch && own.At.After(k.At) {
+		return own
+	}
+	return k
+}
+
 // durableWait is how long, with min_replicas, the leader waits for a
 // replica that is out of reach but held more data than every candidate
 // (ten down_after, as Sentinel's limit on a replica's disconnection).

@@ -742,3 +742,25 @@ func TestForkFor(t *testing.T) {
 		}
 	}
 }
+
+// A peer that missed a replica's reports (cut off) learns from its next
+// report what data it last held (chaos seed 3: the leader had been cut off
+// and promoted a replica behind the stalled one).
+func TestMergeKnown(t *testing.T) {
+	stalled := report{Epoch: 2, Obs: obsSummary{Reachable: false}, KnownEpoch: 2, KnownOffset: 9000, KnownAgoMs: 3000}
+	old := knownOffset{Epoch: 2, Offset: 4000, At: t0.Add(-10 * time.Second)}
+	if got, want := mergeKnown(old, stalled, t0), (knownOffset{Epoch: 2, Offset: 9000, At: t0.Add(-3 * time.Second)}); got != want {
+		t.Errorf("merge = %+v, want the sender's later one %+v", got, want)
+	}
+	// What this sidecar saw itself, later than the sender's claim, stays.
+	recent := knownOffset{Epoch: 2, Offset: 9500, At: t0.Add(-time.Second)}
+	if got := mergeKnown(recent, stalled, t0); got != recent {
+		t.Errorf("merge = %+v, want the later local one %+v", got, recent)
+	}
+	// A synced replica's report is its own best evidence.
+	r := rep("a", 12000).Rep
+	r.Epoch, r.KnownEpoch, r.KnownOffset, r.KnownAgoMs = 2, 2, 11000, 100
+	if got := mergeKnown(old, r, t0); got.Offset != 12000 || !got.At.Equal(t0) {
+		t.Errorf("merge of a synced replica's report = %+v, want offset 12000 now", got)
+	}
+}

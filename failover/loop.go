@@ -153,7 +153,7 @@ func (f *Failover) loop(ctx context.Context) {
 // onReport records a peer's report.
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
-	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: nextKnown(prev.Known, m.rep, m.at)}
+	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
@@ -502,6 +502,9 @@ func (f *Failover) report(c *core, now time.Time) report {
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,
+	}
+	if k := c.peers[f.self.Name].Known; !k.At.IsZero() {
+		r.KnownEpoch, r.KnownOffset, r.KnownAgoMs = k.Epoch, k.Offset, now.Sub(k.At).Milliseconds()
 	}
 	return r
 }

@@ -81,6 +81,13 @@ type report struct {
 	// the leader waits for its Verdict before it commits it as primary.
 	Gate    bool     `json:"g,omitempty"`
 	Verdict *verdict `json:"v,omitempty"`
+	// Known is the last offset this sidecar saw its own Redis at as a
+	// synced replica, at KnownEpoch, KnownAgoMs before the report was
+	// sent: a peer that missed the reports in between (cut off) still
+	// learns what data this node held (durableFloor).
+	KnownEpoch  uint64 `json:"ke,omitempty"`
+	KnownOffset int64  `json:"ko,omitempty"`
+	KnownAgoMs  int64  `json:"ka,omitempty"`
 }
 
 // verdict is a candidate's gate's answer about replacing Primary at Epoch.
