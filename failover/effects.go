@@ -748,6 +748,15 @@ func (f *Failover) setMinReplicas(ctx context.Context, members int) {
 		"min-replicas-max-lag", maxLagSeconds(f.cfg.FenceAfter)).Err(); err != nil {
 		f.m.commandErrors.WithLabelValues("config_set").Inc()
 		f.log.Warn("set min-replicas-to-write", "err", err)
+		return
+	}
+	// Written to redis.conf too: a primary that restarts (its pause gone
+	// with the process) then refuses writes until a replica is back,
+	// instead of acknowledging writes before its sidecar can judge
+	// whether it came back empty (chaos seed 7). Without a config file
+	// Redis refuses the rewrite; the setting then lasts until a restart.
+	if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
+		f.log.Debug("config rewrite", "err", err)
 	}
 }
 

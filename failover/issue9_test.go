@@ -6,6 +6,8 @@ package failover_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,6 +332,12 @@ func TestMinReplicas(t *testing.T) {
 		v, err := a.redis.Client().ConfigGet(ctx, "min-replicas-to-write").Result()
 		if err != nil || v["min-replicas-to-write"] != "1" {
 			return fmt.Errorf("min-replicas-to-write %v (%v)", v, err)
+		}
+		// Also in redis.conf: a restarted primary refuses writes until a
+		// replica is back, before its sidecar has judged it.
+		b, err := os.ReadFile(filepath.Join(a.redis.Dir(), "redis.conf"))
+		if err != nil || !strings.Contains(string(b), "min-replicas-to-write 1") {
+			return fmt.Errorf("redis.conf lacks min-replicas-to-write 1 (%v)", err)
 		}
 		return nil
 	})
