@@ -363,8 +363,16 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 	if empty {
 		newp = Node{Addr: addr}
 	}
+	pause := f.fencePause(c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
+			// Writes stop first: the effect owns the pause while it runs,
+			// and the Verify may wait seconds for a leader (chaos seed 8:
+			// a restarted, cut-off former primary took writes for 2 s
+			// while its demotion waited here).
+			if err := f.pauseWrites(ctx, pause); err != nil {
+				return err
+			}
 			vst, err := f.verify(ctx)
 			if err != nil {
 				return err
