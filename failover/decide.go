@@ -144,9 +144,10 @@ func durableWait(p params) time.Duration { return 10 * p.DownAfter }
 // durableFloor is, with min_replicas, the highest offset a replica other
 // than the primary was last seen at in this epoch while it is now out of
 // reach (report stale, Redis not answering, or answering without a
-// position it can prove), seen within durableWait; -1 when none applies. A candidate below it lacks writes that replica had,
-// acknowledged writes with min_replicas, and is not promoted while that
-// replica may come back. Replicas in reach count through rankCandidates.
+// position it can prove), seen within durableWait; -1 when none applies.
+// A candidate below it lacks writes that replica had, acknowledged writes
+// with min_replicas, and is not promoted while that replica may come
+// back. Replicas in reach count through rankCandidates.
 func durableFloor(st groupState, peers map[string]peerView, now time.Time, p params) (floor int64, who string) {
 	floor = -1
 	if p.MinReplicas < 1 {
