@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,25 +164,53 @@ func startGroupKey(t *testing.T, cfg failover.Config, standalone bool, key strin
 	return g
 }
 
+// testLogger logs a sidecar's lines to the test with VIGIL_TEST_LOG set;
+// otherwise it keeps its last lines and prints them only if the test
+// fails, so a failure in CI says what the sidecars did.
 func testLogger(t *testing.T, name string) *slog.Logger {
-	if os.Getenv("VIGIL_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	w := &tWriter{t: t}
+	w := &tWriter{t: t, live: os.Getenv("VIGIL_TEST_LOG") != ""}
 	// Registered before the sidecar's stop, so it runs after it: lines
 	// logged by leftovers after the test are dropped, not a panic.
-	t.Cleanup(func() { w.done.Store(true) })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("sidecar", name)
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+		if t.Failed() && !w.live && len(w.tail) > 0 {
+			t.Logf("sidecar %s, last %d log lines:\n%s", name, len(w.tail), strings.Join(w.tail, "\n"))
+		}
+	})
+	level := slog.LevelInfo
+	if w.live {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("sidecar", name)
 }
+
+// tailLines is how many lines a quiet test logger keeps per sidecar.
+const tailLines = 300
 
 type tWriter struct {
 	t    *testing.T
-	done atomic.Bool
+	live bool
+
+	mu   sync.Mutex
+	done bool
+	tail []string
 }
 
 func (w *tWriter) Write(b []byte) (int, error) {
-	if !w.done.Load() {
-		w.t.Log(strings.TrimRight(string(b), "\n"))
+	line := strings.TrimRight(string(b), "\n")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.done:
+	case w.live:
+		w.t.Log(line)
+	default:
+		if len(w.tail) == tailLines {
+			w.tail = append(w.tail[:0], w.tail[1:]...)
+		}
+		w.tail = append(w.tail, line)
 	}
 	return len(b), nil
 }

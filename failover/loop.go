@@ -455,11 +455,16 @@ func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
 	return 0
 }
 
-// replicaPositions lists the synced replicas that fresh reports show.
+// replicaPositions lists the synced replicas that recent reports show. A
+// report need not be fresh: one a second old still proves the data its
+// replica held then, and on a loaded machine the reports of the moment a
+// primary restarts can be late for longer than the judgement may wait
+// (CI: both replicas full-synced an empty primary). Ten down_after bounds
+// it, as for the durable floor.
 func (f *Failover) replicaPositions(c *core, now time.Time) []replicaPos {
 	var out []replicaPos
 	for name, p := range c.peers {
-		if name == f.self.Name || !p.fresh(now, c.p.Fresh) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
+		if name == f.self.Name || !p.fresh(now, durableWait(c.p)) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
 			continue
 		}
 		out = append(out, replicaPos{ReplID: p.Rep.Obs.ReplID, Offset: p.Rep.Obs.Offset})
