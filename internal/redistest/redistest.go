@@ -104,7 +104,9 @@ func Binary() (string, error) {
 // ports of outgoing connections come from: a port the kernel handed out
 // for "port 0" would soon be reused for one of the many outgoing
 // connections a failover test makes, and the server meant for it would
-// fail to bind.
+// fail to bind. A port is handed out once per test process: a port
+// returned but not yet bound (a sidecar about to start) looks free to the
+// next call, and two sidecars of one group were given the same one (CI).
 func FreePort(t testing.TB, host string) int {
 	t.Helper()
 	low := 32768
@@ -118,6 +120,9 @@ func FreePort(t testing.TB, host string) int {
 	const base = 10000
 	for range 1000 {
 		port := base + rand.IntN(max(low-base, 1000))
+		if !handOut(port) {
+			continue
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			continue
@@ -132,6 +137,44 @@ func FreePort(t testing.TB, host string) int {
 	}
 	t.Fatalf("redistest: no free port on %s", host)
 	return 0
+}
+
+// handedOut records the ports FreePort returned in this process; a test
+// kit's process-wide registry, as the ports are. Each claimed port also
+// holds an flock on a file in the temporary directory until the process
+// exits, so the test binaries `go test ./...` runs side by side never hand
+// out the same port either (CI: a sidecar's gossip port was taken by
+// another package's test).
+var handedOut struct {
+	sync.Mutex
+	ports map[int]*os.File
+}
+
+// handOut claims port for this process, false if this or another test
+// process holds it.
+func handOut(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if _, ok := handedOut.ports[port]; ok {
+		return false
+	}
+	dir := filepath.Join(os.TempDir(), "vigil-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true // no cross-process claim possible: in-process only
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false // another test process holds it
+	}
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]*os.File{}
+	}
+	handedOut.ports[port] = f // kept open: the lock lasts until exit
+	return true
 }
 
 // Start starts a redis-server and waits until it answers PING. The process
