@@ -860,15 +860,24 @@ func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (di
 			return divergent.Fork{OldReplID: h.ForkReplID, Offset: h.ForkOffset}, nil
 		}
 	}
-	cl := monitor.NewClient(newPrimary, f.rc, f.mc.Timeout)
+	info, err := f.replicationInfo(ctx, newPrimary)
+	if err != nil {
+		return divergent.Fork{}, err
+	}
+	return divergent.ParseFork(info)
+}
+
+// replicationInfo is INFO replication of the Redis at addr.
+func (f *Failover) replicationInfo(ctx context.Context, addr string) (string, error) {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
 	info, err := cl.Info(ictx, "replication").Result()
 	if err != nil {
-		return divergent.Fork{}, fmt.Errorf("info replication of %s: %w", newPrimary, err)
+		return "", fmt.Errorf("info replication of %s: %w", addr, err)
 	}
-	return divergent.ParseFork(info)
+	return info, nil
 }
 
 // forkFor picks, among the recorded failovers, the newest that forked from
@@ -895,11 +904,7 @@ func forkFor(history []HistoryEntry, replID string) (divergent.Fork, bool) {
 
 // replIDOf is the replication id a Redis is on now, "" if it cannot say.
 func (f *Failover) replIDOf(ctx context.Context, addr string) string {
-	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
-	defer cl.Close()
-	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
-	defer cancel()
-	info, err := cl.Info(ictx, "replication").Result()
+	info, err := f.replicationInfo(ctx, addr)
 	if err != nil {
 		return ""
 	}

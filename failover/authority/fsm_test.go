@@ -247,13 +247,7 @@ func TestApplyConfiguration(t *testing.T) {
 func TestFSMApplyRejectsDeterministically(t *testing.T) {
 	// Two state machines fed the same log end in the same state, rejected
 	// entries included, and a rejection moves only the index.
-	enc := func(c Command) []byte {
-		b, err := encodeCommand(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	enc := func(c Command) []byte { return mustEncode(t, c) }
 	logs := []*raft.Log{
 		{Index: 1, Type: raft.LogConfiguration},
 		{Index: 2, Data: enc(Command{Op: OpRegister, Start: t0, Member: &Member{Name: "a", RedisAddr: "r1"}})},
@@ -398,13 +392,7 @@ func TestStateCloneIsDeep(t *testing.T) {
 // member applied, without becoming the base of the entries it applies
 // later, and without reaching its snapshots.
 func TestFSMAdoptsNewerCommittedState(t *testing.T) {
-	enc := func(c Command) []byte {
-		b, err := encodeCommand(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	enc := func(c Command) []byte { return mustEncode(t, c) }
 	leader := newFSM()
 	follower := newFSM()
 	logs := []*raft.Log{
@@ -460,4 +448,14 @@ func TestFSMAdoptsNewerCommittedState(t *testing.T) {
 	if got := snap.(fsmSnapshot).st.Index; got != 0 {
 		t.Errorf("snapshot saved the adopted state (index %d), want the applied one", got)
 	}
+}
+
+// mustEncode encodes a command for a test's log.
+func mustEncode(t *testing.T, c Command) []byte {
+	t.Helper()
+	b, err := encodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
