@@ -136,6 +136,15 @@ func mergeKnown(k knownOffset, r report, at time.Time) knownOffset {
 	return k
 }
 
+// leaderSettled reports whether a leader that took over at since may
+// choose a replica to promote now. With min_replicas it first gathers the
+// members' reports for two Fresh periods: a leader that was cut off holds
+// stale ones, and chose a replica behind another whose newer reports it
+// had missed (chaos seed 3). Without min_replicas the choice is at once.
+func leaderSettled(since, now time.Time, p params) bool {
+	return p.MinReplicas < 1 || !since.IsZero() && now.Sub(since) >= 2*p.Fresh
+}
+
 // durableWait is how long, with min_replicas, the leader waits for a
 // replica that is out of reach but held more data than every candidate
 // (ten down_after, as Sentinel's limit on a replica's disconnection).

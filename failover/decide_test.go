@@ -764,3 +764,24 @@ func TestMergeKnown(t *testing.T) {
 		t.Errorf("merge of a synced replica's report = %+v, want offset 12000 now", got)
 	}
 }
+
+func TestLeaderSettled(t *testing.T) {
+	p := testParams()
+	if !leaderSettled(t0, t0, p) {
+		t.Error("without min_replicas a new leader must choose at once")
+	}
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		since time.Time
+		want  bool
+	}{
+		{t0, false},
+		{t0.Add(-2*p.Fresh + time.Millisecond), false},
+		{t0.Add(-2 * p.Fresh), true},
+		{time.Time{}, false},
+	} {
+		if got := leaderSettled(tt.since, t0, p); got != tt.want {
+			t.Errorf("leader since %v: settled %v, want %v", t0.Sub(tt.since), got, tt.want)
+		}
+	}
+}

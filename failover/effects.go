@@ -40,6 +40,9 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 			return f.leaderDone(err)
 		})
 	case leaderPromote:
+		if d.Reason == ReasonAuto && !leaderSettled(c.leaderSince, now, c.p) {
+			return
+		}
 		c.leaderBusy = true
 		epoch := st.Epoch + 1
 		target := f.nodeOf(c, d.Target, now)

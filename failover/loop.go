@@ -57,6 +57,9 @@ type core struct {
 	takeoverEpoch uint64
 
 	ident redisIdentity // the local Redis while it was the named primary
+	// leaderSince: when this sidecar last became the Raft leader; zero
+	// while it is not.
+	leaderSince time.Time
 	// evictedAt: when the fence last disconnected the local Redis's
 	// clients (localPlan.Evict).
 	evictedAt time.Time
@@ -322,6 +325,11 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
+	if _, self := f.auth.Leader(); !self {
+		c.leaderSince = time.Time{}
+	} else if c.leaderSince.IsZero() {
+		c.leaderSince = now
+	}
 	d := decideLeader(now, gs, c.peers, c.p, f.cfg.InitialPrimary)
 	c.decision = d
 	if d.ODown != c.odown {
