@@ -22,9 +22,12 @@ const (
 	// With min_replicas: behind the last offset a replica now out of reach
 	// was seen at (durableFloor).
 	whyBehind = "behind_unreachable"
+	// On another replication history than the primary's while some
+	// replica follows the primary's (splitHistory).
+	whyOtherHistory = "other_history"
 )
 
-var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind}
+var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind, whyOtherHistory}
 
 // candidate is what candidate choice knows of one node.
 type candidate struct {
@@ -36,6 +39,34 @@ type candidate struct {
 	Role      monitor.Role
 	Synced    bool
 	Offset    int64
+	ReplID    string // the history it follows (master_replid)
+}
+
+// splitHistory keeps, when at least one usable replica follows history
+// (the primary's last known replication id), only the candidates on it,
+// and names the replicas on other histories. Offsets of different
+// histories do not compare: a replica restarted from an old RDB kept an
+// offset far beyond one that had resynced from the primary's restarted
+// history, and was promoted with data 20 s old (chaos seed 1).
+func splitHistory(nodes []candidate, primary, history string) (kept []candidate, other []string) {
+	if history == "" || !slices.ContainsFunc(nodes, func(n candidate) bool {
+		return n.Name != primary && n.ReplID == history && n.usable()
+	}) {
+		return nodes, nil
+	}
+	for _, n := range nodes {
+		if n.Name != primary && n.usable() && n.ReplID != history {
+			other = append(other, n.Name)
+			continue
+		}
+		kept = append(kept, n)
+	}
+	return kept, other
+}
+
+// usable reports whether n could be ranked at all.
+func (n candidate) usable() bool {
+	return n.Fresh && n.Reachable && n.Role == monitor.RoleReplica && n.Synced
 }
 
 // rankCandidates orders the nodes that may replace primary, best first:

@@ -370,7 +370,11 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			vetoed[c.Name] = true
 		}
 	}
+	cands, other := splitHistory(cands, st.Primary, primaryReplID(peers, st.Primary))
 	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	for _, n := range other {
+		excluded[n] = whyOtherHistory
+	}
 	for n := range vetoed {
 		if excluded[n] == whyPriority {
 			excluded[n] = whyVetoed
@@ -444,6 +448,15 @@ func primaryOffset(peers map[string]peerView, primary string) int64 {
 	return 0
 }
 
+// primaryReplID is the replication id of the primary's last report; "" if
+// it never reported as a primary.
+func primaryReplID(peers map[string]peerView, primary string) string {
+	if p, ok := peers[primary]; ok && p.Rep.Obs.Role == monitor.RolePrimary {
+		return p.Rep.Obs.ReplID
+	}
+	return ""
+}
+
 // candidatesOf turns reports into candidates.
 func candidatesOf(peers map[string]peerView, now time.Time, fresh time.Duration) []candidate {
 	out := make([]candidate, 0, len(peers))
@@ -452,7 +465,7 @@ func candidatesOf(peers map[string]peerView, now time.Time, fresh time.Duration)
 		out = append(out, candidate{
 			Name: name, Addr: r.Addr, Priority: r.Priority,
 			Fresh: p.fresh(now, fresh), Reachable: r.Obs.Reachable,
-			Role: r.Obs.Role, Synced: r.Obs.Synced, Offset: r.Obs.Offset,
+			Role: r.Obs.Role, Synced: r.Obs.Synced, Offset: r.Obs.Offset, ReplID: r.Obs.ReplID,
 		})
 	}
 	return out

@@ -785,3 +785,25 @@ func TestLeaderSettled(t *testing.T) {
 		}
 	}
 }
+
+// Offsets of different histories do not compare: the replica that follows
+// the primary's history wins over one with a larger offset on an older
+// one (chaos seed 1), unless none follows it.
+func TestCandidatesOnThePrimarysHistory(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "b", "c")}
+	primary := peerView{Received: t0.Add(-time.Minute), Rep: report{Name: "p", Addr: "p:6379", Priority: 100,
+		Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, Offset: 100, ReplID: "h2"}}}
+	on := func(name string, offset int64, history string) peerView {
+		v := down(rep(name, offset), "p", 4)
+		v.Rep.Obs.ReplID = history
+		return v
+	}
+	d := decideLeader(t0, st, map[string]peerView{"p": primary, "b": on("b", 5000, "h1"), "c": on("c", 90, "h2")}, testParams(), "")
+	if d.Action != leaderPromote || d.Target != "c" || d.Excluded["b"] != whyOtherHistory {
+		t.Errorf("target %q (action %v), excluded %v; want c, b on another history", d.Target, d.Action, d.Excluded)
+	}
+	d = decideLeader(t0, st, map[string]peerView{"p": primary, "b": on("b", 5000, "h1"), "c": on("c", 4990, "h1")}, testParams(), "")
+	if d.Action != leaderPromote || d.Target != "b" {
+		t.Errorf("no replica on the primary's history: target %q (action %v), want b, the most advanced", d.Target, d.Action)
+	}
+}
