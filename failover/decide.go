@@ -136,6 +136,12 @@ func mergeKnown(k knownOffset, r report, at time.Time) knownOffset {
 	return k
 }
 
+// isolated reports whether a sidecar whose last acknowledged Raft contact
+// was at lastContact is cut off from the group at now.
+func isolated(lastContact, now time.Time, p params) bool {
+	return now.Sub(lastContact) >= p.FenceAfter
+}
+
 // leaderSettled reports whether a leader that took over at since may
 // choose a replica to promote now. With min_replicas it first gathers the
 // members' reports for two Fresh periods: a leader that was cut off holds
@@ -606,7 +612,7 @@ func decideLocal(in localInput) localPlan {
 	// answers.
 	mayBePrimary := in.Obs.Role != monitor.RoleReplica
 	localPrimary := up && in.Obs.Role == monitor.RolePrimary
-	p.Isolated = in.Now.Sub(in.LastContact) >= in.P.FenceAfter
+	p.Isolated = isolated(in.LastContact, in.Now, in.P)
 	named := in.Ready && st.Primary == in.Self
 	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 

@@ -64,7 +64,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
 		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs,
 		Fenced: c.fenced, Paused: st.Paused, FlapPaused: st.FlapPaused, Leader: leader,
-		Isolated:   now.Sub(f.auth.LastContact()) >= c.p.FenceAfter,
+		Isolated:   isolated(f.auth.LastContact(), now, c.p),
 		InFailover: c.promoting || handingOver || (st.Primary != "" && !st.Promoted),
 		WhyNot:     c.decision.WhyNot, Conflict: c.conflict,
 		Replicas: []Node{}, Sentinels: []Node{},
