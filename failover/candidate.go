@@ -22,12 +22,15 @@ const (
 	// With min_replicas: behind the last offset a replica now out of reach
 	// was seen at (durableFloor).
 	whyBehind = "behind_unreachable"
+	// With min_replicas: below the offset the primary was promoted at
+	// (forkFloor).
+	whyBeforeFork = "before_fork"
 	// On another replication history than the primary's while some
 	// replica follows the primary's (splitHistory).
 	whyOtherHistory = "other_history"
 )
 
-var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind, whyOtherHistory}
+var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind, whyBeforeFork, whyOtherHistory}
 
 // candidate is what candidate choice knows of one node.
 type candidate struct {

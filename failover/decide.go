@@ -48,6 +48,9 @@ type groupState struct {
 	Switchover *switchoverIntent
 	// Members are the registered sidecars by name.
 	Members map[string]memberAddrs
+	// Fork is the replication offset the primary was promoted at (its
+	// failover's history entry), 0 when not recorded.
+	Fork int64
 }
 
 // switchoverIntent is a committed switchover: From hands over to To.
@@ -182,6 +185,26 @@ func durableFloor(st groupState, peers map[string]peerView, now time.Time, p par
 		}
 	}
 	return floor, who
+}
+
+// forkFloor is, with min_replicas, the offset the primary was promoted at
+// while it was up within durableWait (its own reports, or the failover's
+// start when none arrived); 0 when none applies. Everything acknowledged
+// before that failover was in the primary's data set then; a replica that
+// stopped below it on an older history lacks it. Chaos seed 101 (five
+// nodes) promoted a replica stuck 26 KB before the fork while the primary,
+// restarting from its AOF, held every write: the group wiped it. A
+// candidate on the primary's current history is exempt: it followed the
+// primary after any restart that began its offsets again.
+func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params) int64 {
+	if p.MinReplicas < 1 || st.Fork <= 0 {
+		return 0
+	}
+	up := later(peers[st.Primary].UpAt, st.Started)
+	if now.Sub(up) >= durableWait(p) {
+		return 0
+	}
+	return st.Fork
 }
 
 // fresh reports whether p is current at now.
@@ -391,6 +414,17 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			if c.Offset < floor {
 				excluded[c.Name] = whyBehind
 				d.WaitFor = who
+				return true
+			}
+			return false
+		})
+	}
+	if floor := forkFloor(st, peers, now, p); floor > 0 {
+		history := primaryReplID(peers, st.Primary)
+		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if c.Offset < floor && (history == "" || c.ReplID != history) {
+				excluded[c.Name] = whyBeforeFork
+				d.WaitFor = st.Primary
 				return true
 			}
 			return false

@@ -704,6 +704,51 @@ func TestDurableFloor(t *testing.T) {
 	}
 }
 
+// With min_replicas, a candidate stopped below the offset the primary was
+// promoted at is not promoted while the primary may come back (chaos seed
+// 101: a replica stuck on an older history 26 KB before the fork was
+// promoted while the primary restarted from its AOF with every write).
+func TestForkFloor(t *testing.T) {
+	stuck := down(rep("a", 3000), "p", 4)
+	stuck.Rep.Obs.ReplID = "old"
+	follower := down(rep("b", 200), "p", 4) // resynced from the primary's restarted history
+	follower.Rep.Obs.ReplID = "new"
+	primaryUp := func(ago time.Duration, replID string) peerView {
+		pv := down(peerView{Received: t0, UpAt: t0.Add(-ago), Rep: report{Name: "p", Obs: obsSummary{Reachable: false}}}, "p", 4)
+		if replID != "" {
+			pv.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: replID, Offset: 250}
+		}
+		return pv
+	}
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		fork        int64
+		peers       map[string]peerView
+		want        string
+	}{
+		{"durable: wait for the primary", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, ""},
+		{"without min_replicas the stuck replica is promoted", 0, 5000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
+		{"primary gone for ten down_after", 1, 5000, map[string]peerView{"p": primaryUp(10 * time.Second, ""), "a": stuck}, "a"},
+		{"fork not recorded", 1, 0, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
+		{"candidate past the fork", 1, 2000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
+		{"candidate on the primary's current history", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, "new"), "a": stuck, "b": follower}, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			st := groupState{Epoch: 4, Primary: "p", Promoted: true, Started: t0.Add(-time.Minute), Members: members("p", "a", "b"), Fork: tt.fork}
+			d := decideLeader(t0, st, tt.peers, p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.want, d.Excluded, d.WhyNot)
+			}
+			if tt.want == "" && (d.Excluded["a"] != whyBeforeFork || d.WaitFor != "p") {
+				t.Errorf("excluded %v, wait for %q", d.Excluded, d.WaitFor)
+			}
+		})
+	}
+}
+
 func TestNextKnown(t *testing.T) {
 	k := knownOffset{Epoch: 4, Offset: 4500, At: t0}
 	r := rep("a", 5000).Rep

@@ -249,6 +249,9 @@ func group(st authority.State) groupState {
 		if h.Reason == reasonAntiFlap && h.Start.After(g.FlapSince) {
 			g.FlapSince = h.Start
 		}
+		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
+			g.Fork = h.ForkOffset
+		}
 	}
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
