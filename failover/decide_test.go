@@ -729,7 +729,7 @@ func TestForkFloor(t *testing.T) {
 	}{
 		{"durable: wait for the primary", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, ""},
 		{"without min_replicas the stuck replica is promoted", 0, 5000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
-		{"primary gone for ten down_after", 1, 5000, map[string]peerView{"p": primaryUp(10 * time.Second, ""), "a": stuck}, "a"},
+		{"primary gone for ten down_after", 1, 5000, map[string]peerView{"p": primaryUp(10*time.Second, ""), "a": stuck}, "a"},
 		{"fork not recorded", 1, 0, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
 		{"candidate past the fork", 1, 2000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
 		{"candidate on the primary's current history", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, "new"), "a": stuck, "b": follower}, "b"},
