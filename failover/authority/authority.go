@@ -68,9 +68,10 @@ type Authority struct {
 	// wrapLogs, when set (tests only), wraps the log store raft writes to.
 	wrapLogs func(raft.LogStore) raft.LogStore
 
-	mu            sync.Mutex
-	self          Member    // the addresses this member announces
-	leaderContact time.Time // start of the last leadership check a majority acknowledged
+	mu              sync.Mutex
+	self            Member    // the addresses this member announces
+	leaderContact   time.Time // start of the last leadership check a majority acknowledged
+	followerContact time.Time // raft's last contact while following another leader
 }
 
 // Tick and retry intervals of the background work.
@@ -343,18 +344,44 @@ func (a *Authority) Leader() (name string, isSelf bool) {
 // started that a majority acknowledged; on a follower, when it last heard
 // from the leader. Zero before any contact. The time carries Go's
 // monotonic reading: compare it with time.Since.
+//
+// raft's own LastContact also moves when this node steps down as leader
+// and when it grants a vote, neither of which is contact with a majority:
+// a primary's sidecar that led the group fenced 150 ms late after a
+// partition (the lease it waited out before stepping down), and in a
+// minority of two a candidate's vote requests would keep the primary
+// unfenced. It counts here only on a follower that knows another leader:
+// raft forgets the leader when it steps down, and grants votes only
+// while it knows none.
 func (a *Authority) LastContact() time.Time {
 	r := a.raft.Load()
 	if r == nil {
 		return time.Time{}
 	}
+	a.noteFollowerContact(r)
 	a.mu.Lock()
-	t := a.leaderContact
-	a.mu.Unlock()
-	if f := r.LastContact(); f.After(t) {
-		t = f
+	defer a.mu.Unlock()
+	return later(a.leaderContact, a.followerContact)
+}
+
+// noteFollowerContact records raft's last contact while this node follows
+// another leader. Kept, so that it still counts while this node is a
+// candidate right after its leader went away.
+func (a *Authority) noteFollowerContact(r *raft.Raft) {
+	if _, id := r.LeaderWithID(); r.State() != raft.Follower || id == "" || string(id) == a.deps.Self.Name {
+		return
 	}
-	return t
+	f := r.LastContact()
+	a.mu.Lock()
+	a.followerContact = later(a.followerContact, f)
+	a.mu.Unlock()
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (a *Authority) term() uint64 {
@@ -366,7 +393,9 @@ func (a *Authority) term() uint64 {
 
 // contactLoop keeps LastContact current on the leader: raft only tracks
 // contact per follower, so the leader checks its leadership (a round of
-// heartbeats a majority must acknowledge) every third of a heartbeat timeout.
+// heartbeats a majority must acknowledge) every third of a heartbeat
+// timeout. On a follower it samples raft's contact as often, so a heartbeat
+// timeout (which makes it a candidate) never passes unrecorded.
 func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
 	t := time.NewTicker(a.cfg.RaftHeartbeatTimeout / 3)
 	defer t.Stop()
@@ -377,6 +406,7 @@ func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
 		case <-t.C:
 		}
 		if r.State() != raft.Leader {
+			a.noteFollowerContact(r)
 			continue
 		}
 		start := time.Now()

@@ -62,6 +62,7 @@ func TestVerifyFailsOnCutOffLeader(t *testing.T) {
 		t.Fatalf("verify on the leader before the cut: %v", err)
 	}
 
+	cut := time.Now()
 	c.isolate(old)
 	// The cut-off leader cannot confirm its leadership: Verify fails, and
 	// so does an Apply (nothing it proposes can commit).
@@ -69,6 +70,11 @@ func TestVerifyFailsOnCutOffLeader(t *testing.T) {
 		t.Fatalf("verify on a cut-off leader succeeded: %+v", vs)
 	} else if !errors.Is(err, authority.ErrNoLeader) {
 		t.Logf("verify on the cut-off leader: %v", err)
+	}
+	// Stepping down is no contact: raft's own last contact moves to that
+	// moment, and the primary's fence would wait out the lease on top.
+	if lc := old.auth.LastContact(); lc.After(cut.Add(50 * time.Millisecond)) {
+		t.Errorf("cut-off leader's last contact %s after the cut, want none", lc.Sub(cut))
 	}
 	if _, err := old.auth.Apply(ctxFor(t, 2*time.Second), authority.Command{Op: authority.OpPause}); err == nil {
 		t.Fatal("apply on a cut-off leader succeeded")
