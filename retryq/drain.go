@@ -2,8 +2,10 @@ package retryq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -250,7 +252,11 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 	}
 	ttl := strconv.FormatInt(q.cfg.DoneTTL.Milliseconds(), 10)
 	calls := buildCalls(batch, recs, ttl, nil)
-	pipe := pc.c.Pipeline()
+	// One connection for the batch and its confirmation: WAIT counts the
+	// replicas that hold this connection's writes.
+	cn := pc.c.Conn()
+	defer func() { _ = cn.Close() }()
+	pipe := cn.Pipeline()
 	for _, c := range calls {
 		c.cmd = pipe.Do(rctx, c.args...)
 		c.args = nil
@@ -322,7 +328,7 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		// Alone, each item's result is its own; a predecessor check still
 		// applies between consecutive items of a group.
 		calls = buildCalls(batch, recs, ttl, split)
-		pipe := pc.c.Pipeline()
+		pipe := cn.Pipeline()
 		for _, c := range calls {
 			c.cmd = pipe.Do(rctx, c.args...)
 			c.args = nil
@@ -334,6 +340,20 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 	for _, i := range split { // the primary failed meanwhile: try again later
 		outs[i] = outReturn
 	}
+	if primaryErr == nil && slices.Contains(outs, outDone) {
+		if err := confirm(rctx, cn, min(confirmWait, q.cfg.RedisTimeout/2)); err != nil {
+			// Applied, but perhaps only on a primary that is about to be
+			// replaced without them: keep the items. Replayed again,
+			// they find their markers if the writes survived and apply
+			// once more where they did not.
+			for i := range outs {
+				if outs[i] == outDone {
+					outs[i] = outReturn
+				}
+			}
+			primaryErr = err
+		}
+	}
 	if primaryErr != nil {
 		q.pause(pc.p, primaryErr)
 	}
@@ -343,6 +363,54 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		q.pmu.Unlock()
 	}
 	q.settle(batch, recs, outs, errs)
+}
+
+// confirmKey is the key confirm writes so that its WAIT covers every
+// write the primary holds.
+const confirmKey = "vigil:retryq:confirm"
+
+// confirmWait bounds how long a batch waits for a replica's acknowledgement
+// (and half of retryq.redis_timeout, when that is shorter).
+const confirmWait = time.Second
+
+// errUnconfirmed: a replica did not acknowledge a replayed batch in time.
+var errUnconfirmed = errors.New("retryq: no replica acknowledged the replayed writes")
+
+// confirm returns nil once a replica of the primary behind cn holds what
+// cn wrote, or when the primary has no replica to wait for. An item is
+// deleted from the queue only then: a primary cut off from its replicas
+// still accepts writes until it is fenced, and a failover discards them
+// (chaos seed 4: an INCR the queue applied to such a primary was never
+// applied on the new one). A write of its own comes first, as a batch of
+// items found already applied wrote nothing on cn.
+func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
+	var role *redis.Cmd
+	_, err := cn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, confirmKey, "1", time.Minute)
+		role = p.Do(ctx, "ROLE")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r, err := role.Slice()
+	if err != nil {
+		return err
+	}
+	if len(r) < 3 || r[0] != "master" {
+		return fmt.Errorf("retryq: confirm: role %v is not master", r)
+	}
+	if replicas, _ := r[2].([]any); len(replicas) == 0 {
+		return nil // a lone primary: no other copy to wait for
+	}
+	n, err := cn.Wait(ctx, 1, wait).Result()
+	if err != nil {
+		return err
+	}
+	if n < 1 {
+		return errUnconfirmed
+	}
+	return nil
 }
 
 type replayCall struct {

@@ -320,3 +320,73 @@ func TestReplayHoldsItemsBehindFailedPredecessor(t *testing.T) {
 		}
 	}
 }
+
+// An item is deleted only once a replica holds its write: a primary cut
+// off from its replicas still applies items until it is fenced, and the
+// failover that follows discards them (chaos seed 4). Kept, the item is
+// applied on the new primary, once; confirmed later, it is not applied
+// again.
+func TestItemKeptUntilAReplicaHasIt(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	rep := redistest.Start(t, redistest.Options{ReplicaOf: srv.Addr()})
+	rep.WaitSynced(t)
+	q := startQueue(t, testConfig(), t.TempDir(), NewPrimaryAddr(srv.Addr(), "", ""))
+	queued := func() int {
+		s, err := q.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Ready + s.Inflight
+	}
+	applied := func(s *redistest.Server, key, want string) {
+		t.Helper()
+		redistest.Eventually(t, 10*time.Second, func() error {
+			if v, _ := s.Client().Get(ctx, key).Result(); v != want {
+				return fmt.Errorf("%s = %q on %s, want %q", key, v, s.Addr(), want)
+			}
+			return nil
+		})
+	}
+
+	// The replica stalls, then resumes: the item stays queued until it
+	// has the write, and is applied once.
+	rep.Stop(t)
+	mustEnqueue(t, q, NewItem{Command: cmd("INCR", "a")})
+	applied(srv, "a", "1")
+	redistest.Eventually(t, 10*time.Second, func() error { // two rounds unconfirmed
+		if n := testutil.ToFloat64(q.m.primaryErrs); n < 2 {
+			return fmt.Errorf("%v unconfirmed rounds", n)
+		}
+		return nil
+	})
+	if n := queued(); n != 1 {
+		t.Fatalf("%d items queued while no replica acknowledged, want 1", n)
+	}
+	rep.Cont(t)
+	waitDrained(t, q, 10*time.Second)
+	applied(srv, "a", "1")
+	applied(rep, "a", "1")
+
+	// The replica stalls, the primary dies, the replica restarts (no
+	// persistence) and is promoted without the write: the item is applied
+	// there. (Resumed instead, it would read the write still buffered in
+	// its socket.)
+	rep.Stop(t)
+	mustEnqueue(t, q, NewItem{Command: cmd("INCR", "b")})
+	applied(srv, "b", "1")
+	srv.Kill(t)
+	rep.Restart(t)
+	if err := rep.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := rep.Client().Get(ctx, "b").Result(); v != "" {
+		t.Fatalf("b = %q on the promoted replica before the drain, want none (the test needs the write lost)", v)
+	}
+	q.src.Set(rep.Addr())
+	waitDrained(t, q, 10*time.Second)
+	applied(rep, "b", "1")
+	if got := testutil.ToFloat64(q.m.replayed); got != 2 {
+		t.Fatalf("replayed_total %v, want 2", got)
+	}
+}
