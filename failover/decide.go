@@ -578,6 +578,8 @@ type localObs struct {
 	Role       monitor.Role // "" when never seen
 	MasterAddr string
 	Time       time.Time
+	// Replicas are the replicas the local Redis reports, as a primary.
+	Replicas []monitor.Replica
 }
 
 // localInput is everything decideLocal reads.
@@ -602,6 +604,10 @@ type localInput struct {
 	// EmptyTo is the most advanced replica's address, the source the empty
 	// primary is pointed at so that no replica syncs from it.
 	EmptyTo string
+	// AckSince is when this sidecar began waiting for replicas to prove
+	// they are live before releasing writes (localPlan.AwaitAcks); zero
+	// when it is not waiting.
+	AckSince time.Time
 	// Unsure: the local Redis is a primary this sidecar has not yet judged
 	// against the replicas (judgeRestart said unknown, or it never saw it):
 	// its writes are not released before that, as it may have come back
@@ -621,6 +627,10 @@ type localPlan struct {
 	RepointTo string // replica following the wrong primary
 	// Isolated: no acknowledged majority contact for fence_after.
 	Isolated bool
+	// AwaitAcks: writes would be released, but with min_replicas the
+	// local Redis's replicas have not yet shown an acknowledgement since
+	// AckSince (liveReplicas).
+	AwaitAcks bool
 	// Evict: with Fence, the local Redis answers as a primary that may
 	// have been replaced (isolated, or doomed by a quorum): disconnect its
 	// clients too. The pause stops writes, not reads; clients that stay
@@ -664,7 +674,13 @@ func decideLocal(in localInput) localPlan {
 		// writes only after a Verify through the Raft leader confirms it,
 		// which also proves Raft contact now. A gossip-only partition
 		// (stale reports, Raft fine) does not keep the primary fenced.
-		p.Unfence = true
+		// With min_replicas, replicas must first prove they are live.
+		need := minReplicasFor(in.P.MinReplicas, len(st.Members))
+		if need > 0 && (in.AckSince.IsZero() || liveReplicas(in.Obs.Replicas, in.Obs.Time.Sub(in.AckSince)) < need) {
+			p.AwaitAcks = true
+		} else {
+			p.Unfence = true
+		}
 	}
 	if in.Fenced && up && in.Obs.Role == monitor.RoleReplica && !in.Busy {
 		// A replica refuses writes by itself; the pause would only delay
@@ -697,6 +713,31 @@ func decideLocal(in localInput) localPlan {
 	}
 	return p
 }
+
+// liveReplicas counts the replicas that acknowledged the replication
+// stream after a moment elapsed before the observation. Redis reports an
+// acknowledgement's age in whole seconds of its cached clock (lag: the
+// seconds since it, updated ten times a second), and replicas acknowledge
+// once a second: lag 0 more than a second (plus the cache's slack) after
+// that moment, or lag 1 more than two, can only come from a later one.
+//
+// Released on Raft contact alone, a primary whose replicas were all cut
+// off took writes again, and Redis's own min-replicas check, in whole
+// seconds, let 56 acknowledged writes through that no replica ever held
+// (chaos seed 6).
+func liveReplicas(reps []monitor.Replica, elapsed time.Duration) int {
+	n := 0
+	for _, r := range reps {
+		if r.State == "online" && (r.Lag == 0 && elapsed >= time.Second+ackSlack || r.Lag <= 1 && elapsed >= 2*time.Second+ackSlack) {
+			n++
+		}
+	}
+	return n
+}
+
+// ackSlack covers Redis's cached clock (updated at hz 10) on top of the
+// whole seconds of lag.
+const ackSlack = 300 * time.Millisecond
 
 // downThreshold is how long peers must have had no reply from the primary
 // for its sidecar to fence: half of down_after - fence_after. Redis links

@@ -852,3 +852,44 @@ func TestCandidatesOnThePrimarysHistory(t *testing.T) {
 		t.Errorf("no replica on the primary's history: target %q (action %v), want b, the most advanced", d.Target, d.Action)
 	}
 }
+
+// With min_replicas, a fenced primary releases writes only after a replica
+// acknowledged the stream after it began waiting (chaos seed 6: released on
+// Raft contact alone, with every replica cut off, it took writes no
+// replica ever held).
+func TestUnfenceWaitsForLiveReplica(t *testing.T) {
+	named := groupState{Epoch: 2, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
+	replica := func(state string, lag int64) monitor.Replica {
+		return monitor.Replica{Addr: "b:6379", State: state, Lag: lag}
+	}
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		waited      time.Duration // since AckSince; negative: not waiting yet
+		reps        []monitor.Replica
+		want        localPlan
+	}{
+		{"without min_replicas: release at once", 0, -1, nil, localPlan{Unfence: true}},
+		{"durable: start waiting", 1, -1, []monitor.Replica{replica("online", 0)}, localPlan{AwaitAcks: true}},
+		{"lag 0 within a second could be the last ack before a cut", 1, time.Second, []monitor.Replica{replica("online", 0)}, localPlan{AwaitAcks: true}},
+		{"lag 0 after more than a second: live", 1, 1400 * time.Millisecond, []monitor.Replica{replica("online", 0)}, localPlan{Unfence: true}},
+		{"lag 1 after a second and a half is not proof", 1, 1500 * time.Millisecond, []monitor.Replica{replica("online", 1)}, localPlan{AwaitAcks: true}},
+		{"lag 1 after more than two seconds: live", 1, 2400 * time.Millisecond, []monitor.Replica{replica("online", 1)}, localPlan{Unfence: true}},
+		{"lag 2: cut off", 1, time.Minute, []monitor.Replica{replica("online", 2)}, localPlan{AwaitAcks: true}},
+		{"still syncing", 1, time.Minute, []monitor.Replica{replica("wait_bgsave", 0)}, localPlan{AwaitAcks: true}},
+		{"no replica at all", 1, time.Minute, nil, localPlan{AwaitAcks: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			in := localInput{Now: t0, Self: "a", State: named, Ready: true, LastContact: t0, Fenced: true, P: p,
+				Obs: localObs{Reachable: true, Role: monitor.RolePrimary, Time: t0, Replicas: tt.reps}}
+			if tt.waited >= 0 {
+				in.AckSince = t0.Add(-tt.waited)
+			}
+			if got := decideLocal(in); got != tt.want {
+				t.Errorf("plan %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

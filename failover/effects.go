@@ -134,12 +134,21 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	}
 	in := localInput{
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
-		Obs:         localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time},
+		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time,
+			Replicas: c.obs.Replicas},
+		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ident.RunID == "" || !c.identUnsure.IsZero(),
 	}
 	p := decideLocal(in)
+	switch {
+	case p.AwaitAcks && c.ackSince.IsZero():
+		c.ackSince = now
+		f.log.Info("waiting for a replica to acknowledge before releasing writes", "epoch", gs.Epoch)
+	case !p.AwaitAcks && !p.Unfence:
+		c.ackSince = time.Time{}
+	}
 	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {
 		c.fenceBusy = true
 		pause := f.fencePause(c.p)

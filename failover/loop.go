@@ -37,6 +37,9 @@ type core struct {
 	fenced    bool
 	fenceBusy bool
 	fenceAt   time.Time // no fencing command before this (after a failure)
+	// ackSince: since when the fenced primary waits for its replicas to
+	// prove they are live (localPlan.AwaitAcks); zero when not waiting.
+	ackSince time.Time
 	// promotedEpoch is the epoch this sidecar committed "promoted" for;
 	// the local state may apply that entry a moment later.
 	promotedEpoch uint64
