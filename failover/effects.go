@@ -138,8 +138,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 			Replicas: c.obs.Replicas},
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
-		Empty: c.empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ident.RunID == "" || !c.identUnsure.IsZero(),
+		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
+		Unsure: c.ids.Ident.RunID == "" || !c.ids.Unsure.IsZero(),
 	}
 	p := decideLocal(in)
 	switch {
@@ -213,7 +213,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case p.Promote:
 		f.startPromote(ctx, c)
 	case p.DemoteTo != "":
-		f.startDemote(ctx, c, p.DemoteTo, c.empty)
+		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty)
 	case p.RepointTo != "":
 		f.startRepoint(ctx, c, p.RepointTo)
 	}

@@ -59,18 +59,13 @@ type core struct {
 	myHandover    *handover
 	takeoverEpoch uint64
 
-	ident redisIdentity // the local Redis while it was the named primary
+	ids identities // the local Redis's identity: the empty-restart check
 	// leaderSince: when this sidecar last became the Raft leader; zero
 	// while it is not.
 	leaderSince time.Time
 	// evictedAt: when the fence last disconnected the local Redis's
 	// clients (localPlan.Evict).
 	evictedAt time.Time
-	// identUnsure: since when the local primary shows a new identity that
-	// no replica report has confirmed or refuted (restartUnknown).
-	identUnsure time.Time
-	empty       bool
-	emptyEpoch  uint64
 
 	lastRole    monitor.Role
 	roleChanged bool
@@ -199,14 +194,11 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 		if c.odown {
 			f.emit(Event{Kind: EventODownCleared, Epoch: old.Epoch, Node: f.nodeOf(c, old.Primary, now)})
 		}
-		c.sdown, c.odown, c.empty = false, false, false
+		c.sdown, c.odown, c.ids.Empty = false, false, false
 		f.m.sdown.Set(0)
 		f.m.odown.Set(0)
 		c.myHandover = nil
 		clear(c.replicasSeen)
-		if st.Primary == f.self.Name {
-			c.ident, c.identUnsure = redisIdentity{}, time.Time{}
-		}
 	}
 	if st.Promoted && st.Primary != "" && (st.Primary != c.switched || !old.Promoted || old.Epoch != st.Epoch) {
 		addr := f.memberAddr(st, st.Primary)
@@ -413,47 +405,75 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		}
 	}
 	// Empty restart: the named primary's Redis came back as a new process
-	// on a new history with less data than a replica holds. The identity
-	// is kept for any local primary, named yet or not, so a restart right
-	// after the promotion is caught too.
+	// on a new history with less data than a replica holds.
 	st := c.st
+	prev := c.ids
+	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, func() []replicaPos { return f.replicaPositions(c, now) }, now, c.p.DownAfter)
+	switch {
+	case c.ids.Empty && !prev.Empty:
+		f.log.Error("primary restarted empty: writes stay paused and the group fails over",
+			"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+		f.m.emptyRestarts.Inc()
+	case !c.ids.Unsure.IsZero() && prev.Unsure.IsZero():
+		f.log.Warn("primary restarted on a new replication history; comparing it with the replicas' offsets",
+			"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+	}
+}
+
+// identities is the empty-restart bookkeeping of the local Redis.
+type identities struct {
+	// Ident is the last identity of the local Redis known to hold its
+	// data; zero when none is known (as after this sidecar's restart).
+	Ident redisIdentity
+	// Unsure: since when the local primary shows a new identity that
+	// could not be judged yet (restartUnknown); zero otherwise.
+	Unsure time.Time
+	// Empty: the named primary came back empty at EmptyEpoch.
+	Empty      bool
+	EmptyEpoch uint64
+}
+
+// nextIdentity is the bookkeeping after observation o of the local Redis,
+// named the primary (named) at epoch; replicas lists the replicas'
+// positions, asked only when a judgement is needed.
+func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, replicas func() []replicaPos, now time.Time, downAfter time.Duration) identities {
 	if o.Reachable() && o.Role == monitor.RoleReplica {
 		// A replica promoted later is not a restart of the primary it
-		// once was.
-		c.ident, c.identUnsure = redisIdentity{}, time.Time{}
+		// once was, nor of itself: the promotion keeps the run id. Its
+		// identity is kept, not cleared: judged afresh after the
+		// promotion, a new primary was compared with replicas still on
+		// the old history with higher offsets, called empty, and the
+		// group failed over sixteen times in two seconds between two
+		// nodes (chaos seed 101, five nodes).
+		s.Ident, s.Unsure = redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}, time.Time{}
 	}
 	if o.Reachable() && o.Role == monitor.RolePrimary {
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
 		keep := false
-		if st.Primary == f.self.Name && !c.empty {
-			switch judgeRestart(c.ident, cur, f.replicaPositions(c, now)) {
+		if named && !s.Empty {
+			switch judgeRestart(s.Ident, cur, replicas()) {
 			case restartEmpty:
-				c.empty, c.emptyEpoch = true, st.Epoch
-				f.log.Error("primary restarted empty: writes stay paused and the group fails over",
-					"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
-				f.m.emptyRestarts.Inc()
+				s.Empty, s.EmptyEpoch = true, epoch
 			case restartUnknown:
-				if c.identUnsure.IsZero() {
-					c.identUnsure = now
-					f.log.Warn("primary restarted on a new replication history; comparing it with the replicas' offsets",
-						"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
+				if s.Unsure.IsZero() {
+					s.Unsure = now
 				}
 				// With no replica heard from for down_after there is
 				// nothing left to protect: the new identity stands.
-				keep = now.Sub(c.identUnsure) < c.p.DownAfter
+				keep = now.Sub(s.Unsure) < downAfter
 			}
 		}
-		if !c.empty && !keep && st.Epoch > 0 {
-			// A promotion keeps the run id, so the replica's identity
-			// before it never reads as a restart. Before the state is
-			// known nothing is recorded: a sidecar that restarted must
-			// still judge a Redis it never saw (chaos seed 3).
-			c.ident, c.identUnsure = cur, time.Time{}
+		if !s.Empty && !keep && epoch > 0 {
+			// Before the state is known nothing is recorded: a sidecar
+			// that restarted must still judge a Redis it never saw
+			// (chaos seed 3).
+			s.Ident, s.Unsure = cur, time.Time{}
 		}
 	}
-	if c.empty && c.emptyEpoch != st.Epoch {
-		c.empty = false
+	if s.Empty && s.EmptyEpoch != epoch {
+		s.Empty = false
 	}
+	return s
 }
 
 // primaryDown is how long this sidecar has had no reply from the primary
@@ -517,7 +537,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 			LinkUp: o.LinkUp, Synced: o.Synced, SyncInProgress: o.SyncInProgress, Offset: o.Offset,
 			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
 		},
-		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.empty,
+		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,

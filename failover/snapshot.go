@@ -87,7 +87,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		member(&p)
 		s.Primary = p
 		if st.Primary == f.self.Name {
-			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.empty
+			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.ids.Empty
 			s.Writable = isPrimary
 		} else if ps, ok := c.peers[st.Primary]; ok {
 			r := ps.Rep
