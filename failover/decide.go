@@ -326,6 +326,11 @@ func judgeRestart(prev, cur redisIdentity, replicas []replicaPos) restartVerdict
 		return restartUnknown
 	case cur.Offset < best:
 		return restartEmpty
+	case cur.Offset == 0 && best == 0:
+		// Nothing to compare yet: the writes and the restart came
+		// between two reports, and judging at once took an empty Redis
+		// for a good one (the replicas then full-synced it).
+		return restartUnknown
 	}
 	return restartNone
 }

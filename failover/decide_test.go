@@ -454,6 +454,7 @@ func TestJudgeRestart(t *testing.T) {
 		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartNone},
 		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty},
 		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone},
+		{"replicas' reports from before the writes", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 0), restartUnknown},
 		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown},
 		{"the replicas already resynced from it", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 10}, on("h2", 10), restartUnknown},
 		// This sidecar restarted too (kill of the whole node): it never saw
