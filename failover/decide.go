@@ -187,6 +187,20 @@ func durableFloor(st groupState, peers map[string]peerView, now time.Time, p par
 	return floor, who
 }
 
+// notPrimaryReported reports whether primary's own sidecar says, in a
+// fresh report, that its Redis answers as a replica and has for down_after
+// (its SDOWN opinion of itself). Peers' probes cannot tell: a replica
+// answers PING. A sidecar restarted with an empty data dir found its
+// empty-restarted Redis following a replica, could not promote it again
+// (the state said promoted), and the group stayed without a writable
+// primary (chaos seed 101, five nodes).
+func notPrimaryReported(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration) bool {
+	pv, ok := peers[primary]
+	r := pv.Rep
+	return ok && pv.fresh(now, fresh) && r.SDown && r.SDownPrimary == primary && r.SDownEpoch == epoch &&
+		r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica
+}
+
 // forkFloor is, with min_replicas, the offset the primary was promoted at
 // while it was up within durableWait (its own reports, or the failover's
 // start when none arrived); 0 when none applies. Everything acknowledged
@@ -351,7 +365,11 @@ type leaderDecision struct {
 	Empty bool // the primary came back empty
 	// Stuck: the committed primary has not confirmed its promotion within
 	// down_after of the failover's start (its sidecar died or stalled).
-	Stuck    bool
+	Stuck bool
+	// NotPrimary: the committed, promoted primary's own sidecar reports
+	// its Redis a replica for down_after (Sentinel's rule for a master
+	// that reports itself a slave).
+	NotPrimary bool
 	Action   leaderAction
 	Target   string
 	Reason   string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
@@ -395,6 +413,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.ODown = d.Votes >= p.Quorum
 	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
 	d.Stuck = !st.Promoted && !st.Started.IsZero() && now.Sub(st.Started) >= p.DownAfter
+	d.NotPrimary = st.Promoted && notPrimaryReported(peers, st.Primary, st.Epoch, now, p.Fresh)
 	cands := candidatesOf(registered(st, peers), now, p.Fresh)
 	vetoed := map[string]bool{}
 	for i, c := range cands {
@@ -424,7 +443,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			return false
 		})
 	}
-	if floor := forkFloor(st, peers, now, p); floor > 0 {
+	if floor := forkFloor(st, peers, now, p); floor > 0 && !d.Empty && !d.NotPrimary {
 		history := primaryReplID(peers, st.Primary)
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if c.Offset < floor && (history == "" || c.ReplID != history) {
@@ -443,7 +462,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		}
 	}
 	switch {
-	case !d.ODown && !d.Empty && !d.Stuck:
+	case !d.ODown && !d.Empty && !d.Stuck && !d.NotPrimary:
 		return d
 	case st.Paused, st.FlapPaused != "":
 		return d
@@ -705,10 +724,6 @@ func decideLocal(in localInput) localPlan {
 			p.DemoteTo = in.EmptyTo
 		}
 	case named && !st.Promoted:
-		p.Promote = true
-	case named && in.Obs.Role == monitor.RoleReplica:
-		// Promoted at this epoch, yet a replica now (an operator, or a
-		// restart with a replicaof line): promote again.
 		p.Promote = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo = in.PrimaryAddr

@@ -924,3 +924,34 @@ func TestNextIdentity(t *testing.T) {
 		t.Fatalf("a primary never seen, behind a replica: %+v, want empty", s)
 	}
 }
+
+// A promoted primary whose own sidecar reports its Redis a replica for
+// down_after is replaced, without waiting for the fork floor (chaos seed
+// 101: the Redis had come back empty and followed a replica; its sidecar,
+// restarted with an empty data dir, could not promote it again and the
+// group stayed without a writable primary). Its sidecar never promotes it
+// again by itself.
+func TestPrimaryReportingReplicaIsReplaced(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Started: t0.Add(-time.Minute), Members: members("p", "a", "b"), Fork: 5000}
+	self := down(rep("p", 0), "p", 4) // its Redis follows a after an empty restart
+	self.UpAt = t0
+	self.Rep.Obs.MasterAddr = "a:6379"
+	peers := map[string]peerView{"p": self, "a": rep("a", 3000), "b": rep("b", 2000)}
+	d := decideLeader(t0, st, peers, p, "")
+	if !d.NotPrimary || d.Action != leaderPromote || d.Target != "a" {
+		t.Fatalf("decision %+v, want a failover to a", d)
+	}
+	// The same report without its SDOWN (not yet down_after): no failover.
+	self.Rep.SDown = false
+	peers["p"] = self
+	if d := decideLeader(t0, st, peers, p, ""); d.NotPrimary || d.Action == leaderPromote {
+		t.Fatalf("decision %+v before down_after, want none", d)
+	}
+	in := localInput{Now: t0, Self: "p", State: st, Ready: true, LastContact: t0, P: p,
+		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0}}
+	if got := decideLocal(in); got.Promote {
+		t.Errorf("plan %+v: promoted again a Redis that follows another", got)
+	}
+}

@@ -342,8 +342,11 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 					f.log.Error("promotion failed", "epoch", epoch, "err", err)
 					f.m.failures.WithLabelValues(failPromote).Inc()
 					f.m.failovers.WithLabelValues(resultFailure).Inc()
-					c.retryAt = time.Now().Add(f.mc.Interval)
 				}
+				// Stale too: the state that asked for it may not have
+				// caught up yet, and retrying at once spun 37,000 times
+				// (chaos seed 101).
+				c.retryAt = time.Now().Add(f.mc.Interval)
 				return
 			}
 			f.setUnfenced(c)

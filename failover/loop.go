@@ -294,8 +294,11 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	switch {
 	case st.Primary == "":
 	case st.Primary == f.self.Name:
+		// Once promoted, a Redis answering as a replica is no primary
+		// (Sentinel's rule): after down_after the group replaces it
+		// rather than promote it again, whatever data it now follows.
 		last := c.started
-		if c.obs.Alive() && c.obs.Time.After(last) {
+		if c.obs.Alive() && c.obs.Time.After(last) && (c.obs.Role != monitor.RoleReplica || !gs.Promoted) {
 			last = c.obs.Time
 		}
 		sd = now.Sub(last) >= c.p.DownAfter
