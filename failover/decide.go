@@ -370,11 +370,11 @@ type leaderDecision struct {
 	// its Redis a replica for down_after (Sentinel's rule for a master
 	// that reports itself a slave).
 	NotPrimary bool
-	Action   leaderAction
-	Target   string
-	Reason   string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
-	WhyNot   string // no candidate qualifies, and why
-	Excluded map[string]string
+	Action     leaderAction
+	Target     string
+	Reason     string // for leaderPromote: ReasonAuto or ReasonInitial; for leaderFlapPause: why
+	WhyNot     string // no candidate qualifies, and why
+	Excluded   map[string]string
 	// WaitFor names the out-of-reach replica whose data the durable mode
 	// waits for (durableFloor), when it excluded a candidate.
 	WaitFor  string
