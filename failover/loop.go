@@ -60,6 +60,13 @@ type core struct {
 	takeoverEpoch uint64
 
 	ids identities // the local Redis's identity: the empty-restart check
+	// namedAt: when this sidecar first saw the state name it the primary
+	// at namedEpoch; ownAlive: the last observation of its Redis that
+	// counted as a live primary. Its SDOWN opinion of itself runs from the
+	// later of both.
+	namedEpoch uint64
+	namedAt    time.Time
+	ownAlive   time.Time
 	// leaderSince: when this sidecar last became the Raft leader; zero
 	// while it is not.
 	leaderSince time.Time
@@ -297,11 +304,13 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		// Once promoted, a Redis answering as a replica is no primary
 		// (Sentinel's rule): after down_after the group replaces it
 		// rather than promote it again, whatever data it now follows.
-		last := c.started
-		if c.obs.Alive() && c.obs.Time.After(last) && (c.obs.Role != monitor.RoleReplica || !gs.Promoted) {
-			last = c.obs.Time
+		if c.namedEpoch != st.Epoch {
+			c.namedEpoch, c.namedAt = st.Epoch, now
 		}
-		sd = now.Sub(last) >= c.p.DownAfter
+		if c.obs.Alive() && (c.obs.Role != monitor.RoleReplica || !gs.Promoted) {
+			c.ownAlive = later(c.ownAlive, c.obs.Time)
+		}
+		sd = now.Sub(later(later(c.started, c.namedAt), c.ownAlive)) >= c.p.DownAfter
 	default:
 		sd = sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter)
 	}
