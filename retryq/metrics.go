@@ -41,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		primaryErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_retryq_primary_errors_total",
-			Help: "Replay batches that failed because the primary was unreachable or not writable (no attempts spent).",
+			Help: "Replay batches that failed because the primary was unreachable or not writable, or no replica acknowledged the applied writes in time (no attempts spent).",
 		}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vigil_retryq_commit_duration_seconds",
