@@ -734,6 +734,10 @@ func TestForkFloor(t *testing.T) {
 		{"fork not recorded", 1, 0, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
 		{"candidate past the fork", 1, 2000, map[string]peerView{"p": primaryUp(time.Second, ""), "a": stuck}, "a"},
 		{"candidate on the primary's current history", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, "new"), "a": stuck, "b": follower}, "b"},
+		// Its last report shows it restarted below the fork: it no
+		// longer has what the floor waits for (chaos seed 5).
+		{"primary last seen restarted below the fork", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, "other"), "a": stuck}, "a"},
+		{"primary last seen empty", 1, 5000, map[string]peerView{"p": func() peerView { pv := primaryUp(time.Second, ""); pv.Rep.Empty = true; return pv }(), "a": stuck}, "a"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams()

@@ -507,3 +507,22 @@ func TestAvailabilityWaitsForResync(t *testing.T) {
 		t.Fatalf("outage with a resynced majority accepted: %+v", r.Violations)
 	}
 }
+
+// A Redis that restarted without its data answers reads until its sidecar
+// judged it and it resynced: an empty read in that window is not judged,
+// the same read outside it is a violation.
+func TestRegisterEmptyRestartWindow(t *testing.T) {
+	h := clean()
+	h.Faults[0].DataLost = true // a's Redis came back empty at 12 s
+	read := func(at int) Op {
+		return Op{Kind: OpGet, Client: 2, Key: "r0", Value: "", Invoke: ms(at), Complete: ms(at + 10), OK: true}
+	}
+	h.Ops = append(h.Ops, read(12100))
+	if r := Check(h, testParams); slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("an empty read right after the empty restart rejected: %+v", r.Violations)
+	}
+	h.Ops[len(h.Ops)-1] = read(19500) // after down_after + resyncGrace
+	if r := Check(h, testParams); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("an empty read long after the restart accepted: %+v", r.Violations)
+	}
+}

@@ -97,7 +97,7 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 	var out []porcupine.Operation
 	for _, o := range h.Ops {
 		switch {
-		case o.Kind == OpGet && o.OK && !mayVanish[[2]string{o.Key, o.Value}]:
+		case o.Kind == OpGet && o.OK && !mayVanish[[2]string{o.Key, o.Value}] && !emptyServing(h, p, o):
 			out = append(out, porcupine.Operation{ClientId: o.Client, Input: regInput{key: o.Key}, Output: o.Value,
 				Call: int64(o.Invoke), Return: int64(o.Complete)})
 		case o.Kind == OpSet && (o.OK || !notApplied(o.Err)):
@@ -110,6 +110,22 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 		}
 	}
 	return out
+}
+
+// emptyServing reports whether read o overlaps the documented window in
+// which a Redis that restarted without its data answers reads: from its
+// restart until its sidecar judged it empty and it resynced (down_after
+// plus resyncGrace). Clients the Sentinels had sent to it read an empty
+// data set there, as with Redis Sentinel; such reads are not judged
+// (seed 3: a primary's whole node was killed without persistence and
+// came back while no majority could fail it over).
+func emptyServing(h *History, p Params, o Op) bool {
+	for _, f := range h.Faults {
+		if f.DataLost && f.RedisRestart && o.Complete >= f.End && o.Invoke <= f.End+p.DownAfter+resyncGrace {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckLinearizable checks the register history with porcupine. It
