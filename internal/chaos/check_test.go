@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -524,5 +525,27 @@ func TestRegisterEmptyRestartWindow(t *testing.T) {
 	h.Ops[len(h.Ops)-1] = read(19500) // after down_after + resyncGrace
 	if r := Check(h, testParams); !slices.Contains(rules(r), RuleLinearizable) {
 		t.Fatalf("an empty read long after the restart accepted: %+v", r.Violations)
+	}
+}
+
+// A Redis restarted without its data acknowledges writes until its sidecar
+// pauses it: those within fence_after and one interval after the restart
+// are within the bound, in both modes; later ones are not.
+func TestLostWriteAfterEmptyRestart(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	h := clean()
+	h.Faults[0].DataLost = true // a's Redis came back empty at 12 s
+	lost := func(at int) {
+		k := "lost" + strconv.Itoa(at)
+		h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: k, Value: "v", Invoke: ms(at), Complete: ms(at + 2), OK: true})
+	}
+	lost(12500)
+	if r := Check(h, p); slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write acknowledged 0.5 s after the empty restart rejected: %+v", r.Violations)
+	}
+	lost(14000)
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write acknowledged 2 s after the empty restart excused: %+v", r.Violations)
 	}
 }
