@@ -430,8 +430,18 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			vetoed[c.Name] = true
 		}
 	}
-	cands, other := splitHistory(cands, st.Primary, primaryReplID(peers, st.Primary))
-	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, primaryOffset(peers, st.Primary))
+	history := primaryReplID(peers, st.Primary)
+	cands, other := splitHistory(cands, st.Primary, history)
+	// The primary's last offset measures lag only on its own history:
+	// replicas that all restarted onto others (their data lost, or their
+	// position) were all "lagging" behind a number they cannot be compared
+	// with, and a healthy majority waited for the primary until an
+	// operator forgot it (chaos seed 5).
+	pOff := int64(0)
+	if slices.ContainsFunc(cands, func(c candidate) bool { return c.Name != st.Primary && c.ReplID == history }) {
+		pOff = primaryOffset(peers, st.Primary)
+	}
+	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, pOff)
 	for _, n := range other {
 		excluded[n] = whyOtherHistory
 	}
@@ -451,7 +461,6 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		})
 	}
 	if floor := forkFloor(st, peers, now, p); floor > 0 && !d.Empty && !d.NotPrimary {
-		history := primaryReplID(peers, st.Primary)
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if c.Offset < floor && (history == "" || c.ReplID != history) {
 				excluded[c.Name] = whyBeforeFork

@@ -959,3 +959,24 @@ func TestPrimaryReportingReplicaIsReplaced(t *testing.T) {
 		t.Errorf("plan %+v: promoted again a Redis that follows another", got)
 	}
 }
+
+// The primary's last offset measures lag only for replicas on its history
+// (chaos seed 5: replicas that had all restarted onto other histories were
+// "lagging" behind it and a healthy majority waited for the primary).
+func TestLagOnlyOnThePrimarysHistory(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b")}
+	primary := down(peerView{Received: t0, Rep: report{Name: "p", Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "x", Offset: 10000}}}, "p", 4)
+	on := func(name, replID string, offset int64) peerView {
+		pv := down(rep(name, offset), "p", 4)
+		pv.Rep.Obs.ReplID = replID
+		return pv
+	}
+	d := decideLeader(t0, st, map[string]peerView{"p": primary, "a": on("a", "y", 50), "b": on("b", "z", 0)}, testParams(), "")
+	if d.Action != leaderPromote || d.Target != "a" {
+		t.Fatalf("replicas on other histories: %+v, want a promoted", d)
+	}
+	d = decideLeader(t0, st, map[string]peerView{"p": primary, "a": on("a", "x", 50)}, testParams(), "")
+	if d.Action == leaderPromote || d.Excluded["a"] != whyLagging {
+		t.Fatalf("a replica 9950 bytes behind on the primary's history: %+v, want it lagging", d)
+	}
+}
