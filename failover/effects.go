@@ -24,6 +24,16 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 	}
 	d := c.decision
 	st := c.st
+	// Sentinel's -failover-abort-no-good-slave: say once, on change, why
+	// a primary that needs replacing is not.
+	stuck := ""
+	if (d.ODown || d.Empty || d.Stuck || d.NotPrimary) && d.Action == leaderNone && d.WhyNot != "" {
+		stuck = d.WhyNot
+		if stuck != c.stuckWhy {
+			f.log.Warn("no replica to promote", "epoch", st.Epoch, "primary", st.Primary, "why_not", stuck)
+		}
+	}
+	c.stuckWhy = stuck
 	switch d.Action {
 	case leaderFlapPause:
 		c.leaderBusy = true

@@ -60,6 +60,9 @@ type core struct {
 	takeoverEpoch uint64
 
 	ids identities // the local Redis's identity: the empty-restart check
+	// stuckWhy: the why-not this leader last logged for a primary it
+	// could not replace ("" when none).
+	stuckWhy string
 	// namedAt: when this sidecar first saw the state name it the primary
 	// at namedEpoch; ownAlive: the last observation of its Redis that
 	// counted as a live primary. Its SDOWN opinion of itself runs from the
