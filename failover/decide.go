@@ -215,11 +215,13 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 		return 0
 	}
 	pv := peers[st.Primary]
-	if r := pv.Rep; r.Empty || r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.Offset < st.Fork {
-		// Its last report, however old, shows it without that data
-		// (came back empty, or restarted and began its offsets again):
-		// waiting for it gains nothing (chaos seed 5 waited 4 s for a
-		// primary that had come back empty before it was cut off).
+	if r := pv.Rep; r.Empty || r.Obs.Reachable && (r.Obs.Role != monitor.RolePrimary || r.Obs.Offset < st.Fork) {
+		// Its last report, however old, shows it without that data as
+		// a primary (came back empty, restarted and began its offsets
+		// again, or answers as a replica, which its next sync wipes):
+		// waiting for it gains nothing (chaos seed 5 waited for a
+		// primary whose Redis had come back empty, following another
+		// node, before it was cut off).
 		return 0
 	}
 	if now.Sub(later(pv.UpAt, st.Started)) >= durableWait(p) {

@@ -737,6 +737,11 @@ func TestForkFloor(t *testing.T) {
 		// Its last report shows it restarted below the fork: it no
 		// longer has what the floor waits for (chaos seed 5).
 		{"primary last seen restarted below the fork", 1, 5000, map[string]peerView{"p": primaryUp(time.Second, "other"), "a": stuck}, "a"},
+		{"primary last seen as a replica", 1, 5000, map[string]peerView{"p": func() peerView {
+			pv := primaryUp(time.Second, "")
+			pv.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, Offset: 1}
+			return pv
+		}(), "a": stuck}, "a"},
 		{"primary last seen empty", 1, 5000, map[string]peerView{"p": func() peerView { pv := primaryUp(time.Second, ""); pv.Rep.Empty = true; return pv }(), "a": stuck}, "a"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
