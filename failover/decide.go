@@ -201,6 +201,18 @@ func notPrimaryReported(peers map[string]peerView, primary string, epoch uint64,
 		r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica
 }
 
+// syncSourceDoubtful reports whether the committed primary's own sidecar
+// says, in a fresh report, that its Redis came back empty or is not judged
+// yet. No Redis is then demoted or re-pointed to it: a full sync from it
+// would replace that Redis's data with nothing (chaos seed 10: a former
+// primary restarted from its AOF with every write was demoted to the new
+// primary, which had just restarted empty, and the whole data set was
+// gone).
+func syncSourceDoubtful(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	pv, ok := peers[st.Primary]
+	return ok && pv.fresh(now, fresh) && (pv.Rep.Empty || pv.Rep.Unsure)
+}
+
 // forkFloor is, with min_replicas, the offset the primary was promoted at
 // while it was up within durableWait (its own reports, or the failover's
 // start when none arrived); 0 when none applies. Everything acknowledged

@@ -985,3 +985,31 @@ func TestLagOnlyOnThePrimarysHistory(t *testing.T) {
 		t.Fatalf("a replica 9950 bytes behind on the primary's history: %+v, want it lagging", d)
 	}
 }
+
+// Nothing is demoted or re-pointed to a primary whose own sidecar says its
+// Redis came back empty or is not judged yet (chaos seed 10: a former
+// primary holding every write in its AOF synced from the new primary that
+// had just restarted empty).
+func TestSyncSourceDoubtful(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a")}
+	primary := func(mod func(*report), received time.Time) map[string]peerView {
+		pv := peerView{Received: received, Rep: report{Name: "p", Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary}}}
+		mod(&pv.Rep)
+		return map[string]peerView{"p": pv}
+	}
+	for _, tt := range []struct {
+		name  string
+		peers map[string]peerView
+		want  bool
+	}{
+		{"judged, fine", primary(func(*report) {}, t0), false},
+		{"came back empty", primary(func(r *report) { r.Empty = true }, t0), true},
+		{"not judged yet", primary(func(r *report) { r.Unsure = true }, t0), true},
+		{"only a stale report says so", primary(func(r *report) { r.Unsure = true }, t0.Add(-time.Minute)), false},
+		{"its sidecar never reported", nil, false},
+	} {
+		if got := syncSourceDoubtful(st, tt.peers, t0, time.Second); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -141,6 +141,8 @@ func (f *Failover) verify(ctx context.Context) (authority.State, error) {
 func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs groupState, addr string) {
 	if gs.Primary == f.self.Name {
 		addr = f.self.Addr
+	} else if syncSourceDoubtful(gs, c.peers, now, c.p.Fresh) {
+		addr = "" // neither demote nor re-point to it for now
 	}
 	in := localInput{
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
@@ -616,7 +618,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		return
 	}
 	paddr := primaryAddr(gs, c.peers, now, c.p.Fresh)
-	if paddr == "" {
+	if paddr == "" || syncSourceDoubtful(gs, c.peers, now, c.p.Fresh) {
 		return
 	}
 	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {

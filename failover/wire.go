@@ -73,7 +73,10 @@ type report struct {
 	PrimaryDownMs int64 `json:"pdm,omitempty"`
 	// Empty: SDownPrimary's Redis came back empty at SDownEpoch (its own
 	// sidecar's judgement): a failure, whatever the probes say.
-	Empty    bool      `json:"em,omitempty"`
+	Empty bool `json:"em,omitempty"`
+	// Unsure: this sidecar's Redis is a primary it has not yet judged
+	// against the replicas (it may have come back empty).
+	Unsure   bool      `json:"un,omitempty"`
 	Fenced   bool      `json:"f,omitempty"`
 	Ready    bool      `json:"rd,omitempty"`
 	Handover *handover `json:"ho,omitempty"`
