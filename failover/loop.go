@@ -556,7 +556,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
-		Unsure: c.obs.Role == monitor.RolePrimary && (c.ids.Ident.RunID == "" || !c.ids.Unsure.IsZero()),
+		Unsure:        c.obs.Role == monitor.RolePrimary && (c.ids.Ident.RunID == "" || !c.ids.Unsure.IsZero()),
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,
