@@ -343,8 +343,7 @@ func (a *Authority) Leader() (name string, isSelf bool) {
 // on the leader, when its last leadership check (sent to every follower)
 // started that a majority acknowledged; on a follower, when it last heard
 // from the leader. Zero before any contact. The time carries Go's
-// monotonic reading: compare it with time.Since. On a follower it is
-// moved back by two leader lease timeouts (see below).
+// monotonic reading: compare it with time.Since.
 //
 // raft's own LastContact also moves when this node steps down as leader
 // and when it grants a vote, neither of which is contact with a majority:
@@ -362,21 +361,7 @@ func (a *Authority) LastContact() time.Time {
 	a.noteFollowerContact(r)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return majorityContact(a.leaderContact, a.followerContact, a.cfg.RaftLeaderLeaseTimeout)
-}
-
-// majorityContact is the last time a majority is known to have been with
-// this node, from its last leadership check a majority acknowledged and
-// its last contact from another leader. A leader that lost its majority
-// still sends heartbeats until its lease check steps it down: up to two
-// lease timeouts, as raft checks the lease once per lease. So a heartbeat
-// proves a majority only that long before it (chaos seed 101: a follower
-// on the leader's minority side fenced 150 ms late).
-func majorityContact(leader, follower time.Time, lease time.Duration) time.Time {
-	if follower.IsZero() {
-		return leader
-	}
-	return later(leader, follower.Add(-2*lease))
+	return later(a.leaderContact, a.followerContact)
 }
 
 // noteFollowerContact records raft's last contact while this node follows

@@ -173,25 +173,3 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("levels: debug %v info %v level %v", l.IsDebug(), l.IsInfo(), l.GetLevel())
 	}
 }
-
-func TestMajorityContact(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	lease := 150 * time.Millisecond
-	for _, tt := range []struct {
-		name             string
-		leader, follower time.Time
-		want             time.Time
-	}{
-		{"never in contact", time.Time{}, time.Time{}, time.Time{}},
-		{"leader only", t0, time.Time{}, t0},
-		// The heartbeat may come from a leader that lost its majority up
-		// to two leases before.
-		{"follower: two leases before the heartbeat", time.Time{}, t0, t0.Add(-300 * time.Millisecond)},
-		{"the later of both", t0, t0.Add(time.Second), t0.Add(700 * time.Millisecond)},
-		{"leader check newer", t0.Add(time.Second), t0, t0.Add(time.Second)},
-	} {
-		if got := majorityContact(tt.leader, tt.follower, lease); !got.Equal(tt.want) {
-			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
