@@ -474,7 +474,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			return false
 		})
 	}
-	if floor := forkFloor(st, peers, now, p); floor > 0 && !d.Empty && !d.NotPrimary {
+	if floor := forkFloor(st, peers, now, p); floor > 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if c.Offset < floor && (history == "" || c.ReplID != history) {
 				excluded[c.Name] = whyBeforeFork

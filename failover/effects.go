@@ -151,7 +151,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.Ident.RunID == "" || !c.ids.Unsure.IsZero(),
+		Unsure: c.ids.unsure(),
 	}
 	p := decideLocal(in)
 	switch {

@@ -448,6 +448,10 @@ type identities struct {
 	EmptyEpoch uint64
 }
 
+// unsure reports whether a local primary is not yet judged against the
+// replicas: no identity known to hold its data, or a new one in question.
+func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZero() }
+
 // nextIdentity is the bookkeeping after observation o of the local Redis,
 // named the primary (named) at epoch; replicas lists the replicas'
 // positions, asked only when a judgement is needed.
@@ -556,7 +560,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
-		Unsure:        c.obs.Role == monitor.RolePrimary && (c.ids.Ident.RunID == "" || !c.ids.Unsure.IsZero()),
+		Unsure:        c.obs.Role == monitor.RolePrimary && c.ids.unsure(),
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
 		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,
