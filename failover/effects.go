@@ -126,6 +126,25 @@ func (f *Failover) apply(ctx context.Context, cmd authority.Command) (authority.
 	return st, nil
 }
 
+// applyIdempotent applies cmd, which must be idempotent (promoted, history),
+// and sends it once more when its outcome is unknown: when the leader that
+// took it is lost before it answers (a handover's old primary shutting
+// down), giving up would leave a promoted primary unconfirmed or without its
+// history entry (TestHandoverOnSIGTERM in CI). The linearizable read in
+// between waits for the next leader.
+func (f *Failover) applyIdempotent(ctx context.Context, cmd authority.Command) error {
+	_, err := f.apply(ctx, cmd)
+	if err == nil || errors.Is(err, authority.ErrStale) || errors.Is(err, authority.ErrInvalid) || ctx.Err() != nil {
+		return err
+	}
+	if _, verr := f.verify(ctx); verr != nil {
+		return fmt.Errorf("%w (and then %w)", err, verr)
+	}
+	f.log.Info("command outcome unknown; applying it again", "op", cmd.Op, "epoch", cmd.Epoch, "err", err)
+	_, err = f.apply(ctx, cmd)
+	return err
+}
+
 // verify is a bounded linearizable read.
 func (f *Failover) verify(ctx context.Context) (authority.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*f.cmdWait)
@@ -320,7 +339,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			if role != "master" {
 				return fmt.Errorf("role after replicaof no one is %q", role)
 			}
-			if _, err := f.apply(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
+			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
 				return err
 			}
 			f.setMinReplicas(ctx, members)
@@ -338,7 +357,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		if err == nil {
 			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
 				Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
-			if _, herr := f.apply(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
+			if herr := f.applyIdempotent(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
 				f.log.Warn("record failover history", "err", herr)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -190,6 +191,82 @@ func TestPausedWinnerNeverPromotesLate(t *testing.T) {
 	})
 	if who := g.promotions(); len(who) != 1 {
 		t.Errorf("promotions %v, want only c's", who)
+	}
+}
+
+// answerLoser applies commands for real but, once armed, loses the answer
+// to the first command of each listed op, as when the leader that took it
+// exits before it replies (a handover's old primary shutting down).
+type answerLoser struct {
+	*authority.Authority
+	mu   sync.Mutex
+	lose map[authority.Op]bool
+}
+
+func (l *answerLoser) Apply(ctx context.Context, cmd authority.Command) (authority.State, error) {
+	st, err := l.Authority.Apply(ctx, cmd)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && l.lose[cmd.Op] {
+		delete(l.lose, cmd.Op)
+		return authority.State{}, fmt.Errorf("authority: apply forwarded to a: outcome unknown: %w", io.EOF)
+	}
+	return st, err
+}
+
+func (l *answerLoser) pending() []authority.Op {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ops []authority.Op
+	for op := range l.lose {
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+// A promotion whose "promoted" and history commands committed but whose
+// answers were lost still completes: the new primary is confirmed, takes
+// writes, and the switchover is in the history (CI saw a handover recorded
+// nowhere when the old leader exited before answering).
+func TestPromotionSurvivesLostAnswers(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := startGroup(t, cfg, false, []nodeSpec{{name: "a", priority: 100}, {name: "b", priority: 100}, {name: "c", priority: 100}}...)
+	g.waitConverged(15*time.Second, "a")
+	b := g.node("b")
+	lo := &answerLoser{}
+	b.kill()
+	b.wrap = func(au *authority.Authority) failover.Authority { lo.Authority = au; return lo }
+	g.start(b)
+	before := g.waitConverged(15*time.Second, "a")
+	lo.mu.Lock()
+	lo.lose = map[authority.Op]bool{authority.OpPromoted: true, authority.OpHistory: true}
+	lo.mu.Unlock()
+
+	if _, err := g.node("a").failover().Switchover(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	after := g.waitConverged(30*time.Second, "b")
+	redistest.Eventually(t, 10*time.Second, func() error {
+		h := b.failover().History()
+		if len(h) == 0 {
+			return fmt.Errorf("no history")
+		}
+		last := h[len(h)-1]
+		if last.Epoch != after.Epoch || last.New != "b" || last.Reason != failover.ReasonSwitchover || last.Result != "success" {
+			return fmt.Errorf("last history entry %+v, want b's switchover at epoch %d", last, after.Epoch)
+		}
+		return nil
+	})
+	if ops := lo.pending(); len(ops) != 0 {
+		t.Fatalf("answers never lost for %v: the test did not exercise them", ops)
+	}
+	if after.Epoch <= before.Epoch {
+		t.Fatalf("epoch %d after the switchover, was %d", after.Epoch, before.Epoch)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.redis.Client().Set(ctx, "after-lost-answers", "1", 0).Err(); err != nil {
+		t.Errorf("write to the new primary: %v", err)
 	}
 }
 
