@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -99,8 +100,9 @@ func Check(h *History, p Params) Report {
 // failing primary takes during fence_after and one interval after it. With
 // min_replicas (and divergent_writes replay) the same window, but only when
 // another fault later restarted a Redis: a primary cut off from its
-// replicas still acknowledges writes until its fence (Redis judges the
-// replicas' lag in whole seconds), and those come back through the
+// replicas still acknowledges writes until its fence or, after a network
+// fault that left its sidecar the majority, until Redis's own lag check
+// refuses them (redisLagBound), and those come back through the
 // divergent-write replay unless it lost its data or its replication
 // position (any restart, persistence or not) before it rejoins. A primary
 // killed without its replication cut first loses nothing. In both modes, a
@@ -115,7 +117,11 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 		if f.Class == ClassAdmin {
 			continue
 		}
-		if t >= f.Start-p.Interval && t <= f.Start+p.FenceAfter+p.Interval &&
+		end := f.Start + p.FenceAfter + p.Interval
+		if p.MinReplicas >= 1 && f.Class == ClassNetwork {
+			end = max(end, f.Start+redisLagBound(p))
+		}
+		if t >= f.Start-p.Interval && t <= end &&
 			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID)) {
 			return true
 		}
@@ -124,6 +130,17 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// redisLagBound is how long after its replication links were cut a primary
+// whose sidecar kept the Raft majority (so nothing fences it) still
+// acknowledges writes under min-replicas-to-write: Redis counts a replica
+// good while its last ack (sent once a second) is at most
+// min-replicas-max-lag whole seconds old, and recounts once a second, so up
+// to max-lag + 2 s (seed 107, N=5: 1.67 s after a Redis-only partition).
+func redisLagBound(p Params) time.Duration {
+	lag := max(1, math.Ceil(p.FenceAfter.Seconds())) // as failover sets it
+	return time.Duration(lag)*time.Second + 2*time.Second
 }
 
 // dataLostAfter reports whether a fault other than id restarted a Redis

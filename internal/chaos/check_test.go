@@ -274,6 +274,37 @@ func TestLostWriteBoundDurable(t *testing.T) {
 	}
 }
 
+// A primary whose replication links are cut while its sidecar keeps the
+// majority is refused writes only by Redis's lag check, in whole seconds:
+// with a later data loss, writes up to redisLagBound after the cut are
+// excused, and no later ones.
+func TestLostWriteRedisLagBound(t *testing.T) {
+	p := testParams // fence_after 1 s: min-replicas-max-lag 1, bound 3 s
+	p.MinReplicas = 1
+	if got := redisLagBound(p); got != 3*time.Second {
+		t.Fatalf("redisLagBound = %s, want 3s", got)
+	}
+	h := clean()
+	h.Faults = append(h.Faults,
+		FaultRecord{ID: 2, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"b"}, Start: ms(9000), End: ms(13000)},
+		FaultRecord{ID: 3, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Start: ms(14000), End: ms(14500),
+			RedisRestart: true, DataLost: true})
+	delete(h.Final, "w11.5s") // 2.5 s after the cut
+	if r := Check(h, p); !r.OK() || r.Stats.LostExcused != 1 {
+		t.Fatalf("a write 2.5 s after the cut rejected: %+v %+v", r.Violations, r.Stats)
+	}
+	delete(h.Final, "w12.5s") // 3.5 s after it
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write 3.5 s after the cut excused: %+v", r.Stats)
+	}
+	// A process fault leaves the sidecar's fence as the only bound.
+	h.Final["w12.5s"] = "vw12.5s"
+	h.Faults[1].Kind, h.Faults[1].Class = StopRedis, ClassProcess
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write 2.5 s after a process fault excused: %+v", r.Stats)
+	}
+}
+
 func TestRetryQueueWipeExcused(t *testing.T) {
 	h := clean()
 	delete(h.Final, "q1")

@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// resumeFor bounds how long the end of a pause fault retries a refused
+// resume.
+const resumeFor = 30 * time.Second
+
 // nemesis carries out a Plan's faults on a cluster and records what it did.
 type nemesis struct {
 	c    *cluster
@@ -346,7 +350,18 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 			return fail(err)
 		}
 		heal = func() (bool, bool, error) {
-			return false, false, c.admin(context.Background(), "/v1/resume", nil)
+			// An operator whose resume was refused (no Raft leader
+			// during a partition: 503) tries again; giving up left
+			// failover paused to the end of seed 119 (N=5), which the
+			// checker then read as lost data and unavailability.
+			deadline := time.Now().Add(resumeFor)
+			for {
+				err := c.admin(context.Background(), "/v1/resume", nil)
+				if err == nil || time.Now().After(deadline) {
+					return false, false, err
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 		}
 	case Forget:
 		rec.Desc = "forget " + focus.name
