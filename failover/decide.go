@@ -258,6 +258,22 @@ func sdownAt(now, probeSince, lastAlive time.Time, downAfter time.Duration) bool
 	return !now.Before(last.Add(downAfter))
 }
 
+// primaryLastGood is the last moment the primary this sidecar probes was
+// seen up: the earlier of its last valid reply to PING and its last sign of
+// taking writes — a report from its own sidecar, or a write probe it ran.
+// PING alone is Sentinel's rule, but a primary whose sidecar lost the
+// majority is fenced (its writes paused) and still answers PING: judged by
+// PING alone it stayed in place, unwritable, for as long as its sidecar was
+// cut off (chaos seed 109, N=5). A sidecar that merely died leaves its
+// Redis taking writes, so that primary stays (issue 3: no failover when
+// the primary's sidecar dies).
+func primaryLastGood(lastAlive, reported, wrote time.Time) time.Time {
+	if cared := later(reported, wrote); cared.Before(lastAlive) {
+		return cared
+	}
+	return lastAlive
+}
+
 // opinions counts the fresh reports (this sidecar's own included, as a
 // peer of itself) that see primary at epoch subjectively down.
 func opinions(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration) int {

@@ -65,6 +65,36 @@ func TestSDownAt(t *testing.T) {
 	}
 }
 
+// A primary is up while it answers PING and either its own sidecar reports
+// or it takes a write probe: a fenced primary (paused, sidecar cut off)
+// answers PING but goes down; one whose sidecar died stays up.
+func TestPrimaryLastGood(t *testing.T) {
+	ago := func(d time.Duration) time.Time {
+		if d == 0 {
+			return time.Time{}
+		}
+		return t0.Add(-d)
+	}
+	for _, tt := range []struct {
+		name                   string
+		alive, reported, wrote time.Duration // before t0; 0 = never
+		sdown                  bool
+	}{
+		{"answers, its sidecar reports", 100 * time.Millisecond, 200 * time.Millisecond, 0, false},
+		{"answers, sidecar silent, takes writes (sidecar dead)", 100 * time.Millisecond, 10 * time.Second, 100 * time.Millisecond, false},
+		{"answers, sidecar silent, takes no writes (fenced)", 100 * time.Millisecond, 3 * time.Second, 0, true},
+		{"answers, sidecar silent, last write probe long ago", 100 * time.Millisecond, 10 * time.Second, 2 * time.Second, true},
+		{"no reply, sidecar reports", 3 * time.Second, 100 * time.Millisecond, 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			last := primaryLastGood(ago(tt.alive), ago(tt.reported), ago(tt.wrote))
+			if got := sdownAt(t0, t0.Add(-time.Minute), last, time.Second); got != tt.sdown {
+				t.Errorf("SDOWN = %v, want %v (last good %s before)", got, tt.sdown, t0.Sub(last))
+			}
+		})
+	}
+}
+
 func TestDecideLeader(t *testing.T) {
 	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c")}
 	primary := peerView{Received: t0.Add(-time.Minute), Rep: report{Name: "p", Addr: "p:6379", Priority: 100,

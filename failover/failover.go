@@ -141,6 +141,9 @@ type Failover struct {
 	results chan func(*core)       // effects -> loop
 	probes  chan probeResult       // probeLoop -> loop
 	target  atomic.Pointer[string] // the address probeLoop probes
+	// writeProbe asks probeLoop to check that the target takes writes too
+	// (its sidecar is silent: it may be fenced, see primaryLastGood).
+	writeProbe atomic.Bool
 
 	wg      sync.WaitGroup // every goroutine Run started
 	running atomic.Bool
@@ -175,6 +178,8 @@ type peerMsg struct {
 type probeResult struct {
 	addr  string
 	alive bool
+	// wrote: a write probe ran and the target took it.
+	wrote bool
 	at    time.Time
 }
 
@@ -337,7 +342,8 @@ func (f *Failover) recvLoop(ctx context.Context) {
 
 // probeLoop probes the committed primary's Redis every interval with a
 // client of its own, so a hanging primary never blocks the loop. PING
-// alone decides liveness, as in Sentinel.
+// decides liveness, as in Sentinel; while the primary's sidecar is silent
+// it also checks that the primary takes writes (primaryLastGood).
 func (f *Failover) probeLoop(ctx context.Context) {
 	var (
 		client *redis.Client
@@ -372,11 +378,17 @@ func (f *Failover) probeLoop(ctx context.Context) {
 			pctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
 			reason := monitor.Ping(pctx, client)
 			cancel()
+			wrote := false
+			if reason.Alive() && f.writeProbe.Load() {
+				pctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+				wrote = monitor.TakesWrites(pctx, client)
+				cancel()
+			}
 			if ctx.Err() != nil {
 				return
 			}
 			select {
-			case f.probes <- probeResult{addr: addr, alive: reason.Alive(), at: time.Now()}:
+			case f.probes <- probeResult{addr: addr, alive: reason.Alive(), wrote: wrote, at: time.Now()}:
 			case <-ctx.Done():
 				return
 			}

@@ -252,6 +252,49 @@ func TestFenceLandsOnStalledIsolatedPrimary(t *testing.T) {
 	g.waitConverged(20*time.Second, "a")
 }
 
+// The primary's sidecar is cut off from every other sidecar while its
+// Redis stays reachable: the sidecar fences its Redis, which still answers
+// PING. The others see it take no writes while its sidecar is silent, judge
+// it down and replace it, and the old primary's Redis is demoted (chaos
+// seed 109, N=5: judged by PING alone it stayed the primary, unwritable,
+// for as long as the cut lasted).
+func TestFencedPrimaryWithReachableRedisReplaced(t *testing.T) {
+	cfg := testFailoverConfig()
+	g := newGroup(t, cfg, three(100, 100)...)
+	conf := g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !a.failover().Snapshot().Fenced {
+			return fmt.Errorf("a not fenced")
+		}
+		return nil
+	})
+	var newPrimary string
+	redistest.Eventually(t, 20*time.Second, func() error {
+		cb, cc := b.failover().Configuration(), c.failover().Configuration()
+		if cb.Primary == "a" || cb.Primary != cc.Primary || cb.Epoch <= conf.Epoch || !cb.Promoted {
+			return fmt.Errorf("b follows %s@%d, c follows %s@%d", cb.Primary, cb.Epoch, cc.Primary, cc.Epoch)
+		}
+		newPrimary = cb.Primary
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return writeKey(ctx, g.node(newPrimary).redis.Client(), "after-replacing-fenced")
+	})
+	// a's sidecar is still cut off: another sidecar demotes its Redis.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		r, _, err := role(ctx, a.redis.Client())
+		if err != nil || r != "slave" {
+			return fmt.Errorf("a's Redis is %q (%v)", r, err)
+		}
+		return nil
+	})
+	g.net.Heal()
+	g.waitConverged(20*time.Second, newPrimary)
+}
+
 // Two primaries killed 10 s apart: both are replaced after down_after; a
 // recent failover never delays recovery below the anti-flap cap.
 func TestDoubleKillBothRecover(t *testing.T) {

@@ -29,6 +29,7 @@ type core struct {
 	probeAddr  string
 	probeSince time.Time
 	lastAlive  time.Time
+	lastWrote  time.Time // the probed primary last took a write probe
 	sdown      bool
 	odown      bool
 	votes      int
@@ -136,6 +137,9 @@ func (f *Failover) loop(ctx context.Context) {
 		case pr := <-f.probes:
 			if pr.addr == c.probeAddr && pr.alive && pr.at.After(c.lastAlive) {
 				c.lastAlive = pr.at
+			}
+			if pr.addr == c.probeAddr && pr.wrote && pr.at.After(c.lastWrote) {
+				c.lastWrote = pr.at
 			}
 		case <-stCh:
 			old := c.st
@@ -272,7 +276,13 @@ func (f *Failover) sdownDue(c *core) time.Time {
 	if c.probeAddr == "" || c.probeSince.IsZero() {
 		return time.Time{}
 	}
-	return later(c.probeSince, c.lastAlive).Add(c.p.DownAfter)
+	return later(c.probeSince, f.primaryLastGood(c)).Add(c.p.DownAfter)
+}
+
+// primaryLastGood applies primaryLastGood to the primary this sidecar
+// probes.
+func (f *Failover) primaryLastGood(c *core) time.Time {
+	return primaryLastGood(c.lastAlive, c.peers[c.st.Primary].Received, c.lastWrote)
 }
 
 // step observes, decides and acts once.
@@ -291,7 +301,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		addr = ""
 	}
 	if addr != c.probeAddr {
-		c.probeAddr, c.probeSince, c.lastAlive = addr, now, time.Time{}
+		c.probeAddr, c.probeSince, c.lastAlive, c.lastWrote = addr, now, time.Time{}, time.Time{}
 		if addr == "" {
 			// Nothing to probe, nothing to judge.
 			c.probeSince = time.Time{}
@@ -315,8 +325,11 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		}
 		sd = now.Sub(later(later(c.started, c.namedAt), c.ownAlive)) >= c.p.DownAfter
 	default:
-		sd = sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter)
+		sd = sdownAt(now, c.probeSince, f.primaryLastGood(c), c.p.DownAfter)
 	}
+	// Writes are probed only while the primary's own sidecar is silent.
+	pv, ok := c.peers[st.Primary]
+	f.writeProbe.Store(st.Primary != f.self.Name && (!ok || !pv.fresh(now, c.p.Fresh)))
 	changed := false
 	if sd != c.sdown {
 		changed = true
@@ -325,7 +338,11 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		kind := EventSDownCleared
 		if sd {
 			kind = EventSDown
-			f.log.Warn("primary subjectively down", "epoch", st.Epoch, "primary", st.Primary, "redis_addr", addr)
+			why := "no valid reply"
+			if !sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter) {
+				why = "takes no writes while its sidecar is silent"
+			}
+			f.log.Warn("primary subjectively down", "epoch", st.Epoch, "primary", st.Primary, "redis_addr", addr, "why", why)
 		} else {
 			f.log.Info("primary reachable again", "epoch", st.Epoch, "primary", st.Primary)
 		}
@@ -502,7 +519,7 @@ func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
 	if c.probeAddr == "" || c.probeSince.IsZero() {
 		return 0
 	}
-	if d := now.Sub(later(c.probeSince, c.lastAlive)); d > f.mc.Interval+f.mc.Timeout {
+	if d := now.Sub(later(c.probeSince, f.primaryLastGood(c))); d > f.mc.Interval+f.mc.Timeout {
 		return d
 	}
 	return 0

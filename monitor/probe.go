@@ -41,6 +41,22 @@ func Ping(ctx context.Context, c *redis.Client) Reason {
 	return ReasonNone
 }
 
+// WriteProbeChannel is the channel TakesWrites publishes on; an ACL that
+// lets vigil's user run PUBLISH needs only this channel.
+const WriteProbeChannel = "vigil:write-probe"
+
+// TakesWrites reports whether the node behind c runs a write-class command
+// now: it publishes an empty message on WriteProbeChannel, which changes no
+// data but which CLIENT PAUSE WRITE (vigil's fence) holds like any write.
+// Any reply counts, an error too (a NOPERM where the ACL lacks PUBLISH
+// tells nothing, so the node counts as taking writes); only no reply
+// before ctx ends does not.
+func TakesWrites(ctx context.Context, c *redis.Client) bool {
+	err := c.Publish(ctx, WriteProbeChannel, "").Err()
+	var reply redis.Error
+	return err == nil || errors.As(err, &reply)
+}
+
 // probe is Probe, optionally also asking CONFIG GET replica-priority in the
 // same pipeline. priority is -1 when it was not asked or not answered.
 func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observation, priority int) {

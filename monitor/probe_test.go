@@ -393,3 +393,46 @@ func TestProbeLoading(t *testing.T) {
 		t.Errorf("loading: %+v", o)
 	}
 }
+
+// TakesWrites sees vigil's fence: a Redis under CLIENT PAUSE WRITE still
+// answers PING but holds the probe; a user whose ACL lacks PUBLISH gets a
+// reply, which counts.
+func TestTakesWrites(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.Start(t, redistest.Options{})
+	c := NewClient(s.Addr(), RedisConfig{}, time.Second)
+	defer c.Close()
+	probe := func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		return TakesWrites(pctx, c)
+	}
+	if !probe() {
+		t.Fatal("an unpaused Redis takes no writes")
+	}
+	if err := s.Client().Do(ctx, "CLIENT", "PAUSE", 5000, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if probe() {
+		t.Error("a Redis under CLIENT PAUSE WRITE takes writes")
+	}
+	if r := Ping(ctx, c); !r.Alive() {
+		t.Errorf("PING while paused: %s", r)
+	}
+	if err := s.Client().Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !probe() {
+		t.Error("no writes after CLIENT UNPAUSE")
+	}
+	if err := s.Client().Do(ctx, "ACL", "SETUSER", "nopub", "on", ">pw", "~*", "-@all", "+ping").Err(); err != nil {
+		t.Fatal(err)
+	}
+	np := NewClient(s.Addr(), RedisConfig{Username: "nopub", Password: "pw"}, time.Second)
+	defer np.Close()
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if !TakesWrites(pctx, np) {
+		t.Error("a NOPERM reply does not count")
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/internal/redistest"
+	"github.com/vigil-redis/vigil/monitor"
 )
 
 // readmeACL returns the README's ACL SETUSER line as arguments, with the
@@ -82,6 +83,15 @@ func TestACLUserIsEnough(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The write probe of a primary whose sidecar is silent: a PUBLISH the
+	// user may send (a NOPERM would count as "takes writes" and hide a
+	// fenced primary).
+	vc := redis.NewClient(&redis.Options{Addr: a.redis.Addr(), Username: "vigil", Password: vigilPW})
+	defer vc.Close()
+	if err := vc.Publish(ctx, monitor.WriteProbeChannel, "").Err(); err != nil {
+		t.Errorf("PUBLISH %s as the README's user: %v", monitor.WriteProbeChannel, err)
+	}
 
 	// Failover: REPLICAOF, CONFIG REWRITE, CLIENT KILL on the survivors.
 	a.redis.Kill(t)
