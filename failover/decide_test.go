@@ -735,6 +735,41 @@ func TestDurableFloor(t *testing.T) {
 	}
 }
 
+// A primary named but never promoted, whose sidecar went silent right
+// after the commit, held more than every candidate as a replica of the
+// primary before: with min_replicas the leader does not replace it with a
+// replica behind it (chaos seed 102, N=5).
+func TestDurableFloorStuckPrimary(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "e", Started: t0.Add(-3 * time.Second), Members: members("e", "a", "b")}
+	stuck := rep("e", 4500)
+	stuck.Received = t0.Add(-2 * time.Second) // stale
+	stuck.Known = knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-2 * time.Second)}
+	peers := map[string]peerView{"e": stuck, "a": rep("a", 4000), "b": rep("b", 3900)}
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		want        string
+	}{
+		{"durable: wait for the named primary that had more", 1, ""},
+		{"without min_replicas the best replica replaces it", 0, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			d := decideLeader(t0, st, peers, p, "")
+			if !d.Stuck {
+				t.Fatal("the named primary is not stuck")
+			}
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.want, d.Excluded, d.WhyNot)
+			}
+			if tt.want == "" && d.WaitFor != "e" {
+				t.Errorf("waits for %q, want e", d.WaitFor)
+			}
+		})
+	}
+}
+
 // With min_replicas, a candidate stopped below the offset the primary was
 // promoted at is not promoted while the primary may come back (chaos seed
 // 101: a replica stuck on an older history 26 KB before the fork was
