@@ -305,6 +305,30 @@ func TestLostWriteRedisLagBound(t *testing.T) {
 	}
 }
 
+// With min_replicas, the stream a replica may not have received when the
+// primary died reaches back redisLagBound (3 s here) before the fault,
+// when a later fault lost the old primary's copy; no further.
+func TestLostWriteUnreplicatedStreamDurable(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	h := clean() // a's Redis killed at 5 s
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"},
+		Start: ms(13000), End: ms(14000), RedisRestart: true, DataLost: true})
+	delete(h.Final, "w2.5s")
+	if r := Check(h, p); !r.OK() || r.Stats.LostExcused != 1 {
+		t.Fatalf("a write 2.5 s before the kill rejected: %+v %+v", r.Violations, r.Stats)
+	}
+	delete(h.Final, "w1.5s")
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write 3.5 s before the kill excused: %+v", r.Stats)
+	}
+	// Without min_replicas the stream is one interval.
+	h.Final["w1.5s"] = "vw1.5s"
+	if r := Check(h, testParams); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("without min_replicas a write 2.5 s before the kill excused: %+v", r.Stats)
+	}
+}
+
 func TestRetryQueueWipeExcused(t *testing.T) {
 	h := clean()
 	delete(h.Final, "q1")
