@@ -691,6 +691,9 @@ type localInput struct {
 	// its writes are not released before that, as it may have come back
 	// empty.
 	Unsure bool
+	// SelfAddr is the local Redis's address as this sidecar reaches it:
+	// where Detach points it.
+	SelfAddr string
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
 	P     params
@@ -703,6 +706,17 @@ type localPlan struct {
 	Promote   bool   // the committed state names this node and it is not promoted yet
 	DemoteTo  string // local primary not named: pause, REPLICAOF this, kill clients
 	RepointTo string // replica following the wrong primary
+	// Detach: with min_replicas, the local Redis is a replica and this
+	// sidecar is isolated: point it at itself (REPLICAOF its own address),
+	// so that it stops acknowledging a primary the majority may have
+	// replaced. Redis's min-replicas-to-write then refuses that primary's
+	// writes even when its own sidecar is dead or stopped: the one case
+	// where nothing else fences it (chaos seeds 106, 114, N=5: the old
+	// primary, its sidecar stopped or dead, was cut off with one replica
+	// and took writes beside the new primary for 2.8 s and 0.8 s). The
+	// Redis keeps its data and the cached position, and the next re-point
+	// resyncs it partially.
+	Detach bool
 	// Isolated: no acknowledged majority contact for fence_after.
 	Isolated bool
 	// AwaitAcks: writes would be released, but with min_replicas the
@@ -770,6 +784,9 @@ func decideLocal(in localInput) localPlan {
 		return p
 	}
 	switch {
+	case !named && p.Isolated && in.P.MinReplicas > 0 && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "":
+		// Cut off, the committed state may be stale: no re-point to it.
+		p.Detach = in.Obs.MasterAddr != in.SelfAddr
 	case named && in.Empty:
 		// Once it follows the best replica there is nothing more to do
 		// until the group fails over (the chaos suite caught a loop that
@@ -904,4 +921,45 @@ func minReplicasFor(want int, members int) int {
 // at least one (Redis's unit).
 func maxLagSeconds(fenceAfter time.Duration) int {
 	return max(1, int(math.Ceil(fenceAfter.Seconds())))
+}
+
+// ackLagBound is how long after its replicas' last acknowledgement a
+// primary under min-replicas-to-write may still take writes: the ack is up
+// to min-replicas-max-lag whole seconds old, replicas send one a second,
+// and Redis recounts good replicas once a second.
+func ackLagBound(p params) time.Duration {
+	return time.Duration(maxLagSeconds(p.FenceAfter))*time.Second + 2*time.Second
+}
+
+// oldPrimaryHold is, with min_replicas, until when a newly promoted primary
+// keeps its writes paused so that the primary it replaces (prev, whose
+// replicas follow one of addrs) can no longer take any. A sidecar in reach
+// fences its own Redis; a silent one (dead, stopped or cut off) leaves
+// only Redis's min-replicas-to-write to stop it, once no replica
+// acknowledges it. Replicas in reach are re-pointed; one whose sidecar is
+// silent detaches itself within fence_after of losing the majority
+// (localPlan.Detach), and the old primary refuses writes ackLagBound after
+// that at the latest. The zero time when there is nothing to wait for.
+func oldPrimaryHold(prev string, addrs []string, self string, peers map[string]peerView, now time.Time, p params) (until time.Time, who string) {
+	if p.MinReplicas < 1 || prev == "" || prev == self {
+		return time.Time{}, ""
+	}
+	if pv, ok := peers[prev]; ok && pv.fresh(now, p.Fresh) {
+		return time.Time{}, ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		r := pv.Rep.Obs
+		if name == self || name == prev || pv.fresh(now, p.Fresh) || r.Role != monitor.RoleReplica || !r.LinkUp ||
+			!slices.Contains(addrs, r.MasterAddr) {
+			continue
+		}
+		if t := pv.Received.Add(p.FenceAfter + ackLagBound(p)); t.After(until) {
+			until, who = t, name
+		}
+	}
+	if !until.After(now) {
+		return time.Time{}, ""
+	}
+	return until, who
 }

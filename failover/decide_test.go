@@ -461,6 +461,77 @@ func TestDecideLocal(t *testing.T) {
 	}
 }
 
+// With min_replicas, a replica whose sidecar is cut off from the majority
+// points its Redis at itself, so that a replaced primary whose sidecar is
+// dead loses its acknowledgements; once contact is back it re-points.
+func TestDecideLocalDetach(t *testing.T) {
+	other := groupState{Epoch: 3, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
+	replica := func(master string, contact time.Time, minReplicas int) localInput {
+		p := testParams()
+		p.MinReplicas = minReplicas
+		return localInput{Now: t0, Self: "c", State: other, Ready: true, LastContact: contact, PrimaryAddr: "b:6379",
+			SelfAddr: "c:6379", P: p, Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: master, Time: t0}}
+	}
+	cut := t0.Add(-time.Second) // fence_after ago
+	for _, tt := range []struct {
+		name string
+		in   localInput
+		want localPlan
+	}{
+		{"isolated replica: detach", replica("b:6379", cut, 1), localPlan{Isolated: true, Detach: true}},
+		{"already detached: nothing, and no re-point to the stale primary", replica("c:6379", cut, 1), localPlan{Isolated: true}},
+		{"without min_replicas nothing counts its acknowledgements: stay", replica("b:6379", cut, 0), localPlan{Isolated: true}},
+		{"contact back: re-point to the committed primary", replica("c:6379", t0, 1), localPlan{RepointTo: "b:6379"}},
+		{"in contact and following the primary: nothing", replica("b:6379", t0, 1), localPlan{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(decideLocal(tt.in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A new primary holds writes until the primary it replaces can take none:
+// only when that primary's sidecar is silent and a replica that followed it
+// is silent too, until fence_after (the replica detaches) plus Redis's ack
+// lag bound after that replica was last heard.
+func TestOldPrimaryHold(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	silent := func(pv peerView, ago time.Duration) peerView { pv.Received = t0.Add(-ago); return pv }
+	oldFollower := rep("c", 100) // MasterAddr p:6379, link up
+	addrs := []string{"p:6379"}
+	stale := silent(rep("p", 0), time.Second)
+	stale.Rep.Obs.Role = monitor.RolePrimary
+	otherFollower := silent(rep("c", 100), 500*time.Millisecond)
+	otherFollower.Rep.Obs.MasterAddr = "x:6379"
+	wantUntil := t0.Add(-500*time.Millisecond + p.FenceAfter + ackLagBound(p))
+	for _, tt := range []struct {
+		name  string
+		peers map[string]peerView
+		min   int
+		until time.Time
+		who   string
+	}{
+		{"old primary's sidecar silent, a silent replica followed it: hold", map[string]peerView{"p": stale, "c": silent(oldFollower, 500*time.Millisecond)}, 1, wantUntil, "c"},
+		{"without min_replicas: no hold", map[string]peerView{"p": stale, "c": silent(oldFollower, 500*time.Millisecond)}, 0, time.Time{}, ""},
+		{"old primary's sidecar in reach fences it: no hold", map[string]peerView{"p": rep("p", 0), "c": silent(oldFollower, 500*time.Millisecond)}, 1, time.Time{}, ""},
+		{"the replica is in reach (it is re-pointed): no hold", map[string]peerView{"p": stale, "c": oldFollower}, 1, time.Time{}, ""},
+		{"the silent replica followed another primary: no hold", map[string]peerView{"p": stale, "c": otherFollower}, 1, time.Time{}, ""},
+		{"last heard long ago: the hold is over", map[string]peerView{"p": stale, "c": silent(oldFollower, time.Minute)}, 1, time.Time{}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := p
+			p.MinReplicas = tt.min
+			until, who := oldPrimaryHold("p", addrs, "b", tt.peers, t0, p)
+			if !until.Equal(tt.until) || who != tt.who {
+				t.Errorf("hold until %v (%s), want %v (%s)", until, who, tt.until, tt.who)
+			}
+		})
+	}
+}
+
 // reaching is a fresh report about primary a at epoch 2 that has had no
 // reply from it for downMs.
 func reaching(name string, downMs int64) peerView {

@@ -170,7 +170,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.unsure(),
+		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr,
 	}
 	p := decideLocal(in)
 	switch {
@@ -247,6 +247,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty)
 	case p.RepointTo != "":
 		f.startRepoint(ctx, c, p.RepointTo)
+	case p.Detach:
+		f.startDetach(ctx, c)
 	}
 	f.trackReconf(c, now)
 	if gs.Primary == f.self.Name && gs.Promoted && c.obs.Role == monitor.RolePrimary && !c.fenced && !c.localBusy {
@@ -306,6 +308,11 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	self := f.nodeOf(c, f.self.Name, time.Now())
 	oldp := Node{Name: previous, Addr: f.memberAddr(st, previous)}
 	members := len(st.Members)
+	addrs := []string{oldp.Addr}
+	if pv, ok := c.peers[previous]; ok && pv.Rep.Addr != "" {
+		addrs = append(addrs, pv.Rep.Addr)
+	}
+	hold, holdFor := oldPrimaryHold(previous, addrs, f.self.Name, c.peers, time.Now(), c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
 		fenced := true
@@ -341,6 +348,18 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			}
 			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
 				return err
+			}
+			if wait := time.Until(hold); wait > 0 {
+				f.log.Warn("holding writes until the old primary can take none", "epoch", epoch, "previous", previous,
+					"replica", holdFor, "wait", wait)
+				if err := f.pauseWrites(ctx, wait+f.cmdWait); err != nil {
+					return err
+				}
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
 			f.setMinReplicas(ctx, members)
 			if err := f.unpauseWrites(ctx); err != nil {
@@ -531,6 +550,30 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
 			f.log.Info("replica re-pointed", "redis_addr", addr, "epoch", epoch)
 			c.reconfTo, c.reconfState = addr, 1
 			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, NewPrimary: pn})
+		}
+	})
+}
+
+// startDetach points the local replica at itself (localPlan.Detach). No
+// Verify: the sidecar is cut off from the leader. The change is not
+// written to redis.conf; after a restart the sidecar decides again.
+func (f *Failover) startDetach(ctx context.Context, c *core) {
+	c.localBusy = true
+	addr := f.rc.Addr
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := f.replicaOf(ctx, f.local.Client(), addr, false)
+		o := f.local.ProbeNow(ctx)
+		return func(c *core) {
+			c.localBusy = false
+			f.takeObs(c, o)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.log.Error("detach replica", "redis_addr", addr, "err", err)
+				}
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			f.log.Warn("replica detached from its primary: this sidecar is cut off from the majority", "epoch", c.st.Epoch)
 		}
 	})
 }
@@ -762,6 +805,12 @@ func (f *Failover) promoteTx(ctx context.Context) error {
 
 // replicaOfOn sends REPLICAOF addr to cl, then CONFIG REWRITE (tolerated).
 func (f *Failover) replicaOfOn(ctx context.Context, cl *redis.Client, addr string) error {
+	return f.replicaOf(ctx, cl, addr, true)
+}
+
+// replicaOf sends REPLICAOF addr, and with rewrite CONFIG REWRITE so that
+// a restart keeps it.
+func (f *Failover) replicaOf(ctx context.Context, cl *redis.Client, addr string, rewrite bool) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
 	h, p, err := net.SplitHostPort(addr)
@@ -774,6 +823,9 @@ func (f *Failover) replicaOfOn(ctx context.Context, cl *redis.Client, addr strin
 	if err := cl.Do(ctx, "REPLICAOF", h, p).Err(); err != nil {
 		f.m.commandErrors.WithLabelValues("replicaof").Inc()
 		return fmt.Errorf("replicaof %s: %w", addr, err)
+	}
+	if !rewrite {
+		return nil
 	}
 	if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
 		f.log.Debug("config rewrite", "err", err)

@@ -295,6 +295,78 @@ func TestFencedPrimaryWithReachableRedisReplaced(t *testing.T) {
 	g.waitConverged(20*time.Second, newPrimary)
 }
 
+// With min_replicas, replicas whose sidecars lost the majority detach
+// their Redis (REPLICAOF itself), so a primary whose own sidecar is dead
+// stops taking writes even though nothing can fence it; with contact back
+// they follow the primary again with a partial resync (chaos seeds 106 and
+// 114, N=5: such a primary, cut off with one replica, took writes beside
+// the new one).
+func TestIsolatedReplicasDetach(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MinReplicas = 1
+	g := newGroup(t, cfg, three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	ctx := context.Background()
+	fullSyncs := func() string {
+		info, err := a.redis.Client().Info(ctx, "stats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "sync_full:"); ok {
+				return v
+			}
+		}
+		t.Fatal("no sync_full in INFO stats")
+		return ""
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return writeKey(cctx, a.redis.Client(), "before")
+	})
+	full := fullSyncs()
+	a.kill() // nothing fences a's Redis from here on
+	g.net.Isolate(b.tr.Addr(), c.tr.Addr())
+	redistest.Eventually(t, 15*time.Second, func() error {
+		for _, n := range []*node{b, c} {
+			cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			_, master, err := role(cctx, n.redis.Client())
+			cancel()
+			if err != nil || master != n.redis.Addr() {
+				return fmt.Errorf("%s's Redis follows %q (%v)", n.name, master, err)
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if err := writeKey(cctx, a.redis.Client(), "while-cut"); err == nil || !strings.Contains(err.Error(), "NOREPLICAS") {
+			return fmt.Errorf("a's Redis answered %v to a write, want NOREPLICAS", err)
+		}
+		return nil
+	})
+	g.net.Heal()
+	redistest.Eventually(t, 20*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return writeKey(cctx, a.redis.Client(), "after-heal")
+	})
+	for _, n := range []*node{b, c} {
+		redistest.Eventually(t, 10*time.Second, func() error {
+			cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			_, master, err := role(cctx, n.redis.Client())
+			if err != nil || master != a.relay.Addr() {
+				return fmt.Errorf("%s's Redis follows %q (%v), want a at %s", n.name, master, err, a.relay.Addr())
+			}
+			return nil
+		})
+	}
+	if got := fullSyncs(); got != full {
+		t.Errorf("full syncs on a went from %s to %s: the detached replicas did not resync partially", full, got)
+	}
+}
+
 // Two primaries killed 10 s apart: both are replaced after down_after; a
 // recent failover never delays recovery below the anti-flap cap.
 func TestDoubleKillBothRecover(t *testing.T) {
