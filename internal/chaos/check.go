@@ -493,8 +493,22 @@ func resyncHolds(h *History) []FaultRecord {
 	return out
 }
 
+// availLimit is how long after the faults last changed a healthy majority
+// has to restore writes: down_after plus the slack; with min_replicas at
+// least fence_after plus Redis's lag bound, for which a new primary holds
+// its writes while the old one, its sidecar silent, may still have a
+// replica acknowledging it (the README's "A primary whose sidecar is
+// gone").
+func availLimit(p Params) time.Duration {
+	d := p.DownAfter
+	if p.MinReplicas >= 1 {
+		d = max(d, p.FenceAfter+redisLagBound(p))
+	}
+	return d + p.AvailSlack
+}
+
 // CheckAvailability finds spans without a successful failover-client
-// write that last more than down_after + AvailSlack past the most recent
+// write that last more than availLimit past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
 // the last heal, or faults that hit one minority only). It returns the
 // total time without writes (gaps over 250 ms).
@@ -543,7 +557,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	}
 	slices.Sort(events)
 	events = slices.Compact(events)
-	limit := p.DownAfter + p.AvailSlack
+	limit := availLimit(p)
 	for _, g := range gaps {
 		// The recovery clock starts when the set of nodes the faults hit
 		// last changed: a new fault on a node already down (its Redis
@@ -588,8 +602,8 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 					what = "only " + strings.Join(ds, ", ") + " was active"
 				}
 				return []Violation{{RuleAvailability, from, fmt.Sprintf(
-					"no write succeeded from %s to %s (%s); from %s on the faults hit only %v (at %s: %s), and a healthy majority should restore writes within down_after + %s = %s",
-					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, p.AvailSlack, limit)}}, total
+					"no write succeeded from %s to %s (%s); from %s on the faults hit only %v (at %s: %s), and a healthy majority should restore writes within %s",
+					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, limit)}}, total
 			}
 		}
 	}

@@ -395,6 +395,35 @@ func TestAvailabilityMinorityPartition(t *testing.T) {
 	}
 }
 
+// With min_replicas a new primary may hold writes for fence_after +
+// max-lag + 2 s: an outage of 5 s during a minority fault is allowed, one
+// of 7 s is not; without min_replicas 5 s is already too long.
+func TestAvailabilityLimitDurable(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	if got := availLimit(p); got != 6*time.Second {
+		t.Fatalf("availLimit = %s, want 6s", got)
+	}
+	for _, tt := range []struct {
+		outage time.Duration
+		p      Params
+		ok     bool
+	}{
+		{5 * time.Second, p, true},
+		{7 * time.Second, p, false},
+		{5 * time.Second, testParams, false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "isolate b",
+			Start: ms(13000), End: ms(19500)})
+		outage(h, ms(13000), ms(13000)+tt.outage)
+		r := Check(h, tt.p)
+		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
+			t.Errorf("outage %s with min_replicas %d: accepted %v, want %v (%+v)", tt.outage, tt.p.MinReplicas, got, tt.ok, r.Violations)
+		}
+	}
+}
+
 func TestSubtract(t *testing.T) {
 	got := subtract(0, 10, [][2]time.Duration{{2, 3}, {5, 12}, {-1, 1}})
 	want := [][2]time.Duration{{1, 2}, {3, 5}}
