@@ -939,7 +939,9 @@ func ackLagBound(p params) time.Duration {
 // acknowledges it. Replicas in reach are re-pointed; one whose sidecar is
 // silent detaches itself within fence_after of losing the majority
 // (localPlan.Detach), and the old primary refuses writes ackLagBound after
-// that at the latest. The zero time when there is nothing to wait for.
+// that at the latest; one report lifetime more covers a replica whose Raft
+// contact outlived its last report here. The zero time when there is
+// nothing to wait for.
 func oldPrimaryHold(prev string, addrs []string, self string, peers map[string]peerView, now time.Time, p params) (until time.Time, who string) {
 	if p.MinReplicas < 1 || prev == "" || prev == self {
 		return time.Time{}, ""
@@ -954,7 +956,7 @@ func oldPrimaryHold(prev string, addrs []string, self string, peers map[string]p
 			!slices.Contains(addrs, r.MasterAddr) {
 			continue
 		}
-		if t := pv.Received.Add(p.FenceAfter + ackLagBound(p)); t.After(until) {
+		if t := pv.Received.Add(p.Fresh + p.FenceAfter + ackLagBound(p)); t.After(until) {
 			until, who = t, name
 		}
 	}

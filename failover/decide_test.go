@@ -506,7 +506,7 @@ func TestOldPrimaryHold(t *testing.T) {
 	stale.Rep.Obs.Role = monitor.RolePrimary
 	otherFollower := silent(rep("c", 100), 500*time.Millisecond)
 	otherFollower.Rep.Obs.MasterAddr = "x:6379"
-	wantUntil := t0.Add(-500*time.Millisecond + p.FenceAfter + ackLagBound(p))
+	wantUntil := t0.Add(-500*time.Millisecond + p.Fresh + p.FenceAfter + ackLagBound(p))
 	for _, tt := range []struct {
 		name  string
 		peers map[string]peerView
