@@ -310,7 +310,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	}
 
 	// SDOWN, this sidecar's opinion.
-	sd := false
+	sd, why := false, "no valid reply"
 	switch {
 	case st.Primary == "":
 	case st.Primary == f.self.Name:
@@ -324,8 +324,12 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 			c.ownAlive = later(c.ownAlive, c.obs.Time)
 		}
 		sd = now.Sub(later(later(c.started, c.namedAt), c.ownAlive)) >= c.p.DownAfter
+		why = "the local Redis answers as a replica, or not at all"
 	default:
 		sd = sdownAt(now, c.probeSince, f.primaryLastGood(c), c.p.DownAfter)
+		if !sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter) {
+			why = "takes no writes while its sidecar is silent"
+		}
 	}
 	// Writes are probed only while the primary's own sidecar is silent.
 	pv, ok := c.peers[st.Primary]
@@ -338,10 +342,6 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		kind := EventSDownCleared
 		if sd {
 			kind = EventSDown
-			why := "no valid reply"
-			if !sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter) {
-				why = "takes no writes while its sidecar is silent"
-			}
 			f.log.Warn("primary subjectively down", "epoch", st.Epoch, "primary", st.Primary, "redis_addr", addr, "why", why)
 		} else {
 			f.log.Info("primary reachable again", "epoch", st.Epoch, "primary", st.Primary)
