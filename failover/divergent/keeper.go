@@ -246,6 +246,9 @@ func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 		k.m.captures.WithLabelValues(resultPartial).Inc()
 		if err == nil {
 			err = fmt.Errorf("%d of %d units failed", rr.Failed, rr.Units)
+			if len(rr.Errors) > 0 {
+				err = fmt.Errorf("%w (first: %s)", err, rr.Errors[0])
+			}
 		}
 		res.ReplayError = err.Error()
 		log.Error("divergent writes archived, replay incomplete", "archive", m.Name, "err", err)

@@ -663,6 +663,55 @@ func TestRunRetriesFailedReplay(t *testing.T) {
 	}
 }
 
+// A new primary that refuses writes until a replica attaches
+// (min-replicas-to-write, NOREPLICAS) interrupts the replay as a whole, so
+// Run replays it again once the primary takes writes; counted as failures
+// of single units it was never retried.
+func TestRunRetriesReplayRefusedForWantOfReplicas(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	for range 20 {
+		if err := p.a.Client().Incr(ctx, "norep:n").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pauseWrites(t, p.a)
+	if err := p.b.Client().ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := keeperCfg(ModeReplay)
+	cfg.ReplayRetry = 50 * time.Millisecond
+	k, _ := newTestKeeper(t, cfg, Deps{Primary: func() (string, bool) { return p.b.Addr(), true }})
+	res, err := k.Keep(ctx, Request{Epoch: 4, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: p.b.Addr()})
+	if err != nil || res.Replay == nil || !res.Replay.Interrupted || !strings.Contains(res.ReplayError, "NOREPLICAS") {
+		t.Fatalf("keep into a primary without replicas: %+v %+v, err %v", res, res.Replay, err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- k.Run(rctx) }()
+	if err := p.b.Client().ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil { // a replica attached
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		m, err := k.Get(res.Archive)
+		if err != nil {
+			return err
+		}
+		if m.State != StateReplayed {
+			return fmt.Errorf("state %s", m.State)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v := p.b.Client().Get(ctx, "norep:n").Val(); v != "20" {
+		t.Fatalf("counter on the new primary %q, want 20", v)
+	}
+}
+
 func TestEnsureBacklog(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{Args: []string{"--repl-backlog-size", "1mb"}})
 	ctx := ctxT(t)
