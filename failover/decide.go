@@ -479,7 +479,17 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	if slices.ContainsFunc(cands, func(c candidate) bool { return c.Name != st.Primary && c.ReplID == history }) {
 		pOff = primaryOffset(peers, st.Primary)
 	}
-	ranked, excluded := rankCandidates(cands, st.Primary, p.MaxLagBytes, pOff)
+	// A primary whose own Redis answers as a replica is a candidate for its
+	// own replacement: restarted from a rewritten config that follows
+	// another node, it can hold the most data, and every other replica can
+	// be following it. Left out, a loop (c's Redis following a, a's
+	// following c) had no synced candidate and the group stayed without a
+	// primary (chaos seed 13, N=3; seed 119, N=5).
+	exclude := st.Primary
+	if d.NotPrimary {
+		exclude = ""
+	}
+	ranked, excluded := rankCandidates(cands, exclude, p.MaxLagBytes, pOff)
 	for _, n := range other {
 		excluded[n] = whyOtherHistory
 	}

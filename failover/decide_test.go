@@ -1101,6 +1101,26 @@ func TestPrimaryReportingReplicaIsReplaced(t *testing.T) {
 	}
 }
 
+// A primary whose Redis answers as a replica, in a loop with the only
+// other replicas (each follows the other, none synced), is re-promoted: it
+// is the one candidate (chaos seed 13, N=3).
+func TestPrimaryReportingReplicaCandidate(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 6, Primary: "c", Promoted: true, Started: t0.Add(-time.Minute), Members: members("a", "b", "c")}
+	self := down(rep("c", 128288), "c", 6) // restarted from a config that follows a
+	self.UpAt = t0
+	self.Rep.Obs.MasterAddr, self.Rep.Obs.LinkUp = "a:6379", false
+	loop := rep("a", 56136)
+	loop.Rep.Obs.MasterAddr, loop.Rep.Obs.LinkUp, loop.Rep.Obs.Synced = "c:6379", false, false
+	stale := rep("b", 81514)
+	stale.Rep.Obs.MasterAddr, stale.Rep.Obs.LinkUp, stale.Rep.Obs.Synced = "c:6379", false, false
+	d := decideLeader(t0, st, map[string]peerView{"c": self, "a": loop, "b": stale}, p, "")
+	if !d.NotPrimary || d.Action != leaderPromote || d.Target != "c" {
+		t.Fatalf("decision %+v, want c promoted again", d)
+	}
+}
+
 // The primary's last offset measures lag only for replicas on its history
 // (chaos seed 5: replicas that had all restarted onto other histories were
 // "lagging" behind it and a healthy majority waited for the primary).
