@@ -640,24 +640,7 @@ func TestRunRetriesFailedReplay(t *testing.T) {
 	if m, _ := k.Get(res.Archive); m.State != StatePending {
 		t.Fatalf("state %s after a failed replay, want pending", m.State)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- k.Run(rctx) }()
-	primary <- p.b.Addr()
-	redistest.Eventually(t, 20*time.Second, func() error {
-		m, err := k.Get(res.Archive)
-		if err != nil {
-			return err
-		}
-		if m.State != StateReplayed {
-			return fmt.Errorf("state %s", m.State)
-		}
-		return nil
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntilReplayed(t, ctx, k, res.Archive, func() { primary <- p.b.Addr() })
 	if v := p.b.Client().Get(ctx, "retry:n").Val(); v != "50" {
 		t.Fatalf("counter on the new primary %q, want 50", v)
 	}
@@ -687,14 +670,26 @@ func TestRunRetriesReplayRefusedForWantOfReplicas(t *testing.T) {
 	if err != nil || res.Replay == nil || !res.Replay.Interrupted || !strings.Contains(res.ReplayError, "NOREPLICAS") {
 		t.Fatalf("keep into a primary without replicas: %+v %+v, err %v", res, res.Replay, err)
 	}
+	runUntilReplayed(t, ctx, k, res.Archive, func() {
+		if err := p.b.Client().ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil { // a replica attached
+			t.Fatal(err)
+		}
+	})
+	if v := p.b.Client().Get(ctx, "norep:n").Val(); v != "20" {
+		t.Fatalf("counter on the new primary %q, want 20", v)
+	}
+}
+
+// runUntilReplayed runs k, calls then (the new primary becomes writable),
+// and waits until archive is replayed.
+func runUntilReplayed(t *testing.T, ctx context.Context, k *Keeper, archive string, then func()) {
+	t.Helper()
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- k.Run(rctx) }()
-	if err := p.b.Client().ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil { // a replica attached
-		t.Fatal(err)
-	}
+	then()
 	redistest.Eventually(t, 20*time.Second, func() error {
-		m, err := k.Get(res.Archive)
+		m, err := k.Get(archive)
 		if err != nil {
 			return err
 		}
@@ -706,9 +701,6 @@ func TestRunRetriesReplayRefusedForWantOfReplicas(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if v := p.b.Client().Get(ctx, "norep:n").Val(); v != "20" {
-		t.Fatalf("counter on the new primary %q, want 20", v)
 	}
 }
 
