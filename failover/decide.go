@@ -210,15 +210,17 @@ func notPrimaryReported(peers map[string]peerView, primary string, epoch uint64,
 }
 
 // syncSourceDoubtful reports whether the committed primary's own sidecar
-// says, in a fresh report, that its Redis came back empty or is not judged
-// yet. No Redis is then demoted or re-pointed to it: a full sync from it
-// would replace that Redis's data with nothing (chaos seed 10: a former
-// primary restarted from its AOF with every write was demoted to the new
-// primary, which had just restarted empty, and the whole data set was
-// gone).
+// does not vouch for its Redis: no fresh report, or one saying it came
+// back empty or is not judged yet. No Redis is then demoted or re-pointed
+// to it: a full sync from it would replace that Redis's data with nothing
+// (chaos seed 10: a former primary restarted from its AOF with every write
+// was demoted to the new primary, which had just restarted empty, and the
+// whole data set was gone; seeds 10 and 19 again, N=3: the demotion or
+// re-point came while the primary's sidecar was dead, so no report said
+// so, and the Redis synced from it when it came back behind them).
 func syncSourceDoubtful(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
 	pv, ok := peers[st.Primary]
-	return ok && pv.fresh(now, fresh) && (pv.Rep.Empty || pv.Rep.Unsure)
+	return !ok || !pv.fresh(now, fresh) || pv.Rep.Empty || pv.Rep.Unsure
 }
 
 // forkFloor is, with min_replicas, the offset the primary was promoted at
@@ -365,20 +367,38 @@ type replicaPos struct {
 
 // judgeRestart compares the local primary's identity with the last one
 // known to hold data (prev; zero when this sidecar never saw one, as after
-// its own restart) and with the replicas' positions. Replicas already
-// following the current history say nothing about it; one on another
-// history with a higher offset holds data the primary lost.
-func judgeRestart(prev, cur redisIdentity, replicas []replicaPos) restartVerdict {
-	if cur.RunID == "" || prev.RunID != "" && (cur.RunID == prev.RunID || cur.ReplID == prev.ReplID) {
+// its own restart), with fork (the offset it was promoted at; 0 when not
+// known) and with the replicas' positions. Replicas that resynced from the
+// restarted process follow its history at or below its offset and say
+// nothing about it; one on another history with a higher offset, or on the
+// same history ahead of it, holds data the primary lost, and so does a
+// Redis that came back from a snapshot taken before its own promotion
+// (0 < offset < fork). A restart from an AOF begins its offsets again at
+// 0 and keeps its data: only the replicas can tell about it.
+func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) restartVerdict {
+	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
 	}
-	best := int64(-1)
+	best, ahead := int64(-1), false
 	for _, r := range replicas {
 		if r.ReplID != cur.ReplID {
 			best = max(best, r.Offset)
+		} else if r.Offset > cur.Offset {
+			// Chaos seed 19 (N=3): a primary killed without persistence
+			// came back on its history 10 KB behind its replica, which
+			// then full-synced from it.
+			ahead = true
 		}
 	}
 	switch {
+	case ahead || cur.Offset > 0 && cur.Offset < fork:
+		// Chaos seed 10 (N=3): the primary came back from an RDB its
+		// Redis had written as a replica, 130 KB before its promotion,
+		// and a replica restarted from its AOF with every write
+		// full-synced from it.
+		return restartEmpty
+	case prev.RunID != "" && cur.ReplID == prev.ReplID:
+		return restartNone // a restart from persistence on the same history
 	case best < 0 && len(replicas) > 0 && prev.RunID == "":
 		return restartNone // every replica follows it: nothing was lost
 	case best < 0:
@@ -716,7 +736,8 @@ type localPlan struct {
 	Promote   bool   // the committed state names this node and it is not promoted yet
 	DemoteTo  string // local primary not named: pause, REPLICAOF this, kill clients
 	RepointTo string // replica following the wrong primary
-	// Detach: with min_replicas, the local Redis is a replica and this
+	// Detach: the local primary came back empty with no replica to
+	// follow, or, with min_replicas, the local Redis is a replica and this
 	// sidecar is isolated: point it at itself (REPLICAOF its own address),
 	// so that it stops acknowledging a primary the majority may have
 	// replaced. Redis's min-replicas-to-write then refuses that primary's
@@ -801,8 +822,16 @@ func decideLocal(in localInput) localPlan {
 		// Once it follows the best replica there is nothing more to do
 		// until the group fails over (the chaos suite caught a loop that
 		// demoted it again every few milliseconds).
-		if in.EmptyTo != "" && (in.Obs.Role != monitor.RoleReplica || in.Obs.MasterAddr != in.EmptyTo) {
-			p.DemoteTo = in.EmptyTo
+		switch {
+		case in.EmptyTo != "":
+			if in.Obs.Role != monitor.RoleReplica || in.Obs.MasterAddr != in.EmptyTo {
+				p.DemoteTo = in.EmptyTo
+			}
+		case in.SelfAddr != "" && in.Obs.MasterAddr != in.SelfAddr:
+			// No replica to follow: it points at itself, and a replica
+			// that connects to it is refused (NOMASTERLINK) instead of
+			// full-syncing its data away (chaos seed 10, N=3).
+			p.Detach = true
 		}
 	case named && !st.Promoted:
 		p.Promote = true

@@ -420,6 +420,18 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Unfence: true},
 		},
 		{
+			name: "empty restart with no replica to follow: point it at itself, so nothing syncs from it",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				Empty: true, SelfAddr: "a:6379"},
+			want: localPlan{Fence: true, Detach: true},
+		},
+		{
+			name: "empty restart already pointing at itself",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				Empty: true, SelfAddr: "a:6379", Fenced: true},
+			want: localPlan{Unfence: true},
+		},
+		{
 			name: "empty restart following another replica: point it at the best one",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0,
 				Empty: true, EmptyTo: "c:6379"},
@@ -549,23 +561,30 @@ func TestJudgeRestart(t *testing.T) {
 		cur      redisIdentity
 		replicas []replicaPos
 		want     restartVerdict
+		fork     int64
 	}{
-		{"same process", prev, prev, on("h1", 5000), restartNone},
-		{"same process, no replica", prev, prev, nil, restartNone},
-		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartNone},
-		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty},
-		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone},
-		{"replicas' reports from before the writes", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 0), restartUnknown},
-		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown},
-		{"the replicas already resynced from it", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 10}, on("h2", 10), restartUnknown},
+		{"same process", prev, prev, on("h1", 5000), restartNone, 0},
+		{"same process, no replica", prev, prev, nil, restartNone, 0},
+		{"restart from persistence keeps the history", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 4000), restartNone, 0},
+		{"restart from an older snapshot than a replica has", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartEmpty, 0},
+		{"sidecar restarted, its Redis came back behind a replica on its history", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartEmpty, 0},
+		{"snapshot from before its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h0", Offset: 3000}, nil, restartEmpty, 4500},
+		{"sidecar restarted, snapshot from before its promotion", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h0", Offset: 3000}, on("h7", 0), restartEmpty, 4500},
+		{"snapshot from after its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4600}, nil, restartNone, 4500},
+		{"AOF restart begins at 0 whatever the fork", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown, 4500},
+		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty, 0},
+		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone, 0},
+		{"replicas' reports from before the writes", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 0), restartUnknown, 0},
+		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown, 0},
+		{"the replicas already resynced from it", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 10}, on("h2", 10), restartUnknown, 0},
 		// This sidecar restarted too (kill of the whole node): it never saw
 		// the Redis before, and the replicas tell (chaos seed 3).
-		{"sidecar restarted, its Redis came back empty", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, on("h1", 10), restartEmpty},
-		{"sidecar restarted, replicas follow its Redis", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, on("h1", 5000), restartNone},
-		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown},
+		{"sidecar restarted, its Redis came back empty", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2"}, on("h1", 10), restartEmpty, 0},
+		{"sidecar restarted, replicas follow its Redis", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, on("h1", 5000), restartNone, 0},
+		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, tt.replicas); got != tt.want {
+			if got := judgeRestart(tt.prev, tt.cur, tt.fork, tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
@@ -1050,22 +1069,22 @@ func TestNextIdentity(t *testing.T) {
 	}
 	oldHistory := func() []replicaPos { return []replicaPos{{ReplID: "x", Offset: 150}} }
 	var s identities
-	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), false, 4, oldHistory, t0, time.Second)
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), true, 5, oldHistory, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), false, 4, 0, oldHistory, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), true, 5, 0, oldHistory, t0, time.Second)
 	if s.Empty || !s.Unsure.IsZero() || s.Ident.ReplID != "y" {
 		t.Fatalf("promoted replica: %+v, want its new identity, not empty", s)
 	}
 	// A restart of that primary with less than a replica holds is empty.
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), true, 5, oldHistory, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), true, 5, 0, oldHistory, t0, time.Second)
 	if !s.Empty || s.EmptyEpoch != 5 {
 		t.Fatalf("restarted primary: %+v, want empty at epoch 5", s)
 	}
 	// The next epoch clears it.
-	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), false, 6, oldHistory, t0, time.Second); s.Empty {
+	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), false, 6, 0, oldHistory, t0, time.Second); s.Empty {
 		t.Fatalf("after the failover: %+v, want not empty", s)
 	}
 	// A primary this sidecar never saw is judged against the replicas.
-	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), true, 5, oldHistory, t0, time.Second); !s.Empty {
+	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), true, 5, 0, oldHistory, t0, time.Second); !s.Empty {
 		t.Fatalf("a primary never seen, behind a replica: %+v, want empty", s)
 	}
 }
@@ -1143,7 +1162,7 @@ func TestLagOnlyOnThePrimarysHistory(t *testing.T) {
 }
 
 // Nothing is demoted or re-pointed to a primary whose own sidecar says its
-// Redis came back empty or is not judged yet (chaos seed 10: a former
+// Redis came back empty or is not judged yet, or says nothing (chaos seed 10: a former
 // primary holding every write in its AOF synced from the new primary that
 // had just restarted empty).
 func TestSyncSourceDoubtful(t *testing.T) {
@@ -1161,8 +1180,10 @@ func TestSyncSourceDoubtful(t *testing.T) {
 		{"judged, fine", primary(func(*report) {}, t0), false},
 		{"came back empty", primary(func(r *report) { r.Empty = true }, t0), true},
 		{"not judged yet", primary(func(r *report) { r.Unsure = true }, t0), true},
-		{"only a stale report says so", primary(func(r *report) { r.Unsure = true }, t0.Add(-time.Minute)), false},
-		{"its sidecar never reported", nil, false},
+		// Its sidecar is silent: nobody vouches for the data a sync
+		// would copy (chaos seeds 10, 19, N=3).
+		{"only a stale report", primary(func(*report) {}, t0.Add(-time.Minute)), true},
+		{"its sidecar never reported", nil, true},
 	} {
 		if got := syncSourceDoubtful(st, tt.peers, t0, time.Second); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)

@@ -248,7 +248,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case p.RepointTo != "":
 		f.startRepoint(ctx, c, p.RepointTo)
 	case p.Detach:
-		f.startDetach(ctx, c)
+		f.startDetach(ctx, c, c.ids.Empty)
 	}
 	f.trackReconf(c, now)
 	if gs.Primary == f.self.Name && gs.Promoted && c.obs.Role == monitor.RolePrimary && !c.fenced && !c.localBusy {
@@ -554,10 +554,10 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
 	})
 }
 
-// startDetach points the local replica at itself (localPlan.Detach). No
+// startDetach points the local Redis at itself (localPlan.Detach). No
 // Verify: the sidecar is cut off from the leader. The change is not
 // written to redis.conf; after a restart the sidecar decides again.
-func (f *Failover) startDetach(ctx context.Context, c *core) {
+func (f *Failover) startDetach(ctx context.Context, c *core, empty bool) {
 	c.localBusy = true
 	addr := f.rc.Addr
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
@@ -571,6 +571,10 @@ func (f *Failover) startDetach(ctx context.Context, c *core) {
 					f.log.Error("detach replica", "redis_addr", addr, "err", err)
 				}
 				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			if empty {
+				f.log.Warn("empty primary detached: it points at itself so that no replica syncs from it", "epoch", c.st.Epoch)
 				return
 			}
 			f.log.Warn("replica detached from its primary: this sidecar is cut off from the majority", "epoch", c.st.Epoch)

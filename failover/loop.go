@@ -250,6 +250,17 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 	return st.Members[name].RedisAddr
 }
 
+// forkOffset is the offset the committed primary was promoted at, from
+// its failover's history entry; 0 when not recorded.
+func forkOffset(st authority.State) int64 {
+	for _, h := range slices.Backward(st.History) {
+		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
+			return h.ForkOffset
+		}
+	}
+	return 0
+}
+
 // group converts the committed state for the pure functions.
 func group(st authority.State) groupState {
 	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Started: st.Started, Paused: st.Paused,
@@ -258,10 +269,8 @@ func group(st authority.State) groupState {
 		if h.Reason == reasonAntiFlap && h.Start.After(g.FlapSince) {
 			g.FlapSince = h.Start
 		}
-		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
-			g.Fork = h.ForkOffset
-		}
 	}
+	g.Fork = forkOffset(st)
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}
@@ -440,7 +449,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	// on a new history with less data than a replica holds.
 	st := c.st
 	prev := c.ids
-	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, func() []replicaPos { return f.replicaPositions(c, now) }, now, c.p.DownAfter)
+	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, now, c.p.DownAfter)
 	switch {
 	case c.ids.Empty && !prev.Empty:
 		f.log.Error("primary restarted empty: writes stay paused and the group fails over",
@@ -470,9 +479,9 @@ type identities struct {
 func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZero() }
 
 // nextIdentity is the bookkeeping after observation o of the local Redis,
-// named the primary (named) at epoch; replicas lists the replicas'
+// named the primary (named) at epoch, promoted at offset fork; replicas lists the replicas'
 // positions, asked only when a judgement is needed.
-func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, replicas func() []replicaPos, now time.Time, downAfter time.Duration) identities {
+func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, fork int64, replicas func() []replicaPos, now time.Time, downAfter time.Duration) identities {
 	if o.Reachable() && o.Role == monitor.RoleReplica {
 		// A replica promoted later is not a restart of the primary it
 		// once was, nor of itself: the promotion keeps the run id. Its
@@ -487,7 +496,7 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
 		keep := false
 		if named && !s.Empty {
-			switch judgeRestart(s.Ident, cur, replicas()) {
+			switch judgeRestart(s.Ident, cur, fork, replicas()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch = true, epoch
 			case restartUnknown:
