@@ -185,6 +185,9 @@ func durableFloor(st groupState, peers map[string]peerView, now time.Time, p par
 		if name == st.Primary && st.Promoted || k.At.IsZero() || !current || now.Sub(k.At) >= durableWait(p) {
 			continue
 		}
+		if name == st.Primary && pv.fresh(now, p.Fresh) && pv.Rep.Empty && pv.Rep.SDownEpoch == st.Epoch {
+			continue // its sidecar says its Redis lost what it held (unpromotable)
+		}
 		if r := pv.Rep.Obs; pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced {
 			continue // a candidate now, or its data counts through rankCandidates
 		}

@@ -860,6 +860,53 @@ func TestDurableFloorStuckPrimary(t *testing.T) {
 	}
 }
 
+// A named primary whose sidecar refused its promotion (its Redis restarted
+// since the leader chose it) says it is empty: the leader replaces it at
+// once and waits for none of the data it once had.
+func TestDurableFloorUnpromotablePrimary(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "e", Started: t0.Add(-time.Second), Members: members("e", "a", "b")}
+	refused := rep("e", 0)
+	refused.Rep.Obs.Role, refused.Rep.Obs.Synced = monitor.RoleReplica, false
+	refused.Rep.SDownPrimary, refused.Rep.SDownEpoch, refused.Rep.Empty = "e", 5, true
+	refused.Known = knownOffset{Epoch: 4, Offset: 4500, At: t0.Add(-2 * time.Second)}
+	peers := map[string]peerView{"e": refused, "a": rep("a", 4000), "b": rep("b", 3900)}
+	p := testParams()
+	p.MinReplicas = 1
+	if floor, who := durableFloor(st, peers, t0, p); floor != -1 {
+		t.Errorf("durableFloor = %d (%s), want -1", floor, who)
+	}
+	d := decideLeader(t0, st, peers, p, "")
+	if !d.Empty || d.Action != leaderPromote || d.Target != "a" {
+		t.Errorf("empty %v action %v target %q, want a promoted at once (why not %q)", d.Empty, d.Action, d.Target, d.WhyNot)
+	}
+	refused.Rep.Empty = false
+	peers["e"] = refused
+	if floor, who := durableFloor(st, peers, t0, p); floor != 4500 || who != "e" {
+		t.Errorf("without the refusal durableFloor = %d (%s), want 4500 (e)", floor, who)
+	}
+}
+
+func TestUnpromotable(t *testing.T) {
+	at := time.Now()
+	for _, tt := range []struct {
+		name    string
+		o       monitor.Observation
+		initial bool
+		refused bool
+	}{
+		{"synced replica", monitor.Observation{Time: at, Role: monitor.RoleReplica, Synced: true}, false, false},
+		{"replica restarted, never synced", monitor.Observation{Time: at, Role: monitor.RoleReplica}, false, true},
+		{"promoted before (a retry)", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: "ab12"}, false, false},
+		{"primary no promotion made", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, false, true},
+		{"the initial primary", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, true, false},
+		{"unreachable: the promotion reports it", monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, false, false},
+	} {
+		if got := unpromotable(tt.o, tt.initial); (got != "") != tt.refused {
+			t.Errorf("%s: unpromotable = %q, want refused %v", tt.name, got, tt.refused)
+		}
+	}
+}
+
 // With min_replicas, a candidate stopped below the offset the primary was
 // promoted at is not promoted while the primary may come back (chaos seed
 // 101: a replica stuck on an older history 26 KB before the fork was

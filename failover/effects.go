@@ -331,6 +331,9 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				fenced = false
 				return err
 			}
+			if why := unpromotable(f.local.ProbeNow(ctx), reason == ReasonInitial); why != "" {
+				return fmt.Errorf("%w: %s", errUnpromotable, why)
+			}
 			if wasReplica {
 				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 				if err := f.promoteTx(ctx); err != nil {
@@ -387,6 +390,15 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				c.fenced = true
 				f.m.fenced.Set(1)
 			}
+			if errors.Is(err, errUnpromotable) && c.st.Epoch == epoch && c.st.Primary == f.self.Name {
+				// Reported as empty: the leader fails over at once and
+				// counts no data on this node (durableFloor).
+				f.log.Error("promotion refused: writes stay paused and the group fails over", "epoch", epoch, "err", err)
+				c.ids.Empty, c.ids.EmptyEpoch = true, epoch
+				f.m.failures.WithLabelValues(failPromote).Inc()
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
 					f.log.Error("promotion failed", "epoch", epoch, "err", err)
@@ -414,6 +426,29 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			}
 		}
 	})
+}
+
+// errUnpromotable: the local Redis is not the one the leader chose.
+var errUnpromotable = errors.New("failover: the local redis cannot be promoted")
+
+// unpromotable says why the local Redis, observed as o just before its
+// promotion, is not the replica the leader chose, or "" when it is. The
+// leader chooses a replica that completed a sync; one that has not synced
+// since it started was restarted since, and holds what it loaded from disk
+// or nothing (chaos seed 101, N=5: a named primary's Redis came back empty
+// during its promotion, was promoted, and a replica full-synced from it).
+// A primary that no REPLICAOF NO ONE made (no previous history) was
+// restarted as one; only the initial primary is one already.
+func unpromotable(o monitor.Observation, initial bool) string {
+	switch {
+	case !o.Reachable():
+		return "" // the promotion itself reports it
+	case o.Role == monitor.RoleReplica && !o.Synced:
+		return "its Redis has not synced since it started: it is not the replica the leader chose"
+	case o.Role == monitor.RolePrimary && !initial && strings.Trim(o.ReplID2, "0") == "":
+		return "its Redis is a primary no promotion made: it restarted since the leader chose it"
+	}
+	return ""
 }
 
 // startDemote turns the local primary, which the committed state does not
@@ -459,6 +494,15 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 		return func(c *core) {
 			c.localBusy = false
 			f.takeObs(c, o)
+			if errors.Is(err, errUnpromotable) && c.st.Epoch == epoch && c.st.Primary == f.self.Name {
+				// Reported as empty: the leader fails over at once and
+				// counts no data on this node (durableFloor).
+				f.log.Error("promotion refused: writes stay paused and the group fails over", "epoch", epoch, "err", err)
+				c.ids.Empty, c.ids.EmptyEpoch = true, epoch
+				f.m.failures.WithLabelValues(failPromote).Inc()
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
 					f.log.Error("demote local redis", "redis_addr", addr, "err", err)
@@ -540,6 +584,15 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
 		return func(c *core) {
 			c.localBusy = false
 			f.takeObs(c, o)
+			if errors.Is(err, errUnpromotable) && c.st.Epoch == epoch && c.st.Primary == f.self.Name {
+				// Reported as empty: the leader fails over at once and
+				// counts no data on this node (durableFloor).
+				f.log.Error("promotion refused: writes stay paused and the group fails over", "epoch", epoch, "err", err)
+				c.ids.Empty, c.ids.EmptyEpoch = true, epoch
+				f.m.failures.WithLabelValues(failPromote).Inc()
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, authority.ErrStale) {
 					f.log.Error("re-point replica", "redis_addr", addr, "err", err)
