@@ -213,17 +213,26 @@ func notPrimaryReported(peers map[string]peerView, primary string, epoch uint64,
 }
 
 // syncSourceDoubtful reports whether the committed primary's own sidecar
-// does not vouch for its Redis: no fresh report, or one saying it came
-// back empty or is not judged yet. No Redis is then demoted or re-pointed
-// to it: a full sync from it would replace that Redis's data with nothing
-// (chaos seed 10: a former primary restarted from its AOF with every write
-// was demoted to the new primary, which had just restarted empty, and the
-// whole data set was gone; seeds 10 and 19 again, N=3: the demotion or
-// re-point came while the primary's sidecar was dead, so no report said
-// so, and the Redis synced from it when it came back behind them).
+// says, in a fresh report, that its Redis came back empty or is not judged
+// yet. No Redis is then demoted or re-pointed to it: a full sync from it
+// would replace that Redis's data with nothing (chaos seed 10: a former
+// primary restarted from its AOF with every write was demoted to the new
+// primary, which had just restarted empty, and the whole data set was
+// gone).
 func syncSourceDoubtful(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
 	pv, ok := peers[st.Primary]
-	return !ok || !pv.fresh(now, fresh) || pv.Rep.Empty || pv.Rep.Unsure
+	return ok && pv.fresh(now, fresh) && (pv.Rep.Empty || pv.Rep.Unsure)
+}
+
+// sourceSilent reports whether the committed primary's own sidecar has no
+// fresh report: nobody vouches for what its Redis holds now, and a Redis is
+// demoted or re-pointed to it only where that resyncs partially
+// (localPlan.PartialOnly). Chaos seeds 10 and 19 (N=3): the demotion or
+// re-point came while the primary's sidecar was dead or restarting, and
+// the Redis full-synced from it when it came back behind them.
+func sourceSilent(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	pv, ok := peers[st.Primary]
+	return !ok || !pv.fresh(now, fresh)
 }
 
 // forkFloor is, with min_replicas, the offset the primary was promoted at
@@ -724,6 +733,9 @@ type localInput struct {
 	// its writes are not released before that, as it may have come back
 	// empty.
 	Unsure bool
+	// SourceSilent: the committed primary's sidecar has no fresh report
+	// (sourceSilent).
+	SourceSilent bool
 	// SelfAddr is the local Redis's address as this sidecar reaches it:
 	// where Detach points it.
 	SelfAddr string
@@ -739,6 +751,10 @@ type localPlan struct {
 	Promote   bool   // the committed state names this node and it is not promoted yet
 	DemoteTo  string // local primary not named: pause, REPLICAOF this, kill clients
 	RepointTo string // replica following the wrong primary
+	// PartialOnly: DemoteTo and RepointTo only if the primary would
+	// continue the local Redis's stream (a partial resync), never a full
+	// sync: nobody vouches for its data (SourceSilent).
+	PartialOnly bool
 	// Detach: the local primary came back empty with no replica to
 	// follow, or, with min_replicas, the local Redis is a replica and this
 	// sidecar is isolated: point it at itself (REPLICAOF its own address),
@@ -839,10 +855,10 @@ func decideLocal(in localInput) localPlan {
 	case named && !st.Promoted:
 		p.Promote = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
-		p.DemoteTo = in.PrimaryAddr
+		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceSilent
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
-		p.RepointTo = in.PrimaryAddr
+		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceSilent
 	}
 	return p
 }

@@ -392,6 +392,12 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, DemoteTo: "b:6379"},
 		},
 		{
+			name: "a stale primary whose new primary's sidecar is silent is demoted only with a partial resync",
+			in: localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, PrimaryAddr: "b:6379",
+				SourceSilent: true},
+			want: localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true},
+		},
+		{
 			name: "before the state is verified a primary starts paused and nothing else happens",
 			in:   localInput{State: named, Obs: up(monitor.RolePrimary, ""), LastContact: t0},
 			want: localPlan{Fence: true},
@@ -441,6 +447,12 @@ func TestDecideLocal(t *testing.T) {
 			name: "replica of the old primary re-points once the new one is promoted",
 			in:   localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
 			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
+			name: "the new primary's sidecar is silent: re-point only with a partial resync",
+			in: localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c",
+				SourceSilent: true},
+			want: localPlan{RepointTo: "b:6379", PartialOnly: true},
 		},
 		{
 			name: "no re-point before the new primary confirmed its promotion",
@@ -1209,7 +1221,7 @@ func TestLagOnlyOnThePrimarysHistory(t *testing.T) {
 }
 
 // Nothing is demoted or re-pointed to a primary whose own sidecar says its
-// Redis came back empty or is not judged yet, or says nothing (chaos seed 10: a former
+// Redis came back empty or is not judged yet (chaos seed 10: a former
 // primary holding every write in its AOF synced from the new primary that
 // had just restarted empty).
 func TestSyncSourceDoubtful(t *testing.T) {
@@ -1227,13 +1239,18 @@ func TestSyncSourceDoubtful(t *testing.T) {
 		{"judged, fine", primary(func(*report) {}, t0), false},
 		{"came back empty", primary(func(r *report) { r.Empty = true }, t0), true},
 		{"not judged yet", primary(func(r *report) { r.Unsure = true }, t0), true},
-		// Its sidecar is silent: nobody vouches for the data a sync
-		// would copy (chaos seeds 10, 19, N=3).
-		{"only a stale report", primary(func(*report) {}, t0.Add(-time.Minute)), true},
-		{"its sidecar never reported", nil, true},
+		{"only a stale report says so", primary(func(r *report) { r.Unsure = true }, t0.Add(-time.Minute)), false},
+		{"its sidecar never reported", nil, false},
 	} {
 		if got := syncSourceDoubtful(st, tt.peers, t0, time.Second); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+	// Silent: nobody vouches for it, and only a partial resync follows
+	// it (chaos seeds 10, 19, N=3).
+	if sourceSilent(st, primary(func(*report) {}, t0), t0, time.Second) ||
+		!sourceSilent(st, primary(func(*report) {}, t0.Add(-time.Minute)), t0, time.Second) ||
+		!sourceSilent(st, nil, t0, time.Second) {
+		t.Error("sourceSilent")
 	}
 }

@@ -170,7 +170,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr,
+		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceSilent: sourceSilent(gs, c.peers, now, c.p.Fresh),
 	}
 	p := decideLocal(in)
 	switch {
@@ -244,9 +244,9 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case p.Promote:
 		f.startPromote(ctx, c)
 	case p.DemoteTo != "":
-		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty)
+		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty, p.PartialOnly)
 	case p.RepointTo != "":
-		f.startRepoint(ctx, c, p.RepointTo)
+		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
 	case p.Detach:
 		f.startDetach(ctx, c, c.ids.Empty)
 	}
@@ -428,6 +428,55 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	})
 }
 
+// errNoPartial: the primary would not continue the local Redis's stream.
+var errNoPartial = errors.New("failover: only a full sync would follow the primary")
+
+// sourceContinues returns nil when the Redis at addr, the primary, would
+// continue the local Redis's replication stream (a partial resync), and an
+// error wrapping errNoPartial when following it means a full sync.
+func (f *Failover) sourceContinues(ctx context.Context, addr string) error {
+	local, err := infoOn(ctx, f.local.Client(), f.cmdWait)
+	if err != nil {
+		return err
+	}
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	remote, err := infoOn(ctx, cl, f.mc.Timeout)
+	if err != nil {
+		return fmt.Errorf("%w: %s does not answer: %w", errNoPartial, addr, err)
+	}
+	lp, rp := parseReplPosition(local), parseReplPosition(remote)
+	if !rp.continues(lp.ReplID, lp.Offset) {
+		return fmt.Errorf("%w: the local redis is at %d on %s; %s is at %d on %s (before that %s up to %d), backlog from %d",
+			errNoPartial, lp.Offset, lp.ReplID, addr, rp.Offset, rp.ReplID, rp.ReplID2, rp.Second-1, rp.First)
+	}
+	return nil
+}
+
+// infoOn reads INFO replication within wait.
+func infoOn(ctx context.Context, cl *redis.Client, wait time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return cl.Info(ctx, "replication").Result()
+}
+
+// waitPartial handles an errNoPartial from a demotion or re-point: it is
+// logged once, not as a failure, and tried again next interval. It reports
+// whether err was one.
+func (f *Failover) waitPartial(c *core, err error, addr string) bool {
+	if !errors.Is(err, errNoPartial) {
+		c.partialWait = false
+		return false
+	}
+	if !c.partialWait {
+		f.log.Warn("not following the primary while its sidecar is silent: only a full sync would, and nobody vouches for its data",
+			"redis_addr", addr, "err", err)
+	}
+	c.partialWait = true
+	c.retryAt = time.Now().Add(f.mc.Interval)
+	return true
+}
+
 // errUnpromotable: the local Redis is not the one the leader chose.
 var errUnpromotable = errors.New("failover: the local redis cannot be promoted")
 
@@ -453,7 +502,7 @@ func unpromotable(o monitor.Observation, initial bool) string {
 
 // startDemote turns the local primary, which the committed state does not
 // name (or which came back empty), into a replica of addr.
-func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty bool) {
+func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty, partialOnly bool) {
 	st := c.st
 	epoch, primary := st.Epoch, st.Primary
 	c.localBusy = true
@@ -484,6 +533,11 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 			} else if vst.Primary == f.self.Name || vst.Primary != primary {
 				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
 			}
+			if partialOnly {
+				if err := f.sourceContinues(ctx, addr); err != nil {
+					return err
+				}
+			}
 			var keep *keepReq // an empty restart has nothing to keep
 			if !empty {
 				keep = &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
@@ -494,13 +548,7 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty 
 		return func(c *core) {
 			c.localBusy = false
 			f.takeObs(c, o)
-			if errors.Is(err, errUnpromotable) && c.st.Epoch == epoch && c.st.Primary == f.self.Name {
-				// Reported as empty: the leader fails over at once and
-				// counts no data on this node (durableFloor).
-				f.log.Error("promotion refused: writes stay paused and the group fails over", "epoch", epoch, "err", err)
-				c.ids.Empty, c.ids.EmptyEpoch = true, epoch
-				f.m.failures.WithLabelValues(failPromote).Inc()
-				c.retryAt = time.Now().Add(f.mc.Interval)
+			if f.waitPartial(c, err, addr) {
 				return
 			}
 			if err != nil {
@@ -562,7 +610,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 }
 
 // startRepoint makes the local replica follow addr.
-func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
+func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, partialOnly bool) {
 	st := c.st
 	primary, epoch := st.Primary, st.Epoch
 	c.localBusy = true
@@ -578,19 +626,18 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string) {
 			if vst.Primary != primary {
 				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
 			}
+			if partialOnly {
+				if err := f.sourceContinues(ctx, addr); err != nil {
+					return err
+				}
+			}
 			return f.replicaOfOn(ctx, f.local.Client(), addr)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
 			c.localBusy = false
 			f.takeObs(c, o)
-			if errors.Is(err, errUnpromotable) && c.st.Epoch == epoch && c.st.Primary == f.self.Name {
-				// Reported as empty: the leader fails over at once and
-				// counts no data on this node (durableFloor).
-				f.log.Error("promotion refused: writes stay paused and the group fails over", "epoch", epoch, "err", err)
-				c.ids.Empty, c.ids.EmptyEpoch = true, epoch
-				f.m.failures.WithLabelValues(failPromote).Inc()
-				c.retryAt = time.Now().Add(f.mc.Interval)
+			if f.waitPartial(c, err, addr) {
 				return
 			}
 			if err != nil {

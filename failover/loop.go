@@ -46,15 +46,18 @@ type core struct {
 	promotedEpoch uint64
 	// localBusy: a promotion, demotion, re-point or switchover step runs
 	// on the local Redis.
-	localBusy  bool
-	promoting  bool
-	retryAt    time.Time
-	leaderBusy bool
-	leaderAt   time.Time
-	gateBusy   bool
-	verdict    *verdict        // this sidecar's gate's last verdict
-	foreign    map[string]bool // members whose Redis a foreign check runs on
-	foreignAt  time.Time
+	localBusy bool
+	promoting bool
+	// partialWait: a demotion or re-point waits for a primary whose
+	// sidecar is silent to be able to continue the local stream.
+	partialWait bool
+	retryAt     time.Time
+	leaderBusy  bool
+	leaderAt    time.Time
+	gateBusy    bool
+	verdict     *verdict        // this sidecar's gate's last verdict
+	foreign     map[string]bool // members whose Redis a foreign check runs on
+	foreignAt   time.Time
 
 	handoverEpoch uint64
 	myHandover    *handover

@@ -1,0 +1,36 @@
+package failover
+
+import "testing"
+
+func TestReplPositionContinues(t *testing.T) {
+	info := "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:new\r\nmaster_replid2:old\r\n" +
+		"master_repl_offset:5000\r\nsecond_repl_offset:3001\r\nrepl_backlog_active:1\r\nrepl_backlog_size:1048576\r\n" +
+		"repl_backlog_first_byte_offset:1001\r\nrepl_backlog_histlen:4000\r\n"
+	p := parseReplPosition(info)
+	if p != (replPosition{ReplID: "new", ReplID2: "old", Offset: 5000, Second: 3001, Backlog: true, First: 1001, Histlen: 4000}) {
+		t.Fatalf("parsed %+v", p)
+	}
+	for _, tt := range []struct {
+		name   string
+		replID string
+		offset int64
+		want   bool
+	}{
+		{"current history, in the backlog", "new", 4500, true},
+		{"current history, at its end", "new", 5000, true},
+		{"current history, ahead of it (it lost data)", "new", 5200, false},
+		{"current history, before the backlog", "new", 500, false},
+		{"previous history before the fork", "old", 2900, true},
+		{"previous history at the fork", "old", 3000, true},
+		{"previous history past the fork (diverged)", "old", 3100, false},
+		{"another history", "other", 4000, false},
+		{"no position (restarted from an AOF)", "x", 0, false},
+	} {
+		if got := p.continues(tt.replID, tt.offset); got != tt.want {
+			t.Errorf("%s: continues = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if (replPosition{ReplID: "new", Offset: 5000}).continues("new", 4000) {
+		t.Error("continues without a backlog")
+	}
+}
