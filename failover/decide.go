@@ -224,15 +224,18 @@ func syncSourceDoubtful(st groupState, peers map[string]peerView, now time.Time,
 	return ok && pv.fresh(now, fresh) && (pv.Rep.Empty || pv.Rep.Unsure)
 }
 
-// sourceSilent reports whether the committed primary's own sidecar has no
-// fresh report: nobody vouches for what its Redis holds now, and a Redis is
-// demoted or re-pointed to it only where that resyncs partially
+// sourceUnvouched reports whether the committed primary's own sidecar does
+// not vouch for its Redis as a primary: no fresh report, or one where it
+// does not answer or answers as a replica. A Redis is then demoted or
+// re-pointed to it only where that resyncs partially
 // (localPlan.PartialOnly). Chaos seeds 10 and 19 (N=3): the demotion or
 // re-point came while the primary's sidecar was dead or restarting, and
-// the Redis full-synced from it when it came back behind them.
-func sourceSilent(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+// the Redis full-synced from it when it came back behind them; in seed 19
+// again, the primary's Redis had come back empty as a replica of an older
+// node, and a replica re-pointed to it lost the writes only it held.
+func sourceUnvouched(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
 	pv, ok := peers[st.Primary]
-	return !ok || !pv.fresh(now, fresh)
+	return !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable || pv.Rep.Obs.Role != monitor.RolePrimary
 }
 
 // forkFloor is, with min_replicas, the offset the primary was promoted at
@@ -733,9 +736,9 @@ type localInput struct {
 	// its writes are not released before that, as it may have come back
 	// empty.
 	Unsure bool
-	// SourceSilent: the committed primary's sidecar has no fresh report
-	// (sourceSilent).
-	SourceSilent bool
+	// SourceUnvouched: the committed primary's sidecar does not vouch for
+	// it (sourceUnvouched).
+	SourceUnvouched bool
 	// SelfAddr is the local Redis's address as this sidecar reaches it:
 	// where Detach points it.
 	SelfAddr string
@@ -753,7 +756,7 @@ type localPlan struct {
 	RepointTo string // replica following the wrong primary
 	// PartialOnly: DemoteTo and RepointTo only if the primary would
 	// continue the local Redis's stream (a partial resync), never a full
-	// sync: nobody vouches for its data (SourceSilent).
+	// sync: nobody vouches for its data (SourceUnvouched).
 	PartialOnly bool
 	// Detach: the local primary came back empty with no replica to
 	// follow, or, with min_replicas, the local Redis is a replica and this
@@ -855,10 +858,10 @@ func decideLocal(in localInput) localPlan {
 	case named && !st.Promoted:
 		p.Promote = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
-		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceSilent
+		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
-		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceSilent
+		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	}
 	return p
 }

@@ -392,9 +392,9 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, DemoteTo: "b:6379"},
 		},
 		{
-			name: "a stale primary whose new primary's sidecar is silent is demoted only with a partial resync",
+			name: "a stale primary is demoted to a primary nobody vouches for only with a partial resync",
 			in: localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, PrimaryAddr: "b:6379",
-				SourceSilent: true},
+				SourceUnvouched: true},
 			want: localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true},
 		},
 		{
@@ -449,9 +449,9 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
-			name: "the new primary's sidecar is silent: re-point only with a partial resync",
+			name: "nobody vouches for the new primary: re-point only with a partial resync",
 			in: localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c",
-				SourceSilent: true},
+				SourceUnvouched: true},
 			want: localPlan{RepointTo: "b:6379", PartialOnly: true},
 		},
 		{
@@ -1246,11 +1246,21 @@ func TestSyncSourceDoubtful(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	// Silent: nobody vouches for it, and only a partial resync follows
-	// it (chaos seeds 10, 19, N=3).
-	if sourceSilent(st, primary(func(*report) {}, t0), t0, time.Second) ||
-		!sourceSilent(st, primary(func(*report) {}, t0.Add(-time.Minute)), t0, time.Second) ||
-		!sourceSilent(st, nil, t0, time.Second) {
-		t.Error("sourceSilent")
+	// Nobody vouches for it as a primary, and only a partial resync
+	// follows it (chaos seeds 10, 19, N=3).
+	for _, tt := range []struct {
+		name  string
+		peers map[string]peerView
+		want  bool
+	}{
+		{"a primary in a fresh report", primary(func(*report) {}, t0), false},
+		{"a stale report", primary(func(*report) {}, t0.Add(-time.Minute)), true},
+		{"no report", nil, true},
+		{"its Redis answers as a replica", primary(func(r *report) { r.Obs.Role = monitor.RoleReplica }, t0), true},
+		{"its Redis does not answer", primary(func(r *report) { r.Obs.Reachable = false }, t0), true},
+	} {
+		if got := sourceUnvouched(st, tt.peers, t0, time.Second); got != tt.want {
+			t.Errorf("sourceUnvouched, %s: %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -170,7 +170,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceSilent: sourceSilent(gs, c.peers, now, c.p.Fresh),
+		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 	}
 	p := decideLocal(in)
 	switch {
@@ -469,7 +469,7 @@ func (f *Failover) waitPartial(c *core, err error, addr string) bool {
 		return false
 	}
 	if !c.partialWait {
-		f.log.Warn("not following the primary while its sidecar is silent: only a full sync would, and nobody vouches for its data",
+		f.log.Warn("not following the primary while its sidecar does not vouch for it: only a full sync would",
 			"redis_addr", addr, "err", err)
 	}
 	c.partialWait = true

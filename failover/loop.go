@@ -49,7 +49,7 @@ type core struct {
 	localBusy bool
 	promoting bool
 	// partialWait: a demotion or re-point waits for a primary whose
-	// sidecar is silent to be able to continue the local stream.
+	// sidecar does not vouch for it to be able to continue the local stream.
 	partialWait bool
 	retryAt     time.Time
 	leaderBusy  bool
