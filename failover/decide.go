@@ -159,6 +159,39 @@ func leaderSettled(since, now time.Time, p params) bool {
 // (ten down_after, as Sentinel's limit on a replica's disconnection).
 func durableWait(p params) time.Duration { return 10 * p.DownAfter }
 
+// emptyLift is how long a promoted primary judged empty (judgeRestart)
+// waits, with no synced replica to replace it (synced false), before its
+// data stands after all; 0: it does not. With every other member's Redis
+// answering, none holds a position it can prove, and one down_after is
+// enough; with some out of reach, one may come back synced, and it waits
+// as long as the durable floor does. The price: a Redis restarted from its
+// AOF has no position either (Redis 7.0 starts its offsets again), so data
+// only such a replica held is replaced by the primary's.
+func emptyLift(promoted, synced, allAnswer bool, p params) time.Duration {
+	switch {
+	case !promoted || synced:
+		return 0
+	case allAnswer:
+		return p.DownAfter
+	}
+	return durableWait(p)
+}
+
+// membersAnswer reports whether every member other than self has a fresh
+// report saying its Redis answers.
+func membersAnswer(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	for name := range st.Members {
+		if name == self {
+			continue
+		}
+		pv, ok := peers[name]
+		if !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable {
+			return false
+		}
+	}
+	return true
+}
+
 // durableFloor is, with min_replicas, the highest offset a replica other
 // than the primary was last seen at in this epoch while it is now out of
 // reach (report stale, Redis not answering, or answering without a
@@ -770,6 +803,10 @@ type localPlan struct {
 	// Redis keeps its data and the cached position, and the next re-point
 	// resyncs it partially.
 	Detach bool
+	// Undetach: the local Redis is the promoted primary, pointing at
+	// itself since it came back empty, and that verdict was lifted:
+	// REPLICAOF NO ONE again.
+	Undetach bool
 	// Isolated: no acknowledged majority contact for fence_after.
 	Isolated bool
 	// AwaitAcks: writes would be released, but with min_replicas the
@@ -857,6 +894,8 @@ func decideLocal(in localInput) localPlan {
 		}
 	case named && !st.Promoted:
 		p.Promote = true
+	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr:
+		p.Undetach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&

@@ -438,6 +438,12 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Unfence: true},
 		},
 		{
+			name: "the empty verdict lifted: the primary pointing at itself is a primary again",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				SelfAddr: "a:6379"},
+			want: localPlan{Undetach: true},
+		},
+		{
 			name: "empty restart following another replica: point it at the best one",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0,
 				Empty: true, EmptyTo: "c:6379"},
@@ -1128,23 +1134,78 @@ func TestNextIdentity(t *testing.T) {
 	}
 	oldHistory := func() []replicaPos { return []replicaPos{{ReplID: "x", Offset: 150}} }
 	var s identities
-	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), false, 4, 0, oldHistory, t0, time.Second)
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), true, 5, 0, oldHistory, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), false, 4, 0, oldHistory, 0, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), true, 5, 0, oldHistory, 0, t0, time.Second)
 	if s.Empty || !s.Unsure.IsZero() || s.Ident.ReplID != "y" {
 		t.Fatalf("promoted replica: %+v, want its new identity, not empty", s)
 	}
 	// A restart of that primary with less than a replica holds is empty.
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), true, 5, 0, oldHistory, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), true, 5, 0, oldHistory, 0, t0, time.Second)
 	if !s.Empty || s.EmptyEpoch != 5 {
 		t.Fatalf("restarted primary: %+v, want empty at epoch 5", s)
 	}
 	// The next epoch clears it.
-	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), false, 6, 0, oldHistory, t0, time.Second); s.Empty {
+	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), false, 6, 0, oldHistory, 0, t0, time.Second); s.Empty {
 		t.Fatalf("after the failover: %+v, want not empty", s)
 	}
 	// A primary this sidecar never saw is judged against the replicas.
-	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), true, 5, 0, oldHistory, t0, time.Second); !s.Empty {
+	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), true, 5, 0, oldHistory, 0, t0, time.Second); !s.Empty {
 		t.Fatalf("a primary never seen, behind a replica: %+v, want empty", s)
+	}
+}
+
+// An empty verdict stands while a synced replica could replace the
+// primary; with none, the primary's data stands after emptyLift (chaos
+// seed 1, N=3: every Redis had restarted without persistence and the group
+// stayed without a primary).
+func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
+	const downAfter = time.Second
+	before := func() []replicaPos { return nil }
+	// Restarted from a snapshot taken before its promotion at 5000.
+	s := nextIdentity(identities{}, monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "r2", ReplID: "h", Offset: 3000},
+		true, 5, 5000, before, time.Second, t0, downAfter)
+	if !s.Empty {
+		t.Fatalf("%+v, want empty", s)
+	}
+	detached := monitor.Observation{Time: t0, Role: monitor.RoleReplica, RunID: "r2", ReplID: "h", Offset: 3000}
+	for _, tt := range []struct {
+		name  string
+		lift  time.Duration
+		after time.Duration
+		empty bool
+	}{
+		{"a synced replica could replace it", 0, time.Hour, true},
+		{"before the lift", time.Second, time.Second - time.Millisecond, true},
+		{"at the lift", time.Second, time.Second, false},
+	} {
+		got := nextIdentity(s, detached, true, 5, 5000, before, tt.lift, t0.Add(tt.after), downAfter)
+		if got.Empty != tt.empty || got.Lifted == tt.empty {
+			t.Errorf("%s: %+v, want empty %v", tt.name, got, tt.empty)
+		}
+	}
+	p := testParams()
+	for _, tt := range []struct {
+		name                      string
+		promoted, synced, allHere bool
+		want                      time.Duration
+	}{
+		{"not promoted", false, false, true, 0},
+		{"a synced replica", true, true, true, 0},
+		{"everyone answers, nobody synced", true, false, true, p.DownAfter},
+		{"someone out of reach", true, false, false, durableWait(p)},
+	} {
+		if got := emptyLift(tt.promoted, tt.synced, tt.allHere, p); got != tt.want {
+			t.Errorf("emptyLift, %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	st := groupState{Members: members("a", "b", "c")}
+	peers := map[string]peerView{"b": rep("b", 1), "c": rep("c", 1)}
+	if !membersAnswer("a", st, peers, t0, time.Second) {
+		t.Error("membersAnswer: every member answers")
+	}
+	delete(peers, "c")
+	if membersAnswer("a", st, peers, t0, time.Second) {
+		t.Error("membersAnswer: c never reported")
 	}
 }
 

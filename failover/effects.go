@@ -249,6 +249,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
 	case p.Detach:
 		f.startDetach(ctx, c, c.ids.Empty)
+	case p.Undetach:
+		f.startUndetach(ctx, c)
 	}
 	f.trackReconf(c, now)
 	if gs.Primary == f.self.Name && gs.Promoted && c.obs.Role == monitor.RolePrimary && !c.fenced && !c.localBusy {
@@ -678,6 +680,39 @@ func (f *Failover) startDetach(ctx context.Context, c *core, empty bool) {
 				return
 			}
 			f.log.Warn("replica detached from its primary: this sidecar is cut off from the majority", "epoch", c.st.Epoch)
+		}
+	})
+}
+
+// startUndetach makes the local Redis, the promoted primary pointing at
+// itself, a primary again (localPlan.Undetach). Writes are paused first;
+// the usual release follows.
+func (f *Failover) startUndetach(ctx context.Context, c *core) {
+	c.localBusy = true
+	epoch := c.st.Epoch
+	f.expectRole(c, monitor.RolePrimary)
+	pause := f.fencePause(c.p)
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := f.pauseWrites(ctx, pause)
+		if err == nil {
+			err = f.promoteTx(ctx)
+		}
+		o := f.local.ProbeNow(ctx)
+		return func(c *core) {
+			c.localBusy = false
+			f.takeObs(c, o)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.log.Error("make the local redis a primary again", "err", err)
+				}
+				c.retryAt = time.Now().Add(f.mc.Interval)
+				return
+			}
+			if !c.fenced {
+				c.fenced = true
+				f.m.fenced.Set(1)
+			}
+			f.log.Warn("the local redis is the primary again", "epoch", epoch)
 		}
 	})
 }

@@ -452,8 +452,13 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	// on a new history with less data than a replica holds.
 	st := c.st
 	prev := c.ids
-	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, now, c.p.DownAfter)
+	lift := emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "", membersAnswer(f.self.Name, group(st), c.peers, now, c.p.Fresh), c.p)
+	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, lift, now, c.p.DownAfter)
 	switch {
+	case c.ids.Lifted:
+		c.ids.Lifted = false
+		f.log.Error("no replica can prove it holds more: the restarted primary's data stands, and what it lost is lost",
+			"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset, "waited", lift)
 	case c.ids.Empty && !prev.Empty:
 		f.log.Error("primary restarted empty: writes stay paused and the group fails over",
 			"epoch", st.Epoch, "run_id", o.RunID, "offset", o.Offset)
@@ -472,9 +477,14 @@ type identities struct {
 	// Unsure: since when the local primary shows a new identity that
 	// could not be judged yet (restartUnknown); zero otherwise.
 	Unsure time.Time
-	// Empty: the named primary came back empty at EmptyEpoch.
+	// Empty: the named primary came back empty at EmptyEpoch, judged so at
+	// EmptyAt (zero when refused at its promotion).
 	Empty      bool
 	EmptyEpoch uint64
+	EmptyAt    time.Time
+	// Lifted: an Empty verdict was lifted (no replica held more); the
+	// caller logs it and clears the flag.
+	Lifted bool
 }
 
 // unsure reports whether a local primary is not yet judged against the
@@ -484,7 +494,7 @@ func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZe
 // nextIdentity is the bookkeeping after observation o of the local Redis,
 // named the primary (named) at epoch, promoted at offset fork; replicas lists the replicas'
 // positions, asked only when a judgement is needed.
-func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, fork int64, replicas func() []replicaPos, now time.Time, downAfter time.Duration) identities {
+func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, fork int64, replicas func() []replicaPos, liftAfter time.Duration, now time.Time, downAfter time.Duration) identities {
 	if o.Reachable() && o.Role == monitor.RoleReplica {
 		// A replica promoted later is not a restart of the primary it
 		// once was, nor of itself: the promotion keeps the run id. Its
@@ -501,7 +511,7 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 		if named && !s.Empty {
 			switch judgeRestart(s.Ident, cur, fork, replicas()) {
 			case restartEmpty:
-				s.Empty, s.EmptyEpoch = true, epoch
+				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
 			case restartUnknown:
 				if s.Unsure.IsZero() {
 					s.Unsure = now
@@ -520,6 +530,17 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 	}
 	if s.Empty && s.EmptyEpoch != epoch {
 		s.Empty = false
+	}
+	if s.Empty && liftAfter > 0 && !s.EmptyAt.IsZero() && now.Sub(s.EmptyAt) >= liftAfter {
+		// No synced replica for liftAfter (emptyLift): nothing in the
+		// group can prove it holds more, and waiting on keeps the group
+		// without a primary for ever (chaos seed 1, N=3: every Redis
+		// restarted without persistence; the primary's stale RDB was
+		// all there was). Its data stands.
+		s.Empty, s.Lifted = false, true
+		if o.Reachable() {
+			s.Ident, s.Unsure = redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}, time.Time{}
+		}
 	}
 	return s
 }
