@@ -43,6 +43,7 @@ type candidate struct {
 	Synced    bool
 	Offset    int64
 	ReplID    string // the history it follows (master_replid)
+	Keys      int64  // DBSIZE, for holders
 }
 
 // splitHistory keeps, when at least one usable replica follows history

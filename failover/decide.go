@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -160,16 +161,15 @@ func leaderSettled(since, now time.Time, p params) bool {
 func durableWait(p params) time.Duration { return 10 * p.DownAfter }
 
 // emptyLift is how long a promoted primary judged empty (judgeRestart)
-// waits, with no synced replica to replace it (synced false), before its
-// data stands after all; 0: it does not. With every other member's Redis
-// answering, none holds a position it can prove, and one down_after is
-// enough; with some out of reach, one may come back synced, and it waits
-// as long as the durable floor does. The price: a Redis restarted from its
-// AOF has no position either (Redis 7.0 starts its offsets again), so data
-// only such a replica held is replaced by the primary's.
-func emptyLift(promoted, synced, allAnswer bool, p params) time.Duration {
+// waits before its data stands after all, when no member can replace it
+// (replaceable false: no synced replica, and no answering Redis with more
+// keys, which the leader's fallback would choose); 0: it does not. With
+// every other member's Redis answering, none holds a position it can
+// prove, and one down_after is enough; with some out of reach, one may
+// come back synced, and it waits as long as the durable floor does.
+func emptyLift(promoted, replaceable, allAnswer bool, p params) time.Duration {
 	switch {
-	case !promoted || synced:
+	case !promoted || replaceable:
 		return 0
 	case allAnswer:
 		return p.DownAfter
@@ -178,18 +178,58 @@ func emptyLift(promoted, synced, allAnswer bool, p params) time.Duration {
 }
 
 // membersAnswer reports whether every member other than self has a fresh
-// report saying its Redis answers.
-func membersAnswer(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+// report saying its Redis answers (all), and whether one of those holds
+// more keys than keys, the local count (richer; never when keys is
+// unknown).
+func membersAnswer(self string, st groupState, peers map[string]peerView, keys int64, now time.Time, fresh time.Duration) (all, richer bool) {
+	all = true
 	for name := range st.Members {
 		if name == self {
 			continue
 		}
 		pv, ok := peers[name]
 		if !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable {
-			return false
+			all = false
+			continue
+		}
+		if keys >= 0 && pv.Rep.Obs.Keys > keys {
+			richer = true
 		}
 	}
-	return true
+	return all, richer
+}
+
+// holders are, when no replica qualifies, the replicas whose Redis answers
+// with keys but no position it can prove (never synced since it started:
+// restarted from its AOF, which Redis 7.0 gives no offset), best first:
+// the offset their sidecars last knew, then the keys. Chaos seed 4 (N=3):
+// the one Redis holding the writes had restarted from its AOF, was never
+// a candidate, and was wiped by the primary's empty data.
+func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) []candidate {
+	var out []candidate
+	for name, pv := range peers {
+		r := pv.Rep
+		if name == exclude || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable ||
+			r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
+			continue
+		}
+		var known int64
+		if k := pv.Known; k.Epoch == st.Epoch || k.Epoch+1 == st.Epoch {
+			known = k.Offset
+		}
+		out = append(out, candidate{Name: name, Addr: r.Addr, Priority: r.Priority, Fresh: true, Reachable: true,
+			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys})
+	}
+	slices.SortFunc(out, func(a, b candidate) int {
+		if c := cmp.Compare(b.Offset, a.Offset); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Keys, a.Keys); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return out
 }
 
 // durableFloor is, with min_replicas, the highest offset a replica other
@@ -476,6 +516,9 @@ type leaderDecision struct {
 	ODown bool
 	Votes int
 	Empty bool // the primary came back empty
+	// Holder: Target is not a synced replica but a Redis holding keys at
+	// a position it cannot prove (holders).
+	Holder bool
 	// Stuck: the committed primary has not confirmed its promotion within
 	// down_after of the failover's start (its sidecar died or stalled).
 	Stuck bool
@@ -585,6 +628,17 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			}
 			return false
 		})
+	}
+	if len(ranked) == 0 {
+		// No synced replica: one whose Redis holds keys without a
+		// position it can prove may have the data (an AOF restart); it
+		// is promoted if nobody out of reach was seen with more.
+		if h := holders(st, peers, exclude, now, p); len(h) > 0 {
+			if floor, _ := durableFloor(st, peers, now, p); h[0].Offset >= floor {
+				ranked, d.Holder = h[:1], true
+				d.WaitFor = ""
+			}
+		}
 	}
 	d.Excluded = excluded
 	if len(ranked) == 0 {

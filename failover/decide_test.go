@@ -913,7 +913,8 @@ func TestUnpromotable(t *testing.T) {
 		refused bool
 	}{
 		{"synced replica", monitor.Observation{Time: at, Role: monitor.RoleReplica, Synced: true}, false, false},
-		{"replica restarted, never synced", monitor.Observation{Time: at, Role: monitor.RoleReplica}, false, true},
+		{"replica restarted empty, never synced", monitor.Observation{Time: at, Role: monitor.RoleReplica}, false, true},
+		{"replica restarted from its AOF (a holder)", monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 900}, false, false},
 		{"promoted before (a retry)", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: "ab12"}, false, false},
 		{"primary no promotion made", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, false, true},
 		{"the initial primary", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, true, false},
@@ -1200,12 +1201,62 @@ func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 	}
 	st := groupState{Members: members("a", "b", "c")}
 	peers := map[string]peerView{"b": rep("b", 1), "c": rep("c", 1)}
-	if !membersAnswer("a", st, peers, t0, time.Second) {
-		t.Error("membersAnswer: every member answers")
+	if all, richer := membersAnswer("a", st, peers, 0, t0, time.Second); !all || richer {
+		t.Errorf("membersAnswer: all %v richer %v, want every member answering, none richer", all, richer)
+	}
+	withKeys := peers["c"]
+	withKeys.Rep.Obs.Keys = 10
+	peers["c"] = withKeys
+	if _, richer := membersAnswer("a", st, peers, 0, t0, time.Second); !richer {
+		t.Error("membersAnswer: c holds keys the empty primary lacks")
+	}
+	if _, richer := membersAnswer("a", st, peers, -1, t0, time.Second); richer {
+		t.Error("membersAnswer: richer with the local count unknown")
 	}
 	delete(peers, "c")
-	if membersAnswer("a", st, peers, t0, time.Second) {
+	if all, _ := membersAnswer("a", st, peers, 0, t0, time.Second); all {
 		t.Error("membersAnswer: c never reported")
+	}
+}
+
+// With no synced replica, a replica whose Redis holds keys at a position
+// it cannot prove (restarted from its AOF) replaces an empty primary, the
+// one its sidecar last knew furthest first (chaos seed 4, N=3: the only
+// Redis with the writes had restarted from its AOF and was wiped).
+func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
+	st := groupState{Epoch: 3, Primary: "a", Promoted: true, Started: t0.Add(-time.Minute), Members: members("a", "b", "c")}
+	empty := rep("a", 0)
+	empty.Rep.Obs.Role = monitor.RolePrimary
+	empty.Rep.SDownPrimary, empty.Rep.SDownEpoch, empty.Rep.Empty = "a", 3, true
+	unsynced := func(name string, keys, known int64) peerView {
+		pv := rep(name, 0)
+		pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Keys = false, false, keys
+		pv.Known = knownOffset{Epoch: 3, Offset: known, At: t0.Add(-time.Second)}
+		return pv
+	}
+	for _, tt := range []struct {
+		name        string
+		b, c        peerView
+		minReplicas int
+		want        string
+	}{
+		{"the AOF holder", unsynced("b", 0, 0), unsynced("c", 900, 5000), 1, "c"},
+		{"the one known furthest", unsynced("b", 950, 4000), unsynced("c", 900, 5000), 1, "c"},
+		{"without min_replicas too", unsynced("b", 0, 0), unsynced("c", 900, 5000), 0, "c"},
+		{"no keys anywhere: nobody", unsynced("b", 0, 0), unsynced("c", 0, 5000), 1, ""},
+		{"a synced replica goes first", rep("b", 100), unsynced("c", 900, 5000), 0, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			d := decideLeader(t0, st, map[string]peerView{"a": empty, "b": tt.b, "c": tt.c}, p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
+			}
+			if d.Holder != (tt.want == "c") {
+				t.Errorf("holder %v", d.Holder)
+			}
+		})
 	}
 }
 

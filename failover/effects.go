@@ -488,14 +488,17 @@ var errUnpromotable = errors.New("failover: the local redis cannot be promoted")
 // since it started was restarted since, and holds what it loaded from disk
 // or nothing (chaos seed 101, N=5: a named primary's Redis came back empty
 // during its promotion, was promoted, and a replica full-synced from it).
+// One that holds keys may be a holder the leader chose (holders), or a
+// replica restarted from its AOF with its data: it goes ahead.
 // A primary that no REPLICAOF NO ONE made (no previous history) was
 // restarted as one; only the initial primary is one already.
 func unpromotable(o monitor.Observation, initial bool) string {
 	switch {
 	case !o.Reachable():
 		return "" // the promotion itself reports it
-	case o.Role == monitor.RoleReplica && !o.Synced:
-		return "its Redis has not synced since it started: it is not the replica the leader chose"
+	case o.Role == monitor.RoleReplica && !o.Synced && o.Keys <= 0:
+		// One with keys may be what the leader chose (holders).
+		return "its Redis has not synced since it started and holds no keys: it is not the replica the leader chose"
 	case o.Role == monitor.RolePrimary && !initial && strings.Trim(o.ReplID2, "0") == "":
 		return "its Redis is a primary no promotion made: it restarted since the leader chose it"
 	}

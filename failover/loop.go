@@ -452,7 +452,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	// on a new history with less data than a replica holds.
 	st := c.st
 	prev := c.ids
-	lift := emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "", membersAnswer(f.self.Name, group(st), c.peers, now, c.p.Fresh), c.p)
+	all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
+	lift := emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, lift, now, c.p.DownAfter)
 	switch {
 	case c.ids.Lifted:
@@ -607,7 +608,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 		Obs: obsSummary{
 			Reachable: o.Reachable() && now.Sub(o.Time) < f.fresh, Alive: o.Alive(), Role: o.Role, MasterAddr: o.MasterAddr(),
 			LinkUp: o.LinkUp, Synced: o.Synced, SyncInProgress: o.SyncInProgress, Offset: o.Offset,
-			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas),
+			RunID: o.RunID, ReplID: o.ReplID, Replicas: len(o.Replicas), Keys: o.Keys,
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
 		Unsure:        c.obs.Role == monitor.RolePrimary && c.ids.unsure(),

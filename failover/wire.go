@@ -42,6 +42,7 @@ type obsSummary struct {
 	RunID          string       `json:"id,omitempty"`
 	ReplID         string       `json:"ri,omitempty"`
 	Replicas       int          `json:"nr,omitempty"` // primary: connected replicas
+	Keys           int64        `json:"k,omitempty"`  // DBSIZE; -1 unknown
 }
 
 // handover is the old primary's side of a switchover: its writes are

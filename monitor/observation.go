@@ -67,6 +67,10 @@ type Observation struct {
 	// Loading is true while the node answers -LOADING (it is loading its
 	// dataset from disk or from a full sync).
 	Loading bool `json:"loading,omitempty"`
+	// Keys is DBSIZE (the keys of database 0); -1 when not known. A Redis
+	// restarted from its AOF has no replication position (Redis 7.0 starts
+	// its offsets again), and this tells it from one that came back empty.
+	Keys int64 `json:"keys"`
 
 	// Replica side.
 	MasterHost string `json:"master_host,omitempty"`

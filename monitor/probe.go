@@ -17,8 +17,8 @@ import (
 // authentication problem from the operator's point of view.
 var errPasswordFile = errors.New("monitor: read redis.password_file")
 
-// Probe sends one probe to the node behind c: PING, INFO replication and
-// INFO server in one pipelined round trip. ctx bounds it. It records no
+// Probe sends one probe to the node behind c: PING, INFO replication,
+// INFO server and DBSIZE in one pipelined round trip. ctx bounds it. It records no
 // metrics and keeps no state, so it suits probing any node; the Prober
 // adds lag, replica-priority on primaries and memory across probes.
 //
@@ -66,6 +66,7 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 		Priority:                   -1,
 		LagBytes:                   -1,
 		MasterLinkDownSinceSeconds: -1,
+		Keys:                       -1,
 	}
 	priority = -1
 
@@ -73,6 +74,9 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 	ping := pipe.Ping(ctx)
 	repl := pipe.Info(ctx, "replication")
 	srv := pipe.Info(ctx, "server")
+	// DBSIZE may be denied by ACL: then the key count stays unknown and
+	// the probe is still good.
+	keys := pipe.DBSize(ctx)
 	var cfg *redis.MapStringStringCmd
 	if withPriority {
 		cfg = pipe.ConfigGet(ctx, "replica-priority")
@@ -97,7 +101,10 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 			break
 		}
 	}
-	if err == nil && execErr != nil && (cfg == nil || cfg.Err() == nil) {
+	if keys.Err() == nil {
+		o.Keys = keys.Val()
+	}
+	if err == nil && execErr != nil && (cfg == nil || cfg.Err() == nil) && keys.Err() == nil {
 		// A failed connection set-up (AUTH) fails the pipeline without
 		// setting the commands' errors.
 		err = execErr

@@ -100,6 +100,18 @@ func TestProbeReplication(t *testing.T) {
 	if o := pp.ProbeNow(ctx); o.Priority != 100 || o.Role != RolePrimary {
 		t.Errorf("primary prober: role %q priority %d, want master 100", o.Role, o.Priority)
 	}
+	// It counts the keys: a Redis restarted from its AOF has no
+	// replication position, and the count tells it from an empty one.
+	if err := prim.Client().Set(ctx, "probe-keys", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := prim.Client().DBSize(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := pp.ProbeNow(ctx); o.Keys != want || want < 1 {
+		t.Errorf("primary prober: keys %d, want %d", o.Keys, want)
+	}
 
 	// An in-sync replica: link up, synced, lag known.
 	rp, _ := newTestProber(t, r1.Addr(), RedisConfig{}, testConfig())
@@ -282,8 +294,8 @@ func TestProbeFailures(t *testing.T) {
 	}
 	t.Run("acl user without config", func(t *testing.T) {
 		p, _ := newTestProber(t, s.Addr(), RedisConfig{Username: "noconfig", Password: "npass"}, cfg)
-		if o := p.ProbeNow(ctx); !o.Reachable() || o.Priority != -1 {
-			t.Errorf("reason %q (%s), priority %d; want reachable, -1", o.Reason, o.Err, o.Priority)
+		if o := p.ProbeNow(ctx); !o.Reachable() || o.Priority != -1 || o.Keys != -1 {
+			t.Errorf("reason %q (%s), priority %d, keys %d; want reachable, -1, -1 (no DBSIZE either)", o.Reason, o.Err, o.Priority, o.Keys)
 		}
 	})
 	tests := []struct {
