@@ -479,7 +479,16 @@ func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) re
 		}
 	}
 	switch {
-	case ahead || cur.Offset > 0 && cur.Offset < fork:
+	case ahead:
+		return restartEmpty
+	case best < 0 && len(replicas) > 0 && prev.RunID == "":
+		// Every replica follows it, none ahead: whatever it lost, they
+		// hold no more, and it may hold writes acknowledged since (chaos
+		// seed 9, N=3: its sidecar dead, the restarted Redis took 2 s of
+		// writes a replica acknowledged, and judged empty by the rule
+		// below they were lost).
+		return restartNone
+	case cur.Offset > 0 && cur.Offset < fork:
 		// Chaos seed 10 (N=3): the primary came back from an RDB its
 		// Redis had written as a replica, 130 KB before its promotion,
 		// and a replica restarted from its AOF with every write
@@ -487,8 +496,6 @@ func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) re
 		return restartEmpty
 	case prev.RunID != "" && cur.ReplID == prev.ReplID:
 		return restartNone // a restart from persistence on the same history
-	case best < 0 && len(replicas) > 0 && prev.RunID == "":
-		return restartNone // every replica follows it: nothing was lost
 	case best < 0:
 		return restartUnknown
 	case cur.Offset < best:

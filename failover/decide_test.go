@@ -588,6 +588,7 @@ func TestJudgeRestart(t *testing.T) {
 		{"sidecar restarted, its Redis came back behind a replica on its history", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4000}, on("h1", 5000), restartEmpty, 0},
 		{"snapshot from before its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h0", Offset: 3000}, nil, restartEmpty, 4500},
 		{"sidecar restarted, snapshot from before its promotion", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h0", Offset: 3000}, on("h7", 0), restartEmpty, 4500},
+		{"sidecar restarted, snapshot from before its promotion, every replica resynced from it since", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h0", Offset: 3000}, on("h0", 2900), restartNone, 4500},
 		{"snapshot from after its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4600}, nil, restartNone, 4500},
 		{"AOF restart begins at 0 whatever the fork", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown, 4500},
 		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty, 0},
