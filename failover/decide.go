@@ -199,10 +199,17 @@ func membersAnswer(self string, st groupState, peers map[string]peerView, keys i
 	return all, richer
 }
 
+// othersAnswer reports whether every registered member but exclude has a
+// fresh report saying its Redis answers.
+func othersAnswer(st groupState, peers map[string]peerView, exclude string, now time.Time, fresh time.Duration) bool {
+	all, _ := membersAnswer(exclude, st, peers, -1, now, fresh)
+	return all
+}
+
 // holders are, when no replica qualifies, the replicas whose Redis answers
 // with keys but no position it can prove (never synced since it started:
 // restarted from its AOF, which Redis 7.0 gives no offset), best first:
-// the offset their sidecars last knew, then the keys. Chaos seed 4 (N=3):
+// the most keys, then the offset their sidecars last knew. Chaos seed 4 (N=3):
 // the one Redis holding the writes had restarted from its AOF, was never
 // a candidate, and was wiped by the primary's empty data.
 func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) []candidate {
@@ -221,10 +228,10 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys})
 	}
 	slices.SortFunc(out, func(a, b candidate) int {
-		if c := cmp.Compare(b.Offset, a.Offset); c != 0 {
+		if c := cmp.Compare(b.Keys, a.Keys); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(b.Keys, a.Keys); c != 0 {
+		if c := cmp.Compare(b.Offset, a.Offset); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Name, b.Name)
@@ -638,13 +645,15 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	}
 	if len(ranked) == 0 {
 		// No synced replica: one whose Redis holds keys without a
-		// position it can prove may have the data (an AOF restart); it
-		// is promoted if nobody out of reach was seen with more.
-		if h := holders(st, peers, exclude, now, p); len(h) > 0 {
-			if floor, _ := durableFloor(st, peers, now, p); h[0].Offset >= floor {
-				ranked, d.Holder = h[:1], true
-				d.WaitFor = ""
-			}
+		// position it can prove may have the data (an AOF restart). It
+		// is promoted only while every other member's Redis answers:
+		// one out of reach may come back with more, and a sidecar's
+		// last known offset says nothing of a Redis restarted since
+		// (chaos seed 12, N=3: a Redis restarted empty but for a few
+		// keys was chosen over two nodes out of reach).
+		if h := holders(st, peers, exclude, now, p); len(h) > 0 && othersAnswer(st, peers, exclude, now, p.Fresh) {
+			ranked, d.Holder = h[:1], true
+			d.WaitFor = ""
 		}
 	}
 	d.Excluded = excluded

@@ -1222,8 +1222,10 @@ func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 
 // With no synced replica, a replica whose Redis holds keys at a position
 // it cannot prove (restarted from its AOF) replaces an empty primary, the
-// one its sidecar last knew furthest first (chaos seed 4, N=3: the only
-// Redis with the writes had restarted from its AOF and was wiped).
+// one with the most keys first, while every member answers (chaos seed 4,
+// N=3: the only Redis with the writes had restarted from its AOF and was
+// wiped; seed 12: a Redis with a few keys was chosen over nodes out of
+// reach).
 func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
 	st := groupState{Epoch: 3, Primary: "a", Promoted: true, Started: t0.Add(-time.Minute), Members: members("a", "b", "c")}
 	empty := rep("a", 0)
@@ -1242,7 +1244,9 @@ func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
 		want        string
 	}{
 		{"the AOF holder", unsynced("b", 0, 0), unsynced("c", 900, 5000), 1, "c"},
-		{"the one known furthest", unsynced("b", 950, 4000), unsynced("c", 900, 5000), 1, "c"},
+		{"the most keys", unsynced("b", 900, 4000), unsynced("c", 950, 3000), 1, "c"},
+		{"equal keys: the one known furthest", unsynced("b", 900, 4000), unsynced("c", 900, 5000), 1, "c"},
+		{"a member out of reach may hold more: nobody", func() peerView { pv := unsynced("b", 0, 0); pv.Received = t0.Add(-time.Minute); return pv }(), unsynced("c", 900, 5000), 1, ""},
 		{"without min_replicas too", unsynced("b", 0, 0), unsynced("c", 900, 5000), 0, "c"},
 		{"no keys anywhere: nobody", unsynced("b", 0, 0), unsynced("c", 0, 5000), 1, ""},
 		{"a synced replica goes first", rep("b", 100), unsynced("c", 900, 5000), 0, "b"},
