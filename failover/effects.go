@@ -669,13 +669,7 @@ func (f *Failover) startDetach(ctx context.Context, c *core, empty bool) {
 		err := f.replicaOf(ctx, f.local.Client(), addr, false)
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
-			c.localBusy = false
-			f.takeObs(c, o)
-			if err != nil {
-				if ctx.Err() == nil {
-					f.log.Error("detach replica", "redis_addr", addr, "err", err)
-				}
-				c.retryAt = time.Now().Add(f.mc.Interval)
+			if !f.settle(ctx, c, o, err, "detach replica") {
 				return
 			}
 			if empty {
@@ -685,6 +679,22 @@ func (f *Failover) startDetach(ctx context.Context, c *core, empty bool) {
 			f.log.Warn("replica detached from its primary: this sidecar is cut off from the majority", "epoch", c.st.Epoch)
 		}
 	})
+}
+
+// settle ends a local effect on the loop: the Redis's observation o is
+// taken, and a failure is logged as msg (unless the sidecar is stopping)
+// and tried again next interval. It reports whether the effect succeeded.
+func (f *Failover) settle(ctx context.Context, c *core, o monitor.Observation, err error, msg string) bool {
+	c.localBusy = false
+	f.takeObs(c, o)
+	if err == nil {
+		return true
+	}
+	if ctx.Err() == nil {
+		f.log.Error(msg, "redis_addr", f.rc.Addr, "err", err)
+	}
+	c.retryAt = time.Now().Add(f.mc.Interval)
+	return false
 }
 
 // startUndetach makes the local Redis, the promoted primary pointing at
@@ -702,13 +712,7 @@ func (f *Failover) startUndetach(ctx context.Context, c *core) {
 		}
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
-			c.localBusy = false
-			f.takeObs(c, o)
-			if err != nil {
-				if ctx.Err() == nil {
-					f.log.Error("make the local redis a primary again", "err", err)
-				}
-				c.retryAt = time.Now().Add(f.mc.Interval)
+			if !f.settle(ctx, c, o, err, "make the local redis a primary again") {
 				return
 			}
 			if !c.fenced {
