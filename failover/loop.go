@@ -452,8 +452,12 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	// on a new history with less data than a replica holds.
 	st := c.st
 	prev := c.ids
-	all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
-	lift := emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
+	var lift time.Duration
+	if prev.Empty {
+		// Asked only while a verdict stands, not on every observation.
+		all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
+		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
+	}
 	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, lift, now, c.p.DownAfter)
 	switch {
 	case c.ids.Lifted:
