@@ -102,6 +102,25 @@ type peerView struct {
 	First time.Time
 	// Known is the last offset its Redis was seen at as a synced replica.
 	Known knownOffset
+	// AsPrimary is the history its Redis was last seen leading as a
+	// primary (nextAsPrimary).
+	AsPrimary primaryMark
+}
+
+// primaryMark is the replication id a Redis was seen at as a primary, and
+// the epoch of the report that said so.
+type primaryMark struct {
+	Epoch  uint64
+	ReplID string
+}
+
+// nextAsPrimary is a peer's primaryMark after report r: its Redis's
+// history if it answers as a primary, else the last one.
+func nextAsPrimary(m primaryMark, r report) primaryMark {
+	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary {
+		return primaryMark{Epoch: r.Epoch, ReplID: r.Obs.ReplID}
+	}
+	return m
 }
 
 // knownOffset is an offset a replica reported, at an epoch.
@@ -432,6 +451,12 @@ type redisIdentity struct {
 	RunID  string
 	ReplID string
 	Offset int64
+	Keys   int64 // DBSIZE; -1 when not known
+}
+
+// identityOf is the identity observation o shows.
+func identityOf(o monitor.Observation) redisIdentity {
+	return redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset, Keys: o.Keys}
 }
 
 // restartVerdict is what a new identity of the local primary's Redis means.
@@ -469,7 +494,8 @@ type replicaPos struct {
 // same history ahead of it, holds data the primary lost, and so does a
 // Redis that came back from a snapshot taken before its own promotion
 // (0 < offset < fork). A restart from an AOF begins its offsets again at
-// 0 and keeps its data: only the replicas can tell about it.
+// 0 and keeps its data: only replicas beyond its promotion can tell about
+// it.
 func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) restartVerdict {
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
@@ -505,6 +531,13 @@ func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) re
 		return restartNone // a restart from persistence on the same history
 	case best < 0:
 		return restartUnknown
+	case cur.Offset == 0 && cur.Keys > 0 && fork > 0 && best <= fork:
+		// Restarted from its AOF with its data, and no replica on
+		// another history is beyond where this one was promoted: they
+		// hold less than it did then (chaos seed 101, N=5: called empty
+		// against a replica behind its promotion and one on a deposed
+		// history, it full-synced from the first and lost what it held).
+		return restartNone
 	case cur.Offset < best:
 		return restartEmpty
 	case cur.Offset == 0 && best == 0:
@@ -593,7 +626,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			vetoed[c.Name] = true
 		}
 	}
-	history := primaryReplID(peers, st.Primary)
+	history := primaryReplID(peers, st.Primary, st.Epoch)
 	cands, other := splitHistory(cands, st.Primary, history)
 	// The primary's last offset measures lag only on its own history:
 	// replicas that all restarted onto others (their data lost, or their
@@ -609,12 +642,24 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// another node, it can hold the most data, and every other replica can
 	// be following it. Left out, a loop (c's Redis following a, a's
 	// following c) had no synced candidate and the group stayed without a
-	// primary (chaos seed 13, N=3; seed 119, N=5).
+	// primary (chaos seed 13, N=3; seed 119, N=5). So is one named but
+	// never promoted: still a replica, it may hold the most data, and
+	// replaced by a replica on a deposed history the moment its stalled
+	// sidecar answered again, it full-synced from it and the writes only
+	// it held were lost (chaos seed 114, N=5).
 	exclude := st.Primary
-	if d.NotPrimary {
+	if d.NotPrimary || !st.Promoted {
 		exclude = ""
 	}
 	ranked, excluded := rankCandidates(cands, exclude, p.MaxLagBytes, pOff)
+	if !st.Promoted && !d.NotPrimary {
+		// The named primary is chosen again only for data no other
+		// candidate has: one that holds as much goes first.
+		if i := slices.IndexFunc(ranked, func(c candidate) bool { return c.Name == st.Primary }); i >= 0 &&
+			slices.ContainsFunc(ranked, func(c candidate) bool { return c.Name != st.Primary && c.Offset >= ranked[i].Offset }) {
+			ranked = slices.Delete(ranked, i, i+1)
+		}
+	}
 	for _, n := range other {
 		excluded[n] = whyOtherHistory
 	}
@@ -714,11 +759,22 @@ func primaryOffset(peers map[string]peerView, primary string) int64 {
 	return 0
 }
 
-// primaryReplID is the replication id of the primary's last report; "" if
-// it never reported as a primary.
-func primaryReplID(peers map[string]peerView, primary string) string {
-	if p, ok := peers[primary]; ok && p.Rep.Obs.Role == monitor.RolePrimary {
+// primaryReplID is the history the primary leads: the replication id of
+// its last report, or, while its Redis does not answer, the one it was last
+// seen leading at epoch; "" if neither is known. Forgotten the moment its
+// Redis stopped answering, offsets on two histories were compared and a
+// replica on a deposed one was promoted over the one holding the
+// primary's last writes, which then full-synced them away (chaos seed
+// 108, N=5).
+func primaryReplID(peers map[string]peerView, primary string, epoch uint64) string {
+	p, ok := peers[primary]
+	switch {
+	case !ok:
+		return ""
+	case p.Rep.Obs.Role == monitor.RolePrimary:
 		return p.Rep.Obs.ReplID
+	case p.AsPrimary.Epoch == epoch:
+		return p.AsPrimary.ReplID
 	}
 	return ""
 }
@@ -964,7 +1020,9 @@ func decideLocal(in localInput) localPlan {
 		}
 	case named && !st.Promoted:
 		p.Promote = true
-	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr:
+	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr && !in.Unsure:
+		// Judged first (nextIdentity): a sidecar that lost its memory
+		// must not take it for a known one (chaos seed 11, N=3).
 		p.Undetach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
@@ -1078,6 +1136,23 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
+// oldSilent reports whether prev, the primary self replaces, has a
+// sidecar that is silent (dead, stopped or cut off): nothing but Redis's
+// min-replicas-to-write, or a fence from elsewhere, stops its Redis.
+func oldSilent(prev, self string, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	if prev == "" || prev == self {
+		return false
+	}
+	pv, ok := peers[prev]
+	return !ok || !pv.fresh(now, fresh)
+}
+
+// followsOld reports whether observation o shows a replica linked to one
+// of addrs, the old primary's addresses.
+func followsOld(o monitor.Observation, addrs []string) bool {
+	return o.Role == monitor.RoleReplica && o.LinkUp && slices.Contains(addrs, o.MasterAddr())
+}
+
 // minReplicasFor is the min-replicas-to-write value the primary keeps:
 // failover.min_replicas, but never more than the other members there are.
 func minReplicasFor(want int, members int) int {
@@ -1106,27 +1181,36 @@ func ackLagBound(p params) time.Duration {
 // replicas follow one of addrs) can no longer take any. A sidecar in reach
 // fences its own Redis; a silent one (dead, stopped or cut off) leaves
 // only Redis's min-replicas-to-write to stop it, once no replica
-// acknowledges it. Replicas in reach are re-pointed; one whose sidecar is
-// silent detaches itself within fence_after of losing the majority
-// (localPlan.Detach), and the old primary refuses writes ackLagBound after
-// that at the latest; one report lifetime more covers a replica whose Raft
-// contact outlived its last report here. The zero time when there is
+// acknowledges it, and the old Redis counts a replica's last
+// acknowledgement for ackLagBound after it. The zero time when there is
 // nothing to wait for.
+//
+// A replica whose sidecar is silent detaches itself within fence_after of
+// losing the majority (localPlan.Detach); one report lifetime more covers
+// a replica whose Raft contact outlived its last report here. A replica in
+// reach acknowledges the old primary until it is re-pointed, which comes
+// only after the promotion is committed: a report lifetime for the
+// re-point and ackLagBound from now. The promoted node's own Redis is such
+// a replica until its REPLICAOF NO ONE, and the caller holds ackLagBound
+// after that (followsOld; chaos seed 106, N=5: the old primary's sidecar
+// dead, a partition healed for 320 ms, and the new primary's Redis's last
+// acknowledgements kept the old one writable 0.9 s beside it). A fence the
+// caller lands on the old Redis itself ends the hold.
 func oldPrimaryHold(prev string, addrs []string, self string, peers map[string]peerView, now time.Time, p params) (until time.Time, who string) {
-	if p.MinReplicas < 1 || prev == "" || prev == self {
-		return time.Time{}, ""
-	}
-	if pv, ok := peers[prev]; ok && pv.fresh(now, p.Fresh) {
+	if p.MinReplicas < 1 || !oldSilent(prev, self, peers, now, p.Fresh) {
 		return time.Time{}, ""
 	}
 	for _, name := range slices.Sorted(maps.Keys(peers)) {
 		pv := peers[name]
 		r := pv.Rep.Obs
-		if name == self || name == prev || pv.fresh(now, p.Fresh) || r.Role != monitor.RoleReplica || !r.LinkUp ||
-			!slices.Contains(addrs, r.MasterAddr) {
+		if name == self || name == prev || r.Role != monitor.RoleReplica || !r.LinkUp || !slices.Contains(addrs, r.MasterAddr) {
 			continue
 		}
-		if t := pv.Received.Add(p.Fresh + p.FenceAfter + ackLagBound(p)); t.After(until) {
+		t := pv.Received.Add(p.Fresh + p.FenceAfter + ackLagBound(p))
+		if pv.fresh(now, p.Fresh) {
+			t = now.Add(p.Fresh + ackLagBound(p))
+		}
+		if t.After(until) {
 			until, who = t, name
 		}
 	}

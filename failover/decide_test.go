@@ -444,6 +444,12 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Undetach: true},
 		},
 		{
+			name: "pointing at itself, not judged yet (a sidecar that lost its memory): it stays detached",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				SelfAddr: "a:6379", Unsure: true},
+			want: localPlan{},
+		},
+		{
 			name: "empty restart following another replica: point it at the best one",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0,
 				Empty: true, EmptyTo: "c:6379"},
@@ -547,7 +553,8 @@ func TestOldPrimaryHold(t *testing.T) {
 		{"old primary's sidecar silent, a silent replica followed it: hold", map[string]peerView{"p": stale, "c": silent(oldFollower, 500*time.Millisecond)}, 1, wantUntil, "c"},
 		{"without min_replicas: no hold", map[string]peerView{"p": stale, "c": silent(oldFollower, 500*time.Millisecond)}, 0, time.Time{}, ""},
 		{"old primary's sidecar in reach fences it: no hold", map[string]peerView{"p": rep("p", 0), "c": silent(oldFollower, 500*time.Millisecond)}, 1, time.Time{}, ""},
-		{"the replica is in reach (it is re-pointed): no hold", map[string]peerView{"p": stale, "c": oldFollower}, 1, time.Time{}, ""},
+		{"the replica is in reach: until it is re-pointed and the old Redis stops counting it", map[string]peerView{"p": stale, "c": oldFollower}, 1,
+			t0.Add(p.Fresh + ackLagBound(p)), "c"},
 		{"the silent replica followed another primary: no hold", map[string]peerView{"p": stale, "c": otherFollower}, 1, time.Time{}, ""},
 		{"last heard long ago: the hold is over", map[string]peerView{"p": stale, "c": silent(oldFollower, time.Minute)}, 1, time.Time{}, ""},
 	} {
@@ -559,6 +566,44 @@ func TestOldPrimaryHold(t *testing.T) {
 				t.Errorf("hold until %v (%s), want %v (%s)", until, who, tt.until, tt.who)
 			}
 		})
+	}
+}
+
+// The promoted node's own Redis counts for a silent old primary while it
+// follows it with its link up (chaos seed 106, N=5).
+func TestFollowsOld(t *testing.T) {
+	p := testParams()
+	stale := rep("p", 0)
+	stale.Received = t0.Add(-time.Minute)
+	for _, tt := range []struct {
+		name  string
+		peers map[string]peerView
+		prev  string
+		want  bool
+	}{
+		{"old primary's sidecar silent", map[string]peerView{"p": stale}, "p", true},
+		{"never heard", map[string]peerView{}, "p", true},
+		{"old primary's sidecar in reach", map[string]peerView{"p": rep("p", 0)}, "p", false},
+		{"no previous primary", map[string]peerView{}, "", false},
+		{"promoted again", map[string]peerView{}, "b", false},
+	} {
+		if got := oldSilent(tt.prev, "b", tt.peers, t0, p.Fresh); got != tt.want {
+			t.Errorf("oldSilent, %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	addrs := []string{"p:6379", "10.0.0.1:6379"}
+	linked := monitor.Observation{Role: monitor.RoleReplica, MasterHost: "p", MasterPort: 6379, LinkUp: true}
+	if !followsOld(linked, addrs) {
+		t.Error("a replica linked to the old primary does not follow it")
+	}
+	cut := linked
+	cut.LinkUp = false
+	other := linked
+	other.MasterHost = "c"
+	for _, o := range []monitor.Observation{cut, other, {Role: monitor.RolePrimary}} {
+		if followsOld(o, addrs) {
+			t.Errorf("%+v follows the old primary", o)
+		}
 	}
 }
 
@@ -592,6 +637,13 @@ func TestJudgeRestart(t *testing.T) {
 		{"snapshot from after its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h1", Offset: 4600}, nil, restartNone, 4500},
 		{"AOF restart begins at 0 whatever the fork", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown, 4500},
 		{"restart without data", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 5000), restartEmpty, 0},
+		// Chaos seed 101 (N=5): restarted from its AOF with its keys;
+		// the replicas are behind its promotion or on a deposed history.
+		{"AOF restart with keys, replicas behind its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 920},
+			[]replicaPos{{ReplID: "h0", Offset: 4400}, {ReplID: "hx", Offset: 4450}}, restartNone, 4500},
+		{"AOF restart with keys, a replica beyond its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 920}, on("h1", 4600), restartEmpty, 4500},
+		{"AOF restart with keys, promotion offset not known", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 920}, on("h1", 4400), restartEmpty, 0},
+		{"restart without keys, replicas behind its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 0}, on("h0", 4400), restartEmpty, 4500},
 		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone, 0},
 		{"replicas' reports from before the writes", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 0), restartUnknown, 0},
 		{"no replica to compare with yet", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, nil, restartUnknown, 0},
@@ -879,6 +931,30 @@ func TestDurableFloorStuckPrimary(t *testing.T) {
 	}
 }
 
+// A named primary never promoted whose sidecar answers again, its Redis a
+// synced replica with the most data, stays the best candidate (chaos seed
+// 114, N=5: replaced by a replica on a deposed history, it full-synced
+// from it and the writes only it held were lost).
+func TestStuckPrimaryStaysCandidate(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "e", Started: t0.Add(-3 * time.Second), Members: members("e", "a", "b")}
+	peers := map[string]peerView{"e": rep("e", 4500), "a": rep("a", 4000), "b": rep("b", 3900)}
+	for _, minReplicas := range []int{0, 1} {
+		p := testParams()
+		p.MinReplicas = minReplicas
+		d := decideLeader(t0, st, peers, p, "")
+		if !d.Stuck || d.Action != leaderPromote || d.Target != "e" {
+			t.Errorf("min_replicas %d: stuck %v, action %v, target %q, want e promoted again (excluded %v)",
+				minReplicas, d.Stuck, d.Action, d.Target, d.Excluded)
+		}
+	}
+	// Promoted, the primary is never its own candidate.
+	st.Promoted = true
+	peers["e"] = rep("e", 4500)
+	if d := decideLeader(t0, st, peers, testParams(), ""); d.Target == "e" {
+		t.Errorf("promoted primary chosen as its own replacement: %+v", d)
+	}
+}
+
 // A named primary whose sidecar refused its promotion (its Redis restarted
 // since the leader chose it) says it is empty: the leader replaces it at
 // once and waits for none of the data it once had.
@@ -1083,6 +1159,27 @@ func TestCandidatesOnThePrimarysHistory(t *testing.T) {
 	if d.Action != leaderPromote || d.Target != "b" {
 		t.Errorf("no replica on the primary's history: target %q (action %v), want b, the most advanced", d.Target, d.Action)
 	}
+	// Its Redis no longer answers: the history it was last seen leading
+	// at this epoch still counts (chaos seed 108, N=5), one seen at an
+	// earlier epoch does not.
+	gone := primary
+	gone.Rep.Epoch, gone.Rep.Obs = 4, obsSummary{}
+	gone.AsPrimary = primaryMark{Epoch: 4, ReplID: "h2"}
+	d = decideLeader(t0, st, map[string]peerView{"p": gone, "b": on("b", 5000, "h1"), "c": on("c", 90, "h2")}, testParams(), "")
+	if d.Action != leaderPromote || d.Target != "c" || d.Excluded["b"] != whyOtherHistory {
+		t.Errorf("primary's Redis gone: target %q (action %v), excluded %v; want c, b on another history", d.Target, d.Action, d.Excluded)
+	}
+	gone.AsPrimary.Epoch = 3
+	d = decideLeader(t0, st, map[string]peerView{"p": gone, "b": on("b", 5000, "h1"), "c": on("c", 4990, "h2")}, testParams(), "")
+	if d.Action != leaderPromote || d.Target != "b" {
+		t.Errorf("history seen at an earlier epoch: target %q (action %v), want b, the most advanced", d.Target, d.Action)
+	}
+	if got := nextAsPrimary(primaryMark{Epoch: 4, ReplID: "h2"}, report{Epoch: 5}); got.ReplID != "h2" || got.Epoch != 4 {
+		t.Errorf("a report without an answer kept %+v, want the last mark", got)
+	}
+	if got := nextAsPrimary(primaryMark{}, primary.Rep); got.ReplID != "h2" {
+		t.Errorf("a primary's report marks %+v, want h2", got)
+	}
 }
 
 // With min_replicas, a fenced primary releases writes only after a replica
@@ -1136,23 +1233,52 @@ func TestNextIdentity(t *testing.T) {
 	}
 	oldHistory := func() []replicaPos { return []replicaPos{{ReplID: "x", Offset: 150}} }
 	var s identities
-	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), false, 4, 0, oldHistory, 0, t0, time.Second)
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), true, 5, 0, oldHistory, 0, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RoleReplica, "r1", "x", 100), identityCtx{Epoch: 4, SelfAddr: "self:6379", Replicas: oldHistory, Now: t0, DownAfter: time.Second})
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r1", "y", 100), identityCtx{Named: true, Epoch: 5, SelfAddr: "self:6379", Replicas: oldHistory, Now: t0, DownAfter: time.Second})
 	if s.Empty || !s.Unsure.IsZero() || s.Ident.ReplID != "y" {
 		t.Fatalf("promoted replica: %+v, want its new identity, not empty", s)
 	}
 	// A restart of that primary with less than a replica holds is empty.
-	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), true, 5, 0, oldHistory, 0, t0, time.Second)
+	s = nextIdentity(s, obs(monitor.RolePrimary, "r2", "z", 0), identityCtx{Named: true, Epoch: 5, SelfAddr: "self:6379", Replicas: oldHistory, Now: t0, DownAfter: time.Second})
 	if !s.Empty || s.EmptyEpoch != 5 {
 		t.Fatalf("restarted primary: %+v, want empty at epoch 5", s)
 	}
 	// The next epoch clears it.
-	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), false, 6, 0, oldHistory, 0, t0, time.Second); s.Empty {
+	if s = nextIdentity(s, obs(monitor.RoleReplica, "r2", "w", 150), identityCtx{Epoch: 6, SelfAddr: "self:6379", Replicas: oldHistory, Now: t0, DownAfter: time.Second}); s.Empty {
 		t.Fatalf("after the failover: %+v, want not empty", s)
 	}
 	// A primary this sidecar never saw is judged against the replicas.
-	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), true, 5, 0, oldHistory, 0, t0, time.Second); !s.Empty {
+	if s := nextIdentity(identities{}, obs(monitor.RolePrimary, "r3", "v", 0), identityCtx{Named: true, Epoch: 5, SelfAddr: "self:6379", Replicas: oldHistory, Now: t0, DownAfter: time.Second}); !s.Empty {
 		t.Fatalf("a primary never seen, behind a replica: %+v, want empty", s)
+	}
+}
+
+// A named Redis pointing at itself, seen by a sidecar that lost its
+// memory, is judged like a restarted primary: it was detached as empty
+// (chaos seed 11, N=3: taken for a known one and made a primary again, it
+// wiped the replica that held every write).
+func TestNextIdentityJudgesDetached(t *testing.T) {
+	replicaAhead := func() []replicaPos { return []replicaPos{{ReplID: "new", Offset: 69420}} }
+	detached := monitor.Observation{Time: t0, Role: monitor.RoleReplica, MasterHost: "self", MasterPort: 6379, RunID: "r2", ReplID: "h", Offset: 70}
+	in := identityCtx{Named: true, Epoch: 5, Fork: 49332, SelfAddr: "self:6379", Replicas: replicaAhead, Now: t0, DownAfter: time.Second}
+	if s := nextIdentity(identities{}, detached, in); !s.Empty || s.EmptyEpoch != 5 {
+		t.Errorf("detached Redis behind its promotion, sidecar without memory: %+v, want empty", s)
+	}
+	// Following another node, it is a replica like any other.
+	following := detached
+	following.MasterHost = "b"
+	if s := nextIdentity(identities{}, following, in); s.Empty || s.Ident.RunID != "r2" {
+		t.Errorf("a replica of another node: %+v, want its identity recorded", s)
+	}
+	// Not named: an isolated replica detached itself; nothing to judge.
+	in.Named = false
+	if s := nextIdentity(identities{}, detached, in); s.Empty || s.Ident.RunID != "r2" {
+		t.Errorf("detached, not named: %+v, want its identity recorded", s)
+	}
+	// Once the verdict was lifted by this sidecar, the same process stands.
+	in.Named = true
+	if s := nextIdentity(identities{Ident: identityOf(detached)}, detached, in); s.Empty || s.unsure() {
+		t.Errorf("known detached Redis: %+v, want it to stand", s)
 	}
 }
 
@@ -1164,12 +1290,11 @@ func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 	const downAfter = time.Second
 	before := func() []replicaPos { return nil }
 	// Restarted from a snapshot taken before its promotion at 5000.
-	s := nextIdentity(identities{}, monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "r2", ReplID: "h", Offset: 3000},
-		true, 5, 5000, before, time.Second, t0, downAfter)
+	s := nextIdentity(identities{}, monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "r2", ReplID: "h", Offset: 3000}, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: time.Second, Now: t0, DownAfter: downAfter})
 	if !s.Empty {
 		t.Fatalf("%+v, want empty", s)
 	}
-	detached := monitor.Observation{Time: t0, Role: monitor.RoleReplica, RunID: "r2", ReplID: "h", Offset: 3000}
+	detached := monitor.Observation{Time: t0, Role: monitor.RoleReplica, MasterHost: "self", MasterPort: 6379, RunID: "r2", ReplID: "h", Offset: 3000}
 	for _, tt := range []struct {
 		name  string
 		lift  time.Duration
@@ -1180,7 +1305,7 @@ func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 		{"before the lift", time.Second, time.Second - time.Millisecond, true},
 		{"at the lift", time.Second, time.Second, false},
 	} {
-		got := nextIdentity(s, detached, true, 5, 5000, before, tt.lift, t0.Add(tt.after), downAfter)
+		got := nextIdentity(s, detached, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: tt.lift, Now: t0.Add(tt.after), DownAfter: downAfter})
 		if got.Empty != tt.empty || got.Lifted == tt.empty {
 			t.Errorf("%s: %+v, want empty %v", tt.name, got, tt.empty)
 		}

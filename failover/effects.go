@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -315,6 +316,11 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		addrs = append(addrs, pv.Rep.Addr)
 	}
 	hold, holdFor := oldPrimaryHold(previous, addrs, f.self.Name, c.peers, time.Now(), c.p)
+	// A silent old primary's sidecar fences nothing: this one fences its
+	// Redis, if it answers, before releasing writes here.
+	fenceOld := reason == ReasonAuto && oldSilent(previous, f.self.Name, c.peers, time.Now(), c.p.Fresh)
+	selfFollowed := fenceOld && c.p.MinReplicas > 0 && followsOld(c.obs, addrs)
+	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
 		fenced := true
@@ -328,6 +334,18 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			if vst.Epoch != epoch || vst.Primary != f.self.Name || vst.Promoted {
 				fenced = false
 				return fmt.Errorf("%w: the newest entry is %s at epoch %d", authority.ErrStale, vst.Primary, vst.Epoch)
+			}
+			oldDone, oldFenced := make(chan struct{}), false
+			if fenceOld {
+				// Beside the promotion: an old Redis cut off costs a
+				// timeout, which must not delay it.
+				go func() {
+					defer close(oldDone)
+					oldFenced = f.fenceOldPrimary(ctx, previous, addrs, oldPause)
+				}()
+				defer func() { <-oldDone }()
+			} else {
+				close(oldDone)
 			}
 			if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
 				fenced = false
@@ -354,16 +372,21 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
 				return err
 			}
+			if selfFollowed {
+				// Its last acknowledgement to the old Redis came before
+				// the REPLICAOF NO ONE just done.
+				if t := time.Now().Add(ackBound); t.After(hold) {
+					hold, holdFor = t, f.self.Name
+				}
+			}
 			if wait := time.Until(hold); wait > 0 {
 				f.log.Warn("holding writes until the old primary can take none", "epoch", epoch, "previous", previous,
 					"replica", holdFor, "wait", wait)
 				if err := f.pauseWrites(ctx, wait+f.cmdWait); err != nil {
 					return err
 				}
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return ctx.Err()
+				if err := waitHold(ctx, hold, oldDone, &oldFenced); err != nil {
+					return err
 				}
 			}
 			f.setMinReplicas(ctx, members)
@@ -428,6 +451,43 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			}
 		}
 	})
+}
+
+// fenceOldPrimary pauses writes on the Redis of prev, the primary this
+// node replaces, at the first of addrs that answers, for d. It reports
+// whether one did.
+func (f *Failover) fenceOldPrimary(ctx context.Context, prev string, addrs []string, d time.Duration) bool {
+	for _, addr := range slices.Compact(slices.Clone(addrs)) {
+		cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+		err := pauseOn(ctx, cl, f.cmdWait, d)
+		cl.Close()
+		if err == nil {
+			f.log.Warn("old primary's redis fenced: its sidecar is silent", "peer", prev, "redis_addr", addr, "pause", d)
+			return true
+		}
+		f.log.Debug("fence old primary", "peer", prev, "redis_addr", addr, "err", err)
+	}
+	return false
+}
+
+// waitHold waits until until, or until the fence on the old primary,
+// reported through done and *fenced, lands.
+func waitHold(ctx context.Context, until time.Time, done <-chan struct{}, fenced *bool) error {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			if *fenced {
+				return nil
+			}
+			done = nil // failed: the hold runs out
+		}
+	}
 }
 
 // errNoPartial: the primary would not continue the local Redis's stream.

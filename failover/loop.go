@@ -171,7 +171,8 @@ func (f *Failover) loop(ctx context.Context) {
 // onReport records a peer's report.
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
-	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at)}
+	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
+		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
@@ -363,7 +364,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	own := f.report(c, now)
 	prev := c.peers[f.self.Name]
 	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), First: c.started,
-		Known: nextKnown(prev.Known, own, now)}
+		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own)}
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
@@ -458,7 +459,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
-	c.ids = nextIdentity(prev, o, st.Primary == f.self.Name, st.Epoch, forkOffset(st), func() []replicaPos { return f.replicaPositions(c, now) }, lift, now, c.p.DownAfter)
+	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: forkOffset(st), SelfAddr: f.rc.Addr,
+		Replicas: func() []replicaPos { return f.replicaPositions(c, now) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
 		c.ids.Lifted = false
@@ -496,11 +498,32 @@ type identities struct {
 // replicas: no identity known to hold its data, or a new one in question.
 func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZero() }
 
-// nextIdentity is the bookkeeping after observation o of the local Redis,
-// named the primary (named) at epoch, promoted at offset fork; replicas lists the replicas'
-// positions, asked only when a judgement is needed.
-func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64, fork int64, replicas func() []replicaPos, liftAfter time.Duration, now time.Time, downAfter time.Duration) identities {
-	if o.Reachable() && o.Role == monitor.RoleReplica {
+// identityCtx is what nextIdentity judges an observation of the local
+// Redis against.
+type identityCtx struct {
+	Named bool // the committed state names this node the primary
+	Epoch uint64
+	Fork  int64 // the offset it was promoted at (forkOffset); 0 when not known
+	// SelfAddr is the local Redis's address: a named Redis that points at
+	// it was detached as empty, and is judged like a primary.
+	SelfAddr string
+	// Replicas lists the replicas' positions, asked only when a judgement
+	// is needed.
+	Replicas  func() []replicaPos
+	LiftAfter time.Duration // emptyLift; 0 while a synced replica could replace it
+	DownAfter time.Duration
+	Now       time.Time
+}
+
+// nextIdentity is the bookkeeping after observation o of the local Redis.
+func nextIdentity(s identities, o monitor.Observation, in identityCtx) identities {
+	named, epoch, now := in.Named, in.Epoch, in.Now
+	// A named Redis pointing at itself was detached as empty by this
+	// sidecar's previous life: a wiped sidecar took it for a known one,
+	// made it a primary again, and a replica holding every write
+	// full-synced from it (chaos seed 11, N=3).
+	detached := named && o.Role == monitor.RoleReplica && in.SelfAddr != "" && o.MasterAddr() == in.SelfAddr
+	if o.Reachable() && o.Role == monitor.RoleReplica && !detached {
 		// A replica promoted later is not a restart of the primary it
 		// once was, nor of itself: the promotion keeps the run id. Its
 		// identity is kept, not cleared: judged afresh after the
@@ -508,13 +531,13 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 		// the old history with higher offsets, called empty, and the
 		// group failed over sixteen times in two seconds between two
 		// nodes (chaos seed 101, five nodes).
-		s.Ident, s.Unsure = redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}, time.Time{}
+		s.Ident, s.Unsure = identityOf(o), time.Time{}
 	}
-	if o.Reachable() && o.Role == monitor.RolePrimary {
-		cur := redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}
+	if o.Reachable() && (o.Role == monitor.RolePrimary || detached) {
+		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			switch judgeRestart(s.Ident, cur, fork, replicas()) {
+			switch judgeRestart(s.Ident, cur, in.Fork, in.Replicas()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
 			case restartUnknown:
@@ -523,7 +546,7 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 				}
 				// With no replica heard from for down_after there is
 				// nothing left to protect: the new identity stands.
-				keep = now.Sub(s.Unsure) < downAfter
+				keep = now.Sub(s.Unsure) < in.DownAfter
 			}
 		}
 		if !s.Empty && !keep && epoch > 0 {
@@ -536,7 +559,7 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 	if s.Empty && s.EmptyEpoch != epoch {
 		s.Empty = false
 	}
-	if s.Empty && liftAfter > 0 && !s.EmptyAt.IsZero() && now.Sub(s.EmptyAt) >= liftAfter {
+	if s.Empty && in.LiftAfter > 0 && !s.EmptyAt.IsZero() && now.Sub(s.EmptyAt) >= in.LiftAfter {
 		// No synced replica for liftAfter (emptyLift): nothing in the
 		// group can prove it holds more, and waiting on keeps the group
 		// without a primary for ever (chaos seed 1, N=3: every Redis
@@ -544,7 +567,7 @@ func nextIdentity(s identities, o monitor.Observation, named bool, epoch uint64,
 		// all there was). Its data stands.
 		s.Empty, s.Lifted = false, true
 		if o.Reachable() {
-			s.Ident, s.Unsure = redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset}, time.Time{}
+			s.Ident, s.Unsure = identityOf(o), time.Time{}
 		}
 	}
 	return s
