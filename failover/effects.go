@@ -559,11 +559,16 @@ func unpromotable(o monitor.Observation, initial bool) string {
 	case o.Role == monitor.RoleReplica && !o.Synced && o.Keys <= 0:
 		// One with keys may be what the leader chose (holders).
 		return "its Redis has not synced since it started and holds no keys: it is not the replica the leader chose"
-	case o.Role == monitor.RolePrimary && !initial && strings.Trim(o.ReplID2, "0") == "":
+	case o.Role == monitor.RolePrimary && !initial && noPastHistory(o):
 		return "its Redis is a primary no promotion made: it restarted since the leader chose it"
 	}
 	return ""
 }
+
+// noPastHistory reports whether o shows no history before its current one
+// (master_replid2 zero): a primary that no REPLICAOF NO ONE made, restarted
+// as one, or the initial primary.
+func noPastHistory(o monitor.Observation) bool { return strings.Trim(o.ReplID2, "0") == "" }
 
 // startDemote turns the local primary, which the committed state does not
 // name (or which came back empty), into a replica of addr.
@@ -578,6 +583,9 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 		newp = Node{Addr: addr}
 	}
 	pause := f.fencePause(c.p)
+	// A stale primary restarted as one holds no history a capture could
+	// read its divergent writes from.
+	restarted := !empty && c.obs.Role == monitor.RolePrimary && noPastHistory(c.obs)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			// Writes stop first: the effect owns the pause while it runs,
@@ -600,6 +608,15 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 			}
 			if partialOnly {
 				if err := f.sourceContinues(ctx, addr); err != nil {
+					if errors.Is(err, errNoPartial) && restarted {
+						// Held back as a primary, a replica that still
+						// followed it full-synced its stale snapshot (chaos
+						// seed 10, N=3): pointing at itself, it refuses them.
+						if derr := f.replicaOf(ctx, f.local.Client(), f.rc.Addr, false); derr != nil {
+							return derr
+						}
+						f.log.Warn("stale primary detached: it points at itself until the new primary is vouched for", "epoch", epoch)
+					}
 					return err
 				}
 			}

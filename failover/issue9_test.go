@@ -559,3 +559,44 @@ func TestRollingRestart(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes over the rolling restart, primary now %s", len(acked), conf.Primary)
 }
+
+// A Redis pointed at itself (localPlan.Detach, and a held-back stale
+// primary restarted as one) refuses every replica's sync with
+// NOMASTERLINK: a replica holding more keeps it, where a primary would
+// have full-synced it away (chaos seeds 10, N=3).
+func TestDetachedRedisRefusesSyncs(t *testing.T) {
+	ctx := context.Background()
+	x := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	for i := range 100 {
+		if err := x.Client().Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y := redistest.Start(t, redistest.Options{ReplicaOf: x.Addr()})
+	y.WaitSynced(t)
+	if err := x.Client().Do(ctx, "REPLICAOF", x.Host(), x.Port()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// y gets a history of its own with more keys, then follows x again.
+	if err := y.Client().Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := y.Client().Set(ctx, fmt.Sprintf("more%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := y.Client().Do(ctx, "REPLICAOF", x.Host(), x.Port()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	holdFor(t, 3*time.Second, func() error {
+		n, err := y.Client().DBSize(ctx).Result()
+		if err != nil || n != 150 {
+			return fmt.Errorf("y holds %d keys (%v), want its 150: x served it a sync", n, err)
+		}
+		return nil
+	})
+	if got := x.Info(t, "stats")["sync_full"]; got != "1" {
+		t.Errorf("x served %s full syncs, want only y's first", got)
+	}
+}
