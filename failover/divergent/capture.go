@@ -100,6 +100,8 @@ func Capture(ctx context.Context, addr string, opts RedisOptions, fork Fork) (Ca
 	if ri.role != "master" {
 		return res, fmt.Errorf("divergent: capture from %s (role %s): %w", addr, ri.role, ErrNotPrimary)
 	}
+	fork = ri.branchFrom(fork)
+	res.Fork, res.EndOffset = fork, fork.Offset
 	if !ri.holds(fork) {
 		return res, fmt.Errorf("divergent: capture from %s: replid %s (replid2 %s up to %d), fork %s at %d: %w",
 			addr, ri.replID, ri.replID2, ri.secondOffset, fork.OldReplID, fork.Offset, ErrOtherHistory)

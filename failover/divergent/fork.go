@@ -130,6 +130,20 @@ func (ri replInfo) holds(f Fork) bool {
 	return f.OldReplID == ri.replID2 && f.PSYNCOffset() <= ri.secondOffset
 }
 
+// branchFrom is where the node's own history leaves the group's at fork f:
+// f itself, or, when the node left f's history before f (it was promoted
+// on it earlier, then deposed, and the group went on along another branch
+// of that history), the point it left it. The new primary holds the old
+// history up to f; the node's divergent writes begin where it left it
+// (chaos seed 108, N=5: captured from f, the deposed primary "did not hold
+// the old history", and its writes were lost).
+func (ri replInfo) branchFrom(f Fork) Fork {
+	if !ri.holds(f) && f.OldReplID == ri.replID2 && ri.secondOffset-1 < f.Offset {
+		return Fork{OldReplID: ri.replID2, Offset: ri.secondOffset - 1}
+	}
+	return f
+}
+
 // inBacklog reports whether the backlog still holds byte off.
 func (ri replInfo) inBacklog(off int64) bool {
 	return ri.backlogActive && off >= ri.backlogFirst && off <= ri.backlogFirst+ri.backlogLen

@@ -268,3 +268,27 @@ func TestRetryQueueMarkerPrefix(t *testing.T) {
 		t.Errorf("RetryQueueMarkerPrefix %q, the retry queue marks items with %q", RetryQueueMarkerPrefix, retryq.DoneKeyPrefix)
 	}
 }
+
+// A node deposed on a history the group then went on along another branch
+// of is captured from where it left that history (chaos seed 108, N=5).
+func TestBranchFrom(t *testing.T) {
+	ri := replInfo{role: "master", replID: "b-own", replID2: "shared", secondOffset: 46389, offset: 50195}
+	for _, tt := range []struct {
+		name string
+		fork Fork
+		want Fork
+	}{
+		{"the group's fork is past where the node left", Fork{OldReplID: "shared", Offset: 50494}, Fork{OldReplID: "shared", Offset: 46388}},
+		{"the fork is where the node left", Fork{OldReplID: "shared", Offset: 46388}, Fork{OldReplID: "shared", Offset: 46388}},
+		{"the fork is before it left", Fork{OldReplID: "shared", Offset: 40000}, Fork{OldReplID: "shared", Offset: 40000}},
+		{"the fork is on the node's own history", Fork{OldReplID: "b-own", Offset: 48000}, Fork{OldReplID: "b-own", Offset: 48000}},
+		{"another history altogether", Fork{OldReplID: "other", Offset: 50494}, Fork{OldReplID: "other", Offset: 50494}},
+	} {
+		if got := ri.branchFrom(tt.fork); got != tt.want {
+			t.Errorf("%s: branchFrom(%+v) = %+v, want %+v", tt.name, tt.fork, got, tt.want)
+		}
+		if got := ri.branchFrom(tt.fork); tt.fork.OldReplID != "other" && !ri.holds(got) {
+			t.Errorf("%s: the node does not hold %+v", tt.name, got)
+		}
+	}
+}
