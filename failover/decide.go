@@ -50,8 +50,10 @@ type groupState struct {
 	// Members are the registered sidecars by name.
 	Members map[string]memberAddrs
 	// Fork is the replication offset the primary was promoted at (its
-	// failover's history entry), 0 when not recorded.
-	Fork int64
+	// failover's history entry), 0 when not recorded, and ForkReplID the
+	// history it left there.
+	Fork       int64
+	ForkReplID string
 }
 
 // switchoverIntent is a committed switchover: From hands over to To.
@@ -860,6 +862,10 @@ type localObs struct {
 	Role       monitor.Role // "" when never seen
 	MasterAddr string
 	Time       time.Time
+	// ReplID and Offset are its replication position (master_replid, the
+	// history a replica follows, and its offset).
+	ReplID string
+	Offset int64
 	// Replicas are the replicas the local Redis reports, as a primary.
 	Replicas []monitor.Replica
 }
@@ -901,6 +907,9 @@ type localInput struct {
 	// SelfAddr is the local Redis's address as this sidecar reaches it:
 	// where Detach points it.
 	SelfAddr string
+	// Keeps: divergent writes are kept (failover.divergent_writes is not
+	// off).
+	Keeps bool
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
 	P     params
@@ -913,6 +922,11 @@ type localPlan struct {
 	Promote   bool   // the committed state names this node and it is not promoted yet
 	DemoteTo  string // local primary not named: pause, REPLICAOF this, kill clients
 	RepointTo string // replica following the wrong primary
+	// KeepTail: with RepointTo, the local replica holds writes beyond the
+	// new primary's fork on the history it left (aheadOfFork): they are
+	// kept first, as a deposed primary's are, and a full sync then
+	// follows.
+	KeepTail bool
 	// PartialOnly: DemoteTo and RepointTo only if the primary would
 	// continue the local Redis's stream (a partial resync), never a full
 	// sync: nobody vouches for its data (SourceUnvouched).
@@ -1029,8 +1043,20 @@ func decideLocal(in localInput) localPlan {
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
 		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
+		p.KeepTail = in.Keeps && !in.SourceUnvouched && aheadOfFork(in.Obs, st)
 	}
 	return p
+}
+
+// aheadOfFork reports whether the local replica, still on the history the
+// committed primary left at its promotion, holds more of it than the new
+// primary took: writes the old primary took, acknowledged by this replica
+// (WAIT, min-replicas-to-write) while the majority promoted another. A
+// re-point full-syncs them away (chaos seed 209, N=5: two retry-queue
+// INCRs confirmed by the one replica cut off with the old primary, whose
+// Redis was then wiped).
+func aheadOfFork(o localObs, st groupState) bool {
+	return st.Fork > 0 && st.ForkReplID != "" && o.Role == monitor.RoleReplica && o.ReplID == st.ForkReplID && o.Offset > st.Fork
 }
 
 // liveReplicas counts the replicas that acknowledged the replication

@@ -322,6 +322,12 @@ func TestDecideLocal(t *testing.T) {
 	}
 	named := groupState{Epoch: 2, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
 	other := groupState{Epoch: 3, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
+	forked := other
+	forked.ForkReplID, forked.Fork = "old", 5000
+	ahead := up(monitor.RoleReplica, "a:6379")
+	ahead.ReplID, ahead.Offset = "old", 5200
+	atFork := ahead
+	atFork.Offset = 5000
 	tests := []struct {
 		name string
 		in   localInput
@@ -463,6 +469,27 @@ func TestDecideLocal(t *testing.T) {
 		{
 			name: "nobody vouches for the new primary: re-point only with a partial resync",
 			in: localInput{State: other, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c",
+				SourceUnvouched: true},
+			want: localPlan{RepointTo: "b:6379", PartialOnly: true},
+		},
+		{
+			name: "a replica holding more of the old history than the new primary took: keep its tail, then re-point",
+			in: localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379", KeepTail: true},
+		},
+		{
+			name: "its tail is not kept where divergent writes are off",
+			in:   localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
+			name: "at the fork: a plain re-point (a partial resync)",
+			in: localInput{State: forked, Ready: true, Obs: atFork, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
+			name: "nobody vouches for the new primary: nothing kept until a partial resync or a vouch",
+			in: localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true,
 				SourceUnvouched: true},
 			want: localPlan{RepointTo: "b:6379", PartialOnly: true},
 		},

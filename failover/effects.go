@@ -167,11 +167,12 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	in := localInput{
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
 		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time,
-			Replicas: c.obs.Replicas},
+			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset},
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
+		Keeps: f.keeper != nil,
 	}
 	p := decideLocal(in)
 	switch {
@@ -246,6 +247,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		f.startPromote(ctx, c)
 	case p.DemoteTo != "":
 		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty, p.PartialOnly)
+	case p.RepointTo != "" && p.KeepTail:
+		f.startKeepTail(ctx, c, p.RepointTo)
 	case p.RepointTo != "":
 		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
 	case p.Detach:
@@ -369,7 +372,16 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			if role != "master" {
 				return fmt.Errorf("role after replicaof no one is %q", role)
 			}
-			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name}); err != nil {
+			// The fork is committed with "promoted": replicas re-pointed
+			// at once must know where the old history was left
+			// (aheadOfFork). The failover's end completes the entry.
+			sofar := time.Since(start)
+			if !started.IsZero() {
+				sofar = time.Since(started)
+			}
+			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
+				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
+			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name, Entry: &entry}); err != nil {
 				return err
 			}
 			if selfFollowed {
@@ -732,6 +744,46 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 			f.log.Info("replica re-pointed", "redis_addr", addr, "epoch", epoch)
 			c.reconfTo, c.reconfState = addr, 1
 			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, NewPrimary: pn})
+		}
+	})
+}
+
+// startKeepTail keeps the writes the local replica holds beyond the new
+// primary's fork (localPlan.KeepTail), then makes it follow addr: with
+// writes paused it leaves the old history (REPLICAOF NO ONE keeps it as
+// the previous one, up to where it stands), and the demotion of a deposed
+// primary follows, which captures that tail from the fork and replays or
+// archives it.
+func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
+	st := c.st
+	primary, epoch := st.Primary, st.Epoch
+	c.localBusy = true
+	pause := f.fencePause(c.p)
+	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		err := func() error {
+			if err := f.pauseWrites(ctx, pause); err != nil {
+				return err
+			}
+			vst, err := f.verify(ctx)
+			if err != nil {
+				return err
+			}
+			if vst.Primary != primary || vst.Primary == f.self.Name {
+				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
+			}
+			if err := f.promoteTx(ctx); err != nil {
+				return err
+			}
+			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
+			return f.demoteRedis(ctx, f.local.Client(), addr, true, keep)
+		}()
+		o := f.local.ProbeNow(ctx)
+		return func(c *core) {
+			if !f.settle(ctx, c, o, err, "keep the local replica's writes beyond the fork") {
+				return
+			}
+			f.log.Warn("replica's writes beyond the new primary's fork kept; it follows the primary", "redis_addr", addr, "epoch", epoch)
+			c.reconfTo, c.reconfState = addr, 1
 		}
 	})
 }

@@ -257,12 +257,20 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 // forkOffset is the offset the committed primary was promoted at, from
 // its failover's history entry; 0 when not recorded.
 func forkOffset(st authority.State) int64 {
+	_, off := promotionFork(st)
+	return off
+}
+
+// promotionFork is where the committed primary's promotion left the
+// history before it (replication id and offset), from its failover's
+// history entry; zero when not recorded.
+func promotionFork(st authority.State) (string, int64) {
 	for _, h := range slices.Backward(st.History) {
 		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
-			return h.ForkOffset
+			return h.ForkReplID, h.ForkOffset
 		}
 	}
-	return 0
+	return "", 0
 }
 
 // group converts the committed state for the pure functions.
@@ -274,7 +282,7 @@ func group(st authority.State) groupState {
 			g.FlapSince = h.Start
 		}
 	}
-	g.Fork = forkOffset(st)
+	g.ForkReplID, g.Fork = promotionFork(st)
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}

@@ -160,3 +160,74 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 	}
 	t.Logf("%d writes acknowledged by the former primary after the fork, all on %s; archives: %v", len(acked), newPrimary, archives)
 }
+
+// TestReplicaTailKeptBeforeResync: the primary dies while the one replica
+// that acknowledged its last writes may not be promoted (priority 0), and
+// a replica behind it is. Before that replica's Redis follows the new
+// primary (a full sync: the new primary cannot continue its stream), the
+// writes it holds beyond the fork are kept and, in replay mode, end up on
+// the new primary (chaos seed 209, N=5: retry-queue INCRs confirmed by the
+// one replica cut off with the old primary were full-synced away).
+func TestReplicaTailKeptBeforeResync(t *testing.T) {
+	g, procs := newProcGroup(t, "--failover.divergent_writes", "replay")
+	if st := g.waitConverged(30*time.Second, ""); st.Topology.Primary.Name != "a" {
+		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)
+	}
+	// c may hold the data but never be promoted.
+	pc := procs["c"]
+	if _, err := pc.terminate(t, 10*time.Second); err != nil {
+		t.Logf("c's sidecar exited: %v", err)
+	}
+	pc.args = append(pc.args, "--redis.priority", "0")
+	pc.start(t)
+	g.waitConverged(30*time.Second, "")
+
+	// b stalls and loses its link (a stopped process would still get what
+	// its socket buffers); a's last writes reach c only.
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	b.redis.Stop(t)
+	ctx := context.Background()
+	if err := a.redis.Client().Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Err(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if n := a.redis.Info(t, "replication")["connected_slaves"]; n != "1" {
+			return fmt.Errorf("a has %s replicas, want c back alone", n)
+		}
+		return nil
+	})
+	var acked []ack
+	for i := range 50 {
+		key, val := fmt.Sprintf("tail:%03d", i), fmt.Sprint(i)
+		if err := a.redis.Client().Set(ctx, key, val, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, ack{key: key, val: val})
+	}
+	if n, err := a.redis.Client().Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n < 1 {
+		t.Fatalf("WAIT 1: %d, %v", n, err)
+	}
+	_ = procs["a"].cmd.Process.Kill()
+	g.kill("a")
+	b.redis.Cont(t)
+
+	redistest.Eventually(t, 30*time.Second, func() error {
+		rr, err := roleOf(c.redis)
+		if err != nil {
+			return err
+		}
+		if rr.role != "slave" || rr.master != b.redis.Addr() {
+			return fmt.Errorf("c is %+v, want a replica of b", rr)
+		}
+		return nil
+	})
+	redistest.Eventually(t, 20*time.Second, func() error {
+		if lost := missing(t, b.redis, acked); len(lost) > 0 {
+			return fmt.Errorf("%d of %d writes only c held missing on b, first: %v", len(lost), len(acked), lost[:min(len(lost), 5)])
+		}
+		return nil
+	})
+	if lost := missing(t, c.redis, acked); len(lost) > 0 {
+		t.Errorf("%d of the writes c held missing on c after its resync", len(lost))
+	}
+}

@@ -58,6 +58,11 @@ func applyCommand(s State, c Command) (State, error) {
 			return s, fmt.Errorf("%w: promoted %q, the primary at epoch %d is %q", ErrStale, c.Node, s.Epoch, s.Primary)
 		}
 		s.Promoted = true
+		if c.Entry != nil {
+			// Where the promotion left the old history, committed with
+			// it: a replica re-pointed at once must know it (aheadOfFork).
+			s.History = upsertHistory(s.History, *c.Entry)
+		}
 	case OpRegister:
 		if c.Member == nil || c.Member.Name == "" {
 			return s, fmt.Errorf("%w: register without a member name", ErrInvalid)
@@ -131,12 +136,7 @@ func applyCommand(s State, c Command) (State, error) {
 		if c.Entry == nil {
 			return s, fmt.Errorf("%w: history command without an entry", ErrInvalid)
 		}
-		e := *c.Entry
-		if !slices.ContainsFunc(s.History, func(h HistoryEntry) bool {
-			return h.Epoch == e.Epoch && h.Result == e.Result && h.New == e.New
-		}) {
-			s.History = appendBounded(s.History, e, MaxHistory)
-		}
+		s.History = upsertHistory(s.History, *c.Entry)
 	default:
 		return s, fmt.Errorf("%w: unknown op %q", ErrInvalid, c.Op)
 	}
@@ -334,3 +334,17 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 // Release is a no-op: the snapshot holds a private copy.
 func (fsmSnapshot) Release() {}
+
+// upsertHistory records e: it replaces the entry of the same failover
+// (epoch, result and new primary), which a promotion committed first and
+// its end completes with the duration, or is appended.
+func upsertHistory(h []HistoryEntry, e HistoryEntry) []HistoryEntry {
+	if i := slices.IndexFunc(h, func(x HistoryEntry) bool {
+		return x.Epoch == e.Epoch && x.Result == e.Result && x.New == e.New
+	}); i >= 0 {
+		h = slices.Clone(h)
+		h[i] = e
+		return h
+	}
+	return appendBounded(h, e, MaxHistory)
+}

@@ -459,3 +459,30 @@ func mustEncode(t *testing.T, c Command) []byte {
 	}
 	return b
 }
+
+// A promotion commits where it left the old history together with
+// "promoted"; the failover's end completes the same entry (its duration)
+// instead of adding another.
+func TestPromotedRecordsFork(t *testing.T) {
+	s := base()
+	s.Promoted = false
+	entry := HistoryEntry{Epoch: 3, New: "a", Result: "success", ForkReplID: "h", ForkOffset: 10, Duration: time.Millisecond}
+	s, err := applyCommand(s, Command{Op: OpPromoted, IfEpoch: 3, Epoch: 3, Node: "a", Entry: &entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Promoted || len(s.History) != 1 || s.History[0] != entry {
+		t.Fatalf("promoted %v, history %+v, want the fork recorded with it", s.Promoted, s.History)
+	}
+	done := entry
+	done.Duration = time.Second
+	if s, err = applyCommand(s, Command{Op: OpHistory, Entry: &done}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.History) != 1 || s.History[0] != done {
+		t.Fatalf("history %+v, want the one entry completed", s.History)
+	}
+	if _, err := applyCommand(s, Command{Op: OpPromoted, IfEpoch: 2, Epoch: 2, Node: "a", Entry: &entry}); !errors.Is(err, ErrStale) {
+		t.Fatalf("stale promoted with an entry: %v, want ErrStale", err)
+	}
+}
