@@ -474,7 +474,7 @@ func TestDecideLocal(t *testing.T) {
 		},
 		{
 			name: "a replica holding more of the old history than the new primary took: keep its tail, then re-point",
-			in: localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			in:   localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
 			want: localPlan{RepointTo: "b:6379", KeepTail: true},
 		},
 		{
@@ -484,7 +484,7 @@ func TestDecideLocal(t *testing.T) {
 		},
 		{
 			name: "at the fork: a plain re-point (a partial resync)",
-			in: localInput{State: forked, Ready: true, Obs: atFork, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			in:   localInput{State: forked, Ready: true, Obs: atFork, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
