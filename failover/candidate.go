@@ -23,7 +23,8 @@ const (
 	// was seen at (durableFloor).
 	whyBehind = "behind_unreachable"
 	// With min_replicas: below the offset the primary was promoted at
-	// (forkFloor).
+	// (forkFloor), or still on a history a recent promotion left
+	// (pastForkHeld).
 	whyBeforeFork = "before_fork"
 	// On another replication history than the primary's while some
 	// replica follows the primary's (splitHistory).

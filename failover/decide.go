@@ -54,6 +54,18 @@ type groupState struct {
 	// history it left there.
 	Fork       int64
 	ForkReplID string
+	// PastForks are the forks recorded by earlier epochs' promotions.
+	PastForks []pastFork
+}
+
+// pastFork is where an earlier epoch's promotion left the history before
+// it.
+type pastFork struct {
+	Epoch  uint64
+	New    string // the primary it promoted
+	ReplID string
+	Offset int64
+	Start  time.Time
 }
 
 // switchoverIntent is a committed switchover: From hands over to To.
@@ -366,6 +378,27 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 		return 0
 	}
 	return st.Fork
+}
+
+// pastForkHeld reports, with min_replicas, a recorded fork of an earlier
+// epoch, within durableWait of its failover, whose history candidate c
+// still stands on: c never followed the primary that promotion made, so it
+// lacks everything that primary and the ones after it acknowledged, which
+// a replica holds (min_replicas); beyond the fork it holds only what the
+// deposed primary took. Chaos seed 216 (N=5): a leader without fresh
+// reports promoted its own Redis, parked exactly at epoch 5's fork, over
+// writes taken at epochs 5 and 6, and every node holding them full-synced
+// from it.
+func pastForkHeld(c candidate, st groupState, now time.Time, p params) (pastFork, bool) {
+	if p.MinReplicas < 1 {
+		return pastFork{}, false
+	}
+	for _, f := range slices.Backward(st.PastForks) {
+		if f.Epoch < st.Epoch && c.ReplID == f.ReplID && now.Sub(f.Start) < durableWait(p) {
+			return f, true
+		}
+	}
+	return pastFork{}, false
 }
 
 // fresh reports whether p is current at now.
@@ -690,6 +723,14 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			return false
 		})
 	}
+	ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+		if f, ok := pastForkHeld(c, st, now, p); ok {
+			excluded[c.Name] = whyBeforeFork
+			d.WaitFor = f.New
+			return true
+		}
+		return false
+	})
 	if len(ranked) == 0 {
 		// No synced replica: one whose Redis holds keys without a
 		// position it can prove may have the data (an AOF restart). It

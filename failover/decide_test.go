@@ -982,6 +982,55 @@ func TestStuckPrimaryStaysCandidate(t *testing.T) {
 	}
 }
 
+// With min_replicas, a candidate still on a history a recent promotion
+// left lacks what that epoch's primary acknowledged (chaos seed 216, N=5).
+func TestPastForkHeld(t *testing.T) {
+	st := groupState{Epoch: 7, Primary: "c", Started: t0.Add(-3 * time.Second), Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 5, New: "d", ReplID: "h4", Offset: 112374, Start: t0.Add(-5 * time.Second)},
+			{Epoch: 6, New: "b", ReplID: "h5", Offset: 137107, Start: t0.Add(-4 * time.Second)},
+		}}
+	on := func(name, history string, offset int64) peerView {
+		v := rep(name, offset)
+		v.Rep.Obs.ReplID = history
+		return v
+	}
+	stale := rep("c", 147623)
+	stale.Received = t0.Add(-time.Minute)
+	for _, tt := range []struct {
+		name        string
+		a           peerView
+		minReplicas int
+		want        string
+		waitFor     string
+	}{
+		{"parked at epoch 5's fork: wait for what d's epoch took", on("a", "h4", 112374), 1, "", "d"},
+		{"beyond it on the history epoch 5 left", on("a", "h4", 112500), 1, "", "d"},
+		{"on epoch 5's history, which epoch 6 left", on("a", "h5", 130000), 1, "", "b"},
+		{"on epoch 6's history", on("a", "h6", 140000), 1, "a", ""},
+		{"without min_replicas the best replica replaces it", on("a", "h4", 112374), 0, "a", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams()
+			p.MinReplicas = tt.minReplicas
+			d := decideLeader(t0, st, map[string]peerView{"a": tt.a, "c": stale}, p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.WaitFor != tt.waitFor {
+				t.Fatalf("target %q action %v wait for %q, want %q waiting for %q (excluded %v, why not %q)",
+					d.Target, d.Action, d.WaitFor, tt.want, tt.waitFor, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+	// Long after that failover the rule lapses.
+	p := testParams()
+	p.MinReplicas = 1
+	late := t0.Add(durableWait(p))
+	a := on("a", "h4", 112374)
+	a.Received = late
+	if d := decideLeader(late, st, map[string]peerView{"a": a, "c": stale}, p, ""); d.Target != "a" {
+		t.Errorf("after the durable wait: target %q, want a (excluded %v)", d.Target, d.Excluded)
+	}
+}
+
 // A named primary whose sidecar refused its promotion (its Redis restarted
 // since the leader chose it) says it is empty: the leader replaces it at
 // once and waits for none of the data it once had.

@@ -283,6 +283,11 @@ func group(st authority.State) groupState {
 		}
 	}
 	g.ForkReplID, g.Fork = promotionFork(st)
+	for _, h := range st.History {
+		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
+			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Offset: h.ForkOffset, Start: h.Start})
+		}
+	}
 	if s := st.Switchover; s != nil {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}
