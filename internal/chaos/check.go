@@ -507,6 +507,15 @@ func availLimit(p Params) time.Duration {
 	return d + p.AvailSlack
 }
 
+// durableLimit is, with min_replicas, how long writes may stay away while
+// a fault hits the node that was the primary: the durable mode replaces no
+// primary with a replica behind data an out-of-reach node may hold (the
+// primary named but not yet promoted, a replica it was seen ahead on) for
+// up to ten down_after (the README's "How much can be lost"; chaos seed
+// 101, N=5, waited 8 s for a named primary cut off before its promotion,
+// then killed).
+func durableLimit(p Params) time.Duration { return 10*p.DownAfter + p.AvailSlack }
+
 // CheckAvailability finds spans without a successful failover-client
 // write that last more than availLimit past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
@@ -590,7 +599,11 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			prevHit, prevOK = hit, true
 			// Writes must be back within limit of the later of the run's
 			// start and the gap's.
-			from := max(runStart, g[0]) + limit
+			lim := limit
+			if p.MinReplicas >= 1 && slices.ContainsFunc(active, func(f FaultRecord) bool { return f.OnPrimary }) {
+				lim = max(lim, durableLimit(p))
+			}
+			from := max(runStart, g[0]) + lim
 			to := min(segE, g[1])
 			if to > from {
 				what := "no fault was active"
@@ -603,7 +616,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 				}
 				return []Violation{{RuleAvailability, from, fmt.Sprintf(
 					"no write succeeded from %s to %s (%s); from %s on the faults hit only %v (at %s: %s), and a healthy majority should restore writes within %s",
-					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, limit)}}, total
+					fmtDur(g[0]), fmtDur(g[1]), g[1]-g[0], fmtDur(runStart), hit, fmtDur(segS), what, lim)}}, total
 			}
 		}
 	}

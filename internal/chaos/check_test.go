@@ -395,6 +395,36 @@ func TestAvailabilityMinorityPartition(t *testing.T) {
 	}
 }
 
+// With min_replicas, while a fault hits the node that was the primary,
+// the group may wait up to ten down_after for data only it may hold; a
+// fault on a replica gets no more than availLimit.
+func TestAvailabilityLimitDurablePrimaryHit(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name      string
+		onPrimary bool
+		p         Params
+		outage    time.Duration
+		ok        bool
+	}{
+		{"primary hit, waits 8 s", true, p, 8 * time.Second, true},
+		{"primary hit, beyond ten down_after", true, p, 10*p.DownAfter + p.AvailSlack + time.Second, false},
+		{"replica hit, 8 s", false, p, 8 * time.Second, false},
+		{"primary hit without min_replicas, 8 s", true, testParams, 8 * time.Second, false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "isolate b",
+			Start: ms(13000), End: ms(13000) + tt.outage + 5*time.Second, OnPrimary: tt.onPrimary})
+		h.WorkEnd = max(h.WorkEnd, ms(13000)+tt.outage+10*time.Second)
+		outage(h, ms(13000), ms(13000)+tt.outage)
+		r := Check(h, tt.p)
+		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
+			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
+		}
+	}
+}
+
 // With min_replicas a new primary may hold writes for fence_after +
 // max-lag + 2 s: an outage of 5 s during a minority fault is allowed, one
 // of 7 s is not; without min_replicas 5 s is already too long.

@@ -97,6 +97,9 @@ type FaultRecord struct {
 	// DataLost: a Redis was killed that comes back without its data (no
 	// persistence, or its files wiped).
 	DataLost bool
+	// OnPrimary: the fault acted on the node the sidecars named primary
+	// when it started.
+	OnPrimary bool
 	// Failed is set when the action could not be carried out; the error.
 	Failed string
 }

@@ -104,14 +104,16 @@ func (m *nemesis) release(keys ...string) {
 	}
 }
 
-// resolve picks the fault's focus node now.
-func (m *nemesis) resolve(ctx context.Context, f Fault) *node {
+// resolve picks the fault's focus node now, and says whether it is the
+// primary.
+func (m *nemesis) resolve(ctx context.Context, f Fault) (*node, bool) {
 	nodes := m.c.nodes
 	prim := m.c.currentPrimary(ctx)
+	focus := nodes[f.Pick%len(nodes)]
 	switch f.Focus {
 	case TargetPrimary:
 		if prim != nil {
-			return prim
+			focus = prim
 		}
 	case TargetReplica:
 		var reps []*node
@@ -120,15 +122,15 @@ func (m *nemesis) resolve(ctx context.Context, f Fault) *node {
 				reps = append(reps, nd)
 			}
 		}
-		return reps[f.Pick%len(reps)]
+		focus = reps[f.Pick%len(reps)]
 	}
-	return nodes[f.Pick%len(nodes)]
+	return focus, prim != nil && focus == prim
 }
 
 func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 	c := m.c
-	focus := m.resolve(ctx, f)
-	rec := FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Kind.Class(), Nodes: []string{focus.name}, Start: c.since()}
+	focus, onPrimary := m.resolve(ctx, f)
+	rec := FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Kind.Class(), Nodes: []string{focus.name}, Start: c.since(), OnPrimary: onPrimary}
 	rec.Desc = fmt.Sprintf("%s %s (%s)", f.Kind, focus.name, f.Focus)
 	fail := func(err error) *active {
 		rec.Failed = err.Error()
