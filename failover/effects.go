@@ -146,6 +146,18 @@ func (f *Failover) applyIdempotent(ctx context.Context, cmd authority.Command) e
 	return err
 }
 
+// pauseAndVerify pauses the local Redis's writes for d, then verifies the
+// committed state. Writes stop first: the effect owns the pause while it
+// runs, and the Verify may wait seconds for a leader (chaos seed 8: a
+// restarted, cut-off former primary took writes for 2 s while its
+// demotion waited for it).
+func (f *Failover) pauseAndVerify(ctx context.Context, d time.Duration) (authority.State, error) {
+	if err := f.pauseWrites(ctx, d); err != nil {
+		return authority.State{}, err
+	}
+	return f.verify(ctx)
+}
+
 // verify is a bounded linearizable read.
 func (f *Failover) verify(ctx context.Context) (authority.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*f.cmdWait)
@@ -600,14 +612,7 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 	restarted := !empty && c.obs.Role == monitor.RolePrimary && noPastHistory(c.obs)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
-			// Writes stop first: the effect owns the pause while it runs,
-			// and the Verify may wait seconds for a leader (chaos seed 8:
-			// a restarted, cut-off former primary took writes for 2 s
-			// while its demotion waited here).
-			if err := f.pauseWrites(ctx, pause); err != nil {
-				return err
-			}
-			vst, err := f.verify(ctx)
+			vst, err := f.pauseAndVerify(ctx, pause)
 			if err != nil {
 				return err
 			}
@@ -761,10 +766,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 	pause := f.fencePause(c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
-			if err := f.pauseWrites(ctx, pause); err != nil {
-				return err
-			}
-			vst, err := f.verify(ctx)
+			vst, err := f.pauseAndVerify(ctx, pause)
 			if err != nil {
 				return err
 			}
