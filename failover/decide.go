@@ -56,6 +56,8 @@ type groupState struct {
 	ForkReplID string
 	// PastForks are the forks recorded by earlier epochs' promotions.
 	PastForks []pastFork
+	// Previous is the primary Primary replaced.
+	Previous string
 }
 
 // pastFork is where an earlier epoch's promotion left the history before
@@ -129,9 +131,10 @@ type primaryMark struct {
 }
 
 // nextAsPrimary is a peer's primaryMark after report r: its Redis's
-// history if it answers as a primary, else the last one.
+// history if it answers as a primary its sidecar has judged and found not
+// empty, else the last one.
 func nextAsPrimary(m primaryMark, r report) primaryMark {
-	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary {
+	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && !r.Empty && !r.Unsure {
 		return primaryMark{Epoch: r.Epoch, ReplID: r.Obs.ReplID}
 	}
 	return m
@@ -249,7 +252,7 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 	var out []candidate
 	for name, pv := range peers {
 		r := pv.Rep
-		if name == exclude || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable ||
+		if name == exclude || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable || r.Empty ||
 			r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
 			continue
 		}
@@ -286,7 +289,7 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 // replaced a named primary whose sidecar had stopped right after the
 // commit with a replica 1.7 KB behind it, and the writes only it held were
 // lost (chaos seed 102, N=5).
-func durableFloor(st groupState, peers map[string]peerView, now time.Time, p params) (floor int64, who string) {
+func durableFloor(st groupState, peers map[string]peerView, history string, now time.Time, p params) (floor int64, who string) {
 	floor = -1
 	if p.MinReplicas < 1 {
 		return floor, ""
@@ -301,8 +304,9 @@ func durableFloor(st groupState, peers map[string]peerView, now time.Time, p par
 		if name == st.Primary && pv.fresh(now, p.Fresh) && pv.Rep.Empty && pv.Rep.SDownEpoch == st.Epoch {
 			continue // its sidecar says its Redis lost what it held (unpromotable)
 		}
-		if r := pv.Rep.Obs; pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced {
-			continue // a candidate now, or its data counts through rankCandidates
+		if r := pv.Rep.Obs; pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced &&
+			(history == "" || r.ReplID == history) {
+			continue // a candidate now, or its data counts through rankCandidates (splitHistory kept it)
 		}
 		if k.Offset > floor {
 			floor, who = k.Offset, name
@@ -378,6 +382,22 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 		return 0
 	}
 	return st.Fork
+}
+
+// behindFork reports, with min_replicas, that candidates still on the
+// history the primary's promotion left, below its fork, are not promoted
+// even when the primary itself is gone or empty (forkFloor then waits for
+// nothing): they lack writes acknowledged before the fork, which another
+// member may hold — the old primary restarted from its AOF, a holder
+// (chaos seed 10, N=3: a replica 71 KB behind the fork was promoted and
+// the old primary, holding every write in its AOF, full-synced from it).
+// It holds for durableWait after the failover started or the old primary's
+// Redis was last heard answering, whichever is later (chaos seed 8, N=3:
+// the old primary came back from its AOF 20.1 s after the failover began,
+// 4 s after it was killed).
+func behindFork(st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	return p.MinReplicas >= 1 && st.Fork > 0 && st.ForkReplID != "" &&
+		now.Sub(later(st.Started, peers[st.Previous].UpAt)) < durableWait(p)
 }
 
 // pastForkHeld reports, with min_replicas, a recorded fork of an earlier
@@ -703,7 +723,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			excluded[n] = whyVetoed
 		}
 	}
-	if floor, who := durableFloor(st, peers, now, p); floor >= 0 {
+	if floor, who := durableFloor(st, peers, history, now, p); floor >= 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if c.Offset < floor {
 				excluded[c.Name] = whyBehind
@@ -718,6 +738,15 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			if c.Offset < floor && (history == "" || c.ReplID != history) {
 				excluded[c.Name] = whyBeforeFork
 				d.WaitFor = st.Primary
+				return true
+			}
+			return false
+		})
+	}
+	if behindFork(st, peers, now, p) {
+		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if c.ReplID == st.ForkReplID && c.Offset < st.Fork {
+				excluded[c.Name] = whyBeforeFork
 				return true
 			}
 			return false
@@ -814,9 +843,13 @@ func primaryReplID(peers map[string]peerView, primary string, epoch uint64) stri
 	switch {
 	case !ok:
 		return ""
-	case p.Rep.Obs.Role == monitor.RolePrimary:
+	case p.Rep.Obs.Role == monitor.RolePrimary && !p.Rep.Empty && !p.Rep.Unsure:
 		return p.Rep.Obs.ReplID
 	case p.AsPrimary.Epoch == epoch:
+		// Also while it restarted empty or unjudged: the history it began
+		// then holds nothing the group had (chaos seed 11, N=3: the one
+		// replica holding every write was set aside as "another history"
+		// and a copy of the empty primary promoted).
 		return p.AsPrimary.ReplID
 	}
 	return ""
@@ -951,6 +984,9 @@ type localInput struct {
 	// Keeps: divergent writes are kept (failover.divergent_writes is not
 	// off).
 	Keeps bool
+	// Restarted: the local Redis is a primary no promotion made (no
+	// previous history): restarted as one, its data whatever it loaded.
+	Restarted bool
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
 	P     params
@@ -1055,6 +1091,13 @@ func decideLocal(in localInput) localPlan {
 		return p
 	}
 	switch {
+	case !named && in.Restarted && in.PrimaryAddr == "" && in.SelfAddr != "":
+		// A stale primary restarted as one, with no primary to follow
+		// that vouches for its data: it points at itself, so no replica
+		// full-syncs what it loaded, and it can be chosen as a holder
+		// (chaos seed 8, N=3: restarted from its AOF with writes no other
+		// node held, it stayed a primary nobody could promote).
+		p.Detach = true
 	case !named && p.Isolated && in.P.MinReplicas > 0 && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "":
 		// Cut off, the committed state may be stale: no re-point to it.
 		p.Detach = in.Obs.MasterAddr != in.SelfAddr

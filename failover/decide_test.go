@@ -494,6 +494,17 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{RepointTo: "b:6379", PartialOnly: true},
 		},
 		{
+			name: "a stale primary restarted as one, nobody to follow that vouches for it: it points at itself",
+			in: localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Self: "c",
+				SelfAddr: "c:6379", Restarted: true},
+			want: localPlan{Fence: true, Detach: true},
+		},
+		{
+			name: "a stale primary with its history, nobody to follow: it stays a paused primary (capturable)",
+			in:   localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Self: "c", SelfAddr: "c:6379"},
+			want: localPlan{Fence: true},
+		},
+		{
 			name: "no re-point before the new primary confirmed its promotion",
 			in: localInput{State: func() groupState { s := other; s.Promoted = false; return s }(), Ready: true,
 				Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
@@ -1031,6 +1042,91 @@ func TestPastForkHeld(t *testing.T) {
 	}
 }
 
+// A synced replica that splitHistory set aside still counts toward the
+// durable floor: it is no candidate, and its data must not be forgotten.
+func TestDurableFloorCountsReplicaOnAnotherHistory(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b")}
+	aside := down(rep("a", 5000), "p", 4)
+	aside.Rep.Obs.ReplID = "old"
+	aside.Known = knownOffset{Epoch: 4, Offset: 5000, At: t0}
+	p := testParams()
+	p.MinReplicas = 1
+	peers := map[string]peerView{"a": aside}
+	if floor, who := durableFloor(st, peers, "new", t0, p); floor != 5000 || who != "a" {
+		t.Errorf("floor %d (%s) with a off the primary's history, want 5000 (a)", floor, who)
+	}
+	if floor, _ := durableFloor(st, peers, "old", t0, p); floor != -1 {
+		t.Errorf("floor %d with a on the primary's history, want none: it is a candidate", floor)
+	}
+}
+
+// With min_replicas, candidates still on the history the primary's
+// promotion left, below its fork, lack writes acknowledged before it, even
+// when the primary came back empty; a Redis holding keys without a
+// position (an AOF restart) is promoted instead (chaos seed 10, N=3). The
+// rule lasts ten down_after from the later of the failover's start and
+// the old primary last answering (seed 8, N=3).
+func TestBehindForkPrefersHolder(t *testing.T) {
+	st := groupState{Epoch: 7, Primary: "c", Previous: "a", Promoted: true, Started: t0.Add(-5 * time.Second),
+		Fork: 215574, ForkReplID: "H", Members: members("a", "b", "c")}
+	empty := rep("c", 156741)
+	empty.Rep.Empty, empty.Rep.Obs.Role, empty.Rep.Obs.ReplID = true, monitor.RolePrimary, "c-new"
+	empty.Rep.SDownPrimary, empty.Rep.SDownEpoch = "c", 7
+	behind := down(rep("b", 144340), "c", 7)
+	behind.Rep.Obs.ReplID = "H"
+	holder := down(rep("a", 0), "c", 7)
+	holder.Rep.Obs.Synced, holder.Rep.Obs.Keys, holder.Rep.Obs.ReplID = false, 2500, "a-aof"
+	holder.UpAt = t0
+	peers := map[string]peerView{"a": holder, "b": behind, "c": empty}
+	p := testParams()
+	p.MinReplicas = 1
+	d := decideLeader(t0, st, peers, p, "")
+	if d.Action != leaderPromote || d.Target != "a" || !d.Holder || d.Excluded["b"] != whyBeforeFork {
+		t.Fatalf("target %q holder %v action %v excluded %v, want a as the holder, b before the fork", d.Target, d.Holder, d.Action, d.Excluded)
+	}
+	// Without the holder, nobody: b lacks what was acknowledged before
+	// the fork, until ten down_after after the old primary last answered.
+	delete(peers, "a")
+	st.Members = members("b", "c")
+	if d := decideLeader(t0, st, peers, p, ""); d.Action == leaderPromote {
+		t.Fatalf("promoted %s, want a wait", d.Target)
+	}
+	old := rep("a", 0)
+	old.Received, old.UpAt = t0.Add(-time.Minute), t0.Add(-durableWait(p)+time.Second)
+	peers["a"] = old
+	st.Started = t0.Add(-time.Hour)
+	if d := decideLeader(t0, st, peers, p, ""); d.Action == leaderPromote {
+		t.Fatalf("promoted %s one second before the old primary's last answer is ten down_after old", d.Target)
+	}
+	old.UpAt = t0.Add(-durableWait(p))
+	peers["a"] = old
+	if d := decideLeader(t0, st, peers, p, ""); d.Target != "b" {
+		t.Fatalf("target %q after the durable wait, want b (excluded %v)", d.Target, d.Excluded)
+	}
+}
+
+// The primary restarted empty leads a new history; the history it led
+// before still splits the candidates, so a copy of the empty Redis is not
+// preferred to the replica holding everything (chaos seed 11, N=3).
+func TestEmptyPrimaryKeepsItsHistory(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
+	b := rep("b", 6898)
+	b.Rep.Epoch, b.Rep.Empty, b.Rep.Obs.Role, b.Rep.Obs.ReplID = 5, true, monitor.RolePrimary, "empty"
+	b.Rep.SDownPrimary, b.Rep.SDownEpoch = "b", 5
+	b.AsPrimary = primaryMark{Epoch: 5, ReplID: "before"}
+	if got := nextAsPrimary(b.AsPrimary, b.Rep); got.ReplID != "before" {
+		t.Fatalf("an empty primary's report moved its mark to %q", got.ReplID)
+	}
+	copyOfEmpty := down(rep("a", 422), "b", 5)
+	copyOfEmpty.Rep.Obs.ReplID = "empty"
+	holdsAll := down(rep("c", 91351), "b", 5)
+	holdsAll.Rep.Obs.ReplID = "before"
+	d := decideLeader(t0, st, map[string]peerView{"a": copyOfEmpty, "b": b, "c": holdsAll}, testParams(), "")
+	if d.Target != "c" || d.Excluded["a"] != whyOtherHistory {
+		t.Fatalf("target %q excluded %v, want c, a on another history", d.Target, d.Excluded)
+	}
+}
+
 // A named primary whose sidecar refused its promotion (its Redis restarted
 // since the leader chose it) says it is empty: the leader replaces it at
 // once and waits for none of the data it once had.
@@ -1043,7 +1139,7 @@ func TestDurableFloorUnpromotablePrimary(t *testing.T) {
 	peers := map[string]peerView{"e": refused, "a": rep("a", 4000), "b": rep("b", 3900)}
 	p := testParams()
 	p.MinReplicas = 1
-	if floor, who := durableFloor(st, peers, t0, p); floor != -1 {
+	if floor, who := durableFloor(st, peers, "", t0, p); floor != -1 {
 		t.Errorf("durableFloor = %d (%s), want -1", floor, who)
 	}
 	d := decideLeader(t0, st, peers, p, "")
@@ -1052,7 +1148,7 @@ func TestDurableFloorUnpromotablePrimary(t *testing.T) {
 	}
 	refused.Rep.Empty = false
 	peers["e"] = refused
-	if floor, who := durableFloor(st, peers, t0, p); floor != 4500 || who != "e" {
+	if floor, who := durableFloor(st, peers, "", t0, p); floor != 4500 || who != "e" {
 		t.Errorf("without the refusal durableFloor = %d (%s), want 4500 (e)", floor, who)
 	}
 }

@@ -184,7 +184,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
-		Keeps: f.keeper != nil,
+		Keeps: f.keeper != nil, Restarted: c.obs.Role == monitor.RolePrimary && noPastHistory(c.obs),
 	}
 	p := decideLocal(in)
 	switch {
@@ -264,7 +264,14 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case p.RepointTo != "":
 		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
 	case p.Detach:
-		f.startDetach(ctx, c, c.ids.Empty)
+		why := "replica detached from its primary: this sidecar is cut off from the majority"
+		switch {
+		case c.ids.Empty:
+			why = "empty primary detached: it points at itself so that no replica syncs from it"
+		case c.obs.Role == monitor.RolePrimary:
+			why = "stale primary detached: it points at itself until a primary vouched for can be followed"
+		}
+		f.startDetach(ctx, c, why)
 	case p.Undetach:
 		f.startUndetach(ctx, c)
 	}
@@ -521,7 +528,12 @@ var errNoPartial = errors.New("failover: only a full sync would follow the prima
 // continue the local Redis's replication stream (a partial resync), and an
 // error wrapping errNoPartial when following it means a full sync.
 func (f *Failover) sourceContinues(ctx context.Context, addr string) error {
-	local, err := infoOn(ctx, f.local.Client(), f.cmdWait)
+	return f.continuesOn(ctx, f.local.Client(), addr)
+}
+
+// continuesOn is sourceContinues for the Redis behind from.
+func (f *Failover) continuesOn(ctx context.Context, from *redis.Client, addr string) error {
+	local, err := infoOn(ctx, from, f.cmdWait)
 	if err != nil {
 		return err
 	}
@@ -689,8 +701,15 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 	}
 	if keep != nil {
 		demote, err := f.keepDivergent(ctx, *keep, addr)
-		if err != nil || !demote {
+		if err != nil {
 			return err
+		}
+		if !demote {
+			// Demoted by someone else meanwhile: a replica, and a paused
+			// replica applies nothing of its primary's stream. Left
+			// paused for 40 s, one looked synced while it held none of
+			// the writes WAIT counted on (chaos seed 8, N=3).
+			return f.unpauseOn(ctx, cl)
 		}
 	}
 	if err := f.replicaOfOn(ctx, cl, addr); err != nil {
@@ -698,12 +717,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 	}
 	f.killClientsOn(ctx, cl)
 	if release {
-		cctx, cancel := context.WithTimeout(ctx, f.cmdWait)
-		defer cancel()
-		if err := cl.Do(cctx, "CLIENT", "UNPAUSE").Err(); err != nil {
-			f.m.commandErrors.WithLabelValues("client_unpause").Inc()
-			return fmt.Errorf("client unpause: %w", err)
-		}
+		return f.unpauseOn(ctx, cl)
 	}
 	return nil
 }
@@ -767,11 +781,14 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.pauseAndVerify(ctx, pause)
-			if err != nil {
-				return err
+			if err == nil && (vst.Primary != primary || vst.Primary == f.self.Name) {
+				err = fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
 			}
-			if vst.Primary != primary || vst.Primary == f.self.Name {
-				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
+			if err != nil {
+				// Still a replica: paused, it would apply nothing of its
+				// primary's stream.
+				_ = f.unpauseWrites(ctx)
+				return err
 			}
 			if err := f.promoteTx(ctx); err != nil {
 				return err
@@ -793,21 +810,16 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 // startDetach points the local Redis at itself (localPlan.Detach). No
 // Verify: the sidecar is cut off from the leader. The change is not
 // written to redis.conf; after a restart the sidecar decides again.
-func (f *Failover) startDetach(ctx context.Context, c *core, empty bool) {
+func (f *Failover) startDetach(ctx context.Context, c *core, why string) {
 	c.localBusy = true
 	addr := f.rc.Addr
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := f.replicaOf(ctx, f.local.Client(), addr, false)
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
-			if !f.settle(ctx, c, o, err, "detach replica") {
-				return
+			if f.settle(ctx, c, o, err, "detach the local redis") {
+				f.log.Warn(why, "epoch", c.st.Epoch)
 			}
-			if empty {
-				f.log.Warn("empty primary detached: it points at itself so that no replica syncs from it", "epoch", c.st.Epoch)
-				return
-			}
-			f.log.Warn("replica detached from its primary: this sidecar is cut off from the majority", "epoch", c.st.Epoch)
 		}
 	})
 }
@@ -960,6 +972,11 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	if paddr == "" || syncSourceDoubtful(gs, c.peers, now, c.p.Fresh) {
 		return
 	}
+	// The rule the local demotion follows (localPlan.PartialOnly): chaos
+	// seed 11 (N=3) demoted another node's stale primary, holding writes,
+	// into a primary restarted empty whose sidecar was dead.
+	partialOnly := sourceUnvouched(gs, c.peers, now, c.p.Fresh)
+	pause := f.fencePause(c.p)
 	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {
 		if c.foreign[name] {
 			continue
@@ -967,7 +984,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		c.foreign[name] = true
 		primary := gs.Primary
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr)
+			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, pause)
 			return func(c *core) {
 				c.foreign[name] = false
 				if err != nil {
@@ -982,8 +999,10 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 }
 
 // checkForeign asks member's Redis at addr for its role and, if it acts as
-// a primary that a fresh Verify does not name, pauses and demotes it.
-func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string) (bool, error) {
+// a primary that a fresh Verify does not name, pauses and demotes it; with
+// partialOnly, only where the primary would continue its stream, and
+// otherwise it stays paused for pause.
+func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly bool, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -998,6 +1017,14 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 	}
 	if vst.Primary != primary || !foreignCheck(group(vst), member, monitor.RolePrimary) {
 		return false, nil
+	}
+	if partialOnly {
+		if err := f.continuesOn(ctx, cl, paddr); err != nil {
+			if perr := pauseOn(ctx, cl, f.cmdWait, pause); perr != nil {
+				return false, perr
+			}
+			return false, fmt.Errorf("stale primary of %s paused, not demoted: %w", member, err)
+		}
 	}
 	f.log.Warn("demoting a stale primary of another node", "peer", member, "redis_addr", addr, "primary", primary)
 	keep := &keepReq{epoch: vst.Epoch, node: member, addr: addr, history: vst.History}
@@ -1044,9 +1071,14 @@ func pauseOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) error
 }
 
 func (f *Failover) unpauseWrites(ctx context.Context) error {
+	return f.unpauseOn(ctx, f.local.Client())
+}
+
+// unpauseOn lifts a CLIENT PAUSE on the Redis behind cl.
+func (f *Failover) unpauseOn(ctx context.Context, cl *redis.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
-	if err := f.local.Client().Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+	if err := cl.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
 		f.m.commandErrors.WithLabelValues("client_unpause").Inc()
 		return fmt.Errorf("client unpause: %w", err)
 	}
