@@ -1246,6 +1246,16 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
+// restartedPrimary reports whether o shows a primary restarted as one
+// since the committed primary's promotion: no previous history, and not
+// the history that promotion left (which the old primary still leads,
+// its divergent writes capturable). Before the promotion is confirmed
+// nothing is known (a switchover's old primary, never promoted by a
+// failover, has no previous history either).
+func restartedPrimary(o monitor.Observation, st groupState) bool {
+	return o.Role == monitor.RolePrimary && noPastHistory(o) && st.Promoted && o.ReplID != st.ForkReplID
+}
+
 // oldSilent reports whether prev, the primary self replaces, has a
 // sidecar that is silent (dead, stopped or cut off): nothing but Redis's
 // min-replicas-to-write, or a fence from elsewhere, stops its Redis.

@@ -607,6 +607,29 @@ func TestOldPrimaryHold(t *testing.T) {
 	}
 }
 
+// A primary restarted as one is told from the switchover's old primary
+// and from a deposed primary still leading the history the promotion left.
+func TestRestartedPrimary(t *testing.T) {
+	promoted := groupState{Epoch: 3, Primary: "b", Promoted: true, Fork: 500, ForkReplID: "h-a"}
+	fresh := monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-new", ReplID2: strings.Repeat("0", 40)}
+	for _, tt := range []struct {
+		name string
+		o    monitor.Observation
+		st   groupState
+		want bool
+	}{
+		{"new history, none before, after the promotion", fresh, promoted, true},
+		{"before the promotion is confirmed (a switchover's old primary)", fresh, groupState{Epoch: 3, Primary: "b"}, false},
+		{"still leading the history the promotion left", monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-a"}, promoted, false},
+		{"promoted once: a history before", monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-new", ReplID2: "h-old"}, promoted, false},
+		{"a replica", monitor.Observation{Role: monitor.RoleReplica, ReplID: "h-new"}, promoted, false},
+	} {
+		if got := restartedPrimary(tt.o, tt.st); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // The promoted node's own Redis counts for a silent old primary while it
 // follows it with its link up (chaos seed 106, N=5).
 func TestFollowsOld(t *testing.T) {

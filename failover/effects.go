@@ -184,7 +184,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
-		Keeps: f.keeper != nil, Restarted: c.obs.Role == monitor.RolePrimary && noPastHistory(c.obs),
+		Keeps: f.keeper != nil, Restarted: restartedPrimary(c.obs, gs),
 	}
 	p := decideLocal(in)
 	switch {
@@ -621,7 +621,7 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 	pause := f.fencePause(c.p)
 	// A stale primary restarted as one holds no history a capture could
 	// read its divergent writes from.
-	restarted := !empty && c.obs.Role == monitor.RolePrimary && noPastHistory(c.obs)
+	restarted := !empty && restartedPrimary(c.obs, group(c.st))
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.pauseAndVerify(ctx, pause)
