@@ -343,6 +343,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	fenceOld := reason == ReasonAuto && oldSilent(previous, f.self.Name, c.peers, time.Now(), c.p.Fresh)
 	selfFollowed := fenceOld && c.p.MinReplicas > 0 && followsOld(c.obs, addrs)
 	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
+	loopCtx := ctx
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
 		fenced := true
@@ -432,15 +433,23 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		if !started.IsZero() {
 			took = time.Since(started)
 		}
-		if err == nil {
-			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-				Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
-			if herr := f.applyIdempotent(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
-				f.log.Warn("record failover history", "err", herr)
-			}
-		}
 		return func(c *core) {
 			c.localBusy, c.promoting = false, false
+			if err == nil {
+				// The entry committed with "promoted" gets its duration.
+				// Apart from the promotion, which is over: a handover's
+				// old primary, the Raft leader, exits at once, and the
+				// wait for the next one kept this node "in failover"
+				// (TestHandoverOnSIGTERM's readiness check).
+				entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
+					Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
+				f.spawn(loopCtx, func(ctx context.Context) func(*core) {
+					if herr := f.applyIdempotent(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
+						f.log.Warn("record failover history", "err", herr)
+					}
+					return nil
+				})
+			}
 			f.takeObs(c, o)
 			if fenced && !c.fenced {
 				c.fenced = true
