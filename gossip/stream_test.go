@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
 const (
@@ -356,9 +358,14 @@ func TestStreamRefusals(t *testing.T) {
 				t.Errorf("dial err = %v, want a refusal", err)
 			}
 			t.Logf("dial error: %v", err)
-			if got := refusedCount(l, tt.reason); got != 1 {
-				t.Errorf("listener counted %v refusals for %s, want 1", got, tt.reason)
-			}
+			// The listener answers the refusal before it counts it: the
+			// dialler can hold the answer first.
+			redistest.Eventually(t, 5*time.Second, func() error {
+				if got := refusedCount(l, tt.reason); got != 1 {
+					return fmt.Errorf("listener counted %v refusals for %s, want 1", got, tt.reason)
+				}
+				return nil
+			})
 			if got := refusedCount(d, tt.reason); got != 1 {
 				t.Errorf("dialler counted %v refusals for %s, want 1", got, tt.reason)
 			}
