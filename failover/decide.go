@@ -65,8 +65,7 @@ type groupState struct {
 type pastFork struct {
 	Epoch  uint64
 	New    string // the primary it promoted
-	ReplID string
-	Offset int64
+	ReplID string // the history it left
 	Start  time.Time
 }
 

@@ -1021,8 +1021,8 @@ func TestStuckPrimaryStaysCandidate(t *testing.T) {
 func TestPastForkHeld(t *testing.T) {
 	st := groupState{Epoch: 7, Primary: "c", Started: t0.Add(-3 * time.Second), Members: members("a", "b", "c"),
 		PastForks: []pastFork{
-			{Epoch: 5, New: "d", ReplID: "h4", Offset: 112374, Start: t0.Add(-5 * time.Second)},
-			{Epoch: 6, New: "b", ReplID: "h5", Offset: 137107, Start: t0.Add(-4 * time.Second)},
+			{Epoch: 5, New: "d", ReplID: "h4", Start: t0.Add(-5 * time.Second)},
+			{Epoch: 6, New: "b", ReplID: "h5", Start: t0.Add(-4 * time.Second)},
 		}}
 	on := func(name, history string, offset int64) peerView {
 		v := rep(name, offset)
