@@ -66,6 +66,7 @@ type pastFork struct {
 	Epoch  uint64
 	New    string // the primary it promoted
 	ReplID string // the history it left
+	Offset int64  // where it left it
 	Start  time.Time
 }
 
@@ -120,6 +121,55 @@ type peerView struct {
 	// AsPrimary is the history its Redis was last seen leading as a
 	// primary (nextAsPrimary).
 	AsPrimary primaryMark
+	// Links are the primaries its Redis was recently seen linked to, as a
+	// replica (nextLinks).
+	Links []linkMark
+}
+
+// linkMark is when a Redis was last seen linked, as a replica, to the
+// primary at Addr: that primary may count its acknowledgements for
+// ackLagBound after the link ended.
+type linkMark struct {
+	Addr string
+	At   time.Time
+}
+
+// nextLinks is a Redis's recent links after it was seen at time at with
+// its link to the primary at master up or not (a replica's; "" for a
+// primary): the mark of the primary it is linked to moves to at, and marks
+// older than keep, which no primary counts any more, are dropped.
+func nextLinks(links []linkMark, master string, linkUp bool, at time.Time, keep time.Duration) []linkMark {
+	addr := ""
+	if linkUp {
+		addr = master
+	}
+	out := make([]linkMark, 0, len(links)+1)
+	for _, l := range links {
+		if l.Addr != addr && at.Sub(l.At) <= keep {
+			out = append(out, l)
+		}
+	}
+	if addr != "" {
+		out = append(out, linkMark{Addr: addr, At: at})
+	}
+	return out
+}
+
+// linkKeep is how long a link mark can matter to oldPrimaryHold.
+func linkKeep(p params) time.Duration {
+	return p.Fresh + p.FenceAfter + ackLagBound(p)
+}
+
+// lastLink is when links last showed a link to one of addrs; zero if
+// never.
+func lastLink(links []linkMark, addrs []string) time.Time {
+	var last time.Time
+	for _, l := range links {
+		if slices.Contains(addrs, l.Addr) && l.At.After(last) {
+			last = l.At
+		}
+	}
+	return last
 }
 
 // primaryMark is the replication id a Redis was seen at as a primary, and
@@ -1132,14 +1182,28 @@ func decideLocal(in localInput) localPlan {
 }
 
 // aheadOfFork reports whether the local replica, still on the history the
-// committed primary left at its promotion, holds more of it than the new
-// primary took: writes the old primary took, acknowledged by this replica
+// committed primary's promotion (or an earlier one) left, holds more of it
+// than the new primary took: writes the old primary took, acknowledged by this replica
 // (WAIT, min-replicas-to-write) while the majority promoted another. A
 // re-point full-syncs them away (chaos seed 209, N=5: two retry-queue
 // INCRs confirmed by the one replica cut off with the old primary, whose
 // Redis was then wiped).
 func aheadOfFork(o localObs, st groupState) bool {
-	return st.Fork > 0 && st.ForkReplID != "" && o.Role == monitor.RoleReplica && o.ReplID == st.ForkReplID && o.Offset > st.Fork
+	if o.Role != monitor.RoleReplica || o.ReplID == "" {
+		return false
+	}
+	if o.ReplID == st.ForkReplID {
+		return st.Fork > 0 && o.Offset > st.Fork
+	}
+	// Cut off across several failovers (chaos seed 302, N=5): the newest
+	// recorded fork from the history it is still on, as forkFor picks for
+	// a deposed primary.
+	for _, f := range slices.Backward(st.PastForks) {
+		if f.ReplID == o.ReplID {
+			return f.Offset > 0 && o.Offset > f.Offset
+		}
+	}
+	return false
 }
 
 // liveReplicas counts the replicas that acknowledged the replication
@@ -1296,41 +1360,57 @@ func ackLagBound(p params) time.Duration {
 }
 
 // oldPrimaryHold is, with min_replicas, until when a newly promoted primary
-// keeps its writes paused so that the primary it replaces (prev, whose
-// replicas follow one of addrs) can no longer take any. A sidecar in reach
-// fences its own Redis; a silent one (dead, stopped or cut off) leaves
-// only Redis's min-replicas-to-write to stop it, once no replica
-// acknowledges it, and the old Redis counts a replica's last
-// acknowledgement for ackLagBound after it. The zero time when there is
-// nothing to wait for.
+// keeps its writes paused so that old, a member whose Redis (at addrs) may
+// still be a primary, can no longer take any: the primary it replaces, or
+// one deposed earlier whose hold ended when the promotion after it fenced
+// its own predecessor (chaos seed 305, N=5: a's sidecar was cut from its
+// Redis, the next primary b was fenced, and a took writes 281 ms beside
+// b's successor). A sidecar in reach fences its own Redis; a silent one
+// (dead, stopped or cut off) leaves only Redis's min-replicas-to-write to
+// stop it, once no replica acknowledges it, and the old Redis counts a
+// replica's last acknowledgement for ackLagBound after it. The zero time
+// when there is nothing to wait for.
 //
 // A replica whose sidecar is silent detaches itself within fence_after of
 // losing the majority (localPlan.Detach); one report lifetime more covers
 // a replica whose Raft contact outlived its last report here. A replica in
 // reach acknowledges the old primary until it is re-pointed, which comes
 // only after the promotion is committed: a report lifetime for the
-// re-point and ackLagBound from now. The promoted node's own Redis is such
-// a replica until its REPLICAOF NO ONE, and the caller holds ackLagBound
+// re-point and ackLagBound from now. A replica seen linked to it before
+// (Links, selfLinks for this node's own Redis) acknowledged it until up to
+// a report lifetime after that. The promoted node's own Redis is such a
+// replica until its REPLICAOF NO ONE, and the caller holds ackLagBound
 // after that (followsOld; chaos seed 106, N=5: the old primary's sidecar
 // dead, a partition healed for 320 ms, and the new primary's Redis's last
 // acknowledgements kept the old one writable 0.9 s beside it). A fence the
 // caller lands on the old Redis itself ends the hold.
-func oldPrimaryHold(prev string, addrs []string, self string, peers map[string]peerView, now time.Time, p params) (until time.Time, who string) {
-	if p.MinReplicas < 1 || !oldSilent(prev, self, peers, now, p.Fresh) {
+func oldPrimaryHold(old string, addrs []string, self string, selfLinks []linkMark, peers map[string]peerView, now time.Time, p params) (until time.Time, who string) {
+	if p.MinReplicas < 1 || !oldSilent(old, self, peers, now, p.Fresh) {
 		return time.Time{}, ""
+	}
+	later := func(t time.Time, name string) {
+		if t.After(until) {
+			until, who = t, name
+		}
+	}
+	if t := lastLink(selfLinks, addrs); !t.IsZero() {
+		later(t.Add(p.Fresh+ackLagBound(p)), self)
 	}
 	for _, name := range slices.Sorted(maps.Keys(peers)) {
 		pv := peers[name]
-		r := pv.Rep.Obs
-		if name == self || name == prev || r.Role != monitor.RoleReplica || !r.LinkUp || !slices.Contains(addrs, r.MasterAddr) {
+		if name == self || name == old {
 			continue
 		}
-		t := pv.Received.Add(p.Fresh + p.FenceAfter + ackLagBound(p))
-		if pv.fresh(now, p.Fresh) {
-			t = now.Add(p.Fresh + ackLagBound(p))
+		if t := lastLink(pv.Links, addrs); !t.IsZero() {
+			later(t.Add(p.Fresh+ackLagBound(p)), name)
 		}
-		if t.After(until) {
-			until, who = t, name
+		if r := pv.Rep.Obs; r.Role != monitor.RoleReplica || !r.LinkUp || !slices.Contains(addrs, r.MasterAddr) {
+			continue
+		}
+		if pv.fresh(now, p.Fresh) {
+			later(now.Add(p.Fresh+ackLagBound(p)), name)
+		} else {
+			later(pv.Received.Add(p.Fresh+p.FenceAfter+ackLagBound(p)), name)
 		}
 	}
 	if !until.After(now) {

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -478,6 +479,26 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{RepointTo: "b:6379", KeepTail: true},
 		},
 		{
+			name: "seed 302: cut off across two failovers, ahead of the earlier fork of its history: keep its tail",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.Epoch, s.ForkReplID, s.Fork = 4, "h3", 61188
+				s.PastForks = []pastFork{{Epoch: 2, New: "b", ReplID: "h1", Offset: 28440}, {Epoch: 3, New: "d", ReplID: "old", Offset: 5000}}
+				return s
+			}(), Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379", KeepTail: true},
+		},
+		{
+			name: "seed 302: at the earlier fork of its history: a plain re-point",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.Epoch, s.ForkReplID, s.Fork = 4, "h3", 61188
+				s.PastForks = []pastFork{{Epoch: 3, New: "d", ReplID: "old", Offset: 5000}}
+				return s
+			}(), Ready: true, Obs: atFork, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
 			name: "its tail is not kept where divergent writes are off",
 			in:   localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
 			want: localPlan{RepointTo: "b:6379"},
@@ -581,6 +602,11 @@ func TestOldPrimaryHold(t *testing.T) {
 	otherFollower := silent(rep("c", 100), 500*time.Millisecond)
 	otherFollower.Rep.Obs.MasterAddr = "x:6379"
 	wantUntil := t0.Add(-500*time.Millisecond + p.Fresh + p.FenceAfter + ackLagBound(p))
+	switched := otherFollower
+	switched.Received = t0
+	switched.Links = []linkMark{{Addr: "p:6379", At: t0.Add(-2 * time.Second)}, {Addr: "x:6379", At: t0}}
+	switchedLongAgo := switched
+	switchedLongAgo.Links = []linkMark{{Addr: "p:6379", At: t0.Add(-time.Minute)}}
 	for _, tt := range []struct {
 		name  string
 		peers map[string]peerView
@@ -595,15 +621,52 @@ func TestOldPrimaryHold(t *testing.T) {
 			t0.Add(p.Fresh + ackLagBound(p)), "c"},
 		{"the silent replica followed another primary: no hold", map[string]peerView{"p": stale, "c": otherFollower}, 1, time.Time{}, ""},
 		{"last heard long ago: the hold is over", map[string]peerView{"p": stale, "c": silent(oldFollower, time.Minute)}, 1, time.Time{}, ""},
+		// Chaos seed 305 (N=5): a deposed primary whose sidecar is cut
+		// off still counts the acknowledgements of replicas re-pointed
+		// away from it since.
+		{"a replica in reach left it for another primary 2 s ago: until its last acknowledgement expires", map[string]peerView{"p": stale, "c": switched}, 1,
+			t0.Add(-2*time.Second + p.Fresh + ackLagBound(p)), "c"},
+		{"a silent replica left it: the same", map[string]peerView{"p": stale, "c": silent(switched, 100*time.Millisecond)}, 1,
+			t0.Add(-2*time.Second + p.Fresh + ackLagBound(p)), "c"},
+		{"this node's own Redis left it", map[string]peerView{"p": stale}, 1, t0.Add(-time.Second + p.Fresh + ackLagBound(p)), "b"},
+		{"left it long ago: no hold", map[string]peerView{"p": stale, "c": switchedLongAgo}, 1, time.Time{}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := p
 			p.MinReplicas = tt.min
-			until, who := oldPrimaryHold("p", addrs, "b", tt.peers, t0, p)
+			var self []linkMark
+			if strings.HasPrefix(tt.name, "this node's") {
+				self = []linkMark{{Addr: "p:6379", At: t0.Add(-time.Second)}}
+			}
+			until, who := oldPrimaryHold("p", addrs, "b", self, tt.peers, t0, p)
 			if !until.Equal(tt.until) || who != tt.who {
 				t.Errorf("hold until %v (%s), want %v (%s)", until, who, tt.until, tt.who)
 			}
 		})
+	}
+}
+
+// A Redis's link marks follow the primary it is linked to and forget what
+// no primary can count any more.
+func TestNextLinks(t *testing.T) {
+	keep := 5 * time.Second
+	var links []linkMark
+	links = nextLinks(links, "a:1", true, t0, keep)
+	links = nextLinks(links, "a:1", true, t0.Add(time.Second), keep)
+	if want := []linkMark{{"a:1", t0.Add(time.Second)}}; !slices.Equal(links, want) {
+		t.Fatalf("linked twice: %v, want %v", links, want)
+	}
+	links = nextLinks(links, "a:1", false, t0.Add(2*time.Second), keep)
+	links = nextLinks(links, "b:1", true, t0.Add(3*time.Second), keep)
+	if want := []linkMark{{"a:1", t0.Add(time.Second)}, {"b:1", t0.Add(3 * time.Second)}}; !slices.Equal(links, want) {
+		t.Fatalf("link down, then re-pointed: %v, want %v", links, want)
+	}
+	if got := lastLink(links, []string{"x:1", "a:1"}); !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("lastLink a: %v", got)
+	}
+	links = nextLinks(links, "", false, t0.Add(7*time.Second), keep)
+	if want := []linkMark{{"b:1", t0.Add(3 * time.Second)}}; !slices.Equal(links, want) {
+		t.Errorf("after keep: %v, want %v", links, want)
 	}
 }
 

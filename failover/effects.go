@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -292,6 +293,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 func (f *Failover) takeObs(c *core, o monitor.Observation) {
 	if o.Time.After(c.obs.Time) {
 		c.obs = o
+		c.links = nextLinks(c.links, o.MasterAddr(), o.Role == monitor.RoleReplica && o.LinkUp, o.Time, linkKeep(c.p))
 		if o.Reachable() && o.Time.After(c.localUpAt) {
 			c.localUpAt = o.Time
 		}
@@ -333,15 +335,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	self := f.nodeOf(c, f.self.Name, time.Now())
 	oldp := Node{Name: previous, Addr: f.memberAddr(st, previous)}
 	members := len(st.Members)
-	addrs := []string{oldp.Addr}
-	if pv, ok := c.peers[previous]; ok && pv.Rep.Addr != "" {
-		addrs = append(addrs, pv.Rep.Addr)
-	}
-	hold, holdFor := oldPrimaryHold(previous, addrs, f.self.Name, c.peers, time.Now(), c.p)
-	// A silent old primary's sidecar fences nothing: this one fences its
-	// Redis, if it answers, before releasing writes here.
-	fenceOld := reason == ReasonAuto && oldSilent(previous, f.self.Name, c.peers, time.Now(), c.p.Fresh)
-	selfFollowed := fenceOld && c.p.MinReplicas > 0 && followsOld(c.obs, addrs)
+	olds := f.oldHolds(c, previous, reason)
 	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
 	loopCtx := ctx
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
@@ -358,18 +352,24 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				fenced = false
 				return fmt.Errorf("%w: the newest entry is %s at epoch %d", authority.ErrStale, vst.Primary, vst.Epoch)
 			}
-			oldDone, oldFenced := make(chan struct{}), false
-			if fenceOld {
+			for _, h := range olds {
+				h.done = make(chan struct{})
+				if !h.fence {
+					close(h.done)
+					continue
+				}
 				// Beside the promotion: an old Redis cut off costs a
 				// timeout, which must not delay it.
 				go func() {
-					defer close(oldDone)
-					oldFenced = f.fenceOldPrimary(ctx, previous, addrs, oldPause)
+					defer close(h.done)
+					h.fenced = f.fenceOldPrimary(ctx, h.name, h.addrs, oldPause)
 				}()
-				defer func() { <-oldDone }()
-			} else {
-				close(oldDone)
 			}
+			defer func() {
+				for _, h := range olds {
+					<-h.done
+				}
+			}()
 			if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
 				fenced = false
 				return err
@@ -404,21 +404,33 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name, Entry: &entry}); err != nil {
 				return err
 			}
-			if selfFollowed {
-				// Its last acknowledgement to the old Redis came before
-				// the REPLICAOF NO ONE just done.
-				if t := time.Now().Add(ackBound); t.After(hold) {
-					hold, holdFor = t, f.self.Name
+			var hold *oldHold
+			for _, h := range olds {
+				if h.selfFollowed {
+					// Its last acknowledgement to the old Redis came
+					// before the REPLICAOF NO ONE just done.
+					if t := time.Now().Add(ackBound); t.After(h.until) {
+						h.until, h.who = t, f.self.Name
+					}
+				}
+				if hold == nil || h.until.After(hold.until) {
+					hold = h
 				}
 			}
-			if wait := time.Until(hold); wait > 0 {
-				f.log.Warn("holding writes until the old primary can take none", "epoch", epoch, "previous", previous,
-					"replica", holdFor, "wait", wait)
-				if err := f.pauseWrites(ctx, wait+f.cmdWait); err != nil {
-					return err
-				}
-				if err := waitHold(ctx, hold, oldDone, &oldFenced); err != nil {
-					return err
+			if wait := time.Duration(0); hold != nil {
+				if wait = time.Until(hold.until); wait > 0 {
+					f.log.Warn("holding writes until the old primary can take none", "epoch", epoch, "previous", previous,
+						"old", hold.name, "replica", hold.who, "wait", wait)
+					if err := f.pauseWrites(ctx, wait+f.cmdWait); err != nil {
+						return err
+					}
+					// Each old primary's hold ends at its time or when
+					// the fence on its Redis lands.
+					for _, h := range olds {
+						if err := waitHold(ctx, h.until, h.done, &h.fenced); err != nil {
+							return err
+						}
+					}
 				}
 			}
 			f.setMinReplicas(ctx, members)
@@ -508,6 +520,55 @@ func (f *Failover) fenceOldPrimary(ctx context.Context, prev string, addrs []str
 		f.log.Debug("fence old primary", "peer", prev, "redis_addr", addr, "err", err)
 	}
 	return false
+}
+
+// oldHold is a member whose Redis may still be a primary that a promotion
+// holds writes for (oldPrimaryHold) and fences if it answers.
+type oldHold struct {
+	name  string
+	addrs []string // its Redis: the committed address and the one it last reported
+	until time.Time
+	who   string // the replica that may acknowledge it the longest
+	// fence: try to pause its Redis; selfFollowed: the local Redis
+	// acknowledged it until the promotion (followsOld).
+	fence, selfFollowed bool
+	done                chan struct{} // closed when the fence is over
+	fenced              bool          // the fence landed; read after done
+}
+
+// oldHolds lists what a promotion replacing previous waits for: previous
+// itself, and every other member whose sidecar is silent and whose Redis
+// a replica acknowledged recently (oldPrimaryHold).
+func (f *Failover) oldHolds(c *core, previous, reason string) []*oldHold {
+	now := time.Now()
+	names := slices.Collect(maps.Keys(c.st.Members))
+	if previous != "" {
+		names = append(names, previous)
+	}
+	slices.Sort(names)
+	var out []*oldHold
+	for _, name := range slices.Compact(names) {
+		if name == f.self.Name {
+			continue
+		}
+		addrs := []string{f.memberAddr(c.st, name)}
+		if pv, ok := c.peers[name]; ok && pv.Rep.Addr != "" {
+			addrs = append(addrs, pv.Rep.Addr)
+		}
+		h := &oldHold{name: name, addrs: addrs}
+		h.until, h.who = oldPrimaryHold(name, addrs, f.self.Name, c.links, c.peers, now, c.p)
+		h.fence = !h.until.IsZero()
+		if name == previous {
+			// A silent old primary's sidecar fences nothing: this one
+			// fences its Redis, if it answers, before releasing writes.
+			h.fence = reason == ReasonAuto && oldSilent(previous, f.self.Name, c.peers, now, c.p.Fresh)
+			h.selfFollowed = h.fence && c.p.MinReplicas > 0 && followsOld(c.obs, addrs)
+		} else if h.until.IsZero() {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // waitHold waits until until, or until the fence on the old primary,
@@ -799,10 +860,13 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 				_ = f.unpauseWrites(ctx)
 				return err
 			}
+			// The history it leaves: after REPLICAOF NO ONE master_replid
+			// is a new one, and forkFor would not find the fork (seed 302).
+			from := f.replIDOf(ctx, f.rc.Addr)
 			if err := f.promoteTx(ctx); err != nil {
 				return err
 			}
-			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
+			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History, replID: from}
 			return f.demoteRedis(ctx, f.local.Client(), addr, true, keep)
 		}()
 		o := f.local.ProbeNow(ctx)
@@ -1225,6 +1289,9 @@ type keepReq struct {
 	node    string         // its node name
 	addr    string         // its Redis
 	history []HistoryEntry // the verified state's history, for the fork
+	// replID is the history its Redis stood on before it left it
+	// (startKeepTail promotes first); "" to ask the Redis.
+	replID string
 }
 
 // keepDivergent has the Keeper keep the writes k's Redis took after the
@@ -1268,7 +1335,11 @@ func (f *Failover) keepDivergent(ctx context.Context, k keepReq, newPrimary stri
 // from the new primary, which keeps it until it is promoted again or
 // restarts.
 func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (divergent.Fork, error) {
-	if fork, ok := forkFor(k.history, f.replIDOf(ctx, k.addr)); ok {
+	id := k.replID
+	if id == "" {
+		id = f.replIDOf(ctx, k.addr)
+	}
+	if fork, ok := forkFor(k.history, id); ok {
 		return fork, nil
 	}
 	for _, h := range k.history {

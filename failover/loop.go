@@ -24,6 +24,7 @@ type core struct {
 
 	peers     map[string]peerView
 	obs       monitor.Observation
+	links     []linkMark // the primaries the local Redis was recently linked to
 	localUpAt time.Time
 
 	probeAddr  string
@@ -172,7 +173,8 @@ func (f *Failover) loop(ctx context.Context) {
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
 	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
-		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep)}
+		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep),
+		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p))}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
@@ -286,7 +288,7 @@ func group(st authority.State) groupState {
 	g.Previous = st.Previous
 	for _, h := range st.History {
 		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
-			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Start: h.Start})
+			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Offset: h.ForkOffset, Start: h.Start})
 		}
 	}
 	if s := st.Switchover; s != nil {
@@ -441,6 +443,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		return
 	}
 	c.obs = o
+	c.links = nextLinks(c.links, o.MasterAddr(), o.Role == monitor.RoleReplica && o.LinkUp, o.Time, linkKeep(c.p))
 	if o.Reachable() && o.Time.After(c.localUpAt) {
 		c.localUpAt = o.Time
 	}
