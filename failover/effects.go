@@ -337,6 +337,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	members := len(st.Members)
 	olds := f.oldHolds(c, previous, reason)
 	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
+	holdFor := c.p.FailoverTimeout
 	loopCtx := ctx
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
@@ -370,7 +371,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 					<-h.done
 				}
 			}()
-			if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
+			if err := f.pauseWrites(ctx, holdFor); err != nil {
 				fenced = false
 				return err
 			}
@@ -760,7 +761,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 	if f.keeper == nil {
 		keep = nil
 	}
-	pause := f.cfg.SwitchoverTimeout
+	pause := f.failoverTimeout()
 	if keep != nil {
 		// The offset must stand still while the capture reads up to it.
 		pause += f.keeper.Config().CaptureTimeout
@@ -1122,6 +1123,16 @@ func roleName(r string) string {
 // step while it is wanted, it must survive a stalled sidecar (a loaded host,
 // a GC pause) until the majority can have replaced this primary, and it
 // lapses by itself if this sidecar dies: down_after plus a few intervals.
+// failoverTimeout is the effective failover timeout: the group-wide
+// setting as last committed, or the file's failover.switchover_timeout.
+func (f *Failover) failoverTimeout() time.Duration {
+	var s authority.Settings
+	if v := f.current(); v != nil {
+		s = v.state.Settings
+	}
+	return f.cfg.params(s, f.fresh).FailoverTimeout
+}
+
 func (f *Failover) fencePause(p params) time.Duration {
 	return p.DownAfter + 3*f.mc.Interval + 2*f.mc.Timeout
 }

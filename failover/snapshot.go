@@ -62,7 +62,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 	handingOver := group(st).Switchover.active(st.Epoch, now)
 	s := Snapshot{
 		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
-		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs,
+		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs, FailoverTimeout: c.p.FailoverTimeout,
 		Fenced: c.fenced, Paused: st.Paused, FlapPaused: st.FlapPaused, Leader: leader,
 		Isolated:   isolated(f.auth.LastContact(), now, c.p),
 		InFailover: c.promoting || handingOver || (st.Primary != "" && !st.Promoted),

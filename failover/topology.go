@@ -37,6 +37,9 @@ type Snapshot struct {
 	Quorum        int           `json:"quorum"`
 	DownAfter     time.Duration `json:"down_after_ns"`
 	ParallelSyncs int           `json:"parallel_syncs"`
+	// FailoverTimeout is the effective failover timeout: the group-wide
+	// setting, or failover.switchover_timeout while none is set.
+	FailoverTimeout time.Duration `json:"failover_timeout_ns"`
 	// Writable is true while the primary is known, reachable and not fenced.
 	Writable bool `json:"writable"`
 	Fenced   bool `json:"fenced"` // this sidecar has paused writes on its own Redis
