@@ -135,7 +135,8 @@ func TestConfigEndpointWired(t *testing.T) {
 }
 
 // memSettings holds settings in memory: it stands in for the replicated
-// store (not wired on this branch) to test the HTTP layer only.
+// store (sentinelAdmin, which needs a running group) to test the HTTP
+// layer only.
 type memSettings struct{ kv map[string]string }
 
 func (m *memSettings) Settings() map[string]string { return maps.Clone(m.kv) }
@@ -177,5 +178,10 @@ func TestConfigHandler(t *testing.T) {
 	}
 	if code, body := do(http.MethodPost, `{"quorum":"3"}`, "tok"); code != 200 || !strings.Contains(body, `"quorum": "3"`) || store.kv["quorum"] != "3" {
 		t.Errorf("POST = %d %s, store %v", code, body, store.kv)
+	}
+	// The Redis password never reaches the replicated store.
+	if code, body := do(http.MethodPost, `{"auth-pass":"new"}`, "tok"); code != http.StatusBadRequest ||
+		!strings.Contains(body, "redis.password_file") || store.kv["auth-pass"] != "secret" {
+		t.Errorf("POST auth-pass = %d %s, store %v; want 400 naming redis.password_file", code, body, store.kv)
 	}
 }

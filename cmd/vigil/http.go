@@ -49,8 +49,8 @@ type httpDeps struct {
 	keeper queueView
 	guard  *accessGuard
 	logger *slog.Logger
-	// settings backs /v1/config; nil answers 501 until the group-wide
-	// settings are wired.
+	// settings backs /v1/config (the replicated group-wide settings);
+	// nil, in tests of the other routes, answers 501.
 	settings settingsView
 }
 

@@ -71,8 +71,8 @@ func TestSentinelSetChangesEverySidecar(t *testing.T) {
 		t.Fatalf("SENTINEL SET down-after-milliseconds 100: err = %v, want a refusal naming fence_after", err)
 	}
 	err = client("a").Do(ctx, "SENTINEL", "SET", "mymaster", "auth-pass", "x").Err()
-	if err == nil || !strings.Contains(err.Error(), "redis.password") {
-		t.Fatalf("SENTINEL SET auth-pass: err = %v, want a refusal naming redis.password", err)
+	if err == nil || !strings.Contains(err.Error(), "redis.password") || !strings.Contains(err.Error(), "redis.password_file") {
+		t.Fatalf("SENTINEL SET auth-pass: err = %v, want a refusal naming redis.password and redis.password_file", err)
 	}
 	downAfterEverywhere(2 * time.Second)
 
