@@ -801,6 +801,9 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 	self := f.nodeOf(c, f.self.Name, time.Now())
 	pn := f.nodeOf(c, primary, time.Now())
 	pn.Addr = addr
+	// Sentinel describes the replica as one of the failed master until
+	// +switch-master.
+	oldp := Node{Name: c.st.Previous, Addr: f.memberAddr(c.st, c.st.Previous)}
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.verify(ctx)
@@ -833,7 +836,7 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 			}
 			f.log.Info("replica re-pointed", "redis_addr", addr, "epoch", epoch)
 			c.reconfTo, c.reconfState = addr, 1
-			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, NewPrimary: pn})
+			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 		}
 	})
 }
@@ -949,16 +952,17 @@ func (f *Failover) trackReconf(c *core, now time.Time) {
 	}
 	self := f.nodeOf(c, f.self.Name, now)
 	pn := Node{Name: c.st.Primary, Addr: c.reconfTo}
+	oldp := Node{Name: c.st.Previous, Addr: f.memberAddr(c.st, c.st.Previous)}
 	if c.reconfState == 1 && (c.obs.SyncInProgress || !c.obs.LinkUp) {
 		c.reconfState = 2
-		f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+		f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 	}
 	if c.obs.LinkUp && !c.obs.SyncInProgress {
 		if c.reconfState == 1 {
-			f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+			f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 		}
 		c.reconfState = 0
-		f.emit(Event{Kind: EventReplicaReconfDone, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+		f.emit(Event{Kind: EventReplicaReconfDone, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 	}
 }
 

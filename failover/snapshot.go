@@ -114,6 +114,22 @@ func (f *Failover) publish(c *core, now time.Time) {
 				c.replicasSeen[name] = true
 				f.emit(Event{Kind: EventReplicaAdded, Epoch: st.Epoch, Node: n})
 			}
+			// Sentinel reports a replica's SDOWN too: an old primary
+			// that died is "+sdown slave ..." of the new primary, and
+			// "-sdown slave ..." when its Redis is back.
+			if n.SDown != c.replicasDown[name] && st.Primary != "" {
+				kind := EventSDownCleared
+				if n.SDown {
+					kind = EventSDown
+				}
+				c.replicasDown[name] = n.SDown
+				f.emit(Event{Kind: kind, Epoch: st.Epoch, Node: n})
+			}
+		}
+	}
+	for name := range c.replicasDown {
+		if !names[name] || name == st.Primary {
+			delete(c.replicasDown, name)
 		}
 	}
 	fresh, stale := 0, 0

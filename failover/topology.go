@@ -72,7 +72,7 @@ const (
 	EventFailoverEnd      EventKind = "+failover-end"
 	EventConvertToReplica EventKind = "+convert-to-slave"
 	EventReplicaAdded     EventKind = "+slave"
-	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis changed role
+	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis reports a new role, which agrees with the configuration
 	EventFenced           EventKind = "+fenced"
 	EventUnfenced         EventKind = "-fenced"
 
@@ -89,7 +89,10 @@ const (
 	EventReplicaReconfSent   EventKind = "+slave-reconf-sent"
 	EventReplicaReconfInProg EventKind = "+slave-reconf-inprog"
 	EventReplicaReconfDone   EventKind = "+slave-reconf-done"
-	EventRoleChangeCleared   EventKind = "-role-change"
+	// EventRoleChangeCleared ("-role-change", Sentinel's name) is this
+	// sidecar's own Redis reporting a role that contradicts the
+	// configuration: a new role, or a restart as the wrong role.
+	EventRoleChangeCleared EventKind = "-role-change"
 )
 
 // Event is one change of the topology.

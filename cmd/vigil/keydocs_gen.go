@@ -43,7 +43,7 @@ var keyDocs = map[string]string{
 	"gossip.rejoin_interval":             "How often this node retries joining known peers that are not alive (and the Join list while it is alone), which heals the group after a partition or a restart. Zero disables retries after the first successful join.",
 	"gossip.settle_timeout":              "gossip.settle_timeout caps how long Settle waits for membership to stop changing before the node starts acting. Zero means Settle waits only for its context.",
 	"gossip.tcp_timeout":                 "gossip.tcp_timeout bounds connecting to a peer and each reliable exchange with it (push/pull, Send). Must be positive.",
-	"hooks.on_role_change":               "hooks.on_role_change runs, asynchronously, when this node's own Redis changes role (promoted, converted to a replica, role reported changed).",
+	"hooks.on_role_change":               "hooks.on_role_change runs, asynchronously, when this node's own Redis changes role (promoted, converted to a replica, a role change vigil did not make: +role-change or -role-change).",
 	"hooks.post_failover":                "hooks.post_failover runs, asynchronously, once per failover (epoch) when it ends or the primary switches.",
 	"hooks.pre_promote":                  "hooks.pre_promote runs on the candidate's sidecar before its Redis is promoted. A non-zero exit status or running past Timeout vetoes the candidate. Empty allows every candidate.",
 	"hooks.timeout":                      "hooks.timeout bounds each hook command and each webhook attempt; a command still running then is killed with its whole process group. Must be positive. Default 10s.",
