@@ -69,19 +69,49 @@ func hostsOverlap(a, b string) bool {
 	return wild(a) || wild(b) || strings.EqualFold(a, b)
 }
 
-// maskURL hides a password in a URL's user information, so printing a
-// webhook URL does not print its credentials.
+// maskURL hides the credentials a URL carries, so printing a webhook URL
+// does not print them: the user information, and the values of query
+// parameters named like a credential (token, key, password, secret, ...).
 func maskURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return s
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "********")
-	} else {
-		u.User = url.User("********")
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "********")
+		} else {
+			u.User = url.User("********")
+		}
+	}
+	if u.RawQuery != "" {
+		// Parameter by parameter, in their order: url.Values would sort them.
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			name, _, ok := strings.Cut(p, "=")
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+			if ok && credentialParam(name) {
+				parts[i] = url.QueryEscape(name) + "=********"
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
 	}
 	return u.String()
+}
+
+// credentialParam reports whether a query parameter's name says it carries
+// a credential: token, access_token, key, api_key, apikey, password, pass,
+// secret, client_secret, auth, sig, signature, ...
+func credentialParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"token", "key", "pass", "secret", "auth", "sig", "credential"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // suggest returns the known key closest to key (by edit distance), for

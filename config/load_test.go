@@ -170,6 +170,37 @@ func TestRedactedMasksURLCredentials(t *testing.T) {
 	t.Error("hooks.webhook_url not printed")
 }
 
+// Credentials in a URL's query are masked too, each parameter in its place;
+// other parameters are printed as they are.
+func TestMaskURLQueryCredentials(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://hooks.example/x?token=t0ken", "https://hooks.example/x?token=********"},
+		{"https://hooks.example/x?a=1&key=k3y&b=2", "https://hooks.example/x?a=1&key=********&b=2"},
+		{"https://hooks.example/x?password=pw&secret=s3cret", "https://hooks.example/x?password=********&secret=********"},
+		{"https://hooks.example/x?access_token=t&api_key=k&X-Amz-Signature=s", "https://hooks.example/x?access_token=********&api_key=********&X-Amz-Signature=********"},
+		{"https://bot:pw@hooks.example/x?channel=ops&token=t", "https://bot:%2A%2A%2A%2A%2A%2A%2A%2A@hooks.example/x?channel=ops&token=********"},
+		{"https://hooks.example/x?channel=ops", "https://hooks.example/x?channel=ops"},
+		{"", ""},
+	} {
+		if got := maskURL(tc.in); got != tc.want {
+			t.Errorf("maskURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	cfg, err := load(t, "", nil, "--node.name", "a", "--hooks.webhook_url", "https://hooks.example/x?channel=ops&token=t0ken&secret=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range Redacted(cfg) {
+		if kv[0] == "hooks.webhook_url" {
+			if strings.Contains(kv[1], "t0ken") || strings.Contains(kv[1], "s3cret") || !strings.Contains(kv[1], "channel=ops") {
+				t.Errorf("hooks.webhook_url printed as %q", kv[1])
+			}
+			return
+		}
+	}
+	t.Error("hooks.webhook_url not printed")
+}
+
 // The divergent keeper's keys live under failover beside the failover
 // core's, from every source, and are validated with their names.
 func TestDivergentKeysUnderFailover(t *testing.T) {

@@ -88,7 +88,10 @@ type Config struct {
 	// SwitchoverTimeout bounds a planned switchover: how long writes on the
 	// old primary may stay paused while the target catches up and is
 	// promoted. When it passes, the switchover is abandoned and writes are
-	// released on the old primary.
+	// released on the old primary. It bounds the write pause of an
+	// automatic promotion and of a demotion the same way. The group-wide
+	// failover_timeout (SENTINEL SET <name> failover-timeout, vigil config
+	// set) overrides it while set.
 	SwitchoverTimeout time.Duration `koanf:"switchover_timeout"`
 
 	// Authority is the Raft group's configuration: failover.bootstrap_expect,
@@ -169,7 +172,7 @@ func (c Config) params(s authority.Settings, fresh time.Duration) params {
 	p := params{
 		Quorum: c.Quorum, DownAfter: c.DownAfter, FenceAfter: c.FenceAfter, MaxLagBytes: c.MaxLagBytes,
 		ParallelSyncs: c.ParallelSyncs, MaxFailovers: c.MaxFailovers, FlapWindow: c.FlapWindow,
-		MinReplicas: c.MinReplicas, Fresh: fresh,
+		MinReplicas: c.MinReplicas, FailoverTimeout: c.SwitchoverTimeout, Fresh: fresh,
 	}
 	if s.Quorum > 0 {
 		p.Quorum = s.Quorum
@@ -188,6 +191,9 @@ func (c Config) params(s authority.Settings, fresh time.Duration) params {
 	}
 	if s.FlapWindow > 0 {
 		p.FlapWindow = s.FlapWindow
+	}
+	if s.FailoverTimeout > 0 {
+		p.FailoverTimeout = s.FailoverTimeout
 	}
 	if s.MinReplicas != nil && *s.MinReplicas >= 0 {
 		p.MinReplicas = *s.MinReplicas

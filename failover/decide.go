@@ -28,6 +28,10 @@ type params struct {
 	MaxFailovers  int
 	FlapWindow    time.Duration
 	MinReplicas   int
+	// FailoverTimeout bounds how long a promotion or a switchover may hold
+	// writes paused (Sentinel's failover-timeout): the group-wide setting
+	// when an operator set one, failover.switchover_timeout otherwise.
+	FailoverTimeout time.Duration
 	// Fresh is how long a report counts as current.
 	Fresh time.Duration
 }

@@ -337,6 +337,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 	members := len(st.Members)
 	olds := f.oldHolds(c, previous, reason)
 	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
+	holdFor := c.p.FailoverTimeout
 	loopCtx := ctx
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
@@ -370,7 +371,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 					<-h.done
 				}
 			}()
-			if err := f.pauseWrites(ctx, f.cfg.SwitchoverTimeout); err != nil {
+			if err := f.pauseWrites(ctx, holdFor); err != nil {
 				fenced = false
 				return err
 			}
@@ -760,7 +761,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 	if f.keeper == nil {
 		keep = nil
 	}
-	pause := f.cfg.SwitchoverTimeout
+	pause := f.failoverTimeout()
 	if keep != nil {
 		// The offset must stand still while the capture reads up to it.
 		pause += f.keeper.Config().CaptureTimeout
@@ -800,6 +801,9 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 	self := f.nodeOf(c, f.self.Name, time.Now())
 	pn := f.nodeOf(c, primary, time.Now())
 	pn.Addr = addr
+	// Sentinel describes the replica as one of the failed master until
+	// +switch-master.
+	oldp := Node{Name: c.st.Previous, Addr: f.memberAddr(c.st, c.st.Previous)}
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.verify(ctx)
@@ -832,7 +836,7 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 			}
 			f.log.Info("replica re-pointed", "redis_addr", addr, "epoch", epoch)
 			c.reconfTo, c.reconfState = addr, 1
-			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, NewPrimary: pn})
+			f.emit(Event{Kind: EventReplicaReconfSent, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 		}
 	})
 }
@@ -948,16 +952,17 @@ func (f *Failover) trackReconf(c *core, now time.Time) {
 	}
 	self := f.nodeOf(c, f.self.Name, now)
 	pn := Node{Name: c.st.Primary, Addr: c.reconfTo}
+	oldp := Node{Name: c.st.Previous, Addr: f.memberAddr(c.st, c.st.Previous)}
 	if c.reconfState == 1 && (c.obs.SyncInProgress || !c.obs.LinkUp) {
 		c.reconfState = 2
-		f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+		f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 	}
 	if c.obs.LinkUp && !c.obs.SyncInProgress {
 		if c.reconfState == 1 {
-			f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+			f.emit(Event{Kind: EventReplicaReconfInProg, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 		}
 		c.reconfState = 0
-		f.emit(Event{Kind: EventReplicaReconfDone, Epoch: c.st.Epoch, Node: self, NewPrimary: pn})
+		f.emit(Event{Kind: EventReplicaReconfDone, Epoch: c.st.Epoch, Node: self, OldPrimary: oldp, NewPrimary: pn})
 	}
 }
 
@@ -1122,6 +1127,16 @@ func roleName(r string) string {
 // step while it is wanted, it must survive a stalled sidecar (a loaded host,
 // a GC pause) until the majority can have replaced this primary, and it
 // lapses by itself if this sidecar dies: down_after plus a few intervals.
+// failoverTimeout is the effective failover timeout: the group-wide
+// setting as last committed, or the file's failover.switchover_timeout.
+func (f *Failover) failoverTimeout() time.Duration {
+	var s authority.Settings
+	if v := f.current(); v != nil {
+		s = v.state.Settings
+	}
+	return f.cfg.params(s, f.fresh).FailoverTimeout
+}
+
 func (f *Failover) fencePause(p params) time.Duration {
 	return p.DownAfter + 3*f.mc.Interval + 2*f.mc.Timeout
 }

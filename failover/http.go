@@ -42,7 +42,7 @@ func (f *Failover) Handler(adminToken string) http.Handler {
 			writeError(w, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout+2*f.cmdWait)
+		ctx, cancel := context.WithTimeout(r.Context(), f.failoverTimeout()+2*f.cmdWait)
 		defer cancel()
 		c, err := f.Switchover(ctx, req.To)
 		if err != nil {
@@ -97,7 +97,7 @@ func (f *Failover) Handler(adminToken string) http.Handler {
 			writeError(w, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.SwitchoverTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), f.failoverTimeout())
 		defer cancel()
 		if err := f.Forget(ctx, req.Node); err != nil {
 			writeError(w, err)

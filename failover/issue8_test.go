@@ -93,6 +93,52 @@ func TestSettingsApplyEverywhere(t *testing.T) {
 	if err := g.node("c").failover().SetSettings(context.Background(), authority.Settings{DownAfter: time.Millisecond}); err == nil {
 		t.Error("a down_after below fence_after was accepted")
 	}
+
+	// failover-timeout reaches the behaviour: the next switchover's
+	// deadline is the group-wide value, not the file's 5s.
+	const timeout = 9 * time.Second
+	if err := g.node("c").failover().SetSettings(context.Background(), authority.Settings{FailoverTimeout: timeout}); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range g.nodes {
+			if got := n.failover().Snapshot().FailoverTimeout; got != timeout {
+				return fmt.Errorf("%s: failover timeout %s, want %s", n.name, got, timeout)
+			}
+		}
+		return nil
+	})
+	intent := make(chan authority.Switchover, 1)
+	watchCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		for {
+			st, ch := g.node("b").auth.Watch()
+			if st.Switchover != nil {
+				intent <- *st.Switchover
+				return
+			}
+			select {
+			case <-ch:
+			case <-watchCtx.Done():
+				return
+			}
+		}
+	}()
+	began := time.Now()
+	if _, err := g.node("c").failover().Switchover(context.Background(), "b"); err != nil {
+		t.Fatalf("switchover to b: %v", err)
+	}
+	select {
+	case sw := <-intent:
+		// The deadline is set when the switchover begins, after began.
+		if got := sw.Deadline.Sub(began); got < timeout-time.Second || got > timeout+5*time.Second {
+			t.Errorf("switchover deadline %s after the call, want about the failover timeout %s", got, timeout)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no switchover intent was committed")
+	}
+	g.waitConverged(30*time.Second, "b")
 }
 
 // freezer stands between one sidecar's failover and its authority. Armed,

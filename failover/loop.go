@@ -82,14 +82,18 @@ type core struct {
 	// clients (localPlan.Evict).
 	evictedAt time.Time
 
+	// lastRole is the role the local Redis last reported; "" at start and
+	// while it is unreachable.
 	lastRole    monitor.Role
-	roleChanged bool
 	expectRole  monitor.Role
 	expectUntil time.Time
 
 	switched     string // the primary last announced with +switch-master
 	switchedAddr string
 	replicasSeen map[string]bool
+	// replicasDown are the non-primary members announced with +sdown
+	// (their Redis silent for down_after): -sdown follows on recovery.
+	replicasDown map[string]bool
 	reconfTo     string // this replica was re-pointed to this address
 	reconfState  int    // 0 none, 1 sent, 2 in progress
 
@@ -104,6 +108,7 @@ func (f *Failover) newCore(now time.Time) *core {
 		peers:        map[string]peerView{},
 		foreign:      map[string]bool{},
 		replicasSeen: map[string]bool{},
+		replicasDown: map[string]bool{},
 		minReplicas:  -1,
 	}
 }
@@ -203,16 +208,18 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 		f.emit(Event{Kind: EventNewEpoch, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
 		if leader, self := f.auth.Leader(); !self && leader != "" && st.Primary != old.Primary {
 			f.emit(Event{Kind: EventConfigUpdateFrom, Epoch: st.Epoch, Node: f.nodeOf(c, leader, now),
-				NewPrimary: f.nodeOf(c, st.Primary, now)})
+				OldPrimary: f.nodeOf(c, old.Primary, now), NewPrimary: f.nodeOf(c, st.Primary, now)})
 		}
 	}
 	if st.Primary != old.Primary || st.Epoch != old.Epoch {
 		f.log.Info("new primary", "epoch", st.Epoch, "primary", st.Primary, "previous", old.Primary, "reason", st.Reason)
+		// Reported on the master instance, at the failed primary's address.
+		oldp := f.nodeOf(c, old.Primary, now)
 		if c.sdown {
-			f.emit(Event{Kind: EventSDownCleared, Epoch: old.Epoch, Node: f.nodeOf(c, old.Primary, now)})
+			f.emit(Event{Kind: EventSDownCleared, Epoch: old.Epoch, Node: oldp, OldPrimary: oldp})
 		}
 		if c.odown {
-			f.emit(Event{Kind: EventODownCleared, Epoch: old.Epoch, Node: f.nodeOf(c, old.Primary, now)})
+			f.emit(Event{Kind: EventODownCleared, Epoch: old.Epoch, Node: oldp, OldPrimary: oldp})
 		}
 		c.sdown, c.odown, c.ids.Empty = false, false, false
 		f.m.sdown.Set(0)
@@ -450,21 +457,30 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	if c.expectRole != "" && now.After(c.expectUntil) {
 		c.expectRole = ""
 	}
+	if !o.Reachable() {
+		c.lastRole = ""
+	}
 	if o.Reachable() && o.Role != "" {
+		// As Sentinel's INFO refresh: a change of the reported role is
+		// +role-change when the new role agrees with the configuration and
+		// -role-change when it contradicts it. A Redis first seen (at start,
+		// or back after being unreachable: a restart) has no previous
+		// role; it is reported only when it contradicts the configuration,
+		// as Sentinel reports an old primary that restarts as a master.
+		// The changes vigil makes itself are +promoted-slave and
+		// +convert-to-slave instead.
+		coherent := c.st.Primary == "" || (o.Role == monitor.RolePrimary) == (c.st.Primary == f.self.Name)
+		kind := EventRoleChange
+		if !coherent {
+			kind = EventRoleChangeCleared
+		}
 		switch {
 		case c.expectRole != "" && o.Role == c.expectRole:
 			c.expectRole = ""
-		case c.lastRole != "" && c.lastRole != o.Role:
-			f.emit(Event{Kind: EventRoleChange, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, now)})
-			c.roleChanged = true
+		case c.lastRole != "" && c.lastRole != o.Role, c.lastRole == "" && !coherent:
+			f.emit(Event{Kind: kind, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, now)})
 		}
 		c.lastRole = o.Role
-		// -role-change: the role is again what the configuration wants.
-		if c.roleChanged && c.st.Primary != "" &&
-			(o.Role == monitor.RolePrimary) == (c.st.Primary == f.self.Name) {
-			c.roleChanged = false
-			f.emit(Event{Kind: EventRoleChangeCleared, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, now)})
-		}
 	}
 	// Empty restart: the named primary's Redis came back as a new process
 	// on a new history with less data than a replica holds.

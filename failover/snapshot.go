@@ -62,7 +62,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 	handingOver := group(st).Switchover.active(st.Epoch, now)
 	s := Snapshot{
 		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
-		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs,
+		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs, FailoverTimeout: c.p.FailoverTimeout,
 		Fenced: c.fenced, Paused: st.Paused, FlapPaused: st.FlapPaused, Leader: leader,
 		Isolated:   isolated(f.auth.LastContact(), now, c.p),
 		InFailover: c.promoting || handingOver || (st.Primary != "" && !st.Promoted),
@@ -114,6 +114,22 @@ func (f *Failover) publish(c *core, now time.Time) {
 				c.replicasSeen[name] = true
 				f.emit(Event{Kind: EventReplicaAdded, Epoch: st.Epoch, Node: n})
 			}
+			// Sentinel reports a replica's SDOWN too: an old primary
+			// that died is "+sdown slave ..." of the new primary, and
+			// "-sdown slave ..." when its Redis is back.
+			if n.SDown != c.replicasDown[name] && st.Primary != "" {
+				kind := EventSDownCleared
+				if n.SDown {
+					kind = EventSDown
+				}
+				c.replicasDown[name] = n.SDown
+				f.emit(Event{Kind: kind, Epoch: st.Epoch, Node: n})
+			}
+		}
+	}
+	for name := range c.replicasDown {
+		if !names[name] || name == st.Primary {
+			delete(c.replicasDown, name)
 		}
 	}
 	fresh, stale := 0, 0

@@ -70,7 +70,7 @@ func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, er
 		return Configuration{}, fmt.Errorf("%w: %s", ErrNoCandidate, whyNot(excluded))
 	}
 	target := ranked[i].Name
-	timeout := f.cfg.SwitchoverTimeout
+	timeout := f.cfg.params(st.Settings, f.fresh).FailoverTimeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}

@@ -37,6 +37,9 @@ type Snapshot struct {
 	Quorum        int           `json:"quorum"`
 	DownAfter     time.Duration `json:"down_after_ns"`
 	ParallelSyncs int           `json:"parallel_syncs"`
+	// FailoverTimeout is the effective failover timeout: the group-wide
+	// setting, or failover.switchover_timeout while none is set.
+	FailoverTimeout time.Duration `json:"failover_timeout_ns"`
 	// Writable is true while the primary is known, reachable and not fenced.
 	Writable bool `json:"writable"`
 	Fenced   bool `json:"fenced"` // this sidecar has paused writes on its own Redis
@@ -69,7 +72,7 @@ const (
 	EventFailoverEnd      EventKind = "+failover-end"
 	EventConvertToReplica EventKind = "+convert-to-slave"
 	EventReplicaAdded     EventKind = "+slave"
-	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis changed role
+	EventRoleChange       EventKind = "+role-change" // this sidecar's own Redis reports a new role, which agrees with the configuration
 	EventFenced           EventKind = "+fenced"
 	EventUnfenced         EventKind = "-fenced"
 
@@ -86,7 +89,10 @@ const (
 	EventReplicaReconfSent   EventKind = "+slave-reconf-sent"
 	EventReplicaReconfInProg EventKind = "+slave-reconf-inprog"
 	EventReplicaReconfDone   EventKind = "+slave-reconf-done"
-	EventRoleChangeCleared   EventKind = "-role-change"
+	// EventRoleChangeCleared ("-role-change", Sentinel's name) is this
+	// sidecar's own Redis reporting a role that contradicts the
+	// configuration: a new role, or a restart as the wrong role.
+	EventRoleChangeCleared EventKind = "-role-change"
 )
 
 // Event is one change of the topology.

@@ -145,6 +145,10 @@ func printStatus(w io.Writer, st Status) error {
 		fmt.Fprint(w, "  FAILOVER IN PROGRESS")
 	}
 	fmt.Fprintln(w)
+	// The effective group-wide settings (the replicated ones where set, the
+	// file's otherwise), so a SENTINEL SET or vigil config set shows here.
+	fmt.Fprintf(w, "settings  quorum %d  down_after %s  failover_timeout %s  parallel_syncs %d\n",
+		t.Quorum, t.DownAfter, t.FailoverTimeout, t.ParallelSyncs)
 	if t.WhyNot != "" {
 		fmt.Fprintf(w, "no promotable replica: %s\n", t.WhyNot)
 	}

@@ -105,6 +105,19 @@ func TestReadCommandsTableAndJSON(t *testing.T) {
 	if out := cli("retryq", "ls", "-o", "json"); !json.Valid([]byte(out)) {
 		t.Errorf("retryq ls -o json:\n%s", out)
 	}
+	// divergent ls (no archive here); divergent show's table and JSON are in
+	// TestDivergentCommands, which has an archive.
+	if out := cli("divergent", "ls"); !strings.HasPrefix(out, "NAME") {
+		t.Errorf("divergent ls table:\n%s", out)
+	}
+	for _, flag := range [][]string{{"-o", "json"}, {"--json"}} {
+		var arch struct {
+			Archives []json.RawMessage `json:"archives"`
+		}
+		if out := cli(append([]string{"divergent", "ls"}, flag...)...); json.Unmarshal([]byte(out), &arch) != nil || arch.Archives == nil {
+			t.Errorf("divergent ls %v:\n%s", flag, out)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string

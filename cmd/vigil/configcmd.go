@@ -72,7 +72,9 @@ func newConfigSetCmd(o *adminOptions) *cobra.Command {
 		Use:   "set KEY=VALUE...",
 		Short: "Change group-wide settings on every sidecar",
 		Long: "Change group-wide settings on every sidecar, without a restart. Keys are Sentinel's:\n" +
-			"down-after-milliseconds, quorum, parallel-syncs, failover-timeout, auth-pass.",
+			"down-after-milliseconds, quorum, parallel-syncs, failover-timeout. auth-pass is refused:\n" +
+			"the Redis password never enters the replicated Raft log; set redis.password or\n" +
+			"redis.password_file in each sidecar's configuration.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kv := make(map[string]string, len(args))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,25 +30,29 @@ func newDivergentCmd(o *adminOptions) *cobra.Command {
 func divergentPath(name string) string { return "/v1/divergent/" + url.PathEscape(name) }
 
 func newDivergentLsCmd(o *adminOptions) *cobra.Command {
-	var asJSON bool
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the archives, oldest epoch first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
+			var res struct {
 				Archives []divergent.Manifest `json:"archives"`
 			}
-			if err := o.call(cmd.Context(), http.MethodGet, "/v1/divergent", nil, &out); err != nil {
+			if err := o.call(cmd.Context(), http.MethodGet, "/v1/divergent", nil, &res); err != nil {
 				return err
 			}
 			if asJSON {
-				return printJSON(o.Stdout, out)
+				return printJSON(o.Stdout, res)
 			}
-			return printArchives(o.Stdout, out.Archives)
+			return printArchives(o.Stdout, res.Archives)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	out = bindOutput(cmd)
 	return o.bind(cmd)
 }
 
@@ -73,11 +78,16 @@ func printArchives(w io.Writer, ms []divergent.Manifest) error {
 
 func newDivergentShowCmd(o *adminOptions) *cobra.Command {
 	var resp bool
+	var out *output
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show an archive's manifest, or with --resp its RESP file (for redis-cli --pipe)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := out.asJSON()
+			if err != nil {
+				return err
+			}
 			if resp {
 				return o.stream(cmd.Context(), divergentPath(args[0])+"/resp")
 			}
@@ -85,11 +95,54 @@ func newDivergentShowCmd(o *adminOptions) *cobra.Command {
 			if err := o.call(cmd.Context(), http.MethodGet, divergentPath(args[0]), nil, &m); err != nil {
 				return err
 			}
-			return printJSON(o.Stdout, m)
+			if asJSON {
+				return printJSON(o.Stdout, m)
+			}
+			return printManifest(o.Stdout, m)
 		},
 	}
 	cmd.Flags().BoolVar(&resp, "resp", false, "write the RESP file to standard output")
+	out = bindOutput(cmd)
 	return o.bind(cmd)
+}
+
+// printManifest renders one archive's manifest as a two-column table.
+func printManifest(w io.Writer, m divergent.Manifest) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	fmt.Fprintln(tw, "FIELD\tVALUE")
+	row("name", m.Name)
+	row("state", m.State)
+	row("epoch", m.Epoch)
+	row("node", m.Node)
+	row("redis_addr", m.Addr)
+	row("fork", fmt.Sprintf("%s offset %d", m.OldReplID, m.ForkOffset))
+	row("end_offset", m.EndOffset)
+	row("bytes", m.Bytes)
+	row("missing_bytes", m.Missing)
+	row("commands", m.Commands)
+	row("units", m.Units)
+	db := strconv.Itoa(m.StartDB)
+	if !m.StartDBKnown {
+		db += " (assumed)"
+	}
+	row("start_db", db)
+	if m.File != "" {
+		row("file", fmt.Sprintf("%s (%d bytes)", m.File, m.FileBytes))
+	}
+	if m.Error != "" {
+		row("error", m.Error)
+	}
+	row("created", m.CreatedAt.Local().Format(time.DateTime))
+	row("updated", m.UpdatedAt.Local().Format(time.DateTime))
+	if r := m.Replay; r != nil {
+		row("replay", fmt.Sprintf("to %s at %s: %d units, %d applied, %d applied before, %d failed, %d command errors",
+			r.Target, r.At.Local().Format(time.DateTime), r.Units, r.Applied, r.Duplicates, r.Failed, r.CommandErrors))
+		for _, e := range r.Errors {
+			row("replay_error", e)
+		}
+	}
+	return tw.Flush()
 }
 
 func newDivergentReplayCmd(o *adminOptions) *cobra.Command {

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,8 +77,19 @@ func TestDivergentCommands(t *testing.T) {
 		t.Fatalf("ls: %q, err %v", out, err)
 	}
 	out, err = vigil("divergent", "show", "2-a")
-	if err != nil || !strings.Contains(out, `"commands": 20`) {
-		t.Fatalf("show: %q, err %v", out, err)
+	if err != nil || !strings.HasPrefix(out, "FIELD") || !regexp.MustCompile(`(?m)^commands +20$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^state +pending$`).MatchString(out) {
+		t.Fatalf("show (table): %q, err %v", out, err)
+	}
+	for _, flag := range [][]string{{"-o", "json"}, {"--json"}} {
+		out, err = vigil(append([]string{"divergent", "show", "2-a"}, flag...)...)
+		var m divergent.Manifest
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &m)
+		}
+		if err != nil || m.Commands != 20 || m.Name != "2-a" {
+			t.Fatalf("show %v: %q, err %v", flag, out, err)
+		}
 	}
 	resp, err := vigil("divergent", "show", "2-a", "--resp")
 	if err != nil {

@@ -108,9 +108,9 @@ func parseBytes(s string) (int64, error) {
 // in Sentinel's key names (redirect.SettingKeys).
 type settingsView = redirect.SettingsStore
 
-// errSettingsUnwired is the answer while the group-wide settings are not
-// wired into this build (they live in the replicated configuration).
-var errSettingsUnwired = errors.New("group-wide settings need the replicated configuration, which this build does not wire")
+// errSettingsUnwired is the answer of a server built without a settings
+// store (tests of the other routes); `vigil run` always has one.
+var errSettingsUnwired = errors.New("group-wide settings need the replicated configuration, which this server does not have")
 
 // configRoutes mounts configHandler: reading the settings is open
 // (auth-pass is masked), changing them is an admin call.
@@ -122,7 +122,7 @@ func configRoutes(mux *http.ServeMux, guard *accessGuard, store settingsView) {
 
 // configHandler serves GET /v1/config (the group-wide settings) and POST
 // /v1/config ({"key": "value", ...}, admin token required) for `vigil
-// config show|set`. A nil store answers 501.
+// config show|set`. A nil store (never in `vigil run`) answers 501.
 func configHandler(store settingsView) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if store == nil {
@@ -190,6 +190,7 @@ func validateSettings(kv map[string]string) error {
 			continue
 		}
 		if k == "auth-pass" {
+			errs = append(errs, errAuthPass)
 			continue
 		}
 		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
@@ -244,7 +245,8 @@ func (a sentinelAdmin) Settings() map[string]string {
 
 // errAuthPass refuses auth-pass: replicating the Redis password through
 // the Raft log would write it to every sidecar's raft.db.
-var errAuthPass = errors.New("auth-pass is not a group-wide setting in vigil: set redis.password in each sidecar's configuration")
+var errAuthPass = errors.New("auth-pass is not a group-wide setting in vigil (the Redis password must never enter the replicated Raft log, raft.db): " +
+	"set redis.password or redis.password_file in each sidecar's configuration")
 
 // SetSettings changes the given settings on every sidecar: it overlays kv
 // (Sentinel's names, positive integers as validated by the callers) on the

@@ -82,9 +82,10 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
-// TestPatroniHealthEndpoints checks the Patroni-style endpoints against a
-// real primary and replica, every method HAProxy and Kubernetes use, and
-// that /-/ready and /readiness turn 503 when Redis goes down.
+// TestPatroniHealthEndpoints checks the Patroni-style endpoints and
+// /-/healthy, /-/ready and /health against a real primary and replica,
+// every method HAProxy and Kubernetes use, and that /-/ready, /readiness
+// and /health turn 503 when Redis goes down.
 func TestPatroniHealthEndpoints(t *testing.T) {
 	p := redistest.Start(t, redistest.Options{})
 	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
@@ -105,7 +106,13 @@ func TestPatroniHealthEndpoints(t *testing.T) {
 		sp.wantStatus(t, m, "/liveness", http.StatusOK)
 		sp.wantStatus(t, m, "/readiness", http.StatusOK)
 		sr.wantStatus(t, m, "/readiness", http.StatusOK)
+		// The Prometheus-style and legacy paths too.
+		sp.wantStatus(t, m, "/-/healthy", http.StatusOK)
+		sp.wantStatus(t, m, "/-/ready", http.StatusOK)
+		sr.wantStatus(t, m, "/-/ready", http.StatusOK)
+		sp.wantStatus(t, m, "/health", http.StatusOK)
 	}
+	sp.wantStatus(t, http.MethodPost, "/-/ready", http.StatusMethodNotAllowed)
 	sr.wantStatus(t, http.MethodGet, "/replica?lag=16XB", http.StatusBadRequest)
 	sp.wantStatus(t, http.MethodPost, "/read-write", http.StatusMethodNotAllowed)
 	sp.wantStatus(t, http.MethodGet, "/-/ready", http.StatusOK)
@@ -116,6 +123,11 @@ func TestPatroniHealthEndpoints(t *testing.T) {
 	sr.wantStatus(t, http.MethodGet, "/readiness", http.StatusServiceUnavailable)
 	sr.wantStatus(t, http.MethodGet, "/read-only", http.StatusServiceUnavailable)
 	sr.wantStatus(t, http.MethodGet, "/liveness", http.StatusOK)
+	for _, m := range []string{http.MethodHead, http.MethodOptions} {
+		sr.wantStatus(t, m, "/-/ready", http.StatusServiceUnavailable)
+		sr.wantStatus(t, m, "/health", http.StatusServiceUnavailable)
+		sr.wantStatus(t, m, "/-/healthy", http.StatusOK)
+	}
 }
 
 // /v1/config serves the group-wide settings from the replicated state: the
@@ -135,7 +147,8 @@ func TestConfigEndpointWired(t *testing.T) {
 }
 
 // memSettings holds settings in memory: it stands in for the replicated
-// store (not wired on this branch) to test the HTTP layer only.
+// store (sentinelAdmin, which needs a running group) to test the HTTP
+// layer only.
 type memSettings struct{ kv map[string]string }
 
 func (m *memSettings) Settings() map[string]string { return maps.Clone(m.kv) }
@@ -177,5 +190,10 @@ func TestConfigHandler(t *testing.T) {
 	}
 	if code, body := do(http.MethodPost, `{"quorum":"3"}`, "tok"); code != 200 || !strings.Contains(body, `"quorum": "3"`) || store.kv["quorum"] != "3" {
 		t.Errorf("POST = %d %s, store %v", code, body, store.kv)
+	}
+	// The Redis password never reaches the replicated store.
+	if code, body := do(http.MethodPost, `{"auth-pass":"new"}`, "tok"); code != http.StatusBadRequest ||
+		!strings.Contains(body, "redis.password_file") || store.kv["auth-pass"] != "secret" {
+		t.Errorf("POST auth-pass = %d %s, store %v; want 400 naming redis.password_file", code, body, store.kv)
 	}
 }

@@ -49,8 +49,8 @@ type httpDeps struct {
 	keeper queueView
 	guard  *accessGuard
 	logger *slog.Logger
-	// settings backs /v1/config; nil answers 501 until the group-wide
-	// settings are wired.
+	// settings backs /v1/config (the replicated group-wide settings);
+	// nil, in tests of the other routes, answers 501.
 	settings settingsView
 }
 
@@ -75,21 +75,6 @@ func newHTTPHandler(d httpDeps) http.Handler {
 		Registry: d.reg,
 		ErrorLog: slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 	}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "OK")
-	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		code, msg := readiness(d.local.Last(), d.fo.Ready(), d.fo.Snapshot())
-		writeText(w, code, msg)
-	})
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		obs := d.local.Last()
-		if !obs.Reachable() {
-			writeText(w, http.StatusServiceUnavailable, "redis unreachable: "+string(obs.Reason))
-			return
-		}
-		writeText(w, http.StatusOK, "redis reachable")
-	})
 	// HAProxy's httpchk and Kubernetes probes use GET, HEAD or OPTIONS;
 	// every method answers with the same status, as Patroni does.
 	check := func(fn func(*http.Request) (int, string)) http.HandlerFunc {
@@ -106,6 +91,19 @@ func newHTTPHandler(d httpDeps) http.Handler {
 			writeText(w, code, msg)
 		}
 	}
+	mux.Handle("/-/healthy", check(func(*http.Request) (int, string) {
+		return http.StatusOK, "OK"
+	}))
+	mux.Handle("/-/ready", check(func(*http.Request) (int, string) {
+		return readiness(d.local.Last(), d.fo.Ready(), d.fo.Snapshot())
+	}))
+	mux.Handle("/health", check(func(*http.Request) (int, string) {
+		obs := d.local.Last()
+		if !obs.Reachable() {
+			return http.StatusServiceUnavailable, "redis unreachable: " + string(obs.Reason)
+		}
+		return http.StatusOK, "redis reachable"
+	}))
 	mux.Handle("/primary", check(func(*http.Request) (int, string) {
 		if d.fo.IsPrimary() {
 			return http.StatusOK, "primary"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,6 +50,25 @@ func TestRunHelpDocumentsEveryKey(t *testing.T) {
 	}
 	if strings.Contains(help, "sets redis.addr") {
 		t.Error("run --help still shows placeholder usages")
+	}
+	// Each key's flag shows its value's type (pflag's names), never a
+	// word of its documentation: pflag takes the first backquoted word of
+	// a usage as the type name.
+	types := []string{"", "string", "strings", "int", "uint", "duration", "float", "bool"}
+	line := regexp.MustCompile(`(?m)^\s+--(\S+)( \S.*?)?  `)
+	shown := map[string]string{}
+	for _, m := range line.FindAllStringSubmatch(help, -1) {
+		shown[m[1]] = strings.TrimSpace(m[2])
+	}
+	for _, kv := range config.Redacted(config.Default()) {
+		typ, ok := shown[kv[0]]
+		if !ok {
+			t.Errorf("run --help: no flag line for --%s", kv[0])
+			continue
+		}
+		if !slices.Contains(types, typ) {
+			t.Errorf("run --help shows --%s %s: the type is a word of its documentation", kv[0], typ)
+		}
 	}
 	// A long doc is wrapped by pflag; its first words are enough.
 	if !strings.Contains(help, "The sidecar's unique name in the group.") {

@@ -246,7 +246,7 @@ func TestHealthEndpointsAndMetrics(t *testing.T) {
 func TestStatusCommand(t *testing.T) {
 	p := redistest.Start(t, redistest.Options{})
 	port := redistest.FreePort(t, "127.0.0.1")
-	s := startSidecar(t, "solo", p, nil, port, "--failover.quorum", "1")
+	s := startSidecar(t, "solo", p, nil, port, "--failover.quorum", "1", "--failover.down_after", "3s", "--failover.switchover_timeout", "7s")
 	redistest.Eventually(t, 10*time.Second, func() error {
 		var out, errb bytes.Buffer
 		if err := run(context.Background(), []string{"status", "--addr", s.http}, nil, &out, &errb); err != nil {
@@ -254,6 +254,10 @@ func TestStatusCommand(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "solo") || !strings.Contains(out.String(), p.Addr()) {
 			return fmt.Errorf("status output lacks the node:\n%s", out.String())
+		}
+		// The effective group-wide settings: the file's, none being set.
+		if want := "settings  quorum 1  down_after 3s  failover_timeout 7s  parallel_syncs 1\n"; !strings.Contains(out.String(), want) {
+			return fmt.Errorf("status output lacks %q:\n%s", want, out.String())
 		}
 		return nil
 	})

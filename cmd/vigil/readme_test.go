@@ -110,3 +110,19 @@ func TestReadmeMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The README describes what the code does, not a plan: a feature it names
+// is either there (and tested) or not mentioned. "until it is wired" is how
+// drifted promises read.
+func TestReadmeNoPendingWiring(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.ToLower(strings.Join(strings.Fields(string(b)), " "))
+	for _, phrase := range []string{"until it is wired", "until wired", "until the replicated settings are wired", "not wired"} {
+		if i := strings.Index(flat, phrase); i >= 0 {
+			t.Errorf("README promises future wiring (%q): ...%s...", phrase, flat[max(0, i-80):min(len(flat), i+80)])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,12 @@ func TestSentinelSetChangesEverySidecar(t *testing.T) {
 		t.Fatalf("SENTINEL SET on b: %v", err)
 	}
 	downAfterEverywhere(2 * time.Second)
+	// vigil status (the table) shows it too.
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"status", "--addr", g.node("c").sc.http}, nil, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "down_after 2s") {
+		t.Fatalf("vigil status on c after SENTINEL SET: %v\n%s%s", err, out.String(), errb.String())
+	}
 	got, err := client("c").Do(ctx, "SENTINEL", "CONFIG", "GET", "down-after-milliseconds").Slice()
 	if err != nil || len(got) != 2 || fmt.Sprint(got[1]) != "2000" {
 		t.Fatalf("SENTINEL CONFIG GET on c: %v, %v", got, err)
@@ -71,8 +78,8 @@ func TestSentinelSetChangesEverySidecar(t *testing.T) {
 		t.Fatalf("SENTINEL SET down-after-milliseconds 100: err = %v, want a refusal naming fence_after", err)
 	}
 	err = client("a").Do(ctx, "SENTINEL", "SET", "mymaster", "auth-pass", "x").Err()
-	if err == nil || !strings.Contains(err.Error(), "redis.password") {
-		t.Fatalf("SENTINEL SET auth-pass: err = %v, want a refusal naming redis.password", err)
+	if err == nil || !strings.Contains(err.Error(), "redis.password") || !strings.Contains(err.Error(), "redis.password_file") {
+		t.Fatalf("SENTINEL SET auth-pass: err = %v, want a refusal naming redis.password and redis.password_file", err)
 	}
 	downAfterEverywhere(2 * time.Second)
 

@@ -97,7 +97,8 @@ type HooksConfig struct {
 	PrePromote string `koanf:"pre_promote"`
 
 	// OnRoleChange runs, asynchronously, when this node's own Redis changes
-	// role (promoted, converted to a replica, role reported changed).
+	// role (promoted, converted to a replica, a role change vigil did not
+	// make: +role-change or -role-change).
 	OnRoleChange string `koanf:"on_role_change"`
 
 	// PostFailover runs, asynchronously, once per failover (epoch) when it
