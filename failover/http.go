@@ -71,7 +71,9 @@ func (f *Failover) Handler(adminToken string) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, f.Settings())
+		// What was committed: this sidecar may not have applied it yet
+		// (the leader commits, each sidecar applies in its own time).
+		writeJSON(w, http.StatusOK, s)
 	}))
 	mux.HandleFunc("POST /v1/pause", admin(func(w http.ResponseWriter, r *http.Request) {
 		c, err := f.Pause(r.Context())

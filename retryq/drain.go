@@ -210,12 +210,13 @@ func (q *Queue) drainLoop(ctx context.Context) {
 type outcome int
 
 const (
-	outReturn   outcome = iota // back to ready, nothing spent
-	outDone                    // applied now or earlier: delete
-	outRetry                   // item-specific failure: attempt spent, backoff
-	outDead                    // attempts exhausted
-	outDeadPerm                // permanent failure
-	outMissing                 // record vanished: forget
+	outReturn     outcome = iota // back to ready, nothing spent
+	outDone                      // applied now or earlier: delete
+	outRetry                     // item-specific failure: attempt spent, backoff
+	outDead                      // attempts exhausted
+	outDeadPerm                  // permanent failure
+	outDeadPolicy                // refused by retryq.allowed_commands at replay
+	outMissing                   // record vanished: forget
 )
 
 // replay sends one batch through the replay script in a single pipeline
@@ -227,6 +228,31 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		q.settle(batch, nil, make([]outcome, len(batch)), nil)
 		return
 	}
+	outs := make([]outcome, len(batch))
+	errs := make([]string, len(batch))
+	// The policy holds at replay too: items stored before
+	// retryq.allowed_commands was narrowed, or put in the file by anything
+	// but Enqueue, never run. They are dead-lettered, not dropped, so an
+	// operator sees them; live, the records the calls carry, lacks them.
+	live, cloned := recs, false
+	for i, r := range recs {
+		if r == nil {
+			outs[i] = outMissing
+			continue
+		}
+		if err := q.policy.Check(r.args); err != nil {
+			if !cloned {
+				live, cloned = slices.Clone(recs), true
+			}
+			live[i] = nil
+			outs[i], errs[i] = outDeadPolicy, "refused at replay: "+err.Error()
+			q.logger.Warn("queued item refused by the command policy; dead-lettered", "id", batch[i].id, "err", err)
+		}
+	}
+	if !slices.Contains(outs, outReturn) {
+		q.settle(batch, recs, outs, errs)
+		return
+	}
 	q.pmu.Lock()
 	needLoad := !pc.loaded
 	q.pmu.Unlock()
@@ -235,7 +261,7 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 	if needLoad {
 		if err := pc.c.ScriptLoad(rctx, replayScript).Err(); err != nil {
 			q.pause(pc.p, err)
-			q.settle(batch, recs, make([]outcome, len(batch)), nil)
+			q.settle(batch, recs, outs, errs)
 			return
 		}
 		q.pmu.Lock()
@@ -243,15 +269,8 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		q.pmu.Unlock()
 	}
 
-	outs := make([]outcome, len(batch))
-	errs := make([]string, len(batch))
-	for i, r := range recs {
-		if r == nil {
-			outs[i] = outMissing
-		}
-	}
 	ttl := strconv.FormatInt(q.cfg.DoneTTL.Milliseconds(), 10)
-	calls := buildCalls(batch, recs, ttl, nil)
+	calls := buildCalls(batch, live, ttl, nil)
 	// One connection for the batch and its confirmation: WAIT counts the
 	// replicas that hold this connection's writes.
 	cn := pc.c.Conn()
@@ -327,7 +346,7 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 	if len(split) > 0 && primaryErr == nil && !noScript {
 		// Alone, each item's result is its own; a predecessor check still
 		// applies between consecutive items of a group.
-		calls = buildCalls(batch, recs, ttl, split)
+		calls = buildCalls(batch, live, ttl, split)
 		pipe := cn.Pipeline()
 		for _, c := range calls {
 			c.cmd = pipe.Do(rctx, c.args...)
@@ -539,7 +558,7 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 			r.next = now.Add(q.backoff(r.attempts)).UnixNano()
 			updates[i] = update{val: r.encode(nil), rec: r}
 			dirty = true
-		case outDead, outDeadPerm:
+		case outDead, outDeadPerm, outDeadPolicy:
 			r := recs[i]
 			r.attempts++
 			r.lastErr = errs[i]
@@ -554,7 +573,7 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 			b := tx.Bucket(bucketItems)
 			for i, o := range outs {
 				switch o {
-				case outRetry, outDead, outDeadPerm:
+				case outRetry, outDead, outDeadPerm, outDeadPolicy:
 					if err := b.Put(seqKey(batch[i].seq), updates[i].val); err != nil {
 						return err
 					}
@@ -568,7 +587,7 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 			q.logger.Error("record replay outcome", "err", fmt.Errorf("retryq: write %s: %w", q.path, err))
 			for i, o := range outs {
 				switch o {
-				case outRetry, outDead, outDeadPerm:
+				case outRetry, outDead, outDeadPerm, outDeadPolicy:
 					outs[i] = outReturn
 				}
 			}
@@ -585,7 +604,7 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 	}
 
 	nowNs := now.UnixNano()
-	var nDone, nFailed, nDeadPerm, nDeadExh int
+	var nDone, nFailed, nDeadPerm, nDeadPolicy, nDeadExh int
 	q.mu.Lock()
 	touched := map[*group]bool{}
 	for i, e := range batch {
@@ -607,16 +626,19 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 			e.attempts, e.next = r.attempts, r.next
 			e.size = int64(8 + len(updates[i].val))
 			nFailed++
-		case outDead, outDeadPerm:
+		case outDead, outDeadPerm, outDeadPolicy:
 			r := updates[i].rec
 			e.attempts, e.next = r.attempts, 0
 			q.x.bytes += int64(8+len(updates[i].val)) - e.size
 			e.size = int64(8 + len(updates[i].val))
 			q.x.kill(e, nowNs)
 			nFailed++
-			if outs[i] == outDeadPerm {
+			switch outs[i] {
+			case outDeadPerm:
 				nDeadPerm++
-			} else {
+			case outDeadPolicy:
+				nDeadPolicy++
+			default:
 				nDeadExh++
 			}
 			if g := q.x.groups[e.group]; g != nil {
@@ -637,8 +659,9 @@ func (q *Queue) settle(batch []*entry, recs []*record, outs []outcome, errs []st
 	q.m.replayed.Add(float64(nDone))
 	q.failed.Add(uint64(nFailed))
 	q.m.failed.Add(float64(nFailed))
-	q.deadLettered.Add(uint64(nDeadPerm + nDeadExh))
+	q.deadLettered.Add(uint64(nDeadPerm + nDeadPolicy + nDeadExh))
 	q.m.deadLettered.WithLabelValues(reasonPermanent).Add(float64(nDeadPerm))
+	q.m.deadLettered.WithLabelValues(reasonPolicy).Add(float64(nDeadPolicy))
 	q.m.deadLettered.WithLabelValues(reasonExhausted).Add(float64(nDeadExh))
 }
 

@@ -8,7 +8,7 @@ type metrics struct {
 	enqueued     prometheus.Counter
 	replayed     prometheus.Counter
 	failed       prometheus.Counter
-	deadLettered *prometheus.CounterVec // reason: permanent, exhausted
+	deadLettered *prometheus.CounterVec // reason: permanent, exhausted, policy
 	rejected     *prometheus.CounterVec // reason: full, invalid
 	primaryErrs  prometheus.Counter
 	commitDur    prometheus.Histogram
@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_retryq_dead_lettered_total",
-			Help: "Items moved to the dead-letter set, by reason (permanent error or attempts exhausted).",
+			Help: "Items moved to the dead-letter set, by reason (permanent error, attempts exhausted, or refused at replay by retryq.allowed_commands: policy).",
 		}, []string{"reason"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_retryq_rejected_total",
@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
 	}
-	for _, r := range []string{reasonPermanent, reasonExhausted} {
+	for _, r := range []string{reasonPermanent, reasonExhausted, reasonPolicy} {
 		m.deadLettered.WithLabelValues(r)
 	}
 	for _, r := range []string{reasonFull, reasonInvalid} {
@@ -67,6 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 const (
 	reasonPermanent = "permanent"
 	reasonExhausted = "exhausted"
+	reasonPolicy    = "policy" // refused by retryq.allowed_commands at replay
 	reasonFull      = "full"
 	reasonInvalid   = "invalid"
 )

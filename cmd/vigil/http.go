@@ -130,11 +130,18 @@ func newHTTPHandler(d httpDeps) http.Handler {
 	mux.Handle("GET /debug/pprof/profile", d.guard.admin(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/symbol", d.guard.admin(http.HandlerFunc(pprof.Symbol)))
 	mux.Handle("GET /debug/pprof/trace", d.guard.admin(http.HandlerFunc(pprof.Trace)))
-	// The guard checks the tokens (reloadable); the handlers get none.
-	fo := d.guard.admin(d.fo.Handler(""))
-	for _, p := range []string{"/v1/switchover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
+	// The guard checks the tokens (reloadable); the handlers get none, so
+	// every route of the failover handler must be mounted here behind the
+	// guard: its own check does nothing with an empty token.
+	foh := d.fo.Handler("")
+	fo := d.guard.admin(foh)
+	for _, p := range []string{"/v1/switchover", "/v1/handover", "/v1/pause", "/v1/resume", "/v1/forget", "/v1/history"} {
 		mux.Handle(p, fo)
 	}
+	// Reading the group-wide settings is open, as GET /v1/config is;
+	// changing them is admin.
+	mux.Handle("GET /v1/settings", foh)
+	mux.Handle("/v1/settings", fo)
 	q := d.queue.Handler("")
 	mux.Handle("POST /v1/retryq", d.guard.enqueue(q))
 	mux.Handle("/v1/retryq", d.guard.admin(q))

@@ -111,6 +111,72 @@ func TestReadmeMetrics(t *testing.T) {
 	}
 }
 
+// The README's "Ports and what opens them" table matches the router: every
+// path of the monitoring row answers without a token, and every path of
+// the administration row refuses the enqueue token with 403 naming
+// http.admin_token (and a request without a token with 401) — none is
+// missing (404) or open.
+func TestReadmePortsTableMatchesRouter(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open, admin [][2]string
+	paths := func(cell string) [][2]string {
+		var out [][2]string
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(cell, -1) {
+			method, path, ok := strings.Cut(m[1], " ")
+			if !ok {
+				method, path = http.MethodGet, m[1]
+			}
+			if !strings.HasPrefix(path, "/") {
+				continue // http.listen_addr
+			}
+			// Stand-ins for the table's wildcards.
+			path = strings.NewReplacer("/-/*", "/-/healthy", "/v1/retryq/...", "/v1/retryq/stats",
+				"/v1/divergent/...", "/v1/divergent", "/debug/pprof", "/debug/pprof/").Replace(path)
+			out = append(out, [2]string{method, path})
+		}
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 3 {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(cells[0], " `http.listen_addr`"):
+			open = paths(cells[0])
+		case strings.HasPrefix(cells[1], "administration"):
+			admin = paths(cells[0])
+		}
+	}
+	if len(open) < 5 || len(admin) < 5 {
+		t.Fatalf("ports table not found in README.md: monitoring %v, administration %v", open, admin)
+	}
+	const adminTok, enqTok = "table-admin", "table-enqueue"
+	p := redistest.Start(t, redistest.Options{})
+	s := startSidecar(t, "solo", p, nil, redistest.FreePort(t, "127.0.0.1"), "--failover.quorum", "1",
+		"--http.admin_token", adminTok, "--http.enqueue_token", enqTok)
+	for _, ep := range open {
+		if code, body := s.request(t, ep[0], ep[1], "", ""); code == http.StatusNotFound || code == http.StatusUnauthorized || code == http.StatusForbidden {
+			t.Errorf("monitoring %s %s without a token: %d %s", ep[0], ep[1], code, body)
+		}
+	}
+	for _, ep := range admin {
+		if code, body := s.request(t, ep[0], ep[1], enqTok, ""); code != http.StatusForbidden || !strings.Contains(body, "http.admin_token") {
+			t.Errorf("administration %s %s with the enqueue token: %d %s, want 403 naming http.admin_token", ep[0], ep[1], code, body)
+		}
+		if code, body := s.request(t, ep[0], ep[1], "", ""); code != http.StatusUnauthorized {
+			t.Errorf("administration %s %s without a token: %d %s, want 401", ep[0], ep[1], code, body)
+		}
+		if code, body := s.request(t, ep[0], ep[1], adminTok, ""); code == http.StatusNotFound {
+			t.Errorf("administration %s %s with the admin token: 404 %s; the router does not mount it", ep[0], ep[1], body)
+		}
+	}
+	t.Logf("monitoring %v; administration %v", open, admin)
+}
+
 // The README describes what the code does, not a plan: a feature it names
 // is either there (and tested) or not mentioned. "until it is wired" is how
 // drifted promises read.

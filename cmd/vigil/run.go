@@ -161,7 +161,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 	keeper, err := divergent.New(cfg.Divergent, cfg.Node.DataDir, logger, reg, divergent.Deps{
 		Redis: divergent.RedisOptions{
 			Username: cfg.Redis.Username, Password: password,
-			TLS: sec.redisTLS.Config(""), DialTimeout: cfg.Monitor.Timeout,
+			TLS: sec.redisTLS, DialTimeout: cfg.Monitor.Timeout,
 		},
 		Primary: func() (string, bool) {
 			snap := fo.Snapshot()

@@ -179,6 +179,7 @@ func TestTokensAndCommandPolicy(t *testing.T) {
 	}
 	for _, ep := range [][2]string{
 		{http.MethodPost, "/v1/switchover"}, {http.MethodPost, "/v1/pause"}, {http.MethodGet, "/debug/pprof/"},
+		{http.MethodPost, "/v1/handover"}, {http.MethodPost, "/v1/settings"}, {http.MethodPost, "/v1/config"},
 		{http.MethodGet, "/v1/retryq/stats"}, {http.MethodDelete, "/v1/retryq?state=ready"},
 		{http.MethodGet, "/v1/divergent"}, {http.MethodPost, "/v1/divergent/x/replay"},
 	} {
@@ -305,7 +306,8 @@ func TestAdminRefusesNonLoopbackWithoutToken(t *testing.T) {
 		}
 		return nil
 	})
-	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"POST", "/v1/pause"}, {"GET", "/v1/retryq/stats"}, {"GET", "/v1/divergent"}} {
+	for _, ep := range [][2]string{{"GET", "/debug/pprof/"}, {"GET", "/v1/history"}, {"POST", "/v1/pause"}, {"POST", "/v1/handover"},
+		{"POST", "/v1/settings"}, {"POST", "/v1/config"}, {"GET", "/v1/retryq/stats"}, {"GET", "/v1/divergent"}} {
 		code, body := curl("192.0.2.1", ep[0], "http://192.0.2.1:9380"+ep[1])
 		if code != http.StatusForbidden || !strings.Contains(body, "http.admin_token is empty") {
 			t.Errorf("%s %s from 192.0.2.1: %d %s, want 403 saying http.admin_token is empty", ep[0], ep[1], code, body)

@@ -3,13 +3,14 @@ package divergent
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // RedisOptions say how to reach a Redis node of the group.
@@ -17,8 +18,11 @@ type RedisOptions struct {
 	// Username and Password authenticate (AUTH); both may be empty.
 	Username string
 	Password string
-	// TLS, when not nil, wraps every connection.
-	TLS *tls.Config
+	// TLS, when not nil, wraps every connection. It is the reloadable
+	// redis.tls client: each connection takes the configuration in force
+	// when it dials, so certificates rotated by SIGHUP apply to the next
+	// capture or replay.
+	TLS *tlsconfig.Client
 	// DialTimeout bounds connecting; zero means 5s.
 	DialTimeout time.Duration
 }
@@ -38,14 +42,7 @@ func dial(ctx context.Context, addr string, o RedisOptions) (*conn, error) {
 		to = 5 * time.Second
 	}
 	d := net.Dialer{Timeout: to}
-	var nc net.Conn
-	var err error
-	if o.TLS != nil {
-		td := tls.Dialer{NetDialer: &d, Config: o.TLS}
-		nc, err = td.DialContext(ctx, "tcp", addr)
-	} else {
-		nc, err = d.DialContext(ctx, "tcp", addr)
-	}
+	nc, err := o.TLS.DialContext(ctx, &d, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}

@@ -318,7 +318,7 @@ func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr str
 		return rr, err
 	}
 	c := redis.NewClient(&redis.Options{
-		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS,
+		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS.Config(addr),
 		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
 	})

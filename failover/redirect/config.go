@@ -78,10 +78,20 @@ type ProxyConfig struct {
 	// even if an event was missed. Must be positive. Default 100ms.
 	CheckInterval time.Duration `koanf:"check_interval"`
 
+	// HandshakeTimeout disconnects a client that sends no byte within
+	// this long of connecting (Redis clients always speak first), as
+	// sentinel.handshake_timeout does: a connection that says nothing
+	// holds a socket and a connection to the primary for nothing. Once a
+	// client has sent its first command only IdleTimeout applies. Zero
+	// means never. Default 10s.
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
+
 	// IdleTimeout closes a proxied connection when no byte moved in
 	// either direction for this long. Zero (the default) means never, as
-	// Redis's timeout 0: pooled client connections idle legitimately,
-	// and a client blocked in BLPOP is quiet both ways.
+	// Redis's timeout 0: pooled client connections idle legitimately for
+	// hours between bursts, and a client blocked in BLPOP is quiet both
+	// ways, so a default would break real clients; silent strangers are
+	// bounded by HandshakeTimeout instead.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 }
 
@@ -129,7 +139,7 @@ func DefaultSentinelConfig() SentinelConfig {
 
 // DefaultProxyConfig returns a disabled proxy with LAN timings.
 func DefaultProxyConfig() ProxyConfig {
-	return ProxyConfig{DialTimeout: time.Second, CheckInterval: 100 * time.Millisecond}
+	return ProxyConfig{DialTimeout: time.Second, CheckInterval: 100 * time.Millisecond, HandshakeTimeout: 10 * time.Second}
 }
 
 // DefaultHooksConfig returns no hooks with a 10 s timeout.
@@ -202,6 +212,9 @@ func (c ProxyConfig) Validate() error {
 	}
 	if c.CheckInterval <= 0 {
 		errs = append(errs, fmt.Errorf("proxy.check_interval (%s) must be positive", c.CheckInterval))
+	}
+	if c.HandshakeTimeout < 0 {
+		errs = append(errs, fmt.Errorf("proxy.handshake_timeout (%s) must be 0 (never) or positive", c.HandshakeTimeout))
 	}
 	if c.IdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("proxy.idle_timeout (%s) must be 0 (never) or positive", c.IdleTimeout))

@@ -43,7 +43,7 @@ type Proxy struct {
 type proxyConn struct {
 	client, server net.Conn
 	target         string        // the primary it was sent to
-	last           *atomic.Int64 // activity clock with proxy.idle_timeout, else nil
+	last           *atomic.Int64 // activity clock with proxy.idle_timeout or handshake_timeout, else nil
 }
 
 func (c *proxyConn) close() {
@@ -147,12 +147,13 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	pc := &proxyConn{client: c, target: target}
-	if p.cfg.IdleTimeout > 0 {
+	if p.cfg.IdleTimeout > 0 || p.cfg.HandshakeTimeout > 0 {
 		// One activity clock for both sides: traffic either way keeps
-		// the pair open.
+		// the pair open. The handshake timeout bounds only the wait for
+		// the client's first byte.
 		pc.last = new(atomic.Int64)
 		pc.last.Store(time.Now().UnixNano())
-		pc.client = newIdleConn(c, p.cfg.IdleTimeout, 0, pc.last)
+		pc.client = newIdleConn(c, p.cfg.IdleTimeout, p.cfg.HandshakeTimeout, pc.last)
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -200,7 +201,7 @@ func (p *Proxy) forward(ctx context.Context, pc *proxyConn) {
 		p.refuse(pc.client, refuseDialFailed)
 		return
 	}
-	if pc.last != nil {
+	if p.cfg.IdleTimeout > 0 {
 		server = newIdleConn(server, p.cfg.IdleTimeout, 0, pc.last)
 	}
 	p.mu.Lock()

@@ -133,3 +133,47 @@ func TestProxyIdleTimeout(t *testing.T) {
 	}
 	closedWithin(t, quiet.c, 10*time.Second)
 }
+
+// proxy.handshake_timeout, on by default, drops a client that connects and
+// sends nothing; a client that sent its first command may then idle for
+// much longer (proxy.idle_timeout stays 0: pools idle for hours).
+func TestProxyHandshakeTimeout(t *testing.T) {
+	_, _, src := group(t)
+	cfg := DefaultProxyConfig()
+	if cfg.HandshakeTimeout <= 0 || cfg.IdleTimeout != 0 {
+		t.Fatalf("defaults: handshake_timeout %s, idle_timeout %s; want a handshake timeout and no idle timeout",
+			cfg.HandshakeTimeout, cfg.IdleTimeout)
+	}
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.HandshakeTimeout = 500 * time.Millisecond // long enough for a loaded machine's first PING
+	p, err := NewProxy(cfg, src, testLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	addr := p.Addr().String()
+
+	silent := dialRESP(t, addr)
+	pooled := dialRESP(t, addr)
+	if got := pooled.do("PING"); got != "PONG" {
+		t.Fatalf("PING through the proxy = %v", got)
+	}
+	start := time.Now()
+	closedWithin(t, silent.c, 10*time.Second)
+	t.Logf("silent client closed %s after the check began", time.Since(start).Round(time.Millisecond))
+	// The pooled connection, quiet since its PING, outlives several
+	// handshake timeouts and still works.
+	time.Sleep(4 * cfg.HandshakeTimeout)
+	if got := pooled.do("PING"); got != "PONG" {
+		t.Fatalf("pooled connection after %s quiet: PING = %v", 4*cfg.HandshakeTimeout, got)
+	}
+}
