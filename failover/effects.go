@@ -1123,10 +1123,6 @@ func roleName(r string) string {
 	return r
 }
 
-// fencePause is how long one fencing CLIENT PAUSE lasts: renewed every
-// step while it is wanted, it must survive a stalled sidecar (a loaded host,
-// a GC pause) until the majority can have replaced this primary, and it
-// lapses by itself if this sidecar dies: down_after plus a few intervals.
 // failoverTimeout is the effective failover timeout: the group-wide
 // setting as last committed, or the file's failover.switchover_timeout.
 func (f *Failover) failoverTimeout() time.Duration {
@@ -1137,6 +1133,10 @@ func (f *Failover) failoverTimeout() time.Duration {
 	return f.cfg.params(s, f.fresh).FailoverTimeout
 }
 
+// fencePause is how long one fencing CLIENT PAUSE lasts: renewed every
+// step while it is wanted, it must survive a stalled sidecar (a loaded host,
+// a GC pause) until the majority can have replaced this primary, and it
+// lapses by itself if this sidecar dies: down_after plus a few intervals.
 func (f *Failover) fencePause(p params) time.Duration {
 	return p.DownAfter + 3*f.mc.Interval + 2*f.mc.Timeout
 }
