@@ -821,9 +821,21 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// last known offset says nothing of a Redis restarted since
 		// (chaos seed 12, N=3: a Redis restarted empty but for a few
 		// keys was chosen over two nodes out of reach).
+		//
+		// While a durable wait runs (WaitFor: a replica was set aside for
+		// data another node held), a holder does not cut it short if an
+		// answering Redis holds more keys: the wait is for that data, and
+		// the wait is bounded (durableWait). Chaos seed 417 (N=5): a,
+		// pointing at itself on the history epoch 2 left, 502 keys, was
+		// promoted the moment the last sidecar answered, over e (parked at
+		// epoch 3's fork, waiting for c) and c and b (primaries with 741
+		// and more keys), and every copy of epoch 2's writes full-synced
+		// from it.
 		if h := holders(st, peers, exclude, now, p); len(h) > 0 && othersAnswer(st, peers, exclude, now, p.Fresh) {
-			ranked, d.Holder = h[:1], true
-			d.WaitFor = ""
+			if _, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh); d.WaitFor == "" || !richer {
+				ranked, d.Holder = h[:1], true
+				d.WaitFor = ""
+			}
 		}
 	}
 	d.Excluded = excluded

@@ -1764,3 +1764,59 @@ func TestSyncSourceDoubtful(t *testing.T) {
 		}
 	}
 }
+
+// Chaos seed 417 (N=5): epoch 4's named primary d never promoted; e, parked
+// exactly at epoch 3's fork, waits for c (pastForkHeld), d is below c's
+// durable floor, c (the epoch-3 primary, restarted from its AOF) and b (the
+// deposed epoch-2 primary) answer as primaries with the writes. The
+// moment every member answered, the holder fallback promoted a, a replica
+// pointing at itself on the history epoch 2 left, with 502 keys against
+// 741+, and every copy of epoch 2's writes full-synced from it.
+func TestHolderDoesNotCutShortADurableWait(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 4, Primary: "d", Promoted: false, Started: t0.Add(-3 * time.Second), Previous: "c",
+		Members: members("a", "b", "c", "d", "e"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "H1", Offset: 28286, Start: t0.Add(-15 * time.Second)},
+			{Epoch: 3, New: "c", ReplID: "H2", Offset: 51326, Start: t0.Add(-5 * time.Second)},
+		}}
+	mk := func(at time.Time) map[string]peerView {
+		holder := rep("a", 32286)
+		holder.Rep.Obs.Synced, holder.Rep.Obs.LinkUp, holder.Rep.Obs.Keys, holder.Rep.Obs.ReplID = false, false, 502, "H1"
+		old := rep("b", 56798)
+		old.Rep.Obs.Role, old.Rep.Obs.ReplID, old.Rep.Obs.Keys = monitor.RolePrimary, "H2", 760
+		aof := rep("c", 0)
+		aof.Rep.Obs.Role, aof.Rep.Obs.ReplID, aof.Rep.Obs.Keys = monitor.RolePrimary, "C", 741
+		aof.Known = knownOffset{Epoch: 3, Offset: 51326, At: t0.Add(-5 * time.Second)}
+		named := rep("d", 40)
+		named.Rep.Obs.ReplID, named.Rep.Obs.Keys = "C", 741
+		parked := rep("e", 51326)
+		parked.Rep.Obs.ReplID, parked.Rep.Obs.Keys = "H2", 741
+		peers := map[string]peerView{"a": holder, "b": old, "c": aof, "d": named, "e": parked}
+		for n, pv := range peers {
+			pv.Received = at
+			peers[n] = pv
+		}
+		return peers
+	}
+	d := decideLeader(t0, st, mk(t0), p, "")
+	if d.Action == leaderPromote || d.WaitFor != "c" || d.Excluded["e"] != whyBeforeFork {
+		t.Fatalf("target %q holder %v action %v wait for %q excluded %v, want a wait for c", d.Target, d.Holder, d.Action, d.WaitFor, d.Excluded)
+	}
+	// The wait lapses: e, holding epoch 2's and 3's writes, goes.
+	late := t0.Add(durableWait(p))
+	if d := decideLeader(late, st, mk(late), p, ""); d.Action != leaderPromote || d.Target != "e" || d.Holder {
+		t.Fatalf("after the wait: target %q holder %v (excluded %v, why not %q), want e", d.Target, d.Holder, d.Excluded, d.WhyNot)
+	}
+	// Nobody richer: the holder still replaces the group's wait as before.
+	peers := mk(t0)
+	for _, n := range []string{"b", "c", "d", "e"} {
+		pv := peers[n]
+		pv.Rep.Obs.Keys = 400
+		peers[n] = pv
+	}
+	if d := decideLeader(t0, st, peers, p, ""); d.Target != "a" || !d.Holder {
+		t.Fatalf("no richer member: target %q holder %v, want the holder a", d.Target, d.Holder)
+	}
+}
