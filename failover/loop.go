@@ -472,7 +472,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		coherent := c.st.Primary == "" || (o.Role == monitor.RolePrimary) == (c.st.Primary == f.self.Name)
 		kind := EventRoleChange
 		if !coherent {
-			kind = EventRoleChangeCleared
+			kind = EventRoleMismatch
 		}
 		switch {
 		case c.expectRole != "" && o.Role == c.expectRole:

@@ -89,10 +89,10 @@ const (
 	EventReplicaReconfSent   EventKind = "+slave-reconf-sent"
 	EventReplicaReconfInProg EventKind = "+slave-reconf-inprog"
 	EventReplicaReconfDone   EventKind = "+slave-reconf-done"
-	// EventRoleChangeCleared ("-role-change", Sentinel's name) is this
+	// EventRoleMismatch ("-role-change", Sentinel's name) is this
 	// sidecar's own Redis reporting a role that contradicts the
 	// configuration: a new role, or a restart as the wrong role.
-	EventRoleChangeCleared EventKind = "-role-change"
+	EventRoleMismatch EventKind = "-role-change"
 )
 
 // Event is one change of the topology.

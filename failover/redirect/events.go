@@ -150,7 +150,7 @@ func formatEvent(masterName string, snap failover.Snapshot, ev failover.Event) (
 			q = snap.Quorum
 		}
 		s += fmt.Sprintf(" #quorum %d/%d", ev.Votes, q)
-	case failover.EventRoleChange, failover.EventRoleChangeCleared:
+	case failover.EventRoleChange, failover.EventRoleMismatch:
 		if r := roleName(ev.Node.Role); r != "" {
 			s += " new reported role is " + r
 		}

@@ -104,7 +104,7 @@ func failoverSequence() (a, b, c failover.Node, evs []failover.Event, want [][2]
 		ev(failover.EventSelectedReplica, b),
 		ev(failover.EventStateSendNoOne, b),
 		ev(failover.EventStateWaitPromotion, b),
-		{Kind: failover.EventRoleChangeCleared, Epoch: 4, Node: bp, OldPrimary: a},
+		{Kind: failover.EventRoleMismatch, Epoch: 4, Node: bp, OldPrimary: a},
 		ev(failover.EventPromotedReplica, b),
 		ev(failover.EventStateReconfReplicas, a),
 		ev(failover.EventReplicaReconfSent, c),
@@ -114,7 +114,7 @@ func failoverSequence() (a, b, c failover.Node, evs []failover.Event, want [][2]
 		ev(failover.EventSwitchPrimary, bp),
 		// After the switch: the snapshot has b as primary.
 		{Kind: failover.EventReplicaAdded, Epoch: 4, Node: ar, NewPrimary: bp},
-		{Kind: failover.EventRoleChangeCleared, Epoch: 4, Node: ap},
+		{Kind: failover.EventRoleMismatch, Epoch: 4, Node: ap},
 		{Kind: failover.EventConvertToReplica, Epoch: 4, Node: ar, NewPrimary: bp},
 		{Kind: failover.EventConfigUpdateFrom, Epoch: 4, Node: peer, OldPrimary: a},
 		{Kind: failover.EventODownCleared, Epoch: 4, Node: ar, OldPrimary: ar},

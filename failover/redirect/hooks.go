@@ -196,7 +196,7 @@ func (h *Hooks) jobsFor(ev failover.Event, lastEpoch *uint64, seen *bool) []hook
 			role = roleName(monitor.RolePrimary)
 		case failover.EventConvertToReplica:
 			role = roleName(monitor.RoleReplica)
-		case failover.EventRoleChange, failover.EventRoleChangeCleared:
+		case failover.EventRoleChange, failover.EventRoleMismatch:
 			role = roleName(ev.Node.Role)
 		}
 		if role != "" {
