@@ -29,9 +29,12 @@ const (
 	// On another replication history than the primary's while some
 	// replica follows the primary's (splitHistory).
 	whyOtherHistory = "other_history"
+	// Its Redis holds fewer keys than a holder's (holders): a position on
+	// a history proves nothing of data it does not hold.
+	whyFewerKeys = "fewer_keys"
 )
 
-var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind, whyBeforeFork, whyOtherHistory}
+var whyReasons = []string{whyNoReplica, whyUnreachable, whyPriority, whyNotReplica, whyNotSynced, whyLagging, whyVetoed, whyBehind, whyBeforeFork, whyOtherHistory, whyFewerKeys}
 
 // candidate is what candidate choice knows of one node.
 type candidate struct {

@@ -474,6 +474,15 @@ func pastForkHeld(c candidate, st groupState, now time.Time, p params) (pastFork
 	return pastFork{}, false
 }
 
+// belowAFork reports whether candidate c stands on a history a recorded
+// promotion (the primary's, or an earlier one) left, below where it left it.
+func belowAFork(c candidate, st groupState) bool {
+	if st.ForkReplID != "" && c.ReplID == st.ForkReplID && c.Offset < st.Fork {
+		return true
+	}
+	return slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return c.ReplID == f.ReplID && c.Offset < f.Offset })
+}
+
 // fresh reports whether p is current at now.
 func (p peerView) fresh(now time.Time, d time.Duration) bool { return now.Sub(p.Received) < d }
 
@@ -813,6 +822,24 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		}
 		return false
 	})
+	// Once the time-bounded waits above lapse, a replica still on a
+	// history a recorded promotion left, below that fork, does not replace
+	// a holder whose Redis holds more keys: it lacks writes acknowledged
+	// before the fork, and its offset proves a position, not data. Chaos
+	// seed 507 (N=3): c, restarted without persistence from the RDB its
+	// first full sync wrote (0 keys, "synced" at offset 0 of epoch 1's
+	// history, 45 KB below epoch 2's fork), was promoted the moment epoch
+	// 2's failover was 20 s old, and a, holding every write in its AOF,
+	// full-synced nothing.
+	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
+		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if belowAFork(c, st) && c.Keys >= 0 && c.Keys < h[0].Keys {
+				excluded[c.Name] = whyFewerKeys
+				return true
+			}
+			return false
+		})
+	}
 	if len(ranked) == 0 {
 		// No synced replica: one whose Redis holds keys without a
 		// position it can prove may have the data (an AOF restart). It
@@ -928,7 +955,7 @@ func candidatesOf(peers map[string]peerView, now time.Time, fresh time.Duration)
 		out = append(out, candidate{
 			Name: name, Addr: r.Addr, Priority: r.Priority,
 			Fresh: p.fresh(now, fresh), Reachable: r.Obs.Reachable,
-			Role: r.Obs.Role, Synced: r.Obs.Synced, Offset: r.Obs.Offset, ReplID: r.Obs.ReplID,
+			Role: r.Obs.Role, Synced: r.Obs.Synced, Offset: r.Obs.Offset, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys,
 		})
 	}
 	return out

@@ -1252,6 +1252,15 @@ func TestUnpromotable(t *testing.T) {
 		{"replica restarted from its AOF (a holder)", monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 900}, false, false},
 		{"promoted before (a retry)", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: "ab12"}, false, false},
 		{"primary no promotion made", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, false, true},
+		// Chaos seed 507 (N=3): a, chosen as a holder (its AOF, 660 keys),
+		// was killed before its promotion and came back from the same AOF
+		// as a primary. Refused, it was reported empty, pointed at c (0
+		// keys, "synced" at offset 0 from the RDB of its first full sync),
+		// c was promoted once the durable wait lapsed, and a full-synced
+		// nothing: every write of epoch 1 lost.
+		{"primary no promotion made, restarted from its AOF with keys (seed 507)",
+			monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40), Keys: 660}, false, false},
+		{"primary no promotion made, keys unknown", monitor.Observation{Time: at, Role: monitor.RolePrimary, Keys: -1}, false, true},
 		{"the initial primary", monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}, true, false},
 		{"unreachable: the promotion reports it", monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, false, false},
 	} {
@@ -1818,5 +1827,55 @@ func TestHolderDoesNotCutShortADurableWait(t *testing.T) {
 	}
 	if d := decideLeader(t0, st, peers, p, ""); d.Target != "a" || !d.Holder {
 		t.Fatalf("no richer member: target %q holder %v, want the holder a", d.Target, d.Holder)
+	}
+}
+
+// Chaos seed 507 (N=3), the leader's view at 32.264 s: epoch 3 names a (a
+// holder: its AOF, 660 keys), never promoted; c restarted without
+// persistence from the RDB of its first full sync (0 keys, "synced" at
+// offset 0 of epoch 1's history H1, which epoch 2's promotion left at
+// 45148); b, the epoch-2 primary, answers as a primary. The durable wait
+// for b and pastForkHeld lapse 20 s after epoch 2's failover (12.067 s).
+func TestBelowForkDoesNotReplaceAHolder(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter = 1, 2*time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 32.264) * float64(time.Second))) }
+	st := groupState{Epoch: 3, Primary: "a", Promoted: false, Started: at(14.465), Previous: "b",
+		Members:   members("a", "b", "c"),
+		PastForks: []pastFork{{Epoch: 2, New: "b", ReplID: "H1", Offset: 45148, Start: at(12.067)}}}
+	mk := func(now time.Time, cKeys int64, bUp bool) map[string]peerView {
+		a := rep("a", 0) // detached: a replica of itself, no provable position
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "A3", 660
+		b := rep("b", 46332)
+		b.Rep.Obs.Role, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = monitor.RolePrimary, "B2", 670
+		b.Known = knownOffset{Epoch: 2, Offset: 45148, At: at(12.10)}
+		c := down(rep("c", 0), "a", 3)
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, "H1", cKeys
+		a.Received, b.Received, c.Received = now, now, now
+		if !bUp {
+			b.Received = now.Add(-time.Minute)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name       string
+		now        float64
+		cKeys      int64
+		bUp        bool
+		want       string
+		wantHolder bool
+	}{
+		{"the wait for b still runs", 31.9, 0, true, "", false},
+		{"the wait lapsed: the holder, not c with nothing", 32.264, 0, true, "a", true},
+		{"b out of reach: nobody (b may hold more)", 32.264, 0, false, "", false},
+		{"c holds as much: c", 32.264, 660, true, "c", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
 	}
 }

@@ -666,8 +666,12 @@ func unpromotable(o monitor.Observation, initial bool) string {
 	case o.Role == monitor.RoleReplica && !o.Synced && o.Keys <= 0:
 		// One with keys may be what the leader chose (holders).
 		return "its Redis has not synced since it started and holds no keys: it is not the replica the leader chose"
-	case o.Role == monitor.RolePrimary && !initial && noPastHistory(o):
-		return "its Redis is a primary no promotion made: it restarted since the leader chose it"
+	case o.Role == monitor.RolePrimary && !initial && noPastHistory(o) && o.Keys <= 0:
+		// One with keys restarted from its persistence, as a holder the
+		// leader chose does: it goes ahead like a replica with keys.
+		// Refused, it was reported empty, pointed at a replica holding
+		// nothing and wiped by it (chaos seed 507, N=3).
+		return "its Redis is a primary no promotion made and holds no keys: it restarted since the leader chose it"
 	}
 	return ""
 }
