@@ -1070,6 +1070,10 @@ type localInput struct {
 	// SourceUnvouched: the committed primary's sidecar does not vouch for
 	// it (sourceUnvouched).
 	SourceUnvouched bool
+	// PartialRefused: the last demotion or re-point to the committed
+	// primary was refused because only a full sync would follow it
+	// (errNoPartial), and none has succeeded since.
+	PartialRefused bool
 	// SelfAddr is the local Redis's address as this sidecar reaches it:
 	// where Detach points it.
 	SelfAddr string
@@ -1214,6 +1218,18 @@ func decideLocal(in localInput) localPlan {
 		// Judged first (nextIdentity): a sidecar that lost its memory
 		// must not take it for a known one (chaos seed 11, N=3).
 		p.Undetach = true
+	case !named && in.Obs.Role == monitor.RolePrimary && st.Promoted && in.SourceUnvouched && in.PartialRefused && in.SelfAddr != "":
+		// A deposed primary (not restarted: it keeps its history) whose
+		// demotion only a full sync from an unvouched primary would
+		// complete: it points at itself, keeping its data and its cached
+		// position, so that the leader can choose it as a holder, and a
+		// later re-point resyncs it partially or keeps its tail
+		// (aheadOfFork). Left a paused primary it was neither a candidate
+		// (not_replica) nor a holder, and the group had no writable
+		// primary for good (chaos seed 511, N=3: c, epoch 3's primary and
+		// the one Redis holding every acknowledged write, stayed fenced
+		// for 96 s while the named primary b came back empty as a replica).
+		p.Detach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&

@@ -1879,3 +1879,81 @@ func TestBelowForkDoesNotReplaceAHolder(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 511 (N=3). Epoch 5 names b, promoted at 66377 on a's epoch-4
+// history; b's Redis was stopped, then killed without persistence, and came
+// back empty as a replica; a's was wiped and points at itself (0 keys). c,
+// epoch 3's primary, cut off during epochs 4 and 5, is the one Redis holding
+// every acknowledged write (history H3, which epoch 4's promotion left at
+// 66377). Its demotion to b is refused (only a full sync would follow b,
+// whose sidecar does not vouch for it): it must point at itself, so that
+// the leader can choose it as a holder; a paused primary is neither a
+// candidate (not_replica) nor a holder, and writes never came back.
+func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 45.7) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Promoted: true, Started: at(24.0), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 66377, ForkReplID: "H4",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "H1", Offset: 28051, Start: at(8.19)},
+			{Epoch: 3, New: "c", ReplID: "H2", Offset: 44149, Start: at(12.69)},
+			{Epoch: 4, New: "a", ReplID: "H3", Offset: 66377, Start: at(20.59)},
+		}}
+
+	// c's sidecar: a deposed primary with its history.
+	in := localInput{Now: at(30.3), Self: "c", State: st, Ready: true, LastContact: at(30.3), P: p,
+		Obs:         localObs{Reachable: true, Role: monitor.RolePrimary, Time: at(30.3), ReplID: "H3", Offset: 66377},
+		PrimaryAddr: "b:6379", SelfAddr: "c:6379", SourceUnvouched: true, Fenced: true}
+	if got, want := decideLocal(in), (localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true}); got != want {
+		t.Fatalf("first try: plan %+v, want %+v", got, want)
+	}
+	in.PartialRefused = true
+	if got, want := decideLocal(in), (localPlan{Fence: true, Detach: true}); got != want {
+		t.Fatalf("demotion refused: plan %+v, want %+v", got, want)
+	}
+	vouched := in
+	vouched.SourceUnvouched = false // a primary vouched for: the usual demotion, which keeps its divergent writes
+	if got, want := decideLocal(vouched), (localPlan{Fence: true, DemoteTo: "b:6379"}); got != want {
+		t.Fatalf("vouched: plan %+v, want %+v", got, want)
+	}
+	early := in
+	early.State.Promoted = false // before the promotion is confirmed nothing changes
+	if got, want := decideLocal(early), (localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true}); got != want {
+		t.Fatalf("not promoted: plan %+v, want %+v", got, want)
+	}
+	detached := in
+	detached.Obs.Role, detached.Obs.MasterAddr = monitor.RoleReplica, "c:6379"
+	if got, want := decideLocal(detached), (localPlan{Unfence: true, RepointTo: "b:6379", PartialOnly: true}); got != want {
+		t.Fatalf("detached: plan %+v, want %+v", got, want)
+	}
+
+	// The leader (a) at 45.7 s: b out of reach (cut off, then partitioned).
+	now := at(45.7)
+	mk := func(cDetached bool) map[string]peerView {
+		a := down(rep("a", 0), "b", 5) // wiped, pointing at itself
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID = "a:6379", false, false, "A6"
+		b := rep("b", 66377)
+		b.Rep.Obs.Reachable, b.Rep.Obs.Role, b.Rep.Obs.ReplID = false, "", ""
+		b.AsPrimary = primaryMark{Epoch: 5, ReplID: "H4"}
+		b.Received = at(32.0)
+		c := down(rep("c", 66377), "b", 5)
+		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H3", 850
+		c.Known = knownOffset{Epoch: 2, Offset: 44149, At: at(12.6)}
+		if cDetached {
+			c.Rep.Obs.Role, c.Rep.Obs.MasterAddr = monitor.RoleReplica, "c:6379"
+		}
+		a.Received, c.Received = now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	d := decideLeader(now, st, mk(false), p, "")
+	if !d.ODown || d.Action == leaderPromote || d.Excluded["c"] != whyNotReplica {
+		t.Fatalf("c a paused primary: target %q action %v excluded %v", d.Target, d.Action, d.Excluded)
+	}
+	d = decideLeader(now, st, mk(true), p, "")
+	if d.Action != leaderPromote || d.Target != "c" || !d.Holder {
+		t.Fatalf("c detached: target %q action %v holder %v (excluded %v, why not %q), want the holder c",
+			d.Target, d.Action, d.Holder, d.Excluded, d.WhyNot)
+	}
+}

@@ -185,7 +185,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
-		Keeps: f.keeper != nil, Restarted: restartedPrimary(c.obs, gs),
+		PartialRefused: c.partialWait,
+		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs),
 	}
 	p := decideLocal(in)
 	switch {
