@@ -20,10 +20,17 @@ import (
 	"github.com/vigil-redis/vigil/monitor"
 )
 
-// startProxy runs a proxy on a free loopback port until the test ends.
+// startProxy runs a proxy with the default settings on a free loopback
+// port until the test ends.
 func startProxy(t *testing.T, src *testSource) (string, *prometheus.Registry) {
 	t.Helper()
-	cfg := DefaultProxyConfig()
+	return startProxyWith(t, DefaultProxyConfig(), src)
+}
+
+// startProxyWith runs a proxy with cfg on a free loopback port until the
+// test ends.
+func startProxyWith(t *testing.T, cfg ProxyConfig, src *testSource) (string, *prometheus.Registry) {
+	t.Helper()
 	cfg.ListenAddr = "127.0.0.1:0"
 	reg := prometheus.NewRegistry()
 	p, err := NewProxy(cfg, src, testLogger(t), reg)

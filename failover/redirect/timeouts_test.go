@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover"
@@ -98,23 +97,8 @@ func TestSentinelTLSHandshakeTimeout(t *testing.T) {
 func TestProxyIdleTimeout(t *testing.T) {
 	_, _, src := group(t)
 	cfg := DefaultProxyConfig()
-	cfg.ListenAddr = "127.0.0.1:0"
 	cfg.IdleTimeout = time.Second // long enough for a loaded machine
-	p, err := NewProxy(cfg, src, testLogger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	addr := p.Addr().String()
+	addr, _ := startProxyWith(t, cfg, src)
 
 	// A busy connection, one command every tenth of the idle timeout,
 	// outlives several idle timeouts.
@@ -144,23 +128,8 @@ func TestProxyHandshakeTimeout(t *testing.T) {
 		t.Fatalf("defaults: handshake_timeout %s, idle_timeout %s; want a handshake timeout and no idle timeout",
 			cfg.HandshakeTimeout, cfg.IdleTimeout)
 	}
-	cfg.ListenAddr = "127.0.0.1:0"
 	cfg.HandshakeTimeout = 500 * time.Millisecond // long enough for a loaded machine's first PING
-	p, err := NewProxy(cfg, src, testLogger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	addr := p.Addr().String()
+	addr, _ := startProxyWith(t, cfg, src)
 
 	silent := dialRESP(t, addr)
 	pooled := dialRESP(t, addr)
