@@ -178,13 +178,13 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	a.addrs.refresh()
 	raftLayer := newTrackedLayer(a.deps.Raft)
 	rpcLayer := newTrackedLayer(a.deps.RPC)
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	trans := &guardedTransport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: a.addrs,
 		Stream:                raftLayer,
 		MaxPool:               transportPool,
 		Timeout:               transportIOWait,
 		Logger:                a.hclog.Named("transport"),
-	})
+	})}
 	var logs raft.LogStore = store
 	if a.wrapLogs != nil {
 		logs = a.wrapLogs(store)
@@ -194,6 +194,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		_ = trans.Close()
 		_ = rpcLayer.Close()
 		raftLayer.wait()
+		trans.stopHeartbeats()
 		return fmt.Errorf("authority: start raft: %w", err)
 	}
 	a.raft.Store(r)
@@ -218,6 +219,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	wg.Wait()
 	raftLayer.wait()
 	rpcLayer.wait()
+	trans.stopHeartbeats() // before the deferred store.Close
 	a.logger.Info("raft stopped")
 	if serr != nil {
 		return fmt.Errorf("authority: shut down raft: %w", serr)
@@ -567,4 +569,49 @@ func (a *Authority) verifyLeader(ctx context.Context, r *raft.Raft) (State, erro
 		return State{}, fmt.Errorf("authority: barrier: %w", err)
 	}
 	return a.fsm.state(), nil
+}
+
+// errStopped answers a heartbeat that arrives while the authority stops.
+var errStopped = errors.New("authority: stopping")
+
+// guardedTransport runs raft's heartbeat fast path behind a guard that
+// stopHeartbeats closes. hashicorp/raft handles heartbeats on the
+// transport's connection goroutines, which outlive raft.Shutdown and the
+// transport's Close: one that arrived just then wrote the current term to
+// the closed raft.db, and raft panics when that write fails ("failed to
+// save current term: database not open", seen in TestACLUserIsEnough...).
+type guardedTransport struct {
+	*raft.NetworkTransport
+	mu      sync.RWMutex
+	stopped bool
+}
+
+// SetHeartbeatHandler wraps raft's handler in the guard.
+func (g *guardedTransport) SetHeartbeatHandler(fn func(raft.RPC)) {
+	if fn == nil {
+		g.NetworkTransport.SetHeartbeatHandler(nil)
+		return
+	}
+	g.NetworkTransport.SetHeartbeatHandler(g.guard(fn))
+}
+
+// guard is fn run only while the heartbeats are not stopped.
+func (g *guardedTransport) guard(fn func(raft.RPC)) func(raft.RPC) {
+	return func(rpc raft.RPC) {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if g.stopped {
+			rpc.Respond(nil, errStopped)
+			return
+		}
+		fn(rpc)
+	}
+}
+
+// stopHeartbeats waits for the heartbeats in progress and refuses the
+// rest.
+func (g *guardedTransport) stopHeartbeats() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
 }

@@ -211,3 +211,44 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatalf("first run: %v", err)
 	}
 }
+
+// A heartbeat in progress when the authority stops finishes before
+// stopHeartbeats returns (raft.db is closed after it), and a later one is
+// refused without reaching raft.
+func TestHeartbeatsStopBeforeTheStore(t *testing.T) {
+	g := &guardedTransport{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	h := g.guard(func(rpc raft.RPC) {
+		calls++
+		close(entered)
+		<-release
+		rpc.Respond(nil, nil)
+	})
+	resp := make(chan raft.RPCResponse, 2)
+	go h(raft.RPC{RespChan: resp})
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		g.stopHeartbeats()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("stopHeartbeats returned while a heartbeat was in progress")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stopHeartbeats did not return after the heartbeat ended")
+	}
+	if r := <-resp; r.Error != nil {
+		t.Fatalf("the heartbeat in progress answered %v", r.Error)
+	}
+	h(raft.RPC{RespChan: resp})
+	if r := <-resp; !errors.Is(r.Error, errStopped) || calls != 1 {
+		t.Fatalf("after the stop: answer %v, raft called %d times; want errStopped and 1", r.Error, calls)
+	}
+}
