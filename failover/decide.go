@@ -1027,7 +1027,10 @@ type localObs struct {
 	Reachable  bool
 	Role       monitor.Role // "" when never seen
 	MasterAddr string
-	Time       time.Time
+	// LinkUp: as a replica, its link to MasterAddr is up
+	// (master_link_status).
+	LinkUp bool
+	Time   time.Time
 	// ReplID and Offset are its replication position (master_replid, the
 	// history a replica follows, and its offset).
 	ReplID string
@@ -1229,6 +1232,27 @@ func decideLocal(in localInput) localPlan {
 		// primary for good (chaos seed 511, N=3: c, epoch 3's primary and
 		// the one Redis holding every acknowledged write, stayed fenced
 		// for 96 s while the named primary b came back empty as a replica).
+		p.Detach = true
+	case !named && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && in.PrimaryAddr != "" &&
+		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr && in.Obs.MasterAddr != in.PrimaryAddr &&
+		(!st.Promoted && !st.Started.IsZero() && in.Now.Sub(st.Started) > in.P.DownAfter || in.SourceUnvouched && in.PartialRefused):
+		// A replica still configured to follow a Redis the group deposed,
+		// whose link is down, with no re-point to the committed primary to
+		// come (its promotion has not come within down_after of the
+		// failover's start — a failover's ordinary promotion takes
+		// milliseconds — or only a full sync from an unvouched primary
+		// would follow it): it points at itself, keeping its data
+		// and its cached position. Left as it was, Redis reconnects by
+		// itself the moment the deposed Redis answers again, whatever that
+		// one restarted with, and full-syncs from it without any sidecar
+		// judging it (chaos seed 708, N=3: a, restarted from its AOF with
+		// retry-queue INCRs acknowledged at epoch 4, was left following c,
+		// epoch 6's primary, after c's Redis died; epoch 7's primary b never
+		// completed its promotion; 13 s later c came back from a stale
+		// snapshot and a full-synced from it, then b, also holding them,
+		// was judged empty against a's new offset and full-synced from a).
+		// Detached, it stays a holder (keys, no proven position), and a
+		// later re-point resyncs it partially or keeps its tail.
 		p.Detach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched

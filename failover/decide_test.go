@@ -1957,3 +1957,74 @@ func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
 			d.Target, d.Action, d.Holder, d.Excluded, d.WhyNot)
 	}
 }
+
+// Chaos seed 708 (N=3). Epoch 4's primary a took retry-queue INCRs that b
+// and c acknowledged (WAIT 1); a's and b's Redis were killed and came back
+// from their AOFs with them, c's was killed without persistence. Epoch 6
+// named c and a was re-pointed to it; c's Redis died during a's full sync,
+// and epoch 7 named b, whose sidecar was stopped and whose promotion never
+// completed. a stayed configured to follow c, its link down, for 13 s:
+// when c's Redis came back from a stale snapshot (offset 109979, before
+// the INCRs), a full-synced from it by itself, and b, judged empty against
+// a's new offset, full-synced from a. Every copy was gone. A replica of a
+// deposed Redis with its link down, with no re-point to come, must point
+// at itself.
+func TestReplicaOfDeposedPrimaryDetaches(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	epoch7 := groupState{Epoch: 7, Primary: "b", Previous: "c", Promoted: false, Members: members("a", "b", "c"),
+		Started: t0.Add(-10 * time.Second)}
+	justCommitted := epoch7
+	justCommitted.Started = t0.Add(-100 * time.Millisecond)
+	promoted := epoch7
+	promoted.Promoted = true
+	epoch6 := groupState{Epoch: 6, Primary: "c", Previous: "b", Promoted: true, Members: members("a", "b", "c")}
+	// a's sidecar at 17:03:00: its Redis follows c (link down since c's
+	// Redis died), b's sidecar is stopped (it vouches for nothing).
+	a := func(st groupState, master string, linkUp bool) localInput {
+		return localInput{Now: t0, Self: "a", State: st, Ready: true, LastContact: t0, P: p,
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: master, LinkUp: linkUp, Time: t0,
+				ReplID: "A8", Offset: 0},
+			PrimaryAddr: "b:6379", SelfAddr: "a:6379", SourceUnvouched: true}
+	}
+	refused := a(promoted, "c:6379", false)
+	refused.PartialRefused = true
+	vouched := a(promoted, "c:6379", false)
+	vouched.SourceUnvouched = false
+	syncing := a(epoch6, "c:6379", false)
+	syncing.PrimaryAddr, syncing.SourceUnvouched = "c:6379", false
+	for _, tt := range []struct {
+		name string
+		in   localInput
+		want localPlan
+	}{
+		{"seed 708: following deposed c, link down, b not promoted: detach", a(epoch7, "c:6379", false), localPlan{Detach: true}},
+		{"b committed a moment ago, its promotion under way (an ordinary failover): it stays", a(justCommitted, "c:6379", false), localPlan{}},
+		{"already detached: nothing more", a(epoch7, "a:6379", false), localPlan{}},
+		{"link to the deposed primary up: it streams, nothing changes", a(epoch7, "c:6379", true), localPlan{}},
+		{"following the committed primary, link down: it stays", a(epoch7, "b:6379", false), localPlan{}},
+		{"epoch 6: full sync from the committed, promoted c under way: it stays", syncing, localPlan{}},
+		{"b promoted and vouched for: the usual re-point", vouched, localPlan{RepointTo: "b:6379"}},
+		{"b promoted, unvouched: a partial re-point is tried first", a(promoted, "c:6379", false), localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"b promoted, unvouched, only a full sync would follow it: detach", refused, localPlan{Detach: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(decideLocal(tt.in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+
+	// b's sidecar at 17:03:09.5: its Redis came back from its AOF (offset 0,
+	// with its keys). Against a full-synced from c's stale snapshot it was
+	// judged empty and pointed at a; against a detached a (never synced
+	// since its own AOF restart) nothing proves it lost anything.
+	prev := redisIdentity{RunID: "b-run-2", ReplID: "B7", Offset: 0, Keys: 1300}
+	cur := redisIdentity{RunID: "b-run-3", ReplID: "B8", Offset: 0, Keys: 1300}
+	if got := judgeRestart(prev, cur, 0, []replicaPos{{ReplID: "C7", Offset: 109979}}); got != restartEmpty {
+		t.Fatalf("a synced from c's stale restart: verdict %v, want restartEmpty (what the run did)", got)
+	}
+	if got := judgeRestart(prev, cur, 0, []replicaPos{{ReplID: "A8", Offset: 0}}); got == restartEmpty {
+		t.Fatalf("a detached: verdict %v, want b's data not called empty", got)
+	}
+}

@@ -179,7 +179,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	}
 	in := localInput{
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
-		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), Time: c.obs.Time,
+		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), LinkUp: c.obs.LinkUp, Time: c.obs.Time,
 			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset},
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
@@ -272,6 +272,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 			why = "empty primary detached: it points at itself so that no replica syncs from it"
 		case c.obs.Role == monitor.RolePrimary:
 			why = "stale primary detached: it points at itself until a primary vouched for can be followed"
+		case !p.Isolated:
+			why = "replica of a deposed primary detached: it points at itself until the committed primary can be followed"
 		}
 		f.startDetach(ctx, c, why)
 	case p.Undetach:
