@@ -334,7 +334,9 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 // position it can prove), seen within durableWait; -1 when none applies.
 // A candidate below it lacks writes that replica had, acknowledged writes
 // with min_replicas, and is not promoted while that replica may come
-// back. Replicas in reach count through rankCandidates.
+// back. Replicas in reach count through rankCandidates. An offset on the
+// history the primary's promotion left counts up to its fork only
+// (onPrimaryHistory), here and for the candidates held against the floor.
 //
 // A primary named but never promoted is still a replica of the one
 // before, with no write taken at its epoch: its own last offset counts,
@@ -361,11 +363,29 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 			(history == "" || r.ReplID == history) {
 			continue // a candidate now, or its data counts through rankCandidates (splitHistory kept it)
 		}
-		if k.Offset > floor {
-			floor, who = k.Offset, name
+		if off := onPrimaryHistory(pv.Rep.Obs.ReplID, k.Offset, st); off > floor {
+			floor, who = off, name
 		}
 	}
 	return floor, who
+}
+
+// onPrimaryHistory is how much of the promoted primary's history a Redis
+// at offset on replID can hold: one still on the history the promotion
+// left (ForkReplID), beyond the fork, holds there what the deposed primary
+// took, none of what the new primary took: its offset counts up to the
+// fork only. Compared as they were, a replica that had followed the
+// deposed primary past the fork outranked the out-of-reach replica that
+// alone had acknowledged the new primary's writes, and was promoted; that
+// replica then full-synced from it (chaos seed 602, N=5: retry-queue
+// INCRs applied on epoch 8's primary a and acknowledged by e were lost
+// when c, detached 3.5 KB past epoch 8's fork on b's history, was chosen
+// over e's 3.2 KB on a's).
+func onPrimaryHistory(replID string, offset int64, st groupState) int64 {
+	if st.Promoted && st.Fork > 0 && st.ForkReplID != "" && replID == st.ForkReplID {
+		return min(offset, st.Fork)
+	}
+	return offset
 }
 
 // notPrimaryReported reports whether primary's own sidecar says, in a
@@ -787,7 +807,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	}
 	if floor, who := durableFloor(st, peers, history, now, p); floor >= 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
-			if c.Offset < floor {
+			if onPrimaryHistory(c.ReplID, c.Offset, st) < floor {
 				excluded[c.Name] = whyBehind
 				d.WaitFor = who
 				return true

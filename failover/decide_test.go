@@ -2028,3 +2028,68 @@ func TestReplicaOfDeposedPrimaryDetaches(t *testing.T) {
 		t.Fatalf("a detached: verdict %v, want b's data not called empty", got)
 	}
 }
+
+// Chaos seed 602 (N=5), the leader d's view at 65.50 s. Epoch 8 promoted a
+// at 193197 on H7, the history b led at epoch 7 (b and c cut off with it);
+// a's writes on its own history A8, retry-queue INCRs among them, were
+// acknowledged by e alone (WAIT 1) before a was killed without persistence.
+// e's sidecar was down; c, detached at 196729 on H7, had followed b past
+// the fork and held none of them, yet its offset beat e's 196439 and it was
+// promoted: e's Redis then full-synced c's data and every copy was gone. An
+// offset on the history the primary's promotion left counts up to the fork
+// only.
+func TestDurableFloorPastTheForkOnTheLeftHistory(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 65.5) * float64(time.Second))) }
+	st := groupState{Epoch: 8, Primary: "a", Promoted: true, Started: at(59.28), Previous: "b",
+		Members: members("a", "b", "c", "d", "e"), Fork: 193197, ForkReplID: "H7",
+		PastForks: []pastFork{{Epoch: 7, New: "b", ReplID: "H6", Offset: 163414, Start: at(49.0)}}}
+	mk := func(now time.Time, eUp, eSeen bool) map[string]peerView {
+		a := rep("a", 196439) // killed, wiped: its last report
+		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.ReplID = monitor.RolePrimary, "", "A8"
+		a.AsPrimary, a.Received, a.UpAt = primaryMark{Epoch: 8, ReplID: "A8"}, at(62.84), at(62.84)
+		b := down(rep("b", 196743), "a", 8) // deposed, demoted to a, never linked
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID = "a:6379", false, false, "H7"
+		c := down(rep("c", 196729), "a", 8) // detached while cut off with b
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, "H7", 2430
+		c.Known = knownOffset{Epoch: 8, Offset: 196729, At: now}
+		d := down(rep("d", 0), "a", 8) // its Redis restarting from its AOF
+		d.Rep.Obs = obsSummary{Reachable: false}
+		d.Known = knownOffset{Epoch: 8, Offset: 193197, At: at(59.89)}
+		e := rep("e", 196439) // acknowledged a's writes; its sidecar killed at 64.29
+		e.Rep.Obs.MasterAddr, e.Rep.Obs.LinkUp, e.Rep.Obs.ReplID, e.Rep.Obs.Keys = "a:6379", false, "A8", 2474
+		e.Received = at(64.2)
+		if eSeen {
+			e.Known = knownOffset{Epoch: 8, Offset: 196439, At: at(64.2)}
+		}
+		b.Received, c.Received, d.Received = now, now, now
+		if eUp {
+			e.Received = now
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c, "d": d, "e": e}
+	}
+	for _, tt := range []struct {
+		name         string
+		now          float64
+		eUp, eSeen   bool
+		want         string
+		waitFor      string
+		cExcludedWhy string
+	}{
+		{"e out of reach: c, past the fork on H7, holds none of epoch 8's writes", 65.5, false, true, "", "e", whyBehind},
+		{"e's sidecar back: e, on a's history", 65.95, true, true, "e", "", whyOtherHistory},
+		{"the durable wait lapsed: c", 84.3, false, true, "c", "", ""},
+		{"no replica seen on a's history: c at once, not held by its own offset", 65.5, false, false, "c", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.eUp, tt.eSeen), p, "")
+			if !d.ODown || d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder ||
+				d.WaitFor != tt.waitFor || d.Excluded["c"] != tt.cExcludedWhy {
+				t.Fatalf("odown %v target %q action %v holder %v wait for %q, want %q waiting for %q (excluded %v, why not %q)",
+					d.ODown, d.Target, d.Action, d.Holder, d.WaitFor, tt.want, tt.waitFor, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
