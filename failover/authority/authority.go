@@ -412,7 +412,7 @@ func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
 			continue
 		}
 		start := time.Now()
-		if r.VerifyLeader().Error() == nil {
+		if verifyLeadership(ctx, r) == nil {
 			a.mu.Lock()
 			if start.After(a.leaderContact) {
 				a.leaderContact = start
@@ -554,9 +554,29 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 	return a.fsm.state(), nil
 }
 
+// verifyLeadership is r.VerifyLeader().Error() that gives up when ctx
+// ends. hashicorp/raft v1.8.0 queues a verification in a buffered channel
+// and never answers one its leader loop had not read when it stopped (a
+// step-down answers it, a shutdown does not), and the future has no
+// shutdown channel: Error() then waits for ever, and a sidecar's
+// authority never stopped (TestRollingRestart, "sidecar did not stop",
+// its contact loop in Error()). The waiting goroutine ends with the
+// answer; only such a lost one leaves it behind, as the process stops.
+func verifyLeadership(ctx context.Context, r *raft.Raft) error {
+	f := r.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("authority: verify leadership: %w", ctx.Err())
+	}
+}
+
 // verifyLeader is Verify on the leader.
 func (a *Authority) verifyLeader(ctx context.Context, r *raft.Raft) (State, error) {
-	if err := r.VerifyLeader().Error(); err != nil {
+	if err := verifyLeadership(ctx, r); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return State{}, errRetry{err}
 		}
