@@ -402,6 +402,24 @@ func notPrimaryReported(peers map[string]peerView, primary string, epoch uint64,
 		r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica
 }
 
+// nothingElsewhere reports whether every registered member but self has a
+// fresh report saying its Redis answers as a replica holding no key: no
+// write is held anywhere but in self's Redis, and none can come back (a
+// Redis answers only once it has loaded what its persistence held).
+func nothingElsewhere(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	for name := range st.Members {
+		if name == self {
+			continue
+		}
+		pv, ok := peers[name]
+		r := pv.Rep.Obs
+		if !ok || !pv.fresh(now, fresh) || !r.Reachable || r.Role != monitor.RoleReplica || r.Keys != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // syncSourceDoubtful reports whether the committed primary's own sidecar
 // says, in a fresh report, that its Redis came back empty or is not judged
 // yet. No Redis is then demoted or re-pointed to it: a full sync from it
@@ -1240,6 +1258,21 @@ func decideLocal(in localInput) localPlan {
 	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr && !in.Unsure:
 		// Judged first (nextIdentity): a sidecar that lost its memory
 		// must not take it for a known one (chaos seed 11, N=3).
+		p.Undetach = true
+	case named && st.Promoted && !p.Isolated && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" &&
+		in.Obs.MasterAddr != in.SelfAddr && nothingElsewhere(in.Self, st, in.Peers, in.Now, in.P.Fresh):
+		// The promoted primary's Redis restarted as a replica of another
+		// node (a config that follows it), and every other member's Redis
+		// answers as a replica holding no key: no copy of anything is left
+		// elsewhere, so it is a primary again, as an empty primary's data
+		// stands when no replica can prove it holds more (emptyLift). The
+		// leader cannot replace it: with no primary anywhere no replica is
+		// ever synced, and none holds keys (holders). Chaos seed 702 (N=3):
+		// b's Redis, killed without persistence, came back following a,
+		// which pointed at itself, as did c; all three held 0 keys, the
+		// leader logged "no eligible replica (a: not synced; b: not
+		// synced; c: not synced)", and writes never came back (93
+		// retry-queue INCRs never drained).
 		p.Undetach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && st.Promoted && in.SourceUnvouched && in.PartialRefused && in.SelfAddr != "":
 		// A deposed primary (not restarted: it keeps its history) whose

@@ -1708,6 +1708,95 @@ func TestPrimaryReportingReplicaCandidate(t *testing.T) {
 	}
 }
 
+// Chaos seed 702 (N=3), after the last heal (65.8 s). Epoch 3 names b,
+// promoted at 14.6 s; every write was lost by 16 s (a, c and b killed
+// without persistence or with the AOF wiped). b's Redis, killed again,
+// came back following a (its command line), link down, 0 keys; a's and
+// c's point at themselves (detached while cut off), 0 keys. No Redis is a
+// primary, so none is ever synced, and none holds keys: the leader has no
+// candidate and no holder, and writes never came back. b's sidecar makes
+// its Redis a primary again: nothing is held anywhere to lose.
+func TestNamedPrimaryRestartedAsReplicaOfAnEmptyGroup(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	st := groupState{Epoch: 3, Primary: "b", Promoted: true, Started: t0.Add(-51 * time.Second), Previous: "c",
+		Members: members("a", "b", "c"), Fork: 45345, ForkReplID: "H2",
+		PastForks: []pastFork{{Epoch: 2, New: "c", ReplID: "H1", Offset: 27620, Start: t0.Add(-56 * time.Second)}}}
+	empty := func(name, master string, offset int64) peerView {
+		pv := rep(name, offset)
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Synced, pv.Rep.Obs.Keys = master, false, false, 0
+		pv.Rep.Obs.ReplID = "R" + name
+		return pv
+	}
+	mk := func() map[string]peerView {
+		return map[string]peerView{
+			"a": down(empty("a", "a:6379", 0), "b", 3),
+			"b": down(empty("b", "a:6379", 1), "b", 3), // its own SDOWN: its Redis answers as a replica
+			"c": down(empty("c", "c:6379", 1), "b", 3),
+		}
+	}
+
+	// The leader: ODOWN, but nobody to promote.
+	d := decideLeader(t0, st, mk(), p, "")
+	if !d.ODown || !d.NotPrimary || d.Action == leaderPromote {
+		t.Fatalf("leader: odown %v not-primary %v action %v target %q, want no candidate", d.ODown, d.NotPrimary, d.Action, d.Target)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if d.Excluded[n] != whyNotSynced {
+			t.Fatalf("leader: excluded %v, want all not synced", d.Excluded)
+		}
+	}
+
+	// b's sidecar.
+	in := localInput{Now: t0, Self: "b", State: st, Ready: true, LastContact: t0, P: p, SelfAddr: "b:6379",
+		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0, ReplID: "Rb", Offset: 1}}
+	for _, tt := range []struct {
+		name     string
+		change   func(in *localInput, peers map[string]peerView)
+		undetach bool
+	}{
+		{"every other Redis empty (seed 702)", func(*localInput, map[string]peerView) {}, true},
+		{"another Redis holds keys: the leader's holder", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Keys = 900
+			ps["c"] = c
+		}, false},
+		{"keys unknown", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Keys = -1
+			ps["c"] = c
+		}, false},
+		{"another Redis is a primary", func(_ *localInput, ps map[string]peerView) {
+			a := ps["a"]
+			a.Rep.Obs.Role, a.Rep.Obs.MasterAddr = monitor.RolePrimary, ""
+			ps["a"] = a
+		}, false},
+		{"a member's report is stale: it may come back with data", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Received = t0.Add(-time.Second)
+			ps["c"] = c
+		}, false},
+		{"a member's Redis does not answer", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Reachable = false
+			ps["c"] = c
+		}, false},
+		{"a member never reported", func(_ *localInput, ps map[string]peerView) { delete(ps, "c") }, false},
+		{"isolated: the state may be stale", func(in *localInput, _ map[string]peerView) { in.LastContact = t0.Add(-2 * time.Second) }, false},
+		{"not named", func(in *localInput, _ map[string]peerView) { in.State.Primary = "c" }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := in
+			peers := mk()
+			tt.change(&in, peers)
+			in.Peers = peers
+			if got := decideLocal(in); got.Undetach != tt.undetach || got.Promote || got.RepointTo != "" || got.DemoteTo != "" {
+				t.Fatalf("plan %+v, want undetach %v and nothing else", got, tt.undetach)
+			}
+		})
+	}
+}
+
 // The primary's last offset measures lag only for replicas on its history
 // (chaos seed 5: replicas that had all restarted onto other histories were
 // "lagging" behind it and a healthy majority waited for the primary).

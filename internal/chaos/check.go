@@ -487,7 +487,12 @@ func resyncHolds(h *History) []FaultRecord {
 				until = max(until, g.End)
 			}
 		}
-		out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: f.Nodes[:1],
+		// OnPrimary carries over: the node that was the primary still
+		// counts as hit, and the durable allowance still runs from the
+		// same start (chaos seed 702, N=3: b, the primary, killed without
+		// persistence from 40.6 s to 45.2 s, was held to 6 s from 39.6 s
+		// the moment the kill ended, before its Redis even answered).
+		out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: f.Nodes[:1], OnPrimary: f.OnPrimary,
 			Desc: f.Desc + " (resyncing)", Start: f.End, End: until + resyncGrace})
 	}
 	return out

@@ -699,3 +699,23 @@ func TestLostWriteAfterEmptyRestart(t *testing.T) {
 		t.Fatalf("a write acknowledged 2 s after the empty restart excused: %+v", r.Violations)
 	}
 }
+
+// The resync hold of a primary that lost its data keeps the durable
+// allowance: the node is still hit, and the clock still runs from when the
+// faults began to hit it alone (chaos seed 702, N=3: the availability rule
+// fired 0.4 s after b's kill ended, before its Redis answered, with 6 s
+// counted from 6 s before). A replica's resync gets availLimit only.
+func TestAvailabilityResyncHoldKeepsOnPrimary(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, onPrimary := range []bool{true, false} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"},
+			Desc: "kill-both b no-persistence", Start: ms(13000), End: ms(15000), DataLost: true, RedisRestart: true, OnPrimary: onPrimary})
+		outage(h, ms(13000), ms(19500)) // 6.5 s, back 4.5 s after the kill ended
+		r := Check(h, p)
+		if got := !slices.Contains(rules(r), RuleAvailability); got != onPrimary {
+			t.Errorf("on primary %v: accepted %v, want %v (%+v)", onPrimary, got, onPrimary, r.Violations)
+		}
+	}
+}

@@ -3,6 +3,8 @@
 package chaos
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -54,5 +56,26 @@ func TestPartitionRules(t *testing.T) {
 	rules, _, _ := m.partitionRules(Fault{ID: 1, Kind: PartGossip}, c.nodes[0])
 	if n := strings.Count(rules, "7946"); n != 16 {
 		t.Errorf("gossip-only: %d rules on port 7946, want 16:\n%s", n, rules)
+	}
+}
+
+// Chaos seed 713 (N=3): a pause no sidecar answered in time committed
+// later; the fault must stay in effect so that its end resumes.
+func TestPauseStarted(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"answered", nil, true},
+		{"no sidecar answered", fmt.Errorf("%s: %w: %s", "/v1/pause", errNoAnswer, "a: context deadline exceeded"), true},
+		{"refused", fmt.Errorf("a /v1/pause: 503 Service Unavailable {}"), false},
+		{"other", errors.New("boom"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pauseStarted(tt.err); got != tt.want {
+				t.Errorf("pauseStarted(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }
