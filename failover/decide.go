@@ -607,11 +607,15 @@ type redisIdentity struct {
 	ReplID string
 	Offset int64
 	Keys   int64 // DBSIZE; -1 when not known
+	// ReplID2 is master_replid2: the history before its last promotion.
+	// Only a promotion of a running process sets it; a restart, with
+	// persistence or without, and a full sync clear it.
+	ReplID2 string
 }
 
 // identityOf is the identity observation o shows.
 func identityOf(o monitor.Observation) redisIdentity {
-	return redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset, Keys: o.Keys}
+	return redisIdentity{RunID: o.RunID, ReplID: o.ReplID, Offset: o.Offset, Keys: o.Keys, ReplID2: o.ReplID2}
 }
 
 // restartVerdict is what a new identity of the local primary's Redis means.
@@ -650,8 +654,10 @@ type replicaPos struct {
 // Redis that came back from a snapshot taken before its own promotion
 // (0 < offset < fork). A restart from an AOF begins its offsets again at
 // 0 and keeps its data: only replicas beyond its promotion can tell about
-// it.
-func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) restartVerdict {
+// it. forkReplID is the history its promotion left ("" when not known): a
+// Redis whose master_replid2 is that history is the process promoted then,
+// never restarted since.
+func judgeRestart(prev, cur redisIdentity, fork int64, forkReplID string, replicas []replicaPos) restartVerdict {
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
 	}
@@ -669,6 +675,18 @@ func judgeRestart(prev, cur redisIdentity, fork int64, replicas []replicaPos) re
 	switch {
 	case ahead:
 		return restartEmpty
+	case forkReplID != "" && cur.ReplID2 == forkReplID && cur.ReplID != forkReplID:
+		// The very process the promotion made primary (only a promotion
+		// sets master_replid2; a restart or a full sync clears it): it
+		// holds everything it took since, and a replica on another
+		// history proves nothing against it, whatever its offset.
+		// Offsets of unrelated histories do not compare (chaos seed 710,
+		// N=3: a's sidecar, restarted alone, judged a's Redis, promoted
+		// at 5871 on d2553… and at 7633 with retry-queue INCRs b had
+		// acknowledged, empty against c's 34335 on the stale history
+		// cb2095…; the group failed over to c, b full-synced from c, and
+		// a, re-pointed as empty, full-synced from b later).
+		return restartNone
 	case best < 0 && len(replicas) > 0 && prev.RunID == "":
 		// Every replica follows it, none ahead: whatever it lost, they
 		// hold no more, and it may hold writes acknowledged since (chaos

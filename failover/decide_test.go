@@ -779,7 +779,7 @@ func TestJudgeRestart(t *testing.T) {
 		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, tt.fork, tt.replicas); got != tt.want {
+			if got := judgeRestart(tt.prev, tt.cur, tt.fork, "", tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
@@ -2110,10 +2110,10 @@ func TestReplicaOfDeposedPrimaryDetaches(t *testing.T) {
 	// since its own AOF restart) nothing proves it lost anything.
 	prev := redisIdentity{RunID: "b-run-2", ReplID: "B7", Offset: 0, Keys: 1300}
 	cur := redisIdentity{RunID: "b-run-3", ReplID: "B8", Offset: 0, Keys: 1300}
-	if got := judgeRestart(prev, cur, 0, []replicaPos{{ReplID: "C7", Offset: 109979}}); got != restartEmpty {
+	if got := judgeRestart(prev, cur, 0, "", []replicaPos{{ReplID: "C7", Offset: 109979}}); got != restartEmpty {
 		t.Fatalf("a synced from c's stale restart: verdict %v, want restartEmpty (what the run did)", got)
 	}
-	if got := judgeRestart(prev, cur, 0, []replicaPos{{ReplID: "A8", Offset: 0}}); got == restartEmpty {
+	if got := judgeRestart(prev, cur, 0, "", []replicaPos{{ReplID: "A8", Offset: 0}}); got == restartEmpty {
 		t.Fatalf("a detached: verdict %v, want b's data not called empty", got)
 	}
 }
@@ -2178,6 +2178,41 @@ func TestDurableFloorPastTheForkOnTheLeftHistory(t *testing.T) {
 				d.WaitFor != tt.waitFor || d.Excluded["c"] != tt.cExcludedWhy {
 				t.Fatalf("odown %v target %q action %v holder %v wait for %q, want %q waiting for %q (excluded %v, why not %q)",
 					d.ODown, d.Target, d.Action, d.Holder, d.WaitFor, tt.want, tt.waitFor, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
+// Chaos seed 710 (N=3): a's sidecar, restarted alone (kill-sidecar) while
+// a was epoch 3's primary, judged a's Redis afresh. That Redis had been
+// promoted at 5871 on b's history d2553 and stood at 7633, holding
+// retry-queue INCRs b had acknowledged; c's Redis, stopped since before
+// epoch 2, was at 34335 on the stale history cb2095 and b, deposed, at
+// 6143 on d2553. Called empty against c's offset, a was failed over to c
+// and every copy of the INCRs went.
+func TestJudgeRestartPromotedProcessSeed710(t *testing.T) {
+	replicas := []replicaPos{{ReplID: "d2553", Offset: 6143}, {ReplID: "cb2095", Offset: 34335}}
+	for _, tt := range []struct {
+		name       string
+		prev, cur  redisIdentity
+		forkReplID string
+		replicas   []replicaPos
+		want       restartVerdict
+	}{
+		{"sidecar restarted, the promoted process still runs", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, "d2553", replicas, restartNone},
+		{"fork history not recorded: judged as before", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, "", replicas, restartEmpty},
+		{"restarted without persistence: no history before", redisIdentity{},
+			redisIdentity{RunID: "a-run2", ReplID: "e1", ReplID2: strings.Repeat("0", 40), Offset: 0}, "d2553", []replicaPos{{ReplID: "645f8", Offset: 7633}}, restartEmpty},
+		{"promoted process behind a replica on its own history", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633}, "d2553", []replicaPos{{ReplID: "645f8", Offset: 8000}}, restartEmpty},
+		{"promoted from another history than the one recorded", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "zz", Offset: 7633}, "d2553", replicas, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(tt.prev, tt.cur, 5871, tt.forkReplID, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
 	}

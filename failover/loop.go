@@ -492,7 +492,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
-	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: forkOffset(st), SelfAddr: f.rc.Addr,
+	forkReplID, fork := promotionFork(st)
+	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: fork, ForkReplID: forkReplID, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return f.replicaPositions(c, now) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
@@ -537,6 +538,9 @@ type identityCtx struct {
 	Named bool // the committed state names this node the primary
 	Epoch uint64
 	Fork  int64 // the offset it was promoted at (forkOffset); 0 when not known
+	// ForkReplID is the history that promotion left (promotionFork); ""
+	// when not known.
+	ForkReplID string
 	// SelfAddr is the local Redis's address: a named Redis that points at
 	// it was detached as empty, and is judged like a primary.
 	SelfAddr string
@@ -570,7 +574,7 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			switch judgeRestart(s.Ident, cur, in.Fork, in.Replicas()) {
+			switch judgeRestart(s.Ident, cur, in.Fork, in.ForkReplID, in.Replicas()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
 			case restartUnknown:
