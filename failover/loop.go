@@ -263,13 +263,6 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 	return st.Members[name].RedisAddr
 }
 
-// forkOffset is the offset the committed primary was promoted at, from
-// its failover's history entry; 0 when not recorded.
-func forkOffset(st authority.State) int64 {
-	_, off := promotionFork(st)
-	return off
-}
-
 // promotionFork is where the committed primary's promotion left the
 // history before it (replication id and offset), from its failover's
 // history entry; zero when not recorded.
@@ -537,7 +530,7 @@ func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZe
 type identityCtx struct {
 	Named bool // the committed state names this node the primary
 	Epoch uint64
-	Fork  int64 // the offset it was promoted at (forkOffset); 0 when not known
+	Fork  int64 // the offset it was promoted at (promotionFork); 0 when not known
 	// ForkReplID is the history that promotion left (promotionFork); ""
 	// when not known.
 	ForkReplID string
