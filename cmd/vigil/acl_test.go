@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -219,29 +218,10 @@ func aclDivergentReplay(t *testing.T) bool {
 
 	// Writers wait on the stalled Redis; it acknowledges them after the
 	// fork once it resumes, until a sidecar pauses it.
-	var (
-		mu    sync.Mutex
-		acked []ack
-	)
-	wctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for w, c := range writers {
-		wg.Go(func() {
-			for i := 0; wctx.Err() == nil; i++ {
-				key, val := fmt.Sprintf("acl:divergent:%d:%06d", w, i), fmt.Sprint(i)
-				cctx, ccancel := context.WithTimeout(wctx, 30*time.Second)
-				err := c.Set(cctx, key, val, 0).Err()
-				ccancel()
-				if err == nil {
-					mu.Lock()
-					acked = append(acked, ack{key: key, val: val, at: time.Now()})
-					mu.Unlock()
-				}
-			}
-		})
+	ws := make([]*writer, len(writers))
+	for i, c := range writers {
+		ws[i] = startWriterWith(t, c, fmt.Sprintf("acl:divergent:%d", i), 30*time.Second)
 	}
-	stopWriters := sync.OnceFunc(func() { cancel(); wg.Wait() })
-	t.Cleanup(stopWriters)
 	time.Sleep(200 * time.Millisecond) // let the writers block on the stalled Redis
 	a.redis.Cont(t)
 	redistest.Eventually(t, 30*time.Second, func() error {
@@ -258,7 +238,7 @@ func aclDivergentReplay(t *testing.T) bool {
 		}
 		return nil
 	})
-	stopWriters()
+	acked := stopWriters(ws)
 	if len(acked) == 0 {
 		t.Log("the resumed former primary acknowledged no write: nothing to replay")
 		return false

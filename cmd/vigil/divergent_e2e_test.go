@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,29 +75,10 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 
 	// Writers wait on the stalled Redis; they are acknowledged after the
 	// fork once it resumes, until a sidecar pauses it.
-	var (
-		mu    sync.Mutex
-		acked []ack
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil; i++ {
-				key, val := fmt.Sprintf("divergent:%d:%06d", w, i), fmt.Sprint(i)
-				wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
-				err := a.redis.Client().Set(wctx, key, val, 0).Err()
-				wcancel()
-				if err == nil {
-					mu.Lock()
-					acked = append(acked, ack{key: key, val: val, at: time.Now()})
-					mu.Unlock()
-				}
-			}
-		})
+	ws := make([]*writer, 4)
+	for i := range ws {
+		ws[i] = startWriter(t, a.redis.Client(), fmt.Sprintf("divergent:%d", i))
 	}
-	stopWriters := sync.OnceFunc(func() { cancel(); wg.Wait() })
-	t.Cleanup(stopWriters)
 	time.Sleep(100 * time.Millisecond) // let the writers block on the stalled Redis
 	a.redis.Cont(t)
 	redistest.Eventually(t, 30*time.Second, func() error {
@@ -111,9 +91,7 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 		}
 		return nil
 	})
-	stopWriters()
-	mu.Lock()
-	defer mu.Unlock()
+	acked := stopWriters(ws)
 	if len(acked) == 0 {
 		t.Fatal("the resumed former primary acknowledged no write: nothing to check")
 	}

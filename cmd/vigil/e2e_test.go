@@ -323,13 +323,19 @@ type ack struct {
 }
 
 func startWriter(t *testing.T, c redis.Cmdable, prefix string) *writer {
+	return startWriterWith(t, c, prefix, 2*time.Second)
+}
+
+// startWriterWith is startWriter with each SET bounded by timeout (a
+// writer waiting on a stalled Redis needs longer).
+func startWriterWith(t *testing.T, c redis.Cmdable, prefix string, timeout time.Duration) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &writer{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for i := 0; ctx.Err() == nil; i++ {
 			key, val := fmt.Sprintf("%s:%06d", prefix, i), strconv.Itoa(i)
-			wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+			wctx, wcancel := context.WithTimeout(ctx, timeout)
 			err := c.Set(wctx, key, val, 0).Err()
 			wcancel()
 			now := time.Now()
@@ -358,6 +364,16 @@ func startWriter(t *testing.T, c redis.Cmdable, prefix string) *writer {
 func (w *writer) stop() {
 	w.cancel()
 	<-w.done
+}
+
+// stopWriters stops ws and returns every write they had acknowledged.
+func stopWriters(ws []*writer) []ack {
+	var all []ack
+	for _, w := range ws {
+		w.stop()
+		all = append(all, w.acked...)
+	}
+	return all
 }
 
 // waitAcked polls until n writes were acknowledged after since.
