@@ -1108,6 +1108,9 @@ type localInput struct {
 	// LastContact is this sidecar's last acknowledged contact with a Raft
 	// majority (leader) or with the leader (follower), monotonic.
 	LastContact time.Time
+	// Started is when this sidecar started: one that has had no Raft
+	// contact since counts its isolation from then (localPlan.Evict).
+	Started time.Time
 	// Fenced: this sidecar keeps writes paused on its Redis.
 	Fenced bool
 	// Busy: a promotion, demotion or switchover effect is running.
@@ -1222,7 +1225,21 @@ func decideLocal(in localInput) localPlan {
 		// Before the first answer and while isolated this fences
 		// blindly; the pause lapses by itself if it is never renewed.
 		p.Fence = mayBePrimary && (localPrimary || p.Isolated || in.Obs.Role == "" || in.Fenced)
-		p.Evict = p.Fence && localPrimary && named && (p.Isolated || doomed)
+		// Cut off, its clients go too, whether or not the state it holds
+		// names it: a sidecar that restarted cut off (its data dir
+		// perhaps wiped) holds none, and its Redis, still a primary, may
+		// have been replaced while it was away. With min_replicas and no
+		// replica left, that Redis answers every write at once with
+		// NOREPLICAS (Redis checks it before the pause), so no client
+		// ever times out and asks the Sentinels again (chaos seed 909,
+		// N=3: b's sidecar, killed and wiped, came back cut off; the
+		// failover clients, their Sentinel b's, wrote to b's Redis for
+		// 4.9 s after c's promotion, until b's sidecar rejoined). Its
+		// isolation counts from its start, so that a sidecar restarting
+		// beside a healthy group does not send its primary's clients away
+		// before its first Raft contact.
+		cutOff := p.Isolated && isolated(in.Started, in.Now, in.P)
+		p.Evict = p.Fence && localPrimary && (cutOff || named && doomed)
 	case in.Fenced && localPrimary && !in.Unsure:
 		// Not doomed, not isolated, named and promoted: the shell releases
 		// writes only after a Verify through the Raft leader confirms it,

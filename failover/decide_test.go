@@ -405,6 +405,22 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true},
 		},
 		{
+			name: "seed 909: restarted cut off with no state, its redis a primary: fenced, and its clients sent away once cut off fence_after since its start",
+			in:   localInput{Obs: up(monitor.RolePrimary, ""), Started: t0.Add(-time.Second), Fenced: true},
+			want: localPlan{Fence: true, Isolated: true, Evict: true},
+		},
+		{
+			name: "restarted with no Raft contact yet, less than fence_after ago: fenced, its clients stay",
+			in:   localInput{Obs: up(monitor.RolePrimary, ""), Started: t0.Add(-100 * time.Millisecond), Fenced: true},
+			want: localPlan{Fence: true, Isolated: true},
+		},
+		{
+			name: "a deposed primary cut off, its sidecar knowing the new state: fenced, and its clients sent away",
+			in: localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0.Add(-time.Second), Self: "a",
+				Started: t0.Add(-time.Minute), Fenced: true},
+			want: localPlan{Fence: true, Isolated: true, Evict: true},
+		},
+		{
 			name: "before the state is verified a primary starts paused and nothing else happens",
 			in:   localInput{State: named, Obs: up(monitor.RolePrimary, ""), LastContact: t0},
 			want: localPlan{Fence: true},

@@ -182,7 +182,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), LinkUp: c.obs.LinkUp, Time: c.obs.Time,
 			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset},
 		AckSince:    c.ackSince,
-		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Fenced: c.fenced, Busy: c.localBusy,
+		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 		PartialRefused: c.partialWait,
