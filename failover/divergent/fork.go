@@ -137,9 +137,30 @@ func (ri replInfo) holds(f Fork) bool {
 // history up to f; the node's divergent writes begin where it left it
 // (chaos seed 108, N=5: captured from f, the deposed primary "did not hold
 // the old history", and its writes were lost).
+//
+// A node on no history of f's whose own began at offset 0 (promoted with
+// nothing replicated: master_replid2 valid up to offset 1 only, as a Redis
+// that restarted without its data and was made a primary again) shares no
+// byte of its stream with the new primary, which never followed it (a
+// primary promoted from its history would have left a recorded fork on
+// it): every write it took is divergent, from the first byte of that
+// history. Not when f is at offset 0 itself: a primary promoted with
+// nothing replicated holds what it loaded from disk, which may be this
+// node's writes (a replica of it restarted from its AOF), and replaying
+// them would apply them twice. Chaos seed 617 (N=5): b's Redis, the
+// primary, came back empty; its sidecar found no replica that could prove
+// it held more, made it a primary again (47fe… up to 1, then 513c24…) and
+// it took retry-queue INCRs that a and c acknowledged; the group then
+// promoted e, still on the history b had before (eb4446… at 52462), and
+// the capture from b, "not holding the old history", lost 64 of them.
 func (ri replInfo) branchFrom(f Fork) Fork {
-	if !ri.holds(f) && f.OldReplID == ri.replID2 && ri.secondOffset-1 < f.Offset {
+	switch {
+	case ri.holds(f):
+		return f
+	case f.OldReplID == ri.replID2 && ri.secondOffset-1 < f.Offset:
 		return Fork{OldReplID: ri.replID2, Offset: ri.secondOffset - 1}
+	case f.Offset > 0 && ri.replID2 != "" && ri.replID2 != noReplID && ri.secondOffset == 1:
+		return Fork{OldReplID: ri.replID2, Offset: 0}
 	}
 	return f
 }

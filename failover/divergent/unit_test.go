@@ -292,3 +292,42 @@ func TestBranchFrom(t *testing.T) {
 		}
 	}
 }
+
+// A deposed primary whose history began at offset 0 (restarted without its
+// data, then made a primary again) is captured from the start of that
+// history when the new primary stood on another (chaos seed 617, N=5).
+func TestBranchFromHistoryBegunAtZero(t *testing.T) {
+	// b's Redis at the capture: REPLICAOF NO ONE at offset 0 moved 47fe…
+	// to master_replid2 (second_repl_offset 1), and it took 38752 bytes
+	// of writes on 513c24… since, all in its backlog.
+	begun := replInfo{role: "master", replID: "513c24", replID2: "47fe", secondOffset: 1, offset: 38752,
+		backlogActive: true, backlogFirst: 1, backlogLen: 38752}
+	for _, tt := range []struct {
+		name string
+		ri   replInfo
+		fork Fork
+		want Fork
+	}{
+		{"the new primary stood on the history the node had before its restart", begun,
+			Fork{OldReplID: "eb4446", Offset: 52462}, Fork{OldReplID: "47fe", Offset: 0}},
+		{"the new primary was promoted with nothing replicated (it holds what it loaded from disk)", begun,
+			Fork{OldReplID: "disk", Offset: 0}, Fork{OldReplID: "disk", Offset: 0}},
+		{"the fork is on the node's own history", begun,
+			Fork{OldReplID: "513c24", Offset: 30000}, Fork{OldReplID: "513c24", Offset: 30000}},
+		{"a node promoted with data replicated before",
+			replInfo{role: "master", replID: "b-own", replID2: "shared", secondOffset: 46389, offset: 50195},
+			Fork{OldReplID: "eb4446", Offset: 52462}, Fork{OldReplID: "eb4446", Offset: 52462}},
+		{"a node never promoted",
+			replInfo{role: "master", replID: "b-own", replID2: noReplID, secondOffset: -1, offset: 50195},
+			Fork{OldReplID: "eb4446", Offset: 52462}, Fork{OldReplID: "eb4446", Offset: 52462}},
+	} {
+		got := tt.ri.branchFrom(tt.fork)
+		if got != tt.want {
+			t.Errorf("%s: branchFrom(%+v) = %+v, want %+v", tt.name, tt.fork, got, tt.want)
+			continue
+		}
+		if got != tt.fork && (!tt.ri.holds(got) || !tt.ri.inBacklog(got.PSYNCOffset())) {
+			t.Errorf("%s: the node cannot serve PSYNC %s %d", tt.name, got.OldReplID, got.PSYNCOffset())
+		}
+	}
+}
