@@ -491,6 +491,33 @@ func behindFork(st groupState, peers map[string]peerView, now time.Time, p param
 		now.Sub(later(st.Started, peers[st.Previous].UpAt)) < durableWait(p)
 }
 
+// primaryHolds reports, with min_replicas, whether the promoted primary
+// was last seen holding its data — its last report, however old, shows its
+// Redis answering as a primary its sidecar judged and did not find empty
+// — within durableWait: a holder, which has no position it can prove, does
+// not replace it before then. Every write acknowledged up to its
+// promotion is in its data set, and so is every write it took since; a
+// holder promoted over it becomes the sync source of every other Redis,
+// and a capture of the old primary's divergent writes finds none of the
+// holder's history in it. One whose last report shows its Redis down,
+// answering as a replica, or empty holds nothing the group can wait for.
+// Chaos seed 719 (N=3): epoch 5's primary b, the one Redis left with
+// every retry-queue INCR of epoch 4 (and c's with those before), was cut
+// off with its data 1.1 s before the leader promoted a as a holder: a's
+// Redis, killed at epoch 4 without persistence, had come back as a primary
+// from the 25 s old RDB of an earlier full sync (414 keys) and pointed at
+// itself once its demotion to b was refused; b and c full-synced from it
+// and 86 INCRs were lost.
+func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" {
+		return false
+	}
+	pv, ok := peers[st.Primary]
+	r := pv.Rep
+	return ok && !r.Empty && !r.Unsure && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
+		now.Sub(pv.UpAt) < durableWait(p)
+}
+
 // pastForkHeld reports, with min_replicas, a recorded fork of an earlier
 // epoch, within durableWait of its failover, whose history candidate c
 // still stands on: c never followed the primary that promotion made, so it
@@ -914,8 +941,17 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// epoch 3's fork, waiting for c) and c and b (primaries with 741
 		// and more keys), and every copy of epoch 2's writes full-synced
 		// from it.
+		//
+		// The promoted primary is the one member whose Redis need not
+		// answer (it is what the failover replaces), but with
+		// min_replicas a holder does not replace it while it may come
+		// back with its data (primaryHolds).
 		if h := holders(st, peers, exclude, now, p); len(h) > 0 && othersAnswer(st, peers, exclude, now, p.Fresh) {
-			if _, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh); d.WaitFor == "" || !richer {
+			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
+			switch {
+			case primaryHolds(st, peers, now, p):
+				d.WaitFor = st.Primary
+			case d.WaitFor == "" || !richer:
 				ranked, d.Holder = h[:1], true
 				d.WaitFor = ""
 			}

@@ -2233,3 +2233,86 @@ func TestJudgeRestartPromotedProcessSeed710(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 719 (N=3), the leader a's view at 57.173 s. Epoch 5 names b,
+// promoted at 53.8 s over a's epoch-4 history (no fork recorded: its
+// REPLICAOF NO ONE answered late and the retried promotion found a
+// primary); b's Redis holds every retry-queue INCR of epoch 4 at 60120, and
+// b was cut off with it at 56.155 s, its last report (56.10 s) showing its
+// Redis a primary with its data. c's Redis, epoch 3's primary, is a paused
+// primary on epoch 4's fork history with the INCRs before 37 s. a's Redis,
+// killed at epoch 4 without persistence, came back from the 25 s old RDB of
+// an earlier full sync (414 keys, offset 0, a new history) and points at
+// itself: a holder. Promoted, it became the sync source of b and c and 86
+// INCRs were lost. The holder waits for b, for the durable wait at most.
+func TestHolderWaitsForAPrimaryLastSeenWithItsData(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 57.173) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Promoted: true, Started: at(44.310), Previous: "a",
+		Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 3, New: "c", ReplID: "H1", Offset: 26048, Start: at(11.376)},
+			{Epoch: 4, New: "a", ReplID: "H3", Offset: 44305, Start: at(39.109)},
+		}}
+	mk := func(now time.Time, edit func(b *peerView)) map[string]peerView {
+		a := down(rep("a", 0), "b", 5) // restarted from a stale RDB, detached
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "A6", 414
+		b := rep("b", 60120)
+		b.Rep.Epoch = 5
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "B5", 700
+		b.AsPrimary = primaryMark{Epoch: 5, ReplID: "B5"}
+		b.Known = knownOffset{Epoch: 4, Offset: 60120, At: at(42.4)}
+		b.Received, b.UpAt = at(56.10), at(56.10)
+		c := down(rep("c", 44680), "b", 5) // a paused primary
+		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H3", 650
+		a.Received, c.Received = now, now
+		if edit != nil {
+			edit(&b)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(b *peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b cut off 1.1 s ago with its data: wait for b", 57.173, 1, nil, ""},
+		{"b's last report: its Redis down", 57.173, 1, func(b *peerView) {
+			b.Rep.Obs.Reachable, b.Rep.Obs.Role, b.UpAt = false, "", at(55.0)
+		}, "a"},
+		{"b's last report: its Redis came back empty", 57.173, 1, func(b *peerView) {
+			b.Rep.Empty, b.Rep.SDownPrimary, b.Rep.SDownEpoch = true, "b", 5
+		}, "a"},
+		{"b's last report: its Redis a replica", 57.173, 1, func(b *peerView) {
+			b.Rep.Obs.Role, b.Rep.Obs.MasterAddr = monitor.RoleReplica, "c:6379"
+		}, "a"},
+		{"ten down_after after b last answered: the holder", 76.2, 1, nil, "a"},
+		{"without min_replicas: the holder", 57.173, 0, nil, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.edit), q, "")
+			if !d.ODown {
+				t.Fatalf("no ODOWN: %+v", d)
+			}
+			if tt.want == "" {
+				if d.Action == leaderPromote || d.WaitFor != "b" {
+					t.Fatalf("target %q action %v holder %v wait for %q, want a wait for b (excluded %v, why not %q)",
+						d.Target, d.Action, d.Holder, d.WaitFor, d.Excluded, d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
