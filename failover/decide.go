@@ -295,6 +295,42 @@ func othersAnswer(st groupState, peers map[string]peerView, exclude string, now 
 	return all
 }
 
+// holderWaitOver reports, with min_replicas, whether a holder may replace
+// the primary although members other than holder have no fresh report of
+// their Redis answering: no more of them than min_replicas (a write
+// acknowledged under min-replicas-to-write reached that many Redis besides
+// the one that took it, so one in reach received it), and each was last
+// heard answering, and the failover started, at least durableWait ago —
+// the bound of every other wait for an out-of-reach Redis in the durable
+// mode (durableFloor, forkFloor, primaryHolds, emptyLift). One this
+// sidecar never heard answering still holds the holder back, as do more
+// than min_replicas out of reach (chaos seed 12, N=3: two). Without the
+// bound the wait had none: chaos seed 1308 (N=3) named c at epoch 4, its
+// promotion was refused (its Redis restarted empty), and the leader waited
+// 20.3 s for c's Redis to answer again — killed, partitioned, its node
+// killed and forgotten — with a, holding the same 725 keys, ready as a
+// holder; the group failed over only when c came back.
+func holderWaitOver(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
+	if p.MinReplicas < 1 {
+		return false
+	}
+	out := 0
+	for name := range st.Members {
+		if name == holder {
+			continue
+		}
+		pv, ok := peers[name]
+		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
+			continue
+		}
+		if !ok || pv.UpAt.IsZero() || now.Sub(later(pv.UpAt, st.Started)) < durableWait(p) {
+			return false
+		}
+		out++
+	}
+	return out <= minReplicasFor(p.MinReplicas, len(st.Members))
+}
+
 // holders are, when no replica qualifies, the replicas whose Redis answers
 // with keys but no position it can prove (never synced since it started:
 // restarted from its AOF, which Redis 7.0 gives no offset), best first:
@@ -946,7 +982,11 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// answer (it is what the failover replaces), but with
 		// min_replicas a holder does not replace it while it may come
 		// back with its data (primaryHolds).
-		if h := holders(st, peers, exclude, now, p); len(h) > 0 && othersAnswer(st, peers, exclude, now, p.Fresh) {
+		//
+		// With min_replicas, a member out of reach holds the holder back
+		// for the durable wait, not for ever (holderWaitOver).
+		if h := holders(st, peers, exclude, now, p); len(h) > 0 &&
+			(othersAnswer(st, peers, exclude, now, p.Fresh) || holderWaitOver(st, peers, h[0].Name, now, p)) {
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			switch {
 			case primaryHolds(st, peers, now, p):

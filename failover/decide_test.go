@@ -2316,3 +2316,91 @@ func TestHolderWaitsForAPrimaryLastSeenWithItsData(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 1308 (N=3), the leader a's view. Epoch 4 named c at 27.78 s;
+// its promotion was refused (its Redis had restarted empty), so it was
+// never promoted. a's Redis, killed without persistence, came back from
+// the RDB of an earlier full sync (725 keys, offset 52808 on a new
+// history) and, demoted to c at 43.4 s, points at c with its link down: a
+// holder. b's Redis, its AOF wiped, points at itself with no key. c's
+// Redis, synced from a's with the same 725 keys, was last heard answering
+// at 39.33 s; then a partition, two kills without persistence, a node kill
+// and a forget kept it out of reach, and the leader waited for it to
+// answer until it came back at 63.6 s: 38.7 s without writes, 22 s of
+// them with faults on c only. A member out of reach holds a holder back for
+// the durable wait since it was last heard answering, not for ever.
+func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 60) * float64(time.Second))) }
+	st := groupState{Epoch: 4, Primary: "c", Promoted: false, Started: at(27.78), Previous: "a",
+		Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "H1", Offset: 27988, Start: at(8.38)},
+			{Epoch: 3, New: "a", ReplID: "H2", Offset: 72733, Start: at(23.77)},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 52808), "c", 4)
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "c:6379", false, false, "H4", 725
+		b := down(rep("b", 1), "c", 4)
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "b:6379", false, false, "B4", 0
+		c := down(rep("c", 52808), "c", 4) // detached as empty when its promotion was refused
+		c.Rep.Epoch, c.Rep.Empty = 4, true
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "H4", 725
+		c.Known = knownOffset{Epoch: 4, Offset: 52808, At: at(35.07)}
+		c.Received, c.UpAt, c.First = at(39.33), at(39.33), at(0.5)
+		a.Received, b.Received = now, now
+		a.UpAt, b.UpAt = now, now
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		want        string // "" for no promotion
+	}{
+		{"c last heard 10.7 s ago: the holder waits", 50, 1, nil, ""},
+		{"ten down_after after c last answered: the holder", 59.4, 1, nil, "a"},
+		{"c answers again: the holder, as before", 50, 1, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.Received, c.UpAt = at(50), at(50)
+			peers["c"] = c
+		}, "a"},
+		{"b out of reach too, more than min_replicas: nobody", 59.4, 1, func(peers map[string]peerView) {
+			b := peers["b"]
+			b.Received, b.UpAt = at(30), at(30)
+			peers["b"] = b
+		}, ""},
+		{"c never heard answering: nobody", 59.4, 1, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.UpAt = time.Time{}
+			peers["c"] = c
+		}, ""},
+		{"without min_replicas: nobody, as before", 59.4, 0, nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.edit), q, "")
+			if !d.Stuck {
+				t.Fatalf("not stuck: %+v", d)
+			}
+			if tt.want == "" {
+				if d.Action == leaderPromote {
+					t.Fatalf("target %q holder %v, want no promotion (excluded %v, why not %q)", d.Target, d.Holder, d.Excluded, d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
