@@ -184,7 +184,22 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		MaxPool:               transportPool,
 		Timeout:               transportIOWait,
 		Logger:                a.hclog.Named("transport"),
-	})}
+	}), done: make(chan struct{})}
+	// A node that starts without raft state grants no vote to a group
+	// that ran until a leader gave it the log (amnesiacVoteRefusal).
+	var started atomic.Pointer[raft.Raft]
+	trans.amnesiac = func() bool {
+		if r := started.Load(); r != nil {
+			return r.LastIndex() == 0
+		}
+		return !hasState
+	}
+	trans.header = raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
+		ID: []byte(a.deps.Self.Name), Addr: []byte(trans.LocalAddr())}
+	trans.onRefuse = func(candidate string, lastIndex uint64) {
+		a.logger.Warn("refusing a vote: this node lost its raft state and has not heard from a leader since",
+			"candidate", candidate, "candidate_last_index", lastIndex)
+	}
 	var logs raft.LogStore = store
 	if a.wrapLogs != nil {
 		logs = a.wrapLogs(store)
@@ -197,6 +212,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		trans.stopHeartbeats()
 		return fmt.Errorf("authority: start raft: %w", err)
 	}
+	started.Store(r)
 	a.raft.Store(r)
 	a.rpc.Store(rpcLayer)
 	a.advertise(hasState)
@@ -600,10 +616,103 @@ var errStopped = errors.New("authority: stopping")
 // transport's Close: one that arrived just then wrote the current term to
 // the closed raft.db, and raft panics when that write fails ("failed to
 // save current term: database not open", seen in TestACLUserIsEnough...).
+//
+// It also answers vote requests itself while amnesiac reports that this
+// node has no raft state (amnesiacVoteRefusal).
 type guardedTransport struct {
 	*raft.NetworkTransport
 	mu      sync.RWMutex
 	stopped bool
+
+	amnesiac func() bool
+	header   raft.RPCHeader
+	onRefuse func(candidate string, lastIndex uint64)
+
+	consumeOnce sync.Once
+	consumer    chan raft.RPC
+	closeOnce   sync.Once
+	done        chan struct{} // closed by Close: stops filterVotes
+	filter      sync.WaitGroup
+}
+
+// Consumer hands raft the transport's RPCs, less the vote requests an
+// amnesiac node refuses.
+func (g *guardedTransport) Consumer() <-chan raft.RPC {
+	g.consumeOnce.Do(func() {
+		g.consumer = make(chan raft.RPC)
+		g.filter.Add(1)
+		go func() {
+			defer g.filter.Done()
+			filterVotes(g.NetworkTransport.Consumer(), g.consumer, g.done, g.amnesiac, g.header, g.onRefuse)
+		}()
+	})
+	return g.consumer
+}
+
+// Close stops the vote filter, waits for it, and closes the transport.
+func (g *guardedTransport) Close() error {
+	g.closeOnce.Do(func() { close(g.done) })
+	g.filter.Wait()
+	return g.NetworkTransport.Close()
+}
+
+// filterVotes forwards in to out, in order, until done, answering itself
+// the vote requests amnesiacVoteRefusal refuses.
+func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, amnesiac func() bool,
+	header raft.RPCHeader, onRefuse func(candidate string, lastIndex uint64)) {
+	for {
+		var rpc raft.RPC
+		select {
+		case rpc = <-in:
+		case <-done:
+			return
+		}
+		if resp, candidate, last := amnesiacVoteRefusal(rpc.Command, amnesiac, header); resp != nil {
+			if onRefuse != nil {
+				onRefuse(candidate, last)
+			}
+			rpc.Respond(resp, nil)
+			continue
+		}
+		select {
+		case out <- rpc:
+		case <-done:
+			return
+		}
+	}
+}
+
+// amnesiacVoteRefusal is the answer, not granted, to a vote or pre-vote
+// request from a candidate whose log holds more than a bootstrap
+// configuration (index 1), while this node has no raft state: its data
+// dir was wiped (or lost) and no leader has given it the log since. Raft
+// counts on a voter remembering every entry it acknowledged; one that
+// forgot them, its log empty, grants any candidate its vote, and with it
+// a majority that holds none of the entries it helped commit, which the
+// new leader then deletes from the members that have them. Chaos seed
+// 1505 (N=3): a, the leader, and c committed epoch 5 (c promoted, holding
+// every write since 34.7 s); a's sidecar was restarted with a wiped data
+// dir, b's sidecar came back with its log from before epoch 5 (index
+// 66), and a's empty log voted b leader at term 7; b truncated c's entries
+// 67-76 ("clearing log suffix"), promoted its own Redis — restarted from a
+// 20 s old RDB — as epoch 4's primary, and c's and a's Redis full-synced
+// from it: 211 acknowledged writes and 24 retry-queue INCRs lost. A
+// candidate at index 1 or less is forming a group (bootstrap: a member
+// that bootstrapped first is elected by the ones that saw it and never
+// bootstrapped themselves): it has nothing such a vote could lose. A new
+// member is a non-voter until the log reached it, so it is never asked.
+func amnesiacVoteRefusal(cmd any, amnesiac func() bool, header raft.RPCHeader) (resp any, candidate string, lastIndex uint64) {
+	switch req := cmd.(type) {
+	case *raft.RequestVoteRequest:
+		if req.LastLogIndex > 1 && amnesiac != nil && amnesiac() {
+			return &raft.RequestVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
+		}
+	case *raft.RequestPreVoteRequest:
+		if req.LastLogIndex > 1 && amnesiac != nil && amnesiac() {
+			return &raft.RequestPreVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
+		}
+	}
+	return nil, "", 0
 }
 
 // SetHeartbeatHandler wraps raft's handler in the guard.

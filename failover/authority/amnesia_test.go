@@ -1,0 +1,71 @@
+package authority
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Chaos seed 1505 (N=3): a's sidecar came back with a wiped data dir (an
+// empty log); b's, with its log at index 66 from before epoch 5, asked it
+// for its vote; c held the committed entries 67-76. A node without raft
+// state grants no vote to a group that ran (a candidate past the bootstrap
+// configuration at index 1), and passes everything else on to raft.
+func TestAmnesiacNodeRefusesVotes(t *testing.T) {
+	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("a"), Addr: []byte("a:7946")}
+	vote := func(last uint64) any {
+		return &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ID: []byte("b")}, Term: 7, LastLogIndex: last, LastLogTerm: 6}
+	}
+	preVote := func(last uint64) any {
+		return &raft.RequestPreVoteRequest{RPCHeader: raft.RPCHeader{ID: []byte("b")}, Term: 7, LastLogIndex: last, LastLogTerm: 6}
+	}
+	for _, tt := range []struct {
+		name     string
+		amnesiac bool
+		cmd      any
+		refused  bool
+	}{
+		{"seed 1505: wiped, asked by b at index 66: refused", true, vote(66), true},
+		{"wiped, pre-vote from b at index 66: refused", true, preVote(66), true},
+		{"wiped, a candidate forming the group (its bootstrap entry only): raft decides", true, vote(1), false},
+		{"wiped, a pre-vote forming the group: raft decides", true, preVote(1), false},
+		{"with raft state: raft decides", false, vote(66), false},
+		{"with raft state, pre-vote: raft decides", false, preVote(66), false},
+		{"wiped, a leader's entries: raft takes them", true, &raft.AppendEntriesRequest{Term: 7, PrevLogEntry: 66}, false},
+		{"wiped, a leader's snapshot: raft takes it", true, &raft.InstallSnapshotRequest{Term: 7, LastLogIndex: 66}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in, out, done := make(chan raft.RPC), make(chan raft.RPC), make(chan struct{})
+			defer close(done)
+			refusals := 0
+			go filterVotes(in, out, done, func() bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
+			resp := make(chan raft.RPCResponse, 1)
+			in <- raft.RPC{Command: tt.cmd, RespChan: resp}
+			select {
+			case got := <-out:
+				if tt.refused {
+					t.Fatalf("passed to raft: %T", got.Command)
+				}
+			case r := <-resp:
+				if !tt.refused {
+					t.Fatalf("answered by the filter: %+v", r.Response)
+				}
+				granted, term := true, uint64(0)
+				switch v := r.Response.(type) {
+				case *raft.RequestVoteResponse:
+					granted, term = v.Granted, v.Term
+				case *raft.RequestPreVoteResponse:
+					granted, term = v.Granted, v.Term
+				default:
+					t.Fatalf("answer %T", r.Response)
+				}
+				if granted || term != 7 || r.Error != nil || refusals != 1 {
+					t.Fatalf("granted %v term %d err %v refusals %d, want refused at the candidate's term 7", granted, term, r.Error, refusals)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("neither answered nor passed on")
+			}
+		})
+	}
+}
