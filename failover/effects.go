@@ -383,7 +383,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 			}
 			if wasReplica {
 				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
-				if err := f.promoteTx(ctx); err != nil {
+				if err := f.promoteTx(ctx, members); err != nil {
 					return err
 				}
 				fork = f.localFork(ctx)
@@ -874,7 +874,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 			// The history it leaves: after REPLICAOF NO ONE master_replid
 			// is a new one, and forkFor would not find the fork (seed 302).
 			from := f.replIDOf(ctx, f.rc.Addr)
-			if err := f.promoteTx(ctx); err != nil {
+			if err := f.promoteTx(ctx, len(vst.Members)); err != nil {
 				return err
 			}
 			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History, replID: from}
@@ -929,13 +929,13 @@ func (f *Failover) settle(ctx context.Context, c *core, o monitor.Observation, e
 // the usual release follows.
 func (f *Failover) startUndetach(ctx context.Context, c *core) {
 	c.localBusy = true
-	epoch := c.st.Epoch
+	epoch, members := c.st.Epoch, len(c.st.Members)
 	f.expectRole(c, monitor.RolePrimary)
 	pause := f.fencePause(c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := f.pauseWrites(ctx, pause)
 		if err == nil {
-			err = f.promoteTx(ctx)
+			err = f.promoteTx(ctx, members)
 		}
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -1183,28 +1183,65 @@ func (f *Failover) unpauseOn(ctx context.Context, cl *redis.Client) error {
 // promoteTx is Sentinel's promotion transaction: REPLICAOF NO ONE, CONFIG
 // REWRITE (which fails without a config file: tolerated), and CLIENT KILL
 // of normal and pub/sub clients so replica-reading clients rediscover.
-func (f *Failover) promoteTx(ctx context.Context) error {
+// With min_replicas, min-replicas-to-write is set in the same transaction,
+// before REPLICAOF NO ONE (promoteTxCmds): members is the group's size.
+func (f *Failover) promoteTx(ctx context.Context, members int) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
 	cl := f.local.Client()
+	want := minReplicasFor(f.cfg.MinReplicas, members)
+	steps := promoteTxCmds(want, maxLagSeconds(f.cfg.FenceAfter))
 	cmds, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "REPLICAOF", "NO", "ONE")
-		p.Do(ctx, "CONFIG", "REWRITE")
-		p.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
-		p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
+		for _, args := range steps {
+			p.Do(ctx, args...)
+		}
 		return nil
 	})
-	if len(cmds) == 0 {
+	if len(cmds) < len(steps) {
 		f.m.commandErrors.WithLabelValues("replicaof").Inc()
 		return fmt.Errorf("promotion transaction: %w", err)
 	}
 	// Only REPLICAOF NO ONE must succeed: CONFIG REWRITE fails without a
 	// config file, and CLIENT KILL finding nobody is fine.
-	if err := cmds[0].Err(); err != nil {
-		f.m.commandErrors.WithLabelValues("replicaof").Inc()
-		return fmt.Errorf("replicaof no one: %w", err)
+	for i, args := range steps {
+		switch {
+		case args[0] == "REPLICAOF":
+			if err := cmds[i].Err(); err != nil {
+				f.m.commandErrors.WithLabelValues("replicaof").Inc()
+				return fmt.Errorf("replicaof no one: %w", err)
+			}
+		case args[0] == "CONFIG" && args[1] == "SET":
+			if err := cmds[i].Err(); err != nil {
+				f.m.commandErrors.WithLabelValues("config_set").Inc()
+				f.log.Warn("set min-replicas-to-write", "err", err)
+			}
+		}
 	}
 	return nil
+}
+
+// promoteTxCmds are the commands of the promotion transaction. With
+// minReplicas (min-replicas-to-write, zero without min_replicas) the
+// Redis is made a primary already under it: every promotion pauses its
+// writes first, but the pause lapses by itself, and a sidecar that dies
+// before it releases them (and sets min-replicas-to-write then) left a
+// primary that takes writes with no replica once the pause is over — the
+// successor's hold on it (oldPrimaryHold) counts on min-replicas-to-write
+// stopping it. Chaos seed 1503 (N=3): c, promoted at epoch 3 from a
+// replica (min-replicas-to-write 0), held its writes for the old primary
+// b; its sidecar was killed 2.2 s later, the promotion's 10 s pause lapsed
+// at 39.0 s, and its Redis, no replica connected, took writes for 1.2 s
+// beside a, promoted at epoch 4.
+func promoteTxCmds(minReplicas, maxLag int) [][]any {
+	var cmds [][]any
+	if minReplicas > 0 {
+		cmds = append(cmds, []any{"CONFIG", "SET", "min-replicas-to-write", minReplicas, "min-replicas-max-lag", maxLag})
+	}
+	return append(cmds,
+		[]any{"REPLICAOF", "NO", "ONE"},
+		[]any{"CONFIG", "REWRITE"},
+		[]any{"CLIENT", "KILL", "TYPE", "normal"},
+		[]any{"CLIENT", "KILL", "TYPE", "pubsub"})
 }
 
 // replicaOfOn sends REPLICAOF addr to cl, then CONFIG REWRITE (tolerated).
