@@ -1,6 +1,7 @@
 package divergent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -125,11 +126,76 @@ func buildArchive(res CaptureResult) ([]byte, Manifest, error) {
 }
 
 // unit is what a replay applies at once, with the at-most-once id of the
-// offset of its first byte in the old history.
+// offset of its first byte in the old history, or marker: the marker an
+// earlier replay set for it (replayedUnits).
 type unit struct {
 	offset int64
 	db     int
 	cmds   [][][]byte
+	marker string
+}
+
+// markerKey is the key of u's at-most-once marker when the archive's old
+// history is replID.
+func (u unit) markerKey(replID string) string {
+	if u.marker != "" {
+		return u.marker
+	}
+	return MarkerPrefix + replID + ":" + strconv.FormatInt(u.offset, 10)
+}
+
+// isMarkerSet reports whether cmd sets a divergent-replay marker: the
+// first write of each unit a replay applied.
+func isMarkerSet(cmd [][]byte) bool {
+	return len(cmd) >= 3 && bytes.EqualFold(cmd[0], []byte("SET")) && bytes.HasPrefix(cmd[1], []byte(MarkerPrefix))
+}
+
+// replayedUnits splits a MULTI/EXEC block that is the effect of an earlier
+// replay's script call back into the units that call applied, each with
+// the marker it set: Redis replicates a script's writes as one
+// transaction, and a call packs up to callUnits units, each its marker's
+// SET (in database 0) then its writes. Kept whole, the block mixed every
+// write of those units under one new marker, and the replay script's
+// retry-queue check skipped all of them when one retry-queue item in it
+// had been applied on the target again by its queue. Chaos seed 1506
+// (N=3): a's writes of a partition, captured at epoch 6 and replayed onto
+// b as two calls, were in b's divergent stream at epoch 7 as two blocks;
+// a's retry queue, never confirmed on a, applied an item of the first
+// block on c, the new primary, and the replay of b's archive skipped the
+// block — 64 units, 27 acknowledged writes among them — as a duplicate.
+// Under their own markers the units are also applied at most once across
+// the two archives: a replay of the first archive to the same primary
+// finds them. dbs holds the database of each of u's commands. A block
+// whose first command is not a marker's SET, or a unit in it whose writes
+// span databases, is kept whole.
+func replayedUnits(u unit, dbs []int) []unit {
+	var out []unit
+	for i, c := range u.cmds {
+		if isMarkerSet(c) {
+			out = append(out, unit{offset: u.offset, db: -1, marker: string(c[1])})
+			continue
+		}
+		if len(out) == 0 {
+			return []unit{u}
+		}
+		last := &out[len(out)-1]
+		switch {
+		case last.db < 0:
+			last.db = dbs[i]
+		case last.db != dbs[i]:
+			return []unit{u}
+		}
+		last.cmds = append(last.cmds, c)
+	}
+	if len(out) == 0 {
+		return []unit{u}
+	}
+	for i := range out {
+		if out[i].db < 0 { // a unit the call found applied: only its marker
+			out[i].db = u.db
+		}
+	}
+	return out
 }
 
 // unitsOf reads an archive file back into units, recomputing each one's
@@ -145,6 +211,7 @@ func unitsOf(file []byte, m Manifest) ([]unit, error) {
 	}
 	var out []unit
 	var cur *unit
+	var dbs []int // the database of each of cur's commands
 	off, gap := m.ForkOffset+1, 0
 	skip := func() {
 		for gap < len(m.Dropped) && m.Dropped[gap].Offset == off {
@@ -171,15 +238,17 @@ func unitsOf(file []byte, m Manifest) ([]unit, error) {
 				return nil, fmt.Errorf("divergent: archive %s: MULTI inside MULTI at offset %d", m.Name, start)
 			}
 			cur = &unit{offset: start, db: db}
+			dbs = dbs[:0]
 		case c.is("EXEC"):
 			if cur == nil {
 				return nil, fmt.Errorf("divergent: archive %s: EXEC without MULTI at offset %d", m.Name, start)
 			}
-			out = append(out, *cur)
+			out = append(out, replayedUnits(*cur, dbs)...)
 			cur = nil
 		default:
 			if cur != nil {
 				cur.cmds = append(cur.cmds, c.args)
+				dbs = append(dbs, db)
 			} else {
 				out = append(out, unit{offset: start, db: db, cmds: [][][]byte{c.args}})
 			}

@@ -199,7 +199,7 @@ func replayAll(ctx context.Context, c *redis.Client, replID string, units []unit
 				break
 			}
 			nArgs, nBytes = nArgs+ua, nBytes+ub
-			keys = append(keys, MarkerPrefix+replID+":"+strconv.FormatInt(u.offset, 10))
+			keys = append(keys, u.markerKey(replID))
 			args = append(args, u.db, len(u.cmds))
 			for _, cmd := range u.cmds {
 				args = append(args, len(cmd))

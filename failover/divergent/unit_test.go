@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -328,6 +329,134 @@ func TestBranchFromHistoryBegunAtZero(t *testing.T) {
 		}
 		if got != tt.fork && (!tt.ri.holds(got) || !tt.ri.inBacklog(got.PSYNCOffset())) {
 			t.Errorf("%s: the node cannot serve PSYNC %s %d", tt.name, got.OldReplID, got.PSYNCOffset())
+		}
+	}
+}
+
+// replayedStream is the divergent stream of b at epoch 7 in chaos seed
+// 1506 (N=3), in small: a's writes of a partition, captured at epoch 6
+// (old history "A6"), replayed onto b as script calls, each replicated as
+// one MULTI/EXEC block of every unit's marker and writes; then a retry-queue
+// batch b's own queue applied, a client transaction, and a block in two
+// databases.
+func replayedStream() []byte {
+	return bytes.Join([][]byte{
+		cmdBytes("MULTI"),
+		cmdBytes("SET", MarkerPrefix+"A6:15226", "1", "PXAT", "99999999999999"),
+		cmdBytes("SET", "p:366", "366"),
+		cmdBytes("SET", MarkerPrefix+"A6:15260", "1", "PXAT", "99999999999999"),
+		cmdBytes("INCR", "q:195"),
+		cmdBytes("SET", RetryQueueMarkerPrefix+"195", "1", "PXAT", "99999999999999"),
+		cmdBytes("SET", MarkerPrefix+"A6:15330", "1", "PXAT", "99999999999999"),
+		cmdBytes("SET", "w:1210", "1210"),
+		cmdBytes("SET", MarkerPrefix+"A6:15360", "1", "PXAT", "99999999999999"), // found applied: no writes
+		cmdBytes("SET", MarkerPrefix+"A6:15390", "1", "PXAT", "99999999999999"),
+		cmdBytes("SELECT", "2"),
+		cmdBytes("SET", "r:1", "4-1075"),
+		cmdBytes("SELECT", "0"),
+		cmdBytes("SET", MarkerPrefix+"A6:15420", "1", "PXAT", "99999999999999"),
+		cmdBytes("SET", "w:1211", "1211"),
+		cmdBytes("EXEC"),
+		cmdBytes("MULTI"),
+		cmdBytes("INCR", "q:199"),
+		cmdBytes("SET", RetryQueueMarkerPrefix+"199", "1", "PXAT", "99999999999999"),
+		cmdBytes("INCR", "q:200"),
+		cmdBytes("SET", RetryQueueMarkerPrefix+"200", "1", "PXAT", "99999999999999"),
+		cmdBytes("EXEC"),
+		cmdBytes("MULTI"),
+		cmdBytes("SET", "x", "1"),
+		cmdBytes("SET", MarkerPrefix+"app", "1"), // not first: not a replay's block
+		cmdBytes("EXEC"),
+		cmdBytes("MULTI"),
+		cmdBytes("SET", MarkerPrefix+"A6:15500", "1", "PXAT", "99999999999999"),
+		cmdBytes("SET", "y", "1"),
+		cmdBytes("SELECT", "3"),
+		cmdBytes("SET", "z", "1"), // one unit in two databases: kept whole
+		cmdBytes("EXEC"),
+	}, nil)
+}
+
+func replayedUnitsOf(t *testing.T) []unit {
+	t.Helper()
+	stream := replayedStream()
+	cr := CaptureResult{Fork: Fork{OldReplID: "B7", Offset: 15239}, EndOffset: 15239 + int64(len(stream)), Stream: stream, StartDB: 0}
+	file, m, err := buildArchive(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := unitsOf(file, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return us
+}
+
+// Chaos seed 1506 (N=3): a block a replay's script call left in a deposed
+// primary's stream is replayed as the units the call applied, so that the
+// replay script's retry-queue check, which skips a unit whose retry-queue
+// item the target already holds, skips that item's unit only, not the
+// acknowledged writes replayed beside it (27 of them were lost).
+func TestUnitsOfReplayedBlock(t *testing.T) {
+	us := replayedUnitsOf(t)
+	type want struct {
+		DB   int
+		Cmds string
+	}
+	var got []want
+	for _, u := range us {
+		var cs []string
+		for _, c := range u.cmds {
+			cs = append(cs, string(bytes.Join(c, []byte(" "))))
+		}
+		got = append(got, want{u.db, strings.Join(cs, "; ")})
+	}
+	pxat := " 1 PXAT 99999999999999"
+	wantUnits := []want{
+		{0, "SET p:366 366"},
+		{0, "INCR q:195; SET " + RetryQueueMarkerPrefix + "195" + pxat},
+		{0, "SET w:1210 1210"},
+		{0, ""},
+		{2, "SET r:1 4-1075"},
+		{0, "SET w:1211 1211"},
+		{0, "INCR q:199; SET " + RetryQueueMarkerPrefix + "199" + pxat + "; INCR q:200; SET " + RetryQueueMarkerPrefix + "200" + pxat},
+		{0, "SET x 1; SET " + MarkerPrefix + "app 1"},
+		{0, "SET " + MarkerPrefix + "A6:15500" + pxat + "; SET y 1; SET z 1"},
+	}
+	if diff := cmp.Diff(wantUnits, got); diff != "" {
+		t.Fatalf("units (-want +got):\n%s", diff)
+	}
+	for _, u := range us {
+		rq, other := false, false
+		for _, c := range u.cmds {
+			switch {
+			case len(c) >= 2 && bytes.HasPrefix(c[1], []byte(RetryQueueMarkerPrefix)):
+				rq = true
+			case bytes.EqualFold(c[0], []byte("INCR")):
+			default:
+				other = true
+			}
+		}
+		if rq && other {
+			t.Errorf("unit at %d mixes a retry-queue item with other writes: %q", u.offset, u.cmds)
+		}
+	}
+}
+
+// The units of a replay's block keep the markers the first replay set:
+// at most once across the two archives.
+func TestReplayedUnitMarkers(t *testing.T) {
+	us := replayedUnitsOf(t)
+	var got []string
+	for _, u := range us {
+		got = append(got, strings.TrimPrefix(u.markerKey("B7"), MarkerPrefix))
+	}
+	want := []string{"A6:15226", "A6:15260", "A6:15330", "A6:15360", "A6:15390", "A6:15420"}
+	if diff := cmp.Diff(want, got[:6]); diff != "" {
+		t.Fatalf("markers (-want +got):\n%s", diff)
+	}
+	for i, u := range us[6:] {
+		if u.marker != "" || got[6+i] != "B7:"+strconv.FormatInt(u.offset, 10) {
+			t.Errorf("unit %d at %d: marker %q, want its offset on B7", 6+i, u.offset, got[6+i])
 		}
 	}
 }
