@@ -39,7 +39,7 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 			in, out, done := make(chan raft.RPC), make(chan raft.RPC), make(chan struct{})
 			defer close(done)
 			refusals := 0
-			go filterVotes(in, out, done, func() bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
+			go filterVotes(in, out, done, func(string) bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
 			resp := make(chan raft.RPCResponse, 1)
 			in <- raft.RPC{Command: tt.cmd, RespChan: resp}
 			select {
@@ -67,5 +67,30 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 				t.Fatal("neither answered nor passed on")
 			}
 		})
+	}
+}
+
+// A member without raft state refuses its vote while another member, not
+// the candidate, advertises state (seed 1505: c held the committed
+// entries b's log lacked); it votes for the one member left with state
+// (seed 1703, N=3: a and b wiped, c the only log).
+func TestRefuseAmnesiacVote(t *testing.T) {
+	peer := func(name string, has bool) PeerInfo { return PeerInfo{Name: name, Addr: name + ":7946", HasState: has} }
+	for _, tt := range []struct {
+		name      string
+		hasState  bool
+		candidate string
+		alive     []PeerInfo
+		refuse    bool
+	}{
+		{"seed 1505: a wiped, b asks, c holds state", false, "b", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
+		{"seed 1505: a wiped, c asks, b holds state: Raft's rule is left to b", false, "c", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
+		{"seed 1703: a and b wiped, c asks", false, "c", []PeerInfo{peer("a", false), peer("b", false), peer("c", true)}, false},
+		{"a wiped, c asks, b (with state) not alive", false, "c", []PeerInfo{peer("a", false), peer("c", true)}, false},
+		{"a with state: Raft decides", true, "b", []PeerInfo{peer("a", true), peer("b", true), peer("c", true)}, false},
+	} {
+		if got := refuseAmnesiacVote(tt.hasState, "a", tt.candidate, tt.alive); got != tt.refuse {
+			t.Errorf("%s: refuse = %v, want %v", tt.name, got, tt.refuse)
+		}
 	}
 }

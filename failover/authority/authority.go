@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,13 +187,15 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		Logger:                a.hclog.Named("transport"),
 	}), done: make(chan struct{})}
 	// A node that starts without raft state grants no vote to a group
-	// that ran until a leader gave it the log (amnesiacVoteRefusal).
+	// that ran, while another member holds state, until a leader gave it
+	// the log (amnesiacVoteRefusal).
 	var started atomic.Pointer[raft.Raft]
-	trans.amnesiac = func() bool {
+	trans.refuse = func(candidate string) bool {
+		has := hasState
 		if r := started.Load(); r != nil {
-			return r.LastIndex() == 0
+			has = r.LastIndex() > 0
 		}
-		return !hasState
+		return refuseAmnesiacVote(has, a.deps.Self.Name, candidate, a.deps.Peers.AlivePeers())
 	}
 	trans.header = raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
 		ID: []byte(a.deps.Self.Name), Addr: []byte(trans.LocalAddr())}
@@ -617,14 +620,14 @@ var errStopped = errors.New("authority: stopping")
 // the closed raft.db, and raft panics when that write fails ("failed to
 // save current term: database not open", seen in TestACLUserIsEnough...).
 //
-// It also answers vote requests itself while amnesiac reports that this
-// node has no raft state (amnesiacVoteRefusal).
+// It also answers itself the vote requests refuse reports this node, without
+// raft state, must not grant (amnesiacVoteRefusal).
 type guardedTransport struct {
 	*raft.NetworkTransport
 	mu      sync.RWMutex
 	stopped bool
 
-	amnesiac func() bool
+	refuse   func(candidate string) bool
 	header   raft.RPCHeader
 	onRefuse func(candidate string, lastIndex uint64)
 
@@ -643,7 +646,7 @@ func (g *guardedTransport) Consumer() <-chan raft.RPC {
 		g.filter.Add(1)
 		go func() {
 			defer g.filter.Done()
-			filterVotes(g.NetworkTransport.Consumer(), g.consumer, g.done, g.amnesiac, g.header, g.onRefuse)
+			filterVotes(g.NetworkTransport.Consumer(), g.consumer, g.done, g.refuse, g.header, g.onRefuse)
 		}()
 	})
 	return g.consumer
@@ -658,7 +661,7 @@ func (g *guardedTransport) Close() error {
 
 // filterVotes forwards in to out, in order, until done, answering itself
 // the vote requests amnesiacVoteRefusal refuses.
-func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, amnesiac func() bool,
+func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, refuse func(candidate string) bool,
 	header raft.RPCHeader, onRefuse func(candidate string, lastIndex uint64)) {
 	for {
 		var rpc raft.RPC
@@ -667,7 +670,7 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 		case <-done:
 			return
 		}
-		if resp, candidate, last := amnesiacVoteRefusal(rpc.Command, amnesiac, header); resp != nil {
+		if resp, candidate, last := amnesiacVoteRefusal(rpc.Command, refuse, header); resp != nil {
 			if onRefuse != nil {
 				onRefuse(candidate, last)
 			}
@@ -684,8 +687,9 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 
 // amnesiacVoteRefusal is the answer, not granted, to a vote or pre-vote
 // request from a candidate whose log holds more than a bootstrap
-// configuration (index 1), while this node has no raft state: its data
-// dir was wiped (or lost) and no leader has given it the log since. Raft
+// configuration (index 1), when refuse says so (refuseAmnesiacVote): this
+// node has no raft state — its data dir was wiped (or lost) and no leader
+// has given it the log since — and another member holds some. Raft
 // counts on a voter remembering every entry it acknowledged; one that
 // forgot them, its log empty, grants any candidate its vote, and with it
 // a majority that holds none of the entries it helped commit, which the
@@ -701,18 +705,38 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 // that bootstrapped first is elected by the ones that saw it and never
 // bootstrapped themselves): it has nothing such a vote could lose. A new
 // member is a non-voter until the log reached it, so it is never asked.
-func amnesiacVoteRefusal(cmd any, amnesiac func() bool, header raft.RPCHeader) (resp any, candidate string, lastIndex uint64) {
+func amnesiacVoteRefusal(cmd any, refuse func(candidate string) bool, header raft.RPCHeader) (resp any, candidate string, lastIndex uint64) {
 	switch req := cmd.(type) {
 	case *raft.RequestVoteRequest:
-		if req.LastLogIndex > 1 && amnesiac != nil && amnesiac() {
+		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID)) {
 			return &raft.RequestVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
 		}
 	case *raft.RequestPreVoteRequest:
-		if req.LastLogIndex > 1 && amnesiac != nil && amnesiac() {
+		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID)) {
 			return &raft.RequestPreVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
 		}
 	}
 	return nil, "", 0
+}
+
+// refuseAmnesiacVote reports whether this node (self, with or without raft
+// state) refuses its vote to candidate: it has none, and a member other
+// than self and candidate that gossip sees alive advertises some, whose
+// log the candidate's may lack. A member that forgot its log cannot tell
+// whether a candidate holds every committed entry; a member that kept
+// one decides by Raft's own rule, which is safe while such members are a
+// majority (chaos seed 1505). When the candidate is the only member left
+// with state, the forgetful ones vote for it: refused, no leader would be
+// elected until an operator stepped in (chaos seed 1703, N=3: b and a,
+// both wiped, refused c, the one member with the log, for the rest of the
+// run).
+func refuseAmnesiacVote(hasState bool, self, candidate string, alive []PeerInfo) bool {
+	if hasState {
+		return false
+	}
+	return slices.ContainsFunc(alive, func(p PeerInfo) bool {
+		return p.HasState && p.Name != self && p.Name != candidate
+	})
 }
 
 // SetHeartbeatHandler wraps raft's handler in the guard.
