@@ -75,7 +75,10 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 // entries b's log lacked); it votes for the one member left with state
 // (seed 1703, N=3: a and b wiped, c the only log).
 func TestRefuseAmnesiacVote(t *testing.T) {
-	peer := func(name string, has bool) PeerInfo { return PeerInfo{Name: name, Addr: name + ":7946", HasState: has} }
+	peer := func(name string, has bool) PeerInfo {
+		return PeerInfo{Name: name, Addr: name + ":7946", HasState: has, Alive: true}
+	}
+	down := func(p PeerInfo) PeerInfo { p.Alive = false; return p }
 	for _, tt := range []struct {
 		name      string
 		hasState  bool
@@ -86,7 +89,10 @@ func TestRefuseAmnesiacVote(t *testing.T) {
 		{"seed 1505: a wiped, b asks, c holds state", false, "b", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
 		{"seed 1505: a wiped, c asks, b holds state: Raft's rule is left to b", false, "c", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
 		{"seed 1703: a and b wiped, c asks", false, "c", []PeerInfo{peer("a", false), peer("b", false), peer("c", true)}, false},
-		{"a wiped, c asks, b (with state) not alive", false, "c", []PeerInfo{peer("a", false), peer("c", true)}, false},
+		{"a wiped, c asks, nobody else known", false, "c", []PeerInfo{peer("a", false), peer("c", true)}, false},
+		{"seed 1907: a wiped, b asks, c (with the log) stopped", false, "b", []PeerInfo{peer("a", false), peer("b", true), down(peer("c", true))}, true},
+		{"a wiped, b asks, c down, its state unknown", false, "b", []PeerInfo{peer("a", false), peer("b", true), down(peer("c", false))}, true},
+		{"seed 1703 while b restarts: refused until b is seen alive", false, "c", []PeerInfo{peer("a", false), down(peer("b", false)), peer("c", true)}, true},
 		{"a with state: Raft decides", true, "b", []PeerInfo{peer("a", true), peer("b", true), peer("c", true)}, false},
 	} {
 		if got := refuseAmnesiacVote(tt.hasState, "a", tt.candidate, tt.alive); got != tt.refuse {

@@ -195,7 +195,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		if r := started.Load(); r != nil {
 			has = r.LastIndex() > 0
 		}
-		return refuseAmnesiacVote(has, a.deps.Self.Name, candidate, a.deps.Peers.AlivePeers())
+		return refuseAmnesiacVote(has, a.deps.Self.Name, candidate, a.deps.Peers.KnownPeers())
 	}
 	trans.header = raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
 		ID: []byte(a.deps.Self.Name), Addr: []byte(trans.LocalAddr())}
@@ -721,21 +721,24 @@ func amnesiacVoteRefusal(cmd any, refuse func(candidate string) bool, header raf
 
 // refuseAmnesiacVote reports whether this node (self, with or without raft
 // state) refuses its vote to candidate: it has none, and a member other
-// than self and candidate that gossip sees alive advertises some, whose
-// log the candidate's may lack. A member that forgot its log cannot tell
-// whether a candidate holds every committed entry; a member that kept
-// one decides by Raft's own rule, which is safe while such members are a
-// majority (chaos seed 1505). When the candidate is the only member left
-// with state, the forgetful ones vote for it: refused, no leader would be
-// elected until an operator stepped in (chaos seed 1703, N=3: b and a,
+// than self and candidate that gossip knows of advertises some or is not
+// alive (a member that is down may hold entries the candidate's log
+// lacks). A member that forgot its log cannot tell whether a candidate
+// holds every committed entry; a member that kept one decides by Raft's
+// own rule, which is safe while such members are a majority (chaos seed
+// 1505: c, alive, held the entries b lacked; seed 1907, N=3: c, stopped,
+// held them, and a's empty log elected b, which truncated them). When the
+// candidate is the only member left with state and every other is alive
+// and stateless, the forgetful ones vote for it: refused, no leader would
+// be elected until an operator stepped in (chaos seed 1703, N=3: b and a,
 // both wiped, refused c, the one member with the log, for the rest of the
 // run).
-func refuseAmnesiacVote(hasState bool, self, candidate string, alive []PeerInfo) bool {
+func refuseAmnesiacVote(hasState bool, self, candidate string, known []PeerInfo) bool {
 	if hasState {
 		return false
 	}
-	return slices.ContainsFunc(alive, func(p PeerInfo) bool {
-		return p.HasState && p.Name != self && p.Name != candidate
+	return slices.ContainsFunc(known, func(p PeerInfo) bool {
+		return p.Name != self && p.Name != candidate && (p.HasState || !p.Alive)
 	})
 }
 

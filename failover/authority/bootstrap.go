@@ -17,6 +17,9 @@ type PeerInfo struct {
 	// HasState reports that the member advertises raft state in its
 	// gossip metadata (it bootstrapped or joined a group once).
 	HasState bool
+	// Alive: gossip considers the member alive (KnownPeers lists the
+	// others too).
+	Alive bool
 }
 
 // Peers is what the authority needs of the gossip layer
@@ -28,6 +31,9 @@ type Peers interface {
 	// AlivePeers returns the members gossip considers alive, this node
 	// included. Only members holding the group's gossip key can be alive.
 	AlivePeers() []PeerInfo
+	// KnownPeers returns every member gossip knows of, alive or not, this
+	// node included.
+	KnownPeers() []PeerInfo
 	// AdvertiseState publishes in this node's gossip metadata whether it
 	// has raft state.
 	AdvertiseState(has bool) error

@@ -34,9 +34,10 @@ func (p *alonePeers) Ready() <-chan struct{} {
 }
 func (p *alonePeers) AlivePeers() []PeerInfo {
 	s := p.self
-	s.HasState = p.has.Load()
+	s.HasState, s.Alive = p.has.Load(), true
 	return []PeerInfo{s}
 }
+func (p *alonePeers) KnownPeers() []PeerInfo        { return p.AlivePeers() }
 func (p *alonePeers) AdvertiseState(has bool) error { p.has.Store(has); return nil }
 
 // failingLogs is the real bolt log store with writes that fail on demand.

@@ -25,12 +25,21 @@ func (g Peers) Ready() <-chan struct{} { return g.p.Ready() }
 // AlivePeers returns the alive members, this node included.
 func (g Peers) AlivePeers() []authority.PeerInfo {
 	var out []authority.PeerInfo
-	for _, m := range g.p.Members() {
-		if m.State != gossip.StateAlive {
-			continue
+	for _, p := range g.KnownPeers() {
+		if p.Alive {
+			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// KnownPeers returns every member gossip knows of, this node included.
+func (g Peers) KnownPeers() []authority.PeerInfo {
+	var out []authority.PeerInfo
+	for _, m := range g.p.Members() {
 		v := m.MetaKey(MetaKey)
-		out = append(out, authority.PeerInfo{Name: m.Name, Addr: m.Addr, HasState: len(v) == 1 && v[0] == 1})
+		out = append(out, authority.PeerInfo{Name: m.Name, Addr: m.Addr, HasState: len(v) == 1 && v[0] == 1,
+			Alive: m.State == gossip.StateAlive})
 	}
 	return out
 }
