@@ -1335,6 +1335,19 @@ func decideLocal(in localInput) localPlan {
 		p.Unfence = true
 	}
 
+	if !in.Ready && up && !in.Busy && p.Isolated && isolated(in.Started, in.Now, in.P) && in.P.MinReplicas > 0 &&
+		in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr {
+		// A sidecar that started cut off (no Verify yet, no Raft contact
+		// for fence_after since its start) whose replica's link is down:
+		// it points at itself, as an isolated ready one does, or Redis
+		// reconnects by itself to whatever its master restarted with and
+		// full-syncs it away (chaos seed 1809, N=5: d's sidecar, restarted
+		// in the minority [c d], left d following c, link down, holding
+		// c's WAIT-confirmed retry-queue INCR past the coming fork; c's
+		// Redis came back from its AOF on a new history, d full-synced it,
+		// and no copy of the old history was left to capture).
+		p.Detach = true
+	}
 	if !in.Ready || !up || in.Busy || in.handingOver() || st.Primary == "" {
 		return p
 	}

@@ -2404,3 +2404,40 @@ func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 1809 (N=5): d's sidecar restarted inside the minority [c d],
+// never verified; its Redis followed c, link down, holding c's
+// WAIT-confirmed writes past the fork. Cut off for fence_after since its
+// start, it points at itself before c's Redis restarts on a new history.
+func TestUnreadyIsolatedReplicaDetaches(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 4, Primary: "c", Promoted: true, Members: members("a", "b", "c", "d", "e")}
+	d := func(master string, linkUp bool, started time.Time) localInput {
+		return localInput{Now: t0, Self: "d", State: st, Ready: false, Started: started, P: p,
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: master, LinkUp: linkUp, Time: t0,
+				ReplID: "C4", Offset: 139791},
+			PrimaryAddr: "c:6379", SelfAddr: "d:6379"}
+	}
+	long := t0.Add(-2 * p.FenceAfter)
+	noMin := d("c:6379", false, long)
+	noMin.P.MinReplicas = 0
+	contact := d("c:6379", false, long)
+	contact.LastContact = t0
+	for _, tt := range []struct {
+		name string
+		in   localInput
+		want bool
+	}{
+		{"seed 1809: unready, cut off since start, link down: detach", d("c:6379", false, long), true},
+		{"just started: not yet", d("c:6379", false, t0.Add(-p.FenceAfter/2)), false},
+		{"link up: it streams", d("c:6379", true, long), false},
+		{"already detached", d("d:6379", false, long), false},
+		{"Raft contact: not isolated", contact, false},
+		{"without min_replicas", noMin, false},
+	} {
+		if got := decideLocal(tt.in).Detach; got != tt.want {
+			t.Errorf("%s: Detach %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
