@@ -1290,6 +1290,11 @@ func decideLocal(in localInput) localPlan {
 	mayBePrimary := in.Obs.Role != monitor.RoleReplica
 	localPrimary := up && in.Obs.Role == monitor.RolePrimary
 	p.Isolated = isolated(in.LastContact, in.Now, in.P)
+	// cutOff: isolated, and for fence_after since this sidecar started
+	// too, so that one restarting beside a healthy group, with no Raft
+	// contact yet, is not taken for cut off (the same as p.Isolated once
+	// it has had contact).
+	cutOff := p.Isolated && isolated(in.Started, in.Now, in.P)
 	named := in.Ready && st.Primary == in.Self
 	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 
@@ -1310,11 +1315,7 @@ func decideLocal(in localInput) localPlan {
 		// ever times out and asks the Sentinels again (chaos seed 909,
 		// N=3: b's sidecar, killed and wiped, came back cut off; the
 		// failover clients, their Sentinel b's, wrote to b's Redis for
-		// 4.9 s after c's promotion, until b's sidecar rejoined). Its
-		// isolation counts from its start, so that a sidecar restarting
-		// beside a healthy group does not send its primary's clients away
-		// before its first Raft contact.
-		cutOff := p.Isolated && isolated(in.Started, in.Now, in.P)
+		// 4.9 s after c's promotion, until b's sidecar rejoined).
 		p.Evict = p.Fence && localPrimary && (cutOff || named && doomed)
 	case in.Fenced && localPrimary && !in.Unsure:
 		// Not doomed, not isolated, named and promoted: the shell releases
@@ -1335,11 +1336,13 @@ func decideLocal(in localInput) localPlan {
 		p.Unfence = true
 	}
 
-	if !in.Ready && up && !in.Busy && p.Isolated && isolated(in.Started, in.Now, in.P) && in.P.MinReplicas > 0 &&
+	if !in.Ready && up && !in.Busy && cutOff && in.P.MinReplicas > 0 &&
 		in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr {
 		// A sidecar that started cut off (no Verify yet, no Raft contact
 		// for fence_after since its start) whose replica's link is down:
-		// it points at itself, as an isolated ready one does, or Redis
+		// it points at itself, as an isolated ready one does (the
+		// "cut off, the committed state may be stale" rule below, which
+		// the early return keeps from it), or Redis
 		// reconnects by itself to whatever its master restarted with and
 		// full-syncs it away (chaos seed 1809, N=5: d's sidecar, restarted
 		// in the minority [c d], left d following c, link down, holding

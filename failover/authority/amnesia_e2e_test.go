@@ -65,11 +65,7 @@ func TestAmnesiacVoterRefusesStaleCandidate(t *testing.T) {
 		t.Fatalf("leader %s, want c (the only log with every committed entry)", l.name)
 	}
 	waitApplied(t, c, st.Index)
-	for name, n := range c.nodes {
-		if got := n.auth.State(); got.Epoch != 3 || got.Primary != "c" {
-			t.Errorf("%s: epoch %d primary %q, want 3 and c", name, got.Epoch, got.Primary)
-		}
-	}
+	wantEveryState(t, c, 3, "c")
 }
 
 // Chaos seed 1703 (N=3): a's and b's data dirs are both wiped; c is the
@@ -96,9 +92,15 @@ func TestAmnesiacVotersElectTheLastLog(t *testing.T) {
 		t.Fatalf("leader %s, want c (the only member with raft state)", l.name)
 	}
 	waitApplied(t, c, st.Index)
+	wantEveryState(t, c, 3, "b")
+}
+
+// wantEveryState checks that every node of c applied epoch with primary.
+func wantEveryState(t *testing.T, c *cluster, epoch uint64, primary string) {
+	t.Helper()
 	for name, n := range c.nodes {
-		if got := n.auth.State(); got.Epoch != 3 || got.Primary != "b" {
-			t.Errorf("%s: epoch %d primary %q, want 3 and b", name, got.Epoch, got.Primary)
+		if got := n.auth.State(); got.Epoch != epoch || got.Primary != primary {
+			t.Errorf("%s: epoch %d primary %q, want %d and %s", name, got.Epoch, got.Primary, epoch, primary)
 		}
 	}
 }
