@@ -671,8 +671,10 @@ type redisIdentity struct {
 	Offset int64
 	Keys   int64 // DBSIZE; -1 when not known
 	// ReplID2 is master_replid2: the history before its last promotion.
-	// Only a promotion of a running process sets it; a restart, with
-	// persistence or without, and a full sync clear it.
+	// A promotion of a running process sets it, and so does Redis 7.0
+	// for a primary restarted from an RDB: the snapshot's history, valid
+	// up to the snapshot's offset. A restart without data and a full sync
+	// clear it.
 	ReplID2 string
 }
 
@@ -738,17 +740,24 @@ func judgeRestart(prev, cur redisIdentity, fork int64, forkReplID string, replic
 	switch {
 	case ahead:
 		return restartEmpty
-	case forkReplID != "" && cur.ReplID2 == forkReplID && cur.ReplID != forkReplID:
-		// The very process the promotion made primary (only a promotion
-		// sets master_replid2; a restart or a full sync clears it): it
-		// holds everything it took since, and a replica on another
-		// history proves nothing against it, whatever its offset.
-		// Offsets of unrelated histories do not compare (chaos seed 710,
-		// N=3: a's sidecar, restarted alone, judged a's Redis, promoted
-		// at 5871 on d2553… and at 7633 with retry-queue INCRs b had
-		// acknowledged, empty against c's 34335 on the stale history
-		// cb2095…; the group failed over to c, b full-synced from c, and
-		// a, re-pointed as empty, full-synced from b later).
+	case forkReplID != "" && cur.ReplID2 == forkReplID && cur.ReplID != forkReplID && cur.Offset >= fork:
+		// The very process the promotion made primary: it left that
+		// history at fork, and its offset only grew since. It holds
+		// everything it took since, and a replica on another history
+		// proves nothing against it, whatever its offset. Offsets of
+		// unrelated histories do not compare (chaos seed 710, N=3: a's
+		// sidecar, restarted alone, judged a's Redis, promoted at 5871 on
+		// d2553… and at 7633 with retry-queue INCRs b had acknowledged,
+		// empty against c's 34335 on the stale history cb2095…; the group
+		// failed over to c, b full-synced from c, and a, re-pointed as
+		// empty, full-synced from b later). Below fork it is a restart
+		// from an RDB written on that history before the promotion, which
+		// Redis 7.0 gives that master_replid2 too (chaos seed 2001, N=5:
+		// d's Redis, promoted at 206229 on ab7665…, was killed during the
+		// promotion's hold and came back from a 21 s old full-sync RDB at
+		// 113310 with master_replid2 ab7665…; taken for the promoted
+		// process, it was the source a, holding every write, was demoted
+		// into, and every Redis full-synced its stale data).
 		return restartNone
 	case best < 0 && len(replicas) > 0 && prev.RunID == "":
 		// Every replica follows it, none ahead: whatever it lost, they

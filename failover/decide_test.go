@@ -2225,6 +2225,19 @@ func TestJudgeRestartPromotedProcessSeed710(t *testing.T) {
 			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633}, "d2553", []replicaPos{{ReplID: "645f8", Offset: 8000}}, restartEmpty},
 		{"promoted from another history than the one recorded", redisIdentity{},
 			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "zz", Offset: 7633}, "d2553", replicas, restartEmpty},
+		{"the promoted process before its first write", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871, Keys: 40}, "d2553", replicas, restartNone},
+		// Chaos seed 2001 (N=5), scaled to this fork: promoted at 206229
+		// on ab7665…, d's Redis came back from an RDB written at 113310
+		// on that history, and Redis 7.0 made ab7665… its master_replid2;
+		// the replicas were on the promoted history or detached at the fork.
+		{"seed 2001: restarted from an RDB written on the left history below the fork",
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871},
+			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, "d2553",
+			[]replicaPos{{ReplID: "645f8", Offset: 5871}, {ReplID: "d2553", Offset: 5871}}, restartEmpty},
+		{"seed 2001, its sidecar restarted too", redisIdentity{},
+			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, "d2553",
+			[]replicaPos{{ReplID: "645f8", Offset: 5871}, {ReplID: "d2553", Offset: 5871}}, restartEmpty},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := judgeRestart(tt.prev, tt.cur, 5871, tt.forkReplID, tt.replicas); got != tt.want {
