@@ -709,20 +709,43 @@ type replicaPos struct {
 	Offset int64
 }
 
+// promotion is what the committed primary's promotion recorded: the
+// offset it was promoted at (Fork; 0 when not known), the history it left
+// (ForkReplID) and the one it began (NewReplID); "" when not known.
+type promotion struct {
+	Fork                  int64
+	ForkReplID, NewReplID string
+}
+
+// promotedProcess reports whether cur is the very process the promotion
+// made primary, never restarted since. Only that process has NewReplID as
+// its own history: a restart, with data or without, begins a new one.
+// Entries without NewReplID fall back to master_replid2, which a
+// promotion sets to the history it left, but which Redis 7.0 also gives a
+// primary restarted from an RDB written on that history, at the RDB's
+// offset: so only past the fork, where the promoted process's offsets go
+// on from (replication PINGs alone move them).
+func promotedProcess(cur redisIdentity, p promotion) bool {
+	if p.NewReplID != "" {
+		return cur.ReplID == p.NewReplID
+	}
+	return p.ForkReplID != "" && cur.ReplID2 == p.ForkReplID && cur.ReplID != p.ForkReplID && cur.Offset > p.Fork
+}
+
 // judgeRestart compares the local primary's identity with the last one
 // known to hold data (prev; zero when this sidecar never saw one, as after
-// its own restart), with fork (the offset it was promoted at; 0 when not
-// known) and with the replicas' positions. Replicas that resynced from the
+// its own restart), with its promotion (p) and with the replicas'
+// positions. Replicas that resynced from the
 // restarted process follow its history at or below its offset and say
 // nothing about it; one on another history with a higher offset, or on the
 // same history ahead of it, holds data the primary lost, and so does a
 // Redis that came back from a snapshot taken before its own promotion
 // (0 < offset < fork). A restart from an AOF begins its offsets again at
 // 0 and keeps its data: only replicas beyond its promotion can tell about
-// it. forkReplID is the history its promotion left ("" when not known): a
-// Redis whose master_replid2 is that history is the process promoted then,
-// never restarted since.
-func judgeRestart(prev, cur redisIdentity, fork int64, forkReplID string, replicas []replicaPos) restartVerdict {
+// it. The process promoted then, never restarted since, holds everything
+// (promotedProcess).
+func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) restartVerdict {
+	fork := p.Fork
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
 	}
@@ -740,24 +763,22 @@ func judgeRestart(prev, cur redisIdentity, fork int64, forkReplID string, replic
 	switch {
 	case ahead:
 		return restartEmpty
-	case forkReplID != "" && cur.ReplID2 == forkReplID && cur.ReplID != forkReplID && cur.Offset >= fork:
-		// The very process the promotion made primary: it left that
-		// history at fork, and its offset only grew since. It holds
-		// everything it took since, and a replica on another history
-		// proves nothing against it, whatever its offset. Offsets of
-		// unrelated histories do not compare (chaos seed 710, N=3: a's
+	case promotedProcess(cur, p):
+		// It holds everything it took since, and a replica on another
+		// history proves nothing against it, whatever its offset. Offsets
+		// of unrelated histories do not compare (chaos seed 710, N=3: a's
 		// sidecar, restarted alone, judged a's Redis, promoted at 5871 on
 		// d2553… and at 7633 with retry-queue INCRs b had acknowledged,
 		// empty against c's 34335 on the stale history cb2095…; the group
 		// failed over to c, b full-synced from c, and a, re-pointed as
-		// empty, full-synced from b later). Below fork it is a restart
-		// from an RDB written on that history before the promotion, which
-		// Redis 7.0 gives that master_replid2 too (chaos seed 2001, N=5:
-		// d's Redis, promoted at 206229 on ab7665…, was killed during the
-		// promotion's hold and came back from a 21 s old full-sync RDB at
-		// 113310 with master_replid2 ab7665…; taken for the promoted
+		// empty, full-synced from b later). A restart from an RDB written
+		// on the history it left is not it (chaos seeds 2001 and 2005,
+		// N=5: d's Redis, promoted at 206229 on ab7665…, was killed during
+		// the promotion's hold and came back from a 21 s old full-sync RDB
+		// at 113310 with master_replid2 ab7665…; taken for the promoted
 		// process, it was the source a, holding every write, was demoted
-		// into, and every Redis full-synced its stale data).
+		// into, and every Redis full-synced its stale data; seed 2201 the
+		// same after a restart of c's sidecar).
 		return restartNone
 	case best < 0 && len(replicas) > 0 && prev.RunID == "":
 		// Every replica follows it, none ahead: whatever it lost, they

@@ -795,7 +795,7 @@ func TestJudgeRestart(t *testing.T) {
 		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, tt.fork, "", tt.replicas); got != tt.want {
+			if got := judgeRestart(tt.prev, tt.cur, promotion{Fork: tt.fork}, tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
@@ -2126,10 +2126,10 @@ func TestReplicaOfDeposedPrimaryDetaches(t *testing.T) {
 	// since its own AOF restart) nothing proves it lost anything.
 	prev := redisIdentity{RunID: "b-run-2", ReplID: "B7", Offset: 0, Keys: 1300}
 	cur := redisIdentity{RunID: "b-run-3", ReplID: "B8", Offset: 0, Keys: 1300}
-	if got := judgeRestart(prev, cur, 0, "", []replicaPos{{ReplID: "C7", Offset: 109979}}); got != restartEmpty {
+	if got := judgeRestart(prev, cur, promotion{}, []replicaPos{{ReplID: "C7", Offset: 109979}}); got != restartEmpty {
 		t.Fatalf("a synced from c's stale restart: verdict %v, want restartEmpty (what the run did)", got)
 	}
-	if got := judgeRestart(prev, cur, 0, "", []replicaPos{{ReplID: "A8", Offset: 0}}); got == restartEmpty {
+	if got := judgeRestart(prev, cur, promotion{}, []replicaPos{{ReplID: "A8", Offset: 0}}); got == restartEmpty {
 		t.Fatalf("a detached: verdict %v, want b's data not called empty", got)
 	}
 }
@@ -2208,42 +2208,88 @@ func TestDurableFloorPastTheForkOnTheLeftHistory(t *testing.T) {
 // and every copy of the INCRs went.
 func TestJudgeRestartPromotedProcessSeed710(t *testing.T) {
 	replicas := []replicaPos{{ReplID: "d2553", Offset: 6143}, {ReplID: "cb2095", Offset: 34335}}
+	// Promoted at 5871 on d2553, beginning 645f8; old entries lack the
+	// new history and fall back to master_replid2 past the fork.
+	recorded := promotion{Fork: 5871, ForkReplID: "d2553", NewReplID: "645f8"}
+	old := promotion{Fork: 5871, ForkReplID: "d2553"}
 	for _, tt := range []struct {
-		name       string
-		prev, cur  redisIdentity
-		forkReplID string
-		replicas   []replicaPos
-		want       restartVerdict
+		name      string
+		prev, cur redisIdentity
+		p         promotion
+		replicas  []replicaPos
+		want      restartVerdict
 	}{
 		{"sidecar restarted, the promoted process still runs", redisIdentity{},
-			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, "d2553", replicas, restartNone},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, recorded, replicas, restartNone},
+		{"the same, new history not recorded", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, old, replicas, restartNone},
 		{"fork history not recorded: judged as before", redisIdentity{},
-			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, "", replicas, restartEmpty},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633, Keys: 40}, promotion{Fork: 5871}, replicas, restartEmpty},
 		{"restarted without persistence: no history before", redisIdentity{},
-			redisIdentity{RunID: "a-run2", ReplID: "e1", ReplID2: strings.Repeat("0", 40), Offset: 0}, "d2553", []replicaPos{{ReplID: "645f8", Offset: 7633}}, restartEmpty},
+			redisIdentity{RunID: "a-run2", ReplID: "e1", ReplID2: strings.Repeat("0", 40), Offset: 0}, recorded, []replicaPos{{ReplID: "645f8", Offset: 7633}}, restartEmpty},
 		{"promoted process behind a replica on its own history", redisIdentity{},
-			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633}, "d2553", []replicaPos{{ReplID: "645f8", Offset: 8000}}, restartEmpty},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 7633}, recorded, []replicaPos{{ReplID: "645f8", Offset: 8000}}, restartEmpty},
 		{"promoted from another history than the one recorded", redisIdentity{},
-			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "zz", Offset: 7633}, "d2553", replicas, restartEmpty},
+			redisIdentity{RunID: "a-run", ReplID: "77ab1", ReplID2: "zz", Offset: 7633}, recorded, replicas, restartEmpty},
+		{"the same, new history not recorded", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "zz", Offset: 7633}, old, replicas, restartEmpty},
 		{"the promoted process before its first write", redisIdentity{},
-			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871, Keys: 40}, "d2553", replicas, restartNone},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871, Keys: 40}, recorded, replicas, restartNone},
+		// Without the new history an RDB written at the fork cannot be
+		// told from it: judged by the other rules, at worst a needless
+		// failover, never writes since the promotion hidden.
+		{"the promoted process before its first write, new history not recorded", redisIdentity{},
+			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871, Keys: 40}, old, replicas, restartEmpty},
 		// Chaos seed 2001 (N=5), scaled to this fork: promoted at 206229
 		// on ab7665…, d's Redis came back from an RDB written at 113310
 		// on that history, and Redis 7.0 made ab7665… its master_replid2;
 		// the replicas were on the promoted history or detached at the fork.
 		{"seed 2001: restarted from an RDB written on the left history below the fork",
 			redisIdentity{RunID: "a-run", ReplID: "645f8", ReplID2: "d2553", Offset: 5871},
-			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, "d2553",
+			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, recorded,
 			[]replicaPos{{ReplID: "645f8", Offset: 5871}, {ReplID: "d2553", Offset: 5871}}, restartEmpty},
 		{"seed 2001, its sidecar restarted too", redisIdentity{},
-			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, "d2553",
+			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, recorded,
 			[]replicaPos{{ReplID: "645f8", Offset: 5871}, {ReplID: "d2553", Offset: 5871}}, restartEmpty},
+		{"seed 2001, new history not recorded", redisIdentity{},
+			redisIdentity{RunID: "a-run2", ReplID: "a9a43", ReplID2: "d2553", Offset: 3000, Keys: 30}, old,
+			[]replicaPos{{ReplID: "645f8", Offset: 5871}, {ReplID: "d2553", Offset: 5871}}, restartEmpty},
+		// An RDB written at the fork itself: only the recorded new
+		// history tells it from the promoted process (seed 2201's shape).
+		{"restarted from an RDB written at the fork, its replica ahead on the promoted history", redisIdentity{},
+			redisIdentity{RunID: "a-run2", ReplID: "3c2529", ReplID2: "d2553", Offset: 5871}, recorded,
+			[]replicaPos{{ReplID: "645f8", Offset: 6210}}, restartEmpty},
+		{"restarted from an RDB written at the fork, no replica heard from", redisIdentity{},
+			redisIdentity{RunID: "a-run2", ReplID: "3c2529", ReplID2: "d2553", Offset: 5871}, recorded,
+			[]replicaPos{{ReplID: "cb2095", Offset: 34335}}, restartEmpty},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, 5871, tt.forkReplID, tt.replicas); got != tt.want {
+			if got := judgeRestart(tt.prev, tt.cur, tt.p, tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Chaos seed 2201 (N=5): c, epoch 6's primary, promoted at 49045 on e's
+// history 2af384, was killed without persistence and came back from the
+// RDB of its full sync from e (28457 on 2af384). Redis 7.0 restarting as a
+// primary from an RDB that carries a replication position takes the RDB's
+// history for master_replid2, so c's Redis showed 3c2529 with 2af384
+// before it, the pair the promoted process shows. c's sidecar, restarted
+// with it, took it for that process, released it, and a, b, d and e
+// full-synced from it: e's Redis, at 49045 with 154 retry-queue INCRs,
+// among them. Through the sidecar's bookkeeping: named at epoch 6, no
+// identity remembered, it keeps writes paused and reports its Redis empty.
+func TestNextIdentityStaleRDBOnTheForkHistorySeed2201(t *testing.T) {
+	reports := []replicaPos{{ReplID: "4514231a", Offset: 32352}, {ReplID: "b1d07a", Offset: 28415}, {ReplID: "17d698", Offset: 1}, {ReplID: "2af384", Offset: 49045}}
+	o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "c-run3", ReplID: "3c2529", ReplID2: "2af384", Offset: 29420, Keys: 449}
+	for _, newID := range []string{"728404", ""} {
+		s := nextIdentity(identities{}, o, identityCtx{Named: true, Epoch: 6, Fork: 49045, ForkReplID: "2af384", NewReplID: newID,
+			SelfAddr: "c:6379", Replicas: func() []replicaPos { return reports }, Now: t0, DownAfter: 2 * time.Second})
+		if !s.Empty || s.EmptyEpoch != 6 {
+			t.Errorf("new history %q: %+v, want empty at epoch 6", newID, s)
+		}
 	}
 }
 

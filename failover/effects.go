@@ -346,6 +346,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 		start := time.Now()
 		fenced := true
 		var fork divergent.Fork // where this node's history left the old primary's
+		var newReplID string    // the history the promotion began
 		err := func() error {
 			vst, err := f.verify(ctx)
 			if err != nil {
@@ -386,7 +387,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				if err := f.promoteTx(ctx, members); err != nil {
 					return err
 				}
-				fork = f.localFork(ctx)
+				fork, newReplID = f.localFork(ctx)
 				f.emit(Event{Kind: EventStateWaitPromotion, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 			}
 			role, err := f.localRole(ctx)
@@ -404,7 +405,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				sofar = time.Since(started)
 			}
 			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
+				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID}
 			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name, Entry: &entry}); err != nil {
 				return err
 			}
@@ -458,7 +459,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				// wait for the next one kept this node "in failover"
 				// (TestHandoverOnSIGTERM's readiness check).
 				entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-					Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset}
+					Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID}
 				f.spawn(loopCtx, func(ctx context.Context) func(*core) {
 					if herr := f.applyIdempotent(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
 						f.log.Warn("record failover history", "err", herr)
@@ -1463,20 +1464,31 @@ func (f *Failover) replIDOf(ctx context.Context, addr string) string {
 }
 
 // localFork reads the fork point of the local Redis right after its
-// promotion; the zero Fork when it has none (or INFO fails: the demoting
-// sidecar then asks the new primary itself).
-func (f *Failover) localFork(ctx context.Context) divergent.Fork {
+// promotion, and the history the promotion began (its master_replid); the
+// zero Fork when it has none (or INFO fails: the demoting sidecar then
+// asks the new primary itself).
+func (f *Failover) localFork(ctx context.Context) (divergent.Fork, string) {
 	ictx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
 	info, err := f.local.Client().Info(ictx, "replication").Result()
 	if err != nil {
 		f.log.Warn("read fork point after promotion", "err", err)
-		return divergent.Fork{}
+		return divergent.Fork{}, ""
 	}
 	fork, err := divergent.ParseFork(info)
 	if err != nil {
 		f.log.Warn("read fork point after promotion", "err", err)
-		return divergent.Fork{}
+		return divergent.Fork{}, ""
 	}
-	return fork
+	return fork, infoField(info, "master_replid")
+}
+
+// infoField is the value of key in an INFO reply; "" when absent.
+func infoField(info, key string) string {
+	for line := range strings.Lines(info) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }

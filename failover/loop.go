@@ -275,6 +275,17 @@ func promotionFork(st authority.State) (string, int64) {
 	return "", 0
 }
 
+// promotedHistory is the history the committed primary's promotion began
+// (NewReplID of its failover's history entry); "" when not recorded.
+func promotedHistory(st authority.State) string {
+	for _, h := range slices.Backward(st.History) {
+		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
+			return h.NewReplID
+		}
+	}
+	return ""
+}
+
 // group converts the committed state for the pure functions.
 func group(st authority.State) groupState {
 	g := groupState{Epoch: st.Epoch, Primary: st.Primary, Promoted: st.Promoted, Started: st.Started, Paused: st.Paused,
@@ -486,7 +497,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
 	forkReplID, fork := promotionFork(st)
-	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: fork, ForkReplID: forkReplID, SelfAddr: f.rc.Addr,
+	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: fork, ForkReplID: forkReplID,
+		NewReplID: promotedHistory(st), SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return f.replicaPositions(c, now) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
@@ -534,6 +546,9 @@ type identityCtx struct {
 	// ForkReplID is the history that promotion left (promotionFork); ""
 	// when not known.
 	ForkReplID string
+	// NewReplID is the history that promotion began (promotedHistory);
+	// "" when not recorded.
+	NewReplID string
 	// SelfAddr is the local Redis's address: a named Redis that points at
 	// it was detached as empty, and is judged like a primary.
 	SelfAddr string
@@ -567,7 +582,7 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			switch judgeRestart(s.Ident, cur, in.Fork, in.ForkReplID, in.Replicas()) {
+			switch judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID}, in.Replicas()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
 			case restartUnknown:

@@ -51,7 +51,8 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 		return nil
 	})
 
-	// The promotion recorded where the new history left a's.
+	// The promotion recorded where the new history left a's, and the
+	// history it began.
 	redistest.Eventually(t, 10*time.Second, func() error {
 		code, body, err := procs[newPrimary].do(http.MethodGet, "/v1/history")
 		if err != nil || code != http.StatusOK {
@@ -61,12 +62,13 @@ func TestDivergentWritesKeptBeforeDemotion(t *testing.T) {
 			Epoch      uint64 `json:"epoch"`
 			New        string `json:"new"`
 			ForkReplID string `json:"fork_repl_id"` // fork_offset may be 0: nothing written before the fault
+			NewReplID  string `json:"new_repl_id"`
 		}
 		if err := json.Unmarshal([]byte(body), &history); err != nil {
 			return err
 		}
 		for _, h := range history {
-			if h.Epoch > epoch && h.New == newPrimary && h.ForkReplID != "" {
+			if h.Epoch > epoch && h.New == newPrimary && h.ForkReplID != "" && h.NewReplID != "" && h.NewReplID != h.ForkReplID {
 				return nil
 			}
 		}

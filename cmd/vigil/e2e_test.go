@@ -506,7 +506,7 @@ func TestE2EFailoverClientKeepsAcknowledgedWrites(t *testing.T) {
 		got := h[len(h)-1]
 		got.Start, got.Duration = time.Time{}, 0
 		// The fork point is the divergent-writes test's to check.
-		got.ForkReplID, got.ForkOffset = "", 0
+		got.ForkReplID, got.ForkOffset, got.NewReplID = "", 0, ""
 		if diff := cmp.Diff(got, want); diff != "" {
 			t.Errorf("%s: last vigil history entry (-got +want):\n%s", n.name, diff)
 		}

@@ -78,6 +78,11 @@ type HistoryEntry struct {
 	// offset at the fork (issue 13).
 	ForkReplID string `json:"fork_repl_id,omitempty"`
 	ForkOffset int64  `json:"fork_offset,omitempty"`
+	// NewReplID is the history the promotion began (the promoted Redis's
+	// master_replid right after it): only that process ever shows it as
+	// its own, so a restart of it is told apart exactly ("" in entries
+	// written before it was recorded).
+	NewReplID string `json:"new_repl_id,omitempty"`
 }
 
 // Limits on the replicated lists, so the state (and every snapshot) stays small.

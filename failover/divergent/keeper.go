@@ -307,6 +307,23 @@ func (k *Keeper) replay(ctx context.Context, m Manifest, file []byte, addr strin
 	return cur, rr, rerr
 }
 
+// replayOptions are the replay client's: one connection, no retries.
+func (k *Keeper) replayOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS.Config(addr),
+		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
+		// One dial: go-redis would otherwise try five times, each up to
+		// DialTimeout, and Keep runs inside the sidecar's local effect,
+		// which decides nothing else meanwhile; Run replays a pending
+		// archive again anyway (chaos seed 2201, N=5: a's replay into
+		// epoch 4's primary c, cut off, held a's sidecar for 23.5 s, so
+		// neither a nor b, waiting its turn behind a under
+		// parallel_syncs, followed epoch 5's primary e).
+		DialerRetries: 1,
+	}
+}
+
 func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr string) (ReplayResult, error) {
 	rr := ReplayResult{Target: addr, At: time.Now().UTC(), Units: m.Units}
 	if addr == "" {
@@ -317,11 +334,7 @@ func (k *Keeper) replayTo(ctx context.Context, m Manifest, file []byte, addr str
 	if err != nil {
 		return rr, err
 	}
-	c := redis.NewClient(&redis.Options{
-		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS.Config(addr),
-		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
-	})
+	c := redis.NewClient(k.replayOptions(addr))
 	defer c.Close()
 	rr, err = replayUnits(ctx, c, m.OldReplID, units, k.cfg.MarkerTTL)
 	rr.Interrupted = err != nil

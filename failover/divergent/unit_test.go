@@ -460,3 +460,15 @@ func TestReplayedUnitMarkers(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayDialsOnce: the replay's client tries the new primary's address
+// once and never retries a command. go-redis dials five times by default,
+// each attempt up to DialTimeout, and Keep runs inside the sidecar's local
+// effect (chaos seed 2201, N=5: 23.5 s against a primary cut off).
+func TestReplayDialsOnce(t *testing.T) {
+	k, _ := newTestKeeper(t, DefaultConfig(), Deps{})
+	o := k.replayOptions("127.0.0.1:1")
+	if o.DialerRetries != 1 || o.MaxRetries != -1 || o.PoolSize != 1 {
+		t.Fatalf("replay options: DialerRetries %d, MaxRetries %d, PoolSize %d; want 1, -1, 1", o.DialerRetries, o.MaxRetries, o.PoolSize)
+	}
+}
