@@ -851,6 +851,12 @@ type leaderDecision struct {
 	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
 	// failover has not arrived yet; nothing is committed before it does.
 	AwaitGate bool
+	// ChosenReplID and ChosenOffset: the position a synced replica Target
+	// was chosen at, committed with it; its promotion is refused if its
+	// Redis no longer continues it (leftChosen). Empty for a holder,
+	// which has no position it can prove.
+	ChosenReplID string
+	ChosenOffset int64
 }
 
 // gateVerdict returns the verdict p's report gives about replacing primary
@@ -913,8 +919,16 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// replaced by a replica on a deposed history the moment its stalled
 	// sidecar answered again, it full-synced from it and the writes only
 	// it held were lost (chaos seed 114, N=5).
+	//
+	// Not, though, a named primary whose own sidecar refused its
+	// promotion and reports it empty: its Redis no longer holds what it
+	// was chosen for (leftChosen, unpromotable). Chaos seed 1906 (N=3): b,
+	// named at epoch 2, full-synced the empty restart of the Redis it
+	// still followed; chosen again for its offset on that new history, a
+	// copy of nothing would have been promoted over c, which held the
+	// writes.
 	exclude := st.Primary
-	if d.NotPrimary || !st.Promoted {
+	if d.NotPrimary || !st.Promoted && !d.Empty {
 		exclude = ""
 	}
 	ranked, excluded := rankCandidates(cands, exclude, p.MaxLagBytes, pOff)
@@ -1060,6 +1074,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		}
 	}
 	d.Action, d.Reason = leaderPromote, ReasonAuto
+	if !d.Holder {
+		d.ChosenReplID, d.ChosenOffset = ranked[0].ReplID, ranked[0].Offset
+	}
 	return d
 }
 

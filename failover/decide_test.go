@@ -1286,6 +1286,78 @@ func TestUnpromotable(t *testing.T) {
 	}
 }
 
+// A promotion is refused when the local Redis no longer continues the
+// position the leader chose it at (chaos seed 1906, N=3: b's Redis,
+// chosen at 34,070 bytes on a's history, full-synced a's empty restart
+// before its promotion, and every other copy full-synced from it).
+func TestLeftChosenPosition(t *testing.T) {
+	at := time.Now()
+	replica := monitor.Observation{Time: at, Role: monitor.RoleReplica, Synced: true, Keys: 2000}
+	none := strings.Repeat("0", 40)
+	for _, tt := range []struct {
+		name    string
+		o       monitor.Observation
+		pos     replPosition
+		chosen  string // "" for no position recorded
+		refused bool
+	}{
+		{"no position recorded (older entry, holder, switchover)", replica, replPosition{ReplID: "new", ReplID2: none, Offset: 10}, "", false},
+		{"on the chosen history, further on", replica, replPosition{ReplID: "h", Offset: 35000}, "h", false},
+		{"on the chosen history, where it was chosen", replica, replPosition{ReplID: "h", Offset: 34070}, "h", false},
+		{"seed 1906: full-synced the empty restart of the Redis it followed",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Synced: true}, replPosition{ReplID: "restarted", ReplID2: none, Offset: 300}, "h", true},
+		{"same history, behind: restarted from an older snapshot", replica, replPosition{ReplID: "h", Offset: 20000}, "h", true},
+		{"partial resync to a primary promoted from the chosen history", replica, replPosition{ReplID: "next", ReplID2: "h", Offset: 36000, Second: 34500}, "h", false},
+		{"moved on from the chosen history before reaching it", replica, replPosition{ReplID: "next", ReplID2: "h", Offset: 36000, Second: 30001}, "h", true},
+		{"a retry after its own REPLICAOF NO ONE",
+			monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: "h", Keys: 2000}, replPosition{ReplID: "mine", ReplID2: "h", Offset: 34100, Second: 34071}, "h", false},
+		{"restarted from its AOF as a replica: judged by its keys (unpromotable)",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 900}, replPosition{ReplID: "aof", ReplID2: none}, "h", false},
+		{"restarted from its AOF as a primary: judged by its keys (unpromotable)",
+			monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: none, Keys: 900}, replPosition{ReplID: "aof", ReplID2: none}, "h", false},
+		{"unreachable: the promotion reports it", monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, replPosition{}, "h", false},
+	} {
+		if got := leftChosen(tt.o, tt.pos, tt.chosen, 34070); (got != "") != tt.refused {
+			t.Errorf("%s: leftChosen = %q, want refused %v", tt.name, got, tt.refused)
+		}
+	}
+}
+
+// A named primary whose promotion its own sidecar refused, reporting it
+// empty, is not chosen again, and the decision commits where the replica
+// it chooses instead stands. Chaos seed 1906 (N=3) after the refusal: b's
+// Redis, synced 300 bytes into a's empty restart, ranked above c, which
+// held every write but reported offset 1 (its Redis had lost its cached
+// master); chosen again for that offset, b would have been promoted
+// empty.
+func TestRefusedNamedPrimaryNotChosenAgain(t *testing.T) {
+	st := groupState{Epoch: 3, Primary: "b", Started: t0.Add(-100 * time.Millisecond), Members: members("a", "b", "c")}
+	a := rep("a", 300)
+	a.Rep.Obs.Role, a.Rep.Obs.ReplID, a.Rep.Unsure = monitor.RolePrimary, "a-empty", true
+	b := rep("b", 300)
+	b.Rep.Epoch, b.Rep.Obs.ReplID, b.Rep.Obs.MasterAddr = 3, "a-empty", "a:6379"
+	b.Rep.SDownPrimary, b.Rep.SDownEpoch, b.Rep.Empty = "b", 3, true
+	b.Known = knownOffset{Epoch: 2, Offset: 34070, At: t0.Add(-2 * time.Second)}
+	c := rep("c", 1)
+	c.Rep.Obs.ReplID, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Keys = "a-old", "c:6379", false, 2232
+	p := testParams()
+	p.MinReplicas = 1
+	d := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
+	if d.Action != leaderPromote || d.Target != "c" {
+		t.Fatalf("action %v target %q, want c promoted (excluded %v, why not %q)", d.Action, d.Target, d.Excluded, d.WhyNot)
+	}
+	if d.ChosenReplID != "a-old" || d.ChosenOffset != 1 {
+		t.Errorf("chosen at %d on %q, want c's report: 1 on a-old", d.ChosenOffset, d.ChosenReplID)
+	}
+	// Not refused, only stuck, b is chosen again, at where it stands now.
+	b.Rep.Empty = false
+	st.Started = t0.Add(-2 * time.Second)
+	d = decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
+	if d.Action != leaderPromote || d.Target != "b" || d.ChosenReplID != "a-empty" || d.ChosenOffset != 300 {
+		t.Fatalf("stuck, not refused: action %v target %q at %d on %q, want b at 300 on a-empty", d.Action, d.Target, d.ChosenOffset, d.ChosenReplID)
+	}
+}
+
 // With min_replicas, a candidate stopped below the offset the primary was
 // promoted at is not promoted while the primary may come back (chaos seed
 // 101: a replica stuck on an older history 26 KB before the fork was
@@ -1641,7 +1713,7 @@ func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
 	empty.Rep.SDownPrimary, empty.Rep.SDownEpoch, empty.Rep.Empty = "a", 3, true
 	unsynced := func(name string, keys, known int64) peerView {
 		pv := rep(name, 0)
-		pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Keys = false, false, keys
+		pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Keys, pv.Rep.Obs.ReplID = false, false, keys, name+"-aof"
 		pv.Known = knownOffset{Epoch: 3, Offset: known, At: t0.Add(-time.Second)}
 		return pv
 	}
@@ -1668,6 +1740,10 @@ func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
 			}
 			if d.Holder != (tt.want == "c") {
 				t.Errorf("holder %v", d.Holder)
+			}
+			if d.Holder && (d.ChosenReplID != "" || d.ChosenOffset != 0) {
+				// A holder has no position it can prove: nothing to check.
+				t.Errorf("holder chosen at %d on %q, want no position", d.ChosenOffset, d.ChosenReplID)
 			}
 		})
 	}

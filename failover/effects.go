@@ -70,7 +70,7 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			_, err := f.apply(ctx, authority.Command{Op: authority.OpSetPrimary, IfEpoch: epoch - 1, Epoch: epoch,
-				Primary: target.Name, Reason: d.Reason, Start: now})
+				Primary: target.Name, Reason: d.Reason, Start: now, ChosenReplID: d.ChosenReplID, ChosenOffset: d.ChosenOffset})
 			return f.leaderDone(err)
 		})
 	}
@@ -329,6 +329,7 @@ func (f *Failover) expectRole(c *core, role monitor.Role) {
 func (f *Failover) startPromote(ctx context.Context, c *core) {
 	st := c.st
 	epoch, reason, previous, started := st.Epoch, st.Reason, st.Previous, st.Started
+	chosenID, chosenOff := st.ChosenReplID, st.ChosenOffset
 	c.localBusy, c.promoting = true, true
 	f.log.Warn("committed as the primary; promoting", "epoch", epoch, "reason", reason, "previous", previous)
 	if reason != ReasonInitial {
@@ -379,8 +380,18 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				fenced = false
 				return err
 			}
-			if why := unpromotable(f.local.ProbeNow(ctx), reason == ReasonInitial); why != "" {
+			o := f.local.ProbeNow(ctx)
+			if why := unpromotable(o, reason == ReasonInitial); why != "" {
 				return fmt.Errorf("%w: %s", errUnpromotable, why)
+			}
+			if chosenID != "" {
+				info, err := infoOn(ctx, f.local.Client(), f.cmdWait)
+				if err != nil {
+					return err
+				}
+				if why := leftChosen(o, parseReplPosition(info), chosenID, chosenOff); why != "" {
+					return fmt.Errorf("%w: %s", errUnpromotable, why)
+				}
 			}
 			if wasReplica {
 				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
@@ -678,6 +689,39 @@ func unpromotable(o monitor.Observation, initial bool) string {
 		return "its Redis is a primary no promotion made and holds no keys: it restarted since the leader chose it"
 	}
 	return ""
+}
+
+// leftChosen says why the local Redis, observed as o and at replication
+// position pos just before its promotion, no longer continues the position
+// the leader chose it at (replID, offset, committed with set-primary), or
+// "" when it does: still on that history at or past that offset, or moved
+// on from it by a partial resync or its own promotion (master_replid2) no
+// earlier than there. Anything else resynced or restarted since the
+// choice and holds other data. Chaos seed 1906 (N=3): b, named at epoch 2,
+// could not verify for 2 s while its Redis still followed a, whose node
+// had been killed with its AOF wiped; a's Redis came back empty, b's
+// full-synced it (0 keys, a new history at offset 0), and the leader
+// promoted b on its last report (34,070 bytes on a's old history): c, the
+// one Redis left with the writes, full-synced from b.
+//
+// No position and no check: none was chosen (a holder, a switchover, the
+// initial primary, an entry older than this rule), or the Redis restarted
+// from its persistence without one (a replica never synced since it
+// started, a primary no promotion made), which unpromotable judges by its
+// keys.
+func leftChosen(o monitor.Observation, pos replPosition, replID string, offset int64) string {
+	switch {
+	case replID == "" || !o.Reachable():
+		return ""
+	case o.Role == monitor.RoleReplica && !o.Synced, o.Role == monitor.RolePrimary && noPastHistory(o):
+		return ""
+	case pos.ReplID == replID && pos.Offset >= offset:
+		return ""
+	case pos.ReplID2 == replID && pos.Second-1 >= offset:
+		return ""
+	}
+	return fmt.Sprintf("its Redis is at %d on %s (before that %s up to %d), not on from %d on %s where the leader chose it: it resynced or restarted since",
+		pos.Offset, pos.ReplID, pos.ReplID2, pos.Second-1, offset, replID)
 }
 
 // noPastHistory reports whether o shows no history before its current one
@@ -1139,6 +1183,20 @@ func (f *Failover) failoverTimeout() time.Duration {
 		s = v.state.Settings
 	}
 	return f.cfg.params(s, f.fresh).FailoverTimeout
+}
+
+// replayWait bounds the replay of divergent writes a demotion waits for
+// (divergent.Request.ReplayWait): down_after, after which the leader takes
+// a named primary that has not promoted for stuck. The sidecar does
+// nothing else to its Redis meanwhile, neither promote it nor point it
+// away from a dead primary; an interrupted replay is retried in the
+// background.
+func (f *Failover) replayWait() time.Duration {
+	var s authority.Settings
+	if v := f.current(); v != nil {
+		s = v.state.Settings
+	}
+	return f.cfg.params(s, f.fresh).DownAfter
 }
 
 // fencePause is how long one fencing CLIENT PAUSE lasts: renewed every

@@ -62,6 +62,12 @@ type Command struct {
 	Switchover *Switchover   `json:"switchover,omitempty"`
 	Settings   *Settings     `json:"settings,omitempty"`
 	Entry      *HistoryEntry `json:"entry,omitempty"`
+	// ChosenReplID and ChosenOffset: set-primary's replication position
+	// the leader chose Primary at (its report's master_replid and offset);
+	// empty when it chose none (a holder, a switchover, the initial
+	// primary, or an entry written before they existed).
+	ChosenReplID string `json:"chosen_repl_id,omitempty"`
+	ChosenOffset int64  `json:"chosen_offset,omitempty"`
 }
 
 // Errors of Apply. They are returned wrapped; test with errors.Is.

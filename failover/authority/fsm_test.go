@@ -39,6 +39,13 @@ func TestApplyCommand(t *testing.T) {
 				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 4, "b", "a", false, ReasonAuto, t0
 				s.Failovers = []time.Time{t0}
 			}},
+		{name: "set-primary records the position the leader chose", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 4, Primary: "b", Reason: ReasonAuto, Start: t0,
+			ChosenReplID: "h", ChosenOffset: 34070},
+			want: func(s *State) {
+				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 4, "b", "a", false, ReasonAuto, t0
+				s.ChosenReplID, s.ChosenOffset = "h", 34070
+				s.Failovers = []time.Time{t0}
+			}},
 		{name: "set-primary switchover keeps anti-flap list", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 9, Primary: "b", Reason: ReasonSwitchover, Start: t0},
 			want: func(s *State) {
 				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 9, "b", "a", false, ReasonSwitchover, t0
@@ -484,5 +491,36 @@ func TestPromotedRecordsFork(t *testing.T) {
 	}
 	if _, err := applyCommand(s, Command{Op: OpPromoted, IfEpoch: 2, Epoch: 2, Node: "a", Entry: &entry}); !errors.Is(err, ErrStale) {
 		t.Fatalf("stale promoted with an entry: %v, want ErrStale", err)
+	}
+}
+
+// The position a set-primary was chosen at (chaos seed 1906) is new in the
+// state: log entries and snapshots written before it decode without one,
+// which checks nothing, as before; an entry without one clears the last.
+func TestChosenPositionBackwardsCompatible(t *testing.T) {
+	f := newFSM()
+	st := base()
+	st.ChosenReplID, st.ChosenOffset = "h", 34070
+	f.setLocked(st)
+	old := append([]byte{commandVersion}, `{"op":"set-primary","if_epoch":3,"epoch":4,"primary":"b","reason":"auto"}`...)
+	if r := f.Apply(&raft.Log{Index: 11, Data: old}).(applyResult); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := f.state(); got.Epoch != 4 || got.Primary != "b" || got.ChosenReplID != "" || got.ChosenOffset != 0 {
+		t.Fatalf("after an entry without a position: epoch %d primary %q chosen %d on %q, want b at epoch 4 with none",
+			got.Epoch, got.Primary, got.ChosenOffset, got.ChosenReplID)
+	}
+	snap := append([]byte{snapshotVersion}, `{"index":10,"epoch":3,"primary":"a","members":{"a":{"name":"a"}},"settings":{}}`...)
+	restored, err := decodeSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored.Epoch != 3 || restored.ChosenReplID != "" || restored.ChosenOffset != 0 {
+		t.Fatalf("old snapshot: epoch %d chosen %d on %q, want epoch 3 with none", restored.Epoch, restored.ChosenOffset, restored.ChosenReplID)
+	}
+	c := Command{Op: OpSetPrimary, IfEpoch: 4, Epoch: 5, Primary: "a", Reason: ReasonAuto, ChosenReplID: "h2", ChosenOffset: 7}
+	got, err := decodeCommand(mustEncode(t, c))
+	if err != nil || got.ChosenReplID != "h2" || got.ChosenOffset != 7 {
+		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 }

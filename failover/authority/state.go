@@ -111,6 +111,11 @@ type State struct {
 	Reason string `json:"reason,omitempty"`
 	// Started is when the failover that installed Primary started.
 	Started time.Time `json:"started,omitzero"`
+	// ChosenReplID and ChosenOffset are the replication position the
+	// leader chose Primary at (Command.ChosenReplID); empty when none was
+	// recorded, and then nothing is checked against them.
+	ChosenReplID string `json:"chosen_repl_id,omitempty"`
+	ChosenOffset int64  `json:"chosen_offset,omitempty"`
 	// Paused is the operator's pause of automatic failover.
 	Paused bool `json:"paused,omitempty"`
 	// FlapPaused, when not empty, says why anti-flap paused automatic failover.

@@ -126,6 +126,11 @@ type Request struct {
 	// NewPrimary is the address replay mode applies the writes to; empty
 	// means Deps.Primary.
 	NewPrimary string
+	// ReplayWait bounds the replay that follows the capture in replay
+	// mode; past it the replay is interrupted and Run replays the archive
+	// again to the current primary (units applied are skipped by their
+	// markers). Zero: only the connection's own timeouts bound it.
+	ReplayWait time.Duration
 }
 
 // Result says what Keep did.
@@ -240,7 +245,18 @@ func (k *Keeper) Keep(ctx context.Context, req Request) (Result, error) {
 	if to == req.Addr {
 		to = "" // never replay into the node the writes came from
 	}
-	m, rr, err := k.replay(ctx, m, file, to)
+	rctx := ctx
+	if req.ReplayWait > 0 {
+		// The caller waits for this replay while it holds the demotion:
+		// a new primary that holds the script (paused writes) or whose
+		// answer is lost must not hold it for the 30 s of the read
+		// timeout (chaos seed 2103, N=3: a sidecar waited 29.6 s, named
+		// the primary meanwhile, and its Redis full-synced an empty one).
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, req.ReplayWait)
+		defer cancel()
+	}
+	m, rr, err := k.replay(rctx, m, file, to)
 	res.Replay = &rr
 	if err != nil || !rr.Complete() {
 		k.m.captures.WithLabelValues(resultPartial).Inc()
@@ -313,6 +329,8 @@ func (k *Keeper) replayOptions(addr string) *redis.Options {
 		Addr: addr, Username: k.deps.Redis.Username, Password: k.deps.Redis.Password, TLSConfig: k.deps.Redis.TLS.Config(addr),
 		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true,
+		// A deadline of ctx (Request.ReplayWait) bounds each read too.
+		ContextTimeoutEnabled: true,
 		// One dial: go-redis would otherwise try five times, each up to
 		// DialTimeout, and Keep runs inside the sidecar's local effect,
 		// which decides nothing else meanwhile; Run replays a pending

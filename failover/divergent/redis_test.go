@@ -680,6 +680,47 @@ func TestRunRetriesReplayRefusedForWantOfReplicas(t *testing.T) {
 	}
 }
 
+// A new primary that holds the replay's script (its writes paused, as
+// during a promotion's hold) interrupts the replay at Request.ReplayWait,
+// and Run replays it once the primary takes writes. Without the bound the
+// caller, a demotion, waited on: chaos seed 2103 (N=3), a's sidecar waited
+// 29.6 s for b's answer (held by b's pause, then lost to a one-way
+// partition), was named the primary meanwhile and neither promoted nor
+// detached its Redis, which full-synced b's empty restart.
+func TestRunRetriesReplayHeldByAPausedPrimary(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	fork := p.promote(t)
+	for range 20 {
+		if err := p.a.Client().Incr(ctx, "held:n").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pauseWrites(t, p.a)
+	if err := p.b.Client().Do(ctx, "CLIENT", "PAUSE", "20000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := keeperCfg(ModeReplay)
+	cfg.ReplayRetry = 50 * time.Millisecond
+	k, _ := newTestKeeper(t, cfg, Deps{Primary: func() (string, bool) { return p.b.Addr(), true }})
+	start := time.Now()
+	res, err := k.Keep(ctx, Request{Epoch: 4, Node: "a", Addr: p.a.Addr(), Fork: fork, NewPrimary: p.b.Addr(), ReplayWait: 500 * time.Millisecond})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("keep into a paused primary took %s, want the replay cut at 500ms", took)
+	}
+	if err != nil || res.Replay == nil || !res.Replay.Interrupted || res.ReplayError == "" {
+		t.Fatalf("keep into a paused primary: %+v %+v, err %v", res, res.Replay, err)
+	}
+	runUntilReplayed(t, ctx, k, res.Archive, func() {
+		if err := p.b.Client().Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if v := p.b.Client().Get(ctx, "held:n").Val(); v != "20" {
+		t.Fatalf("counter on the new primary %q, want 20", v)
+	}
+}
+
 // runUntilReplayed runs k, calls then (the new primary becomes writable),
 // and waits until archive is replayed.
 func runUntilReplayed(t *testing.T, ctx context.Context, k *Keeper, archive string, then func()) {
