@@ -1265,8 +1265,10 @@ type localInput struct {
 	// Keeps: divergent writes are kept (failover.divergent_writes is not
 	// off).
 	Keeps bool
-	// Restarted: the local Redis is a primary no promotion made (no
-	// previous history): restarted as one, its data whatever it loaded.
+	// Promoting: the effect under way (Busy) is this node's promotion.
+	Promoting bool
+	// Restarted: the local Redis is a primary no recorded promotion made
+	// (restartedPrimary): restarted as one, its data whatever it loaded.
 	Restarted bool
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
@@ -1346,6 +1348,17 @@ func decideLocal(in localInput) localPlan {
 	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 
 	switch {
+	case in.Busy && in.Promoting && named && in.Empty && localPrimary:
+		// Its Redis restarted during the effect and was judged empty
+		// (nextIdentity judges every observation, busy or not): the
+		// restart dropped the effect's pause, and a promotion's end is
+		// seconds away (the old primary's hold). It is paused now, and the
+		// promotion, seeing the new run id, releases nothing
+		// (promotionLost). Chaos seed 2001 (N=5): d's Redis, killed during
+		// the promotion's hold, came back from a stale RDB without the
+		// pause, and acknowledged writes for 0.7 s before the promotion's
+		// end, once e had full-synced it.
+		p.Fence = true
 	case in.Busy || in.handingOver():
 		// The effect under way, or the switchover, owns the pause.
 	case mayBePrimary && (!named || p.Isolated || in.Empty || !st.Promoted || doomed):
@@ -1619,14 +1632,38 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
-// restartedPrimary reports whether o shows a primary restarted as one
-// since the committed primary's promotion: no previous history, and not
-// the history that promotion left (which the old primary still leads,
-// its divergent writes capturable). Before the promotion is confirmed
-// nothing is known (a switchover's old primary, never promoted by a
-// failover, has no previous history either).
-func restartedPrimary(o monitor.Observation, st groupState) bool {
-	return o.Role == monitor.RolePrimary && noPastHistory(o) && st.Promoted && o.ReplID != st.ForkReplID
+// restartedPrimary reports whether o, self's Redis, shows a primary
+// restarted as one since the committed primary's promotion: not the
+// history that promotion left (which the old primary still leads, its
+// divergent writes capturable), and no previous history a recorded
+// promotion of self left. Before the promotion is confirmed nothing is
+// known (a switchover's old primary, never promoted by a failover, has no
+// previous history either).
+func restartedPrimary(o monitor.Observation, st groupState, self string) bool {
+	return o.Role == monitor.RolePrimary && st.Promoted && o.ReplID != st.ForkReplID && !promotedBefore(o, st.PastForks, self)
+}
+
+// promotedBefore reports whether o's master_replid2 is the history a
+// recorded promotion of self left, at or below o's offset: the process
+// that promotion made. A previous history alone does not tell: Redis 7.0
+// gives a primary restarted from an RDB the snapshot's history as
+// master_replid2 (valid up to the snapshot's offset), and a no-persistence
+// restart keeps the RDB of its last full sync. Such a restart is below the
+// fork of a promotion that left that history later, or on a history no
+// promotion of self left. Taken for a promoted process, it escaped the
+// rules for a stale primary restarted as one (chaos seeds 8 and 10, N=3):
+// it stayed a primary that a replica still following it full-synced, and
+// that the leader could not choose as a holder.
+func promotedBefore(o monitor.Observation, forks []pastFork, self string) bool {
+	if noPastHistory(o) {
+		return false
+	}
+	for _, f := range forks {
+		if f.New == self && f.ReplID == o.ReplID2 && o.Offset >= f.Offset {
+			return true
+		}
+	}
+	return false
 }
 
 // oldSilent reports whether prev, the primary self replaces, has a

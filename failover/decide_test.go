@@ -438,6 +438,25 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{},
 		},
 		{
+			// Chaos seed 2001 (N=5): d's Redis, killed during the
+			// promotion's hold, came back from a stale RDB without the
+			// pause and was judged empty.
+			name: "a promotion under way whose Redis restarted and was judged empty: paused at once",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Busy: true, Promoting: true, Fenced: true,
+				Empty: true, EmptyTo: "c:6379"},
+			want: localPlan{Fence: true},
+		},
+		{
+			// Any other effect owns the pause: a loaded primary's probe
+			// can be judged against a replica's newer report, and a
+			// fence then cut off its clients mid-write
+			// (TestLaggingReplicaNotPromoted, 2 of 3 runs).
+			name: "another effect under way, its Redis judged empty: the effect owns the pause",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Busy: true,
+				Empty: true, EmptyTo: "c:6379"},
+			want: localPlan{},
+		},
+		{
 			name: "empty restart: stay fenced and point it at the best replica",
 			in:   localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Empty: true, EmptyTo: "c:6379"},
 			want: localPlan{Fence: true, DemoteTo: "c:6379"},
@@ -689,8 +708,14 @@ func TestNextLinks(t *testing.T) {
 // A primary restarted as one is told from the switchover's old primary
 // and from a deposed primary still leading the history the promotion left.
 func TestRestartedPrimary(t *testing.T) {
-	promoted := groupState{Epoch: 3, Primary: "b", Promoted: true, Fork: 500, ForkReplID: "h-a"}
+	// c was promoted at epoch 1, leaving h-old at 300; a at epoch 2,
+	// leaving h-x at 400; b at epoch 3, leaving h-a at 500.
+	promoted := groupState{Epoch: 3, Primary: "b", Promoted: true, Fork: 500, ForkReplID: "h-a",
+		PastForks: []pastFork{{Epoch: 1, New: "c", ReplID: "h-old", Offset: 300}, {Epoch: 2, New: "a", ReplID: "h-x", Offset: 400}}}
 	fresh := monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-new", ReplID2: strings.Repeat("0", 40)}
+	primary := func(replID2 string, offset int64) monitor.Observation {
+		return monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-new", ReplID2: replID2, Offset: offset}
+	}
 	for _, tt := range []struct {
 		name string
 		o    monitor.Observation
@@ -700,10 +725,17 @@ func TestRestartedPrimary(t *testing.T) {
 		{"new history, none before, after the promotion", fresh, promoted, true},
 		{"before the promotion is confirmed (a switchover's old primary)", fresh, groupState{Epoch: 3, Primary: "b"}, false},
 		{"still leading the history the promotion left", monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-a"}, promoted, false},
-		{"promoted once: a history before", monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-new", ReplID2: "h-old"}, promoted, false},
+		{"promoted once: a history before", primary("h-old", 900), promoted, false},
+		{"promoted once, before its first write", primary("h-old", 300), promoted, false},
 		{"a replica", monitor.Observation{Role: monitor.RoleReplica, ReplID: "h-new"}, promoted, false},
+		// Redis 7.0 gives a primary restarted from an RDB the snapshot's
+		// history as master_replid2, valid up to the snapshot's offset; a
+		// no-persistence restart keeps the RDB of its last full sync.
+		{"restarted from an RDB written on the history its promotion left, below the fork", primary("h-old", 120), promoted, true},
+		{"restarted from an RDB written on a history no promotion of it left", primary("h-a", 700), promoted, true},
+		{"restarted from an RDB written on a history another node's promotion left", primary("h-x", 450), promoted, true},
 	} {
-		if got := restartedPrimary(tt.o, tt.st); got != tt.want {
+		if got := restartedPrimary(tt.o, tt.st, "c"); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -1319,6 +1351,36 @@ func TestLeftChosenPosition(t *testing.T) {
 	} {
 		if got := leftChosen(tt.o, tt.pos, tt.chosen, 34070); (got != "") != tt.refused {
 			t.Errorf("%s: leftChosen = %q, want refused %v", tt.name, got, tt.refused)
+		}
+	}
+}
+
+// The promotion releases writes only on the process it made primary
+// (chaos seed 2001, N=5: d's Redis, killed during the promotion's hold,
+// came back from a 21 s old RDB, and the promotion released writes on it
+// at its end).
+func TestPromotionLost(t *testing.T) {
+	at := time.Now()
+	before := monitor.Observation{Time: at, Role: monitor.RoleReplica, RunID: "run-1", ReplID: "h-a", Offset: 206229}
+	promoted := monitor.Observation{Time: at, Role: monitor.RolePrimary, RunID: "run-1", ReplID: "h-d", ReplID2: "h-a", Offset: 206229}
+	restarted := monitor.Observation{Time: at, Role: monitor.RolePrimary, RunID: "run-2", ReplID: "h-rdb", ReplID2: "h-a", Offset: 113310, Keys: 1502}
+	for _, tt := range []struct {
+		name        string
+		before, now monitor.Observation
+		lost        bool
+	}{
+		{"the process it promoted", before, promoted, false},
+		{"the initial primary, a primary before", promoted, promoted, false},
+		{"seed 2001: restarted from an RDB during the hold", before, restarted, true},
+		{"restarted empty during the hold", before, monitor.Observation{Time: at, Role: monitor.RolePrimary, RunID: "run-2", ReplID: "h-new"}, true},
+		{"made a replica since", before, monitor.Observation{Time: at, Role: monitor.RoleReplica, RunID: "run-1", ReplID: "h-b"}, true},
+		{"loading what it restarted with", before, monitor.Observation{Time: at, Reason: monitor.ReasonLoading, Loading: true}, true},
+		{"loading, its run id read", before, monitor.Observation{Time: at, Reason: monitor.ReasonLoading, Loading: true, RunID: "run-2"}, true},
+		{"does not answer: the release reports it", before, monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, false},
+		{"its run id unknown before: a primary now", monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, promoted, false},
+	} {
+		if got := promotionLost(tt.before, tt.now); (got != "") != tt.lost {
+			t.Errorf("%s: promotionLost = %q, want lost %v", tt.name, got, tt.lost)
 		}
 	}
 }

@@ -182,11 +182,11 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), LinkUp: c.obs.LinkUp, Time: c.obs.Time,
 			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset},
 		AckSince:    c.ackSince,
-		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy,
+		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy, Promoting: c.promoting,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 		PartialRefused: c.partialWait,
-		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs),
+		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs, f.self.Name),
 	}
 	p := decideLocal(in)
 	switch {
@@ -380,8 +380,8 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				fenced = false
 				return err
 			}
-			o := f.local.ProbeNow(ctx)
-			if why := unpromotable(o, reason == ReasonInitial); why != "" {
+			before := f.local.ProbeNow(ctx)
+			if why := unpromotable(before, reason == ReasonInitial); why != "" {
 				return fmt.Errorf("%w: %s", errUnpromotable, why)
 			}
 			if chosenID != "" {
@@ -389,7 +389,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				if err != nil {
 					return err
 				}
-				if why := leftChosen(o, parseReplPosition(info), chosenID, chosenOff); why != "" {
+				if why := leftChosen(before, parseReplPosition(info), chosenID, chosenOff); why != "" {
 					return fmt.Errorf("%w: %s", errUnpromotable, why)
 				}
 			}
@@ -448,6 +448,12 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 						}
 					}
 				}
+			}
+			// Its Redis may have restarted during the hold: writes stay
+			// paused, and the loop judges it (nextIdentity) and releases
+			// them by its own rule if it holds the data.
+			if why := promotionLost(before, f.local.ProbeNow(ctx)); why != "" {
+				return fmt.Errorf("writes not released: %s", why)
 			}
 			f.setMinReplicas(ctx, members)
 			if err := f.unpauseWrites(ctx); err != nil {
@@ -724,9 +730,35 @@ func leftChosen(o monitor.Observation, pos replPosition, replID string, offset i
 		pos.Offset, pos.ReplID, pos.ReplID2, pos.Second-1, offset, replID)
 }
 
+// promotionLost says why the local Redis, observed as now at the end of
+// its promotion, is no longer the process the promotion made primary
+// (before: observed just before its REPLICAOF NO ONE), or "" when it
+// still is. A restart drops the promotion's pause and keeps whatever the
+// Redis loaded, which the promotion must not release; its sidecar pauses
+// it meanwhile once judged empty (decideLocal). Chaos seed 2001 (N=5): d's
+// Redis, killed during the promotion's hold, came back from a 21 s old
+// RDB, and the promotion released writes on it and reported success.
+func promotionLost(before, now monitor.Observation) string {
+	switch {
+	case before.RunID != "" && now.RunID != "" && now.RunID != before.RunID:
+		return fmt.Sprintf("its Redis restarted during the promotion (run_id %s, was %s)", now.RunID, before.RunID)
+	case now.Loading:
+		return "its Redis is loading a data set: it restarted during the promotion"
+	case !now.Reachable():
+		// Not known: the release fails on a Redis that is down, and a
+		// probe that timed out on a loaded machine would only delay it.
+		return ""
+	case now.Role != monitor.RolePrimary:
+		return fmt.Sprintf("its Redis is no longer a primary (%s)", now.Role)
+	}
+	return ""
+}
+
 // noPastHistory reports whether o shows no history before its current one
 // (master_replid2 zero): a primary that no REPLICAOF NO ONE made, restarted
-// as one, or the initial primary.
+// as one (empty or from its AOF), or the initial primary. The converse does
+// not hold: Redis 7.0 gives a primary restarted from an RDB the snapshot's
+// history as master_replid2 (promotedBefore).
 func noPastHistory(o monitor.Observation) bool { return strings.Trim(o.ReplID2, "0") == "" }
 
 // startDemote turns the local primary, which the committed state does not
@@ -744,7 +776,7 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 	pause := f.fencePause(c.p)
 	// A stale primary restarted as one holds no history a capture could
 	// read its divergent writes from.
-	restarted := !empty && restartedPrimary(c.obs, group(c.st))
+	restarted := !empty && restartedPrimary(c.obs, group(c.st), f.self.Name)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.pauseAndVerify(ctx, pause)
