@@ -496,7 +496,7 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 		return 0
 	}
 	pv := peers[st.Primary]
-	if r := pv.Rep; r.Empty || r.Obs.Reachable && (r.Obs.Role != monitor.RolePrimary || r.Obs.Offset < st.Fork) {
+	if r := pv.Rep; r.Empty || r.Obs.Reachable && !atItsPromotion(r, st) && (r.Obs.Role != monitor.RolePrimary || r.Obs.Offset < st.Fork) {
 		// Its last report, however old, shows it without that data as
 		// a primary (came back empty, restarted and began its offsets
 		// again, or answers as a replica, which its next sync wipes):
@@ -529,7 +529,8 @@ func behindFork(st groupState, peers map[string]peerView, now time.Time, p param
 
 // primaryHolds reports, with min_replicas, whether the promoted primary
 // was last seen holding its data — its last report, however old, shows its
-// Redis answering as a primary its sidecar judged and did not find empty
+// Redis answering as a primary its sidecar judged and did not find empty,
+// or, sent before its promotion, the replica it made one (atItsPromotion)
 // — within durableWait: a holder, which has no position it can prove, does
 // not replace it before then. Every write acknowledged up to its
 // promotion is in its data set, and so is every write it took since; a
@@ -550,8 +551,23 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 	}
 	pv, ok := peers[st.Primary]
 	r := pv.Rep
-	return ok && !r.Empty && !r.Unsure && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
+	return ok && !r.Empty && !r.Unsure && r.Obs.Reachable && (r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)) &&
 		now.Sub(pv.UpAt) < durableWait(p)
+}
+
+// atItsPromotion reports whether r, the promoted primary's last report,
+// was sent before its promotion: its Redis a replica exactly at the fork
+// on the history the promotion left, the data set the promotion made a
+// primary, holding everything acknowledged up to the fork. Its role then
+// says nothing of a Redis answering as a replica since, whose next sync
+// wipes it (forkFloor, primaryHolds). Chaos seed 2702 (N=3): b, holding
+// epoch 3's last writes and 21 retry-queue INCRs, was cut off as its Redis
+// was promoted (the promoted entry committed, no later report arrived);
+// 2 s later the leader promoted c over it as a holder, c's Redis back from
+// its AOF without any of them, and b's Redis full-synced from it.
+func atItsPromotion(r report, st groupState) bool {
+	return st.Fork > 0 && st.ForkReplID != "" && r.Obs.Role == monitor.RoleReplica &&
+		r.Obs.ReplID == st.ForkReplID && r.Obs.Offset == st.Fork
 }
 
 // pastForkHeld reports, with min_replicas, a recorded fork of an earlier

@@ -2514,6 +2514,89 @@ func TestHolderWaitsForAPrimaryLastSeenWithItsData(t *testing.T) {
 	}
 }
 
+// Chaos seed 2702 (N=3), the leader a's view at 62.13 s. Epoch 3's
+// primary a took writes and 21 retry-queue INCRs that b's Redis alone
+// acknowledged (a's Redis was then killed without persistence); epoch 5
+// promoted b's Redis at its offset on a's history, 139302, at 60.09 s, and
+// a partition cut b off as it did: the promoted entry committed, but b's
+// last report to arrive was sent before, its Redis a replica at the fork.
+// c's Redis, back from its AOF at 53.8 s without any of those writes,
+// points at itself (1667 keys); a's, back from an RDB, too (762 keys). The
+// leader took b's replica role for a Redis whose next sync wipes it,
+// promoted c as a holder, and b's Redis full-synced from it at 67.6 s.
+func TestPrimaryLastSeenAtItsPromotionSeed2702(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 62.132) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Promoted: true, Started: at(59.022), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 139302, ForkReplID: "F9B7",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "c", ReplID: "2E1E", Offset: 34488, Start: at(13.432)},
+			{Epoch: 3, New: "a", ReplID: "CDFC", Offset: 126514, Start: at(50.417)},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 52884), "b", 5) // back from an old RDB, detached
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "A6", 762
+		c := down(rep("c", 0), "b", 5) // back from its AOF, detached
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "62DD", 1667
+		a.Received, c.Received, a.UpAt, c.UpAt = now, now, now, now
+		b := rep("b", 139302) // sent just before its promotion
+		b.Rep.Epoch = 5
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "a:6379", false, "F9B7", 1900
+		b.Received, b.UpAt = at(60.05), at(60.05)
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	editB := func(f func(b *peerView)) func(map[string]peerView) {
+		return func(peers map[string]peerView) { b := peers["b"]; f(&b); peers["b"] = b }
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b cut off as it was promoted: wait for b", 62.132, 1, nil, ""},
+		{"the same for a synced replica below the fork (forkFloor)", 62.132, 1, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.Rep.Obs.Role, c.Rep.Obs.MasterAddr = monitor.RolePrimary, ""
+			peers["c"] = c
+			a := peers["a"]
+			a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Offset = "c:6379", true, true, "62DD", 100
+			peers["a"] = a
+		}, ""},
+		{"b's last report below the fork: the holder", 62.132, 1, editB(func(b *peerView) { b.Rep.Obs.Offset = 120000 }), "c"},
+		{"b's last report a replica on another history: the holder", 62.132, 1, editB(func(b *peerView) { b.Rep.Obs.ReplID = "CB3B" }), "c"},
+		{"ten down_after after b last answered: the holder", 80.1, 1, nil, "c"},
+		{"without min_replicas: the holder", 62.132, 0, nil, "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.edit), q, "")
+			if !d.ODown {
+				t.Fatalf("no ODOWN: %+v", d)
+			}
+			if tt.want == "" {
+				if d.Action == leaderPromote || d.WaitFor != "b" {
+					t.Fatalf("target %q action %v holder %v wait for %q, want a wait for b (excluded %v, why not %q)",
+						d.Target, d.Action, d.Holder, d.WaitFor, d.Excluded, d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 1308 (N=3), the leader a's view. Epoch 4 named c at 27.78 s;
 // its promotion was refused (its Redis had restarted empty), so it was
 // never promoted. a's Redis, killed without persistence, came back from
