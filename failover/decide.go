@@ -207,8 +207,22 @@ type knownOffset struct {
 // it had: chaos seed 5 promoted a replica restarted from a 24 s old RDB
 // while the one restarted from its AOF, with every write, was waiting for
 // its primary.
+//
+// So is the offset of the committed primary's own Redis, in its own
+// sidecar's report, once that sidecar has judged it (not empty, not
+// unsure): the writes it took are acknowledged, and once the next epoch
+// names another node, a leader that was cut off while they were taken
+// knows of them only from this (chaos seed 2507, N=3: b's Redis, epoch 4's
+// primary, took retry-queue INCRs up to 99840 and was killed; epoch 5's c
+// was stopped right after its REPLICAOF NO ONE; a, cut off at 90002 while
+// they were taken, became leader and promoted itself, and both copies
+// full-synced from it).
 func nextKnown(k knownOffset, r report, at time.Time) knownOffset {
 	if r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica && r.Obs.Synced && !r.Obs.SyncInProgress {
+		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
+	}
+	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Epoch > 0 && r.Name != "" && r.SDownPrimary == r.Name &&
+		!r.Empty && !r.Unsure {
 		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
 	}
 	return k
@@ -480,6 +494,17 @@ func syncSourceDoubtful(st groupState, peers map[string]peerView, now time.Time,
 func sourceUnvouched(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
 	pv, ok := peers[st.Primary]
 	return !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable || pv.Rep.Obs.Role != monitor.RolePrimary
+}
+
+// vouchedHistory is the history (master_replid) of the committed primary's
+// Redis in the fresh report in which its own sidecar vouches for it; ""
+// when it does not (sourceUnvouched). A full sync follows only that
+// process (replPosition.follows).
+func vouchedHistory(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) string {
+	if sourceUnvouched(st, peers, now, fresh) {
+		return ""
+	}
+	return peers[st.Primary].Rep.Obs.ReplID
 }
 
 // forkFloor is, with min_replicas, the offset the primary was promoted at

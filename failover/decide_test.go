@@ -1489,6 +1489,56 @@ func TestNextKnown(t *testing.T) {
 	if got := nextKnown(k, r, t0.Add(time.Second)); got != k {
 		t.Errorf("answering but not synced (restarted from an AOF): %+v, want the last known %+v", got, k)
 	}
+	// The committed primary's own Redis, judged by its sidecar (chaos seed
+	// 2507, N=3); not a stale primary, nor one not judged yet.
+	r.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, Offset: 6000}
+	r.SDownPrimary = "a"
+	if got := nextKnown(k, r, t0.Add(time.Second)); got != (knownOffset{Epoch: 5, Offset: 6000, At: t0.Add(time.Second)}) {
+		t.Errorf("the judged primary: %+v, want its offset", got)
+	}
+	for name, mod := range map[string]func(*report){
+		"a stale primary (the state names another)": func(r *report) { r.SDownPrimary = "b" },
+		"not judged yet":     func(r *report) { r.Unsure = true },
+		"came back empty":    func(r *report) { r.Empty = true },
+		"not answering":      func(r *report) { r.Obs.Reachable = false },
+		"no state known yet": func(r *report) { r.Epoch = 0 },
+	} {
+		r := r
+		mod(&r)
+		if got := nextKnown(k, r, t0.Add(time.Second)); got != k {
+			t.Errorf("%s: %+v, want the last known %+v", name, got, k)
+		}
+	}
+}
+
+// A named primary never promoted, stopped right after its REPLICAOF NO
+// ONE: the primary before it, now out of reach, had taken writes a leader
+// cut off at the time never saw a replica report; the offset its own
+// sidecar reported as the primary holds the leader back for the durable
+// wait instead of promoting itself behind it (chaos seed 2507, N=3: a,
+// detached at 90002, promoted itself over b's 99840; the retry-queue INCRs
+// on b's and c's Redis full-synced away).
+func TestDurableFloorDeposedPrimarySeed2507(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "c", Started: t0.Add(-9 * time.Second), Members: members("a", "b", "c")}
+	asPrimary := report{Name: "b", Epoch: 4, SDownPrimary: "b", Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, Offset: 99840, ReplID: "e29dc5"}}
+	b := down(rep("b", 0), "c", 5)
+	b.Rep.Obs = obsSummary{} // its Redis killed
+	b.Known = nextKnown(knownOffset{}, asPrimary, t0.Add(-5*time.Second))
+	// What a saw of c before it was cut off: c's Redis down, restarting.
+	c := rep("c", 0)
+	c.Received = t0.Add(-13 * time.Second)
+	c.Rep.Obs = obsSummary{}
+	a := down(rep("a", 90002), "c", 5)
+	a.Rep.Obs.ReplID = "e29dc5"
+	p := testParams()
+	p.MinReplicas = 1
+	d := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
+	if !d.ODown {
+		t.Fatalf("no ODOWN: %+v", d)
+	}
+	if d.Action == leaderPromote || d.WaitFor != "b" || d.Excluded["a"] != whyBehind {
+		t.Errorf("action %v target %q, excluded %v, waits for %q; want a set aside, waiting for b", d.Action, d.Target, d.Excluded, d.WaitFor)
+	}
 }
 
 func TestForkFor(t *testing.T) {
@@ -1696,6 +1746,17 @@ func TestNextIdentityJudgesDetached(t *testing.T) {
 	in.Named = true
 	if s := nextIdentity(identities{Ident: identityOf(detached)}, detached, in); s.Empty || s.unsure() {
 		t.Errorf("known detached Redis: %+v, want it to stand", s)
+	}
+	// Seen before the state is known (a wiped sidecar, before the Raft log
+	// reached it), it is not recorded, and judged once the state names it
+	// (chaos seed 2505, N=3: recorded, it was taken for the known process
+	// and made a primary again).
+	s := nextIdentity(identities{}, detached, identityCtx{SelfAddr: "self:6379", Replicas: replicaAhead, Now: t0, DownAfter: time.Second})
+	if s.Ident.RunID != "" {
+		t.Errorf("detached Redis before the state is known: %+v, want nothing recorded", s)
+	}
+	if s = nextIdentity(s, detached, in); !s.Empty || s.EmptyEpoch != 5 {
+		t.Errorf("then named at epoch 5: %+v, want empty", s)
 	}
 }
 
@@ -2013,6 +2074,15 @@ func TestSyncSourceDoubtful(t *testing.T) {
 	} {
 		if got := sourceUnvouched(st, tt.peers, t0, time.Second); got != tt.want {
 			t.Errorf("sourceUnvouched, %s: %v, want %v", tt.name, got, tt.want)
+		}
+		// The history vouched for, which a full sync may follow (chaos
+		// seed 2505): none where nobody vouches.
+		for _, pv := range tt.peers {
+			pv.Rep.Obs.ReplID = "h"
+			tt.peers[pv.Rep.Name] = pv
+		}
+		if got, want := vouchedHistory(st, tt.peers, t0, time.Second), map[bool]string{false: "h"}[tt.want]; got != want {
+			t.Errorf("vouchedHistory, %s: %q, want %q", tt.name, got, want)
 		}
 	}
 }

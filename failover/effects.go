@@ -620,11 +620,13 @@ var errNoPartial = errors.New("failover: only a full sync would follow the prima
 // continue the local Redis's replication stream (a partial resync), and an
 // error wrapping errNoPartial when following it means a full sync.
 func (f *Failover) sourceContinues(ctx context.Context, addr string) error {
-	return f.continuesOn(ctx, f.local.Client(), addr)
+	return f.continuesOn(ctx, f.local.Client(), addr, "")
 }
 
-// continuesOn is sourceContinues for the Redis behind from.
-func (f *Failover) continuesOn(ctx context.Context, from *redis.Client, addr string) error {
+// continuesOn is sourceContinues for the Redis behind from; with vouched
+// (the history the primary's sidecar vouched for) it also accepts a full
+// sync from that very process (replPosition.follows).
+func (f *Failover) continuesOn(ctx context.Context, from *redis.Client, addr, vouched string) error {
 	local, err := infoOn(ctx, from, f.cmdWait)
 	if err != nil {
 		return err
@@ -636,9 +638,9 @@ func (f *Failover) continuesOn(ctx context.Context, from *redis.Client, addr str
 		return fmt.Errorf("%w: %s does not answer: %w", errNoPartial, addr, err)
 	}
 	lp, rp := parseReplPosition(local), parseReplPosition(remote)
-	if !rp.continues(lp.ReplID, lp.Offset) {
-		return fmt.Errorf("%w: the local redis is at %d on %s; %s is at %d on %s (before that %s up to %d), backlog from %d",
-			errNoPartial, lp.Offset, lp.ReplID, addr, rp.Offset, rp.ReplID, rp.ReplID2, rp.Second-1, rp.First)
+	if !rp.follows(lp, vouched) {
+		return fmt.Errorf("%w: the local redis is at %d on %s; %s is at %d on %s (before that %s up to %d), backlog from %d; vouched for: %q",
+			errNoPartial, lp.Offset, lp.ReplID, addr, rp.Offset, rp.ReplID, rp.ReplID2, rp.Second-1, rp.First, vouched)
 	}
 	return nil
 }
@@ -777,6 +779,10 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 	// A stale primary restarted as one holds no history a capture could
 	// read its divergent writes from.
 	restarted := !empty && restartedPrimary(c.obs, group(c.st), f.self.Name)
+	vouched := "" // with partialOnly nobody vouches for the primary
+	if !partialOnly {
+		vouched = vouchedHistory(group(c.st), c.peers, time.Now(), c.p.Fresh)
+	}
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.pauseAndVerify(ctx, pause)
@@ -808,7 +814,9 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 			if !empty {
 				keep = &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History}
 			}
-			return f.demoteRedis(ctx, f.local.Client(), addr, !empty, keep)
+			// An empty primary is pointed at a replica, not at the
+			// primary: nothing of it to follow.
+			return f.demoteRedis(ctx, f.local.Client(), addr, !empty, keep, !empty, vouched)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -840,8 +848,13 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 // demoteRedis pauses writes on a Redis, keeps its divergent writes when
 // keep names it and a Keeper is set, makes it a replica of addr and
 // disconnects its clients so they rediscover the primary; with release it
-// lifts the pause afterwards (a replica refuses writes by itself).
-func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool, keep *keepReq) error {
+// lifts the pause afterwards (a replica refuses writes by itself). With
+// check, addr is the primary, and it is followed only if it still
+// continues the Redis's stream or is the process its sidecar vouched for
+// (vouched; replPosition.follows), asked right before the REPLICAOF: the
+// keep and the verify before it can take seconds, in which that Redis can
+// restart empty (chaos seed 2505, N=3).
+func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool, keep *keepReq, check bool, vouched string) error {
 	if f.keeper == nil {
 		keep = nil
 	}
@@ -865,6 +878,11 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 			// paused for 40 s, one looked synced while it held none of
 			// the writes WAIT counted on (chaos seed 8, N=3).
 			return f.unpauseOn(ctx, cl)
+		}
+	}
+	if check {
+		if err := f.continuesOn(ctx, cl, addr, vouched); err != nil {
+			return err // still paused: not named, it stays fenced
 		}
 	}
 	if err := f.replicaOfOn(ctx, cl, addr); err != nil {
@@ -936,6 +954,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 	primary, epoch := st.Primary, st.Epoch
 	c.localBusy = true
 	pause := f.fencePause(c.p)
+	vouched := vouchedHistory(group(st), c.peers, time.Now(), c.p.Fresh) // KeepTail: vouched for
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		err := func() error {
 			vst, err := f.pauseAndVerify(ctx, pause)
@@ -955,7 +974,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 				return err
 			}
 			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History, replID: from}
-			return f.demoteRedis(ctx, f.local.Client(), addr, true, keep)
+			return f.demoteRedis(ctx, f.local.Client(), addr, true, keep, true, vouched)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -1138,6 +1157,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	// seed 11 (N=3) demoted another node's stale primary, holding writes,
 	// into a primary restarted empty whose sidecar was dead.
 	partialOnly := sourceUnvouched(gs, c.peers, now, c.p.Fresh)
+	vouched := vouchedHistory(gs, c.peers, now, c.p.Fresh)
 	pause := f.fencePause(c.p)
 	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {
 		if c.foreign[name] {
@@ -1146,7 +1166,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		c.foreign[name] = true
 		primary := gs.Primary
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, pause)
+			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, vouched, pause)
 			return func(c *core) {
 				c.foreign[name] = false
 				if err != nil {
@@ -1164,7 +1184,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 // a primary that a fresh Verify does not name, pauses and demotes it; with
 // partialOnly, only where the primary would continue its stream, and
 // otherwise it stays paused for pause.
-func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly bool, pause time.Duration) (bool, error) {
+func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly bool, vouched string, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -1181,7 +1201,7 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 		return false, nil
 	}
 	if partialOnly {
-		if err := f.continuesOn(ctx, cl, paddr); err != nil {
+		if err := f.continuesOn(ctx, cl, paddr, ""); err != nil {
 			if perr := pauseOn(ctx, cl, f.cmdWait, pause); perr != nil {
 				return false, perr
 			}
@@ -1190,7 +1210,7 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 	}
 	f.log.Warn("demoting a stale primary of another node", "peer", member, "redis_addr", addr, "primary", primary)
 	keep := &keepReq{epoch: vst.Epoch, node: member, addr: addr, history: vst.History}
-	if err := f.demoteRedis(ctx, cl, paddr, true, keep); err != nil {
+	if err := f.demoteRedis(ctx, cl, paddr, true, keep, true, vouched); err != nil {
 		return false, err
 	}
 	return true, nil

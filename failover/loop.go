@@ -568,7 +568,13 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 	// made it a primary again, and a replica holding every write
 	// full-synced from it (chaos seed 11, N=3).
 	detached := named && o.Role == monitor.RoleReplica && in.SelfAddr != "" && o.MasterAddr() == in.SelfAddr
-	if o.Reachable() && o.Role == monitor.RoleReplica && !detached {
+	// Before the state is known nothing is recorded, as for a primary
+	// below: whether a Redis pointing at itself is named, and so judged,
+	// is not known yet (chaos seed 2505, N=3: a wiped sidecar recorded its
+	// Redis, detached as empty, before the Raft log reached it, and once
+	// the log named it took it for the known process, made it a primary
+	// again, and the Redis holding every write full-synced from it).
+	if o.Reachable() && o.Role == monitor.RoleReplica && !detached && epoch > 0 {
 		// A replica promoted later is not a restart of the primary it
 		// once was, nor of itself: the promotion keeps the run id. Its
 		// identity is kept, not cleared: judged afresh after the

@@ -61,3 +61,17 @@ func (p replPosition) continues(replID string, offset int64) bool {
 	}
 	return p.Backlog && next >= p.First && next <= p.First+p.Histlen
 }
+
+// follows reports whether a Redis at local may be made a replica of the
+// primary at p: where p continues its stream (continues), or, a full sync,
+// where p still is the process its own sidecar vouched for, on the
+// history that sidecar reported (vouched; "" when it vouches for none). A
+// restart begins a new history, so a Redis restarted since the vouching
+// report is not followed, however sure the report was. Chaos seed 2505
+// (N=3): a's deposed primary, holding every write, was to be demoted into
+// b, vouched for when the demotion began; the replay of its divergent
+// writes onto b blocked for 4.4 s, b's Redis was killed and came back
+// empty meanwhile, and the REPLICAOF that followed full-synced nothing.
+func (p replPosition) follows(local replPosition, vouched string) bool {
+	return p.continues(local.ReplID, local.Offset) || vouched != "" && p.ReplID == vouched
+}

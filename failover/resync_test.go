@@ -34,3 +34,27 @@ func TestReplPositionContinues(t *testing.T) {
 		t.Error("continues without a backlog")
 	}
 }
+
+// A full sync follows only the process the primary's sidecar vouched for
+// (chaos seed 2505, N=3: vouched for when the demotion began, b's Redis
+// restarted empty during the 4.4 s the divergent replay blocked, and the
+// deposed primary holding every write full-synced it).
+func TestReplPositionFollows(t *testing.T) {
+	deposed := replPosition{ReplID: "045963", Offset: 58497}
+	for _, tt := range []struct {
+		name    string
+		primary replPosition
+		vouched string
+		want    bool
+	}{
+		{"the vouched process, a full sync", replPosition{ReplID: "25ac89", ReplID2: "c82ff4", Offset: 57400, Second: 57362}, "25ac89", true},
+		{"restarted since it was vouched for", replPosition{ReplID: "c38b3f", ReplID2: "045963", Offset: 0, Second: 2, Backlog: true, First: 1}, "25ac89", false},
+		{"nobody vouches, only a full sync", replPosition{ReplID: "25ac89", Offset: 57400}, "", false},
+		{"nobody vouches, a partial resync", replPosition{ReplID: "045963", Offset: 60000, Backlog: true, First: 1000, Histlen: 59000}, "", true},
+		{"restarted, but it continues the stream", replPosition{ReplID: "045963", Offset: 60000, Backlog: true, First: 1000, Histlen: 59000}, "25ac89", true},
+	} {
+		if got := tt.primary.follows(deposed, tt.vouched); got != tt.want {
+			t.Errorf("%s: follows = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

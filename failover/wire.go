@@ -86,7 +86,8 @@ type report struct {
 	Gate    bool     `json:"g,omitempty"`
 	Verdict *verdict `json:"v,omitempty"`
 	// Known is the last offset this sidecar saw its own Redis at as a
-	// synced replica, at KnownEpoch, KnownAgoMs before the report was
+	// synced replica, or as the committed primary (nextKnown), at
+	// KnownEpoch, KnownAgoMs before the report was
 	// sent: a peer that missed the reports in between (cut off) still
 	// learns what data this node held (durableFloor).
 	KnownEpoch  uint64 `json:"ke,omitempty"`
