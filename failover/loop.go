@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -13,7 +12,10 @@ import (
 // core is the loop's state. Only the loop goroutine touches it; effects
 // change it by returning a function the loop runs.
 type core struct {
-	st      authority.State
+	st authority.State
+	// gs is group(st), kept by onState: st changes only there, and the
+	// conversion (a map and slices) is needed on every step.
+	gs      groupState
 	p       params
 	started time.Time
 	// verified: a Verify since start confirmed the state this sidecar acts
@@ -100,6 +102,11 @@ type core struct {
 	minReplicas int // value last set on the local Redis, -1 unknown
 	flapLogged  string
 	conflict    string
+
+	// pubKey is the topology key publish last published, keyBuf the
+	// buffer it builds the next one in.
+	pubKey string
+	keyBuf []byte
 }
 
 func (f *Failover) newCore(now time.Time) *core {
@@ -192,6 +199,7 @@ func (f *Failover) onReport(c *core, m peerMsg) {
 // onState reacts to a newly applied committed state.
 func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	st := c.st
+	c.gs = group(st)
 	c.p = f.cfg.params(st.Settings, f.fresh)
 	f.m.epoch.Set(float64(st.Epoch))
 	f.m.paused.Set(boolFloat(st.Paused))
@@ -328,7 +336,7 @@ func (f *Failover) primaryLastGood(c *core) time.Time {
 // step observes, decides and acts once.
 func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) {
 	st := c.st
-	gs := group(st)
+	gs := c.gs // a copy: Promoted below is this step's alone
 	if st.Primary == f.self.Name && c.promotedEpoch == st.Epoch {
 		gs.Promoted = true
 	}
@@ -427,8 +435,8 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 			noCand[why] = true
 		}
 	}
-	for _, why := range whyReasons {
-		f.m.noCandidate.WithLabelValues(why).Set(boolFloat(noCand[why]))
+	for i, why := range whyReasons {
+		f.m.noCandidateBy[i].Set(boolFloat(noCand[why]))
 	}
 	f.m.majority.Set(boolFloat(now.Sub(f.auth.LastContact()) < c.p.FenceAfter))
 
@@ -493,7 +501,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	var lift time.Duration
 	if prev.Empty {
 		// Asked only while a verdict stands, not on every observation.
-		all, richer := membersAnswer(f.self.Name, group(st), c.peers, o.Keys, now, c.p.Fresh)
+		all, richer := membersAnswer(f.self.Name, c.gs, c.peers, o.Keys, now, c.p.Fresh)
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
 	forkReplID, fork := promotionFork(st)
@@ -660,17 +668,18 @@ func (f *Failover) replicaPositions(c *core, now time.Time) []replicaPos {
 // bestReplicaAddr is the address of the replica with the highest offset.
 func (f *Failover) bestReplicaAddr(c *core, now time.Time) string {
 	var (
-		best int64 = -1
-		addr string
+		best     int64 = -1
+		addr     string
+		bestName string
 	)
-	names := slices.Sorted(maps.Keys(c.peers))
-	for _, name := range names {
-		p := c.peers[name]
+	// Ties go to the first name in sorted order, without sorting: this
+	// runs on every step.
+	for name, p := range c.peers {
 		if name == f.self.Name || !p.fresh(now, c.p.Fresh) || p.Rep.Obs.Role != monitor.RoleReplica || !p.Rep.Obs.Synced {
 			continue
 		}
-		if p.Rep.Obs.Offset > best {
-			best, addr = p.Rep.Obs.Offset, p.Rep.Addr
+		if o := p.Rep.Obs.Offset; o > best || (o == best && name < bestName) {
+			best, addr, bestName = o, p.Rep.Addr, name
 		}
 	}
 	return addr

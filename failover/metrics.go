@@ -50,6 +50,11 @@ type metrics struct {
 	flapPauses       prometheus.Counter
 	emptyRestarts    prometheus.Counter
 	foreignDemotions prometheus.Counter
+
+	// The series the loop sets on every step, looked up once:
+	// noCandidateBy[i] is noCandidate's for whyReasons[i].
+	peersFresh, peersStale prometheus.Gauge
+	noCandidateBy          []prometheus.Gauge
 }
 
 // Redis commands whose failures are counted.
@@ -145,11 +150,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range failReasons {
 		m.failures.WithLabelValues(r)
 	}
-	for _, s := range []string{"fresh", "stale"} {
-		m.peers.WithLabelValues(s)
-	}
+	m.peersFresh, m.peersStale = m.peers.WithLabelValues("fresh"), m.peers.WithLabelValues("stale")
 	for _, r := range whyReasons {
-		m.noCandidate.WithLabelValues(r)
+		m.noCandidateBy = append(m.noCandidateBy, m.noCandidate.WithLabelValues(r))
 	}
 	for _, k := range kindNames {
 		m.received.WithLabelValues(k)

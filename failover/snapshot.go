@@ -56,10 +56,10 @@ func (f *Failover) nodeOf(c *core, name string, now time.Time) Node {
 // changed.
 func (f *Failover) publish(c *core, now time.Time) {
 	st := c.st
-	gs := group(st)
+	gs := c.gs
 	alive := f.cluster.Alive()
 	leader, _ := f.auth.Leader()
-	handingOver := group(st).Switchover.active(st.Epoch, now)
+	handingOver := gs.Switchover.active(st.Epoch, now)
 	s := Snapshot{
 		MasterName: f.cfg.MasterName, Self: f.self.Name, Epoch: st.Epoch,
 		Quorum: c.p.Quorum, DownAfter: c.p.DownAfter, ParallelSyncs: c.p.ParallelSyncs, FailoverTimeout: c.p.FailoverTimeout,
@@ -95,14 +95,19 @@ func (f *Failover) publish(c *core, now time.Time) {
 				!r.Fenced && r.Handover == nil && !r.Empty
 		}
 	}
-	names := map[string]bool{f.self.Name: true}
+	// Every member and peer, sorted, once: a slice, not a set, as this
+	// runs on every step.
+	names := append(make([]string, 0, 1+len(st.Members)+len(c.peers)), f.self.Name)
 	for n := range st.Members {
-		names[n] = true
+		names = append(names, n)
 	}
 	for n := range c.peers {
-		names[n] = true
+		names = append(names, n)
 	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
+	slices.Sort(names)
+	names = slices.Compact(names)
+	s.Replicas, s.Sentinels = make([]Node, 0, len(names)), make([]Node, 0, len(names))
+	for _, name := range names {
 		n := f.nodeOf(c, name, now)
 		member(&n)
 		if name != f.self.Name {
@@ -128,7 +133,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		}
 	}
 	for name := range c.replicasDown {
-		if !names[name] || name == st.Primary {
+		if _, ok := slices.BinarySearch(names, name); !ok || name == st.Primary {
 			delete(c.replicasDown, name)
 		}
 	}
@@ -143,12 +148,20 @@ func (f *Failover) publish(c *core, now time.Time) {
 			stale++
 		}
 	}
-	f.m.peers.WithLabelValues("fresh").Set(float64(fresh))
-	f.m.peers.WithLabelValues("stale").Set(float64(stale))
+	f.m.peersFresh.Set(float64(fresh))
+	f.m.peersStale.Set(float64(stale))
 
+	// The key is rebuilt in a buffer the loop keeps and stays the
+	// published string while it is unchanged (nearly every step).
+	c.keyBuf = appendTopologyKey(c.keyBuf[:0], s)
+	key := c.pubKey
+	if string(c.keyBuf) != key {
+		key = string(c.keyBuf)
+		c.pubKey = key
+	}
 	v := &view{
 		snap:      s,
-		key:       topologyKey(s),
+		key:       key,
 		conf:      configuration(st, s.Primary.Addr),
 		ready:     c.verified && !c.obs.Time.IsZero(),
 		isPrimary: isPrimary,
@@ -170,19 +183,43 @@ func (f *Failover) publish(c *core, now time.Time) {
 	}
 }
 
-// topologyKey is what Watch compares: the parts of a snapshot clients act
-// on, without the timestamps that change with every report.
-func topologyKey(s Snapshot) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
-		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum, s.Isolated)
+// appendTopologyKey appends to b what Watch compares: the parts of a
+// snapshot clients act on, without the timestamps that change with every
+// report. The text is fmt's "%d|%s|%s|%v|..." of the same fields, built
+// without fmt because it runs on every step.
+func appendTopologyKey(b []byte, s Snapshot) []byte {
+	b = strconv.AppendUint(b, s.Epoch, 10)
+	for _, v := range []string{s.Primary.Name, s.Primary.Addr} {
+		b = append(append(b, '|'), v...)
+	}
+	for _, v := range []bool{s.Writable, s.Fenced, s.Paused, s.InFailover, s.Primary.SDown} {
+		b = strconv.AppendBool(append(b, '|'), v)
+	}
+	for _, v := range []string{s.FlapPaused, s.WhyNot, s.Conflict} {
+		b = append(append(b, '|'), v...)
+	}
+	b = strconv.AppendBool(append(b, '|'), s.Primary.ODown)
+	b = strconv.AppendInt(append(b, '|'), int64(s.Quorum), 10)
+	b = strconv.AppendBool(append(b, '|'), s.Isolated)
+	b = append(b, '|')
 	for _, n := range s.Replicas {
-		fmt.Fprintf(&b, "%s,%s,%s,%v,%v,%v;", n.Name, n.Addr, n.Role, n.Reachable, n.SDown, n.LinkUp)
+		b = append(b, n.Name...)
+		for _, v := range []string{n.Addr, string(n.Role)} {
+			b = append(append(b, ','), v...)
+		}
+		for _, v := range []bool{n.Reachable, n.SDown, n.LinkUp} {
+			b = strconv.AppendBool(append(b, ','), v)
+		}
+		b = append(b, ';')
 	}
 	for _, n := range s.Sentinels {
-		fmt.Fprintf(&b, "%s,%s,%s;", n.Name, n.SentinelAddr, n.Member)
+		b = append(b, n.Name...)
+		for _, v := range []string{n.SentinelAddr, n.Member} {
+			b = append(append(b, ','), v...)
+		}
+		b = append(b, ';')
 	}
-	return b.String()
+	return b
 }
 
 func configuration(st authority.State, addr string) Configuration {

@@ -3,6 +3,7 @@ package gossip
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,4 +82,46 @@ func TestMetaKeysReachPeers(t *testing.T) {
 		t.Error("SetMetaKey over MaxMetaSize succeeded")
 	}
 	eventually(t, 10*time.Second, seenBy(b, "failover", nil))
+}
+
+// Alive reads member states directly; it must name exactly the members
+// Members reports alive, in the same order.
+func TestAliveMatchesMembers(t *testing.T) {
+	p, err := New(testConfig(), "b", "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.meta = map[string][]byte{"": []byte("self"), "raft": {1}}
+	p.known = map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2", "c": "127.0.0.1:3", "d": "127.0.0.1:4", "e": "127.0.0.1:5"}
+	p.members = map[string]*memberState{
+		"a": {addr: "127.0.0.1:1", state: StateAlive, meta: encodeMeta(map[string][]byte{"raft": {1}})},
+		"c": {addr: "127.0.0.1:3", state: StateDead},
+		"e": {addr: "127.0.0.1:5", state: StateAlive, meta: []byte("not keyed")},
+	}
+	var want []string
+	for _, m := range p.Members() {
+		if m.State == StateAlive {
+			want = append(want, m.Name)
+		}
+	}
+	if got := p.Alive(); !slices.Equal(got, want) || !slices.Equal(got, []string{"a", "b", "e"}) {
+		t.Fatalf("Alive() = %v, Members alive = %v, want [a b e]", got, want)
+	}
+}
+
+func BenchmarkAlive(b *testing.B) {
+	p, err := New(testConfig(), "b", "", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.meta = map[string][]byte{"raft": {1}}
+	p.known = map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2", "c": "127.0.0.1:3"}
+	p.members = map[string]*memberState{}
+	for _, n := range []string{"a", "c"} {
+		p.members[n] = &memberState{addr: p.known[n], state: StateAlive, meta: encodeMeta(map[string][]byte{"raft": {1}})}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Alive()
+	}
 }

@@ -921,14 +921,18 @@ func (p *Peer) Recv(ctx context.Context) (from string, kind byte, payload []byte
 }
 
 // Alive returns the names of the members that are alive, this node
-// included, sorted.
+// included, sorted. It reads the states as Members does, without decoding
+// every member's metadata: the failover loop asks on every step.
 func (p *Peer) Alive() []string {
-	var out []string
-	for _, m := range p.Members() {
-		if m.State == StateAlive {
-			out = append(out, m.Name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.known))
+	for name := range p.known {
+		if m := p.members[name]; (m != nil && m.state == StateAlive) || (m == nil && name == p.name) {
+			out = append(out, name)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

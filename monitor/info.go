@@ -119,7 +119,9 @@ func (m info) apply(o *Observation) error {
 func (m info) replicas() []Replica {
 	var idx []int
 	for k := range m {
-		if n, ok := strings.CutPrefix(k, "slave"); ok {
+		// Only slaveN: Atoi's error for slave_repl_offset, slave_priority
+		// and the like costs an allocation each.
+		if n, ok := strings.CutPrefix(k, "slave"); ok && n != "" && n[0] >= '0' && n[0] <= '9' {
 			if i, err := strconv.Atoi(n); err == nil && i >= 0 {
 				idx = append(idx, i)
 			}

@@ -26,7 +26,7 @@ var errPasswordFile = errors.New("monitor: read redis.password_file")
 // Reachable; whatever INFO it still answered (INFO works while loading) is
 // filled in.
 func Probe(ctx context.Context, c *redis.Client) Observation {
-	o, _ := probe(ctx, c, false)
+	o, _ := probe(ctx, c, false, nil)
 	return o
 }
 
@@ -59,7 +59,10 @@ func TakesWrites(ctx context.Context, c *redis.Client) bool {
 
 // probe is Probe, optionally also asking CONFIG GET replica-priority in the
 // same pipeline. priority is -1 when it was not asked or not answered.
-func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observation, priority int) {
+// scratch, when not nil, is cleared and holds the parsed INFO fields: the
+// Prober, probing every interval, keeps one rather than build a map of
+// some forty fields (and its growth) for every probe.
+func probe(ctx context.Context, c *redis.Client, withPriority bool, scratch info) (o Observation, priority int) {
 	o = Observation{
 		Addr:                       c.Options().Addr,
 		Time:                       time.Now(),
@@ -113,7 +116,8 @@ func probe(ctx context.Context, c *redis.Client, withPriority bool) (o Observati
 		err = errors.New("monitor: unexpected ping reply " + strconv.Quote(ping.Val()))
 	}
 	if repl.Err() == nil && repl.Val() != "" {
-		m := parseInfo(repl.Val(), nil)
+		clear(scratch)
+		m := parseInfo(repl.Val(), scratch)
 		if srv.Err() == nil {
 			parseInfo(srv.Val(), m)
 		}

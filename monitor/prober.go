@@ -48,6 +48,7 @@ type Prober struct {
 	lagAt         time.Time     // when lagBytes was read
 	priority      int           // replica-priority from CONFIG GET, -1 unknown
 	priorityAt    time.Time
+	fields        info // the probe's INFO fields, reused (see probe)
 
 	mu     sync.RWMutex
 	last   Observation
@@ -74,6 +75,7 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 		client:   NewClient(rc.Addr, rc, cfg.Timeout),
 		updates:  make(chan struct{}, 1),
 		priority: -1,
+		fields:   make(info),
 	}
 	m, err := newMetrics(reg, p)
 	if err != nil {
@@ -151,7 +153,7 @@ func (p *Prober) ProbeNow(ctx context.Context) Observation {
 	prev := p.Last()
 	askPriority := prev.Role != RoleReplica && time.Since(p.priorityAt) >= priorityRefresh
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	o, priority := probe(pctx, p.client, askPriority)
+	o, priority := probe(pctx, p.client, askPriority, p.fields)
 	cancel()
 	if ctx.Err() != nil {
 		return o
@@ -181,8 +183,12 @@ func (p *Prober) ProbeNow(ctx context.Context) Observation {
 
 	first := !p.probed
 	p.probed = true
-	p.logger.Debug("probe", "role", o.Role, "offset", o.Offset, "lag_bytes", o.LagBytes,
-		"reason", o.Reason, "duration", took)
+	if p.logger.Enabled(ctx, slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations on every
+		// probe while debug logging is off.
+		p.logger.Debug("probe", "role", o.Role, "offset", o.Offset, "lag_bytes", o.LagBytes,
+			"reason", o.Reason, "duration", took)
+	}
 	if first || changed(prev, o) {
 		p.logChange(prev, o, first)
 		select {

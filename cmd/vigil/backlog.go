@@ -25,8 +25,14 @@ type observer interface {
 // retried at the next interval; it blocks until ctx ends.
 func keepBacklog(ctx context.Context, local observer, client *redis.Client, bytes int64, interval time.Duration, logger *slog.Logger) error {
 	logger = logger.With("component", "divergent")
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	// The checks run on the prober's wall-clock cadence (monitor.NewTicker),
+	// sharing its wake-up rather than waking an idle process on their own.
+	var t *time.Ticker
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	done, failed := "", ""
 	for {
 		if o := local.Last(); o.Reachable() {
@@ -44,6 +50,14 @@ func keepBacklog(ctx context.Context, local observer, client *redis.Client, byte
 					done, failed = key, ""
 				}
 			}
+		}
+		if t == nil {
+			// The first check ran at once; the next runs on the cadence.
+			var err error
+			if t, err = monitor.NewTicker(ctx, interval); err != nil {
+				return nil
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-redis/vigil/failover"
+	"github.com/vigil-redis/vigil/monitor"
 	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
@@ -98,7 +99,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 		})
 	})
 	watchers.Go(func() {
-		t := time.NewTicker(p.cfg.CheckInterval)
+		// On the wall-clock cadence the sidecar's other loops share
+		// (monitor.NewTicker): one wake-up for all of them.
+		t, err := monitor.NewTicker(watchCtx, p.cfg.CheckInterval)
+		if err != nil {
+			return
+		}
 		defer t.Stop()
 		for {
 			select {
