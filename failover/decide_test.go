@@ -2193,6 +2193,34 @@ func TestBelowForkDoesNotReplaceAHolder(t *testing.T) {
 	}
 }
 
+// Chaos seed 2712 (N=3), c's view at 21:25:18.3: c, epoch 4's promoted
+// primary, holds epoch 4's writes at 115027 (retry-queue INCRs among them).
+// Epoch 5 named a at 21:25:03.5; a's Redis was killed, came back empty and
+// points at itself, and a never promoted. c's demotion into a could only
+// full-sync (refused); left a paused primary, c's Redis was neither a
+// candidate nor a holder, and 19 s later the leader promoted b, a holder
+// from its AOF without epoch 4's writes, and c's Redis full-synced from it.
+// Past down_after of the failover's start it points at itself, a holder.
+func TestDeposedPrimaryOfAStuckFailoverBecomesAHolderSeed2712(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 50.9) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "a", Started: at(36.1), Previous: "c", Members: members("a", "b", "c"),
+		PastForks: []pastFork{{Epoch: 4, New: "c", ReplID: "e4739a02", Offset: 101738, Start: at(31.1)}}}
+	in := localInput{Now: at(50.9), Self: "c", State: st, Ready: true, LastContact: at(50.9), P: p,
+		Obs:         localObs{Reachable: true, Role: monitor.RolePrimary, Time: at(50.9), ReplID: "1a1af7c2", Offset: 115027},
+		PrimaryAddr: "a:6379", SelfAddr: "c:6379", SourceUnvouched: true, Fenced: true, PartialRefused: true}
+	if got, want := decideLocal(in), (localPlan{Fence: true, Detach: true}); got != want {
+		t.Errorf("demotion into a stuck, unvouched primary refused: plan %+v, want %+v", got, want)
+	}
+	// Within down_after of the failover's start the demotion is tried again.
+	early := in
+	early.Now, early.Obs.Time, early.LastContact = at(37.0), at(37.0), at(37.0)
+	if got, want := decideLocal(early), (localPlan{Fence: true, DemoteTo: "a:6379", PartialOnly: true}); got != want {
+		t.Errorf("early: plan %+v, want %+v", got, want)
+	}
+}
+
 // Chaos seed 511 (N=3). Epoch 5 names b, promoted at 66377 on a's epoch-4
 // history; b's Redis was stopped, then killed without persistence, and came
 // back empty as a replica; a's was wiped and points at itself (0 keys). c,
@@ -2231,7 +2259,9 @@ func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
 		t.Fatalf("vouched: plan %+v, want %+v", got, want)
 	}
 	early := in
-	early.State.Promoted = false // before the promotion is confirmed nothing changes
+	// Before the promotion is confirmed, within down_after of the
+	// failover's start, nothing changes.
+	early.State.Promoted, early.State.Started = false, in.Now.Add(-time.Second)
 	if got, want := decideLocal(early), (localPlan{Fence: true, DemoteTo: "b:6379", PartialOnly: true}); got != want {
 		t.Fatalf("not promoted: plan %+v, want %+v", got, want)
 	}
@@ -2498,6 +2528,81 @@ func TestNextIdentityStaleRDBOnTheForkHistorySeed2201(t *testing.T) {
 		if !s.Empty || s.EmptyEpoch != 6 {
 			t.Errorf("new history %q: %+v, want empty at epoch 6", newID, s)
 		}
+	}
+}
+
+// Chaos seed 2711 (N=3), a's view at 21:23:54.136: a's Redis, epoch 6's
+// primary (promoted at 158527, history b443373e), was killed without
+// persistence and came back empty. b's sidecar had been stopped at 45.8 s
+// with its Redis down (last seen synced at epoch 4); c's Redis was stopped,
+// its sidecar reporting it out of reach, last seen synced at 158651 at
+// 48.7 s. With no replica's report showing a replica, the restart was not
+// judged, and after down_after its identity stood: b's Redis was
+// re-pointed to it and c's, resumed, full-synced it by itself. c's last
+// known offset now counts, and a's Redis is empty (also with the key a
+// client's write gave it before its sidecar paused it).
+func TestKnownReplicaOutOfReachJudgesRestartSeed2711(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 54.136) * float64(time.Second))) }
+	b := rep("b", 0)
+	b.Rep.Obs = obsSummary{Reachable: false}
+	b.Received, b.Known = at(45.8), knownOffset{Epoch: 4, Offset: 152024, At: at(39.6)}
+	c := rep("c", 0)
+	c.Rep.Obs = obsSummary{Reachable: false}
+	c.Received, c.Known = at(54.0), knownOffset{Epoch: 6, Offset: 158651, At: at(48.7)}
+	peers := map[string]peerView{"a": rep("a", 0), "b": b, "c": c}
+	got := replicaPositions("a", peers, 6, t0, p)
+	if len(got) != 1 || got[0].Offset != 158651 {
+		t.Fatalf("replicaPositions = %+v, want c's last known offset 158651 only", got)
+	}
+	// Not at an earlier epoch's offset, nor past the durable wait.
+	c.Known.At = at(54.136 - 20)
+	if got := replicaPositions("a", map[string]peerView{"b": b, "c": c}, 6, t0, p); len(got) != 0 {
+		t.Errorf("known offsets of another epoch or too old: %+v, want none", got)
+	}
+	prev := identities{Ident: redisIdentity{RunID: "a-3145", ReplID: "b443373e", Offset: 169292, Keys: 1200}}
+	for _, keys := range []int64{0, 1} {
+		o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "a-3332", ReplID: "0cb30d29", Offset: 0, Keys: keys}
+		s := nextIdentity(prev, o, identityCtx{Named: true, Epoch: 6, Fork: 158527, ForkReplID: "ce33c574", NewReplID: "b443373e",
+			SelfAddr: "a:6379", Replicas: func() []replicaPos { return replicaPositions("a", peers, 6, t0, p) }, Now: t0, DownAfter: p.DownAfter})
+		if !s.Empty || s.EmptyEpoch != 6 {
+			t.Errorf("empty restart with %d keys, c out of reach at 158651: %+v, want empty at epoch 6", keys, s)
+		}
+	}
+}
+
+// Chaos seed 2714 (N=3), a's view at 21:28:46.191: a's sidecar and Redis
+// were killed at epoch 4 (a named and promoted, no fork recorded: its Redis
+// was a primary already); the Redis came back from its AOF with 36 keys at
+// offset 0, beside a sidecar with nothing remembered. c's Redis, back from
+// its AOF with the writes of the epochs before, pointed at itself at
+// offset 0 on its own history. Offsets told nothing, the restart was "not
+// judged", and after down_after its identity stood: c's Redis was
+// re-pointed to a's and full-synced 36 keys. A replica holding more keys
+// on another history makes it empty; one holding fewer leaves it unjudged.
+func TestRicherReplicaJudgesRestartSeed2714(t *testing.T) {
+	o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "a-8428", ReplID: "c368e88d", Offset: 0, Keys: 36}
+	for _, tt := range []struct {
+		name     string
+		replicas []replicaPos
+		empty    bool
+	}{
+		{"c holds more keys", []replicaPos{{ReplID: "c1f8fd69", Offset: 0, Keys: 700}}, true},
+		{"c holds fewer keys", []replicaPos{{ReplID: "c1f8fd69", Offset: 0, Keys: 12}}, false},
+		{"c's keys not known", []replicaPos{{ReplID: "c1f8fd69", Offset: 0, Keys: -1}}, false},
+	} {
+		s := nextIdentity(identities{}, o, identityCtx{Named: true, Epoch: 4, SelfAddr: "a:6379",
+			Replicas: func() []replicaPos { return tt.replicas }, Now: t0, DownAfter: 2 * time.Second})
+		if s.Empty != tt.empty || !tt.empty && s.Unsure.IsZero() {
+			t.Errorf("%s: %+v, want empty %v (else not judged yet)", tt.name, s, tt.empty)
+		}
+	}
+	// The keys reach the judgement from the replica's report.
+	c := rep("c", 0)
+	c.Rep.Obs.ReplID, c.Rep.Obs.Synced, c.Rep.Obs.LinkUp, c.Rep.Obs.MasterAddr, c.Rep.Obs.Keys = "c1f8fd69", false, false, "c:6379", 700
+	if got := replicaPositions("a", map[string]peerView{"c": c}, 4, t0, testParams()); len(got) != 1 || got[0].Keys != 700 {
+		t.Errorf("replicaPositions = %+v, want c with 700 keys", got)
 	}
 }
 

@@ -507,7 +507,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	forkReplID, fork := promotionFork(st)
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: fork, ForkReplID: forkReplID,
 		NewReplID: promotedHistory(st), SelfAddr: f.rc.Addr,
-		Replicas: func() []replicaPos { return f.replicaPositions(c, now) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
+		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
 		c.ids.Lifted = false
@@ -643,26 +643,6 @@ func (f *Failover) primaryDown(c *core, now time.Time) time.Duration {
 		return d
 	}
 	return 0
-}
-
-// replicaPositions lists the replicas that recent reports show, synced or
-// not: a replica reconnecting to its restarted primary keeps the history
-// and offset of the data it holds until a full sync replaces them, and its
-// reports then say "not synced" (TestEmptyRestartFailsOver failed one run
-// in six when they were left out). A report need not be fresh: one a
-// second old still proves the data its replica held then, and on a loaded
-// machine the reports of the moment a primary restarts can be late for
-// longer than the judgement may wait (CI: both replicas full-synced an
-// empty primary). Ten down_after bounds it, as for the durable floor.
-func (f *Failover) replicaPositions(c *core, now time.Time) []replicaPos {
-	var out []replicaPos
-	for name, p := range c.peers {
-		if name == f.self.Name || !p.fresh(now, durableWait(c.p)) || p.Rep.Obs.Role != monitor.RoleReplica {
-			continue
-		}
-		out = append(out, replicaPos{ReplID: p.Rep.Obs.ReplID, Offset: p.Rep.Obs.Offset})
-	}
-	return out
 }
 
 // bestReplicaAddr is the address of the replica with the highest offset.
