@@ -1085,9 +1085,19 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// history, 45 KB below epoch 2's fork), was promoted the moment epoch
 	// 2's failover was 20 s old, and a, holding every write in its AOF,
 	// full-synced nothing.
+	//
+	// So does a candidate on another history than the primary's (left
+	// there by splitHistory only because none is on it): its offset is a
+	// position on a history the primary's data never reached, not data.
+	// Chaos seed 2914 (N=3): epoch 7's primary a came back empty with its
+	// sidecar dead; b's Redis, still following it, full-synced the empty
+	// restart and was promoted for its 486 bytes on that new history over
+	// c, pointing at itself with every acknowledged write, which then
+	// full-synced from b.
 	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
-			if belowAFork(c, st) && c.Keys >= 0 && c.Keys < h[0].Keys {
+			offHistory := history != "" && c.ReplID != history
+			if (belowAFork(c, st) || offHistory) && c.Keys >= 0 && c.Keys < h[0].Keys {
 				excluded[c.Name] = whyFewerKeys
 				return true
 			}

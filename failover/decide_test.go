@@ -2221,6 +2221,55 @@ func TestDeposedPrimaryOfAStuckFailoverBecomesAHolderSeed2712(t *testing.T) {
 	}
 }
 
+// Chaos seed 2914 (N=3), the leader b's view at 66.0 s: epoch 7's
+// primary a (promoted at 120247 on H6, leading H7) came back empty after
+// its node was killed with its AOF wiped; b's Redis, still following it,
+// full-synced the empty restart (history E, 486 bytes, a few keys). c,
+// epoch 6's deposed primary, points at itself on H6 beyond the fork with
+// every acknowledged write: a holder. No candidate is on a's history, so
+// b's offset on E was ranked and b promoted, and c full-synced from it. A
+// candidate on another history than the primary's proves a position on
+// it, not data: it does not replace a holder with more keys.
+func TestOtherHistoryDoesNotReplaceAHolder(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 65.948) * float64(time.Second))) }
+	st := groupState{Epoch: 7, Primary: "a", Previous: "c", Promoted: true, Started: at(60.911),
+		Members: members("a", "b", "c"), Fork: 120247, ForkReplID: "H6",
+		PastForks: []pastFork{{Epoch: 6, New: "c", ReplID: "H4", Offset: 86325, Start: at(56.697)}}}
+	mk := func(cKeys int64) map[string]peerView {
+		a := rep("a", 486)
+		a.Rep.Epoch, a.Rep.Empty, a.Rep.Obs.Role, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = 7, true, monitor.RolePrimary, "E", 3
+		a.Rep.SDownPrimary, a.Rep.SDownEpoch = "a", 7
+		a.AsPrimary, a.UpAt = primaryMark{Epoch: 7, ReplID: "H7"}, t0
+		b := rep("b", 486)
+		b.Rep.Epoch, b.Rep.Obs.MasterAddr, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = 7, "a:6379", "E", 3
+		b.Rep.SDownPrimary, b.Rep.SDownEpoch = "a", 7
+		b.Known, b.UpAt = knownOffset{Epoch: 7, Offset: 486, At: t0}, t0
+		c := rep("c", 123683) // detached: a replica of itself, no provable position
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 7, "c:6379", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H6", cKeys
+		c.Known, c.UpAt = knownOffset{Epoch: 6, Offset: 123683, At: at(62.0)}, t0
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name       string
+		cKeys      int64
+		want       string
+		wantHolder bool
+	}{
+		{"c holds the writes: c, not the copy of the empty restart", 1100, "c", true},
+		{"c holds no more keys: b", 3, "b", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideLeader(t0, st, mk(tt.cKeys), p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || d.Holder != tt.wantHolder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 511 (N=3). Epoch 5 names b, promoted at 66377 on a's epoch-4
 // history; b's Redis was stopped, then killed without persistence, and came
 // back empty as a replica; a's was wiped and points at itself (0 keys). c,
