@@ -580,6 +580,38 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 		now.Sub(pv.UpAt) < durableWait(p)
 }
 
+// deposedHolds is, with min_replicas and within durableWait of the
+// failover's start, a member other than the primary whose fresh report
+// shows its Redis answering as a primary on the history the primary's
+// promotion left (ForkReplID), at or past the fork, not judged empty; ""
+// when none. Such a Redis holds every write acknowledged up to the
+// promotion (its replid and offset prove it; its sidecar need not have
+// judged it yet), and past it what the deposed primary took. A primary is
+// neither a candidate nor a holder, so no floor counts it; its sidecar
+// soon demotes it or points it at itself, and it becomes a holder. Chaos
+// seed 2916 (N=3): epoch 5's primary b, promoted at 197258, was killed
+// without persistence; a's Redis, epoch 4's deposed primary, still a
+// primary at 199733 on the history b's promotion left, held every
+// acknowledged write, and the leader promoted c, a holder back from its
+// AOF with only epoch 3's data; a's Redis full-synced from it and 21
+// retry-queue INCRs were lost.
+func deposedHolds(st groupState, peers map[string]peerView, now time.Time, p params) string {
+	if p.MinReplicas < 1 || st.Fork <= 0 || st.ForkReplID == "" || now.Sub(st.Started) >= durableWait(p) {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		r := pv.Rep
+		if name == st.Primary || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || r.Empty || r.Priority <= 0 {
+			continue
+		}
+		if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.ReplID == st.ForkReplID && r.Obs.Offset >= st.Fork {
+			return name
+		}
+	}
+	return ""
+}
+
 // atItsPromotion reports whether r, the promoted primary's last report,
 // was sent before its promotion: its Redis a replica exactly at the fork
 // on the history the promotion left, the data set the promotion made a
@@ -1130,12 +1162,22 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		//
 		// With min_replicas, a member out of reach holds the holder back
 		// for the durable wait, not for ever (holderWaitOver).
+		//
+		// Nor does a holder replace a deposed primary's Redis that still
+		// answers as a primary past the fork on the history the
+		// promotion left, within the durable wait: it holds every write
+		// acknowledged up to the promotion, and becomes a holder itself
+		// once its sidecar demotes it or points it at itself
+		// (deposedHolds).
 		if h := holders(st, peers, exclude, now, p); len(h) > 0 &&
 			(othersAnswer(st, peers, exclude, now, p.Fresh) || holderWaitOver(st, peers, h[0].Name, now, p)) {
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
+			deposed := deposedHolds(st, peers, now, p)
 			switch {
 			case primaryHolds(st, peers, now, p):
 				d.WaitFor = st.Primary
+			case deposed != "" && deposed != h[0].Name:
+				d.WaitFor = deposed
 			case d.WaitFor == "" || !richer:
 				ranked, d.Holder = h[:1], true
 				d.WaitFor = ""

@@ -2270,6 +2270,63 @@ func TestOtherHistoryDoesNotReplaceAHolder(t *testing.T) {
 	}
 }
 
+// Chaos seed 2916 (N=3), the leader c's view at 59.459 s: epoch 5
+// promoted b at 197258 on 01f7d7f9 (the history epoch 4's primary a led);
+// b's Redis, without persistence, was killed at 58.047 and its last report
+// says it does not answer. a's Redis, the deposed primary, still answers
+// as a primary at 199733 on 01f7d7f9 with every acknowledged write; c's,
+// back from its AOF with only epoch 3's data, is re-pointed to b, never
+// synced (d2dcd500 at 0): a holder. The leader promoted c and a's Redis
+// full-synced from it. Within the durable wait it waits for a, which
+// becomes a holder once its sidecar demotes it or points it at itself.
+func TestDeposedPrimaryPastTheForkHoldsAHolderBackSeed2916(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 59.459) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Previous: "a", Promoted: true, Started: at(53.4),
+		Members: members("a", "b", "c"), Fork: 197258, ForkReplID: "01f7d7f9",
+		PastForks: []pastFork{{Epoch: 4, New: "a", ReplID: "H3", Offset: 152731, Start: at(41.99)}}}
+	mk := func(now time.Time, aDetached bool) map[string]peerView {
+		a := down(rep("a", 199733), "b", 5)
+		a.Rep.Epoch, a.Rep.Unsure, a.Rep.Obs.Role, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = 5, true, monitor.RolePrimary, "01f7d7f9", 2400
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = "", false, false
+		if aDetached { // pointing at itself: no position it can prove
+			a.Rep.Unsure, a.Rep.Obs.Role, a.Rep.Obs.MasterAddr = false, monitor.RoleReplica, "a:6379"
+		}
+		a.Known, a.UpAt = knownOffset{Epoch: 4, Offset: 197258, At: at(44.1)}, now
+		b := rep("b", 197258)
+		b.Rep.Epoch, b.Rep.Obs.Reachable, b.Rep.Obs.Role, b.Rep.Obs.ReplID = 5, false, monitor.RolePrimary, "b5"
+		b.Received, b.UpAt = now.Add(-1386*time.Millisecond), at(58.0)
+		c := down(rep("c", 0), "b", 5)
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 5, "b:6379", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "d2dcd500", 2180
+		c.UpAt = now
+		a.Received, c.Received = now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name       string
+		now        float64
+		aDetached  bool
+		want       string
+		wantWait   string
+		wantHolder bool
+	}{
+		{"a a primary past the fork: nobody, waiting for a", 59.459, false, "", "a", false},
+		{"a points at itself: a, the holder with the most keys", 61.48, true, "a", "", true},
+		{"the durable wait is over: c", 73.5, false, "c", "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.aDetached), p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder || d.WaitFor != tt.wantWait {
+				t.Fatalf("target %q action %v holder %v wait for %q, want %q waiting for %q (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, tt.wantWait, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 511 (N=3). Epoch 5 names b, promoted at 66377 on a's epoch-4
 // history; b's Redis was stopped, then killed without persistence, and came
 // back empty as a replica; a's was wiped and points at itself (0 keys). c,
