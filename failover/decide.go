@@ -1776,7 +1776,13 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 		if ok && p.fresh(now, fresh) && p.Rep.Addr != "" {
 			addr = p.Rep.Addr
 		}
-		if !ok || !p.fresh(now, fresh) || (p.Rep.Obs.Reachable && p.Rep.Obs.Role == monitor.RolePrimary) {
+		// A fresh report of a Redis its own sidecar cannot reach says
+		// nothing of it: wiped and restarted from its initial
+		// configuration, it took writes as a primary while its sidecar,
+		// cut from it, could not pause it (chaos seeds 3002, N=5, and
+		// 3103, N=3). checkForeign acts only on a primary the state does
+		// not name.
+		if !ok || !p.fresh(now, fresh) || !p.Rep.Obs.Reachable || p.Rep.Obs.Role == monitor.RolePrimary {
 			out[name] = addr
 		}
 	}

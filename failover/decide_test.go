@@ -835,14 +835,19 @@ func TestJudgeRestart(t *testing.T) {
 }
 
 func TestForeignTargets(t *testing.T) {
-	st := groupState{Epoch: 2, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c", "d")}
+	st := groupState{Epoch: 2, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c", "d", "e")}
 	peers := map[string]peerView{
 		"b": rep("b", 1),
 		"c": func() peerView { p := rep("c", 1); p.Rep.Obs.Role = monitor.RolePrimary; return p }(),
 		"d": func() peerView { p := rep("d", 1); p.Received = t0.Add(-time.Hour); return p }(),
+		// Chaos seeds 3002 (N=5) and 3103 (N=3): e's sidecar, cut from
+		// its own Redis, reports it unreachable while that Redis, wiped
+		// and restarted from its initial configuration, takes writes as
+		// a primary; its sidecar cannot pause it, so the others check it.
+		"e": func() peerView { p := rep("e", 1); p.Rep.Obs.Reachable, p.Rep.Obs.Role = false, ""; return p }(),
 	}
 	got := foreignTargets("a", st, peers, t0, time.Second)
-	want := map[string]string{"c": "c:6379", "d": "d:6379"}
+	want := map[string]string{"c": "c:6379", "d": "d:6379", "e": "e:6379"}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("targets (-got +want):\n%s", diff)
 	}
