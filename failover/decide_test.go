@@ -2781,21 +2781,7 @@ func TestHolderWaitsForAPrimaryLastSeenWithItsData(t *testing.T) {
 			q := p
 			q.MinReplicas = tt.minReplicas
 			now := at(tt.now)
-			d := decideLeader(now, st, mk(now, tt.edit), q, "")
-			if !d.ODown {
-				t.Fatalf("no ODOWN: %+v", d)
-			}
-			if tt.want == "" {
-				if d.Action == leaderPromote || d.WaitFor != "b" {
-					t.Fatalf("target %q action %v holder %v wait for %q, want a wait for b (excluded %v, why not %q)",
-						d.Target, d.Action, d.Holder, d.WaitFor, d.Excluded, d.WhyNot)
-				}
-				return
-			}
-			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
-				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
-					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
-			}
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
 		})
 	}
 }
@@ -2864,21 +2850,7 @@ func TestPrimaryLastSeenAtItsPromotionSeed2702(t *testing.T) {
 			q := p
 			q.MinReplicas = tt.minReplicas
 			now := at(tt.now)
-			d := decideLeader(now, st, mk(now, tt.edit), q, "")
-			if !d.ODown {
-				t.Fatalf("no ODOWN: %+v", d)
-			}
-			if tt.want == "" {
-				if d.Action == leaderPromote || d.WaitFor != "b" {
-					t.Fatalf("target %q action %v holder %v wait for %q, want a wait for b (excluded %v, why not %q)",
-						d.Target, d.Action, d.Holder, d.WaitFor, d.Excluded, d.WhyNot)
-				}
-				return
-			}
-			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
-				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
-					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
-			}
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
 		})
 	}
 }
@@ -3005,5 +2977,25 @@ func TestUnreadyIsolatedReplicaDetaches(t *testing.T) {
 		if got := decideLocal(tt.in).Detach; got != tt.want {
 			t.Errorf("%s: Detach %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// checkHolderOrWait fails t unless d, with ODOWN, promotes the holder
+// want or, with want "", promotes nobody and waits for waitFor.
+func checkHolderOrWait(t *testing.T, d leaderDecision, want, waitFor string) {
+	t.Helper()
+	if !d.ODown {
+		t.Fatalf("no ODOWN: %+v", d)
+	}
+	if want == "" {
+		if d.Action == leaderPromote || d.WaitFor != waitFor {
+			t.Fatalf("target %q action %v holder %v wait for %q, want a wait for %s (excluded %v, why not %q)",
+				d.Target, d.Action, d.Holder, d.WaitFor, waitFor, d.Excluded, d.WhyNot)
+		}
+		return
+	}
+	if d.Action != leaderPromote || d.Target != want || !d.Holder {
+		t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+			d.Target, d.Action, d.Holder, d.WaitFor, want, d.Excluded, d.WhyNot)
 	}
 }
