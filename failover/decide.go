@@ -580,6 +580,39 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 		now.Sub(pv.UpAt) < durableWait(p)
 }
 
+// primaryMayHold reports, with min_replicas, whether holder h, standing on
+// a history an earlier epoch's promotion left (PastForks), waits for the
+// promoted primary although its last report shows its Redis down or not
+// judged yet (primaryHolds waits only for one it saw holding its data): h
+// never followed the primary that promotion made, so it lacks every write
+// acknowledged since, which the data sets of the primaries after it held,
+// the last of them the promoted primary's at its promotion; a Redis killed
+// may come back from its AOF with every one. Not a holder on the history
+// the primary's own promotion left (ForkReplID): past the fork it holds
+// everything acknowledged up to that promotion (deposedHolds, chaos seed
+// 2916). It holds while that Redis was heard answering within durableWait
+// and its sidecar has not found it empty nor seen it answer as a replica
+// (its next sync wipes it). A holder on a history no promotion left (back
+// from its AOF, a new one) proves nothing it lacks and replaces a Redis
+// that is down as before.
+// Chaos seed 3307 (N=3): epoch 6's primary c, the one Redis left with
+// epoch 5's writes and 32 retry-queue INCRs, was killed with its AOF; 5.5 s
+// later the leader promoted b, pointing at itself past epoch 5's fork on
+// the history that promotion left, 110 ms before c's Redis came back with
+// them, and c's Redis full-synced from b.
+func primaryMayHold(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" {
+		return false
+	}
+	left := h.ReplID != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return h.ReplID == f.ReplID })
+	pv, ok := peers[st.Primary]
+	r := pv.Rep
+	if !left || !ok || r.Empty || pv.UpAt.IsZero() || now.Sub(pv.UpAt) >= durableWait(p) {
+		return false
+	}
+	return !r.Obs.Reachable || r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)
+}
+
 // deposedHolds is, with min_replicas and within durableWait of the
 // failover's start, a member other than the primary whose fresh report
 // shows its Redis answering as a primary on the history the primary's
@@ -1174,7 +1207,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			deposed := deposedHolds(st, peers, now, p)
 			switch {
-			case primaryHolds(st, peers, now, p):
+			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p):
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
 				d.WaitFor = deposed

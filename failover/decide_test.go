@@ -2999,3 +2999,78 @@ func checkHolderOrWait(t *testing.T, d leaderDecision, want, waitFor string) {
 			d.Target, d.Action, d.Holder, d.WaitFor, want, d.Excluded, d.WhyNot)
 	}
 }
+
+// Chaos seed 3307 (N=3), the leader a's view at 65.546 s. Epoch 5 promoted
+// a over b's history 5DF5 at 155276; the retry-queue INCRs of a's and c's
+// queues were applied on a's Redis and acknowledged by c's. a's Redis was
+// then killed without persistence, and epoch 6 promoted c at 168627. c's
+// Redis was killed at 60.05 s (AOF on); its sidecar reports it down. a's
+// Redis came back empty and points at itself; b's, still on 5DF5 past
+// epoch 5's fork, points at itself with 2204 keys: a holder lacking every
+// write acknowledged since that fork. The leader promoted b 110 ms before
+// c's Redis came back from its AOF with them; c full-synced from b and 32
+// INCRs were lost. A holder on a history a recorded promotion left waits
+// for the promoted primary whose Redis answered within the durable wait.
+func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 65.546) * float64(time.Second))) }
+	st := groupState{Epoch: 6, Primary: "c", Promoted: true, Started: at(53.483), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 168627, ForkReplID: "6429",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "c", ReplID: "205D", Offset: 124122, Start: at(30.427)},
+			{Epoch: 4, New: "b", ReplID: "5DA3", Offset: 146737, Start: at(38.480)},
+			{Epoch: 5, New: "a", ReplID: "5DF5", Offset: 155276, Start: at(45.996)},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 0), "c", 6) // back empty, detached
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "6B53", 0
+		b := down(rep("b", 157297), "c", 6) // detached on epoch 5's left history
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "b:6379", false, false, "5DF5", 2204
+		c := down(rep("c", 0), "c", 6) // its sidecar up, its Redis killed
+		c.Rep.Epoch = 6
+		c.Rep.Obs = obsSummary{}
+		a.Received, b.Received, c.Received = now, now, now
+		a.UpAt, b.UpAt, c.UpAt = now, now, at(60.05)
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	edit := func(name string, f func(v *peerView)) func(map[string]peerView) {
+		return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		want        string // "" for a wait for c
+	}{
+		{"c's Redis down 5.5 s, b past epoch 5's fork on the history it left: wait for c", 65.546, 1, nil, ""},
+		{"b on an older left history (epoch 4's)", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "5DA3" }), ""},
+		{"b past the fork on the history c's promotion left: the holder", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "6429" }), "b"},
+		{"c's Redis back, not judged yet: still wait for c", 65.7, 1, edit("c", func(c *peerView) {
+			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A", Keys: 2330}
+			c.Rep.Unsure = true
+		}), ""},
+		{"b on a history no promotion left (back from its AOF): the holder", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" }), "b"},
+		{"c's Redis came back empty: the holder", 65.546, 1, edit("c", func(c *peerView) {
+			c.Rep.Empty = true
+			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A"}
+		}), "b"},
+		{"c's Redis answers as a replica: the holder", 65.546, 1, edit("c", func(c *peerView) {
+			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", ReplID: "9E5A"}
+		}), "b"},
+		{"ten down_after after c last answered: the holder", 80.1, 1, nil, "b"},
+		{"without min_replicas: the holder", 65.546, 0, nil, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "c")
+		})
+	}
+}
