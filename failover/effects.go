@@ -1164,7 +1164,7 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 			continue
 		}
 		c.foreign[name] = true
-		primary := gs.Primary
+		primary, epoch := gs.Primary, gs.Epoch
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, vouched, pause)
 			return func(c *core) {
@@ -1174,6 +1174,11 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 				}
 				if demoted {
 					f.m.foreignDemotions.Inc()
+					// As the Sentinel that reconfigures an old master
+					// announces it: the member's own sidecar, cut from its
+					// Redis or down, announces nothing.
+					f.emit(Event{Kind: EventConvertToReplica, Epoch: epoch, Node: Node{Name: name, Addr: addr},
+						OldPrimary: Node{Name: name, Addr: addr}, NewPrimary: Node{Name: primary, Addr: paddr}})
 				}
 			}
 		})
