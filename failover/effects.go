@@ -1595,15 +1595,5 @@ func (f *Failover) localFork(ctx context.Context) (divergent.Fork, string) {
 		f.log.Warn("read fork point after promotion", "err", err)
 		return divergent.Fork{}, ""
 	}
-	return fork, infoField(info, "master_replid")
-}
-
-// infoField is the value of key in an INFO reply; "" when absent.
-func infoField(info, key string) string {
-	for line := range strings.Lines(info) {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == key {
-			return v
-		}
-	}
-	return ""
+	return fork, parseReplPosition(info).ReplID
 }

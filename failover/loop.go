@@ -271,27 +271,16 @@ func (f *Failover) memberAddr(st authority.State, name string) string {
 	return st.Members[name].RedisAddr
 }
 
-// promotionFork is where the committed primary's promotion left the
-// history before it (replication id and offset), from its failover's
-// history entry; zero when not recorded.
-func promotionFork(st authority.State) (string, int64) {
+// promotionEntry is the history entry of the committed primary's
+// promotion: where it left the history before it (ForkReplID,
+// ForkOffset) and the one it began (NewReplID); zero when not recorded.
+func promotionEntry(st authority.State) authority.HistoryEntry {
 	for _, h := range slices.Backward(st.History) {
 		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
-			return h.ForkReplID, h.ForkOffset
+			return h
 		}
 	}
-	return "", 0
-}
-
-// promotedHistory is the history the committed primary's promotion began
-// (NewReplID of its failover's history entry); "" when not recorded.
-func promotedHistory(st authority.State) string {
-	for _, h := range slices.Backward(st.History) {
-		if h.Epoch == st.Epoch && h.New == st.Primary && h.Result == resultSuccess {
-			return h.NewReplID
-		}
-	}
-	return ""
+	return authority.HistoryEntry{}
 }
 
 // group converts the committed state for the pure functions.
@@ -303,7 +292,8 @@ func group(st authority.State) groupState {
 			g.FlapSince = h.Start
 		}
 	}
-	g.ForkReplID, g.Fork = promotionFork(st)
+	h := promotionEntry(st)
+	g.ForkReplID, g.Fork = h.ForkReplID, h.ForkOffset
 	g.Previous = st.Previous
 	for _, h := range st.History {
 		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
@@ -504,9 +494,9 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		all, richer := membersAnswer(f.self.Name, c.gs, c.peers, o.Keys, now, c.p.Fresh)
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
-	forkReplID, fork := promotionFork(st)
-	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: fork, ForkReplID: forkReplID,
-		NewReplID: promotedHistory(st), SelfAddr: f.rc.Addr,
+	h := promotionEntry(st)
+	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID,
+		NewReplID: h.NewReplID, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
@@ -550,11 +540,11 @@ func (s identities) unsure() bool { return s.Ident.RunID == "" || !s.Unsure.IsZe
 type identityCtx struct {
 	Named bool // the committed state names this node the primary
 	Epoch uint64
-	Fork  int64 // the offset it was promoted at (promotionFork); 0 when not known
-	// ForkReplID is the history that promotion left (promotionFork); ""
+	Fork  int64 // the offset it was promoted at (promotionEntry); 0 when not known
+	// ForkReplID is the history that promotion left (promotionEntry); ""
 	// when not known.
 	ForkReplID string
-	// NewReplID is the history that promotion began (promotedHistory);
+	// NewReplID is the history that promotion began (promotionEntry);
 	// "" when not recorded.
 	NewReplID string
 	// SelfAddr is the local Redis's address: a named Redis that points at
