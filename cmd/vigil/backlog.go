@@ -25,44 +25,44 @@ type observer interface {
 // retried at the next interval; it blocks until ctx ends.
 func keepBacklog(ctx context.Context, local observer, client *redis.Client, bytes int64, interval time.Duration, logger *slog.Logger) error {
 	logger = logger.With("component", "divergent")
-	// The checks run on the prober's wall-clock cadence (monitor.NewTicker),
-	// sharing its wake-up rather than waking an idle process on their own.
-	var t *time.Ticker
-	defer func() {
-		if t != nil {
-			t.Stop()
-		}
-	}()
 	done, failed := "", ""
+	check := func() {
+		o := local.Last()
+		if !o.Reachable() {
+			return
+		}
+		key := o.RunID + "/" + string(o.Role)
+		if key == done {
+			return
+		}
+		if err := divergent.EnsureBacklog(ctx, client, bytes); err != nil {
+			if key != failed && ctx.Err() == nil {
+				logger.Warn("cannot size the replication backlog: set repl-backlog-size and repl-backlog-ttl 0 in redis.conf "+
+					"or allow vigil CONFIG SET; divergent writes past the current backlog would be lost",
+					"redis_addr", o.Addr, "err", err)
+			}
+			failed = key
+			return
+		}
+		logger.Info("replication backlog kept for divergent writes", "redis_addr", o.Addr,
+			"role", o.Role, "backlog_bytes", bytes)
+		done, failed = key, ""
+	}
+	check()
+	// The next checks run on the prober's wall-clock cadence
+	// (monitor.NewTicker), sharing its wake-up rather than waking an idle
+	// process on their own.
+	t, err := monitor.NewTicker(ctx, interval)
+	if err != nil {
+		return nil
+	}
+	defer t.Stop()
 	for {
-		if o := local.Last(); o.Reachable() {
-			if key := o.RunID + "/" + string(o.Role); key != done {
-				if err := divergent.EnsureBacklog(ctx, client, bytes); err != nil {
-					if key != failed && ctx.Err() == nil {
-						logger.Warn("cannot size the replication backlog: set repl-backlog-size and repl-backlog-ttl 0 in redis.conf "+
-							"or allow vigil CONFIG SET; divergent writes past the current backlog would be lost",
-							"redis_addr", o.Addr, "err", err)
-					}
-					failed = key
-				} else {
-					logger.Info("replication backlog kept for divergent writes", "redis_addr", o.Addr,
-						"role", o.Role, "backlog_bytes", bytes)
-					done, failed = key, ""
-				}
-			}
-		}
-		if t == nil {
-			// The first check ran at once; the next runs on the cadence.
-			var err error
-			if t, err = monitor.NewTicker(ctx, interval); err != nil {
-				return nil
-			}
-			continue
-		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			check()
 		}
 	}
 }
