@@ -111,6 +111,9 @@ type nodeSpec struct {
 	name     string
 	priority int // 0 = never promote; default 100 via groupSpec
 	args     []string
+	// unsynced: the sidecars start without waiting for this replica's
+	// initial sync.
+	unsynced bool
 }
 
 // newGroup starts redis-servers (the first a primary, the others its
@@ -146,8 +149,10 @@ func startGroupKey(t *testing.T, cfg failover.Config, standalone bool, key strin
 		g.nodes = append(g.nodes, n)
 	}
 	if !standalone {
-		for _, n := range g.nodes[1:] {
-			n.redis.WaitSynced(t)
+		for i, n := range g.nodes[1:] {
+			if !specs[i+1].unsynced {
+				n.redis.WaitSynced(t)
+			}
 		}
 	}
 	for _, n := range g.nodes {

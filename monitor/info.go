@@ -111,6 +111,16 @@ func (m info) apply(o *Observation) error {
 	// way: a replica that never connected shows sync 0 and a non-negative
 	// offset, and a re-sync after a completed one shows sync 1.
 	o.Synced = o.LinkUp || o.MasterLinkDownSinceSeconds >= 0
+	if !o.Synced {
+		// Before its first sync a replica with no cached primary (a new
+		// process, or one restarted without an RDB) reports
+		// slave_repl_offset 1, a placeholder; master_repl_offset is the
+		// position of the data it holds. Otherwise the two are equal. The
+		// placeholder made a new group's primary, at offset 0 while its
+		// replicas waited for the diskless sync delay, look restarted
+		// empty, and the group failed over at its start.
+		o.Offset = m.int("master_repl_offset", o.Offset)
+	}
 	return nil
 }
 

@@ -58,7 +58,7 @@ func TestInfoApplyTestdata(t *testing.T) {
 				RunID:                      "50256c49db8a7714b8ddc991d44b84229dc00211",
 				Version:                    "7.0.15",
 				ReplID:                     "0d73b7615c1f7335b709d0e07de5fee5b64077b9",
-				Offset:                     1,
+				Offset:                     0, // master_repl_offset: slave_repl_offset 1 is a placeholder
 				Priority:                   100,
 				MasterHost:                 "127.0.0.1",
 				MasterPort:                 35005,
@@ -119,13 +119,30 @@ func TestInfoApplyEdges(t *testing.T) {
 		wantErr    bool
 		wantSynced bool
 		wantDown   int64
+		wantOffset int64
 	}{
 		{
 			// A replica that never reached its primary: sync 0 and a
 			// non-negative offset prove nothing.
-			name:     "never connected",
-			txt:      "role:slave\r\nmaster_host:h\r\nmaster_port:1\r\nmaster_link_status:down\r\nmaster_sync_in_progress:0\r\nslave_repl_offset:1\r\nmaster_link_down_since_seconds:-1\r\nuptime_in_seconds:5\r\n",
+			name: "never connected",
+			// Its slave_repl_offset 1 is a placeholder: it holds
+			// master_repl_offset.
+			txt:      "role:slave\r\nmaster_host:h\r\nmaster_port:1\r\nmaster_link_status:down\r\nmaster_sync_in_progress:0\r\nslave_repl_offset:1\r\nmaster_link_down_since_seconds:-1\r\nuptime_in_seconds:5\r\nmaster_repl_offset:0\r\n",
 			wantDown: -1,
+		},
+		{
+			// A demoted primary not synced yet holds its own history.
+			name:       "demoted, never synced",
+			txt:        "role:slave\nmaster_link_status:down\nmaster_link_down_since_seconds:-1\nslave_repl_offset:5000\nmaster_repl_offset:5000\nuptime_in_seconds:30\n",
+			wantDown:   -1,
+			wantOffset: 5000,
+		},
+		{
+			name:       "link up",
+			txt:        "role:slave\nmaster_link_status:up\nslave_repl_offset:700\nmaster_repl_offset:690\nuptime_in_seconds:30\n",
+			wantSynced: true,
+			wantDown:   -1,
+			wantOffset: 700,
 		},
 		{
 			// Redis < 6.2 reports seconds since the epoch when never connected.
@@ -154,8 +171,8 @@ func TestInfoApplyEdges(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if o.Synced != tt.wantSynced || o.MasterLinkDownSinceSeconds != tt.wantDown {
-				t.Errorf("Synced %v, down since %d; want %v, %d", o.Synced, o.MasterLinkDownSinceSeconds, tt.wantSynced, tt.wantDown)
+			if o.Synced != tt.wantSynced || o.MasterLinkDownSinceSeconds != tt.wantDown || o.Offset != tt.wantOffset {
+				t.Errorf("Synced %v, down since %d, offset %d; want %v, %d, %d", o.Synced, o.MasterLinkDownSinceSeconds, o.Offset, tt.wantSynced, tt.wantDown, tt.wantOffset)
 			}
 		})
 	}
