@@ -83,6 +83,10 @@ const (
 	transportPool   = 3
 	storeLockWait   = 5 * time.Second
 	transportIOWait = 2 * time.Second
+	// logCacheSize recent entries are kept in memory: an idle leader reads
+	// the entry before the next one for every follower on each commit
+	// timeout, from bbolt and msgpack otherwise.
+	logCacheSize = 64
 	// bootstrapSettle is how many consecutive ticks the set of alive members
 	// must stay the same before this node bootstraps with it, so that
 	// nodes whose gossip views are still converging do not bootstrap
@@ -206,6 +210,11 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	var logs raft.LogStore = store
 	if a.wrapLogs != nil {
 		logs = a.wrapLogs(store)
+	}
+	// The cache keeps an entry only once the store below took it.
+	logs, err = raft.NewLogCache(logCacheSize, logs)
+	if err != nil {
+		return fmt.Errorf("authority: log cache: %w", err)
 	}
 	r, err := raft.NewRaft(a.raftConfig(), a.fsm, logs, store, snaps, trans)
 	if err != nil {
