@@ -587,10 +587,11 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 // never followed the primary that promotion made, so it lacks every write
 // acknowledged since, which the data sets of the primaries after it held,
 // the last of them the promoted primary's at its promotion; a Redis killed
-// may come back from its AOF with every one. Not a holder on the history
-// the primary's own promotion left (ForkReplID): past the fork it holds
-// everything acknowledged up to that promotion (deposedHolds, chaos seed
-// 2916). It holds while that Redis was heard answering within durableWait
+// may come back from its AOF with every one. A holder on the history the
+// primary's own promotion left (ForkReplID) holds everything acknowledged
+// up to that promotion (deposedHolds, chaos seed 2916): only what the
+// primary took since can be missing, so it waits only once that is known
+// (below). It holds while that Redis was heard answering within durableWait
 // and its sidecar has not found it empty nor seen it answer as a replica
 // (its next sync wipes it). A holder on a history no promotion left (back
 // from its AOF, a new one) proves nothing it lacks and replaces a Redis
@@ -600,14 +601,32 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 // later the leader promoted b, pointing at itself past epoch 5's fork on
 // the history that promotion left, 110 ms before c's Redis came back with
 // them, and c's Redis full-synced from b.
+//
+// A holder on the history the primary's own promotion left waits too once
+// the primary's sidecar saw it, as this epoch's primary, beyond its fork
+// (Known): such a holder never followed it either and lacks every write
+// it took since. Heard answering counts from that sighting as well as from
+// the last report's arrival: a sidecar cut off from the leader tells what
+// it saw only when it is back. Chaos seed 3702 (N=3): epoch 5's primary a
+// took 37 INCRs that c's Redis acknowledged; c's was wiped, a's sidecar,
+// stopped and then cut off, saw its Redis at 84737 until it was killed (AOF
+// on), and 8.9 s later — 22 s after a's last report had arrived — the
+// leader promoted b, at epoch 5's fork on the history it left, 1.7 s before
+// a's Redis came back with them and full-synced from b.
 func primaryMayHold(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
 	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" {
 		return false
 	}
-	left := h.ReplID != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return h.ReplID == f.ReplID })
 	pv, ok := peers[st.Primary]
 	r := pv.Rep
-	if !left || !ok || r.Empty || pv.UpAt.IsZero() || now.Sub(pv.UpAt) >= durableWait(p) {
+	seen, took := pv.UpAt, false
+	if k := pv.Known; k.Epoch == st.Epoch {
+		seen = later(seen, k.At)
+		took = st.Fork > 0 && k.Offset > st.Fork
+	}
+	left := h.ReplID != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return h.ReplID == f.ReplID }) ||
+		took && st.ForkReplID != "" && h.ReplID == st.ForkReplID
+	if !left || !ok || r.Empty || seen.IsZero() || now.Sub(seen) >= durableWait(p) {
 		return false
 	}
 	return !r.Obs.Reachable || r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)

@@ -3074,3 +3074,90 @@ func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 3702 (N=3), the leader c's view at 66.266 s. Epoch 5 promoted
+// a at 73162, leaving c658 (epoch 4's history), and began d06c; a's and
+// c's retry queues drained 37 INCRs into a's Redis, acknowledged by c's
+// (WAIT 1), its one replica, which detached at 83468 when c's sidecar lost
+// the majority. a's sidecar was stopped at 44.2 s, the last report of it
+// the leader had with its Redis up; after it resumed, cut off by a gossip
+// partition, it saw its Redis answer as the primary at 84737 until it was
+// killed (AOF on) at 57.4 s, and its reports carried that (Known) once the
+// partition healed. c's Redis was killed without persistence and wiped at
+// 62.0 s and came back empty. b's Redis, epoch 4's deposed primary exactly
+// at the fork on c658, pointed at itself with 996 keys: a holder lacking
+// every write a took since its promotion. Measured from the last report's
+// arrival (44.2 s) the wait for a had lapsed, and a holder on the history
+// a's own promotion left was not held for it at all: b was promoted, a's
+// Redis came back from its AOF 1.7 s later and full-synced from b.
+func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 66.266) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "a", Promoted: true, Started: at(43.363), Previous: "b",
+		Members: members("a", "b", "c"), Fork: 73162, ForkReplID: "c658",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "ed02", Offset: 47492, Start: at(12.285)},
+			{Epoch: 3, New: "c", ReplID: "1ede", Offset: 53227, Start: at(19.429)},
+			{Epoch: 4, New: "b", ReplID: "d5a9", Offset: 65704, Start: at(36.668)},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		// a's sidecar: its Redis down, what it last saw of it carried in
+		// its report (reached the leader at 64.9 s).
+		a := down(rep("a", 0), "a", 5)
+		a.Rep.Epoch, a.Rep.Obs = 5, obsSummary{}
+		a.Rep.KnownEpoch, a.Rep.KnownOffset, a.Rep.KnownAgoMs = 5, 84737, 7530
+		a.UpAt, a.AsPrimary = at(44.2), primaryMark{Epoch: 5, ReplID: "d06c"}
+		a.Known = mergeKnown(knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)}, a.Rep, at(64.9))
+		b := down(rep("b", 73162), "a", 5) // epoch 4's deposed primary, pointing at itself
+		b.Rep.Epoch = 5
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "b:6379", false, false, "c658", 996
+		b.Known = knownOffset{Epoch: 4, Offset: 73162, At: at(65.4)}
+		c := down(rep("c", 0), "a", 5) // back empty, pointing at itself
+		c.Rep.Epoch = 5
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "e1", 0
+		c.Known = knownOffset{Epoch: 5, Offset: 83468, At: at(60.44)}
+		a.Received, b.Received, c.Received = now, now, now
+		b.UpAt, c.UpAt = now, now
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	edit := func(name string, f func(v *peerView)) func(map[string]peerView) {
+		return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		want        string // "" for a wait for a
+	}{
+		{"a's Redis seen past its fork 8.9 s ago, b at the fork on the history a's promotion left: wait for a", 66.266, 1, nil, ""},
+		{"b past the fork on that history (the deposed primary's tail) lacks a's writes too: wait for a", 66.266, 1,
+			edit("b", func(b *peerView) { b.Rep.Obs.Offset = 75000 }), ""},
+		{"a's Redis back from its AOF, judged: wait for a", 67.95, 1, edit("a", func(a *peerView) {
+			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401", Keys: 1100}
+			a.UpAt = at(67.95)
+		}), ""},
+		{"a seen only at its fork, nothing taken since: b", 66.266, 1,
+			edit("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 73162, At: at(57.4)} }), "b"},
+		{"a's sidecar saw nothing after its last report at 44.2 s: the wait lapsed, b", 66.266, 1,
+			edit("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} }), "b"},
+		{"ten down_after after a's sidecar last saw its Redis: b", 77.4, 1, nil, "b"},
+		{"a's Redis came back empty: b", 66.266, 1, edit("a", func(a *peerView) {
+			a.Rep.Empty = true
+			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401"}
+		}), "b"},
+		{"without min_replicas: b", 66.266, 0, nil, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "a")
+		})
+	}
+}
