@@ -1498,6 +1498,10 @@ type localPlan struct {
 	// Redis keeps its data and the cached position, and the next re-point
 	// resyncs it partially.
 	Detach bool
+	// Alone: with Promote, the local Redis was refused its promotion
+	// (unpromotable, leftChosen), but no other member's Redis holds
+	// anything: those checks are waived, as what it holds is all there is.
+	Alone bool
 	// Undetach: the local Redis is the promoted primary, pointing at
 	// itself since it came back empty, and that verdict was lifted:
 	// REPLICAOF NO ONE again.
@@ -1620,6 +1624,21 @@ func decideLocal(in localInput) localPlan {
 	case !named && p.Isolated && in.P.MinReplicas > 0 && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "":
 		// Cut off, the committed state may be stale: no re-point to it.
 		p.Detach = in.Obs.MasterAddr != in.SelfAddr
+	case named && in.Empty && !st.Promoted && !p.Isolated && nothingElsewhere(in.Self, st, in.Peers, in.Now, in.P.Fresh):
+		// Its promotion was refused (its Redis restarted since the leader
+		// chose it) so that the leader fails over to a Redis holding the
+		// data; but every other member's Redis answers as a replica
+		// holding no key, so none is ever synced or a holder and the
+		// leader has nobody to fail over to: the promotion goes ahead,
+		// as a promoted primary's Redis is a primary again in that case
+		// (seed 702 below). Chaos seed 3706 (N=3): epoch 4 named b, whose
+		// Redis was wiped before its promotion; every Redis lost its data
+		// by 53.9 s, b's promotion was refused at 52.9 s and again at
+		// 60.4 s, a's and c's Redis pointed at themselves with 0 keys, the
+		// leader logged "no eligible replica (a: not synced; c: not
+		// synced)", and no write or retry-queue INCR was applied from
+		// 40.6 s to the end of the run.
+		p.Promote, p.Alone = true, true
 	case named && in.Empty:
 		// Once it follows the best replica there is nothing more to do
 		// until the group fails over (the chaos suite caught a loop that

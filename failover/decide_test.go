@@ -2017,6 +2017,101 @@ func TestNamedPrimaryRestartedAsReplicaOfAnEmptyGroup(t *testing.T) {
 	}
 }
 
+// Chaos seed 3706 (N=3), after the last heal (65.8 s). Epoch 4 named b
+// (41.6 s), never promoted: its Redis was wiped at 48.9 s and came back
+// empty, so its promotion was refused (unpromotable) at 52.9 s and, after
+// its sidecar's wiped restart, at 60.4 s. Every write was lost by 53.9 s
+// (a's Redis killed without persistence at 40.8 s, c's at 53.9 s); a's and
+// c's Redis point at themselves, 0 keys. No Redis is a primary, so none is
+// ever synced, and none holds keys: the leader, excluding b as reported
+// empty, has no candidate and no holder, and neither writes nor retry-queue
+// INCRs came back (94 items still queued 45 s after the drain began). b's
+// sidecar promotes its Redis anyway: nothing is held anywhere to lose.
+func TestRefusedPromotionGoesAheadInAnEmptyGroupSeed3706(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	st := groupState{Epoch: 4, Primary: "b", Started: t0.Add(-25 * time.Second), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 81107, ForkReplID: "H1",
+		PastForks: []pastFork{{Epoch: 2, New: "b", ReplID: "H1", Offset: 80860, Start: t0.Add(-45 * time.Second)},
+			{Epoch: 3, New: "a", ReplID: "H1", Offset: 81107, Start: t0.Add(-30 * time.Second)}}}
+	empty := func(name string) peerView {
+		pv := rep(name, 0)
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Synced, pv.Rep.Obs.Keys = name+":6379", false, false, 0
+		pv.Rep.Obs.ReplID = "R" + name
+		return pv
+	}
+	mk := func() map[string]peerView {
+		b := down(empty("b"), "b", 4)
+		b.Rep.Empty = true // its promotion refused
+		return map[string]peerView{"a": down(empty("a"), "b", 4), "b": b, "c": down(empty("c"), "b", 4)}
+	}
+
+	// The leader a: b reported empty, but nobody to promote.
+	d := decideLeader(t0, st, mk(), p, "")
+	if !d.Empty || d.Action == leaderPromote {
+		t.Fatalf("leader: empty %v action %v target %q, want no candidate", d.Empty, d.Action, d.Target)
+	}
+	for _, n := range []string{"a", "c"} {
+		if d.Excluded[n] != whyNotSynced {
+			t.Fatalf("leader: excluded %v, want a and c not synced", d.Excluded)
+		}
+	}
+
+	// b's sidecar: its Redis points at itself (detached as empty).
+	in := localInput{Now: t0, Self: "b", State: st, Ready: true, LastContact: t0, Started: t0.Add(-7 * time.Second), P: p,
+		SelfAddr: "b:6379", Empty: true,
+		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", Time: t0, ReplID: "Rb"}}
+	for _, tt := range []struct {
+		name   string
+		change func(in *localInput, peers map[string]peerView)
+		want   localPlan
+	}{
+		{"every other Redis empty (seed 3706)", func(*localInput, map[string]peerView) {}, localPlan{Promote: true, Alone: true}},
+		{"another Redis holds keys: the leader's holder", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Keys = 900
+			ps["c"] = c
+		}, localPlan{}},
+		{"keys unknown", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Keys = -1
+			ps["c"] = c
+		}, localPlan{}},
+		{"another Redis is a primary", func(_ *localInput, ps map[string]peerView) {
+			a := ps["a"]
+			a.Rep.Obs.Role, a.Rep.Obs.MasterAddr = monitor.RolePrimary, ""
+			ps["a"] = a
+		}, localPlan{}},
+		{"a member's report is stale: it may come back with data", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Received = t0.Add(-time.Second)
+			ps["c"] = c
+		}, localPlan{}},
+		{"a member's Redis does not answer (c's, killed at 53.9 s, at the refusal of 60.4 s)", func(_ *localInput, ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Reachable = false
+			ps["c"] = c
+		}, localPlan{}},
+		{"a member never reported", func(_ *localInput, ps map[string]peerView) { delete(ps, "c") }, localPlan{}},
+		{"isolated: the state may be stale", func(in *localInput, _ map[string]peerView) { in.LastContact = t0.Add(-2 * time.Second) },
+			localPlan{Isolated: true}},
+		{"not refused: the ordinary promotion with its checks", func(in *localInput, _ map[string]peerView) { in.Empty = false },
+			localPlan{Promote: true}},
+		{"not named", func(in *localInput, _ map[string]peerView) { in.State.Primary = "c"; in.PrimaryAddr = "c:6379" },
+			localPlan{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := in
+			peers := mk()
+			tt.change(&in, peers)
+			in.Peers = peers
+			if diff := cmp.Diff(decideLocal(in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
 // The primary's last offset measures lag only for replicas on its history
 // (chaos seed 5: replicas that had all restarted onto other histories were
 // "lagging" behind it and a healthy majority waited for the primary).

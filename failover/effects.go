@@ -258,7 +258,12 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	}
 	switch {
 	case p.Promote:
-		f.startPromote(ctx, c)
+		if p.Alone {
+			// Not empty any more for the group: its data stands.
+			c.ids.Empty = false
+			f.log.Warn("no other member's redis holds anything: the refused promotion goes ahead", "epoch", gs.Epoch)
+		}
+		f.startPromote(ctx, c, p.Alone)
 	case p.DemoteTo != "":
 		f.startDemote(ctx, c, p.DemoteTo, c.ids.Empty, p.PartialOnly)
 	case p.RepointTo != "" && p.KeepTail:
@@ -325,8 +330,9 @@ func (f *Failover) expectRole(c *core, role monitor.Role) {
 // this node: verify the entry, pause writes, REPLICAOF NO ONE in a
 // transaction that disconnects clients, confirm with ROLE, prove the entry
 // is still the newest by committing "promoted" at its epoch, and only then
-// release writes.
-func (f *Failover) startPromote(ctx context.Context, c *core) {
+// release writes. alone (localPlan.Alone) waives the checks that the
+// local Redis is the one the leader chose.
+func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 	st := c.st
 	epoch, reason, previous, started := st.Epoch, st.Reason, st.Previous, st.Started
 	chosenID, chosenOff := st.ChosenReplID, st.ChosenOffset
@@ -381,10 +387,10 @@ func (f *Failover) startPromote(ctx context.Context, c *core) {
 				return err
 			}
 			before := f.local.ProbeNow(ctx)
-			if why := unpromotable(before, reason == ReasonInitial); why != "" {
+			if why := unpromotable(before, reason == ReasonInitial); why != "" && !alone {
 				return fmt.Errorf("%w: %s", errUnpromotable, why)
 			}
-			if chosenID != "" {
+			if chosenID != "" && !alone {
 				info, err := infoOn(ctx, f.local.Client(), f.cmdWait)
 				if err != nil {
 					return err
