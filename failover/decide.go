@@ -1860,6 +1860,53 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
+// unwatchedPrimaryMark is the history the committed primary's Redis was
+// last seen leading, judged by its own sidecar, at this epoch
+// (nextAsPrimary), when that sidecar cannot watch it now: silent, or its
+// fresh report says its Redis does not answer. "" when the rule does not
+// apply: self is the primary, the promotion is not confirmed, its sidecar
+// sees its Redis (it judges and pauses a restart itself), or no judged
+// sighting of this epoch is known here.
+func unwatchedPrimaryMark(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) string {
+	pv, ok := peers[st.Primary]
+	if st.Primary == "" || st.Primary == self || !st.Promoted || !ok || pv.AsPrimary.Epoch != st.Epoch {
+		return ""
+	}
+	if pv.fresh(now, fresh) && pv.Rep.Obs.Reachable {
+		return ""
+	}
+	return pv.AsPrimary.ReplID
+}
+
+// restartedUnjudged reports whether the committed primary's Redis, seen
+// answering as role on history replID, is not the process its sidecar
+// last judged (mark, unwatchedPrimaryMark): a primary leading another
+// history restarted since (from its AOF, an RDB or nothing), and nobody
+// has judged what it came back with. Another sidecar pauses it. Its
+// sidecar, cut from it, can neither judge nor pause it, and a replica
+// still configured to follow it reconnects by itself, full-syncs it and
+// acknowledges its stream, so min-replicas-to-write lets its writes
+// through; the group's rules take the history such a restart began for
+// one holding nothing the group had (primaryReplID), and the writes are
+// lost. Chaos seed 3906 (N=3): a's Redis, epoch 5's primary on 3ec5b93,
+// came back from its AOF at 54.3 s, 0.3 s after its sidecar was cut from
+// it for 10 s; b's Redis, restarted without persistence, full-synced it by
+// itself at 55.0 s, and a's Redis acknowledged 196 writes on its new
+// history a2d3353b until 59.3 s. Epoch 6 promoted c, on 3ec5b93 at
+// 129656, and both b's and a's Redis full-synced from it.
+func restartedUnjudged(mark string, role monitor.Role, replID string) bool {
+	return mark != "" && role == monitor.RolePrimary && replID != "" && replID != mark
+}
+
+// unjudgedPauseDue reports whether a restart that restartedUnjudged has
+// shown since since (zero: not shown) is paused now: once it has lasted a
+// report's lifetime. The primary's running sidecar reports a Redis that
+// answers again within an interval, so an ordinary restart beside it is
+// judged by that sidecar, not paused from outside for a fence's length.
+func unjudgedPauseDue(since, now time.Time, fresh time.Duration) bool {
+	return !since.IsZero() && now.Sub(since) >= fresh
+}
+
 // restartedPrimary reports whether o, self's Redis, shows a primary
 // restarted as one since the committed primary's promotion: not the
 // history that promotion left (which the old primary still leads, its

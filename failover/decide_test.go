@@ -856,6 +856,69 @@ func TestForeignTargets(t *testing.T) {
 	}
 }
 
+// Chaos seed 3906 (N=3): a's Redis, epoch 5's primary on 3ec5b93, came
+// back from its AOF on a new history (a2d3353b) while its sidecar was cut
+// from it; b's Redis full-synced it by itself, and it acknowledged 196
+// writes that the failover to c, on 3ec5b93, then full-synced away. c,
+// which last saw a's Redis lead 3ec5b93 at epoch 5, pauses it.
+func TestUnjudgedPrimaryRestartPausedSeed3906(t *testing.T) {
+	const old, restarted = "3ec5b93", "a2d3353b"
+	st := groupState{Epoch: 5, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
+	primary := func(reachable bool, received time.Duration, mark primaryMark) peerView {
+		p := rep("a", 129656)
+		p.Rep.Obs.Reachable, p.Rep.Obs.Role, p.Received, p.AsPrimary = reachable, monitor.RolePrimary, t0.Add(-received), mark
+		if !reachable {
+			p.Rep.Obs.Role = ""
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name   string
+		self   string
+		st     groupState
+		a      peerView
+		role   monitor.Role
+		replID string
+		want   bool
+	}{
+		{"seed 3906: its sidecar reports its Redis unreachable, the Redis leads a new history",
+			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+		{"its sidecar silent, the Redis leads a new history",
+			"c", st, primary(true, time.Hour, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+		{"the history it was judged on: not restarted",
+			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, old, false},
+		{"its sidecar sees its Redis: it judges the restart itself",
+			"c", st, primary(true, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+		{"never seen judged at this epoch (a sidecar that restarted knows nothing)",
+			"b", st, primary(false, 0, primaryMark{}), monitor.RolePrimary, restarted, false},
+		{"judged at an earlier epoch only",
+			"c", st, primary(false, 0, primaryMark{4, old}), monitor.RolePrimary, restarted, false},
+		{"promotion not confirmed",
+			"c", groupState{Epoch: 5, Primary: "a", Members: st.Members}, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+		{"answers as a replica (detached by its sidecar)",
+			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RoleReplica, restarted, false},
+		{"no history read",
+			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, "", false},
+		{"the primary's own sidecar",
+			"a", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"a": tt.a, "b": rep("b", 9736), "c": rep("c", 129656)}
+			mark := unwatchedPrimaryMark(tt.self, tt.st, peers, t0, time.Second)
+			if got := restartedUnjudged(mark, tt.role, tt.replID); got != tt.want {
+				t.Errorf("paused = %v (mark %q), want %v", got, mark, tt.want)
+			}
+		})
+	}
+	// Paused once seen for a report's lifetime: the primary's running
+	// sidecar reports its Redis back within an interval and judges an
+	// ordinary restart itself.
+	if unjudgedPauseDue(time.Time{}, t0, time.Second) || unjudgedPauseDue(t0.Add(-900*time.Millisecond), t0, time.Second) ||
+		!unjudgedPauseDue(t0.Add(-time.Second), t0, time.Second) {
+		t.Error("unjudgedPauseDue")
+	}
+}
+
 func TestMinReplicasFor(t *testing.T) {
 	for _, tt := range []struct{ want, members, got int }{{0, 3, 0}, {1, 3, 1}, {2, 3, 2}, {5, 3, 2}, {1, 1, 0}} {
 		if g := minReplicasFor(tt.want, tt.members); g != tt.got {

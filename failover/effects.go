@@ -1165,6 +1165,38 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	partialOnly := sourceUnvouched(gs, c.peers, now, c.p.Fresh)
 	vouched := vouchedHistory(gs, c.peers, now, c.p.Fresh)
 	pause := f.fencePause(c.p)
+	mark := unwatchedPrimaryMark(f.self.Name, gs, c.peers, now, c.p.Fresh)
+	if mark == "" || c.unjudgedEpoch != gs.Epoch {
+		c.unjudgedSince, c.unjudgedEpoch, c.pausedUnjudged = time.Time{}, gs.Epoch, false
+	}
+	if mark != "" && !c.foreign[gs.Primary] {
+		// The primary's own sidecar cannot judge or pause its Redis: a
+		// restart of it is paused from here (restartedUnjudged).
+		c.foreign[gs.Primary] = true
+		primary, epoch := gs.Primary, gs.Epoch
+		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, due, pause)
+			at := time.Now()
+			return func(c *core) {
+				c.foreign[primary] = false
+				if err != nil {
+					f.log.Debug("check the primary's redis", "peer", primary, "redis_addr", paddr, "err", err)
+				}
+				switch {
+				case !seen || c.unjudgedEpoch != epoch:
+					c.unjudgedSince = time.Time{}
+				case c.unjudgedSince.IsZero():
+					c.unjudgedSince = at
+				}
+				if paused && !c.pausedUnjudged {
+					f.log.Warn("writes paused on the primary's redis: it restarted since its sidecar last judged it, and that sidecar cannot reach it",
+						"peer", primary, "redis_addr", paddr, "epoch", epoch, "judged_history", mark)
+				}
+				c.pausedUnjudged = paused
+			}
+		})
+	}
 	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {
 		if c.foreign[name] {
 			continue
@@ -1189,6 +1221,44 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 			}
 		})
 	}
+}
+
+// pauseUnjudgedPrimary checks the committed primary's Redis at addr:
+// seen, it answers as a primary on another history than mark, the one its
+// sidecar last judged (restartedUnjudged); with due, its writes are then
+// paused for pause, once a fresh Verify still names primary at epoch. The
+// pause lapses by itself unless renewed; the primary's sidecar, once it
+// reaches its Redis again, judges it as any restart.
+func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, due bool, pause time.Duration) (seen, paused bool, err error) {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+	defer cancel()
+	role, err := roleOf(rctx, cl)
+	if err != nil {
+		return false, false, err
+	}
+	info, err := cl.Info(rctx, "replication").Result()
+	if err != nil {
+		return false, false, fmt.Errorf("info replication of %s: %w", addr, err)
+	}
+	if !restartedUnjudged(mark, monitor.Role(roleName(role)), parseReplPosition(info).ReplID) {
+		return false, false, nil
+	}
+	if !due {
+		return true, false, nil
+	}
+	vst, err := f.verify(ctx)
+	if err != nil {
+		return true, false, err
+	}
+	if vst.Primary != primary || vst.Epoch != epoch {
+		return true, false, nil
+	}
+	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
+		return true, false, err
+	}
+	return true, true, nil
 }
 
 // checkForeign asks member's Redis at addr for its role and, if it acts as
