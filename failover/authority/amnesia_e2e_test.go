@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,8 +21,16 @@ import (
 // elected for a while (its raft and RPC streams are cut: in the chaos run
 // b simply campaigned first). a's empty log must not vote b leader — b
 // would truncate the entries c committed. Once c's streams are back, c is
-// elected and every node applies the committed entries.
-func TestAmnesiacVoterRefusesStaleCandidate(t *testing.T) {
+// elected and every node applies the committed entries. So too when only
+// c's raft stream is cut and c, asked where its log ends (seed 3901's
+// rule), answers: past b's.
+func TestAmnesiacVoterRefusesStaleCandidate(t *testing.T) { testRefusesStaleCandidate(t, false) }
+
+func TestAmnesiacVoterRefusesStaleCandidateAnswered(t *testing.T) { testRefusesStaleCandidate(t, true) }
+
+// testRefusesStaleCandidate runs the seed 1505 case; answers: c's RPC
+// stream stays up.
+func testRefusesStaleCandidate(t *testing.T, answers bool) {
 	c := formGroup(t, 3)
 	stale := c.kill("b")
 
@@ -33,8 +42,8 @@ func TestAmnesiacVoterRefusesStaleCandidate(t *testing.T) {
 	if err := os.RemoveAll(wiped.dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range c.nodes["c"].layers {
-		l.setCut(true)
+	for i, l := range c.nodes["c"].layers {
+		l.setCut(i == 0 || !answers) // layers[0] is raft's, [1] the RPC's
 	}
 	b := c.start("b", startOpts{dir: stale.dir, redisAddr: stale.redisAddr})
 	a := c.start("a", startOpts{redisAddr: wiped.redisAddr})
@@ -155,4 +164,63 @@ func raftState(t *testing.T, n *node) string {
 		}
 	}
 	return ""
+}
+
+// Chaos seed 3901 (N=3): c, epoch 3's primary, was forgotten while its
+// sidecar was stopped, leaving the voters a and b; it came back with its
+// log and was made a non-voter, not yet a voter again when b's node was
+// killed and b's data dir wiped. a could only be elected with b's vote,
+// and b, without raft state, refused it for the rest of the run because
+// c advertised state, though c, which cannot vote, held nothing a lacked.
+// Here the voter that is not the leader is wiped, so that the other holds
+// every entry c holds (in the run, the leader b was).
+func TestAmnesiacVoterElectsWhenTheStateHoldersVouch(t *testing.T) {
+	cfg := authConfig(3)
+	cfg.Stabilization = time.Hour // c stays a non-voter (in the run its Redis never synced)
+	c := newCluster(t, cfg)
+	for _, name := range []string{"a", "b", "c"} {
+		c.start(name, startOpts{})
+	}
+	c.leader(waitFor)
+	waitMembers(t, c, 3, 3)
+	st := commitEpochs(t, c, 2, "c")
+	waitApplied(t, c, st.Index)
+
+	stopped := c.kill("c")
+	eventually(t, waitFor, func() error {
+		_, err := c.leader(waitFor).auth.Apply(ctxFor(t, waitFor), authority.Command{Op: authority.OpForget, Node: "c"})
+		return err
+	})
+	back := c.start("c", startOpts{dir: stopped.dir, redisAddr: stopped.redisAddr})
+	st = setPrimary(t, back, 2, 3, "a") // forwarded by c, a non-voter with the log
+	waitApplied(t, c, st.Index)
+	for name, n := range c.nodes {
+		if got := n.auth.State().Voters(); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("%s: voters %v, want a and b (c a non-voter)", name, got)
+		}
+	}
+
+	kept := c.leader(waitFor)
+	if kept.name == "c" {
+		t.Fatal("c, a non-voter, leads")
+	}
+	victim := map[string]string{"a": "b", "b": "a"}[kept.name]
+	wiped := c.kill(victim)
+	if err := os.RemoveAll(wiped.dir); err != nil {
+		t.Fatal(err)
+	}
+	// The leader steps down without its one fellow voter: a new leader
+	// needs the wiped one's vote.
+	eventually(t, waitFor, func() error {
+		if _, self := kept.auth.Leader(); self {
+			return fmt.Errorf("%s still leads", kept.name)
+		}
+		return nil
+	})
+	c.start(victim, startOpts{redisAddr: wiped.redisAddr})
+	if l := c.leader(waitFor); l.name != kept.name {
+		t.Fatalf("leader %s, want %s (the one voter with the log)", l.name, kept.name)
+	}
+	waitApplied(t, c, st.Index)
+	wantEveryState(t, c, 3, "a")
 }

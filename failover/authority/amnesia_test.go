@@ -39,7 +39,7 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 			in, out, done := make(chan raft.RPC), make(chan raft.RPC), make(chan struct{})
 			defer close(done)
 			refusals := 0
-			go filterVotes(in, out, done, func(string) bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
+			go filterVotes(in, out, done, func(string, logPosition) bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
 			resp := make(chan raft.RPCResponse, 1)
 			in <- raft.RPC{Command: tt.cmd, RespChan: resp}
 			select {
@@ -71,31 +71,68 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 }
 
 // A member without raft state refuses its vote while another member, not
-// the candidate, advertises state (seed 1505: c held the committed
-// entries b's log lacked); it votes for the one member left with state
-// (seed 1703, N=3: a and b wiped, c the only log).
+// the candidate, is down, or advertises state and holds a log more up to
+// date than the candidate's or does not say where its log ends (seed 1505:
+// c held the committed entries b's log lacked); it votes for the one
+// member left with state (seed 1703, N=3: a and b wiped, c the only log),
+// and for a candidate at least as up to date as every other member with
+// state (seed 3901, N=3: c, a non-voter, held the log a held).
 func TestRefuseAmnesiacVote(t *testing.T) {
 	peer := func(name string, has bool) PeerInfo {
 		return PeerInfo{Name: name, Addr: name + ":7946", HasState: has, Alive: true}
 	}
 	down := func(p PeerInfo) PeerInfo { p.Alive = false; return p }
+	at := func(term, index uint64) logPosition { return logPosition{Term: term, Index: index} }
 	for _, tt := range []struct {
 		name      string
+		self      string
 		hasState  bool
 		candidate string
+		at        logPosition
 		alive     []PeerInfo
+		positions map[string]logPosition // a member's answer; none: it did not answer
 		refuse    bool
 	}{
-		{"seed 1505: a wiped, b asks, c holds state", false, "b", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
-		{"seed 1505: a wiped, c asks, b holds state: Raft's rule is left to b", false, "c", []PeerInfo{peer("a", false), peer("b", true), peer("c", true)}, true},
-		{"seed 1703: a and b wiped, c asks", false, "c", []PeerInfo{peer("a", false), peer("b", false), peer("c", true)}, false},
-		{"a wiped, c asks, nobody else known", false, "c", []PeerInfo{peer("a", false), peer("c", true)}, false},
-		{"seed 1907: a wiped, b asks, c (with the log) stopped", false, "b", []PeerInfo{peer("a", false), peer("b", true), down(peer("c", true))}, true},
-		{"a wiped, b asks, c down, its state unknown", false, "b", []PeerInfo{peer("a", false), peer("b", true), down(peer("c", false))}, true},
-		{"seed 1703 while b restarts: refused until b is seen alive", false, "c", []PeerInfo{peer("a", false), down(peer("b", false)), peer("c", true)}, true},
-		{"a with state: Raft decides", true, "b", []PeerInfo{peer("a", true), peer("b", true), peer("c", true)}, false},
+		{"seed 1505: a wiped, b asks, c holds state", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
+			nil, true},
+		{"seed 1505: c answers, its log ends past b's", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
+			map[string]logPosition{"c": at(6, 76)}, true},
+		{"seed 1505: c's last term is later than b's", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
+			map[string]logPosition{"c": at(7, 60)}, true},
+		{"seed 1505: a wiped, c asks, b holds state: Raft's rule is left to b", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
+			nil, true},
+		{"seed 1505: a wiped, c asks, b answers with the shorter log: a votes", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
+			map[string]logPosition{"b": at(6, 66)}, false},
+		{"seed 1703: a and b wiped, c asks", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", false), peer("c", true)},
+			nil, false},
+		{"a wiped, c asks, nobody else known", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("c", true)},
+			nil, false},
+		{"seed 1907: a wiped, b asks, c (with the log) stopped", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), down(peer("c", true))},
+			map[string]logPosition{"c": at(6, 45)}, true},
+		{"a wiped, b asks, c down, its state unknown", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), down(peer("c", false))},
+			nil, true},
+		{"seed 1703 while b restarts: refused until b is seen alive", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), down(peer("b", false)), peer("c", true)},
+			nil, true},
+		{"a with state: Raft decides", "a", true, "b", at(6, 66), []PeerInfo{peer("a", true), peer("b", true), peer("c", true)},
+			nil, false},
+		{"seed 3901: b wiped, a asks, c (a non-voter) holds the log a holds", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
+			map[string]logPosition{"c": at(4, 158)}, false},
+		{"seed 3901: c holds less", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
+			map[string]logPosition{"c": at(4, 132)}, false},
+		{"seed 3901: c holds less, at an earlier term", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
+			map[string]logPosition{"c": at(3, 170)}, false},
+		{"seed 3901, but c holds an entry a lacks", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
+			map[string]logPosition{"c": at(4, 159)}, true},
+		{"N=5: one member with state vouches, another does not answer", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true), peer("d", true), peer("e", false)},
+			map[string]logPosition{"c": at(4, 158)}, true},
+		{"N=5: every member with state vouches", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true), peer("d", true), peer("e", false)},
+			map[string]logPosition{"c": at(4, 158), "d": at(4, 150)}, false},
 	} {
-		if got := refuseAmnesiacVote(tt.hasState, "a", tt.candidate, tt.alive); got != tt.refuse {
+		position := func(p PeerInfo) (logPosition, bool) {
+			pos, ok := tt.positions[p.Name]
+			return pos, ok
+		}
+		if got := refuseAmnesiacVote(tt.hasState, tt.self, tt.candidate, tt.at, tt.alive, position); got != tt.refuse {
 			t.Errorf("%s: refuse = %v, want %v", tt.name, got, tt.refuse)
 		}
 	}

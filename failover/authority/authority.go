@@ -191,15 +191,30 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		Logger:                a.hclog.Named("transport"),
 	}), done: make(chan struct{})}
 	// A node that starts without raft state grants no vote to a group
-	// that ran, while another member holds state, until a leader gave it
-	// the log (amnesiacVoteRefusal).
+	// that ran, while another member holds state that the candidate may
+	// lack, until a leader gave it the log (amnesiacVoteRefusal).
 	var started atomic.Pointer[raft.Raft]
-	trans.refuse = func(candidate string) bool {
+	trans.refuse = func(candidate string, at logPosition) bool {
 		has := hasState
 		if r := started.Load(); r != nil {
 			has = r.LastIndex() > 0
 		}
-		return refuseAmnesiacVote(has, a.deps.Self.Name, candidate, a.deps.Peers.KnownPeers())
+		if has {
+			return false
+		}
+		refuse := refuseAmnesiacVote(has, a.deps.Self.Name, candidate, at, a.deps.Peers.KnownPeers(), func(p PeerInfo) (logPosition, bool) {
+			pos, err := peerPosition(rpcLayer, p.Addr, a.cfg.RaftElectionTimeout/2)
+			if err != nil {
+				a.logger.Debug("ask a member for its raft log position", "peer", p.Name, "err", err)
+				return logPosition{}, false
+			}
+			return pos, true
+		})
+		if !refuse {
+			a.logger.Info("voting without raft state: every other member holding raft state holds no more of the log than the candidate",
+				"candidate", candidate, "candidate_last_index", at.Index)
+		}
+		return refuse
 	}
 	trans.header = raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
 		ID: []byte(a.deps.Self.Name), Addr: []byte(trans.LocalAddr())}
@@ -636,7 +651,7 @@ type guardedTransport struct {
 	mu      sync.RWMutex
 	stopped bool
 
-	refuse   func(candidate string) bool
+	refuse   func(candidate string, at logPosition) bool
 	header   raft.RPCHeader
 	onRefuse func(candidate string, lastIndex uint64)
 
@@ -670,7 +685,7 @@ func (g *guardedTransport) Close() error {
 
 // filterVotes forwards in to out, in order, until done, answering itself
 // the vote requests amnesiacVoteRefusal refuses.
-func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, refuse func(candidate string) bool,
+func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, refuse func(candidate string, at logPosition) bool,
 	header raft.RPCHeader, onRefuse func(candidate string, lastIndex uint64)) {
 	for {
 		var rpc raft.RPC
@@ -698,11 +713,12 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 // request from a candidate whose log holds more than a bootstrap
 // configuration (index 1), when refuse says so (refuseAmnesiacVote): this
 // node has no raft state — its data dir was wiped (or lost) and no leader
-// has given it the log since — and another member holds some. Raft
-// counts on a voter remembering every entry it acknowledged; one that
-// forgot them, its log empty, grants any candidate its vote, and with it
-// a majority that holds none of the entries it helped commit, which the
-// new leader then deletes from the members that have them. Chaos seed
+// has given it the log since — and another member may hold entries the
+// candidate lacks. Raft counts on a voter remembering every entry it
+// acknowledged; one that forgot them, its log empty, grants any candidate
+// its vote, and with it a majority that holds none of the entries it
+// helped commit, which the new leader then deletes from the members that
+// have them. Chaos seed
 // 1505 (N=3): a, the leader, and c committed epoch 5 (c promoted, holding
 // every write since 34.7 s); a's sidecar was restarted with a wiped data
 // dir, b's sidecar came back with its log from before epoch 5 (index
@@ -714,14 +730,14 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 // that bootstrapped first is elected by the ones that saw it and never
 // bootstrapped themselves): it has nothing such a vote could lose. A new
 // member is a non-voter until the log reached it, so it is never asked.
-func amnesiacVoteRefusal(cmd any, refuse func(candidate string) bool, header raft.RPCHeader) (resp any, candidate string, lastIndex uint64) {
+func amnesiacVoteRefusal(cmd any, refuse func(candidate string, at logPosition) bool, header raft.RPCHeader) (resp any, candidate string, lastIndex uint64) {
 	switch req := cmd.(type) {
 	case *raft.RequestVoteRequest:
-		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID)) {
+		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID), logPosition{Term: req.LastLogTerm, Index: req.LastLogIndex}) {
 			return &raft.RequestVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
 		}
 	case *raft.RequestPreVoteRequest:
-		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID)) {
+		if req.LastLogIndex > 1 && refuse != nil && refuse(string(req.ID), logPosition{Term: req.LastLogTerm, Index: req.LastLogIndex}) {
 			return &raft.RequestPreVoteResponse{RPCHeader: header, Term: req.Term, Granted: false}, string(req.ID), req.LastLogIndex
 		}
 	}
@@ -729,26 +745,60 @@ func amnesiacVoteRefusal(cmd any, refuse func(candidate string) bool, header raf
 }
 
 // refuseAmnesiacVote reports whether this node (self, with or without raft
-// state) refuses its vote to candidate: it has none, and a member other
-// than self and candidate that gossip knows of advertises some or is not
+// state) refuses its vote to candidate, whose log ends at at: it has none,
+// and a member other than self and candidate that gossip knows of is not
 // alive (a member that is down may hold entries the candidate's log
-// lacks). A member that forgot its log cannot tell whether a candidate
-// holds every committed entry; a member that kept one decides by Raft's
-// own rule, which is safe while such members are a majority (chaos seed
-// 1505: c, alive, held the entries b lacked; seed 1907, N=3: c, stopped,
-// held them, and a's empty log elected b, which truncated them). When the
-// candidate is the only member left with state and every other is alive
-// and stateless, the forgetful ones vote for it: refused, no leader would
-// be elected until an operator stepped in (chaos seed 1703, N=3: b and a,
-// both wiped, refused c, the one member with the log, for the rest of the
-// run).
-func refuseAmnesiacVote(hasState bool, self, candidate string, known []PeerInfo) bool {
+// lacks), or advertises state and, asked with position, does not answer
+// or holds a log more up to date than the candidate's. A member that
+// forgot its log cannot tell whether a candidate holds every committed
+// entry; a member that kept one can, by Raft's own rule, and this node
+// votes only when every such member would: a committed entry survives on
+// some member that acknowledged it and kept its log, and a candidate at
+// least as up to date as that log holds it (Raft's election restriction).
+// Chaos seed 1505: c, alive, held the entries b lacked; seed 1907, N=3:
+// c, stopped, held them, and a's empty log elected b, which truncated
+// them. When the candidate is the only member left with state and every
+// other is alive and stateless, the forgetful ones vote for it: refused,
+// no leader would be elected until an operator stepped in (chaos seed
+// 1703, N=3: b and a, both wiped, refused c, the one member with the
+// log, for the rest of the run). Asking them also lets a member with
+// state that cannot vote, a non-voter, speak for the log it holds (chaos
+// seed 3901, N=3: c, forgotten while its sidecar was stopped, came back
+// with its log as a non-voter beside the voters a and b; b's node was
+// killed with its data dir wiped, a needed b's vote, and b refused it for
+// the rest of the run because c held state, though c held nothing a
+// lacked). As before, the vote loses a committed entry only when every
+// other member that acknowledged it lost its log too, or gossip no longer
+// knows it.
+func refuseAmnesiacVote(hasState bool, self, candidate string, at logPosition, known []PeerInfo, position func(PeerInfo) (logPosition, bool)) bool {
 	if hasState {
 		return false
 	}
-	return slices.ContainsFunc(known, func(p PeerInfo) bool {
-		return p.Name != self && p.Name != candidate && (p.HasState || !p.Alive)
+	others := slices.DeleteFunc(slices.Clone(known), func(p PeerInfo) bool { return p.Name == self || p.Name == candidate })
+	if slices.ContainsFunc(others, func(p PeerInfo) bool { return !p.Alive }) {
+		return true
+	}
+	return slices.ContainsFunc(others, func(p PeerInfo) bool {
+		if !p.HasState {
+			return false
+		}
+		pos, ok := position(p)
+		return !ok || !at.covers(pos)
 	})
+}
+
+// logPosition is where a raft log ends: the term and index of its last
+// entry (or of the snapshot that replaced it).
+type logPosition struct {
+	Term  uint64 `json:"term"`
+	Index uint64 `json:"index"`
+}
+
+// covers reports whether a log ending at p is at least as up to date as
+// one ending at q, by Raft's rule (§5.4.1): a later last term, or the same
+// term and at least as long.
+func (p logPosition) covers(q logPosition) bool {
+	return p.Term > q.Term || p.Term == q.Term && p.Index >= q.Index
 }
 
 // SetHeartbeatHandler wraps raft's handler in the guard.

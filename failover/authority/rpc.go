@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,12 +17,15 @@ import (
 // The forwarding RPC on the 0xF2 channel: a follower opens a stream to
 // the leader, writes one JSON request, reads one JSON response and closes
 // the stream. hashicorp/raft only applies on the leader, hence this.
+// Any member answers kindPosition: where its raft log ends, which a
+// member without raft state asks before it votes (refuseAmnesiacVote).
 
 type requestKind string
 
 const (
-	kindApply  requestKind = "apply"
-	kindVerify requestKind = "verify"
+	kindApply    requestKind = "apply"
+	kindVerify   requestKind = "verify"
+	kindPosition requestKind = "position"
 )
 
 // request is one forwarded call.
@@ -42,9 +46,10 @@ const (
 )
 
 type response struct {
-	State      *State `json:"state,omitempty"`
-	Error      string `json:"error,omitempty"`
-	ErrorClass string `json:"error_class,omitempty"`
+	State      *State       `json:"state,omitempty"`
+	Position   *logPosition `json:"position,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	ErrorClass string       `json:"error_class,omitempty"`
 }
 
 // maxMessage bounds a request or response (the state is a few KiB).
@@ -165,6 +170,21 @@ func (a *Authority) handleRPC(ctx context.Context, conn net.Conn) {
 		a.logger.Debug("bad forwarded request", "peer", conn.RemoteAddr().String(), "err", err)
 		return
 	}
+	if req.Kind == kindPosition {
+		var resp response
+		if r := a.raft.Load(); r == nil {
+			resp.Error, resp.ErrorClass = "raft is not running", errClassOther
+		} else if pos, err := lastPosition(r); err != nil {
+			resp.Error, resp.ErrorClass = err.Error(), errClassOther
+		} else {
+			resp.Position = &pos
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(transportIOWait))
+		if werr := json.NewEncoder(conn).Encode(resp); werr != nil {
+			a.logger.Debug("answer a position request", "peer", conn.RemoteAddr().String(), "err", werr)
+		}
+		return
+	}
 	wait := time.Duration(req.TimeoutMS) * time.Millisecond
 	if wait <= 0 || wait > defaultDeadline {
 		wait = defaultDeadline
@@ -202,4 +222,46 @@ func (a *Authority) handleRPC(ctx context.Context, conn net.Conn) {
 	if werr := json.NewEncoder(conn).Encode(resp); werr != nil {
 		a.logger.Debug("answer forwarded request", "peer", conn.RemoteAddr().String(), "err", werr)
 	}
+}
+
+// lastPosition is where r's log ends, as raft compares logs in an election:
+// its last entry, or its last snapshot when that is later.
+func lastPosition(r *raft.Raft) (logPosition, error) {
+	stats := r.Stats()
+	var v [4]uint64
+	for i, key := range []string{"last_log_term", "last_log_index", "last_snapshot_term", "last_snapshot_index"} {
+		n, err := strconv.ParseUint(stats[key], 10, 64)
+		if err != nil {
+			return logPosition{}, fmt.Errorf("authority: raft stats %s %q: %w", key, stats[key], err)
+		}
+		v[i] = n
+	}
+	log, snap := logPosition{Term: v[0], Index: v[1]}, logPosition{Term: v[2], Index: v[3]}
+	if snap.Index > log.Index {
+		return snap, nil
+	}
+	return log, nil
+}
+
+// peerPosition asks the member whose gossip address is addr where its raft
+// log ends, waiting at most wait. A member that does not answer with a
+// position (down, cut off, or older and without kindPosition) is an error.
+func peerPosition(layer *trackedLayer, addr string, wait time.Duration) (logPosition, error) {
+	conn, err := layer.dial(addr, wait)
+	if err != nil {
+		return logPosition{}, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(wait))
+	if err := json.NewEncoder(conn).Encode(request{Kind: kindPosition, TimeoutMS: wait.Milliseconds()}); err != nil {
+		return logPosition{}, fmt.Errorf("send to %s: %w", addr, err)
+	}
+	var resp response
+	if err := json.NewDecoder(io.LimitReader(conn, maxMessage)).Decode(&resp); err != nil {
+		return logPosition{}, fmt.Errorf("read from %s: %w", addr, err)
+	}
+	if resp.Error != "" || resp.Position == nil {
+		return logPosition{}, fmt.Errorf("%s answered no position: %q", addr, resp.Error)
+	}
+	return *resp.Position, nil
 }
