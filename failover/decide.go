@@ -1644,6 +1644,19 @@ func decideLocal(in localInput) localPlan {
 		// until the group fails over (the chaos suite caught a loop that
 		// demoted it again every few milliseconds).
 		switch {
+		case in.EmptyTo != "" && in.Obs.Role == monitor.RolePrimary && in.SelfAddr != "":
+			// Still a primary: it points at itself first, at once. The
+			// demotion to the best replica waits for a Verify (seconds
+			// while Raft elects), and meanwhile a replica still
+			// configured to follow it reconnects by itself and
+			// full-syncs what it restarted with; pointing at itself, it
+			// refuses that sync (NOMASTERLINK). The demotion follows on
+			// the next pass. Chaos seed 4018 (N=5): b's Redis, epoch 8's
+			// primary, restarted from a 26 s old RDB; its sidecar judged
+			// it empty at 65.85 s and demoted it to c only at 66.36 s,
+			// and at 66.22 s c's Redis, the one replica holding 15
+			// WAIT-confirmed retry-queue INCRs, full-synced from it.
+			p.Detach = true
 		case in.EmptyTo != "":
 			if in.Obs.Role != monitor.RoleReplica || in.Obs.MasterAddr != in.EmptyTo {
 				p.DemoteTo = in.EmptyTo

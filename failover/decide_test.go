@@ -462,6 +462,21 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true, DemoteTo: "c:6379"},
 		},
 		{
+			// Chaos seed 4018 (N=5): the demotion waits for a Verify, and
+			// c's Redis, still following b's, full-synced its stale RDB
+			// meanwhile.
+			name: "seed 4018: empty restart still a primary, a replica to follow: it points at itself first",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				Empty: true, EmptyTo: "c:6379", SelfAddr: "a:6379"},
+			want: localPlan{Fence: true, Detach: true},
+		},
+		{
+			name: "seed 4018: empty restart pointing at itself: then pointed at the best replica",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				Empty: true, EmptyTo: "c:6379", SelfAddr: "a:6379", Fenced: true},
+			want: localPlan{Unfence: true, DemoteTo: "c:6379"},
+		},
+		{
 			name: "empty restart already following the best replica: nothing more, and no promotion",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "c:6379"), LastContact: t0,
 				Empty: true, EmptyTo: "c:6379", Fenced: true},
