@@ -547,9 +547,25 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 // Redis was last heard answering, whichever is later (chaos seed 8, N=3:
 // the old primary came back from its AOF 20.1 s after the failover began,
 // 4 s after it was killed).
+//
+// An old primary whose last report shows its Redis answering with no key
+// holds none of those writes (whatever it had, its next load or sync
+// replaced), so its answers do not extend the wait, as forkFloor waits
+// for no primary last seen without the data. Chaos seed 4516 (N=3): b,
+// epoch 4's primary, was wiped; its Redis, back empty on a new history,
+// answered every second to the end, and the wait it renewed kept a, the
+// one Redis left with data (12 KB before epoch 5's fork: c, epoch 5's
+// primary, was wiped too), from ever replacing c: no writable primary for
+// the last 45 s and 176 retry-queue INCRs never applied.
 func behindFork(st groupState, peers map[string]peerView, now time.Time, p params) bool {
-	return p.MinReplicas >= 1 && st.Fork > 0 && st.ForkReplID != "" &&
-		now.Sub(later(st.Started, peers[st.Previous].UpAt)) < durableWait(p)
+	if p.MinReplicas < 1 || st.Fork <= 0 || st.ForkReplID == "" {
+		return false
+	}
+	since := st.Started
+	if pv := peers[st.Previous]; !(pv.Rep.Obs.Reachable && pv.Rep.Obs.Keys == 0) {
+		since = later(since, pv.UpAt)
+	}
+	return now.Sub(since) < durableWait(p)
 }
 
 // primaryHolds reports, with min_replicas, whether the promoted primary

@@ -1309,6 +1309,7 @@ func TestBehindForkPrefersHolder(t *testing.T) {
 		t.Fatalf("promoted %s, want a wait", d.Target)
 	}
 	old := rep("a", 0)
+	old.Rep.Obs.Keys = 2500 // back from its AOF (seed 8); one with no key holds nothing to wait for (seed 4516)
 	old.Received, old.UpAt = t0.Add(-time.Minute), t0.Add(-durableWait(p)+time.Second)
 	peers["a"] = old
 	st.Started = t0.Add(-time.Hour)
@@ -1319,6 +1320,42 @@ func TestBehindForkPrefersHolder(t *testing.T) {
 	peers["a"] = old
 	if d := decideLeader(t0, st, peers, p, ""); d.Target != "b" {
 		t.Fatalf("target %q after the durable wait, want b (excluded %v)", d.Target, d.Excluded)
+	}
+}
+
+// An old primary answering with no key holds none of the writes before the
+// fork: its answers do not renew behindFork's wait. Chaos seed 4516 (N=3):
+// b, epoch 4's primary, and c, epoch 5's, were both wiped; b's Redis, back
+// empty on a new history, answered to the end, and a, the one Redis left
+// with data (61982 on epoch 4's history, before epoch 5's fork at 74423),
+// was held "before fork" for good: no writable primary for the last 45 s.
+func TestBehindForkNotRenewedByAnEmptyOldPrimarySeed4516(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 5, Primary: "c", Previous: "b", Promoted: true, Started: t0.Add(-41 * time.Second),
+		Fork: 74423, ForkReplID: "b778", Members: members("a", "b", "c"),
+		PastForks: []pastFork{{Epoch: 4, New: "b", ReplID: "df30", Offset: 61982, Start: t0.Add(-45 * time.Second)}}}
+	a := down(rep("a", 61982), "c", 5) // detached, pointing at itself
+	a.Rep.Obs.ReplID, a.Rep.Obs.LinkUp, a.Rep.Obs.Keys = "b778", false, 900
+	a.UpAt = t0
+	b := down(rep("b", 0), "c", 5) // back from its wiped AOF, pointing at itself
+	b.Rep.Obs.ReplID, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = "99b5", false, false
+	b.UpAt = t0
+	c := down(rep("c", 0), "c", 5) // wiped, back as a replica of a from its initial config
+	c.Rep.Obs.ReplID, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = "465c", false, false
+	c.UpAt = t0
+	peers := map[string]peerView{"a": a, "b": b, "c": c}
+	if d := decideLeader(t0, st, peers, p, ""); d.Action != leaderPromote || d.Target != "a" {
+		t.Fatalf("target %q action %v excluded %v, want a promoted: b's empty Redis holds nothing to wait for", d.Target, d.Action, d.Excluded)
+	}
+	// An old primary whose Redis answers with keys (back from its AOF,
+	// seed 8) or keys unknown still renews the wait.
+	for _, keys := range []int64{2500, -1} {
+		b.Rep.Obs.Keys = keys
+		peers["b"] = b
+		if d := decideLeader(t0, st, peers, p, ""); d.Target == "a" || d.Excluded["a"] != whyBeforeFork {
+			t.Fatalf("old primary with %d keys: target %q excluded %v, want a held before the fork", keys, d.Target, d.Excluded)
+		}
 	}
 }
 
