@@ -3248,9 +3248,6 @@ func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
 		}
 		return peers
 	}
-	edit := func(name string, f func(v *peerView)) func(map[string]peerView) {
-		return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
-	}
 	for _, tt := range []struct {
 		name        string
 		now         float64
@@ -3259,18 +3256,18 @@ func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
 		want        string // "" for a wait for c
 	}{
 		{"c's Redis down 5.5 s, b past epoch 5's fork on the history it left: wait for c", 65.546, 1, nil, ""},
-		{"b on an older left history (epoch 4's)", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "5DA3" }), ""},
-		{"b past the fork on the history c's promotion left: the holder", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "6429" }), "b"},
-		{"c's Redis back, not judged yet: still wait for c", 65.7, 1, edit("c", func(c *peerView) {
+		{"b on an older left history (epoch 4's)", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "5DA3" }), ""},
+		{"b past the fork on the history c's promotion left: the holder", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "6429" }), "b"},
+		{"c's Redis back, not judged yet: still wait for c", 65.7, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A", Keys: 2330}
 			c.Rep.Unsure = true
 		}), ""},
-		{"b on a history no promotion left (back from its AOF): the holder", 65.546, 1, edit("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" }), "b"},
-		{"c's Redis came back empty: the holder", 65.546, 1, edit("c", func(c *peerView) {
+		{"b on a history no promotion left (back from its AOF): the holder", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" }), "b"},
+		{"c's Redis came back empty: the holder", 65.546, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Empty = true
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A"}
 		}), "b"},
-		{"c's Redis answers as a replica: the holder", 65.546, 1, edit("c", func(c *peerView) {
+		{"c's Redis answers as a replica: the holder", 65.546, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", ReplID: "9E5A"}
 		}), "b"},
 		{"ten down_after after c last answered: the holder", 80.1, 1, nil, "b"},
@@ -3335,9 +3332,6 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 		}
 		return peers
 	}
-	edit := func(name string, f func(v *peerView)) func(map[string]peerView) {
-		return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
-	}
 	for _, tt := range []struct {
 		name        string
 		now         float64
@@ -3347,17 +3341,17 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 	}{
 		{"a's Redis seen past its fork 8.9 s ago, b at the fork on the history a's promotion left: wait for a", 66.266, 1, nil, ""},
 		{"b past the fork on that history (the deposed primary's tail) lacks a's writes too: wait for a", 66.266, 1,
-			edit("b", func(b *peerView) { b.Rep.Obs.Offset = 75000 }), ""},
-		{"a's Redis back from its AOF, judged: wait for a", 67.95, 1, edit("a", func(a *peerView) {
+			editPeer("b", func(b *peerView) { b.Rep.Obs.Offset = 75000 }), ""},
+		{"a's Redis back from its AOF, judged: wait for a", 67.95, 1, editPeer("a", func(a *peerView) {
 			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401", Keys: 1100}
 			a.UpAt = at(67.95)
 		}), ""},
 		{"a seen only at its fork, nothing taken since: b", 66.266, 1,
-			edit("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 73162, At: at(57.4)} }), "b"},
+			editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 73162, At: at(57.4)} }), "b"},
 		{"a's sidecar saw nothing after its last report at 44.2 s: the wait lapsed, b", 66.266, 1,
-			edit("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} }), "b"},
+			editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} }), "b"},
 		{"ten down_after after a's sidecar last saw its Redis: b", 77.4, 1, nil, "b"},
-		{"a's Redis came back empty: b", 66.266, 1, edit("a", func(a *peerView) {
+		{"a's Redis came back empty: b", 66.266, 1, editPeer("a", func(a *peerView) {
 			a.Rep.Empty = true
 			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401"}
 		}), "b"},
@@ -3370,4 +3364,9 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "a")
 		})
 	}
+}
+
+// editPeer returns an edit of a table row's peer views: f changes name's.
+func editPeer(name string, f func(v *peerView)) func(map[string]peerView) {
+	return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
 }
