@@ -60,7 +60,6 @@ type core struct {
 	gateBusy    bool
 	verdict     *verdict        // this sidecar's gate's last verdict
 	foreign     map[string]bool // members whose Redis a foreign check runs on
-	foreignAt   time.Time
 	// unjudgedSince: since when checks of the primary's Redis at
 	// unjudgedEpoch have seen it restarted unjudged (pauseUnjudgedPrimary),
 	// zero when they do not; pausedUnjudged: the last check paused it (the
