@@ -114,9 +114,20 @@ func DefaultConfig() Config {
 		FlapWindow:        10 * time.Minute,
 		ShutdownHandover:  10 * time.Second,
 		SwitchoverTimeout: 10 * time.Second,
-		Authority:         authority.DefaultConfig(),
+		Authority:         untimed(authority.DefaultConfig()),
 	}
 }
+
+// untimed leaves the raft timings to Timed, which derives them from
+// down_after when the sidecar starts.
+func untimed(c authority.Config) authority.Config {
+	c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout = 0, 0, 0
+	return c
+}
+
+// AuthorityConfig is the authority's configuration with the raft timings
+// left at 0 derived from DownAfter.
+func (c Config) AuthorityConfig() authority.Config { return c.Authority.Timed(c.DownAfter) }
 
 // Validate reports every problem, each naming its key and value.
 func (c Config) Validate() error {
@@ -163,7 +174,7 @@ func (c Config) Validate() error {
 	if c.SwitchoverTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("failover.switchover_timeout (%s) must be positive", c.SwitchoverTimeout))
 	}
-	errs = append(errs, c.Authority.Validate())
+	errs = append(errs, c.AuthorityConfig().Validate())
 	return errors.Join(errs...)
 }
 

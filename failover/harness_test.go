@@ -265,7 +265,7 @@ func (g *group) start(n *node) {
 		t.Fatal(err)
 	}
 	var fo *failover.Failover
-	auth, err := authority.New(g.cfg.Authority, logger, reg, authority.Deps{
+	auth, err := authority.New(g.cfg.AuthorityConfig(), logger, reg, authority.Deps{
 		DataDir: n.dir,
 		Self:    authority.Member{Name: n.name, RedisAddr: n.relay.Addr(), Priority: n.priority},
 		Raft:    rl,

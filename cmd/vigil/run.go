@@ -146,7 +146,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		Priority:     cfg.Redis.Priority,
 	}
 	var fo *failover.Failover
-	auth, err := authority.New(cfg.Failover.Authority, logger, reg, authority.Deps{
+	auth, err := authority.New(cfg.Failover.AuthorityConfig(), logger, reg, authority.Deps{
 		DataDir: cfg.Node.DataDir,
 		Self: authority.Member{Name: self.Name, RedisAddr: self.Addr, SentinelAddr: self.SentinelAddr,
 			HTTPAddr: self.HTTPAddr, Priority: self.Priority},

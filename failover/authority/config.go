@@ -28,16 +28,19 @@ type Config struct {
 	// RaftHeartbeatTimeout is how long a follower goes without hearing from
 	// the leader before it calls an election (raft waits a random time
 	// between one and two of these). It bounds how fast a dead leader is
-	// replaced; too short on a loaded host causes needless elections.
+	// replaced; too short on a loaded host causes needless elections, and
+	// the leader sends every follower a heartbeat each tenth of it, most of
+	// an idle sidecar's CPU. 0 derives it from failover.down_after (Timed).
 	RaftHeartbeatTimeout time.Duration `koanf:"raft_heartbeat_timeout"`
 
 	// RaftElectionTimeout is how long a candidate waits for votes before it
-	// retries (again randomised up to twice this).
+	// retries (again randomised up to twice this). 0: the heartbeat timeout.
 	RaftElectionTimeout time.Duration `koanf:"raft_election_timeout"`
 
 	// RaftLeaderLeaseTimeout is how long a leader keeps leading without
 	// hearing from a majority. It must not exceed RaftHeartbeatTimeout, so
 	// a cut-off leader steps down before the others elect a new one.
+	// 0: three quarters of the heartbeat timeout.
 	RaftLeaderLeaseTimeout time.Duration `koanf:"raft_leader_lease_timeout"`
 
 	// RaftCommitTimeout is how often (randomised up to twice this) an
@@ -69,6 +72,25 @@ func DefaultConfig() Config {
 		RaftSnapshotInterval:   time.Minute,
 		RaftSnapshotThreshold:  1024,
 	}
+}
+
+// Timed fills the raft timings left at 0 from the primary's down_after:
+// the heartbeat timeout is a fifth of it, at least 200 ms and at most 1 s,
+// so a dead leader is replaced (one to two heartbeat timeouts and an
+// election) well within down_after, while a slower detection setting does
+// not pay for heartbeats it cannot use; the election timeout equals it and
+// the leader lease is three quarters of it. Values set explicitly stay.
+func (c Config) Timed(downAfter time.Duration) Config {
+	if c.RaftHeartbeatTimeout == 0 {
+		c.RaftHeartbeatTimeout = min(max(downAfter/5, 200*time.Millisecond), time.Second)
+	}
+	if c.RaftElectionTimeout == 0 {
+		c.RaftElectionTimeout = c.RaftHeartbeatTimeout
+	}
+	if c.RaftLeaderLeaseTimeout == 0 {
+		c.RaftLeaderLeaseTimeout = c.RaftHeartbeatTimeout * 3 / 4
+	}
+	return c
 }
 
 // Validate reports every problem of c, each naming the key and the bad value.
