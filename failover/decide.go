@@ -72,6 +72,8 @@ type pastFork struct {
 	ReplID string // the history it left
 	Offset int64  // where it left it
 	Start  time.Time
+	// NewReplID is the history it began ("" when not recorded).
+	NewReplID string
 }
 
 // switchoverIntent is a committed switchover: From hands over to To.
@@ -366,7 +368,14 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 		out = append(out, candidate{Name: name, Addr: r.Addr, Priority: r.Priority, Fresh: true, Reachable: true,
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys})
 	}
+	led := ledHolders(st, peers, out)
 	slices.SortFunc(out, func(a, b candidate) int {
+		if a, b := led[a.Name], led[b.Name]; a != b {
+			if a {
+				return -1
+			}
+			return 1
+		}
 		if c := cmp.Compare(b.Keys, a.Keys); c != 0 {
 			return c
 		}
@@ -376,6 +385,49 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 		return cmp.Compare(a.Name, b.Name)
 	})
 	return out
+}
+
+// ledHolders are the holders that rank before the others whatever their
+// keys: while the committed primary has not promoted, those whose Redis
+// stands on the history the newest recorded promotion began (the last
+// promoted primary's own: that Redis is that primary, deposed and pointing
+// at itself, or followed it there), at or past where it began and at
+// least as far as any other holder's sidecar last knew its Redis. Such a
+// Redis proves it holds everything that primary acknowledged up to its
+// offset. A holder on a history no recorded promotion began proves nothing
+// (an AOF restart begins a new one at 0): its keys may be an older data
+// set plus what a deposed primary took past the fork, which the documented
+// loss bound gives up, and counted against the led primary's data they
+// chose it. Chaos seed 4705 (N=3): epoch 3 named c, which never promoted;
+// b's Redis, epoch 2's primary, pointed at itself at 47163 on the history
+// epoch 2 began at 44477, with every write epoch 2 acknowledged and 8
+// retry-queue INCRs; a's, epoch 1's deposed primary back from its AOF (a
+// new history at 0), held 720 keys, 54 of them writes it acknowledged after
+// a partition cut it off, past epoch 2's fork. The leader promoted a for
+// its keys, and b's Redis full-synced from it: its writes no recorded fork
+// could capture. Holders on histories no promotion began (chaos seeds 4,
+// 101, 507) still rank by keys.
+func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
+	if st.Promoted || len(st.PastForks) == 0 {
+		return nil
+	}
+	f := st.PastForks[len(st.PastForks)-1]
+	if f.NewReplID == "" {
+		return nil
+	}
+	var led map[string]bool
+	for _, h := range hs {
+		o := peers[h.Name].Rep.Obs
+		if o.ReplID != f.NewReplID || o.Offset < f.Offset ||
+			slices.ContainsFunc(hs, func(x candidate) bool { return x.Name != h.Name && x.Offset > o.Offset }) {
+			continue
+		}
+		if led == nil {
+			led = map[string]bool{}
+		}
+		led[h.Name] = true
+	}
+	return led
 }
 
 // durableFloor is, with min_replicas, the highest offset a replica other
@@ -921,8 +973,9 @@ func promotedProcess(cur redisIdentity, p promotion) bool {
 // Redis that came back from a snapshot taken before its own promotion
 // (0 < offset < fork). A restart from an AOF begins its offsets again at
 // 0 and keeps its data: only replicas beyond its promotion can tell about
-// it. The process promoted then, never restarted since, holds everything
-// (promotedProcess).
+// it, and not those of the promoted process that hold no more keys
+// (aofKeptPromotedHistory). The process promoted then, never restarted
+// since, holds everything (promotedProcess).
 func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) restartVerdict {
 	fork := p.Fork
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
@@ -930,6 +983,9 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 	}
 	best, ahead, richer := int64(-1), false, false
 	for _, r := range replicas {
+		if aofKeptPromotedHistory(cur, p, r) {
+			continue
+		}
 		if r.ReplID != cur.ReplID {
 			best = max(best, r.Offset)
 			richer = richer || cur.Keys >= 0 && r.Keys > cur.Keys
@@ -1004,6 +1060,25 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartUnknown
 	}
 	return restartNone
+}
+
+// aofKeptPromotedHistory reports whether replica r, on the history the
+// primary's own promotion began (p.NewReplID), says nothing against cur, a
+// restart from its AOF (offset 0, keys): only the promoted process wrote
+// that history, and its AOF, which a kill does not cut short, holds all it
+// wrote, so a replica of it holds a prefix of cur's data whatever its
+// offset. The keys guard against an AOF begun afresh since (the Redis
+// wiped, or full-synced from less): r then holds more keys than cur. Chaos
+// seed 4713 (N=3): c's Redis, epoch 2's primary (promoted at 72029,
+// beginning 97d3d587), restarted from its AOF twice; in between it led
+// 1c9274 and applied 29 retry-queue INCRs that b's Redis acknowledged.
+// After the second restart c's restarted sidecar called it empty against
+// a's Redis at 145392 on 97d3d587, beyond the promotion but behind what
+// c's Redis had led (154997), and pointed it at a: a full sync erased the
+// INCRs, and b's Redis, the last copy, later full-synced from c.
+func aofKeptPromotedHistory(cur redisIdentity, p promotion, r replicaPos) bool {
+	return cur.Offset == 0 && cur.Keys > 0 && p.NewReplID != "" && r.ReplID == p.NewReplID && cur.ReplID != p.NewReplID &&
+		r.Keys > 0 && r.Keys <= cur.Keys
 }
 
 // leaderAction is what the Raft leader's sidecar decides to commit.

@@ -2830,6 +2830,45 @@ func TestJudgeRestartPromotedProcessSeed710(t *testing.T) {
 	}
 }
 
+// Chaos seed 4713 (N=3): c's Redis, epoch 2's primary, promoted at 72029
+// beginning 97d3d587, restarted from its AOF (1c9274, where b's Redis
+// acknowledged 29 retry-queue INCRs at 6071) and again (243131, offset 0,
+// every key kept: base 0 keys, one incr file since its first sync). c's
+// restarted sidecar judged it against a's Redis (2141 keys), a
+// replica of the promoted process at 145392, and called it empty: it
+// full-synced from a, and the INCRs were gone.
+func TestJudgeRestartAOFKeepsItsPromotedHistorySeed4713(t *testing.T) {
+	recorded := promotion{Fork: 72029, ForkReplID: "8c0292", NewReplID: "97d3d587"}
+	cur := redisIdentity{RunID: "c-run3", ReplID: "243131", Offset: 0, Keys: 2310}
+	a := replicaPos{ReplID: "97d3d587", Offset: 145392, Keys: 2141}
+	b := replicaPos{ReplID: "1c9274", Offset: 6071, Keys: 2310}
+	for _, tt := range []struct {
+		name     string
+		prev     redisIdentity
+		cur      redisIdentity
+		p        promotion
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 4713: a replica of the promoted process beyond the fork, fewer keys", redisIdentity{}, cur, recorded, []replicaPos{a, b}, restartNone},
+		{"seed 4713, only that replica", redisIdentity{}, cur, recorded, []replicaPos{a}, restartNone},
+		{"that replica holds more keys: the AOF was begun afresh since", redisIdentity{}, cur, recorded,
+			[]replicaPos{{ReplID: "97d3d587", Offset: 145392, Keys: 2400}, b}, restartEmpty},
+		{"that replica's keys not known", redisIdentity{}, cur, recorded,
+			[]replicaPos{{ReplID: "97d3d587", Offset: 145392, Keys: -1}, b}, restartEmpty},
+		{"the new history not recorded", redisIdentity{}, cur, promotion{Fork: 72029, ForkReplID: "8c0292"}, []replicaPos{a, b}, restartEmpty},
+		{"restarted without keys", redisIdentity{}, redisIdentity{RunID: "c-run3", ReplID: "243131"}, recorded, []replicaPos{a, b}, restartEmpty},
+		{"a replica on another history beyond the fork still tells", redisIdentity{}, cur, recorded,
+			[]replicaPos{a, {ReplID: "8c0292", Offset: 80000, Keys: 2000}}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(tt.prev, tt.cur, tt.p, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Chaos seed 2201 (N=5): c, epoch 6's primary, promoted at 49045 on e's
 // history 2af384, was killed without persistence and came back from the
 // RDB of its full sync from e (28457 on 2af384). Redis 7.0 restarting as a
@@ -3369,4 +3408,59 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 // editPeer returns an edit of a table row's peer views: f changes name's.
 func editPeer(name string, f func(v *peerView)) func(map[string]peerView) {
 	return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
+}
+
+// Chaos seed 4705 (N=3), the leader b's view at 49.23 s: epoch 3 named c
+// (32.9 s), which never promoted (its Redis made a primary at 47095 on
+// 2cfac406, its promotion never committed). b's Redis, epoch 2's primary
+// (promoted at 44477 on 42aa4b4a, leading a3b7bc3a), points at itself at
+// 47163 on a3b7bc3a with every write epoch 2 acknowledged; a's, epoch 1's
+// deposed primary, came back from its AOF on a new history (8630ca9a at
+// 0) with 720 keys, 54 of them writes it took past epoch 2's fork after a
+// partition cut it off. The leader promoted a for its keys and b's Redis
+// full-synced from it. A holder on the history the newest recorded
+// promotion began, at or past where it began, ranks first.
+func TestHolderOnTheLastPromotedHistoryOutranksAnAOFHolderSeed4705(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 49.23) * float64(time.Second))) }
+	fork := pastFork{Epoch: 2, New: "b", ReplID: "42aa4b4a", Offset: 44477, Start: at(16.05), NewReplID: "a3b7bc3a"}
+	mk := func(bReplID string, bOffset, aKnown int64) map[string]peerView {
+		a := rep("a", 0) // back from its AOF, pointing at itself: no provable position
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp = 3, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "8630ca9a", 720
+		a.UpAt = t0
+		if aKnown > 0 {
+			a.Known = knownOffset{Epoch: 2, Offset: aKnown, At: at(30)}
+		}
+		b := rep("b", bOffset) // epoch 2's primary, detached
+		b.Rep.Epoch, b.Rep.Obs.MasterAddr, b.Rep.Obs.Synced, b.Rep.Obs.LinkUp = 3, "b:6379", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = bReplID, 683
+		b.Known, b.UpAt = knownOffset{Epoch: 2, Offset: bOffset, At: at(29.7)}, t0
+		c := rep("c", 47095) // named, never promoted: its Redis made a primary
+		c.Rep.Epoch, c.Rep.Obs.Role, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = 3, monitor.RolePrimary, "2cfac406", 683
+		c.UpAt = t0
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name    string
+		forks   []pastFork
+		bReplID string
+		bOffset int64
+		aKnown  int64
+		want    string
+	}{
+		{"b on the history epoch 2 began: b", []pastFork{fork}, "a3b7bc3a", 47163, 0, "b"},
+		{"no history recorded as begun (older entries): the most keys", func() []pastFork { f := fork; f.NewReplID = ""; return []pastFork{f} }(), "a3b7bc3a", 47163, 0, "a"},
+		{"b on another history: the most keys", []pastFork{fork}, "other", 47163, 0, "a"},
+		{"another holder known further on: the most keys", []pastFork{fork}, "a3b7bc3a", 47163, 48000, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := groupState{Epoch: 3, Primary: "c", Started: at(32.93), Previous: "b", Members: members("a", "b", "c"), PastForks: tt.forks}
+			d := decideLeader(at(49.23), st, mk(tt.bReplID, tt.bOffset, tt.aKnown), p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q, stuck %v)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.Stuck)
+			}
+		})
+	}
 }

@@ -303,7 +303,8 @@ func group(st authority.State) groupState {
 	g.Previous = st.Previous
 	for _, h := range st.History {
 		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
-			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Offset: h.ForkOffset, Start: h.Start})
+			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Offset: h.ForkOffset, Start: h.Start,
+				NewReplID: h.NewReplID})
 		}
 	}
 	if s := st.Switchover; s != nil {
