@@ -1,6 +1,7 @@
 package retryq
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,33 @@ func TestLimiter(t *testing.T) {
 	}
 	if n, _ := newLimiter(0, 50).take(50, t0); n != 50 {
 		t.Fatalf("unlimited: %d, want 50", n)
+	}
+}
+
+func TestConfirmPlan(t *testing.T) {
+	replica := []any{"127.0.0.1", "7001", "1234"}
+	for _, tc := range []struct {
+		name        string
+		role        []any
+		minReplicas int
+		wait        bool
+		err         error
+	}{
+		{"a primary with a replica waits for it", []any{"master", int64(1234), []any{replica}}, 1, true, nil},
+		{"also when it may run alone", []any{"master", int64(1234), []any{replica}}, 0, true, nil},
+		{"a lone primary meant to be alone confirms", []any{"master", int64(1234), []any{}}, 0, false, nil},
+		{"CONFIG refused: as before, a lone primary confirms", []any{"master", int64(1234), []any{}}, -1, false, nil},
+		// Chaos seed 4705: the only copy would be deleted from the queue.
+		{"a lone primary that should have a replica does not", []any{"master", int64(1234), []any{}}, 1, false, errNoReplica},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wait, err := confirmPlan(tc.role, tc.minReplicas)
+			if wait != tc.wait || !errors.Is(err, tc.err) {
+				t.Errorf("confirmPlan = %v, %v; want %v, %v", wait, err, tc.wait, tc.err)
+			}
+		})
+	}
+	if _, err := confirmPlan([]any{"slave", "127.0.0.1", int64(7000), "connected", int64(1)}, 0); err == nil {
+		t.Error("a replica confirmed")
 	}
 }

@@ -396,31 +396,40 @@ const confirmWait = time.Second
 var errUnconfirmed = errors.New("retryq: no replica acknowledged the replayed writes")
 
 // confirm returns nil once a replica of the primary behind cn holds what
-// cn wrote, or when the primary has no replica to wait for. An item is
-// deleted from the queue only then: a primary cut off from its replicas
-// still accepts writes until it is fenced, and a failover discards them
-// (chaos seed 4: an INCR the queue applied to such a primary was never
-// applied on the new one). A write of its own comes first, as a batch of
-// items found already applied wrote nothing on cn.
+// cn wrote, or when the primary has no replica to wait for and needs none.
+// An item is deleted from the queue only then: a primary cut off from its
+// replicas still accepts writes until it is fenced, and a failover
+// discards them (chaos seed 4: an INCR the queue applied to such a primary
+// was never applied on the new one). A write of its own comes first, as a
+// batch of items found already applied wrote nothing on cn.
 func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
+	var set *redis.StatusCmd
 	var role *redis.Cmd
-	_, err := cn.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, confirmKey, "1", time.Minute)
+	var need *redis.MapStringStringCmd
+	// The pipeline's error is the first of its commands'; each is read on
+	// its own, as a CONFIG refused by an ACL must not stop the drain.
+	_, _ = cn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.Set(ctx, confirmKey, "1", time.Minute)
 		role = p.Do(ctx, "ROLE")
+		need = p.ConfigGet(ctx, "min-replicas-to-write")
 		return nil
 	})
-	if err != nil {
+	if err := set.Err(); err != nil {
 		return err
 	}
 	r, err := role.Slice()
 	if err != nil {
 		return err
 	}
-	if len(r) < 3 || r[0] != "master" {
-		return fmt.Errorf("retryq: confirm: role %v is not master", r)
+	minReplicas := -1
+	if cfg, err := need.Result(); err == nil {
+		if n, err := strconv.Atoi(cfg["min-replicas-to-write"]); err == nil {
+			minReplicas = n
+		}
 	}
-	if replicas, _ := r[2].([]any); len(replicas) == 0 {
-		return nil // a lone primary: no other copy to wait for
+	mustWait, err := confirmPlan(r, minReplicas)
+	if err != nil || !mustWait {
+		return err
 	}
 	n, err := cn.Wait(ctx, 1, wait).Result()
 	if err != nil {
@@ -430,6 +439,32 @@ func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
 		return errUnconfirmed
 	}
 	return nil
+}
+
+// errNoReplica: the primary lists no replica although its
+// min-replicas-to-write asks for one.
+var errNoReplica = errors.New("retryq: the primary has no replica and its min-replicas-to-write asks for one")
+
+// confirmPlan decides from the primary's ROLE reply and its
+// min-replicas-to-write whether confirm must WAIT for a replica. A lone
+// primary confirms by itself only when it is meant to run alone
+// (min-replicas-to-write 0): one that should have replicas and lists none
+// holds the only copy, which the next failover discards (chaos seed 4705:
+// retry-queue INCRs confirmed on a primary with no replica attached were
+// lost when another Redis was promoted).
+// An unknown setting (-1: CONFIG refused) counts as 0, so a queue draining
+// through a user without CONFIG into a lone primary still drains.
+func confirmPlan(role []any, minReplicas int) (wait bool, err error) {
+	if len(role) < 3 || role[0] != "master" {
+		return false, fmt.Errorf("retryq: confirm: role %v is not master", role)
+	}
+	if replicas, _ := role[2].([]any); len(replicas) > 0 {
+		return true, nil
+	}
+	if minReplicas > 0 {
+		return false, errNoReplica
+	}
+	return false, nil // a lone primary meant to be alone: no other copy to wait for
 }
 
 type replayCall struct {
