@@ -121,7 +121,7 @@ func DefaultConfig() Config {
 // untimed leaves the raft timings to Timed, which derives them from
 // down_after when the sidecar starts.
 func untimed(c authority.Config) authority.Config {
-	c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout = 0, 0, 0
+	c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout, c.RaftCommitTimeout = 0, 0, 0, 0
 	return c
 }
 

@@ -47,6 +47,7 @@ type Config struct {
 	// idle leader sends each follower an append carrying its commit index.
 	// Shorter costs CPU on every node all the time; the authority does not
 	// wait for it to spread a command (it sends a barrier after each one).
+	// 0: a quarter of the heartbeat timeout.
 	RaftCommitTimeout time.Duration `koanf:"raft_commit_timeout"`
 
 	// RaftSnapshotInterval is how often raft checks whether to snapshot,
@@ -78,8 +79,10 @@ func DefaultConfig() Config {
 // the heartbeat timeout is a fifth of it, at least 200 ms and at most 1 s,
 // so a dead leader is replaced (one to two heartbeat timeouts and an
 // election) well within down_after, while a slower detection setting does
-// not pay for heartbeats it cannot use; the election timeout equals it and
-// the leader lease is three quarters of it. Values set explicitly stay.
+// not pay for heartbeats it cannot use; the election timeout equals it,
+// the leader lease is three quarters of it and the commit timeout a
+// quarter (an idle leader's appends cost as much as its heartbeats).
+// Values set explicitly stay.
 func (c Config) Timed(downAfter time.Duration) Config {
 	if c.RaftHeartbeatTimeout == 0 {
 		c.RaftHeartbeatTimeout = min(max(downAfter/5, 200*time.Millisecond), time.Second)
@@ -89,6 +92,9 @@ func (c Config) Timed(downAfter time.Duration) Config {
 	}
 	if c.RaftLeaderLeaseTimeout == 0 {
 		c.RaftLeaderLeaseTimeout = c.RaftHeartbeatTimeout * 3 / 4
+	}
+	if c.RaftCommitTimeout == 0 {
+		c.RaftCommitTimeout = c.RaftHeartbeatTimeout / 4
 	}
 	return c
 }

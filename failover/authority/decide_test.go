@@ -148,25 +148,27 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTimed(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(100)}
+	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(100), RaftCommitTimeout: ms(10)}
 	for _, tc := range []struct {
-		name      string
-		c         Config
-		downAfter time.Duration
-		hb, el, l time.Duration
+		name              string
+		c                 Config
+		downAfter         time.Duration
+		hb, el, l, commit time.Duration
 	}{
-		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150)},
-		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300)},
-		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750)},
-		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750)},
-		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100)},
-		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600)},
+		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(50)},
+		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(100)},
+		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), ms(250)},
+		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), ms(250)},
+		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100), ms(10)},
+		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(200)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.c.Timed(tc.downAfter)
-			if got.RaftHeartbeatTimeout != tc.hb || got.RaftElectionTimeout != tc.el || got.RaftLeaderLeaseTimeout != tc.l {
-				t.Errorf("Timed(%s) = heartbeat %s, election %s, lease %s; want %s, %s, %s", tc.downAfter,
-					got.RaftHeartbeatTimeout, got.RaftElectionTimeout, got.RaftLeaderLeaseTimeout, tc.hb, tc.el, tc.l)
+			if got.RaftHeartbeatTimeout != tc.hb || got.RaftElectionTimeout != tc.el || got.RaftLeaderLeaseTimeout != tc.l ||
+				got.RaftCommitTimeout != tc.commit {
+				t.Errorf("Timed(%s) = heartbeat %s, election %s, lease %s, commit %s; want %s, %s, %s, %s", tc.downAfter,
+					got.RaftHeartbeatTimeout, got.RaftElectionTimeout, got.RaftLeaderLeaseTimeout, got.RaftCommitTimeout,
+					tc.hb, tc.el, tc.l, tc.commit)
 			}
 		})
 	}
