@@ -200,6 +200,13 @@ type knownOffset struct {
 	Epoch  uint64
 	Offset int64
 	At     time.Time
+	// ReplID and Keys are the history and key count its Redis had at that
+	// offset ("" when not reported): a replica out of reach, last seen on
+	// the history the primary's promotion began with no more keys than
+	// the primary's AOF restart, holds nothing it lost
+	// (aofKeptPromotedHistory, chaos seed 4902).
+	ReplID string
+	Keys   int64
 }
 
 // nextKnown is a peer's known offset after report r, received at at: the
@@ -221,11 +228,11 @@ type knownOffset struct {
 // full-synced from it).
 func nextKnown(k knownOffset, r report, at time.Time) knownOffset {
 	if r.Obs.Reachable && r.Obs.Role == monitor.RoleReplica && r.Obs.Synced && !r.Obs.SyncInProgress {
-		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
+		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys}
 	}
 	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Epoch > 0 && r.Name != "" && r.SDownPrimary == r.Name &&
 		!r.Empty && !r.Unsure {
-		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at}
+		return knownOffset{Epoch: r.Epoch, Offset: r.Obs.Offset, At: at, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys}
 	}
 	return k
 }
@@ -238,7 +245,8 @@ func mergeKnown(k knownOffset, r report, at time.Time) knownOffset {
 	if r.KnownEpoch == 0 {
 		return k
 	}
-	own := knownOffset{Epoch: r.KnownEpoch, Offset: r.KnownOffset, At: at.Add(-time.Duration(r.KnownAgoMs) * time.Millisecond)}
+	own := knownOffset{Epoch: r.KnownEpoch, Offset: r.KnownOffset, At: at.Add(-time.Duration(r.KnownAgoMs) * time.Millisecond),
+		ReplID: r.KnownReplID, Keys: r.KnownKeys}
 	if k.At.IsZero() || own.Epoch > k.Epoch || own.Epoch == k.Epoch && own.At.After(k.At) {
 		return own
 	}
@@ -934,7 +942,16 @@ func replicaPositions(self string, peers map[string]peerView, epoch uint64, now 
 		case r.Role == monitor.RoleReplica:
 			out = append(out, replicaPos{ReplID: r.ReplID, Offset: r.Offset, Keys: r.Keys})
 		case !r.Reachable && k.Epoch == epoch && !k.At.IsZero() && now.Sub(k.At) < durableWait(p):
-			out = append(out, replicaPos{Offset: k.Offset, Keys: -1})
+			// With the history and keys it was last seen with, when
+			// reported: known by its offset alone, a stopped replica of
+			// the promoted process holding less counted against that
+			// primary's AOF restart as one on another history beyond the
+			// fork, and the restart was called empty (chaos seed 4902).
+			keys := int64(-1)
+			if k.ReplID != "" {
+				keys = k.Keys
+			}
+			out = append(out, replicaPos{ReplID: k.ReplID, Offset: k.Offset, Keys: keys})
 		}
 	}
 	return out

@@ -2932,6 +2932,56 @@ func TestKnownReplicaOutOfReachJudgesRestartSeed2711(t *testing.T) {
 	}
 }
 
+// Chaos seed 4902 (N=3), b's view at 56.018 s: b's Redis, epoch 2's
+// primary (promoted at 24504 on 893f8732, beginning dc04975d), killed at
+// 43.6 s with the last copy of the 820 writes and 36 retry-queue INCRs it
+// took from 25.9 s, came back from its AOF (offset 0 on d2744c39, its
+// keys) beside a restarted sidecar. a's Redis, wiped, pointed at itself at
+// 0 with no keys; c's, detached at 61107 on dc04975d at 18 s with 898
+// keys, was stopped, its offset known only from c's report. Counted as a
+// replica on another history beyond the fork, it made b's Redis empty: it
+// full-synced c's 898 keys. Known with its history and keys, it is a
+// replica of the promoted process holding no more than the AOF.
+func TestKnownReplicaOnThePromotedHistoryLeavesAOFRestartSeed4902(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 56.018) * float64(time.Second))) }
+	a := rep("a", 0) // wiped, pointing at itself
+	a.Rep.Obs.ReplID, a.Rep.Obs.Keys, a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp = "484f5008", 0, "a:6379", false, false
+	seen := report{Name: "c", Epoch: 2, Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "c:6379", Synced: true,
+		Offset: 61107, ReplID: "dc04975d", Keys: 898}}
+	stopped := report{Name: "c", Epoch: 2, Obs: obsSummary{Reachable: false}}
+	sent := func(replID string, keys int64) report { // c's sidecar's report, with what it last saw
+		r := stopped
+		r.KnownEpoch, r.KnownOffset, r.KnownAgoMs, r.KnownReplID, r.KnownKeys = 2, 61107, 9200, replID, keys
+		return r
+	}
+	for _, tt := range []struct {
+		name  string
+		known knownOffset // b's view of c, from c's reports
+		keys  int64       // b's Redis's
+		empty bool
+	}{
+		{"seed 4902: c's report tells the history and keys it last saw", mergeKnown(knownOffset{}, sent("dc04975d", 898), at(56)), 1700, false},
+		{"b's sidecar saw c's Redis itself before it stopped", mergeKnown(mergeKnown(knownOffset{}, seen, at(46.5)), stopped, at(56)), 1700, false},
+		{"c held more keys: the AOF was begun afresh", mergeKnown(knownOffset{}, sent("dc04975d", 2000), at(56)), 1700, true},
+		{"c on another history", mergeKnown(knownOffset{}, sent("other", 898), at(56)), 1700, true},
+		{"c's sidecar does not send the history", mergeKnown(knownOffset{}, sent("", 0), at(56)), 1700, true},
+		{"b's Redis restarted without keys", mergeKnown(knownOffset{}, sent("dc04975d", 898), at(56)), 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := peerView{Rep: stopped, Received: at(56), Known: tt.known}
+			peers := map[string]peerView{"a": a, "b": rep("b", 0), "c": c}
+			o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "b-run2", ReplID: "d2744c39", Offset: 0, Keys: tt.keys}
+			s := nextIdentity(identities{}, o, identityCtx{Named: true, Epoch: 2, Fork: 24504, ForkReplID: "893f8732", NewReplID: "dc04975d",
+				SelfAddr: "b:6379", Replicas: func() []replicaPos { return replicaPositions("b", peers, 2, t0, p) }, Now: t0, DownAfter: p.DownAfter})
+			if s.Empty != tt.empty || !tt.empty && s.Ident.RunID != "b-run2" {
+				t.Errorf("%+v (replicas %+v), want empty %v", s, replicaPositions("b", peers, 2, t0, p), tt.empty)
+			}
+		})
+	}
+}
+
 // Chaos seed 2714 (N=3), a's view at 21:28:46.191: a's sidecar and Redis
 // were killed at epoch 4 (a named and promoted, no fork recorded: its Redis
 // was a primary already); the Redis came back from its AOF with 36 keys at

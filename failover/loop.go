@@ -682,6 +682,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 	}
 	if k := c.peers[f.self.Name].Known; !k.At.IsZero() {
 		r.KnownEpoch, r.KnownOffset, r.KnownAgoMs = k.Epoch, k.Offset, now.Sub(k.At).Milliseconds()
+		r.KnownReplID, r.KnownKeys = k.ReplID, k.Keys
 	}
 	return r
 }

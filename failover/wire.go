@@ -93,6 +93,10 @@ type report struct {
 	KnownEpoch  uint64 `json:"ke,omitempty"`
 	KnownOffset int64  `json:"ko,omitempty"`
 	KnownAgoMs  int64  `json:"ka,omitempty"`
+	// KnownReplID and KnownKeys: the history and key count its Redis had
+	// then ("" from a sidecar that does not send them).
+	KnownReplID string `json:"kr,omitempty"`
+	KnownKeys   int64  `json:"kk,omitempty"`
 }
 
 // verdict is a candidate's gate's answer about replacing Primary at Epoch.
