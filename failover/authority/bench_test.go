@@ -14,17 +14,18 @@ import (
 // BenchmarkLeaderFailover measures how long a three-node group takes from
 // the moment its leader is cut off (gossip packets, new dials and open raft
 // streams all dropped, as when its host dies) until both other nodes agree
-// on a new leader, with the default raft timings and with faster ones.
+// on a new leader, with the raft timings a sidecar derives from down_after
+// 1 s (heartbeat timeout 200 ms), 2 s (400 ms) and the default 5 s (1 s).
 // Each iteration heals the cut and waits for the group to settle outside
 // the timer.
 //
 //	go test -run '^$' -bench LeaderFailover -benchtime 20x ./failover/authority/
 func BenchmarkLeaderFailover(b *testing.B) {
-	for _, hb := range []time.Duration{300 * time.Millisecond, 200 * time.Millisecond} {
-		b.Run("heartbeat="+hb.String(), func(b *testing.B) {
-			cfg := authConfig(3)
-			cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = hb, hb
-			cfg.RaftLeaderLeaseTimeout = min(cfg.RaftLeaderLeaseTimeout, hb)
+	for _, downAfter := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second} {
+		cfg := authConfig(3)
+		cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout, cfg.RaftLeaderLeaseTimeout, cfg.RaftCommitTimeout = 0, 0, 0, 0
+		cfg = cfg.Timed(downAfter)
+		b.Run(fmt.Sprintf("down_after=%s/heartbeat=%s", downAfter, cfg.RaftHeartbeatTimeout), func(b *testing.B) {
 			benchFailover(b, cfg)
 		})
 	}
