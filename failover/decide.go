@@ -1079,6 +1079,40 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 	return restartNone
 }
 
+// judgeHeard is verdict v of judgeRestart for a sidecar that never saw its
+// Redis hold data (prev zero, as after its own restart) while a registered
+// member has not reported yet (unheard): a verdict that lets the restart
+// stand waits for that member, since a restarted sidecar hears the others
+// one report at a time and the one still missing may hold what the restart
+// lost. The judgement is made once, so deciding on part of the group made
+// it for good. Chaos seed 5108 (N=3): a's node, epoch 3's primary
+// (promoted at 51307 on 734a956e), had its AOF wiped, then was killed; its
+// Redis came back from the fresh AOF with 2 keys at offset 0. Its restarted
+// sidecar judged it 70 ms after joining, with c's report alone (c's Redis
+// wiped, at 0 with no key): no replica beyond the fork, so the AOF restart
+// stood. b's Redis, pointing at itself at 52576 on 734a956e with every
+// acknowledged write since the group began, was heard a moment later, too
+// late; a's and c's sidecars then demoted it into a's Redis and it
+// full-synced 289 keys: the whole data set replaced. An unknown verdict
+// keeps asking, and stands after down_after if the member stays silent.
+func judgeHeard(prev redisIdentity, v restartVerdict, unheard bool) restartVerdict {
+	if v == restartNone && prev.RunID == "" && unheard {
+		return restartUnknown
+	}
+	return v
+}
+
+// unheardMember reports whether a registered member other than self has
+// no report fresh enough for replicaPositions to count it.
+func unheardMember(self string, st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	for name := range st.Members {
+		if pv, ok := peers[name]; name != self && (!ok || !pv.fresh(now, durableWait(p))) {
+			return true
+		}
+	}
+	return false
+}
+
 // aofKeptPromotedHistory reports whether replica r, on the history the
 // primary's own promotion began (p.NewReplID), says nothing against cur, a
 // restart from its AOF (offset 0, keys): only the promoted process wrote

@@ -3514,3 +3514,46 @@ func TestHolderOnTheLastPromotedHistoryOutranksAnAOFHolderSeed4705(t *testing.T)
 		})
 	}
 }
+
+// Chaos seed 5108 (N=3): a's node, epoch 3's primary (promoted at 51307,
+// leaving 734a956e, beginning bc007201), came back from an AOF begun afresh
+// after a wipe: 2 keys at offset 0 on 7d65c3ab. Its restarted sidecar
+// judged it with c's report alone (c's wiped Redis pointing at itself, 0,
+// no key) and let it stand; b's, pointing at itself at 52576 on 734a956e
+// with every write, came a moment later and was demoted into it.
+func TestRestartedSidecarJudgesWithEveryMemberSeed5108(t *testing.T) {
+	o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "a-2", ReplID: "7d65c3ab", Offset: 0, Keys: 2}
+	c := replicaPos{ReplID: "c0ffee00", Offset: 0, Keys: 0}
+	b := replicaPos{ReplID: "734a956e", Offset: 52576, Keys: 650}
+	for _, tt := range []struct {
+		name     string
+		replicas []replicaPos
+		unheard  bool
+		empty    bool
+		unsure   bool
+	}{
+		{"c heard, b not yet", []replicaPos{c}, true, false, true},
+		{"both heard", []replicaPos{c, b}, false, true, false},
+		{"c alone in the group", []replicaPos{c}, false, false, false},
+	} {
+		s := nextIdentity(identities{}, o, identityCtx{Named: true, Epoch: 3, Fork: 51307, ForkReplID: "734a956e", NewReplID: "bc007201",
+			SelfAddr: "a:6379", Replicas: func() []replicaPos { return tt.replicas }, Unheard: func() bool { return tt.unheard },
+			Now: t0, DownAfter: 2 * time.Second})
+		if s.Empty != tt.empty || s.Unsure.IsZero() == tt.unsure || tt.unsure && s.Ident.RunID != "" {
+			t.Errorf("%s: %+v, want empty %v, unsure %v", tt.name, s, tt.empty, tt.unsure)
+		}
+	}
+	// A sidecar that saw its Redis hold data judges as before.
+	if got := judgeHeard(redisIdentity{RunID: "a-1"}, restartNone, true); got != restartNone {
+		t.Errorf("judgeHeard with a known identity = %v, want restartNone", got)
+	}
+	st := groupState{Members: map[string]memberAddrs{"a": {}, "b": {}, "c": {}}}
+	peers := map[string]peerView{"c": {Received: t0}}
+	if !unheardMember("a", st, peers, t0, testParams()) {
+		t.Error("unheardMember: b never reported, want true")
+	}
+	peers["b"] = peerView{Received: t0}
+	if unheardMember("a", st, peers, t0, testParams()) {
+		t.Error("unheardMember: every member reported, want false")
+	}
+}

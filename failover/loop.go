@@ -504,7 +504,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	h := promotionEntry(st)
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID,
 		NewReplID: h.NewReplID, SelfAddr: f.rc.Addr,
-		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
+		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
+		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
 	case c.ids.Lifted:
 		c.ids.Lifted = false
@@ -559,7 +560,10 @@ type identityCtx struct {
 	SelfAddr string
 	// Replicas lists the replicas' positions, asked only when a judgement
 	// is needed.
-	Replicas  func() []replicaPos
+	Replicas func() []replicaPos
+	// Unheard reports whether a registered member has sent no report the
+	// judgement could count (unheardMember); nil: none.
+	Unheard   func() bool
 	LiftAfter time.Duration // emptyLift; 0 while a synced replica could replace it
 	DownAfter time.Duration
 	Now       time.Time
@@ -593,7 +597,8 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			switch judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID}, in.Replicas()) {
+			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID}, in.Replicas())
+			switch judgeHeard(s.Ident, v, in.Unheard != nil && in.Unheard()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
 			case restartUnknown:
