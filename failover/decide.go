@@ -1809,6 +1809,20 @@ func decideLocal(in localInput) localPlan {
 			// full-syncing its data away (chaos seed 10, N=3).
 			p.Detach = true
 		}
+	case named && !st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" &&
+		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr:
+		// Named, not promoted yet, and still configured to follow the
+		// deposed Redis with the link down: it points at itself first
+		// (data and cached position kept; the promotion follows on the
+		// next pass). The promotion's Verify can block for seconds (no
+		// Raft leader), and meanwhile Redis reconnects by itself the
+		// moment the deposed Redis answers again and full-syncs whatever
+		// that one restarted with (chaos seed 5120, N=3: a, named at
+		// epoch 4 and holding b's WAIT-confirmed retry-queue INCRs, was
+		// stopped, then cut off, its promotions failing to verify for
+		// 3 s; b's Redis came back empty and a's full-synced 0 keys
+		// 36 ms before its promotion at epoch 6, which was then refused).
+		p.Detach = true
 	case named && !st.Promoted:
 		p.Promote = true
 	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr && !in.Unsure:

@@ -432,6 +432,28 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Promote: true},
 		},
 		{
+			// Chaos seed 5120 (N=3): a's Redis, named at epoch 4, held
+			// the INCRs and followed b's dead Redis until it came back
+			// empty; it full-synced 0 keys while a's promotion could not
+			// verify.
+			name: "named, not promoted, following the deposed Redis with the link down: it points at itself first",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0, SelfAddr: "a:6379"},
+			want: localPlan{Detach: true},
+		},
+		{
+			name: "named, not promoted, pointing at itself: promote",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, SelfAddr: "a:6379"},
+			want: localPlan{Promote: true},
+		},
+		{
+			name: "named, not promoted, its link to the old primary up (a switchover): promote",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: func() localObs { o := up(monitor.RoleReplica, "b:6379"); o.LinkUp = true; return o }(), LastContact: t0, SelfAddr: "a:6379"},
+			want: localPlan{Promote: true},
+		},
+		{
 			name: "a promotion under way owns the pause",
 			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
 				Obs: up(monitor.RolePrimary, ""), LastContact: t0, Busy: true, Fenced: true},

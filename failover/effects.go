@@ -277,6 +277,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 			why = "empty primary detached: it points at itself so that no replica syncs from it"
 		case c.obs.Role == monitor.RolePrimary:
 			why = "stale primary detached: it points at itself until a primary vouched for can be followed"
+		case gs.Primary == f.self.Name && !gs.Promoted:
+			why = "named replica detached from the deposed primary: it points at itself before its promotion"
 		case !p.Isolated:
 			why = "replica of a deposed primary detached: it points at itself until the committed primary can be followed"
 		}
