@@ -1599,6 +1599,13 @@ type localInput struct {
 	// SelfAddr is the local Redis's address as this sidecar reaches it:
 	// where Detach points it.
 	SelfAddr string
+	// SelfTLS: the local Redis is TLS-only (redis.tls.enabled), so it
+	// replicates over TLS too. Pointed at itself it then stalls: its
+	// replication handshake with itself holds its event loop, and it
+	// answers no client, the sidecar's probe included (found by
+	// TestTLSFailoverThroughSentinelEndpoint when the seed 5120 rule
+	// detached a named replica before every promotion).
+	SelfTLS bool
 	// Keeps: divergent writes are kept (failover.divergent_writes is not
 	// off).
 	Keeps bool
@@ -1809,7 +1816,7 @@ func decideLocal(in localInput) localPlan {
 			// full-syncing its data away (chaos seed 10, N=3).
 			p.Detach = true
 		}
-	case named && !st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" &&
+	case named && !st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr:
 		// Named, not promoted yet, and still configured to follow the
 		// deposed Redis with the link down: it points at itself first

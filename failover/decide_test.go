@@ -442,6 +442,14 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Detach: true},
 		},
 		{
+			// Pointed at itself, a TLS-only Redis stalls in a replication
+			// handshake with itself (TestTLSFailoverThroughSentinelEndpoint).
+			name: "named, not promoted, following the deposed Redis, TLS-only: promote at once",
+			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
+				Obs: up(monitor.RoleReplica, "b:6379"), LastContact: t0, SelfAddr: "a:6379", SelfTLS: true},
+			want: localPlan{Promote: true},
+		},
+		{
 			name: "named, not promoted, pointing at itself: promote",
 			in: localInput{State: func() groupState { s := named; s.Promoted = false; return s }(), Ready: true,
 				Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, SelfAddr: "a:6379"},

@@ -184,7 +184,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy, Promoting: c.promoting,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
+		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SelfTLS: f.rc.TLS.Enabled, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 		PartialRefused: c.partialWait,
 		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs, f.self.Name),
 	}
