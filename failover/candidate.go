@@ -47,6 +47,7 @@ type candidate struct {
 	Synced    bool
 	Offset    int64
 	ReplID    string // the history it follows (master_replid)
+	ReplID2   string // holders: master_replid2, the history before it last became a primary
 	Keys      int64  // DBSIZE, for holders
 }
 

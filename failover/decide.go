@@ -374,7 +374,7 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 			known = k.Offset
 		}
 		out = append(out, candidate{Name: name, Addr: r.Addr, Priority: r.Priority, Fresh: true, Reachable: true,
-			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, Keys: r.Obs.Keys})
+			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, ReplID2: r.Obs.ReplID2, Keys: r.Obs.Keys})
 	}
 	led := ledHolders(st, peers, out)
 	slices.SortFunc(out, func(a, b candidate) int {
@@ -700,8 +700,23 @@ func primaryMayHold(h candidate, st groupState, peers map[string]peerView, now t
 		seen = later(seen, k.At)
 		took = st.Fork > 0 && k.Offset > st.Fork
 	}
-	left := h.ReplID != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return h.ReplID == f.ReplID }) ||
-		took && st.ForkReplID != "" && h.ReplID == st.ForkReplID
+	pastLeft := func(id string) bool {
+		return id != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return id == f.ReplID })
+	}
+	// A holder made a primary on an earlier epoch's left history (its tail
+	// kept, or pointed at itself) began a history of its own, and its
+	// master_replid2 is the left one: it never followed the primary that
+	// promotion made either. Not so a Redis that did, whose master_replid2
+	// is the left history too: it is on a history a recorded promotion
+	// began (or one not recorded: it may be). Chaos seed 5306 (N=3): a's
+	// Redis, stopped through epoch 2's promotion and made a primary at
+	// 21.2 s on the history it left to keep its tail, was promoted as a
+	// holder at 48.6 s, 2.8 s after epoch 4's primary b, holding every
+	// INCR taken since, was stopped; b's Redis resumed 0.7 s later and
+	// full-synced from it.
+	begun := slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return f.NewReplID == "" || h.ReplID == f.NewReplID })
+	left := pastLeft(h.ReplID) || took && st.ForkReplID != "" && h.ReplID == st.ForkReplID ||
+		h.ReplID2 != "" && !begun && pastLeft(h.ReplID2)
 	if !left || !ok || r.Empty || seen.IsZero() || now.Sub(seen) >= durableWait(p) {
 		return false
 	}

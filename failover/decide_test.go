@@ -3485,6 +3485,72 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 	}
 }
 
+// Chaos seed 5306 (N=3), the leader a's view at 48.570 s. Epoch 2 promoted
+// b at 28151, leaving 9861 and beginning 4c7a; epoch 3 promoted c at 54812,
+// leaving 4c7a; epoch 4 promoted b at 54826 on d0cb (its Redis had kept
+// its tail). The retry queues drained 27 INCRs into b's Redis at epoch 2.
+// a's Redis, stopped from 7.0 s to 17.0 s, then made a primary at 21.2 s
+// on 9861 at 28521 to keep its tail (fc31, master_replid2 9861), followed
+// b's with the link down: a holder with 452 keys, lacking every write since
+// epoch 2. b's Redis was stopped at 45.7 s; its sidecar reported it out of
+// reach. When c's sidecar came back (c's Redis wiped, empty), the leader
+// promoted a as a holder; b's Redis resumed 0.7 s later and full-synced
+// from it.
+func TestHolderMadePrimaryOnALeftHistoryWaitsSeed5306(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 48.570) * float64(time.Second))) }
+	st := groupState{Epoch: 4, Primary: "b", Promoted: true, Started: at(44.363), Previous: "c",
+		Members: members("a", "b", "c"), Fork: 54826, ForkReplID: "d0cb",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "9861", Offset: 28151, Start: at(9.015), NewReplID: "4c7a"},
+			{Epoch: 3, New: "c", ReplID: "4c7a", Offset: 54812, Start: at(20.216), NewReplID: "8424"},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 28521), "b", 4) // made a primary on 9861, then re-pointed to b
+		a.Rep.Epoch = 4
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.Keys = "b:6379", false, false, 452
+		a.Rep.Obs.ReplID, a.Rep.Obs.ReplID2 = "fc31", "9861"
+		b := down(rep("b", 0), "b", 4) // its sidecar up, its Redis stopped
+		b.Rep.Epoch = 4
+		b.Rep.Obs = obsSummary{}
+		c := down(rep("c", 0), "b", 4) // back wiped, empty
+		c.Rep.Epoch = 4
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "a:6379", false, false, "e1", 0
+		a.Received, b.Received, c.Received = now, now, now
+		a.UpAt, b.UpAt, c.UpAt = now, at(45.7), now
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b's Redis down 2.9 s, a made a primary on epoch 2's left history: wait for b", 48.570, 1, nil, ""},
+		{"a on the history epoch 3 began (followed c; master_replid2 the history it left): the holder", 48.570, 1, editPeer("a", func(a *peerView) {
+			a.Rep.Obs.ReplID, a.Rep.Obs.ReplID2 = "8424", "4c7a"
+		}), "a"},
+		{"a made a primary on the history b's own promotion left: the holder", 48.570, 1, editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "d0cb" }), "a"},
+		{"a without master_replid2 (back from its AOF): the holder", 48.570, 1, editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "" }), "a"},
+		{"b's Redis came back empty: the holder", 48.570, 1, editPeer("b", func(b *peerView) { b.Rep.Empty = true }), "a"},
+		{"ten down_after after b last answered: the holder", 65.8, 1, nil, "a"},
+		{"without min_replicas: the holder", 48.570, 0, nil, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
+		})
+	}
+}
+
 // editPeer returns an edit of a table row's peer views: f changes name's.
 func editPeer(name string, f func(v *peerView)) func(map[string]peerView) {
 	return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }

@@ -41,8 +41,12 @@ type obsSummary struct {
 	Offset         int64        `json:"o,omitempty"`
 	RunID          string       `json:"id,omitempty"`
 	ReplID         string       `json:"ri,omitempty"`
-	Replicas       int          `json:"nr,omitempty"` // primary: connected replicas
-	Keys           int64        `json:"k,omitempty"`  // DBSIZE; -1 unknown
+	// ReplID2 is master_replid2: the history the Redis was on before it
+	// last became a primary (a holder pointed at itself on a history a
+	// promotion left shows that history here only; primaryMayHold).
+	ReplID2  string `json:"ri2,omitempty"`
+	Replicas int    `json:"nr,omitempty"` // primary: connected replicas
+	Keys     int64  `json:"k,omitempty"`  // DBSIZE; -1 unknown
 }
 
 // handover is the old primary's side of a switchover: its writes are
