@@ -749,3 +749,37 @@ func TestLostWriteAfterPrimaryAOFRestart(t *testing.T) {
 		})
 	}
 }
+
+// Every sidecar's data dir wiped, one after the other before any could get
+// the Raft log back: a new group forms that knows no primary, and with
+// several standalone primaries discovery waits for an operator
+// (failover.initial_primary). Writes and the final read are not judged
+// from then on; with a wipe long before the others, a member kept the log
+// and both are (chaos seed 5718, N=3).
+func TestAuthorityLostExcusesOutage(t *testing.T) {
+	wipe := func(id int, node string, from, to int) FaultRecord {
+		return FaultRecord{ID: id, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{node}, SidecarWiped: true,
+			Desc: "kill-sidecar " + node + " wipe", Start: ms(from), End: ms(to)}
+	}
+	for _, tc := range []struct {
+		name  string
+		cFrom int
+		lost  bool
+	}{
+		{"chained", 12500, true},
+		{"c wiped long before", 1000, false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, wipe(2, "c", tc.cFrom, tc.cFrom+500), wipe(3, "a", 13500, 14000), wipe(4, "b", 15000, 15500))
+		outage(h, ms(13000), ms(20000))
+		h.FinalErr = "no primary to read from"
+		r := Check(h, testParams)
+		got := slices.Contains(rules(r), RuleAvailability) || slices.Contains(rules(r), RuleFinalRead)
+		if got == tc.lost {
+			t.Errorf("%s: violations %+v, want availability and final-read judged: %v", tc.name, r.Violations, !tc.lost)
+		}
+		if !tc.lost && (!slices.Contains(rules(r), RuleAvailability) || !slices.Contains(rules(r), RuleFinalRead)) {
+			t.Errorf("%s: violations %+v, want availability and final-read", tc.name, r.Violations)
+		}
+	}
+}
