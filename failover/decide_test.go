@@ -1535,6 +1535,28 @@ func TestPromotionLost(t *testing.T) {
 	}
 }
 
+// A promotion releases writes only while its sidecar has majority contact:
+// the old primary's hold outlasts fence_after, and the loop does not fence
+// while the promotion runs. Chaos seed 5618 (N=5): b's last Raft contact
+// at 48.59 s, the release at 51.21 s after a 3 s hold.
+func TestReleaseCutOff(t *testing.T) {
+	p := params{FenceAfter: time.Second}
+	for _, tt := range []struct {
+		name    string
+		ago     time.Duration
+		refused bool
+	}{
+		{"contact just now", 0, false},
+		{"contact within fence_after", 900 * time.Millisecond, false},
+		{"no contact for fence_after", time.Second, true},
+		{"seed 5618: cut off during the old primary's hold", 2630 * time.Millisecond, true},
+	} {
+		if got := releaseCutOff(t0.Add(-tt.ago), t0, p); (got != "") != tt.refused {
+			t.Errorf("%s: releaseCutOff = %q, want refused %v", tt.name, got, tt.refused)
+		}
+	}
+}
+
 // A named primary whose promotion its own sidecar refused, reporting it
 // empty, is not chosen again, and the decision commits where the replica
 // it chooses instead stands. Chaos seed 1906 (N=3) after the refusal: b's

@@ -350,6 +350,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 	olds := f.oldHolds(c, previous, reason)
 	ackBound, oldPause := ackLagBound(c.p), f.fencePause(c.p)
 	holdFor := c.p.FailoverTimeout
+	fp := c.p
 	loopCtx := ctx
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
@@ -461,6 +462,9 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 			// paused, and the loop judges it (nextIdentity) and releases
 			// them by its own rule if it holds the data.
 			if why := promotionLost(before, f.local.ProbeNow(ctx)); why != "" {
+				return fmt.Errorf("writes not released: %s", why)
+			}
+			if why := releaseCutOff(f.auth.LastContact(), time.Now(), fp); why != "" {
 				return fmt.Errorf("writes not released: %s", why)
 			}
 			f.setMinReplicas(ctx, members)
@@ -760,6 +764,24 @@ func promotionLost(before, now monitor.Observation) string {
 		return ""
 	case now.Role != monitor.RolePrimary:
 		return fmt.Sprintf("its Redis is no longer a primary (%s)", now.Role)
+	}
+	return ""
+}
+
+// releaseCutOff says why a promotion must not release writes at now: its
+// sidecar has had no majority contact (lastContact) for fence_after, so the
+// loop would fence it, and does not while the promotion runs (decideLocal:
+// the effect owns the pause). The old primary's hold (ackLagBound, 3 s at
+// fence_after 1 s) outlasts fence_after. Chaos seed 5618 (N=5): b, epoch
+// 5's primary, promoted at 48.10 s and held writes 3 s; a one-way cut
+// from 48.22 s left no majority anywhere (Raft leader a stepped down at
+// 48.59 s); b's release at 51.21 s let its Redis acknowledge writes for
+// 48 ms, no replica holding them (e's had detached), before the loop
+// fenced it; b's node was then killed, and its AOF restart kept no
+// position to capture them from.
+func releaseCutOff(lastContact, now time.Time, p params) string {
+	if isolated(lastContact, now, p) {
+		return fmt.Sprintf("no majority contact for %s (fence_after %s)", now.Sub(lastContact).Round(time.Millisecond), p.FenceAfter)
 	}
 	return ""
 }
