@@ -407,7 +407,7 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 // set plus what a deposed primary took past the fork, which the documented
 // loss bound gives up, and counted against the led primary's data they
 // chose it. Chaos seed 4705 (N=3): epoch 3 named c, which never promoted;
-// b's Redis, epoch 2's primary, pointed at itself at 47163 on the history
+// b's Redis, epoch 2's primary, pointed at itself at offset 47163 on the history
 // epoch 2 began at 44477, with every write epoch 2 acknowledged and 8
 // retry-queue INCRs; a's, epoch 1's deposed primary back from its AOF (a
 // new history at 0), held 720 keys, 54 of them writes it acknowledged after
