@@ -87,6 +87,9 @@ type switchoverIntent struct {
 type memberAddrs struct {
 	Redis    string
 	Priority int
+	// Forgotten marks the primary's record kept after an operator's
+	// forget (authority.Member.Removed).
+	Forgotten bool
 }
 
 // active reports whether the switchover still runs at now.
@@ -344,7 +347,27 @@ func holderWaitOver(st groupState, peers map[string]peerView, holder string, now
 			continue
 		}
 		pv, ok := peers[name]
+		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable && pv.Rep.Empty {
+			// Its Redis answers but its sidecar found it empty: the copies
+			// of acknowledged writes it held are gone, as if out of reach
+			// for good (nothing to wait for). Counted as in reach, a
+			// promoted primary killed without persistence left one Redis
+			// out of reach, "within min_replicas", though it held the only
+			// other copy. Chaos seed 5507 (N=3): epoch 4's INCRs were on
+			// a's Redis (epoch 5's primary, back empty) and b's (stopped);
+			// 20.08 s after epoch 5 began the leader promoted c, a holder at
+			// epoch 4's fork, and b's Redis full-synced them away.
+			out++
+			continue
+		}
 		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
+			continue
+		}
+		if st.Members[name].Forgotten && now.Sub(st.Started) >= durableWait(p) {
+			// A primary the operator declared gone (vigil forget), out
+			// of reach, once the failover is a durable wait old: the way
+			// out when, with a member found empty, more are out of reach
+			// than min_replicas and the wait would not end.
 			continue
 		}
 		if !ok || pv.UpAt.IsZero() || now.Sub(later(pv.UpAt, st.Started)) < durableWait(p) {

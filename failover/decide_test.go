@@ -3294,6 +3294,100 @@ func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
 	}
 }
 
+// Chaos seed 5507 (N=3), the leader c's view at 52.57 s. Epoch 4's primary
+// b took retry-queue INCRs that a's Redis acknowledged (WAIT 1); b was cut
+// off at 30.3 s and epoch 5 promoted a at 32.49 s (its fork not recorded).
+// a's Redis was killed without persistence and came back from an old RDB,
+// judged empty (pointing at itself, 433 keys); b's Redis, stopped, alone
+// held epoch 4's writes. c's Redis, parked at epoch 4's fork on the history
+// it left, followed a with the link down (890 keys): a holder. 20.08 s
+// after epoch 5 began, holderWaitOver counted a as in reach and b as the
+// one Redis out of reach "within min_replicas", the leader promoted c, and
+// b's Redis, back 2.4 s later, full-synced from its successor.
+func TestHolderWaitsWhenTheEmptyPrimaryHeldTheOtherCopy(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 52.57) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "a", Promoted: true, Started: at(32.49), Previous: "b",
+		Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "AF27", Offset: 27339, Start: at(9.49), NewReplID: "963A"},
+			{Epoch: 3, New: "c", ReplID: "963A", Offset: 27353, Start: at(18.67), NewReplID: "C505"},
+			{Epoch: 4, New: "b", ReplID: "C505", Offset: 60086, Start: at(26.79), NewReplID: "F2F2"},
+		}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 27353), "a", 5) // back from an old RDB, judged empty, pointing at itself
+		a.Rep.Epoch, a.Rep.Empty = 5, true
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "B840", 433
+		b := rep("b", 78000) // last heard as epoch 4's primary, before the cut
+		b.Rep.Epoch = 4
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "F2F2", 1300
+		b.Received, b.UpAt = at(30.3), at(30.3)
+		c := down(rep("c", 60086), "a", 5)
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "a:6379", false, false, "C505", 890
+		a.Received, a.UpAt, c.Received, c.UpAt = now, now, now, now
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(peers map[string]peerView)
+		forgotten   string // a member the operator forgot
+		want        string // "" for no promotion
+	}{
+		{"b out of reach, a's copies gone: the holder waits", 52.57, 1, nil, "", ""},
+		{"b forgotten by the operator: the holder c", 52.57, 1, nil, "b", "c"},
+		{"b forgotten within the durable wait of the failover's start: the holder waits", 52.0, 1, nil, "b", ""},
+		{"b answers again, pointing at itself with epoch 4's writes: b", 55.0, 1, func(peers map[string]peerView) {
+			b := peers["b"]
+			b.Rep.Epoch = 5
+			b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.Offset, b.Rep.Obs.Keys = monitor.RoleReplica, "b:6379", 80674, 1394
+			b.Received, b.UpAt = at(55.0), at(55.0)
+			peers["b"] = b
+		}, "", "b"},
+		{"a not found empty, answering as a replica: the holder c after the durable wait, as before", 52.57, 1, func(peers map[string]peerView) {
+			a := peers["a"]
+			a.Rep.Empty = false
+			peers["a"] = a
+		}, "", "c"},
+		{"b last heard less than ten down_after ago: the holder waits, as before", 52.0, 1, func(peers map[string]peerView) {
+			a := peers["a"]
+			a.Rep.Empty = false
+			peers["a"] = a
+		}, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			st := st
+			st.Members = members("a", "b", "c")
+			if tt.forgotten != "" {
+				m := st.Members[tt.forgotten]
+				m.Forgotten = true
+				st.Members[tt.forgotten] = m
+			}
+			d := decideLeader(now, st, mk(now, tt.edit), q, "")
+			if tt.want == "" {
+				if d.Action == leaderPromote {
+					t.Fatalf("target %q holder %v, want no promotion (excluded %v, why not %q)", d.Target, d.Holder, d.Excluded, d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 1809 (N=5): d's sidecar restarted inside the minority [c d],
 // never verified; its Redis followed c, link down, holding c's
 // WAIT-confirmed writes past the fork. Cut off for fence_after since its

@@ -311,7 +311,7 @@ func group(st authority.State) groupState {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}
 	for name, m := range st.Members {
-		g.Members[name] = memberAddrs{Redis: m.RedisAddr, Priority: m.Priority}
+		g.Members[name] = memberAddrs{Redis: m.RedisAddr, Priority: m.Priority, Forgotten: m.Removed}
 	}
 	return g
 }
