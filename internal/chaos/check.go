@@ -330,8 +330,8 @@ func acceptWindows(h *History) []window {
 }
 
 // dualExcused are the spans in which two writable nodes are allowed: from
-// each network or process fault's start, and from each Redis restart, to
-// fence_after plus one interval later.
+// each network or process fault's start, and from each Redis restart or
+// resume, to fence_after plus one interval later.
 func dualExcused(h *History, p Params) [][2]time.Duration {
 	var out [][2]time.Duration
 	for _, f := range h.Faults {
@@ -339,7 +339,14 @@ func dualExcused(h *History, p Params) [][2]time.Duration {
 			continue
 		}
 		out = append(out, [2]time.Duration{f.Start, f.Start + p.FenceAfter + p.Interval})
-		if f.RedisRestart {
+		// A Redis resumed from SIGSTOP is, like a restarted one, a
+		// process nobody could pause while it was away: it comes back a
+		// primary, still linked to any replica whose link outlived the
+		// freeze (repl-timeout, 60 s), so min-replicas-to-write lets it
+		// take writes until a sidecar sees it answer and pauses it
+		// (chaos seed 5803, N=5: 92 ms after SIGCONT, its divergent
+		// writes replayed, none lost).
+		if f.RedisRestart || f.Kind == StopRedis {
 			out = append(out, [2]time.Duration{f.End, f.End + p.FenceAfter + p.Interval})
 		}
 	}

@@ -356,6 +356,35 @@ func TestDualPrimaryGrace(t *testing.T) {
 	}
 }
 
+// A Redis resumed from SIGSTOP gets the restart's allowance: it takes
+// writes until a sidecar sees it answer, fence_after + one interval after
+// the resume at most (chaos seed 5803, N=5: b's Redis, the old primary,
+// resumed still linked to c's, whose sidecar was stopped, and took probe
+// writes for 92 ms beside a). Later than that it is a dual primary.
+func TestDualPrimaryAfterStoppedRedisResumes(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		from, to time.Duration
+		ok       bool
+	}{
+		{"within fence_after + interval of the resume", ms(16000), ms(16300), true},
+		{"past it", ms(17500), ms(18000), false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"a"},
+			Desc: "stop-redis a", Start: ms(13000), End: ms(16000)})
+		for i, o := range h.Ops {
+			if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= tt.from && o.Invoke < tt.to {
+				h.Ops[i].OK, h.Ops[i].Err = true, ""
+			}
+		}
+		r := Check(h, testParams)
+		if got := !slices.Contains(rules(r), RuleDualPrimary); got != tt.ok {
+			t.Errorf("%s: allowed %v, want %v: %+v", tt.name, got, tt.ok, r.Violations)
+		}
+	}
+}
+
 func outage(h *History, from, to time.Duration) {
 	for i, o := range h.Ops {
 		if o.Kind == OpWrite && o.Invoke >= from && o.Invoke < to {
