@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -229,6 +230,46 @@ func authorityLostAt(h *History, p Params) time.Duration {
 		}
 		if len(nodes) >= p.Nodes && (at < 0 || back < at) {
 			at = back
+		}
+	}
+	if re := rebootstrappedAt(h, p); re >= 0 && (at < 0 || re < at) {
+		at = re
+	}
+	return at
+}
+
+// rebootstrappedAt returns, when a sidecar logged "group bootstrapped"
+// after every node's sidecar had been wiped, the end of the last wipe
+// before it, else -1. A new group forms only once bootstrap_expect
+// sidecars without Raft state see each other (the README's "Voters are
+// explicit"), so no member held the log then, however long the wipes lay
+// apart: a's and b's sidecars wiped, a refused its vote to c, the one
+// member left with the log, for 21 s while b, cut off all that time but
+// 0.24 s, was down (the documented cost of the 1505 and 1907 rule), then c
+// was wiped too (chaos seed 5915, N=3). Only wipes the nemesis did count: a
+// new group formed while a member it never wiped kept its state is still
+// judged.
+func rebootstrappedAt(h *History, p Params) time.Duration {
+	at := time.Duration(-1)
+	for _, s := range h.Sidecars {
+		for _, line := range strings.Split(s.Log, "\n") {
+			if !strings.Contains(line, `"msg":"group bootstrapped"`) {
+				continue
+			}
+			var e struct{ Time time.Time }
+			if json.Unmarshal([]byte(line), &e) != nil || h.Started.IsZero() {
+				continue
+			}
+			t := e.Time.Sub(h.Started)
+			wiped, back := map[string]bool{}, time.Duration(-1)
+			for _, f := range h.Faults {
+				if f.SidecarWiped && len(f.Nodes) > 0 && f.End <= t {
+					wiped[f.Nodes[0]], back = true, max(back, f.End)
+				}
+			}
+			if len(wiped) >= p.Nodes && (at < 0 || back < at) {
+				at = back
+			}
 		}
 	}
 	return at

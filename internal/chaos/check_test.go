@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -809,6 +810,52 @@ func TestAuthorityLostExcusesOutage(t *testing.T) {
 		}
 		if !tc.lost && (!slices.Contains(rules(r), RuleAvailability) || !slices.Contains(rules(r), RuleFinalRead)) {
 			t.Errorf("%s: violations %+v, want availability and final-read", tc.name, r.Violations)
+		}
+	}
+}
+
+// TestAuthorityLostWhenANewGroupFormed: wipes far apart lose the log too
+// when the one member left with it could not be elected in between; the
+// new group the sidecars then bootstrapped shows it (chaos seed 5915, N=3).
+func TestAuthorityLostWhenANewGroupFormed(t *testing.T) {
+	started := time.Date(2026, 12, 2, 4, 47, 50, 0, time.UTC)
+	boot := func(node string, at time.Duration) SidecarRecord {
+		return SidecarRecord{Node: node, Log: fmt.Sprintf(
+			`{"time":%q,"level":"INFO","msg":"group bootstrapped","node":%q,"component":"authority","servers":3}`+"\n",
+			started.Add(at).Format(time.RFC3339Nano), node)}
+	}
+	wipe := func(id int, node string, from, to int) FaultRecord {
+		return FaultRecord{ID: id, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{node}, SidecarWiped: true,
+			Desc: "wipe-isolated " + node, Start: ms(from), End: ms(to)}
+	}
+	for _, tc := range []struct {
+		name   string
+		wiped  []string
+		newAt  time.Duration // -1: no new group
+		lostAt time.Duration
+	}{
+		{"every sidecar wiped, then a new group", []string{"a", "b", "c"}, ms(19600), ms(19500)},
+		{"every sidecar wiped, no new group", []string{"a", "b", "c"}, -1, -1},
+		{"a new group while c kept its state", []string{"a", "b"}, ms(19600), -1},
+	} {
+		h := clean()
+		h.Started = started
+		for i, n := range tc.wiped {
+			from := []int{12500, 13200, 19000}[i]
+			h.Faults = append(h.Faults, wipe(2+i, n, from, from+500))
+		}
+		h.Sidecars = []SidecarRecord{boot("a", ms(300)), boot("b", ms(300)), boot("c", ms(300))}
+		if tc.newAt >= 0 {
+			h.Sidecars[0].Log += boot("a", tc.newAt).Log
+		}
+		outage(h, ms(19000), ms(20000))
+		h.FinalErr = "no primary to read from"
+		if got := authorityLostAt(h, testParams); got != tc.lostAt {
+			t.Errorf("%s: authorityLostAt %v, want %v", tc.name, got, tc.lostAt)
+		}
+		r := Check(h, testParams)
+		if got := slices.Contains(rules(r), RuleFinalRead); got != (tc.lostAt < 0) {
+			t.Errorf("%s: violations %+v, want final-read judged: %v", tc.name, r.Violations, tc.lostAt < 0)
 		}
 	}
 }
