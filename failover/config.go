@@ -79,10 +79,12 @@ type Config struct {
 	ShutdownHandover time.Duration `koanf:"shutdown_handover"`
 
 	// InitialPrimary names the sidecar (node.name) whose Redis becomes
-	// primary when a new group starts with every Redis a standalone
-	// primary. Empty means vigil does not guess: it reports the conflict
-	// and waits for an operator. It is ignored as soon as Redis's own
-	// replication state names a primary, and once the group has one.
+	// primary when a new group starts with no single primary: several
+	// standalone primaries, or Redis that replicate from themselves (parked
+	// by vigil to keep their data, as after every sidecar lost its state).
+	// Empty means vigil does not guess: it reports the conflict and waits
+	// for an operator. It is ignored as soon as Redis's own replication
+	// state names a primary, and once the group has one.
 	InitialPrimary string `koanf:"initial_primary"`
 
 	// SwitchoverTimeout bounds a planned switchover: how long writes on the

@@ -1541,6 +1541,7 @@ func discover(st groupState, peers map[string]peerView, now time.Time, fresh tim
 		}
 	}
 	var primaries []view
+	var parked []string
 	followed := map[string]int{}
 	for _, n := range nodes {
 		switch n.role {
@@ -1548,11 +1549,14 @@ func discover(st groupState, peers map[string]peerView, now time.Time, fresh tim
 			primaries = append(primaries, n)
 		case monitor.RoleReplica:
 			followed[n.master]++
+			if n.master == n.addr {
+				parked = append(parked, n.name)
+			}
 		}
 	}
 	slices.SortFunc(primaries, func(a, b view) int { return strings.Compare(a.name, b.name) })
 	switch {
-	case len(primaries) == 1:
+	case len(primaries) == 1 && len(parked) == 0:
 		p := primaries[0]
 		for addr := range followed {
 			if addr != p.addr {
@@ -1560,20 +1564,36 @@ func discover(st groupState, peers map[string]peerView, now time.Time, fresh tim
 			}
 		}
 		return p.name, ""
-	case len(primaries) == 0:
+	case len(primaries) == 0 && len(parked) == 0:
 		return "", ""
 	}
+	// Several primaries, or Redis that replicate from their own address:
+	// vigil parks a Redis so to keep its data (a cut-off primary, a holder,
+	// a restart it judged empty), and a new group formed after every
+	// sidecar lost its Raft state can find nothing else (chaos seed 5915,
+	// N=3: a's and c's parked, b's following a; the group waited with no
+	// log line and no conflict; seed 5718: the parked one held every
+	// write). Which holds the writes the lost log knew, and a parked one
+	// may be an empty restart: none is guessed, the operator names one.
+	slices.Sort(parked)
 	if initialPrimary != "" {
-		if slices.ContainsFunc(primaries, func(v view) bool { return v.name == initialPrimary }) {
+		if slices.ContainsFunc(primaries, func(v view) bool { return v.name == initialPrimary }) || slices.Contains(parked, initialPrimary) {
 			return initialPrimary, ""
 		}
 		return "", fmt.Sprintf("failover.initial_primary %q is not among the reporting primaries", initialPrimary)
 	}
-	names := make([]string, len(primaries))
-	for i, p := range primaries {
-		names[i] = fmt.Sprintf("%s (%d replicas)", p.name, followed[p.addr])
+	var names []string
+	for _, p := range primaries {
+		names = append(names, fmt.Sprintf("%s (%d replicas)", p.name, followed[p.addr]))
 	}
-	return "", "several nodes are primaries: " + strings.Join(names, ", ") + "; set failover.initial_primary to choose"
+	for _, name := range parked {
+		names = append(names, name+" (parked: replicates from itself)")
+	}
+	what := "several nodes are primaries: "
+	if len(primaries) < 2 {
+		what = "no single primary: "
+	}
+	return "", what + strings.Join(names, ", ") + "; set failover.initial_primary to choose"
 }
 
 // localObs is what local decisions need of the local observation.

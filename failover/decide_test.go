@@ -299,6 +299,16 @@ func TestDiscover(t *testing.T) {
 		{"all standalone with initial_primary", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "b", "b", false},
 		{"replicas follow an unknown node", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, "10.9.9.9:6379"}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true},
 		{"a member has not reported", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}}, "", "", false},
+		// Chaos seed 5915 (N=3): a new group after every sidecar lost its
+		// Raft state; no Redis a primary, a's and c's parked.
+		{"no primary, two parked: no guess", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true},
+		{"no primary, one parked: no guess either (an empty restart is parked too)", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true},
+		{"no primary, initial_primary parked", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false},
+		{"no primary, initial_primary following another: not chosen", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "b", "", true},
+		{"no primary, none parked", []nd{{"a", monitor.RoleReplica, addr("b")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", false},
+		{"a primary and a parked one: a conflict, as before", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true},
+		// Seed 5718 (N=3): the parked one held every write.
+		{"a primary and a parked one, initial_primary the parked one", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
