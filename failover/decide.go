@@ -2132,6 +2132,36 @@ func restartedUnjudged(mark string, role monitor.Role, replID string) bool {
 	return mark != "" && role == monitor.RolePrimary && replID != "" && replID != mark
 }
 
+// unpromotedUnwatched reports whether the committed primary has not
+// confirmed its promotion while its own sidecar cannot watch its Redis:
+// silent, or its fresh report says its Redis does not answer. Until the
+// promotion commits that Redis acknowledges no write (decideLocal fences
+// a named primary not yet promoted), but only its own sidecar enforces
+// it: a Redis wiped and restarted from its initial configuration comes
+// back a primary, empty, with no min-replicas-to-write and no pause.
+// Another sidecar pauses it while it answers as one (unwatchedPaused).
+// Chaos seed 6110 (N=3): epoch 6 named a, whose Redis was killed and
+// wiped before its promotion; a's sidecar was killed at 58.7 s, a's Redis
+// came back such a primary at 60.4 s, and, nothing checking the named
+// primary before its promotion, it acknowledged 60 writes on a new
+// history until 62.1 s, all full-synced away when epoch 7 promoted b,
+// which held the data set.
+func unpromotedUnwatched(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	if st.Primary == "" || st.Primary == self || st.Promoted {
+		return false
+	}
+	pv, ok := peers[st.Primary]
+	return !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable
+}
+
+// unwatchedPaused reports whether the committed primary's Redis, seen
+// answering as role on history replID, is paused by another sidecar: a
+// restart its sidecar has not judged (restartedUnjudged, mark), or, with
+// unpromoted (unpromotedUnwatched), any answer as a primary.
+func unwatchedPaused(mark string, unpromoted bool, role monitor.Role, replID string) bool {
+	return unpromoted && role == monitor.RolePrimary || restartedUnjudged(mark, role, replID)
+}
+
 // unjudgedPauseDue reports whether a restart that restartedUnjudged has
 // shown since since (zero: not shown) is paused now: once it has lasted a
 // report's lifetime. The primary's running sidecar reports a Redis that

@@ -974,6 +974,71 @@ func TestUnjudgedPrimaryRestartPausedSeed3906(t *testing.T) {
 	}
 }
 
+// Chaos seed 6110 (N=3): epoch 6 named a, whose Redis was killed and wiped
+// before its promotion (never confirmed); a's sidecar was killed at 58.7 s
+// and a's Redis came back at 60.4 s from its initial configuration, an
+// empty primary (history 706c1abf) without min-replicas-to-write or a
+// pause. Nobody checked the named primary before its promotion: it
+// acknowledged writes until 62.1 s, and epoch 7's b, holding the data set
+// on 7ed52443, full-synced them away. b and c pause it.
+func TestUnpromotedPrimaryPausedSeed6110(t *testing.T) {
+	ptr := func(p peerView) *peerView { return &p }
+	const judged, restarted = "7ed52443", "706c1abf"
+	st := groupState{Epoch: 6, Primary: "a", Members: members("a", "b", "c")}
+	promoted := st
+	promoted.Promoted = true
+	primary := func(reachable bool, received time.Duration) peerView {
+		p := rep("a", 0)
+		p.Rep.Obs.Reachable, p.Rep.Obs.Role, p.Received = reachable, monitor.RoleReplica, t0.Add(-received)
+		if !reachable {
+			p.Rep.Obs.Role = ""
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name   string
+		self   string
+		st     groupState
+		a      *peerView // nil: never heard
+		role   monitor.Role
+		replID string
+		want   bool
+	}{
+		{"seed 6110: its sidecar silent, its Redis answers as a primary before the promotion",
+			"c", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, true},
+		{"its sidecar reports its Redis unreachable",
+			"b", st, ptr(primary(false, 0)), monitor.RolePrimary, restarted, true},
+		{"its sidecar never heard here",
+			"c", st, nil, monitor.RolePrimary, restarted, true},
+		{"on the history the group led: still not released by a promotion",
+			"c", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, judged, true},
+		{"its sidecar sees its Redis: it fences it itself until the promotion",
+			"c", st, ptr(primary(true, 0)), monitor.RolePrimary, restarted, false},
+		{"answers as a replica, the promotion still to come",
+			"c", st, ptr(primary(true, time.Hour)), monitor.RoleReplica, restarted, false},
+		{"not answering",
+			"c", st, ptr(primary(true, time.Hour)), "", "", false},
+		{"promoted, never seen judged at this epoch: the seed 3906 rule's, which does not apply",
+			"c", promoted, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+		{"the primary's own sidecar",
+			"a", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+		{"no primary named",
+			"c", groupState{Epoch: 6, Members: st.Members}, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"b": rep("b", 71573), "c": rep("c", 0)}
+			if tt.a != nil {
+				peers["a"] = *tt.a
+			}
+			mark := unwatchedPrimaryMark(tt.self, tt.st, peers, t0, time.Second)
+			unpromoted := unpromotedUnwatched(tt.self, tt.st, peers, t0, time.Second)
+			if got := unwatchedPaused(mark, unpromoted, tt.role, tt.replID); got != tt.want {
+				t.Errorf("paused = %v (mark %q, unpromoted %v), want %v", got, mark, unpromoted, tt.want)
+			}
+		})
+	}
+}
+
 func TestMinReplicasFor(t *testing.T) {
 	for _, tt := range []struct{ want, members, got int }{{0, 3, 0}, {1, 3, 1}, {2, 3, 2}, {5, 3, 2}, {1, 1, 0}} {
 		if g := minReplicasFor(tt.want, tt.members); g != tt.got {

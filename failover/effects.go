@@ -1176,7 +1176,13 @@ func (f *Failover) switchoverDuties(ctx context.Context, c *core, now time.Time)
 // its Redis is a primary, and demotes any that acts as a primary the
 // newest committed state does not name.
 func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs groupState) {
-	if !c.verified || gs.Primary == "" || !gs.Promoted {
+	if !c.verified || gs.Primary == "" {
+		return
+	}
+	// Before its promotion commits, the named primary's Redis is only
+	// checked for writes nobody released (unpromotedUnwatched).
+	unpromoted := unpromotedUnwatched(f.self.Name, gs, c.peers, now, c.p.Fresh)
+	if !gs.Promoted && !unpromoted {
 		return
 	}
 	paddr := primaryAddr(gs, c.peers, now, c.p.Fresh)
@@ -1190,17 +1196,17 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	vouched := vouchedHistory(gs, c.peers, now, c.p.Fresh)
 	pause := f.fencePause(c.p)
 	mark := unwatchedPrimaryMark(f.self.Name, gs, c.peers, now, c.p.Fresh)
-	if mark == "" || c.unjudgedEpoch != gs.Epoch {
+	if mark == "" && !unpromoted || c.unjudgedEpoch != gs.Epoch {
 		c.unjudgedSince, c.unjudgedEpoch, c.pausedUnjudged = time.Time{}, gs.Epoch, false
 	}
-	if mark != "" && !c.foreign[gs.Primary] {
+	if (mark != "" || unpromoted) && !c.foreign[gs.Primary] {
 		// The primary's own sidecar cannot judge or pause its Redis: a
 		// restart of it is paused from here (restartedUnjudged).
 		c.foreign[gs.Primary] = true
 		primary, epoch := gs.Primary, gs.Epoch
 		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, due, pause)
+			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, pause)
 			at := time.Now()
 			return func(c *core) {
 				c.foreign[primary] = false
@@ -1213,13 +1219,21 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 				case c.unjudgedSince.IsZero():
 					c.unjudgedSince = at
 				}
-				if paused && !c.pausedUnjudged {
+				switch {
+				case paused && !c.pausedUnjudged && unpromoted:
+					f.log.Warn("writes paused on the primary's redis: it acts as a primary before its promotion, and its sidecar cannot reach it",
+						"peer", primary, "redis_addr", paddr, "epoch", epoch)
+				case paused && !c.pausedUnjudged:
 					f.log.Warn("writes paused on the primary's redis: it restarted since its sidecar last judged it, and that sidecar cannot reach it",
 						"peer", primary, "redis_addr", paddr, "epoch", epoch, "judged_history", mark)
 				}
 				c.pausedUnjudged = paused
 			}
 		})
+	}
+	if !gs.Promoted {
+		// No primary to demote a stale one into yet.
+		return
 	}
 	for name, addr := range foreignTargets(f.self.Name, gs, c.peers, now, c.p.Fresh) {
 		if c.foreign[name] {
@@ -1249,11 +1263,12 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 
 // pauseUnjudgedPrimary checks the committed primary's Redis at addr:
 // seen, it answers as a primary on another history than mark, the one its
-// sidecar last judged (restartedUnjudged); with due, its writes are then
-// paused for pause, once a fresh Verify still names primary at epoch. The
-// pause lapses by itself unless renewed; the primary's sidecar, once it
-// reaches its Redis again, judges it as any restart.
-func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, due bool, pause time.Duration) (seen, paused bool, err error) {
+// sidecar last judged, or with unpromoted as a primary at all
+// (unwatchedPaused); with due, its writes are then paused for pause, once
+// a fresh Verify still names primary at epoch (with unpromoted, still not
+// promoted). The pause lapses by itself unless renewed; the primary's
+// sidecar, once it reaches its Redis again, judges it as any restart.
+func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due bool, pause time.Duration) (seen, paused bool, err error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -1266,7 +1281,7 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 	if err != nil {
 		return false, false, fmt.Errorf("info replication of %s: %w", addr, err)
 	}
-	if !restartedUnjudged(mark, monitor.Role(roleName(role)), parseReplPosition(info).ReplID) {
+	if !unwatchedPaused(mark, unpromoted, monitor.Role(roleName(role)), parseReplPosition(info).ReplID) {
 		return false, false, nil
 	}
 	if !due {
@@ -1276,7 +1291,7 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 	if err != nil {
 		return true, false, err
 	}
-	if vst.Primary != primary || vst.Epoch != epoch {
+	if vst.Primary != primary || vst.Epoch != epoch || unpromoted && vst.Promoted {
 		return true, false, nil
 	}
 	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
