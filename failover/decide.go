@@ -341,16 +341,15 @@ func holderWaitOver(st groupState, peers map[string]peerView, holder string, now
 	if p.MinReplicas < 1 {
 		return false
 	}
-	out := 0
+	out, mayHold := 0, false
 	for name := range st.Members {
 		if name == holder {
 			continue
 		}
 		pv, ok := peers[name]
-		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable && pv.Rep.Empty {
-			// Its Redis answers but its sidecar found it empty: the copies
-			// of acknowledged writes it held are gone, as if out of reach
-			// for good (nothing to wait for). Counted as in reach, a
+		if ok && copyLost(pv, now, p.Fresh) {
+			// Its Redis answers but without its copies (found empty, or
+			// no key): they are gone, as if out of reach for good. Counted as in reach, a
 			// promoted primary killed without persistence left one Redis
 			// out of reach, "within min_replicas", though it held the only
 			// other copy. Chaos seed 5507 (N=3): epoch 4's INCRs were on
@@ -374,8 +373,48 @@ func holderWaitOver(st groupState, peers map[string]peerView, holder string, now
 			return false
 		}
 		out++
+		// One last reported found empty holds no copy to wait for: when
+		// every Redis out of reach is such, the copies are gone whatever
+		// the count (chaos seed 1308, N=3: c, judged empty, then cut off).
+		mayHold = mayHold || !pv.Rep.Empty
 	}
-	return out <= minReplicasFor(p.MinReplicas, len(st.Members))
+	return out <= minReplicasFor(p.MinReplicas, len(st.Members)) || !mayHold
+}
+
+// copyLost reports whether a member's Redis answers without any copy of
+// acknowledged writes it may have held: its sidecar found it empty, or it
+// holds no key.
+func copyLost(pv peerView, now time.Time, fresh time.Duration) bool {
+	return pv.fresh(now, fresh) && pv.Rep.Obs.Reachable && (pv.Rep.Empty || pv.Rep.Obs.Keys == 0)
+}
+
+// primaryLastCopy reports, with min_replicas, whether the promoted
+// primary's Redis, out of reach and not found empty, may hold the last
+// copy of writes it acknowledged: a write reached min_replicas Redis
+// besides it, and with the primary's, more Redis than that lost theirs
+// (copyLost, the holder aside). A holder then waits for the primary, with
+// no bound but the operator's: once forgotten (vigil forget), it does not.
+// Chaos seed 6106 (N=3): epoch 4's primary a took 79 writes and 15
+// retry-queue INCRs that b's Redis acknowledged; a's Redis was killed
+// without persistence and came back with no key; b, epoch 5's primary,
+// was cut off and its Redis stopped. 20 s after b's last report (the
+// durable wait of primaryHolds) the leader promoted c, a holder back from
+// its AOF with epoch 3's data, every other Redis answering, and b's
+// full-synced from c when it resumed.
+func primaryLastCopy(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || st.Primary == "" || !st.Promoted || st.Members[st.Primary].Forgotten {
+		return false
+	}
+	if pv, ok := peers[st.Primary]; ok && (pv.Rep.Empty || pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable) {
+		return false
+	}
+	lost := 1
+	for name := range st.Members {
+		if pv, ok := peers[name]; name != st.Primary && name != holder && ok && copyLost(pv, now, p.Fresh) {
+			lost++
+		}
+	}
+	return lost > minReplicasFor(p.MinReplicas, len(st.Members))
 }
 
 // holders are, when no replica qualifies, the replicas whose Redis answers
@@ -1201,7 +1240,10 @@ type leaderDecision struct {
 	Excluded   map[string]string
 	// WaitFor names the out-of-reach replica whose data the durable mode
 	// waits for (durableFloor), when it excluded a candidate.
-	WaitFor  string
+	WaitFor string
+	// LastCopy: WaitFor is the primary, whose Redis may hold the last
+	// copy of acknowledged writes; the wait has no bound (primaryLastCopy).
+	LastCopy bool
 	Conflict string // discovery cannot tell the initial primary
 	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
 	// failover has not arrived yet; nothing is committed before it does.
@@ -1406,6 +1448,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			deposed := deposedHolds(st, peers, now, p)
 			switch {
+			case primaryLastCopy(st, peers, h[0].Name, now, p):
+				d.WaitFor, d.LastCopy = st.Primary, true
 			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p):
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
@@ -1419,7 +1463,10 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.Excluded = excluded
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
-		if d.WaitFor != "" {
+		switch {
+		case d.LastCopy:
+			d.WhyNot += fmt.Sprintf("; min_replicas: waiting for %s, whose Redis may hold the last copy of acknowledged writes (vigil forget %[1]s gives them up)", d.WaitFor)
+		case d.WaitFor != "":
 			d.WhyNot += fmt.Sprintf("; min_replicas: waiting up to %s for %s, which had more data", durableWait(p), d.WaitFor)
 		}
 	}

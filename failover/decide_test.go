@@ -2742,9 +2742,22 @@ func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
 	if !d.ODown || d.Action == leaderPromote || d.Excluded["c"] != whyNotReplica {
 		t.Fatalf("c a paused primary: target %q action %v excluded %v", d.Target, d.Action, d.Excluded)
 	}
+	// With a's copies gone, b's Redis, out of reach, may hold the last
+	// copy of what epoch 5 acknowledged (primaryLastCopy): c waits for it.
 	d = decideLeader(now, st, mk(true), p, "")
+	if d.Action == leaderPromote || d.WaitFor != "b" || !d.LastCopy {
+		t.Fatalf("c detached, b out of reach: target %q action %v wait for %q (why not %q), want a wait for b",
+			d.Target, d.Action, d.WaitFor, d.WhyNot)
+	}
+	// b's Redis back, empty, as a replica (as in the seed): c.
+	peers := mk(true)
+	b := peers["b"]
+	b.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", ReplID: "B6"}
+	b.Received = now
+	peers["b"] = b
+	d = decideLeader(now, st, peers, p, "")
 	if d.Action != leaderPromote || d.Target != "c" || !d.Holder {
-		t.Fatalf("c detached: target %q action %v holder %v (excluded %v, why not %q), want the holder c",
+		t.Fatalf("c detached, b back empty: target %q action %v holder %v (excluded %v, why not %q), want the holder c",
 			d.Target, d.Action, d.Holder, d.Excluded, d.WhyNot)
 	}
 }
@@ -3567,12 +3580,13 @@ func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
 	}{
 		{"c's Redis down 5.5 s, b past epoch 5's fork on the history it left: wait for c", 65.546, 1, nil, ""},
 		{"b on an older left history (epoch 4's)", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "5DA3" }), ""},
-		{"b past the fork on the history c's promotion left: the holder", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "6429" }), "b"},
+		{"b past the fork on the history c's promotion left, a's Redis holding keys: the holder", 65.546, 1, edits(keyed("a"), editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "6429" })), "b"},
 		{"c's Redis back, not judged yet: still wait for c", 65.7, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A", Keys: 2330}
 			c.Rep.Unsure = true
 		}), ""},
-		{"b on a history no promotion left (back from its AOF): the holder", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" }), "b"},
+		{"b on a history no promotion left (back from its AOF), a's Redis holding keys: the holder", 65.546, 1, edits(keyed("a"), editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" })), "b"},
+		{"b on a history no promotion left, a's Redis empty: wait for c, the last copy", 65.546, 1, editPeer("b", func(b *peerView) { b.Rep.Obs.ReplID = "B7" }), ""},
 		{"c's Redis came back empty: the holder", 65.546, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Empty = true
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "9E5A"}
@@ -3580,7 +3594,8 @@ func TestLeftHistoryHolderWaitsForADownPrimarySeed3307(t *testing.T) {
 		{"c's Redis answers as a replica: the holder", 65.546, 1, editPeer("c", func(c *peerView) {
 			c.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", ReplID: "9E5A"}
 		}), "b"},
-		{"ten down_after after c last answered: the holder", 80.1, 1, nil, "b"},
+		{"ten down_after after c last answered, a's Redis holding keys: the holder", 80.1, 1, keyed("a"), "b"},
+		{"ten down_after after c last answered, a's Redis empty: still wait for c, the last copy", 80.1, 1, nil, ""},
 		{"without min_replicas: the holder", 65.546, 0, nil, "b"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -3656,11 +3671,14 @@ func TestForkHistoryHolderWaitsForAPrimarySeenPastItsForkSeed3702(t *testing.T) 
 			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401", Keys: 1100}
 			a.UpAt = at(67.95)
 		}), ""},
-		{"a seen only at its fork, nothing taken since: b", 66.266, 1,
-			editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 73162, At: at(57.4)} }), "b"},
-		{"a's sidecar saw nothing after its last report at 44.2 s: the wait lapsed, b", 66.266, 1,
-			editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} }), "b"},
-		{"ten down_after after a's sidecar last saw its Redis: b", 77.4, 1, nil, "b"},
+		{"a seen only at its fork, nothing taken since, c's Redis holding keys: b", 66.266, 1,
+			edits(keyed("c"), editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 73162, At: at(57.4)} })), "b"},
+		{"a's sidecar saw nothing after its last report at 44.2 s, c's Redis holding keys: the wait lapsed, b", 66.266, 1,
+			edits(keyed("c"), editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} })), "b"},
+		{"a's sidecar saw nothing after 44.2 s, c's Redis empty: wait for a, the last copy", 66.266, 1,
+			editPeer("a", func(a *peerView) { a.Known = knownOffset{Epoch: 5, Offset: 80210, At: at(44.2)} }), ""},
+		{"ten down_after after a's sidecar last saw its Redis, c's Redis holding keys: b", 77.4, 1, keyed("c"), "b"},
+		{"ten down_after after a's sidecar last saw its Redis, c's Redis empty: still wait for a", 77.4, 1, nil, ""},
 		{"a's Redis came back empty: b", 66.266, 1, editPeer("a", func(a *peerView) {
 			a.Rep.Empty = true
 			a.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "f401"}
@@ -3724,13 +3742,15 @@ func TestHolderMadePrimaryOnALeftHistoryWaitsSeed5306(t *testing.T) {
 		want        string // "" for a wait for b
 	}{
 		{"b's Redis down 2.9 s, a made a primary on epoch 2's left history: wait for b", 48.570, 1, nil, ""},
-		{"a on the history epoch 3 began (followed c; master_replid2 the history it left): the holder", 48.570, 1, editPeer("a", func(a *peerView) {
+		{"a on the history epoch 3 began (followed c; master_replid2 the history it left), c's Redis holding keys: the holder", 48.570, 1, edits(keyed("c"), editPeer("a", func(a *peerView) {
 			a.Rep.Obs.ReplID, a.Rep.Obs.ReplID2 = "8424", "4c7a"
-		}), "a"},
-		{"a made a primary on the history b's own promotion left: the holder", 48.570, 1, editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "d0cb" }), "a"},
-		{"a without master_replid2 (back from its AOF): the holder", 48.570, 1, editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "" }), "a"},
+		})), "a"},
+		{"a made a primary on the history b's own promotion left, c's Redis holding keys: the holder", 48.570, 1, edits(keyed("c"), editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "d0cb" })), "a"},
+		{"a made a primary on the history b's own promotion left, c's Redis empty: wait for b, the last copy", 48.570, 1, editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "d0cb" }), ""},
+		{"a without master_replid2 (back from its AOF), c's Redis holding keys: the holder", 48.570, 1, edits(keyed("c"), editPeer("a", func(a *peerView) { a.Rep.Obs.ReplID2 = "" })), "a"},
 		{"b's Redis came back empty: the holder", 48.570, 1, editPeer("b", func(b *peerView) { b.Rep.Empty = true }), "a"},
-		{"ten down_after after b last answered: the holder", 65.8, 1, nil, "a"},
+		{"ten down_after after b last answered, c's Redis holding keys: the holder", 65.8, 1, keyed("c"), "a"},
+		{"ten down_after after b last answered, c's Redis empty: still wait for b, the last copy", 65.8, 1, nil, ""},
 		{"without min_replicas: the holder", 48.570, 0, nil, "a"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -3742,9 +3762,94 @@ func TestHolderMadePrimaryOnALeftHistoryWaitsSeed5306(t *testing.T) {
 	}
 }
 
+// Chaos seed 6106 (N=3), the leader a's view at 44.6 s. Epoch 4 promoted a
+// at 33966 (beginning 3890); a's Redis took 79 writes and 15 retry-queue
+// INCRs that b's acknowledged, then was killed without persistence and came
+// back with no key, pointing at itself (not the named primary: never judged
+// empty). Epoch 5 promoted b at 43120 on 3890 (23.3 s, beginning 0561);
+// b's sidecar was wiped and cut off, its last report at 24.5 s, and its
+// Redis was stopped from 37.5 s. c's Redis, back from its AOF with epoch
+// 3's data (513 keys, 2c32 at 0), followed b with the link down: a holder.
+// Every other Redis answered, so once primaryHolds' durable wait lapsed the
+// leader promoted c, and b's Redis full-synced from it when it resumed.
+func TestHolderWaitsForThePrimarysLastCopySeed6106(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 44.6) * float64(time.Second))) }
+	base := groupState{Epoch: 5, Primary: "b", Promoted: true, Started: at(23.26), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 43120, ForkReplID: "3890",
+		PastForks: []pastFork{{Epoch: 4, New: "a", ReplID: "7ed5", Offset: 33966, Start: at(19.1), NewReplID: "3890"}}}
+	mk := func(now time.Time, edit func(peers map[string]peerView)) map[string]peerView {
+		a := down(rep("a", 0), "b", 5) // no key, pointing at itself
+		a.Rep.Epoch = 5
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "a1b2", 0
+		b := rep("b", 43500) // last heard as the primary, with its data
+		b.Rep.Epoch = 5
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "0561", 1100
+		b.Received, b.UpAt = at(24.5), at(24.5)
+		c := down(rep("c", 0), "b", 5)
+		c.Rep.Epoch = 5
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "b:6379", false, false, "2c32", 513
+		a.Received, a.UpAt, c.Received, c.UpAt = now, now, now, now
+		peers := map[string]peerView{"a": a, "b": b, "c": c}
+		if edit != nil {
+			edit(peers)
+		}
+		return peers
+	}
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		forgotten   bool // b forgotten by the operator
+		edit        func(peers map[string]peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b out of reach, a's Redis without its copies: wait for b, the last copy", 1, false, nil, ""},
+		{"a's Redis holding keys: the holder, the durable wait over", 1, false, keyed("a"), "c"},
+		{"a's sidecar found its Redis empty: wait for b", 1, false, editPeer("a", func(a *peerView) { a.Rep.Empty, a.Rep.Obs.Keys = true, 3 }), ""},
+		{"b last reported its Redis empty: the holder", 1, false, editPeer("b", func(b *peerView) { b.Rep.Empty = true }), "c"},
+		{"b forgotten: the holder", 1, true, nil, "c"},
+		{"without min_replicas: the holder", 0, false, nil, "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			st := base
+			st.Members = members("a", "b", "c")
+			if tt.forgotten {
+				m := st.Members["b"]
+				m.Forgotten = true
+				st.Members["b"] = m
+			}
+			now := at(44.6)
+			d := decideLeader(now, st, mk(now, tt.edit), q, "")
+			checkHolderOrWait(t, d, tt.want, "b")
+			if tt.want == "" && (!d.LastCopy || !strings.Contains(d.WhyNot, "vigil forget b")) {
+				t.Fatalf("last copy %v, why not %q: want the unbounded wait named", d.LastCopy, d.WhyNot)
+			}
+		})
+	}
+}
+
 // editPeer returns an edit of a table row's peer views: f changes name's.
 func editPeer(name string, f func(v *peerView)) func(map[string]peerView) {
 	return func(peers map[string]peerView) { v := peers[name]; f(&v); peers[name] = v }
+}
+
+// edits applies each edit in turn.
+func edits(es ...func(map[string]peerView)) func(map[string]peerView) {
+	return func(peers map[string]peerView) {
+		for _, e := range es {
+			e(peers)
+		}
+	}
+}
+
+// keyed gives name's Redis keys, so it may still hold its copies of
+// acknowledged writes (not copyLost).
+func keyed(name string) func(map[string]peerView) {
+	return editPeer(name, func(v *peerView) { v.Rep.Empty, v.Rep.Obs.Keys = false, 10 })
 }
 
 // Chaos seed 4705 (N=3), the leader b's view at 49.23 s: epoch 3 named c
