@@ -1997,6 +1997,26 @@ func decideLocal(in localInput) localPlan {
 		// Detached, it stays a holder (keys, no proven position), and a
 		// later re-point resyncs it partially or keeps its tail.
 		p.Detach = true
+	case !named && st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
+		in.PrimaryAddr != "" && in.Obs.MasterAddr == in.PrimaryAddr &&
+		unwatchedPrimaryMark(in.Self, st, in.Peers, in.Now, in.P.Fresh) != "":
+		// A replica of the committed, promoted primary whose link is down
+		// while that primary's own sidecar cannot watch its Redis (silent,
+		// or its Redis does not answer it): it points at itself, keeping
+		// its data and cached position. Left as it was, Redis reconnects
+		// by itself the moment the primary's Redis answers again, whatever
+		// it restarted with, and full-syncs it before any sidecar judges
+		// it: the primary's sidecar cannot (seed 4018's rule needs it),
+		// and another sidecar's pause (restartedUnjudged) stops writes,
+		// not a sync. The re-point below follows a primary nobody vouches
+		// for only with a partial resync (PartialOnly). Chaos seed 6021
+		// (N=5): b's Redis, epoch 5's primary, was killed without
+		// persistence at 36.2 s while b's sidecar was stopped, and came
+		// back from a 16 s old RDB at 37.6 s; a's and c's Redis, its only
+		// replicas and the last copies of epoch 5's writes (22 retry-queue
+		// INCRs confirmed by WAIT 1), full-synced it by themselves at
+		// 38.3 s and 38.5 s.
+		p.Detach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&

@@ -2762,6 +2762,64 @@ func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
 	}
 }
 
+// Chaos seed 6021 (N=5). b's Redis, epoch 5's primary, held the group's
+// writes since its promotion (retry-queue INCRs among them, confirmed by
+// WAIT 1) with a's and c's Redis its replicas. b's sidecar was stopped at
+// 30.4 s; its Redis was killed without persistence at 36.2 s and came back
+// at 37.6 s from a 16 s old RDB, on a new history. a's and c's Redis, their
+// links down since 36.2 s and still configured to follow it, reconnected by
+// themselves and full-synced it at 38.3 s and 38.5 s: no sidecar had
+// judged it, and every copy of epoch 5's writes was gone. A replica of the
+// promoted primary whose link is down while that primary's sidecar cannot
+// watch its Redis must point at itself.
+func TestReplicaOfUnwatchedPrimaryDetachesSeed6021(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	epoch5 := groupState{Epoch: 5, Primary: "b", Previous: "e", Promoted: true, Members: members("a", "b", "c", "d", "e")}
+	// b's last report: its Redis a primary on d815, judged at epoch 5.
+	bReport := func(ago time.Duration, reachable bool) peerView {
+		pv := rep("b", 117803)
+		pv.Received = t0.Add(-ago)
+		pv.Rep.Obs.Role, pv.Rep.Obs.MasterAddr, pv.Rep.Obs.Reachable = monitor.RolePrimary, "", reachable
+		pv.AsPrimary = primaryMark{Epoch: 5, ReplID: "d815"}
+		return pv
+	}
+	c := func(st groupState, master string, linkUp bool, b peerView) localInput {
+		return localInput{Now: t0, Self: "c", State: st, Ready: true, LastContact: t0, P: p,
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: master, LinkUp: linkUp, Time: t0,
+				ReplID: "d815", Offset: 117803},
+			PrimaryAddr: "b:6379", SelfAddr: "c:6379", Peers: map[string]peerView{"b": b},
+			SourceUnvouched: sourceUnvouched(st, map[string]peerView{"b": b}, t0, p.Fresh)}
+	}
+	silent := bReport(7*time.Second, true)
+	tls := c(epoch5, "b:6379", false, silent)
+	tls.SelfTLS = true
+	olderMark := bReport(7*time.Second, true)
+	olderMark.AsPrimary.Epoch = 4
+	unpromoted := epoch5
+	unpromoted.Promoted = false
+	for _, tt := range []struct {
+		name string
+		in   localInput
+		want localPlan
+	}{
+		{"seed 6021: following promoted b, link down, b's sidecar silent: detach", c(epoch5, "b:6379", false, silent), localPlan{Detach: true}},
+		{"b's sidecar in reach says its Redis does not answer: detach", c(epoch5, "b:6379", false, bReport(0, false)), localPlan{Detach: true}},
+		{"b's sidecar watches its Redis (it judges a restart itself): it stays", c(epoch5, "b:6379", false, bReport(0, true)), localPlan{}},
+		{"link up: it streams, nothing changes", c(epoch5, "b:6379", true, silent), localPlan{}},
+		{"detached: a re-point to b only with a partial resync", c(epoch5, "c:6379", false, silent), localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"no judged sighting of b at this epoch: it stays", c(epoch5, "b:6379", false, olderMark), localPlan{}},
+		{"b not promoted yet: not this rule", c(unpromoted, "b:6379", false, silent), localPlan{}},
+		{"TLS-only Redis: it stays", tls, localPlan{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(decideLocal(tt.in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
 // Chaos seed 708 (N=3). Epoch 4's primary a took retry-queue INCRs that b
 // and c acknowledged (WAIT 1); a's and b's Redis were killed and came back
 // from their AOFs with them, c's was killed without persistence. Epoch 6
