@@ -535,11 +535,34 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 			(history == "" || r.ReplID == history) {
 			continue // a candidate now, or its data counts through rankCandidates (splitHistory kept it)
 		}
-		if off := onPrimaryHistory(pv.Rep.Obs.ReplID, k.Offset, st); off > floor {
+		off := max(onPrimaryHistory(pv.Rep.Obs.ReplID, k.Offset, st), silentFollower(st, peers, pv, now, p))
+		if off > floor {
 			floor, who = off, name
 		}
 	}
 	return floor, who
+}
+
+// silentFollower is how far the Redis of a replica whose sidecar went
+// silent may have followed the promoted primary: its last report showed it
+// linked to the primary's Redis on the history the primary's own sidecar
+// later saw it lead, and a Redis goes on acknowledging the stream with
+// nobody watching it, so it may hold up to that later offset; -1 when that
+// does not apply. Its own last offset says only where it was when its
+// sidecar stopped. Chaos seed 6119 (N=3): c's sidecar was SIGSTOPped while
+// c's Redis, a's only linked replica, acknowledged a's writes from about
+// 152187 to 156017, a retry-queue INCR among them; a's Redis was killed,
+// the leader promoted b, parked at 152187, against c's last report, and
+// c's and a's copies full-synced from b.
+func silentFollower(st groupState, peers map[string]peerView, pv peerView, now time.Time, p params) int64 {
+	r, pk := pv.Rep.Obs, peers[st.Primary].Known
+	if !st.Promoted || pv.fresh(now, p.Fresh) || pv.Rep.Epoch != st.Epoch ||
+		!r.Reachable || r.Role != monitor.RoleReplica || !r.LinkUp || r.ReplID == "" ||
+		r.MasterAddr == "" || r.MasterAddr != st.Members[st.Primary].Redis ||
+		pk.Epoch != st.Epoch || pk.ReplID != r.ReplID || !pk.At.After(pv.Received) {
+		return -1
+	}
+	return onPrimaryHistory(r.ReplID, pk.Offset, st)
 }
 
 // onPrimaryHistory is how much of the promoted primary's history a Redis

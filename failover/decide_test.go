@@ -4007,3 +4007,62 @@ func TestRestartedSidecarJudgesWithEveryMemberSeed5108(t *testing.T) {
 		t.Error("unheardMember: every member reported, want false")
 	}
 }
+
+// A replica whose sidecar went silent while its Redis still followed the
+// promoted primary may hold what that primary took since: with
+// min_replicas the leader counts it at the primary's last known offset,
+// not at the replica's own last report. Chaos seed 6119 (N=3): c's
+// sidecar was SIGSTOPped at 42.68 while c's Redis, a's only linked
+// replica (b's Redis was parked at 152187), went on acknowledging a's
+// writes, a retry-queue INCR among them, to 156017; a's Redis was killed
+// at 44.97 and the leader promoted b for 152187 against c's last report,
+// and c's and a's copies later full-synced from b.
+func TestDurableFloorSilentSidecarFollowingPrimarySeed6119(t *testing.T) {
+	st := groupState{Epoch: 4, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
+	silent := t0.Add(-4300 * time.Millisecond)
+	for _, tt := range []struct {
+		name       string
+		edit       func(a, c *peerView)
+		wantTarget string
+	}{
+		{"c's Redis was linked to a when its sidecar went silent: wait for c", func(a, c *peerView) {}, ""},
+		{"c's Redis was not linked to a then", func(a, c *peerView) { c.Rep.Obs.LinkUp = false }, "b"},
+		{"c's Redis did not answer then", func(a, c *peerView) { c.Rep.Obs = obsSummary{} }, "b"},
+		{"linked to another primary", func(a, c *peerView) { c.Rep.Obs.MasterAddr = "b:6379" }, "b"},
+		{"a's offset was seen before c went silent", func(a, c *peerView) { a.Known.At = silent.Add(-time.Second) }, "b"},
+		{"a's offset is on another history", func(a, c *peerView) { a.Known.ReplID = "other" }, "b"},
+		{"c silent for ten down_after", func(a, c *peerView) {
+			c.Received = t0.Add(-10 * time.Second)
+			c.Known.At = c.Received
+		}, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// a: the leader's own sidecar, its Redis killed after it was
+			// last seen leading 6ae4d5 at 156017.
+			a := down(rep("a", 0), "a", 4)
+			a.Rep.Epoch, a.Rep.Obs = 4, obsSummary{}
+			a.Known = knownOffset{Epoch: 4, Offset: 156017, At: t0.Add(-2 * time.Second), ReplID: "6ae4d5"}
+			// b: parked on itself at 152187, its link to a down.
+			b := down(rep("b", 152187), "a", 4)
+			b.Rep.Epoch, b.Rep.Obs.ReplID, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp = 4, "6ae4d5", "b:6379", false
+			// c: its last report before its sidecar stopped, linked to a.
+			c := rep("c", 152000)
+			c.Received = silent
+			c.Rep.Epoch, c.Rep.Obs.ReplID, c.Rep.Obs.MasterAddr = 4, "6ae4d5", "a:6379"
+			c.Known = knownOffset{Epoch: 4, Offset: 152000, At: silent, ReplID: "6ae4d5"}
+			tt.edit(&a, &c)
+			p := testParams()
+			p.MinReplicas, p.MaxLagBytes = 1, 1<<20
+			d := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
+			if !d.ODown {
+				t.Fatalf("no ODOWN: %+v", d)
+			}
+			if d.Target != tt.wantTarget || (tt.wantTarget != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.wantTarget, d.Excluded, d.WhyNot)
+			}
+			if tt.wantTarget == "" && (d.Excluded["b"] != whyBehind || d.WaitFor != "c") {
+				t.Errorf("excluded %v, wait for %q; want b behind, waiting for c", d.Excluded, d.WaitFor)
+			}
+		})
+	}
+}
