@@ -455,6 +455,44 @@ func TestAvailabilityLimitDurablePrimaryHit(t *testing.T) {
 	}
 }
 
+// A segment of a run judges only the part of the gap inside it: once
+// writes are back, a later segment with a lower limit (the primary's
+// fault over, one on it as a replica left) does not hold its limit against
+// the gap that ended before it. Chaos seed 6304 (N=3): writes came back at
+// 32.46 s, 11.2 s into faults that hit only c, the primary (durable
+// allowance); the checker reported them 6 s late from the segment that
+// began at 32.82 s with only a fault on c as a replica. An outage that
+// runs into that segment is still too long.
+func TestAvailabilitySegmentAfterTheGap(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name string
+		back int // ms: writes succeed again
+		ok   bool
+	}{
+		{"back before the replica-only segment", 21200, true},
+		{"still out in the replica-only segment", 22000, false},
+	} {
+		h := clean()
+		h.Ops = append(h.Ops, writes(ms(20000), ms(30000), h.Final)...)
+		h.WorkEnd, h.LastHeal = ms(30000), ms(24000)
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "isolate b (primary)",
+				Start: ms(13000), End: ms(21500), OnPrimary: true},
+			FaultRecord{ID: 3, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-redis b (node)",
+				Start: ms(21000), End: ms(24000), RedisRestart: true})
+		outage(h, ms(13000), ms(tt.back))
+		r := Check(h, p)
+		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
+			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
+		}
+		if !tt.ok && len(r.Violations) > 0 && r.Violations[0].At != ms(21500) {
+			t.Errorf("%s: violation at %s, want 21.5s (the segment's start)", tt.name, r.Violations[0].At)
+		}
+	}
+}
+
 // With min_replicas a new primary may hold writes for fence_after +
 // max-lag + 2 s: an outage of 5 s during a minority fault is allowed, one
 // of 7 s is not; without min_replicas 5 s is already too long.
