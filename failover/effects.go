@@ -450,9 +450,16 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 						return err
 					}
 					// Each old primary's hold ends at its time or when
-					// the fence on its Redis lands.
+					// the fence on its Redis lands, tried again while
+					// it holds if the first try found it out of reach.
 					for _, h := range olds {
-						if err := waitHold(ctx, h.until, h.done, &h.fenced); err != nil {
+						var refence func(context.Context) bool
+						if h.fence {
+							refence = func(ctx context.Context) bool {
+								return f.fenceOldPrimary(ctx, h.name, h.addrs, max(oldPause, time.Until(h.until)))
+							}
+						}
+						if err := waitHold(ctx, h.until, h.done, &h.fenced, f.mc.Interval, refence); err != nil {
 							return err
 						}
 					}
@@ -606,10 +613,18 @@ func (f *Failover) oldHolds(c *core, previous, reason string) []*oldHold {
 }
 
 // waitHold waits until until, or until the fence on the old primary,
-// reported through done and *fenced, lands.
-func waitHold(ctx context.Context, until time.Time, done <-chan struct{}, fenced *bool) error {
+// reported through done and *fenced, lands. When that fence failed (its
+// Redis out of reach at the promotion), refence, unless nil, tries it
+// again every interval while the hold lasts: a fence that lands later
+// pauses the old Redis past until just as well, so it ends the hold too
+// (chaos seed 6205, N=5: c's Redis was cut off with its sidecar; d's own
+// Redis, linked to it in Redis's eyes, held d's writes 3 s after its
+// REPLICAOF NO ONE, though c's Redis was back in reach 0.7 s into the
+// hold, where the peers demoted it).
+func waitHold(ctx context.Context, until time.Time, done <-chan struct{}, fenced *bool, every time.Duration, refence func(context.Context) bool) error {
 	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
+	var tick <-chan time.Time
 	for {
 		select {
 		case <-t.C:
@@ -620,7 +635,20 @@ func waitHold(ctx context.Context, until time.Time, done <-chan struct{}, fenced
 			if *fenced {
 				return nil
 			}
-			done = nil // failed: the hold runs out
+			done = nil // failed: the hold runs out unless a retry lands
+			if refence != nil && every > 0 {
+				tk := time.NewTicker(every)
+				defer tk.Stop()
+				tick = tk.C
+			}
+		case <-tick:
+			// A try to a Redis still out of reach ends with the hold.
+			rctx, cancel := context.WithDeadline(ctx, until)
+			ok := refence(rctx)
+			cancel()
+			if ok {
+				return nil
+			}
 		}
 	}
 }

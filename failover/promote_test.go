@@ -1,10 +1,12 @@
 package failover
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Chaos seed 1503 (N=3): c's Redis, a replica until epoch 3 (so with
@@ -56,5 +58,72 @@ func TestPromoteTxSetsMinReplicasFirst(t *testing.T) {
 				t.Fatalf("min-replicas-max-lag %v, want 1", got)
 			}
 		})
+	}
+}
+
+// Chaos seed 6205 (N=5): c's Redis, the primary, was cut off with its
+// sidecar; d was promoted and its own Redis, still linked to c's in Redis's
+// eyes until its REPLICAOF NO ONE, held d's writes for ackLagBound (3 s).
+// The fence on c's Redis failed at the promotion (out of reach); c's Redis
+// was back in reach 0.7 s into the hold, and the hold ran out anyway:
+// writes came back 6.8 s after the faults hit c alone. A fence that lands
+// during the hold ends it as the first one would.
+func TestWaitHoldRefencesSeed6205(t *testing.T) {
+	const every = 5 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		landed    bool // the first fence, at the promotion
+		refence   bool // a later try is allowed (the hold fences)
+		landsAt   int  // the try that lands (0: none)
+		wantTries bool // later tries were made
+		wantFull  bool // the hold runs to its end
+	}{
+		{name: "first fence landed", landed: true, refence: true},
+		{name: "first fence failed, no fence for this hold", wantFull: true},
+		{name: "first fence failed, old redis never back", refence: true, wantTries: true, wantFull: true},
+		{name: "seed 6205: old redis back during the hold", refence: true, landsAt: 3, wantTries: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan struct{})
+			fenced := tc.landed
+			close(done)
+			tries := 0
+			var refence func(context.Context) bool
+			if tc.refence {
+				refence = func(ctx context.Context) bool {
+					tries++
+					if _, ok := ctx.Deadline(); !ok {
+						t.Error("a retried fence has no deadline: it could outlast the hold")
+					}
+					return tc.landsAt > 0 && tries >= tc.landsAt
+				}
+			}
+			hold := 2 * time.Second
+			if tc.wantFull {
+				hold = 150 * time.Millisecond // keep the full waits short
+			}
+			start := time.Now()
+			if err := waitHold(context.Background(), start.Add(hold), done, &fenced, every, refence); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if full := took >= hold; full != tc.wantFull {
+				t.Errorf("waited %v of a %v hold; want the full hold %v", took, hold, tc.wantFull)
+			}
+			if (tries > 0) != tc.wantTries {
+				t.Errorf("%d later tries; want some %v", tries, tc.wantTries)
+			}
+			if tc.landsAt > 0 && tries != tc.landsAt {
+				t.Errorf("%d tries; want %d (stop once one lands)", tries, tc.landsAt)
+			}
+		})
+	}
+	// A cancelled context ends the wait with its error, retries or not.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan struct{})
+	fenced := false
+	if err := waitHold(ctx, time.Now().Add(time.Second), done, &fenced, every, func(context.Context) bool { return false }); err == nil {
+		t.Error("a cancelled wait returned no error")
 	}
 }
