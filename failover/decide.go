@@ -543,6 +543,39 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 	return floor, who
 }
 
+// historyHeld is, with min_replicas, a replica now out of reach (its
+// report stale, or its Redis not answering as a synced replica) last seen
+// synced on history, the promoted primary's own, in this epoch and within
+// durableWait; "" when none. It holds writes the primary acknowledged on
+// that history, which a candidate on a third history (neither the
+// primary's nor the one its promotion left, whose offsets compare through
+// onPrimaryHistory) cannot hold whatever its offset: offsets of unrelated
+// histories do not compare, and durableFloor compares them. Chaos seed
+// 6214 (N=5): e's Redis, epoch 5's primary (promoted beginning 557cd95f),
+// came back from its AOF on a new history at 0 and, its sidecar vouching
+// for it, took writes and retry-queue INCRs on 8d36059c with a's Redis,
+// full-synced from it, as its one replica, until it was stopped; d's Redis,
+// parked at 62930 on 557cd95f, was promoted over a the moment a's report
+// was not fresh (a's 7116 below d's 62930 in durableFloor), and a's Redis
+// full-synced from d.
+func historyHeld(st groupState, peers map[string]peerView, history string, now time.Time, p params) string {
+	if p.MinReplicas < 1 || history == "" || !st.Promoted {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		k, r := pv.Known, pv.Rep.Obs
+		if name == st.Primary || k.At.IsZero() || k.Epoch != st.Epoch || k.ReplID != history || now.Sub(k.At) >= durableWait(p) {
+			continue
+		}
+		if pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced && r.ReplID == history {
+			continue // a candidate on the primary's history now
+		}
+		return name
+	}
+	return ""
+}
+
 // silentFollower is how far the Redis of a replica whose sidecar went
 // silent may have followed the promoted primary: its last report showed it
 // linked to the primary's Redis on the history the primary's own sidecar
@@ -1392,6 +1425,16 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if c.ReplID == st.ForkReplID && c.Offset < st.Fork {
 				excluded[c.Name] = whyBeforeFork
+				return true
+			}
+			return false
+		})
+	}
+	if who := historyHeld(st, peers, history, now, p); who != "" {
+		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if c.ReplID != history && c.ReplID != st.ForkReplID {
+				excluded[c.Name] = whyBehind
+				d.WaitFor = who
 				return true
 			}
 			return false

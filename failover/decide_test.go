@@ -4066,3 +4066,61 @@ func TestDurableFloorSilentSidecarFollowingPrimarySeed6119(t *testing.T) {
 		})
 	}
 }
+
+// With min_replicas, a replica out of reach last seen synced on the
+// promoted primary's own history holds writes that primary acknowledged
+// there; a candidate on a third history is not promoted over it, whatever
+// its offset (historyHeld). Chaos seed 6214 (N=5): e's Redis, epoch 5's
+// primary (promoted at 57479 leaving b12020, beginning 557cd9), came back
+// from its AOF on a new history and took writes on 8d3605 with a's Redis
+// as its one replica; a's report went stale for a moment and the leader
+// promoted d, parked at 62930 on 557cd9, over a's 7116; a full-synced
+// from d.
+func TestHistoryHeldSeed6214(t *testing.T) {
+	st := groupState{Epoch: 5, Primary: "e", Promoted: true, Fork: 57479, ForkReplID: "b12020", Members: members("a", "b", "c", "d", "e")}
+	for _, tt := range []struct {
+		name       string
+		edit       func(a *peerView)
+		wantTarget string
+	}{
+		{"a, on e's history, stale: wait for a", func(a *peerView) {}, ""},
+		{"a last seen ten down_after ago", func(a *peerView) {
+			a.Received = t0.Add(-10 * time.Second)
+			a.Known.At = a.Received
+		}, "d"},
+		{"a last seen on another history", func(a *peerView) { a.Known.ReplID, a.Rep.Obs.ReplID = "other", "other" }, "d"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// e: its Redis stopped after it was last seen leading 8d3605.
+			e := down(rep("e", 0), "e", 5)
+			e.Rep.Epoch, e.Rep.Obs = 5, obsSummary{}
+			e.AsPrimary = primaryMark{Epoch: 5, ReplID: "8d3605"}
+			// a: linked to e on 8d3605 at 7116, its last report 600 ms old.
+			a := rep("a", 7116)
+			a.Received = t0.Add(-600 * time.Millisecond)
+			a.Rep.Epoch, a.Rep.Obs.ReplID, a.Rep.Obs.MasterAddr = 5, "8d3605", "e:6379"
+			a.Known = knownOffset{Epoch: 5, Offset: 7116, At: a.Received, ReplID: "8d3605", Keys: 900}
+			// d: parked on itself at 62930 on the history e's promotion began.
+			d := down(rep("d", 62930), "e", 5)
+			d.Rep.Epoch, d.Rep.Obs.ReplID, d.Rep.Obs.MasterAddr, d.Rep.Obs.LinkUp = 5, "557cd9", "d:6379", false
+			d.Known = knownOffset{Epoch: 5, Offset: 62930, At: t0, ReplID: "557cd9", Keys: 886}
+			// b and c: resyncing, not synced.
+			b, c := down(rep("b", 0), "e", 5), down(rep("c", 0), "e", 5)
+			b.Rep.Epoch, c.Rep.Epoch = 5, 5
+			b.Rep.Obs.Synced, c.Rep.Obs.Synced, b.Rep.Obs.LinkUp, c.Rep.Obs.LinkUp = false, false, false, false
+			tt.edit(&a)
+			p := testParams()
+			p.MinReplicas, p.MaxLagBytes = 1, 1<<20
+			dec := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c, "d": d, "e": e}, p, "")
+			if !dec.ODown {
+				t.Fatalf("no ODOWN: %+v", dec)
+			}
+			if dec.Target != tt.wantTarget || (tt.wantTarget != "") != (dec.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", dec.Target, dec.Action, tt.wantTarget, dec.Excluded, dec.WhyNot)
+			}
+			if tt.wantTarget == "" && (dec.Excluded["d"] != whyBehind || dec.WaitFor != "a") {
+				t.Errorf("excluded %v, wait for %q; want d behind, waiting for a", dec.Excluded, dec.WaitFor)
+			}
+		})
+	}
+}
