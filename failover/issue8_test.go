@@ -7,6 +7,7 @@ package failover_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,9 +68,16 @@ func TestFiveSidecars(t *testing.T) {
 			asker = n
 		}
 	}
-	if _, err := asker.failover().Switchover(context.Background(), to); err != nil {
-		t.Fatalf("switchover to %s: %v", to, err)
-	}
+	// Right after a failover the asker may not have a fresh report from
+	// the new primary's sidecar yet (ErrNotReady, as an operator would
+	// see it): ask again until it has.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		_, err := asker.failover().Switchover(context.Background(), to)
+		if err != nil && !errors.Is(err, failover.ErrNotReady) {
+			t.Fatalf("switchover to %s: %v", to, err)
+		}
+		return err
+	})
 	g.waitConverged(30*time.Second, to)
 }
 
