@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -183,6 +184,19 @@ const resyncGrace = 5 * time.Second
 // (killed without persistence or wiped, until resyncGrace after the
 // restart), or -1. Writes acknowledged before u may be gone from every
 // copy a correct system kept; they are not held against it.
+//
+// With two copies (min_replicas at most 1), a loss also counts as at the
+// same time as a later one on another node whose Redis took the last probe
+// write before the earlier loss (it was the primary) and could send to no
+// other Redis from the earlier loss to its own (redisCutOff): the
+// restarted Redis had nothing to resync from and no other copy could be
+// made, so the resyncGrace after the restart does not end it. u is then
+// the earlier loss's start: writes acknowledged after it were not on both
+// (chaos seed 6311, N=3: INCRs applied on c, the primary, and acknowledged
+// by a's Redis, which was wiped at 31.5 s; c's Redis, cut from a's and b's
+// by partitions and a SIGSTOP without a gap, was killed without
+// persistence at 56.5 s). With more copies the others could have been
+// passed on meanwhile, which one cut-off node does not rule out.
 func dataGoneUntil(h *History, p Params) time.Duration {
 	need := max(2, p.MinReplicas+1)
 	u := time.Duration(-1)
@@ -197,12 +211,92 @@ func dataGoneUntil(h *History, p Params) time.Duration {
 					nodes[n] = true
 				}
 			}
+			if need == 2 && g.DataLost && g.Start <= f.Start && len(f.Nodes) > 0 && len(g.Nodes) > 0 &&
+				g.Nodes[0] != f.Nodes[0] && lastProbeWriter(h, g.Start) == f.Nodes[0] &&
+				redisCutOff(h, f.Nodes[0], g.Start, f.Start) {
+				u = max(u, g.Start)
+			}
 		}
 		if len(nodes) >= need {
 			u = max(u, f.Start)
 		}
 	}
 	return u
+}
+
+// lastProbeWriter returns the node whose Redis acknowledged the last probe
+// write completed by t, or "".
+func lastProbeWriter(h *History, t time.Duration) string {
+	node, at := "", time.Duration(-1)
+	for _, o := range h.Ops {
+		if o.Kind == OpProbe && o.OK && o.Complete <= t && o.Complete > at {
+			node, at = o.Node, o.Complete
+		}
+	}
+	return node
+}
+
+// redisCutOff reports whether, throughout [from, to], faults kept node's
+// Redis from every other node's Redis (keepsRedisApart), so nothing it
+// held could reach another copy.
+func redisCutOff(h *History, node string, from, to time.Duration) bool {
+	for _, z := range h.Nodes {
+		if z == node {
+			continue
+		}
+		var spans [][2]time.Duration
+		for _, f := range h.Faults {
+			if keepsRedisApart(f, node, z) {
+				spans = append(spans, [2]time.Duration{f.Start, f.End})
+			}
+		}
+		slices.SortFunc(spans, func(a, b [2]time.Duration) int { return cmp.Compare(a[0], b[0]) })
+		cur := from
+		for _, s := range spans {
+			if s[0] > cur {
+				break
+			}
+			cur = max(cur, s[1])
+		}
+		if cur < to {
+			return false
+		}
+	}
+	return true
+}
+
+// keepsRedisApart reports whether fault f, while active, kept the Redis
+// of y and z from replicating either way: one of them killed or stopped,
+// or the two on different sides of a partition that cuts the Redis port.
+// A one-way cut counts: a TCP connection needs both directions. A bridge
+// node reaches both sides; gossip-only, lossy and local cuts, and faults
+// that were not carried out, do not count.
+func keepsRedisApart(f FaultRecord, y, z string) bool {
+	if f.Failed != "" || len(f.Nodes) == 0 {
+		return false
+	}
+	split := slices.Contains(f.Nodes, y) != slices.Contains(f.Nodes, z)
+	switch f.Kind {
+	case KillRedis, KillBoth, StopRedis:
+		return f.Nodes[0] == y || f.Nodes[0] == z
+	case PartHalves, PartIsolate, PartRedis, PartOneWay:
+		return split
+	case PartBridge:
+		b := bridgeNode(f.Desc)
+		return split && b != "" && b != y && b != z
+	}
+	return false
+}
+
+// bridgeNode returns the node a bridge partition's description names as
+// reaching both sides ("bridge partition [c] | [b], a reaches both"), or
+// "".
+func bridgeNode(desc string) string {
+	i := strings.LastIndex(desc, ", ")
+	if i < 0 || !strings.HasSuffix(desc, " reaches both") {
+		return ""
+	}
+	return strings.TrimSuffix(desc[i+2:], " reaches both")
 }
 
 // authorityLostAt returns the first moment every node's sidecar had come

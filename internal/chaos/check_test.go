@@ -669,6 +669,75 @@ func TestTwoDataSetsLost(t *testing.T) {
 	}
 }
 
+func TestTwoDataSetsLostWhileTheLastCopyWasCutOffSeed6311(t *testing.T) {
+	// Chaos seed 6311, N=3: an INCR applied on c (the primary) and
+	// acknowledged by a's Redis, a's only other copy, at 30 s; a's Redis
+	// is killed with its AOF wiped at 31.5 s and back empty at 35.1 s,
+	// and c's, killed without persistence at 56.5 s, was kept from a's
+	// and b's Redis by faults without a gap in between: no copy survived
+	// or could be made, though the two losses lie 21 s apart. Any gap in
+	// which c's Redis could reach another Redis holds the INCR to account.
+	base := []FaultRecord{
+		{ID: 6, Kind: PartBridge, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "bridge partition [c] | [b], a reaches both", Start: ms(24600), End: ms(34200)},
+		{ID: 8, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-redis a (node) wipe aof", Start: ms(31500), End: ms(35100), RedisRestart: true, DataLost: true},
+		{ID: 9, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "redis-only partition [c] | [a b]", Start: ms(33900), End: ms(43300)},
+		{ID: 12, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "stop-redis c (primary)", Start: ms(42400), End: ms(52300)},
+		{ID: 14, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-both c (node)", Start: ms(48300), End: ms(48300), Failed: "a process of c is already under a fault"},
+		{ID: 15, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "one-way: [c] cannot send to [a b]", Start: ms(51300), End: ms(62900)},
+		{ID: 17, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-both c (primary) no-persistence", Start: ms(56500), End: ms(65500), RedisRestart: true, DataLost: true},
+	}
+	edit := func(id int, change func(*FaultRecord)) func([]FaultRecord) []FaultRecord {
+		return func(fs []FaultRecord) []FaultRecord {
+			var out []FaultRecord
+			for _, f := range fs {
+				if f.ID == id {
+					if change == nil {
+						continue
+					}
+					change(&f)
+				}
+				out = append(out, f)
+			}
+			return out
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		faults func([]FaultRecord) []FaultRecord
+		writer string // whose Redis took the last probe write before a's wipe
+		minRep int
+		ok     bool
+	}{
+		{"c cut off from the wipe to its own loss", nil, "c", 1, true},
+		{"c's Redis reached a's and b's after the redis-only cut", edit(9, nil), "c", 1, false},
+		{"a gossip-only cut leaves replication", edit(9, func(f *FaultRecord) { f.Kind = PartGossip }), "c", 1, false},
+		{"b bridges c and a: c's Redis reached b's", edit(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [a], b reaches both" }), "c", 1, false},
+		{"a bridge without a named bridge node counts for nothing", edit(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [b]" }), "c", 1, false},
+		{"the stop of c's Redis not carried out", edit(12, func(f *FaultRecord) { f.Failed = "busy" }), "c", 1, false},
+		{"b was the primary: its copy is not c's", nil, "b", 1, false},
+		{"three copies: two losses are not enough", nil, "c", 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(70000), LastHeal: ms(67500)}
+			h.Ops = []Op{
+				{Kind: OpEnqueue, Node: "a", Key: "q39", Invoke: ms(13700), Complete: ms(14600), OK: true},
+				{Kind: OpProbe, Node: "b", Key: "probe:b", Invoke: ms(22000), Complete: ms(22010), OK: true},
+				{Kind: OpProbe, Node: tc.writer, Key: "probe:" + tc.writer, Invoke: ms(31300), Complete: ms(31340), OK: true},
+			}
+			h.Faults = slices.Clone(base)
+			if tc.faults != nil {
+				h.Faults = tc.faults(h.Faults)
+			}
+			p := testParams
+			p.MinReplicas = tc.minRep
+			v, _ := CheckRetryQueue(h, p)
+			if ok := len(v) == 0; ok != tc.ok {
+				t.Fatalf("excused %v, want %v: %+v", ok, tc.ok, v)
+			}
+		})
+	}
+}
+
 func TestRegisterTwoDataSetsLost(t *testing.T) {
 	// "b" is acknowledged at 4.95 s; a's and b's Redis (no persistence)
 	// are killed at 5 s and 6 s; a read at 8 s returns the older "a".
