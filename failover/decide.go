@@ -1096,6 +1096,9 @@ func replicaPositions(self string, peers map[string]peerView, epoch uint64, now 
 type promotion struct {
 	Fork                  int64
 	ForkReplID, NewReplID string
+	// Chosen: for a named primary not promoted yet, the offset the
+	// leader chose its Redis at (set-primary's ChosenOffset); 0 otherwise.
+	Chosen int64
 }
 
 // promotedProcess reports whether cur is the very process the promotion
@@ -1189,6 +1192,16 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// hold less than it did then (chaos seed 101, N=5: called empty
 		// against a replica behind its promotion and one on a deposed
 		// history, it full-synced from the first and lost what it held).
+		return restartNone
+	case cur.Offset == 0 && cur.Keys > 0 && fork == 0 && p.Chosen > 0 && best <= p.Chosen && !richer:
+		// The same for a named primary never promoted, restarted from its
+		// AOF: it held at least what it was chosen at, and no replica on
+		// another history is beyond that or holds more keys. Chaos seed
+		// 6605 (N=5): d, named at epoch 9 at 83759 on b1dc5bc7 with three
+		// retry-queue INCRs only it and e's dead Redis held, was stopped
+		// before its promotion, killed and restarted from its AOF; its
+		// restarted sidecar called it empty against a's 80143 on b1dc5bc7,
+		// the group promoted a and d's Redis full-synced from it.
 		return restartNone
 	case cur.Offset < best:
 		return restartEmpty

@@ -870,6 +870,14 @@ func TestJudgeRestart(t *testing.T) {
 			[]replicaPos{{ReplID: "h0", Offset: 4400}, {ReplID: "hx", Offset: 4450}}, restartNone, 4500},
 		{"AOF restart with keys, a replica beyond its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 920}, on("h1", 4600), restartEmpty, 4500},
 		{"AOF restart with keys, promotion offset not known", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 920}, on("h1", 4400), restartEmpty, 0},
+		// Chaos seed 6605 (N=5): named at 83759, never promoted,
+		// restarted from its AOF; a replica on another history below.
+		{"named, not promoted, AOF restart with keys, replicas behind its choice", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 1200},
+			[]replicaPos{{ReplID: "h1", Offset: 4400, Keys: 1151}, {ReplID: "h0", Offset: 3000, Keys: 900}}, restartNone, -4500},
+		{"named, not promoted, AOF restart with keys, a replica beyond its choice", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 1200},
+			[]replicaPos{{ReplID: "h1", Offset: 4600, Keys: 1151}}, restartEmpty, -4500},
+		{"named, not promoted, AOF restart with keys, a replica behind its choice holds more keys", redisIdentity{}, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 1200},
+			[]replicaPos{{ReplID: "h1", Offset: 4400, Keys: 1300}}, restartEmpty, -4500},
 		{"restart without keys, replicas behind its promotion", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0, Keys: 0}, on("h0", 4400), restartEmpty, 4500},
 		{"new history but as much data as the replicas", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 5000}, on("h1", 5000), restartNone, 0},
 		{"replicas' reports from before the writes", prev, redisIdentity{RunID: "r2", ReplID: "h2", Offset: 0}, on("h1", 0), restartUnknown, 0},
@@ -882,7 +890,13 @@ func TestJudgeRestart(t *testing.T) {
 		{"sidecar restarted, no replica report yet", redisIdentity{}, redisIdentity{RunID: "r1", ReplID: "h1", Offset: 5000}, nil, restartUnknown, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeRestart(tt.prev, tt.cur, promotion{Fork: tt.fork}, tt.replicas); got != tt.want {
+			// A negative fork is the offset a named primary not promoted
+			// was chosen at (promotion.Chosen).
+			p := promotion{Fork: tt.fork}
+			if tt.fork < 0 {
+				p = promotion{Chosen: -tt.fork}
+			}
+			if got := judgeRestart(tt.prev, tt.cur, p, tt.replicas); got != tt.want {
 				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
 			}
 		})

@@ -502,7 +502,11 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		lift = emptyLift(st.Promoted, f.bestReplicaAddr(c, now) != "" || richer, all, c.p)
 	}
 	h := promotionEntry(st)
-	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID,
+	var chosen int64
+	if !st.Promoted {
+		chosen = st.ChosenOffset
+	}
+	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID, Chosen: chosen,
 		NewReplID: h.NewReplID, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
 		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
@@ -555,6 +559,9 @@ type identityCtx struct {
 	// NewReplID is the history that promotion began (promotionEntry);
 	// "" when not recorded.
 	NewReplID string
+	// Chosen is the offset the leader chose it at while it is not promoted
+	// (set-primary's ChosenOffset); 0 otherwise.
+	Chosen int64
 	// SelfAddr is the local Redis's address: a named Redis that points at
 	// it was detached as empty, and is judged like a primary.
 	SelfAddr string
@@ -597,7 +604,7 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID}, in.Replicas())
+			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID, Chosen: in.Chosen}, in.Replicas())
 			switch judgeHeard(s.Ident, v, in.Unheard != nil && in.Unheard()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
