@@ -2183,12 +2183,26 @@ func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Tim
 // mayResync applies parallel_syncs: replicas that must re-point do so in
 // name order, at most parallel of them syncing at a time. Every sidecar
 // computes the same order from the shared reports.
+//
+// A replica whose sidecar has no valid reply from the primary's Redis
+// (PrimaryDownMs), with no transfer under way, neither holds a slot nor
+// waits ahead of the others: its Redis cannot reach the primary either,
+// so its sync never starts, and it would hold the rest back for as long
+// as the cut lasts. Chaos seed 6904 (N=3): epoch 4 promoted c, the one
+// Redis left with 22 retry-queue INCRs confirmed by WAIT 1 (from its
+// AOF); a's Redis, cut from c's by a Redis-only partition, was re-pointed
+// to c and never linked, and b, which reached c, waited behind it for the
+// 6.1 s until c was killed and wiped, so that b's older data set became
+// epoch 5's and the INCRs were gone.
 func mayResync(self string, peers map[string]peerView, primary, addr string, parallel int, now time.Time, fresh time.Duration) bool {
 	syncing := 0
 	waiting := []string{self}
 	for name, p := range peers {
 		r := p.Rep.Obs
 		if name == primary || name == self || !p.fresh(now, fresh) || !r.Reachable || r.Role != monitor.RoleReplica {
+			continue
+		}
+		if !r.SyncInProgress && p.Rep.SDownPrimary == primary && p.Rep.PrimaryDownMs > 0 {
 			continue
 		}
 		switch {

@@ -1170,6 +1170,51 @@ func TestMayResync(t *testing.T) {
 	}
 }
 
+// A replica whose sidecar cannot reach the new primary's Redis neither
+// holds a parallel_syncs slot nor waits ahead of the others, unless a
+// transfer is under way. Chaos seed 6904 (N=3): a's Redis, cut from c's,
+// the epoch 4 primary and last copy of 22 WAIT-confirmed retry-queue
+// INCRs, never linked, and b waited behind it until c was wiped.
+func TestMayResyncPastACutOffReplica(t *testing.T) {
+	const newAddr, oldAddr = "10.0.0.9:6379", "10.0.0.1:6379"
+	type peer struct {
+		name, master string
+		linkUp       bool
+		cut          bool // no valid reply from the primary's Redis (PrimaryDownMs)
+		transfer     bool // master_sync_in_progress
+		sdownOf      string
+	}
+	tests := []struct {
+		name  string
+		peers []peer
+		want  bool
+	}{
+		{"re-pointed, never linked, cut off: no slot held", []peer{{"r1", newAddr, false, true, false, "p"}}, true},
+		{"pointing elsewhere, cut off: not waited for", []peer{{"r1", oldAddr, true, true, false, "p"}}, true},
+		{"not cut off: waited for, as before", []peer{{"r1", oldAddr, true, false, false, "p"}}, false},
+		{"not cut off: its link down holds the slot, as before", []peer{{"r1", newAddr, false, false, false, "p"}}, false},
+		{"a transfer under way holds the slot even so", []peer{{"r1", newAddr, false, true, true, "p"}}, false},
+		{"down for another primary: no excuse", []peer{{"r1", newAddr, false, true, false, "q"}}, false},
+		{"the cut-off one skipped, the next in order still first", []peer{{"r1", oldAddr, true, true, false, "p"}, {"r0", oldAddr, true, false, false, "p"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{}
+			for _, p := range tt.peers {
+				var down int64
+				if p.cut {
+					down = 1500
+				}
+				peers[p.name] = peerView{Received: t0, Rep: report{Name: p.name, SDownPrimary: p.sdownOf, PrimaryDownMs: down,
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp, SyncInProgress: p.transfer}}}
+			}
+			if got := mayResync("r2", peers, "p", newAddr, 1, t0, time.Second); got != tt.want {
+				t.Errorf("mayResync = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
