@@ -1099,6 +1099,39 @@ type promotion struct {
 	// Chosen: for a named primary not promoted yet, the offset the
 	// leader chose its Redis at (set-primary's ChosenOffset); 0 otherwise.
 	Chosen int64
+	// PastForks: where earlier epochs' promotions left the histories
+	// before them (groupState.PastForks).
+	PastForks []pastFork
+}
+
+// leftAt is the offset replica r counts at against an AOF restart of the
+// promoted primary: a replica still on a history an earlier epoch's
+// promotion left, at or before this promotion's fork, holds beyond that
+// earlier fork only what the deposed primary took there, which no primary
+// since took and the restarted one never held: its offset counts up to
+// that fork only (onPrimaryHistory's rule, one promotion further back).
+// Its sidecar keeps that tail as divergent writes before it resyncs. The
+// newest recorded fork from r's history counts, as forkFor picks; the
+// history the current promotion left is judged as before. Chaos seed 6813
+// (N=5): b's Redis, epoch 6's primary (promoted at 61333, leaving a's
+// 7352377), came back from its AOF with every retry-queue INCR that d's
+// Redis had taken at epoch 4 and a's and b's had acknowledged; d's Redis,
+// detached at 63611 on 7b0772, which epoch 5 left at 61333, made it
+// "empty", the group promoted e at 54977 on an older history, and b's
+// Redis full-synced from it.
+func leftAt(r replicaPos, p promotion) int64 {
+	if r.ReplID == "" || r.ReplID == p.ForkReplID || p.Fork <= 0 {
+		return r.Offset
+	}
+	for _, f := range slices.Backward(p.PastForks) {
+		if f.ReplID == r.ReplID {
+			if f.Offset > 0 && f.Offset <= p.Fork {
+				return min(r.Offset, f.Offset)
+			}
+			break
+		}
+	}
+	return r.Offset
 }
 
 // promotedProcess reports whether cur is the very process the promotion
@@ -1134,13 +1167,14 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
 	}
-	best, ahead, richer := int64(-1), false, false
+	best, left, ahead, richer := int64(-1), int64(-1), false, false
 	for _, r := range replicas {
 		if aofKeptPromotedHistory(cur, p, r) {
 			continue
 		}
 		if r.ReplID != cur.ReplID {
 			best = max(best, r.Offset)
+			left = max(left, leftAt(r, p))
 			richer = richer || cur.Keys >= 0 && r.Keys > cur.Keys
 		} else if r.Offset > cur.Offset {
 			// Chaos seed 19 (N=3): a primary killed without persistence
@@ -1186,12 +1220,14 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartNone // a restart from persistence on the same history
 	case best < 0:
 		return restartUnknown
-	case cur.Offset == 0 && cur.Keys > 0 && fork > 0 && best <= fork:
+	case cur.Offset == 0 && cur.Keys > 0 && fork > 0 && left <= fork:
 		// Restarted from its AOF with its data, and no replica on
 		// another history is beyond where this one was promoted: they
 		// hold less than it did then (chaos seed 101, N=5: called empty
 		// against a replica behind its promotion and one on a deposed
 		// history, it full-synced from the first and lost what it held).
+		// One on a history an earlier promotion left counts up to that
+		// fork (leftAt; chaos seed 6813).
 		return restartNone
 	case cur.Offset == 0 && cur.Keys > 0 && fork == 0 && p.Chosen > 0 && best <= p.Chosen && !richer:
 		// The same for a named primary never promoted, restarted from its

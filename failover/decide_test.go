@@ -4183,3 +4183,55 @@ func TestHistoryHeldSeed6214(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 6813 (N=5): b's Redis, epoch 6's primary (promoted at 61333,
+// leaving a's 7352377, beginning c274604a), came back from its AOF at
+// offset 0 with every retry-queue INCR d's Redis had taken at epoch 4
+// (acknowledged by a's and b's). d's Redis, epoch 4's deposed primary,
+// detached at 63611 on 7b0772, which epoch 5 left at 61333: beyond that
+// fork it held only its own divergent tail. Counted at 63611 it made b's
+// restart "empty"; the group promoted e at 54977 on an older history, and
+// b's Redis full-synced from it.
+func TestAOFRestartAgainstATailPastAnEarlierForkSeed6813(t *testing.T) {
+	prev := redisIdentity{RunID: "b-1", ReplID: "c274604a", Offset: 61400, Keys: 880}
+	cur := redisIdentity{RunID: "b-2", ReplID: "20bea07e", Offset: 0, Keys: 880}
+	past := []pastFork{
+		{Epoch: 3, New: "c", ReplID: "4eacb666", Offset: 54977},
+		{Epoch: 4, New: "d", ReplID: "ddcb1761", Offset: 54977},
+		{Epoch: 5, New: "a", ReplID: "7b077293", Offset: 61333, NewReplID: "7352377"},
+	}
+	p := promotion{Fork: 61333, ForkReplID: "7352377", NewReplID: "c274604a", PastForks: past}
+	a := replicaPos{ReplID: "9cb65dfc", Offset: 54977, Keys: 790}
+	e := replicaPos{ReplID: "4eacb666", Offset: 54977, Keys: 790}
+	d := replicaPos{ReplID: "7b077293", Offset: 63611, Keys: 915}
+	for _, tt := range []struct {
+		name     string
+		p        promotion
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 6813: d past epoch 5's fork on the history it left", p, []replicaPos{a, e, d}, restartNone},
+		{"no earlier fork recorded on d's history", promotion{Fork: 61333, ForkReplID: "7352377", NewReplID: "c274604a", PastForks: past[:2]},
+			[]replicaPos{a, e, d}, restartEmpty},
+		{"the earlier fork beyond this promotion's", promotion{Fork: 60000, ForkReplID: "7352377", NewReplID: "c274604a", PastForks: past},
+			[]replicaPos{a, e, d}, restartEmpty},
+		// Seed 5108: on the history this promotion left, past its fork,
+		// the replica still makes an AOF restart empty.
+		{"past this promotion's own fork", p, []replicaPos{a, e, {ReplID: "7352377", Offset: 61500, Keys: 900}}, restartEmpty},
+		{"another replica beyond the fork on an unrecorded history", p, []replicaPos{a, d, {ReplID: "f00d", Offset: 61400}}, restartEmpty},
+		{"a restart without keys", p, []replicaPos{a, e, d}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cur
+			if tt.name == "a restart without keys" {
+				c.Keys = 0
+			}
+			if got := judgeRestart(prev, c, tt.p, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got, want := leftAt(d, p), int64(61333); got != want {
+		t.Errorf("leftAt(d) = %d, want %d", got, want)
+	}
+}

@@ -507,7 +507,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		chosen = st.ChosenOffset
 	}
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID, Chosen: chosen,
-		NewReplID: h.NewReplID, SelfAddr: f.rc.Addr,
+		NewReplID: h.NewReplID, PastForks: c.gs.PastForks, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
 		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
@@ -559,6 +559,9 @@ type identityCtx struct {
 	// NewReplID is the history that promotion began (promotionEntry);
 	// "" when not recorded.
 	NewReplID string
+	// PastForks are the forks earlier epochs' promotions recorded
+	// (groupState.PastForks; leftAt).
+	PastForks []pastFork
 	// Chosen is the offset the leader chose it at while it is not promoted
 	// (set-primary's ChosenOffset); 0 otherwise.
 	Chosen int64
@@ -604,7 +607,8 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		cur := identityOf(o)
 		keep := false
 		if named && !s.Empty {
-			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID, Chosen: in.Chosen}, in.Replicas())
+			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID, Chosen: in.Chosen,
+				PastForks: in.PastForks}, in.Replicas())
 			switch judgeHeard(s.Ident, v, in.Unheard != nil && in.Unheard()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now
