@@ -930,84 +930,35 @@ func TestForeignTargets(t *testing.T) {
 // from it; b's Redis full-synced it by itself, and it acknowledged 196
 // writes that the failover to c, on 3ec5b93, then full-synced away. c,
 // which last saw a's Redis lead 3ec5b93 at epoch 5, pauses it.
-func TestUnjudgedPrimaryRestartPausedSeed3906(t *testing.T) {
-	const old, restarted = "3ec5b93", "a2d3353b"
-	st := groupState{Epoch: 5, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
-	primary := func(reachable bool, received time.Duration, mark primaryMark) peerView {
-		p := rep("a", 129656)
-		p.Rep.Obs.Reachable, p.Rep.Obs.Role, p.Received, p.AsPrimary = reachable, monitor.RolePrimary, t0.Add(-received), mark
-		if !reachable {
-			p.Rep.Obs.Role = ""
-		}
-		return p
-	}
-	for _, tt := range []struct {
-		name   string
-		self   string
-		st     groupState
-		a      peerView
-		role   monitor.Role
-		replID string
-		want   bool
-	}{
-		{"seed 3906: its sidecar reports its Redis unreachable, the Redis leads a new history",
-			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
-		{"its sidecar silent, the Redis leads a new history",
-			"c", st, primary(true, time.Hour, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
-		{"the history it was judged on: not restarted",
-			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, old, false},
-		{"its sidecar sees its Redis: it judges the restart itself",
-			"c", st, primary(true, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
-		{"never seen judged at this epoch (a sidecar that restarted knows nothing)",
-			"b", st, primary(false, 0, primaryMark{}), monitor.RolePrimary, restarted, false},
-		{"judged at an earlier epoch only",
-			"c", st, primary(false, 0, primaryMark{4, old}), monitor.RolePrimary, restarted, false},
-		{"promotion not confirmed",
-			"c", groupState{Epoch: 5, Primary: "a", Members: st.Members}, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
-		{"answers as a replica (detached by its sidecar)",
-			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RoleReplica, restarted, false},
-		{"no history read",
-			"c", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, "", false},
-		{"the primary's own sidecar",
-			"a", st, primary(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			peers := map[string]peerView{"a": tt.a, "b": rep("b", 9736), "c": rep("c", 129656)}
-			mark := unwatchedPrimaryMark(tt.self, tt.st, peers, t0, time.Second)
-			if got := restartedUnjudged(mark, tt.role, tt.replID); got != tt.want {
-				t.Errorf("paused = %v (mark %q), want %v", got, mark, tt.want)
-			}
-		})
-	}
-	// Paused once seen for a report's lifetime: the primary's running
-	// sidecar reports its Redis back within an interval and judges an
-	// ordinary restart itself.
-	if unjudgedPauseDue(time.Time{}, t0, time.Second) || unjudgedPauseDue(t0.Add(-900*time.Millisecond), t0, time.Second) ||
-		!unjudgedPauseDue(t0.Add(-time.Second), t0, time.Second) {
-		t.Error("unjudgedPauseDue")
-	}
-}
-
-// Chaos seed 6110 (N=3): epoch 6 named a, whose Redis was killed and wiped
+//
+// And chaos seed 6110 (N=3): epoch 6 named a, whose Redis was killed and wiped
 // before its promotion (never confirmed); a's sidecar was killed at 58.7 s
 // and a's Redis came back at 60.4 s from its initial configuration, an
 // empty primary (history 706c1abf) without min-replicas-to-write or a
 // pause. Nobody checked the named primary before its promotion: it
 // acknowledged writes until 62.1 s, and epoch 7's b, holding the data set
 // on 7ed52443, full-synced them away. b and c pause it.
-func TestUnpromotedPrimaryPausedSeed6110(t *testing.T) {
+func TestUnwatchedPrimaryPausedSeeds3906And6110(t *testing.T) {
+	const old, restarted = "3ec5b93", "a2d3353b"
+	st := groupState{Epoch: 5, Primary: "a", Promoted: true, Members: members("a", "b", "c")}
+	named := st // epoch 5 names a, not promoted yet (seed 6110's epoch 6)
+	named.Promoted = false
 	ptr := func(p peerView) *peerView { return &p }
-	const judged, restarted = "7ed52443", "706c1abf"
-	st := groupState{Epoch: 6, Primary: "a", Members: members("a", "b", "c")}
-	promoted := st
-	promoted.Promoted = true
-	primary := func(reachable bool, received time.Duration) peerView {
-		p := rep("a", 0)
-		p.Rep.Obs.Reachable, p.Rep.Obs.Role, p.Received = reachable, monitor.RoleReplica, t0.Add(-received)
+	// primary is a's sidecar's last report: its Redis answering as role
+	// (none when not reachable), received ago, last seen leading mark.
+	primary := func(reachable bool, received time.Duration, role monitor.Role, mark primaryMark) *peerView {
+		p := rep("a", 129656)
+		p.Rep.Obs.Reachable, p.Rep.Obs.Role, p.Received, p.AsPrimary = reachable, role, t0.Add(-received), mark
 		if !reachable {
 			p.Rep.Obs.Role = ""
 		}
-		return p
+		return ptr(p)
+	}
+	judged := func(reachable bool, received time.Duration, mark primaryMark) *peerView {
+		return primary(reachable, received, monitor.RolePrimary, mark)
+	}
+	unpromoted := func(reachable bool, received time.Duration) *peerView {
+		return primary(reachable, received, monitor.RoleReplica, primaryMark{})
 	}
 	for _, tt := range []struct {
 		name   string
@@ -1018,29 +969,49 @@ func TestUnpromotedPrimaryPausedSeed6110(t *testing.T) {
 		replID string
 		want   bool
 	}{
-		{"seed 6110: its sidecar silent, its Redis answers as a primary before the promotion",
-			"c", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, true},
-		{"its sidecar reports its Redis unreachable",
-			"b", st, ptr(primary(false, 0)), monitor.RolePrimary, restarted, true},
-		{"its sidecar never heard here",
-			"c", st, nil, monitor.RolePrimary, restarted, true},
-		{"on the history the group led: still not released by a promotion",
-			"c", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, judged, true},
-		{"its sidecar sees its Redis: it fences it itself until the promotion",
-			"c", st, ptr(primary(true, 0)), monitor.RolePrimary, restarted, false},
-		{"answers as a replica, the promotion still to come",
-			"c", st, ptr(primary(true, time.Hour)), monitor.RoleReplica, restarted, false},
-		{"not answering",
-			"c", st, ptr(primary(true, time.Hour)), "", "", false},
-		{"promoted, never seen judged at this epoch: the seed 3906 rule's, which does not apply",
-			"c", promoted, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+		{"seed 3906: its sidecar reports its Redis unreachable, the Redis leads a new history",
+			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+		{"its sidecar silent, the Redis leads a new history",
+			"c", st, judged(true, time.Hour, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+		{"the history it was judged on: not restarted",
+			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, old, false},
+		{"its sidecar sees its Redis: it judges the restart itself",
+			"c", st, judged(true, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+		{"never seen judged at this epoch (a sidecar that restarted knows nothing)",
+			"b", st, judged(false, 0, primaryMark{}), monitor.RolePrimary, restarted, false},
+		{"judged at an earlier epoch only",
+			"c", st, judged(false, 0, primaryMark{4, old}), monitor.RolePrimary, restarted, false},
+		{"answers as a replica (detached by its sidecar)",
+			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RoleReplica, restarted, false},
+		{"no history read",
+			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, "", false},
 		{"the primary's own sidecar",
-			"a", st, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+			"a", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+		// Not promoted yet (seed 6110): any answer as a primary is paused
+		// while its sidecar cannot watch it.
+		{"seed 6110: not promoted, its sidecar silent, its Redis answers as a primary",
+			"c", named, unpromoted(true, time.Hour), monitor.RolePrimary, restarted, true},
+		{"not promoted, its sidecar reports its Redis unreachable",
+			"b", named, unpromoted(false, 0), monitor.RolePrimary, restarted, true},
+		{"not promoted, its sidecar never heard here",
+			"c", named, nil, monitor.RolePrimary, restarted, true},
+		{"not promoted, on the history the group led: still not released by a promotion",
+			"c", named, unpromoted(true, time.Hour), monitor.RolePrimary, old, true},
+		{"not promoted, its sidecar sees its Redis: it fences it itself until the promotion",
+			"c", named, unpromoted(true, 0), monitor.RolePrimary, restarted, false},
+		{"not promoted, answers as a replica, the promotion still to come",
+			"c", named, unpromoted(true, time.Hour), monitor.RoleReplica, restarted, false},
+		{"not promoted, not answering",
+			"c", named, unpromoted(true, time.Hour), "", "", false},
+		{"promoted, never seen judged at this epoch: seed 3906's rule, which does not apply",
+			"c", st, unpromoted(true, time.Hour), monitor.RolePrimary, restarted, false},
+		{"not promoted, the primary's own sidecar",
+			"a", named, unpromoted(true, time.Hour), monitor.RolePrimary, restarted, false},
 		{"no primary named",
-			"c", groupState{Epoch: 6, Members: st.Members}, ptr(primary(true, time.Hour)), monitor.RolePrimary, restarted, false},
+			"c", groupState{Epoch: 5, Members: st.Members}, unpromoted(true, time.Hour), monitor.RolePrimary, restarted, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			peers := map[string]peerView{"b": rep("b", 71573), "c": rep("c", 0)}
+			peers := map[string]peerView{"b": rep("b", 9736), "c": rep("c", 129656)}
 			if tt.a != nil {
 				peers["a"] = *tt.a
 			}
@@ -1050,6 +1021,13 @@ func TestUnpromotedPrimaryPausedSeed6110(t *testing.T) {
 				t.Errorf("paused = %v (mark %q, unpromoted %v), want %v", got, mark, unpromoted, tt.want)
 			}
 		})
+	}
+	// Paused once seen for a report's lifetime: the primary's running
+	// sidecar reports its Redis back within an interval and judges an
+	// ordinary restart itself.
+	if unjudgedPauseDue(time.Time{}, t0, time.Second) || unjudgedPauseDue(t0.Add(-900*time.Millisecond), t0, time.Second) ||
+		!unjudgedPauseDue(t0.Add(-time.Second), t0, time.Second) {
+		t.Error("unjudgedPauseDue")
 	}
 }
 
@@ -4112,17 +4090,24 @@ func TestDurableFloorSilentSidecarFollowingPrimarySeed6119(t *testing.T) {
 			tt.edit(&a, &c)
 			p := testParams()
 			p.MinReplicas, p.MaxLagBytes = 1, 1<<20
-			d := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
-			if !d.ODown {
-				t.Fatalf("no ODOWN: %+v", d)
-			}
-			if d.Target != tt.wantTarget || (tt.wantTarget != "") != (d.Action == leaderPromote) {
-				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.wantTarget, d.Excluded, d.WhyNot)
-			}
-			if tt.wantTarget == "" && (d.Excluded["b"] != whyBehind || d.WaitFor != "c") {
-				t.Errorf("excluded %v, wait for %q; want b behind, waiting for c", d.Excluded, d.WaitFor)
-			}
+			checkTargetOrBehind(t, decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, ""), tt.wantTarget, "b", "c")
 		})
+	}
+}
+
+// checkTargetOrBehind checks a leader decision with ODOWN: the promotion
+// of want, or, with want "", none, behind excluded as behind while the
+// leader waits for waitFor.
+func checkTargetOrBehind(t *testing.T, d leaderDecision, want, behind, waitFor string) {
+	t.Helper()
+	if !d.ODown {
+		t.Fatalf("no ODOWN: %+v", d)
+	}
+	if d.Target != want || (want != "") != (d.Action == leaderPromote) {
+		t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, want, d.Excluded, d.WhyNot)
+	}
+	if want == "" && (d.Excluded[behind] != whyBehind || d.WaitFor != waitFor) {
+		t.Errorf("excluded %v, wait for %q; want %s behind, waiting for %s", d.Excluded, d.WaitFor, behind, waitFor)
 	}
 }
 
@@ -4170,16 +4155,7 @@ func TestHistoryHeldSeed6214(t *testing.T) {
 			tt.edit(&a)
 			p := testParams()
 			p.MinReplicas, p.MaxLagBytes = 1, 1<<20
-			dec := decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c, "d": d, "e": e}, p, "")
-			if !dec.ODown {
-				t.Fatalf("no ODOWN: %+v", dec)
-			}
-			if dec.Target != tt.wantTarget || (tt.wantTarget != "") != (dec.Action == leaderPromote) {
-				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", dec.Target, dec.Action, tt.wantTarget, dec.Excluded, dec.WhyNot)
-			}
-			if tt.wantTarget == "" && (dec.Excluded["d"] != whyBehind || dec.WaitFor != "a") {
-				t.Errorf("excluded %v, wait for %q; want d behind, waiting for a", dec.Excluded, dec.WaitFor)
-			}
+			checkTargetOrBehind(t, decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c, "d": d, "e": e}, p, ""), tt.wantTarget, "d", "a")
 		})
 	}
 }
