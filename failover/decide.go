@@ -1726,7 +1726,9 @@ func discover(st groupState, peers map[string]peerView, now time.Time, fresh tim
 			}
 		}
 		return p.name, ""
-	case len(primaries) == 0 && len(parked) == 0:
+	case len(primaries) == 0 && (len(parked) == 0 || len(st.Members) == 0):
+		// A sidecar in no group yet (its Raft state lost, cut off) sees
+		// its own parked Redis: nothing to discover from.
 		return "", ""
 	}
 	// Several primaries, or Redis that replicate from their own address:

@@ -293,22 +293,24 @@ func TestDiscover(t *testing.T) {
 		initial      string
 		want         string
 		wantConflict bool
+		noGroup      bool // a sidecar with no registered member (no Raft state)
 	}{
-		{"one primary followed by all", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "a", false},
-		{"all standalone: no guess", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "", "", true},
-		{"all standalone with initial_primary", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "b", "b", false},
-		{"replicas follow an unknown node", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, "10.9.9.9:6379"}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true},
-		{"a member has not reported", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}}, "", "", false},
+		{"one primary followed by all", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "a", false, false},
+		{"all standalone: no guess", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "", "", true, false},
+		{"all standalone with initial_primary", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RolePrimary, ""}, {"c", monitor.RolePrimary, ""}}, "b", "b", false, false},
+		{"replicas follow an unknown node", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, "10.9.9.9:6379"}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true, false},
+		{"a member has not reported", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}}, "", "", false, false},
 		// Chaos seed 5915 (N=3): a new group after every sidecar lost its
 		// Raft state; no Redis a primary, a's and c's parked.
-		{"no primary, two parked: no guess", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true},
-		{"no primary, one parked: no guess either (an empty restart is parked too)", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true},
-		{"no primary, initial_primary parked", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false},
-		{"no primary, initial_primary following another: not chosen", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "b", "", true},
-		{"no primary, none parked", []nd{{"a", monitor.RoleReplica, addr("b")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", false},
-		{"a primary and a parked one: a conflict, as before", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true},
+		{"no primary, two parked: no guess", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true, false},
+		{"no primary, one parked: no guess either (an empty restart is parked too)", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", true, false},
+		{"no primary, initial_primary parked", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false, false},
+		{"no primary, initial_primary following another: not chosen", []nd{{"a", monitor.RoleReplica, addr("a")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "b", "", true, false},
+		{"no group yet, only its own Redis parked: nothing to report", []nd{{"c", monitor.RoleReplica, addr("c")}}, "", "", false, true},
+		{"no primary, none parked", []nd{{"a", monitor.RoleReplica, addr("b")}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("a")}}, "", "", false, false},
+		{"a primary and a parked one: a conflict, as before", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "", "", true, false},
 		// Seed 5718 (N=3): the parked one held every write.
-		{"a primary and a parked one, initial_primary the parked one", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false},
+		{"a primary and a parked one, initial_primary the parked one", []nd{{"a", monitor.RolePrimary, ""}, {"b", monitor.RoleReplica, addr("a")}, {"c", monitor.RoleReplica, addr("c")}}, "c", "c", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,7 +319,11 @@ func TestDiscover(t *testing.T) {
 				peers[n.name] = peerView{Received: t0, Rep: report{Name: n.name, Addr: addr(n.name),
 					Obs: obsSummary{Reachable: true, Role: n.role, MasterAddr: n.master}}}
 			}
-			got, conflict := discover(groupState{Members: members("a", "b", "c")}, peers, t0, time.Second, tt.initial)
+			st := groupState{Members: members("a", "b", "c")}
+			if tt.noGroup {
+				st.Members = nil
+			}
+			got, conflict := discover(st, peers, t0, time.Second, tt.initial)
 			if got != tt.want || (conflict != "") != tt.wantConflict {
 				t.Errorf("discover = %q, conflict %q; want %q, conflict %v", got, conflict, tt.want, tt.wantConflict)
 			}
