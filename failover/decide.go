@@ -562,8 +562,8 @@ func historyHeld(st groupState, peers map[string]peerView, history string, now t
 	if p.MinReplicas < 1 || history == "" || !st.Promoted {
 		return ""
 	}
-	for _, name := range slices.Sorted(maps.Keys(peers)) {
-		pv := peers[name]
+	held := "" // the first by name, without sorting on every step
+	for name, pv := range peers {
 		k, r := pv.Known, pv.Rep.Obs
 		if name == st.Primary || k.At.IsZero() || k.Epoch != st.Epoch || k.ReplID != history || now.Sub(k.At) >= durableWait(p) {
 			continue
@@ -571,9 +571,11 @@ func historyHeld(st groupState, peers map[string]peerView, history string, now t
 		if pv.fresh(now, p.Fresh) && r.Reachable && r.Role == monitor.RoleReplica && r.Synced && r.ReplID == history {
 			continue // a candidate on the primary's history now
 		}
-		return name
+		if held == "" || name < held {
+			held = name
+		}
 	}
-	return ""
+	return held
 }
 
 // silentFollower is how far the Redis of a replica whose sidecar went
