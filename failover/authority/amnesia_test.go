@@ -76,7 +76,10 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 // c held the committed entries b's log lacked); it votes for the one
 // member left with state (seed 1703, N=3: a and b wiped, c the only log),
 // and for a candidate at least as up to date as every other member with
-// state (seed 3901, N=3: c, a non-voter, held the log a held).
+// state (seed 3901, N=3: c, a non-voter, held the log a held). It refuses
+// while gossip knows fewer members than the group formed with (seed 6916,
+// N=3: c, wiped and cut off, knew only the candidate a, not b, which held
+// later terms).
 func TestRefuseAmnesiacVote(t *testing.T) {
 	peer := func(name string, has bool) PeerInfo {
 		return PeerInfo{Name: name, Addr: name + ":7946", HasState: has, Alive: true}
@@ -92,47 +95,54 @@ func TestRefuseAmnesiacVote(t *testing.T) {
 		alive     []PeerInfo
 		positions map[string]logPosition // a member's answer; none: it did not answer
 		refuse    bool
+		expect    int // bootstrap_expect: the members the group formed with
 	}{
 		{"seed 1505: a wiped, b asks, c holds state", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
-			nil, true},
+			nil, true, 3},
 		{"seed 1505: c answers, its log ends past b's", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
-			map[string]logPosition{"c": at(6, 76)}, true},
+			map[string]logPosition{"c": at(6, 76)}, true, 3},
 		{"seed 1505: c's last term is later than b's", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
-			map[string]logPosition{"c": at(7, 60)}, true},
+			map[string]logPosition{"c": at(7, 60)}, true, 3},
 		{"seed 1505: a wiped, c asks, b holds state: Raft's rule is left to b", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
-			nil, true},
+			nil, true, 3},
 		{"seed 1505: a wiped, c asks, b answers with the shorter log: a votes", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", true), peer("c", true)},
-			map[string]logPosition{"b": at(6, 66)}, false},
+			map[string]logPosition{"b": at(6, 66)}, false, 3},
 		{"seed 1703: a and b wiped, c asks", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("b", false), peer("c", true)},
-			nil, false},
-		{"a wiped, c asks, nobody else known", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("c", true)},
-			nil, false},
+			nil, false, 3},
+		{"a group of two: a wiped, c asks, nobody else known", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), peer("c", true)},
+			nil, false, 2},
 		{"seed 1907: a wiped, b asks, c (with the log) stopped", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), down(peer("c", true))},
-			map[string]logPosition{"c": at(6, 45)}, true},
+			map[string]logPosition{"c": at(6, 45)}, true, 3},
 		{"a wiped, b asks, c down, its state unknown", "a", false, "b", at(6, 66), []PeerInfo{peer("a", false), peer("b", true), down(peer("c", false))},
-			nil, true},
+			nil, true, 3},
 		{"seed 1703 while b restarts: refused until b is seen alive", "a", false, "c", at(7, 76), []PeerInfo{peer("a", false), down(peer("b", false)), peer("c", true)},
-			nil, true},
+			nil, true, 3},
 		{"a with state: Raft decides", "a", true, "b", at(6, 66), []PeerInfo{peer("a", true), peer("b", true), peer("c", true)},
-			nil, false},
+			nil, false, 3},
 		{"seed 3901: b wiped, a asks, c (a non-voter) holds the log a holds", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
-			map[string]logPosition{"c": at(4, 158)}, false},
+			map[string]logPosition{"c": at(4, 158)}, false, 3},
 		{"seed 3901: c holds less", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
-			map[string]logPosition{"c": at(4, 132)}, false},
+			map[string]logPosition{"c": at(4, 132)}, false, 3},
 		{"seed 3901: c holds less, at an earlier term", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
-			map[string]logPosition{"c": at(3, 170)}, false},
+			map[string]logPosition{"c": at(3, 170)}, false, 3},
 		{"seed 3901, but c holds an entry a lacks", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true)},
-			map[string]logPosition{"c": at(4, 159)}, true},
+			map[string]logPosition{"c": at(4, 159)}, true, 3},
 		{"N=5: one member with state vouches, another does not answer", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true), peer("d", true), peer("e", false)},
-			map[string]logPosition{"c": at(4, 158)}, true},
+			map[string]logPosition{"c": at(4, 158)}, true, 5},
 		{"N=5: every member with state vouches", "b", false, "a", at(4, 158), []PeerInfo{peer("a", true), peer("b", false), peer("c", true), peer("d", true), peer("e", false)},
-			map[string]logPosition{"c": at(4, 158), "d": at(4, 150)}, false},
+			map[string]logPosition{"c": at(4, 158), "d": at(4, 150)}, false, 5},
+		{"seed 6916: c wiped, knows only the candidate a; b, never heard of, held terms 6 and 7", "c", false, "a", at(5, 95), []PeerInfo{peer("a", true), peer("c", false)},
+			nil, true, 3},
+		{"seed 6916 once c knows b: b answers with a log past a's", "c", false, "a", at(5, 95), []PeerInfo{peer("a", true), peer("b", true), peer("c", false)},
+			map[string]logPosition{"b": at(7, 97)}, true, 3},
+		{"seed 6916 once c knows b: b's candidacy, a answers with the shorter log", "c", false, "b", at(7, 97), []PeerInfo{peer("a", true), peer("b", true), peer("c", false)},
+			map[string]logPosition{"a": at(5, 95)}, false, 3},
 	} {
 		position := func(p PeerInfo) (logPosition, bool) {
 			pos, ok := tt.positions[p.Name]
 			return pos, ok
 		}
-		if got := refuseAmnesiacVote(tt.hasState, tt.self, tt.candidate, tt.at, tt.alive, position); got != tt.refuse {
+		if got := refuseAmnesiacVote(tt.hasState, tt.expect, tt.self, tt.candidate, tt.at, tt.alive, position); got != tt.refuse {
 			t.Errorf("%s: refuse = %v, want %v", tt.name, got, tt.refuse)
 		}
 	}

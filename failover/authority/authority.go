@@ -202,7 +202,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		if has {
 			return false
 		}
-		refuse := refuseAmnesiacVote(has, a.deps.Self.Name, candidate, at, a.deps.Peers.KnownPeers(), func(p PeerInfo) (logPosition, bool) {
+		refuse := refuseAmnesiacVote(has, a.cfg.BootstrapExpect, a.deps.Self.Name, candidate, at, a.deps.Peers.KnownPeers(), func(p PeerInfo) (logPosition, bool) {
 			pos, err := peerPosition(rpcLayer, p.Addr, a.cfg.RaftElectionTimeout/2)
 			if err != nil {
 				a.logger.Debug("ask a member for its raft log position", "peer", p.Name, "err", err)
@@ -770,9 +770,24 @@ func amnesiacVoteRefusal(cmd any, refuse func(candidate string, at logPosition) 
 // lacked). As before, the vote loses a committed entry only when every
 // other member that acknowledged it lost its log too, or gossip no longer
 // knows it.
-func refuseAmnesiacVote(hasState bool, self, candidate string, at logPosition, known []PeerInfo, position func(PeerInfo) (logPosition, bool)) bool {
+// A wiped sidecar's gossip starts empty and knows only the members it has
+// heard from since: while it knows fewer than expect (the group formed
+// with that many voters), one it never heard of may hold the entries the
+// candidate lacks, and it refuses (chaos seed 6916, N=3: c, wiped and cut
+// off, knew only the candidate a when it voted; b, unknown to it, held
+// terms 6 and 7; a committed epoch 4 with c, and b, elected with c's vote
+// at term 8, truncated it).
+func refuseAmnesiacVote(hasState bool, expect int, self, candidate string, at logPosition, known []PeerInfo, position func(PeerInfo) (logPosition, bool)) bool {
 	if hasState {
 		return false
+	}
+	names := make(map[string]bool, len(known)+2)
+	for _, p := range known {
+		names[p.Name] = true
+	}
+	names[self], names[candidate] = true, true
+	if len(names) < expect {
+		return true
 	}
 	others := slices.DeleteFunc(slices.Clone(known), func(p PeerInfo) bool { return p.Name == self || p.Name == candidate })
 	if slices.ContainsFunc(others, func(p PeerInfo) bool { return !p.Alive }) {
