@@ -466,7 +466,8 @@ func acceptWindows(h *History) []window {
 
 // dualExcused are the spans in which two writable nodes are allowed: from
 // each network or process fault's start, and from each Redis restart or
-// resume, to fence_after plus one interval later.
+// resume, to fence_after plus one interval later (after the first moment
+// a sidecar could reach that Redis, when none could at once).
 func dualExcused(h *History, p Params) [][2]time.Duration {
 	var out [][2]time.Duration
 	for _, f := range h.Faults {
@@ -482,10 +483,64 @@ func dualExcused(h *History, p Params) [][2]time.Duration {
 		// (chaos seed 5803, N=5: 92 ms after SIGCONT, its divergent
 		// writes replayed, none lost).
 		if f.RedisRestart || f.Kind == StopRedis {
-			out = append(out, [2]time.Duration{f.End, f.End + p.FenceAfter + p.Interval})
+			// The allowance runs from when a sidecar can first reach
+			// the Redis: one that comes back while its own sidecar is
+			// cut from it and every other node is cut from it takes
+			// writes that no sidecar could stop (chaos seed 6821, N=5:
+			// a's Redis restarted empty at 53.8 s from its initial
+			// configuration, a primary, its sidecar cut from it until
+			// 57.0 s and a cut off until 58.1 s; it took probe writes
+			// until its sidecar paused it 52 ms after the local cut
+			// healed).
+			back := f.End
+			for _, n := range f.Nodes {
+				back = max(back, sidecarReachesAt(h, n, f.End))
+			}
+			out = append(out, [2]time.Duration{f.End, back + p.FenceAfter + p.Interval})
 		}
 	}
 	return out
+}
+
+// sidecarReachesAt returns the first moment from t on at which some
+// sidecar could reach node's Redis: its own once no local cut
+// (part-local) holds, another once no single partition keeps node apart
+// from every other node on the Redis port (a process fault elsewhere
+// leaves the other sidecars' paths open). t when one could at t.
+func sidecarReachesAt(h *History, node string, t time.Duration) time.Duration {
+	own := heldUntil(h, t, func(f FaultRecord) bool {
+		return f.Kind == PartLocal && slices.Contains(f.Nodes, node)
+	})
+	others := heldUntil(h, t, func(f FaultRecord) bool {
+		if f.Class != ClassNetwork || len(f.Nodes) == 0 {
+			return false
+		}
+		if f.Kind == WipeIsolated {
+			// Cut off as a part-isolate is (nemesis_linux.go).
+			return f.Nodes[0] == node
+		}
+		for _, z := range h.Nodes {
+			if z != node && !keepsRedisApart(f, node, z) {
+				return false
+			}
+		}
+		return true
+	})
+	return min(own, others)
+}
+
+// heldUntil returns the end of the chain of faults matching cut that
+// hold, one after another, from t on; t when none holds at t.
+func heldUntil(h *History, t time.Duration, cut func(FaultRecord) bool) time.Duration {
+	for changed := true; changed; {
+		changed = false
+		for _, f := range h.Faults {
+			if f.Failed == "" && cut(f) && f.Start <= t && t < f.End {
+				t, changed = f.End, true
+			}
+		}
+	}
+	return t
 }
 
 // subtract returns [s, e) minus the spans in ex, as disjoint pieces.

@@ -386,6 +386,48 @@ func TestDualPrimaryAfterStoppedRedisResumes(t *testing.T) {
 	}
 }
 
+func TestDualPrimaryAfterRestartNoSidecarReaches(t *testing.T) {
+	// Seed 6821 (N=5): a's Redis restarted empty, a primary by its
+	// initial configuration, while its sidecar was cut from it and a was
+	// cut off from every other node; nothing could pause it until the
+	// local cut healed.
+	local := FaultRecord{ID: 3, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"},
+		Desc: "sidecar a cut from its own redis", Start: ms(12500), End: ms(18000)}
+	wipeIso := FaultRecord{ID: 4, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{"a"},
+		Desc: "wipe-isolated a", Start: ms(12800), End: ms(19000)}
+	isolate := wipeIso
+	isolate.Kind, isolate.Desc = PartIsolate, "partition [a] | [b c]"
+	oneSide := wipeIso
+	oneSide.Kind, oneSide.Nodes, oneSide.Desc = PartHalves, []string{"a", "b"}, "partition [a b] | [c]"
+	for _, tt := range []struct {
+		name   string
+		faults []FaultRecord
+		to     time.Duration
+		ok     bool
+	}{
+		{"cut from its sidecar and cut off, until 0.3 s after its sidecar reaches it", []FaultRecord{local, wipeIso}, ms(18300), true},
+		{"the same under a part-isolate", []FaultRecord{local, isolate}, ms(18300), true},
+		{"past fence_after + interval after its sidecar reaches it", []FaultRecord{local, wipeIso}, ms(19500), false},
+		{"cut from its sidecar only: the others reach it", []FaultRecord{local}, ms(18300), false},
+		{"cut off only: its sidecar reaches it", []FaultRecord{wipeIso}, ms(18300), false},
+		{"b on its side reaches it", []FaultRecord{local, oneSide}, ms(18300), false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"},
+			Desc: "kill-redis a wipe", Start: ms(13000), End: ms(16000), RedisRestart: true, DataLost: true})
+		h.Faults = append(h.Faults, tt.faults...)
+		for i, o := range h.Ops {
+			if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= ms(16000) && o.Invoke < tt.to {
+				h.Ops[i].OK, h.Ops[i].Err = true, ""
+			}
+		}
+		r := Check(h, testParams)
+		if got := !slices.Contains(rules(r), RuleDualPrimary); got != tt.ok {
+			t.Errorf("%s: allowed %v, want %v: %+v", tt.name, got, tt.ok, r.Violations)
+		}
+	}
+}
+
 func outage(h *History, from, to time.Duration) {
 	for i, o := range h.Ops {
 		if o.Kind == OpWrite && o.Invoke >= from && o.Invoke < to {
