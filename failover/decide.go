@@ -2157,18 +2157,23 @@ func aheadOfFork(o localObs, st groupState) bool {
 	if o.Role != monitor.RoleReplica || o.ReplID == "" {
 		return false
 	}
-	if o.ReplID == st.ForkReplID {
-		return st.Fork > 0 && o.Offset > st.Fork
+	// Where the committed primary's line left o's history, as forkFor
+	// finds it for the capture: cut off across several failovers (chaos
+	// seed 302, N=5); on the history an earlier promotion began, which
+	// the committed primary's line never followed (seed 7021, N=5: d,
+	// epoch 9's primary, took 42 writes on its own history while epoch 10
+	// promoted b from the history before it; d's Redis, pointed at itself
+	// by seed 511's rule, was then re-pointed with a full sync and no copy
+	// of them was left).
+	history := make([]HistoryEntry, 0, len(st.PastForks)+1)
+	for _, f := range st.PastForks {
+		history = append(history, HistoryEntry{Epoch: f.Epoch, ForkReplID: f.ReplID, ForkOffset: f.Offset, NewReplID: f.NewReplID})
 	}
-	// Cut off across several failovers (chaos seed 302, N=5): the newest
-	// recorded fork from the history it is still on, as forkFor picks for
-	// a deposed primary.
-	for _, f := range slices.Backward(st.PastForks) {
-		if f.ReplID == o.ReplID {
-			return f.Offset > 0 && o.Offset > f.Offset
-		}
+	if st.ForkReplID != "" {
+		history = append(history, HistoryEntry{Epoch: st.Epoch, ForkReplID: st.ForkReplID, ForkOffset: st.Fork})
 	}
-	return false
+	fork, ok := forkFor(history, o.ReplID, st.Epoch)
+	return ok && fork.Offset > 0 && o.Offset > fork.Offset
 }
 
 // liveReplicas counts the replicas that acknowledged the replication

@@ -595,6 +595,45 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
+			name: "seed 7021: the deposed primary's own history, past where it began, the new primary promoted from before it: keep its tail",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
+				return s
+			}(), Ready: true, Obs: func() localObs {
+				o := up(monitor.RoleReplica, "c:6379") // pointed at itself (seed 511)
+				o.ReplID, o.Offset = "c2", 4300
+				return o
+			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			want: localPlan{RepointTo: "b:6379", KeepTail: true},
+		},
+		{
+			name: "seed 7021: where that history began: a plain re-point",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
+				return s
+			}(), Ready: true, Obs: func() localObs {
+				o := up(monitor.RoleReplica, "c:6379")
+				o.ReplID, o.Offset = "c2", 4000
+				return o
+			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
+			name: "seed 7021: the committed primary's fork not recorded (it may have taken from that history): a plain re-point",
+			in: localInput{State: func() groupState {
+				s := other
+				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
+				return s
+			}(), Ready: true, Obs: func() localObs {
+				o := up(monitor.RoleReplica, "c:6379")
+				o.ReplID, o.Offset = "c2", 4300
+				return o
+			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
 			name: "its tail is not kept where divergent writes are off",
 			in:   localInput{State: forked, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
 			want: localPlan{RepointTo: "b:6379"},
@@ -1833,22 +1872,52 @@ func TestDurableFloorDeposedPrimarySeed2507(t *testing.T) {
 
 func TestForkFor(t *testing.T) {
 	history := []HistoryEntry{
-		{Epoch: 2, ForkReplID: "h1", ForkOffset: 100},
-		{Epoch: 3, ForkReplID: "h2", ForkOffset: 250},
-		{Epoch: 4, ForkReplID: "h3", ForkOffset: 400},
+		{Epoch: 2, ForkReplID: "h1", ForkOffset: 100, NewReplID: "h2"},
+		{Epoch: 3, ForkReplID: "h2", ForkOffset: 250, NewReplID: "h3"},
+		{Epoch: 4, ForkReplID: "h3", ForkOffset: 400, NewReplID: "h4"},
+	}
+	// Chaos seed 7113 (N=3): epoch 3 forked off c's history c0b4, but
+	// epoch 4, which replaced c, forked from d50f, the history c0b4 had
+	// left at 36899: the new primary holds nothing of c0b4.
+	tree := []HistoryEntry{
+		{Epoch: 1, New: "a"},
+		{Epoch: 2, ForkReplID: "d50f", ForkOffset: 36899, NewReplID: "c0b4"},
+		{Epoch: 3, ForkReplID: "c0b4", ForkOffset: 45828, NewReplID: "a724"},
+		{Epoch: 4, ForkReplID: "d50f", ForkOffset: 51219, NewReplID: "8487"},
+	}
+	deposed := []HistoryEntry{
+		{Epoch: 4, ForkReplID: "h3", ForkOffset: 400, NewReplID: "h4"},
+		{Epoch: 5, ForkReplID: "h4", ForkOffset: 300, NewReplID: "d5"},
+		{Epoch: 6, ForkReplID: "h4", ForkOffset: 500, NewReplID: "h6"},
 	}
 	for _, tt := range []struct {
-		replID string
-		want   divergent.Fork
-		ok     bool
+		history []HistoryEntry
+		replID  string
+		epoch   uint64
+		want    divergent.Fork
+		ok      bool
 	}{
-		{"h2", divergent.Fork{OldReplID: "h2", Offset: 250}, true}, // cut off since epoch 3
-		{"h3", divergent.Fork{OldReplID: "h3", Offset: 400}, true},
-		{"other", divergent.Fork{}, false},
-		{"", divergent.Fork{}, false},
+		{history, "h2", 4, divergent.Fork{OldReplID: "h2", Offset: 250}, true}, // cut off since epoch 3
+		{history, "h3", 4, divergent.Fork{OldReplID: "h3", Offset: 400}, true},
+		{history, "other", 4, divergent.Fork{}, false},
+		{history, "", 4, divergent.Fork{}, false},
+		{history[1:], "h2", 4, divergent.Fork{OldReplID: "h2", Offset: 250}, true}, // h2's origin trimmed
+		// Seed 7113: not epoch 3's fork; the capture starts where c0b4
+		// left d50f.
+		{tree, "c0b4", 4, divergent.Fork{OldReplID: "c0b4", Offset: 36899}, true},
+		{tree, "c0b4", 3, divergent.Fork{OldReplID: "c0b4", Offset: 45828}, true},
+		{tree, "d50f", 4, divergent.Fork{OldReplID: "d50f", Offset: 51219}, true},
+		// a's Redis, on epoch 3's history, holds c0b4 from 36899 too,
+		// and still knows c0b4 as the history before its own.
+		{tree, "a724", 4, divergent.Fork{OldReplID: "c0b4", Offset: 36899}, true},
+		{tree, "a724", 5, divergent.Fork{}, false}, // epoch 5 not recorded: no line to follow
+		// Seed 7021 (N=5): d's history, begun by epoch 5, deposed by
+		// epoch 6 promoted from the history before it.
+		{deposed, "d5", 6, divergent.Fork{OldReplID: "d5", Offset: 300}, true},
+		{deposed, "h4", 6, divergent.Fork{OldReplID: "h4", Offset: 500}, true},
 	} {
-		if got, ok := forkFor(history, tt.replID); got != tt.want || ok != tt.ok {
-			t.Errorf("forkFor(%q) = %+v %v, want %+v %v", tt.replID, got, ok, tt.want, tt.ok)
+		if got, ok := forkFor(tt.history, tt.replID, tt.epoch); got != tt.want || ok != tt.ok {
+			t.Errorf("forkFor(%q, epoch %d) = %+v %v, want %+v %v", tt.replID, tt.epoch, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -1657,7 +1657,7 @@ func (f *Failover) forkOf(ctx context.Context, k keepReq, newPrimary string) (di
 	if id == "" {
 		id = f.replIDOf(ctx, k.addr)
 	}
-	if fork, ok := forkFor(k.history, id); ok {
+	if fork, ok := forkFor(k.history, id, k.epoch); ok {
 		return fork, nil
 	}
 	for _, h := range k.history {
@@ -1685,14 +1685,68 @@ func (f *Failover) replicationInfo(ctx context.Context, addr string) (string, er
 	return info, nil
 }
 
-// forkFor picks, among the recorded failovers, the newest that forked from
-// replication history replID: a node still on that history holds the
-// writes it took after that fork (chaos seed 4: a primary cut off from
-// epoch 2 to 4 was compared with epoch 4's fork, taken from another
-// history, and its writes were reported lost).
-func forkFor(history []HistoryEntry, replID string) (divergent.Fork, bool) {
+// forkFor finds, in the recorded failovers, where the line of epoch's
+// promotion left the history replID a node's Redis is still on, the start
+// of the writes that node holds and the new primary lacks. Histories form
+// a tree (each promotion begins one, forked from another): following
+// epoch's promotion back through the forks gives the histories its
+// primary held and where it left each; following replID back gives the
+// node's. The first of the node's histories on the new primary's line
+// decides: replID itself, at the offset that line left it (chaos seed 4:
+// a primary cut off from epoch 2 to 4 was compared with epoch 4's fork,
+// taken from another history, and its writes were reported lost); else
+// an ancestor, and the node's writes begin where its history below that
+// ancestor began, named by that history, which its Redis still knows
+// (its own, or the one before it). Chaos seed 7113 (N=3): c's Redis, epoch
+// 2's primary on c0b4, held INCRs a replica had acknowledged; epoch 3
+// forked a off c0b4 at 45828, epoch 4 promoted b from d50f, which c0b4 had
+// left at 36899, and the capture from epoch 3's fork let every write of
+// epoch 2 be full-synced away. Seed 7021 (N=5): d's own history, begun by
+// epoch 9, none took from; epoch 10 promoted b from the one before it.
+//
+// When the records do not connect the two (trimmed, or epoch's fork not
+// yet recorded), the newest recorded fork from replID, if any: epoch's
+// line may have taken from it.
+func forkFor(history []HistoryEntry, replID string, epoch uint64) (divergent.Fork, bool) {
 	if replID == "" {
 		return divergent.Fork{}, false
+	}
+	began := func(id string) *HistoryEntry {
+		var b *HistoryEntry
+		for i := range history {
+			h := &history[i]
+			if h.NewReplID == id && h.ForkReplID != "" && (b == nil || h.Epoch > b.Epoch) {
+				b = h
+			}
+		}
+		return b
+	}
+	var e *HistoryEntry
+	for i := range history {
+		if history[i].Epoch == epoch {
+			e = &history[i]
+		}
+	}
+	left := map[string]int64{} // the histories epoch's line held, each with where it left it
+	for n := 0; e != nil && e.ForkReplID != "" && n <= len(history); n++ {
+		if _, seen := left[e.ForkReplID]; seen {
+			break
+		}
+		left[e.ForkReplID] = e.ForkOffset
+		e = began(e.ForkReplID)
+	}
+	for id, below, n := replID, "", 0; n <= len(history); n++ {
+		if off, ok := left[id]; ok {
+			if below == "" {
+				return divergent.Fork{OldReplID: id, Offset: off}, true
+			}
+			return divergent.Fork{OldReplID: below, Offset: began(below).ForkOffset}, true
+		}
+		b := began(id)
+		if b == nil {
+			break
+		}
+		below, id = id, b.ForkReplID
 	}
 	var best *HistoryEntry
 	for i := range history {
