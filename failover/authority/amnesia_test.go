@@ -133,6 +133,8 @@ func TestRefuseAmnesiacVote(t *testing.T) {
 			map[string]logPosition{"c": at(4, 158), "d": at(4, 150)}, false, 5},
 		{"seed 6916: c wiped, knows only the candidate a; b, never heard of, held terms 6 and 7", "c", false, "a", at(5, 95), []PeerInfo{peer("a", true), peer("c", false)},
 			nil, true, 3},
+		{"seed 6914: c wiped, its gossip knows nobody yet; a (index 64) asks, b holds epoch 5", "c", false, "a", at(3, 64), []PeerInfo{peer("c", false)},
+			nil, true, 3},
 		{"seed 6916 once c knows b: b answers with a log past a's", "c", false, "a", at(5, 95), []PeerInfo{peer("a", true), peer("b", true), peer("c", false)},
 			map[string]logPosition{"b": at(7, 97)}, true, 3},
 		{"seed 6916 once c knows b: b's candidacy, a answers with the shorter log", "c", false, "b", at(7, 97), []PeerInfo{peer("a", true), peer("b", true), peer("c", false)},
