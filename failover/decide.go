@@ -2299,6 +2299,26 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
+// foreignFollows reports whether a member's stale primary that this
+// sidecar demotes (checkForeign) is pointed at the primary, and not at
+// itself: only while the member's own sidecar watches it (a fresh report
+// of its Redis answering), so that it detaches it once it loses the
+// majority (localPlan.Detach). A Redis nobody watches that follows the
+// primary acknowledges its stream with no sidecar to detach it, and keeps
+// its min-replicas-to-write satisfied once the primary's own sidecar falls
+// silent too; it also full-syncs by itself whatever restarts at that
+// address. Chaos seed 7119 (N=3): b's sidecar stopped, c and a demoted b's
+// Redis into a, epoch 3's primary; a's sidecar was stopped 2.3 s later, c
+// (cut off from the majority) detached its own Redis, and a's Redis
+// acknowledged 4.4 s of writes with b's as its only replica, until it was
+// killed without persistence and b's full-synced its stale restart.
+// Pointed at itself, the Redis keeps its data and position (its divergent
+// writes are kept first) until its own sidecar re-points it.
+func foreignFollows(member string, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	p, ok := peers[member]
+	return ok && p.fresh(now, fresh) && p.Rep.Obs.Reachable
+}
+
 // unwatchedPrimaryMark is the history the committed primary's Redis was
 // last seen leading, judged by its own sidecar, at this epoch
 // (nextAsPrimary), when that sidecar cannot watch it now: silent, or its

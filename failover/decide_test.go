@@ -970,6 +970,48 @@ func TestForeignTargets(t *testing.T) {
 	}
 }
 
+// Chaos seed 7119 (N=3): b's sidecar was stopped and c demoted b's Redis
+// into a, epoch 3's primary; a's sidecar was stopped 2.3 s later and c,
+// cut off from the majority, detached its own Redis. Nobody detached b's,
+// and a's Redis acknowledged 4.4 s of writes with it as its only replica,
+// until a's Redis was killed without persistence and b's full-synced its
+// stale restart. A Redis whose own sidecar does not watch it is demoted
+// to point at itself.
+func TestForeignDemotionFollowsOnlyAWatchedRedisSeed7119(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pv   *peerView
+		want bool
+	}{
+		{"its sidecar watches it (a fresh report, its Redis answering)", func() *peerView {
+			p := rep("b", 43499)
+			p.Rep.Obs.Role = monitor.RolePrimary
+			return &p
+		}(), true},
+		{"its sidecar is stopped (seed 7119): its last report is stale", func() *peerView {
+			p := rep("b", 43499)
+			p.Rep.Obs.Role, p.Received = monitor.RolePrimary, t0.Add(-2*time.Second)
+			return &p
+		}(), false},
+		{"its sidecar never reported here", nil, false},
+		{"its sidecar is cut from its Redis (seeds 3002, 3103)", func() *peerView {
+			p := rep("b", 43499)
+			p.Rep.Obs.Reachable, p.Rep.Obs.Role = false, ""
+			return &p
+		}(), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"c": rep("c", 43499)}
+			if tt.pv != nil {
+				peers["b"] = *tt.pv
+			}
+			if got := foreignFollows("b", peers, t0, time.Second); got != tt.want {
+				t.Errorf("foreignFollows = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Chaos seed 3906 (N=3): a's Redis, epoch 5's primary on 3ec5b93, came
 // back from its AOF on a new history (a2d3353b) while its sidecar was cut
 // from it; b's Redis full-synced it by itself, and it acknowledged 196

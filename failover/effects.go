@@ -874,7 +874,7 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 			}
 			// An empty primary is pointed at a replica, not at the
 			// primary: nothing of it to follow.
-			return f.demoteRedis(ctx, f.local.Client(), addr, !empty, keep, !empty, vouched)
+			return f.demoteRedis(ctx, f.local.Client(), addr, addr, !empty, keep, !empty, vouched)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -904,15 +904,17 @@ func (f *Failover) startDemote(ctx context.Context, c *core, addr string, empty,
 }
 
 // demoteRedis pauses writes on a Redis, keeps its divergent writes when
-// keep names it and a Keeper is set, makes it a replica of addr and
-// disconnects its clients so they rediscover the primary; with release it
-// lifts the pause afterwards (a replica refuses writes by itself). With
+// keep names it and a Keeper is set (replayed into addr, the primary),
+// makes it a replica of to (addr, or the Redis itself when nobody watches
+// it: foreignFollows) and disconnects its clients so they rediscover the
+// primary; with release it lifts the pause afterwards (a replica refuses
+// writes by itself). With
 // check, addr is the primary, and it is followed only if it still
 // continues the Redis's stream or is the process its sidecar vouched for
 // (vouched; replPosition.follows), asked right before the REPLICAOF: the
 // keep and the verify before it can take seconds, in which that Redis can
 // restart empty (chaos seed 2505, N=3).
-func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr string, release bool, keep *keepReq, check bool, vouched string) error {
+func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr, to string, release bool, keep *keepReq, check bool, vouched string) error {
 	if f.keeper == nil {
 		keep = nil
 	}
@@ -943,7 +945,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr strin
 			return err // still paused: not named, it stays fenced
 		}
 	}
-	if err := f.replicaOfOn(ctx, cl, addr); err != nil {
+	if err := f.replicaOfOn(ctx, cl, to); err != nil {
 		return err
 	}
 	f.killClientsOn(ctx, cl)
@@ -1032,7 +1034,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 				return err
 			}
 			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History, replID: from}
-			return f.demoteRedis(ctx, f.local.Client(), addr, true, keep, true, vouched)
+			return f.demoteRedis(ctx, f.local.Client(), addr, addr, true, keep, true, vouched)
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -1269,8 +1271,9 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		}
 		c.foreign[name] = true
 		primary, epoch := gs.Primary, gs.Epoch
+		follow := foreignFollows(name, c.peers, now, c.p.Fresh)
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, vouched, pause)
+			demoted, err := f.checkForeign(ctx, name, addr, primary, paddr, partialOnly, follow, vouched, pause)
 			return func(c *core) {
 				c.foreign[name] = false
 				if err != nil {
@@ -1331,8 +1334,9 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 // checkForeign asks member's Redis at addr for its role and, if it acts as
 // a primary that a fresh Verify does not name, pauses and demotes it; with
 // partialOnly, only where the primary would continue its stream, and
-// otherwise it stays paused for pause.
-func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly bool, vouched string, pause time.Duration) (bool, error) {
+// otherwise it stays paused for pause. With follow (foreignFollows) it is
+// pointed at the primary, else at itself.
+func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly, follow bool, vouched string, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -1358,7 +1362,11 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 	}
 	f.log.Warn("demoting a stale primary of another node", "peer", member, "redis_addr", addr, "primary", primary)
 	keep := &keepReq{epoch: vst.Epoch, node: member, addr: addr, history: vst.History}
-	if err := f.demoteRedis(ctx, cl, paddr, true, keep, true, vouched); err != nil {
+	to := paddr
+	if !follow {
+		to = addr // nobody would detach it: it syncs nothing (chaos seed 7119)
+	}
+	if err := f.demoteRedis(ctx, cl, paddr, to, true, keep, follow, vouched); err != nil {
 		return false, err
 	}
 	return true, nil
