@@ -1,6 +1,10 @@
 package failover
 
 import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +43,46 @@ func TestParamsOverlaySettings(t *testing.T) {
 				t.Errorf("params (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// An admin request read after its client's deadline is refused with
+// nothing done: the client gave up and may have acted since (chaos seed
+// 7306, N=3: a pause read 4 s late, after the operator's resume, kept
+// automatic failover paused to the end).
+func TestAdminRequestPastItsDeadline(t *testing.T) {
+	now := time.Date(2026, 12, 2, 8, 10, 23, 0, time.UTC)
+	for _, tc := range []struct {
+		name, header string
+		want         int // 0: served
+	}{
+		{"no deadline", "", 0},
+		{"before its deadline", now.Add(time.Second).Format(time.RFC3339Nano), 0},
+		{"at its deadline", now.Format(time.RFC3339Nano), 0},
+		{"seed 7306: read 2 s after the client gave up", now.Add(-1947 * time.Millisecond).Format(time.RFC3339Nano), http.StatusRequestTimeout},
+		{"malformed", "soon", http.StatusBadRequest},
+	} {
+		err := deadlinePassed(tc.header, now)
+		switch got := tc.want != 0; {
+		case got != (err != nil):
+			t.Errorf("%s: deadlinePassed(%q) = %v, want refused %v", tc.name, tc.header, err, got)
+		case tc.want == http.StatusBadRequest && !errors.Is(err, ErrBadRequest):
+			t.Errorf("%s: %v, want ErrBadRequest", tc.name, err)
+		}
+	}
+
+	// The handler refuses it before any command reaches the Raft leader
+	// (a zero Failover: reaching Pause would fail).
+	srv := httptest.NewServer((&Failover{}).Handler(""))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/pause", strings.NewReader("null"))
+	req.Header.Set(DeadlineHeader, time.Now().Add(-2*time.Second).Format(time.RFC3339Nano))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /v1/pause past its deadline: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("POST /v1/pause past its deadline: %d, want 408", resp.StatusCode)
 	}
 }

@@ -70,6 +70,12 @@ func (o *adminOptions) call(ctx context.Context, method, path string, body, out 
 	if o.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.Token)
 	}
+	// A sidecar that reads the request only after this call gave up (it
+	// was stopped) refuses it rather than carry it out behind the
+	// operator's back.
+	if d, ok := ctx.Deadline(); ok {
+		req.Header.Set(failover.DeadlineHeader, d.UTC().Format(time.RFC3339Nano))
+	}
 	hc, err := o.httpClient()
 	if err != nil {
 		return err

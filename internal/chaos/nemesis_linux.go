@@ -616,6 +616,10 @@ func (c *cluster) admin(ctx context.Context, path string, body any) error {
 		req, _ := http.NewRequestWithContext(rctx, http.MethodPost, nd.httpBase()+path, bytes.NewReader(b))
 		req.Header.Set("Authorization", "Bearer "+c.token)
 		req.Header.Set("Content-Type", "application/json")
+		// A sidecar that reads it after the client's timeout refuses it:
+		// a stopped sidecar that read it late would carry out a command
+		// the next one already had, undoing what came since (seed 7306).
+		req.Header.Set("Vigil-Deadline", time.Now().Add(c.hc.Timeout).UTC().Format(time.RFC3339Nano))
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			cancel()
