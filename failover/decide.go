@@ -1517,10 +1517,20 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// restart and was promoted for its 486 bytes on that new history over
 	// c, pointing at itself with every acknowledged write, which then
 	// full-synced from b.
+	//
+	// Nor does a candidate behind the holder on the history the holder's
+	// Redis stands on: it holds a prefix of what the holder holds. Chaos
+	// seed 7302 (N=3): epoch 2's b never promoted, so no fork was
+	// recorded; c, restarted without persistence from its first full
+	// sync's RDB (0 keys, "synced" at offset 0 of epoch 1's history), was
+	// promoted over a, epoch 1's primary pointing at itself at 63023 on
+	// that history with every write; a's Redis full-synced nothing.
 	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
+		ho := peers[h[0].Name].Rep.Obs
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			offHistory := history != "" && c.ReplID != history
-			if (belowAFork(c, st) || offHistory) && c.Keys >= 0 && c.Keys < h[0].Keys {
+			behindHolder := c.ReplID != "" && c.ReplID == ho.ReplID && c.Offset < ho.Offset
+			if (belowAFork(c, st) || offHistory || behindHolder) && c.Keys >= 0 && c.Keys < h[0].Keys {
 				excluded[c.Name] = whyFewerKeys
 				return true
 			}

@@ -2766,6 +2766,62 @@ func TestOtherHistoryDoesNotReplaceAHolder(t *testing.T) {
 	}
 }
 
+// Chaos seed 7302 (N=3), the leader c's view at 41.563 s: epoch 2 named b
+// at 17.877 s, never promoted (its Redis stopped, then killed without
+// persistence). a's Redis, epoch 1's primary, points at itself at 63023 on
+// epoch 1's history H1 with every acknowledged write: a holder. c's Redis,
+// killed without persistence, came back from the RDB of its first full
+// sync: 0 keys, "synced" at offset 0 of H1. No promotion left H1, so
+// neither the fork nor the history rule set c aside once the durable wait
+// lapsed (37.877 s): c was promoted, a's Redis full-synced nothing, and the
+// retry-queue INCRs drained next lived on c's Redis, without persistence,
+// and a's. A candidate behind a holder on the holder's own history holds
+// a prefix of what the holder holds: it does not replace it.
+func TestBehindAHolderOnItsHistoryDoesNotReplaceItSeed7302(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 41.563) * float64(time.Second))) }
+	st := groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: false, Started: at(17.877),
+		Members: members("a", "b", "c")}
+	mk := func(now time.Time, cKeys int64, bUp bool) map[string]peerView {
+		a := down(rep("a", 63023), "b", 2) // detached: a replica of itself, no provable position
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 2, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "H1", 900
+		a.Known = knownOffset{Epoch: 1, Offset: 63023, At: at(15.8)}
+		b := down(rep("b", 0), "b", 2) // back empty, pointing at itself
+		b.Rep.Epoch, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = 2, "b:6379", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "H1", 0
+		b.Received = at(40.3) // its sidecar was killed at 40.354 s
+		if bUp {
+			b.Received = now
+		}
+		c := down(rep("c", 0), "b", 2) // "synced": its RDB's history is the one it was seen synced on
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp = 2, "a:6379", false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H1", cKeys
+		a.Received, c.Received = now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name       string
+		cKeys      int64
+		bUp        bool
+		want       string
+		wantHolder bool
+	}{
+		{"c at 0 with no keys, b silent: nobody (b may hold more)", 0, false, "", false},
+		{"c at 0 with no keys, b answers with nothing: the holder a", 0, true, "a", true},
+		{"c holds as many keys as a: c", 900, false, "c", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(41.563)
+			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 2916 (N=3), the leader c's view at 59.459 s: epoch 5
 // promoted b at 197258 on 01f7d7f9 (the history epoch 4's primary a led);
 // b's Redis, without persistence, was killed at 58.047 and its last report
