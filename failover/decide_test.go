@@ -345,6 +345,14 @@ func TestDecideLocal(t *testing.T) {
 	ahead.ReplID, ahead.Offset = "old", 5200
 	atFork := ahead
 	atFork.Offset = 5000
+	// Seed 7021: c, deposed, points at itself (seed 511) on the history
+	// epoch 2's promotion of c began at 4000, none took from it.
+	deposed := func(st groupState, offset int64) localInput {
+		st.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
+		o := up(monitor.RoleReplica, "c:6379")
+		o.ReplID, o.Offset = "c2", offset
+		return localInput{State: st, Ready: true, Obs: o, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true}
+	}
 	tests := []struct {
 		name string
 		in   localInput
@@ -596,41 +604,17 @@ func TestDecideLocal(t *testing.T) {
 		},
 		{
 			name: "seed 7021: the deposed primary's own history, past where it began, the new primary promoted from before it: keep its tail",
-			in: localInput{State: func() groupState {
-				s := forked
-				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
-				return s
-			}(), Ready: true, Obs: func() localObs {
-				o := up(monitor.RoleReplica, "c:6379") // pointed at itself (seed 511)
-				o.ReplID, o.Offset = "c2", 4300
-				return o
-			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			in:   deposed(forked, 4300),
 			want: localPlan{RepointTo: "b:6379", KeepTail: true},
 		},
 		{
 			name: "seed 7021: where that history began: a plain re-point",
-			in: localInput{State: func() groupState {
-				s := forked
-				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
-				return s
-			}(), Ready: true, Obs: func() localObs {
-				o := up(monitor.RoleReplica, "c:6379")
-				o.ReplID, o.Offset = "c2", 4000
-				return o
-			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			in:   deposed(forked, 4000),
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
 			name: "seed 7021: the committed primary's fork not recorded (it may have taken from that history): a plain re-point",
-			in: localInput{State: func() groupState {
-				s := other
-				s.PastForks = []pastFork{{Epoch: 2, New: "c", ReplID: "old", Offset: 4000, NewReplID: "c2"}}
-				return s
-			}(), Ready: true, Obs: func() localObs {
-				o := up(monitor.RoleReplica, "c:6379")
-				o.ReplID, o.Offset = "c2", 4300
-				return o
-			}(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", SelfAddr: "c:6379", Keeps: true},
+			in:   deposed(other, 4300),
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
