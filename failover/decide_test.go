@@ -2122,10 +2122,11 @@ func TestNextIdentityJudgesDetached(t *testing.T) {
 	if s := nextIdentity(identities{}, following, in); s.Empty || s.Ident.RunID != "r2" {
 		t.Errorf("a replica of another node: %+v, want its identity recorded", s)
 	}
-	// Not named: an isolated replica detached itself; nothing to judge.
+	// Not named: an isolated replica detached itself; nothing to judge,
+	// and nothing recorded (chaos seed 7312, TestNextIdentityDetachedWhileAnotherIsNamedSeed7312).
 	in.Named = false
-	if s := nextIdentity(identities{}, detached, in); s.Empty || s.Ident.RunID != "r2" {
-		t.Errorf("detached, not named: %+v, want its identity recorded", s)
+	if s := nextIdentity(identities{}, detached, in); s.Empty || s.Ident.RunID != "" {
+		t.Errorf("detached, not named: %+v, want nothing recorded", s)
 	}
 	// Once the verdict was lifted by this sidecar, the same process stands.
 	in.Named = true
@@ -2142,6 +2143,49 @@ func TestNextIdentityJudgesDetached(t *testing.T) {
 	}
 	if s = nextIdentity(s, detached, in); !s.Empty || s.EmptyEpoch != 5 {
 		t.Errorf("then named at epoch 5: %+v, want empty", s)
+	}
+}
+
+// A Redis pointing at itself is recorded only once seen following a
+// primary or judged while named: under a state naming another node it is
+// not vouched for. Chaos seed 7312 (N=3): c's sidecar, restarted wiped,
+// pointed its Redis (back empty without persistence, offset 0 on
+// c4c96ae1) at itself while cut off; the Raft log reached it in two
+// steps, and an observation under the first (epoch 3, naming b) recorded
+// it, so under the second (epoch 4, naming c, promoted) it was the known
+// process and was made a primary again unjudged; a's Redis, pointing at
+// itself at 75763 on epoch 4's history 6b7014ee with 40 WAIT-confirmed
+// retry-queue INCRs, was re-pointed to it and full-synced 0 keys.
+func TestNextIdentityDetachedWhileAnotherIsNamedSeed7312(t *testing.T) {
+	a := func() []replicaPos { return []replicaPos{{ReplID: "6b7014ee", Offset: 75763, Keys: 700}} }
+	empty := monitor.Observation{Time: t0, Role: monitor.RoleReplica, MasterHost: "127.0.0.4", MasterPort: 6379, RunID: "c-new", ReplID: "c4c96ae1", Offset: 0, Keys: 0}
+	underB := identityCtx{Named: false, Epoch: 3, SelfAddr: "127.0.0.4:6379", Replicas: a, Now: t0, DownAfter: 2 * time.Second}
+	namedC := identityCtx{Named: true, Epoch: 4, Fork: 55091, ForkReplID: "81568a59", NewReplID: "6b7014ee", SelfAddr: "127.0.0.4:6379", Replicas: a,
+		Now: t0.Add(50 * time.Millisecond), DownAfter: 2 * time.Second}
+	s := nextIdentity(identities{}, empty, underB)
+	if s.Ident.RunID != "" || s.Empty {
+		t.Fatalf("pointing at itself under epoch 3 naming b: %+v, want nothing recorded", s)
+	}
+	if !s.unsure() {
+		t.Fatalf("not yet judged: %+v, want unsure (no Undetach before the judgement)", s)
+	}
+	if s = nextIdentity(s, empty, namedC); !s.Empty || s.EmptyEpoch != 4 {
+		t.Fatalf("then named at epoch 4, a's Redis at 75763 on 6b7014ee: %+v, want empty", s)
+	}
+
+	// A process this sidecar saw following a primary, then detached while
+	// another was named, is still the known one once named.
+	synced := empty
+	synced.MasterHost, synced.RunID, synced.ReplID, synced.Offset, synced.Keys = "127.0.0.2", "c-old", "6b7014ee", 75763, 700
+	s = nextIdentity(identities{}, synced, underB)
+	detachedSynced := synced
+	detachedSynced.MasterHost = "127.0.0.4"
+	s = nextIdentity(s, detachedSynced, underB)
+	if s.Ident.RunID != "c-old" {
+		t.Fatalf("a synced replica detached under epoch 3: %+v, want its identity kept", s)
+	}
+	if s = nextIdentity(s, detachedSynced, namedC); s.Empty || s.unsure() {
+		t.Fatalf("the same process named at epoch 4: %+v, want it to stand", s)
 	}
 }
 

@@ -586,14 +586,25 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 	// sidecar's previous life: a wiped sidecar took it for a known one,
 	// made it a primary again, and a replica holding every write
 	// full-synced from it (chaos seed 11, N=3).
-	detached := named && o.Role == monitor.RoleReplica && in.SelfAddr != "" && o.MasterAddr() == in.SelfAddr
+	self := o.Role == monitor.RoleReplica && in.SelfAddr != "" && o.MasterAddr() == in.SelfAddr
+	detached := named && self
 	// Before the state is known nothing is recorded, as for a primary
 	// below: whether a Redis pointing at itself is named, and so judged,
 	// is not known yet (chaos seed 2505, N=3: a wiped sidecar recorded its
 	// Redis, detached as empty, before the Raft log reached it, and once
 	// the log named it took it for the known process, made it a primary
 	// again, and the Redis holding every write full-synced from it).
-	if o.Reachable() && o.Role == monitor.RoleReplica && !detached && epoch > 0 {
+	// Nor is a Redis pointing at itself recorded while another is named:
+	// it follows nobody, so nothing shows what it holds, and the state
+	// may name it a moment later. Chaos seed 7312 (N=3): c's sidecar,
+	// restarted wiped, pointed its Redis, back empty without persistence,
+	// at itself while cut off; the Raft log reached it in two steps, and
+	// an observation under the first (epoch 3, naming b) recorded the
+	// empty process, so under the second (epoch 4, naming c, promoted)
+	// it was the known one: made a primary again unjudged, vouched for,
+	// and a's Redis, pointing at itself at 75763 on epoch 4's history
+	// with 40 WAIT-confirmed retry-queue INCRs, full-synced 0 keys.
+	if o.Reachable() && o.Role == monitor.RoleReplica && !self && epoch > 0 {
 		// A replica promoted later is not a restart of the primary it
 		// once was, nor of itself: the promotion keeps the run id. Its
 		// identity is kept, not cleared: judged afresh after the
