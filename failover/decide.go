@@ -912,12 +912,19 @@ func pastForkHeld(c candidate, st groupState, now time.Time, p params) (pastFork
 }
 
 // belowAFork reports whether candidate c stands on a history a recorded
-// promotion (the primary's, or an earlier one) left, below where it left it.
+// promotion (the primary's, or an earlier one) left, below where it left it
+// or, for an earlier epoch's promotion, exactly there: parked at that fork,
+// it holds nothing written since, by that epoch's primary or any later
+// one. Chaos seed 7501 (N=3): c's Redis, stopped through epochs 2 and 3,
+// pointed at itself exactly at epoch 2's fork on epoch 1's history (434
+// keys); once the durable wait for epoch 5's b lapsed it was promoted over
+// a, epoch 3's primary back from its AOF with every write of epochs 2 and
+// 3 (54 retry-queue INCRs among them), and a's Redis full-synced from it.
 func belowAFork(c candidate, st groupState) bool {
 	if st.ForkReplID != "" && c.ReplID == st.ForkReplID && c.Offset < st.Fork {
 		return true
 	}
-	return slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return c.ReplID == f.ReplID && c.Offset < f.Offset })
+	return slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return c.ReplID == f.ReplID && c.Offset <= f.Offset })
 }
 
 // fresh reports whether p is current at now.

@@ -2850,6 +2850,69 @@ func TestBehindAHolderOnItsHistoryDoesNotReplaceItSeed7302(t *testing.T) {
 	}
 }
 
+// Chaos seed 7501 (N=3), the leader c's view at 52.135 s: epoch 5 named
+// b at 31.861 s, never promoted (b's Redis, at 67211 on epoch 3's history
+// H3, was wiped at 34.0 s and later cut off and killed). Epoch 2 had left
+// epoch 1's history H1 at 27600, epoch 3 left epoch 2's at 52978. a's
+// Redis, epoch 3's primary, killed at 26.66 s and back from its AOF (a new
+// history at 0, pointing at itself), held every write of epochs 2 and 3
+// (some 880 keys, 54 WAIT-confirmed retry-queue INCRs among them): a
+// holder. c's Redis,
+// stopped through epochs 2 and 3, stood exactly at epoch 2's fork on H1
+// with epoch 1's 434 keys: not below the fork, so once the durable wait
+// for b lapsed the holder rule kept it, c was promoted, and a's Redis
+// full-synced 434 keys. At a recorded fork is no better than below it: it
+// holds nothing written since that promotion.
+func TestAtAForkDoesNotReplaceAHolderSeed7501(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 52.135) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Previous: "a", Promoted: false, Started: at(31.861),
+		Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "H1", Offset: 27600, Start: at(8.945), NewReplID: "H2"},
+			{Epoch: 3, New: "a", ReplID: "H2", Offset: 52978, Start: at(23.206), NewReplID: "H3"},
+		}}
+	mk := func(now time.Time, cKeys int64, bUp bool) map[string]peerView {
+		a := down(rep("a", 0), "b", 5) // back from its AOF, pointing at itself: no provable position
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 5, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "A5", 880
+		b := down(rep("b", 0), "b", 5) // its Redis out of reach
+		b.Rep.Epoch, b.Rep.Obs.Reachable, b.Rep.Obs.Synced, b.Rep.Obs.LinkUp = 5, false, false, false
+		b.Known = knownOffset{Epoch: 4, Offset: 67211, At: at(32.1)}
+		b.UpAt = at(39.1)
+		if bUp { // back wiped, answering with no key
+			b.Rep.Obs.Reachable, b.Rep.Obs.MasterAddr, b.Rep.Obs.ReplID, b.Rep.Obs.Keys = true, "b:6379", "B5", 0
+		}
+		c := down(rep("c", 27600), "b", 5) // "synced": pointing at itself at epoch 2's fork
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp = 5, "c:6379", false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H1", cKeys
+		a.Received, b.Received, c.Received = now, now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name       string
+		now        float64
+		cKeys      int64
+		bUp        bool
+		want       string
+		wantHolder bool
+	}{
+		{"the wait for b still runs", 51.048, 434, false, "", false},
+		{"the wait lapsed, b out of reach: nobody (b may hold more), not c at the fork with fewer keys", 52.135, 434, false, "", false},
+		{"b answers with nothing: the holder a", 52.135, 434, true, "a", true},
+		{"c holds as many keys as a: c", 52.135, 880, false, "c", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // Chaos seed 2916 (N=3), the leader c's view at 59.459 s: epoch 5
 // promoted b at 197258 on 01f7d7f9 (the history epoch 4's primary a led);
 // b's Redis, without persistence, was killed at 58.047 and its last report
