@@ -2413,6 +2413,25 @@ func unjudgedPauseDue(since, now time.Time, fresh time.Duration) bool {
 	return !since.IsZero() && now.Sub(since) >= fresh
 }
 
+// unjudgedPauseUnverified reports whether the pause of a restart that
+// restartedUnjudged shows (mark set) is sent without a Verify: while this
+// sidecar is cut off from the majority (isolated since lastContact) no
+// Verify can answer, and the sidecars that could are as likely cut off,
+// so the restart would take writes until the primary's own sidecar came
+// back. A pause takes nothing away (the pause of an isolated primary's
+// own sidecar is not verified either); a state that moved on meanwhile
+// costs that Redis writes for the pause at most, and its own sidecar,
+// fresh again, clears the mark. Chaos seed 7614 (N=5): a's Redis, epoch
+// 3's primary, came back wiped from its initial configuration (a primary
+// without min-replicas-to-write, 61.0 s) while a's sidecar was stopped
+// and the partition [c d] | [a b e] left no Raft majority; b and e saw it
+// answer on a new history at 61.01 s and paused it only at 63.02 s, when
+// the Raft leader was back, and it acknowledged a write at 62.29 s that
+// the failover to b full-synced away.
+func unjudgedPauseUnverified(mark string, lastContact, now time.Time, p params) bool {
+	return mark != "" && isolated(lastContact, now, p)
+}
+
 // restartedPrimary reports whether o, self's Redis, shows a primary
 // restarted as one since the committed primary's promotion: not the
 // history that promotion left (which the old primary still leads, its

@@ -1102,6 +1102,36 @@ func TestUnwatchedPrimaryPausedSeeds3906And6110(t *testing.T) {
 	}
 }
 
+// Chaos seed 7614 (N=5): a's Redis, epoch 3's primary (judged on
+// a65bf438), came back wiped from its initial configuration at 61.0 s, a
+// primary on a new history without min-replicas-to-write, while a's
+// sidecar was stopped and the partition [c d] | [a b e] left no Raft
+// majority. b and e, cut off since 57.5 s, saw it answer at 61.01 s but
+// paused it only after a Verify, at 63.02 s, when the leader was back; it
+// acknowledged a write at 62.29 s that the failover to b full-synced away.
+// A cut-off sidecar pauses such a restart without a Verify.
+func TestUnjudgedRestartPausedWhileCutOffSeed7614(t *testing.T) {
+	p := params{FenceAfter: time.Second}
+	for _, tt := range []struct {
+		name        string
+		mark        string
+		lastContact time.Time
+		want        bool
+	}{
+		{"seed 7614: cut off for 4 s, a restart its sidecar has not judged", "a65bf438", t0.Add(-4 * time.Second), true},
+		{"cut off for exactly fence_after", "a65bf438", t0.Add(-time.Second), true},
+		{"majority contact within fence_after: a Verify answers first", "a65bf438", t0.Add(-900 * time.Millisecond), false},
+		{"majority contact now", "a65bf438", t0, false},
+		{"no judged sighting (the rule does not apply, or the primary is unpromoted)", "", t0.Add(-4 * time.Second), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := unjudgedPauseUnverified(tt.mark, tt.lastContact, t0, p); got != tt.want {
+				t.Errorf("unjudgedPauseUnverified = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestMinReplicasFor(t *testing.T) {
 	for _, tt := range []struct{ want, members, got int }{{0, 3, 0}, {1, 3, 1}, {2, 3, 2}, {5, 3, 2}, {1, 1, 0}} {
 		if g := minReplicasFor(tt.want, tt.members); g != tt.got {

@@ -1235,8 +1235,9 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		c.foreign[gs.Primary] = true
 		primary, epoch := gs.Primary, gs.Epoch
 		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
+		unverified := unjudgedPauseUnverified(mark, f.auth.LastContact(), now, c.p)
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, pause)
+			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause)
 			at := time.Now()
 			return func(c *core) {
 				c.foreign[primary] = false
@@ -1297,9 +1298,11 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 // sidecar last judged, or with unpromoted as a primary at all
 // (unwatchedPaused); with due, its writes are then paused for pause, once
 // a fresh Verify still names primary at epoch (with unpromoted, still not
-// promoted). The pause lapses by itself unless renewed; the primary's
-// sidecar, once it reaches its Redis again, judges it as any restart.
-func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due bool, pause time.Duration) (seen, paused bool, err error) {
+// promoted), or, with unverified (unjudgedPauseUnverified: this sidecar is
+// cut off, no Verify can answer), without one. The pause lapses by itself
+// unless renewed; the primary's sidecar, once it reaches its Redis again,
+// judges it as any restart.
+func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due, unverified bool, pause time.Duration) (seen, paused bool, err error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -1318,12 +1321,14 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 	if !due {
 		return true, false, nil
 	}
-	vst, err := f.verify(ctx)
-	if err != nil {
-		return true, false, err
-	}
-	if vst.Primary != primary || vst.Epoch != epoch || unpromoted && vst.Promoted {
-		return true, false, nil
+	if !unverified {
+		vst, err := f.verify(ctx)
+		if err != nil {
+			return true, false, err
+		}
+		if vst.Primary != primary || vst.Epoch != epoch || unpromoted && vst.Promoted {
+			return true, false, nil
+		}
 	}
 	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
 		return true, false, err
