@@ -2740,9 +2740,7 @@ func TestBelowForkDoesNotReplaceAHolder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := at(tt.now)
 			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
-			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
-				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
-			}
+			checkHolderPromotion(t, d, tt.want, tt.wantHolder)
 		})
 	}
 }
@@ -2873,9 +2871,7 @@ func TestBehindAHolderOnItsHistoryDoesNotReplaceItSeed7302(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := at(41.563)
 			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
-			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
-				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
-			}
+			checkHolderPromotion(t, d, tt.want, tt.wantHolder)
 		})
 	}
 }
@@ -2936,9 +2932,7 @@ func TestAtAForkDoesNotReplaceAHolderSeed7501(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := at(tt.now)
 			d := decideLeader(now, st, mk(now, tt.cKeys, tt.bUp), p, "")
-			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) || d.Holder != tt.wantHolder {
-				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot)
-			}
+			checkHolderPromotion(t, d, tt.want, tt.wantHolder)
 		})
 	}
 }
@@ -4386,6 +4380,15 @@ func TestDurableFloorSilentSidecarFollowingPrimarySeed6119(t *testing.T) {
 			p.MinReplicas, p.MaxLagBytes = 1, 1<<20
 			checkTargetOrBehind(t, decideLeader(t0, st, map[string]peerView{"a": a, "b": b, "c": c}, p, ""), tt.wantTarget, "b", "c")
 		})
+	}
+}
+
+// checkHolderPromotion fails t unless d promotes want (none when empty),
+// as a holder exactly when holder.
+func checkHolderPromotion(t *testing.T, d leaderDecision, want string, holder bool) {
+	t.Helper()
+	if d.Target != want || (want != "") != (d.Action == leaderPromote) || d.Holder != holder {
+		t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q)", d.Target, d.Action, d.Holder, want, d.Excluded, d.WhyNot)
 	}
 }
 
