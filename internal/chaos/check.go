@@ -734,6 +734,54 @@ func resyncHolds(h *History) []FaultRecord {
 	return out
 }
 
+// amnesiacHolds returns, for every fault that left a node's sidecar
+// without Raft state (its data dir wiped), a record that keeps the node
+// hit after the fault ended for as long as, without a break, a fault keeps
+// another node's sidecar out of reach (killed, stopped, cut off on the
+// gossip port): the README's documented cost of the 1505 and 1907 rule, a
+// wiped sidecar refuses its vote while another member is down, and gets
+// the log back only from a leader, which then needs its vote (chaos seed
+// 8310, N=3: c's sidecar wiped and cut off until 29.7 s, b's node killed
+// at 28.8 s; a campaigned and c refused it while b was down, so no leader
+// and no write, though the faults hit only b). A node that had a moment
+// with every other sidecar reachable after its wipe is not held: a leader
+// could give it the log then.
+func amnesiacHolds(h *History) []FaultRecord {
+	var out []FaultRecord
+	for _, f := range h.Faults {
+		if !f.SidecarWiped || len(f.Nodes) == 0 {
+			continue
+		}
+		self := f.Nodes[0]
+		until := f.End
+		for grown := true; grown; {
+			grown = false
+			for _, g := range h.Faults {
+				if g.Start <= until && g.End > until && sidecarOut(g.Kind) &&
+					slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self }) {
+					until, grown = g.End, true
+				}
+			}
+		}
+		if until > f.End {
+			out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: []string{self},
+				Desc: f.Desc + " (no Raft state while another member is down)", Start: f.End, End: until})
+		}
+	}
+	return out
+}
+
+// sidecarOut reports whether a fault of kind k takes the sidecars of the
+// nodes it acts on out of their peers' reach; faults on Redis alone leave
+// them voting.
+func sidecarOut(k FaultKind) bool {
+	switch k {
+	case KillSidecar, KillBoth, StopSidecar, WipeIsolated, PartHalves, PartIsolate, PartBridge, PartOneWay, PartGossip:
+		return true
+	}
+	return false
+}
+
 // availLimit is how long after the faults last changed a healthy majority
 // has to restore writes: down_after plus the slack; with min_replicas at
 // least fence_after plus Redis's lag bound, for which a new primary holds
@@ -801,7 +849,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	for _, f := range h.Faults {
 		events = append(events, f.Start, f.End)
 	}
-	held := resyncHolds(h)
+	held := append(resyncHolds(h), amnesiacHolds(h)...)
 	for _, f := range held {
 		events = append(events, f.End)
 	}

@@ -1008,3 +1008,38 @@ func TestAuthorityLostWhenANewGroupFormed(t *testing.T) {
 		}
 	}
 }
+
+// A sidecar wiped refuses its vote while another member is down (the
+// README's cost of the 1505 and 1907 rule): with N=3 and b's node killed
+// before c's wipe ended, a cannot be elected until b is back, so the gap
+// is not held against a and c (chaos seed 8310). A wipe that ended while
+// every other sidecar was up holds nothing: a leader could give c the log.
+func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name     string
+		wipeEnd  int // ms: c's wiped sidecar reachable again
+		killFrom int // ms: b's node killed
+		ok       bool
+	}{
+		{"b killed before c's wipe ended (seed 8310)", 29700, 28800, true},
+		{"b killed after c had every member back", 22000, 28800, false},
+	} {
+		h := clean()
+		h.Ops = append(h.Ops, writes(ms(20000), ms(50000), h.Final)...)
+		h.WorkEnd, h.LastHeal = ms(50000), ms(38700)
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 8, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{"c"},
+				Desc:  "wipe-isolated: c's sidecar restarted with an empty data dir, c cut off",
+				Start: ms(tt.wipeEnd - 2200), End: ms(tt.wipeEnd), SidecarWiped: true},
+			FaultRecord{ID: 9, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-both b (node) wipe aof",
+				Start: ms(tt.killFrom), End: ms(38700), SidecarWiped: true, DataLost: true, RedisRestart: true})
+		// No write from b's kill until 1.3 s after it came back.
+		outage(h, ms(tt.killFrom), ms(40000))
+		r := Check(h, p)
+		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
+			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
+		}
+	}
+}
