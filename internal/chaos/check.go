@@ -749,20 +749,13 @@ func resyncHolds(h *History) []FaultRecord {
 func amnesiacHolds(h *History) []FaultRecord {
 	var out []FaultRecord
 	for _, f := range h.Faults {
-		if !f.SidecarWiped || len(f.Nodes) == 0 {
+		if !f.SidecarWiped || f.Failed != "" || len(f.Nodes) == 0 {
 			continue
 		}
 		self := f.Nodes[0]
-		until := f.End
-		for grown := true; grown; {
-			grown = false
-			for _, g := range h.Faults {
-				if g.Start <= until && g.End > until && sidecarOut(g.Kind) &&
-					slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self }) {
-					until, grown = g.End, true
-				}
-			}
-		}
+		until := heldUntil(h, f.End, func(g FaultRecord) bool {
+			return sidecarOut(g.Kind) && slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self })
+		})
 		if until > f.End {
 			out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: []string{self},
 				Desc: f.Desc + " (no Raft state while another member is down)", Start: f.End, End: until})
