@@ -2073,9 +2073,17 @@ func decideLocal(in localInput) localPlan {
 		p.Detach = true
 	case named && !st.Promoted:
 		p.Promote = true
-	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr && !in.Unsure:
+	case named && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" && in.Obs.MasterAddr == in.SelfAddr && !in.Unsure && !p.Isolated:
 		// Judged first (nextIdentity): a sidecar that lost its memory
 		// must not take it for a known one (chaos seed 11, N=3).
+		// Isolated, the state naming it may be stale: the majority
+		// points a deposed primary's Redis at itself (checkForeign), and
+		// a primary again it would only be paused, its writes released
+		// on contact at the earliest, when this rule applies anyway.
+		// Chaos seed 8405 (N=5): e, epoch 3's primary cut off by a
+		// gossip-only partition, made its Redis a primary again after
+		// each of the majority's demotions, every 200 ms for seconds
+		// after a's promotion at epoch 4.
 		p.Undetach = true
 	case named && st.Promoted && !p.Isolated && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "" &&
 		in.Obs.MasterAddr != in.SelfAddr && nothingElsewhere(in.Self, st, in.Peers, in.Now, in.P.Fresh):
@@ -2159,6 +2167,17 @@ func decideLocal(in localInput) localPlan {
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
 		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 		p.KeepTail = in.Keeps && !in.SourceUnvouched && aheadOfFork(in.Obs, st)
+	}
+	if p.Undetach {
+		// The replica's release above holds only while it stays a
+		// replica: the shell runs it beside the Undetach, and CLIENT
+		// UNPAUSE lifts every pause, the one the Undetach issues before
+		// its REPLICAOF NO ONE too. The Undetach's pause stands; the
+		// usual release follows. Chaos seed 8405 (N=5): e's UNPAUSE
+		// landed between its Undetach's CLIENT PAUSE and promotion at
+		// 36.312 (25.45 s), and e's Redis, a primary again beside a,
+		// took writes at 25.471 s and 25.521 s.
+		p.Unfence = false
 	}
 	return p
 }

@@ -555,6 +555,22 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Undetach: true},
 		},
 		{
+			// Chaos seed 8405 (N=5): the replica's release ran beside the
+			// Undetach, and its UNPAUSE lifted the Undetach's pause.
+			name: "the empty verdict lifted while fenced: the Undetach keeps its pause, no release beside it",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				SelfAddr: "a:6379", Fenced: true},
+			want: localPlan{Undetach: true},
+		},
+		{
+			// Chaos seed 8405 (N=5): e, cut off, undid each of the
+			// majority's demotions after a's promotion.
+			name: "isolated, pointing at itself (the majority's demotion): it stays detached, a replica released",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0.Add(-time.Second),
+				SelfAddr: "a:6379", Fenced: true},
+			want: localPlan{Unfence: true, Isolated: true},
+		},
+		{
 			name: "pointing at itself, not judged yet (a sidecar that lost its memory): it stays detached",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
 				SelfAddr: "a:6379", Unsure: true},

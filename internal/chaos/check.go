@@ -127,8 +127,8 @@ func Check(h *History, p Params) Report {
 // restarted sidecar paused it 0.23 s after the restart).
 func lossExcused(h *History, p Params, t time.Duration) bool {
 	for _, f := range h.Faults {
-		if f.Class == ClassAdmin {
-			continue
+		if f.Class == ClassAdmin || f.Failed != "" {
+			continue // a fault not carried out took nothing away
 		}
 		start, end := f.Start-p.Interval, f.Start+p.FenceAfter+p.Interval
 		if p.MinReplicas >= 1 {
@@ -196,10 +196,18 @@ const resyncGrace = 5 * time.Second
 // by a's Redis, which was wiped at 31.5 s; c's Redis, cut from a's and b's
 // by partitions and a SIGSTOP without a gap, was killed without
 // persistence at 56.5 s). With more copies the others could have been
-// passed on meanwhile, which one cut-off node does not rule out.
+// passed on meanwhile, which one cut-off node does not rule out. Moments in
+// which no Raft leader could exist (leaderlessSpans) count as cut off too:
+// no sidecar re-points or demotes a Redis without a Verify through the
+// leader, so no copy could be made (chaos seed 8314, N=3: INCRs applied on
+// c and acknowledged by a's Redis, wiped with a's sidecar at 27.4 s; a,
+// back without Raft state, refused its vote while b's or c's sidecar was
+// out, and b's and c's never reached each other, but for 0.23 s and
+// 0.29 s, until c's Redis was killed without persistence at 61.1 s).
 func dataGoneUntil(h *History, p Params) time.Duration {
 	need := max(2, p.MinReplicas+1)
 	u := time.Duration(-1)
+	leaderless := leaderlessSpans(h, p)
 	for _, f := range h.Faults {
 		if !f.DataLost {
 			continue
@@ -213,7 +221,7 @@ func dataGoneUntil(h *History, p Params) time.Duration {
 			}
 			if need == 2 && g.DataLost && g.Start <= f.Start && len(f.Nodes) > 0 && len(g.Nodes) > 0 &&
 				g.Nodes[0] != f.Nodes[0] && lastProbeWriter(h, g.Start) == f.Nodes[0] &&
-				redisCutOff(h, f.Nodes[0], g.Start, f.Start) {
+				redisCutOff(h, f.Nodes[0], g.Start, f.Start, leaderless) {
 				u = max(u, g.Start)
 			}
 		}
@@ -237,32 +245,150 @@ func lastProbeWriter(h *History, t time.Duration) string {
 }
 
 // redisCutOff reports whether, throughout [from, to], faults kept node's
-// Redis from every other node's Redis (keepsRedisApart), so nothing it
-// held could reach another copy.
-func redisCutOff(h *History, node string, from, to time.Duration) bool {
+// Redis from every other node's Redis (keepsRedisApart), or no Raft
+// leader could order a copy (the spans in leaderless), so nothing it held
+// could reach another copy.
+func redisCutOff(h *History, node string, from, to time.Duration, leaderless [][2]time.Duration) bool {
 	for _, z := range h.Nodes {
-		if z == node {
-			continue
-		}
-		var spans [][2]time.Duration
-		for _, f := range h.Faults {
-			if keepsRedisApart(f, node, z) {
-				spans = append(spans, [2]time.Duration{f.Start, f.End})
-			}
-		}
-		slices.SortFunc(spans, func(a, b [2]time.Duration) int { return cmp.Compare(a[0], b[0]) })
-		cur := from
-		for _, s := range spans {
-			if s[0] > cur {
-				break
-			}
-			cur = max(cur, s[1])
-		}
-		if cur < to {
+		if z != node && !redisApart(h, node, z, from, to, leaderless) {
 			return false
 		}
 	}
 	return true
+}
+
+// leaderChance is how long a moment in which a Raft leader could be
+// elected must last before the checker holds its absence against vigil: a
+// leaderless candidate's timer fires once per one to two election
+// timeouts, which the harness leaves derived from down_after (a fifth of
+// it, within [200 ms, 1 s]; authority.Config.Timed), so a shorter moment
+// may see no election at all, and a copy needs more after it (the log
+// passed on, a re-point, a sync).
+func leaderChance(p Params) time.Duration {
+	return 2 * min(max(p.DownAfter/5, 200*time.Millisecond), time.Second)
+}
+
+// leaderOut reports whether fault f, while active, keeps the sidecars of
+// its nodes from voting with the others: killed, stopped or cut off
+// (sidecarOut). A bridge node reaches both sides, so a bridge partition
+// leaves every side a majority's path.
+func leaderOut(f FaultRecord) bool {
+	return f.Failed == "" && len(f.Nodes) > 0 && sidecarOut(f.Kind) && f.Kind != PartBridge
+}
+
+// leaderlessSpans returns the spans in which no Raft leader could exist:
+// fewer sidecars than a majority could vote. A sidecar cannot while a
+// fault takes it out (leaderOut); one whose data dir a fault wiped refuses
+// its vote while another member's sidecar is out, from the wipe's end
+// until it has had every sidecar reachable for leaderChance (the README's
+// documented cost of the 1505 and 1907 rule, as amnesiacHolds). Gaps
+// shorter than leaderChance between such spans are closed. Every re-point
+// and demotion waits for a Verify through the leader, so no sidecar moves
+// a Redis meanwhile; a Redis that its own configuration leaves following
+// another can still resync by itself, which the schedule cannot show.
+func leaderlessSpans(h *History, p Params) [][2]time.Duration {
+	n := len(h.Nodes)
+	if n == 0 {
+		return nil
+	}
+	chance := leaderChance(p)
+	var cuts []time.Duration
+	for _, f := range h.Faults {
+		if leaderOut(f) || f.SidecarWiped && f.Failed == "" {
+			cuts = append(cuts, f.Start, f.End)
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	out := func(t time.Duration) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range h.Faults {
+			if leaderOut(f) && f.Start <= t && t < f.End {
+				for _, x := range f.Nodes {
+					m[x] = true
+				}
+			}
+		}
+		return m
+	}
+	// The elementary pieces between consecutive cuts, each with the
+	// sidecars out throughout it.
+	type piece struct {
+		s, e time.Duration
+		out  map[string]bool
+	}
+	var pieces []piece
+	for i := 0; i+1 < len(cuts); i++ {
+		pieces = append(pieces, piece{cuts[i], cuts[i+1], out(cuts[i])})
+	}
+	// amnesiac[x]: the spans in which x's sidecar, wiped, has not yet had
+	// every sidecar reachable for chance.
+	amnesiac := map[string][][2]time.Duration{}
+	for _, w := range h.Faults {
+		if !w.SidecarWiped || w.Failed != "" || len(w.Nodes) == 0 {
+			continue
+		}
+		end, all := time.Duration(math.MaxInt64), time.Duration(-1)
+		for _, pc := range pieces {
+			if pc.e <= w.End {
+				continue
+			}
+			if len(pc.out) > 0 {
+				all = -1
+				continue
+			}
+			if all < 0 {
+				all = max(pc.s, w.End)
+			}
+			if pc.e-all >= chance {
+				end = all
+				break
+			}
+		}
+		amnesiac[w.Nodes[0]] = append(amnesiac[w.Nodes[0]], [2]time.Duration{w.End, end})
+	}
+	var spans [][2]time.Duration
+	for _, pc := range pieces {
+		down := len(pc.out)
+		for x, ss := range amnesiac {
+			if pc.out[x] || len(pc.out) == 0 {
+				continue
+			}
+			if slices.ContainsFunc(ss, func(s [2]time.Duration) bool { return s[0] <= pc.s && pc.s < s[1] }) {
+				down++
+			}
+		}
+		if n-down >= n/2+1 {
+			continue
+		}
+		if k := len(spans) - 1; k >= 0 && pc.s-spans[k][1] < chance {
+			spans[k][1] = pc.e
+		} else {
+			spans = append(spans, [2]time.Duration{pc.s, pc.e})
+		}
+	}
+	return spans
+}
+
+// redisApart reports whether, throughout [from, to], faults kept the Redis
+// of y and z from replicating either way (keepsRedisApart) or the spans in
+// also (no leader to order a copy) cover it.
+func redisApart(h *History, y, z string, from, to time.Duration, also [][2]time.Duration) bool {
+	spans := slices.Clone(also)
+	for _, f := range h.Faults {
+		if keepsRedisApart(f, y, z) {
+			spans = append(spans, [2]time.Duration{f.Start, f.End})
+		}
+	}
+	slices.SortFunc(spans, func(a, b [2]time.Duration) int { return cmp.Compare(a[0], b[0]) })
+	cur := from
+	for _, s := range spans {
+		if s[0] > cur {
+			break
+		}
+		cur = max(cur, s[1])
+	}
+	return cur >= to
 }
 
 // keepsRedisApart reports whether fault f, while active, kept the Redis
@@ -764,6 +890,79 @@ func amnesiacHolds(h *History) []FaultRecord {
 	return out
 }
 
+// lastCopyHit reports, with min_replicas, whether at t, inside a gap
+// without writes that began at g0, every surviving copy of the writes
+// acknowledged last before it is on a node the faults hit. Those writes
+// were taken by the last probe writer before g0, w, in its run as the
+// writer (the probe writes it took up to g0 with none elsewhere in
+// between); a copy is w's Redis, or another whose Redis faults did not
+// keep from w's throughout that run. A copy lost its data if a fault that
+// lost it began on its node at or after g0: with no write since, no
+// primary took writes that it could have resynced them from. At least
+// one copy besides w's must have been made (w's writes alone are an
+// isolated primary's, which the loss bound gives up), and one must
+// survive. The healthy majority then holds none of those writes, and
+// restoring writes would give them up: the README's durable mode waits
+// instead, with no time bound, for a Redis holding them ("This trades
+// availability for the promise"; the holder rule of chaos seeds 5507 and
+// 6106). Chaos seed 8319 (N=3): b's Redis, epoch 2's primary, took writes
+// from 9.2 s to 11.97 s that c's Redis acknowledged; a's Redis was killed
+// from 7.16 s to 18.6 s, all of b's run; c's was killed with its AOF
+// wiped at 29.6 s. From 55.77 s only b was hit (its sidecar stopped, then
+// cut off), and a's Redis, back from its AOF with epoch 1's keys only,
+// could have been promoted only by giving up every write b took; the
+// leader waited for b (holderWaitOver: c's Redis found empty and b's out
+// of reach are more than min_replicas) and promoted it 1.3 s after its
+// sidecar resumed.
+func lastCopyHit(h *History, p Params, g0, t time.Duration, hit []string) bool {
+	if p.MinReplicas < 1 || t < g0 {
+		return false
+	}
+	w := lastProbeWriter(h, g0)
+	if w == "" {
+		return false
+	}
+	from := writerSince(h, w, g0)
+	lost := func(n string) bool {
+		return slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+			return f.DataLost && f.Failed == "" && len(f.Nodes) > 0 && f.Nodes[0] == n && f.Start >= g0 && f.Start <= t
+		})
+	}
+	copies, survive := 0, 0
+	for _, z := range h.Nodes {
+		if z != w && redisApart(h, w, z, from, g0, nil) {
+			continue
+		}
+		copies++
+		if lost(z) {
+			continue
+		}
+		if !slices.Contains(hit, z) {
+			return false
+		}
+		survive++
+	}
+	return copies >= 2 && survive >= 1
+}
+
+// writerSince returns when node's run as the writer ending at t began:
+// the first of the acknowledged probe writes it took by t with none taken
+// by another node after it.
+func writerSince(h *History, node string, t time.Duration) time.Duration {
+	var acked []Op
+	for _, o := range h.Ops {
+		if o.Kind == OpProbe && o.OK && o.Complete <= t {
+			acked = append(acked, o)
+		}
+	}
+	slices.SortFunc(acked, func(a, b Op) int { return cmp.Compare(a.Complete, b.Complete) })
+	since := t
+	for i := len(acked) - 1; i >= 0 && acked[i].Node == node; i-- {
+		since = acked[i].Complete
+	}
+	return since
+}
+
 // sidecarOut reports whether a fault of kind k takes the sidecars of the
 // nodes it acts on out of their peers' reach; faults on Redis alone leave
 // them voting.
@@ -801,8 +1000,9 @@ func durableLimit(p Params) time.Duration { return 10*p.DownAfter + p.AvailSlack
 // CheckAvailability finds spans without a successful failover-client
 // write that last more than availLimit past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
-// the last heal, or faults that hit one minority only). It returns the
-// total time without writes (gaps over 250 ms).
+// the last heal, or faults that hit one minority only, and not every
+// surviving copy of the last writes: lastCopyHit). It returns the total
+// time without writes (gaps over 250 ms).
 func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	var oks []time.Duration
 	var start time.Duration = -1
@@ -876,7 +1076,8 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 				}
 			}
 			hit, known := hitNodes(active)
-			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost)
+			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost) &&
+				!lastCopyHit(h, p, g[0], segS, hit)
 			if !ok {
 				prevOK = false
 				continue
