@@ -1108,6 +1108,9 @@ type promotion struct {
 	// Chosen: for a named primary not promoted yet, the offset the
 	// leader chose its Redis at (set-primary's ChosenOffset); 0 otherwise.
 	Chosen int64
+	// ChosenKeys: for a primary the leader chose as a holder, the keys
+	// its Redis held then (set-primary's ChosenKeys); 0 otherwise.
+	ChosenKeys int64
 	// PastForks: where earlier epochs' promotions left the histories
 	// before them (groupState.PastForks).
 	PastForks []pastFork
@@ -1248,6 +1251,22 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// restarted sidecar called it empty against a's 80143 on b1dc5bc7,
 		// the group promoted a and d's Redis full-synced from it.
 		return restartNone
+	case cur.Offset == 0 && cur.Keys > 0 && fork == 0 && p.ChosenKeys > 0 && cur.Keys >= p.ChosenKeys && !richer:
+		// The same for a holder: the leader chose it, back from its AOF
+		// at offset 0, for its keys over every Redis with no position it
+		// could prove, and it still holds as many, with no replica on
+		// another history holding more. An offset on another history
+		// says nothing against offset 0 (the AOF keeps no position), and
+		// called empty for it, the holder was replaced by one with fewer
+		// keys. Chaos seed 8330 (N=3): c's Redis, epoch 6's primary,
+		// took 13 retry-queue INCRs (and 15 writes) that b's Redis
+		// acknowledged; b's was killed without persistence and c's came
+		// back from its AOF with them. Epoch 8 chose c as the holder with
+		// the most keys; c's sidecar, restarted with it, judged it empty
+		// against a's 123963 on the history epoch 6 had left at 122485
+		// (its deposed tail), epoch 9 promoted a, and c's Redis
+		// full-synced from it.
+		return restartNone
 	case cur.Offset < best:
 		return restartEmpty
 	case cur.Offset == 0 && best == 0 && richer:
@@ -1368,6 +1387,10 @@ type leaderDecision struct {
 	// which has no position it can prove.
 	ChosenReplID string
 	ChosenOffset int64
+	// ChosenKeys: for a holder Target, the keys its report held, committed
+	// with it: its own sidecar lets an AOF restart holding as many stand
+	// (judgeRestart). 0 for a synced replica.
+	ChosenKeys int64
 }
 
 // gateVerdict returns the verdict p's report gives about replacing primary
@@ -1632,6 +1655,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	d.Action, d.Reason = leaderPromote, ReasonAuto
 	if !d.Holder {
 		d.ChosenReplID, d.ChosenOffset = ranked[0].ReplID, ranked[0].Offset
+	} else {
+		d.ChosenKeys = ranked[0].Keys
 	}
 	return d
 }

@@ -2343,6 +2343,10 @@ func TestHoldersReplaceAnEmptyPrimary(t *testing.T) {
 				// A holder has no position it can prove: nothing to check.
 				t.Errorf("holder chosen at %d on %q, want no position", d.ChosenOffset, d.ChosenReplID)
 			}
+			// Its keys are committed instead (chaos seed 8330).
+			if want := map[bool]int64{true: tt.c.Rep.Obs.Keys}[d.Holder]; d.ChosenKeys != want {
+				t.Errorf("chosen keys %d, want %d", d.ChosenKeys, want)
+			}
 		})
 	}
 }
@@ -4522,5 +4526,87 @@ func TestAOFRestartAgainstATailPastAnEarlierForkSeed6813(t *testing.T) {
 	}
 	if got, want := leftAt(d, p), int64(61333); got != want {
 		t.Errorf("leftAt(d) = %d, want %d", got, want)
+	}
+}
+
+// Chaos seed 8330 (N=3), at 65.8 s. c's Redis, epoch 6's primary (promoted
+// at 122485, leaving a's ae72f5c2 and beginning 7a0ffa8a), took 13
+// retry-queue INCRs that b's Redis acknowledged; b's was killed without
+// persistence and c's came back from its AOF with them (offset 0 on
+// 24831bf7), pointing at itself once its sidecar, restarted with it, knew
+// the state. Epoch 7's b came back empty; a's Redis pointed at itself at
+// 123963 on ae72f5c2 (epoch 5's tail past the fork epoch 6 left, holding
+// no acknowledged write), 1762 keys. The leader chose c, the holder with
+// the most keys (1800 here: more than a's, not counted in the logs); c's
+// sidecar judged its Redis empty against a's offset, epoch 9 promoted
+// a, and c's Redis full-synced from it. A holder restarted from its AOF
+// that still holds the keys it was chosen for, with no replica holding
+// more, stands.
+func TestHolderFromAOFStandsSeed8330(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	st := groupState{Epoch: 7, Primary: "b", Promoted: true, Started: t0.Add(-12 * time.Second), Previous: "c",
+		Members: members("a", "b", "c"), ForkReplID: "7a0ffa8a", Fork: 125939,
+		PastForks: []pastFork{
+			{Epoch: 5, New: "a", ReplID: "07bb7283", Offset: 122485, NewReplID: "ae72f5c2"},
+			{Epoch: 6, New: "c", ReplID: "ae72f5c2", Offset: 122485, NewReplID: "7a0ffa8a"},
+		}}
+	detached := func(name, replID string, offset, keys int64) peerView {
+		pv := rep(name, offset)
+		pv.Rep.Epoch = 7
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp = name+":6379", false, false
+		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+		return pv
+	}
+	a := detached("a", "ae72f5c2", 123963, 1762)
+	b := detached("b", "a1458521", 122485, 1429) // the RDB of its full sync from c at the fork
+	b.Rep.Empty, b.Rep.SDownPrimary, b.Rep.SDownEpoch = true, "b", 7
+	c := detached("c", "24831bf7", 0, 1800)
+	peers := map[string]peerView{"a": a, "b": b, "c": c}
+	d := decideLeader(t0, st, peers, p, "")
+	if d.Action != leaderPromote || d.Target != "c" || !d.Holder || d.ChosenKeys != 1800 {
+		t.Fatalf("target %q action %v holder %v chosen keys %d, want the holder c with 1800 (excluded %v, why not %q)",
+			d.Target, d.Action, d.Holder, d.ChosenKeys, d.Excluded, d.WhyNot)
+	}
+	// c's sidecar, restarted with its Redis, never saw it hold data: it
+	// judges the holder it is named as, pointing at itself, then the
+	// promoted process before "promoted" reaches it.
+	named := st
+	named.Epoch, named.Primary, named.Promoted, named.Previous = 8, "c", false, "b"
+	named.ForkReplID, named.Fork = "", 0
+	replicas := func() []replicaPos { return replicaPositions("c", peers, 8, t0, p) }
+	for _, o := range []monitor.Observation{
+		{Time: t0, Role: monitor.RoleReplica, MasterHost: "c", MasterPort: 6379, RunID: "c66a3dea", ReplID: "24831bf7", Offset: 0, Keys: 1800},
+		{Time: t0, Role: monitor.RolePrimary, RunID: "c66a3dea", ReplID: "619c516a", Offset: 0, Keys: 1800},
+	} {
+		s := nextIdentity(identities{}, o, identityCtx{Named: true, Epoch: 8, ChosenKeys: d.ChosenKeys, PastForks: named.PastForks,
+			SelfAddr: "c:6379", Replicas: replicas, Now: t0, DownAfter: p.DownAfter})
+		if s.Empty || s.Ident.RunID != "c66a3dea" {
+			t.Errorf("%s: %+v, want the holder's restart to stand", o.Role, s)
+		}
+	}
+	cur := redisIdentity{RunID: "c66a3dea", ReplID: "24831bf7", Offset: 0, Keys: 1800}
+	for _, tt := range []struct {
+		name     string
+		cur      redisIdentity
+		p        promotion
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 8330: the holder holds the keys it was chosen for", cur, promotion{ChosenKeys: 1800}, replicas(), restartNone},
+		{"not chosen as a holder: judged by offset as before", cur, promotion{}, replicas(), restartEmpty},
+		{"restarted again since, with fewer keys than it was chosen for", redisIdentity{RunID: "c2", ReplID: "h9", Keys: 900},
+			promotion{ChosenKeys: 1800}, replicas(), restartEmpty},
+		{"restarted again since, without keys", redisIdentity{RunID: "c2", ReplID: "h9"}, promotion{ChosenKeys: 1800}, replicas(), restartEmpty},
+		{"a replica on another history holds more keys", cur, promotion{ChosenKeys: 1800},
+			[]replicaPos{{ReplID: "ae72f5c2", Offset: 123963, Keys: 1900}}, restartEmpty},
+		{"a replica on its own history is ahead", cur, promotion{ChosenKeys: 1800},
+			[]replicaPos{{ReplID: "24831bf7", Offset: 10, Keys: 1700}}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(redisIdentity{}, tt.cur, tt.p, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

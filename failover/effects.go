@@ -70,7 +70,7 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			_, err := f.apply(ctx, authority.Command{Op: authority.OpSetPrimary, IfEpoch: epoch - 1, Epoch: epoch,
-				Primary: target.Name, Reason: d.Reason, Start: now, ChosenReplID: d.ChosenReplID, ChosenOffset: d.ChosenOffset})
+				Primary: target.Name, Reason: d.Reason, Start: now, ChosenReplID: d.ChosenReplID, ChosenOffset: d.ChosenOffset, ChosenKeys: d.ChosenKeys})
 			return f.leaderDone(err)
 		})
 	}

@@ -507,7 +507,7 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 		chosen = st.ChosenOffset
 	}
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID, Chosen: chosen,
-		NewReplID: h.NewReplID, PastForks: c.gs.PastForks, SelfAddr: f.rc.Addr,
+		ChosenKeys: st.ChosenKeys, NewReplID: h.NewReplID, PastForks: c.gs.PastForks, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
 		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
 	switch {
@@ -565,6 +565,10 @@ type identityCtx struct {
 	// Chosen is the offset the leader chose it at while it is not promoted
 	// (set-primary's ChosenOffset); 0 otherwise.
 	Chosen int64
+	// ChosenKeys is the keys the leader chose it for as a holder
+	// (set-primary's ChosenKeys), kept after its promotion: an observation
+	// from before the promotion can be judged after it; 0 otherwise.
+	ChosenKeys int64
 	// SelfAddr is the local Redis's address: a named Redis that points at
 	// it was detached as empty, and is judged like a primary.
 	SelfAddr string
@@ -619,7 +623,7 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		keep := false
 		if named && !s.Empty {
 			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID, Chosen: in.Chosen,
-				PastForks: in.PastForks}, in.Replicas())
+				ChosenKeys: in.ChosenKeys, PastForks: in.PastForks}, in.Replicas())
 			switch judgeHeard(s.Ident, v, in.Unheard != nil && in.Unheard()) {
 			case restartEmpty:
 				s.Empty, s.EmptyEpoch, s.EmptyAt = true, epoch, now

@@ -68,6 +68,10 @@ type Command struct {
 	// primary, or an entry written before they existed).
 	ChosenReplID string `json:"chosen_repl_id,omitempty"`
 	ChosenOffset int64  `json:"chosen_offset,omitempty"`
+	// ChosenKeys: for a holder (a Redis with keys at no position it can
+	// prove), the keys its report held when the leader chose it; 0
+	// otherwise.
+	ChosenKeys int64 `json:"chosen_keys,omitempty"`
 }
 
 // Errors of Apply. They are returned wrapped; test with errors.Is.

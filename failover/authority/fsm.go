@@ -48,7 +48,7 @@ func applyCommand(s State, c Command) (State, error) {
 		s.Epoch, s.Primary, s.Promoted, s.Reason, s.Started = c.Epoch, c.Primary, false, c.Reason, c.Start
 		// An entry without a position (older, or none chosen) clears the
 		// last one: the promotion then checks nothing, as before.
-		s.ChosenReplID, s.ChosenOffset = c.ChosenReplID, c.ChosenOffset
+		s.ChosenReplID, s.ChosenOffset, s.ChosenKeys = c.ChosenReplID, c.ChosenOffset, c.ChosenKeys
 		s.Switchover = nil // a switchover ends with its set-primary (or is overtaken by a failover)
 		if c.Reason == ReasonAuto {
 			s.Failovers = appendBounded(s.Failovers, c.Start, MaxFailoverTimes)

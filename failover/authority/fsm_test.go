@@ -46,6 +46,13 @@ func TestApplyCommand(t *testing.T) {
 				s.ChosenReplID, s.ChosenOffset = "h", 34070
 				s.Failovers = []time.Time{t0}
 			}},
+		{name: "set-primary records the keys of the holder the leader chose", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 4, Primary: "b", Reason: ReasonAuto, Start: t0,
+			ChosenKeys: 1800},
+			want: func(s *State) {
+				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 4, "b", "a", false, ReasonAuto, t0
+				s.ChosenKeys = 1800
+				s.Failovers = []time.Time{t0}
+			}},
 		{name: "set-primary switchover keeps anti-flap list", cmd: Command{Op: OpSetPrimary, IfEpoch: 3, Epoch: 9, Primary: "b", Reason: ReasonSwitchover, Start: t0},
 			want: func(s *State) {
 				s.Epoch, s.Primary, s.Previous, s.Promoted, s.Reason, s.Started = 9, "b", "a", false, ReasonSwitchover, t0
@@ -500,13 +507,13 @@ func TestPromotedRecordsFork(t *testing.T) {
 func TestChosenPositionBackwardsCompatible(t *testing.T) {
 	f := newFSM()
 	st := base()
-	st.ChosenReplID, st.ChosenOffset = "h", 34070
+	st.ChosenReplID, st.ChosenOffset, st.ChosenKeys = "h", 34070, 1800
 	f.setLocked(st)
 	old := append([]byte{commandVersion}, `{"op":"set-primary","if_epoch":3,"epoch":4,"primary":"b","reason":"auto"}`...)
 	if r := f.Apply(&raft.Log{Index: 11, Data: old}).(applyResult); r.err != nil {
 		t.Fatal(r.err)
 	}
-	if got := f.state(); got.Epoch != 4 || got.Primary != "b" || got.ChosenReplID != "" || got.ChosenOffset != 0 {
+	if got := f.state(); got.Epoch != 4 || got.Primary != "b" || got.ChosenReplID != "" || got.ChosenOffset != 0 || got.ChosenKeys != 0 {
 		t.Fatalf("after an entry without a position: epoch %d primary %q chosen %d on %q, want b at epoch 4 with none",
 			got.Epoch, got.Primary, got.ChosenOffset, got.ChosenReplID)
 	}
@@ -518,9 +525,9 @@ func TestChosenPositionBackwardsCompatible(t *testing.T) {
 	if restored.Epoch != 3 || restored.ChosenReplID != "" || restored.ChosenOffset != 0 {
 		t.Fatalf("old snapshot: epoch %d chosen %d on %q, want epoch 3 with none", restored.Epoch, restored.ChosenOffset, restored.ChosenReplID)
 	}
-	c := Command{Op: OpSetPrimary, IfEpoch: 4, Epoch: 5, Primary: "a", Reason: ReasonAuto, ChosenReplID: "h2", ChosenOffset: 7}
+	c := Command{Op: OpSetPrimary, IfEpoch: 4, Epoch: 5, Primary: "a", Reason: ReasonAuto, ChosenReplID: "h2", ChosenOffset: 7, ChosenKeys: 9}
 	got, err := decodeCommand(mustEncode(t, c))
-	if err != nil || got.ChosenReplID != "h2" || got.ChosenOffset != 7 {
+	if err != nil || got.ChosenReplID != "h2" || got.ChosenOffset != 7 || got.ChosenKeys != 9 {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 }

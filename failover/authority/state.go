@@ -116,6 +116,9 @@ type State struct {
 	// recorded, and then nothing is checked against them.
 	ChosenReplID string `json:"chosen_repl_id,omitempty"`
 	ChosenOffset int64  `json:"chosen_offset,omitempty"`
+	// ChosenKeys: the keys of the holder the leader chose as Primary
+	// (Command.ChosenKeys); 0 when it chose a position or none.
+	ChosenKeys int64 `json:"chosen_keys,omitempty"`
 	// Paused is the operator's pause of automatic failover.
 	Paused bool `json:"paused,omitempty"`
 	// FlapPaused, when not empty, says why anti-flap paused automatic failover.
