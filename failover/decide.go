@@ -2300,9 +2300,24 @@ func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Tim
 // to c and never linked, and b, which reached c, waited behind it for the
 // 6.1 s until c was killed and wiped, so that b's older data set became
 // epoch 5's and the INCRs were gone.
+//
+// Nor does one that would wait ahead with no replication position (never
+// synced since its Redis started, offset 0: restarted empty or from its
+// AOF) while the primary's own sidecar does not vouch for its Redis
+// (sourceUnvouched): only a full sync would bring it in, and its re-point
+// is tried only as a partial resync (PartialOnly), so it waits for as long
+// as that sidecar is silent, and would hold back a replica that a partial
+// resync brings up to the primary's data. Chaos seed 8902 (N=3): c's
+// Redis, epoch 2's primary and the last copy of the 8 s of writes a's
+// Redis took while b's was cut off (a's was wiped at 24.3 s), answered
+// again at 41.31 s, its sidecar stopped, then cut from the gossip until
+// 41.76 s; a's Redis, wiped, pointing at itself, waited for a vouch, and
+// b's, which c's backlog would have continued, waited behind it until
+// c's Redis was killed and wiped at 41.66 s.
 func mayResync(self string, peers map[string]peerView, primary, addr string, parallel int, now time.Time, fresh time.Duration) bool {
 	syncing := 0
 	waiting := []string{self}
+	unvouched := sourceUnvouched(groupState{Primary: primary}, peers, now, fresh)
 	for name, p := range peers {
 		r := p.Rep.Obs
 		if name == primary || name == self || !p.fresh(now, fresh) || !r.Reachable || r.Role != monitor.RoleReplica {
@@ -2312,6 +2327,8 @@ func mayResync(self string, peers map[string]peerView, primary, addr string, par
 			continue
 		}
 		switch {
+		case r.MasterAddr != addr && unvouched && !r.Synced && r.Offset == 0:
+			// Only a full sync would bring it in: not waited for.
 		case r.MasterAddr != addr:
 			waiting = append(waiting, name)
 		case !r.LinkUp || r.SyncInProgress:

@@ -1256,7 +1256,7 @@ func TestMayResync(t *testing.T) {
 			peers := map[string]peerView{}
 			for _, p := range tt.peers {
 				peers[p.name] = peerView{Received: t0, Rep: report{Name: p.name,
-					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp}}}
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp, Synced: p.linkUp}}}
 			}
 			if got := mayResync(tt.self, peers, "p", newAddr, tt.parallel, t0, time.Second); got != tt.want {
 				t.Errorf("mayResync = %v, want %v", got, tt.want)
@@ -1301,12 +1301,85 @@ func TestMayResyncPastACutOffReplica(t *testing.T) {
 					down = 1500
 				}
 				peers[p.name] = peerView{Received: t0, Rep: report{Name: p.name, SDownPrimary: p.sdownOf, PrimaryDownMs: down,
-					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp, SyncInProgress: p.transfer}}}
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp, Synced: p.linkUp, SyncInProgress: p.transfer}}}
 			}
 			if got := mayResync("r2", peers, "p", newAddr, 1, t0, time.Second); got != tt.want {
 				t.Errorf("mayResync = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A replica with no replication position (never synced since its Redis
+// started, offset 0) does not wait ahead of the others while the
+// primary's sidecar does not vouch for its Redis: only a full sync would
+// bring it in, and none follows an unvouched primary. Chaos seed 8902
+// (N=3): c's Redis, epoch 2's primary and the last copy of a's writes,
+// answered again at 41.31 s with c's sidecar stopped, then cut from the
+// gossip; a's wiped Redis, pointing at itself, waited for c's vouch, and
+// b, whose stream c's backlog continued, waited behind it until c's Redis
+// was killed and wiped at 41.66 s.
+func TestMayResyncPastAReplicaOnlyAFullSyncBringsIn(t *testing.T) {
+	const newAddr = "10.0.0.9:6379"
+	type peer struct {
+		name, master   string
+		linkUp, synced bool
+		offset         int64
+	}
+	vouching := peerView{Received: t0, Rep: report{Name: "p", Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "P2"}}}
+	stale := vouching
+	stale.Received = t0.Add(-2 * time.Second)
+	tests := []struct {
+		name    string
+		primary *peerView
+		peers   []peer
+		want    bool
+	}{
+		{"seed 8902: wiped, pointing at itself, primary's sidecar silent: not waited for", nil,
+			[]peer{{"r1", "10.0.0.1:6379", false, false, 0}}, true},
+		{"its report stale: not vouched for either", &stale, []peer{{"r1", "10.0.0.1:6379", false, false, 0}}, true},
+		{"the primary vouched for: a full sync may follow, waited for as before", &vouching,
+			[]peer{{"r1", "10.0.0.1:6379", false, false, 0}}, false},
+		{"a synced replica: a partial resync may follow, waited for as before", nil,
+			[]peer{{"r1", "10.0.0.1:6379", false, true, 27470}}, false},
+		{"not synced but holding a position (a deposed primary pointing at itself): waited for", nil,
+			[]peer{{"r1", "10.0.0.1:6379", false, false, 52165}}, false},
+		{"already pointed at the primary, link down: it holds the slot as before", nil,
+			[]peer{{"r1", newAddr, false, false, 0}}, false},
+		{"skipped, the next in order still first", nil,
+			[]peer{{"r1", "10.0.0.1:6379", false, false, 0}, {"r0", "10.0.0.1:6379", true, true, 100}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{}
+			if tt.primary != nil {
+				peers["p"] = *tt.primary
+			}
+			for _, p := range tt.peers {
+				peers[p.name] = peerView{Received: t0, Rep: report{Name: p.name,
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: p.master, LinkUp: p.linkUp, Synced: p.synced, Offset: p.offset}}}
+			}
+			if got := mayResync("r2", peers, "p", newAddr, 1, t0, time.Second); got != tt.want {
+				t.Errorf("mayResync = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// b's sidecar at 41.4 s: epoch 2's c promoted, c's sidecar silent; b's
+	// Redis pointing at itself at 27470 on a's history, which c's backlog
+	// continues; a's Redis wiped, pointing at itself, not synced.
+	p := testParams()
+	p.MinReplicas = 1
+	in := localInput{Now: t0, Self: "b", Ready: true, LastContact: t0, P: p,
+		State: groupState{Epoch: 2, Primary: "c", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
+		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", Time: t0,
+			ReplID: "h1", Offset: 27470},
+		PrimaryAddr: "c:6379", SelfAddr: "b:6379", SourceUnvouched: true,
+		Peers: map[string]peerView{"a": {Received: t0, Rep: report{Name: "a",
+			Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", ReplID: "h9"}}}},
+	}
+	if diff := cmp.Diff(decideLocal(in), localPlan{RepointTo: "c:6379", PartialOnly: true}); diff != "" {
+		t.Errorf("b's plan (-got +want):\n%s", diff)
 	}
 }
 
