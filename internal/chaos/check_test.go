@@ -743,21 +743,6 @@ func TestTwoDataSetsLostWhileTheLastCopyWasCutOffSeed6311(t *testing.T) {
 		{ID: 15, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "one-way: [c] cannot send to [a b]", Start: ms(51300), End: ms(62900)},
 		{ID: 17, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-both c (primary) no-persistence", Start: ms(56500), End: ms(65500), RedisRestart: true, DataLost: true},
 	}
-	edit := func(id int, change func(*FaultRecord)) func([]FaultRecord) []FaultRecord {
-		return func(fs []FaultRecord) []FaultRecord {
-			var out []FaultRecord
-			for _, f := range fs {
-				if f.ID == id {
-					if change == nil {
-						continue
-					}
-					change(&f)
-				}
-				out = append(out, f)
-			}
-			return out
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		faults func([]FaultRecord) []FaultRecord
@@ -766,11 +751,11 @@ func TestTwoDataSetsLostWhileTheLastCopyWasCutOffSeed6311(t *testing.T) {
 		ok     bool
 	}{
 		{"c cut off from the wipe to its own loss", nil, "c", 1, true},
-		{"c's Redis reached a's and b's after the redis-only cut", edit(9, nil), "c", 1, false},
-		{"a gossip-only cut leaves replication", edit(9, func(f *FaultRecord) { f.Kind = PartGossip }), "c", 1, false},
-		{"b bridges c and a: c's Redis reached b's", edit(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [a], b reaches both" }), "c", 1, false},
-		{"a bridge without a named bridge node counts for nothing", edit(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [b]" }), "c", 1, false},
-		{"the stop of c's Redis not carried out", edit(12, func(f *FaultRecord) { f.Failed = "busy" }), "c", 1, false},
+		{"c's Redis reached a's and b's after the redis-only cut", editFault(9, nil), "c", 1, false},
+		{"a gossip-only cut leaves replication", editFault(9, func(f *FaultRecord) { f.Kind = PartGossip }), "c", 1, false},
+		{"b bridges c and a: c's Redis reached b's", editFault(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [a], b reaches both" }), "c", 1, false},
+		{"a bridge without a named bridge node counts for nothing", editFault(6, func(f *FaultRecord) { f.Desc = "bridge partition [c] | [b]" }), "c", 1, false},
+		{"the stop of c's Redis not carried out", editFault(12, func(f *FaultRecord) { f.Failed = "busy" }), "c", 1, false},
 		{"b was the primary: its copy is not c's", nil, "b", 1, false},
 		{"three copies: two losses are not enough", nil, "c", 2, false},
 	} {
@@ -781,16 +766,7 @@ func TestTwoDataSetsLostWhileTheLastCopyWasCutOffSeed6311(t *testing.T) {
 				{Kind: OpProbe, Node: "b", Key: "probe:b", Invoke: ms(22000), Complete: ms(22010), OK: true},
 				{Kind: OpProbe, Node: tc.writer, Key: "probe:" + tc.writer, Invoke: ms(31300), Complete: ms(31340), OK: true},
 			}
-			h.Faults = slices.Clone(base)
-			if tc.faults != nil {
-				h.Faults = tc.faults(h.Faults)
-			}
-			p := testParams
-			p.MinReplicas = tc.minRep
-			v, _ := CheckRetryQueue(h, p)
-			if ok := len(v) == 0; ok != tc.ok {
-				t.Fatalf("excused %v, want %v: %+v", ok, tc.ok, v)
-			}
+			checkRetryExcused(t, h, base, tc.faults, tc.minRep, tc.ok)
 		})
 	}
 }
@@ -823,21 +799,6 @@ func TestTwoDataSetsLostWhileNoLeaderCouldCopySeed8314(t *testing.T) {
 		{ID: 19, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a (primary) wipe", Start: ms(59308), End: ms(64144), SidecarWiped: true},
 		{ID: 20, Kind: PauseWinner, Class: ClassProcess, Nodes: []string{"c"}, Desc: "pause-winner: kill c's redis (primary), SIGSTOP the next election winner", Start: ms(61143), End: ms(64141), RedisRestart: true, DataLost: true},
 	}
-	edit := func(id int, change func(*FaultRecord)) func([]FaultRecord) []FaultRecord {
-		return func(fs []FaultRecord) []FaultRecord {
-			var out []FaultRecord
-			for _, f := range fs {
-				if f.ID == id {
-					if change == nil {
-						continue
-					}
-					change(&f)
-				}
-				out = append(out, f)
-			}
-			return out
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		faults func([]FaultRecord) []FaultRecord
@@ -845,10 +806,10 @@ func TestTwoDataSetsLostWhileNoLeaderCouldCopySeed8314(t *testing.T) {
 		ok     bool
 	}{
 		{"no leader from a's wipe to c's loss (seed 8314)", nil, 1, true},
-		{"a's sidecar kept its Raft state: a and b elect while c is out", edit(8, func(f *FaultRecord) { f.SidecarWiped = false }), 1, false},
-		{"every sidecar in reach for an election between #11 and #13", edit(13, func(f *FaultRecord) { f.Start = ms(42500) }), 1, false},
-		{"b not cut off after c's restart: a gets the log", edit(16, nil), 1, false},
-		{"a bridge leaves c a majority's path", edit(10, func(f *FaultRecord) {
+		{"a's sidecar kept its Raft state: a and b elect while c is out", editFault(8, func(f *FaultRecord) { f.SidecarWiped = false }), 1, false},
+		{"every sidecar in reach for an election between #11 and #13", editFault(13, func(f *FaultRecord) { f.Start = ms(42500) }), 1, false},
+		{"b not cut off after c's restart: a gets the log", editFault(16, nil), 1, false},
+		{"a bridge leaves c a majority's path", editFault(10, func(f *FaultRecord) {
 			f.Kind, f.Desc, f.End = PartBridge, "bridge partition [c] | [b], a reaches both", ms(41213)
 		}), 1, false},
 		{"three copies: two losses are not enough", nil, 2, false},
@@ -859,16 +820,7 @@ func TestTwoDataSetsLostWhileNoLeaderCouldCopySeed8314(t *testing.T) {
 				{Kind: OpEnqueue, Node: "c", Key: "q:56", Invoke: ms(12519), Complete: ms(12520), OK: true},
 				{Kind: OpProbe, Node: "c", Key: "probe:c", Invoke: ms(27300), Complete: ms(27302), OK: true},
 			}
-			h.Faults = slices.Clone(base)
-			if tc.faults != nil {
-				h.Faults = tc.faults(h.Faults)
-			}
-			p := testParams
-			p.MinReplicas = tc.minRep
-			v, _ := CheckRetryQueue(h, p)
-			if ok := len(v) == 0; ok != tc.ok {
-				t.Fatalf("excused %v, want %v: %+v", ok, tc.ok, v)
-			}
+			checkRetryExcused(t, h, base, tc.faults, tc.minRep, tc.ok)
 		})
 	}
 }
@@ -1198,5 +1150,40 @@ func TestAvailabilityLastCopyHitSeed8319(t *testing.T) {
 				t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
 			}
 		})
+	}
+}
+
+// editFault returns a schedule edit for table tests: fault id changed by
+// change, or dropped when change is nil.
+func editFault(id int, change func(*FaultRecord)) func([]FaultRecord) []FaultRecord {
+	return func(fs []FaultRecord) []FaultRecord {
+		var out []FaultRecord
+		for _, f := range fs {
+			if f.ID == id {
+				if change == nil {
+					continue
+				}
+				change(&f)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+}
+
+// checkRetryExcused runs the retry-queue rule over h with the schedule
+// base, edited when edit is not nil, and min_replicas minRep, and fails t
+// unless it excuses the history exactly when want says.
+func checkRetryExcused(t *testing.T, h *History, base []FaultRecord, edit func([]FaultRecord) []FaultRecord, minRep int, want bool) {
+	t.Helper()
+	h.Faults = slices.Clone(base)
+	if edit != nil {
+		h.Faults = edit(h.Faults)
+	}
+	p := testParams
+	p.MinReplicas = minRep
+	v, _ := CheckRetryQueue(h, p)
+	if ok := len(v) == 0; ok != want {
+		t.Fatalf("excused %v, want %v: %+v", ok, want, v)
 	}
 }
