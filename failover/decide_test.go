@@ -4683,3 +4683,68 @@ func TestHolderFromAOFStandsSeed8330(t *testing.T) {
 		})
 	}
 }
+
+// A promotion whose local Redis is already a primary, made one by an
+// earlier attempt's REPLICAOF NO ONE, records the fork that REPLICAOF
+// left (resumedFork). Chaos seed 9315 (N=3): epoch 3 named c, chosen at
+// 65351 on b's history 93fcf6ff; its first attempt timed out on a
+// REPLICAOF NO ONE that landed, the third committed "promoted" with no
+// fork, and 5 s later the leader a, c cut off with every write since
+// 7.7 s, promoted its own Redis parked at 36856 on 93fcf6ff: nothing
+// (forkFloor, behindFork) held it below a fork; c's Redis later
+// full-synced from a.
+func TestResumedForkSeed9315(t *testing.T) {
+	none := strings.Repeat("0", 40)
+	for _, tt := range []struct {
+		name   string
+		pos    replPosition
+		chosen string
+		fork   int64 // 0 for none
+		newID  string
+	}{
+		{"seed 9315: its own REPLICAOF NO ONE, at the chosen offset", replPosition{ReplID: "D1F0", ReplID2: "93FC", Offset: 65421, Second: 65352}, "93FC", 65351, "D1F0"},
+		{"left the chosen history past the chosen offset", replPosition{ReplID: "D1F0", ReplID2: "93FC", Offset: 70000, Second: 65500}, "93FC", 65499, "D1F0"},
+		{"no position chosen (a holder, a switchover, the initial primary)", replPosition{ReplID: "D1F0", ReplID2: "93FC", Offset: 65421, Second: 65352}, "", 0, ""},
+		{"left another history", replPosition{ReplID: "D1F0", ReplID2: "01ED", Offset: 65421, Second: 65352}, "93FC", 0, ""},
+		{"left the chosen history before the chosen offset", replPosition{ReplID: "D1F0", ReplID2: "93FC", Offset: 65421, Second: 60000}, "93FC", 0, ""},
+		{"a primary with no past history", replPosition{ReplID: "AOF0", ReplID2: none, Offset: 0, Second: -1}, "93FC", 0, ""},
+	} {
+		f, id := resumedFork(tt.pos, tt.chosen, 65351)
+		wantID := ""
+		if tt.fork > 0 {
+			wantID = tt.chosen
+		}
+		if f.Offset != tt.fork || f.OldReplID != wantID || id != tt.newID {
+			t.Errorf("%s: resumedFork = %+v, %q, want fork %d on %s, new %q", tt.name, f, id, tt.fork, tt.chosen, tt.newID)
+		}
+	}
+
+	// The leader a's view at 27.761 s, the epoch 3 entry as the retry now
+	// commits it: a's Redis, detached at 36856 on 93fcf6ff, is below the
+	// fork, and the leader waits for c.
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter, p.Fresh = 1, 2*time.Second, time.Second, 600*time.Millisecond
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 27.761) * float64(time.Second))) }
+	fork, _ := resumedFork(replPosition{ReplID: "D1F0", ReplID2: "93FC", Offset: 65421, Second: 65352}, "93FC", 65351)
+	st := groupState{Epoch: 3, Primary: "c", Promoted: true, Started: at(16.065), Previous: "b",
+		Members: members("a", "b", "c"), Fork: fork.Offset, ForkReplID: fork.OldReplID,
+		PastForks: []pastFork{{Epoch: 2, New: "b", ReplID: "01ED", Offset: 28877, Start: at(6.27)}}}
+	now := at(27.761)
+	a := down(rep("a", 36856), "c", 3) // detached at 8.8 s, pointing at itself
+	a.Rep.Epoch = 3
+	a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, "93FC", 560
+	a.Received, a.UpAt = now, now
+	b := down(rep("b", 0), "c", 3) // killed without persistence at 24.45 s
+	b.Rep.Epoch = 3
+	b.Rep.Obs = obsSummary{}
+	b.Received = now
+	c := rep("c", 65421) // its old sidecar's last report, before the wipe cut it off
+	c.Rep.Epoch = 3
+	c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.ReplID2, c.Rep.Obs.Keys = monitor.RolePrimary, "", false, "D1F0", "93FC", 1279
+	c.Received, c.UpAt = at(22.9), at(22.9)
+	d := decideLeader(now, st, map[string]peerView{"a": a, "b": b, "c": c}, p, "")
+	if !d.ODown || d.Action == leaderPromote || d.WaitFor != "c" {
+		t.Fatalf("target %q action %v wait for %q odown %v, want a wait for c (excluded %v, why not %q)",
+			d.Target, d.Action, d.WaitFor, d.ODown, d.Excluded, d.WhyNot)
+	}
+}

@@ -398,8 +398,12 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 				if err != nil {
 					return err
 				}
-				if why := leftChosen(before, parseReplPosition(info), chosenID, chosenOff); why != "" {
+				pos := parseReplPosition(info)
+				if why := leftChosen(before, pos, chosenID, chosenOff); why != "" {
 					return fmt.Errorf("%w: %s", errUnpromotable, why)
+				}
+				if !wasReplica {
+					fork, newReplID = resumedFork(pos, chosenID, chosenOff)
 				}
 			}
 			if wasReplica {
@@ -770,6 +774,28 @@ func leftChosen(o monitor.Observation, pos replPosition, replID string, offset i
 	}
 	return fmt.Sprintf("its Redis is at %d on %s (before that %s up to %d), not on from %d on %s where the leader chose it: it resynced or restarted since",
 		pos.Offset, pos.ReplID, pos.ReplID2, pos.Second-1, offset, replID)
+}
+
+// resumedFork is the fork a promotion records when the local Redis is
+// already a primary as it begins, at pos: an earlier attempt's REPLICAOF
+// NO ONE landed and the attempt failed after it (its reply lost, the
+// Verify or the promoted commit refused), so this attempt sends none and
+// reads no fork after it. A Redis whose master_replid2 is the history the
+// leader chose it on (chosenID), left no earlier than where it was chosen
+// (chosenOff), is the process that REPLICAOF NO ONE made: it left that
+// history at second_repl_offset - 1 and began master_replid, as
+// localFork reads them after a REPLICAOF NO ONE of this attempt. Zero
+// when that does not hold (no position chosen: a holder, a switchover, the
+// initial primary). Chaos seed 9315 (N=3): c's first attempt at epoch 3
+// timed out on a REPLICAOF NO ONE that landed at 65351 on 93fcf6ff, the
+// third committed "promoted" with no fork, and with no fork floor
+// (forkFloor, behindFork) the leader replaced c, cut off with every write,
+// by a's Redis parked at 36856 on that history 5 s later.
+func resumedFork(pos replPosition, chosenID string, chosenOff int64) (divergent.Fork, string) {
+	if chosenID == "" || pos.ReplID2 != chosenID || pos.Second < 1 || pos.Second-1 < chosenOff || pos.ReplID == "" {
+		return divergent.Fork{}, ""
+	}
+	return divergent.Fork{OldReplID: pos.ReplID2, Offset: pos.Second - 1}, pos.ReplID
 }
 
 // promotionLost says why the local Redis, observed as now at the end of
