@@ -945,6 +945,61 @@ func lastCopyHit(h *History, p Params, g0, t time.Duration, hit []string) bool {
 	return copies >= 2 && survive >= 1
 }
 
+// holderWaitHit reports, with min_replicas, whether at t, inside a gap
+// without writes that began at g0, vigil's holder rule waits with no time
+// bound for a hit node's Redis (holderWaitOver, the README's seed 5507
+// trade: "with two of three Redis gone at once, one of them without its
+// data, writes stay unavailable until the other answers or an operator
+// decides"). Every node's Redis that no active fault keeps out of reach was
+// killed since g0 (restarted empty or from its files, no write since to
+// sync from: no replica is synced, so only a holder can be promoted); at
+// least one of them lost its data since g0 (its Redis answers without its
+// copies); and those plus the Redis an active fault on a hit node keeps out
+// of reach are more than min_replicas. A Redis out of reach may hold a copy
+// the others lack, and vigil cannot tell from its last report that it
+// does not. Chaos seed 9501 (N=3): a's Redis, the last writer, was killed
+// without persistence at 9.0 s, c's killed (AOF) at 11.0 s, b's (epoch 2's
+// primary) killed and wiped at 15.9 s; from 36.08 s a's Redis was stopped,
+// and c, a holder from its AOF, was promoted 0.9 s after a's resumed at
+// 46.20 s.
+func holderWaitHit(h *History, p Params, g0, t time.Duration, hit []string) bool {
+	if p.MinReplicas < 1 || t < g0 {
+		return false
+	}
+	out := map[string]bool{}
+	for _, f := range h.Faults {
+		if f.Failed == "" && len(f.Nodes) > 0 && (f.Kind == KillRedis || f.Kind == KillBoth || f.Kind == StopRedis) &&
+			f.Start <= t && f.End > t && slices.Contains(hit, f.Nodes[0]) {
+			out[f.Nodes[0]] = true
+		}
+	}
+	if len(out) == 0 {
+		return false
+	}
+	lost := 0
+	for _, z := range h.Nodes {
+		if out[z] {
+			continue
+		}
+		killed, wiped := false, false
+		for _, f := range h.Faults {
+			if f.Failed != "" || len(f.Nodes) == 0 || f.Nodes[0] != z || f.Start < g0 || f.Start > t ||
+				(f.Kind != KillRedis && f.Kind != KillBoth) {
+				continue
+			}
+			killed = true
+			wiped = wiped || f.DataLost
+		}
+		if !killed {
+			return false
+		}
+		if wiped {
+			lost++
+		}
+	}
+	return lost >= 1 && len(out)+lost > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
+}
+
 // writerSince returns when node's run as the writer ending at t began:
 // the first of the acknowledged probe writes it took by t with none taken
 // by another node after it.
@@ -1077,7 +1132,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			}
 			hit, known := hitNodes(active)
 			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost) &&
-				!lastCopyHit(h, p, g[0], segS, hit)
+				!lastCopyHit(h, p, g[0], segS, hit) && !holderWaitHit(h, p, g[0], segS, hit)
 			if !ok {
 				prevOK = false
 				continue

@@ -1187,3 +1187,54 @@ func checkRetryExcused(t *testing.T, h *History, base []FaultRecord, edit func([
 		t.Fatalf("excused %v, want %v: %+v", ok, want, v)
 	}
 }
+
+// TestAvailabilityHolderWaitHitSeed9501: with min_replicas, a gap in which
+// every Redis outside the faults was killed since it began (no replica
+// synced, only a holder to promote), one of them losing its data, is not
+// judged while a fault keeps a hit node's Redis out of reach: vigil's
+// holder rule waits for it with no time bound (holderWaitOver, seed 5507).
+func TestAvailabilityHolderWaitHitSeed9501(t *testing.T) {
+	durable := testParams
+	durable.MinReplicas = 1
+	for _, tt := range []struct {
+		name string
+		edit func(h *History)
+		p    Params
+		ok   bool
+	}{
+		{"seed 9501: c a holder, b's Redis empty, a's stopped", nil, durable, true},
+		{"c's Redis never killed: a synced replica to promote", func(h *History) { h.Faults = slices.Delete(h.Faults, 1, 2) }, durable, false},
+		{"b's Redis kept its data", func(h *History) { h.Faults[2].DataLost = false }, durable, false},
+		{"c's Redis killed before the gap", func(h *History) { h.Faults[1].Start, h.Faults[1].End = ms(8000), ms(8500) }, durable, false},
+		{"a's Redis back at 40 s, writes not", func(h *History) { h.Faults[4].End = ms(40000) }, durable, false},
+		{"without min_replicas", nil, testParams, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(74000), LastHeal: ms(65300)}
+			h.Ops = append(h.Ops, writes(0, ms(8990), h.Final)...)
+			h.Ops = append(h.Ops, writes(ms(46930), ms(74000), h.Final)...)
+			h.Ops = append(h.Ops, probes("a", 0, ms(8990), true)...)
+			h.Ops = append(h.Ops, probes("c", ms(46930), ms(74000), true)...)
+			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "x", Value: "y", Invoke: ms(8995), Complete: ms(46000), Err: "READONLY"})
+			h.Faults = []FaultRecord{
+				{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-redis a (primary) no-persistence",
+					Start: ms(9004), End: ms(16645), RedisRestart: true, DataLost: true, OnPrimary: true},
+				{ID: 3, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c (node) aof",
+					Start: ms(10957), End: ms(17674), RedisRestart: true},
+				{ID: 4, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-both b (primary) wipe no-persistence",
+					Start: ms(15941), End: ms(24018), RedisRestart: true, DataLost: true, OnPrimary: true},
+				// Whatever came between is not judged here.
+				{ID: 9, Kind: Pause, Class: ClassAdmin, Desc: "pause automatic failover", Start: ms(16000), End: ms(35716)},
+				{ID: 12, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "stop-redis a (node)",
+					Start: ms(36081), End: ms(46200)},
+			}
+			if tt.edit != nil {
+				tt.edit(h)
+			}
+			v, _ := CheckAvailability(h, tt.p)
+			if ok := len(v) == 0; ok != tt.ok {
+				t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
+			}
+		})
+	}
+}
