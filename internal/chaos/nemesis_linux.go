@@ -635,9 +635,28 @@ func (c *cluster) admin(ctx context.Context, path string, body any) error {
 		}
 		// A definite refusal (conflict, bad request) is the answer; only
 		// an unreachable sidecar makes us try the next.
-		return fmt.Errorf("%s %s: %s %s", nd.name, path, resp.Status, strings.TrimSpace(out.String()))
+		return refusedAfter(path, nd.name, resp.Status, strings.TrimSpace(out.String()), errs)
 	}
 	return fmt.Errorf("%s: %w: %s", path, errNoAnswer, strings.Join(errs, "; "))
+}
+
+// refusedAfter is the error of an admin request that node refused after
+// the sidecars in unanswered did not answer in time. A refusal settles the
+// outcome only when it came first: a sidecar that timed out may still have
+// proposed the command to Raft, which commits it later, so the error then
+// wraps errNoAnswer as well. Chaos seed 9509 (N=3): POST /v1/pause timed
+// out on a (cut off) and on b, which won an election, appended it as the
+// leader and was stopped (SIGSTOP) before it committed; c refused it (503,
+// not ready), so the fault was recorded as not carried out, never resumed,
+// and the pause committed when b went on (48.04 s): automatic failover
+// stayed paused to the end, c's wiped Redis came back as a replica, no
+// node took writes, and 80 retry-queue items never drained.
+func refusedAfter(path, node, status, body string, unanswered []string) error {
+	err := fmt.Errorf("%s %s: %s %s", node, path, status, body)
+	if len(unanswered) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; its outcome is unknown: before it, %w in time: %s", err, errNoAnswer, strings.Join(unanswered, "; "))
 }
 
 // wipeDir removes everything inside dir, keeping dir.

@@ -70,6 +70,11 @@ func TestPauseStarted(t *testing.T) {
 		{"answered", nil, true},
 		{"no sidecar answered", fmt.Errorf("%s: %w: %s", "/v1/pause", errNoAnswer, "a: context deadline exceeded"), true},
 		{"refused", fmt.Errorf("a /v1/pause: 503 Service Unavailable {}"), false},
+		{"refused first", refusedAfter("/v1/pause", "a", "503 Service Unavailable", "{}", nil), false},
+		// Chaos seed 9509 (N=3): a and b timed out, c refused; b had
+		// appended the pause as the leader and committed it later.
+		{"refused after no answer", refusedAfter("/v1/pause", "c", "503 Service Unavailable", "{}",
+			[]string{"a: context deadline exceeded", "b: context deadline exceeded"}), true},
 		{"other", errors.New("boom"), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
