@@ -97,6 +97,19 @@ func (s *switchoverIntent) active(epoch uint64, now time.Time) bool {
 	return s != nil && s.Epoch == epoch && now.Before(s.Deadline)
 }
 
+// handoverLapsed reports whether the old primary's handover h, which its
+// reports carry, outlived the switchover it was made for (ended, failed,
+// overtaken or past its deadline). Peers count a primary whose report
+// carries a handover as not writable (publish), so a stale one keeps their
+// retry queues and proxies from a primary that released its writes. Chaos
+// seed 9414 (N=5): a switchover to b at epoch 9 failed when its HTTP
+// client gave up; a released its writes, but its reports kept the
+// handover for the rest of the run (only a new epoch cleared it), and 41
+// retry-queue INCRs enqueued at b, c, d and e never drained into a.
+func handoverLapsed(h *handover, sw *switchoverIntent, now time.Time) bool {
+	return h != nil && !sw.active(h.Epoch, now)
+}
+
 // primaryAddr is the Redis address of the committed primary: its own
 // sidecar's announcement when a fresh report carries one, else the
 // committed address. A persisted address is never probed while its owner

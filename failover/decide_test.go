@@ -4748,3 +4748,28 @@ func TestResumedForkSeed9315(t *testing.T) {
 			d.Target, d.Action, d.WaitFor, d.ODown, d.Excluded, d.WhyNot)
 	}
 }
+
+func TestHandoverLapsed(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 12, 35, 28, 0, time.UTC)
+	h := &handover{Epoch: 9, To: "b", Offset: 4242}
+	running := &switchoverIntent{From: "a", To: "b", Epoch: 9, Deadline: t0.Add(10 * time.Second)}
+	for _, tc := range []struct {
+		name string
+		h    *handover
+		sw   *switchoverIntent
+		now  time.Time
+		want bool
+	}{
+		{"no handover", nil, nil, t0, false},
+		{"the switchover runs", h, running, t0.Add(time.Second), false},
+		{"the switchover ended (seed 9414: its client gave up, switchover-end committed)", h, nil, t0.Add(2 * time.Second), true},
+		{"past the deadline", h, running, t0.Add(10 * time.Second), true},
+		{"a switchover of another epoch", h, &switchoverIntent{From: "a", To: "b", Epoch: 10, Deadline: t0.Add(10 * time.Second)}, t0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := handoverLapsed(tc.h, tc.sw, tc.now); got != tc.want {
+				t.Fatalf("handoverLapsed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -519,3 +519,39 @@ func TestPausedNoFailover(t *testing.T) {
 		return err
 	})
 }
+
+// TestFailedSwitchoverLeavesPrimaryWritable: a switchover whose target
+// cannot take over fails at its deadline, and the old primary, which
+// paused for the handover, is writable again for every sidecar. Chaos seed
+// 9414 (N=5): the old primary's reports kept the handover after the
+// switchover failed, and the other sidecars counted it not writable (their
+// retry queues never drained) until the epoch changed.
+func TestFailedSwitchoverLeavesPrimaryWritable(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(10*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	writable := func() error {
+		for _, n := range g.nodes {
+			if s := n.failover().Snapshot(); !s.Writable {
+				return fmt.Errorf("%s counts the primary not writable (fenced %v)", n.name, s.Fenced)
+			}
+		}
+		return nil
+	}
+	redistest.Eventually(t, 10*time.Second, writable)
+	// b's Redis stopped while its sidecar's last report still names it
+	// synced: b is the target and never catches up.
+	b.redis.Stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := a.failover().Switchover(ctx, "b")
+	cancel()
+	b.redis.Cont(t)
+	if err == nil {
+		t.Fatal("a switchover to a stopped Redis succeeded")
+	}
+	t.Logf("switchover: %v", err)
+	if c.failover().Configuration().Primary != "a" {
+		t.Fatalf("primary %s, want a", c.failover().Configuration().Primary)
+	}
+	redistest.Eventually(t, 15*time.Second, writable)
+}

@@ -1161,6 +1161,10 @@ func (f *Failover) trackReconf(c *core, now time.Time) {
 func (f *Failover) switchoverDuties(ctx context.Context, c *core, now time.Time) {
 	st := c.st
 	sw := st.Switchover
+	if handoverLapsed(c.myHandover, c.gs.Switchover, now) {
+		// The next report stops telling the peers a handover runs.
+		c.myHandover = nil
+	}
 	if sw == nil || sw.Epoch != st.Epoch || !now.Before(sw.Deadline) || !c.verified {
 		return
 	}
