@@ -1100,12 +1100,7 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 func TestAvailabilityLastCopyHitSeed8319(t *testing.T) {
 	durable := testParams
 	durable.MinReplicas = 1
-	for _, tt := range []struct {
-		name string
-		edit func(h *History)
-		p    Params
-		ok   bool
-	}{
+	for _, tt := range []availCase{
 		{"seed 8319: the one surviving copy on b", nil, durable, true},
 		{"a's Redis back during b's run: it may hold them", func(h *History) { h.Faults[0].End = ms(9000) }, durable, false},
 		{"c's Redis kept its data", func(h *History) { h.Faults[2].DataLost = false }, durable, false},
@@ -1142,13 +1137,7 @@ func TestAvailabilityLastCopyHitSeed8319(t *testing.T) {
 				{ID: 19, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
 					Start: ms(59236), End: ms(65293)},
 			}
-			if tt.edit != nil {
-				tt.edit(h)
-			}
-			v, _ := CheckAvailability(h, tt.p)
-			if ok := len(v) == 0; ok != tt.ok {
-				t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
-			}
+			tt.check(t, h)
 		})
 	}
 }
@@ -1196,12 +1185,7 @@ func checkRetryExcused(t *testing.T, h *History, base []FaultRecord, edit func([
 func TestAvailabilityHolderWaitHitSeed9501(t *testing.T) {
 	durable := testParams
 	durable.MinReplicas = 1
-	for _, tt := range []struct {
-		name string
-		edit func(h *History)
-		p    Params
-		ok   bool
-	}{
+	for _, tt := range []availCase{
 		{"seed 9501: c a holder, b's Redis empty, a's stopped", nil, durable, true},
 		{"c's Redis never killed: a synced replica to promote", func(h *History) { h.Faults = slices.Delete(h.Faults, 1, 2) }, durable, false},
 		{"b's Redis kept its data", func(h *History) { h.Faults[2].DataLost = false }, durable, false},
@@ -1228,13 +1212,29 @@ func TestAvailabilityHolderWaitHitSeed9501(t *testing.T) {
 				{ID: 12, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "stop-redis a (node)",
 					Start: ms(36081), End: ms(46200)},
 			}
-			if tt.edit != nil {
-				tt.edit(h)
-			}
-			v, _ := CheckAvailability(h, tt.p)
-			if ok := len(v) == 0; ok != tt.ok {
-				t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
-			}
+			tt.check(t, h)
 		})
+	}
+}
+
+// availCase is a row of an availability table test: the seed's history
+// changed by edit, checked with p, accepted or not.
+type availCase struct {
+	name string
+	edit func(h *History)
+	p    Params
+	ok   bool
+}
+
+// check applies the row's edit to h and fails t unless the availability
+// rule accepts it exactly when the row says.
+func (tt availCase) check(t *testing.T, h *History) {
+	t.Helper()
+	if tt.edit != nil {
+		tt.edit(h)
+	}
+	v, _ := CheckAvailability(h, tt.p)
+	if ok := len(v) == 0; ok != tt.ok {
+		t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
 	}
 }
