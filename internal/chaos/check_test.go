@@ -505,10 +505,7 @@ func TestAvailabilityLimitDurablePrimaryHit(t *testing.T) {
 			Start: ms(13000), End: ms(13000) + tt.outage + 5*time.Second, OnPrimary: tt.onPrimary})
 		h.WorkEnd = max(h.WorkEnd, ms(13000)+tt.outage+10*time.Second)
 		outage(h, ms(13000), ms(13000)+tt.outage)
-		r := Check(h, tt.p)
-		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
-			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
-		}
+		checkAccepted(t, tt.name, h, tt.p, tt.ok)
 	}
 }
 
@@ -540,10 +537,7 @@ func TestAvailabilitySegmentAfterTheGap(t *testing.T) {
 			FaultRecord{ID: 3, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-redis b (node)",
 				Start: ms(21000), End: ms(24000), RedisRestart: true})
 		outage(h, ms(13000), ms(tt.back))
-		r := Check(h, p)
-		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
-			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
-		}
+		r := checkAccepted(t, tt.name, h, p, tt.ok)
 		if !tt.ok && len(r.Violations) > 0 && r.Violations[0].At != ms(21500) {
 			t.Errorf("%s: violation at %s, want 21.5s (the segment's start)", tt.name, r.Violations[0].At)
 		}
@@ -1082,10 +1076,7 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 				Start: ms(tt.killFrom), End: ms(38700), SidecarWiped: true, DataLost: true, RedisRestart: true})
 		// No write from b's kill until 1.3 s after it came back.
 		outage(h, ms(tt.killFrom), ms(40000))
-		r := Check(h, p)
-		if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
-			t.Errorf("%s: accepted %v, want %v (%+v)", tt.name, got, tt.ok, r.Violations)
-		}
+		checkAccepted(t, tt.name, h, p, tt.ok)
 	}
 }
 
@@ -1237,4 +1228,16 @@ func (tt availCase) check(t *testing.T, h *History) {
 	if ok := len(v) == 0; ok != tt.ok {
 		t.Fatalf("accepted %v, want %v: %+v", ok, tt.ok, v)
 	}
+}
+
+// checkAccepted runs Check over h with p and reports an error on t unless
+// the availability rule accepts h exactly when want says; it returns the
+// report for further checks.
+func checkAccepted(t *testing.T, name string, h *History, p Params, want bool) Report {
+	t.Helper()
+	r := Check(h, p)
+	if got := !slices.Contains(rules(r), RuleAvailability); got != want {
+		t.Errorf("%s: accepted %v, want %v (%+v)", name, got, want, r.Violations)
+	}
+	return r
 }
