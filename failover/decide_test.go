@@ -4773,3 +4773,47 @@ func TestHandoverLapsed(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 9522 (N=3): a, epoch 1's initial primary, was killed with its
+// Redis (AOF on) at 27.0 s; b's Redis had been cut off since 22.7 s, behind
+// on a's history. a's Redis came back from its AOF with every write (a new
+// history at offset 0), among them 7 retry-queue INCRs whose other copy,
+// on c's Redis, had been lost. With no history recorded for epoch 1, a's
+// restarted sidecar judged it empty against b's 105229, and epoch 2
+// promoted b. The initial primary's confirmation now records its Redis's
+// history (initialHistory), and b, a replica on it with fewer keys, says
+// nothing against the AOF restart (aofKeptPromotedHistory).
+func TestInitialPrimaryAOFRestartSeed9522(t *testing.T) {
+	primary := monitor.Observation{Role: monitor.RolePrimary, RunID: "a-run1", ReplID: "a1", Offset: 105300, Keys: 310}
+	for _, tt := range []struct {
+		reason string
+		o      monitor.Observation
+		want   string
+	}{
+		{ReasonInitial, primary, "a1"},
+		{ReasonInitial, monitor.Observation{Role: monitor.RoleReplica, ReplID: "x"}, ""},
+		{ReasonAuto, primary, ""},
+		{ReasonSwitchover, primary, ""},
+	} {
+		if got := initialHistory(tt.reason, tt.o); got != tt.want {
+			t.Errorf("initialHistory(%s, %s) = %q, want %q", tt.reason, tt.o.Role, got, tt.want)
+		}
+	}
+	recorded := promotion{NewReplID: initialHistory(ReasonInitial, primary)}
+	cur := redisIdentity{RunID: "a-run2", ReplID: "a2", Offset: 0, Keys: 310}
+	b := replicaPos{ReplID: "a1", Offset: 105229, Keys: 303}
+	for _, tt := range []struct {
+		name     string
+		p        promotion
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 9522: b behind on the initial primary's history", recorded, []replicaPos{b}, restartNone},
+		{"the initial history not recorded", promotion{}, []replicaPos{b}, restartEmpty},
+		{"b holds more keys: the AOF was begun afresh", recorded, []replicaPos{{ReplID: "a1", Offset: 105229, Keys: 400}}, restartEmpty},
+	} {
+		if got := judgeRestart(redisIdentity{}, cur, tt.p, tt.replicas); got != tt.want {
+			t.Errorf("%s: judgeRestart = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -29,6 +29,16 @@ func three(prioB, prioC int) []nodeSpec {
 func TestKillPrimary(t *testing.T) {
 	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
 	before := g.waitConverged(10*time.Second, "a")
+	// The initial primary's confirmation records the history its Redis
+	// writes (chaos seed 9522: an AOF restart of it is judged by it).
+	replID := g.node("a").redis.Info(t, "replication")["master_replid"]
+	redistest.Eventually(t, 10*time.Second, func() error {
+		h := g.node("b").failover().History()
+		if len(h) == 0 || h[0].Reason != failover.ReasonInitial || h[0].NewReplID != replID {
+			return fmt.Errorf("history %+v, want the initial primary's entry on %s", h, replID)
+		}
+		return nil
+	})
 
 	_, changed := g.node("b").failover().Watch()
 	g.node("a").redis.Kill(t)

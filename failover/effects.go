@@ -406,6 +406,9 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 					fork, newReplID = resumedFork(pos, chosenID, chosenOff)
 				}
 			}
+			if !wasReplica && newReplID == "" {
+				newReplID = initialHistory(reason, before)
+			}
 			if wasReplica {
 				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 				if err := f.promoteTx(ctx, members); err != nil {
@@ -796,6 +799,26 @@ func resumedFork(pos replPosition, chosenID string, chosenOff int64) (divergent.
 		return divergent.Fork{}, ""
 	}
 	return divergent.Fork{OldReplID: pos.ReplID2, Offset: pos.Second - 1}, pos.ReplID
+}
+
+// initialHistory is the history the initial primary's confirmation
+// records as the one its epoch began (NewReplID): the master_replid of its
+// Redis, already a primary (o), which only that process writes (a restart
+// or a REPLICAOF NO ONE begins another). With it an AOF restart of the
+// initial primary is judged as a promoted one's (aofKeptPromotedHistory):
+// a replica still on that history holding no more keys says nothing
+// against it. "" for any other promotion, which records what its
+// REPLICAOF NO ONE began (localFork, resumedFork). Chaos seed 9522 (N=3):
+// a, epoch 1's primary, was killed with its Redis; a's Redis came back
+// from its AOF with every write, among them 7 retry-queue INCRs whose
+// other copy, on c's Redis, had been lost; a's restarted sidecar judged it
+// empty against b's Redis, cut off 4 s before the kill and behind on a's
+// own earlier history, and epoch 2 promoted b: the INCRs were lost.
+func initialHistory(reason string, o monitor.Observation) string {
+	if reason != ReasonInitial || o.Role != monitor.RolePrimary {
+		return ""
+	}
+	return o.ReplID
 }
 
 // promotionLost says why the local Redis, observed as now at the end of
