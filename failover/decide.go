@@ -1065,6 +1065,10 @@ type replicaPos struct {
 	ReplID string
 	Offset int64
 	Keys   int64
+	// Deposed: the Redis answers as a primary the state does not name (a
+	// deposed primary not yet demoted); judgeRestart counts it only on the
+	// history the promotion left, up to the fork.
+	Deposed bool
 }
 
 // replicaPositions lists the replicas that recent reports show, synced or
@@ -1096,6 +1100,16 @@ func replicaPositions(self string, peers map[string]peerView, epoch uint64, now 
 		switch r, k := pv.Rep.Obs, pv.Known; {
 		case r.Role == monitor.RoleReplica:
 			out = append(out, replicaPos{ReplID: r.ReplID, Offset: r.Offset, Keys: r.Keys})
+		case r.Reachable && r.Role == monitor.RolePrimary:
+			// A deposed primary not yet demoted (its demotion waits for a
+			// primary its sidecar vouches for, or a path to it): on the
+			// history the promotion left it holds everything the promoted
+			// process began with (judgeRestart). Left out, a primary
+			// restarted without persistence had nothing to be compared
+			// with, its new identity stood after down_after, and the
+			// deposed Redis, the last copy, was demoted into it (chaos
+			// seed 9909, N=3).
+			out = append(out, replicaPos{ReplID: r.ReplID, Offset: r.Offset, Keys: r.Keys, Deposed: true})
 		case !r.Reachable && k.Epoch == epoch && !k.At.IsZero() && now.Sub(k.At) < durableWait(p):
 			// With the history and keys it was last seen with, when
 			// reported: known by its offset alone, a stopped replica of
@@ -1192,6 +1206,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 	if cur.RunID == "" || prev.RunID != "" && cur.RunID == prev.RunID {
 		return restartNone
 	}
+	replicas = counted(replicas, p)
 	best, left, ahead, richer := int64(-1), int64(-1), false, false
 	for _, r := range replicas {
 		if aofKeptPromotedHistory(cur, p, r) {
@@ -1300,6 +1315,33 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartUnknown
 	}
 	return restartNone
+}
+
+// counted is the replicas judgeRestart compares a restarted primary with:
+// every replica, and a deposed primary still on the history this promotion
+// left, at most at its fork. That one holds what the promoted process held
+// at its fork; beyond it only its own tail, which no primary since took and
+// its sidecar keeps as divergent writes, so an AOF restart with its keys
+// still stands. A deposed primary on any other history proves nothing here
+// and is not counted, not even as a replica that follows. Chaos seed 9909
+// (N=3): b's Redis, epoch 5's primary (promoted at 128235 leaving
+// e8bece), restarted without persistence (0 keys, offset 0) while a's
+// Redis was down and c's, epoch 4's primary, was cut off from it, paused
+// at 135918 on e8bece with every write. "Not judged" with no replica to
+// compare, the restart stood after down_after; once the cut healed b
+// demoted c's Redis into it and c's full-synced 0 keys.
+func counted(replicas []replicaPos, p promotion) []replicaPos {
+	out := make([]replicaPos, 0, len(replicas))
+	for _, r := range replicas {
+		if r.Deposed {
+			if p.Fork <= 0 || r.ReplID != p.ForkReplID {
+				continue
+			}
+			r.Offset = min(r.Offset, p.Fork)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // judgeHeard is verdict v of judgeRestart for a sidecar that never saw its

@@ -3632,6 +3632,71 @@ func TestRicherReplicaJudgesRestartSeed2714(t *testing.T) {
 	}
 }
 
+// Chaos seed 9909 (N=3), b's view at 40.744 s: b's Redis, epoch 5's
+// primary (promoted at 128235 on e8bece0a, the history epoch 4's primary c
+// began, beginning 4d96032b), was killed without persistence at 38.13 s
+// and came back at offset 0 with no key. a's Redis, wiped at 25.2 s and
+// pointing at itself at 0, was killed with a's sidecar at 36.6 s; c's
+// Redis, epoch 4's primary, deposed at 36.67 s and cut from b's by a
+// Redis-only partition (34.56–46.19 s), stayed a paused primary at 135918
+// on e8bece0a with the writes of epochs 3 and 4, among them the 148 writes
+// acknowledged at 26.33–28.31 s and 40 retry-queue INCRs. With no replica
+// beyond 0 the restart was "not judged"; after down_after its identity
+// stood and b vouched for it, and at 46.19 s, the partition healed, b
+// demoted c's Redis into it: c's full-synced 0 keys, only its tail beyond
+// 128235 replayed. The deposed primary on the history the promotion left
+// counts, up to the fork: the restart is empty, while one from an AOF with
+// keys still stands.
+func TestDeposedPrimaryJudgesRestartSeed9909(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 40.744) * float64(time.Second))) }
+	a := rep("a", 0) // wiped, pointing at itself; its sidecar killed since
+	a.Received = at(36.5)
+	a.Rep.Obs.ReplID, a.Rep.Obs.Keys, a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp = "59ec4491", 0, "a:6379", false, false
+	deposed := func(replID string) peerView {
+		c := rep("c", 135918)
+		c.Received = at(40.7)
+		c.Rep.Obs.Role, c.Rep.Obs.ReplID, c.Rep.Obs.ReplID2, c.Rep.Obs.MasterAddr, c.Rep.Obs.Keys = monitor.RolePrimary, replID, "10fd76cd", "", 460
+		c.Rep.Obs.Synced, c.Rep.Obs.LinkUp = false, false
+		return c
+	}
+	prev := identities{Ident: redisIdentity{RunID: "b-15841", ReplID: "4d96032b", Offset: 128300, Keys: 460}}
+	for _, tt := range []struct {
+		name  string
+		c     peerView
+		keys  int64 // b's restarted Redis's
+		empty bool
+	}{
+		{"seed 9909: c deposed on the history the promotion left, b back with no key", deposed("e8bece0a"), 0, true},
+		{"b back from its AOF with its keys: c counts up to the fork only", deposed("e8bece0a"), 460, false},
+		{"c a primary on another history proves nothing", deposed("other"), 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"a": a, "b": rep("b", 0), "c": tt.c}
+			ctx := func(now time.Time) identityCtx {
+				return identityCtx{Named: true, Epoch: 5, Fork: 128235, ForkReplID: "e8bece0a", NewReplID: "4d96032b", SelfAddr: "b:6379",
+					Replicas: func() []replicaPos { return replicaPositions("b", peers, 5, now, p) }, DownAfter: p.DownAfter, Now: now}
+			}
+			o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "b-15960", ReplID: "628b0bb4", ReplID2: "39338557", Offset: 0, Keys: tt.keys}
+			s := nextIdentity(prev, o, ctx(t0))
+			// Asked again after down_after, as the sidecar does while the
+			// restart is not judged: an unknown verdict then stands.
+			o.Time = at(42.8)
+			s = nextIdentity(s, o, ctx(o.Time))
+			if s.Empty != tt.empty || !tt.empty && s.Ident.RunID != "b-15960" {
+				t.Errorf("%+v (replicas %+v), want empty %v (else its identity stands)", s, replicaPositions("b", peers, 5, t0, p), tt.empty)
+			}
+		})
+	}
+	// A deposed primary on another history is no replica that follows
+	// the restarted one: with nothing else to compare, not judged.
+	other := []replicaPos{{ReplID: "other", Offset: 135918, Keys: 460, Deposed: true}}
+	if v := judgeRestart(redisIdentity{}, redisIdentity{RunID: "b-15960", ReplID: "628b0bb4"}, promotion{Fork: 128235, ForkReplID: "e8bece0a"}, other); v != restartUnknown {
+		t.Errorf("judgeRestart with a deposed primary on another history = %v, want %v", v, restartUnknown)
+	}
+}
+
 // Chaos seed 719 (N=3), the leader a's view at 57.173 s. Epoch 5 names b,
 // promoted at 53.8 s over a's epoch-4 history (no fork recorded: its
 // REPLICAOF NO ONE answered late and the retried promotion found a
