@@ -833,27 +833,34 @@ func primaryMayHold(h candidate, st groupState, peers map[string]peerView, now t
 		seen = later(seen, k.At)
 		took = st.Fork > 0 && k.Offset > st.Fork
 	}
-	pastLeft := func(id string) bool {
-		return id != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return id == f.ReplID })
-	}
-	// A holder made a primary on an earlier epoch's left history (its tail
-	// kept, or pointed at itself) began a history of its own, and its
-	// master_replid2 is the left one: it never followed the primary that
-	// promotion made either. Not so a Redis that did, whose master_replid2
-	// is the left history too: it is on a history a recorded promotion
-	// began (or one not recorded: it may be). Chaos seed 5306 (N=3): a's
-	// Redis, stopped through epoch 2's promotion and made a primary at
-	// 21.2 s on the history it left to keep its tail, was promoted as a
-	// holder at 48.6 s, 2.8 s after epoch 4's primary b, holding every
-	// INCR taken since, was stopped; b's Redis resumed 0.7 s later and
-	// full-synced from it.
-	begun := slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return f.NewReplID == "" || h.ReplID == f.NewReplID })
-	left := pastLeft(h.ReplID) || took && st.ForkReplID != "" && h.ReplID == st.ForkReplID ||
-		h.ReplID2 != "" && !begun && pastLeft(h.ReplID2)
+	left := leftByPastFork(h, st) || took && st.ForkReplID != "" && h.ReplID == st.ForkReplID
 	if !left || !ok || r.Empty || seen.IsZero() || now.Sub(seen) >= durableWait(p) {
 		return false
 	}
 	return !r.Obs.Reachable || r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)
+}
+
+// leftByPastFork reports whether holder h never followed the primary an
+// earlier epoch's recorded promotion made (PastForks): its Redis stands on
+// the history that promotion left, or was made a primary there.
+//
+// A holder made a primary on an earlier epoch's left history (its tail
+// kept, or pointed at itself) began a history of its own, and its
+// master_replid2 is the left one: it never followed the primary that
+// promotion made either. Not so a Redis that did, whose master_replid2
+// is the left history too: it is on a history a recorded promotion
+// began (or one not recorded: it may be). Chaos seed 5306 (N=3): a's
+// Redis, stopped through epoch 2's promotion and made a primary at
+// 21.2 s on the history it left to keep its tail, was promoted as a
+// holder at 48.6 s, 2.8 s after epoch 4's primary b, holding every
+// INCR taken since, was stopped; b's Redis resumed 0.7 s later and
+// full-synced from it.
+func leftByPastFork(h candidate, st groupState) bool {
+	pastLeft := func(id string) bool {
+		return id != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return id == f.ReplID })
+	}
+	begun := slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return f.NewReplID == "" || h.ReplID == f.NewReplID })
+	return pastLeft(h.ReplID) || h.ReplID2 != "" && !begun && pastLeft(h.ReplID2)
 }
 
 // deposedHolds is, with min_replicas and within durableWait of the
@@ -1610,9 +1617,30 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// sync's RDB (0 keys, "synced" at offset 0 of epoch 1's history), was
 	// promoted over a, epoch 1's primary pointing at itself at 63023 on
 	// that history with every write; a's Redis full-synced nothing.
+	//
+	// Nor does a holder an earlier promotion left (leftByPastFork) set
+	// aside a candidate on the history the primary's own promotion left,
+	// at or past its fork: that candidate holds every write acknowledged
+	// up to the primary's promotion, the holder none acknowledged since
+	// the earlier fork; its extra keys are what a deposed primary took
+	// past that fork, which the documented loss bound gives up. Chaos seed
+	// 9817 (N=5): a, epoch 9's primary, cut off, took 96 commands past
+	// epoch 10's fork (142444 on 5986436b) before it was fenced, and
+	// pointed at itself (63600eb3, master_replid2 5986436b). Epoch 11's c
+	// applied 11 retry-queue INCRs from c's, d's and e's queues at 62.8 s,
+	// acknowledged by d's and e's Redis; epoch 12 promoted d at 144498 on
+	// c's 13357cbe, and d's node was killed without persistence before it
+	// took a write. e's Redis, parked at exactly 144498 on 13357cbe with
+	// all of them, was set aside as "fewer keys" than a's (on another
+	// history than d's), a was promoted at 69.48 s, and e's and c's Redis
+	// full-synced from it.
 	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
 		ho := peers[h[0].Name].Rep.Obs
+		leftHolder := leftByPastFork(h[0], st)
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
+			if leftHolder && st.ForkReplID != "" && c.ReplID == st.ForkReplID && c.Offset >= st.Fork {
+				return false
+			}
 			offHistory := history != "" && c.ReplID != history
 			behindHolder := c.ReplID != "" && c.ReplID == ho.ReplID && c.Offset < ho.Offset
 			if (belowAFork(c, st) || offHistory || behindHolder) && c.Keys >= 0 && c.Keys < h[0].Keys {

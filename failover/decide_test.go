@@ -4448,6 +4448,78 @@ func TestHolderOnTheLastPromotedHistoryOutranksAnAOFHolderSeed4705(t *testing.T)
 	}
 }
 
+// Chaos seed 9817 (N=5), the leader e's view at 69.48 s: 11 retry-queue
+// INCRs enqueued at c, d and e (57.0–60.6 s) while the partition [a] |
+// [b c d e] cut off a, epoch 9's primary, were applied by epoch 11's c
+// (promoted at 142444 on b643bdfc, beginning 13357cbe) at 62.82 s, just
+// before its Redis was stopped, and acknowledged by d's and e's Redis.
+// Epoch 12 promoted d at 144498 on 13357cbe; d's node was killed without
+// persistence at 65.96 s before d took a write (NOREPLICAS), and its Redis
+// came back from an old RDB, found empty. e's Redis, never re-pointed to d,
+// parked (pointing at itself) at exactly 144498 on 13357cbe with every
+// INCR: a synced candidate on another history than d's 727b2d44. a's
+// Redis, fenced after 96 commands past epoch 10's fork (142444 on
+// 5986436b), pointed at itself on 63600eb3 (master_replid2 5986436b): a
+// holder with more keys, its extra ones that deposed tail. e was set aside
+// as "fewer keys", a promoted, and e's and c's Redis full-synced from it.
+// A holder an earlier promotion left does not set aside a candidate at or
+// past the primary's own fork on the history it left.
+func TestHolderLeftByAnEarlierForkDoesNotSetAsideOneAtThePrimarysForkSeed9817(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 69.478) * float64(time.Second))) }
+	st := groupState{Epoch: 12, Primary: "d", Previous: "c", Promoted: true, Started: at(64.896),
+		Members: members("a", "b", "c", "d", "e"), Fork: 144498, ForkReplID: "13357cbe",
+		PastForks: []pastFork{
+			{Epoch: 9, New: "a", ReplID: "3f61e695", Offset: 128464, Start: at(54.016), NewReplID: "5986436b"},
+			{Epoch: 10, New: "b", ReplID: "5986436b", Offset: 142444, Start: at(58.803), NewReplID: "b643bdfc"},
+			{Epoch: 11, New: "c", ReplID: "b643bdfc", Offset: 142444, Start: at(62.0), NewReplID: "13357cbe"},
+		}}
+	holder := func(name string, offset int64, replID, replID2 string, keys int64) peerView {
+		v := rep(name, offset) // pointing at itself: no provable position
+		v.Rep.Epoch, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = 12, name+":6379", false, false
+		v.Rep.Obs.ReplID, v.Rep.Obs.ReplID2, v.Rep.Obs.Keys = replID, replID2, keys
+		v.UpAt = t0
+		return v
+	}
+	mk := func(aReplID, aReplID2 string, eOffset int64) map[string]peerView {
+		d := rep("d", 82097) // back from an old RDB, found empty, pointing at itself
+		d.Rep.Epoch, d.Rep.Empty, d.Rep.Obs.MasterAddr, d.Rep.Obs.LinkUp, d.Rep.Obs.Synced = 12, true, "d:6379", false, false
+		d.Rep.Obs.ReplID, d.Rep.Obs.Keys = "631217d6", 700
+		d.Rep.SDownPrimary, d.Rep.SDownEpoch = "d", 12
+		d.AsPrimary, d.UpAt = primaryMark{Epoch: 12, ReplID: "727b2d44"}, t0
+		e := rep("e", eOffset) // parked at d's fork, pointing at itself; still synced on 13357cbe
+		e.Rep.Epoch, e.Rep.Obs.MasterAddr, e.Rep.Obs.LinkUp = 12, "e:6379", false
+		e.Rep.Obs.ReplID, e.Rep.Obs.Keys = "13357cbe", 1985
+		e.UpAt = t0
+		return map[string]peerView{
+			"a": holder("a", 145922, aReplID, aReplID2, 2050),
+			"b": holder("b", 142444, "b643bdfc", "5986436b", 1950),
+			"c": holder("c", 144601, "13357cbe", "b643bdfc", 1988),
+			"d": d,
+			"e": e,
+		}
+	}
+	for _, tt := range []struct {
+		name              string
+		aReplID, aReplID2 string
+		eOffset           int64
+		want              string
+		wantHolder        bool
+	}{
+		{"a left by epoch 10's fork, e at d's fork: e", "63600eb3", "5986436b", 144498, "e", false},
+		{"a on a history no promotion left (an AOF restart): the most keys", "aof0", "", 144498, "a", true},
+		{"e below d's fork: the most keys", "63600eb3", "5986436b", 144000, "a", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideLeader(t0, st, mk(tt.aReplID, tt.aReplID2, tt.eOffset), p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || d.Holder != tt.wantHolder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q, wait for %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+		})
+	}
+}
+
 // Chaos seed 5108 (N=3): a's node, epoch 3's primary (promoted at 51307,
 // leaving 734a956e, beginning bc007201), came back from an AOF begun afresh
 // after a wipe: 2 keys at offset 0 on 7d65c3ab. Its restarted sidecar
