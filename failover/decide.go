@@ -2480,6 +2480,70 @@ func foreignFollows(member string, peers map[string]peerView, now time.Time, fre
 	return ok && p.fresh(now, fresh) && p.Rep.Obs.Reachable
 }
 
+// ownReplicaTargets lists the members whose Redis this sidecar points at
+// itself if it follows the local Redis (followsOwn): with min_replicas,
+// while this sidecar is cut off from the majority (no Raft contact for
+// fence_after, and as long since it started, as localPlan.Detach's cutOff)
+// and its latest probe of its own Redis got no answer, every member whose
+// own sidecar does not watch its Redis (foreignFollows: silent, or its
+// fresh report says its Redis does not answer it) and did not when the cut
+// began (watchedAtCut). Such a sidecar cannot
+// renew the pause on its own Redis, which takes writes again once that
+// pause lapses for as long as one replica acknowledges it
+// (min-replicas-to-write); a replica whose sidecar watches it detaches
+// itself once cut off (localPlan.Detach), but one whose sidecar is dead
+// or cut from it keeps acknowledging, and only a sidecar on the same side
+// of the partition can reach it. Detached, it keeps its data and cached
+// position until its own sidecar re-points it. Chaos seed 9806 (N=5): a's
+// sidecar, epoch 1's primary, was cut off by the partition [a b] | [c d e]
+// (8.87 s), paused its Redis as isolated (9.86 s) and was cut from it
+// (9.97 s); b's sidecar had been killed (7.79 s), so b's Redis, in a's
+// side, kept acknowledging a's; the pause lapsed at 12.92 s and a's Redis
+// took writes to 15.98 s, beside c, epoch 2's primary, from 14.34 s (c's
+// hold counted on b's Redis detaching itself within fence_after of its
+// sidecar's last report). nil when the rule does not apply.
+func ownReplicaTargets(self string, st groupState, peers map[string]peerView, local localObs, lastContact, started, now time.Time, p params) map[string]string {
+	if p.MinReplicas < 1 || local.Reachable || local.Time.IsZero() ||
+		!isolated(lastContact, now, p) || !isolated(started, now, p) {
+		return nil
+	}
+	var out map[string]string
+	for name, m := range st.Members {
+		if name == self || m.Redis == "" || foreignFollows(name, peers, now, p.Fresh) || watchedAtCut(peers[name], lastContact, p) {
+			continue
+		}
+		addr := m.Redis
+		if pv, ok := peers[name]; ok && pv.fresh(now, p.Fresh) && pv.Rep.Addr != "" {
+			addr = pv.Rep.Addr
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = addr
+	}
+	return out
+}
+
+// watchedAtCut reports whether pv, a member's last report, arrived within
+// a report lifetime of this sidecar's last Raft contact and showed its
+// Redis answering its sidecar: that sidecar was alive when the cut began,
+// most likely on the other side of it, and detaches its own Redis once it
+// loses the majority, or re-points it if it keeps it. Detaching such a
+// Redis from here only made it flap between its sidecar and this one
+// while the majority kept the local Redis the primary (a sidecar cut from
+// both its Redis and the group, its Redis still in the others' reach).
+func watchedAtCut(pv peerView, lastContact time.Time, p params) bool {
+	return pv.Rep.Obs.Reachable && !pv.Received.IsZero() && !pv.Received.Before(lastContact.Add(-p.Fresh))
+}
+
+// followsOwn reports whether a Redis that answers ROLE as role with master
+// (host:port) is a replica configured to follow the local Redis, at one of
+// own: ownReplicaTargets points it at itself. One already pointing
+// elsewhere, or at itself, is left alone.
+func followsOwn(role monitor.Role, master string, own []string) bool {
+	return role == monitor.RoleReplica && master != "" && slices.Contains(own, master)
+}
+
 // unwatchedPrimaryMark is the history the committed primary's Redis was
 // last seen leading, judged by its own sidecar, at this epoch
 // (nextAsPrimary), when that sidecar cannot watch it now: silent, or its
@@ -2663,7 +2727,9 @@ func ackLagBound(p params) time.Duration {
 // when there is nothing to wait for.
 //
 // A replica whose sidecar is silent detaches itself within fence_after of
-// losing the majority (localPlan.Detach); one report lifetime more covers
+// losing the majority (localPlan.Detach), and one whose sidecar is dead is
+// detached by the old primary's sidecar when that one can no longer pause
+// its own Redis (ownReplicaTargets); one report lifetime more covers
 // a replica whose Raft contact outlived its last report here. A replica in
 // reach acknowledges the old primary until it is re-pointed, which comes
 // only after the promotion is committed: a report lifetime for the

@@ -1012,6 +1012,104 @@ func TestForeignDemotionFollowsOnlyAWatchedRedisSeed7119(t *testing.T) {
 	}
 }
 
+// Chaos seed 9806 (N=5): b's sidecar was killed (7.79 s, its data dir
+// wiped, back at 16.93 s); the partition [a b] | [c d e] (8.87 s) cut off
+// a, epoch 1's primary, whose sidecar paused its Redis as isolated
+// (9.86 s) and was then cut from it (9.97 s), so it could not renew the
+// pause. b's Redis, on a's side with no sidecar, kept acknowledging a's
+// (min-replicas-to-write 1): the pause lapsed at 12.92 s and a's Redis
+// took writes to 15.98 s, 472 ms of them beside c, epoch 2's primary,
+// released at 14.34 s once its hold for a ran out (the hold counts on a
+// silent replica's sidecar detaching it, which a dead one never does).
+// a's sidecar, cut off and without an answer from its own Redis, points
+// at itself every Redis it reaches that follows its own and whose own
+// sidecar does not watch it; min-replicas-to-write then refuses a's
+// writes.
+func TestCutOffSidecarDetachesUnwatchedReplicasOfItsRedisSeed9806(t *testing.T) {
+	p := testParams() // fence_after 500 ms, fresh 500 ms
+	p.MinReplicas = 1
+	st := groupState{Epoch: 1, Primary: "a", Promoted: true, Members: members("a", "b", "c", "d", "e")}
+	now := t0
+	cut := now.Add(-1500 * time.Millisecond) // a's last Raft contact
+	start := now.Add(-time.Minute)
+	unreachable := localObs{Time: now.Add(-400 * time.Millisecond)} // the probe timed out
+	stale := func(name string, ago time.Duration) peerView {
+		pv := rep(name, 30850)
+		pv.Rep.Obs.MasterAddr = "a:6379"
+		pv.Received = now.Add(-ago)
+		return pv
+	}
+	seed := func() map[string]peerView {
+		return map[string]peerView{
+			"b": stale("b", 3*time.Second), // killed before the partition
+			// Heard up to the cut: alive, on the other side of it.
+			"c": stale("c", 1600*time.Millisecond), "d": stale("d", 1600*time.Millisecond), "e": stale("e", 1600*time.Millisecond),
+		}
+	}
+	onlyB := map[string]string{"b": "b:6379"}
+	for _, tt := range []struct {
+		name    string
+		peers   func() map[string]peerView
+		local   localObs
+		contact time.Time
+		started time.Time
+		min     int
+		want    map[string]string
+	}{
+		{"seed 9806: cut off, its own Redis out of reach: the Redis of b, whose sidecar fell silent before the cut", seed, unreachable, cut, start, 1, onlyB},
+		{"c's sidecar silent since before the cut too", func() map[string]peerView {
+			m := seed()
+			m["c"] = stale("c", 3*time.Second)
+			return m
+		}, unreachable, cut, start, 1, map[string]string{"b": "b:6379", "c": "c:6379"}},
+		{"its own Redis answers: the renewed pause fences it", seed, localObs{Reachable: true, Time: now}, cut, start, 1, nil},
+		{"never probed its own Redis yet", seed, localObs{}, cut, start, 1, nil},
+		{"in contact with the majority", seed, unreachable, now, start, 1, nil},
+		{"just started, no contact yet: not taken for cut off", seed, unreachable, time.Time{}, now.Add(-100 * time.Millisecond), 1, nil},
+		{"without min_replicas no replica's acknowledgement counts", seed, unreachable, cut, start, 0, nil},
+		{"b's sidecar watches its Redis: it detaches it itself (localPlan.Detach)", func() map[string]peerView {
+			m := seed()
+			m["b"] = stale("b", 0)
+			return m
+		}, unreachable, cut, start, 1, nil},
+		{"b's sidecar is cut from its Redis too: unwatched", func() map[string]peerView {
+			m := seed()
+			pv := stale("b", 0)
+			pv.Rep.Obs.Reachable, pv.Rep.Obs.Role = false, ""
+			m["b"] = pv
+			return m
+		}, unreachable, cut, start, 1, onlyB},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pp := p
+			pp.MinReplicas = tt.min
+			got := ownReplicaTargets("a", st, tt.peers(), tt.local, tt.contact, tt.started, now, pp)
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("targets (-got +want):\n%s", diff)
+			}
+		})
+	}
+	own := []string{"a:6379", "127.0.0.2:6379"}
+	for _, tt := range []struct {
+		name   string
+		role   monitor.Role
+		master string
+		want   bool
+	}{
+		{"seed 9806: b's Redis follows a's: detached", monitor.RoleReplica, "a:6379", true},
+		{"follows a's at the address its sidecar reaches it by", monitor.RoleReplica, "127.0.0.2:6379", true},
+		{"follows another primary", monitor.RoleReplica, "c:6379", false},
+		{"already points at itself", monitor.RoleReplica, "b:6379", false},
+		{"a primary: foreignCheck's business", monitor.RolePrimary, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := followsOwn(tt.role, tt.master, own); got != tt.want {
+				t.Errorf("followsOwn = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Chaos seed 3906 (N=3): a's Redis, epoch 5's primary on 3ec5b93, came
 // back from its AOF on a new history (a2d3353b) while its sidecar was cut
 // from it; b's Redis full-synced it by itself, and it acknowledged 196

@@ -1346,6 +1346,52 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	}
 }
 
+// ownReplicaDuties points at itself the Redis of every member that
+// ownReplicaTargets names and that follows the local Redis (followsOwn):
+// this sidecar, cut off, cannot pause its own Redis, and without their
+// acknowledgements min-replicas-to-write refuses its writes.
+func (f *Failover) ownReplicaDuties(ctx context.Context, c *core, now time.Time, gs groupState) {
+	local := localObs{Reachable: c.obs.Reachable(), Time: c.obs.Time}
+	targets := ownReplicaTargets(f.self.Name, gs, c.peers, local, f.auth.LastContact(), c.started, now, c.p)
+	own := slices.Compact([]string{f.self.Addr, f.rc.Addr})
+	for name, addr := range targets {
+		if c.ownReplica[name] {
+			continue
+		}
+		c.ownReplica[name] = true
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			detached, err := f.detachOwnReplica(ctx, addr, own)
+			return func(c *core) {
+				c.ownReplica[name] = false
+				if err != nil {
+					f.log.Debug("check a replica of the local redis", "peer", name, "redis_addr", addr, "err", err)
+				}
+				if detached {
+					f.log.Warn("replica of the local redis detached: this sidecar is cut off and cannot pause its redis, and the replica's sidecar does not watch it",
+						"peer", name, "redis_addr", addr, "epoch", gs.Epoch)
+				}
+			}
+		})
+	}
+}
+
+// detachOwnReplica asks the Redis at addr for its role and, if it follows
+// the local Redis at one of own, points it at itself.
+func (f *Failover) detachOwnReplica(ctx context.Context, addr string, own []string) (bool, error) {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+	role, master, err := roleAndMasterOf(rctx, cl)
+	cancel()
+	if err != nil || !followsOwn(monitor.Role(roleName(role)), master, own) {
+		return false, err
+	}
+	if err := f.replicaOf(ctx, cl, addr, false); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // pauseUnjudgedPrimary checks the committed primary's Redis at addr:
 // seen, it answers as a primary on another history than mark, the one its
 // sidecar last judged, or with unpromoted as a primary at all
@@ -1653,6 +1699,28 @@ func roleOf(ctx context.Context, cl *redis.Client) (string, error) {
 	}
 	s, _ := v[0].(string)
 	return s, nil
+}
+
+// roleAndMasterOf is roleOf with, for a replica, the primary it is
+// configured to follow (host:port from ROLE's reply); "" otherwise.
+func roleAndMasterOf(ctx context.Context, cl *redis.Client) (string, string, error) {
+	v, err := cl.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return "", "", fmt.Errorf("role: %w", err)
+	}
+	if len(v) == 0 {
+		return "", "", errors.New("role: empty reply")
+	}
+	s, _ := v[0].(string)
+	if s != "slave" || len(v) < 3 {
+		return s, "", nil
+	}
+	host, _ := v[1].(string)
+	port := fmt.Sprint(v[2])
+	if host == "" {
+		return s, "", nil
+	}
+	return s, net.JoinHostPort(host, port), nil
 }
 
 // localOffset reads the local replication offset from INFO replication.

@@ -77,7 +77,10 @@ type node struct {
 	priority int
 	redis    *redistest.Server
 	relay    *tcprelay.Relay // what every other party uses to reach this Redis
-	dir      string
+	// own, when not nil (nodeSpec.ownRelay), is what its own sidecar
+	// reaches it through: cut, it cuts the sidecar from its Redis only.
+	own *tcprelay.Relay
+	dir string
 
 	mu      sync.Mutex
 	fo      *failover.Failover
@@ -114,6 +117,9 @@ type nodeSpec struct {
 	// unsynced: the sidecars start without waiting for this replica's
 	// initial sync.
 	unsynced bool
+	// ownRelay: its sidecar reaches its Redis through a relay of its own
+	// (node.own).
+	ownRelay bool
 }
 
 // newGroup starts redis-servers (the first a primary, the others its
@@ -146,6 +152,9 @@ func startGroupKey(t *testing.T, cfg failover.Config, standalone bool, key strin
 		}
 		n.redis = redistest.Start(t, opts)
 		n.relay = tcprelay.Start(t, n.redis.Addr())
+		if s.ownRelay {
+			n.own = tcprelay.Start(t, n.redis.Addr())
+		}
 		g.nodes = append(g.nodes, n)
 	}
 	if !standalone {
@@ -259,7 +268,11 @@ func (g *group) start(n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := monitor.RedisConfig{Addr: n.redis.Addr(), AnnounceAddr: n.relay.Addr(), Priority: n.priority}
+	local := n.redis.Addr()
+	if n.own != nil {
+		local = n.own.Addr()
+	}
+	rc := monitor.RedisConfig{Addr: local, AnnounceAddr: n.relay.Addr(), Priority: n.priority}
 	prober, err := monitor.New(rc, testMonitorConfig(), logger, reg)
 	if err != nil {
 		t.Fatal(err)

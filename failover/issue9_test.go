@@ -5,6 +5,7 @@ package failover_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -367,6 +368,64 @@ func TestIsolatedReplicasDetach(t *testing.T) {
 	if got := fullSyncs(); got != full {
 		t.Errorf("full syncs on a went from %s to %s: the detached replicas did not resync partially", full, got)
 	}
+}
+
+// With min_replicas, a sidecar cut off from the majority and cut from its
+// own Redis, which it can then no longer pause, points at itself a replica
+// of that Redis whose own sidecar is dead, so that min-replicas-to-write
+// refuses its writes once the pause lapses (chaos seed 9806, N=5: a's
+// sidecar, epoch 1's primary, was cut off with b, whose sidecar had been
+// killed, and then cut from its Redis; the pause lapsed and a's Redis took
+// writes for 3 s on b's acknowledgements, 472 ms of them beside c,
+// promoted by the majority). Without the rule b's Redis follows a's
+// until the end and a's Redis takes the write.
+func TestCutOffSidecarDetachesAnUnwatchedReplica(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MinReplicas = 1
+	specs := three(100, 100)
+	specs[0].ownRelay = true
+	g := newGroup(t, cfg, specs...)
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	ctx := context.Background()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return writeKey(cctx, a.redis.Client(), "before")
+	})
+	b.kill() // nothing of b's own watches its Redis from here on
+	// As in the seed (1.1 s), b's sidecar falls silent well before the
+	// cut: one heard up to it is taken for alive on the other side
+	// (watchedAtCut).
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range a.failover().Snapshot().Replicas {
+			if n.Name == "b" && time.Since(n.LastSeen) < 1500*time.Millisecond {
+				return errors.New("a heard b's sidecar within 1.5 s")
+			}
+		}
+		return nil
+	})
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if len(a.eventsOf(failover.EventFenced)) == 0 {
+			return errors.New("a's sidecar has not fenced its Redis")
+		}
+		return nil
+	})
+	a.own.Cut() // the pause can no longer be renewed
+	redistest.Eventually(t, 15*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, master, err := role(cctx, b.redis.Client())
+		cancel()
+		if err != nil || master == a.relay.Addr() {
+			return fmt.Errorf("b's Redis follows %q (%v)", master, err)
+		}
+		cctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if err := writeKey(cctx, a.redis.Client(), "while-cut"); err == nil || !strings.Contains(err.Error(), "NOREPLICAS") {
+			return fmt.Errorf("a's Redis answered %v to a write, want NOREPLICAS", err)
+		}
+		return nil
+	})
 }
 
 // Two primaries killed 10 s apart: both are replaced after down_after; a

@@ -60,6 +60,9 @@ type core struct {
 	gateBusy    bool
 	verdict     *verdict        // this sidecar's gate's last verdict
 	foreign     map[string]bool // members whose Redis a foreign check runs on
+	// ownReplica: members whose Redis a check for a replica of the local
+	// Redis runs on (ownReplicaTargets).
+	ownReplica map[string]bool
 	// unjudgedSince: since when checks of the primary's Redis at
 	// unjudgedEpoch have seen it restarted unjudged (pauseUnjudgedPrimary),
 	// zero when they do not; pausedUnjudged: the last check paused it (the
@@ -120,6 +123,7 @@ func (f *Failover) newCore(now time.Time) *core {
 		started:      now,
 		peers:        map[string]peerView{},
 		foreign:      map[string]bool{},
+		ownReplica:   map[string]bool{},
 		replicasSeen: map[string]bool{},
 		replicasDown: map[string]bool{},
 		minReplicas:  -1,
@@ -444,6 +448,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	f.switchoverDuties(ctx, c, now)
 	if tick {
 		f.foreignDuties(ctx, c, now, gs)
+		f.ownReplicaDuties(ctx, c, now, gs)
 	}
 	f.publish(c, now)
 	if tick || changed {
