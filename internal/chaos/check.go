@@ -204,6 +204,24 @@ const resyncGrace = 5 * time.Second
 // back without Raft state, refused its vote while b's or c's sidecar was
 // out, and b's and c's never reached each other, but for 0.23 s and
 // 0.29 s, until c's Redis was killed without persistence at 61.1 s).
+//
+// The later loss's Redis may also be the replica that acknowledged the
+// earlier one's writes: the earlier loss then hit the primary (it took
+// the last probe write), and no fault kept the two Redis apart during its
+// run as the writer (copyBefore). And once faults had kept it from
+// another Redis, the moments in which its own sidecar could not watch it
+// count as cut off from that Redis too (unwatchedSpans): no sidecar
+// vouches for it then, so none demotes or re-points a Redis to it where
+// only a full sync would follow, and a replica of it whose link is down
+// points at itself (the README's "Only a primary its sidecar vouches for
+// is a sync source", seeds 10, 19 and 6021). Chaos seed 10306 (N=3):
+// INCRs applied on b, epoch 3's primary, from 34.07 s and acknowledged
+// (WAIT 1) by a's Redis; b's node was killed without persistence at
+// 45.0 s and a's, epoch 4's primary, at 59.4 s. A Redis-only partition
+// [a] | [b c] held to 51.7 s, a's sidecar was cut from its own Redis from
+// 48.3 s to 59.0 s (c's and b's Redis, on another history and restarted
+// empty, were refused: "only a full sync would follow the primary"), and
+// a was partitioned off from 57.9 s: no copy of a's Redis could be made.
 func dataGoneUntil(h *History, p Params) time.Duration {
 	need := max(2, p.MinReplicas+1)
 	u := time.Duration(-1)
@@ -220,7 +238,7 @@ func dataGoneUntil(h *History, p Params) time.Duration {
 				}
 			}
 			if need == 2 && g.DataLost && g.Start <= f.Start && len(f.Nodes) > 0 && len(g.Nodes) > 0 &&
-				g.Nodes[0] != f.Nodes[0] && lastProbeWriter(h, g.Start) == f.Nodes[0] &&
+				g.Nodes[0] != f.Nodes[0] && copyBefore(h, f.Nodes[0], g.Nodes[0], g.Start) &&
 				redisCutOff(h, f.Nodes[0], g.Start, f.Start, leaderless) {
 				u = max(u, g.Start)
 			}
@@ -244,17 +262,54 @@ func lastProbeWriter(h *History, t time.Duration) string {
 	return node
 }
 
+// copyBefore reports whether node's Redis may hold, as one of two copies,
+// the writes acknowledged before t, when lost's Redis lost its data at t:
+// node's Redis took the last probe write before t (the primary), or
+// lost's did and faults did not keep node's from it during that run as
+// the writer (node's may be the replica that acknowledged them).
+func copyBefore(h *History, node, lost string, t time.Duration) bool {
+	switch lastProbeWriter(h, t) {
+	case node:
+		return true
+	case lost:
+		return !redisApart(h, lost, node, writerSince(h, lost, t), t, nil)
+	}
+	return false
+}
+
 // redisCutOff reports whether, throughout [from, to], faults kept node's
 // Redis from every other node's Redis (keepsRedisApart), or no Raft
 // leader could order a copy (the spans in leaderless), so nothing it held
-// could reach another copy.
+// could reach another copy. Where one of those holds at from, the spans
+// in which node's own sidecar could not watch its Redis (unwatchedSpans)
+// count too: only a full sync, which waits for that sidecar's vouch,
+// could bring the other Redis back to it.
 func redisCutOff(h *History, node string, from, to time.Duration, leaderless [][2]time.Duration) bool {
+	unwatched := append(slices.Clone(leaderless), unwatchedSpans(h, node)...)
 	for _, z := range h.Nodes {
-		if z != node && !redisApart(h, node, z, from, to, leaderless) {
+		if z == node || redisApart(h, node, z, from, to, leaderless) {
+			continue
+		}
+		if !redisApart(h, node, z, from, from+1, leaderless) || !redisApart(h, node, z, from, to, unwatched) {
 			return false
 		}
 	}
 	return true
+}
+
+// unwatchedSpans returns the spans in which node's own sidecar could not
+// watch its Redis: stopped or killed (no report) or cut from it
+// (part-local; it reports its Redis down). Its peers then take that Redis
+// as one no sidecar vouches for (sourceUnvouched).
+func unwatchedSpans(h *History, node string) [][2]time.Duration {
+	var out [][2]time.Duration
+	for _, f := range h.Faults {
+		if f.Failed == "" && len(f.Nodes) > 0 && f.Nodes[0] == node &&
+			(f.Kind == PartLocal || f.Kind == StopSidecar || f.Kind == KillSidecar) {
+			out = append(out, [2]time.Duration{f.Start, f.End})
+		}
+	}
+	return out
 }
 
 // leaderChance is how long a moment in which a Raft leader could be
@@ -871,17 +926,30 @@ func resyncHolds(h *History) []FaultRecord {
 // at 28.8 s; a campaigned and c refused it while b was down, so no leader
 // and no write, though the faults hit only b). A node that had a moment
 // with every other sidecar reachable after its wipe is not held: a leader
-// could give it the log then.
-func amnesiacHolds(h *History) []FaultRecord {
+// could give it the log then — a moment of leaderChance at least, as in
+// leaderlessSpans: a shorter one may see no election at all (chaos seed
+// 10306, N=3: c's sidecar wiped and cut off until 18.3 s while a was
+// partitioned off and b's sidecar stopped; b's stop ended at 25.086 s and
+// the next began at 25.093 s, c voted for b in those 7 ms but b was
+// stopped again before it won, and c refused a to 31.7 s).
+func amnesiacHolds(h *History, p Params) []FaultRecord {
 	var out []FaultRecord
+	chance := leaderChance(p)
 	for _, f := range h.Faults {
 		if !f.SidecarWiped || f.Failed != "" || len(f.Nodes) == 0 {
 			continue
 		}
 		self := f.Nodes[0]
-		until := heldUntil(h, f.End, func(g FaultRecord) bool {
-			return sidecarOut(g.Kind) && slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self })
-		})
+		until := f.End
+		for changed := true; changed; {
+			changed = false
+			for _, g := range h.Faults {
+				if g.Failed == "" && sidecarOut(g.Kind) && slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self }) &&
+					g.Start < until+chance && until < g.End {
+					until, changed = g.End, true
+				}
+			}
+		}
 		if until > f.End {
 			out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: []string{self},
 				Desc: f.Desc + " (no Raft state while another member is down)", Start: f.End, End: until})
@@ -1097,7 +1165,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	for _, f := range h.Faults {
 		events = append(events, f.Start, f.End)
 	}
-	held := append(resyncHolds(h), amnesiacHolds(h)...)
+	held := append(resyncHolds(h), amnesiacHolds(h, p)...)
 	for _, f := range held {
 		events = append(events, f.End)
 	}

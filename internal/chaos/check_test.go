@@ -819,6 +819,60 @@ func TestTwoDataSetsLostWhileNoLeaderCouldCopySeed8314(t *testing.T) {
 	}
 }
 
+func TestTwoDataSetsLostWhileTheLastCopyWasUnwatchedSeed10306(t *testing.T) {
+	// Chaos seed 10306, N=3: INCRs enqueued at a from 11.63 s were applied
+	// on b's Redis, epoch 3's primary (it took the probe writes from
+	// 34.04 s to 42.9 s), and acknowledged (WAIT 1) by a's Redis, its
+	// replica; b's node was killed without persistence at 45.0 s, and a's
+	// Redis, epoch 4's primary and the last copy, at 59.4 s. In between a
+	// Redis-only partition [a] | [b c] held to 51.74 s, a's sidecar was cut
+	// from its own Redis from 48.26 s to 59.03 s (nobody vouched for a's
+	// Redis: b's, back empty, and c's, on another history, were refused
+	// "only a full sync would follow the primary", and c's, pointed at a,
+	// was detached by the seed 6021 rule), and a was partitioned off from
+	// 57.88 s: no copy could be made. The earlier loss hit the primary,
+	// not the last copy, and a gap in which a's sidecar watched a's Redis
+	// reachable from another holds the INCRs to account.
+	base := []FaultRecord{
+		{ID: 11, Kind: Netem, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "loss b 11%", Start: ms(35570), End: ms(44231)},
+		{ID: 12, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "sidecar b cut from its own redis", Start: ms(37017), End: ms(47058)},
+		{ID: 13, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "redis-only partition [a] | [b c]", Start: ms(41623), End: ms(51742)},
+		{ID: 14, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-both b (replica) no-persistence", Start: ms(45007), End: ms(49259), RedisRestart: true, DataLost: true},
+		{ID: 15, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(48259), End: ms(59033)},
+		{ID: 16, Kind: Netem, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "loss a 29%", Start: ms(51031), End: ms(61228)},
+		{ID: 17, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-sidecar c (replica)", Start: ms(55083), End: ms(62934)},
+		{ID: 18, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(57879), End: ms(64926)},
+		{ID: 19, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-both a (primary) no-persistence", Start: ms(59415), End: ms(62079), RedisRestart: true, DataLost: true},
+	}
+	for _, tc := range []struct {
+		name   string
+		faults func([]FaultRecord) []FaultRecord
+		writer string // whose Redis took the probe writes from 34.04 s to 42.9 s
+		minRep int
+		ok     bool
+	}{
+		{"seed 10306: a's Redis unwatched from the redis-only cut to the partition", nil, "b", 1, true},
+		{"a's sidecar watched its Redis: b's or c's could full-sync it", editFault(15, nil), "b", 1, false},
+		{"the local cut on b, not a: a's sidecar vouched", editFault(15, func(f *FaultRecord) { f.Nodes = []string{"b"} }), "b", 1, false},
+		{"a's sidecar watched its Redis again 2 s before the partition", editFault(15, func(f *FaultRecord) { f.End = ms(55879) }), "b", 1, false},
+		{"no fault kept a's Redis from c's when b's was lost: a link may have stood", editFault(13, nil), "b", 1, false},
+		{"a's Redis cut from b's all of b's run: not its replica", editFault(13, func(f *FaultRecord) { f.Start = ms(33000) }), "b", 1, false},
+		{"c was the primary: neither loss hit its copies", nil, "c", 1, false},
+		{"three copies: two losses are not enough", nil, "b", 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(74137), LastHeal: ms(65128)}
+			h.Ops = []Op{
+				{Kind: OpEnqueue, Node: "a", Key: "q:48", Invoke: ms(11631), Complete: ms(11640), OK: true},
+				{Kind: OpProbe, Node: "c", Key: "probe:c", Invoke: ms(16000), Complete: ms(16010), OK: true},
+				{Kind: OpProbe, Node: tc.writer, Key: "probe:" + tc.writer, Invoke: ms(34030), Complete: ms(34041), OK: true},
+				{Kind: OpProbe, Node: tc.writer, Key: "probe:" + tc.writer, Invoke: ms(42880), Complete: ms(42890), OK: true},
+			}
+			checkRetryExcused(t, h, base, tc.faults, tc.minRep, tc.ok)
+		})
+	}
+}
+
 func TestRegisterTwoDataSetsLost(t *testing.T) {
 	// "b" is acknowledged at 4.95 s; a's and b's Redis (no persistence)
 	// are killed at 5 s and 6 s; a read at 8 s returns the older "a".
@@ -1076,6 +1130,44 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 				Start: ms(tt.killFrom), End: ms(38700), SidecarWiped: true, DataLost: true, RedisRestart: true})
 		// No write from b's kill until 1.3 s after it came back.
 		outage(h, ms(tt.killFrom), ms(40000))
+		checkAccepted(t, tt.name, h, p, tt.ok)
+	}
+}
+
+// The break that ends an amnesiac hold must give a leader a chance:
+// chaos seed 10306 (N=3), c's sidecar wiped and cut off (15.74–18.29 s)
+// while a was partitioned off (13.51–21.49 s); b's sidecar was stopped
+// from 20.24 s to 25.086 s and again from 25.093 s to 31.69 s. In those
+// 7 ms c voted for b, which was stopped before it won; c then refused a
+// (b, down, held index 34, a 33) until b was back. No write from 16.54 s
+// to 34.02 s was reported as 6 s allowed from 25.093 s, when the faults
+// hit only b. A break of leaderChance (0.8 s here) ends the hold.
+func TestAvailabilityAmnesiacHoldSpansABriefBreakSeed10306(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name       string
+		again, end int // ms: b's sidecar stopped again, and resumed
+		ok         bool
+	}{
+		{"b stopped again 7 ms later (seed 10306)", 25093, 31692, true},
+		{"b stopped again 0.7 s later", 25786, 31692, true},
+		{"b stopped again 7 ms later, to 32.5 s", 25093, 32500, true},
+		{"b stopped again 1 s later, to 32.5 s: a leader could give c the log", 26086, 32500, false},
+	} {
+		h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(45000), LastHeal: ms(35122)}
+		h.Ops = append(h.Ops, writes(0, ms(16538), h.Final)...)
+		h.Ops = append(h.Ops, writes(ms(34022), ms(45000), h.Final)...)
+		h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "x", Value: "y", Invoke: ms(16540), Complete: ms(34000), Err: "timeout"})
+		h.Faults = []FaultRecord{
+			{ID: 3, Kind: PartHalves, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(13505), End: ms(21486)},
+			{ID: 4, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{"c"},
+				Desc:  "wipe-isolated: c's sidecar restarted with an empty data dir, c cut off",
+				Start: ms(15740), End: ms(18294), SidecarWiped: true},
+			{ID: 5, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"b"}, Desc: "stop-sidecar b (node)", Start: ms(20236), End: ms(25086)},
+			{ID: 7, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"b"}, Desc: "stop-sidecar b (replica)", Start: ms(tt.again), End: ms(tt.end)},
+			{ID: 9, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"c"}, Desc: "stop-sidecar c (node)", Start: ms(tt.end + 33), End: ms(35122)},
+		}
 		checkAccepted(t, tt.name, h, p, tt.ok)
 	}
 }
