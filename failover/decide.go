@@ -548,12 +548,53 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 			(history == "" || r.ReplID == history) {
 			continue // a candidate now, or its data counts through rankCandidates (splitHistory kept it)
 		}
+		if pv.fresh(now, p.Fresh) && outheldOnHistory(pv.Rep.Obs, st, peers, history, now, p) {
+			continue // in reach on a third history: its offset does not compare, and it holds no more keys
+		}
 		off := max(onPrimaryHistory(pv.Rep.Obs.ReplID, k.Offset, st), silentFollower(st, peers, pv, now, p))
 		if off > floor {
 			floor, who = off, name
 		}
 	}
 	return floor, who
+}
+
+// outheldOnHistory reports whether r, a synced replica's Redis answering in
+// reach that splitHistory set aside on a third history (neither history,
+// the primary's, nor the one its promotion left, whose offsets
+// onPrimaryHistory relates), holds no more keys than a synced replica's
+// Redis in reach on history. Its offset is a position on a history the
+// primary's offsets do not continue (historyHeld: offsets of unrelated
+// histories do not compare), so it sets no durable floor against them; and
+// being in reach, it is heard on every report, so the floor it set never
+// lapsed. One holding more keys than each of them still counts (chaos seed
+// 11, N=3: the replica set aside held every write, the candidates a copy
+// of the empty primary).
+//
+// Chaos seed 10208 (N=5): d's Redis, killed at 20.8 s, came back from its
+// AOF (757 keys, a fresh history at 0) and was promoted at epoch 2, leaving
+// d72988de at 0 and, once its first replica asked, leading 03fc7c78; a's,
+// b's and e's Redis full-synced from it and acknowledged its writes up to
+// 10579. c's, cut off by a Redis-only partition, never followed d: parked
+// (pointing at itself) at 51419 on 123ef795, epoch 1's history, with the
+// data d's AOF held and none of epoch 2's. d's node was killed and its AOF
+// wiped (31.0 s); from 31.39 s to the end the leader c set a, b and e
+// aside as "behind" c's 51419, "waiting up to 20s for c" for good, while
+// c's reports kept its known offset fresh: no write for 44.7 s, and d's
+// Redis, back empty, stayed the primary the final read found, with no key.
+func outheldOnHistory(r obsSummary, st groupState, peers map[string]peerView, history string, now time.Time, p params) bool {
+	if history == "" || r.ReplID == "" || r.ReplID == history || st.ForkReplID != "" && r.ReplID == st.ForkReplID || r.Keys < 0 ||
+		!r.Reachable || r.Role != monitor.RoleReplica || !r.Synced {
+		return false
+	}
+	for name, pv := range peers {
+		o := pv.Rep.Obs
+		if name != st.Primary && pv.fresh(now, p.Fresh) && o.Reachable && o.Role == monitor.RoleReplica && o.Synced &&
+			o.ReplID == history && o.Keys >= r.Keys {
+			return true
+		}
+	}
+	return false
 }
 
 // historyHeld is, with min_replicas, a replica now out of reach (its

@@ -1707,6 +1707,75 @@ func TestDurableFloorCountsReplicaOnAnotherHistory(t *testing.T) {
 	}
 }
 
+// Chaos seed 10208 (N=5), the leader c's view from 31.39 s: d's Redis,
+// killed at 20.8 s, came back from its AOF (757 keys, a fresh history at
+// 0) and was promoted at epoch 2 (started 20.585 s), leaving d72988de at 0;
+// once its first replica asked it led 03fc7c78. a's, b's and e's Redis
+// full-synced from it (757 keys, then epoch 2's writes: 867 and more) and
+// acknowledged its writes up to 10579. c's Redis, cut off by a Redis-only
+// partition, never followed d: parked, pointing at itself, at 51419 on
+// 123ef795, epoch 1's history, with the data d's AOF held and none of
+// epoch 2's. d's node was killed and its AOF wiped (31.04 s). The leader
+// set a, b and e aside as "behind" c's offset, "waiting up to 20s for c,
+// which had more data", to the end of the run: c, in reach, kept its known
+// offset fresh. No write for 44.7 s, and d's Redis, back empty, stayed the
+// primary, so the final read found none of the 747 acknowledged writes. A
+// replica in reach on a third history sets no durable floor against
+// candidates holding at least its keys; one holding more still does (seed
+// 11).
+func TestDurableFloorIgnoresOutheldReplicaOnAThirdHistorySeed10208(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter, p.MaxLagBytes = 1, 2*time.Second, time.Second, 1<<20
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 31.392) * float64(time.Second))) }
+	st := groupState{Epoch: 2, Primary: "d", Previous: "a", Promoted: true, Started: at(20.585),
+		Members: members("a", "b", "c", "d", "e"), ForkReplID: "d72988de"}
+	onD := func(name string, offset, keys int64) peerView {
+		v := down(rep(name, offset), "d", 2) // d's replica, its link down
+		v.Rep.Epoch, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp = 2, "d:6379", false
+		v.Rep.Obs.ReplID, v.Rep.Obs.Keys = "03fc7c78", keys
+		v.Known = knownOffset{Epoch: 2, Offset: offset, At: t0, ReplID: "03fc7c78", Keys: keys}
+		v.UpAt = t0
+		return v
+	}
+	mk := func(cKeys int64) map[string]peerView {
+		d := rep("d", 10580) // killed with its sidecar: last heard at 31.0 s
+		d.Received = at(31.0)
+		d.Rep.Epoch, d.Rep.Obs.Role, d.Rep.Obs.ReplID, d.Rep.Obs.Keys = 2, monitor.RolePrimary, "03fc7c78", 873
+		d.AsPrimary, d.UpAt = primaryMark{Epoch: 2, ReplID: "03fc7c78"}, at(31.0)
+		c := down(rep("c", 51419), "d", 2) // parked on epoch 1's history, pointing at itself
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp = 2, "c:6379", false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "123ef795", cKeys
+		c.Known = knownOffset{Epoch: 2, Offset: 51419, At: t0, ReplID: "123ef795", Keys: cKeys}
+		c.UpAt = t0
+		return map[string]peerView{"a": onD("a", 7582, 867), "b": onD("b", 10579, 873), "c": c, "d": d, "e": onD("e", 10579, 873)}
+	}
+	for _, tt := range []struct {
+		name    string
+		cKeys   int64
+		want    string
+		waitFor string
+	}{
+		{"c holds d's AOF data, fewer keys than b: b", 757, "b", ""},
+		{"c holds more keys than every replica of d: wait for c (seed 11)", 900, "", "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, now := range []time.Time{t0, at(64.73)} {
+				peers := mk(tt.cKeys)
+				for _, n := range []string{"a", "b", "c", "e"} {
+					v := peers[n]
+					v.Received, v.UpAt, v.Known.At = now, now, now
+					peers[n] = v
+				}
+				d := decideLeader(now, st, peers, p, "")
+				if (tt.want != "") != (d.Action == leaderPromote) || d.Target != tt.want || d.WaitFor != tt.waitFor {
+					t.Fatalf("at %v: target %q action %v wait for %q, want %q waiting for %q (excluded %v, why not %q)",
+						now.Sub(t0), d.Target, d.Action, d.WaitFor, tt.want, tt.waitFor, d.Excluded, d.WhyNot)
+				}
+			}
+		})
+	}
+}
+
 // With min_replicas, candidates still on the history the primary's
 // promotion left, below its fork, lack writes acknowledged before it, even
 // when the primary came back empty; a Redis holding keys without a
