@@ -713,10 +713,17 @@ func sidecarReachesAt(h *History, node string, t time.Duration) time.Duration {
 // heldUntil returns the end of the chain of faults matching cut that
 // hold, one after another, from t on; t when none holds at t.
 func heldUntil(h *History, t time.Duration, cut func(FaultRecord) bool) time.Duration {
+	return heldAcross(h, t, 0, cut)
+}
+
+// heldAcross is heldUntil with breaks in the chain shorter than gap
+// bridged: a fault matching cut that starts within gap of the chain's end
+// extends it.
+func heldAcross(h *History, t, gap time.Duration, cut func(FaultRecord) bool) time.Duration {
 	for changed := true; changed; {
 		changed = false
 		for _, f := range h.Faults {
-			if f.Failed == "" && cut(f) && f.Start <= t && t < f.End {
+			if f.Failed == "" && cut(f) && f.Start <= t+gap && t < f.End {
 				t, changed = f.End, true
 			}
 		}
@@ -940,16 +947,9 @@ func amnesiacHolds(h *History, p Params) []FaultRecord {
 			continue
 		}
 		self := f.Nodes[0]
-		until := f.End
-		for changed := true; changed; {
-			changed = false
-			for _, g := range h.Faults {
-				if g.Failed == "" && sidecarOut(g.Kind) && slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self }) &&
-					g.Start < until+chance && until < g.End {
-					until, changed = g.End, true
-				}
-			}
-		}
+		until := heldAcross(h, f.End, chance, func(g FaultRecord) bool {
+			return sidecarOut(g.Kind) && slices.ContainsFunc(g.Nodes, func(n string) bool { return n != self })
+		})
 		if until > f.End {
 			out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: f.Class, Nodes: []string{self},
 				Desc: f.Desc + " (no Raft state while another member is down)", Start: f.End, End: until})
