@@ -1689,16 +1689,10 @@ func (f *Failover) localRole(ctx context.Context) (string, error) {
 	return r, err
 }
 
+// roleOf is the role a Redis answers ROLE with (master, slave).
 func roleOf(ctx context.Context, cl *redis.Client) (string, error) {
-	v, err := cl.Do(ctx, "ROLE").Slice()
-	if err != nil {
-		return "", fmt.Errorf("role: %w", err)
-	}
-	if len(v) == 0 {
-		return "", errors.New("role: empty reply")
-	}
-	s, _ := v[0].(string)
-	return s, nil
+	role, _, err := roleAndMasterOf(ctx, cl)
+	return role, err
 }
 
 // roleAndMasterOf is roleOf with, for a replica, the primary it is
