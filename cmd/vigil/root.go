@@ -22,9 +22,21 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Failover sentinel sidecar and health monitor for Redis",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       bi.Version,
+		Args:          cobra.NoArgs,
 	}
-	root.SetVersionTemplate(bi.String() + "\n")
+	// --version is a flag of our own rather than cobra's Version field:
+	// printing bi.String() through cobra needs SetVersionTemplate, and
+	// text/template's reflective method calls make the linker keep every
+	// exported method of every type in the binary (go-redis's hundreds of
+	// commands among them), which costs several MiB of RSS per sidecar.
+	showVersion := root.Flags().Bool("version", false, "print the version")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(stdout, bi.String())
+			return err
+		}
+		return cmd.Help()
+	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
