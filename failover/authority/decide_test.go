@@ -201,3 +201,20 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("levels: debug %v info %v level %v", l.IsDebug(), l.IsInfo(), l.GetLevel())
 	}
 }
+
+func TestContactPeriod(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct{ hb, want time.Duration }{
+		{ms(200), ms(66) + 666666}, // down_after 1 s: a third, below the grid's step
+		{ms(300), ms(100)},         // exactly one step
+		{ms(400), ms(100)},         // 133 ms: down to the grid
+		{time.Second, ms(300)},     // default down_after 5 s: 333 ms down to 300
+	} {
+		if got := contactPeriod(tc.hb); got != tc.want {
+			t.Errorf("contactPeriod(%s) = %s, want %s", tc.hb, got, tc.want)
+		}
+		if got := contactPeriod(tc.hb); got > tc.hb/3 {
+			t.Errorf("contactPeriod(%s) = %s, longer than a third of the heartbeat timeout", tc.hb, got)
+		}
+	}
+}
