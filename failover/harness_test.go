@@ -279,12 +279,13 @@ func (g *group) start(n *node) {
 	}
 	var fo *failover.Failover
 	auth, err := authority.New(g.cfg.AuthorityConfig(), logger, reg, authority.Deps{
-		DataDir: n.dir,
-		Self:    authority.Member{Name: n.name, RedisAddr: n.relay.Addr(), Priority: n.priority},
-		Raft:    rl,
-		RPC:     rpcl,
-		Peers:   gossippeers.New(peer),
-		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
+		DataDir:  n.dir,
+		Self:     authority.Member{Name: n.name, RedisAddr: n.relay.Addr(), Priority: n.priority},
+		Raft:     rl,
+		RPC:      rpcl,
+		Peers:    gossippeers.New(peer),
+		CanVote:  func(m authority.Member) bool { return fo.CanVote(m.Name) },
+		Interval: testMonitorConfig().Interval,
 	})
 	if err != nil {
 		t.Fatal(err)

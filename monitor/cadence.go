@@ -12,9 +12,7 @@ import (
 // having their own cut it by as many loops as there are. It returns ctx's
 // error if ctx ends first.
 func NewTicker(ctx context.Context, interval time.Duration) (*time.Ticker, error) {
-	now := time.Now()
-	wait := now.Truncate(interval).Add(interval).Sub(now)
-	t := time.NewTimer(wait)
+	t := time.NewTimer(UntilNext(interval))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -22,4 +20,12 @@ func NewTicker(ctx context.Context, interval time.Duration) (*time.Ticker, error
 	case <-t.C:
 	}
 	return time.NewTicker(interval), nil
+}
+
+// UntilNext is how long until the next multiple of interval on the wall
+// clock: the instant NewTicker's ticks fall on, for a loop that must not
+// block waiting for the first of them.
+func UntilNext(interval time.Duration) time.Duration {
+	now := time.Now()
+	return now.Truncate(interval).Add(interval).Sub(now)
 }

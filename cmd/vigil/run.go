@@ -154,7 +154,8 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		RPC:   rpcLayer,
 		Peers: gossippeers.New(peer),
 		// A joiner votes once its Redis replicates (autopilot's rule).
-		CanVote: func(m authority.Member) bool { return fo.CanVote(m.Name) },
+		CanVote:  func(m authority.Member) bool { return fo.CanVote(m.Name) },
+		Interval: cfg.Monitor.Interval,
 	})
 	if err != nil {
 		return err

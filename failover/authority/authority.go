@@ -50,6 +50,11 @@ type Deps struct {
 	// to voter, checked on the leader with the member's registered record
 	// (e.g. "its Redis is replicating"). It must not block.
 	CanVote func(m Member) bool
+	// Interval is the sidecar's monitor.interval. The housekeeping loop
+	// (bootstrap, registration, readiness, membership) runs at it, at
+	// least every loopInterval, so that a sidecar probing once a second
+	// does not wake ten times a second for housekeeping. 0: loopInterval.
+	Interval time.Duration
 }
 
 // Authority is this sidecar's raft node. Its methods are safe for
@@ -79,7 +84,7 @@ type Authority struct {
 
 // Tick and retry intervals of the background work.
 const (
-	loopInterval    = 100 * time.Millisecond // bootstrap, registration, membership, readiness
+	loopInterval    = 100 * time.Millisecond // bootstrap, registration, membership, readiness: the shortest period
 	retryInterval   = 25 * time.Millisecond  // Apply/Verify retry while there is no leader
 	defaultDeadline = 5 * time.Second        // Apply/Verify without a ctx deadline
 	transportPool   = 3
@@ -89,11 +94,11 @@ const (
 	// the entry before the next one for every follower on each commit
 	// timeout, from bbolt and msgpack otherwise.
 	logCacheSize = 64
-	// bootstrapSettle is how many consecutive ticks the set of alive members
-	// must stay the same before this node bootstraps with it, so that
-	// nodes whose gossip views are still converging do not bootstrap
-	// different server lists.
-	bootstrapSettle = 5
+	// bootstrapSettle is how long the set of alive members must stay the
+	// same (in consecutive housekeeping ticks) before this node
+	// bootstraps with it, so that nodes whose gossip views are still
+	// converging do not bootstrap different server lists.
+	bootstrapSettle = 500 * time.Millisecond
 )
 
 // New validates cfg and deps and builds the authority. It does no I/O and

@@ -218,3 +218,23 @@ func TestContactPeriod(t *testing.T) {
 		}
 	}
 }
+
+func TestHousekeepingPeriod(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		interval, every time.Duration
+		settle          int
+	}{
+		{0, ms(100), 5},               // no interval given: the shortest period
+		{ms(50), ms(100), 5},          // never faster than loopInterval
+		{ms(100), ms(100), 5},         // the default probe interval
+		{ms(300), ms(300), 2},         // 600 ms of stable membership
+		{time.Second, time.Second, 1}, // probing once a second
+		{5 * time.Second, 5 * time.Second, 1},
+	} {
+		every := housekeepingPeriod(tc.interval)
+		if every != tc.every || settleTicks(every) != tc.settle {
+			t.Errorf("interval %s: period %s, settle %d ticks; want %s, %d", tc.interval, every, settleTicks(every), tc.every, tc.settle)
+		}
+	}
+}

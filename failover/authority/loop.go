@@ -20,7 +20,9 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 	// On the wall-clock grid the probes and the failover loop share
 	// (monitor.NewTicker): a separate phase cost an idle sidecar ten more
 	// wake-ups a second.
-	t, err := monitor.NewTicker(ctx, loopInterval)
+	every := housekeepingPeriod(a.deps.Interval)
+	settleTicks := settleTicks(every)
+	t, err := monitor.NewTicker(ctx, every)
 	if err != nil {
 		return
 	}
@@ -55,7 +57,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			} else {
 				lastAlive, stableTicks = names, 0
 			}
-			if servers, ok := bootstrapServers(a.cfg.BootstrapExpect, a.deps.Self.Name, false, alive); ok && stableTicks >= bootstrapSettle {
+			if servers, ok := bootstrapServers(a.cfg.BootstrapExpect, a.deps.Self.Name, false, alive); ok && stableTicks >= settleTicks {
 				err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
 				switch {
 				case err == nil:
@@ -103,6 +105,18 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			healthySince = a.reconcile(ctx, r, st, alive, healthySince)
 		}
 	}
+}
+
+// housekeepingPeriod is the loop's period for a sidecar probing every
+// interval: that interval, but never shorter than loopInterval.
+func housekeepingPeriod(interval time.Duration) time.Duration {
+	return max(interval, loopInterval)
+}
+
+// settleTicks is how many consecutive unchanged ticks of period every
+// make bootstrapSettle, at least one.
+func settleTicks(every time.Duration) int {
+	return max(1, int((bootstrapSettle+every-1)/every))
 }
 
 // needsRegister reports whether self's record in st differs from what

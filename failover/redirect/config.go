@@ -74,8 +74,8 @@ type ProxyConfig struct {
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 
 	// CheckInterval is how often the proxy re-reads the topology besides
-	// reacting to events, so connections to a replaced primary are closed
-	// even if an event was missed. Must be positive. Default 100ms.
+	// waking on every change of it, so connections to a replaced primary
+	// are closed even if a change was missed. Must be positive. Default 1s.
 	CheckInterval time.Duration `koanf:"check_interval"`
 
 	// HandshakeTimeout disconnects a client that sends no byte within
@@ -139,7 +139,7 @@ func DefaultSentinelConfig() SentinelConfig {
 
 // DefaultProxyConfig returns a disabled proxy with LAN timings.
 func DefaultProxyConfig() ProxyConfig {
-	return ProxyConfig{DialTimeout: time.Second, CheckInterval: 100 * time.Millisecond, HandshakeTimeout: 10 * time.Second}
+	return ProxyConfig{DialTimeout: time.Second, CheckInterval: time.Second, HandshakeTimeout: 10 * time.Second}
 }
 
 // DefaultHooksConfig returns no hooks with a 10 s timeout.

@@ -34,13 +34,23 @@ var (
 // testSource stands in for failover's topology only: a snapshot under a
 // mutex and a fan-out of events. Redis itself is always real.
 type testSource struct {
-	mu   sync.Mutex
-	snap failover.Snapshot
-	subs map[chan failover.Event]struct{}
+	mu      sync.Mutex
+	snap    failover.Snapshot
+	changed chan struct{} // closed and replaced by Set
+	subs    map[chan failover.Event]struct{}
 }
 
 func newTestSource(snap failover.Snapshot) *testSource {
-	return &testSource{snap: snap, subs: make(map[chan failover.Event]struct{})}
+	return &testSource{snap: snap, changed: make(chan struct{}), subs: make(map[chan failover.Event]struct{})}
+}
+
+func (s *testSource) Watch() (failover.Snapshot, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.snap
+	c.Replicas = slices.Clone(c.Replicas)
+	c.Sentinels = slices.Clone(c.Sentinels)
+	return c, s.changed
 }
 
 func (s *testSource) Snapshot() failover.Snapshot {
@@ -69,6 +79,8 @@ func (s *testSource) Set(f func(*failover.Snapshot)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(&s.snap)
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Publish delivers ev to every subscriber.

@@ -99,19 +99,20 @@ func (p *Proxy) Run(ctx context.Context) error {
 		})
 	})
 	watchers.Go(func() {
-		// On the wall-clock cadence the sidecar's other loops share
-		// (monitor.NewTicker): one wake-up for all of them.
-		t, err := monitor.NewTicker(watchCtx, p.cfg.CheckInterval)
-		if err != nil {
-			return
-		}
-		defer t.Stop()
+		// A topology change wakes this at once; the check interval is a
+		// safety net only, on the wall-clock cadence the sidecar's other
+		// loops share (monitor.UntilNext): one wake-up for all of them.
+		check := time.NewTimer(monitor.UntilNext(p.cfg.CheckInterval))
+		defer check.Stop()
 		for {
+			snap, changed := p.src.Watch()
+			p.closeOthers(snap.Primary.Addr)
 			select {
 			case <-watchCtx.Done():
 				return
-			case <-t.C:
-				p.closeOthers(p.src.Snapshot().Primary.Addr)
+			case <-changed:
+			case <-check.C:
+				check.Reset(monitor.UntilNext(p.cfg.CheckInterval))
 			}
 		}
 	})

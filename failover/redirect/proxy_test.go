@@ -121,6 +121,36 @@ func TestProxyFollowsPrimary(t *testing.T) {
 	}
 }
 
+// A change of the topology that comes without an event (none was
+// published, or it was missed) closes the connections to the old primary
+// at once, not only at the next check interval.
+func TestProxyWakesOnTopologyChange(t *testing.T) {
+	_, replica, src := group(t)
+	cfg := DefaultProxyConfig()
+	cfg.CheckInterval = time.Hour // only the topology's change can wake it
+	addr, reg := startProxyWith(t, cfg, src)
+	raw := dialRESP(t, addr)
+	if got := raw.do("PING"); got != "PONG" {
+		t.Fatalf("raw PING through proxy: %#v", got)
+	}
+	start := time.Now()
+	src.Set(func(s *failover.Snapshot) {
+		s.Primary, s.Replicas, s.Epoch = node("b", replica.Addr(), monitor.RolePrimary), nil, 4
+	})
+	_ = raw.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := raw.rd.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection to the old primary 5 s after the change: %v, want closed", err)
+	}
+	t.Logf("closed %s after the change", time.Since(start).Round(time.Millisecond))
+	// Counted just after the close the client saw.
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if got := metricValue(t, reg, "vigil_proxy_switch_closed_total"); got < 1 {
+			return fmt.Errorf("vigil_proxy_switch_closed_total = %v, want >= 1", got)
+		}
+		return nil
+	})
+}
+
 // refusedWithin dials addr and reports how long until the proxy closed
 // the connection, failing the test if it stays open for a second.
 func refusedWithin(t *testing.T, addr string) time.Duration {

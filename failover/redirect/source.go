@@ -25,6 +25,9 @@ type Source interface {
 	// Subscribe returns a channel of topology events and a function that
 	// ends the subscription.
 	Subscribe() (<-chan failover.Event, func())
+	// Watch returns the current topology and a channel closed when it
+	// next changes.
+	Watch() (failover.Snapshot, <-chan struct{})
 }
 
 // checkDeps joins a constructor's configuration error with the

@@ -10,7 +10,8 @@ import (
 // the same run: three of each watch one healthy group (primary + two
 // replicas) with monitor.interval 100ms, and the benchmark reports the mean
 // CPU share of one core and the mean RSS per process over the window
-// (VIGIL_BENCH_IDLE, default 60s).
+// (VIGIL_BENCH_IDLE, default 60s). VIGIL_BENCH_INTERVAL sets another
+// monitor.interval (the second figure is at 1s).
 func BenchmarkIdle(b *testing.B) {
 	window := 60 * time.Second
 	if v := os.Getenv("VIGIL_BENCH_IDLE"); v != "" {
@@ -20,9 +21,16 @@ func BenchmarkIdle(b *testing.B) {
 		}
 		window = d
 	}
+	interval := "100ms"
+	if v := os.Getenv("VIGIL_BENCH_INTERVAL"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			b.Fatalf("VIGIL_BENCH_INTERVAL: %v", err)
+		}
+		interval = v
+	}
 	for range b.N {
 		g := startGroup(b)
-		vigils := startVigils(b, g, 5*time.Second, "--monitor.interval", "100ms")
+		vigils := startVigils(b, g, 5*time.Second, "--monitor.interval", interval)
 		sentinels := startSentinels(b, g, 5*time.Second)
 		// Let start-up work (joining, first syncs, Go's first GCs) pass.
 		time.Sleep(5 * time.Second)
