@@ -55,11 +55,13 @@ type core struct {
 	// sidecar does not vouch for it to be able to continue the local stream.
 	partialWait bool
 	retryAt     time.Time
-	leaderBusy  bool
-	leaderAt    time.Time
-	gateBusy    bool
-	verdict     *verdict        // this sidecar's gate's last verdict
-	foreign     map[string]bool // members whose Redis a foreign check runs on
+	// retryPromote: the back-off until retryAt follows a failed promotion.
+	retryPromote bool
+	leaderBusy   bool
+	leaderAt     time.Time
+	gateBusy     bool
+	verdict      *verdict        // this sidecar's gate's last verdict
+	foreign      map[string]bool // members whose Redis a foreign check runs on
 	// ownReplica: members whose Redis a check for a replica of the local
 	// Redis runs on (ownReplicaTargets).
 	ownReplica map[string]bool
