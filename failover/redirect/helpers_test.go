@@ -47,15 +47,17 @@ func newTestSource(snap failover.Snapshot) *testSource {
 func (s *testSource) Watch() (failover.Snapshot, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.snap
-	c.Replicas = slices.Clone(c.Replicas)
-	c.Sentinels = slices.Clone(c.Sentinels)
-	return c, s.changed
+	return s.cloneLocked(), s.changed
 }
 
 func (s *testSource) Snapshot() failover.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.cloneLocked()
+}
+
+// cloneLocked copies the snapshot; s.mu is held.
+func (s *testSource) cloneLocked() failover.Snapshot {
 	c := s.snap
 	c.Replicas = slices.Clone(c.Replicas)
 	c.Sentinels = slices.Clone(c.Sentinels)
