@@ -1056,6 +1056,39 @@ func TestAuthorityLostExcusesOutage(t *testing.T) {
 	}
 }
 
+// TestAuthorityLostExcusesQueuedItems: once every sidecar lost its Raft
+// state, the new group waits for an operator and no primary drains the
+// retry queues; items they still hold are not lost (chaos seed 11101, N=3).
+func TestAuthorityLostExcusesQueuedItems(t *testing.T) {
+	wipe := func(id int, node string, from, to int) FaultRecord {
+		return FaultRecord{ID: id, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{node}, SidecarWiped: true,
+			Desc: "kill-sidecar " + node + " wipe", Start: ms(from), End: ms(to)}
+	}
+	for _, tc := range []struct {
+		name      string
+		cFrom     int
+		undrained int
+		judged    bool
+	}{
+		{"authority lost, the item still queued", 12500, 1, false},
+		{"authority lost, nothing queued: the item was dropped", 12500, 0, true},
+		{"authority kept (c wiped long before), the item still queued", 1000, 1, true},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, wipe(2, "c", tc.cFrom, tc.cFrom+500), wipe(3, "a", 13500, 14000), wipe(4, "b", 15000, 15500))
+		// Enqueued on b after its sidecar came back, never applied.
+		h.Ops = append(h.Ops, Op{Kind: OpEnqueue, Node: "b", Key: "q9", Invoke: ms(16000), Complete: ms(16010), OK: true})
+		h.Undrained = tc.undrained
+		v, s := CheckRetryQueue(h, testParams)
+		if got := len(v) > 0; got != tc.judged {
+			t.Errorf("%s: violations %+v, want a retry-queue violation: %t", tc.name, v, tc.judged)
+		}
+		if s.RQNever != 1 {
+			t.Errorf("%s: %d never applied counted, want 1", tc.name, s.RQNever)
+		}
+	}
+}
+
 // TestAuthorityLostWhenANewGroupFormed: wipes far apart lose the log too
 // when the one member left with it could not be elected in between; the
 // new group the sidecars then bootstrapped shows it (chaos seed 5915, N=3).
