@@ -1028,11 +1028,14 @@ func TestLostWriteAfterPrimaryAOFRestart(t *testing.T) {
 // (failover.initial_primary). Writes and the final read are not judged
 // from then on; with a wipe long before the others, a member kept the log
 // and both are (chaos seed 5718, N=3).
+// killWiped is a kill-sidecar fault of node from..to ms that wipes its
+// data dir.
+func killWiped(id int, node string, from, to int) FaultRecord {
+	return FaultRecord{ID: id, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{node}, SidecarWiped: true,
+		Desc: "kill-sidecar " + node + " wipe", Start: ms(from), End: ms(to)}
+}
+
 func TestAuthorityLostExcusesOutage(t *testing.T) {
-	wipe := func(id int, node string, from, to int) FaultRecord {
-		return FaultRecord{ID: id, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{node}, SidecarWiped: true,
-			Desc: "kill-sidecar " + node + " wipe", Start: ms(from), End: ms(to)}
-	}
 	for _, tc := range []struct {
 		name  string
 		cFrom int
@@ -1042,7 +1045,7 @@ func TestAuthorityLostExcusesOutage(t *testing.T) {
 		{"c wiped long before", 1000, false},
 	} {
 		h := clean()
-		h.Faults = append(h.Faults, wipe(2, "c", tc.cFrom, tc.cFrom+500), wipe(3, "a", 13500, 14000), wipe(4, "b", 15000, 15500))
+		h.Faults = append(h.Faults, killWiped(2, "c", tc.cFrom, tc.cFrom+500), killWiped(3, "a", 13500, 14000), killWiped(4, "b", 15000, 15500))
 		outage(h, ms(13000), ms(20000))
 		h.FinalErr = "no primary to read from"
 		r := Check(h, testParams)
@@ -1060,10 +1063,6 @@ func TestAuthorityLostExcusesOutage(t *testing.T) {
 // state, the new group waits for an operator and no primary drains the
 // retry queues; items they still hold are not lost (chaos seed 11101, N=3).
 func TestAuthorityLostExcusesQueuedItems(t *testing.T) {
-	wipe := func(id int, node string, from, to int) FaultRecord {
-		return FaultRecord{ID: id, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{node}, SidecarWiped: true,
-			Desc: "kill-sidecar " + node + " wipe", Start: ms(from), End: ms(to)}
-	}
 	for _, tc := range []struct {
 		name      string
 		cFrom     int
@@ -1075,7 +1074,7 @@ func TestAuthorityLostExcusesQueuedItems(t *testing.T) {
 		{"authority kept (c wiped long before), the item still queued", 1000, 1, true},
 	} {
 		h := clean()
-		h.Faults = append(h.Faults, wipe(2, "c", tc.cFrom, tc.cFrom+500), wipe(3, "a", 13500, 14000), wipe(4, "b", 15000, 15500))
+		h.Faults = append(h.Faults, killWiped(2, "c", tc.cFrom, tc.cFrom+500), killWiped(3, "a", 13500, 14000), killWiped(4, "b", 15000, 15500))
 		// Enqueued on b after its sidecar came back, never applied.
 		h.Ops = append(h.Ops, Op{Kind: OpEnqueue, Node: "b", Key: "q9", Invoke: ms(16000), Complete: ms(16010), OK: true})
 		h.Undrained = tc.undrained
