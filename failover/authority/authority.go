@@ -445,8 +445,8 @@ func (a *Authority) term() uint64 {
 
 // contactLoop keeps LastContact current on the leader: raft only tracks
 // contact per follower, so the leader checks its leadership (a round of
-// heartbeats a majority must acknowledge) every third of a heartbeat
-// timeout. On a follower it samples raft's contact as often, so a heartbeat
+// heartbeats a majority must acknowledge) at least every third of a
+// heartbeat timeout (contactPeriod). On a follower it samples raft's contact as often, so a heartbeat
 // timeout (which makes it a candidate) never passes unrecorded.
 func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
 	t, err := monitor.NewTicker(ctx, contactPeriod(a.cfg.RaftHeartbeatTimeout))
