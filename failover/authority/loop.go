@@ -21,7 +21,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 	// (monitor.NewTicker): a separate phase cost an idle sidecar ten more
 	// wake-ups a second.
 	every := housekeepingPeriod(a.deps.Interval)
-	settleTicks := settleTicks(every)
+	settle := settleTicks(every)
 	t, err := monitor.NewTicker(ctx, every)
 	if err != nil {
 		return
@@ -57,7 +57,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 			} else {
 				lastAlive, stableTicks = names, 0
 			}
-			if servers, ok := bootstrapServers(a.cfg.BootstrapExpect, a.deps.Self.Name, false, alive); ok && stableTicks >= settleTicks {
+			if servers, ok := bootstrapServers(a.cfg.BootstrapExpect, a.deps.Self.Name, false, alive); ok && stableTicks >= settle {
 				err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
 				switch {
 				case err == nil:

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/monitor"
 	"github.com/vigil-redis/vigil/tlsconfig"
 )
@@ -91,16 +90,8 @@ func (p *Proxy) Run(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watchers sync.WaitGroup
 	watchers.Go(func() {
-		follow(watchCtx, p.src, func(ev failover.Event) {
-			if ev.Kind == failover.EventSwitchPrimary && ev.NewPrimary.Addr != "" {
-				p.closeOthers(ev.NewPrimary.Addr)
-			}
-			p.closeOthers(p.src.Snapshot().Primary.Addr)
-		})
-	})
-	watchers.Go(func() {
-		// A topology change wakes this at once; the check interval is a
-		// safety net only, on the wall-clock cadence the sidecar's other
+		// A topology change (a switch of primary among them) wakes this at
+		// once; the check interval is a safety net only, on the wall-clock cadence the sidecar's other
 		// loops share (monitor.UntilNext): one wake-up for all of them.
 		check := time.NewTimer(monitor.UntilNext(p.cfg.CheckInterval))
 		defer check.Stop()

@@ -54,7 +54,6 @@ func startProxyWith(t *testing.T, cfg ProxyConfig, src *testSource) (string, *pr
 			t.Errorf("proxy did not stop within 10s")
 		}
 	})
-	src.waitSubscribers(t, 1)
 	return p.Addr().String(), reg
 }
 
