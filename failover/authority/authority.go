@@ -28,8 +28,6 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
-
-	"github.com/vigil-redis/vigil/monitor"
 )
 
 // Deps are the authority's collaborators.
@@ -76,10 +74,10 @@ type Authority struct {
 	// wrapLogs, when set (tests only), wraps the log store raft writes to.
 	wrapLogs func(raft.LogStore) raft.LogStore
 
-	mu              sync.Mutex
-	self            Member    // the addresses this member announces
-	leaderContact   time.Time // start of the last leadership check a majority acknowledged
-	followerContact time.Time // raft's last contact while following another leader
+	contacts *contacts // majority contact, read off raft's heartbeats
+
+	mu   sync.Mutex
+	self Member // the addresses this member announces
 }
 
 // Tick and retry intervals of the background work.
@@ -134,6 +132,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 		fsm:    newFSM(),
 		self:   deps.Self,
 		addrs:  &addressProvider{peers: deps.Peers},
+
+		contacts: newContacts(raft.ServerID(deps.Self.Name)),
 	}
 	a.self.Voter, a.self.Since = false, time.Time{}
 	m, err := newMetrics(reg, a)
@@ -196,7 +196,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		MaxPool:               transportPool,
 		Timeout:               transportIOWait,
 		Logger:                a.hclog.Named("transport"),
-	}), done: make(chan struct{})}
+	}), done: make(chan struct{}), contacts: a.contacts}
 	// A node that starts without raft state grants no vote to a group
 	// that ran, while another member holds state that the candidate may
 	// lack, until a leader gave it the log (amnesiacVoteRefusal).
@@ -392,41 +392,24 @@ func (a *Authority) Leader() (name string, isSelf bool) {
 }
 
 // LastContact is the last time this node knows a majority was with it:
-// on the leader, when its last leadership check (sent to every follower)
-// started that a majority acknowledged; on a follower, when it last heard
-// from the leader. Zero before any contact. The time carries Go's
-// monotonic reading: compare it with time.Since.
+// on the leader, the time a majority of voters had acknowledged its
+// heartbeats since (each heartbeat counted from when it was sent); on a
+// follower, when it last accepted a heartbeat from a leader. Zero before
+// any contact. The time carries Go's monotonic reading: compare it with
+// time.Since.
 //
 // raft's own LastContact also moves when this node steps down as leader
 // and when it grants a vote, neither of which is contact with a majority:
 // a primary's sidecar that led the group fenced 150 ms late after a
 // partition (the lease it waited out before stepping down), and in a
 // minority of two a candidate's vote requests would keep the primary
-// unfenced. It counts here only on a follower that knows another leader:
-// raft forgets the leader when it steps down, and grants votes only
-// while it knows none.
+// unfenced. Heartbeats are neither.
 func (a *Authority) LastContact() time.Time {
 	r := a.raft.Load()
 	if r == nil {
 		return time.Time{}
 	}
-	a.noteFollowerContact(r)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return later(a.leaderContact, a.followerContact)
-}
-
-// noteFollowerContact records raft's last contact while this node follows
-// another leader. Kept, so that it still counts while this node is a
-// candidate right after its leader went away.
-func (a *Authority) noteFollowerContact(r *raft.Raft) {
-	if _, id := r.LeaderWithID(); r.State() != raft.Follower || id == "" || string(id) == a.deps.Self.Name {
-		return
-	}
-	f := r.LastContact()
-	a.mu.Lock()
-	a.followerContact = later(a.followerContact, f)
-	a.mu.Unlock()
+	return a.contacts.last(r.State() == raft.Leader, r.CurrentTerm(), time.Now())
 }
 
 func later(a, b time.Time) time.Time {
@@ -443,49 +426,34 @@ func (a *Authority) term() uint64 {
 	return 0
 }
 
-// contactLoop keeps LastContact current on the leader: raft only tracks
-// contact per follower, so the leader checks its leadership (a round of
-// heartbeats a majority must acknowledge) at least every third of a
-// heartbeat timeout (contactPeriod). On a follower it samples raft's contact as often, so a heartbeat
-// timeout (which makes it a candidate) never passes unrecorded.
+// contactLoop reads the configuration this node leads with whenever it
+// becomes leader, for LastContact to count a majority of its voters.
+// reconcile and forget read it again after each change they make, the
+// only changes to a leader's configuration. It wakes on nothing else.
 func (a *Authority) contactLoop(ctx context.Context, r *raft.Raft) {
-	t, err := monitor.NewTicker(ctx, contactPeriod(a.cfg.RaftHeartbeatTimeout))
-	if err != nil {
-		return
-	}
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-r.LeaderCh():
 		}
-		if r.State() != raft.Leader {
-			a.noteFollowerContact(r)
-			continue
-		}
-		start := time.Now()
-		if verifyLeadership(ctx, r) == nil {
-			a.mu.Lock()
-			if start.After(a.leaderContact) {
-				a.leaderContact = start
-			}
-			a.mu.Unlock()
-		}
+		a.readVoters(r)
 	}
 }
 
-// contactPeriod is how often contactLoop runs: at most a third of the
-// heartbeat timeout and, when that is longer than loopInterval, a multiple
-// of it, so the leadership checks land on the wall-clock grid the other
-// loops wake on and the followers answer them in wake-ups they have
-// anyway (about a third fewer context switches on an idle sidecar).
-func contactPeriod(heartbeatTimeout time.Duration) time.Duration {
-	p := heartbeatTimeout / 3
-	if p > loopInterval {
-		p = p.Truncate(loopInterval)
+// readVoters records the configuration this node leads with, if it leads.
+// A read that straddles a change of term is dropped: the leadership it
+// belonged to is over, and LeaderCh signals the next.
+func (a *Authority) readVoters(r *raft.Raft) {
+	if r.State() != raft.Leader {
+		return
 	}
-	return p
+	term := r.CurrentTerm()
+	f := r.GetConfiguration()
+	if f.Error() != nil || r.CurrentTerm() != term {
+		return
+	}
+	a.contacts.setVoters(term, f.Index(), f.Configuration())
 }
 
 // deadline returns the time left before ctx's deadline, or the default.
@@ -613,7 +581,9 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 	if err != nil {
 		return st, err
 	}
-	if err := r.RemoveServer(raft.ServerID(cmd.Node), 0, deadline(ctx)).Error(); err != nil {
+	err = r.RemoveServer(raft.ServerID(cmd.Node), 0, deadline(ctx)).Error()
+	a.readVoters(r) // also after an error: the change may be in the log
+	if err != nil {
 		return st, fmt.Errorf("authority: remove %s from raft: %w", cmd.Node, err)
 	}
 	a.logger.Info("member forgotten", "peer", cmd.Node)
@@ -677,6 +647,8 @@ type guardedTransport struct {
 	refuse   func(candidate string, at logPosition) bool
 	header   raft.RPCHeader
 	onRefuse func(candidate string, lastIndex uint64)
+
+	contacts *contacts // told of every heartbeat acknowledged or accepted
 
 	consumeOnce sync.Once
 	consumer    chan raft.RPC
@@ -848,7 +820,9 @@ func (g *guardedTransport) SetHeartbeatHandler(fn func(raft.RPC)) {
 	g.NetworkTransport.SetHeartbeatHandler(g.guard(fn))
 }
 
-// guard is fn run only while the heartbeats are not stopped.
+// guard is fn run only while the heartbeats are not stopped. It records
+// each heartbeat fn accepts as contact: fn, raft's heartbeat handler,
+// answers before it returns, or not at all when raft is shutting down.
 func (g *guardedTransport) guard(fn func(raft.RPC)) func(raft.RPC) {
 	return func(rpc raft.RPC) {
 		g.mu.RLock()
@@ -857,8 +831,33 @@ func (g *guardedTransport) guard(fn func(raft.RPC)) func(raft.RPC) {
 			rpc.Respond(nil, errStopped)
 			return
 		}
-		fn(rpc)
+		answer := make(chan raft.RPCResponse, 1)
+		inner := rpc
+		inner.RespChan = answer
+		fn(inner)
+		select {
+		case resp := <-answer:
+			if ae, ok := resp.Response.(*raft.AppendEntriesResponse); ok && resp.Error == nil && ae.Success {
+				g.contacts.heard(time.Now())
+			}
+			rpc.Respond(resp.Response, resp.Error)
+		default:
+		}
 	}
+}
+
+// AppendEntries records each append (heartbeats among them) a follower
+// accepted in the term it was sent in as contact from when it was sent,
+// as raft's own leadership check counts it.
+func (g *guardedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	sent := time.Now()
+	if err := g.NetworkTransport.AppendEntries(id, target, args, resp); err != nil {
+		return err
+	}
+	if resp.Success && resp.Term == args.Term {
+		g.contacts.acked(id, args.Term, sent)
+	}
+	return nil
 }
 
 // stopHeartbeats waits for the heartbeats in progress and refuses the

@@ -202,20 +202,90 @@ func TestHCLogAdapter(t *testing.T) {
 	}
 }
 
-func TestContactPeriod(t *testing.T) {
-	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	for _, tc := range []struct{ hb, want time.Duration }{
-		{ms(200), ms(66) + 666666}, // down_after 1 s: a third, below the grid's step
-		{ms(300), ms(100)},         // exactly one step
-		{ms(400), ms(100)},         // 133 ms: down to the grid
-		{time.Second, ms(300)},     // default down_after 5 s: 333 ms down to 300
+func TestQuorumContact(t *testing.T) {
+	now := time.Now()
+	ago := func(ms int) time.Time { return now.Add(-time.Duration(ms) * time.Millisecond) }
+	three := []raft.ServerID{"a", "b", "c"}
+	five := []raft.ServerID{"a", "b", "c", "d", "e"}
+	for _, tc := range []struct {
+		name   string
+		voters []raft.ServerID
+		acks   map[raft.ServerID]ack
+		want   time.Time
+		ok     bool
+	}{
+		{"alone: self is the majority", []raft.ServerID{"a"}, nil, now, true},
+		{"no follower acknowledged", three, nil, time.Time{}, false},
+		{"one of two followers is enough of three", three,
+			map[raft.ServerID]ack{"b": {7, ago(300)}}, ago(300), true},
+		{"the later of two", three,
+			map[raft.ServerID]ack{"b": {7, ago(300)}, "c": {7, ago(100)}}, ago(100), true},
+		{"an older term does not count", three,
+			map[raft.ServerID]ack{"b": {6, ago(10)}, "c": {7, ago(400)}}, ago(400), true},
+		{"only older terms", three,
+			map[raft.ServerID]ack{"b": {6, ago(10)}, "c": {6, ago(10)}}, time.Time{}, false},
+		{"a non-voter does not count", three,
+			map[raft.ServerID]ack{"x": {7, ago(10)}}, time.Time{}, false},
+		{"five: the second latest of four", five,
+			map[raft.ServerID]ack{"b": {7, ago(500)}, "c": {7, ago(100)}, "d": {7, ago(300)}, "e": {7, ago(900)}}, ago(300), true},
+		{"five: one follower is not a majority", five,
+			map[raft.ServerID]ack{"b": {7, ago(10)}}, time.Time{}, false},
+		{"self no voter (being removed)", []raft.ServerID{"b", "c"},
+			map[raft.ServerID]ack{"b": {7, ago(10)}, "c": {7, ago(10)}}, time.Time{}, false},
+		{"an acknowledgement stamped after now counts as now", three,
+			map[raft.ServerID]ack{"b": {7, now.Add(time.Second)}}, now, true},
 	} {
-		if got := contactPeriod(tc.hb); got != tc.want {
-			t.Errorf("contactPeriod(%s) = %s, want %s", tc.hb, got, tc.want)
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := quorumContact("a", tc.voters, 7, tc.acks, now)
+			if ok != tc.ok || !got.Equal(tc.want) {
+				t.Errorf("quorumContact = %v, %v; want %v, %v", got.Sub(now), ok, tc.want.Sub(now), tc.ok)
+			}
+		})
+	}
+}
+
+func TestContactsKeepTheNewestConfiguration(t *testing.T) {
+	c := newContacts("a")
+	cfg := func(ids ...raft.ServerID) raft.Configuration {
+		var s []raft.Server
+		for _, id := range ids {
+			s = append(s, raft.Server{ID: id, Suffrage: raft.Voter})
 		}
-		if got := contactPeriod(tc.hb); got > tc.hb/3 {
-			t.Errorf("contactPeriod(%s) = %s, longer than a third of the heartbeat timeout", tc.hb, got)
-		}
+		return raft.Configuration{Servers: s}
+	}
+	now := time.Now()
+	c.acked("b", 3, now.Add(-time.Second))
+	if got := c.last(true, 3, now); !got.IsZero() {
+		t.Fatalf("contact %v before any configuration was read", got)
+	}
+	c.setVoters(3, 10, cfg("a", "b", "c"))
+	if got := c.last(true, 3, now); !got.Equal(now.Add(-time.Second)) {
+		t.Fatalf("contact %v, want b's acknowledgement", got)
+	}
+	// Two more voters: b alone is no longer a majority, and a read of the
+	// older configuration that lands late does not undo that.
+	c.setVoters(3, 12, cfg("a", "b", "c", "d", "e"))
+	c.setVoters(3, 10, cfg("a", "b", "c"))
+	c.acked("b", 3, now)
+	if got := c.last(true, 3, now); !got.Equal(now.Add(-time.Second)) {
+		t.Fatalf("contact %v moved on one acknowledgement of five voters", got)
+	}
+	// Not leading, or leading in a term whose configuration was not read:
+	// the acknowledgements do not count.
+	c.acked("c", 3, now)
+	if got := c.last(false, 3, now); !got.Equal(now.Add(-time.Second)) {
+		t.Fatalf("contact %v counted while not leading", got)
+	}
+	if got := c.last(true, 4, now); !got.Equal(now.Add(-time.Second)) {
+		t.Fatalf("contact %v counted in a term whose configuration was not read", got)
+	}
+	if got := c.last(true, 3, now); !got.Equal(now) {
+		t.Fatalf("contact %v, want now: b and c acknowledged", got)
+	}
+	// A follower's accepted heartbeat counts whatever the state.
+	c.heard(now.Add(time.Second))
+	if got := c.last(false, 5, now); !got.Equal(now.Add(time.Second)) {
+		t.Fatalf("contact %v, want the heartbeat heard", got)
 	}
 }
 

@@ -128,6 +128,18 @@ func testGroup(t *testing.T, size int) {
 			t.Errorf("%s: voters %v, leader's %v", name, got, want)
 		}
 	}
+	// Every member's contact with a majority keeps moving: the leader's
+	// from its followers' heartbeat acknowledgements, a follower's from
+	// the heartbeats it accepts.
+	for name, n := range c.nodes {
+		before := n.auth.LastContact()
+		eventually(t, waitFor, func() error {
+			if lc := n.auth.LastContact(); !lc.After(before) || time.Since(lc) > time.Second {
+				return fmt.Errorf("%s: last contact %s ago, not after %s ago", name, time.Since(lc), time.Since(before))
+			}
+			return nil
+		})
+	}
 	lintMetrics(t, c)
 }
 

@@ -185,6 +185,7 @@ func (a *Authority) reconcile(ctx context.Context, r *raft.Raft, st State, alive
 		case removeNonvoter:
 			err = r.RemoveServer(id, 0, time.Second).Error()
 		}
+		a.readVoters(r) // also after an error: the change may be in the log
 		if err != nil {
 			a.logger.Warn("membership change failed", "change", c.kind.String(), "peer", c.id, "err", err)
 			continue
