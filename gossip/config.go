@@ -93,25 +93,20 @@ type Config struct {
 	SettleTimeout time.Duration `koanf:"settle_timeout"`
 }
 
-// DefaultConfig returns memberlist's LAN timings but for the gossip
-// interval: a dead peer is noticed in a few seconds.
+// DefaultConfig returns memberlist's LAN timings: a dead peer is noticed in
+// a few seconds.
 //
 // Failure detection for failover does not rest on memberlist's probes:
 // sidecars judge the primary by probing Redis and hear each other through
 // direct reports every monitor.interval. So memberlist keeps its own LAN
 // timings, which cost an idle sidecar a third of the packets that faster
-// probing would. The gossip interval is memberlist's WAN one, 500 ms: its
-// ticker wakes the process even when there is nothing to gossip, as there
-// is not in a steady group, and at the LAN's 200 ms it made about a tenth
-// of an idle sidecar's context switches (measured side by side at
-// monitor.interval 1 s). Membership changes spread a few hundred
-// milliseconds later; nothing in a failover waits for them.
+// probing would.
 func DefaultConfig() Config {
 	return Config{
 		BindAddr:         "0.0.0.0:7946",
 		ProbeInterval:    time.Second,
 		ProbeTimeout:     500 * time.Millisecond,
-		GossipInterval:   500 * time.Millisecond,
+		GossipInterval:   200 * time.Millisecond,
 		PushPullInterval: 10 * time.Second,
 		TCPTimeout:       2 * time.Second,
 		RejoinInterval:   2 * time.Second,
