@@ -1353,8 +1353,13 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 				if demoted {
 					f.m.foreignDemotions.Inc()
 					// As the Sentinel that reconfigures an old master
-					// announces it: the member's own sidecar, cut from its
-					// Redis or down, announces nothing.
+					// announces it (-role-change, then +convert-to-slave):
+					// the member's own sidecar, cut from its Redis or
+					// down, announces nothing, and one that watches it may
+					// not have seen it as a master before this demotion
+					// (an old primary's Redis that restarts is demoted
+					// within a probe interval).
+					f.emit(Event{Kind: EventRoleMismatch, Epoch: epoch, Node: Node{Name: name, Addr: addr, Role: monitor.RolePrimary}})
 					f.emit(Event{Kind: EventConvertToReplica, Epoch: epoch, Node: Node{Name: name, Addr: addr},
 						OldPrimary: Node{Name: name, Addr: addr}, NewPrimary: Node{Name: primary, Addr: paddr}})
 				}

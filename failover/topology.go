@@ -91,7 +91,9 @@ const (
 	EventReplicaReconfDone   EventKind = "+slave-reconf-done"
 	// EventRoleMismatch ("-role-change", Sentinel's name) is this
 	// sidecar's own Redis reporting a role that contradicts the
-	// configuration: a new role, or a restart as the wrong role.
+	// configuration (a new role, or a restart as the wrong role), or
+	// another member's Redis that this sidecar found acting as a primary
+	// and demoted (before its +convert-to-slave).
 	EventRoleMismatch EventKind = "-role-change"
 )
 
