@@ -163,7 +163,16 @@ func waitKey(t *testing.T, n *secNode, key, value string) {
 func linkUp(t *testing.T, n, primary *secNode) {
 	t.Helper()
 	redistest.Eventually(t, 30*time.Second, func() error {
-		m := n.redis.Info(t, "replication")
+		// Not redis.Info, which fails the test on an error: a promotion
+		// or demotion kills the normal clients, this one among them
+		// (INFO: EOF).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		txt, err := n.redis.Client().Info(ctx, "replication").Result()
+		if err != nil {
+			return fmt.Errorf("INFO replication on %s: %w", n.name, err)
+		}
+		m := redistest.ParseInfo(txt)
 		want := primary.redis.Addr()
 		if got := net.JoinHostPort(m["master_host"], m["master_port"]); got != want || m["master_link_status"] != "up" {
 			return fmt.Errorf("%s replicates from %s (link %s), want %s up", n.name, got, m["master_link_status"], want)
