@@ -596,7 +596,7 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 // step-down answers it, a shutdown does not), and the future has no
 // shutdown channel: Error() then waits for ever, and a sidecar's
 // authority never stopped (TestRollingRestart, "sidecar did not stop",
-// its contact loop in Error()). The waiting goroutine ends with the
+// its then contact loop in Error()). The waiting goroutine ends with the
 // answer; only such a lost one leaves it behind, as the process stops.
 func verifyLeadership(ctx context.Context, r *raft.Raft) error {
 	f := r.VerifyLeader()
