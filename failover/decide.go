@@ -770,6 +770,37 @@ func forkFloor(st groupState, peers map[string]peerView, now time.Time, p params
 	return st.Fork
 }
 
+// belowForkFloor reports whether candidate c cannot show that it holds
+// what the primary held at its promotion, floor bytes into forkReplID, the
+// history that promotion left (forkFloor): it stands on that history below
+// the floor, or on a third history, neither that one nor the primary's
+// current one (history). Offsets of unrelated histories do not compare
+// (historyHeld), so a third history's offset proves nothing however high:
+// a Redis restarted from its AOF begins its offsets again at 0. A candidate
+// on the primary's current history followed the primary and is exempt;
+// without the left history's id (forkReplID "") or the candidate's, only
+// the offsets are compared, as before the id was recorded.
+//
+// Chaos seed 11208 (N=5, commit timeout 1 s): epoch 3's a, its Redis
+// back from its AOF on a new history (7a952d0a, from 0), took writes and
+// retry-queue INCRs that c's Redis, full-synced from it, acknowledged;
+// epoch 4 promoted c at 9146 on 7a952d0a, and a Redis-only partition cut
+// c's Redis from every other. Epoch 5 promoted b, parked at 74902 on
+// 4dfbc142 (epoch 2's history, which a's and c's Redis had left), over the
+// floor 9146 by number alone: the group forked. Epoch 5's writes and the
+// 7 INCRs drained into b were lost when epoch 8 promoted a, back from its
+// AOF with epoch 3's data, and d's Redis, holding epoch 5's, full-synced
+// from it; promoting d instead would have lost epoch 3's.
+func belowForkFloor(c candidate, floor int64, forkReplID, history string) bool {
+	switch {
+	case history != "" && c.ReplID == history:
+		return false
+	case forkReplID != "" && c.ReplID != "" && c.ReplID != forkReplID:
+		return true
+	}
+	return c.Offset < floor
+}
+
 // behindFork reports, with min_replicas, that candidates still on the
 // history the primary's promotion left, below its fork, are not promoted
 // even when the primary itself is gone or empty (forkFloor then waits for
@@ -1597,7 +1628,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	}
 	if floor := forkFloor(st, peers, now, p); floor > 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
-			if c.Offset < floor && (history == "" || c.ReplID != history) {
+			if belowForkFloor(c, floor, st.ForkReplID, history) {
 				excluded[c.Name] = whyBeforeFork
 				d.WaitFor = st.Primary
 				return true

@@ -2115,6 +2115,88 @@ func TestForkFloor(t *testing.T) {
 	}
 }
 
+func TestBelowForkFloor(t *testing.T) {
+	const floor = 9146
+	for _, tt := range []struct {
+		name               string
+		replID             string
+		offset             int64
+		forkReplID, histID string
+		want               bool
+	}{
+		{"on the left history below the fork", "fork", 9000, "fork", "new", true},
+		{"on the left history at the fork", "fork", floor, "fork", "new", false},
+		{"on the left history past the fork", "fork", 9500, "fork", "new", false},
+		{"on the primary's history below the fork", "new", 200, "fork", "new", false},
+		{"on a third history, higher by number (seed 11208)", "older", 74902, "fork", "new", true},
+		{"on a third history, primary's history unknown", "older", 74902, "fork", "", true},
+		{"left history not recorded: offsets only", "older", 74902, "", "new", false},
+		{"left history not recorded, below", "older", 9000, "", "new", true},
+		{"candidate's history unknown: offsets only", "", 74902, "fork", "new", false},
+	} {
+		c := candidate{Name: "b", ReplID: tt.replID, Offset: tt.offset}
+		if got := belowForkFloor(c, floor, tt.forkReplID, tt.histID); got != tt.want {
+			t.Errorf("%s: belowForkFloor = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Chaos seed 11208 (N=5, commit timeout 1 s), the leader c's view at
+// 13.414 s after 22:44:00 (epoch 5's failover): c, epoch 4's primary,
+// promoted at 9146 on 7a952d0a (the history a's Redis began when it came
+// back from its AOF at epoch 3), leads f19f0a79 with every write and
+// retry-queue INCR of epoch 3, its Redis cut from every other by a
+// Redis-only partition but answering its own sidecar. b's, d's and e's
+// Redis stand at 74902 on 4dfbc142, epoch 2's history, which a's and c's
+// Redis had left: higher than the floor by number, but on a third
+// history. a's node is down. They wait for c; a candidate on c's history,
+// or on 7a952d0a past the fork, does not.
+func TestForkFloorThirdHistorySeed11208(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 5*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 13.414) * float64(time.Second))) }
+	st := groupState{Epoch: 4, Primary: "c", Previous: "a", Promoted: true, Started: at(11.403),
+		Members: members("a", "b", "c", "d", "e"), Fork: 9146, ForkReplID: "7a952d0a",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "c", ReplID: "454051f3", Offset: 61424, Start: at(-15.5), NewReplID: "4dfbc142"},
+			{Epoch: 3, New: "a", ReplID: "114e470a", Start: at(-6.5), NewReplID: "139c80be"},
+		}}
+	mk := func(replID string, offset int64) map[string]peerView {
+		c := down(rep("c", 9300), "c", 4) // its own sidecar reaches it
+		c.Rep.Epoch, c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 4, monitor.RolePrimary, "", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.ReplID2, c.Rep.Obs.Keys = "f19f0a79", "7a952d0a", 1110
+		c.UpAt, c.AsPrimary = t0, primaryMark{Epoch: 4, ReplID: "f19f0a79"}
+		peers := map[string]peerView{"c": c}
+		for _, n := range []string{"b", "d", "e"} {
+			v := down(rep(n, offset), "c", 4) // re-pointed to c, link never up
+			v.Rep.Epoch, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp = 4, "c:6379", false
+			v.Rep.Obs.ReplID, v.Rep.Obs.Keys = replID, 1050
+			peers[n] = v
+		}
+		return peers
+	}
+	for _, tt := range []struct {
+		name   string
+		replID string
+		offset int64
+		want   string
+	}{
+		{"on epoch 2's history, higher by number: wait for c", "4dfbc142", 74902, ""},
+		{"on the history c's promotion left, at the fork", "7a952d0a", 9146, "b"},
+		{"on c's own history", "f19f0a79", 9300, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideLeader(t0, st, mk(tt.replID, tt.offset), p, "")
+			if d.Target != tt.want || (tt.want != "") != (d.Action == leaderPromote) {
+				t.Fatalf("target %q action %v, want %q (excluded %v, why not %q)", d.Target, d.Action, tt.want, d.Excluded, d.WhyNot)
+			}
+			if tt.want == "" && (d.Excluded["b"] != whyBeforeFork || d.WaitFor != "c") {
+				t.Errorf("excluded %v, wait for %q, want b %s and wait for c", d.Excluded, d.WaitFor, whyBeforeFork)
+			}
+		})
+	}
+}
+
 func TestNextKnown(t *testing.T) {
 	k := knownOffset{Epoch: 4, Offset: 4500, At: t0}
 	r := rep("a", 5000).Rep
