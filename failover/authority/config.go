@@ -47,7 +47,7 @@ type Config struct {
 	// idle leader sends each follower an append carrying its commit index.
 	// Shorter costs CPU on every node all the time; the authority does not
 	// wait for it to spread a command (it sends a barrier after each one).
-	// 0: a quarter of the heartbeat timeout.
+	// 0: the heartbeat timeout.
 	RaftCommitTimeout time.Duration `koanf:"raft_commit_timeout"`
 
 	// RaftSnapshotInterval is how often raft checks whether to snapshot,
@@ -80,8 +80,9 @@ func DefaultConfig() Config {
 // so a dead leader is replaced (one to two heartbeat timeouts and an
 // election) well within down_after, while a slower detection setting does
 // not pay for heartbeats it cannot use; the election timeout equals it,
-// the leader lease is three quarters of it and the commit timeout a
-// quarter (an idle leader's appends cost as much as its heartbeats).
+// the leader lease is three quarters of it and the commit timeout equals
+// it: an idle leader's appends cost as much as its heartbeats, and no
+// command waits for them (raftApply's barrier spreads each commit).
 // Values set explicitly stay.
 func (c Config) Timed(downAfter time.Duration) Config {
 	if c.RaftHeartbeatTimeout == 0 {
@@ -94,7 +95,7 @@ func (c Config) Timed(downAfter time.Duration) Config {
 		c.RaftLeaderLeaseTimeout = c.RaftHeartbeatTimeout * 3 / 4
 	}
 	if c.RaftCommitTimeout == 0 {
-		c.RaftCommitTimeout = c.RaftHeartbeatTimeout / 4
+		c.RaftCommitTimeout = c.RaftHeartbeatTimeout
 	}
 	return c
 }

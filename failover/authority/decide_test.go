@@ -155,12 +155,12 @@ func TestTimed(t *testing.T) {
 		downAfter         time.Duration
 		hb, el, l, commit time.Duration
 	}{
-		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(50)},
-		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(100)},
-		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), ms(250)},
-		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), ms(250)},
+		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(200)},
+		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(400)},
+		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), time.Second},
+		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), time.Second},
 		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100), ms(10)},
-		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(200)},
+		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(800)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.c.Timed(tc.downAfter)
