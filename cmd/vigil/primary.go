@@ -19,9 +19,11 @@ type topologySource interface {
 
 // followPrimary keeps dst pointing at the writable primary the topology
 // names, so the retry queue drains exactly while one exists. It waits on
-// the topology's change channel; the ticker is a safety net only.
+// the topology's change channel; the timer is a safety net only, and it
+// fires on the wall-clock grid the probes share (monitor.UntilNext), not
+// in a wake-up of its own.
 func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryAddr, interval time.Duration) error {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(monitor.UntilNext(interval))
 	defer t.Stop()
 	last := "-"
 	for {
@@ -43,6 +45,7 @@ func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryA
 			return nil
 		case <-changed:
 		case <-t.C:
+			t.Reset(monitor.UntilNext(interval))
 		}
 	}
 }
