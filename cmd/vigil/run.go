@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,15 +40,6 @@ func newRunCmd(environ []string, stderr io.Writer) *cobra.Command {
 			cfg, err := config.Load(cmd.Flags(), environ)
 			if err != nil {
 				return err
-			}
-			if _, ok := os.LookupEnv("GOGC"); !ok {
-				// An idle sidecar's live heap is a few MiB, and Go's
-				// default (GOGC=100) lets the heap, and the RSS with it,
-				// grow to twice that between collections. At 50 the RSS
-				// is about 3 MiB smaller for twice as many (small)
-				// collections, about 0.03 % of a core. A GOGC set by the
-				// operator still decides.
-				debug.SetGCPercent(50)
 			}
 			return sidecar(cmd.Context(), cfg, cmd.Flags(), environ, stderr)
 		},
