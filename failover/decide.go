@@ -2189,7 +2189,9 @@ func decideLocal(in localInput) localPlan {
 		// that vouches for its data: it points at itself, so no replica
 		// full-syncs what it loaded, and it can be chosen as a holder
 		// (chaos seed 8, N=3: restarted from its AOF with writes no other
-		// node held, it stayed a primary nobody could promote).
+		// node held, it stayed a primary nobody could promote). Also
+		// while the named primary has not promoted (restartedPrimary,
+		// chaos seed 11208, N=5).
 		p.Detach = true
 	case !named && p.Isolated && in.P.MinReplicas > 0 && in.Obs.Role == monitor.RoleReplica && in.SelfAddr != "":
 		// Cut off, the committed state may be stale: no re-point to it.
@@ -2713,14 +2715,59 @@ func unjudgedPauseUnverified(mark string, lastContact, now time.Time, p params) 
 }
 
 // restartedPrimary reports whether o, self's Redis, shows a primary
-// restarted as one since the committed primary's promotion: not the
-// history that promotion left (which the old primary still leads, its
-// divergent writes capturable), and no previous history a recorded
-// promotion of self left. Before the promotion is confirmed nothing is
-// known (a switchover's old primary, never promoted by a failover, has no
-// previous history either).
+// restarted as one: no previous history a recorded promotion of self left
+// (promotedBefore), and, once the committed primary's promotion is
+// confirmed, not the history that promotion left (which the old primary
+// still leads, its divergent writes capturable). Before it is confirmed
+// that history is not known, and a switchover's old primary, never
+// promoted by a failover, has no previous history either: then only a
+// Redis that leads none of the histories self's recorded promotions began,
+// the newest of which is known, is one (ownHistoriesLeft).
+//
+// Chaos seed 11208 (N=5, commit timeout = heartbeat timeout, the run that
+// lost 25 INCRs): a's, b's and e's retry queues drained into b's Redis,
+// epoch 7's primary (promoted at 145134 on a11ab167, beginning 8b0e346d),
+// from 50.7 s; e's Redis alone copied them (to 164619). b's Redis was
+// killed at 53.9 s and epoch 8 named e, which never promoted; e's Redis was
+// killed without persistence at 63.0 s. b's came back from its AOF at
+// 66.9 s with every INCR, on a new history at 0 (b576c7a5). Epoch 8 not
+// promoted, it was not taken for restarted, so with e's Redis empty (no
+// source: syncSourceDoubtful) it stayed a paused primary, neither a
+// candidate nor a holder; at 74.06 s the durable wait for b's last known
+// offset lapsed and the leader promoted c, parked at 145134 on 8b0e346d,
+// and b's Redis full-synced from it.
 func restartedPrimary(o monitor.Observation, st groupState, self string) bool {
-	return o.Role == monitor.RolePrimary && st.Promoted && o.ReplID != st.ForkReplID && !promotedBefore(o, st.PastForks, self)
+	if o.Role != monitor.RolePrimary || promotedBefore(o, st.PastForks, self) {
+		return false
+	}
+	if st.Promoted {
+		return o.ReplID != st.ForkReplID
+	}
+	return ownHistoriesLeft(o, st.PastForks, self)
+}
+
+// ownHistoriesLeft reports whether o, self's Redis, leads none of the
+// histories self's recorded promotions began while the newest of them is
+// known: the process they made is gone, since only REPLICAOF NO ONE (a
+// recorded promotion) or a restart gives a primary a new history. Unknown
+// (no recorded promotion of self, or the newest without the history it
+// began, as for entries written before it was recorded, or o's own
+// history unknown) is false: the Redis may be the one a promotion made.
+func ownHistoriesLeft(o monitor.Observation, forks []pastFork, self string) bool {
+	if o.ReplID == "" {
+		return false
+	}
+	newest := ""
+	for _, f := range forks { // in epoch order
+		if f.New != self {
+			continue
+		}
+		if f.NewReplID == o.ReplID {
+			return false
+		}
+		newest = f.NewReplID
+	}
+	return newest != ""
 }
 
 // promotedBefore reports whether o's master_replid2 is the history a

@@ -839,6 +839,43 @@ func TestRestartedPrimary(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
+
+	// Before the committed primary's promotion is confirmed (epoch 4
+	// names a, not promoted yet): only a Redis that leads none of the
+	// histories c's recorded promotions began, the newest known, is a
+	// restart. c was promoted at epoch 1 (leaving h-old at 300, beginning
+	// h-c1) and at epoch 3 (leaving h-b at 600, beginning h-c3).
+	forks := []pastFork{{Epoch: 1, New: "c", ReplID: "h-old", Offset: 300, NewReplID: "h-c1"},
+		{Epoch: 2, New: "a", ReplID: "h-x", Offset: 400, NewReplID: "h-a"},
+		{Epoch: 3, New: "c", ReplID: "h-b", Offset: 600, NewReplID: "h-c3"}}
+	named := groupState{Epoch: 4, Primary: "a", Previous: "c", PastForks: forks}
+	unrecorded := named
+	unrecorded.PastForks = slices.Clone(forks)
+	unrecorded.PastForks[2].NewReplID = "" // written before the history a promotion began was recorded
+	leading := func(replID string) monitor.Observation {
+		return monitor.Observation{Role: monitor.RolePrimary, ReplID: replID, ReplID2: "h-b", Offset: 900}
+	}
+	for _, tt := range []struct {
+		name string
+		o    monitor.Observation
+		st   groupState
+		want bool
+	}{
+		{"unpromoted epoch: back from its AOF on a new history, at 0 (seed 11208)", fresh, named, true},
+		{"unpromoted epoch: the process its newest promotion made (a deposed or switchover's old primary)", leading("h-c3"), named, false},
+		{"unpromoted epoch: the process an older promotion made", monitor.Observation{Role: monitor.RolePrimary, ReplID: "h-c1"}, named, false},
+		{"unpromoted epoch: promoted once, a history before", primary("h-b", 900), named, false},
+		{"unpromoted epoch: restarted from an RDB on the history its promotion left, below the fork", primary("h-b", 120), named, true},
+		{"unpromoted epoch: no recorded promotion of it (the initial primary)", fresh, groupState{Epoch: 4, Primary: "a",
+			PastForks: forks[1:2]}, false},
+		{"unpromoted epoch: the history its newest promotion began not recorded", fresh, unrecorded, false},
+		{"unpromoted epoch: its history unknown", monitor.Observation{Role: monitor.RolePrimary}, named, false},
+		{"unpromoted epoch: a replica", monitor.Observation{Role: monitor.RoleReplica, ReplID: "h-new"}, named, false},
+	} {
+		if got := restartedPrimary(tt.o, tt.st, "c"); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
 
 // The promoted node's own Redis counts for a silent old primary while it
@@ -2192,6 +2229,105 @@ func TestForkFloorThirdHistorySeed11208(t *testing.T) {
 			}
 			if tt.want == "" && (d.Excluded["b"] != whyBeforeFork || d.WaitFor != "c") {
 				t.Errorf("excluded %v, wait for %q, want b %s and wait for c", d.Excluded, d.WaitFor, whyBeforeFork)
+			}
+		})
+	}
+}
+
+// Chaos seed 11208 (N=5, commit timeout = heartbeat timeout, the run that
+// lost 25 retry-queue INCRs; seconds since the run's start at 22:56:09.745).
+// Epoch 7 promoted b at 145134 on a11ab167 (beginning 8b0e346d); a's, b's
+// and e's queues drained into b's Redis from 50.7 s, and e's Redis alone
+// copied them (to 164619): a's, full-synced at 145134, dropped its cached
+// primary at every link loss from 35.3 s, as a replica under CLIENT PAUSE
+// WRITE does, applying nothing, and c's was cut off by a Redis-only
+// partition at 145134. b's Redis was killed at 53.9 s; epoch 8
+// named e (55.9 s), which never promoted, and e's Redis was killed without
+// persistence at 63.0 s and came back empty. b's came back from its AOF at
+// 66.9 s with every INCR, a primary on a new history at 0 (b576c7a5).
+//
+// b's sidecar at 66.97 s: epoch 8 unpromoted, its Redis was not taken for
+// restarted, and with e's Redis empty there was no primary to demote it
+// into, so it stayed a paused primary, neither a candidate nor a holder.
+// The leader c at 74.06 s: the durable wait for b's last known offset
+// (164619 at epoch 7, last seen at 53.95 s) had lapsed, and it promoted c,
+// parked at 145134 on 8b0e346d; b's Redis full-synced from it. A restarted
+// stale primary points at itself in an unpromoted epoch too (the seed 8
+// rule), and as a holder with more keys than c the leader promotes it.
+func TestRestartedStalePrimaryOfAnUnpromotedEpochBecomesAHolderSeed11208(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 74.06) * float64(time.Second))) }
+	st := groupState{Epoch: 8, Primary: "e", Previous: "b", Started: at(55.881),
+		Members: members("a", "b", "c", "d", "e"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "c", ReplID: "7f00f064", Offset: 54707, Start: at(15.860), NewReplID: "7dd5e79e"},
+			{Epoch: 3, New: "d", ReplID: "7dd5e79e", Offset: 82702, Start: at(24.471), NewReplID: "d6218d3f"},
+			{Epoch: 5, New: "c", ReplID: "d6218d3f", Offset: 118411, Start: at(35.168), NewReplID: "4e2cae7c"},
+			{Epoch: 6, New: "d", ReplID: "4e2cae7c", Offset: 119594, Start: at(37.567), NewReplID: "a11ab167"},
+			{Epoch: 7, New: "b", ReplID: "a11ab167", Offset: 145134, Start: at(47.262), NewReplID: "8b0e346d"},
+		}}
+
+	// b's sidecar, its Redis back from its AOF: it points at itself.
+	now := at(66.97)
+	obs := monitor.Observation{Role: monitor.RolePrimary, ReplID: "b576c7a5", ReplID2: strings.Repeat("0", 40)}
+	in := localInput{Now: now, Self: "b", State: st, Ready: true, LastContact: now, P: p, Fenced: true,
+		Obs:      localObs{Reachable: true, Role: monitor.RolePrimary, Time: now, ReplID: obs.ReplID},
+		SelfAddr: "b:6379", SourceUnvouched: true, // no PrimaryAddr: e's sidecar reports its Redis empty (syncSourceDoubtful)
+		Restarted: restartedPrimary(obs, st, "b")}
+	if got, want := decideLocal(in), (localPlan{Fence: true, Detach: true}); got != want {
+		t.Errorf("b's restarted Redis, nobody to follow: plan %+v, want %+v", got, want)
+	}
+
+	// The leader c, before and after the durable wait for b's last known
+	// offset (164619 at epoch 7, last seen at 53.95 s) lapsed at 73.95 s.
+	const bKeys, cKeys = 2120, 2036 // b's count is not logged: more than c's, a prefix of b's data
+	mk := func(now time.Time, bDetached bool) map[string]peerView {
+		self := func(name string, offset int64, synced bool, replID string, keys int64) peerView {
+			v := rep(name, offset) // pointing at itself
+			v.Rep.Epoch, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = 8, name+":6379", false, synced
+			v.Rep.Obs.ReplID, v.Rep.Obs.Keys = replID, keys
+			v.Received, v.UpAt = now, now
+			if synced {
+				v.Known = knownOffset{Epoch: 8, Offset: offset, At: now, ReplID: replID, Keys: keys}
+			}
+			return v
+		}
+		// a's Redis holds c's data; its monitor reports slave_repl_offset's
+		// placeholder 1 (its cached primary was dropped under the pause).
+		a := self("a", 1, true, "8b0e346d", cKeys)
+		c := self("c", 145134, true, "8b0e346d", cKeys)
+		d := self("d", 0, false, "8914e07e", 0) // killed without persistence, back empty
+		d.Known = knownOffset{Epoch: 6, Offset: 137416, At: at(45.2), ReplID: "a11ab167"}
+		e := down(rep("e", 0), "e", 8) // the named primary, back empty, pointed at c
+		e.Rep.Epoch, e.Rep.Empty, e.Rep.Obs.MasterAddr, e.Rep.Obs.LinkUp, e.Rep.Obs.Synced = 8, true, "c:6379", false, false
+		e.Rep.Obs.ReplID, e.Rep.Obs.Keys = "7f00f064", 0
+		e.Received, e.UpAt, e.Known = now, now, knownOffset{Epoch: 8, Offset: 164619, At: at(62.9), ReplID: "8b0e346d"}
+		b := self("b", 0, false, "b576c7a5", bKeys) // detached: no position it can prove
+		if !bDetached {
+			b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Fenced = monitor.RolePrimary, "", true
+		}
+		b.Known = knownOffset{Epoch: 7, Offset: 164619, At: at(53.95), ReplID: "8b0e346d", Keys: bKeys}
+		return map[string]peerView{"a": a, "b": b, "c": c, "d": d, "e": e}
+	}
+	p.MaxLagBytes = 1 << 20
+	for _, tt := range []struct {
+		name       string
+		at         float64
+		bDetached  bool
+		want       string
+		wantHolder bool
+	}{
+		{"b's Redis a paused primary, within the wait: no promotion", 67.2, false, "", false},
+		{"b's Redis a paused primary, the wait lapsed: c, without the INCRs (the run)", 74.06, false, "c", false},
+		{"b's Redis pointing at itself: b, the holder with them", 67.2, true, "b", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.at)
+			d := decideLeader(now, st, mk(now, tt.bDetached), p, "")
+			checkHolderPromotion(t, d, tt.want, tt.wantHolder)
+			if tt.want == "" && (d.Excluded["c"] != whyBehind || d.WaitFor != "b") {
+				t.Errorf("excluded %v, wait for %q, want c %s and wait for b", d.Excluded, d.WaitFor, whyBehind)
 			}
 		})
 	}
