@@ -151,6 +151,22 @@ func TestInfoApplyEdges(t *testing.T) {
 			wantDown: -1,
 		},
 		{
+			// Its cached primary dropped after a completed sync (the
+			// connection ended while its client was blocked by CLIENT
+			// PAUSE WRITE): slave_repl_offset is the placeholder 1.
+			name:       "synced, link down, no cached primary",
+			txt:        "role:slave\r\nmaster_link_status:down\r\nmaster_sync_in_progress:0\r\nslave_read_repl_offset:1\r\nslave_repl_offset:1\r\nmaster_link_down_since_seconds:0\r\nuptime_in_seconds:30\r\nmaster_repl_offset:1164\r\n",
+			wantSynced: true,
+			wantOffset: 1164,
+		},
+		{
+			name:       "synced, link down, cached primary",
+			txt:        "role:slave\nmaster_link_status:down\nslave_repl_offset:1311\nmaster_link_down_since_seconds:1\nuptime_in_seconds:30\nmaster_repl_offset:1311\n",
+			wantSynced: true,
+			wantDown:   1,
+			wantOffset: 1311,
+		},
+		{
 			// A re-sync after a completed one keeps the old dataset.
 			name:       "resync after completed sync",
 			txt:        "role:slave\nmaster_link_status:down\nmaster_sync_in_progress:1\nmaster_link_down_since_seconds:3\nuptime_in_seconds:30\n",

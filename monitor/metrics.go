@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, v view) (*metrics, error) {
 		}, func() float64 { return b2f(v.Last().Reachable()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_redis_replication_offset_bytes",
-			Help: "Replication offset of the local Redis (master_repl_offset on a primary and on a replica before its first sync, slave_repl_offset on a replica after it); the last one seen while it does not answer INFO.",
+			Help: "Replication offset of the local Redis (master_repl_offset on a primary and on a replica whose link is down, slave_repl_offset on a replica whose link is up); the last one seen while it does not answer INFO.",
 		}, func() float64 { return float64(v.lastOffset()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_redis_replication_lag_bytes",

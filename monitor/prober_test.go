@@ -57,7 +57,7 @@ vigil_redis_up %d
 # TYPE vigil_redis_role gauge
 vigil_redis_role{role="master"} %d
 vigil_redis_role{role="slave"} %d
-# HELP vigil_redis_replication_offset_bytes Replication offset of the local Redis (master_repl_offset on a primary and on a replica before its first sync, slave_repl_offset on a replica after it); the last one seen while it does not answer INFO.
+# HELP vigil_redis_replication_offset_bytes Replication offset of the local Redis (master_repl_offset on a primary and on a replica whose link is down, slave_repl_offset on a replica whose link is up); the last one seen while it does not answer INFO.
 # TYPE vigil_redis_replication_offset_bytes gauge
 vigil_redis_replication_offset_bytes %d
 # HELP vigil_redis_replication_lag_bytes Bytes the local replica is behind its primary; 0 on a primary; -1 when unknown (link down, primary or local Redis not answering).
