@@ -861,6 +861,35 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 		now.Sub(pv.UpAt) < durableWait(p)
 }
 
+// primaryUnjudgedHolds reports, with min_replicas, whether holder h waits
+// for the promoted primary although its last report shows a restart of
+// its Redis that its sidecar had not judged yet (Unsure, which
+// primaryHolds sets aside: the restart may have lost the data): that Redis
+// answered as a primary with more keys than h holds, within durableWait.
+// A restart from the AOF keeps every write the primary acknowledged, at
+// offset 0 on a new history, and its sidecar, back, judges it against the
+// replicas and lets it stand when none is beyond its promotion; a holder
+// with fewer keys proves nothing against it (its offset, an AOF's too,
+// says nothing), and promoted over it, it becomes the sync source every
+// copy of the primary's writes full-syncs from, and the capture of the
+// deposed Redis finds no fork on a history begun at 0. One with no more
+// keys than h, found empty, or a replica, holds nothing to wait for.
+// Chaos seed 11714 (N=3): epoch 8's primary c, its Redis holding epoch 7's
+// writes and 15 retry-queue INCRs it had acknowledged for b's, came back
+// from its AOF when its node was killed; its restarted sidecar reported it
+// "not judged" (no replica heard yet) and was killed 0.5 s later. Once b's
+// Redis, back from a stale RDB, answered, the leader promoted a, back from
+// its AOF with epoch 6's data, and c's Redis full-synced from it.
+func primaryUnjudgedHolds(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" || h.Keys < 0 {
+		return false
+	}
+	pv, ok := peers[st.Primary]
+	r := pv.Rep
+	return ok && r.Unsure && !r.Empty && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.Keys > h.Keys &&
+		now.Sub(pv.UpAt) < durableWait(p)
+}
+
 // primaryMayHold reports, with min_replicas, whether holder h, standing on
 // a history an earlier epoch's promotion left (PastForks), waits for the
 // promoted primary although its last report shows its Redis down or not
@@ -1744,7 +1773,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// The promoted primary is the one member whose Redis need not
 		// answer (it is what the failover replaces), but with
 		// min_replicas a holder does not replace it while it may come
-		// back with its data (primaryHolds).
+		// back with its data (primaryHolds), nor while its Redis, restarted
+		// and not judged yet, answered with more keys than the holder
+		// (primaryUnjudgedHolds).
 		//
 		// With min_replicas, a member out of reach holds the holder back
 		// for the durable wait, not for ever (holderWaitOver).
@@ -1762,7 +1793,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			switch {
 			case primaryLastCopy(st, peers, h[0].Name, now, p):
 				d.WaitFor, d.LastCopy = st.Primary, true
-			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p):
+			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p), primaryUnjudgedHolds(h[0], st, peers, now, p):
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
 				d.WaitFor = deposed

@@ -5364,3 +5364,119 @@ func TestHeldBack(t *testing.T) {
 		}
 	}
 }
+
+// Chaos seed 11714 (N=3), the leader b's view at 62.848 s. Epoch 7 promoted
+// b at 126026 (leaving 62ad3c89, beginning 22ed1e97); the retry-queue INCRs
+// of every queue drained into b's Redis and c's acknowledged them (WAIT 1).
+// A partition cut b off at 50.995 s and epoch 8 promoted c at 133230 on
+// 22ed1e97 (beginning fce38910). c's node was killed at 53.514 s with its
+// AOF; its Redis came back at 59.07 s with every one of those writes, a new
+// history at offset 0 (a1047f9c). c's restarted sidecar reported it a
+// primary it had not judged yet (no replica heard: "not judged"), and was
+// killed again at 59.708 s, its last report arriving about 59.63 s. b's
+// Redis, killed without persistence, came back from a 16 s old RDB (1666
+// keys, 121459 on b08d58fd); a's, killed at 47.847 s before epoch 7, came
+// back from its AOF with epoch 6's data (5932d9ca at 0) and points at
+// itself: a holder. The moment b's Redis answered, the leader promoted a;
+// a's sidecar demoted c's Redis, whose capture found no fork ("does not
+// hold the old replication history"), and it full-synced from a: 15 INCRs
+// lost. Key counts are not logged; c's Redis held a's data and epoch 7's
+// writes besides. An unjudged restart of the primary's Redis holding more
+// keys than the holder holds the holder back, for the durable wait at most.
+func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 62.848) * float64(time.Second))) }
+	st := groupState{Epoch: 8, Primary: "c", Promoted: true, Started: at(52.934), Previous: "b",
+		Members: members("a", "b", "c"), Fork: 133230, ForkReplID: "22ed1e97",
+		PastForks: []pastFork{
+			{Epoch: 5, New: "b", ReplID: "7f36bb49", Offset: 93374, Start: at(41.340), NewReplID: "057b5201"},
+			{Epoch: 6, New: "a", ReplID: "7f36bb49", Offset: 93388, Start: at(44.861), NewReplID: "62ad3c89"},
+			{Epoch: 7, New: "b", ReplID: "62ad3c89", Offset: 126026, Start: at(49.838), NewReplID: "22ed1e97"},
+		}}
+	mk := func(now time.Time, edit func(c *peerView)) map[string]peerView {
+		a := down(rep("a", 0), "c", 8) // back from its AOF, pointing at itself
+		a.Rep.Epoch = 8
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "5932d9ca", 1720
+		b := down(rep("b", 121459), "c", 8) // back from a stale RDB, a primary until its sidecar detaches it
+		b.Rep.Epoch = 8
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "b08d58fd", 1666
+		c := rep("c", 0) // its restarted sidecar's one report, not judged yet
+		c.Rep.Epoch, c.Rep.Unsure = 8, true
+		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "a1047f9c", 1840
+		c.Received, c.UpAt = at(59.63), at(59.63)
+		a.Received, b.Received, a.UpAt, b.UpAt = now, now, now, now
+		if edit != nil {
+			edit(&c)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(c *peerView)
+		want        string // "" for a wait for c
+	}{
+		{"c's Redis back with more keys, not judged: wait for c", 62.848, 1, nil, ""},
+		{"not judged, no more keys than the holder: the holder", 62.848, 1, func(c *peerView) { c.Rep.Obs.Keys = 1720 }, "a"},
+		{"not judged, no key: the holder", 62.848, 1, func(c *peerView) { c.Rep.Obs.Keys = 0 }, "a"},
+		{"found empty: the holder", 62.848, 1, func(c *peerView) { c.Rep.Unsure, c.Rep.Empty = false, true }, "a"},
+		{"its Redis a replica: the holder", 62.848, 1, func(c *peerView) {
+			c.Rep.Obs.Role, c.Rep.Obs.MasterAddr = monitor.RoleReplica, "a:6379"
+		}, "a"},
+		{"ten down_after after c last answered: the holder", 79.7, 1, nil, "a"},
+		{"without min_replicas: the holder", 62.848, 0, nil, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "c")
+		})
+	}
+}
+
+func TestPrimaryUnjudgedHolds(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter = 1, 2*time.Second
+	st := groupState{Epoch: 8, Primary: "c", Promoted: true, Members: members("a", "b", "c")}
+	h := candidate{Name: "a", Keys: 1720}
+	base := func() peerView {
+		c := rep("c", 0)
+		c.Rep.Unsure = true
+		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.Synced, c.Rep.Obs.Keys = monitor.RolePrimary, "", false, 1840
+		c.UpAt = t0.Add(-3 * time.Second)
+		return c
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(st *groupState, p *params, c *peerView, h *candidate)
+		want bool
+	}{
+		{"not judged, more keys than the holder, 3 s ago", nil, true},
+		{"judged: primaryHolds' case", func(_ *groupState, _ *params, c *peerView, _ *candidate) { c.Rep.Unsure = false }, false},
+		{"as many keys as the holder", func(_ *groupState, _ *params, c *peerView, _ *candidate) { c.Rep.Obs.Keys = 1720 }, false},
+		{"holder's keys unknown", func(_ *groupState, _ *params, _ *peerView, h *candidate) { h.Keys = -1 }, false},
+		{"found empty", func(_ *groupState, _ *params, c *peerView, _ *candidate) { c.Rep.Empty = true }, false},
+		{"not answering", func(_ *groupState, _ *params, c *peerView, _ *candidate) { c.Rep.Obs.Reachable = false }, false},
+		{"a replica", func(_ *groupState, _ *params, c *peerView, _ *candidate) { c.Rep.Obs.Role = monitor.RoleReplica }, false},
+		{"last answered ten down_after ago", func(_ *groupState, _ *params, c *peerView, _ *candidate) {
+			c.UpAt = t0.Add(-20 * time.Second)
+		}, false},
+		{"named, not promoted", func(st *groupState, _ *params, _ *peerView, _ *candidate) { st.Promoted = false }, false},
+		{"without min_replicas", func(_ *groupState, p *params, _ *peerView, _ *candidate) { p.MinReplicas = 0 }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, p, c, h := st, p, base(), h
+			if tt.edit != nil {
+				tt.edit(&st, &p, &c, &h)
+			}
+			if got := primaryUnjudgedHolds(h, st, map[string]peerView{"c": c}, t0, p); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
