@@ -967,6 +967,42 @@ func amnesiacHolds(h *History, p Params) []FaultRecord {
 	return out
 }
 
+// stabilization is p.Stabilization, or the 2 s every run used before
+// it was recorded.
+func (p Params) stabilization() time.Duration {
+	if p.Stabilization > 0 {
+		return p.Stabilization
+	}
+	return 2 * time.Second
+}
+
+// forgetHolds returns, for every node an operator forgot (vigil forget),
+// a record that keeps it hit from the forget for as long as, without a
+// break, a fault keeps some member's sidecar out of reach, and for a
+// leader's chance and the stabilization time after: forgotten, it is no
+// voter, so the voters that remain need a majority among themselves, and
+// the leader makes it a voter again only once every member of the
+// majority is up and it stayed healthy for failover.stabilization (the
+// README's "vigil forget"). Chaos seed 11713 (N=3): a forgotten at
+// 10.9 s left b and c the voters; a stopped and cut off to 23.2 s, c's
+// sidecar killed from 22.6 s and c partitioned off to 38.4 s, so no leader
+// could be elected (b's votes to c refused, a's pre-votes refused: "not in
+// configuration") though the faults hit only c; b won at 38.7 s, re-added
+// a, failed over from its killed Redis, and writes were back at 40.7 s.
+func forgetHolds(h *History, p Params) []FaultRecord {
+	var out []FaultRecord
+	gap := leaderChance(p) + p.stabilization()
+	for _, f := range h.Faults {
+		if f.Kind != Forget || f.Failed != "" || len(f.Nodes) == 0 {
+			continue
+		}
+		until := heldAcross(h, f.End, gap, func(g FaultRecord) bool { return sidecarOut(g.Kind) })
+		out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: ClassProcess, Nodes: f.Nodes[:1],
+			Desc: f.Desc + " (no voter until re-added)", Start: f.Start, End: until + gap})
+	}
+	return out
+}
+
 // lastCopyHit reports, with min_replicas, whether at t, inside a gap
 // without writes that began at g0, every surviving copy of the writes
 // acknowledged last before it is on a node the faults hit. Those writes
@@ -1174,7 +1210,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 	for _, f := range h.Faults {
 		events = append(events, f.Start, f.End)
 	}
-	held := append(resyncHolds(h), amnesiacHolds(h, p)...)
+	held := append(append(resyncHolds(h), amnesiacHolds(h, p)...), forgetHolds(h, p)...)
 	for _, f := range held {
 		events = append(events, f.End)
 	}

@@ -1365,3 +1365,37 @@ func checkAccepted(t *testing.T, name string, h *History, p Params, want bool) R
 	}
 	return r
 }
+
+// A forgotten member is no voter until the leader re-adds it: chaos seed
+// 11713 (N=3), a forgotten at 10.85 s while its sidecar was stopped, then
+// cut off (one-way) to 23.16 s; c's sidecar killed from 22.60 s to
+// 33.69 s and c partitioned off to 38.39 s. b and c were the voters, so no
+// leader could be elected though from 23.16 s the faults hit only c; b won
+// at 38.7 s and writes were back at 40.74 s. The hold ends a leader's
+// chance and the stabilization time after the last fault that kept a
+// sidecar out.
+func TestAvailabilityForgottenVoterSeed11713(t *testing.T) {
+	p := testParams
+	p.Stabilization = 2 * time.Second
+	seed := func() *History {
+		h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(55000), LastHeal: ms(38387)}
+		h.Ops = append(h.Ops, writes(0, ms(55000), h.Final)...)
+		outage(h, ms(23379), ms(40738))
+		h.Faults = []FaultRecord{
+			{ID: 1, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "stop-sidecar a (primary)", Start: ms(7310), End: ms(16349)},
+			{ID: 2, Kind: Forget, Class: ClassAdmin, Nodes: []string{"a"}, Desc: "forget a", Start: ms(10851), End: ms(10851)},
+			{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14136), End: ms(23157)},
+			{ID: 4, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"b"}, Desc: "stop-sidecar b (replica)", Start: ms(15706), End: ms(18764)},
+			{ID: 7, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-sidecar c (replica)", Start: ms(22596), End: ms(33694)},
+			{ID: 9, Kind: PartHalves, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "partition [c] | [a b]", Start: ms(30365), End: ms(38387)},
+		}
+		return h
+	}
+	checkAccepted(t, "seed 11713", seed(), p, true)
+	h := seed()
+	h.Faults = slices.DeleteFunc(h.Faults, func(f FaultRecord) bool { return f.Kind == Forget })
+	checkAccepted(t, "no forget: a is a voter", h, p, false)
+	h = seed()
+	h.Faults = slices.DeleteFunc(h.Faults, func(f FaultRecord) bool { return f.ID == 1 || f.ID == 3 || f.ID == 4 })
+	checkAccepted(t, "forgotten with every sidecar up for 11 s before c's kill: re-added", h, p, false)
+}

@@ -250,7 +250,7 @@ func (c *cluster) writeVigilConf(nd *node) (string, error) {
 		"failover.down_after":       p.DownAfter.String(),
 		"failover.fence_after":      p.FenceAfter.String(),
 		"failover.min_replicas":     p.MinReplicas,
-		"failover.stabilization":    "2s",
+		"failover.stabilization":    p.stabilization().String(),
 		"failover.bootstrap_expect": len(c.nodes),
 		// The durable mode: with min_replicas the writes a cut-off primary
 		// acknowledged after the fork come back through the replay.

@@ -151,6 +151,10 @@ type Params struct {
 	DownAfter   time.Duration // failover.down_after
 	FenceAfter  time.Duration // failover.fence_after
 	MinReplicas int           // failover.min_replicas (0 where the binary has no such key)
+	// Stabilization is failover.stabilization: how long a member the
+	// leader re-adds stays a non-voter. 0 in histories written before it
+	// was recorded (2 s then).
+	Stabilization time.Duration
 	// AvailSlack is added to down_after before writes count as
 	// unavailable (the 2 s).
 	AvailSlack time.Duration

@@ -51,7 +51,7 @@ type Result struct {
 // promotes).
 func DefaultParams(n int) Params {
 	return Params{Nodes: n, Interval: 100 * time.Millisecond, DownAfter: 2 * time.Second, FenceAfter: time.Second,
-		AvailSlack: 2 * time.Second, LinearizeTimeout: 30 * time.Second}
+		Stabilization: 2 * time.Second, AvailSlack: 2 * time.Second, LinearizeTimeout: 30 * time.Second}
 }
 
 // Run starts the cluster, runs the workloads while the nemesis carries
