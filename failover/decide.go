@@ -2313,7 +2313,7 @@ func decideLocal(in localInput) localPlan {
 		// synced; c: not synced)", and writes never came back (93
 		// retry-queue INCRs never drained).
 		p.Undetach = true
-	case !named && in.Obs.Role == monitor.RolePrimary && in.SourceUnvouched && in.PartialRefused && in.SelfAddr != "" &&
+	case !named && in.Obs.Role == monitor.RolePrimary && in.SourceUnvouched && (in.PartialRefused || in.PrimaryAddr == "") && in.SelfAddr != "" &&
 		(st.Promoted || !st.Started.IsZero() && in.Now.Sub(st.Started) > in.P.DownAfter):
 		// A deposed primary (not restarted: it keeps its history) whose
 		// demotion only a full sync from an unvouched primary would
@@ -2332,6 +2332,19 @@ func decideLocal(in localInput) localPlan {
 		// paused primary for 34 s while epoch 5's a, never promoted, came
 		// back empty; the leader promoted b, a holder from its AOF without
 		// them, and c's Redis full-synced from it.
+		//
+		// So also when there is no primary to demote it to at all: the
+		// committed primary's sidecar reports its Redis empty or not yet
+		// judged, and the shell withholds its address (syncSourceDoubtful,
+		// PrimaryAddr ""), so no demotion is tried and none is refused.
+		// Chaos seed 11706 (N=3): a, epoch 8's primary holding its writes
+		// and 31 retry-queue INCRs drained from b's queue, had its sidecar
+		// restarted with a wiped data dir while cut off (no refusal
+		// remembered); epoch 9's b came back empty. a's Redis stayed a
+		// paused primary, the leader waited the durable wait for it
+		// (deposedHolds) with no write taken for 23 s after every fault had
+		// healed, then promoted c, a holder back from its AOF with epoch
+		// 7's data only, and a's Redis full-synced from it.
 		p.Detach = true
 	case !named && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr && in.Obs.MasterAddr != in.PrimaryAddr &&

@@ -661,6 +661,12 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Fence: true},
 		},
 		{
+			name: "seed 11706: a stale primary with its history, nobody to follow, its sidecar not vouching for it: it points at itself",
+			in: localInput{State: other, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0, Self: "c", SelfAddr: "c:6379",
+				SourceUnvouched: true},
+			want: localPlan{Fence: true, Detach: true},
+		},
+		{
 			name: "no re-point before the new primary confirmed its promotion",
 			in: localInput{State: func() groupState { s := other; s.Promoted = false; return s }(), Ready: true,
 				Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0, PrimaryAddr: "b:6379", Self: "c"},
@@ -5479,4 +5485,91 @@ func TestPrimaryUnjudgedHolds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Chaos seed 11706 (N=3), at 64.5 s (00:49:08.8), every fault healed.
+// Epoch 8's primary a (promoted at 115053 on c's dbdfa4ef, leading
+// fc882d7a) took epoch 8's writes and the retry-queue INCRs b's queue had
+// held since c's sidecar died at 39.9 s. Epoch 9 promoted b at 126565 on
+// fc882d7a; b's Redis was killed without persistence and came back empty,
+// pointing at itself (its sidecar reports it Empty). a's sidecar had been
+// restarted with its data dir wiped while cut off: it never tried a
+// demotion, so none was refused (PartialRefused), and with b empty the
+// shell withholds b's address (syncSourceDoubtful), so no demotion came
+// either. a's Redis, still a paused primary at 127057 on fc882d7a with
+// every acknowledged write, was neither a candidate ("not replica") nor a
+// holder; the leader c waited the durable wait for it (deposedHolds,
+// "waiting up to 20s for a, which had more data") with no write taken for
+// 23 s, then promoted c, a holder back from its AOF with epoch 7's data
+// only, and a's Redis full-synced from it: 31 INCRs lost. With no primary
+// to follow it points at itself, a holder, and the leader promotes it.
+func TestDeposedPrimaryWithNoPrimaryToFollowBecomesAHolderSeed11706(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 64.5) * float64(time.Second))) }
+	st := groupState{Epoch: 9, Primary: "b", Previous: "a", Promoted: true, Started: at(56.2),
+		Members: members("a", "b", "c"), Fork: 126565, ForkReplID: "fc882d7a",
+		PastForks: []pastFork{
+			{Epoch: 7, New: "c", ReplID: "31332fe4", Offset: 65522, Start: at(36.99), NewReplID: "dbdfa4ef"},
+			{Epoch: 8, New: "a", ReplID: "dbdfa4ef", Offset: 115053, Start: at(49.39), NewReplID: "fc882d7a"},
+		}}
+
+	// a's sidecar, restarted with a wiped data dir: no demotion tried.
+	in := localInput{Now: at(64.5), Self: "a", State: st, Ready: true, LastContact: at(64.5), Started: at(54.15), P: p,
+		Obs:         localObs{Reachable: true, Role: monitor.RolePrimary, Time: at(64.5), ReplID: "fc882d7a", Offset: 127057},
+		PrimaryAddr: "", SelfAddr: "a:6379", SourceUnvouched: true, Fenced: true}
+	if got, want := decideLocal(in), (localPlan{Fence: true, Detach: true}); got != want {
+		t.Errorf("deposed primary, no primary to follow: plan %+v, want %+v", got, want)
+	}
+	// Once b is vouched for again, the usual demotion (which keeps the
+	// writes past the fork).
+	vouched := in
+	vouched.PrimaryAddr, vouched.SourceUnvouched = "b:6379", false
+	if got, want := decideLocal(vouched), (localPlan{Fence: true, DemoteTo: "b:6379"}); got != want {
+		t.Errorf("primary vouched for: plan %+v, want %+v", got, want)
+	}
+	// Within down_after of an unconfirmed failover's start, nothing yet:
+	// a named primary's promotion takes milliseconds.
+	early := in
+	early.State.Promoted, early.State.Started = false, in.Now.Add(-time.Second)
+	if got, want := decideLocal(early), (localPlan{Fence: true}); got != want {
+		t.Errorf("early: plan %+v, want %+v", got, want)
+	}
+
+	// The leader c at 64.5 s.
+	now := at(64.5)
+	mk := func(aDetached bool) map[string]peerView {
+		a := down(rep("a", 127057), "b", 9)
+		a.Rep.Epoch, a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 9, monitor.RolePrimary, "", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.ReplID2, a.Rep.Obs.Keys, a.Rep.Fenced = "fc882d7a", "dbdfa4ef", 1700, true
+		if aDetached {
+			a.Rep.Obs.Role, a.Rep.Obs.MasterAddr = monitor.RoleReplica, "a:6379"
+		}
+		a.First, a.UpAt = at(63.9), now
+		b := down(rep("b", 65522), "b", 9) // back empty, pointing at itself
+		b.Rep.Epoch, b.Rep.Empty, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = 9, true, "b:6379", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "e8d624fb", 0
+		b.AsPrimary, b.UpAt = primaryMark{Epoch: 9, ReplID: "9a928aeb"}, now
+		c := down(rep("c", 0), "b", 9) // back from its AOF (epoch 7's data), pointing at itself
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 9, "c:6379", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "3826f533", 1620
+		c.UpAt = now
+		a.Received, b.Received, c.Received = now, now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	d := decideLeader(now, st, mk(false), p, "")
+	if !d.ODown || d.Action == leaderPromote || d.Excluded["a"] != whyNotReplica || d.WaitFor != "a" {
+		t.Fatalf("a a paused primary: target %q action %v excluded %v wait for %q (why not %q), want a wait for a",
+			d.Target, d.Action, d.Excluded, d.WaitFor, d.WhyNot)
+	}
+	checkHolderPromotion(t, decideLeader(now, st, mk(true), p, ""), "a", true)
+	// Past the durable wait, a still a paused primary: c, and a's writes
+	// full-sync away (the seed's outcome).
+	late := now.Add(12 * time.Second)
+	lp := mk(false)
+	for n, pv := range lp {
+		pv.Received, pv.UpAt = late, late
+		lp[n] = pv
+	}
+	checkHolderPromotion(t, decideLeader(late, st, lp, p, ""), "c", true)
 }
