@@ -996,7 +996,7 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr, to s
 	if keep != nil {
 		demote, err := f.keepDivergent(ctx, *keep, addr)
 		if err != nil {
-			return err
+			return f.failedDemotion(ctx, cl, err)
 		}
 		if !demote {
 			// Demoted by someone else meanwhile: a replica, and a paused
@@ -1008,17 +1008,51 @@ func (f *Failover) demoteRedis(ctx context.Context, cl *redis.Client, addr, to s
 	}
 	if check {
 		if err := f.continuesOn(ctx, cl, addr, vouched); err != nil {
-			return err // still paused: not named, it stays fenced
+			// Still paused: not named, a primary stays fenced.
+			return f.failedDemotion(ctx, cl, err)
 		}
 	}
 	if err := f.replicaOfOn(ctx, cl, to); err != nil {
-		return err
+		return f.failedDemotion(ctx, cl, err)
 	}
 	f.killClientsOn(ctx, cl)
 	if release {
 		return f.unpauseOn(ctx, cl)
 	}
 	return nil
+}
+
+// failedDemotion ends a demotion that failed after demoteRedis paused
+// the Redis behind cl: one that answers as a replica by now (demoted by
+// another sidecar meanwhile) has its pause lifted (liftReplicaPause); a
+// primary stays paused, fenced as meant. It returns err, joined with the
+// lift's own error if that failed.
+func (f *Failover) failedDemotion(ctx context.Context, cl *redis.Client, err error) error {
+	if _, lerr := liftReplicaPause(context.WithoutCancel(ctx), cl, f.cmdWait); lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	return err
+}
+
+// liftReplicaPause lifts a CLIENT PAUSE on the Redis behind cl if it
+// answers ROLE as a replica, and reports whether it did. A paused replica
+// applies nothing of its primary's stream yet keeps acknowledging it, so
+// it counts toward the primary's min-replicas-to-write while it holds
+// none of the writes: left paused for up to 40 s by a failed demotion,
+// one did so in chaos seed 11208 (N=5, a's Redis, demoted by e 0.6 s
+// before b's own demotion of it failed), and e's Redis was the only real
+// copy of the writes the primary took.
+func liftReplicaPause(ctx context.Context, cl *redis.Client, wait time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*wait)
+	defer cancel()
+	role, err := roleOf(ctx, cl)
+	if err != nil || role != "slave" {
+		return false, err
+	}
+	if err := cl.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		return false, fmt.Errorf("client unpause: %w", err)
+	}
+	return true, nil
 }
 
 // startRepoint makes the local replica follow addr.

@@ -1,0 +1,63 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/vigil-redis/vigil/internal/redistest"
+)
+
+// TestLiftReplicaPause: after a failed demotion, a Redis that answers as
+// a replica has its pause lifted and applies its primary's stream again;
+// a primary stays paused (fenced).
+func TestLiftReplicaPause(t *testing.T) {
+	p := redistest.Start(t, redistest.Options{})
+	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
+	r.WaitSynced(t)
+	ctx := t.Context()
+	pc, rc := p.Client(), r.Client()
+
+	// A paused replica applies nothing of what its primary takes.
+	if err := pauseOn(ctx, rc, time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the stream would arrive in far less; checks that it is held
+	if n, err := rc.Exists(ctx, "k").Result(); err != nil || n != 0 {
+		t.Fatalf("paused replica: EXISTS k = %d, %v; want 0 (held back by the pause)", n, err)
+	}
+	lifted, err := liftReplicaPause(ctx, rc, time.Second)
+	if err != nil || !lifted {
+		t.Fatalf("replica: lifted %v, %v; want true", lifted, err)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if n, err := rc.Exists(ctx, "k").Result(); err != nil || n != 1 {
+			return fmt.Errorf("replica after the lift: EXISTS k = %d, %v", n, err)
+		}
+		return nil
+	})
+
+	// A paused primary stays paused.
+	if err := pauseOn(ctx, pc, time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	lifted, err = liftReplicaPause(ctx, pc, time.Second)
+	if err != nil || lifted {
+		t.Fatalf("primary: lifted %v, %v; want false", lifted, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	var ne net.Error
+	if err := pc.Set(wctx, "k2", "v", 0).Err(); !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("SET on the paused primary: %v, want it held past its deadline", err)
+	}
+	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
