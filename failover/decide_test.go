@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -2007,6 +2008,14 @@ func TestLeftChosenPosition(t *testing.T) {
 			monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: "h", Keys: 2000}, replPosition{ReplID: "mine", ReplID2: "h", Offset: 34100, Second: 34071}, "h", false},
 		{"restarted from its AOF as a replica: judged by its keys (unpromotable)",
 			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 900}, replPosition{ReplID: "aof", ReplID2: none}, "h", false},
+		// Redis 7.0 restarts a replica from an RDB on the snapshot's
+		// history at its offset: a position, though never synced since.
+		{"restarted from an older RDB as a replica, on an earlier history (seed 11714)",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 1906}, replPosition{ReplID: "earlier", ReplID2: none, Offset: 30000, Second: -1}, "h", true},
+		{"restarted from an older RDB as a replica, on the chosen history, behind",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 1906}, replPosition{ReplID: "h", ReplID2: none, Offset: 30000, Second: -1}, "h", true},
+		{"restarted from an RDB written where it was chosen or later",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 2000}, replPosition{ReplID: "h", ReplID2: none, Offset: 34070, Second: -1}, "h", false},
 		{"restarted from its AOF as a primary: judged by its keys (unpromotable)",
 			monitor.Observation{Time: at, Role: monitor.RolePrimary, ReplID2: none, Keys: 900}, replPosition{ReplID: "aof", ReplID2: none}, "h", false},
 		{"unreachable: the promotion reports it", monitor.Observation{Time: at, Reason: monitor.ReasonRefused}, replPosition{}, "h", false},
@@ -5572,4 +5581,92 @@ func TestDeposedPrimaryWithNoPrimaryToFollowBecomesAHolderSeed11706(t *testing.T
 		lp[n] = pv
 	}
 	checkHolderPromotion(t, decideLeader(late, st, lp, p, ""), "c", true)
+}
+
+// Chaos seed 11714 (N=3), the second run (on f3ad859): b's promotion at
+// epoch 8, 58.46 s into the run (01:14:26.428; the run began at
+// 01:13:27.965). Epoch 7 promoted a at 146281 on c's 99e20f9d (beginning
+// f2d2b520); the retry-queue INCRs enqueued from 46.05 s drained into a's
+// Redis and b's, its one replica (linked at 146281 from 48.76 s),
+// acknowledged them. The partition [a] | [b c] (49.79 s) cut a off and
+// epoch 8 named b at its offset on f2d2b520 (146612 or more: the offset is
+// not logged). b's node was killed without persistence at 52.31 s, before
+// its REPLICAOF NO ONE; its Redis came back at 57.91 s from the RDB of its
+// full sync from c at 45.89 s (1906 keys, 142071 on 99e20f9d, a cached
+// primary to resume from) as a replica pointing at itself, link never up:
+// "not synced". b's restarted sidecar resumed the promotion: unpromotable
+// let it go ahead for its keys, and leftChosen skipped every replica never
+// synced since it started, taking it for an AOF restart without a
+// position. Promoted at 142071 (fork 99e20f9d, "before that 99e20f9d up to
+// 142071"), it was the primary a's Redis, back from its AOF with every
+// INCR, and c's, back from its AOF with epoch 6's, full-synced from at
+// 64.70 s and 64.86 s: 19 INCRs lost. The INFO below is that Redis's as
+// Redis 7.0.15 gives it after such a restart.
+func TestPromotionRefusesAStaleRDBReplicaSeed11714(t *testing.T) {
+	const chosenID, chosenOff = "f2d2b520a60d4449ea4524491e65ca7ba1edf4e2", 146612
+	info := func(replID string, offset int64) string {
+		return strings.Join([]string{"# Replication", "role:slave", "master_host:127.0.0.3", "master_port:6379",
+			"master_link_status:down", "master_last_io_seconds_ago:-1", "master_sync_in_progress:0",
+			fmt.Sprintf("slave_read_repl_offset:%d", offset), fmt.Sprintf("slave_repl_offset:%d", offset),
+			"master_link_down_since_seconds:-1", "slave_priority:100", "slave_read_only:1", "connected_slaves:0",
+			"master_replid:" + replID, "master_replid2:0000000000000000000000000000000000000000",
+			fmt.Sprintf("master_repl_offset:%d", offset), "second_repl_offset:-1", "repl_backlog_active:0",
+			"repl_backlog_size:1048576", "repl_backlog_first_byte_offset:0", "repl_backlog_histlen:0"}, "\r\n") + "\r\n"
+	}
+	obs := func(replID string, offset, keys int64) monitor.Observation {
+		return monitor.Observation{Time: time.Now(), Role: monitor.RoleReplica, MasterHost: "127.0.0.3", MasterPort: 6379,
+			MasterLinkDownSinceSeconds: -1, ReplID: replID, Offset: offset, Keys: keys}
+	}
+	for _, tt := range []struct {
+		name    string
+		replID  string
+		offset  int64
+		keys    int64
+		refused bool
+	}{
+		{"back from the RDB of a full sync before the choice: refused", "99e20f9d980117aeffe08ec74049242193700a45", 142071, 1906, true},
+		{"back from an RDB on the chosen history, behind the choice: refused", chosenID, 146400, 1950, true},
+		{"back from an RDB written at or past the choice: promoted", chosenID, 146700, 1990, false},
+		{"back from its AOF (offset 0, a new history): judged by its keys", "5d9864a247a911bc497d2020203bafa779ea0944", 0, 1990, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := obs(tt.replID, tt.offset, tt.keys)
+			if o.Synced {
+				t.Fatal("the observation must be a replica never synced since its Redis started")
+			}
+			if why := unpromotable(o, false); why != "" {
+				t.Fatalf("unpromotable = %q: a replica holding keys goes ahead there", why)
+			}
+			why := leftChosen(o, parseReplPosition(info(tt.replID, tt.offset)), chosenID, chosenOff)
+			if (why != "") != tt.refused {
+				t.Fatalf("leftChosen = %q, want refused %v", why, tt.refused)
+			}
+		})
+	}
+
+	// Refused, b's sidecar reports its Redis empty, and the leader (a,
+	// at 65.0 s, b's sidecar back after its kill at 58.5 s and refusing
+	// again; at(s) takes wall-clock seconds past 01:14, as the logs show
+	// them) chooses the holder with the most keys: a's Redis,
+	// back from its AOF (offset 0, pointing at itself) with epoch 7's
+	// writes. Key counts are not logged: a's Redis holds c's data and
+	// epoch 7's writes besides, c's (back from its AOF) epoch 6's.
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 33.0) * float64(time.Second))) }
+	st := groupState{Epoch: 8, Primary: "b", Started: at(19.722), Previous: "a", Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 6, New: "c", ReplID: "0c37909c", Offset: 120260, Start: at(11.73), NewReplID: "99e20f9d"},
+			{Epoch: 7, New: "a", ReplID: "99e20f9d", Offset: 146280, Start: at(16.51), NewReplID: "f2d2b520"},
+		}}
+	parked := func(name, replID string, offset, keys int64) peerView {
+		pv := down(rep(name, offset), "b", 8)
+		pv.Rep.Epoch, pv.UpAt = 8, t0
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp, pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = name+":6379", false, false, replID, keys
+		return pv
+	}
+	b := parked("b", "99e20f9d", 142071, 1906)
+	b.Rep.Empty = true
+	peers := map[string]peerView{"a": parked("a", "8b747033", 0, 1990), "b": b, "c": parked("c", "5d9864a2", 0, 1935)}
+	checkHolderOrWait(t, decideLeader(t0, st, peers, p, ""), "a", "")
 }

@@ -779,13 +779,26 @@ func unpromotable(o monitor.Observation, initial bool) string {
 // No position and no check: none was chosen (a holder, a switchover, the
 // initial primary, an entry older than this rule), or the Redis restarted
 // from its persistence without one (a replica never synced since it
-// started, a primary no promotion made), which unpromotable judges by its
-// keys.
+// started at offset 0, as after an AOF restart, a primary no promotion
+// made), which unpromotable judges by its keys.
+//
+// A replica never synced since it started but at an offset above 0 has a
+// position: Redis 7.0 restarts a replica from an RDB on the snapshot's
+// master_replid at the snapshot's offset (a cached primary to resume
+// from), and that is all it holds, so it is checked like any other.
+// Chaos seed 11714 (N=3, the second run): b, named at epoch 8 at its
+// offset on f2d2b520 (epoch 7's history, past 146281, with the retry-queue
+// INCRs a's Redis took and b's acknowledged), was killed with its Redis
+// (no persistence) before its REPLICAOF NO ONE; the Redis came back from
+// the RDB of its full sync 12 s earlier, at 142071 on 99e20f9d (epoch 6's),
+// and as a replica "not synced" it passed; b's restarted sidecar promoted
+// it, and a's Redis, back from its AOF with every INCR, full-synced from
+// it.
 func leftChosen(o monitor.Observation, pos replPosition, replID string, offset int64) string {
 	switch {
 	case replID == "" || !o.Reachable():
 		return ""
-	case o.Role == monitor.RoleReplica && !o.Synced, o.Role == monitor.RolePrimary && noPastHistory(o):
+	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0, o.Role == monitor.RolePrimary && noPastHistory(o):
 		return ""
 	case pos.ReplID == replID && pos.Offset >= offset:
 		return ""
