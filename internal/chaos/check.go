@@ -491,8 +491,16 @@ func bridgeNode(desc string) string {
 // discovery by design waits for failover.initial_primary, an operator's
 // choice (chaos seed 5718, N=3). Writes and the final read are not judged
 // from then on; lost writes cannot be judged without a final read anyway.
+//
+// A member forgotten (vigil forget) before the wipes and not yet re-added
+// when they end (forgetHolds) is no voter: its log elects nobody, so it
+// counts as wiped here (chaos seed 11818, N=3: c forgotten at 48.5 s while
+// cut off, then b's and a's sidecars wiped one after the other, 56.7 s to
+// 70.1 s; c alone kept the log, and a's and b's discovery found several
+// primaries and waited for an operator).
 func authorityLostAt(h *History, p Params) time.Duration {
 	at := time.Duration(-1)
+	forgotten := forgetHolds(h, p)
 	for _, f := range h.Faults {
 		if !f.SidecarWiped || len(f.Nodes) == 0 {
 			continue
@@ -501,6 +509,11 @@ func authorityLostAt(h *History, p Params) time.Duration {
 		for _, g := range h.Faults {
 			if g.SidecarWiped && len(g.Nodes) > 0 && g.Start <= f.Start && f.Start <= g.End+resyncGrace {
 				nodes[g.Nodes[0]], back = true, max(back, g.End)
+			}
+		}
+		for _, g := range forgotten {
+			if g.Start <= f.Start && g.End >= back {
+				nodes[g.Nodes[0]] = true
 			}
 		}
 		if len(nodes) >= p.Nodes && (at < 0 || back < at) {
@@ -977,18 +990,23 @@ func (p Params) stabilization() time.Duration {
 }
 
 // forgetHolds returns, for every node an operator forgot (vigil forget),
-// a record that keeps it hit from the forget for as long as, without a
-// break, a fault keeps some member's sidecar out of reach, and for a
-// leader's chance and the stabilization time after: forgotten, it is no
-// voter, so the voters that remain need a majority among themselves, and
-// the leader makes it a voter again only once every member of the
-// majority is up and it stayed healthy for failover.stabilization (the
-// README's "vigil forget"). Chaos seed 11713 (N=3): a forgotten at
-// 10.9 s left b and c the voters; a stopped and cut off to 23.2 s, c's
-// sidecar killed from 22.6 s and c partitioned off to 38.4 s, so no leader
-// could be elected (b's votes to c refused, a's pre-votes refused: "not in
-// configuration") though the faults hit only c; b won at 38.7 s, re-added
-// a, failed over from its killed Redis, and writes were back at 40.7 s.
+// a record that keeps it hit from the forget until a leader made it a
+// voter again: forgotten, it is no voter, so the voters that remain need a
+// majority among themselves (the README's "vigil forget"). When the
+// sidecars' logs are kept, that is the first "promote to voter" of the
+// node a leader logged after the forget, or the end of the run if none
+// did (chaos seed 11818, N=3: c, forgotten at 28.5 s, never became a
+// voter again: its Redis, parked, did not replicate, and the leader
+// re-adds a member only once it stayed healthy and replicating for
+// failover.stabilization). Without logs (a history written by hand), it
+// is for as long as, without a break, a fault keeps some member's sidecar
+// out of reach, and a leader's chance and the stabilization time after.
+// Chaos seed 11713 (N=3): a forgotten at 10.9 s left b and c the voters;
+// a stopped and cut off to 23.2 s, c's sidecar killed from 22.6 s and c
+// partitioned off to 38.4 s, so no leader could be elected (b's votes to c
+// refused, a's pre-votes refused: "not in configuration") though the
+// faults hit only c; b won at 38.7 s, re-added a, failed over from its
+// killed Redis, and writes were back at 40.7 s.
 func forgetHolds(h *History, p Params) []FaultRecord {
 	var out []FaultRecord
 	gap := leaderChance(p) + p.stabilization()
@@ -996,11 +1014,42 @@ func forgetHolds(h *History, p Params) []FaultRecord {
 		if f.Kind != Forget || f.Failed != "" || len(f.Nodes) == 0 {
 			continue
 		}
-		until := heldAcross(h, f.End, gap, func(g FaultRecord) bool { return sidecarOut(g.Kind) })
+		end, ok := voterAgainAt(h, f.Nodes[0], f.End)
+		if !ok {
+			end = heldAcross(h, f.End, gap, func(g FaultRecord) bool { return sidecarOut(g.Kind) }) + gap
+		}
 		out = append(out, FaultRecord{ID: f.ID, Kind: f.Kind, Class: ClassProcess, Nodes: f.Nodes[:1],
-			Desc: f.Desc + " (no voter until re-added)", Start: f.Start, End: until + gap})
+			Desc: f.Desc + " (no voter until re-added)", Start: f.Start, End: end})
 	}
 	return out
+}
+
+// voterAgainAt returns when, after since, a leader logged making node a
+// voter ("membership changed", change "promote to voter"), or the end of
+// the run if none did; false when the history keeps no sidecar logs.
+func voterAgainAt(h *History, node string, since time.Duration) (time.Duration, bool) {
+	if len(h.Sidecars) == 0 || h.Started.IsZero() {
+		return 0, false
+	}
+	at := h.WorkEnd
+	for _, s := range h.Sidecars {
+		for _, line := range strings.Split(s.Log, "\n") {
+			if !strings.Contains(line, `"change":"promote to voter"`) {
+				continue
+			}
+			var e struct {
+				Time time.Time
+				Peer string
+			}
+			if json.Unmarshal([]byte(line), &e) != nil || e.Peer != node {
+				continue
+			}
+			if t := e.Time.Sub(h.Started); t > since && t < at {
+				at = t
+			}
+		}
+	}
+	return at, true
 }
 
 // lastCopyHit reports, with min_replicas, whether at t, inside a gap

@@ -1399,3 +1399,44 @@ func TestAvailabilityForgottenVoterSeed11713(t *testing.T) {
 	h.Faults = slices.DeleteFunc(h.Faults, func(f FaultRecord) bool { return f.ID == 1 || f.ID == 3 || f.ID == 4 })
 	checkAccepted(t, "forgotten with every sidecar up for 11 s before c's kill: re-added", h, p, false)
 }
+
+// A forgotten member is no voter: with every voter's sidecar wiped one
+// after the other while it was not re-added, the log it keeps elects
+// nobody and the authority is lost (chaos seed 11818, N=3: c forgotten at
+// 48.5 s while partitioned off to 60.3 s; b's sidecar wiped 56.7–62.2 s,
+// a's 60.7–69.5 s, b's again 65.5–70.1 s).
+func TestAuthorityLostWithAForgottenMemberSeed11818(t *testing.T) {
+	p := testParams
+	p.Stabilization = 2 * time.Second
+	wipe := func(id int, node string, from, to int) FaultRecord {
+		return FaultRecord{ID: id, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{node}, SidecarWiped: true,
+			Desc: "wipe-isolated " + node, Start: ms(from), End: ms(to)}
+	}
+	seed := func() *History {
+		h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(90000), LastHeal: ms(70115)}
+		h.Faults = []FaultRecord{
+			{ID: 5, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"c"}, Desc: "stop-sidecar c (node)", Start: ms(29363), End: ms(48518)},
+			{ID: 6, Kind: PartHalves, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "partition [c] | [a b]", Start: ms(42838), End: ms(60347)},
+			{ID: 9, Kind: Forget, Class: ClassAdmin, Nodes: []string{"c"}, Desc: "forget c", Start: ms(48518), End: ms(48518)},
+			wipe(11, "b", 56718, 62190),
+			wipe(12, "a", 60705, 69452),
+			{ID: 13, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-sidecar b (primary) wipe",
+				Start: ms(65541), End: ms(70115), SidecarWiped: true},
+		}
+		return h
+	}
+	if got := authorityLostAt(seed(), p); got != ms(69452) {
+		t.Errorf("seed 11818: authority lost at %v, want 69.452s (a and b both wiped by then)", got)
+	}
+	h := seed()
+	h.Faults = slices.DeleteFunc(h.Faults, func(f FaultRecord) bool { return f.Kind == Forget })
+	if got := authorityLostAt(h, p); got != -1 {
+		t.Errorf("c a voter: authority lost at %v, want never", got)
+	}
+	h = seed()
+	h.Faults[0].End, h.Faults[1].Start, h.Faults[1].End = ms(40000), ms(41000), ms(42000) // c back and reachable from 42 s
+	h.Faults[2].Start, h.Faults[2].End = ms(40000), ms(40000)
+	if got := authorityLostAt(h, p); got != -1 {
+		t.Errorf("c forgotten at 40 s and reachable for 14 s before the wipes (re-added): authority lost at %v, want never", got)
+	}
+}
