@@ -890,6 +890,47 @@ func primaryUnjudgedHolds(h candidate, st groupState, peers map[string]peerView,
 		now.Sub(pv.UpAt) < durableWait(p)
 }
 
+// namedHolds reports, with min_replicas, whether holder h waits for the
+// named primary that has not confirmed its promotion, within durableWait of
+// the failover's start, while its fresh report shows its Redis answering as
+// a primary, not found empty, on the history the newest recorded promotion
+// began (its master_replid, or its master_replid2 when it was made a
+// primary from there: its own promotion, run before its sidecar stopped)
+// at or past where that promotion began it. Such a Redis proves it holds
+// every write acknowledged on that history up to its offset, and those
+// before it; it is neither a candidate nor a holder (a primary), and the
+// waits of a promoted primary (primaryHolds, primaryMayHold,
+// primaryUnjudgedHolds) do not apply before the promotion is confirmed.
+// A holder standing on that history at least as far holds as much; one
+// with more keys on a history no recorded promotion left (an AOF restart)
+// may hold more; any other lacks writes that Redis holds. Its sidecar,
+// back, resumes the promotion (its Redis is already a primary); a failover
+// that replaces it goes on once the wait lapses.
+// Chaos seed 11816 (N=3): epochs 2 and 3 took 426 writes and 20 retry-queue
+// INCRs on 721db52d's successors (4c1bb080 from 63977), b's Redis
+// acknowledging them; c's Redis, epoch 3's primary, was killed without
+// persistence. Epoch 5 named b, whose sidecar ran REPLICAOF NO ONE at
+// 87962 (2c7eaa81, master_replid2 4c1bb080) and was killed before the
+// promotion committed. The moment its restarted sidecar reported that Redis
+// answering, the leader promoted a, parked past epoch 2's fork on 721db52d
+// with none of them, as a holder, and b's Redis full-synced from it.
+func namedHolds(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || st.Primary == "" || st.Promoted || len(st.PastForks) == 0 || now.Sub(st.Started) >= durableWait(p) {
+		return false
+	}
+	f := st.PastForks[len(st.PastForks)-1]
+	pv, ok := peers[st.Primary]
+	r := pv.Rep
+	if f.NewReplID == "" || !ok || h.Name == st.Primary || !pv.fresh(now, p.Fresh) || r.Empty || !r.Obs.Reachable ||
+		r.Obs.Role != monitor.RolePrimary || r.Obs.ReplID != f.NewReplID && r.Obs.ReplID2 != f.NewReplID || r.Obs.Offset < f.Offset {
+		return false
+	}
+	if ho := peers[h.Name].Rep.Obs; (ho.ReplID == f.NewReplID || ho.ReplID == r.Obs.ReplID) && ho.Offset >= r.Obs.Offset {
+		return false // it holds as much
+	}
+	return !(h.Keys > r.Obs.Keys && !leftByPastFork(h, st) && !belowAFork(h, st))
+}
+
 // primaryMayHold reports, with min_replicas, whether holder h, standing on
 // a history an earlier epoch's promotion left (PastForks), waits for the
 // promoted primary although its last report shows its Redis down or not
@@ -1775,7 +1816,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// min_replicas a holder does not replace it while it may come
 		// back with its data (primaryHolds), nor while its Redis, restarted
 		// and not judged yet, answered with more keys than the holder
-		// (primaryUnjudgedHolds).
+		// (primaryUnjudgedHolds). Nor, before a named primary confirms
+		// its promotion, while its Redis answers as a primary that
+		// continues the newest recorded history (namedHolds).
 		//
 		// With min_replicas, a member out of reach holds the holder back
 		// for the durable wait, not for ever (holderWaitOver).
@@ -1793,7 +1836,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			switch {
 			case primaryLastCopy(st, peers, h[0].Name, now, p):
 				d.WaitFor, d.LastCopy = st.Primary, true
-			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p), primaryUnjudgedHolds(h[0], st, peers, now, p):
+			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p), primaryUnjudgedHolds(h[0], st, peers, now, p),
+				namedHolds(h[0], st, peers, now, p):
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
 				d.WaitFor = deposed

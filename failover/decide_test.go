@@ -5670,3 +5670,153 @@ func TestPromotionRefusesAStaleRDBReplicaSeed11714(t *testing.T) {
 	peers := map[string]peerView{"a": parked("a", "8b747033", 0, 1990), "b": b, "c": parked("c", "5d9864a2", 0, 1935)}
 	checkHolderOrWait(t, decideLeader(t0, st, peers, p, ""), "a", "")
 }
+
+// Chaos seed 11816 (N=3, on 56a8ec4; seconds since the run's start at
+// 01:39:00.479), the leader c's view at 35.123 s. Epoch 2 promoted b at
+// 53546 on a's 721db52d (beginning bb6196f2), epoch 3 (a switchover)
+// promoted c at 63977 on bb6196f2 (beginning 4c1bb080); the writes of
+// 18.2-24.4 s and the retry-queue INCRs enqueued at c from 12.67 s went
+// there, b's Redis acknowledging them. a's Redis, SIGSTOPped 16.4-27.3 s
+// through both promotions, was parked (pointing at itself) at 56460 on
+// 721db52d: epoch 1's data and what a took past epoch 2's fork, none of
+// epochs 2 and 3. c's Redis was killed without persistence at 24.88 s
+// (back empty at 33.98 s); b's Redis, detached at 87962 on 4c1bb080, was
+// named at epoch 4 and again at epoch 5, whose sidecar ran REPLICAOF NO ONE
+// at 31.119 s (2c7eaa81, master_replid2 4c1bb080 up to 87963) and was
+// killed before the promotion committed, its data dir wiped. The moment its
+// restarted sidecar (no Raft state) reported its Redis answering, every
+// member answered and the leader promoted a as a holder over the stuck
+// epoch 5 (epoch 6, 35.602 wall); a's sidecar demoted b's Redis (capture:
+// "does not hold the old replication history") and it later full-synced
+// from a: 426 writes and 20 INCRs lost. Key counts are not logged; b's
+// Redis held a's data up to epoch 2's fork and epochs 2 and 3's writes.
+func TestHolderWaitsForTheNamedPrimarysPromotedRedisSeed11816(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 35.123) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "b", Previous: "b", Started: at(30.487),
+		Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "721db52d", Offset: 53546, Start: at(17.832), NewReplID: "bb6196f2"},
+			{Epoch: 3, New: "c", ReplID: "bb6196f2", Offset: 63977, Start: at(20.087), NewReplID: "4c1bb080"},
+		}}
+	const aKeys, bKeys = 560, 790
+	mk := func(now time.Time, edit func(a, b *peerView)) map[string]peerView {
+		a := down(rep("a", 56460), "b", 5) // parked, pointing at itself
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 5, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "721db52d", aKeys
+		b := rep("b", 87962) // its restarted sidecar, no Raft state: its Redis a primary, paused
+		b.Rep.Fenced, b.Rep.Unsure = true, true
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Keys = "2c7eaa81", "4c1bb080", bKeys
+		b.Known = knownOffset{Epoch: 3, Offset: 87962, At: at(24.8), ReplID: "4c1bb080"}
+		c := down(rep("c", 0), "b", 5) // back empty, pointing at itself
+		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 5, "c:6379", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "764d22b4", 0
+		a.Received, b.Received, c.Received, a.UpAt, b.UpAt, c.UpAt = now, now, now, now, now, now
+		if edit != nil {
+			edit(&a, &b)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(a, b *peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b's Redis made a primary from epoch 3's history: wait for b (the run promoted a)", 35.123, 1, nil, ""},
+		{"b's Redis pointing at itself there: b, the holder with more keys", 35.123, 1, func(_, b *peerView) {
+			b.Rep.Obs.Role, b.Rep.Obs.MasterAddr = monitor.RoleReplica, "b:6379"
+		}, "b"},
+		{"b's Redis on a history no recorded promotion began (an AOF restart)", 35.123, 1, func(_, b *peerView) {
+			b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Offset = "9e0d1c2b", strings.Repeat("0", 40), 0
+		}, "a"},
+		{"b's Redis found empty", 35.123, 1, func(_, b *peerView) { b.Rep.Unsure, b.Rep.Empty = false, true }, "a"},
+		{"a durable wait after epoch 5 started", 50.6, 1, nil, "a"},
+		{"the holder parked on epoch 3's history at b's offset", 35.123, 1, func(a, _ *peerView) {
+			a.Rep.Obs.ReplID, a.Rep.Obs.Offset = "4c1bb080", 87962
+		}, "a"},
+		{"without min_replicas", 35.123, 0, nil, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
+		})
+	}
+}
+
+func TestNamedHolds(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter = 1, 2*time.Second
+	st := groupState{Epoch: 5, Primary: "b", Started: t0.Add(-5 * time.Second), Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "721db52d", Offset: 53546, NewReplID: "bb6196f2"},
+			{Epoch: 3, New: "c", ReplID: "bb6196f2", Offset: 63977, NewReplID: "4c1bb080"},
+		}}
+	base := func() (peerView, peerView, candidate) {
+		b := rep("b", 87962)
+		b.Rep.Unsure = true
+		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.Synced = monitor.RolePrimary, "", false
+		b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Keys = "2c7eaa81", "4c1bb080", 790
+		a := rep("a", 56460)
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, "721db52d", 560
+		return a, b, candidate{Name: "a", ReplID: "721db52d", Keys: 560}
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(st *groupState, p *params, a, b *peerView, h *candidate)
+		want bool
+	}{
+		{"made a primary from the newest history, the holder on an older one", nil, true},
+		{"still a primary on the newest history, past its start", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) {
+			b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2 = "4c1bb080", ""
+		}, true},
+		{"on the newest history below where it began", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) {
+			b.Rep.Obs.Offset = 60000
+		}, false},
+		{"made a primary from an older recorded history", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) {
+			b.Rep.Obs.ReplID2 = "bb6196f2"
+		}, false},
+		{"the holder left by a past fork with more keys", func(_ *groupState, _ *params, _, _ *peerView, h *candidate) {
+			h.Keys = 900
+		}, true},
+		{"the holder back from its AOF with more keys", func(_ *groupState, _ *params, a, _ *peerView, h *candidate) {
+			a.Rep.Obs.ReplID, a.Rep.Obs.Offset = "9e0d1c2b", 0
+			h.ReplID, h.Keys = "9e0d1c2b", 900
+		}, false},
+		{"the holder on the newest history as far", func(_ *groupState, _ *params, a, _ *peerView, h *candidate) {
+			a.Rep.Obs.ReplID, a.Rep.Obs.Offset = "4c1bb080", 87962
+			h.ReplID = "4c1bb080"
+		}, false},
+		{"the holder on the newest history, behind", func(_ *groupState, _ *params, a, _ *peerView, h *candidate) {
+			a.Rep.Obs.ReplID, a.Rep.Obs.Offset = "4c1bb080", 80000
+			h.ReplID = "4c1bb080"
+		}, true},
+		{"found empty", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) { b.Rep.Empty = true }, false},
+		{"not answering", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) { b.Rep.Obs.Reachable = false }, false},
+		{"a replica: a holder itself", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) { b.Rep.Obs.Role = monitor.RoleReplica }, false},
+		{"report not fresh", func(_ *groupState, _ *params, _, b *peerView, _ *candidate) { b.Received = t0.Add(-time.Second) }, false},
+		{"promoted: primaryHolds' case", func(st *groupState, _ *params, _, _ *peerView, _ *candidate) { st.Promoted = true }, false},
+		{"no recorded promotion", func(st *groupState, _ *params, _, _ *peerView, _ *candidate) { st.PastForks = nil }, false},
+		{"a durable wait after the failover started", func(st *groupState, _ *params, _, _ *peerView, _ *candidate) {
+			st.Started = t0.Add(-20 * time.Second)
+		}, false},
+		{"without min_replicas", func(_ *groupState, p *params, _, _ *peerView, _ *candidate) { p.MinReplicas = 0 }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, p := st, p
+			st.PastForks = slices.Clone(st.PastForks)
+			a, b, h := base()
+			if tt.edit != nil {
+				tt.edit(&st, &p, &a, &b, &h)
+			}
+			if got := namedHolds(h, st, map[string]peerView{"a": a, "b": b}, t0, p); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
