@@ -2708,6 +2708,140 @@ func TestNextIdentityDetachedWhileAnotherIsNamedSeed7312(t *testing.T) {
 	}
 }
 
+// A Redis answering as a primary while another node is named is
+// recorded only when it is the process this sidecar already knows (the
+// same run id: a deposed primary, or a replica it saw promoted): a new
+// process seen then was never judged, and the state may name this node a
+// moment later (TestNextIdentityPrimaryWhileAnotherIsNamedSeed11706).
+func TestNextIdentityPrimaryWhileAnotherIsNamed(t *testing.T) {
+	ahead := func() []replicaPos { return []replicaPos{{ReplID: "h9", Offset: 5000}} }
+	underA := identityCtx{Named: false, Epoch: 8, SelfAddr: "self:6379", Replicas: ahead, Now: t0, DownAfter: time.Second}
+	named := identityCtx{Named: true, Epoch: 9, Fork: 4000, ForkReplID: "h8", NewReplID: "h9", SelfAddr: "self:6379", Replicas: ahead,
+		Now: t0.Add(100 * time.Millisecond), DownAfter: time.Second}
+	primary := func(runID, replID string, offset int64) monitor.Observation {
+		return monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: runID, ReplID: replID, Offset: offset, Keys: 10}
+	}
+	replica := monitor.Observation{Time: t0, Role: monitor.RoleReplica, MasterHost: "a", MasterPort: 6379, RunID: "r1", ReplID: "h8", Offset: 3900, Keys: 10}
+	for _, tt := range []struct {
+		name      string
+		prev      identities
+		o         monitor.Observation
+		wantIdent string // run id recorded under epoch 8
+	}{
+		{"a process never seen, by a sidecar without memory", identities{}, primary("r2", "h2", 3000), ""},
+		{"a new process in place of the known one", identities{Ident: identityOf(replica)}, primary("r2", "h2", 3000), "r1"},
+		{"the known process, a primary again (deposed, or promoted earlier)", identities{Ident: identityOf(replica)}, primary("r1", "h7", 3950), "r1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := nextIdentity(tt.prev, tt.o, underA)
+			if s.Ident.RunID != tt.wantIdent || s.Empty || !s.Unsure.IsZero() {
+				t.Fatalf("under epoch 8 naming another node: %+v, want run id %q recorded, nothing else", s, tt.wantIdent)
+			}
+			s = nextIdentity(s, tt.o, named)
+			switch tt.o.RunID {
+			case tt.wantIdent:
+				// The known process stands unjudged, as before.
+				if s.Empty || s.unsure() || s.Ident.RunID != tt.o.RunID {
+					t.Fatalf("the known process named at epoch 9: %+v, want it to stand", s)
+				}
+			default:
+				// Judged: behind its promotion at 4000, and a replica at
+				// 5000 on the history the promotion began.
+				if !s.Empty || s.EmptyEpoch != 9 {
+					t.Fatalf("the new process named at epoch 9: %+v, want empty", s)
+				}
+			}
+		})
+	}
+}
+
+// Chaos seed 11706 (N=3) on a63104e, the run that lost 17 retry-queue
+// INCRs and 566 acknowledged writes; seconds since the run's start at
+// 00:56:28.458. Epoch 9 promoted b at 104319 on 35be53df (epoch 8's
+// history), beginning 584c7542, at 51.27 s; c's Redis followed it to
+// 117819. b's sidecar was restarted with a wiped data dir while cut off
+// (54.2 s to 63.1 s) and cut from its own Redis (55.3 s to 64.3 s); b's
+// Redis was killed without persistence at 57.4 s and came back at 60.6 s
+// from a 22 s old RDB: 941 keys at 60228 on dff1999d (78edac56 before it,
+// up to 59547). a's and c's sidecars paused it ("restarted since its
+// sidecar last judged it", judged_history 584c7542, 63.75 s); c's Redis
+// was parked pointing at itself at 117819 on 584c7542.
+//
+// b's sidecar, back in the group, saw its Redis at 64.31 s before any
+// state (nothing recorded); the Raft log reached it in two steps, and an
+// observation under the first (a state naming a, "new primary ... previous
+// a" at 64.36 s) recorded the stale process as the known one, since a
+// primary seen while another is named was recorded whatever its run id.
+// Under the second (epoch 9, naming b, promoted) it was that known
+// process: never judged, not unsure, its sidecar waited for a replica's
+// acknowledgement (64.39 s) and vouched for it. c's sidecar, which had
+// refused a full sync at 64.39 s ("vouched for: \"\""), re-pointed c's
+// Redis to it at 64.96 s with the vouched history dff1999d, and c's Redis
+// full-synced 941 keys ("Full resync from master: dff1999d:60228"); a's
+// did the same, and b released writes at 65.87 s. Epoch 9's history
+// 584c7542 beyond 60228, with every write since 41 s, was gone.
+//
+// Not recorded under the state naming a, the process is judged once the
+// state names b: behind its promotion's fork, and behind c on the history
+// the promotion began, it is empty; its sidecar holds writes and points
+// it at itself, and its report keeps the others from syncing from it.
+func TestNextIdentityPrimaryWhileAnotherIsNamedSeed11706(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 64.3) * float64(time.Second))) }
+	pastForks := []pastFork{
+		{Epoch: 6, New: "a", ReplID: "18a4e795", Offset: 59547, NewReplID: "99c2b347"},
+		{Epoch: 7, New: "c", ReplID: "99c2b347", Offset: 59547, NewReplID: "78edac56"},
+		{Epoch: 8, New: "a", ReplID: "78edac56", Offset: 102131, NewReplID: "35be53df"},
+	}
+	// What b's sidecar heard at 64.3 s: c's Redis parked at 117819 on
+	// 584c7542, a's a deposed primary back from its AOF at 0.
+	replicas := func() []replicaPos {
+		return []replicaPos{{ReplID: "584c7542", Offset: 117819}, {ReplID: "5cd33a20", Offset: 0, Keys: 941, Deposed: true}}
+	}
+	stale := func(s float64) monitor.Observation {
+		return monitor.Observation{Time: at(s), Role: monitor.RolePrimary, RunID: "b-stale", ReplID: "dff1999d", ReplID2: "78edac56",
+			Offset: 60228, Keys: 941}
+	}
+	before := identityCtx{SelfAddr: "b:6379", Replicas: replicas, Now: at(64.31), DownAfter: p.DownAfter}
+	underA := identityCtx{Named: false, Epoch: 8, Fork: 102131, ForkReplID: "78edac56", NewReplID: "35be53df", PastForks: pastForks[:2],
+		SelfAddr: "b:6379", Replicas: replicas, Now: at(64.35), DownAfter: p.DownAfter}
+	namedB := identityCtx{Named: true, Epoch: 9, Fork: 104319, ForkReplID: "35be53df", NewReplID: "584c7542", PastForks: pastForks,
+		SelfAddr: "b:6379", Replicas: replicas, Now: at(64.38), DownAfter: p.DownAfter}
+
+	s := nextIdentity(identities{}, stale(64.31), before)
+	if s.Ident.RunID != "" {
+		t.Fatalf("before the state is known: %+v, want nothing recorded", s)
+	}
+	s = nextIdentity(s, stale(64.34), underA)
+	if s.Ident.RunID != "" || s.Empty || !s.unsure() {
+		t.Errorf("a primary under the state naming a: %+v, want nothing recorded (not judged)", s)
+	}
+	s = nextIdentity(s, stale(64.37), namedB)
+	if !s.Empty || s.EmptyEpoch != 9 {
+		t.Errorf("named at epoch 9, c at 117819 on 584c7542: %+v, want empty", s)
+	}
+
+	// b's sidecar: writes stay paused, its Redis points at itself (no
+	// replica is synced to demote it to).
+	st := groupState{Epoch: 9, Primary: "b", Previous: "a", Promoted: true, Started: at(51.27),
+		Members: members("a", "b", "c"), Fork: 104319, ForkReplID: "35be53df", PastForks: pastForks}
+	in := localInput{Now: at(64.39), Self: "b", State: st, Ready: true, LastContact: at(64.39), Started: at(54.47), P: p,
+		Obs:         localObs{Reachable: true, Role: monitor.RolePrimary, Time: at(64.37), ReplID: "dff1999d", Offset: 60228},
+		PrimaryAddr: "b:6379", SelfAddr: "b:6379", Fenced: true, Empty: s.Empty, Unsure: s.unsure()}
+	if got, want := decideLocal(in), (localPlan{Fence: true, Detach: true}); got != want {
+		t.Errorf("b's sidecar: plan %+v, want %+v", got, want)
+	}
+	// a's and c's sidecars: b's report says empty, so neither demotes nor
+	// re-points to it.
+	b := rep("b", 60228)
+	b.Received, b.Rep.Epoch, b.Rep.Empty, b.Rep.Unsure = at(64.39), 9, s.Empty, s.unsure()
+	b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID = monitor.RolePrimary, "", false, false, "dff1999d"
+	if !syncSourceDoubtful(st, map[string]peerView{"b": b}, at(64.39), p.Fresh) {
+		t.Errorf("b's report %+v: want it doubtful as a sync source", b.Rep)
+	}
+}
+
 // An empty verdict stands while a synced replica could replace the
 // primary; with none, the primary's data stands after emptyLift (chaos
 // seed 1, N=3: every Redis had restarted without persistence and the group

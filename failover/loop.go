@@ -643,10 +643,30 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 				keep = now.Sub(s.Unsure) < in.DownAfter
 			}
 		}
-		if !s.Empty && !keep && epoch > 0 {
-			// Before the state is known nothing is recorded: a sidecar
-			// that restarted must still judge a Redis it never saw
-			// (chaos seed 3).
+		switch {
+		case s.Empty || keep || epoch == 0:
+			// Judged empty, or still in question: the known identity
+			// stays. Before the state is known nothing is recorded: a
+			// sidecar that restarted must still judge a Redis it never
+			// saw (chaos seed 3).
+		case !named && cur.RunID != s.Ident.RunID:
+			// Nor, while another node is named, a process other than the
+			// known one (a deposed primary, or a replica promoted earlier,
+			// keeps its run id): nobody judged it, and the state may name
+			// this node a moment later, when it would be taken for the
+			// known process and never judged (as for a Redis pointing at
+			// itself above, seed 7312). Chaos seed 11706 (N=3): b,
+			// epoch 9's primary (promoted at 104319, beginning
+			// 584c7542), had its sidecar restarted wiped while cut off,
+			// and its Redis came back from a stale RDB at 60228 on a new
+			// history; the Raft log reached the sidecar in two steps, an
+			// observation under the first (naming a) recorded the stale
+			// process, and under the second (epoch 9, naming b) it was
+			// the known one: vouched for, c's Redis, parked at 117819 on
+			// 584c7542, full-synced it, and b released writes. An
+			// earlier timer of an unjudged restart ends here too.
+			s.Unsure = time.Time{}
+		default:
 			s.Ident, s.Unsure = cur, time.Time{}
 		}
 	}
