@@ -1037,6 +1037,44 @@ func deposedHolds(st groupState, peers map[string]peerView, now time.Time, p par
 	return ""
 }
 
+// unjudgedMemberHolds is, with min_replicas and within durableWait of the
+// failover's start, a member other than the promoted primary and holder h
+// whose fresh report shows its Redis answering as a primary its sidecar
+// has not judged (Unsure: a restarted sidecar knows no identity of it),
+// not found empty, with more keys than h; "" when none. It is
+// primaryUnjudgedHolds for any other member: such a Redis (a deposed
+// primary back from its AOF, a new history at offset 0 that deposedHolds
+// cannot place) is neither a candidate nor a holder (a primary), and the
+// report that shows it answering is the one that lets othersAnswer pass,
+// so the holder was promoted in the very decision that first saw it. Its
+// sidecar soon points it at itself, and it becomes a holder ranked by its
+// keys like any other. A primary its sidecar judged (a deposed primary
+// paused past a fork, chaos seeds 719 and 507) is left to the rules above.
+// Chaos seed 11714 (N=3, the third run, on 1c4b6d2): epoch 7's primary a
+// took 16 retry-queue INCRs that b's Redis acknowledged; epoch 8 promoted
+// b, whose node was killed without persistence (its Redis back from a
+// stale RDB, judged empty), and a's Redis, killed with its AOF, came back
+// a primary at 0 with every one while its sidecar was down. 90 ms after
+// a's restarted sidecar joined, its first report arrived and the leader
+// promoted c, a holder back from its AOF with epoch 6's data; a's Redis
+// full-synced from it.
+func unjudgedMemberHolds(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) string {
+	if p.MinReplicas < 1 || h.Keys < 0 || now.Sub(st.Started) >= durableWait(p) {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		r := pv.Rep
+		if name == st.Primary || name == h.Name || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || r.Empty || r.Priority <= 0 {
+			continue
+		}
+		if r.Unsure && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.Keys > h.Keys {
+			return name
+		}
+	}
+	return ""
+}
+
 // atItsPromotion reports whether r, the promoted primary's last report,
 // was sent before its promotion: its Redis a replica exactly at the fork
 // on the history the promotion left, the data set the promotion made a
@@ -1828,11 +1866,15 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// promotion left, within the durable wait: it holds every write
 		// acknowledged up to the promotion, and becomes a holder itself
 		// once its sidecar demotes it or points it at itself
-		// (deposedHolds).
+		// (deposedHolds). Nor, within the durable wait, another member's
+		// Redis answering as a primary its sidecar has not judged, with
+		// more keys than the holder (unjudgedMemberHolds): once its
+		// sidecar points it at itself it is a holder, ranked by its keys.
 		if h := holders(st, peers, exclude, now, p); len(h) > 0 &&
 			(othersAnswer(st, peers, exclude, now, p.Fresh) || holderWaitOver(st, peers, h[0].Name, now, p)) {
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			deposed := deposedHolds(st, peers, now, p)
+			unjudged := unjudgedMemberHolds(h[0], st, peers, now, p)
 			switch {
 			case primaryLastCopy(st, peers, h[0].Name, now, p):
 				d.WaitFor, d.LastCopy = st.Primary, true
@@ -1841,6 +1883,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
 				d.WaitFor = deposed
+			case d.WaitFor == "" && unjudged != "":
+				d.WaitFor = unjudged
 			case d.WaitFor == "" || !richer:
 				ranked, d.Holder = h[:1], true
 				d.WaitFor = ""

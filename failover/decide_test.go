@@ -5954,3 +5954,128 @@ func TestNamedHolds(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 11714 (N=3), the third run (on 1c4b6d2), the leader c's view
+// at 64.490 s (02:24:27.702). Epoch 7 promoted a at 153775 on 9b8dff94
+// (beginning 857402cb); the retry-queue INCRs enqueued from 46.823 s
+// drained into a's Redis and b's acknowledged them. The partition [a] |
+// [b c] cut a off and epoch 8 promoted b at 161193 on 857402cb; b's node
+// was killed without persistence and its Redis came back from the RDB of
+// an earlier full sync (148935, 2025 keys), judged empty by its sidecar.
+// c's Redis, killed with its AOF at 46.73 s before any of those INCRs,
+// points at itself at 0 on 81a8fe31: a holder. a's Redis, killed with its
+// AOF at 54.04 s, came back a primary at 0 on e6a98687 with every INCR
+// while a's sidecar was down; the restarted sidecar's first report (its
+// Redis a primary it has not judged) let every member answer, and the
+// leader promoted c in that decision: a's Redis full-synced from it and
+// 16 INCRs were lost. Key counts are not logged; a's Redis held c's data
+// and epoch 7's writes besides.
+func TestHolderWaitsForAnUnjudgedRicherMemberSeed11714(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 64.490) * float64(time.Second))) }
+	st := groupState{Epoch: 8, Primary: "b", Promoted: true, Started: at(51.895), Previous: "a",
+		Members: members("a", "b", "c"), Fork: 161193, ForkReplID: "857402cb",
+		PastForks: []pastFork{
+			{Epoch: 5, New: "b", ReplID: "4b9a37fb", Offset: 125400, Start: at(40.188), NewReplID: "4aa0dfa4"},
+			{Epoch: 6, New: "c", ReplID: "4aa0dfa4", Offset: 125400, Start: at(43.693), NewReplID: "9b8dff94"},
+			{Epoch: 7, New: "a", ReplID: "9b8dff94", Offset: 153775, Start: at(48.697), NewReplID: "857402cb"},
+		}}
+	mk := func(now time.Time, edit func(a *peerView)) map[string]peerView {
+		a := rep("a", 0) // its restarted sidecar's first report
+		a.Rep.Epoch, a.Rep.Unsure = 8, true
+		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "e6a98687", 2150
+		b := down(rep("b", 148935), "b", 8) // judged empty, pointing at itself
+		b.Rep.Epoch, b.Rep.Empty = 8, true
+		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = "b:6379", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "6d3731a0", 2025
+		c := rep("c", 0) // back from its AOF, pointing at itself
+		c.Rep.Epoch = 8
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = "c:6379", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "81a8fe31", 2097
+		a.Received, b.Received, c.Received = now, now, now
+		a.UpAt, b.UpAt, c.UpAt = now, now, now
+		if edit != nil {
+			edit(&a)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name string
+		now  float64
+		edit func(a *peerView)
+		want string // "" for a wait for a
+	}{
+		{"a's Redis a primary, not judged, more keys: wait for a", 64.490, nil, ""},
+		{"pointed at itself: a holder with the most keys, a", 64.590, func(a *peerView) {
+			a.Rep.Unsure, a.Rep.Obs.Role, a.Rep.Obs.MasterAddr = false, monitor.RoleReplica, "a:6379"
+		}, "a"},
+		{"no more keys than the holder: the holder c", 64.490, func(a *peerView) { a.Rep.Obs.Keys = 2097 }, "c"},
+		{"found empty: the holder c", 64.490, func(a *peerView) { a.Rep.Unsure, a.Rep.Empty = false, true }, "c"},
+		{"ten down_after after the failover began: the holder c", 71.9, nil, "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.edit), p, "")
+			if !d.Empty {
+				t.Fatalf("b's empty restart not seen: %+v", d)
+			}
+			if tt.want == "" {
+				if d.Action == leaderPromote || d.WaitFor != "a" {
+					t.Fatalf("target %q action %v holder %v wait for %q, want a wait for a (excluded %v, why not %q)",
+						d.Target, d.Action, d.Holder, d.WaitFor, d.Excluded, d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v wait for %q, want the holder %s (excluded %v, why not %q)",
+					d.Target, d.Action, d.Holder, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
+func TestUnjudgedMemberHolds(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter = 1, 2*time.Second
+	st := groupState{Epoch: 8, Primary: "b", Promoted: true, Started: t0.Add(-12 * time.Second), Members: members("a", "b", "c")}
+	h := candidate{Name: "c", Keys: 2097}
+	base := func() peerView {
+		a := rep("a", 0)
+		a.Rep.Unsure = true
+		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.Keys = monitor.RolePrimary, "", false, 2150
+		return a
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(st *groupState, p *params, a *peerView, h *candidate)
+		want string
+	}{
+		{"not judged, a primary, more keys than the holder", nil, "a"},
+		{"judged by its sidecar", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Unsure = false }, ""},
+		{"as many keys as the holder", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Obs.Keys = 2097 }, ""},
+		{"holder's keys unknown", func(_ *groupState, _ *params, _ *peerView, h *candidate) { h.Keys = -1 }, ""},
+		{"found empty", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Empty = true }, ""},
+		{"not answering", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Obs.Reachable = false }, ""},
+		{"a replica", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Obs.Role = monitor.RoleReplica }, ""},
+		{"report not fresh", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Received = t0.Add(-time.Minute) }, ""},
+		{"priority 0", func(_ *groupState, _ *params, a *peerView, _ *candidate) { a.Rep.Priority = 0 }, ""},
+		{"the primary itself: primaryUnjudgedHolds' case", func(st *groupState, _ *params, _ *peerView, _ *candidate) { st.Primary = "a" }, ""},
+		{"the holder itself", func(_ *groupState, _ *params, _ *peerView, h *candidate) { h.Name = "a" }, ""},
+		{"the failover ten down_after old", func(st *groupState, _ *params, _ *peerView, _ *candidate) {
+			st.Started = t0.Add(-20 * time.Second)
+		}, ""},
+		{"without min_replicas", func(_ *groupState, p *params, _ *peerView, _ *candidate) { p.MinReplicas = 0 }, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, p, a, h := st, p, base(), h
+			if tt.edit != nil {
+				tt.edit(&st, &p, &a, &h)
+			}
+			if got := unjudgedMemberHolds(h, st, map[string]peerView{"a": a}, t0, p); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
