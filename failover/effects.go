@@ -100,7 +100,7 @@ func (f *Failover) gateDuties(ctx context.Context, c *core, now time.Time) {
 				f.log.Warn("promotion vetoed by the pre-promotion gate", "epoch", epoch+1, "err", err)
 				f.m.failures.WithLabelValues(failVetoed).Inc()
 			}
-			f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+			f.reportNow(c)
 		}
 	})
 }
@@ -334,7 +334,7 @@ func (f *Failover) setUnfenced(c *core) {
 		f.log.Info("writes released on the local redis", "epoch", c.st.Epoch)
 		f.emit(Event{Kind: EventUnfenced, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, time.Now())})
 		// Peers call the primary writable from its report: tell them now.
-		f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+		f.reportNow(c)
 	}
 }
 
@@ -1277,7 +1277,7 @@ func (f *Failover) switchoverDuties(ctx context.Context, c *core, now time.Time)
 					f.m.fenced.Set(1)
 				}
 				c.myHandover = &handover{Epoch: epoch, To: to, Offset: off}
-				f.cluster.Broadcast(kindReport, encode(f.report(c, time.Now())))
+				f.reportNow(c)
 			}
 		})
 	}

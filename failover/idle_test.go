@@ -23,6 +23,9 @@ type (
 	benchAuth    struct {
 		st   authority.State
 		self string
+		// clock, when set, is the time LastContact reports (a test's
+		// simulated now); time.Now otherwise.
+		clock *time.Time
 	}
 )
 
@@ -47,7 +50,12 @@ func (a benchAuth) Watch() (authority.State, <-chan struct{})       { return a.s
 func (benchAuth) Ready() bool                                       { return true }
 func (a benchAuth) Leader() (string, bool)                          { return "n0", a.self == "n0" }
 func (a benchAuth) Verify(context.Context) (authority.State, error) { return a.st, nil }
-func (benchAuth) LastContact() time.Time                            { return time.Now() }
+func (a benchAuth) LastContact() time.Time {
+	if a.clock != nil {
+		return *a.clock
+	}
+	return time.Now()
+}
 func (a benchAuth) Apply(context.Context, authority.Command) (authority.State, error) {
 	return a.st, nil
 }
@@ -86,39 +94,10 @@ func BenchmarkStep(b *testing.B) {
 	for _, self := range []string{"n0", "n1"} {
 		b.Run(self, func(b *testing.B) {
 			start := time.Now().Add(-time.Minute)
-			st := authority.State{Index: 12, Epoch: 1, Primary: "n0", Promoted: true, Reason: authority.ReasonInitial,
-				Started: start, Members: map[string]authority.Member{},
-				History: []authority.HistoryEntry{{Epoch: 1, New: "n0", Reason: authority.ReasonInitial, Result: resultSuccess,
-					Start: start, ForkReplID: "0123456789abcdef0123456789abcdef01234567", ForkOffset: 0}}}
-			for name, addr := range benchAddrs {
-				st.Members[name] = authority.Member{Name: name, RaftAddr: addr, RedisAddr: addr, Priority: 100, Voter: true, Since: start}
-			}
-			local := &benchLocal{o: benchObs(self, start)}
-			cfg := DefaultConfig()
-			f, err := New(cfg, nil, prometheus.NewRegistry(), Deps{
-				Self:  Node{Name: self, Addr: benchAddrs[self], Priority: 100},
-				Redis: monitor.RedisConfig{Addr: benchAddrs[self]}, Monitor: monitor.DefaultConfig(),
-				Local: local, Cluster: benchCluster{alive: []string{"n0", "n1", "n2"}}, Authority: benchAuth{st: st, self: self},
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			g := newIdleGroup(b, self, start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
 			ctx, cancel := context.WithCancel(context.Background())
-			defer func() { cancel(); f.wg.Wait() }()
-			c := f.newCore(start)
-			c.st, _ = f.auth.Watch()
-			f.onState(c, authority.State{}, start)
-			c.verified = true
-			if self == st.Primary {
-				c.promotedEpoch = st.Epoch
-			}
-			var peers []string
-			for name := range benchAddrs {
-				if name != self {
-					peers = append(peers, name)
-				}
-			}
-			slices.Sort(peers)
+			defer func() { cancel(); g.f.wg.Wait() }()
+			f, c, local := g.f, g.c, g.local
 			// Warm up: a few rounds so that every one-off effect has run.
 			round := func(i int) {
 				now := time.Now()
@@ -130,7 +109,7 @@ func BenchmarkStep(b *testing.B) {
 					}
 					f.step(ctx, c, now, true)
 				default:
-					f.onReport(c, peerMsg{from: peers[k-1], rep: benchReport(peers[k-1], st, now), at: now})
+					f.onReport(c, peerMsg{from: g.peers[k-1], rep: benchReport(g.peers[k-1], g.st, now), at: now})
 					f.step(ctx, c, now, false)
 				}
 			}
@@ -148,6 +127,55 @@ func BenchmarkStep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// idleGroup is one sidecar of a healthy group of three that never changes
+// (n0 the promoted primary and Raft leader, n1 and n2 synced replicas),
+// with its loop's state, driven by hand: a Failover whose Run never
+// started.
+type idleGroup struct {
+	f     *Failover
+	c     *core
+	local *benchLocal
+	st    authority.State
+	peers []string // the other members, sorted
+}
+
+// newIdleGroup sets up self's sidecar at start. clock, when not nil, is the
+// time its authority reports as its last majority contact.
+func newIdleGroup(tb testing.TB, self string, start time.Time, mc monitor.Config, cl Cluster, clock *time.Time) idleGroup {
+	tb.Helper()
+	st := authority.State{Index: 12, Epoch: 1, Primary: "n0", Promoted: true, Reason: authority.ReasonInitial,
+		Started: start, Members: map[string]authority.Member{},
+		History: []authority.HistoryEntry{{Epoch: 1, New: "n0", Reason: authority.ReasonInitial, Result: resultSuccess,
+			Start: start, ForkReplID: "0123456789abcdef0123456789abcdef01234567", ForkOffset: 0}}}
+	for name, addr := range benchAddrs {
+		st.Members[name] = authority.Member{Name: name, RaftAddr: addr, RedisAddr: addr, Priority: 100, Voter: true, Since: start}
+	}
+	local := &benchLocal{o: benchObs(self, start)}
+	f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
+		Self:  Node{Name: self, Addr: benchAddrs[self], Priority: 100},
+		Redis: monitor.RedisConfig{Addr: benchAddrs[self]}, Monitor: mc,
+		Local: local, Cluster: cl, Authority: benchAuth{st: st, self: self, clock: clock},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := f.newCore(start)
+	c.st, _ = f.auth.Watch()
+	f.onState(c, authority.State{}, start)
+	c.verified = true
+	if self == st.Primary {
+		c.promotedEpoch = st.Epoch
+	}
+	var peers []string
+	for name := range benchAddrs {
+		if name != self {
+			peers = append(peers, name)
+		}
+	}
+	slices.Sort(peers)
+	return idleGroup{f: f, c: c, local: local, st: st, peers: peers}
 }
 
 // appendTopologyKey writes the text fmt wrote before it replaced fmt.
@@ -181,5 +209,119 @@ func BenchmarkReportWire(b *testing.B) {
 		if _, err := decodeReport(encode(r)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// countCluster counts the reports broadcast.
+type countCluster struct {
+	benchCluster
+	reports *int
+}
+
+func (c countCluster) Broadcast(kind byte, _ []byte) {
+	if kind == kindReport {
+		*c.reports++
+	}
+}
+
+// TestIdleReportCadence drives a replica's loop through forty ticks of an
+// idle group: an unchanged report goes out only as often as freshness
+// needs (every second tick at 100ms, every tick from 200ms), one lost
+// report still leaves it fresh at the receivers, and a changed one goes
+// out at the tick that sees the change.
+func TestIdleReportCadence(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		want     int // reports sent in 40 ticks
+	}{
+		{50 * time.Millisecond, 14},
+		{100 * time.Millisecond, 20},
+		{200 * time.Millisecond, 40},
+		{time.Second, 40},
+	} {
+		t.Run(tc.interval.String(), func(t *testing.T) {
+			start := time.Now()
+			clock := start
+			var n int
+			g := newIdleGroup(t, "n1", start, monitor.Config{Interval: tc.interval, Timeout: 250 * time.Millisecond},
+				countCluster{benchCluster{alive: []string{"n0", "n1", "n2"}}, &n}, &clock)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer func() { cancel(); g.f.wg.Wait() }()
+			tick := func(now time.Time) {
+				clock = now
+				g.local.o.Time = now
+				g.c.lastAlive = now
+				for _, p := range g.peers {
+					g.f.onReport(g.c, peerMsg{from: p, rep: benchReport(p, g.st, now), at: now})
+				}
+				g.f.step(ctx, g.c, now, true)
+			}
+			var last time.Time
+			var maxGap time.Duration
+			for i := range 40 {
+				// A tick fires a little early or late.
+				now := start.Add(time.Duration(i)*tc.interval + time.Duration(i%3-1)*time.Millisecond)
+				before := n
+				tick(now)
+				if n > before {
+					if !last.IsZero() {
+						maxGap = max(maxGap, now.Sub(last))
+					}
+					last = now
+				}
+			}
+			if n != tc.want {
+				t.Errorf("%d reports sent in 40 ticks, want %d", n, tc.want)
+			}
+			if 2*maxGap >= g.f.fresh {
+				t.Errorf("reports up to %s apart: one lost leaves the receivers without a fresh one (fresh %s)", maxGap, g.f.fresh)
+			}
+
+			// A change goes out at the next tick, due or not.
+			now := last.Add(tc.interval)
+			g.local.o.Offset += 100
+			before := n
+			tick(now)
+			if n != before+1 {
+				t.Errorf("a changed report was not sent at the tick after the last send")
+			}
+		})
+	}
+}
+
+func TestSameReport(t *testing.T) {
+	base := benchReport("n1", authority.State{Epoch: 3, Primary: "n0"}, time.Now())
+	for _, tc := range []struct {
+		name string
+		edit func(r *report)
+		same bool
+	}{
+		{"identical", func(*report) {}, true},
+		{"only KnownAgoMs", func(r *report) { r.KnownAgoMs += 100 }, true},
+		{"offset", func(r *report) { r.Obs.Offset++ }, false},
+		{"key count", func(r *report) { r.Obs.Keys++ }, false},
+		{"time the primary has been down", func(r *report) { r.PrimaryDownMs = 300 }, false},
+		{"known offset", func(r *report) { r.KnownOffset++ }, false},
+		{"handover added", func(r *report) { r.Handover = &handover{Epoch: 3, To: "n2", Offset: 9} }, false},
+		{"verdict added", func(r *report) { r.Verdict = &verdict{Primary: "n0", Epoch: 3} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			tc.edit(&r)
+			if got := sameReport(base, r); got != tc.same {
+				t.Errorf("sameReport = %v, want %v", got, tc.same)
+			}
+		})
+	}
+	// Pointers compare by what they point to.
+	a, b := base, base
+	a.Handover, b.Handover = &handover{Epoch: 3, To: "n2", Offset: 9}, &handover{Epoch: 3, To: "n2", Offset: 9}
+	a.Verdict, b.Verdict = &verdict{Primary: "n0", Epoch: 3, Allowed: true}, &verdict{Primary: "n0", Epoch: 3, Allowed: true}
+	if !sameReport(a, b) {
+		t.Error("equal handovers and verdicts behind different pointers compare unequal")
+	}
+	b.Verdict = &verdict{Primary: "n0", Epoch: 3}
+	if sameReport(a, b) {
+		t.Error("a changed verdict compares equal")
 	}
 }

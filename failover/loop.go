@@ -118,6 +118,11 @@ type core struct {
 	// buffer it builds the next one in.
 	pubKey string
 	keyBuf []byte
+
+	// sent is the last report broadcast, sentAt when: an unchanged
+	// report is repeated only as often as freshness needs (reportDue).
+	sent   report
+	sentAt time.Time
 }
 
 func (f *Failover) newCore(now time.Time) *core {
@@ -454,8 +459,23 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	}
 	f.publish(c, now)
 	if tick || changed {
-		f.cluster.Broadcast(kindReport, encode(f.report(c, now)))
+		if r := f.report(c, now); changed || reportDue(c.sent, r, c.sentAt, now, f.mc.Interval, f.fresh) {
+			f.sendReport(c, r, now)
+		}
 	}
+}
+
+// sendReport broadcasts r, this sidecar's report at now, and remembers it.
+func (f *Failover) sendReport(c *core, r report, now time.Time) {
+	f.cluster.Broadcast(kindReport, encode(r))
+	c.sent, c.sentAt = r, now
+}
+
+// reportNow sends this sidecar's report at once: peers act on what
+// changed without waiting for the next tick.
+func (f *Failover) reportNow(c *core) {
+	now := time.Now()
+	f.sendReport(c, f.report(c, now), now)
 }
 
 // observeLocal takes the latest local observation: role changes, the

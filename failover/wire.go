@@ -4,15 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vigil-redis/vigil/monitor"
 )
 
 // Message kinds failover sends through the Cluster. Decisions travel in the
 // Raft log; gossip carries only the fast, disposable part: each sidecar's
-// observation and opinion, sent every interval and at once on change.
+// observation and opinion, sent at once on change and repeated as often
+// as receivers need to keep it fresh (reportDue).
 const (
-	kindReport byte = 0x10 // best effort, every interval and on change
+	kindReport byte = 0x10 // best effort, on change and as freshness needs
 )
 
 // wireVersion prefixes every payload. A receiver drops other versions.
@@ -148,4 +150,34 @@ func decodeReport(b []byte) (report, error) {
 		return report{}, fmt.Errorf("%w: report without a valid name", errMalformed)
 	}
 	return r, nil
+}
+
+// sameReport reports whether a and b say the same: everything but
+// KnownAgoMs, which only dates the Known fields from the moment of
+// sending (the receiver keeps the date it computed from the first).
+func sameReport(a, b report) bool {
+	if !ptrEqual(a.Handover, b.Handover) || !ptrEqual(a.Verdict, b.Verdict) {
+		return false
+	}
+	a.Handover, b.Handover, a.Verdict, b.Verdict = nil, nil, nil, nil
+	a.KnownAgoMs, b.KnownAgoMs = 0, 0
+	return a == b
+}
+
+func ptrEqual[T comparable](a, b *T) bool {
+	return a == b || a != nil && b != nil && *a == *b
+}
+
+// reportDue reports whether a tick at now sends next, this sidecar's
+// report, when prev was last sent at sentAt. A changed report goes at
+// that tick; an unchanged one only as often as a receiver needs to keep
+// it fresh: about three times per fresh period, so that one lost report
+// leaves it fresh. At monitor.interval 100ms that is every
+// second tick, which halves the reports every sidecar sends and
+// receives at idle (the largest share of its idle work after Raft's
+// heartbeats); from 200ms up it is every tick. Half an interval of slack
+// keeps a tick that fires a little early from skipping a due report.
+func reportDue(prev, next report, sentAt, now time.Time, interval, fresh time.Duration) bool {
+	every := max(interval, fresh/3)
+	return sentAt.IsZero() || !sameReport(prev, next) || now.Add(interval/2).Sub(sentAt) >= every
 }
