@@ -164,6 +164,7 @@ func sameReport(a, b report) bool {
 	return a == b
 }
 
+// ptrEqual reports whether a and b are both nil or point to equal values.
 func ptrEqual[T comparable](a, b *T) bool {
 	return a == b || a != nil && b != nil && *a == *b
 }
