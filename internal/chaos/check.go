@@ -829,6 +829,10 @@ func CheckDualPrimary(h *History, p Params) ([]Violation, time.Duration) {
 // failover.initial_primary, so no primary ever drains them, but the
 // queues still hold them (chaos seed 11101, N=3: every sidecar wiped
 // within 12 s, 418 INCRs never applied, 439 items queued at the end).
+// So are they, on the same condition, when automatic failover stayed
+// paused to the end (pausedUnwritable): the queues drain only into a
+// writable primary, and an operator's pause leaves none after the
+// primary failed.
 func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 	var s Stats
 	var twice, never []Op
@@ -848,7 +852,7 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 		}
 	}
 	s.RQTwice, s.RQNever = len(twice), len(never)
-	if len(never) > 0 && len(never) <= h.Undrained && authorityLostAt(h, p) >= 0 {
+	if len(never) > 0 && len(never) <= h.Undrained && (authorityLostAt(h, p) >= 0 || pausedUnwritable(h)) {
 		never = nil
 	}
 	var out []Violation
@@ -870,6 +874,46 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 		out = append(out, Violation{RuleRetryQueue, never[0].Complete, msg + ":" + list(never)})
 	}
 	return out, s
+}
+
+// pauseLeftAt returns when automatic failover was paused for the rest of
+// the run, or -1: the start of a pause fault whose end could not resume
+// it (its heal failed: every /v1/resume refused or unanswered for
+// resumeFor) with no resume that went through after it. Failover then
+// stays paused as an operator's pause does until a resume commits, so a
+// failed primary is never replaced (chaos seed 11910, N=3: failover
+// paused at 13.3 s, a's sidecar wiped at 19.8 s; the nemesis asks a
+// first, and a, without Raft state until 62.5 s, refused every resume
+// from 23 s to 53.1 s as not ready; a's Redis had restarted empty and no
+// node took writes after 15.3 s).
+func pauseLeftAt(h *History) time.Duration {
+	at := time.Duration(-1)
+	for _, f := range h.Faults {
+		if f.Kind != Pause || !strings.HasPrefix(f.Failed, "heal: ") {
+			continue
+		}
+		resumed := slices.ContainsFunc(h.Faults, func(g FaultRecord) bool {
+			return g.Kind == Pause && g.Failed == "" && g.End > f.End
+		})
+		if !resumed && (at < 0 || f.Start < at) {
+			at = f.Start
+		}
+	}
+	return at
+}
+
+// pausedUnwritable reports whether automatic failover stayed paused to the
+// end (pauseLeftAt) and no failover-client write was acknowledged after
+// the last heal: no primary was writable for the retry queues to drain
+// into. With writes back, a primary was writable and the queues must
+// drain, paused or not.
+func pausedUnwritable(h *History) bool {
+	if pauseLeftAt(h) < 0 {
+		return false
+	}
+	return !slices.ContainsFunc(h.Ops, func(o Op) bool {
+		return o.Kind == OpWrite && o.OK && o.Complete > h.LastHeal
+	})
 }
 
 func wipedAfter(h *History, node string, t time.Duration) bool {
@@ -1272,6 +1316,9 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 		slices.Sort(events)
 		events = slices.Compact(events)
 	}
+	// A pause whose resume never went through lasts to the end: its
+	// record ends where the nemesis gave up (pauseLeftAt).
+	paused := pauseLeftAt(h)
 	for _, g := range gaps {
 		// The recovery clock starts when the set of nodes the faults hit
 		// last changed: a new fault on a node already down (its Redis
@@ -1293,7 +1340,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 				}
 			}
 			hit, known := hitNodes(active)
-			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost) &&
+			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost) && (paused < 0 || segS < paused) &&
 				!lastCopyHit(h, p, g[0], segS, hit) && !holderWaitHit(h, p, g[0], segS, hit)
 			if !ok {
 				prevOK = false

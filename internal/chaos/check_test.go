@@ -1440,3 +1440,74 @@ func TestAuthorityLostWithAForgottenMemberSeed11818(t *testing.T) {
 		t.Errorf("c forgotten at 40 s and reachable for 14 s before the wipes (re-added): authority lost at %v, want never", got)
 	}
 }
+
+// pauseNotResumed is a pause of automatic failover from from to to ms
+// whose end could not resume it when healFailed.
+func pauseNotResumed(id, from, to int, healFailed bool) FaultRecord {
+	f := FaultRecord{ID: id, Kind: Pause, Class: ClassAdmin, Desc: "pause automatic failover", Start: ms(from), End: ms(to)}
+	if healFailed {
+		f.Failed = `heal: a /v1/resume: 503 Service Unavailable {"error":"failover: not ready"}`
+	}
+	return f
+}
+
+// TestPausedToTheEndExcusesQueuedItemsSeed11910: a pause whose resume
+// never went through leaves automatic failover paused to the end; with the
+// primary's Redis dead no node takes writes, and the retry queues, which
+// drain only into a writable primary, still hold their items: not lost
+// (chaos seed 11910, N=3: a, asked first, refused every resume as not
+// ready from 23 s to 53.1 s; 187 INCRs never applied, 210 items queued at
+// the drain deadline, no write acknowledged after 15.3 s). Items dropped,
+// a pause resumed later, or writes back after the heal are still judged.
+func TestPausedToTheEndExcusesQueuedItemsSeed11910(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		faults    []FaultRecord
+		undrained int
+		writesAt  int // a write acknowledged at this ms after the last heal; 0: none
+		judged    bool
+	}{
+		{"resume refused to the end, the item still queued", []FaultRecord{pauseNotResumed(2, 3000, 10000, true)}, 1, 0, false},
+		{"resume refused to the end, nothing queued: the item was dropped", []FaultRecord{pauseNotResumed(2, 3000, 10000, true)}, 0, 0, true},
+		{"resumed", []FaultRecord{pauseNotResumed(2, 3000, 10000, false)}, 1, 0, true},
+		{"resume refused, a later pause resumed", []FaultRecord{pauseNotResumed(2, 3000, 10000, true), pauseNotResumed(3, 10500, 11000, false)}, 1, 0, true},
+		{"resume refused, writes back after the heal", []FaultRecord{pauseNotResumed(2, 3000, 10000, true)}, 1, 15000, true},
+		{"no pause", nil, 1, 0, true},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, tc.faults...)
+		// a's Redis killed at 5 s; nothing promoted, no write after it.
+		h.Ops = slices.DeleteFunc(h.Ops, func(o Op) bool { return o.Kind == OpWrite && o.Invoke >= ms(5000) })
+		if tc.writesAt > 0 {
+			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "wb", Value: "v", Invoke: ms(tc.writesAt), Complete: ms(tc.writesAt + 2), OK: true})
+		}
+		// Enqueued on b while failover was paused, never applied.
+		h.Ops = append(h.Ops, Op{Kind: OpEnqueue, Node: "b", Key: "q9", Invoke: ms(6000), Complete: ms(6010), OK: true})
+		h.Undrained = tc.undrained
+		v, s := CheckRetryQueue(h, testParams)
+		if got := len(v) > 0; got != tc.judged {
+			t.Errorf("%s: violations %+v, want a retry-queue violation: %t", tc.name, v, tc.judged)
+		}
+		if s.RQNever != 1 {
+			t.Errorf("%s: %d never applied counted, want 1", tc.name, s.RQNever)
+		}
+	}
+}
+
+// TestAvailabilityPausedToTheEnd: spans with automatic failover paused are
+// not judged, and a pause whose resume never went through lasts past its
+// record's end, where the nemesis gave up (chaos seed 11910, N=3).
+func TestAvailabilityPausedToTheEnd(t *testing.T) {
+	for _, healFailed := range []bool{true, false} {
+		h := clean()
+		// Paused from 3 s; the pause's end at 10 s resumes it unless its
+		// heal failed. Writes stay down after a's kill at 5 s: once
+		// resumed, the majority b, c must restore them.
+		h.Faults = append(h.Faults, pauseNotResumed(2, 3000, 10000, healFailed))
+		outage(h, ms(5000), ms(20000))
+		r := Check(h, testParams)
+		if got := slices.Contains(rules(r), RuleAvailability); got == healFailed {
+			t.Errorf("heal failed %v: violations %+v, want availability judged: %v", healFailed, r.Violations, !healFailed)
+		}
+	}
+}
