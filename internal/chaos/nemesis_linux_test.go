@@ -84,3 +84,25 @@ func TestPauseStarted(t *testing.T) {
 		})
 	}
 }
+
+// Chaos seed 11910 (N=3): a sidecar that is not ready refused before it
+// proposed anything; the next is asked. Other refusals are the answer.
+func TestNotReady(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		code int
+		body string
+		want bool
+	}{
+		{"not ready", 503, `{"error":"failover: not ready"}`, true},
+		{"not ready: verify failed", 503, `{"error":"failover: not ready: authority: no leader"}`, true},
+		{"no leader", 503, `{"error":"authority: no leader (last: no leader known)"}`, false},
+		{"no primary", 503, `{"error":"failover: no primary"}`, false},
+		{"bad request", 400, `{"error":"failover: bad request: a is already the primary"}`, false},
+		{"busy", 409, `{"error":"failover: busy"}`, false},
+	} {
+		if got := notReady(tt.code, tt.body); got != tt.want {
+			t.Errorf("%s: notReady(%d, %s) = %v, want %v", tt.name, tt.code, tt.body, got, tt.want)
+		}
+	}
+}
