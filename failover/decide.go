@@ -2156,7 +2156,11 @@ type localInput struct {
 	Restarted bool
 	// Peers are the latest reports, for parallel_syncs and reachability.
 	Peers map[string]peerView
-	P     params
+	// PrimarySeen is this sidecar's own latest check of the committed
+	// primary's Redis (pauseUnjudgedPrimary, while its sidecar cannot
+	// watch it): seenOnMark.
+	PrimarySeen primarySighting
+	P           params
 }
 
 // localPlan is what decideLocal asks the shell to do to the local Redis.
@@ -2457,7 +2461,7 @@ func decideLocal(in localInput) localPlan {
 		p.Detach = true
 	case !named && st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.PrimaryAddr != "" && in.Obs.MasterAddr == in.PrimaryAddr &&
-		unwatchedPrimaryMark(in.Self, st, in.Peers, in.Now, in.P.Fresh) != "":
+		unwatchedUnseen(in):
 		// A replica of the committed, promoted primary whose link is down
 		// while that primary's own sidecar cannot watch its Redis (silent,
 		// or its Redis does not answer it): it points at itself, keeping
@@ -2474,6 +2478,16 @@ func decideLocal(in localInput) localPlan {
 		// replicas and the last copies of epoch 5's writes (22 retry-queue
 		// INCRs confirmed by WAIT 1), full-synced it by themselves at
 		// 38.3 s and 38.5 s.
+		//
+		// Not while this sidecar's own check finds that Redis still the
+		// process its sidecar judged (seenOnMark): a restart shows there
+		// at the next check, as its sidecar's report would. Chaos seed
+		// 11907 (N=3): b's sidecar demoted b's Redis to c, epoch 7's
+		// primary and the last copy of 32 retry-queue INCRs, after
+		// checking it was on the history c's sidecar had vouched for;
+		// c's sidecar was stopped by then, and 9 ms into the full sync
+		// this rule pointed b's Redis at itself. c's Redis was wiped 3 s
+		// later, and epoch 8 promoted b without them.
 		p.Detach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
@@ -2766,6 +2780,35 @@ func unwatchedPrimaryMark(self string, st groupState, peers map[string]peerView,
 		return ""
 	}
 	return pv.AsPrimary.ReplID
+}
+
+// primarySighting is this sidecar's own latest check of the committed
+// primary's Redis (pauseUnjudgedPrimary): when it answered, at which
+// epoch, and the history it led as a primary ("" when it did not answer,
+// or not as a primary).
+type primarySighting struct {
+	At     time.Time
+	Epoch  uint64
+	ReplID string
+}
+
+// seenOnMark reports whether this sidecar's latest check of the committed
+// primary's Redis, within a report's lifetime, found it a primary leading
+// mark, the history its own sidecar last judged it on (unwatchedPrimaryMark):
+// the process that sidecar vouched for still answers. A restart begins
+// another history, and the next check that sees it (or no answer at
+// all) ends this.
+func seenOnMark(mark string, s primarySighting, st groupState, now time.Time, fresh time.Duration) bool {
+	return mark != "" && s.ReplID == mark && s.Epoch == st.Epoch && now.Sub(s.At) < fresh
+}
+
+// unwatchedUnseen reports whether the committed primary's own sidecar
+// cannot watch its Redis (unwatchedPrimaryMark) and this sidecar has not
+// just seen that Redis as the process that sidecar judged (seenOnMark):
+// a Redis following it may reconnect to whatever it restarted with.
+func unwatchedUnseen(in localInput) bool {
+	mark := unwatchedPrimaryMark(in.Self, in.State, in.Peers, in.Now, in.P.Fresh)
+	return mark != "" && !seenOnMark(mark, in.PrimarySeen, in.State, in.Now, in.P.Fresh)
 }
 
 // restartedUnjudged reports whether the committed primary's Redis, seen

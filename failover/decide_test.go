@@ -3772,6 +3772,104 @@ func TestReplicaOfUnwatchedPrimaryDetachesSeed6021(t *testing.T) {
 	}
 }
 
+// Chaos seed 11907 (N=3), b's sidecar at 59.570 s. Epoch 6's primary a
+// drained 32 retry-queue INCRs from a's and c's queues, confirmed by WAIT 1
+// on c's Redis; a's Redis was killed without persistence at 48.9 s. Epoch
+// 7 named c, whose sidecar (SIGSTOPped as the election's winner) promoted
+// its Redis at 52.24 s on f28f2f80 at 91500 and was stopped again at
+// 53.05 s. b's sidecar had begun demoting b's Redis (epoch 5's primary,
+// at 75318 on 197cd553) to c at 52.5 s, while c's sidecar vouched for
+// f28f2f80; the divergent-write replay into c's paused Redis held it to
+// 59.566 s, when it found c's Redis still on f28f2f80 and pointed b's
+// Redis at it. The full sync began at 59.566 s; 4 ms later the seed 6021
+// rule (c's sidecar silent, b's link down) pointed b's Redis at itself,
+// and c's Redis, the last copy, was wiped at 62.5 s. Epoch 8 promoted b
+// without the INCRs. b's own check of c's Redis every tick found it the
+// process c's sidecar had judged: the sync follows it.
+func TestReplicaSyncingFromTheJudgedPrimaryStaysSeed11907(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 59.570) * float64(time.Second))) }
+	now := at(59.570)
+	st := groupState{Epoch: 7, Primary: "c", Previous: "a", Promoted: true, Started: at(49.540),
+		Members: members("a", "b", "c"), Fork: 91500, ForkReplID: "9eb4ea03"}
+	// c's last report, just before its sidecar was stopped: its Redis a
+	// primary on f28f2f80, judged at epoch 7.
+	c := rep("c", 91570)
+	c.Rep.Epoch = 7
+	c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID = monitor.RolePrimary, "", false, "f28f2f80"
+	c.Received, c.UpAt = at(53.0), at(53.0)
+	c.AsPrimary = primaryMark{Epoch: 7, ReplID: "f28f2f80"}
+	// a's Redis, back empty, pointing at itself.
+	a := rep("a", 0)
+	a.Rep.Epoch = 7
+	a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.Keys = "a:6379", false, false, 0
+	a.Received, a.UpAt = now, now
+	peers := map[string]peerView{"a": a, "c": c}
+	seen := primarySighting{At: at(59.502), Epoch: 7, ReplID: "f28f2f80"}
+	b := func(edit func(in *localInput)) localInput {
+		in := localInput{Now: now, Self: "b", State: st, Ready: true, LastContact: now, Started: at(43.2), P: p,
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "c:6379", LinkUp: false, Time: now,
+				ReplID: "197cd553", Offset: 75318},
+			PrimaryAddr: "c:6379", SelfAddr: "b:6379", Keeps: true, Peers: peers, PrimarySeen: seen,
+			SourceUnvouched: sourceUnvouched(st, peers, now, p.Fresh)}
+		if edit != nil {
+			edit(&in)
+		}
+		return in
+	}
+	if !b(nil).SourceUnvouched {
+		t.Fatal("c's sidecar silent for 6.5 s: want c unvouched")
+	}
+	for _, tt := range []struct {
+		name string
+		in   localInput
+		want localPlan
+	}{
+		{"seed 11907: full sync from c's Redis, seen on the history c's sidecar judged: it stays", b(nil), localPlan{}},
+		{"no check of c's Redis has answered: detach", b(func(in *localInput) { in.PrimarySeen = primarySighting{} }), localPlan{Detach: true}},
+		{"c's Redis seen on a new history, restarted (seed 6021): detach", b(func(in *localInput) { in.PrimarySeen.ReplID = "0c4e1a77" }), localPlan{Detach: true}},
+		{"c's Redis did not answer the last check (cut off at 61.1 s, wiped at 62.5 s): detach", b(func(in *localInput) { in.PrimarySeen.ReplID = "" }), localPlan{Detach: true}},
+		{"the last sighting older than a report's lifetime: detach", b(func(in *localInput) { in.PrimarySeen.At = at(59.0) }), localPlan{Detach: true}},
+		{"a sighting at an earlier epoch: detach", b(func(in *localInput) { in.PrimarySeen.Epoch = 6 }), localPlan{Detach: true}},
+		{"synced from c, link up: nothing changes", b(func(in *localInput) { in.Obs.LinkUp = true }), localPlan{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(decideLocal(tt.in), tt.want); diff != "" {
+				t.Errorf("plan (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSeenOnMark(t *testing.T) {
+	st := groupState{Epoch: 7, Primary: "c", Promoted: true}
+	fresh := 500 * time.Millisecond
+	seen := primarySighting{At: t0.Add(-100 * time.Millisecond), Epoch: 7, ReplID: "H7"}
+	for _, tt := range []struct {
+		name string
+		mark string
+		s    primarySighting
+		now  time.Time
+		want bool
+	}{
+		{"a primary on the mark, 100 ms ago", "H7", seen, t0, true},
+		{"no mark (its sidecar watches it, or no judged sighting)", "", seen, t0, false},
+		{"never checked", "H7", primarySighting{}, t0, false},
+		{"on another history: restarted", "H7", primarySighting{At: seen.At, Epoch: 7, ReplID: "H8"}, t0, false},
+		{"no answer, or not as a primary", "H7", primarySighting{At: seen.At, Epoch: 7}, t0, false},
+		{"at an earlier epoch", "H7", primarySighting{At: seen.At, Epoch: 6, ReplID: "H7"}, t0, false},
+		{"just within a report's lifetime", "H7", seen, t0.Add(399 * time.Millisecond), true},
+		{"a report's lifetime old", "H7", seen, t0.Add(400 * time.Millisecond), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := seenOnMark(tt.mark, tt.s, st, tt.now, fresh); got != tt.want {
+				t.Errorf("seenOnMark = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Chaos seed 708 (N=3). Epoch 4's primary a took retry-queue INCRs that b
 // and c acknowledged (WAIT 1); a's and b's Redis were killed and came back
 // from their AOFs with them, c's was killed without persistence. Epoch 6

@@ -187,6 +187,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SelfTLS: f.rc.TLS.Enabled, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 		PartialRefused: c.partialWait,
 		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs, f.self.Name),
+		PrimarySeen: c.primarySeen,
 	}
 	p := decideLocal(in)
 	switch {
@@ -1354,10 +1355,11 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
 		unverified := unjudgedPauseUnverified(mark, f.auth.LastContact(), now, c.p)
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause)
+			led, seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause)
 			at := time.Now()
 			return func(c *core) {
 				c.foreign[primary] = false
+				c.primarySeen = primarySighting{At: at, Epoch: epoch, ReplID: led}
 				if err != nil {
 					f.log.Debug("check the primary's redis", "peer", primary, "redis_addr", paddr, "err", err)
 				}
@@ -1469,39 +1471,44 @@ func (f *Failover) detachOwnReplica(ctx context.Context, addr string, own []stri
 // promoted), or, with unverified (unjudgedPauseUnverified: this sidecar is
 // cut off, no Verify can answer), without one. The pause lapses by itself
 // unless renewed; the primary's sidecar, once it reaches its Redis again,
-// judges it as any restart.
-func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due, unverified bool, pause time.Duration) (seen, paused bool, err error) {
+// judges it as any restart. led is the history that Redis leads when it
+// answers as a primary, "" otherwise (localInput.PrimarySeen).
+func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due, unverified bool, pause time.Duration) (led string, seen, paused bool, err error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
 	defer cancel()
 	role, err := roleOf(rctx, cl)
 	if err != nil {
-		return false, false, err
+		return "", false, false, err
 	}
 	info, err := cl.Info(rctx, "replication").Result()
 	if err != nil {
-		return false, false, fmt.Errorf("info replication of %s: %w", addr, err)
+		return "", false, false, fmt.Errorf("info replication of %s: %w", addr, err)
 	}
-	if !unwatchedPaused(mark, unpromoted, monitor.Role(roleName(role)), parseReplPosition(info).ReplID) {
-		return false, false, nil
+	r, id := monitor.Role(roleName(role)), parseReplPosition(info).ReplID
+	if r == monitor.RolePrimary {
+		led = id // primarySighting
+	}
+	if !unwatchedPaused(mark, unpromoted, r, id) {
+		return led, false, false, nil
 	}
 	if !due {
-		return true, false, nil
+		return led, true, false, nil
 	}
 	if !unverified {
 		vst, err := f.verify(ctx)
 		if err != nil {
-			return true, false, err
+			return led, true, false, err
 		}
 		if vst.Primary != primary || vst.Epoch != epoch || unpromoted && vst.Promoted {
-			return true, false, nil
+			return led, true, false, nil
 		}
 	}
 	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
-		return true, false, err
+		return led, true, false, err
 	}
-	return true, true, nil
+	return led, true, true, nil
 }
 
 // checkForeign asks member's Redis at addr for its role and, if it acts as

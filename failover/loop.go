@@ -72,6 +72,8 @@ type core struct {
 	unjudgedSince  time.Time
 	unjudgedEpoch  uint64
 	pausedUnjudged bool
+	// primarySeen is the latest of those checks (localInput.PrimarySeen).
+	primarySeen primarySighting
 
 	handoverEpoch uint64
 	myHandover    *handover
