@@ -1831,7 +1831,8 @@ func (f *Failover) keepDivergent(ctx context.Context, k keepReq, newPrimary stri
 	if err != nil {
 		return false, fmt.Errorf("fork point for %s: %w", k.addr, err)
 	}
-	res, err := f.keeper.Keep(ctx, divergent.Request{Epoch: k.epoch, Node: k.node, Addr: k.addr, Fork: fork, NewPrimary: newPrimary})
+	res, err := f.keeper.Keep(ctx, divergent.Request{Epoch: k.epoch, Node: k.node, Addr: k.addr, Fork: fork, NewPrimary: newPrimary,
+		ReplayWait: f.replayWait()})
 	switch {
 	case err == nil:
 		if res.Archive != "" {
