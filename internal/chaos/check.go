@@ -299,7 +299,8 @@ func redisCutOff(h *History, node string, from, to time.Duration, leaderless [][
 
 // unwatchedSpans returns the spans in which node's own sidecar could not
 // watch its Redis: stopped or killed (no report) or cut from it
-// (part-local; it reports its Redis down). Its peers then take that Redis
+// (part-local; it reports its Redis down), or stopped as a pause-winner
+// fault's election winner (winnerStop). Its peers then take that Redis
 // as one no sidecar vouches for (sourceUnvouched).
 func unwatchedSpans(h *History, node string) [][2]time.Duration {
 	var out [][2]time.Duration
@@ -308,8 +309,52 @@ func unwatchedSpans(h *History, node string) [][2]time.Duration {
 			(f.Kind == PartLocal || f.Kind == StopSidecar || f.Kind == KillSidecar) {
 			out = append(out, [2]time.Duration{f.Start, f.End})
 		}
+		if w, s, e, ok := winnerStop(f); ok && w == node {
+			out = append(out, [2]time.Duration{s, e})
+		}
 	}
 	return out
+}
+
+// winnerStop returns, for a pause-winner fault that stopped an election
+// winner, the winner and the span its sidecar was stopped (SIGSTOP): from
+// the "won, stopped at" its record notes (the nemesis appends the winner
+// to its Nodes) to the "resumed at" it notes on the heal, or, in histories
+// written before the nemesis noted that, winnerWatch before the fault's
+// end (the heal resumes the winner and watches it that long before it
+// restarts the old primary's Redis and the fault ends, so that bound is
+// late by the Redis restart alone). The record's own Start and End are
+// those of the old primary's Redis kill, and its first node that Redis's:
+// the winner's stop is in no other fault's span.
+func winnerStop(f FaultRecord) (node string, from, to time.Duration, ok bool) {
+	if f.Kind != PauseWinner || f.Failed != "" || len(f.Nodes) < 2 {
+		return "", 0, 0, false
+	}
+	node = f.Nodes[1]
+	at := func(marker string) (time.Duration, bool) {
+		i := strings.Index(f.Desc, marker)
+		if i < 0 {
+			return 0, false
+		}
+		v := f.Desc[i+len(marker):]
+		if j := strings.IndexAny(v, ";,"); j >= 0 {
+			v = v[:j]
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		return d, err == nil
+	}
+	from, ok = at("; " + node + " won, stopped at ")
+	if !ok {
+		return "", 0, 0, false
+	}
+	to, ok = at("; " + node + " resumed at ")
+	if !ok {
+		to = f.End - winnerWatch
+	}
+	if to < from {
+		to = from
+	}
+	return node, from, to, true
 }
 
 // leaderChance is how long a moment in which a Raft leader could be
@@ -333,7 +378,8 @@ func leaderOut(f FaultRecord) bool {
 
 // leaderlessSpans returns the spans in which no Raft leader could exist:
 // fewer sidecars than a majority could vote. A sidecar cannot while a
-// fault takes it out (leaderOut); one whose data dir a fault wiped refuses
+// fault takes it out (leaderOut) or holds it stopped as a pause-winner's
+// election winner (winnerStop); one whose data dir a fault wiped refuses
 // its vote while another member's sidecar is out, from the wipe's end
 // until it has had every sidecar reachable for leaderChance (the README's
 // documented cost of the 1505 and 1907 rule, as amnesiacHolds). Gaps
@@ -352,6 +398,9 @@ func leaderlessSpans(h *History, p Params) [][2]time.Duration {
 		if leaderOut(f) || f.SidecarWiped && f.Failed == "" {
 			cuts = append(cuts, f.Start, f.End)
 		}
+		if _, s, e, ok := winnerStop(f); ok {
+			cuts = append(cuts, s, e)
+		}
 	}
 	slices.Sort(cuts)
 	cuts = slices.Compact(cuts)
@@ -362,6 +411,9 @@ func leaderlessSpans(h *History, p Params) [][2]time.Duration {
 				for _, x := range f.Nodes {
 					m[x] = true
 				}
+			}
+			if w, s, e, ok := winnerStop(f); ok && s <= t && t < e {
+				m[w] = true
 			}
 		}
 		return m

@@ -873,6 +873,100 @@ func TestTwoDataSetsLostWhileTheLastCopyWasUnwatchedSeed10306(t *testing.T) {
 	}
 }
 
+func TestTwoDataSetsLostWhileTheWinnerWasStoppedSeed11907(t *testing.T) {
+	// Chaos seed 11907, N=3 (replay r6 on 06c5e1d): INCRs enqueued at a
+	// and c from 38.88 s were drained into a's Redis, epoch 6's primary
+	// (44.26 s), and acknowledged (WAIT 1) by c's; the pause-winner fault
+	// killed a's Redis without persistence at 47.73 s and stopped c's
+	// sidecar at 48.416 s, 4 ms after it made c's Redis a primary (epoch
+	// 7), and resumed it at about 50.81 s, when the kill of c's sidecar
+	// began. b's Redis, stopped to 49.09 s, could reach c's until the
+	// redis-only partition of 55.63 s, but no leader could exist (a cut
+	// off, then stopped; c stopped, then killed): b's demotions to c
+	// failed "verify: no leader", and c's silent sidecar vouched for its
+	// Redis to nobody. c's Redis, the last copy, was wiped at 61.36 s. The
+	// winner's stop is a sidecar out like a stop-sidecar fault; a moment
+	// long enough for an election around it holds the INCRs to account.
+	won := "pause-winner: kill a's redis (primary), SIGSTOP the next election winner; c won, stopped at 48.416s"
+	base := []FaultRecord{
+		{ID: 13, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "stop-redis b (primary)", Start: ms(41254), End: ms(49091)},
+		{ID: 15, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(46328), End: ms(55677)},
+		{ID: 16, Kind: PauseWinner, Class: ClassProcess, Nodes: []string{"a", "c"}, Desc: won, Start: ms(47732), End: ms(53810), RedisRestart: true, DataLost: true, OnPrimary: true},
+		{ID: 17, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-sidecar c (primary)", Start: ms(50811), End: ms(58682)},
+		{ID: 18, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "stop-sidecar a (primary)", Start: ms(51885), End: ms(63714)},
+		{ID: 19, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "redis-only partition [c] | [a b]", Start: ms(55630), End: ms(64409)},
+		{ID: 21, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "redis-only partition [c] | [a b]", Start: ms(59963), End: ms(64278)},
+		{ID: 22, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c (primary) wipe aof", Start: ms(61358), End: ms(64317), RedisRestart: true, DataLost: true, OnPrimary: true},
+	}
+	resumed := func(at string) func([]FaultRecord) []FaultRecord {
+		return editFault(16, func(f *FaultRecord) { f.Desc += "; c resumed at " + at })
+	}
+	for _, tc := range []struct {
+		name   string
+		faults func([]FaultRecord) []FaultRecord
+		minRep int
+		ok     bool
+	}{
+		{"seed 11907: no leader, c's sidecar silent, from b's resume to the redis-only cut", nil, 1, true},
+		{"the resume noted just before the kill", resumed("50.808s"), 1, true},
+		{"a's sidecar in reach: a and b elect, but c's Redis is vouched for by nobody", func(fs []FaultRecord) []FaultRecord {
+			return resumed("50.811s")(editFault(15, func(f *FaultRecord) { f.Kind, f.Desc = PartRedis, "redis-only partition [a] | [b c]" })(fs))
+		}, 1, true},
+		{"a's sidecar in reach and c's watched its Redis for 0.5 s", func(fs []FaultRecord) []FaultRecord {
+			return resumed("50.311s")(editFault(15, func(f *FaultRecord) { f.Kind, f.Desc = PartRedis, "redis-only partition [a] | [b c]" })(fs))
+		}, 1, false},
+		{"no winner stopped: b and c elect while b's Redis reaches c's", editFault(16, func(f *FaultRecord) {
+			f.Nodes, f.Desc = []string{"a"}, "pause-winner: kill a's redis (primary), SIGSTOP the next election winner"
+		}), 1, false},
+		{"the winner resumed at 49.5 s: 1.3 s to elect and copy", resumed("49.500s"), 1, false},
+		{"c's sidecar killed 1.1 s after its resume", editFault(17, func(f *FaultRecord) { f.Start = ms(51900) }), 1, false},
+		{"three copies: two losses are not enough", nil, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(73000), LastHeal: ms(64409)}
+			h.Ops = []Op{
+				{Kind: OpEnqueue, Node: "a", Key: "q:129", Invoke: ms(38880), Complete: ms(38881), OK: true},
+				{Kind: OpProbe, Node: "b", Key: "probe:b", Invoke: ms(38000), Complete: ms(38002), OK: true},
+				{Kind: OpProbe, Node: "a", Key: "probe:a", Invoke: ms(44300), Complete: ms(44302), OK: true},
+				{Kind: OpProbe, Node: "a", Key: "probe:a", Invoke: ms(47300), Complete: ms(47302), OK: true},
+			}
+			checkRetryExcused(t, h, base, tc.faults, tc.minRep, tc.ok)
+		})
+	}
+}
+
+func TestWinnerStop(t *testing.T) {
+	f := FaultRecord{ID: 16, Kind: PauseWinner, Class: ClassProcess, Nodes: []string{"a", "c"},
+		Desc: "pause-winner: kill a's redis (primary), SIGSTOP the next election winner; c won, stopped at 48.416s", Start: ms(47732), End: ms(53810)}
+	for _, tc := range []struct {
+		name     string
+		edit     func(*FaultRecord)
+		node     string
+		from, to time.Duration
+		ok       bool
+	}{
+		{"no resume noted: winnerWatch before the end", nil, "c", ms(48416), ms(50810), true},
+		{"the resume noted", func(f *FaultRecord) { f.Desc += "; c resumed at 50.808s" }, "c", ms(48416), ms(50808), true},
+		{"no winner", func(f *FaultRecord) {
+			f.Nodes, f.Desc = f.Nodes[:1], "pause-winner: kill a's redis (primary), SIGSTOP the next election winner"
+		}, "", 0, 0, false},
+		{"not carried out", func(f *FaultRecord) { f.Failed = "a/redis is already under a fault" }, "", 0, 0, false},
+		{"another kind", func(f *FaultRecord) { f.Kind = KillRedis }, "", 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := f
+			g.Nodes = slices.Clone(f.Nodes)
+			if tc.edit != nil {
+				tc.edit(&g)
+			}
+			node, from, to, ok := winnerStop(g)
+			if node != tc.node || from != tc.from || to != tc.to || ok != tc.ok {
+				t.Fatalf("winnerStop = %q %v %v %v, want %q %v %v %v", node, from, to, ok, tc.node, tc.from, tc.to, tc.ok)
+			}
+		})
+	}
+}
+
 func TestRegisterTwoDataSetsLost(t *testing.T) {
 	// "b" is acknowledged at 4.95 s; a's and b's Redis (no persistence)
 	// are killed at 5 s and 6 s; a read at 8 s returns the older "a".

@@ -302,11 +302,13 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 			<-done
 			if winner != nil {
 				c.signal(winner, true, syscall.SIGCONT)
+				at := c.since()
+				m.note(f.ID, fmt.Sprintf("; %s resumed at %s", winner.name, fmtDur(at)))
 				m.release(winner.name + "/vigil")
 				// Watch the resumed winner with the old primary still
 				// down: what it does now is what the fault is about, and
 				// the restart's grace below must not cover it.
-				time.Sleep(3 * time.Second)
+				time.Sleep(winnerWatch)
 			}
 			defer m.release(key)
 			err := c.startRedis(prim)
@@ -414,6 +416,19 @@ func (m *nemesis) endFault(a *active) {
 		m.c.logf("%s fault #%d %s end: %v", fmtDur(now), id, desc, err)
 	} else {
 		m.c.logf("%s fault #%d %s end", fmtDur(now), id, desc)
+	}
+}
+
+// note appends text to fault id's record's description (the checker
+// reads a pause-winner's "resumed at", as its "won, stopped at", from it:
+// winnerStop).
+func (m *nemesis) note(id int, text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.records {
+		if m.records[i].ID == id {
+			m.records[i].Desc += text
+		}
 	}
 }
 

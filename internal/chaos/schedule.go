@@ -36,6 +36,11 @@ const (
 	WipeIsolated FaultKind = "wipe-isolated"
 )
 
+// winnerWatch is how long a pause-winner fault's heal watches the resumed
+// winner, with the old primary's Redis still down, before it restarts that
+// Redis and the fault ends.
+const winnerWatch = 3 * time.Second
+
 // Class is the kind's FaultClass.
 func (k FaultKind) Class() FaultClass {
 	switch k {
