@@ -1172,13 +1172,7 @@ func TestAuthorityLostExcusesQueuedItems(t *testing.T) {
 		// Enqueued on b after its sidecar came back, never applied.
 		h.Ops = append(h.Ops, Op{Kind: OpEnqueue, Node: "b", Key: "q9", Invoke: ms(16000), Complete: ms(16010), OK: true})
 		h.Undrained = tc.undrained
-		v, s := CheckRetryQueue(h, testParams)
-		if got := len(v) > 0; got != tc.judged {
-			t.Errorf("%s: violations %+v, want a retry-queue violation: %t", tc.name, v, tc.judged)
-		}
-		if s.RQNever != 1 {
-			t.Errorf("%s: %d never applied counted, want 1", tc.name, s.RQNever)
-		}
+		checkOneNeverApplied(t, tc.name, h, tc.judged)
 	}
 }
 
@@ -1578,13 +1572,7 @@ func TestPausedToTheEndExcusesQueuedItemsSeed11910(t *testing.T) {
 		// Enqueued on b while failover was paused, never applied.
 		h.Ops = append(h.Ops, Op{Kind: OpEnqueue, Node: "b", Key: "q9", Invoke: ms(6000), Complete: ms(6010), OK: true})
 		h.Undrained = tc.undrained
-		v, s := CheckRetryQueue(h, testParams)
-		if got := len(v) > 0; got != tc.judged {
-			t.Errorf("%s: violations %+v, want a retry-queue violation: %t", tc.name, v, tc.judged)
-		}
-		if s.RQNever != 1 {
-			t.Errorf("%s: %d never applied counted, want 1", tc.name, s.RQNever)
-		}
+		checkOneNeverApplied(t, tc.name, h, tc.judged)
 	}
 }
 
@@ -1603,5 +1591,18 @@ func TestAvailabilityPausedToTheEnd(t *testing.T) {
 		if got := slices.Contains(rules(r), RuleAvailability); got == healFailed {
 			t.Errorf("heal failed %v: violations %+v, want availability judged: %v", healFailed, r.Violations, !healFailed)
 		}
+	}
+}
+
+// checkOneNeverApplied checks h's one never-applied retry-queue item:
+// counted, and judged a violation or not.
+func checkOneNeverApplied(t *testing.T, name string, h *History, judged bool) {
+	t.Helper()
+	v, s := CheckRetryQueue(h, testParams)
+	if got := len(v) > 0; got != judged {
+		t.Errorf("%s: violations %+v, want a retry-queue violation: %t", name, v, judged)
+	}
+	if s.RQNever != 1 {
+		t.Errorf("%s: %d never applied counted, want 1", name, s.RQNever)
 	}
 }
