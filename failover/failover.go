@@ -136,7 +136,6 @@ type Failover struct {
 	fresh   time.Duration // how long a peer's report counts
 	cmdWait time.Duration // timeout of one command to Redis
 
-	kick    chan struct{}          // asks the loop for an immediate step
 	reports chan peerMsg           // recvLoop -> loop
 	results chan func(*core)       // effects -> loop
 	probes  chan probeResult       // probeLoop -> loop
@@ -234,7 +233,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, deps Deps) 
 		keeper:  deps.Keeper,
 		fresh:   max(3*deps.Monitor.Interval, 500*time.Millisecond),
 		cmdWait: max(deps.Monitor.Timeout, time.Second),
-		kick:    make(chan struct{}, 1),
 		reports: make(chan peerMsg, 256),
 		results: make(chan func(*core), 64),
 		probes:  make(chan probeResult, 16),
@@ -286,14 +284,6 @@ func (f *Failover) spawn(ctx context.Context, fn func(context.Context) func(*cor
 		case <-ctx.Done():
 		}
 	})
-}
-
-// poke asks for an immediate step.
-func (f *Failover) poke() {
-	select {
-	case f.kick <- struct{}{}:
-	default:
-	}
 }
 
 // recvLoop hands every report to the loop. Reports never block it: a full

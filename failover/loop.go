@@ -162,7 +162,6 @@ func (f *Failover) loop(ctx context.Context) {
 			return
 		case <-t.C:
 			tick = true
-		case <-f.kick:
 		case <-due.C:
 		case <-f.local.Updates():
 		case m := <-f.reports:

@@ -977,17 +977,6 @@ func wipedAfter(h *History, node string, t time.Duration) bool {
 	return false
 }
 
-// recoverable reports whether, with the faults active in a span, a
-// healthy, connected majority should keep or restore writes: every active
-// fault (process faults, partitions that cut off their side, a sidecar cut
-// from its Redis) hits only nodes of one minority, automatic failover is
-// not paused, and no link is merely lossy (loss or latency can stall a
-// client without any node being down).
-func recoverable(active []FaultRecord, n int) bool {
-	hit, ok := hitNodes(active)
-	return ok && 2*len(hit) < n
-}
-
 // hitNodes returns the sorted nodes the active faults hit, and false when
 // one of them (a pause, a lossy link, a stalled election winner, an
 // unknown target) rules out judging availability at all.
