@@ -2485,7 +2485,7 @@ func decideLocal(in localInput) localPlan {
 		// 11907 (N=3): b's sidecar demoted b's Redis to c, epoch 7's
 		// primary and the last copy of 32 retry-queue INCRs, after
 		// checking it was on the history c's sidecar had vouched for;
-		// c's sidecar was stopped by then, and 9 ms into the full sync
+		// c's sidecar was stopped by then, and 8 ms after the full sync began
 		// this rule pointed b's Redis at itself. c's Redis was wiped 3 s
 		// later, and epoch 8 promoted b without them.
 		p.Detach = true
