@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-redis/vigil/failover/authority"
-	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -324,38 +323,5 @@ func TestSameReport(t *testing.T) {
 	b.Verdict = &verdict{Primary: "n0", Epoch: 3}
 	if sameReport(a, b) {
 		t.Error("a changed verdict compares equal")
-	}
-}
-
-// captureKeeper records the requests it is asked to keep.
-type captureKeeper struct{ reqs []divergent.Request }
-
-func (k *captureKeeper) Keep(_ context.Context, req divergent.Request) (divergent.Result, error) {
-	k.reqs = append(k.reqs, req)
-	return divergent.Result{}, nil
-}
-func (*captureKeeper) Config() divergent.Config { return divergent.Config{} }
-
-// TestKeepDivergentBoundsTheReplay: a demotion waits for the replay of
-// the divergent writes into the new primary at most down_after (chaos
-// seed 2103: a sidecar waited 40 s on a replay into a paused primary; in
-// seed 11907 a demotion stalled 7 s on one). The bound was written for
-// 2103 but never passed to the keeper.
-func TestKeepDivergentBoundsTheReplay(t *testing.T) {
-	start := time.Now()
-	k := &captureKeeper{}
-	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	g.f.keeper = k
-	req := keepReq{epoch: 2, node: "n0", addr: benchAddrs["n0"], replID: "1111111111111111111111111111111111111111",
-		history: []HistoryEntry{{Epoch: 2, New: "n1", ForkReplID: "1111111111111111111111111111111111111111", ForkOffset: 100}}}
-	demote, err := g.f.keepDivergent(context.Background(), req, benchAddrs["n1"])
-	if err != nil || !demote {
-		t.Fatalf("keepDivergent = %v, %v; want true, nil", demote, err)
-	}
-	if len(k.reqs) != 1 {
-		t.Fatalf("%d keep requests, want 1", len(k.reqs))
-	}
-	if got, want := k.reqs[0].ReplayWait, DefaultConfig().DownAfter; got != want {
-		t.Errorf("ReplayWait = %s, want down_after %s", got, want)
 	}
 }

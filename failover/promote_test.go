@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-redis/vigil/failover/divergent"
+	"github.com/vigil-redis/vigil/monitor"
 )
 
 // Chaos seed 1503 (N=3): c's Redis, a replica until epoch 3 (so with
@@ -125,5 +128,38 @@ func TestWaitHoldRefencesSeed6205(t *testing.T) {
 	fenced := false
 	if err := waitHold(ctx, time.Now().Add(time.Second), done, &fenced, every, func(context.Context) bool { return false }); err == nil {
 		t.Error("a cancelled wait returned no error")
+	}
+}
+
+// captureKeeper records the requests it is asked to keep.
+type captureKeeper struct{ reqs []divergent.Request }
+
+func (k *captureKeeper) Keep(_ context.Context, req divergent.Request) (divergent.Result, error) {
+	k.reqs = append(k.reqs, req)
+	return divergent.Result{}, nil
+}
+func (*captureKeeper) Config() divergent.Config { return divergent.Config{} }
+
+// TestKeepDivergentBoundsTheReplay: a demotion waits for the replay of
+// the divergent writes into the new primary at most down_after (chaos
+// seed 2103: a sidecar waited 40 s on a replay into a paused primary; in
+// seed 11907 a demotion stalled 7 s on one). The bound was written for
+// 2103 but never passed to the keeper.
+func TestKeepDivergentBoundsTheReplay(t *testing.T) {
+	start := time.Now()
+	k := &captureKeeper{}
+	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	g.f.keeper = k
+	req := keepReq{epoch: 2, node: "n0", addr: benchAddrs["n0"], replID: "1111111111111111111111111111111111111111",
+		history: []HistoryEntry{{Epoch: 2, New: "n1", ForkReplID: "1111111111111111111111111111111111111111", ForkOffset: 100}}}
+	demote, err := g.f.keepDivergent(context.Background(), req, benchAddrs["n1"])
+	if err != nil || !demote {
+		t.Fatalf("keepDivergent = %v, %v; want true, nil", demote, err)
+	}
+	if len(k.reqs) != 1 {
+		t.Fatalf("%d keep requests, want 1", len(k.reqs))
+	}
+	if got, want := k.reqs[0].ReplayWait, DefaultConfig().DownAfter; got != want {
+		t.Errorf("ReplayWait = %s, want down_after %s", got, want)
 	}
 }
