@@ -344,10 +344,7 @@ func (f *Failover) probeLoop(ctx context.Context) {
 			client.Close()
 		}
 	}()
-	t, err := monitor.NewTicker(ctx, f.mc.Interval)
-	if err != nil {
-		return
-	}
+	t := monitor.NewTicker(f.mc.Interval)
 	defer t.Stop()
 	for {
 		want := ""
@@ -361,16 +358,16 @@ func (f *Failover) probeLoop(ctx context.Context) {
 			}
 			addr = want
 			if addr != "" {
-				client = monitor.NewClient(addr, f.rc, f.mc.Timeout)
+				client = monitor.NewProbeClient(addr, f.rc, f.mc)
 			}
 		}
 		if client != nil {
-			pctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+			pctx, cancel := context.WithDeadline(ctx, monitor.GridDeadline(time.Now(), f.mc.Timeout, f.mc.Interval))
 			reason := monitor.Ping(pctx, client)
 			cancel()
 			wrote := false
 			if reason.Alive() && f.writeProbe.Load() {
-				pctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+				pctx, cancel := context.WithDeadline(ctx, monitor.GridDeadline(time.Now(), f.mc.Timeout, f.mc.Interval))
 				wrote = monitor.TakesWrites(pctx, client)
 				cancel()
 			}
@@ -387,6 +384,7 @@ func (f *Failover) probeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Next()
 		}
 	}
 }

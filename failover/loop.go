@@ -147,10 +147,7 @@ func (f *Failover) loop(ctx context.Context) {
 	var stCh <-chan struct{}
 	c.st, stCh = f.auth.Watch()
 	f.onState(c, authority.State{}, now)
-	t, err := monitor.NewTicker(ctx, f.mc.Interval)
-	if err != nil {
-		return
-	}
+	t := monitor.NewTicker(f.mc.Interval)
 	defer t.Stop()
 	due := time.NewTimer(time.Hour)
 	defer due.Stop()
@@ -161,6 +158,7 @@ func (f *Failover) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Next()
 			tick = true
 		case <-due.C:
 		case <-f.local.Updates():

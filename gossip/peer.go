@@ -110,6 +110,7 @@ type Option func(*options)
 
 type options struct {
 	transport memberlist.NodeAwareTransport
+	grid      time.Duration
 }
 
 // WithTransport makes the peer use t instead of binding its own UDP and TCP
@@ -117,6 +118,17 @@ type options struct {
 // t's address.
 func WithTransport(t memberlist.NodeAwareTransport) Option {
 	return func(o *options) { o.transport = t }
+}
+
+// WithGrid starts memberlist at a multiple of interval on the wall clock,
+// the instants the sidecar's own loops wake at (monitor.Ticker).
+// memberlist's probe and gossip tickers keep the phase of the moment it
+// starts; their periods are multiples of monitor.interval by default, so
+// started on the grid they fire in wake-ups the sidecar makes anyway
+// instead of in wake-ups of their own, which on an idle sidecar are most
+// of its cost.
+func WithGrid(interval time.Duration) Option {
+	return func(o *options) { o.grid = interval }
 }
 
 // memberState is the peer's view of one member, fed by memberlist events.
@@ -238,8 +250,11 @@ func (p *Peer) Run(ctx context.Context) error {
 	if err := p.loadKnown(); err != nil {
 		return err
 	}
-	ml, err := p.startMemberlist()
+	ml, err := p.startMemberlist(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the grid
+		}
 		return err
 	}
 	p.ml.Store(ml)
@@ -330,7 +345,7 @@ func (p *Peer) saveKnown() error {
 
 // startMemberlist creates memberlist on the injected transport, or on one
 // of our own bound to Config.BindAddr.
-func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
+func (p *Peer) startMemberlist(ctx context.Context) (*memberlist.Memberlist, error) {
 	conf := p.memberlistConfig()
 	inner := p.opts.transport
 	if inner == nil {
@@ -351,6 +366,17 @@ func (p *Peer) startMemberlist() (*memberlist.Memberlist, error) {
 	x := newMux(inner, p.streamLayerMap(), p.streamSecurity(),
 		p.cfg.TCPTimeout, p.logger, p.metrics)
 	conf.Transport = x
+	if g := p.opts.grid; g > 0 {
+		now := time.Now()
+		t := time.NewTimer(now.Truncate(g).Add(g).Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			_ = x.Shutdown()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 	ml, err := memberlist.Create(conf)
 	if err != nil {
 		_ = x.Shutdown() // shuts the inner transport down too

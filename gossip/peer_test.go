@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-redis/vigil/internal/faultnet"
@@ -516,5 +517,62 @@ func TestAddrWhileMetadataChanges(t *testing.T) {
 		if got := a.layers[StreamRaft].Addr().String(); got != want {
 			t.Fatalf("StreamLayer.Addr() = %s, want %s", got, want)
 		}
+	}
+}
+
+// TestGridStart checks WithGrid: memberlist starts only at an instant of
+// the grid, a Run stopped while it waits returns nil and frees the gossip
+// port, and a short grid starts as usual.
+func TestGridStart(t *testing.T) {
+	cfg := testConfig()
+	cfg.BindAddr = freeAddr(t)
+	p, err := New(cfg, "a", t.TempDir(), testLogger(t, "a"), prometheus.NewRegistry(), WithGrid(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	select {
+	case <-p.Ready():
+		t.Fatal("memberlist started before the grid's next instant (the next midnight)")
+	case err := <-errc:
+		t.Fatalf("run ended on its own: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run stopped while waiting: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	l, err := net.ListenPacket("udp", cfg.BindAddr)
+	if err != nil {
+		t.Fatalf("gossip port still held: %v", err)
+	}
+	l.Close()
+
+	cfg.BindAddr = freeAddr(t)
+	p2, err := New(cfg, "b", t.TempDir(), testLogger(t, "b"), prometheus.NewRegistry(), WithGrid(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	errc2 := make(chan error, 1)
+	go func() { errc2 <- p2.Run(ctx2) }()
+	select {
+	case <-p2.Ready():
+	case err := <-errc2:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready within 10s on a 50ms grid")
+	}
+	cancel2()
+	if err := <-errc2; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

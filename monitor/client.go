@@ -21,6 +21,18 @@ import (
 //
 // NewClient does no I/O. The caller closes the client.
 func NewClient(addr string, rc RedisConfig, timeout time.Duration) *redis.Client {
+	return newClient(addr, rc, timeout, 0)
+}
+
+// NewProbeClient is NewClient for a client that probes every cfg.Interval:
+// its connections' deadlines land on the wall-clock grid the probes tick
+// on (GridDeadline), so a deadline each probe moves later does not wake an
+// idle sidecar off the grid.
+func NewProbeClient(addr string, rc RedisConfig, cfg Config) *redis.Client {
+	return newClient(addr, rc, cfg.Timeout, cfg.Interval)
+}
+
+func newClient(addr string, rc RedisConfig, timeout, grid time.Duration) *redis.Client {
 	opt := &redis.Options{
 		Addr:     addr,
 		Username: rc.Username,
@@ -53,6 +65,9 @@ func NewClient(addr string, rc RedisConfig, timeout time.Duration) *redis.Client
 			// the same error without counting as a failed dial.
 			// Wrapped so go-redis keeps the whole message.
 			return failedConn{fmt.Errorf("%w", err)}, nil
+		}
+		if grid > 0 {
+			c = onGrid(c, timeout, grid)
 		}
 		return c, nil
 	}

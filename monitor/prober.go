@@ -72,7 +72,7 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 		rc:       rc,
 		cfg:      cfg,
 		logger:   logger.With("component", "monitor", "redis_addr", rc.Addr),
-		client:   NewClient(rc.Addr, rc, cfg.Timeout),
+		client:   NewProbeClient(rc.Addr, rc, cfg),
 		updates:  make(chan struct{}, 1),
 		priority: -1,
 		fields:   make(info),
@@ -91,10 +91,7 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 func (p *Prober) Run(ctx context.Context) error {
 	defer p.releaseMaster()
 	p.ProbeNow(ctx)
-	t, err := NewTicker(ctx, p.cfg.Interval)
-	if err != nil {
-		return nil
-	}
+	t := NewTicker(p.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -103,6 +100,7 @@ func (p *Prober) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		p.ProbeNow(ctx)
+		t.Next()
 	}
 }
 
@@ -152,7 +150,7 @@ func (p *Prober) ProbeNow(ctx context.Context) Observation {
 	start := time.Now()
 	prev := p.Last()
 	askPriority := prev.Role != RoleReplica && time.Since(p.priorityAt) >= priorityRefresh
-	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	pctx, cancel := context.WithDeadline(ctx, GridDeadline(time.Now(), p.cfg.Timeout, p.cfg.Interval))
 	o, priority := probe(pctx, p.client, askPriority, p.fields)
 	cancel()
 	if ctx.Err() != nil {
@@ -256,9 +254,9 @@ func (p *Prober) lag(ctx context.Context, o Observation) int64 {
 	addr := o.MasterAddr()
 	if p.master == nil || p.master.Options().Addr != addr {
 		p.closeMaster()
-		p.master = NewClient(addr, p.rc, p.cfg.Timeout)
+		p.master = NewProbeClient(addr, p.rc, p.cfg)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithDeadline(ctx, GridDeadline(time.Now(), p.cfg.Timeout, p.cfg.Interval))
 	defer cancel()
 	txt, err := p.master.Info(ctx, "replication").Result()
 	if err != nil {

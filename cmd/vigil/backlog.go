@@ -52,10 +52,7 @@ func keepBacklog(ctx context.Context, local observer, client *redis.Client, byte
 	// The next checks run on the prober's wall-clock cadence
 	// (monitor.NewTicker), sharing its wake-up rather than waking an idle
 	// process on their own.
-	t, err := monitor.NewTicker(ctx, interval)
-	if err != nil {
-		return nil
-	}
+	t := monitor.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -63,6 +60,7 @@ func keepBacklog(ctx context.Context, local observer, client *redis.Client, byte
 			return nil
 		case <-t.C:
 			check()
+			t.Next()
 		}
 	}
 }

@@ -22,10 +22,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 	// wake-ups a second.
 	every := housekeepingPeriod(a.deps.Interval)
 	settle := settleTicks(every)
-	t, err := monitor.NewTicker(ctx, every)
-	if err != nil {
-		return
-	}
+	t := monitor.NewTicker(every)
 	defer t.Stop()
 	var (
 		lastAlive    []string
@@ -40,6 +37,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Next()
 		}
 		if !hasState && r.LastIndex() > 0 {
 			hasState = true
