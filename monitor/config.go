@@ -41,7 +41,10 @@ type Config struct {
 	// of a PING and an INFO per interval.
 	Interval time.Duration `koanf:"interval"`
 	// Timeout for one probe (dial, PING and INFO together). A probe that
-	// takes longer counts as no reply.
+	// takes longer counts as no reply. When the interval is no longer than
+	// the timeout, a probe's deadline is rounded up to the next probe
+	// instant (250-350 ms at the defaults), so an idle sidecar wakes only
+	// at probe instants.
 	Timeout time.Duration `koanf:"timeout"`
 }
 

@@ -66,7 +66,7 @@ var keyDocs = map[string]string{
 	"log.format":                         "Auto (colored text on a terminal, JSON otherwise), text or json.",
 	"log.level":                          "Debug, info, warn or error. SIGHUP re-reads it.",
 	"monitor.interval":                   "monitor.interval between probes. Smaller detects failure sooner at the cost of a PING and an INFO per interval.",
-	"monitor.timeout":                    "monitor.timeout for one probe (dial, PING and INFO together). A probe that takes longer counts as no reply.",
+	"monitor.timeout":                    "monitor.timeout for one probe (dial, PING and INFO together). A probe that takes longer counts as no reply. When the interval is no longer than the timeout, a probe's deadline is rounded up to the next probe instant (250-350 ms at the defaults), so an idle sidecar wakes only at probe instants.",
 	"node.data_dir":                      "node.data_dir holds the epoch and vote state, the known peers and the retry queue. It must survive restarts; losing it lets a node vote twice.",
 	"node.name":                          "The sidecar's unique name in the group. Empty means the host name. It must not change across restarts: votes and the known peer set are keyed by it.",
 	"proxy.check_interval":               "How often the proxy re-reads the topology besides waking on every change of it, so connections to a replaced primary are closed even if a change was missed. Must be positive. Default 1s.",
