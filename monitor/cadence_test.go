@@ -1,10 +1,13 @@
 package monitor
 
 import (
+	"context"
 	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestUntilNext(t *testing.T) {
@@ -143,5 +146,38 @@ func TestTickerFiresOncePerInstant(t *testing.T) {
 	case <-tk.C:
 		t.Error("a stopped Ticker fired")
 	case <-time.After(3 * interval):
+	}
+}
+
+// TestProbeClientDialsOnTheGrid checks which clients round their
+// connections' deadlines: those that probe every interval do, the others
+// (failover commands) keep exact deadlines.
+func TestProbeClientDialsOnTheGrid(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := Config{Interval: 100 * time.Millisecond, Timeout: 250 * time.Millisecond}
+	for _, tc := range []struct {
+		name string
+		new  func() *redis.Client
+		grid bool
+	}{
+		{"probe client", func() *redis.Client { return NewProbeClient(l.Addr().String(), RedisConfig{}, cfg) }, true},
+		{"command client", func() *redis.Client { return NewClient(l.Addr().String(), RedisConfig{}, cfg.Timeout) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.new()
+			defer c.Close()
+			conn, err := c.Options().Dialer(context.Background(), "tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, ok := conn.(gridSysConn); ok != tc.grid {
+				t.Errorf("connection %T: on the grid %v, want %v", conn, ok, tc.grid)
+			}
+		})
 	}
 }
