@@ -362,12 +362,12 @@ func (f *Failover) probeLoop(ctx context.Context) {
 			}
 		}
 		if client != nil {
-			pctx, cancel := context.WithDeadline(ctx, monitor.GridDeadline(time.Now(), f.mc.Timeout, f.mc.Interval))
+			pctx, cancel := monitor.ProbeContext(ctx, f.mc)
 			reason := monitor.Ping(pctx, client)
 			cancel()
 			wrote := false
 			if reason.Alive() && f.writeProbe.Load() {
-				pctx, cancel := context.WithDeadline(ctx, monitor.GridDeadline(time.Now(), f.mc.Timeout, f.mc.Interval))
+				pctx, cancel := monitor.ProbeContext(ctx, f.mc)
 				wrote = monitor.TakesWrites(pctx, client)
 				cancel()
 			}

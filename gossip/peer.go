@@ -110,7 +110,7 @@ type Option func(*options)
 
 type options struct {
 	transport memberlist.NodeAwareTransport
-	grid      time.Duration
+	startIn   func() time.Duration
 }
 
 // WithTransport makes the peer use t instead of binding its own UDP and TCP
@@ -120,15 +120,16 @@ func WithTransport(t memberlist.NodeAwareTransport) Option {
 	return func(o *options) { o.transport = t }
 }
 
-// WithGrid starts memberlist at a multiple of interval on the wall clock,
-// the instants the sidecar's own loops wake at (monitor.Ticker).
+// WithStartIn delays memberlist's start by in(), computed when Run is
+// about to start it. The sidecar passes the time to the next instant of
+// its wall-clock grid, when its own loops wake (monitor.Ticker, UntilNext).
 // memberlist's probe and gossip tickers keep the phase of the moment it
 // starts; their periods are multiples of monitor.interval by default, so
 // started on the grid they fire in wake-ups the sidecar makes anyway
 // instead of in wake-ups of their own, which on an idle sidecar are most
 // of its cost.
-func WithGrid(interval time.Duration) Option {
-	return func(o *options) { o.grid = interval }
+func WithStartIn(in func() time.Duration) Option {
+	return func(o *options) { o.startIn = in }
 }
 
 // memberState is the peer's view of one member, fed by memberlist events.
@@ -366,9 +367,8 @@ func (p *Peer) startMemberlist(ctx context.Context) (*memberlist.Memberlist, err
 	x := newMux(inner, p.streamLayerMap(), p.streamSecurity(),
 		p.cfg.TCPTimeout, p.logger, p.metrics)
 	conf.Transport = x
-	if g := p.opts.grid; g > 0 {
-		now := time.Now()
-		t := time.NewTimer(now.Truncate(g).Add(g).Sub(now))
+	if in := p.opts.startIn; in != nil {
+		t := time.NewTimer(in())
 		select {
 		case <-ctx.Done():
 			t.Stop()

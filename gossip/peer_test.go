@@ -520,13 +520,13 @@ func TestAddrWhileMetadataChanges(t *testing.T) {
 	}
 }
 
-// TestGridStart checks WithGrid: memberlist starts only at an instant of
-// the grid, a Run stopped while it waits returns nil and frees the gossip
-// port, and a short grid starts as usual.
+// TestGridStart checks WithStartIn: memberlist does not start before the
+// delay, a Run stopped while it waits returns nil and frees the gossip
+// port, and a short delay starts as usual.
 func TestGridStart(t *testing.T) {
 	cfg := testConfig()
 	cfg.BindAddr = freeAddr(t)
-	p, err := New(cfg, "a", t.TempDir(), testLogger(t, "a"), prometheus.NewRegistry(), WithGrid(24*time.Hour))
+	p, err := New(cfg, "a", t.TempDir(), testLogger(t, "a"), prometheus.NewRegistry(), WithStartIn(func() time.Duration { return 24 * time.Hour }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestGridStart(t *testing.T) {
 	go func() { errc <- p.Run(ctx) }()
 	select {
 	case <-p.Ready():
-		t.Fatal("memberlist started before the grid's next instant (the next midnight)")
+		t.Fatal("memberlist started before its 24 h delay")
 	case err := <-errc:
 		t.Fatalf("run ended on its own: %v", err)
 	case <-time.After(300 * time.Millisecond):
@@ -556,7 +556,7 @@ func TestGridStart(t *testing.T) {
 	l.Close()
 
 	cfg.BindAddr = freeAddr(t)
-	p2, err := New(cfg, "b", t.TempDir(), testLogger(t, "b"), prometheus.NewRegistry(), WithGrid(50*time.Millisecond))
+	p2, err := New(cfg, "b", t.TempDir(), testLogger(t, "b"), prometheus.NewRegistry(), WithStartIn(func() time.Duration { return 50 * time.Millisecond }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +569,7 @@ func TestGridStart(t *testing.T) {
 	case err := <-errc2:
 		t.Fatalf("run: %v", err)
 	case <-time.After(10 * time.Second):
-		t.Fatal("not ready within 10s on a 50ms grid")
+		t.Fatal("not ready within 10s after a 50ms delay")
 	}
 	cancel2()
 	if err := <-errc2; err != nil {

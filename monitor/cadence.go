@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"net"
 	"syscall"
 	"time"
@@ -65,6 +66,12 @@ func untilNext(now time.Time, interval time.Duration) time.Duration {
 // the stale instant coincides with a tick the process wakes for anyway.
 func GridDeadline(now time.Time, timeout, interval time.Duration) time.Time {
 	return gridCeil(now.Add(timeout), timeout, interval)
+}
+
+// ProbeContext is the context of one probe every cfg.Interval: it ends
+// at GridDeadline of now, cfg.Timeout and cfg.Interval, or with ctx.
+func ProbeContext(ctx context.Context, cfg Config) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, GridDeadline(time.Now(), cfg.Timeout, cfg.Interval))
 }
 
 // gridCeil rounds the deadline d, set timeout ahead, as GridDeadline does.

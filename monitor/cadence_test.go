@@ -121,8 +121,8 @@ func TestOnGridKeepsTheSocket(t *testing.T) {
 }
 
 // TestTickerFiresOncePerInstant checks the Ticker fires, re-arms with Next
-// for a later instant of the grid (never twice in one interval), and
-// stays quiet after Stop.
+// (never twice in one interval), and stays quiet after Stop. Which
+// instants it fires at is UntilNext's, checked by TestUntilNext.
 func TestTickerFiresOncePerInstant(t *testing.T) {
 	const interval = 20 * time.Millisecond
 	tk := NewTicker(interval)

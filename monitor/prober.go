@@ -150,7 +150,7 @@ func (p *Prober) ProbeNow(ctx context.Context) Observation {
 	start := time.Now()
 	prev := p.Last()
 	askPriority := prev.Role != RoleReplica && time.Since(p.priorityAt) >= priorityRefresh
-	pctx, cancel := context.WithDeadline(ctx, GridDeadline(time.Now(), p.cfg.Timeout, p.cfg.Interval))
+	pctx, cancel := ProbeContext(ctx, p.cfg)
 	o, priority := probe(pctx, p.client, askPriority, p.fields)
 	cancel()
 	if ctx.Err() != nil {
@@ -256,7 +256,7 @@ func (p *Prober) lag(ctx context.Context, o Observation) int64 {
 		p.closeMaster()
 		p.master = NewProbeClient(addr, p.rc, p.cfg)
 	}
-	ctx, cancel := context.WithDeadline(ctx, GridDeadline(time.Now(), p.cfg.Timeout, p.cfg.Interval))
+	ctx, cancel := ProbeContext(ctx, p.cfg)
 	defer cancel()
 	txt, err := p.master.Info(ctx, "replication").Result()
 	if err != nil {

@@ -114,7 +114,7 @@ func sidecar(ctx context.Context, cfg config.Config, fs *pflag.FlagSet, environ 
 		return err
 	}
 	defer prober.Close()
-	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, logger, reg, gossip.WithGrid(cfg.Monitor.Interval))
+	peer, err := gossip.New(cfg.Gossip, cfg.Node.Name, cfg.Node.DataDir, logger, reg, gossip.WithStartIn(func() time.Duration { return monitor.UntilNext(cfg.Monitor.Interval) }))
 	if err != nil {
 		return err
 	}

@@ -419,14 +419,15 @@ func (m *nemesis) endFault(a *active) {
 	}
 }
 
-// note appends text to fault id's record's description (the checker
-// reads a pause-winner's "resumed at", as its "won, stopped at", from it:
-// winnerStop).
-func (m *nemesis) note(id int, text string) {
+// note appends text to fault id's record's description, and nodes to its
+// Nodes (the checker reads a pause-winner's "won, stopped at" and
+// "resumed at" from it: winnerStop).
+func (m *nemesis) note(id int, text string, nodes ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.records {
 		if m.records[i].ID == id {
+			m.records[i].Nodes = append(m.records[i].Nodes, nodes...)
 			m.records[i].Desc += text
 		}
 	}
@@ -469,14 +470,7 @@ func (m *nemesis) watchWinner(ctx context.Context, id int, prim *node, offsets m
 			}
 			c.signal(nd, true, syscall.SIGSTOP)
 			at := c.since()
-			m.mu.Lock()
-			for i := range m.records {
-				if m.records[i].ID == id {
-					m.records[i].Nodes = append(m.records[i].Nodes, nd.name)
-					m.records[i].Desc += fmt.Sprintf("; %s won, stopped at %s", nd.name, fmtDur(at))
-				}
-			}
-			m.mu.Unlock()
+			m.note(id, fmt.Sprintf("; %s won, stopped at %s", nd.name, fmtDur(at)), nd.name)
 			c.logf("%s fault #%d: %s won the election, SIGSTOP", fmtDur(at), id, nd.name)
 			return nd
 		}
