@@ -8,6 +8,9 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # promtool (package prometheus) for the alert-rule tests.
 DEB_PKGS := redis-server redis-sentinel redis-tools python3-redis iproute2 iptables prometheus
 TEST_TIMEOUT ?= 30m
+# staticcheck, fetched through the Go module proxy like the dependencies;
+# pinned so a new release cannot fail a build that passed.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all deps build test vet demo bench bench-idle bench-failover bench-scenarios chaos chaos-long clean
 
@@ -35,6 +38,7 @@ build:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # The chaos run judges availability against down_after + 2 s, so it runs
 # alone, after the other packages, not beside a dozen Redis groups of theirs

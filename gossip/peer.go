@@ -458,7 +458,7 @@ func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 	first := true
 	wasAlone := true
 	for {
-		alone, targets := p.joinTargets(self)
+		_, targets := p.joinTargets(self)
 		if len(targets) > 0 {
 			_, err := ml.Join(targets)
 			p.logger.Debug("join attempt", "peer", targets, "err", err)
@@ -467,7 +467,7 @@ func (p *Peer) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 			close(p.joinAttempted)
 			first = false
 		}
-		alone, _ = p.joinTargets(self)
+		alone, _ := p.joinTargets(self)
 		if wasAlone && !alone {
 			p.logger.Info("joined group")
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var bucketItems = []byte("items")
@@ -81,7 +82,7 @@ func openBolt(path string, readOnly bool) (*bolt.DB, error) {
 		NoFreelistSync: true,             // the freelist is rebuilt on open; saves a page write per commit
 		FreelistType:   bolt.FreelistMapType,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, errors.New("file is locked by another process")
 	}
 	return db, err

@@ -304,7 +304,7 @@ func TestACLUserCanCaptureDivergentWrites(t *testing.T) {
 	})
 	// b is promoted; a takes one write after the fork, then is paused as
 	// vigil pauses it before a capture.
-	if err := b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	info, err := b.Client().Info(ctx, "replication").Result()

@@ -37,7 +37,7 @@ func TestDivergentCommands(t *testing.T) {
 		}
 		return nil
 	})
-	if err := b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	fork, err := divergent.ParseFork(b.Client().Info(ctx, "replication").Val())

@@ -23,7 +23,7 @@ const handoverKey = "dmlnaWwtaGFuZG92ZXItdGVzdC1rZXktMzItYnl0ZXM=" // 32 bytes
 // procSidecar is a `vigil run` process of the real binary.
 type procSidecar struct {
 	*sidecarUnderTest // name and HTTP API only; no in-process run
-	bin, logPath      string
+	bin               string
 	args              []string
 	logs              *syncBuffer
 	cmd               *exec.Cmd

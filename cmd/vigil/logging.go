@@ -34,7 +34,7 @@ func newLogger(cfg config.LogConfig, w io.Writer, level *slog.LevelVar) (*slog.L
 	var h slog.Handler
 	switch format {
 	case "text":
-		h = tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly + ".000", NoColor: !terminal, ReplaceAttr: durationString})
+		h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly + ".000", NoColor: !terminal, ReplaceAttr: durationString})
 	default:
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString})
 	}

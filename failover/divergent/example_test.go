@@ -62,7 +62,7 @@ func Example() {
 		logger.Info("divergent writes kept", "archive", res.Archive, "commands", res.Commands,
 			"lag_bytes", res.Bytes, "missing_bytes", res.Missing)
 		host, port, _ := net.SplitHostPort("10.0.0.2:6379")
-		_ = old.SlaveOf(ctx, host, port).Err()
+		_ = old.ReplicaOf(ctx, host, port).Err()
 	case errors.Is(err, divergent.ErrNotPrimary):
 		// Someone demoted it already: nothing to keep, nothing to demote.
 	default:

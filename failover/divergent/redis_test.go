@@ -57,7 +57,7 @@ func (p pair) promoteB(t testing.TB) Fork {
 		return nil
 	})
 	ctx := ctxT(t)
-	if err := p.b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := p.b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	txt, err := p.b.Client().Info(ctx, "replication").Result()
@@ -88,7 +88,7 @@ func (p pair) promote(t *testing.T) Fork {
 func (p pair) promoteNow(t *testing.T) Fork {
 	t.Helper()
 	ctx := ctxT(t)
-	if err := p.b.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := p.b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	txt, err := p.b.Client().Info(ctx, "replication").Result()
@@ -782,7 +782,7 @@ func TestKeepReportsWhatCannotBeCaptured(t *testing.T) {
 		t.Fatalf("other history: %v", err)
 	}
 	// A demoted already: nothing left to capture.
-	if err := p.a.Client().SlaveOf(ctx, p.b.Host(), strconv.Itoa(p.b.Port())).Err(); err != nil {
+	if err := p.a.Client().ReplicaOf(ctx, p.b.Host(), strconv.Itoa(p.b.Port())).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Keep(ctx, Request{Epoch: 1, Node: "a", Addr: p.a.Addr(), Fork: fork}); !errors.Is(err, ErrNotPrimary) {

@@ -82,7 +82,7 @@ func TestProxyFollowsPrimary(t *testing.T) {
 		t.Errorf("vigil_proxy_connections = %v, want 2", got)
 	}
 
-	if err := replica.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := replica.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	oldP, newP := src.Snapshot().Primary, node("b", replica.Addr(), monitor.RolePrimary)

@@ -439,7 +439,7 @@ func testGoRedisFailoverClient(t *testing.T, proto int) {
 	})
 
 	// Promote the replica ourselves, as failover would, then publish.
-	if err := replica.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := replica.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	oldP, newP := src.Snapshot().Primary, node("b", replica.Addr(), monitor.RolePrimary)

@@ -75,9 +75,7 @@ func Check(h *History, p Params) Report {
 			// The counters may have gone with the data set rather than
 			// never been applied: say so.
 			for i := range v {
-				if strings.Contains(v[i].Msg, "never applied") {
-					v[i].Msg = strings.Replace(v[i].Msg, "never applied", "never applied or lost with the data set (acknowledged writes were lost too)", 1)
-				}
+				v[i].Msg = strings.Replace(v[i].Msg, "never applied", "never applied or lost with the data set (acknowledged writes were lost too)", 1)
 			}
 		}
 		r.Violations = append(r.Violations, v...)

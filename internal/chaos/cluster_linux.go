@@ -58,7 +58,6 @@ type node struct {
 	exits        []string // unexpected sidecar exits, guarded by cluster.mu
 	vigilLog     *os.File // appended by every incarnation
 	redisLog     *os.File
-	stopped      [2]bool // redis, vigil under SIGSTOP; guarded by cluster.mu
 }
 
 func (n *node) redisAddr() string    { return fmt.Sprintf("%s:%d", n.addr, redisPort) }
