@@ -40,4 +40,7 @@ type Authority interface {
 	// LastContact is the last acknowledged contact with a majority
 	// (leader) or with the leader (follower), on the monotonic clock.
 	LastContact() time.Time
+	// Calm switches Raft between its calm timings (fewer heartbeats, while
+	// no failover is in sight) and its failover timings.
+	Calm(on bool)
 }

@@ -124,12 +124,22 @@ func DefaultConfig() Config {
 // down_after when the sidecar starts.
 func untimed(c authority.Config) authority.Config {
 	c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout, c.RaftCommitTimeout = 0, 0, 0, 0
+	c.RaftCalmHeartbeatTimeout = 0
 	return c
 }
 
 // AuthorityConfig is the authority's configuration with the raft timings
-// left at 0 derived from DownAfter.
-func (c Config) AuthorityConfig() authority.Config { return c.Authority.Timed(c.DownAfter) }
+// left at 0 derived from DownAfter. A derived calm heartbeat timeout also
+// keeps calm heartbeats (up to a fifth of it apart) within a quarter of
+// FenceAfter: a primary's sidecar fences its Redis when that long passed
+// since its last contact, which heartbeats renew.
+func (c Config) AuthorityConfig() authority.Config {
+	a := c.Authority.Timed(c.DownAfter)
+	if c.Authority.RaftCalmHeartbeatTimeout == 0 {
+		a.RaftCalmHeartbeatTimeout = max(a.RaftHeartbeatTimeout, min(a.RaftCalmHeartbeatTimeout, c.FenceAfter*5/4))
+	}
+	return a
+}
 
 // Validate reports every problem, each naming its key and value.
 func (c Config) Validate() error {

@@ -86,3 +86,27 @@ func TestAdminRequestPastItsDeadline(t *testing.T) {
 		t.Errorf("POST /v1/pause past its deadline: %d, want 408", resp.StatusCode)
 	}
 }
+
+func TestAuthorityConfigCalm(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tt := range []struct {
+		name                    string
+		downAfter, fence, calm  time.Duration
+		wantHeartbeat, wantCalm time.Duration
+	}{
+		{"defaults", 5 * time.Second, 2 * time.Second, 0, time.Second, ms(2500)},
+		{"down_after 1s", time.Second, ms(500), 0, ms(200), ms(500)},
+		{"a short fence_after caps calm", 5 * time.Second, ms(1200), 0, time.Second, ms(1500)},
+		{"never below the heartbeat timeout", 5 * time.Second, ms(400), 0, time.Second, time.Second},
+		{"an explicit value stays", 5 * time.Second, ms(400), ms(2000), time.Second, ms(2000)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.DownAfter, c.FenceAfter, c.Authority.RaftCalmHeartbeatTimeout = tt.downAfter, tt.fence, tt.calm
+			a := c.AuthorityConfig()
+			if a.RaftHeartbeatTimeout != tt.wantHeartbeat || a.RaftCalmHeartbeatTimeout != tt.wantCalm {
+				t.Errorf("heartbeat %s, calm %s; want %s, %s", a.RaftHeartbeatTimeout, a.RaftCalmHeartbeatTimeout, tt.wantHeartbeat, tt.wantCalm)
+			}
+		})
+	}
+}

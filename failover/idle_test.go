@@ -50,6 +50,7 @@ func (a benchAuth) Watch() (authority.State, <-chan struct{})       { return a.s
 func (benchAuth) Ready() bool                                       { return true }
 func (a benchAuth) Leader() (string, bool)                          { return "n0", a.self == "n0" }
 func (a benchAuth) Verify(context.Context) (authority.State, error) { return a.st, nil }
+func (benchAuth) Calm(bool)                                         {}
 func (a benchAuth) LastContact() time.Time {
 	if a.clock != nil {
 		return *a.clock

@@ -329,6 +329,14 @@ func TestPromotionSurvivesLostAnswers(t *testing.T) {
 // The primary's Redis and its sidecar, the Raft leader, die together (a
 // host crash): the others elect a new Raft leader and fail over.
 func TestHostCrashOfPrimaryAndLeader(t *testing.T) {
+	// Right after the switchover below Raft runs at its failover timings;
+	// an idle group's runs at its calm ones (failover.calmAfter), and the
+	// survivors must leave them for the election.
+	t.Run("failover timings", func(t *testing.T) { testHostCrash(t, false) })
+	t.Run("calm timings", func(t *testing.T) { testHostCrash(t, true) })
+}
+
+func testHostCrash(t *testing.T, calm bool) {
 	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
 	g.waitConverged(15*time.Second, "a")
 	// Make the primary's sidecar the Raft leader's: switch over to the
@@ -345,6 +353,16 @@ func TestHostCrashOfPrimaryAndLeader(t *testing.T) {
 			t.Fatalf("switchover to the leader's node %s: %v", leader, err)
 		}
 		g.waitConverged(20*time.Second, leader)
+	}
+	if calm {
+		redistest.Eventually(t, 30*time.Second, func() error {
+			for _, name := range []string{"a", "b", "c"} {
+				if got := gaugeValue(t, g.node(name).reg, "vigil_raft_calm", "", ""); got != 1 {
+					return fmt.Errorf("%s: vigil_raft_calm %v", name, got)
+				}
+			}
+			return nil
+		})
 	}
 	if l := g.leader(); l != leader {
 		t.Skipf("leadership moved from %s to %s meanwhile; the case needs them on one host", leader, l)
@@ -363,6 +381,15 @@ func TestHostCrashOfPrimaryAndLeader(t *testing.T) {
 	})
 	if l := g.leader(); l == leader || l == "" {
 		t.Errorf("raft leader after the crash: %q", l)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if name == leader {
+			continue
+		}
+		// The new epoch holds them at the failover timings for a while.
+		if got := gaugeValue(t, g.node(name).reg, "vigil_raft_calm", "", ""); got != 0 {
+			t.Errorf("%s: vigil_raft_calm %v right after the failover, want 0", name, got)
+		}
 	}
 	t.Logf("new primary %s at epoch %d", after.Primary, after.Epoch)
 }

@@ -125,11 +125,16 @@ type core struct {
 	// report is repeated only as often as freshness needs (reportDue).
 	sent   report
 	sentAt time.Time
+
+	// troubleAt: when this sidecar last saw a failover in sight
+	// (troubleInSight) or a new epoch; Raft runs calm calmAfter later.
+	troubleAt time.Time
 }
 
 func (f *Failover) newCore(now time.Time) *core {
 	return &core{
 		started:      now,
+		troubleAt:    now,
 		peers:        map[string]peerView{},
 		foreign:      map[string]bool{},
 		ownReplica:   map[string]bool{},
@@ -227,6 +232,9 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 			c.switched, c.switchedAddr = st.Primary, f.memberAddr(st, st.Primary)
 		}
 		return
+	}
+	if st.Epoch != old.Epoch {
+		c.troubleAt = now
 	}
 	if st.Epoch > old.Epoch {
 		f.emit(Event{Kind: EventNewEpoch, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
@@ -410,7 +418,8 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
-	if _, self := f.auth.Leader(); !self {
+	leader, self := f.auth.Leader()
+	if !self {
 		c.leaderSince = time.Time{}
 	} else if c.leaderSince.IsZero() {
 		c.leaderSince = now
@@ -456,12 +465,33 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		f.foreignDuties(ctx, c, now, gs)
 		f.ownReplicaDuties(ctx, c, now, gs)
 	}
+	f.calm(c, now, gs, addr, leader)
 	f.publish(c, now)
 	if tick || changed {
 		if r := f.report(c, now); changed || reportDue(c.sent, r, c.sentAt, now, f.mc.Interval, f.fresh) {
 			f.sendReport(c, r, now)
 		}
 	}
+}
+
+// calm asks Raft for its calm timings once this sidecar has seen no
+// trouble for calmAfter, and for its failover timings otherwise.
+func (f *Failover) calm(c *core, now time.Time, gs groupState, addr, leader string) {
+	answered := later(c.lastAlive, c.probeSince)
+	if gs.Primary == f.self.Name {
+		answered = later(later(c.started, c.namedAt), c.ownAlive)
+	} else if addr == "" {
+		answered = time.Time{} // the primary's address is unknown
+	}
+	why := troubleInSight(calmInput{
+		Now: now, Self: f.self.Name, St: gs, Peers: c.peers, P: c.p, Interval: f.mc.Interval,
+		Answered: answered, SDown: c.sdown, ODown: c.odown, Leader: leader,
+		Busy: c.localBusy || c.promoting || c.leaderBusy || c.fenceBusy || c.fenced,
+	})
+	if why != "" {
+		c.troubleAt = now
+	}
+	f.auth.Calm(now.Sub(c.troubleAt) >= calmAfter(c.p))
 }
 
 // sendReport broadcasts r, this sidecar's report at now, and remembers it.

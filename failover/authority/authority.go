@@ -76,6 +76,11 @@ type Authority struct {
 
 	contacts *contacts // majority contact, read off raft's heartbeats
 
+	// calm is the timings the failover core asked for (Calm); retimeMu
+	// orders the reloads that apply it.
+	calm     atomic.Bool
+	retimeMu sync.Mutex
+
 	mu   sync.Mutex
 	self Member // the addresses this member announces
 }
@@ -248,6 +253,9 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	}
 	started.Store(r)
 	a.raft.Store(r)
+	if a.calm.Load() {
+		a.retime(r) // Calm came before raft started
+	}
 	a.rpc.Store(rpcLayer)
 	a.advertise(hasState)
 	a.logger.Info("raft started", "has_state", hasState, "dir", dir)
@@ -275,6 +283,36 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("authority: shut down raft: %w", serr)
 	}
 	return nil
+}
+
+// Calm switches raft between its calm timings (on: the longer
+// RaftCalmHeartbeatTimeout, fewer heartbeats) and its failover timings.
+// The failover core calls it on every step; only a change reaches raft.
+// Shortening the heartbeat timeout re-arms a follower's timer at once (raft
+// checks its last contact with the leader on the spot), and a leader sends
+// its next heartbeats at the shorter period.
+func (a *Authority) Calm(on bool) {
+	if a.calm.Swap(on) == on {
+		return
+	}
+	if r := a.raft.Load(); r != nil {
+		a.retime(r)
+	}
+}
+
+// retime reloads raft's heartbeat and election timeouts for the timings
+// Calm last chose.
+func (a *Authority) retime(r *raft.Raft) {
+	a.retimeMu.Lock()
+	defer a.retimeMu.Unlock()
+	calm := a.calm.Load()
+	rc := r.ReloadableConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout = a.cfg.timings(calm)
+	if err := r.ReloadConfig(rc); err != nil {
+		a.logger.Error("set raft timings", "calm", calm, "err", err)
+		return
+	}
+	a.logger.Debug("raft timings", "calm", calm, "heartbeat_timeout", rc.HeartbeatTimeout, "election_timeout", rc.ElectionTimeout)
 }
 
 // raftConfig maps Config onto raft's configuration.

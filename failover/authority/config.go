@@ -43,6 +43,20 @@ type Config struct {
 	// 0: three quarters of the heartbeat timeout.
 	RaftLeaderLeaseTimeout time.Duration `koanf:"raft_leader_lease_timeout"`
 
+	// RaftCalmHeartbeatTimeout is the heartbeat timeout raft runs at while
+	// the failover core sees nothing a failover may follow (Authority.Calm):
+	// every member reports, the primary answers, nobody holds it down. A
+	// longer one means fewer heartbeats, most of an idle sidecar's
+	// wake-ups. At the first sign of trouble raft goes back to
+	// RaftHeartbeatTimeout, and a follower whose leader was silent longer
+	// than that calls an election at once. Raft's lease does not change,
+	// so calm heartbeats (a tenth to a fifth of this apart) must stay
+	// within it: at most 10/3 of raft_leader_lease_timeout. 0: two and a
+	// half heartbeat timeouts, within that limit and within 5/4 of
+	// failover.fence_after; equal to raft_heartbeat_timeout: no calm
+	// timings.
+	RaftCalmHeartbeatTimeout time.Duration `koanf:"raft_calm_heartbeat_timeout"`
+
 	// RaftCommitTimeout is how often (randomised up to twice this) an
 	// idle leader sends each follower an append carrying its commit index.
 	// Shorter costs CPU on every node all the time; the authority does not
@@ -97,7 +111,25 @@ func (c Config) Timed(downAfter time.Duration) Config {
 	if c.RaftCommitTimeout == 0 {
 		c.RaftCommitTimeout = c.RaftHeartbeatTimeout
 	}
+	if c.RaftCalmHeartbeatTimeout == 0 {
+		c.RaftCalmHeartbeatTimeout = max(c.RaftHeartbeatTimeout, min(c.RaftHeartbeatTimeout*5/2, calmLimit(c.RaftLeaderLeaseTimeout)))
+	}
 	return c
+}
+
+// calmLimit is the longest calm heartbeat timeout whose heartbeats (at
+// most a fifth of it apart) keep a third of the lease to spare.
+func calmLimit(lease time.Duration) time.Duration { return lease * 10 / 3 }
+
+// timings returns the heartbeat and election timeouts for raft, calm or
+// not. The election timeout is never below the heartbeat timeout (raft
+// refuses that). Without a calm heartbeat timeout longer than the
+// heartbeat timeout, calm changes nothing.
+func (c Config) timings(calm bool) (heartbeat, election time.Duration) {
+	if !calm || c.RaftCalmHeartbeatTimeout <= c.RaftHeartbeatTimeout {
+		return c.RaftHeartbeatTimeout, c.RaftElectionTimeout
+	}
+	return c.RaftCalmHeartbeatTimeout, max(c.RaftElectionTimeout, c.RaftCalmHeartbeatTimeout)
 }
 
 // Validate reports every problem of c, each naming the key and the bad value.
@@ -126,6 +158,16 @@ func (c Config) Validate() error {
 	if c.RaftElectionTimeout < c.RaftHeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("failover.raft_election_timeout (%s) must not be shorter than failover.raft_heartbeat_timeout (%s)",
 			c.RaftElectionTimeout, c.RaftHeartbeatTimeout))
+	}
+	if c.RaftCalmHeartbeatTimeout != 0 {
+		if c.RaftCalmHeartbeatTimeout < c.RaftHeartbeatTimeout {
+			errs = append(errs, fmt.Errorf("failover.raft_calm_heartbeat_timeout (%s) must not be shorter than failover.raft_heartbeat_timeout (%s)",
+				c.RaftCalmHeartbeatTimeout, c.RaftHeartbeatTimeout))
+		}
+		if limit := calmLimit(c.RaftLeaderLeaseTimeout); c.RaftCalmHeartbeatTimeout > limit && c.RaftCalmHeartbeatTimeout > c.RaftHeartbeatTimeout {
+			errs = append(errs, fmt.Errorf("failover.raft_calm_heartbeat_timeout (%s) must not exceed %s, 10/3 of failover.raft_leader_lease_timeout (%s): its heartbeats would outlast the lease",
+				c.RaftCalmHeartbeatTimeout, limit, c.RaftLeaderLeaseTimeout))
+		}
 	}
 	if c.RaftSnapshotThreshold < 16 {
 		errs = append(errs, fmt.Errorf("failover.raft_snapshot_threshold (%d) must be at least 16", c.RaftSnapshotThreshold))

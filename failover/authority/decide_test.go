@@ -137,6 +137,19 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
+	for _, tc := range []struct {
+		calm time.Duration
+		want string
+	}{
+		{100 * time.Millisecond, "failover.raft_calm_heartbeat_timeout (100ms) must not be shorter than failover.raft_heartbeat_timeout (200ms)"},
+		{600 * time.Millisecond, "failover.raft_calm_heartbeat_timeout (600ms) must not exceed 500ms, 10/3 of failover.raft_leader_lease_timeout (150ms)"},
+	} {
+		c := DefaultConfig()
+		c.RaftCalmHeartbeatTimeout = tc.calm
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("calm %s: error %v, want %q", tc.calm, err, tc.want)
+		}
+	}
 	for _, want := range []string{"failover.bootstrap_expect (0)", "failover.stabilization (-1s)",
 		"failover.raft_leader_lease_timeout (1s) must not exceed failover.raft_heartbeat_timeout (200ms)", "failover.raft_snapshot_threshold (1)",
 		"failover.raft_election_timeout (100ms) must not be shorter than failover.raft_heartbeat_timeout (200ms)"} {
@@ -148,27 +161,57 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTimed(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(100), RaftCommitTimeout: ms(10)}
+	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(100), RaftCommitTimeout: ms(10), RaftCalmHeartbeatTimeout: ms(320)}
 	for _, tc := range []struct {
-		name              string
-		c                 Config
-		downAfter         time.Duration
-		hb, el, l, commit time.Duration
+		name                    string
+		c                       Config
+		downAfter               time.Duration
+		hb, el, l, commit, calm time.Duration
 	}{
-		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(200)},
-		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(400)},
-		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), time.Second},
-		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), time.Second},
-		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100), ms(10)},
-		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(800)},
+		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(200), ms(500)},
+		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(400), ms(1000)},
+		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), time.Second, ms(2500)},
+		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), time.Second, ms(2500)},
+		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100), ms(10), ms(320)},
+		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(800), ms(2000)},
+		{"a short lease caps calm", Config{RaftHeartbeatTimeout: ms(300), RaftLeaderLeaseTimeout: ms(120)}, time.Second, ms(300), ms(300), ms(120), ms(300), ms(400)},
+		{"a lease too short for any calm", Config{RaftHeartbeatTimeout: ms(300), RaftLeaderLeaseTimeout: ms(60)}, time.Second, ms(300), ms(300), ms(60), ms(300), ms(300)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.c.Timed(tc.downAfter)
 			if got.RaftHeartbeatTimeout != tc.hb || got.RaftElectionTimeout != tc.el || got.RaftLeaderLeaseTimeout != tc.l ||
-				got.RaftCommitTimeout != tc.commit {
-				t.Errorf("Timed(%s) = heartbeat %s, election %s, lease %s, commit %s; want %s, %s, %s, %s", tc.downAfter,
-					got.RaftHeartbeatTimeout, got.RaftElectionTimeout, got.RaftLeaderLeaseTimeout, got.RaftCommitTimeout,
-					tc.hb, tc.el, tc.l, tc.commit)
+				got.RaftCommitTimeout != tc.commit || got.RaftCalmHeartbeatTimeout != tc.calm {
+				t.Errorf("Timed(%s) = heartbeat %s, election %s, lease %s, commit %s, calm %s; want %s, %s, %s, %s, %s", tc.downAfter,
+					got.RaftHeartbeatTimeout, got.RaftElectionTimeout, got.RaftLeaderLeaseTimeout, got.RaftCommitTimeout, got.RaftCalmHeartbeatTimeout,
+					tc.hb, tc.el, tc.l, tc.commit, tc.calm)
+			}
+			v := DefaultConfig()
+			v.RaftHeartbeatTimeout, v.RaftElectionTimeout, v.RaftLeaderLeaseTimeout = got.RaftHeartbeatTimeout, got.RaftElectionTimeout, got.RaftLeaderLeaseTimeout
+			v.RaftCommitTimeout, v.RaftCalmHeartbeatTimeout = got.RaftCommitTimeout, got.RaftCalmHeartbeatTimeout
+			if err := v.Validate(); err != nil {
+				t.Errorf("Timed(%s) is invalid: %v", tc.downAfter, err)
+			}
+		})
+	}
+}
+
+func TestTimings(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	c := Config{RaftHeartbeatTimeout: ms(200), RaftElectionTimeout: ms(300), RaftCalmHeartbeatTimeout: ms(500)}
+	for _, tc := range []struct {
+		name         string
+		c            Config
+		calm         bool
+		hb, election time.Duration
+	}{
+		{"failover timings", c, false, ms(200), ms(300)},
+		{"calm: the election timeout follows up", c, true, ms(500), ms(500)},
+		{"calm keeps a longer election timeout", Config{RaftHeartbeatTimeout: ms(200), RaftElectionTimeout: ms(800), RaftCalmHeartbeatTimeout: ms(500)}, true, ms(500), ms(800)},
+		{"no calm timeout: calm changes nothing", Config{RaftHeartbeatTimeout: ms(200), RaftElectionTimeout: ms(300)}, true, ms(200), ms(300)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if hb, el := tc.c.timings(tc.calm); hb != tc.hb || el != tc.election {
+				t.Errorf("timings(%t) = %s, %s; want %s, %s", tc.calm, hb, el, tc.hb, tc.election)
 			}
 		})
 	}

@@ -70,6 +70,16 @@ func newMetrics(reg prometheus.Registerer, a *Authority) (*metrics, error) {
 			return time.Since(t).Seconds()
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vigil_raft_calm",
+			Help: "1 while raft runs at its calm (slower) heartbeat timings because the failover core sees no trouble, else 0.",
+		}, func() float64 {
+			if r := a.raft.Load(); r != nil && a.cfg.RaftCalmHeartbeatTimeout > a.cfg.RaftHeartbeatTimeout &&
+				r.ReloadableConfig().HeartbeatTimeout == a.cfg.RaftCalmHeartbeatTimeout {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vigil_raft_ready",
 			Help: "1 once a group exists and this sidecar has applied its log, else 0.",
 		}, func() float64 {

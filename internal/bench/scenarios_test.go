@@ -261,6 +261,7 @@ func hostCrashRun(b *testing.B, sys, writerKind string, downAfter time.Duration)
 			switchoverTo(b, r, leader)
 			host = leader
 		}
+		waitCalm(b, r.observers)
 	}
 	r.startWriter(b, writerKind)
 	defer r.stop()
