@@ -95,7 +95,7 @@ func TestAuthorityConfigCalm(t *testing.T) {
 		wantHeartbeat, wantCalm time.Duration
 	}{
 		{"defaults", 5 * time.Second, 2 * time.Second, 0, time.Second, ms(2500)},
-		{"down_after 1s", time.Second, ms(500), 0, ms(200), ms(500)},
+		{"down_after 1s: the short lease leaves little calm", time.Second, ms(500), 0, ms(200), ms(250)},
 		{"a short fence_after caps calm", 5 * time.Second, ms(1200), 0, time.Second, ms(1500)},
 		{"never below the heartbeat timeout", 5 * time.Second, ms(400), 0, time.Second, time.Second},
 		{"an explicit value stays", 5 * time.Second, ms(400), ms(2000), time.Second, ms(2000)},

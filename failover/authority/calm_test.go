@@ -6,18 +6,18 @@ import (
 	"time"
 )
 
-// TestCalmTimings runs a group at its calm timings (down_after 1 s: calm
-// heartbeat timeout 500 ms against 200 ms) for six calm timeouts: no
-// follower calls an election and the leader's lease holds, since calm
-// heartbeats stay within the lease. Then the leader is cut off; the
-// others go back to the failover timings, as the failover core does at
-// the first missed probe, and elect a new leader.
+// TestCalmTimings runs a group at its calm timings (heartbeat timeout
+// 400 ms, lease 300 ms: calm heartbeat timeout 1 s) for four calm
+// timeouts: no follower calls an election and the leader's lease holds,
+// since calm heartbeats leave a third of the lease to spare. Then the
+// leader is cut off; the others go back to the failover timings, as the
+// failover core does at the first missed probe, and elect a new leader.
 func TestCalmTimings(t *testing.T) {
 	cfg := authConfig(3)
-	cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout, cfg.RaftLeaderLeaseTimeout, cfg.RaftCommitTimeout = 0, 0, 0, 0
-	cfg = cfg.Timed(time.Second)
-	if cfg.RaftCalmHeartbeatTimeout != 500*time.Millisecond {
-		t.Fatalf("calm heartbeat timeout %s at down_after 1s, want 500ms", cfg.RaftCalmHeartbeatTimeout)
+	cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout, cfg.RaftLeaderLeaseTimeout = 400*time.Millisecond, 400*time.Millisecond, 300*time.Millisecond
+	cfg = cfg.Timed(5 * time.Second)
+	if cfg.RaftCalmHeartbeatTimeout != time.Second {
+		t.Fatalf("calm heartbeat timeout %s, want 1s", cfg.RaftCalmHeartbeatTimeout)
 	}
 	c := newCluster(t, cfg)
 	for _, name := range []string{"a", "b", "c"} {
@@ -43,7 +43,7 @@ func TestCalmTimings(t *testing.T) {
 	term := gaugeOf(t, leader, "vigil_raft_term")
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for end := time.Now().Add(6 * cfg.RaftCalmHeartbeatTimeout); time.Now().Before(end); <-tick.C {
+	for end := time.Now().Add(4 * cfg.RaftCalmHeartbeatTimeout); time.Now().Before(end); <-tick.C {
 		for _, n := range all {
 			if l, _ := n.auth.Leader(); l != leader.name {
 				t.Fatalf("%s follows %q at calm timings, want %s throughout", n.name, l, leader.name)

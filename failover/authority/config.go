@@ -50,9 +50,10 @@ type Config struct {
 	// wake-ups. At the first sign of trouble raft goes back to
 	// RaftHeartbeatTimeout, and a follower whose leader was silent longer
 	// than that calls an election at once. Raft's lease does not change,
-	// so calm heartbeats (a tenth to a fifth of this apart) must stay
-	// within it: at most 10/3 of raft_leader_lease_timeout. 0: two and a
-	// half heartbeat timeouts, within that limit and within 5/4 of
+	// so calm heartbeats (a tenth to a fifth of this apart) must leave a
+	// third of raft_leader_lease_timeout, and at least 100 ms, to spare:
+	// at most 10/3 of the lease, less with a lease under 300 ms. 0: two and
+	// a half heartbeat timeouts, within that limit and within 5/4 of
 	// failover.fence_after; equal to raft_heartbeat_timeout: no calm
 	// timings.
 	RaftCalmHeartbeatTimeout time.Duration `koanf:"raft_calm_heartbeat_timeout"`
@@ -118,8 +119,16 @@ func (c Config) Timed(downAfter time.Duration) Config {
 }
 
 // calmLimit is the longest calm heartbeat timeout whose heartbeats (at
-// most a fifth of it apart) keep a third of the lease to spare.
-func calmLimit(lease time.Duration) time.Duration { return lease * 10 / 3 }
+// most a fifth of it apart) keep a third of the lease, and at least
+// calmMargin, to spare: a leader whose lease lapses steps down, and its
+// group is without one until a follower's (calm) timer fires.
+func calmLimit(lease time.Duration) time.Duration {
+	return max(0, 5*(lease-max(lease/3, calmMargin)))
+}
+
+// calmMargin is the least time calm heartbeats leave before the lease
+// lapses: room for a loaded host's scheduling delays.
+const calmMargin = 100 * time.Millisecond
 
 // timings returns the heartbeat and election timeouts for raft, calm or
 // not. The election timeout is never below the heartbeat timeout (raft
@@ -165,8 +174,8 @@ func (c Config) Validate() error {
 				c.RaftCalmHeartbeatTimeout, c.RaftHeartbeatTimeout))
 		}
 		if limit := calmLimit(c.RaftLeaderLeaseTimeout); c.RaftCalmHeartbeatTimeout > limit && c.RaftCalmHeartbeatTimeout > c.RaftHeartbeatTimeout {
-			errs = append(errs, fmt.Errorf("failover.raft_calm_heartbeat_timeout (%s) must not exceed %s, 10/3 of failover.raft_leader_lease_timeout (%s): its heartbeats would outlast the lease",
-				c.RaftCalmHeartbeatTimeout, limit, c.RaftLeaderLeaseTimeout))
+			errs = append(errs, fmt.Errorf("failover.raft_calm_heartbeat_timeout (%s) must not exceed %s with failover.raft_leader_lease_timeout %s: its heartbeats, up to a fifth of it apart, must leave a third of the lease and at least %s",
+				c.RaftCalmHeartbeatTimeout, limit, c.RaftLeaderLeaseTimeout, calmMargin))
 		}
 	}
 	if c.RaftSnapshotThreshold < 16 {

@@ -142,7 +142,7 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{100 * time.Millisecond, "failover.raft_calm_heartbeat_timeout (100ms) must not be shorter than failover.raft_heartbeat_timeout (200ms)"},
-		{600 * time.Millisecond, "failover.raft_calm_heartbeat_timeout (600ms) must not exceed 500ms, 10/3 of failover.raft_leader_lease_timeout (150ms)"},
+		{600 * time.Millisecond, "failover.raft_calm_heartbeat_timeout (600ms) must not exceed 250ms with failover.raft_leader_lease_timeout 150ms"},
 	} {
 		c := DefaultConfig()
 		c.RaftCalmHeartbeatTimeout = tc.calm
@@ -161,20 +161,20 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTimed(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(100), RaftCommitTimeout: ms(10), RaftCalmHeartbeatTimeout: ms(320)}
+	set := Config{RaftHeartbeatTimeout: ms(300), RaftElectionTimeout: ms(500), RaftLeaderLeaseTimeout: ms(250), RaftCommitTimeout: ms(10), RaftCalmHeartbeatTimeout: ms(320)}
 	for _, tc := range []struct {
 		name                    string
 		c                       Config
 		downAfter               time.Duration
 		hb, el, l, commit, calm time.Duration
 	}{
-		{"down_after 1s: the 200 ms floor", Config{}, time.Second, ms(200), ms(200), ms(150), ms(200), ms(500)},
+		{"down_after 1s: the 200 ms floor; the 150 ms lease leaves little calm", Config{}, time.Second, ms(200), ms(200), ms(150), ms(200), ms(250)},
 		{"down_after 2s: a fifth", Config{}, 2 * time.Second, ms(400), ms(400), ms(300), ms(400), ms(1000)},
 		{"default down_after 5s", Config{}, 5 * time.Second, time.Second, time.Second, ms(750), time.Second, ms(2500)},
 		{"down_after 30s: the 1 s ceiling", Config{}, 30 * time.Second, time.Second, time.Second, ms(750), time.Second, ms(2500)},
-		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(100), ms(10), ms(320)},
+		{"explicit values stay", set, 5 * time.Second, ms(300), ms(500), ms(250), ms(10), ms(320)},
 		{"explicit heartbeat, the rest follow it", Config{RaftHeartbeatTimeout: ms(800)}, time.Second, ms(800), ms(800), ms(600), ms(800), ms(2000)},
-		{"a short lease caps calm", Config{RaftHeartbeatTimeout: ms(300), RaftLeaderLeaseTimeout: ms(120)}, time.Second, ms(300), ms(300), ms(120), ms(300), ms(400)},
+		{"a short lease caps calm", Config{RaftHeartbeatTimeout: ms(300), RaftLeaderLeaseTimeout: ms(200)}, time.Second, ms(300), ms(300), ms(200), ms(300), ms(500)},
 		{"a lease too short for any calm", Config{RaftHeartbeatTimeout: ms(300), RaftLeaderLeaseTimeout: ms(60)}, time.Second, ms(300), ms(300), ms(60), ms(300), ms(300)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
