@@ -127,8 +127,11 @@ type core struct {
 	sentAt time.Time
 
 	// troubleAt: when this sidecar last saw a failover in sight
-	// (troubleInSight) or a new epoch; Raft runs calm calmAfter later.
+	// (troubleInSight) or a new epoch, and trouble what it saw; Raft runs
+	// calm calmAfter later. calm is what it last asked for.
 	troubleAt time.Time
+	trouble   string
+	calm      bool
 }
 
 func (f *Failover) newCore(now time.Time) *core {
@@ -234,7 +237,7 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 		return
 	}
 	if st.Epoch != old.Epoch {
-		c.troubleAt = now
+		c.troubleAt, c.trouble = now, "new epoch"
 	}
 	if st.Epoch > old.Epoch {
 		f.emit(Event{Kind: EventNewEpoch, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
@@ -489,9 +492,14 @@ func (f *Failover) calm(c *core, now time.Time, gs groupState, addr, leader stri
 		Busy: c.localBusy || c.promoting || c.leaderBusy || c.fenceBusy || c.fenced,
 	})
 	if why != "" {
-		c.troubleAt = now
+		c.troubleAt, c.trouble = now, why
 	}
-	f.auth.Calm(now.Sub(c.troubleAt) >= calmAfter(c.p))
+	calm := now.Sub(c.troubleAt) >= calmAfter(c.p)
+	if calm != c.calm {
+		c.calm = calm
+		f.log.Debug("raft timings", "calm", calm, "last_trouble", c.trouble, "trouble_at", c.troubleAt)
+	}
+	f.auth.Calm(calm)
 }
 
 // sendReport broadcasts r, this sidecar's report at now, and remembers it.
