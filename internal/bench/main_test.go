@@ -2,8 +2,11 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -14,7 +17,22 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
+// sentinelLogger keeps go-redis's Sentinel messages (which Sentinel it
+// asked, what it answered, a new master), timestamped, and drops the rest:
+// VIGIL_BENCH_CLIENT_LOG=1 sets it, to trace a client-side window.
+type sentinelLogger struct{}
+
+func (sentinelLogger) Printf(_ context.Context, format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); strings.HasPrefix(msg, "sentinel:") {
+		fmt.Fprintln(os.Stderr, time.Now().Format("15:04:05.000"), msg)
+	}
+}
+
 func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
+	if os.Getenv("VIGIL_BENCH_CLIENT_LOG") != "" {
+		redis.SetLogger(sentinelLogger{})
+	} else {
+		redis.SetLogger(quietLogger{})
+	}
 	os.Exit(m.Run())
 }
