@@ -7,8 +7,9 @@ import "time"
 // heartbeats; the moment it sees a sign of trouble it asks for the
 // failover timings again, and a follower whose leader has already been
 // silent longer than those calls an election at once. Each sidecar
-// decides for itself: a follower in a hurry under a calm leader hears
-// heartbeats at most half its heartbeat timeout apart.
+// decides for itself: a follower in a hurry under a calm leader still
+// hears heartbeats well within its heartbeat timeout (half of it apart at
+// most with the derived calm timeout, two thirds with any valid one).
 
 // calmInput is what troubleInSight reads of one step.
 type calmInput struct {
