@@ -3069,3 +3069,27 @@ func oldPrimaryHold(old string, addrs []string, self string, selfLinks []linkMar
 	}
 	return until, who
 }
+
+// positions summarises each member's last report for a log line, by
+// name: "role replid@offset keys=N" (the role as INFO names it), with
+// " stale" when the report is not
+// fresh at now.
+func positions(peers map[string]peerView, now time.Time, fresh time.Duration) map[string]string {
+	out := make(map[string]string, len(peers))
+	for name, pv := range peers {
+		o := pv.Rep.Obs
+		s := fmt.Sprintf("%s %s@%d keys=%d", o.Role, shortID(o.ReplID), o.Offset, o.Keys)
+		if !o.Reachable {
+			s = "unreachable"
+		}
+		if !pv.fresh(now, fresh) {
+			s += " stale"
+		}
+		out[name] = s
+	}
+	return out
+}
+
+// shortID is the first 8 characters of a replication ID, enough to tell
+// histories apart in a log.
+func shortID(id string) string { return id[:min(len(id), 8)] }

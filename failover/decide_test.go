@@ -6177,3 +6177,21 @@ func TestUnjudgedMemberHolds(t *testing.T) {
 		})
 	}
 }
+
+func TestPositions(t *testing.T) {
+	b := rep("b", 238260)
+	b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "e47d592fafc77e7f9a2697b652acec3ca7d143f8", 1200
+	d := rep("d", 243535)
+	d.Rep.Obs.ReplID, d.Rep.Obs.Keys = "f9c365e5", 1300
+	d.Received = t0.Add(-time.Second)
+	a := peerView{Received: t0, Rep: report{Name: "a"}}
+	got := positions(map[string]peerView{"a": a, "b": b, "d": d}, t0, 500*time.Millisecond)
+	want := map[string]string{
+		"a": "unreachable",
+		"b": "slave e47d592f@238260 keys=1200",
+		"d": "slave f9c365e5@243535 keys=1300 stale",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("positions (-want +got):\n%s", diff)
+	}
+}

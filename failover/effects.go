@@ -60,7 +60,11 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 		target := f.nodeOf(c, d.Target, now)
 		primary := f.nodeOf(c, st.Primary, now)
 		if d.Reason == ReasonAuto {
-			f.log.Warn("starting failover", "epoch", epoch, "primary", st.Primary, "peer", d.Target, "votes", d.Votes, "empty", d.Empty)
+			// What the choice rested on, for a post-mortem from info logs:
+			// why each other member was passed over and where each stood.
+			f.log.Warn("starting failover", "epoch", epoch, "primary", st.Primary, "peer", d.Target, "votes", d.Votes, "empty", d.Empty,
+				"holder", d.Holder, "chosen_replid", d.ChosenReplID, "chosen_offset", d.ChosenOffset, "chosen_keys", d.ChosenKeys,
+				"excluded", d.Excluded, "positions", positions(c.peers, now, c.p.Fresh))
 			f.emit(Event{Kind: EventTryFailover, Epoch: epoch, Node: primary})
 			f.emit(Event{Kind: EventElectedLeader, Epoch: epoch, Node: primary})
 			f.emit(Event{Kind: EventStateSelectReplica, Epoch: epoch, Node: primary})
