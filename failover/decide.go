@@ -3072,8 +3072,7 @@ func oldPrimaryHold(old string, addrs []string, self string, selfLinks []linkMar
 
 // positions summarises each member's last report for a log line, by
 // name: "role replid@offset keys=N" (the role as INFO names it), with
-// " stale" when the report is not
-// fresh at now.
+// " stale" when the report is not fresh at now.
 func positions(peers map[string]peerView, now time.Time, fresh time.Duration) map[string]string {
 	out := make(map[string]string, len(peers))
 	for name, pv := range peers {
