@@ -233,8 +233,7 @@ func waitCalm(b *testing.B, vs []*proc) {
 			if err != nil {
 				return err
 			}
-			switch {
-			case bytes.Contains(body, []byte("\nvigil_raft_calm 1\n")), !bytes.Contains(body, []byte("\nvigil_raft_calm ")):
+			if bytes.Contains(body, []byte("\nvigil_raft_calm 1\n")) || !bytes.Contains(body, []byte("\nvigil_raft_calm ")) {
 				return nil
 			}
 			return fmt.Errorf("%s: raft not yet calm", p.httpAddr)
