@@ -200,17 +200,9 @@ func waitSentinels(b *testing.B, ss []*proc) {
 func waitVigils(b *testing.B, vs []*proc) {
 	b.Helper()
 	for _, p := range vs {
-		url := "http://" + p.httpAddr + "/-/ready"
 		redistest.Eventually(b, 30*time.Second, func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s: %s", url, resp.Status)
-			}
-			return nil
+			_, err := getOK("http://" + p.httpAddr + "/-/ready")
+			return err
 		})
 	}
 }
@@ -222,14 +214,8 @@ func waitVigils(b *testing.B, vs []*proc) {
 func waitCalm(b *testing.B, vs []*proc) {
 	b.Helper()
 	for _, p := range vs {
-		url := "http://" + p.httpAddr + "/metrics"
 		redistest.Eventually(b, 60*time.Second, func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
+			body, err := getOK("http://" + p.httpAddr + "/metrics")
 			if err != nil {
 				return err
 			}
@@ -239,6 +225,25 @@ func waitCalm(b *testing.B, vs []*proc) {
 			return fmt.Errorf("%s: raft not yet calm", p.httpAddr)
 		})
 	}
+}
+
+// getOK returns the body of url, or an error unless it answers 200 OK
+// within 2 s (a stopped sidecar must not hold a poll past its deadline).
+func getOK(url string) ([]byte, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return body, nil
 }
 
 // writer sets w:<seq> every millisecond through do and records which

@@ -67,16 +67,11 @@ type statusBody struct {
 
 func getStatus(p *proc) (statusBody, error) {
 	var st statusBody
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + p.httpAddr + "/v1/status")
+	body, err := getOK("http://" + p.httpAddr + "/v1/status")
 	if err != nil {
 		return st, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("%s/v1/status: %s", p.httpAddr, resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, json.Unmarshal(body, &st)
 }
 
 // raftLeader returns the index of the sidecar the sidecars name as Raft
