@@ -58,6 +58,9 @@ type groupState struct {
 	// history it left there.
 	Fork       int64
 	ForkReplID string
+	// NewReplID is the history the primary's promotion began ("" when
+	// not recorded, or not promoted).
+	NewReplID string
 	// PastForks are the forks recorded by earlier epochs' promotions.
 	PastForks []pastFork
 	// Previous is the primary Primary replaced.
@@ -471,38 +474,60 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 }
 
 // ledHolders are the holders that rank before the others whatever their
-// keys: while the committed primary has not promoted, those whose Redis
-// stands on the history the newest recorded promotion began (the last
-// promoted primary's own: that Redis is that primary, deposed and pointing
-// at itself, or followed it there), at or past where it began and at
-// least as far as any other holder's sidecar last knew its Redis. Such a
-// Redis proves it holds everything that primary acknowledged up to its
-// offset. A holder on a history no recorded promotion began proves nothing
-// (an AOF restart begins a new one at 0): its keys may be an older data
-// set plus what a deposed primary took past the fork, which the documented
-// loss bound gives up, and counted against the led primary's data they
-// chose it. Chaos seed 4705 (N=3): epoch 3 named c, which never promoted;
-// b's Redis, epoch 2's primary, pointed at itself at offset 47163 on the history
-// epoch 2 began at 44477, with every write epoch 2 acknowledged and 8
-// retry-queue INCRs; a's, epoch 1's deposed primary back from its AOF (a
-// new history at 0), held 720 keys, 54 of them writes it acknowledged after
-// a partition cut it off, past epoch 2's fork. The leader promoted a for
-// its keys, and b's Redis full-synced from it: its writes no recorded fork
-// could capture. Holders on histories no promotion began (chaos seeds 4,
-// 101, 507) still rank by keys.
+// keys: those whose Redis stands on the history the newest recorded
+// promotion began (the committed primary's own once it has promoted, else
+// the last promoted primary's: that Redis is that primary, deposed and
+// pointing at itself, or followed it there), at or past where it began and
+// at least as far as any other holder's sidecar last knew its Redis on that
+// history. Such a Redis proves it holds everything that primary
+// acknowledged up to its offset. A holder on a history no recorded
+// promotion began proves nothing (an AOF restart begins a new one at 0):
+// its keys may be an older data set plus what a deposed primary took past
+// the fork, which the documented loss bound gives up, and counted against
+// the led primary's data they chose it. Chaos seed 4705 (N=3): epoch 3
+// named c, which never promoted; b's Redis, epoch 2's primary, pointed at
+// itself at offset 47163 on the history epoch 2 began at 44477, with every
+// write epoch 2 acknowledged and 8 retry-queue INCRs; a's, epoch 1's
+// deposed primary back from its AOF (a new history at 0), held 720 keys, 54
+// of them writes it acknowledged after a partition cut it off, past epoch
+// 2's fork. The leader promoted a for its keys, and b's Redis full-synced
+// from it: its writes no recorded fork could capture. Holders on histories
+// no promotion began (chaos seeds 4, 101, 507) still rank by keys.
+//
+// The same holds once the primary has promoted and its Redis is gone, but
+// for the primary's own Redis among the holders (a restart from its AOF
+// holds all it took, on a new history). Chaos seed 11314 (N=5): epoch 9's
+// a, promoted at 236017 on e97cca (beginning e47d59), acknowledged 6
+// writes that b's Redis alone received before a's Redis was killed; b's
+// pointed at itself at 238260 on e47d59. d's Redis held e97cca up to
+// 243430, 7.4 KB of c's epoch-8 writes past a's fork, and had begun a
+// history of its own there: more keys. The leader promoted d, and the 6
+// writes and 13 retry-queue INCRs were lost. A holder's last known offset
+// on another history (d's, on e97cca) says nothing of how far it got on
+// this one, and does not take the lead from one that stands on it.
 func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
-	if st.Promoted || len(st.PastForks) == 0 {
+	newReplID, from := st.NewReplID, st.Fork
+	if !st.Promoted {
+		if len(st.PastForks) == 0 {
+			return nil
+		}
+		f := st.PastForks[len(st.PastForks)-1]
+		newReplID, from = f.NewReplID, f.Offset
+	} else if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
 		return nil
 	}
-	f := st.PastForks[len(st.PastForks)-1]
-	if f.NewReplID == "" {
+	if newReplID == "" {
 		return nil
+	}
+	further := func(x candidate, off int64) bool {
+		k := peers[x.Name].Known.ReplID
+		return x.Offset > off && (k == "" || k == newReplID)
 	}
 	var led map[string]bool
 	for _, h := range hs {
 		o := peers[h.Name].Rep.Obs
-		if o.ReplID != f.NewReplID || o.Offset < f.Offset ||
-			slices.ContainsFunc(hs, func(x candidate) bool { return x.Name != h.Name && x.Offset > o.Offset }) {
+		if o.ReplID != newReplID || o.Offset < from ||
+			slices.ContainsFunc(hs, func(x candidate) bool { return x.Name != h.Name && further(x, o.Offset) }) {
 			continue
 		}
 		if led == nil {

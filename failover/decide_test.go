@@ -5152,6 +5152,69 @@ func TestHolderLeftByAnEarlierForkDoesNotSetAsideOneAtThePrimarysForkSeed9817(t 
 	}
 }
 
+// Chaos seed 11314 (N=5), the leader e's view of epoch 10's failover:
+// epoch 9's a, promoted at 236017 on e97cca (beginning e47d59), took 6
+// writes that b's Redis alone received before a's Redis was killed; b's
+// pointed at itself at 238260 on e47d59. d's Redis held e97cca up to
+// 243430 (c's epoch-8 writes past a's fork) and had begun a history of its
+// own there, with more keys. The leader promoted d, and the 6 writes were
+// lost. A holder on the promoted primary's own history leads, and a
+// holder's last known offset on another history does not take that lead.
+func TestHolderOnThePromotedPrimarysHistoryLeadsSeed11314(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 61.3) * float64(time.Second))) }
+	holder := func(name string, offset int64, replID, replID2 string, keys int64, known knownOffset) peerView {
+		v := down(rep(name, offset), "a", 9) // pointing at itself: no provable position
+		v.Rep.Epoch, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = 9, name+":6379", false, false
+		v.Rep.Obs.ReplID, v.Rep.Obs.ReplID2, v.Rep.Obs.Keys = replID, replID2, keys
+		v.Known, v.UpAt = known, t0
+		return v
+	}
+	for _, tt := range []struct {
+		name    string
+		dKnown  knownOffset
+		aHolder bool // a's Redis back from its AOF, pointing at itself
+		want    string
+	}{
+		{"d known further on another history: b", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, false, "b"},
+		{"d known further on an unreported history: the most keys", knownOffset{Epoch: 8, Offset: 243430, At: at(40)}, false, "d"},
+		{"d known further on b's history: the most keys", knownOffset{Epoch: 9, Offset: 239000, ReplID: "e47d59", At: at(58)}, false, "d"},
+		{"the primary's own Redis among the holders: the most keys", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, true, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := groupState{Epoch: 9, Primary: "a", Promoted: true, Started: at(50), Previous: "c",
+				Members: members("a", "b", "c", "d", "e"), Fork: 236017, ForkReplID: "e97cca", NewReplID: "e47d59",
+				PastForks: []pastFork{{Epoch: 8, New: "c", ReplID: "5ee1", Offset: 200000, Start: at(40), NewReplID: "e97cca"}}}
+			a := rep("a", 0) // its Redis killed
+			a.Rep.Epoch, a.Rep.Obs.Reachable, a.Rep.Obs.Role = st.Epoch, false, monitor.RolePrimary
+			a.UpAt, a.AsPrimary = at(59.085), primaryMark{Epoch: 9, ReplID: "e47d59"}
+			if tt.aHolder {
+				a = holder("a", 0, "a0f0", "", 730, knownOffset{})
+				a.Rep.Obs.Reachable = true
+			}
+			peers := map[string]peerView{
+				"a": a,
+				"b": holder("b", 238260, "e47d59", "e97cca", 700, knownOffset{Epoch: 9, Offset: 238260, ReplID: "e47d59", At: at(59)}),
+				"c": holder("c", 243430, "e97cca", "5ee1", 718, knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}),
+				"d": holder("d", 243535, "d0d0", "e97cca", 720, tt.dKnown),
+				"e": holder("e", 236017, "e97cca", "5ee1", 690, knownOffset{}),
+			}
+			for n, v := range peers {
+				v.Rep.Epoch = st.Epoch
+				if v.Rep.SDown {
+					v.Rep.SDownEpoch = st.Epoch
+				}
+				peers[n] = v
+			}
+			d := decideLeader(at(61.3), st, peers, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v, want holder %q (excluded %v, why not %q, wait for %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+		})
+	}
+}
+
 // Chaos seed 5108 (N=3): a's node, epoch 3's primary (promoted at 51307,
 // leaving 734a956e, beginning bc007201), came back from an AOF begun afresh
 // after a wipe: 2 keys at offset 0 on 7d65c3ab. Its restarted sidecar

@@ -320,7 +320,7 @@ func group(st authority.State) groupState {
 		}
 	}
 	h := promotionEntry(st)
-	g.ForkReplID, g.Fork = h.ForkReplID, h.ForkOffset
+	g.ForkReplID, g.Fork, g.NewReplID = h.ForkReplID, h.ForkOffset, h.NewReplID
 	g.Previous = st.Previous
 	for _, h := range st.History {
 		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
