@@ -1839,16 +1839,25 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// all of them, was set aside as "fewer keys" than a's (on another
 	// history than d's), a was promoted at 69.48 s, and e's and c's Redis
 	// full-synced from it.
+	//
+	// A holder that ledHolders puts first sets such a candidate aside
+	// whatever its keys: it proves it holds what the newest recorded
+	// promotion's primary acknowledged up to its offset, and the
+	// candidate's keys are an older data set or a deposed primary's tail.
+	// Chaos seed 11314 (N=5), had a replica synced on e97cca past a's fork
+	// with more keys than b: counted by keys, it would have been promoted
+	// over b and a's last writes.
 	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
 		ho := peers[h[0].Name].Rep.Obs
 		leftHolder := leftByPastFork(h[0], st)
+		led := ledHolders(st, peers, h)[h[0].Name]
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if leftHolder && st.ForkReplID != "" && c.ReplID == st.ForkReplID && c.Offset >= st.Fork {
 				return false
 			}
 			offHistory := history != "" && c.ReplID != history
 			behindHolder := c.ReplID != "" && c.ReplID == ho.ReplID && c.Offset < ho.Offset
-			if (belowAFork(c, st) || offHistory || behindHolder) && c.Keys >= 0 && c.Keys < h[0].Keys {
+			if (belowAFork(c, st) || offHistory || behindHolder) && (led || c.Keys >= 0 && c.Keys < h[0].Keys) {
 				excluded[c.Name] = whyFewerKeys
 				return true
 			}

@@ -5159,7 +5159,9 @@ func TestHolderLeftByAnEarlierForkDoesNotSetAsideOneAtThePrimarysForkSeed9817(t 
 // 243430 (c's epoch-8 writes past a's fork) and had begun a history of its
 // own there, with more keys. The leader promoted d, and the 6 writes were
 // lost. A holder on the promoted primary's own history leads, and a
-// holder's last known offset on another history does not take that lead.
+// holder's last known offset on another history does not take that lead;
+// a replica synced on e97cca past a's fork, with more keys than b, is set
+// aside for it as well once the durable floor b set has lapsed.
 func TestHolderOnThePromotedPrimarysHistoryLeadsSeed11314(t *testing.T) {
 	p := testParams()
 	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
@@ -5175,19 +5177,21 @@ func TestHolderOnThePromotedPrimarysHistoryLeadsSeed11314(t *testing.T) {
 		name    string
 		dKnown  knownOffset
 		aHolder bool // a's Redis back from its AOF, pointing at itself
+		eSynced bool // e's Redis synced on e97cca past a's fork, with more keys than b's
 		want    string
 	}{
-		{"d known further on another history: b", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, false, "b"},
-		{"d known further on an unreported history: the most keys", knownOffset{Epoch: 8, Offset: 243430, At: at(40)}, false, "d"},
-		{"d known further on b's history: the most keys", knownOffset{Epoch: 9, Offset: 239000, ReplID: "e47d59", At: at(58)}, false, "d"},
-		{"the primary's own Redis among the holders: the most keys", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, true, "a"},
+		{"d known further on another history: b", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, false, false, "b"},
+		{"d known further on an unreported history: the most keys", knownOffset{Epoch: 8, Offset: 243430, At: at(40)}, false, false, "d"},
+		{"d known further on b's history: the most keys", knownOffset{Epoch: 9, Offset: 239000, ReplID: "e47d59", At: at(58)}, false, false, "d"},
+		{"a replica synced past a's fork with more keys than b: b", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, false, true, "b"},
+		{"the primary's own Redis among the holders: the most keys", knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}, true, false, "a"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := groupState{Epoch: 9, Primary: "a", Promoted: true, Started: at(50), Previous: "c",
 				Members: members("a", "b", "c", "d", "e"), Fork: 236017, ForkReplID: "e97cca", NewReplID: "e47d59",
 				PastForks: []pastFork{{Epoch: 8, New: "c", ReplID: "5ee1", Offset: 200000, Start: at(40), NewReplID: "e97cca"}}}
 			a := rep("a", 0) // its Redis killed
-			a.Rep.Epoch, a.Rep.Obs.Reachable, a.Rep.Obs.Role = st.Epoch, false, monitor.RolePrimary
+			a.Rep.Epoch, a.Rep.Obs.Reachable, a.Rep.Obs.Role = st.Epoch, false, monitor.RoleUnknown
 			a.UpAt, a.AsPrimary = at(59.085), primaryMark{Epoch: 9, ReplID: "e47d59"}
 			if tt.aHolder {
 				a = holder("a", 0, "a0f0", "", 730, knownOffset{})
@@ -5199,6 +5203,16 @@ func TestHolderOnThePromotedPrimarysHistoryLeadsSeed11314(t *testing.T) {
 				"c": holder("c", 243430, "e97cca", "5ee1", 718, knownOffset{Epoch: 8, Offset: 243430, ReplID: "e97cca", At: at(40)}),
 				"d": holder("d", 243535, "d0d0", "e97cca", 720, tt.dKnown),
 				"e": holder("e", 236017, "e97cca", "5ee1", 690, knownOffset{}),
+			}
+			if tt.eSynced {
+				// Still following c's Redis, which now points at itself.
+				e := down(rep("e", 243430), "a", 9)
+				e.Rep.Obs.MasterAddr, e.Rep.Obs.LinkUp, e.Rep.Obs.ReplID, e.Rep.Obs.Keys, e.UpAt = "c:6379", false, "e97cca", 710, t0
+				// b's sidecar last saw its Redis synced a durable wait ago:
+				// the floor it set (durableFloor) has lapsed.
+				b := peers["b"]
+				b.Known.At = at(41)
+				peers["b"], peers["e"] = b, e
 			}
 			for n, v := range peers {
 				v.Rep.Epoch = st.Epoch
