@@ -1844,9 +1844,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// whatever its keys: it proves it holds what the newest recorded
 	// promotion's primary acknowledged up to its offset, and the
 	// candidate's keys are an older data set or a deposed primary's tail.
-	// Chaos seed 11314 (N=5), had a replica synced on e97cca past a's fork
-	// with more keys than b: counted by keys, it would have been promoted
-	// over b and a's last writes.
+	// In chaos seed 11314 (N=5), a replica synced on e97cca past a's fork
+	// with more keys than b would, counted by keys, have been promoted over
+	// b and a's last writes once the durable floor b set lapsed.
 	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
 		ho := peers[h[0].Name].Rep.Obs
 		leftHolder := leftByPastFork(h[0], st)
