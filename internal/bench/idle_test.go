@@ -35,8 +35,13 @@ func BenchmarkIdle(b *testing.B) {
 		g := startGroup(b)
 		vigils := startVigils(b, g, 5*time.Second, "--monitor.interval", interval)
 		sentinels := startSentinels(b, g, 5*time.Second)
-		// Let start-up work (joining, first syncs, Go's first GCs) pass.
+		// Let start-up work (joining, first syncs, Go's first GCs) pass,
+		// and measure the group as it idles: with Raft at calm timings,
+		// which each sidecar reaches after twice down_after without
+		// trouble. Started before, the window held 5–7 s of failover
+		// timings.
 		time.Sleep(5 * time.Second)
+		waitCalm(b, vigils)
 
 		type sample struct {
 			cpu      time.Duration
