@@ -438,9 +438,10 @@ func primaryLastCopy(st groupState, peers map[string]peerView, holder string, no
 // restarted from its AOF, which Redis 7.0 gives no offset), best first:
 // the most keys, then the offset their sidecars last knew. Chaos seed 4 (N=3):
 // the one Redis holding the writes had restarted from its AOF, was never
-// a candidate, and was wiped by the primary's empty data.
-func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) []candidate {
-	var out []candidate
+// a candidate, and was wiped by the primary's empty data. led reports
+// whether the first one ranks first as a led holder (ledHolders), not for
+// its keys.
+func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) (out []candidate, led bool) {
 	for name, pv := range peers {
 		r := pv.Rep
 		if name == exclude || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable || r.Empty ||
@@ -454,9 +455,9 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 		out = append(out, candidate{Name: name, Addr: r.Addr, Priority: r.Priority, Fresh: true, Reachable: true,
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, ReplID2: r.Obs.ReplID2, Keys: r.Obs.Keys})
 	}
-	led := ledHolders(st, peers, out)
+	leading := ledHolders(st, peers, out)
 	slices.SortFunc(out, func(a, b candidate) int {
-		if a, b := led[a.Name], led[b.Name]; a != b {
+		if a, b := leading[a.Name], leading[b.Name]; a != b {
 			if a {
 				return -1
 			}
@@ -470,7 +471,7 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 		}
 		return cmp.Compare(a.Name, b.Name)
 	})
-	return out
+	return out, len(out) > 0 && leading[out[0].Name]
 }
 
 // ledHolders are the holders that rank before the others whatever their
@@ -1847,10 +1848,10 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	// In chaos seed 11314 (N=5), a replica synced on e97cca past a's fork
 	// with more keys than b would, counted by keys, have been promoted over
 	// b and a's last writes once the durable floor b set lapsed.
-	if h := holders(st, peers, exclude, now, p); len(h) > 0 {
+	h, led := holders(st, peers, exclude, now, p)
+	if len(h) > 0 {
 		ho := peers[h[0].Name].Rep.Obs
 		leftHolder := leftByPastFork(h[0], st)
-		led := ledHolders(st, peers, h)[h[0].Name]
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
 			if leftHolder && st.ForkReplID != "" && c.ReplID == st.ForkReplID && c.Offset >= st.Fork {
 				return false
@@ -1904,7 +1905,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// Redis answering as a primary its sidecar has not judged, with
 		// more keys than the holder (unjudgedMemberHolds): once its
 		// sidecar points it at itself it is a holder, ranked by its keys.
-		if h := holders(st, peers, exclude, now, p); len(h) > 0 &&
+		if len(h) > 0 &&
 			(othersAnswer(st, peers, exclude, now, p.Fresh) || holderWaitOver(st, peers, h[0].Name, now, p)) {
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			deposed := deposedHolds(st, peers, now, p)
