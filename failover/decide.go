@@ -1239,6 +1239,18 @@ type redisIdentity struct {
 	ReplID string
 	Offset int64
 	Keys   int64 // DBSIZE; -1 when not known
+	// Moved is how far Offset moved on since this process was first seen,
+	// so that Offset-Moved (began) is where it came back after a restart
+	// (0 from its AOF or empty). A restarted primary's offset moves on
+	// with the replication stream (a replica's sync, pings) while it
+	// waits to be judged, which says nothing of what it held. Chaos seed
+	// 12031 (N=3): c's Redis, epoch 2's primary, came back from its AOF at
+	// 0; a's Redis, still pointing at it, full-synced from it, and 0.7 s
+	// later, at 289, c's sidecar judged it as a snapshot taken below its
+	// promotion (0 < offset < fork), called it empty against b's fewer
+	// keys on the history c's promotion began, and the group failed over
+	// to b: two retry-queue INCRs only c's and a's Redis held were lost.
+	Moved int64
 	// ReplID2 is master_replid2: the history before its last promotion.
 	// A promotion of a running process sets it, and so does Redis 7.0
 	// for a primary restarted from an RDB: the snapshot's history, valid
@@ -1246,6 +1258,9 @@ type redisIdentity struct {
 	// clear it.
 	ReplID2 string
 }
+
+// began is the offset the process came back at (Moved).
+func (id redisIdentity) began() int64 { return id.Offset - id.Moved }
 
 // identityOf is the identity observation o shows.
 func identityOf(o monitor.Observation) redisIdentity {
@@ -1463,7 +1478,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// writes a replica acknowledged, and judged empty by the rule
 		// below they were lost).
 		return restartNone
-	case cur.Offset > 0 && cur.Offset < fork:
+	case cur.began() > 0 && cur.began() < fork:
 		// Chaos seed 10 (N=3): the primary came back from an RDB its
 		// Redis had written as a replica, 130 KB before its promotion,
 		// and a replica restarted from its AOF with every write
@@ -1473,7 +1488,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartNone // a restart from persistence on the same history
 	case best < 0:
 		return restartUnknown
-	case cur.Offset == 0 && cur.Keys > 0 && fork > 0 && left <= fork:
+	case cur.began() == 0 && cur.Keys > 0 && fork > 0 && left <= fork:
 		// Restarted from its AOF with its data, and no replica on
 		// another history is beyond where this one was promoted: they
 		// hold less than it did then (chaos seed 101, N=5: called empty
@@ -1482,7 +1497,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// One on a history an earlier promotion left counts up to that
 		// fork (leftAt; chaos seed 6813).
 		return restartNone
-	case cur.Offset == 0 && cur.Keys > 0 && fork == 0 && p.Chosen > 0 && best <= p.Chosen && !richer:
+	case cur.began() == 0 && cur.Keys > 0 && fork == 0 && p.Chosen > 0 && best <= p.Chosen && !richer:
 		// The same for a named primary never promoted, restarted from its
 		// AOF: it held at least what it was chosen at, and no replica on
 		// another history is beyond that or holds more keys. Chaos seed
@@ -1492,7 +1507,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// restarted sidecar called it empty against a's 80143 on b1dc5bc7,
 		// the group promoted a and d's Redis full-synced from it.
 		return restartNone
-	case cur.Offset == 0 && cur.Keys > 0 && fork == 0 && p.ChosenKeys > 0 && cur.Keys >= p.ChosenKeys && !richer:
+	case cur.began() == 0 && cur.Keys > 0 && fork == 0 && p.ChosenKeys > 0 && cur.Keys >= p.ChosenKeys && !richer:
 		// The same for a holder: the leader chose it, back from its AOF
 		// at offset 0, for its keys over every Redis with no position it
 		// could prove, and it still holds as many, with no replica on
@@ -1510,7 +1525,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartNone
 	case cur.Offset < best:
 		return restartEmpty
-	case cur.Offset == 0 && best == 0 && richer:
+	case cur.began() == 0 && best == 0 && richer:
 		// No offset tells (both restarted from their AOF, which Redis
 		// 7.0 gives none, or empty), and a replica on another history
 		// holds more keys: it holds data this one lost. Left "not
@@ -1521,7 +1536,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// the last copy of the data, was re-pointed to it and full-synced
 		// 36 keys).
 		return restartEmpty
-	case cur.Offset == 0 && best == 0:
+	case cur.began() == 0 && best == 0:
 		// Nothing to compare yet: the writes and the restart came
 		// between two reports, and judging at once took an empty Redis
 		// for a good one (the replicas then full-synced it).
@@ -1606,7 +1621,7 @@ func unheardMember(self string, st groupState, peers map[string]peerView, now ti
 // c's Redis had led (154997), and pointed it at a: a full sync erased the
 // INCRs, and b's Redis, the last copy, later full-synced from c.
 func aofKeptPromotedHistory(cur redisIdentity, p promotion, r replicaPos) bool {
-	return cur.Offset == 0 && cur.Keys > 0 && p.NewReplID != "" && r.ReplID == p.NewReplID && cur.ReplID != p.NewReplID &&
+	return cur.began() == 0 && cur.Keys > 0 && p.NewReplID != "" && r.ReplID == p.NewReplID && cur.ReplID != p.NewReplID &&
 		r.Keys > 0 && r.Keys <= cur.Keys
 }
 

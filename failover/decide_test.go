@@ -2594,6 +2594,41 @@ func TestUnfenceWaitsForLiveReplica(t *testing.T) {
 	}
 }
 
+// Chaos seed 12031 (N=3), c's sidecar: c's Redis, epoch 2's primary
+// (promoted at 50080 on bbb26e18, beginning 5a7e2eab), came back from its
+// AOF at offset 0 with 937 keys. Until every replica was heard it was not
+// judged; meanwhile a's Redis, still pointing at it, full-synced from it and
+// moved its offset to 256. Judged then as a snapshot below its promotion
+// (0 < 256 < 50080), it was called empty against b's 745 keys at 50103 on
+// 5a7e2eab, and the group failed over to b. The offset it came back at is
+// what the judgement reads.
+func TestRestartJudgedAtTheOffsetItCameBackAtSeed12031(t *testing.T) {
+	obs := func(runID, replID string, offset, keys int64) monitor.Observation {
+		return monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: runID, ReplID: replID, Offset: offset, Keys: keys}
+	}
+	b := replicaPos{ReplID: "5a7e2eab", Offset: 50103, Keys: 745}
+	a := replicaPos{ReplID: "557a30d5", Offset: 256, Keys: 937} // synced from the restart
+	ctx := func(replicas []replicaPos, unheard bool) identityCtx {
+		return identityCtx{Named: true, Epoch: 2, SelfAddr: "c:6379", Fork: 50080, ForkReplID: "bbb26e18", NewReplID: "5a7e2eab",
+			Replicas: func() []replicaPos { return replicas }, Unheard: func() bool { return unheard }, Now: t0, DownAfter: 2 * time.Second}
+	}
+	s := identities{Ident: redisIdentity{RunID: "c-1", ReplID: "5a7e2eab", Offset: 60000, Keys: 930}}
+	s = nextIdentity(s, obs("c-2", "557a30d5", 0, 937), ctx(nil, true))
+	if s.Empty || s.Unsure.IsZero() {
+		t.Fatalf("back from its AOF, replicas unheard: %+v, want not judged yet", s)
+	}
+	s = nextIdentity(s, obs("c-2", "557a30d5", 256, 937), ctx([]replicaPos{a, b}, false))
+	if s.Empty {
+		t.Fatalf("back from its AOF at 0, now at 256: %+v, want not empty", s)
+	}
+	// A snapshot that came back below the promotion is still empty.
+	s = identities{Ident: redisIdentity{RunID: "c-1", ReplID: "5a7e2eab", Offset: 60000, Keys: 930}}
+	s = nextIdentity(s, obs("c-3", "9d9d9d9d", 40000, 700), ctx(nil, true))
+	if s = nextIdentity(s, obs("c-3", "9d9d9d9d", 40256, 700), ctx([]replicaPos{b}, false)); !s.Empty {
+		t.Fatalf("back from a snapshot at 40000: %+v, want empty", s)
+	}
+}
+
 // The local Redis's identity survives its promotion (chaos seed 101, five
 // nodes: judged afresh after each promotion against replicas still on the
 // old history with higher offsets, every new primary was called empty and

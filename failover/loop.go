@@ -605,6 +605,10 @@ type identities struct {
 	// Lifted: an Empty verdict was lifted (no replica held more); the
 	// caller logs it and clears the flag.
 	Lifted bool
+	// SeenRunID is the local Redis process last observed, first seen at
+	// offset SeenOffset (redisIdentity.Moved).
+	SeenRunID  string
+	SeenOffset int64
 }
 
 // unsure reports whether a local primary is not yet judged against the
@@ -650,6 +654,9 @@ type identityCtx struct {
 // nextIdentity is the bookkeeping after observation o of the local Redis.
 func nextIdentity(s identities, o monitor.Observation, in identityCtx) identities {
 	named, epoch, now := in.Named, in.Epoch, in.Now
+	if o.Reachable() && o.RunID != s.SeenRunID {
+		s.SeenRunID, s.SeenOffset = o.RunID, o.Offset
+	}
 	// A named Redis pointing at itself was detached as empty by this
 	// sidecar's previous life: a wiped sidecar took it for a known one,
 	// made it a primary again, and a replica holding every write
@@ -684,6 +691,9 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 	}
 	if o.Reachable() && (o.Role == monitor.RolePrimary || detached) {
 		cur := identityOf(o)
+		if cur.RunID == s.SeenRunID && cur.Offset >= s.SeenOffset {
+			cur.Moved = cur.Offset - s.SeenOffset
+		}
 		keep := false
 		if named && !s.Empty {
 			v := judgeRestart(s.Ident, cur, promotion{Fork: in.Fork, ForkReplID: in.ForkReplID, NewReplID: in.NewReplID, Chosen: in.Chosen,
