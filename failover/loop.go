@@ -605,8 +605,9 @@ type identities struct {
 	// Lifted: an Empty verdict was lifted (no replica held more); the
 	// caller logs it and clears the flag.
 	Lifted bool
-	// SeenRunID is the local Redis process last observed, first seen at
-	// offset SeenOffset (redisIdentity.Moved).
+	// SeenRunID is the local Redis process last observed as a primary (or
+	// detached), first seen so at offset SeenOffset (redisIdentity.Moved);
+	// "" once it is seen as a replica.
 	SeenRunID  string
 	SeenOffset int64
 }
@@ -654,9 +655,6 @@ type identityCtx struct {
 // nextIdentity is the bookkeeping after observation o of the local Redis.
 func nextIdentity(s identities, o monitor.Observation, in identityCtx) identities {
 	named, epoch, now := in.Named, in.Epoch, in.Now
-	if o.Reachable() && o.RunID != s.SeenRunID {
-		s.SeenRunID, s.SeenOffset = o.RunID, o.Offset
-	}
 	// A named Redis pointing at itself was detached as empty by this
 	// sidecar's previous life: a wiped sidecar took it for a known one,
 	// made it a primary again, and a replica holding every write
@@ -689,9 +687,19 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		// nodes (chaos seed 101, five nodes).
 		s.Ident, s.Unsure = identityOf(o), time.Time{}
 	}
+	if o.Reachable() && o.Role == monitor.RoleReplica && !detached {
+		s.SeenRunID = ""
+	}
 	if o.Reachable() && (o.Role == monitor.RolePrimary || detached) {
+		// Where it came back is where this process was first seen as a
+		// primary (or detached), not as a replica: a replica's offset
+		// moves with its primary's, and one promoted since, first seen
+		// below the fork it was promoted at, is no snapshot from below it.
+		if o.RunID != s.SeenRunID {
+			s.SeenRunID, s.SeenOffset = o.RunID, o.Offset
+		}
 		cur := identityOf(o)
-		if cur.RunID == s.SeenRunID && cur.Offset >= s.SeenOffset {
+		if cur.Offset >= s.SeenOffset {
 			cur.Moved = cur.Offset - s.SeenOffset
 		}
 		keep := false
