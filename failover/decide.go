@@ -149,6 +149,40 @@ type peerView struct {
 	// Links are the primaries its Redis was recently seen linked to, as a
 	// replica (nextLinks).
 	Links []linkMark
+	// Stall is since when its Redis has been seen, report after report, as
+	// a replica of one address with its link down and no transfer under
+	// way while its sidecar had valid replies from the primary's (nextStall).
+	Stall stallMark
+}
+
+// stallMark is since when a Redis has been seen as a replica of Addr with
+// its link down and no transfer under way, while its sidecar had valid
+// replies from Primary's Redis. Zero when it was not.
+type stallMark struct {
+	Addr, Primary string
+	At            time.Time
+}
+
+// stallGrace is how long a replica's link may stay down with no transfer
+// under way, its sidecar reaching the primary's Redis, before mayResync
+// stops holding a parallel_syncs slot for it. A replica links within a few
+// round trips of REPLICAOF; a refused connect is tried again by Redis's
+// replication cron within a second. Past that its connect hangs (on the
+// kernel's SYN back-off after a cut, until repl-timeout), and nothing is
+// gained by making the others wait.
+const stallGrace = 2 * time.Second
+
+// nextStall is a Redis's stall mark after its sidecar's report rep
+// arrived at time at.
+func nextStall(prev stallMark, rep report, at time.Time) stallMark {
+	o := rep.Obs
+	if !o.Reachable || o.Role != monitor.RoleReplica || o.LinkUp || o.SyncInProgress || rep.SDownPrimary == "" || rep.PrimaryDownMs > 0 {
+		return stallMark{}
+	}
+	if !prev.At.IsZero() && prev.Addr == o.MasterAddr && prev.Primary == rep.SDownPrimary {
+		return prev
+	}
+	return stallMark{Addr: o.MasterAddr, Primary: rep.SDownPrimary, At: at}
 }
 
 // linkMark is when a Redis was last seen linked, as a replica, to the
@@ -2667,6 +2701,14 @@ func doomedBy(peers map[string]peerView, self string, epoch uint64, now time.Tim
 // 41.76 s; a's Redis, wiped, pointing at itself, waited for a vouch, and
 // b's, which c's backlog would have continued, waited behind it until
 // c's Redis was killed and wiped at 41.66 s.
+//
+// Nor does one whose link has stayed down with no transfer under way for
+// stallGrace while its sidecar reached the primary's Redis (peerView.Stall):
+// its connect hangs, and Redis gives up on it only at repl-timeout. Chaos
+// seed 12014 (N=3): b's Redis, restarted during a partition pointing at a,
+// had its TCP connect to a's hang for 19.5 s on the kernel's SYN back-off;
+// epoch 6 promoted a, c's re-point waited behind b's link, and a, with
+// min_replicas 1, refused writes until b linked 4.6 s later.
 func mayResync(self string, peers map[string]peerView, primary, addr string, parallel int, now time.Time, fresh time.Duration) bool {
 	syncing := 0
 	waiting := []string{self}
@@ -2677,6 +2719,9 @@ func mayResync(self string, peers map[string]peerView, primary, addr string, par
 			continue
 		}
 		if !r.SyncInProgress && p.Rep.SDownPrimary == primary && p.Rep.PrimaryDownMs > 0 {
+			continue
+		}
+		if s := p.Stall; r.MasterAddr == addr && s.Addr == addr && s.Primary == primary && now.Sub(s.At) >= stallGrace {
 			continue
 		}
 		switch {

@@ -1452,6 +1452,57 @@ func TestMayResyncPastACutOffReplica(t *testing.T) {
 	}
 }
 
+// A replica whose link has stayed down, with no transfer under way, for
+// stallGrace while its sidecar reached the primary's Redis holds no
+// parallel_syncs slot. Chaos seed 12014 (N=3): b's Redis, restarted
+// during a partition pointing at a, had its connect to a's hang for 19.5 s
+// on the kernel's SYN back-off; c's re-point waited behind it after epoch 6
+// promoted a, and a refused writes (min_replicas 1) until b linked 4.6 s
+// later.
+func TestMayResyncPastAStalledLink(t *testing.T) {
+	const newAddr, oldAddr = "10.0.0.9:6379", "10.0.0.1:6379"
+	stalled := func(master string, linkUp, transfer bool, downMs int64) report {
+		return report{Name: "b", SDownPrimary: "a", PrimaryDownMs: downMs,
+			Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: master, LinkUp: linkUp, SyncInProgress: transfer}}
+	}
+	// b's reports as c's sidecar receives them, one every 100 ms from t0.
+	replay := func(reps ...report) peerView {
+		var pv peerView
+		for i, r := range reps {
+			at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+			pv = peerView{Rep: r, Received: at, Stall: nextStall(pv.Stall, r, at)}
+		}
+		return pv
+	}
+	repeat := func(n int, r report) []report { return slices.Repeat([]report{r}, n) }
+	tests := []struct {
+		name string
+		b    []report
+		want bool // c may re-point at the end of them
+	}{
+		{"seed 12014: down 2 s, its sidecar reaching a: no slot held", repeat(21, stalled(newAddr, false, false, 0)), true},
+		{"down 1.9 s: still connecting as far as anyone knows", repeat(20, stalled(newAddr, false, false, 0)), false},
+		{"a transfer began: it holds the slot", append(repeat(20, stalled(newAddr, false, false, 0)), stalled(newAddr, false, true, 0)), false},
+		{"its sidecar lost a's Redis for a while: the wait starts again",
+			append(append(repeat(10, stalled(newAddr, false, false, 0)), stalled(newAddr, false, false, 300)), repeat(15, stalled(newAddr, false, false, 0))...), false},
+		{"it was pointed elsewhere until a second ago: the wait starts at the re-point",
+			append(repeat(10, stalled(oldAddr, false, false, 0)), repeat(15, stalled(newAddr, false, false, 0))...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := replay(tt.b...)
+			if got := mayResync("c", map[string]peerView{"b": b}, "a", newAddr, 1, b.Received, time.Second); got != tt.want {
+				t.Errorf("mayResync = %v, want %v (stall %+v)", got, tt.want, b.Stall)
+			}
+		})
+	}
+	// A stall seen under another primary's name does not count for a.
+	b := replay(repeat(30, stalled(newAddr, false, false, 0))...)
+	if got := mayResync("c", map[string]peerView{"b": b}, "q", newAddr, 1, b.Received, time.Second); got {
+		t.Error("a stall recorded while the state named a counted for q")
+	}
+}
+
 // A replica with no replication position (never synced since its Redis
 // started, offset 0) does not wait ahead of the others while the
 // primary's sidecar does not vouch for its Redis: only a full sync would

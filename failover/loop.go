@@ -210,7 +210,8 @@ func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
 	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
 		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep),
-		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p))}
+		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p)),
+		Stall:     nextStall(prev.Stall, m.rep, m.at)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
