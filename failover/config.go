@@ -47,7 +47,9 @@ type Config struct {
 
 	// ParallelSyncs is how many replicas re-point to a new primary at the
 	// same time (each then does a partial or full resync). Higher converges
-	// faster and loads the new primary more. Must be at least 1.
+	// faster and loads the new primary more. A replica whose link has stayed
+	// down with no transfer for 2 s while its sidecar reaches the primary
+	// no longer counts. Must be at least 1.
 	ParallelSyncs int `koanf:"parallel_syncs"`
 
 	// MinReplicas, when above zero, makes the primary's sidecar keep
