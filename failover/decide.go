@@ -1412,15 +1412,29 @@ type promotion struct {
 // since took and the restarted one never held: its offset counts up to
 // that fork only (onPrimaryHistory's rule, one promotion further back).
 // Its sidecar keeps that tail as divergent writes before it resyncs. The
-// newest recorded fork from r's history counts, as forkFor picks; the
-// history the current promotion left is judged as before. Chaos seed 6813
-// (N=5): b's Redis, epoch 6's primary (promoted at 61333, leaving a's
-// 7352377), came back from its AOF with every retry-queue INCR that d's
-// Redis had taken at epoch 4 and a's and b's had acknowledged; d's Redis,
-// detached at 63611 on 7b0772, which epoch 5 left at 61333, made it
-// "empty", the group promoted e at 54977 on an older history, and b's
-// Redis full-synced from it.
-func leftAt(r replicaPos, p promotion) int64 {
+// newest recorded fork from r's history counts, as forkFor picks. Chaos
+// seed 6813 (N=5): b's Redis, epoch 6's primary (promoted at 61333,
+// leaving a's 7352377), came back from its AOF with every retry-queue INCR
+// that d's Redis had taken at epoch 4 and a's and b's had acknowledged;
+// d's Redis, detached at 63611 on 7b0772, which epoch 5 left at 61333,
+// made it "empty", the group promoted e at 54977 on an older history, and
+// b's Redis full-synced from it.
+//
+// The same holds for a replica on the history the current promotion left:
+// a replica of the promoted process moves to the history it began, so
+// beyond the fork this one holds only the deposed primary's tail. It counts
+// up to the fork while it holds no more keys than cur (an AOF begun afresh
+// holds fewer than the data before the fork). Chaos seed 12102 (N=3): b's
+// Redis, epoch 2's primary (promoted at 29036 on 9f31d978), took 19
+// retry-queue INCRs and came back from its AOF at offset 0 with 932 keys;
+// a's, epoch 1's primary cut off since before the promotion, sat as a
+// replica at 29282 on 9f31d978 with 459 keys. b's sidecar called the
+// restart empty against a's tail, epoch 3 promoted a, and b's Redis
+// full-synced from it.
+func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
+	if p.Fork > 0 && r.ReplID != "" && r.ReplID == p.ForkReplID && r.Keys >= 0 && r.Keys <= cur.Keys {
+		return min(r.Offset, p.Fork)
+	}
 	if r.ReplID == "" || r.ReplID == p.ForkReplID || p.Fork <= 0 {
 		return r.Offset
 	}
@@ -1476,7 +1490,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		}
 		if r.ReplID != cur.ReplID {
 			best = max(best, r.Offset)
-			left = max(left, leftAt(r, p))
+			left = max(left, leftAt(r, p, cur))
 			richer = richer || cur.Keys >= 0 && r.Keys > cur.Keys
 		} else if r.Offset > cur.Offset {
 			// Chaos seed 19 (N=3): a primary killed without persistence

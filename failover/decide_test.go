@@ -4193,7 +4193,7 @@ func TestJudgeRestartAOFKeepsItsPromotedHistorySeed4713(t *testing.T) {
 		{"the new history not recorded", redisIdentity{}, cur, promotion{Fork: 72029, ForkReplID: "8c0292"}, []replicaPos{a, b}, restartEmpty},
 		{"restarted without keys", redisIdentity{}, redisIdentity{RunID: "c-run3", ReplID: "243131"}, recorded, []replicaPos{a, b}, restartEmpty},
 		{"a replica on another history beyond the fork still tells", redisIdentity{}, cur, recorded,
-			[]replicaPos{a, {ReplID: "8c0292", Offset: 80000, Keys: 2000}}, restartEmpty},
+			[]replicaPos{a, {ReplID: "f00d", Offset: 80000, Keys: 2000}}, restartEmpty},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := judgeRestart(tt.prev, tt.cur, tt.p, tt.replicas); got != tt.want {
@@ -5529,8 +5529,44 @@ func TestAOFRestartAgainstATailPastAnEarlierForkSeed6813(t *testing.T) {
 			}
 		})
 	}
-	if got, want := leftAt(d, p), int64(61333); got != want {
+	if got, want := leftAt(d, p, redisIdentity{}), int64(61333); got != want {
 		t.Errorf("leftAt(d) = %d, want %d", got, want)
+	}
+}
+
+// Chaos seed 12102 (N=3): b's Redis, epoch 2's primary (promoted at
+// 29036, leaving 9f31d978 and beginning c3b893a8), took 19 retry-queue
+// INCRs and came back from its AOF at offset 0 with 932 keys. a's Redis,
+// epoch 1's primary, cut off since before the promotion, sat as a replica
+// at 29282 on 9f31d978 with 459 keys: the 246 bytes past the fork were its
+// own tail, which no replica of b could hold. b's sidecar called the
+// restart empty against them; epoch 3 promoted a, and b's Redis full-synced
+// from it.
+func TestAOFRestartAgainstTheTailPastItsOwnForkSeed12102(t *testing.T) {
+	p := promotion{Fork: 29036, ForkReplID: "9f31d978", NewReplID: "c3b893a8"}
+	prev := redisIdentity{RunID: "b-1", ReplID: "c3b893a8", Offset: 77000, Keys: 930}
+	cur := redisIdentity{RunID: "b-2", ReplID: "7254ea16", Offset: 0, Keys: 932}
+	a := replicaPos{ReplID: "9f31d978", Offset: 29282, Keys: 459}
+	c := replicaPos{ReplID: "9f31d978", Offset: 0, Keys: 0} // restarted without persistence
+	for _, tt := range []struct {
+		name     string
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 12102: a's tail past the fork, fewer keys", []replicaPos{a, c}, restartNone},
+		{"the tail's Redis holds more keys: the AOF may have begun afresh", []replicaPos{{ReplID: "9f31d978", Offset: 29282, Keys: 1000}, c}, restartEmpty},
+		{"its keys not known", []replicaPos{{ReplID: "9f31d978", Offset: 29282, Keys: -1}, c}, restartEmpty},
+		{"a replica past the fork on another history still tells", []replicaPos{{ReplID: "f00d", Offset: 29282, Keys: 459}, c}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(prev, cur, p, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// An RDB restart is not helped: the rule is for offset 0 with keys.
+	if got := judgeRestart(prev, redisIdentity{RunID: "b-2", ReplID: "7254ea16", Offset: 0}, p, []replicaPos{a, c}); got != restartEmpty {
+		t.Errorf("restarted without keys: judgeRestart = %v, want empty", got)
 	}
 }
 
