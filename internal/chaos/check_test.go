@@ -819,6 +819,44 @@ func TestTwoDataSetsLostWhileNoLeaderCouldCopySeed8314(t *testing.T) {
 	}
 }
 
+func TestTwoDataSetsLostWhileTheThirdWasCutOffSeed12113(t *testing.T) {
+	// Chaos seed 12113, N=3: writes and INCRs applied on b's Redis, epoch
+	// 3's primary, and acknowledged by c's; c's Redis was killed without
+	// persistence at 31.32 s, and b's wiped at 53.70 s. a's Redis, restarted
+	// empty at 22.8 s, never held them: a's node was cut off by a
+	// wipe-isolated fault until 40.85 s, and b could send to neither a's
+	// nor c's Redis from 37.62 s on (a one-way cut, then a partition, then
+	// a one-way cut again). No copy could be made.
+	base := []FaultRecord{
+		{ID: 4, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-redis a (primary) no-persistence", Start: ms(14917), End: ms(22823), RedisRestart: true, DataLost: true},
+		{ID: 5, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(16679), End: ms(27636)},
+		{ID: 9, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "wipe-isolated: a's sidecar restarted with an empty data dir, a cut off", Start: ms(28766), End: ms(40854), SidecarWiped: true},
+		{ID: 10, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c (node) no-persistence", Start: ms(31324), End: ms(39233), RedisRestart: true, DataLost: true},
+		{ID: 12, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "one-way: [b] cannot send to [a c]", Start: ms(37616), End: ms(49009)},
+		{ID: 13, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]", Start: ms(42239), End: ms(52459)},
+		{ID: 16, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "one-way: [b] cannot send to [a c]", Start: ms(52041), End: ms(55319)},
+		{ID: 17, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-redis b (primary) wipe aof", Start: ms(53701), End: ms(56888), RedisRestart: true, DataLost: true},
+	}
+	for _, tc := range []struct {
+		name   string
+		faults func([]FaultRecord) []FaultRecord
+		ok     bool
+	}{
+		{"a's node cut off until b was cut from everyone (seed 12113)", nil, true},
+		{"a's node back before b was cut: a copy could be made", editFault(9, func(f *FaultRecord) { f.End = ms(34000) }), false},
+		{"no wipe-isolated fault at all", editFault(9, nil), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &History{Nodes: []string{"a", "b", "c"}, Final: map[string]string{}, WorkEnd: ms(74000), LastHeal: ms(64615)}
+			h.Ops = []Op{
+				{Kind: OpEnqueue, Node: "c", Key: "q:1", Invoke: ms(1734), Complete: ms(1738), OK: true},
+				{Kind: OpProbe, Node: "b", Key: "probe:b", Invoke: ms(31200), Complete: ms(31210), OK: true},
+			}
+			checkRetryExcused(t, h, base, tc.faults, 1, tc.ok)
+		})
+	}
+}
+
 func TestTwoDataSetsLostWhileTheLastCopyWasUnwatchedSeed10306(t *testing.T) {
 	// Chaos seed 10306, N=3: INCRs enqueued at a from 11.63 s were applied
 	// on b's Redis, epoch 3's primary (it took the probe writes from
