@@ -714,6 +714,29 @@ func TestRegisterReplayedLate(t *testing.T) {
 	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
 		t.Fatalf("a stale read after a fault on a replica was excused: %+v", r.Violations)
 	}
+	h.Faults[0].OnPrimary = true
+
+	// Chaos seed 11442 (N=5): a's sidecar also cut from its own Redis, so
+	// nothing fences it and the replicas' acknowledgements still arrive;
+	// it takes writes until the failover (at 7 s here) re-points them.
+	h.Ops[len(h.Ops)-4].Invoke, h.Ops[len(h.Ops)-4].Complete = ms(8500), ms(8510)
+	h.Ops[len(h.Ops)-3].Invoke, h.Ops[len(h.Ops)-3].Complete = ms(8600), ms(8610)
+	h.Ops[len(h.Ops)-2].Invoke, h.Ops[len(h.Ops)-2].Complete = ms(8700), ms(8710)
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a write 3.5 s after the cut, its primary watched, was excused: %+v", r.Violations)
+	}
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"},
+		Desc: "sidecar a cut from its own redis", Start: ms(4000), End: ms(12000), OnPrimary: true})
+	h.Started = time.Date(2026, 12, 3, 18, 46, 25, 0, time.UTC)
+	h.Failovers = fmt.Sprintf("  {\"epoch\":2,\"old\":\"a\",\"new\":\"b\",\"reason\":\"auto\",\"start\":%q}\n",
+		h.Started.Add(ms(7000)).Format(time.RFC3339Nano))
+	if r := Check(h, p); slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a write of an unwatched primary before the failover re-pointed its replicas rejected: %+v", r.Violations)
+	}
+	h.Faults[1].Start = ms(9000) // its sidecar reached it past the fence (due at 6.1 s) and the write
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a write after the fence of a watched primary was excused: %+v", r.Violations)
+	}
 }
 
 func TestAvailabilityClockKeepsRunningOnTheSameNode(t *testing.T) {

@@ -89,8 +89,9 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 	// an isolated primary before its fence) is not judged either, as the
 	// write it shows may vanish.
 	gone := dataGoneUntil(h, p)
+	starts := failoverStarts(h)
 	vanishes := func(o Op) bool {
-		return lossExcused(h, p, o.Complete) || replayedLate(h, p, o.Complete) || o.Complete <= gone
+		return lossExcused(h, p, o.Complete) || replayedLate(h, p, o.Complete, starts) || o.Complete <= gone
 	}
 	mayVanish := map[[2]string]bool{}
 	for _, o := range h.Ops {
@@ -98,7 +99,6 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 			mayVanish[[2]string{o.Key, o.Value}] = true
 		}
 	}
-	starts := failoverStarts(h)
 	judged := func(o Op) bool {
 		return o.Kind == OpGet && o.OK && !mayVanish[[2]string{o.Key, o.Value}] && !emptyServing(h, p, o, starts)
 	}
@@ -146,7 +146,19 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 // writes; c, promoted, served the older values for 10 s until b rejoined
 // and the replay put them back). For the register history it may vanish,
 // as within the loss bound without min_replicas.
-func replayedLate(h *History, p Params, t time.Duration) bool {
+//
+// A primary that cannot send to its replicas while its own sidecar cannot
+// reach it before its fence is due (unwatchedSpans) is stopped by
+// neither: the fence needs the sidecar, and Redis's lag check counts the
+// replicas' acknowledgements, which still arrive. Only the failover stops
+// it, as it re-points those replicas; the window then runs to down_after
+// after the first failover that started after the cut (starts). Chaos
+// seed 11442 (N=5): e's sidecar was cut from its Redis from 49.5 s and e
+// could send to nobody from 52.6 s; epoch 6 (54.5 s) re-pointed b, c and
+// d from 55.3 s to 55.7 s, e's Redis acknowledged writes to 55.64 s and
+// refused them (NOREPLICAS) from 56.0 s, and a's, the new primary, served
+// the values before them.
+func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration) bool {
 	if p.MinReplicas < 1 {
 		return false // lossExcused already lets the whole window vanish
 	}
@@ -157,6 +169,11 @@ func replayedLate(h *History, p Params, t time.Duration) bool {
 			continue
 		}
 		end := f.Start + max(p.FenceAfter+p.Interval, redisLagBound(p))
+		if f.Kind == PartOneWay && f.OnPrimary && unwatchedDuring(h, f.Nodes[0], f.Start, f.Start+p.FenceAfter+p.Interval) {
+			if i, _ := slices.BinarySearch(starts, f.Start); i < len(starts) {
+				end = max(end, starts[i]+p.DownAfter)
+			}
+		}
 		if t >= f.Start-p.Interval && t <= end {
 			return true
 		}
@@ -190,6 +207,13 @@ func emptyServing(h *History, p Params, o Op, starts []time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// unwatchedDuring reports whether node's own sidecar could not watch its
+// Redis at some moment from from to to (unwatchedSpans): a fence due then
+// may not have been applied.
+func unwatchedDuring(h *History, node string, from, to time.Duration) bool {
+	return slices.ContainsFunc(unwatchedSpans(h, node), func(s [2]time.Duration) bool { return s[0] <= to && from <= s[1] })
 }
 
 // failoverStarts returns when each failover the group recorded started,
