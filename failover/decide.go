@@ -2735,7 +2735,7 @@ func mayResync(self string, peers map[string]peerView, primary, addr string, par
 		if !r.SyncInProgress && p.Rep.SDownPrimary == primary && p.Rep.PrimaryDownMs > 0 {
 			continue
 		}
-		if s := p.Stall; r.MasterAddr == addr && s.Addr == addr && s.Primary == primary && now.Sub(s.At) >= stallGrace {
+		if s := p.Stall; !s.At.IsZero() && s.Addr == addr && s.Primary == primary && now.Sub(s.At) >= stallGrace {
 			continue
 		}
 		switch {
