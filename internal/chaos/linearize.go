@@ -170,8 +170,8 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 		}
 		end := f.Start + max(p.FenceAfter+p.Interval, redisLagBound(p))
 		if f.Kind == PartOneWay && f.OnPrimary && unwatchedDuring(h, f.Nodes[0], f.Start, f.Start+p.FenceAfter+p.Interval) {
-			if i, _ := slices.BinarySearch(starts, f.Start); i < len(starts) {
-				end = max(end, starts[i]+p.DownAfter)
+			if at, ok := firstFailover(starts, f.Start); ok {
+				end = max(end, at+p.DownAfter)
 			}
 		}
 		if t >= f.Start-p.Interval && t <= end {
@@ -199,14 +199,24 @@ func emptyServing(h *History, p Params, o Op, starts []time.Duration) bool {
 			continue
 		}
 		end := f.End + p.DownAfter + resyncGrace
-		if i, _ := slices.BinarySearch(starts, f.End); i < len(starts) {
-			end = max(end, starts[i]+resyncGrace)
+		if at, ok := firstFailover(starts, f.End); ok {
+			end = max(end, at+resyncGrace)
 		}
 		if o.Complete >= f.End && o.Invoke <= end {
 			return true
 		}
 	}
 	return false
+}
+
+// firstFailover returns when the first failover that started at or after t
+// started (starts in order, failoverStarts).
+func firstFailover(starts []time.Duration, t time.Duration) (time.Duration, bool) {
+	i, _ := slices.BinarySearch(starts, t)
+	if i == len(starts) {
+		return 0, false
+	}
+	return starts[i], true
 }
 
 // unwatchedDuring reports whether node's own sidecar could not watch its
