@@ -231,19 +231,20 @@ func lastLink(links []linkMark, addrs []string) time.Time {
 	return last
 }
 
-// primaryMark is the replication id a Redis was seen at as a primary, and
-// the epoch of the report that said so.
+// primaryMark is the replication id a Redis was seen at as a primary, the
+// epoch of the report that said so, and when that report arrived.
 type primaryMark struct {
 	Epoch  uint64
 	ReplID string
+	At     time.Time
 }
 
-// nextAsPrimary is a peer's primaryMark after report r: its Redis's
-// history if it answers as a primary its sidecar has judged and found not
-// empty, else the last one.
-func nextAsPrimary(m primaryMark, r report) primaryMark {
+// nextAsPrimary is a peer's primaryMark after report r, received at at:
+// its Redis's history if it answers as a primary its sidecar has judged
+// and found not empty, else the last one.
+func nextAsPrimary(m primaryMark, r report, at time.Time) primaryMark {
 	if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && !r.Empty && !r.Unsure {
-		return primaryMark{Epoch: r.Epoch, ReplID: r.Obs.ReplID}
+		return primaryMark{Epoch: r.Epoch, ReplID: r.Obs.ReplID, At: at}
 	}
 	return m
 }
@@ -2062,21 +2063,51 @@ func primaryOffset(peers map[string]peerView, primary string) int64 {
 // replica on a deposed one was promoted over the one holding the
 // primary's last writes, which then full-synced them away (chaos seed
 // 108, N=5).
+//
+// A peer's report carries the history it last saw the primary's own
+// sidecar vouch for (relayedMark); when that sighting is newer than this
+// sidecar's own, the relayed history is the one the primary leads. Chaos
+// seed 12161 (N=3): b's Redis, epoch 4's primary, came back from its AOF
+// on a new history (1d17dd61) with every write, its sidecar vouched for
+// it, and c's Redis full-synced it before b's was killed again; a bridge
+// partition kept b's reports from a, the leader, which still knew b on
+// e1041530. Epoch 5 set c aside as "other history" and promoted a's Redis,
+// back from a 34 s old RDB on e1041530 (842 keys against c's 1489): 107
+// acknowledged writes and 42 INCRs were lost when c's full-synced from it.
 func primaryReplID(peers map[string]peerView, primary string, epoch uint64) string {
 	p, ok := peers[primary]
-	switch {
-	case !ok:
+	if !ok {
 		return ""
+	}
+	var id string
+	var at time.Time
+	switch {
 	case p.Rep.Obs.Role == monitor.RolePrimary && !p.Rep.Empty && !p.Rep.Unsure:
-		return p.Rep.Obs.ReplID
+		id, at = p.Rep.Obs.ReplID, p.Received
 	case p.AsPrimary.Epoch == epoch:
 		// Also while it restarted empty or unjudged: the history it began
 		// then holds nothing the group had (chaos seed 11, N=3: the one
 		// replica holding every write was set aside as "another history"
 		// and a copy of the empty primary promoted).
-		return p.AsPrimary.ReplID
+		id, at = p.AsPrimary.ReplID, p.AsPrimary.At
 	}
-	return ""
+	for name, q := range peers {
+		if m, ok := relayedMark(q, primary); ok && name != primary && m.Epoch == epoch && m.At.After(at) {
+			id, at = m.ReplID, m.At
+		}
+	}
+	return id
+}
+
+// relayedMark is the primaryMark of primary that p's report relays: the
+// last time p's sidecar saw primary's own sidecar vouch for its Redis as a
+// primary (report.Led*), dated by this sidecar's clock.
+func relayedMark(p peerView, primary string) (primaryMark, bool) {
+	r := p.Rep
+	if r.LedEpoch == 0 || r.LedReplID == "" || r.SDownPrimary != primary || r.LedAgoMs < 0 {
+		return primaryMark{}, false
+	}
+	return primaryMark{Epoch: r.LedEpoch, ReplID: r.LedReplID, At: p.Received.Add(-time.Duration(r.LedAgoMs) * time.Millisecond)}, true
 }
 
 // candidatesOf turns reports into candidates.

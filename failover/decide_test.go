@@ -1199,23 +1199,23 @@ func TestUnwatchedPrimaryPausedSeeds3906And6110(t *testing.T) {
 		want   bool
 	}{
 		{"seed 3906: its sidecar reports its Redis unreachable, the Redis leads a new history",
-			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+			"c", st, judged(false, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, restarted, true},
 		{"its sidecar silent, the Redis leads a new history",
-			"c", st, judged(true, time.Hour, primaryMark{5, old}), monitor.RolePrimary, restarted, true},
+			"c", st, judged(true, time.Hour, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, restarted, true},
 		{"the history it was judged on: not restarted",
-			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, old, false},
+			"c", st, judged(false, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, old, false},
 		{"its sidecar sees its Redis: it judges the restart itself",
-			"c", st, judged(true, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+			"c", st, judged(true, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, restarted, false},
 		{"never seen judged at this epoch (a sidecar that restarted knows nothing)",
 			"b", st, judged(false, 0, primaryMark{}), monitor.RolePrimary, restarted, false},
 		{"judged at an earlier epoch only",
-			"c", st, judged(false, 0, primaryMark{4, old}), monitor.RolePrimary, restarted, false},
+			"c", st, judged(false, 0, primaryMark{Epoch: 4, ReplID: old}), monitor.RolePrimary, restarted, false},
 		{"answers as a replica (detached by its sidecar)",
-			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RoleReplica, restarted, false},
+			"c", st, judged(false, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RoleReplica, restarted, false},
 		{"no history read",
-			"c", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, "", false},
+			"c", st, judged(false, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, "", false},
 		{"the primary's own sidecar",
-			"a", st, judged(false, 0, primaryMark{5, old}), monitor.RolePrimary, restarted, false},
+			"a", st, judged(false, 0, primaryMark{Epoch: 5, ReplID: old}), monitor.RolePrimary, restarted, false},
 		// Not promoted yet (seed 6110): any answer as a primary is paused
 		// while its sidecar cannot watch it.
 		{"seed 6110: not promoted, its sidecar silent, its Redis answers as a primary",
@@ -1962,7 +1962,7 @@ func TestEmptyPrimaryKeepsItsHistory(t *testing.T) {
 	b.Rep.Epoch, b.Rep.Empty, b.Rep.Obs.Role, b.Rep.Obs.ReplID = 5, true, monitor.RolePrimary, "empty"
 	b.Rep.SDownPrimary, b.Rep.SDownEpoch = "b", 5
 	b.AsPrimary = primaryMark{Epoch: 5, ReplID: "before"}
-	if got := nextAsPrimary(b.AsPrimary, b.Rep); got.ReplID != "before" {
+	if got := nextAsPrimary(b.AsPrimary, b.Rep, t0); got.ReplID != "before" {
 		t.Fatalf("an empty primary's report moved its mark to %q", got.ReplID)
 	}
 	copyOfEmpty := down(rep("a", 422), "b", 5)
@@ -2596,10 +2596,10 @@ func TestCandidatesOnThePrimarysHistory(t *testing.T) {
 	if d.Action != leaderPromote || d.Target != "b" {
 		t.Errorf("history seen at an earlier epoch: target %q (action %v), want b, the most advanced", d.Target, d.Action)
 	}
-	if got := nextAsPrimary(primaryMark{Epoch: 4, ReplID: "h2"}, report{Epoch: 5}); got.ReplID != "h2" || got.Epoch != 4 {
+	if got := nextAsPrimary(primaryMark{Epoch: 4, ReplID: "h2"}, report{Epoch: 5}, t0); got.ReplID != "h2" || got.Epoch != 4 {
 		t.Errorf("a report without an answer kept %+v, want the last mark", got)
 	}
-	if got := nextAsPrimary(primaryMark{}, primary.Rep); got.ReplID != "h2" {
+	if got := nextAsPrimary(primaryMark{}, primary.Rep, t0); got.ReplID != "h2" {
 		t.Errorf("a primary's report marks %+v, want h2", got)
 	}
 }
@@ -6392,5 +6392,76 @@ func TestPositions(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("positions (-want +got):\n%s", diff)
+	}
+}
+
+// Chaos seed 12161 (N=3), at 55.07 s, as a, the leader, saw it. b's Redis,
+// epoch 4's primary (promoted a holder at 55760, leaving e369645b and
+// beginning e1041530), was killed at 37.4 s and came back from its AOF at
+// 45.9 s on a new history, 1d17dd61, with every write; b's sidecar vouched
+// for it and c's Redis full-synced it (1489 keys) before b's was killed
+// again at 46.9 s. A bridge partition ([b] | [a], c reaching both, 44.1 s
+// to 53.8 s) kept b's reports from a, which last saw b lead e1041530.
+// c's sidecar had detached its Redis (pointing at itself). a's Redis came
+// back at 54.9 s from a 34 s old RDB taken at the fork: 842 keys at 55760
+// on e1041530. a set c aside as "other history" and promoted its own
+// Redis; c's full-synced from it and 107 acknowledged writes and 42 INCRs
+// were lost. c's report relays b's vouched history, newer than a's own
+// sighting.
+func TestRelayedPrimaryHistorySeed12161(t *testing.T) {
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 55.07) * float64(time.Second))) }
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	st := groupState{Epoch: 4, Primary: "b", Promoted: true, Previous: "c", Started: at(21.22),
+		Members: members("a", "b", "c"), Fork: 55760, ForkReplID: "e369645b", NewReplID: "e1041530",
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "f74587df", Offset: 28247, NewReplID: "e369645b"},
+			{Epoch: 3, New: "c", ReplID: "e369645b", Offset: 51970, NewReplID: "b9338ac6"},
+		}}
+	replica := func(name, master, replID string, offset, keys int64) peerView {
+		pv := down(rep(name, offset), "b", 4)
+		pv.Rep.Epoch, pv.UpAt = 4, t0
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", false
+		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+		pv.Known = knownOffset{Epoch: 4, Offset: offset, At: t0, ReplID: replID, Keys: keys}
+		return pv
+	}
+	a := replica("a", "b", "e1041530", 55760, 842)
+	b := down(rep("b", 0), "b", 4)
+	b.Rep.Epoch, b.Rep.Obs = 4, obsSummary{}
+	b.Received, b.UpAt = at(55.0), at(37.3)
+	b.AsPrimary = primaryMark{Epoch: 4, ReplID: "e1041530", At: at(37.3)}
+	b.Known = knownOffset{Epoch: 4, Offset: 14, At: at(46.0), ReplID: "1d17dd61", Keys: 1489}
+	c := replica("c", "c", "1d17dd61", 14, 1489)
+	c.Known.At = at(46.8)
+	c.Received = at(55.02)
+	relay := func(pv peerView, epoch uint64, replID string, seen float64) peerView {
+		pv.Rep.LedEpoch, pv.Rep.LedReplID = epoch, replID
+		pv.Rep.LedAgoMs = pv.Received.Sub(at(seen)).Milliseconds()
+		return pv
+	}
+	for _, tt := range []struct {
+		name   string
+		c      peerView
+		want   string
+		whyNot map[string]string
+	}{
+		{"seed 12161: c relays b's AOF restart, newer than a's sighting", relay(c, 4, "1d17dd61", 46.0), "c", nil},
+		{"no relay: a knows b on e1041530 only", c, "a", map[string]string{"c": whyOtherHistory}},
+		{"the relayed sighting is older than a's own", relay(c, 4, "1d17dd61", 30.0), "a", map[string]string{"c": whyOtherHistory}},
+		{"relayed from an earlier epoch", relay(c, 3, "1d17dd61", 46.0), "a", map[string]string{"c": whyOtherHistory}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"a": a, "b": b, "c": tt.c}
+			d := decideLeader(t0, st, peers, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want {
+				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+			for n, why := range tt.whyNot {
+				if d.Excluded[n] != why {
+					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
+				}
+			}
+		})
 	}
 }

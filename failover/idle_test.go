@@ -290,6 +290,36 @@ func TestIdleReportCadence(t *testing.T) {
 	}
 }
 
+// A replica's sidecar relays in its report the history it last saw the
+// primary's own sidecar vouch for, dated, so that a leader cut from the
+// primary's sidecar learns it (primaryReplID, chaos seed 12161); the
+// primary's own report relays nothing.
+func TestReportRelaysThePrimarysHistory(t *testing.T) {
+	start := time.Now()
+	for _, self := range []string{"n1", "n0"} {
+		g := newIdleGroup(t, self, start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+		seen := start.Add(time.Second)
+		g.f.onReport(g.c, peerMsg{from: "n0", rep: benchReport("n0", g.st, seen), at: seen})
+		r := g.f.report(g.c, seen.Add(1500*time.Millisecond))
+		if self == "n0" {
+			if r.LedEpoch != 0 || r.LedReplID != "" {
+				t.Errorf("the primary's own report relays epoch %d history %q, want nothing", r.LedEpoch, r.LedReplID)
+			}
+			continue
+		}
+		if r.LedEpoch != 1 || r.LedReplID != benchObs("n0", seen).ReplID || r.LedAgoMs != 1500 {
+			t.Errorf("relayed epoch %d history %q %d ms ago, want epoch 1, n0's history, 1500 ms", r.LedEpoch, r.LedReplID, r.LedAgoMs)
+		}
+		// An unjudged primary is no sighting: the mark stays where it was.
+		unsure := benchReport("n0", g.st, seen.Add(time.Second))
+		unsure.Unsure, unsure.Obs.ReplID = true, "restarted"
+		g.f.onReport(g.c, peerMsg{from: "n0", rep: unsure, at: seen.Add(time.Second)})
+		if r := g.f.report(g.c, seen.Add(2*time.Second)); r.LedReplID == "restarted" || r.LedAgoMs != 2000 {
+			t.Errorf("after an unjudged report: relayed %q %d ms ago, want the judged sighting 2000 ms ago", r.LedReplID, r.LedAgoMs)
+		}
+	}
+}
+
 func TestSameReport(t *testing.T) {
 	base := benchReport("n1", authority.State{Epoch: 3, Primary: "n0"}, time.Now())
 	for _, tc := range []struct {
@@ -299,6 +329,8 @@ func TestSameReport(t *testing.T) {
 	}{
 		{"identical", func(*report) {}, true},
 		{"only KnownAgoMs", func(r *report) { r.KnownAgoMs += 100 }, true},
+		{"only LedAgoMs", func(r *report) { r.LedAgoMs += 100 }, true},
+		{"relayed history", func(r *report) { r.LedReplID = "other" }, false},
 		{"offset", func(r *report) { r.Obs.Offset++ }, false},
 		{"key count", func(r *report) { r.Obs.Keys++ }, false},
 		{"time the primary has been down", func(r *report) { r.PrimaryDownMs = 300 }, false},

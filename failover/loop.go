@@ -209,7 +209,7 @@ func (f *Failover) loop(ctx context.Context) {
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
 	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
-		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep),
+		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep, m.at),
 		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p)),
 		Stall:     nextStall(prev.Stall, m.rep, m.at)}
 	if had && !prev.First.IsZero() {
@@ -418,7 +418,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	own := f.report(c, now)
 	prev := c.peers[f.self.Name]
 	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), First: c.started,
-		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own)}
+		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own, now)}
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
@@ -817,6 +817,9 @@ func (f *Failover) report(c *core, now time.Time) report {
 	if k := c.peers[f.self.Name].Known; !k.At.IsZero() {
 		r.KnownEpoch, r.KnownOffset, r.KnownAgoMs = k.Epoch, k.Offset, now.Sub(k.At).Milliseconds()
 		r.KnownReplID, r.KnownKeys = k.ReplID, k.Keys
+	}
+	if m := c.peers[st.Primary].AsPrimary; st.Primary != "" && st.Primary != f.self.Name && !m.At.IsZero() {
+		r.LedEpoch, r.LedReplID, r.LedAgoMs = m.Epoch, m.ReplID, now.Sub(m.At).Milliseconds()
 	}
 	return r
 }

@@ -103,6 +103,14 @@ type report struct {
 	// then ("" from a sidecar that does not send them).
 	KnownReplID string `json:"kr,omitempty"`
 	KnownKeys   int64  `json:"kk,omitempty"`
+	// LedEpoch and LedReplID: the history this sidecar last saw
+	// SDownPrimary's own sidecar vouch for its Redis leading, at LedEpoch
+	// (its primaryMark), LedAgoMs before the report was sent. A leader
+	// that cannot hear the primary's sidecar learns from it where the
+	// primary's data went (primaryReplID).
+	LedEpoch  uint64 `json:"le,omitempty"`
+	LedReplID string `json:"lr,omitempty"`
+	LedAgoMs  int64  `json:"la,omitempty"`
 }
 
 // verdict is a candidate's gate's answer about replacing Primary at Epoch.
@@ -153,14 +161,15 @@ func decodeReport(b []byte) (report, error) {
 }
 
 // sameReport reports whether a and b say the same: everything but
-// KnownAgoMs, which only dates the Known fields from the moment of
-// sending (the receiver keeps the date it computed from the first).
+// KnownAgoMs and LedAgoMs, which only date the Known and Led fields from
+// the moment of sending (the receiver keeps the date it computed from the
+// first).
 func sameReport(a, b report) bool {
 	if !ptrEqual(a.Handover, b.Handover) || !ptrEqual(a.Verdict, b.Verdict) {
 		return false
 	}
 	a.Handover, b.Handover, a.Verdict, b.Verdict = nil, nil, nil, nil
-	a.KnownAgoMs, b.KnownAgoMs = 0, 0
+	a.KnownAgoMs, b.KnownAgoMs, a.LedAgoMs, b.LedAgoMs = 0, 0, 0, 0
 	return a == b
 }
 
