@@ -2065,6 +2065,8 @@ func TestLeftChosenPosition(t *testing.T) {
 			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 1906}, replPosition{ReplID: "earlier", ReplID2: none, Offset: 30000, Second: -1}, "h", true},
 		{"restarted from an older RDB as a replica, on the chosen history, behind",
 			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 1906}, replPosition{ReplID: "h", ReplID2: none, Offset: 30000, Second: -1}, "h", true},
+		{"seed 12180: restarted from the RDB of its full sync, at 0 on the chosen history",
+			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 547}, replPosition{ReplID: "h", ReplID2: none, Offset: 0, Second: -1}, "h", true},
 		{"restarted from an RDB written where it was chosen or later",
 			monitor.Observation{Time: at, Role: monitor.RoleReplica, Keys: 2000}, replPosition{ReplID: "h", ReplID2: none, Offset: 34070, Second: -1}, "h", false},
 		{"restarted from its AOF as a primary: judged by its keys (unpromotable)",

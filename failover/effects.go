@@ -799,11 +799,21 @@ func unpromotable(o monitor.Observation, initial bool) string {
 // and as a replica "not synced" it passed; b's restarted sidecar promoted
 // it, and a's Redis, back from its AOF with every INCR, full-synced from
 // it.
+//
+// So is one at offset 0 on the very history it was chosen on: that is the
+// RDB its full sync wrote at the start of the history, not an AOF restart
+// (which begins a history of its own), and it holds nothing streamed since.
+// Chaos seed 12180 (N=3): a, named at epoch 4 at 6780 on 527280d2 with
+// 653 keys, was wiped and its Redis killed twice without persistence; the
+// Redis came back each time from the RDB of its full sync at 527280d2:0
+// (547 keys), a's sidecar promoted it 36.6 s after the choice, and c's
+// Redis, parked at 7223 on 527280d2 with the retry-queue INCRs b's queue
+// had drained, full-synced from it: 13 INCRs were lost.
 func leftChosen(o monitor.Observation, pos replPosition, replID string, offset int64) string {
 	switch {
 	case replID == "" || !o.Reachable():
 		return ""
-	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0, o.Role == monitor.RolePrimary && noPastHistory(o):
+	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0 && pos.ReplID != replID, o.Role == monitor.RolePrimary && noPastHistory(o):
 		return ""
 	case pos.ReplID == replID && pos.Offset >= offset:
 		return ""
