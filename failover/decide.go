@@ -3134,6 +3134,28 @@ func minReplicasFor(want int, members int) int {
 	return min(want, max(members-1, 0))
 }
 
+// fenceMinReplicas is the min-replicas-to-write a sidecar sets on a
+// primary's Redis as it pauses its writes, with min_replicas want in a
+// group of members (0: not known yet, as before the state arrives); 0
+// sets nothing. A pause lapses unless renewed, min-replicas-to-write does
+// not: a paused primary whose pausing sidecar loses its reach then still
+// acknowledges nothing no replica receives. Chaos seed 12206 (N=3): a's
+// Redis, epoch 1's primary, came back from an AOF wiped earlier (0 keys)
+// and from a configuration without min-replicas-to-write; its sidecar,
+// back without Raft state, paused it, and was cut from it at 55.1 s; c
+// paused it as an unjudged restart until a one-way cut at 62.4 s; the
+// pause lapsed at 65.23 s and it acknowledged 7 writes, with no replica
+// linked, before its sidecar reached it again and judged it empty. The
+// failover to c full-synced them away. In a group not known yet the
+// configured value is set; the state, once known, sets the group's (the
+// release of writes, and setMinReplicas for a promoted primary).
+func fenceMinReplicas(want, members int) int {
+	if members == 0 {
+		return max(want, 0)
+	}
+	return minReplicasFor(want, members)
+}
+
 // maxLagSeconds is min-replicas-max-lag for fence_after: whole seconds,
 // at least one (Redis's unit).
 func maxLagSeconds(fenceAfter time.Duration) int {

@@ -6467,3 +6467,18 @@ func TestRelayedPrimaryHistorySeed12161(t *testing.T) {
 		})
 	}
 }
+
+func TestFenceMinReplicas(t *testing.T) {
+	for _, tt := range []struct{ want, members, hold int }{
+		{0, 3, 0},  // min_replicas off: nothing set
+		{1, 3, 1},  // as the group keeps it
+		{2, 2, 1},  // capped at the other members
+		{1, 1, 0},  // a group of one
+		{1, 0, 1},  // group not known yet: the configured value
+		{-1, 0, 0}, // nonsense is nothing
+	} {
+		if got := fenceMinReplicas(tt.want, tt.members); got != tt.hold {
+			t.Errorf("fenceMinReplicas(%d, %d) = %d, want %d", tt.want, tt.members, got, tt.hold)
+		}
+	}
+}

@@ -211,12 +211,25 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		if evict {
 			c.evictedAt = now
 		}
+		hold, run := 0, c.obs.RunID
+		if c.obs.Role == monitor.RolePrimary && run != c.fenceHeld {
+			hold = fenceMinReplicas(c.p.MinReplicas, len(gs.Members))
+		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			err := f.pauseWrites(ctx, pause)
 			if err == nil && evict {
 				f.killClientsOn(ctx, f.local.Client())
 			}
+			var herr error
+			if err == nil && hold > 0 {
+				herr = f.holdMinReplicasOn(ctx, f.local.Client(), hold)
+			}
 			return func(c *core) {
+				if hold > 0 && herr == nil {
+					c.fenceHeld, c.minReplicas = run, hold
+				} else if herr != nil {
+					f.log.Warn("fence: set min-replicas-to-write", "err", herr)
+				}
 				c.fenceBusy = false
 				if err != nil {
 					f.log.Debug("fence", "err", err)
@@ -1368,8 +1381,9 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		primary, epoch := gs.Primary, gs.Epoch
 		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
 		unverified := unjudgedPauseUnverified(mark, f.auth.LastContact(), now, c.p)
+		hold := fenceMinReplicas(c.p.MinReplicas, len(gs.Members))
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
-			led, seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause)
+			led, seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause, hold)
 			at := time.Now()
 			return func(c *core) {
 				c.foreign[primary] = false
@@ -1485,9 +1499,12 @@ func (f *Failover) detachOwnReplica(ctx context.Context, addr string, own []stri
 // promoted), or, with unverified (unjudgedPauseUnverified: this sidecar is
 // cut off, no Verify can answer), without one. The pause lapses by itself
 // unless renewed; the primary's sidecar, once it reaches its Redis again,
-// judges it as any restart. led is the history that Redis leads when it
-// answers as a primary, "" otherwise (localInput.PrimarySeen).
-func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due, unverified bool, pause time.Duration) (led string, seen, paused bool, err error) {
+// judges it as any restart. With hold above zero the pause is made
+// lasting as well: min-replicas-to-write hold (holdMinReplicasOn), for
+// when this sidecar loses its reach too. led is the history that Redis
+// leads when it answers as a primary, "" otherwise
+// (localInput.PrimarySeen).
+func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary string, epoch uint64, mark string, unpromoted, due, unverified bool, pause time.Duration, hold int) (led string, seen, paused bool, err error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
@@ -1521,6 +1538,11 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 	}
 	if err := pauseOn(ctx, cl, f.cmdWait, pause); err != nil {
 		return led, true, false, err
+	}
+	if hold > 0 {
+		if err := f.holdMinReplicasOn(ctx, cl, hold); err != nil {
+			return led, true, true, err
+		}
 	}
 	return led, true, true, nil
 }
@@ -1748,24 +1770,31 @@ func (f *Failover) killClientsOn(ctx context.Context, cl *redis.Client) {
 
 // setMinReplicas keeps failover.min_replicas on the local Redis.
 func (f *Failover) setMinReplicas(ctx context.Context, members int) {
-	want := minReplicasFor(f.cfg.MinReplicas, members)
+	if err := f.holdMinReplicasOn(ctx, f.local.Client(), minReplicasFor(f.cfg.MinReplicas, members)); err != nil {
+		f.log.Warn("set min-replicas-to-write", "err", err)
+	}
+}
+
+// holdMinReplicasOn sets min-replicas-to-write want (and
+// min-replicas-max-lag for fence_after) on the Redis behind cl.
+//
+// Written to redis.conf too: a primary that restarts (its pause gone
+// with the process) then refuses writes until a replica is back,
+// instead of acknowledging writes before its sidecar can judge whether
+// it came back empty (chaos seed 7). Without a config file Redis refuses
+// the rewrite; the setting then lasts until a restart.
+func (f *Failover) holdMinReplicasOn(ctx context.Context, cl *redis.Client, want int) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
-	cl := f.local.Client()
 	if err := cl.Do(ctx, "CONFIG", "SET", "min-replicas-to-write", want,
 		"min-replicas-max-lag", maxLagSeconds(f.cfg.FenceAfter)).Err(); err != nil {
 		f.m.commandErrors.WithLabelValues("config_set").Inc()
-		f.log.Warn("set min-replicas-to-write", "err", err)
-		return
+		return fmt.Errorf("set min-replicas-to-write: %w", err)
 	}
-	// Written to redis.conf too: a primary that restarts (its pause gone
-	// with the process) then refuses writes until a replica is back,
-	// instead of acknowledging writes before its sidecar can judge
-	// whether it came back empty (chaos seed 7). Without a config file
-	// Redis refuses the rewrite; the setting then lasts until a restart.
 	if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
 		f.log.Debug("config rewrite", "err", err)
 	}
+	return nil
 }
 
 // localRole asks the local Redis for its role with ROLE.

@@ -536,6 +536,50 @@ func TestMinReplicas(t *testing.T) {
 	})
 }
 
+// A primary's Redis that came back empty from its initial configuration
+// (no min-replicas-to-write) is paused by its sidecar, and the fence sets
+// min-replicas-to-write on it too: a pause lapses unless renewed, so a
+// sidecar cut from its Redis would leave it taking writes no replica
+// receives (chaos seed 12206).
+func TestFenceKeepsMinReplicas(t *testing.T) {
+	cfg := testFailoverConfig()
+	cfg.MinReplicas = 1
+	specs := three(100, 100)
+	specs[0].args = []string{"--repl-diskless-sync-delay", "5"} // as in TestEmptyRestartFailsOver
+	g := newGroup(t, cfg, specs...)
+	g.waitConverged(15*time.Second, "a")
+	a := g.node("a")
+	writeAcked(t, a, 100, 2) // so that the restart is empty
+	ctx := context.Background()
+	minReplicas := func() string {
+		v, err := a.redis.Client().ConfigGet(ctx, "min-replicas-to-write").Result()
+		if err != nil {
+			return err.Error()
+		}
+		return v["min-replicas-to-write"]
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if v := minReplicas(); v != "1" {
+			return fmt.Errorf("min-replicas-to-write %s, want 1", v)
+		}
+		return nil
+	})
+	a.redis.Kill(t)
+	if err := os.WriteFile(filepath.Join(a.redis.Dir(), "redis.conf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.redis.Restart(t)
+	if v := minReplicas(); v != "0" {
+		t.Fatalf("restarted from its initial configuration: min-replicas-to-write %s, want 0", v)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if v := minReplicas(); v != "1" {
+			return fmt.Errorf("after the fence: min-replicas-to-write %s, want 1", v)
+		}
+		return nil
+	})
+}
+
 // Handover: the primary's sidecar hands over to the best replica before it
 // stops (SIGTERM, vigil handover); a replica's returns at once.
 func TestHandover(t *testing.T) {

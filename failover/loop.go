@@ -113,8 +113,11 @@ type core struct {
 	reconfState  int    // 0 none, 1 sent, 2 in progress
 
 	minReplicas int // value last set on the local Redis, -1 unknown
-	flapLogged  string
-	conflict    string
+	// fenceHeld is the run id of the local Redis a fence last set
+	// min-replicas-to-write on (fenceMinReplicas).
+	fenceHeld  string
+	flapLogged string
+	conflict   string
 
 	// pubKey is the topology key publish last published, keyBuf the
 	// buffer it builds the next one in.
