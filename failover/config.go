@@ -57,8 +57,11 @@ type Config struct {
 	// fewer) and min-replicas-max-lag (fence_after in whole seconds) set on
 	// the primary: a primary cut off from its replicas stops accepting
 	// writes at once, and a write is acknowledged only while a replica
-	// receives the stream. It costs write availability when replicas are
-	// down. Zero leaves Redis's own settings alone.
+	// receives the stream. A sidecar that pauses a primary's writes (its
+	// own, or a restarted one its sidecar cannot watch) sets it as well, so
+	// that a pause left to lapse takes no write no replica receives. It
+	// costs write availability when replicas are down. Zero leaves Redis's
+	// own settings alone.
 	MinReplicas int `koanf:"min_replicas"`
 
 	// MaxFailovers and FlapWindow are anti-flap: at most MaxFailovers
