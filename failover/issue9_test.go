@@ -568,10 +568,10 @@ func TestFenceKeepsMinReplicas(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(a.redis.Dir(), "redis.conf"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Restarted from its initial configuration, the Redis has
+	// min-replicas-to-write 0 until a sidecar sets it (the fence may do so
+	// before the first look here, so that is not asserted).
 	a.redis.Restart(t)
-	if v := minReplicas(); v != "0" {
-		t.Fatalf("restarted from its initial configuration: min-replicas-to-write %s, want 0", v)
-	}
 	redistest.Eventually(t, 10*time.Second, func() error {
 		if v := minReplicas(); v != "1" {
 			return fmt.Errorf("after the fence: min-replicas-to-write %s, want 1", v)
