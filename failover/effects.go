@@ -228,7 +228,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 				if hold > 0 && herr == nil {
 					c.fenceHeld, c.minReplicas = run, hold
 				} else if herr != nil {
-					f.log.Warn("fence: set min-replicas-to-write", "err", herr)
+					f.log.Warn("writes paused, but min_replicas not kept on the local redis", "err", herr)
 				}
 				c.fenceBusy = false
 				if err != nil {
@@ -1381,7 +1381,12 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 		primary, epoch := gs.Primary, gs.Epoch
 		due := unjudgedPauseDue(c.unjudgedSince, now, c.p.Fresh)
 		unverified := unjudgedPauseUnverified(mark, f.auth.LastContact(), now, c.p)
-		hold := fenceMinReplicas(c.p.MinReplicas, len(gs.Members))
+		hold := 0
+		if !c.pausedUnjudged {
+			// Once per pause episode: its renewals need not rewrite the
+			// config file.
+			hold = fenceMinReplicas(c.p.MinReplicas, len(gs.Members))
+		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			led, seen, paused, err := f.pauseUnjudgedPrimary(ctx, paddr, primary, epoch, mark, unpromoted, due, unverified, pause, hold)
 			at := time.Now()
@@ -1771,7 +1776,7 @@ func (f *Failover) killClientsOn(ctx context.Context, cl *redis.Client) {
 // setMinReplicas keeps failover.min_replicas on the local Redis.
 func (f *Failover) setMinReplicas(ctx context.Context, members int) {
 	if err := f.holdMinReplicasOn(ctx, f.local.Client(), minReplicasFor(f.cfg.MinReplicas, members)); err != nil {
-		f.log.Warn("set min-replicas-to-write", "err", err)
+		f.log.Warn("keep min_replicas on the local redis", "err", err)
 	}
 }
 
