@@ -1326,8 +1326,11 @@ const (
 // known).
 type replicaPos struct {
 	ReplID string
-	Offset int64
-	Keys   int64
+	// ReplID2 is the history it led or followed before ReplID
+	// (master_replid2; "" when not reported).
+	ReplID2 string
+	Offset  int64
+	Keys    int64
 	// Deposed: the Redis answers as a primary the state does not name (a
 	// deposed primary not yet demoted); judgeRestart counts it only on the
 	// history the promotion left, up to the fork.
@@ -1362,7 +1365,7 @@ func replicaPositions(self string, peers map[string]peerView, epoch uint64, now 
 		}
 		switch r, k := pv.Rep.Obs, pv.Known; {
 		case r.Role == monitor.RoleReplica:
-			out = append(out, replicaPos{ReplID: r.ReplID, Offset: r.Offset, Keys: r.Keys})
+			out = append(out, replicaPos{ReplID: r.ReplID, ReplID2: r.ReplID2, Offset: r.Offset, Keys: r.Keys})
 		case r.Reachable && r.Role == monitor.RolePrimary:
 			// A deposed primary not yet demoted (its demotion waits for a
 			// primary its sidecar vouches for, or a path to it): on the
@@ -1372,7 +1375,7 @@ func replicaPositions(self string, peers map[string]peerView, epoch uint64, now 
 			// with, its new identity stood after down_after, and the
 			// deposed Redis, the last copy, was demoted into it (chaos
 			// seed 9909, N=3).
-			out = append(out, replicaPos{ReplID: r.ReplID, Offset: r.Offset, Keys: r.Keys, Deposed: true})
+			out = append(out, replicaPos{ReplID: r.ReplID, ReplID2: r.ReplID2, Offset: r.Offset, Keys: r.Keys, Deposed: true})
 		case !r.Reachable && k.Epoch == epoch && !k.At.IsZero() && now.Sub(k.At) < durableWait(p):
 			// With the history and keys it was last seen with, when
 			// reported: known by its offset alone, a stopped replica of
@@ -1432,6 +1435,16 @@ type promotion struct {
 // replica at 29282 on 9f31d978 with 459 keys. b's sidecar called the
 // restart empty against a's tail, epoch 3 promoted a, and b's Redis
 // full-synced from it.
+//
+// So does a Redis made a primary on such a history to keep its tail (its
+// master_replid2 that history, its own begun by no recorded promotion),
+// as leftByPastFork reads a holder. Chaos seed 12250 (N=3): c's Redis,
+// epoch 3's primary, was made a primary at 54344 on 193fe091, which epoch
+// 4 left at 48710, and parked; a's, epoch 5's primary (promoted at
+// 53635), came back from its AOF with every retry-queue INCR b's queue
+// had drained at epoch 4, and its sidecar called it empty against c's
+// 54344 on b2730299. Epoch 6 promoted c, and a's and b's Redis
+// full-synced from it.
 func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 	if p.Fork > 0 && r.ReplID != "" && r.ReplID == p.ForkReplID && r.Keys >= 0 && r.Keys <= cur.Keys {
 		return min(r.Offset, p.Fork)
@@ -1445,6 +1458,16 @@ func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 				return min(r.Offset, f.Offset)
 			}
 			break
+		}
+	}
+	if r.ReplID2 != "" && r.ReplID != p.NewReplID && !slices.ContainsFunc(p.PastForks, func(f pastFork) bool { return f.NewReplID == "" || f.NewReplID == r.ReplID }) {
+		for _, f := range slices.Backward(p.PastForks) {
+			if f.ReplID == r.ReplID2 {
+				if f.Offset > 0 && f.Offset <= p.Fork {
+					return min(r.Offset, f.Offset)
+				}
+				break
+			}
 		}
 	}
 	return r.Offset

@@ -6482,3 +6482,34 @@ func TestFenceMinReplicas(t *testing.T) {
 		}
 	}
 }
+
+// Chaos seed 12250 (N=3): a's Redis, epoch 5's primary (promoted at 53635
+// on 34135ef7), came back from its AOF at 0 with every write; c's, epoch
+// 3's primary, had been made a primary at 54344 on 193fe091 (which epoch 4
+// left at 48710) to keep its tail, and parked. Its offset counts up to
+// epoch 4's fork only.
+func TestAOFRestartAgainstATailKeptPastAnEarlierForkSeed12250(t *testing.T) {
+	p := promotion{Fork: 53635, ForkReplID: "34135ef7", NewReplID: "36023441", PastForks: []pastFork{
+		{Epoch: 3, New: "c", ReplID: "382909e3", NewReplID: "e0a80b26"},
+		{Epoch: 4, New: "b", ReplID: "193fe091", Offset: 48710, NewReplID: "34135ef7"},
+	}}
+	prev := redisIdentity{RunID: "a-1", ReplID: "36023441", Offset: 55000, Keys: 812}
+	cur := redisIdentity{RunID: "a-2", ReplID: "65c5caca", Offset: 0, Keys: 812}
+	b := replicaPos{ReplID: "a09d8ffa", Offset: 3176, Keys: 60}
+	for _, tt := range []struct {
+		name string
+		c    replicaPos
+		want restartVerdict
+	}{
+		{"seed 12250: c keeps its tail past epoch 4's fork", replicaPos{ReplID: "b2730299", ReplID2: "193fe091", Offset: 54344, Keys: 818}, restartNone},
+		{"master_replid2 not reported", replicaPos{ReplID: "b2730299", Offset: 54344, Keys: 818}, restartEmpty},
+		{"on a history a recorded promotion began", replicaPos{ReplID: "e0a80b26", ReplID2: "193fe091", Offset: 54344, Keys: 818}, restartEmpty},
+		{"left from a history no fork recorded", replicaPos{ReplID: "b2730299", ReplID2: "f00d", Offset: 54344, Keys: 818}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(prev, cur, p, []replicaPos{b, tt.c}); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
