@@ -1062,8 +1062,7 @@ func leftByPastFork(h candidate, st groupState) bool {
 	pastLeft := func(id string) bool {
 		return id != st.ForkReplID && slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return id == f.ReplID })
 	}
-	begun := slices.ContainsFunc(st.PastForks, func(f pastFork) bool { return f.NewReplID == "" || h.ReplID == f.NewReplID })
-	return pastLeft(h.ReplID) || h.ReplID2 != "" && !begun && pastLeft(h.ReplID2)
+	return pastLeft(h.ReplID) || h.ReplID2 != "" && !begunByPastFork(st.PastForks, h.ReplID) && pastLeft(h.ReplID2)
 }
 
 // deposedHolds is, with min_replicas and within durableWait of the
@@ -1452,25 +1451,34 @@ func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 	if r.ReplID == "" || r.ReplID == p.ForkReplID || p.Fork <= 0 {
 		return r.Offset
 	}
-	for _, f := range slices.Backward(p.PastForks) {
-		if f.ReplID == r.ReplID {
-			if f.Offset > 0 && f.Offset <= p.Fork {
-				return min(r.Offset, f.Offset)
-			}
-			break
+	if f, ok := newestPastFork(p.PastForks, r.ReplID); ok {
+		if f.Offset > 0 && f.Offset <= p.Fork {
+			return min(r.Offset, f.Offset)
 		}
+		return r.Offset
 	}
-	if r.ReplID2 != "" && r.ReplID != p.NewReplID && !slices.ContainsFunc(p.PastForks, func(f pastFork) bool { return f.NewReplID == "" || f.NewReplID == r.ReplID }) {
-		for _, f := range slices.Backward(p.PastForks) {
-			if f.ReplID == r.ReplID2 {
-				if f.Offset > 0 && f.Offset <= p.Fork {
-					return min(r.Offset, f.Offset)
-				}
-				break
-			}
+	if r.ReplID2 != "" && r.ReplID != p.NewReplID && !begunByPastFork(p.PastForks, r.ReplID) {
+		if f, ok := newestPastFork(p.PastForks, r.ReplID2); ok && f.Offset > 0 && f.Offset <= p.Fork {
+			return min(r.Offset, f.Offset)
 		}
 	}
 	return r.Offset
+}
+
+// newestPastFork is the newest of forks that left history id.
+func newestPastFork(forks []pastFork, id string) (pastFork, bool) {
+	for _, f := range slices.Backward(forks) {
+		if f.ReplID == id {
+			return f, true
+		}
+	}
+	return pastFork{}, false
+}
+
+// begunByPastFork reports whether history id may be one a recorded
+// promotion began: it is one, or some fork's new history was not recorded.
+func begunByPastFork(forks []pastFork, id string) bool {
+	return slices.ContainsFunc(forks, func(f pastFork) bool { return f.NewReplID == "" || f.NewReplID == id })
 }
 
 // promotedProcess reports whether cur is the very process the promotion
