@@ -1222,17 +1222,32 @@ func (f *Failover) settle(ctx context.Context, c *core, o monitor.Observation, e
 }
 
 // startUndetach makes the local Redis, the promoted primary pointing at
-// itself, a primary again (localPlan.Undetach). Writes are paused first;
-// the usual release follows.
+// itself, a primary again (localPlan.Undetach). Writes are paused first,
+// then a Verify must still name this node, promoted, at the epoch the
+// plan saw; the usual release follows. The sidecar's own state may lag the
+// group's by an election or two after a partition heals, and a Redis made
+// a primary on it begins a new history that hides its tail past the
+// group's fork. Chaos seed 11535 (N=5): a's sidecar, at epoch 6 for 0.9 s
+// after the heal while the group was at 8, made a's Redis, epoch 6's
+// deposed primary, a primary twice; at epoch 10 the leader took it for a
+// holder with the most keys (epoch 6's data plus its tail) and promoted
+// it, and 5 acknowledged writes c's Redis held were full-synced away.
 func (f *Failover) startUndetach(ctx context.Context, c *core) {
 	c.localBusy = true
-	epoch, members := c.st.Epoch, len(c.st.Members)
+	epoch := c.st.Epoch
 	f.expectRole(c, monitor.RolePrimary)
 	pause := f.fencePause(c.p)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
-		err := f.pauseWrites(ctx, pause)
+		vst, err := f.pauseAndVerify(ctx, pause)
 		if err == nil {
-			err = f.promoteTx(ctx, members)
+			err = undetachStale(vst, f.self.Name, epoch)
+		}
+		if err == nil {
+			err = f.promoteTx(ctx, len(vst.Members))
+		} else if errors.Is(err, authority.ErrStale) {
+			// Still pointing at itself, it takes no writes either way; the
+			// pause would only hold its replicas' reads of it back.
+			_ = f.unpauseWrites(ctx)
 		}
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -1246,6 +1261,16 @@ func (f *Failover) startUndetach(ctx context.Context, c *core) {
 			f.log.Warn("the local redis is the primary again", "epoch", epoch)
 		}
 	})
+}
+
+// undetachStale refuses an Undetach planned at epoch that the verified
+// state vst no longer backs: it must name self, promoted, at that epoch.
+func undetachStale(vst authority.State, self string, epoch uint64) error {
+	if vst.Epoch != epoch || vst.Primary != self || !vst.Promoted {
+		return fmt.Errorf("%w: the verified state names %s at epoch %d (promoted %t), planned at epoch %d",
+			authority.ErrStale, vst.Primary, vst.Epoch, vst.Promoted, epoch)
+	}
+	return nil
 }
 
 // trackReconf reports a re-pointed replica's progress: in progress while

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vigil-redis/vigil/failover/authority"
 	"github.com/vigil-redis/vigil/failover/divergent"
+	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/monitor"
 )
 
@@ -161,5 +165,87 @@ func TestKeepDivergentBoundsTheReplay(t *testing.T) {
 	}
 	if got, want := k.reqs[0].ReplayWait, DefaultConfig().DownAfter; got != want {
 		t.Errorf("ReplayWait = %s, want down_after %s", got, want)
+	}
+}
+
+// TestUndetachVerifiesSeed11535: the promoted primary's Redis, pointing at
+// itself, is made a primary again only while a Verify still names this
+// node at the epoch the plan saw. Chaos seed 11535 (N=5): a's sidecar,
+// two elections behind after a partition healed, made a's Redis a primary
+// again on its stale state, and the leader later promoted it for the keys
+// of its tail past the group's fork.
+func TestUndetachVerifiesSeed11535(t *testing.T) {
+	start := time.Now()
+	stale := authority.State{Index: 40, Epoch: 6, Primary: "n0", Promoted: true, Started: start, Members: map[string]authority.Member{}}
+	for name, addr := range benchAddrs {
+		stale.Members[name] = authority.Member{Name: name, RaftAddr: addr, RedisAddr: addr, Priority: 100, Voter: true, Since: start}
+	}
+	moved := stale
+	moved.Index, moved.Epoch, moved.Primary = 52, 8, "n2"
+	for _, tt := range []struct {
+		name     string
+		verified authority.State // what the leader answers
+		primary  bool            // the Redis ends a primary
+	}{
+		{"the verified state still names it", stale, true},
+		{"seed 11535: the group moved on to another primary", moved, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			r := redistest.Start(t, redistest.Options{})
+			rc := r.Client()
+			if err := rc.Set(ctx, "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			// Detached: a replica of itself, as startDetach leaves it.
+			if err := rc.Do(ctx, "REPLICAOF", r.Host(), r.Port()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: time.Second}
+			prober, err := monitor.New(monitor.RedisConfig{Addr: r.Addr()}, mc, nil, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = prober.Close() })
+			f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
+				Self:  Node{Name: "n0", Addr: r.Addr(), Priority: 100},
+				Redis: monitor.RedisConfig{Addr: r.Addr()}, Monitor: mc,
+				Local: prober, Cluster: benchCluster{}, Authority: benchAuth{st: tt.verified, self: "n0"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := f.newCore(start)
+			c.st, c.verified = stale, true
+			f.startUndetach(ctx, c)
+			select {
+			case res := <-f.results:
+				res(c)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the undetach never ended")
+			}
+			f.wg.Wait()
+			if c.localBusy {
+				t.Error("the local Redis is still marked busy after the undetach ended")
+			}
+			role := r.Info(t, "replication")["role"]
+			if primary := role == "master"; primary != tt.primary {
+				t.Fatalf("role %q after the undetach; want a primary %v", role, tt.primary)
+			}
+			if tt.primary {
+				return
+			}
+			// Refused, it is left as it was: pointing at itself, with its
+			// data, and not paused (a read answers at once).
+			info := r.Info(t, "replication")
+			if info["master_port"] != strconv.Itoa(r.Port()) {
+				t.Errorf("master_port %q after the refusal, want its own %d", info["master_port"], r.Port())
+			}
+			rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			if v, err := rc.Get(rctx, "k").Result(); err != nil || v != "v" {
+				t.Errorf("GET k after the refusal: %q, %v; want v at once", v, err)
+			}
+		})
 	}
 }
