@@ -1444,6 +1444,16 @@ type promotion struct {
 // had drained at epoch 4, and its sidecar called it empty against c's
 // 54344 on b2730299. Epoch 6 promoted c, and a's and b's Redis
 // full-synced from it.
+//
+// And so does one made a primary on the history this promotion left, as
+// one still on it (up to the fork, while it holds no more keys than cur).
+// Chaos seed 12269 (N=3): a's Redis, epoch 1's deposed primary, was made a
+// primary at 44978 (beginning 442292b5) to keep its tail past epoch 2's
+// fork (41011 on ac1ded2a), and pointed at itself, with 664 keys; b's Redis, epoch 2's
+// primary, came back from its AOF at 0 with 859 keys and 8 retry-queue
+// INCRs c's queue had drained into it. b's restarted sidecar called it
+// empty against a's 44978, epoch 3 promoted a, and b's Redis full-synced
+// from it.
 func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 	if p.Fork > 0 && r.ReplID != "" && r.ReplID == p.ForkReplID && r.Keys >= 0 && r.Keys <= cur.Keys {
 		return min(r.Offset, p.Fork)
@@ -1458,6 +1468,9 @@ func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 		return r.Offset
 	}
 	if r.ReplID2 != "" && r.ReplID != p.NewReplID && !begunByPastFork(p.PastForks, r.ReplID) {
+		if r.ReplID2 == p.ForkReplID && r.Keys >= 0 && r.Keys <= cur.Keys {
+			return min(r.Offset, p.Fork)
+		}
 		if f, ok := newestPastFork(p.PastForks, r.ReplID2); ok && f.Offset > 0 && f.Offset <= p.Fork {
 			return min(r.Offset, f.Offset)
 		}

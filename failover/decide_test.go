@@ -6513,3 +6513,31 @@ func TestAOFRestartAgainstATailKeptPastAnEarlierForkSeed12250(t *testing.T) {
 		})
 	}
 }
+
+// TestAOFRestartAgainstATailKeptPastItsOwnForkSeed12269: a Redis made a
+// primary on the history the current promotion left, to keep its tail,
+// counts against the promoted primary's AOF restart up to the fork, as one
+// still on that history does (seed 12102), while it holds no more keys.
+func TestAOFRestartAgainstATailKeptPastItsOwnForkSeed12269(t *testing.T) {
+	p := promotion{Fork: 41011, ForkReplID: "ac1ded2a", NewReplID: "4deea6bd", PastForks: []pastFork{
+		{Epoch: 1, New: "a", NewReplID: "ac1ded2a"},
+	}}
+	cur := redisIdentity{RunID: "b-2", ReplID: "b67c47bf", Offset: 0, Keys: 859}
+	c := replicaPos{ReplID: "b11de1bc", Offset: 0, Keys: 0} // wiped, pointing at itself
+	for _, tt := range []struct {
+		name string
+		a    replicaPos
+		want restartVerdict
+	}{
+		{"seed 12269: a keeps its tail past epoch 2's fork", replicaPos{ReplID: "442292b5", ReplID2: "ac1ded2a", Offset: 44978, Keys: 664}, restartNone},
+		{"more keys than the restart", replicaPos{ReplID: "442292b5", ReplID2: "ac1ded2a", Offset: 44978, Keys: 900}, restartEmpty},
+		{"keys not reported", replicaPos{ReplID: "442292b5", ReplID2: "ac1ded2a", Offset: 44978, Keys: -1}, restartEmpty},
+		{"master_replid2 not reported", replicaPos{ReplID: "442292b5", Offset: 44978, Keys: 664}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(redisIdentity{}, cur, p, []replicaPos{c, tt.a}); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

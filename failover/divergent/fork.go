@@ -34,8 +34,19 @@ var ErrNoFork = errors.New("divergent: no previous replication history (master_r
 // previous history.
 const noReplID = "0000000000000000000000000000000000000000"
 
+// ErrNotPromoted means the Redis asked for a fork point is not a primary
+// (yet): a replica's master_replid2 is where it switched histories with
+// its own primary, not a promotion's fork. Try again once it is promoted.
+var ErrNotPromoted = errors.New("divergent: the new primary is not a primary yet")
+
 // ParseFork returns the fork point recorded by a promoted replica, from the
-// text of its INFO replication.
+// text of its INFO replication. A Redis that answers as a replica has none
+// (ErrNotPromoted): a replica of a replica that was promoted continues on
+// the new history and keeps the old one as master_replid2, with the offset
+// it was at then. Chaos seed 12269 (N=3): c, the old primary of a
+// switchover to a, read the fork from a's Redis in the milliseconds before
+// a's REPLICAOF NO ONE, got a's switch to c's history 9600 bytes back, and
+// replayed writes a already held over newer ones.
 //
 // When a replica is promoted (REPLICAOF NO ONE) Redis moves its replication
 // id to master_replid2 and sets second_repl_offset to its
@@ -46,6 +57,9 @@ const noReplID = "0000000000000000000000000000000000000000"
 // second_repl_offset - 1.
 func ParseFork(info string) (Fork, error) {
 	m := parseInfo(info)
+	if role, ok := m["role"]; ok && role != "master" {
+		return Fork{}, fmt.Errorf("%w: role %s", ErrNotPromoted, role)
+	}
 	id, ok := m["master_replid2"]
 	if !ok {
 		return Fork{}, errors.New("divergent: INFO replication has no master_replid2")

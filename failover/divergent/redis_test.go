@@ -155,6 +155,46 @@ func TestForkOffsetIsExact(t *testing.T) {
 	}
 }
 
+// TestNoForkFromAReplica: a replica C of B, when B is promoted, moves to
+// B's new history and keeps A's as master_replid2, at the offset it was at:
+// what INFO shows then is no promotion's fork, and ParseFork refuses it
+// until C itself is promoted. Chaos seed 12269 (N=3): the fork read from
+// the switchover's target before its promotion was 9600 bytes behind it.
+func TestNoForkFromAReplica(t *testing.T) {
+	p := newPair(t)
+	ctx := ctxT(t)
+	c := redistest.Start(t, redistest.Options{ReplicaOf: p.b.Addr()})
+	c.WaitSynced(t)
+	if err := p.a.Client().Set(ctx, "pre", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fork := p.promote(t)
+	redistest.Eventually(t, 15*time.Second, func() error {
+		if info := c.Info(t, "replication"); info["master_replid2"] != fork.OldReplID || info["master_link_status"] != "up" {
+			return fmt.Errorf("chained replica: replid2 %s link %s, want %s up", info["master_replid2"], info["master_link_status"], fork.OldReplID)
+		}
+		return nil
+	})
+	txt, err := c.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ParseFork(txt); !errors.Is(err, ErrNotPromoted) {
+		t.Fatalf("ParseFork of a replica = %+v, %v; want ErrNotPromoted", got, err)
+	}
+	if err := c.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	txt, err = c.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseFork(txt)
+	if err != nil || got.OldReplID == fork.OldReplID {
+		t.Fatalf("ParseFork once promoted = %+v, %v; want the fork from B's history, not A's", got, err)
+	}
+}
+
 // write is one write acknowledged by A and how Redis propagates it: the
 // client's arguments as sent (go-redis spells command names in lower
 // case), EXPIRE as PEXPIREAT with an absolute time.

@@ -36,13 +36,19 @@ func TestParseFork(t *testing.T) {
 			info: "role:master\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nsecond_repl_offset:-1\r\n",
 			err:  ErrNoFork,
 		},
+		{
+			// Chaos seed 12269: a replica of a replica promoted since.
+			name: "a replica's switch of histories is no fork",
+			info: "role:slave\r\nmaster_replid:bbbb\r\nmaster_replid2:aaaa\r\nmaster_repl_offset:500\r\nsecond_repl_offset:421\r\n",
+			err:  ErrNotPromoted,
+		},
 		{name: "no field", info: "role:master\r\n", err: errors.New("any")},
 		{name: "bad offset", info: "master_replid2:aaaa\r\nsecond_repl_offset:x\r\n", err: errors.New("any")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseFork(tc.info)
 			if tc.err != nil {
-				if err == nil || (errors.Is(tc.err, ErrNoFork) && !errors.Is(err, ErrNoFork)) {
+				if err == nil || (errors.Is(tc.err, ErrNoFork) != errors.Is(err, ErrNoFork)) || errors.Is(tc.err, ErrNotPromoted) != errors.Is(err, ErrNotPromoted) {
 					t.Fatalf("ParseFork: err %v, want %v", err, tc.err)
 				}
 				return
