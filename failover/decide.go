@@ -61,10 +61,22 @@ type groupState struct {
 	// NewReplID is the history the primary's promotion began ("" when
 	// not recorded, or not promoted).
 	NewReplID string
+	// Resumed: NewReplID began at 0, not at Fork (HistoryEntry.Resumed).
+	Resumed bool
 	// PastForks are the forks recorded by earlier epochs' promotions.
 	PastForks []pastFork
 	// Previous is the primary Primary replaced.
 	Previous string
+}
+
+// newFrom is the offset the history the primary's promotion began
+// (NewReplID) starts at: the fork, or 0 for a Redis that came back from its
+// AOF since the leader chose it (Resumed).
+func (st groupState) newFrom() int64 {
+	if st.Resumed {
+		return 0
+	}
+	return st.Fork
 }
 
 // pastFork is where an earlier epoch's promotion left the history before
@@ -77,6 +89,16 @@ type pastFork struct {
 	Start  time.Time
 	// NewReplID is the history it began ("" when not recorded).
 	NewReplID string
+	// Resumed: NewReplID began at 0, not at Offset (HistoryEntry.Resumed).
+	Resumed bool
+}
+
+// newFrom is the offset the history p's promotion began starts at.
+func (p pastFork) newFrom() int64 {
+	if p.Resumed {
+		return 0
+	}
+	return p.Offset
 }
 
 // switchoverIntent is a committed switchover: From hands over to To.
@@ -542,13 +564,13 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 // on another history (d's, on e97cca) says nothing of how far it got on
 // this one, and does not take the lead from one that stands on it.
 func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
-	newReplID, from := st.NewReplID, st.Fork
+	newReplID, from := st.NewReplID, st.newFrom()
 	if !st.Promoted {
 		if len(st.PastForks) == 0 {
 			return nil
 		}
 		f := st.PastForks[len(st.PastForks)-1]
-		newReplID, from = f.NewReplID, f.Offset
+		newReplID, from = f.NewReplID, f.newFrom()
 	} else if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
 		return nil
 	}

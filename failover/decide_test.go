@@ -6541,3 +6541,34 @@ func TestAOFRestartAgainstATailKeptPastItsOwnForkSeed12269(t *testing.T) {
 		})
 	}
 }
+
+// TestLedHolderOnAResumedPromotion: the history a promotion of a Redis back
+// from its AOF began (Resumed) starts at offset 0, not at the fork where
+// the leader chose it, so a holder on it below the fork's offset still
+// leads. Chaos seed 11584 (N=5): d, chosen at 28794 on 9262198f and back
+// from its AOF, began df75d9f0 at 0.
+func TestLedHolderOnAResumedPromotion(t *testing.T) {
+	for _, resumed := range []bool{true, false} {
+		st := groupState{Epoch: 2, Primary: "d", Promoted: true, Fork: 28794, ForkReplID: "9262198f", NewReplID: "df75d9f0", Resumed: resumed}
+		peers := map[string]peerView{}
+		for name, pos := range map[string]struct {
+			replID string
+			offset int64
+		}{"a": {"df75d9f0", 19767}, "b": {"77e0", 0}} {
+			v := rep(name, pos.offset)
+			v.Rep.Obs.ReplID = pos.replID
+			peers[name] = v
+		}
+		hs := []candidate{{Name: "a", Offset: 19767, Keys: 735}, {Name: "b", Offset: 0, Keys: 800}}
+		led := ledHolders(st, peers, hs)
+		if got := led["a"]; got != resumed {
+			t.Errorf("resumed %v: a's Redis at 19767 on the promoted history led %v, want %v", resumed, got, resumed)
+		}
+		if led["b"] {
+			t.Errorf("resumed %v: b, on another history, led", resumed)
+		}
+	}
+	if f := (pastFork{Offset: 28794, Resumed: true}); f.newFrom() != 0 {
+		t.Errorf("a resumed past fork's history begins at %d, want 0", f.newFrom())
+	}
+}

@@ -392,6 +392,8 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 		fenced := true
 		var fork divergent.Fork // where this node's history left the old primary's
 		var newReplID string    // the history the promotion began
+		var aofFork divergent.Fork
+		aof := false // back from its AOF since it was chosen: aofFork is the fork
 		err := func() error {
 			vst, err := f.verify(ctx)
 			if err != nil {
@@ -440,6 +442,10 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 				if !wasReplica {
 					fork, newReplID = resumedFork(pos, chosenID, chosenOff)
 				}
+				aofFork, aof = restartFork(before, pos, chosenID, chosenOff)
+				if aof && !wasReplica {
+					fork, newReplID = aofFork, pos.ReplID
+				}
 			}
 			if !wasReplica && newReplID == "" {
 				newReplID = initialHistory(reason, before)
@@ -450,6 +456,9 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 					return err
 				}
 				fork, newReplID = f.localFork(ctx)
+				if aof {
+					fork = aofFork
+				}
 				f.emit(Event{Kind: EventStateWaitPromotion, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
 			}
 			role, err := f.localRole(ctx)
@@ -467,7 +476,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 				sofar = time.Since(started)
 			}
 			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID}
+				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID, Resumed: aof}
 			if err := f.applyIdempotent(ctx, authority.Command{Op: authority.OpPromoted, IfEpoch: epoch, Epoch: epoch, Node: f.self.Name, Entry: &entry}); err != nil {
 				return err
 			}
@@ -537,7 +546,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 				// wait for the next one kept this node "in failover"
 				// (TestHandoverOnSIGTERM's readiness check).
 				entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
-					Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID}
+					Start: started, Duration: took, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID, Resumed: aof}
 				f.spawn(loopCtx, func(ctx context.Context) func(*core) {
 					if herr := f.applyIdempotent(ctx, authority.Command{Op: authority.OpHistory, Entry: &entry}); herr != nil {
 						f.log.Warn("record failover history", "err", herr)
@@ -857,6 +866,32 @@ func resumedFork(pos replPosition, chosenID string, chosenOff int64) (divergent.
 		return divergent.Fork{}, ""
 	}
 	return divergent.Fork{OldReplID: pos.ReplID2, Offset: pos.Second - 1}, pos.ReplID
+}
+
+// restartFork is the fork a promotion records for a Redis that came back
+// from its AOF since the leader chose it at chosenOff on chosenID, as
+// leftChosen lets it through (o observed and pos read just before the
+// promotion): a replica never synced at offset 0 on a history other than
+// the chosen one, or a primary no REPLICAOF NO ONE made. Its data is what
+// it held on the chosen history, but its offsets began again on a history
+// of its own, and a REPLICAOF NO ONE leaves that one at 0: recorded as the
+// fork, it ties the promotion to nothing another Redis stands on, so a
+// deposed primary's tail past the chosen offset is neither kept
+// (aheadOfFork finds no fork for it) nor counted as past it. Chaos seed
+// 11584 (N=5): d, chosen at epoch 2 at 28794 on 9262198f, was killed with
+// its Redis and came back from its AOF at 0 on e602e00e; its promotion
+// recorded e602e00e:0, and a's Redis, epoch 1's deposed primary, and b's,
+// at 32679 and 32665 on 9262198f with two retry-queue INCRs, were
+// re-pointed with a full sync instead of keeping their tail.
+func restartFork(o monitor.Observation, pos replPosition, chosenID string, chosenOff int64) (divergent.Fork, bool) {
+	if chosenID == "" || chosenOff <= 0 || pos.ReplID == "" || pos.ReplID == chosenID || pos.ReplID2 == chosenID {
+		return divergent.Fork{}, false
+	}
+	switch {
+	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0, o.Role == monitor.RolePrimary && noPastHistory(o):
+		return divergent.Fork{OldReplID: chosenID, Offset: chosenOff}, true
+	}
+	return divergent.Fork{}, false
 }
 
 // initialHistory is the history the initial primary's confirmation

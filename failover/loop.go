@@ -324,12 +324,12 @@ func group(st authority.State) groupState {
 		}
 	}
 	h := promotionEntry(st)
-	g.ForkReplID, g.Fork, g.NewReplID = h.ForkReplID, h.ForkOffset, h.NewReplID
+	g.ForkReplID, g.Fork, g.NewReplID, g.Resumed = h.ForkReplID, h.ForkOffset, h.NewReplID, h.Resumed
 	g.Previous = st.Previous
 	for _, h := range st.History {
 		if h.Epoch < st.Epoch && h.Result == resultSuccess && h.ForkReplID != "" {
 			g.PastForks = append(g.PastForks, pastFork{Epoch: h.Epoch, New: h.New, ReplID: h.ForkReplID, Offset: h.ForkOffset, Start: h.Start,
-				NewReplID: h.NewReplID})
+				NewReplID: h.NewReplID, Resumed: h.Resumed})
 		}
 	}
 	if s := st.Switchover; s != nil {

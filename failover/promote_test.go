@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,5 +248,130 @@ func TestUndetachVerifiesSeed11535(t *testing.T) {
 				t.Errorf("GET k after the refusal: %q, %v; want v at once", v, err)
 			}
 		})
+	}
+}
+
+// recordAuth is benchAuth that records the commands applied.
+type recordAuth struct {
+	benchAuth
+	mu   sync.Mutex
+	cmds []authority.Command
+}
+
+func (a *recordAuth) Apply(_ context.Context, cmd authority.Command) (authority.State, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cmds = append(a.cmds, cmd)
+	return a.st, nil
+}
+
+func TestRestartFork(t *testing.T) {
+	const chosen = "9262198f"
+	replica := monitor.Observation{Role: monitor.RoleReplica, ReplID2: strings.Repeat("0", 40)}
+	primary := monitor.Observation{Role: monitor.RolePrimary, ReplID2: strings.Repeat("0", 40)}
+	for _, tt := range []struct {
+		name string
+		o    monitor.Observation
+		pos  replPosition
+		want bool
+	}{
+		{"seed 11584: back from its AOF, pointing at itself", replica, replPosition{ReplID: "e602e00e", Offset: 0}, true},
+		{"back from its AOF as a primary", primary, replPosition{ReplID: "e602e00e", Offset: 120}, true},
+		{"still on the chosen history", replica, replPosition{ReplID: chosen, Offset: 28794}, false},
+		{"promoted from the chosen history by an earlier attempt", monitor.Observation{Role: monitor.RolePrimary, ReplID2: chosen},
+			replPosition{ReplID: "df75d9f0", ReplID2: chosen, Offset: 28900, Second: 28795}, false},
+		{"a replica that synced since", monitor.Observation{Role: monitor.RoleReplica, Synced: true}, replPosition{ReplID: "e602e00e", Offset: 0}, false},
+		{"a replica past 0 on another history", replica, replPosition{ReplID: "e602e00e", Offset: 44}, false},
+		{"a primary with a past history", monitor.Observation{Role: monitor.RolePrimary, ReplID2: "77aa"}, replPosition{ReplID: "e602e00e", ReplID2: "77aa", Offset: 0}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fork, ok := restartFork(tt.o, tt.pos, chosen, 28794)
+			if ok != tt.want {
+				t.Fatalf("restartFork = %+v, %v; want %v", fork, ok, tt.want)
+			}
+			if ok && (fork.OldReplID != chosen || fork.Offset != 28794) {
+				t.Fatalf("fork %+v, want the chosen position %s:28794", fork, chosen)
+			}
+		})
+	}
+	if _, ok := restartFork(replica, replPosition{ReplID: "e602e00e"}, "", 0); ok {
+		t.Error("a fork without a chosen position (a holder)")
+	}
+}
+
+// TestPromotionOfAnAOFRestartRecordsTheChosenFork: a named replica whose
+// Redis came back from its AOF (offset 0 on a history of its own) and was
+// pointed at itself is promoted, and the "promoted" entry records the
+// fork where the leader chose it, not the restart's own history at 0.
+// Chaos seed 11584 (N=5): the entry said e602e00e:0, and two deposed
+// Redis holding retry-queue INCRs past the chosen offset were re-pointed
+// with a full sync instead of keeping their tail.
+func TestPromotionOfAnAOFRestartRecordsTheChosenFork(t *testing.T) {
+	ctx := t.Context()
+	r := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
+	rc := r.Client()
+	for i := range 20 {
+		if err := rc.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Restart(t) // back from its AOF: offset 0 on a new history
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if n, err := rc.DBSize(ctx).Result(); err != nil || n != 20 {
+			return fmt.Errorf("DBSIZE after the restart: %d, %v", n, err)
+		}
+		return nil
+	})
+	if err := rc.Do(ctx, "REPLICAOF", r.Host(), r.Port()).Err(); err != nil { // detached before its promotion
+		t.Fatal(err)
+	}
+	const chosenID, chosenOff = "9262198fcbfef4b2cb5c8056fe8aa4fad0b37cad", 28794
+	start := time.Now()
+	st := authority.State{Index: 30, Epoch: 2, Primary: "n0", Reason: ReasonAuto, Started: start,
+		ChosenReplID: chosenID, ChosenOffset: chosenOff, Members: map[string]authority.Member{}}
+	st.Members["n0"] = authority.Member{Name: "n0", RaftAddr: r.Addr(), RedisAddr: r.Addr(), Priority: 100, Voter: true, Since: start}
+	mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: time.Second}
+	prober, err := monitor.New(monitor.RedisConfig{Addr: r.Addr()}, mc, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prober.Close() })
+	auth := &recordAuth{benchAuth: benchAuth{st: st, self: "n0"}}
+	f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
+		Self:  Node{Name: "n0", Addr: r.Addr(), Priority: 100},
+		Redis: monitor.RedisConfig{Addr: r.Addr()}, Monitor: mc,
+		Local: prober, Cluster: benchCluster{}, Authority: auth,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.newCore(start)
+	c.st, c.verified = st, true
+	c.obs = prober.ProbeNow(ctx)
+	if c.obs.Role != monitor.RoleReplica || c.obs.Offset != 0 {
+		t.Fatalf("before the promotion: role %s offset %d, want a replica at 0", c.obs.Role, c.obs.Offset)
+	}
+	f.startPromote(ctx, c, false)
+	select {
+	case res := <-f.results:
+		res(c)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the promotion never ended")
+	}
+	auth.mu.Lock()
+	cmds := slices.Clone(auth.cmds)
+	auth.mu.Unlock()
+	i := slices.IndexFunc(cmds, func(c authority.Command) bool { return c.Op == authority.OpPromoted })
+	if i < 0 {
+		t.Fatalf("no promoted entry committed: %+v", cmds)
+	}
+	e := cmds[i].Entry
+	info := r.Info(t, "replication")
+	if info["role"] != "master" {
+		t.Fatalf("role %s after the promotion", info["role"])
+	}
+	if e.ForkReplID != chosenID || e.ForkOffset != chosenOff || e.NewReplID != info["master_replid"] || !e.Resumed {
+		t.Fatalf("promoted entry fork %s:%d new %s resumed %v; want the chosen %s:%d, new %s, resumed",
+			e.ForkReplID, e.ForkOffset, e.NewReplID, e.Resumed, chosenID, chosenOff, info["master_replid"])
 	}
 }

@@ -83,6 +83,12 @@ type HistoryEntry struct {
 	// its own, so a restart of it is told apart exactly ("" in entries
 	// written before it was recorded).
 	NewReplID string `json:"new_repl_id,omitempty"`
+	// Resumed: the promoted Redis came back from its AOF after the leader
+	// chose it, so its offsets began again on a history of its own.
+	// ForkReplID and ForkOffset are then where the leader chose it (its
+	// data set's place on the group's line), and the history it began,
+	// NewReplID, began at offset 0, not at ForkOffset.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // Limits on the replicated lists, so the state (and every snapshot) stays small.
