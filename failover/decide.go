@@ -1469,13 +1469,13 @@ type promotion struct {
 //
 // And so does one made a primary on the history this promotion left, as
 // one still on it (up to the fork, while it holds no more keys than cur).
-// Chaos seed 12269 (N=3): a's Redis, epoch 1's deposed primary, was made a
-// primary at 44978 (beginning 442292b5) to keep its tail past epoch 2's
-// fork (41011 on ac1ded2a), and pointed at itself, with 664 keys; b's Redis, epoch 2's
-// primary, came back from its AOF at 0 with 859 keys and 8 retry-queue
-// INCRs c's queue had drained into it. b's restarted sidecar called it
-// empty against a's 44978, epoch 3 promoted a, and b's Redis full-synced
-// from it.
+// Chaos seed 12269 (N=3): a's Redis, epoch 1's deposed primary, was made
+// a primary at 44978 (beginning 442292b5) to keep its tail past epoch 2's
+// fork (41011 on ac1ded2a), then pointed at itself, with 664 keys; b's
+// Redis, epoch 2's primary, came back from its AOF at 0 with 859 keys and
+// 8 retry-queue INCRs c's queue had drained into it. b's restarted sidecar
+// called it empty against a's 44978, epoch 3 promoted a, and b's Redis
+// full-synced from it.
 func leftAt(r replicaPos, p promotion, cur redisIdentity) int64 {
 	if p.Fork > 0 && r.ReplID != "" && r.ReplID == p.ForkReplID && r.Keys >= 0 && r.Keys <= cur.Keys {
 		return min(r.Offset, p.Fork)
