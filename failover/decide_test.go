@@ -2958,6 +2958,19 @@ func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 			t.Errorf("%s: %+v, want empty %v", tt.name, got, tt.empty)
 		}
 	}
+	// The wait counts from the last observation at which a member could
+	// replace it, not from the verdict (chaos seed 12296, N=3: a richer
+	// Redis heard until 2.7 s before the wait from the verdict ran out).
+	heard := nextIdentity(s, detached, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: 0, Now: t0.Add(900 * time.Millisecond), DownAfter: downAfter})
+	for _, tt := range []struct {
+		after time.Duration
+		empty bool
+	}{{time.Second, true}, {1900*time.Millisecond - time.Millisecond, true}, {1900 * time.Millisecond, false}} {
+		got := nextIdentity(heard, detached, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: time.Second, Now: t0.Add(tt.after), DownAfter: downAfter})
+		if got.Empty != tt.empty {
+			t.Errorf("a richer member heard at 0.9 s, lift after 1 s, at %v: empty %v, want %v", tt.after, got.Empty, tt.empty)
+		}
+	}
 	p := testParams()
 	for _, tt := range []struct {
 		name                      string

@@ -602,7 +602,9 @@ type identities struct {
 	// could not be judged yet (restartUnknown); zero otherwise.
 	Unsure time.Time
 	// Empty: the named primary came back empty at EmptyEpoch, judged so at
-	// EmptyAt (zero when refused at its promotion).
+	// EmptyAt (zero when refused at its promotion), which moves on to the
+	// last observation at which a member could replace it (the lift's
+	// wait, emptyLift, counts from there).
 	Empty      bool
 	EmptyEpoch uint64
 	EmptyAt    time.Time
@@ -751,6 +753,20 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 	}
 	if s.Empty && s.EmptyEpoch != epoch {
 		s.Empty = false
+	}
+	if s.Empty && in.LiftAfter <= 0 && !s.EmptyAt.IsZero() {
+		// A synced replica or a richer Redis is heard (or the primary is
+		// not promoted): the wait for one that could come back starts
+		// again once none is. Counted from the verdict, it ran out 2.7 s
+		// after a partition cut off the richer one. Chaos seed 12296
+		// (N=3): a's Redis, epoch 3's primary, came back from a stale RDB
+		// (673 keys) and was judged empty at 37.1 s; c's Redis, back from
+		// its AOF with every write since epoch 2's fork and 53 retry-queue
+		// INCRs, could be heard from a's sidecar from 49.1 s (when it
+		// resumed) until a bridge partition at 54.5 s; the wait of 20 s
+		// from the verdict lifted it at 57.2 s, and c's Redis full-synced
+		// from it.
+		s.EmptyAt = now
 	}
 	if s.Empty && in.LiftAfter > 0 && !s.EmptyAt.IsZero() && now.Sub(s.EmptyAt) >= in.LiftAfter {
 		// No synced replica for liftAfter (emptyLift): nothing in the
