@@ -202,30 +202,11 @@ func TestUndetachVerifiesSeed11535(t *testing.T) {
 			if err := rc.Do(ctx, "REPLICAOF", r.Host(), r.Port()).Err(); err != nil {
 				t.Fatal(err)
 			}
-			mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: time.Second}
-			prober, err := monitor.New(monitor.RedisConfig{Addr: r.Addr()}, mc, nil, prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = prober.Close() })
-			f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
-				Self:  Node{Name: "n0", Addr: r.Addr(), Priority: 100},
-				Redis: monitor.RedisConfig{Addr: r.Addr()}, Monitor: mc,
-				Local: prober, Cluster: benchCluster{}, Authority: benchAuth{st: tt.verified, self: "n0"},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, _ := newLocalFailover(t, r, benchAuth{st: tt.verified, self: "n0"})
 			c := f.newCore(start)
 			c.st, c.verified = stale, true
 			f.startUndetach(ctx, c)
-			select {
-			case res := <-f.results:
-				res(c)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the undetach never ended")
-			}
-			f.wg.Wait()
+			awaitEffect(t, f, c, "the undetach")
 			if c.localBusy {
 				t.Error("the local Redis is still marked busy after the undetach ended")
 			}
@@ -249,6 +230,41 @@ func TestUndetachVerifiesSeed11535(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newLocalFailover is a Failover of node n0 whose local Redis is r, probed
+// for real, with auth as its authority; nothing runs until a test starts
+// an effect (awaitEffect).
+func newLocalFailover(t *testing.T, r *redistest.Server, auth Authority) (*Failover, *monitor.Prober) {
+	t.Helper()
+	mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: time.Second}
+	prober, err := monitor.New(monitor.RedisConfig{Addr: r.Addr()}, mc, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prober.Close() })
+	f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
+		Self:  Node{Name: "n0", Addr: r.Addr(), Priority: 100},
+		Redis: monitor.RedisConfig{Addr: r.Addr()}, Monitor: mc,
+		Local: prober, Cluster: benchCluster{}, Authority: auth,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, prober
+}
+
+// awaitEffect runs the result of the one effect started on f, as the loop
+// would, and waits for every goroutine it started.
+func awaitEffect(t *testing.T, f *Failover, c *core, what string) {
+	t.Helper()
+	select {
+	case res := <-f.results:
+		res(c)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s never ended", what)
+	}
+	f.wg.Wait()
 }
 
 // recordAuth is benchAuth that records the commands applied.
@@ -330,21 +346,8 @@ func TestPromotionOfAnAOFRestartRecordsTheChosenFork(t *testing.T) {
 	st := authority.State{Index: 30, Epoch: 2, Primary: "n0", Reason: ReasonAuto, Started: start,
 		ChosenReplID: chosenID, ChosenOffset: chosenOff, Members: map[string]authority.Member{}}
 	st.Members["n0"] = authority.Member{Name: "n0", RaftAddr: r.Addr(), RedisAddr: r.Addr(), Priority: 100, Voter: true, Since: start}
-	mc := monitor.Config{Interval: 50 * time.Millisecond, Timeout: time.Second}
-	prober, err := monitor.New(monitor.RedisConfig{Addr: r.Addr()}, mc, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = prober.Close() })
 	auth := &recordAuth{benchAuth: benchAuth{st: st, self: "n0"}}
-	f, err := New(DefaultConfig(), nil, prometheus.NewRegistry(), Deps{
-		Self:  Node{Name: "n0", Addr: r.Addr(), Priority: 100},
-		Redis: monitor.RedisConfig{Addr: r.Addr()}, Monitor: mc,
-		Local: prober, Cluster: benchCluster{}, Authority: auth,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, prober := newLocalFailover(t, r, auth)
 	c := f.newCore(start)
 	c.st, c.verified = st, true
 	c.obs = prober.ProbeNow(ctx)
@@ -352,12 +355,7 @@ func TestPromotionOfAnAOFRestartRecordsTheChosenFork(t *testing.T) {
 		t.Fatalf("before the promotion: role %s offset %d, want a replica at 0", c.obs.Role, c.obs.Offset)
 	}
 	f.startPromote(ctx, c, false)
-	select {
-	case res := <-f.results:
-		res(c)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the promotion never ended")
-	}
+	awaitEffect(t, f, c, "the promotion")
 	auth.mu.Lock()
 	cmds := slices.Clone(auth.cmds)
 	auth.mu.Unlock()
