@@ -39,7 +39,7 @@ func TestAmnesiacNodeRefusesVotes(t *testing.T) {
 			in, out, done := make(chan raft.RPC), make(chan raft.RPC), make(chan struct{})
 			defer close(done)
 			refusals := 0
-			go filterVotes(in, out, done, func(string, logPosition) bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ })
+			go filterVotes(in, out, done, func(string, logPosition) bool { return tt.amnesiac }, hdr, func(string, uint64) { refusals++ }, nil)
 			resp := make(chan raft.RPCResponse, 1)
 			in <- raft.RPC{Command: tt.cmd, RespChan: resp}
 			select {
@@ -147,5 +147,41 @@ func TestRefuseAmnesiacVote(t *testing.T) {
 		if got := refuseAmnesiacVote(tt.hasState, tt.expect, tt.self, tt.candidate, tt.at, tt.alive, position); got != tt.refuse {
 			t.Errorf("%s: refuse = %v, want %v", tt.name, got, tt.refuse)
 		}
+	}
+}
+
+// A node that started without raft state counts as having it only once
+// its log reaches the highest commit index a leader sent it. Chaos seed
+// 12314 (N=3): two wiped members, each given a prefix of the log by the
+// one member holding it, elected each other and replaced its committed
+// entries.
+func TestCatchUp(t *testing.T) {
+	entries := func(commit uint64) any { return &raft.AppendEntriesRequest{Term: 7, LeaderCommitIndex: commit} }
+	var c catchUp
+	steps := []struct {
+		name string
+		cmd  any    // an RPC observed, nil for none
+		last uint64 // the log's last index then
+		want bool   // check(last) after it
+	}{
+		{"no leader heard yet", nil, 0, false},
+		{"a vote request says nothing of the log", &raft.RequestVoteRequest{Term: 7, LastLogIndex: 120}, 0, false},
+		{"the leader, committed to 120, starts sending from index 1", entries(120), 0, false},
+		{"seed 12314: a prefix to 64", entries(120), 64, false},
+		{"the whole log", entries(120), 120, true},
+		{"caught up once, it stays so behind a later commit", entries(200), 150, true},
+	}
+	for _, s := range steps {
+		if s.cmd != nil {
+			c.observe(s.cmd, s.last)
+		}
+		if got := c.check(s.last); got != s.want {
+			t.Fatalf("%s: caught up %v, want %v", s.name, got, s.want)
+		}
+	}
+	var snap catchUp
+	snap.observe(&raft.InstallSnapshotRequest{Term: 7, LastLogIndex: 90}, 0)
+	if snap.check(89) || !snap.check(90) {
+		t.Error("a snapshot to 90: want caught up at 90 and not before")
 	}
 }

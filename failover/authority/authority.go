@@ -208,12 +208,14 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	}), done: make(chan struct{}), contacts: a.contacts}
 	// A node that starts without raft state grants no vote to a group
 	// that ran, while another member holds state that the candidate may
-	// lack, until a leader gave it the log (amnesiacVoteRefusal).
+	// lack, until a leader gave it the log up to that leader's commit
+	// index (amnesiacVoteRefusal, catchUp).
 	var started atomic.Pointer[raft.Raft]
+	var caught catchUp
 	trans.refuse = func(candidate string, at logPosition) bool {
 		has := hasState
-		if r := started.Load(); r != nil {
-			has = r.LastIndex() > 0
+		if r := started.Load(); r != nil && !hasState {
+			has = caught.check(r.LastIndex())
 		}
 		if has {
 			return false
@@ -235,8 +237,15 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	trans.header = raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax,
 		ID: []byte(a.deps.Self.Name), Addr: []byte(trans.LocalAddr())}
 	trans.onRefuse = func(candidate string, lastIndex uint64) {
-		a.logger.Warn("refusing a vote: this node lost its raft state and has not heard from a leader since",
+		a.logger.Warn("refusing a vote: this node lost its raft state and has not caught up with a leader's log since",
 			"candidate", candidate, "candidate_last_index", lastIndex)
+	}
+	if !hasState {
+		trans.observe = func(cmd any) {
+			if r := started.Load(); r != nil {
+				caught.observe(cmd, r.LastIndex())
+			}
+		}
 	}
 	var logs raft.LogStore = store
 	if a.wrapLogs != nil {
@@ -718,6 +727,7 @@ type guardedTransport struct {
 	refuse   func(candidate string, at logPosition) bool
 	header   raft.RPCHeader
 	onRefuse func(candidate string, lastIndex uint64)
+	observe  func(cmd any) // sees every RPC before raft does; nil: none
 
 	contacts *contacts // told of every heartbeat acknowledged or accepted
 
@@ -736,7 +746,7 @@ func (g *guardedTransport) Consumer() <-chan raft.RPC {
 		g.filter.Add(1)
 		go func() {
 			defer g.filter.Done()
-			filterVotes(g.NetworkTransport.Consumer(), g.consumer, g.done, g.refuse, g.header, g.onRefuse)
+			filterVotes(g.NetworkTransport.Consumer(), g.consumer, g.done, g.refuse, g.header, g.onRefuse, g.observe)
 		}()
 	})
 	return g.consumer
@@ -750,15 +760,19 @@ func (g *guardedTransport) Close() error {
 }
 
 // filterVotes forwards in to out, in order, until done, answering itself
-// the vote requests amnesiacVoteRefusal refuses.
+// the vote requests amnesiacVoteRefusal refuses; observe, when not nil,
+// sees every request first.
 func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, refuse func(candidate string, at logPosition) bool,
-	header raft.RPCHeader, onRefuse func(candidate string, lastIndex uint64)) {
+	header raft.RPCHeader, onRefuse func(candidate string, lastIndex uint64), observe func(cmd any)) {
 	for {
 		var rpc raft.RPC
 		select {
 		case rpc = <-in:
 		case <-done:
 			return
+		}
+		if observe != nil {
+			observe(rpc.Command)
 		}
 		if resp, candidate, last := amnesiacVoteRefusal(rpc.Command, refuse, header); resp != nil {
 			if onRefuse != nil {
@@ -773,6 +787,61 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 			return
 		}
 	}
+}
+
+// catchUp tracks whether a node that started without raft state has
+// caught up with a leader's log: its log reached the highest commit index
+// a leader sent it (AppendEntries, or a snapshot's last index). Until then
+// it is as forgetful as with an empty log: a prefix of the log says
+// nothing of the committed entries beyond it, and with it the node would
+// vote for a candidate that lacks them. Chaos seed 12314 (N=3): a's and
+// b's sidecars were restarted with wiped data dirs; c, the one member
+// holding the log (to index 120), was elected and began sending it from
+// index 1, and was then stopped (SIGSTOP) for 7.5 s. a and b, each holding
+// a prefix, counted as having state, elected a at term 8 with a log ending
+// at 64, and the new leader's entries replaced c's committed 65-120 ("clearing log
+// suffix"); c's state machine had applied them, so c and a named
+// different primaries at epoch 5 for the rest of the run, and no write
+// succeeded for 81 s. Once caught up it stays so: what its log holds from
+// then on it acknowledged, and keeps.
+type catchUp struct {
+	seen atomic.Uint64 // the highest commit index a leader sent
+	done atomic.Bool
+}
+
+// observe takes an RPC about to reach raft, the log then ending at last.
+func (c *catchUp) observe(cmd any, last uint64) {
+	if c.done.Load() {
+		return
+	}
+	var commit uint64
+	switch req := cmd.(type) {
+	case *raft.AppendEntriesRequest:
+		commit = req.LeaderCommitIndex
+	case *raft.InstallSnapshotRequest:
+		commit = req.LastLogIndex
+	default:
+		return
+	}
+	c.check(last)
+	for {
+		cur := c.seen.Load()
+		if commit <= cur || c.seen.CompareAndSwap(cur, commit) {
+			return
+		}
+	}
+}
+
+// check reports whether the node caught up, its log ending at last.
+func (c *catchUp) check(last uint64) bool {
+	if c.done.Load() {
+		return true
+	}
+	if s := c.seen.Load(); s > 0 && last >= s {
+		c.done.Store(true)
+		return true
+	}
+	return false
 }
 
 // amnesiacVoteRefusal is the answer, not granted, to a vote or pre-vote
