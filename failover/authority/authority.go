@@ -798,12 +798,12 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 // b's sidecars were restarted with wiped data dirs; c, the one member
 // holding the log (to index 120), was elected and began sending it from
 // index 1, and was then stopped (SIGSTOP) for 7.5 s. a and b, each holding
-// a prefix, counted as having state, elected a at term 8 with a log ending
-// at 64, and the new leader's entries replaced c's committed 65-120 ("clearing log
-// suffix"); c's state machine had applied them, so c and a named
-// different primaries at epoch 5 for the rest of the run, and no write
-// succeeded for 81 s. Once caught up it stays so: what its log holds from
-// then on it acknowledged, and keeps.
+// a prefix, counted as having state, elected a at term 8 with a log
+// ending at 64, and the new leader's entries replaced c's committed 65-120
+// ("clearing log suffix"); c's state machine had applied them, so c and a
+// named different primaries at epoch 5 for the rest of the run, and no
+// write succeeded for 81 s. Once caught up it stays so: what its log holds
+// from then on it acknowledged, and keeps.
 type catchUp struct {
 	seen atomic.Uint64 // the highest commit index a leader sent
 	done atomic.Bool
