@@ -835,7 +835,7 @@ func leftChosen(o monitor.Observation, pos replPosition, replID string, offset i
 	switch {
 	case replID == "" || !o.Reachable():
 		return ""
-	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0 && pos.ReplID != replID, o.Role == monitor.RolePrimary && noPastHistory(o):
+	case backFromAOF(o, pos, replID):
 		return ""
 	case pos.ReplID == replID && pos.Offset >= offset:
 		return ""
@@ -884,14 +884,20 @@ func resumedFork(pos replPosition, chosenID string, chosenOff int64) (divergent.
 // at 32679 and 32665 on 9262198f with two retry-queue INCRs, were
 // re-pointed with a full sync instead of keeping their tail.
 func restartFork(o monitor.Observation, pos replPosition, chosenID string, chosenOff int64) (divergent.Fork, bool) {
-	if chosenID == "" || chosenOff <= 0 || pos.ReplID == "" || pos.ReplID == chosenID || pos.ReplID2 == chosenID {
+	if chosenID == "" || chosenOff <= 0 || pos.ReplID == "" || pos.ReplID == chosenID || pos.ReplID2 == chosenID || !backFromAOF(o, pos, chosenID) {
 		return divergent.Fork{}, false
 	}
-	switch {
-	case o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0, o.Role == monitor.RolePrimary && noPastHistory(o):
-		return divergent.Fork{OldReplID: chosenID, Offset: chosenOff}, true
-	}
-	return divergent.Fork{}, false
+	return divergent.Fork{OldReplID: chosenID, Offset: chosenOff}, true
+}
+
+// backFromAOF reports whether the local Redis, observed as o at position
+// pos, may have come back from its AOF since the leader chose it on
+// chosenID, the restarts leftChosen lets through: a replica never synced
+// at offset 0 on a history other than the chosen one (an AOF restart
+// begins one of its own), or a primary no REPLICAOF NO ONE made.
+func backFromAOF(o monitor.Observation, pos replPosition, chosenID string) bool {
+	return o.Role == monitor.RoleReplica && !o.Synced && pos.Offset <= 0 && pos.ReplID != chosenID ||
+		o.Role == monitor.RolePrimary && noPastHistory(o)
 }
 
 // initialHistory is the history the initial primary's confirmation
