@@ -38,6 +38,21 @@ func newTestProber(t *testing.T, addr string, rc RedisConfig, cfg Config) (*Prob
 	return p, reg
 }
 
+// runProber runs p until the test ends.
+func runProber(t *testing.T, p *Prober) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // probeUntil probes with p until check accepts the observation.
 func probeUntil(t *testing.T, p *Prober, timeout time.Duration, check func(Observation) error) Observation {
 	t.Helper()
@@ -113,8 +128,9 @@ func TestProbeReplication(t *testing.T) {
 		t.Errorf("primary prober: keys %d, want %d", o.Keys, want)
 	}
 
-	// An in-sync replica: link up, synced, lag known.
+	// An in-sync replica: link up, synced, lag known (Run reads it).
 	rp, _ := newTestProber(t, r1.Addr(), RedisConfig{}, testConfig())
+	runProber(t, rp)
 	o := probeUntil(t, rp, 5*time.Second, func(o Observation) error {
 		if err := reachable(o); err != nil {
 			return err

@@ -26,8 +26,8 @@ const lagRefresh = time.Second
 // Observation and exports it as metrics. Across probes it remembers what
 // one INFO cannot show: that a replica whose link is down had completed a
 // sync on the same replication history, and since when its link is down
-// with sub-second precision. On a replica with its link up it also reads
-// the primary's offset to compute LagBytes.
+// with sub-second precision. On a replica with its link up Run also reads
+// the primary's offset, off the probe's path, to compute LagBytes.
 type Prober struct {
 	rc      RedisConfig
 	cfg     Config
@@ -40,19 +40,29 @@ type Prober struct {
 	// cross-probe memory below.
 	probeMu       sync.Mutex
 	probed        bool
-	master        *redis.Client // client for the primary of a local replica, for lag
-	syncedReplID  string        // master_replid on which a completed sync was seen
-	linkDownSince time.Time     // when a probe first saw the link down
-	linkDownTo    string        // the primary that link led to
-	lagBytes      int64         // last lag read from the primary
-	lagAt         time.Time     // when lagBytes was read
-	priority      int           // replica-priority from CONFIG GET, -1 unknown
+	syncedReplID  string    // master_replid on which a completed sync was seen
+	linkDownSince time.Time // when a probe first saw the link down
+	linkDownTo    string    // the primary that link led to
+	lagAskedAt    time.Time // when a lag read was last asked of Run's reader
+	lagAskedOf    string    // the primary it was asked of
+	priority      int       // replica-priority from CONFIG GET, -1 unknown
 	priorityAt    time.Time
 	fields        info // the probe's INFO fields, reused (see probe)
 
-	mu     sync.RWMutex
-	last   Observation
-	offset int64 // the last replication offset seen, for the metric
+	// lagAsk carries lag reads from probes to the reader Run starts.
+	lagAsk chan lagQuery
+
+	mu      sync.RWMutex
+	last    Observation
+	offset  int64  // the last replication offset seen, for the metric
+	lag     int64  // the last lag read, -1 when it failed
+	lagFrom string // the primary lag was read from
+}
+
+// lagQuery asks for a replica's lag behind its primary at one probe.
+type lagQuery struct {
+	master, replID string
+	offset         int64
 }
 
 // New returns the Prober of the local Redis described by rc, registering
@@ -76,6 +86,7 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 		updates:  make(chan struct{}, 1),
 		priority: -1,
 		fields:   make(info),
+		lagAsk:   make(chan lagQuery, 1),
 	}
 	m, err := newMetrics(reg, p)
 	if err != nil {
@@ -88,8 +99,16 @@ func New(rc RedisConfig, cfg Config, logger *slog.Logger, reg prometheus.Registe
 
 // Run probes every monitor.interval until ctx ends, then returns nil. A
 // probe slower than the interval delays the next one instead of piling up.
+// A second goroutine, which Run waits for, reads a local replica's lag from
+// its primary: a primary that is stopped or cut off delays only that read,
+// never a probe of the local Redis (seed 12450 of the chaos suite: a
+// sidecar whose probes waited out a cut-off primary's timeout reported its
+// own Redis unreachable, and the leader passed over the replica holding
+// the most data).
 func (p *Prober) Run(ctx context.Context) error {
-	defer p.releaseMaster()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { p.readLags(ctx) })
 	p.ProbeNow(ctx)
 	t := NewTicker(p.cfg.Interval)
 	defer t.Stop()
@@ -104,10 +123,9 @@ func (p *Prober) Run(ctx context.Context) error {
 	}
 }
 
-// Close closes the Prober's Redis clients, including the one Client
-// returned. Call it after Run returned and nothing uses Client any more.
+// Close closes the Prober's Redis client, the one Client returned. Call it
+// after Run returned and nothing uses Client any more.
 func (p *Prober) Close() error {
-	p.releaseMaster()
 	return p.client.Close()
 }
 
@@ -158,13 +176,7 @@ func (p *Prober) ProbeNow(ctx context.Context) Observation {
 	}
 	p.remember(&o, prev, priority, askPriority)
 	if o.Reachable() && o.Role == RoleReplica && o.LinkUp {
-		// Reading the primary costs a round trip and an INFO parse; once
-		// a second is plenty for a lag health check and halves the probe's
-		// cost at the default 100ms interval.
-		if time.Since(p.lagAt) >= lagRefresh || prev.LagBytes < 0 || prev.MasterAddr() != o.MasterAddr() {
-			p.lagBytes, p.lagAt = p.lag(ctx, o), time.Now()
-		}
-		o.LagBytes = p.lagBytes
+		p.askLag(&o)
 	}
 	took := time.Since(start)
 	p.metrics.duration.Observe(took.Seconds())
@@ -248,45 +260,76 @@ func (p *Prober) remember(o *Observation, prev Observation, priority int, asked 
 	// observation; the memory above is untouched until it answers again.
 }
 
-// lag reads the primary's offset and returns how far the local replica
-// is behind, or -1 when it cannot tell.
-func (p *Prober) lag(ctx context.Context, o Observation) int64 {
-	addr := o.MasterAddr()
-	if p.master == nil || p.master.Options().Addr != addr {
-		p.closeMaster()
-		p.master = NewProbeClient(addr, p.rc, p.cfg)
+// askLag sets o.LagBytes from the last lag read from o's primary and asks
+// Run's reader for a new one when that is due. Reading the primary costs a
+// round trip and an INFO parse; once a second is plenty for a lag health
+// check and halves the probe's cost at the default 100ms interval. A read
+// that failed is retried on the same schedule. The caller holds probeMu.
+func (p *Prober) askLag(o *Observation) {
+	master := o.MasterAddr()
+	p.mu.RLock()
+	if p.lagFrom == master {
+		o.LagBytes = p.lag
 	}
+	p.mu.RUnlock()
+	if p.lagAskedOf == master && o.Time.Sub(p.lagAskedAt) < lagRefresh {
+		return
+	}
+	select {
+	case p.lagAsk <- lagQuery{master: master, replID: o.ReplID, offset: o.Offset}:
+		p.lagAskedAt, p.lagAskedOf = o.Time, master
+	default:
+		// A read is still queued; ask again at the next probe.
+	}
+}
+
+// readLags answers askLag's queries until ctx ends.
+func (p *Prober) readLags(ctx context.Context) {
+	var master *redis.Client
+	defer func() {
+		if master != nil {
+			_ = master.Close()
+		}
+	}()
+	for {
+		var q lagQuery
+		select {
+		case <-ctx.Done():
+			return
+		case q = <-p.lagAsk:
+		}
+		if master == nil || master.Options().Addr != q.master {
+			if master != nil {
+				_ = master.Close()
+			}
+			master = NewProbeClient(q.master, p.rc, p.cfg)
+		}
+		lag := p.readLag(ctx, master, q)
+		p.mu.Lock()
+		p.lag, p.lagFrom = lag, q.master
+		p.mu.Unlock()
+	}
+}
+
+// readLag reads the primary's offset and returns how far the replica of q
+// is behind, or -1 when it cannot tell.
+func (p *Prober) readLag(ctx context.Context, master *redis.Client, q lagQuery) int64 {
 	ctx, cancel := ProbeContext(ctx, p.cfg)
 	defer cancel()
-	txt, err := p.master.Info(ctx, "replication").Result()
+	txt, err := master.Info(ctx, "replication").Result()
 	if err != nil {
-		p.logger.Debug("cannot read primary offset", "peer", addr, "err", err)
+		p.logger.Debug("cannot read primary offset", "peer", q.master, "err", err)
 		return -1
 	}
 	m := parseInfo(txt, nil)
 	off := m.int("master_repl_offset", -1)
-	if off < 0 || m["master_replid"] != o.ReplID {
+	if off < 0 || m["master_replid"] != q.replID {
 		// Another history: the offsets do not compare.
 		return -1
 	}
 	// The primary is read after the replica, so writes in between count
 	// as lag; never report a replica ahead of its primary.
-	return max(off-o.Offset, 0)
-}
-
-// releaseMaster closes the primary's client from outside a probe.
-func (p *Prober) releaseMaster() {
-	p.probeMu.Lock()
-	defer p.probeMu.Unlock()
-	p.closeMaster()
-}
-
-// closeMaster closes the primary's client; the caller holds probeMu.
-func (p *Prober) closeMaster() {
-	if p.master != nil {
-		_ = p.master.Close()
-		p.master = nil
-	}
+	return max(off-q.offset, 0)
 }
 
 // changed reports whether b differs from a in what Updates announces.

@@ -96,6 +96,7 @@ func TestProberMetrics(t *testing.T) {
 	if err := testutil.GatherAndCompare(rreg, strings.NewReader(expectedMetrics(Observation{LagBytes: -1}, 0)), gaugeNames...); err != nil {
 		t.Errorf("before the first probe: %v", err)
 	}
+	runProber(t, rp) // reads the lag
 
 	po := pp.ProbeNow(ctx)
 	if err := testutil.GatherAndCompare(preg, strings.NewReader(expectedMetrics(po, po.Offset)), gaugeNames...); err != nil {
@@ -241,4 +242,42 @@ func TestProberRunUpdates(t *testing.T) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// TestProbesGoOnWhileThePrimaryIsStopped: a replica's lag is read from its
+// primary, and a stopped primary delays only that read. Seed 12450 of the
+// chaos suite: the primary was cut off while its replica's link still
+// looked up, each probe waited out the lag read's timeout, the sidecar's
+// own report called its Redis unreachable, and the leader promoted a
+// replica with less data.
+func TestProbesGoOnWhileThePrimaryIsStopped(t *testing.T) {
+	prim := redistest.Start(t, redistest.Options{})
+	rep := redistest.Start(t, redistest.Options{ReplicaOf: prim.Addr()})
+	rep.WaitSynced(t)
+	cfg := testConfig()
+	cfg.Timeout = 8 * time.Second // a lag read on the probe's path would stall probes this long
+	rp, _ := newTestProber(t, rep.Addr(), RedisConfig{}, cfg)
+	runProber(t, rp)
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if o := rp.Last(); !o.Reachable() || !o.LinkUp || o.LagBytes < 0 {
+			return fmt.Errorf("a replica with its lag known, got %+v", o)
+		}
+		return nil
+	})
+
+	prim.Stop(t)
+	defer prim.Cont(t)
+	stopped := time.Now()
+	// Within two lag refreshes a read of the stopped primary has begun;
+	// the probes of the replica go on while it waits.
+	redistest.Eventually(t, 5*time.Second, func() error {
+		o := rp.Last()
+		if !o.Reachable() || o.Role != RoleReplica || !o.LinkUp {
+			return fmt.Errorf("replica with its link up, got %+v", o)
+		}
+		if o.Time.Before(stopped.Add(3 * lagRefresh)) {
+			return fmt.Errorf("last probe %v after the stop", o.Time.Sub(stopped))
+		}
+		return nil
+	})
 }
