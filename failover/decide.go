@@ -1830,7 +1830,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			vetoed[c.Name] = true
 		}
 	}
-	history := primaryReplID(peers, st.Primary, st.Epoch)
+	history := primaryReplID(peers, st.Primary, st.Epoch, st.Members[st.Primary].Redis, now, p.Fresh)
 	cands, other := splitHistory(cands, st.Primary, history)
 	// The primary's last offset measures lag only on its own history:
 	// replicas that all restarted onto others (their data lost, or their
@@ -2140,14 +2140,23 @@ func primaryOffset(peers map[string]peerView, primary string) int64 {
 // e1041530. Epoch 5 set c aside as "other history" and promoted a's Redis,
 // back from a 34 s old RDB on e1041530 (842 keys against c's 1489): 107
 // acknowledged writes and 42 INCRs were lost when c's full-synced from it.
-func primaryReplID(peers map[string]peerView, primary string, epoch uint64) string {
-	p, ok := peers[primary]
-	if !ok {
-		return ""
-	}
+//
+// When nobody saw the primary's sidecar vouch for a history at epoch, the
+// history its replicas follow it on is the one it leads: a fresh report of
+// a replica synced and linked to the primary's Redis at epoch, all such
+// replicas agreeing. Chaos seed 12450 (N=3): a's Redis, epoch 3's primary,
+// came back from its AOF on a new history (937dcb49) and c's Redis
+// full-synced it and acknowledged retry-queue INCRs; a partition then cut
+// a off, and c's sidecar, restarted meanwhile, led the next election
+// without ever hearing a. With no history known, offsets on two histories
+// were compared and b's Redis, parked at 75549 on the history a left, was
+// promoted over c's at 10671 on a's; c's full-synced from it.
+func primaryReplID(peers map[string]peerView, primary string, epoch uint64, redis string, now time.Time, fresh time.Duration) string {
 	var id string
 	var at time.Time
+	p, ok := peers[primary]
 	switch {
+	case !ok:
 	case p.Rep.Obs.Role == monitor.RolePrimary && !p.Rep.Empty && !p.Rep.Unsure:
 		id, at = p.Rep.Obs.ReplID, p.Received
 	case p.AsPrimary.Epoch == epoch:
@@ -2160,6 +2169,33 @@ func primaryReplID(peers map[string]peerView, primary string, epoch uint64) stri
 	for name, q := range peers {
 		if m, ok := relayedMark(q, primary); ok && name != primary && m.Epoch == epoch && m.At.After(at) {
 			id, at = m.ReplID, m.At
+		}
+	}
+	if id != "" || redis == "" {
+		return id
+	}
+	keys := int64(-1) // the fewest keys a replica on id holds
+	for name, q := range peers {
+		r := q.Rep.Obs
+		if name == primary || q.Rep.Epoch != epoch || !q.fresh(now, fresh) || !r.Reachable ||
+			r.Role != monitor.RoleReplica || !r.LinkUp || !r.Synced || r.MasterAddr != redis || r.ReplID == "" {
+			continue
+		}
+		if id != "" && id != r.ReplID {
+			return "" // replicas disagree: no history is known
+		}
+		id = r.ReplID
+		if keys < 0 || r.Keys < keys {
+			keys = r.Keys
+		}
+	}
+	// Only while they hold at least as many keys as any other Redis: a
+	// primary restarted empty without persistence begins a history too,
+	// and its replicas follow it on that one with nothing.
+	for name, q := range peers {
+		r := q.Rep.Obs
+		if id != "" && name != primary && q.fresh(now, fresh) && r.Reachable && r.ReplID != id && r.Keys > keys {
+			return ""
 		}
 	}
 	return id

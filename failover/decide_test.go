@@ -6481,6 +6481,61 @@ func TestRelayedPrimaryHistorySeed12161(t *testing.T) {
 	}
 }
 
+// Chaos seed 12450 (N=3), at 40.9 s, as c, the leader, saw it. a's Redis,
+// epoch 3's primary (promoted on 5efd3825), came back from its AOF on a
+// new history, 937dcb49; c's Redis full-synced it (1183 keys) and
+// acknowledged retry-queue INCRs. A partition then cut a off, and c's
+// sidecar, restarted meanwhile, never heard a: no history was known, b's
+// Redis, parked at 75549 on 5efd3825 (1132 keys), outranked c's at 10671
+// by offset, and c's full-synced from it. c's Redis, linked to a's on
+// 937dcb49, shows the history a leads.
+func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter, p.MaxLagBytes = 1, 2*time.Second, time.Second, 1<<20
+	st := groupState{Epoch: 3, Primary: "a", Promoted: true, Previous: "b", Started: t0.Add(-30 * time.Second),
+		Members: members("a", "b", "c"), Fork: 40000, ForkReplID: "c2a1b3d4", NewReplID: "5efd3825"}
+	replica := func(name, master, replID string, offset, keys int64, linked bool) peerView {
+		pv := down(rep(name, offset), "a", 3)
+		pv.Rep.Epoch, pv.UpAt = 3, t0
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", linked
+		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+		pv.Known = knownOffset{Epoch: 3, Offset: offset, At: t0, ReplID: replID, Keys: keys}
+		return pv
+	}
+	b := replica("b", "b", "5efd3825", 75549, 1132, false)
+	c := replica("c", "a", "937dcb49", 10671, 1183, true)
+	sighted := peerView{Received: t0.Add(-12 * time.Second), Rep: report{Name: "a", Addr: "a:6379", Epoch: 3},
+		AsPrimary: primaryMark{Epoch: 3, ReplID: "5efd3825", At: t0.Add(-12 * time.Second)}}
+	with := func(pv peerView, f func(*peerView)) peerView {
+		f(&pv)
+		return pv
+	}
+	for _, tt := range []struct {
+		name   string
+		peers  map[string]peerView
+		want   string
+		whyNot map[string]string
+	}{
+		{"seed 12450: c follows a on the history a leads", map[string]peerView{"b": b, "c": c}, "c", map[string]string{"b": whyOtherHistory}},
+		{"c's link is down: no history known, offsets compared", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.LinkUp = false })}, "b", nil},
+		{"c follows another Redis", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.MasterAddr = "x:6379" })}, "b", nil},
+		{"c follows an empty restart: fewer keys than b", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.Keys = 0 })}, "b", nil},
+		{"a was seen leading 5efd3825: the sighting counts", map[string]peerView{"a": sighted, "b": b, "c": c}, "b", map[string]string{"c": whyOtherHistory}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideLeader(t0, st, tt.peers, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want {
+				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+			for n, why := range tt.whyNot {
+				if d.Excluded[n] != why {
+					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
+				}
+			}
+		})
+	}
+}
+
 func TestFenceMinReplicas(t *testing.T) {
 	for _, tt := range []struct{ want, members, hold int }{
 		{0, 3, 0},  // min_replicas off: nothing set
