@@ -2676,9 +2676,53 @@ func TestRestartJudgedAtTheOffsetItCameBackAtSeed12031(t *testing.T) {
 	}
 	// A snapshot that came back below the promotion is still empty.
 	s = identities{Ident: redisIdentity{RunID: "c-1", ReplID: "5a7e2eab", Offset: 60000, Keys: 930}}
-	s = nextIdentity(s, obs("c-3", "9d9d9d9d", 40000, 700), ctx(nil, true))
-	if s = nextIdentity(s, obs("c-3", "9d9d9d9d", 40256, 700), ctx([]replicaPos{b}, false)); !s.Empty {
+	snap := func(offset int64) monitor.Observation {
+		o := obs("c-3", "9d9d9d9d", offset, 700)
+		o.ReplID2 = "bbb26e18" // Redis 7.0: the snapshot's history
+		return o
+	}
+	s = nextIdentity(s, snap(40000), ctx(nil, true))
+	if s = nextIdentity(s, snap(40256), ctx([]replicaPos{b}, false)); !s.Empty {
 		t.Fatalf("back from a snapshot at 40000: %+v, want empty", s)
+	}
+}
+
+// Chaos seed 11657 (N=5), c's sidecar, restarted with a wiped data dir:
+// c's Redis, epoch 5's primary (promoted at 97417 on 12a23e8a, beginning
+// c5c7bd62), came back from its AOF with 1506 keys and a retry-queue INCR;
+// e's Redis full-synced it and a ping moved its offset to 14 before the
+// sidecar first saw it. Taken to have come back at 14, a snapshot from
+// below its promotion, it was called empty against b's and d's 1454 keys
+// at 106035 on c5c7bd62, pointed at b and full-synced. A primary with no
+// master_replid2 began its history at 0, wherever it is first seen.
+func TestAOFRestartFirstSeenPastZeroSeed11657(t *testing.T) {
+	replicas := func() []replicaPos {
+		return []replicaPos{
+			{ReplID: "c5c7bd62", ReplID2: "12a23e8a", Offset: 106035, Keys: 1454}, // b
+			{ReplID: "c5c7bd62", ReplID2: "12a23e8a", Offset: 106035, Keys: 1454}, // d
+			{ReplID: "3f9c8faa", Offset: 14, Keys: 1506},                          // e, synced from the restart
+			{ReplID: "12a23e8a", Offset: 97823, Keys: 1327, Deposed: true},
+		}
+	}
+	for _, tt := range []struct {
+		name      string
+		newReplID string // the history epoch 5's promotion began, if recorded
+		replID2   string // master_replid2 of c's Redis
+		empty     bool
+	}{
+		{"seed 11657: back from its AOF", "c5c7bd62", "", false},
+		{"seed 11657, the promotion's history not recorded", "", "", false},
+		{"back from a snapshot at 14 on the history it left", "c5c7bd62", "12a23e8a", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "c-2", ReplID: "3f9c8faa", ReplID2: tt.replID2, Offset: 14, Keys: 1506}
+			in := identityCtx{Named: true, Epoch: 5, Fork: 97417, ForkReplID: "12a23e8a", NewReplID: tt.newReplID, SelfAddr: "c:6379",
+				Replicas: replicas, Now: t0, DownAfter: 2 * time.Second}
+			s := nextIdentity(identities{}, o, in)
+			if s.Empty != tt.empty || !tt.empty && s.unsure() {
+				t.Errorf("%+v, want empty %v, judged", s, tt.empty)
+			}
+		})
 	}
 }
 
@@ -2937,8 +2981,9 @@ func TestNextIdentityPrimaryWhileAnotherIsNamedSeed11706(t *testing.T) {
 func TestNextIdentityLiftsEmptyWhenAlone(t *testing.T) {
 	const downAfter = time.Second
 	before := func() []replicaPos { return nil }
-	// Restarted from a snapshot taken before its promotion at 5000.
-	s := nextIdentity(identities{}, monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "r2", ReplID: "h", Offset: 3000}, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: time.Second, Now: t0, DownAfter: downAfter})
+	// Restarted from a snapshot taken before its promotion at 5000 (on
+	// history g, which Redis 7.0 keeps as master_replid2).
+	s := nextIdentity(identities{}, monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "r2", ReplID: "h", ReplID2: "g", Offset: 3000}, identityCtx{Named: true, Epoch: 5, Fork: 5000, SelfAddr: "self:6379", Replicas: before, LiftAfter: time.Second, Now: t0, DownAfter: downAfter})
 	if !s.Empty {
 		t.Fatalf("%+v, want empty", s)
 	}

@@ -703,6 +703,20 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 		// below the fork it was promoted at, is no snapshot from below it.
 		if o.RunID != s.SeenRunID {
 			s.SeenRunID, s.SeenOffset = o.RunID, o.Offset
+			if o.Role == monitor.RolePrimary && o.ReplID2 == "" {
+				// A primary with no second history began its own at 0:
+				// back from its AOF or without data (Redis 7.0 gives a
+				// restart from an RDB the snapshot's history as
+				// master_replid2, and a promotion the one it left),
+				// whatever its offset when first seen. Chaos seed 11657
+				// (N=5): c's sidecar, restarted wiped, first saw c's
+				// Redis, back from its AOF with every write, at 14 (a
+				// replica's sync and a ping), judged it a snapshot from
+				// below its promotion, called it empty against fewer
+				// keys, and pointed it at b: a full sync erased a
+				// retry-queue INCR only it and e's Redis held.
+				s.SeenOffset = 0
+			}
 		}
 		cur := identityOf(o)
 		if cur.Offset >= s.SeenOffset {

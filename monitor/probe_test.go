@@ -466,3 +466,53 @@ func TestTakesWrites(t *testing.T) {
 		t.Error("a NOPERM reply does not count")
 	}
 }
+
+// TestRestartsShowWhereTheirHistoryBegan checks what the failover's restart
+// judgement reads on real Redis: a primary killed and restarted from its
+// AOF has no master_replid2 (its history began at offset 0), and one
+// restarted from an RDB keeps the snapshot's history as master_replid2, at
+// the snapshot's offset.
+func TestRestartsShowWhereTheirHistoryBegan(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		args []string
+		rdb  bool
+	}{
+		{"aof", []string{"--appendonly", "yes"}, false},
+		{"rdb", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prim := redistest.Start(t, redistest.Options{Args: tt.args})
+			rep := redistest.Start(t, redistest.Options{ReplicaOf: prim.Addr()})
+			rep.WaitSynced(t)
+			for i := range 5 {
+				if err := prim.Client().Set(ctx, "k"+strconv.Itoa(i), i, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := NewClient(prim.Addr(), RedisConfig{}, time.Second)
+			defer c.Close()
+			before := Probe(ctx, c)
+			if before.Offset <= 0 || before.ReplID2 != "" {
+				t.Fatalf("before the kill: %+v, want an offset and no second history", before)
+			}
+			if tt.rdb {
+				if err := prim.Client().Save(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			prim.Restart(t) // SIGKILL, then the same directory
+			after := Probe(ctx, c)
+			if !after.Reachable() || after.Role != RolePrimary || after.Keys != 5 || after.ReplID == before.ReplID {
+				t.Fatalf("after the restart: %+v, want a primary with 5 keys on a new history", after)
+			}
+			if tt.rdb && (after.ReplID2 != before.ReplID || after.Offset < before.Offset) {
+				t.Errorf("back from an RDB: replid2 %q at %d, want %q at %d or later (the snapshot's)", after.ReplID2, after.Offset, before.ReplID, before.Offset)
+			}
+			if !tt.rdb && after.ReplID2 != "" {
+				t.Errorf("back from its AOF: replid2 %q, want none", after.ReplID2)
+			}
+		})
+	}
+}
