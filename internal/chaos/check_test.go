@@ -710,11 +710,25 @@ func TestRegisterReplayedLate(t *testing.T) {
 		t.Fatalf("a write acknowledged before the cut, then missed, was excused: %+v", r.Violations)
 	}
 	h.Ops[len(h.Ops)-4].Invoke, h.Ops[len(h.Ops)-4].Complete = ms(5300), ms(5310)
-	h.Faults[0].OnPrimary = false // a replica cut off: the primary's writes are not replayed late
+	// A replica cut off while the primary still reaches the other: the
+	// primary's writes are not replayed late.
+	h.Faults[0].Nodes, h.Faults[0].OnPrimary = []string{"c"}, false
 	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
 		t.Fatalf("a stale read after a fault on a replica was excused: %+v", r.Violations)
 	}
-	h.Faults[0].OnPrimary = true
+	// Chaos seed 12522 (N=3): the other replica, b, was cut off by an
+	// earlier fault, so cutting c left the primary a with no replica.
+	h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"},
+		Desc: "partition [b] | [a c]", Start: ms(2000), End: ms(9000)})
+	if r := Check(h, p); slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a write of a primary whose last replica was cut off, replayed late, rejected: %+v", r.Violations)
+	}
+	h.Faults[1].End = ms(4000) // b healed before c was cut: a kept a replica
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a stale read after a fault on one of two reachable replicas was excused: %+v", r.Violations)
+	}
+	h.Faults = h.Faults[:1]
+	h.Faults[0].Nodes, h.Faults[0].OnPrimary = []string{"a"}, true
 
 	// Chaos seed 11442 (N=5): a's sidecar also cut from its own Redis, so
 	// nothing fences it and the replicas' acknowledgements still arrive;

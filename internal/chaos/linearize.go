@@ -158,6 +158,15 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 // d from 55.3 s to 55.7 s, e's Redis acknowledged writes to 55.64 s and
 // refused them (NOREPLICAS) from 56.0 s, and a's, the new primary, served
 // the values before them.
+//
+// The primary's side does not matter when the fault completes its cut
+// from every other Redis (writerCutOff): it then acknowledges on Redis's
+// lag allowance alone, whichever side its sidecar is on. Chaos seed
+// 12522 (N=3): c's Redis, the primary, had one replica, a's, attached
+// 0.2 s before a partition isolated a's node (b's was isolated by an
+// earlier fault); c acknowledged 10 register writes in the next 0.93 s,
+// a was promoted 21 s later without them, and the replay of c's
+// divergent writes put the older values back over a's newer ones.
 func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration) bool {
 	if p.MinReplicas < 1 {
 		return false // lossExcused already lets the whole window vanish
@@ -165,7 +174,8 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 	for _, f := range h.Faults {
 		// The primary is on the cut side when it was the focus, or may be
 		// among a side of several nodes (N=5 halves).
-		if f.Class != ClassNetwork || !f.OnPrimary && len(f.Nodes) < 2 {
+		if f.Class != ClassNetwork || f.Failed != "" ||
+			!f.OnPrimary && len(f.Nodes) < 2 && !writerCutOff(h, f) {
 			continue
 		}
 		end := f.Start + max(p.FenceAfter+p.Interval, redisLagBound(p))
@@ -179,6 +189,22 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 		}
 	}
 	return false
+}
+
+// writerCutOff reports whether, once fault f started, faults kept the
+// Redis that took the last probe write before it (the primary) from every
+// other node's Redis: no replica left to receive what it acknowledges.
+func writerCutOff(h *History, f FaultRecord) bool {
+	w := lastProbeWriter(h, f.Start)
+	if w == "" {
+		return false
+	}
+	for _, z := range h.Nodes {
+		if z != w && !redisApart(h, w, z, f.Start, f.Start+1, nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // emptyServing reports whether read o overlaps the documented window in
