@@ -1301,6 +1301,45 @@ func availLimit(p Params) time.Duration {
 // then killed).
 func durableLimit(p Params) time.Duration { return 10*p.DownAfter + p.AvailSlack }
 
+// lastHeard returns, when node's sidecar is not heard at to, the end of
+// the last span in [from, to) in which it was (no fault carried out that
+// names node was active but a Redis-only partition, which leaves the
+// sidecar its own Redis and its peers), or from. The durable wait for a
+// primary's data (primaryHolds: its last report showing its Redis
+// answering as a primary, for ten down_after) runs from that report, not
+// from when faults first hit it. Chaos seed 12565 (N=3): b, epoch 3's
+// primary, never released writes; a's and c's Redis, back from their
+// AOFs, were holders only. Faults hit only b from 25.9 s, but its sidecar,
+// its Redis cut from the others by a Redis-only partition, reported it
+// answering until a gossip-only partition at 36.3 s; its Redis was then
+// killed, and the leader promoted c at 49.0 s, once b's report that its
+// Redis came back empty reached it: writes were back at 49.44 s, 1.5 s
+// past the durable limit counted from 25.9 s. While node is heard at to
+// the limit runs from the faults' start: waiting for a primary that is
+// heard but cut from every replica has no bound in vigil's rules, and the
+// checker holds it to the same limit.
+func lastHeard(h *History, events []time.Duration, node string, from, to time.Duration) time.Duration {
+	heard := func(t time.Duration) bool {
+		return !slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+			return f.Failed == "" && f.Class != ClassAdmin && f.Kind != PartRedis && f.Start <= t && f.End > t && slices.Contains(f.Nodes, node)
+		})
+	}
+	if heard(to) {
+		return from
+	}
+	last := from
+	for k := 0; k+1 < len(events); k++ {
+		s, e := events[k], events[k+1]
+		if e <= from || s >= to {
+			continue
+		}
+		if heard(max(s, from)) {
+			last = max(last, min(e, to))
+		}
+	}
+	return last
+}
+
 // CheckAvailability finds spans without a successful failover-client
 // write that last more than availLimit past the most recent
 // fault event while the group is recoverable (no fault at all, e.g. after
@@ -1396,8 +1435,14 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			// Writes must be back within limit of the later of the run's
 			// start and the gap's.
 			lim := limit
+			base := max(runStart, g[0])
 			if p.MinReplicas >= 1 && slices.ContainsFunc(active, func(f FaultRecord) bool { return f.OnPrimary }) {
 				lim = max(lim, durableLimit(p))
+				for _, f := range active {
+					if f.OnPrimary && len(f.Nodes) > 0 {
+						base = max(base, lastHeard(h, events, f.Nodes[0], base, segS))
+					}
+				}
 			}
 			// Only the part of the gap inside this segment counts: a
 			// segment that begins after writes came back judges nothing
@@ -1406,7 +1451,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			// the primary; at 32.82 s only a fault on c as a replica was
 			// left, and its 6 s, counted from 21.30 s, were held against
 			// the gap that had ended before it.
-			from := max(max(runStart, g[0])+lim, segS)
+			from := max(base+lim, segS)
 			to := min(segE, g[1])
 			if to > from {
 				what := "no fault was active"

@@ -509,6 +509,42 @@ func TestAvailabilityLimitDurablePrimaryHit(t *testing.T) {
 	}
 }
 
+// The durable wait for a primary runs from the last moment its sidecar
+// was heard watching its Redis (lastHeard): chaos seed 12565 (N=3), b's
+// sidecar reported its Redis, cut from the others by a Redis-only
+// partition, until a gossip-only partition; writes came back 23.5 s after
+// faults first hit b, 13.2 s after it was last heard. While b is still
+// heard at the gap's end, the limit runs from the faults' start.
+func TestAvailabilityDurableWaitFromLastHeardSeed12565(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name     string
+		gossipAt int // ms: b's gossip-only partition starts (0: none)
+		back     int // ms: writes succeed again
+		ok       bool
+	}{
+		{"b heard to 19 s, writes back 25 s later", 19000, 38000, true},
+		{"b heard to 19 s, writes back past its limit", 19000, 42000, false},
+		{"b heard to the end: the limit from the faults' start", 0, 38000, false},
+	} {
+		h := clean()
+		h.Ops = append(h.Ops, writes(ms(20000), ms(50000), h.Final)...)
+		h.WorkEnd, h.LastHeal = ms(50000), ms(45000)
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "one-way: [b] cannot send to [a c]",
+				Start: ms(13000), End: ms(16000), OnPrimary: true},
+			FaultRecord{ID: 3, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "redis-only partition [b] | [a c]",
+				Start: ms(15000), End: ms(45000), OnPrimary: true})
+		if tt.gossipAt > 0 {
+			h.Faults = append(h.Faults, FaultRecord{ID: 4, Kind: PartGossip, Class: ClassNetwork, Nodes: []string{"b"},
+				Desc: "gossip-only partition [b] | [a c]", Start: ms(tt.gossipAt), End: ms(45000), OnPrimary: true})
+		}
+		outage(h, ms(13000), ms(tt.back))
+		checkAccepted(t, tt.name, h, p, tt.ok)
+	}
+}
+
 // A segment of a run judges only the part of the gap inside it: once
 // writes are back, a later segment with a lower limit (the primary's
 // fault over, one on it as a replica left) does not hold its limit against
