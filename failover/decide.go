@@ -1550,7 +1550,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartNone
 	}
 	replicas = counted(replicas, p)
-	best, left, ahead, richer := int64(-1), int64(-1), false, false
+	best, left, ahead, richer, promotedRicher := int64(-1), int64(-1), false, false, false
 	for _, r := range replicas {
 		if aofKeptPromotedHistory(cur, p, r) {
 			continue
@@ -1559,6 +1559,11 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 			best = max(best, r.Offset)
 			left = max(left, leftAt(r, p, cur))
 			richer = richer || cur.Keys >= 0 && r.Keys > cur.Keys
+			// A replica of the promoted process holds a prefix of what
+			// it wrote; more keys there than cur holds say cur did not
+			// come back from that process's AOF (the rule
+			// aofKeptPromotedHistory applies the other way round).
+			promotedRicher = promotedRicher || p.NewReplID != "" && r.ReplID == p.NewReplID && cur.Keys >= 0 && r.Keys > cur.Keys
 		} else if r.Offset > cur.Offset {
 			// Chaos seed 19 (N=3): a primary killed without persistence
 			// came back on its history 10 KB behind its replica, which
@@ -1603,7 +1608,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		return restartNone // a restart from persistence on the same history
 	case best < 0:
 		return restartUnknown
-	case cur.began() == 0 && cur.Keys > 0 && fork > 0 && left <= fork:
+	case cur.began() == 0 && cur.Keys > 0 && fork > 0 && left <= fork && !promotedRicher:
 		// Restarted from its AOF with its data, and no replica on
 		// another history is beyond where this one was promoted: they
 		// hold less than it did then (chaos seed 101, N=5: called empty
@@ -1611,6 +1616,16 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// history, it full-synced from the first and lost what it held).
 		// One on a history an earlier promotion left counts up to that
 		// fork (leftAt; chaos seed 6813).
+		//
+		// Not when a replica of the promoted process, at the fork
+		// (nothing passed the promotion's hold), holds more keys: a Redis
+		// back empty takes the key of a client's first write as well.
+		// Chaos seed 11670 (N=5): a's Redis, promoted at epoch 9 at
+		// 178729, was killed and wiped during the hold and came back
+		// from its initial config; a probe write gave it 1 key before
+		// its sidecar first saw it at offset 0. Let stand, it was
+		// released, and c's, d's and e's Redis, at the fork with 2471
+		// keys and 41 retry-queue INCRs, full-synced its one key.
 		return restartNone
 	case cur.began() == 0 && cur.Keys > 0 && fork == 0 && p.Chosen > 0 && best <= p.Chosen && !richer:
 		// The same for a named primary never promoted, restarted from its

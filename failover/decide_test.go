@@ -4263,6 +4263,58 @@ func TestJudgeRestartAOFKeepsItsPromotedHistorySeed4713(t *testing.T) {
 	}
 }
 
+// Chaos seed 11670 (N=5), a's view at 64.66 s: a's Redis, promoted at
+// epoch 9 at 178729 on cd7fae98 (beginning eade8a9c), was killed and wiped
+// while the promotion held writes, so c's, d's and e's Redis stayed at the
+// fork with 2471 keys. It came back from its initial config and took one
+// probe write before its sidecar first saw it: offset 0 on a new history,
+// 1 key. Taken for an AOF restart with its data, it was released and the
+// replicas full-synced its one key.
+func TestJudgeRestartOneKeyAgainstTheForkSeed11670(t *testing.T) {
+	p := promotion{Fork: 178729, ForkReplID: "cd7fae98", NewReplID: "eade8a9c"}
+	prev := redisIdentity{RunID: "a-943", ReplID: "eade8a9c", ReplID2: "cd7fae98", Offset: 178729, Keys: 2471}
+	r := replicaPos{ReplID: "eade8a9c", ReplID2: "cd7fae98", Offset: 178729, Keys: 2471}
+	cur := func(keys int64) redisIdentity {
+		return redisIdentity{RunID: "a-979", ReplID: "515a20da", Keys: keys}
+	}
+	fewer := r
+	fewer.Keys = 2000
+	unknown := r
+	unknown.Keys = -1
+	deposed := replicaPos{ReplID: "cd7fae98", Offset: 178972, Keys: 2480, Deposed: true}
+	for _, tt := range []struct {
+		name     string
+		cur      redisIdentity
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"seed 11670: back empty with a client's key, replicas of the promoted process at the fork", cur(1), []replicaPos{r, r, r}, restartEmpty},
+		{"back with no key", cur(0), []replicaPos{r, r, r}, restartEmpty},
+		// Replicas of the promoted process holding no more keys prove
+		// nothing (aofKeptPromotedHistory): not judged, not empty.
+		{"back from its AOF with every key", cur(2471), []replicaPos{r, r, r}, restartUnknown},
+		{"back from its AOF, the replica holding fewer keys", cur(2471), []replicaPos{fewer}, restartUnknown},
+		{"the replica's keys not known", cur(1), []replicaPos{unknown}, restartNone},
+		{"also a deposed primary on the left history", cur(1), []replicaPos{r, r, r, deposed}, restartEmpty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := judgeRestart(prev, tt.cur, p, tt.replicas); got != tt.want {
+				t.Errorf("judgeRestart = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// Through the sidecar's bookkeeping: the restart is judged empty and
+	// the promoted process's identity is kept.
+	o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "a-979", ReplID: "515a20da", Keys: 1}
+	reps := []replicaPos{r, r, r}
+	s := nextIdentity(identities{Ident: prev, SeenRunID: "a-943", SeenOffset: 178729}, o, identityCtx{Named: true, Epoch: 9,
+		Fork: 178729, ForkReplID: "cd7fae98", NewReplID: "eade8a9c", SelfAddr: "127.0.0.2:6379",
+		Replicas: func() []replicaPos { return reps }, Now: t0, DownAfter: 2 * time.Second})
+	if !s.Empty || s.Ident.RunID != "a-943" {
+		t.Errorf("nextIdentity: empty %v, identity %q; want empty, a-943 kept", s.Empty, s.Ident.RunID)
+	}
+}
+
 // Chaos seed 2201 (N=5): c, epoch 6's primary, promoted at 49045 on e's
 // history 2af384, was killed without persistence and came back from the
 // RDB of its full sync from e (28457 on 2af384). Redis 7.0 restarting as a
