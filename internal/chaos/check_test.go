@@ -443,6 +443,15 @@ func TestDualPrimaryAfterRestartNoSidecarReaches(t *testing.T) {
 	}
 }
 
+// cleanUntil is clean() with its writes going on to end, the last heal at
+// heal.
+func cleanUntil(end, heal time.Duration) *History {
+	h := clean()
+	h.Ops = append(h.Ops, writes(ms(20000), end, h.Final)...)
+	h.WorkEnd, h.LastHeal = end, heal
+	return h
+}
+
 func outage(h *History, from, to time.Duration) {
 	for i, o := range h.Ops {
 		if o.Kind == OpWrite && o.Invoke >= from && o.Invoke < to {
@@ -528,9 +537,7 @@ func TestAvailabilityDurableWaitFromLastHeardSeed12565(t *testing.T) {
 		{"b heard to 19 s, writes back past its limit", 19000, 42000, false},
 		{"b heard to the end: the limit from the faults' start", 0, 38000, false},
 	} {
-		h := clean()
-		h.Ops = append(h.Ops, writes(ms(20000), ms(50000), h.Final)...)
-		h.WorkEnd, h.LastHeal = ms(50000), ms(45000)
+		h := cleanUntil(ms(50000), ms(45000))
 		h.Faults = append(h.Faults,
 			FaultRecord{ID: 2, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "one-way: [b] cannot send to [a c]",
 				Start: ms(13000), End: ms(16000), OnPrimary: true},
@@ -564,9 +571,7 @@ func TestAvailabilitySegmentAfterTheGap(t *testing.T) {
 		{"back before the replica-only segment", 21200, true},
 		{"still out in the replica-only segment", 22000, false},
 	} {
-		h := clean()
-		h.Ops = append(h.Ops, writes(ms(20000), ms(30000), h.Final)...)
-		h.WorkEnd, h.LastHeal = ms(30000), ms(24000)
+		h := cleanUntil(ms(30000), ms(24000))
 		h.Faults = append(h.Faults,
 			FaultRecord{ID: 2, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "isolate b (primary)",
 				Start: ms(13000), End: ms(21500), OnPrimary: true},
@@ -1399,9 +1404,7 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 		{"b killed before c's wipe ended (seed 8310)", 29700, 28800, true},
 		{"b killed after c had every member back", 22000, 28800, false},
 	} {
-		h := clean()
-		h.Ops = append(h.Ops, writes(ms(20000), ms(50000), h.Final)...)
-		h.WorkEnd, h.LastHeal = ms(50000), ms(38700)
+		h := cleanUntil(ms(50000), ms(38700))
 		h.Faults = append(h.Faults,
 			FaultRecord{ID: 8, Kind: WipeIsolated, Class: ClassNetwork, Nodes: []string{"c"},
 				Desc:  "wipe-isolated: c's sidecar restarted with an empty data dir, c cut off",
