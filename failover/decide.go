@@ -1065,6 +1065,33 @@ func primaryMayHold(h candidate, st groupState, peers map[string]peerView, now t
 	return !r.Obs.Reachable || r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)
 }
 
+// primaryKnownRicher reports, with min_replicas, whether holder h waits
+// for the promoted primary because its own sidecar last saw its Redis, as
+// this epoch's primary, judged and not empty, with more keys than h holds
+// (Known, which its reports carry), within durableWait, whatever its last
+// report says of its Redis now: a sidecar cut from its Redis, or a Redis
+// stopped or killed with its AOF, reports it down while it still holds
+// what it acknowledged, and a holder with fewer keys lacks some of it.
+// primaryHolds waits only for a primary last reported answering. Found
+// empty since, or answering as a replica (its next sync wipes it), it
+// holds nothing to wait for. Chaos seed 12522 (N=3): b's Redis, epoch 4's
+// primary, took 20 writes that a's Redis, its one replica, acknowledged
+// before it was wiped; b's sidecar was cut from its Redis and then cut
+// off, and 5.7 s after b's last sighting the leader promoted c, a holder
+// back from its AOF with 461 keys against b's 512; b's Redis later
+// full-synced from the next primary and the writes were lost.
+func primaryKnownRicher(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
+	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" || h.Keys < 0 {
+		return false
+	}
+	pv, ok := peers[st.Primary]
+	k, r := pv.Known, pv.Rep
+	if !ok || k.Epoch != st.Epoch || k.At.IsZero() || k.ReplID == "" || k.Keys <= h.Keys || now.Sub(k.At) >= durableWait(p) || r.Empty {
+		return false
+	}
+	return !r.Obs.Reachable || r.Obs.Role == monitor.RolePrimary || atItsPromotion(r, st)
+}
+
 // leftByPastFork reports whether holder h never followed the primary an
 // earlier epoch's recorded promotion made (PastForks): its Redis stands on
 // the history that promotion left, or was made a primary there.
@@ -2059,7 +2086,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			case primaryLastCopy(st, peers, h[0].Name, now, p):
 				d.WaitFor, d.LastCopy = st.Primary, true
 			case primaryHolds(st, peers, now, p), primaryMayHold(h[0], st, peers, now, p), primaryUnjudgedHolds(h[0], st, peers, now, p),
-				namedHolds(h[0], st, peers, now, p):
+				namedHolds(h[0], st, peers, now, p), primaryKnownRicher(h[0], st, peers, now, p):
 				d.WaitFor = st.Primary
 			case deposed != "" && deposed != h[0].Name:
 				d.WaitFor = deposed

@@ -5997,6 +5997,66 @@ func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
 	}
 }
 
+// Chaos seed 12522 (N=3), the leader c's view at 36.97 s. b's Redis,
+// epoch 4's primary (promoted at 28286 on e27450fc), took writes that a's
+// Redis, its one replica, acknowledged before it was wiped; b's sidecar,
+// cut from its Redis at 31.3 s, reported it down, and then b's node was cut
+// off. c's Redis, back from its AOF (461 keys, a new history at 0), was a
+// holder; a's answered as a primary with one key. c was promoted over b,
+// whose Redis held 512 keys, and the writes were lost once b's Redis
+// full-synced from the next primary.
+func TestHolderWaitsForAPrimaryKnownRicherSeed12522(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 36.97) * float64(time.Second))) }
+	st := groupState{Epoch: 4, Primary: "b", Promoted: true, Started: at(22.47), Previous: "c",
+		Members: members("a", "b", "c"), Fork: 28286, ForkReplID: "e27450fc"}
+	mk := func(now time.Time, edit func(b *peerView)) map[string]peerView {
+		a := down(rep("a", 0), "b", 4) // a primary with one key: not a replica
+		a.Rep.Epoch = 4
+		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "49a80d80", 1
+		c := down(rep("c", 0), "b", 4) // back from its AOF, pointing at itself
+		c.Rep.Epoch = 4
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.Synced, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "3dc528b0", 461
+		b := rep("b", 0) // its last report: its Redis out of its sidecar's reach
+		b.Rep.Epoch = 4
+		b.Rep.Obs = obsSummary{}
+		b.Received, b.UpAt = at(34.6), at(31.2)
+		b.Known = knownOffset{Epoch: 4, Offset: 33696, At: at(31.2), ReplID: "283197fe", Keys: 512}
+		a.Received, c.Received, a.UpAt, c.UpAt = now, now, now, now
+		if edit != nil {
+			edit(&b)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name        string
+		now         float64
+		minReplicas int
+		edit        func(b *peerView)
+		want        string // "" for a wait for b
+	}{
+		{"b last seen with more keys: wait for b", 36.97, 1, nil, ""},
+		{"b last seen with no more keys: the holder", 36.97, 1, func(b *peerView) { b.Known.Keys = 461 }, "c"},
+		{"b's keys not reported: the holder", 36.97, 1, func(b *peerView) { b.Known.ReplID, b.Known.Keys = "", 0 }, "c"},
+		{"b seen at an earlier epoch: the holder", 36.97, 1, func(b *peerView) { b.Known.Epoch = 3 }, "c"},
+		{"b's Redis found empty since: the holder", 36.97, 1, func(b *peerView) { b.Rep.Empty = true }, "c"},
+		{"b's Redis a replica now: the holder", 36.97, 1, func(b *peerView) {
+			b.Rep.Obs = obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "c:6379", ReplID: "3dc528b0"}
+		}, "c"},
+		{"ten down_after after b was last seen: the holder", 51.3, 1, nil, "c"},
+		{"without min_replicas: the holder", 36.97, 0, nil, "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
+		})
+	}
+}
+
 func TestPrimaryUnjudgedHolds(t *testing.T) {
 	p := testParams()
 	p.MinReplicas, p.DownAfter = 1, 2*time.Second
