@@ -2809,8 +2809,14 @@ func aheadOfFork(o localObs, st groupState) bool {
 	if st.ForkReplID != "" {
 		history = append(history, HistoryEntry{Epoch: st.Epoch, ForkReplID: st.ForkReplID, ForkOffset: st.Fork})
 	}
+	// A fork at offset 0 is a position too: the new primary was promoted
+	// having received nothing of that history, and everything on it past
+	// 0 is the old primary's (chaos seed 12522, N=3: b's Redis, full-synced
+	// from c's at offset 0 of the history c's AOF restart began, was
+	// promoted there; c's Redis took 27 writes past it, was detached, and
+	// a re-point without its tail full-synced them away).
 	fork, ok := forkFor(history, o.ReplID, st.Epoch)
-	return ok && fork.Offset > 0 && o.Offset > fork.Offset
+	return ok && fork.Offset >= 0 && o.Offset > fork.Offset
 }
 
 // liveReplicas counts the replicas that acknowledged the replication

@@ -600,6 +600,29 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{RepointTo: "b:6379", KeepTail: true},
 		},
 		{
+			// Chaos seed 12522 (N=3, the replay on b3b6acd): b's Redis,
+			// full-synced from c's at offset 0 of the history c's AOF
+			// restart began, was promoted there (fork at 0); c's Redis
+			// took 27 writes past it under Redis's lag allowance and,
+			// detached, was re-pointed with a full sync.
+			name: "seed 12522: the new primary promoted at offset 0 of its history, a replica past it: keep its tail",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.Fork = 0
+				return s
+			}(), Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379", KeepTail: true},
+		},
+		{
+			name: "seed 12522: at that fork: a plain re-point",
+			in: localInput{State: func() groupState {
+				s := forked
+				s.Fork = 0
+				return s
+			}(), Ready: true, Obs: func() localObs { o := ahead; o.Offset = 0; return o }(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			want: localPlan{RepointTo: "b:6379"},
+		},
+		{
 			name: "seed 302: cut off across two failovers, ahead of the earlier fork of its history: keep its tail",
 			in: localInput{State: func() groupState {
 				s := forked
