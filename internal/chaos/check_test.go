@@ -275,6 +275,31 @@ func TestLostWriteBoundDurable(t *testing.T) {
 	}
 }
 
+// With min_replicas, a fault on one replica that left the primary another
+// to stream to excuses no loss: every acknowledged write reached a second
+// Redis. One that cut the primary's last replica does (chaos seed 11670,
+// N=5: a one-way cut of a replica excused 257 writes lost in a later wipe
+// it had no part in).
+func TestLostWriteNotExcusedByAReplicaFault(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	h := clean()
+	delete(h.Final, "w4.9s")
+	h.Faults = []FaultRecord{
+		{ID: 1, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "partition [c] | [a b]", Start: ms(5000), End: ms(9000)},
+		{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Start: ms(7000), End: ms(8000), RedisRestart: true, DataLost: true},
+	}
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write lost after a fault on one of two replicas was excused: %+v", r.Stats)
+	}
+	// b cut off before: isolating c left a with no replica.
+	h.Faults = append(h.Faults, FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"},
+		Desc: "partition [b] | [a c]", Start: ms(3000), End: ms(6500)})
+	if r := Check(h, p); slices.Contains(rules(r), RuleLostWrite) {
+		t.Fatalf("a write lost after the primary's last replica was cut off was rejected: %+v", r.Violations)
+	}
+}
+
 // A fault the nemesis could not carry out took nothing away: a write lost
 // in its window is not excused by it (seed 8314's stop-sidecar that never
 // ran excused 94 writes).
