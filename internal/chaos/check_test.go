@@ -796,6 +796,15 @@ func TestRegisterReplayedLate(t *testing.T) {
 	h.Faults = h.Faults[:1]
 	h.Faults[0].Nodes, h.Faults[0].OnPrimary = []string{"a"}, true
 
+	// Chaos seed 12803 (N=3): the SET timed out; the cut-off primary had
+	// applied it, served it, and the replay put it back.
+	set := &h.Ops[len(h.Ops)-4]
+	set.OK, set.Err, set.Complete = false, "i/o timeout", ms(5800)
+	if r := Check(h, p); slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a SET of unknown outcome to the cut-off primary, replayed late, rejected: %+v", r.Violations)
+	}
+	set.OK, set.Err, set.Complete = true, "", ms(5310)
+
 	// Chaos seed 11442 (N=5): a's sidecar also cut from its own Redis, so
 	// nothing fences it and the replicas' acknowledgements still arrive;
 	// it takes writes until the failover (at 7 s here) re-points them.

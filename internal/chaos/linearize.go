@@ -95,7 +95,15 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 	}
 	mayVanish := map[[2]string]bool{}
 	for _, o := range h.Ops {
-		if o.Kind == OpSet && o.OK && vanishes(o) {
+		// A SET of unknown outcome to a primary cut off from its
+		// replicas may have been applied there as well, and vanish and
+		// come back with the replay the same way. Chaos seed 12803 (N=3):
+		// a SET to b, cut off by a Redis-only partition, timed out at
+		// 32.76 s; b had applied it, served it to reads until its demotion
+		// at 41.95 s, and the replay of b's divergent writes put it back
+		// over the new primary's newer value at 42.40 s.
+		unknown := o.Kind == OpSet && !o.OK && !notApplied(o.Err) && replayedLate(h, p, o.Complete, starts)
+		if o.Kind == OpSet && o.OK && vanishes(o) || unknown {
 			mayVanish[[2]string{o.Key, o.Value}] = true
 		}
 	}
