@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/monitor"
 )
 
 // The group-wide settings override the file's values; a zero setting, or
@@ -108,5 +109,30 @@ func TestAuthorityConfigCalm(t *testing.T) {
 				t.Errorf("heartbeat %s, calm %s; want %s, %s", a.RaftHeartbeatTimeout, a.RaftCalmHeartbeatTimeout, tt.wantHeartbeat, tt.wantCalm)
 			}
 		})
+	}
+}
+
+// A sidecar whose state names its own Redis, promoted, while that Redis
+// follows another lags the group (chaos seed 12806, N=3); one pointing
+// at itself, or not promoted yet, or not observed, does not say so.
+func TestLagging(t *testing.T) {
+	promoted := authority.State{Epoch: 1, Primary: "a", Promoted: true}
+	for _, tt := range []struct {
+		name   string
+		st     authority.State
+		up     bool
+		role   monitor.Role
+		master string
+		want   bool
+	}{
+		{"seed 12806: its Redis follows b", promoted, true, monitor.RoleReplica, "b:6379", true},
+		{"its Redis a primary", promoted, true, monitor.RolePrimary, "", false},
+		{"pointing at itself (detached)", promoted, true, monitor.RoleReplica, "a:6379", false},
+		{"not promoted yet: the promotion is under way", authority.State{Epoch: 1, Primary: "a"}, true, monitor.RoleReplica, "b:6379", false},
+		{"its Redis not observed", promoted, false, monitor.RoleReplica, "b:6379", false},
+	} {
+		if got := lagging(tt.st, tt.up, tt.role, tt.master, "a:6379"); got != tt.want {
+			t.Errorf("%s: lagging = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -89,6 +89,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		if st.Primary == f.self.Name {
 			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.ids.Empty
 			s.Writable = isPrimary
+			s.Lagging = lagging(st, up, c.obs.Role, c.obs.MasterAddr(), f.self.Addr)
 		} else if ps, ok := c.peers[st.Primary]; ok {
 			r := ps.Rep
 			s.Writable = st.Promoted && ps.fresh(now, c.p.Fresh) && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
@@ -201,6 +202,7 @@ func appendTopologyKey(b []byte, s Snapshot) []byte {
 	b = strconv.AppendBool(append(b, '|'), s.Primary.ODown)
 	b = strconv.AppendInt(append(b, '|'), int64(s.Quorum), 10)
 	b = strconv.AppendBool(append(b, '|'), s.Isolated)
+	b = strconv.AppendBool(append(b, '|'), s.Lagging)
 	b = append(b, '|')
 	for _, n := range s.Replicas {
 		b = append(b, n.Name...)
@@ -316,4 +318,18 @@ func (f *Failover) CanVote(name string) bool {
 	}
 	o := p.Rep.Obs
 	return o.Reachable && (o.Role == monitor.RolePrimary || (o.Role == monitor.RoleReplica && o.LinkUp && o.Synced))
+}
+
+// lagging reports whether this sidecar's state names its own node the
+// promoted primary while its Redis (up: observed and fresh) answers as a
+// replica of another: the group has moved on and the log has not reached
+// this sidecar yet. Chaos seed 12806 (N=3): a's sidecar, restarted with a
+// wiped data dir, held epoch 1 (a the primary) while epoch 2 promoted b
+// and demoted a's Redis into it; from the heal of a gossip-only partition
+// at 50.27 s it was no longer cut off, and until the log reached it at
+// 51.03 s its Sentinel endpoint named a: clients read epoch 1's values
+// from a's Redis, a replica that had none of epoch 2's writes. A Redis
+// pointing at itself (detached) is not following another.
+func lagging(st authority.State, up bool, role monitor.Role, master, self string) bool {
+	return st.Promoted && up && role == monitor.RoleReplica && master != "" && master != self
 }

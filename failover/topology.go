@@ -47,7 +47,12 @@ type Snapshot struct {
 	// majority for fence_after; the primary it knows may have been
 	// replaced, so the Sentinel endpoint names none.
 	Isolated bool `json:"isolated"`
-	Paused   bool `json:"paused"` // automatic failover is paused by an operator
+	// Lagging: the state names this node the promoted primary while its
+	// Redis follows another: this sidecar's view lags the group's (a
+	// partition just healed, its Raft log still catching up), so the
+	// Sentinel endpoint names no primary either.
+	Lagging bool `json:"lagging,omitempty"`
+	Paused  bool `json:"paused"` // automatic failover is paused by an operator
 	// FlapPaused, when not empty, says why anti-flap paused automatic
 	// failover (failover.max_failovers within failover.flap_window).
 	FlapPaused string `json:"flap_paused,omitempty"`

@@ -417,7 +417,9 @@ func (s *Sentinel) sentinel(st *connState, args [][]byte, b []byte) []byte {
 		// A sidecar cut off from the group names no primary: the one it
 		// knows may have been replaced, and a client that asks another
 		// Sentinel learns the current one instead of reading stale data.
-		if string(args[2]) != s.masterName || ip == "" || snap.Isolated {
+		// Nor does one whose state names its own Redis while that Redis
+		// follows another (Lagging: the log has not reached it yet).
+		if string(args[2]) != s.masterName || ip == "" || snap.Isolated || snap.Lagging {
 			// Exactly two elements or a null: go-redis panics on fewer.
 			return appendNullArray(b, proto)
 		}

@@ -673,11 +673,21 @@ func TestMain(m *testing.M) {
 // A sidecar cut off from the group names no primary: the one it knows may
 // have been replaced, and a client should ask another Sentinel.
 func TestSentinelIsolatedNamesNoPrimary(t *testing.T) {
-	snap := snapshotOf(failover.Node{Name: "a", Addr: "127.0.0.1:6379"})
-	snap.Isolated = true
-	_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", newTestSource(snap))
-	c := dialRESP(t, addr)
-	if diff := cmp.Diff(c.do("SENTINEL", "get-master-addr-by-name", "mymaster"), any(nullArray{})); diff != "" {
-		t.Errorf("get-master-addr-by-name while isolated (-got +want):\n%s", diff)
+	for _, tt := range []struct {
+		name string
+		set  func(*failover.Snapshot)
+	}{
+		{"isolated", func(s *failover.Snapshot) { s.Isolated = true }},
+		// Chaos seed 12806 (N=3): a lagging sidecar named its own Redis,
+		// a replica of the new primary, and clients read stale values.
+		{"lagging", func(s *failover.Snapshot) { s.Lagging = true }},
+	} {
+		snap := snapshotOf(failover.Node{Name: "a", Addr: "127.0.0.1:6379"})
+		tt.set(&snap)
+		_, addr, _ := startSentinel(t, testSentinelConfig(), "mymaster", newTestSource(snap))
+		c := dialRESP(t, addr)
+		if diff := cmp.Diff(c.do("SENTINEL", "get-master-addr-by-name", "mymaster"), any(nullArray{})); diff != "" {
+			t.Errorf("get-master-addr-by-name while %s (-got +want):\n%s", tt.name, diff)
+		}
 	}
 }
