@@ -89,7 +89,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		if st.Primary == f.self.Name {
 			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.ids.Empty
 			s.Writable = isPrimary
-			s.Lagging = lagging(st, up, c.obs.Role, c.obs.MasterAddr(), f.self.Addr)
+			s.Lagging = lagging(st, up, c.obs.Role, c.obs.MasterAddr(), f.rc.Addr)
 		} else if ps, ok := c.peers[st.Primary]; ok {
 			r := ps.Rep
 			s.Writable = st.Promoted && ps.fresh(now, c.p.Fresh) && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
