@@ -342,6 +342,8 @@ func TestDecideLocal(t *testing.T) {
 	other := groupState{Epoch: 3, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
 	forked := other
 	forked.ForkReplID, forked.Fork = "old", 5000
+	forkedAt0 := forked // promoted at offset 0 of "old" (seed 12522)
+	forkedAt0.Fork = 0
 	ahead := up(monitor.RoleReplica, "a:6379")
 	ahead.ReplID, ahead.Offset = "old", 5200
 	atFork := ahead
@@ -606,20 +608,13 @@ func TestDecideLocal(t *testing.T) {
 			// took 27 writes past it under Redis's lag allowance and,
 			// detached, was re-pointed with a full sync.
 			name: "seed 12522: the new primary promoted at offset 0 of its history, a replica past it: keep its tail",
-			in: localInput{State: func() groupState {
-				s := forked
-				s.Fork = 0
-				return s
-			}(), Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			in:   localInput{State: forkedAt0, Ready: true, Obs: ahead, LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
 			want: localPlan{RepointTo: "b:6379", KeepTail: true},
 		},
 		{
 			name: "seed 12522: at that fork: a plain re-point",
-			in: localInput{State: func() groupState {
-				s := forked
-				s.Fork = 0
-				return s
-			}(), Ready: true, Obs: func() localObs { o := ahead; o.Offset = 0; return o }(), LastContact: t0, PrimaryAddr: "b:6379", Self: "c", Keeps: true},
+			in: localInput{State: forkedAt0, Ready: true, Obs: func() localObs { o := ahead; o.Offset = 0; return o }(), LastContact: t0,
+				PrimaryAddr: "b:6379", Self: "c", Keeps: true},
 			want: localPlan{RepointTo: "b:6379"},
 		},
 		{
@@ -4909,6 +4904,32 @@ func TestUnreadyIsolatedReplicaDetaches(t *testing.T) {
 
 // checkHolderOrWait fails t unless d, with ODOWN, promotes the holder
 // want or, with want "", promotes nobody and waits for waitFor.
+// holderWaitCase is one leader decision of a holder-or-wait table: at now
+// (the seed's seconds), with min_replicas, after edit changes the waited-for
+// member's view, the holder promoted (want) or a wait ("").
+type holderWaitCase struct {
+	name        string
+	now         float64
+	minReplicas int
+	edit        func(*peerView)
+	want        string
+}
+
+// runHolderWaits runs the cases against decideLeader with the peers mk
+// builds, expecting a wait for waitFor where a case wants none promoted.
+func runHolderWaits(t *testing.T, p params, st groupState, at func(float64) time.Time,
+	mk func(time.Time, func(*peerView)) map[string]peerView, waitFor string, cases []holderWaitCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			q := p
+			q.MinReplicas = tt.minReplicas
+			now := at(tt.now)
+			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, waitFor)
+		})
+	}
+}
+
 func checkHolderOrWait(t *testing.T, d leaderDecision, want, waitFor string) {
 	t.Helper()
 	if !d.ODown {
@@ -5994,13 +6015,7 @@ func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
 		}
 		return map[string]peerView{"a": a, "b": b, "c": c}
 	}
-	for _, tt := range []struct {
-		name        string
-		now         float64
-		minReplicas int
-		edit        func(c *peerView)
-		want        string // "" for a wait for c
-	}{
+	runHolderWaits(t, p, st, at, mk, "c", []holderWaitCase{
 		{"c's Redis back with more keys, not judged: wait for c", 62.848, 1, nil, ""},
 		{"not judged, no more keys than the holder: the holder", 62.848, 1, func(c *peerView) { c.Rep.Obs.Keys = 1720 }, "a"},
 		{"not judged, no key: the holder", 62.848, 1, func(c *peerView) { c.Rep.Obs.Keys = 0 }, "a"},
@@ -6010,14 +6025,7 @@ func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
 		}, "a"},
 		{"ten down_after after c last answered: the holder", 79.7, 1, nil, "a"},
 		{"without min_replicas: the holder", 62.848, 0, nil, "a"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			q := p
-			q.MinReplicas = tt.minReplicas
-			now := at(tt.now)
-			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "c")
-		})
-	}
+	})
 }
 
 // Chaos seed 12522 (N=3), the leader c's view at 36.97 s. b's Redis,
@@ -6053,13 +6061,7 @@ func TestHolderWaitsForAPrimaryKnownRicherSeed12522(t *testing.T) {
 		}
 		return map[string]peerView{"a": a, "b": b, "c": c}
 	}
-	for _, tt := range []struct {
-		name        string
-		now         float64
-		minReplicas int
-		edit        func(b *peerView)
-		want        string // "" for a wait for b
-	}{
+	runHolderWaits(t, p, st, at, mk, "b", []holderWaitCase{
 		{"b last seen with more keys: wait for b", 36.97, 1, nil, ""},
 		{"b last seen with no more keys: the holder", 36.97, 1, func(b *peerView) { b.Known.Keys = 461 }, "c"},
 		{"b's keys not reported: the holder", 36.97, 1, func(b *peerView) { b.Known.ReplID, b.Known.Keys = "", 0 }, "c"},
@@ -6070,14 +6072,7 @@ func TestHolderWaitsForAPrimaryKnownRicherSeed12522(t *testing.T) {
 		}, "c"},
 		{"ten down_after after b was last seen: the holder", 51.3, 1, nil, "c"},
 		{"without min_replicas: the holder", 36.97, 0, nil, "c"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			q := p
-			q.MinReplicas = tt.minReplicas
-			now := at(tt.now)
-			checkHolderOrWait(t, decideLeader(now, st, mk(now, tt.edit), q, ""), tt.want, "b")
-		})
-	}
+	})
 }
 
 func TestPrimaryUnjudgedHolds(t *testing.T) {
