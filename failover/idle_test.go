@@ -182,13 +182,13 @@ func newIdleGroup(tb testing.TB, self string, start time.Time, mc monitor.Config
 // appendTopologyKey writes the text fmt wrote before it replaced fmt.
 func TestTopologyKeyText(t *testing.T) {
 	s := Snapshot{Epoch: 7, Primary: Node{Name: "a", Addr: "10.0.0.1:6379", SDown: true}, Writable: true, Quorum: 2,
-		WhyNot: "no eligible replica", Conflict: "x", FlapPaused: "y", Isolated: true, InFailover: true,
+		WhyNot: "no eligible replica", Conflict: "x", FlapPaused: "y", Isolated: true, Lagging: true, InFailover: true,
 		Replicas: []Node{{Name: "b", Addr: "10.0.0.2:6379", Role: monitor.RoleReplica, Reachable: true, LinkUp: true},
 			{Name: "c", Addr: "10.0.0.3:6379", SDown: true}},
 		Sentinels: []Node{{Name: "b", SentinelAddr: "10.0.0.2:26379", Member: "alive"}, {Name: "c", Member: "dead"}}}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
-		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum, s.Isolated)
+	fmt.Fprintf(&b, "%d|%s|%s|%v|%v|%v|%v|%v|%s|%s|%s|%v|%v|%v|%v|", s.Epoch, s.Primary.Name, s.Primary.Addr, s.Writable, s.Fenced,
+		s.Paused, s.InFailover, s.Primary.SDown, s.FlapPaused, s.WhyNot, s.Conflict, s.Primary.ODown, s.Quorum, s.Isolated, s.Lagging)
 	for _, n := range s.Replicas {
 		fmt.Fprintf(&b, "%s,%s,%s,%v,%v,%v;", n.Name, n.Addr, n.Role, n.Reachable, n.SDown, n.LinkUp)
 	}
