@@ -132,14 +132,13 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 			continue // a fault not carried out took nothing away
 		}
 		start, end := f.Start-p.Interval, f.Start+p.FenceAfter+p.Interval
-		if p.MinReplicas >= 1 && !f.OnPrimary && len(f.Nodes) < 2 && !writerCutOff(h, f) {
-			// A fault on one replica that left the primary another to
-			// stream to took none of its acknowledged writes (with
-			// min-replicas-to-write each reached a second Redis). Chaos
-			// seed 11670 (N=5): a one-way cut of c, a replica, excused
-			// writes lost 10 s later in a wipe it had no part in.
-			start, end = 0, -1
-		} else if p.MinReplicas >= 1 {
+		// A fault on one replica that left the primary another to stream
+		// to took none of its acknowledged writes (with
+		// min-replicas-to-write each reached a second Redis). Chaos seed
+		// 11670 (N=5): a one-way cut of c, a replica, excused writes lost
+		// 10 s later in a wipe it had no part in.
+		window := p.MinReplicas < 1 || mayCutPrimary(h, f)
+		if p.MinReplicas >= 1 {
 			// min-replicas-to-write lets a primary acknowledge while its
 			// replica's last ack is up to max-lag whole seconds old: the
 			// stream a replica had not received when the primary died
@@ -150,7 +149,7 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 				end = max(end, f.Start+redisLagBound(p))
 			}
 		}
-		if t >= start && t <= end &&
+		if window && t >= start && t <= end &&
 			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID)) {
 			return true
 		}

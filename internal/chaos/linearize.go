@@ -182,8 +182,7 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 	for _, f := range h.Faults {
 		// The primary is on the cut side when it was the focus, or may be
 		// among a side of several nodes (N=5 halves).
-		if f.Class != ClassNetwork || f.Failed != "" ||
-			!f.OnPrimary && len(f.Nodes) < 2 && !writerCutOff(h, f) {
+		if f.Class != ClassNetwork || f.Failed != "" || !mayCutPrimary(h, f) {
 			continue
 		}
 		end := f.Start + max(p.FenceAfter+p.Interval, redisLagBound(p))
@@ -197,6 +196,15 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 		}
 	}
 	return false
+}
+
+// mayCutPrimary reports whether fault f may have cut the primary from
+// its replicas: it hit the primary, spans several nodes (the primary may
+// be among them), or left the primary no replica to stream to
+// (writerCutOff). lossExcused and replayedLate open their windows only
+// for such a fault.
+func mayCutPrimary(h *History, f FaultRecord) bool {
+	return f.OnPrimary || len(f.Nodes) >= 2 || writerCutOff(h, f)
 }
 
 // writerCutOff reports whether, once fault f started, faults kept the
