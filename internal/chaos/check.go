@@ -132,12 +132,6 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 			continue // a fault not carried out took nothing away
 		}
 		start, end := f.Start-p.Interval, f.Start+p.FenceAfter+p.Interval
-		// A fault on one replica that left the primary another to stream
-		// to took none of its acknowledged writes (with
-		// min-replicas-to-write each reached a second Redis). Chaos seed
-		// 11670 (N=5): a one-way cut of c, a replica, excused writes lost
-		// 10 s later in a wipe it had no part in.
-		window := p.MinReplicas < 1 || mayCutPrimary(h, f)
 		if p.MinReplicas >= 1 {
 			// min-replicas-to-write lets a primary acknowledge while its
 			// replica's last ack is up to max-lag whole seconds old: the
@@ -149,8 +143,13 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 				end = max(end, f.Start+redisLagBound(p))
 			}
 		}
-		if window && t >= start && t <= end &&
-			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID)) {
+		// With min_replicas, a fault on one replica that left the primary another to stream
+		// to takes none of its acknowledged writes (with
+		// min-replicas-to-write each reached a second Redis). Chaos seed
+		// 11670 (N=5): a one-way cut of c, a replica, excused writes lost
+		// 10 s later in a wipe it had no part in.
+		if t >= start && t <= end &&
+			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID) && mayCutPrimary(h, f)) {
 			return true
 		}
 		if f.RedisRestart && (f.DataLost || f.OnPrimary) && t >= f.End && t <= f.End+p.FenceAfter+p.Interval {

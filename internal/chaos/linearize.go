@@ -182,7 +182,7 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 	for _, f := range h.Faults {
 		// The primary is on the cut side when it was the focus, or may be
 		// among a side of several nodes (N=5 halves).
-		if f.Class != ClassNetwork || f.Failed != "" || !mayCutPrimary(h, f) {
+		if f.Class != ClassNetwork || f.Failed != "" {
 			continue
 		}
 		end := f.Start + max(p.FenceAfter+p.Interval, redisLagBound(p))
@@ -191,7 +191,8 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 				end = max(end, at+p.DownAfter)
 			}
 		}
-		if t >= f.Start-p.Interval && t <= end {
+		// The window first: mayCutPrimary scans the history.
+		if t >= f.Start-p.Interval && t <= end && mayCutPrimary(h, f) {
 			return true
 		}
 	}
