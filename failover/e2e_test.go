@@ -109,6 +109,31 @@ func TestKillPrimary(t *testing.T) {
 	})
 }
 
+// A replica whose Redis was left paused (another sidecar checked it as a
+// stale primary and paused it just after its own sidecar made it a
+// replica: chaos seed 12804) has the pause lifted when its sidecar
+// re-points it at the new primary, and applies the new primary's stream:
+// a paused replica acknowledges what it does not apply.
+func TestRepointLiftsAPause(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 0)...)
+	c := g.node("c")
+	ctx := t.Context()
+	if err := c.redis.Client().Do(ctx, "CLIENT", "PAUSE", time.Minute.Milliseconds(), "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.node("a").redis.Kill(t)
+	g.waitConverged(20*time.Second, "b")
+	if err := writeKey(ctx, g.node("b").redis.Client(), "after-failover"); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if n, err := c.redis.Client().Exists(ctx, "after-failover").Result(); err != nil || n != 1 {
+			return fmt.Errorf("c's redis: EXISTS after-failover = %d, %v; want the new primary's write applied", n, err)
+		}
+		return nil
+	})
+}
+
 // A stall shorter than down_after is not a failure.
 func TestShortStallNoFailover(t *testing.T) {
 	cfg := testFailoverConfig()

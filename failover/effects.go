@@ -599,14 +599,20 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 
 // fenceOldPrimary pauses writes on the Redis of prev, the primary this
 // node replaces, at the first of addrs that answers, for d. It reports
-// whether one did.
+// whether that Redis takes no writes: paused, or a replica by now, which
+// is left unpaused (pausePrimaryOn).
 func (f *Failover) fenceOldPrimary(ctx context.Context, prev string, addrs []string, d time.Duration) bool {
 	for _, addr := range slices.Compact(slices.Clone(addrs)) {
 		cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
-		err := pauseOn(ctx, cl, f.cmdWait, d)
+		paused, err := pausePrimaryOn(ctx, cl, f.cmdWait, d)
 		cl.Close()
-		if err == nil {
+		if paused {
 			f.log.Warn("old primary's redis fenced: its sidecar is silent", "peer", prev, "redis_addr", addr, "pause", d)
+			return true
+		}
+		if err == nil {
+			// A replica by now takes no writes either.
+			f.log.Info("old primary's redis answers as a replica: left unpaused", "peer", prev, "redis_addr", addr)
 			return true
 		}
 		f.log.Debug("fence old primary", "peer", prev, "redis_addr", addr, "err", err)
@@ -1162,7 +1168,18 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 					return err
 				}
 			}
-			return f.replicaOfOn(ctx, f.local.Client(), addr)
+			if err := f.replicaOfOn(ctx, f.local.Client(), addr); err != nil {
+				return err
+			}
+			// A replica is never paused on purpose (the release of a
+			// fence lifts it at once): one left over from another
+			// sidecar's check of this Redis as a stale primary
+			// (pausePrimaryOn) would have it acknowledge the stream
+			// it does not apply.
+			if err := f.unpauseWrites(ctx); err != nil {
+				f.log.Warn("lift any pause from the re-pointed replica", "redis_addr", f.rc.Addr, "err", err)
+			}
+			return nil
 		}()
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
@@ -1641,8 +1658,12 @@ func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, padd
 	}
 	if partialOnly {
 		if err := f.continuesOn(ctx, cl, paddr, ""); err != nil {
-			if perr := pauseOn(ctx, cl, f.cmdWait, pause); perr != nil {
+			paused, perr := pausePrimaryOn(ctx, cl, f.cmdWait, pause)
+			if perr != nil {
 				return false, perr
+			}
+			if !paused {
+				return false, fmt.Errorf("%s's redis answers as a replica by now: not paused", member)
 			}
 			return false, fmt.Errorf("stale primary of %s paused, not demoted: %w", member, err)
 		}
@@ -1708,6 +1729,29 @@ func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	return nil
+}
+
+// pausePrimaryOn pauses writes on another member's Redis behind cl for d
+// and reports whether it stays paused: a Redis that answers ROLE as a
+// replica right after the pause has it lifted again (liftReplicaPause).
+// The caller saw it answer as a primary, but a Verify later its own
+// sidecar may have made it a replica, and a pause that lands after that
+// sidecar's release is one nobody lifts. Chaos seed 12804 (N=3): c's
+// Redis came back from its AOF as a primary for 3 ms; a's and b's
+// sidecars read its role then and paused it 250 ms later, when it was a
+// replica; it full-synced from b, the new primary, and for the 2.8 s of
+// the pause applied nothing of b's stream while it acknowledged it, so b
+// took writes under min-replicas-to-write that only b held, and lost them
+// when it was killed.
+func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) (bool, error) {
+	if err := pauseOn(ctx, cl, wait, d); err != nil {
+		return false, err
+	}
+	lifted, err := liftReplicaPause(ctx, cl, wait)
+	if err != nil {
+		return true, err
+	}
+	return !lifted, nil
 }
 
 func pauseOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) error {

@@ -61,3 +61,43 @@ func TestLiftReplicaPause(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPausePrimaryOn: another member's Redis paused as a stale primary
+// stays paused while it is one; one that answers as a replica by the time
+// the pause lands has it lifted, and applies its primary's stream (chaos
+// seed 12804: a replica paused so acknowledged writes it never applied).
+func TestPausePrimaryOn(t *testing.T) {
+	p := redistest.Start(t, redistest.Options{})
+	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
+	r.WaitSynced(t)
+	ctx := t.Context()
+	pc, rc := p.Client(), r.Client()
+
+	paused, err := pausePrimaryOn(ctx, rc, time.Second, time.Minute)
+	if err != nil || paused {
+		t.Fatalf("replica: paused %v, %v; want false", paused, err)
+	}
+	if err := pc.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if n, err := rc.Exists(ctx, "k").Result(); err != nil || n != 1 {
+			return fmt.Errorf("replica: EXISTS k = %d, %v; want its primary's write applied", n, err)
+		}
+		return nil
+	})
+
+	paused, err = pausePrimaryOn(ctx, pc, time.Second, time.Minute)
+	if err != nil || !paused {
+		t.Fatalf("primary: paused %v, %v; want true", paused, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	var ne net.Error
+	if err := pc.Set(wctx, "k2", "v", 0).Err(); !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("SET on the paused primary: %v, want it held past its deadline", err)
+	}
+	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
