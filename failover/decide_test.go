@@ -2705,6 +2705,46 @@ func TestRestartJudgedAtTheOffsetItCameBackAtSeed12031(t *testing.T) {
 	}
 }
 
+// Chaos seed 13005 (N=3), c's sidecar, restarted with its state: c's
+// node, epoch 3's primary (promoted at 28257 on f525d929), was killed
+// without persistence; a's Redis was down and b's sidecar stopped. c's
+// Redis came back empty and nobody could judge it; after down_after it
+// stood, and b's Redis, the only one with the group's data, full-synced
+// from it once b's sidecar resumed 0.3 s later. A restart that holds no
+// key waits for the unheard member as long as the durable wait; one that
+// holds keys still stands after down_after.
+func TestKeylessRestartWaitsForAnUnheardMemberSeed13005(t *testing.T) {
+	obs := func(keys int64) monitor.Observation {
+		return monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "c-2", ReplID: "9e0a8c31", Offset: 0, Keys: keys}
+	}
+	ctx := func(at time.Duration, replicas []replicaPos, unheard bool) identityCtx {
+		return identityCtx{Named: true, Epoch: 3, SelfAddr: "c:6379", Fork: 28257, ForkReplID: "f525d929", NewReplID: "77c2d0e4",
+			Replicas: func() []replicaPos { return replicas }, Unheard: func() bool { return unheard },
+			Now: t0.Add(at), DownAfter: 2 * time.Second, DurableWait: 20 * time.Second}
+	}
+	var s identities // the sidecar restarted: no identity known
+	s = nextIdentity(s, obs(0), ctx(0, nil, true))
+	if s.Empty || s.Unsure.IsZero() {
+		t.Fatalf("empty restart, b unheard: %+v, want not judged yet", s)
+	}
+	s = nextIdentity(s, obs(0), ctx(2500*time.Millisecond, nil, true))
+	if s.Unsure.IsZero() || s.Ident.RunID == "c-2" {
+		t.Fatalf("empty restart, b unheard for longer than down_after: %+v, want it still in question", s)
+	}
+	b := replicaPos{ReplID: "f525d929", Offset: 28257, Keys: 160}
+	if s = nextIdentity(s, obs(0), ctx(2800*time.Millisecond, []replicaPos{b}, false)); !s.Empty {
+		t.Fatalf("empty restart, b heard at the fork with 160 keys: %+v, want empty", s)
+	}
+	s = nextIdentity(identities{}, obs(0), ctx(0, nil, true))
+	if s = nextIdentity(s, obs(0), ctx(21*time.Second, nil, true)); !s.Unsure.IsZero() || s.Ident.RunID != "c-2" {
+		t.Fatalf("empty restart, b unheard past the durable wait: %+v, want it to stand", s)
+	}
+	s = nextIdentity(identities{}, obs(40), ctx(0, nil, true))
+	if s = nextIdentity(s, obs(40), ctx(2500*time.Millisecond, nil, true)); !s.Unsure.IsZero() || s.Ident.RunID != "c-2" {
+		t.Fatalf("restart with 40 keys, b unheard past down_after: %+v, want it to stand", s)
+	}
+}
+
 // Chaos seed 11657 (N=5), c's sidecar, restarted with a wiped data dir:
 // c's Redis, epoch 5's primary (promoted at 97417 on 12a23e8a, beginning
 // c5c7bd62), came back from its AOF with 1506 keys and a retry-queue INCR;

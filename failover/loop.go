@@ -577,7 +577,8 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID, Chosen: chosen,
 		ChosenKeys: st.ChosenKeys, NewReplID: h.NewReplID, PastForks: c.gs.PastForks, SelfAddr: f.rc.Addr,
 		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
-		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter, Now: now})
+		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter,
+		DurableWait: durableWait(c.p), Now: now})
 	switch {
 	case c.ids.Lifted:
 		c.ids.Lifted = false
@@ -655,7 +656,30 @@ type identityCtx struct {
 	Unheard   func() bool
 	LiftAfter time.Duration // emptyLift; 0 while a synced replica could replace it
 	DownAfter time.Duration
-	Now       time.Time
+	// DurableWait is durableWait: how long a restart that holds no key
+	// waits for an unheard member (unjudgedWait).
+	DurableWait time.Duration
+	Now         time.Time
+}
+
+// unjudgedWait is how long the named primary's restart that no verdict
+// judges yet (restartUnknown: a member unheard) waits for that member
+// before its identity stands: down_after, or, for a Redis that came back
+// holding no key, the durable wait that an empty verdict's lift gives a
+// member out of reach (emptyLift). Standing, an empty restart replaces the
+// data of every Redis that follows it, the unheard member's too once it
+// is back. Chaos seed 13005 (N=3): c's node, epoch 3's primary (promoted
+// at 28257), was killed without persistence while a's Redis was down and
+// b's sidecar stopped; c's restarted sidecar found its Redis empty, heard
+// nobody who could judge it, and after down_after (2 s) let it stand. b's
+// sidecar resumed 0.3 s later and re-pointed b's Redis, the only one with
+// the group's data, at it: every write acknowledged before the first
+// fault was gone.
+func unjudgedWait(keys int64, downAfter, durable time.Duration) time.Duration {
+	if keys == 0 {
+		return max(downAfter, durable)
+	}
+	return downAfter
 }
 
 // nextIdentity is the bookkeeping after observation o of the local Redis.
@@ -734,8 +758,9 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 					s.Unsure = now
 				}
 				// With no replica heard from for down_after there is
-				// nothing left to protect: the new identity stands.
-				keep = now.Sub(s.Unsure) < in.DownAfter
+				// nothing left to protect: the new identity stands
+				// (unjudgedWait: longer for one that holds no key).
+				keep = now.Sub(s.Unsure) < unjudgedWait(cur.Keys, in.DownAfter, in.DurableWait)
 			}
 		}
 		switch {
