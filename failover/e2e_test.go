@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,6 +233,14 @@ func TestFenceReleasedAfterHeal(t *testing.T) {
 		}
 		return nil
 	})
+	// The pause is renewed about once a probe interval, not in a loop:
+	// an isolated sidecar sent its Redis 20,000 CLIENT PAUSE a second
+	// (chaos seed 13005), and the host's load failed two runs beside it.
+	before := pauseCalls(t, a.redis)
+	time.Sleep(time.Second) // the window the renewals are counted over
+	if n, most := pauseCalls(t, a.redis)-before, 2*int(time.Second/testMonitorConfig().Interval)+5; n > most {
+		t.Errorf("%d CLIENT PAUSE in a second while fenced, want at most %d", n, most)
+	}
 	g.net.Heal()
 	a.relay.Heal()
 	redistest.Eventually(t, 15*time.Second, func() error {
@@ -589,4 +598,30 @@ func TestFailedSwitchoverLeavesPrimaryWritable(t *testing.T) {
 		t.Fatalf("primary %s, want a", c.failover().Configuration().Primary)
 	}
 	redistest.Eventually(t, 15*time.Second, writable)
+}
+
+// pauseCalls is how many CLIENT PAUSE commands r has run. The fence
+// disconnects clients now and then: a read cut short is tried again.
+func pauseCalls(t *testing.T, r *redistest.Server) int {
+	t.Helper()
+	var n int
+	redistest.Eventually(t, 5*time.Second, func() error {
+		info, err := r.Client().Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		n = 0
+		for line := range strings.Lines(info) {
+			stat, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_client|pause:calls=")
+			if !ok {
+				continue
+			}
+			calls, _, _ := strings.Cut(stat, ",")
+			if n, err = strconv.Atoi(calls); err != nil {
+				return fmt.Errorf("%q: %w", line, err)
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -201,7 +201,11 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case !p.AwaitAcks && !p.Unfence:
 		c.ackSince = time.Time{}
 	}
-	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) {
+	// Renewals of a standing fence wait for renewAt: the step after each
+	// one's completion would otherwise send the next at once, and an
+	// isolated sidecar sent its Redis 20,000 CLIENT PAUSE a second (chaos
+	// seed 13005; TestFenceReleasedAfterHeal counts them).
+	if p.Fence && !c.fenceBusy && !now.Before(c.fenceAt) && (!c.fenced || !now.Before(c.renewAt)) {
 		c.fenceBusy = true
 		pause := f.fencePause(c.p)
 		// Clients are disconnected at most every other interval: a client
@@ -236,6 +240,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 					c.fenceAt = time.Now().Add(f.mc.Interval / 2)
 					return
 				}
+				c.renewAt = time.Now().Add(f.mc.Interval)
 				if !c.fenced {
 					c.fenced = true
 					f.m.fenced.Set(1)

@@ -41,6 +41,9 @@ type core struct {
 	fenced    bool
 	fenceBusy bool
 	fenceAt   time.Time // no fencing command before this (after a failure)
+	// renewAt: no renewal of a standing fence's pause before this, an
+	// interval after the last one (fencePause outlasts several).
+	renewAt time.Time
 	// ackSince: since when the fenced primary waits for its replicas to
 	// prove they are live (localPlan.AwaitAcks); zero when not waiting.
 	ackSince time.Time
