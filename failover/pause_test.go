@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
@@ -15,11 +17,8 @@ import (
 // a replica has its pause lifted and applies its primary's stream again;
 // a primary stays paused (fenced).
 func TestLiftReplicaPause(t *testing.T) {
-	p := redistest.Start(t, redistest.Options{})
-	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
-	r.WaitSynced(t)
+	pc, rc := syncedPair(t)
 	ctx := t.Context()
-	pc, rc := p.Client(), r.Client()
 
 	// A paused replica applies nothing of what its primary takes.
 	if err := pauseOn(ctx, rc, time.Second, time.Minute); err != nil {
@@ -51,15 +50,7 @@ func TestLiftReplicaPause(t *testing.T) {
 	if err != nil || lifted {
 		t.Fatalf("primary: lifted %v, %v; want false", lifted, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	var ne net.Error
-	if err := pc.Set(wctx, "k2", "v", 0).Err(); !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
-		t.Fatalf("SET on the paused primary: %v, want it held past its deadline", err)
-	}
-	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
-		t.Fatal(err)
-	}
+	requireWritesHeld(t, pc)
 }
 
 // TestPausePrimaryOn: another member's Redis paused as a stale primary
@@ -67,11 +58,8 @@ func TestLiftReplicaPause(t *testing.T) {
 // the pause lands has it lifted, and applies its primary's stream (chaos
 // seed 12804: a replica paused so acknowledged writes it never applied).
 func TestPausePrimaryOn(t *testing.T) {
-	p := redistest.Start(t, redistest.Options{})
-	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
-	r.WaitSynced(t)
+	pc, rc := syncedPair(t)
 	ctx := t.Context()
-	pc, rc := p.Client(), r.Client()
 
 	paused, err := pausePrimaryOn(ctx, rc, time.Second, time.Minute)
 	if err != nil || paused {
@@ -91,13 +79,30 @@ func TestPausePrimaryOn(t *testing.T) {
 	if err != nil || !paused {
 		t.Fatalf("primary: paused %v, %v; want true", paused, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	requireWritesHeld(t, pc)
+}
+
+// requireWritesHeld checks that a write to the Redis behind pc is held
+// past its deadline (paused), then lifts the pause.
+func requireWritesHeld(t *testing.T, pc *redis.Client) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	var ne net.Error
 	if err := pc.Set(wctx, "k2", "v", 0).Err(); !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
 		t.Fatalf("SET on the paused primary: %v, want it held past its deadline", err)
 	}
-	if err := pc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+	if err := pc.Do(t.Context(), "CLIENT", "UNPAUSE").Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// syncedPair starts a primary and a replica synced from it and returns
+// clients of both.
+func syncedPair(t *testing.T) (primary, replica *redis.Client) {
+	t.Helper()
+	p := redistest.Start(t, redistest.Options{})
+	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
+	r.WaitSynced(t)
+	return p.Client(), r.Client()
 }
