@@ -3885,8 +3885,7 @@ func TestDeposedPrimaryWithDataBecomesAHolder(t *testing.T) {
 		b.AsPrimary = primaryMark{Epoch: 5, ReplID: "H4"}
 		b.Received = at(32.0)
 		c := down(rep("c", 66377), "b", 5)
-		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H3", 850
+		asPrimary(&c, "H3", 850)
 		c.Known = knownOffset{Epoch: 2, Offset: 44149, At: at(12.6)}
 		if cDetached {
 			c.Rep.Obs.Role, c.Rep.Obs.MasterAddr = monitor.RoleReplica, "c:6379"
@@ -4611,14 +4610,12 @@ func TestHolderWaitsForAPrimaryLastSeenWithItsData(t *testing.T) {
 		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "A6", 414
 		b := rep("b", 60120)
 		b.Rep.Epoch = 5
-		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "B5", 700
+		asPrimary(&b, "B5", 700)
 		b.AsPrimary = primaryMark{Epoch: 5, ReplID: "B5"}
 		b.Known = knownOffset{Epoch: 4, Offset: 60120, At: at(42.4)}
 		b.Received, b.UpAt = at(56.10), at(56.10)
 		c := down(rep("c", 44680), "b", 5) // a paused primary
-		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "H3", 650
+		asPrimary(&c, "H3", 650)
 		a.Received, c.Received = now, now
 		if edit != nil {
 			edit(&b)
@@ -4838,8 +4835,7 @@ func TestHolderWaitsWhenTheEmptyPrimaryHeldTheOtherCopy(t *testing.T) {
 		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "B840", 433
 		b := rep("b", 78000) // last heard as epoch 4's primary, before the cut
 		b.Rep.Epoch = 4
-		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "F2F2", 1300
+		asPrimary(&b, "F2F2", 1300)
 		b.Received, b.UpAt = at(30.3), at(30.3)
 		c := down(rep("c", 60086), "a", 5)
 		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "a:6379", false, false, "C505", 890
@@ -5240,8 +5236,7 @@ func TestHolderWaitsForThePrimarysLastCopySeed6106(t *testing.T) {
 		a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "a1b2", 0
 		b := rep("b", 43500) // last heard as the primary, with its data
 		b.Rep.Epoch = 5
-		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "0561", 1100
+		asPrimary(&b, "0561", 1100)
 		b.Received, b.UpAt = at(24.5), at(24.5)
 		c := down(rep("c", 0), "b", 5)
 		c.Rep.Epoch = 5
@@ -6042,12 +6037,10 @@ func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
 		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "5932d9ca", 1720
 		b := down(rep("b", 121459), "c", 8) // back from a stale RDB, a primary until its sidecar detaches it
 		b.Rep.Epoch = 8
-		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "b08d58fd", 1666
+		asPrimary(&b, "b08d58fd", 1666)
 		c := rep("c", 0) // its restarted sidecar's one report, not judged yet
 		c.Rep.Epoch, c.Rep.Unsure = 8, true
-		c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "a1047f9c", 1840
+		asPrimary(&c, "a1047f9c", 1840)
 		c.Received, c.UpAt = at(59.63), at(59.63)
 		a.Received, b.Received, a.UpAt, b.UpAt = now, now, now, now
 		if edit != nil {
@@ -6085,8 +6078,7 @@ func TestHolderWaitsForAPrimaryKnownRicherSeed12522(t *testing.T) {
 	mk := func(now time.Time, edit func(b *peerView)) map[string]peerView {
 		a := down(rep("a", 0), "b", 4) // a primary with one key: not a replica
 		a.Rep.Epoch = 4
-		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "49a80d80", 1
+		asPrimary(&a, "49a80d80", 1)
 		c := down(rep("c", 0), "b", 4) // back from its AOF, pointing at itself
 		c.Rep.Epoch = 4
 		c.Rep.Obs.MasterAddr, c.Rep.Obs.Synced, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "3dc528b0", 461
@@ -6368,8 +6360,8 @@ func TestHolderWaitsForTheNamedPrimarysPromotedRedisSeed11816(t *testing.T) {
 		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "721db52d", aKeys
 		b := rep("b", 87962) // its restarted sidecar, no Raft state: its Redis a primary, paused
 		b.Rep.Fenced, b.Rep.Unsure = true, true
-		b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Keys = "2c7eaa81", "4c1bb080", bKeys
+		asPrimary(&b, "2c7eaa81", bKeys)
+		b.Rep.Obs.ReplID2 = "4c1bb080"
 		b.Known = knownOffset{Epoch: 3, Offset: 87962, At: at(24.8), ReplID: "4c1bb080"}
 		c := down(rep("c", 0), "b", 5) // back empty, pointing at itself
 		c.Rep.Epoch, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 5, "c:6379", false, false
@@ -6511,8 +6503,7 @@ func TestHolderWaitsForAnUnjudgedRicherMemberSeed11714(t *testing.T) {
 	mk := func(now time.Time, edit func(a *peerView)) map[string]peerView {
 		a := rep("a", 0) // its restarted sidecar's first report
 		a.Rep.Epoch, a.Rep.Unsure = 8, true
-		a.Rep.Obs.Role, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
-		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "e6a98687", 2150
+		asPrimary(&a, "e6a98687", 2150)
 		b := down(rep("b", 148935), "b", 8) // judged empty, pointing at itself
 		b.Rep.Epoch, b.Rep.Empty = 8, true
 		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = "b:6379", false, false
@@ -6854,4 +6845,11 @@ func TestLedHolderOnAResumedPromotion(t *testing.T) {
 	if f := (pastFork{Offset: 28794, Resumed: true}); f.newFrom() != 0 {
 		t.Errorf("a resumed past fork's history begins at %d, want 0", f.newFrom())
 	}
+}
+
+// asPrimary makes v's report say its Redis answers as a primary on
+// history replID with keys keys.
+func asPrimary(v *peerView, replID string, keys int64) {
+	v.Rep.Obs.Role, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
+	v.Rep.Obs.ReplID, v.Rep.Obs.Keys = replID, keys
 }
