@@ -149,7 +149,7 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 		// 11670 (N=5): a one-way cut of c, a replica, excused writes lost
 		// 10 s later in a wipe it had no part in.
 		if t >= start && t <= end &&
-			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID) && mayCutPrimary(h, f)) {
+			(p.MinReplicas < 1 || dataLostAfter(h, t, f.ID) && mayCutPrimary(h, p, f)) {
 			return true
 		}
 		if f.RedisRestart && (f.DataLost || f.OnPrimary) && t >= f.End && t <= f.End+p.FenceAfter+p.Interval {

@@ -1803,3 +1803,62 @@ func checkOneNeverApplied(t *testing.T, name string, h *History, judged bool) {
 		t.Errorf("%s: %d never applied counted, want 1", name, s.RQNever)
 	}
 }
+
+func TestOnlineReplicas(t *testing.T) {
+	info := "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n" +
+		"slave0:ip=127.0.0.4,port=6379,state=online,offset=131079,lag=1\r\n" +
+		"slave1:ip=127.0.0.3,port=6379,state=wait_bgsave,offset=0,lag=0\r\n" +
+		"slave2:ip=127.0.0.2,port=6379,state=online,offset=131079,lag=0\r\n" +
+		"slave3:ip=10.0.0.9,port=6379,state=online,offset=1,lag=0\r\nmaster_repl_offset:131079\r\n"
+	byIP := map[string]string{"127.0.0.2": "a", "127.0.0.3": "b", "127.0.0.4": "c"}
+	if got := onlineReplicas(info, byIP); got != "a,c" {
+		t.Fatalf("onlineReplicas = %q, want %q (online only, known nodes, sorted)", got, "a,c")
+	}
+	if got := onlineReplicas("# Replication\r\nrole:slave\r\nmaster_host:127.0.0.2\r\n", byIP); got != "" {
+		t.Fatalf("a replica's onlineReplicas = %q, want none", got)
+	}
+}
+
+// Chaos seed 13306 (N=3): a partition cut c off at 33.33 s while b's Redis,
+// a stale primary parked by c's sidecar 0.3 s before, followed nobody: c
+// was a's only online replica, so a acknowledged register writes for 2.2 s
+// that reached no replica (min-replicas-to-write counted c's last ack), c
+// was promoted without them when a's Redis was stopped, and reads served
+// the older values until the replay. The link samples show it; without
+// them, or with b among a's online replicas, the fault on a replica
+// excuses nothing.
+func TestRegisterReplayedLateUnlinkedReplicaSeed13306(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	h := clean()
+	h.Faults = []FaultRecord{{ID: 1, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"c"},
+		Desc: "partition [c] | [a b]", Start: ms(5000), End: ms(12000)}}
+	h.Ops = append(h.Ops,
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "old", Invoke: ms(4000), Complete: ms(4010), OK: true},
+		// acknowledged by a on c's last ack, after c was cut off
+		Op{Kind: OpSet, Client: 1, Key: "r3", Value: "new", Invoke: ms(5300), Complete: ms(5310), OK: true},
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "new", Invoke: ms(5400), Complete: ms(5410), OK: true},
+		// c, promoted, before the replay
+		Op{Kind: OpGet, Client: 2, Key: "r3", Value: "old", Invoke: ms(8000), Complete: ms(8010), OK: true},
+	)
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("without link samples a fault on a replica excused a stale read: %+v", r.Violations)
+	}
+	links := func(at int, replicas string) Op {
+		return Op{Kind: OpLinks, Node: "a", Key: "links:a", Value: replicas, Invoke: ms(at), Complete: ms(at + 1), OK: true}
+	}
+	h.Ops = append(h.Ops, links(0, "b,c"), links(4700, "c"))
+	if r := Check(h, p); slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a write of a primary whose only online replica was cut off, replayed late, rejected: %+v", r.Violations)
+	}
+	// b attached again within Redis's lag bound: it may hold the write.
+	h.Ops = append(h.Ops, links(6000, "b,c"))
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a stale read while a streamed to b was excused: %+v", r.Violations)
+	}
+	// b among a's online replicas when the fault started.
+	h.Ops = append(h.Ops[:len(h.Ops)-2], links(0, "b,c"))
+	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
+		t.Fatalf("a stale read after a fault on one of two online replicas was excused: %+v", r.Violations)
+	}
+}

@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,11 @@ const (
 	// OpProbe is a SET sent straight to one node's Redis: it shows which
 	// nodes accept writes when.
 	OpProbe OpKind = "probe"
+	// OpLinks is INFO replication sent straight to one node's Redis
+	// every 100 ms: Value lists, sorted and comma-separated, the nodes
+	// whose Redis it counts as online replicas. Only a successful sample
+	// that differs from the node's last recorded one is recorded.
+	OpLinks OpKind = "links"
 )
 
 // Op is one recorded operation. Times are offsets from the start of the
@@ -164,4 +171,24 @@ type Params struct {
 
 func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.3fs", d.Seconds())
+}
+
+// onlineReplicas lists, sorted and comma-separated, the nodes (byIP maps
+// a Redis's IP to its node) that INFO replication's slaveN lines show
+// online.
+func onlineReplicas(info string, byIP map[string]string) string {
+	var out []string
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(k, "slave") || !strings.Contains(v, "state=online") {
+			continue
+		}
+		for _, f := range strings.Split(v, ",") {
+			if ip, ok := strings.CutPrefix(f, "ip="); ok && byIP[ip] != "" {
+				out = append(out, byIP[ip])
+			}
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }

@@ -192,7 +192,7 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 			}
 		}
 		// The window first: mayCutPrimary scans the history.
-		if t >= f.Start-p.Interval && t <= end && mayCutPrimary(h, f) {
+		if t >= f.Start-p.Interval && t <= end && mayCutPrimary(h, p, f) {
 			return true
 		}
 	}
@@ -204,24 +204,54 @@ func replayedLate(h *History, p Params, t time.Duration, starts []time.Duration)
 // be among them), or left the primary no replica to stream to
 // (writerCutOff). lossExcused and replayedLate open their windows only
 // for such a fault.
-func mayCutPrimary(h *History, f FaultRecord) bool {
-	return f.OnPrimary || len(f.Nodes) >= 2 || writerCutOff(h, f)
+func mayCutPrimary(h *History, p Params, f FaultRecord) bool {
+	return f.OnPrimary || len(f.Nodes) >= 2 || writerCutOff(h, p, f)
 }
 
-// writerCutOff reports whether, once fault f started, faults kept the
-// Redis that took the last probe write before it (the primary) from every
-// other node's Redis: no replica left to receive what it acknowledges.
-func writerCutOff(h *History, f FaultRecord) bool {
+// writerCutOff reports whether, once fault f started, the Redis that took
+// the last probe write before it (the primary) had no replica left to
+// receive what it acknowledges: faults kept it from every other node's
+// Redis, or a Redis they did not keep from it was not among its online
+// replicas from one interval before the fault to Redis's lag bound after
+// (unlinked). Chaos seed 13306 (N=3): a partition cut c, a's only replica,
+// off at 33.33 s; b's Redis, a stale primary parked by c's sidecar 0.3 s
+// before, followed nobody, so a acknowledged 2.2 s of register writes that
+// reached no replica, c was promoted without them when a's Redis was
+// stopped, and reads served the values before them until the replay.
+func writerCutOff(h *History, p Params, f FaultRecord) bool {
 	w := lastProbeWriter(h, f.Start)
 	if w == "" {
 		return false
 	}
 	for _, z := range h.Nodes {
-		if z != w && !redisApart(h, w, z, f.Start, f.Start+1, nil) {
+		if z != w && !redisApart(h, w, z, f.Start, f.Start+1, nil) &&
+			!unlinked(h, w, z, f.Start-p.Interval, f.Start+redisLagBound(p)) {
 			return false
 		}
 	}
 	return true
+}
+
+// unlinked reports whether the link samples (OpLinks) show w's Redis
+// without z's among its online replicas throughout [from, to]: neither
+// w's last sample at or before from nor any sample within lists z. False
+// where w has no sample by from (histories recorded before the samples).
+// One goroutine records each node's samples, so they are in order.
+func unlinked(h *History, w, z string, from, to time.Duration) bool {
+	known, linked := false, false
+	for _, o := range h.Ops {
+		if o.Kind != OpLinks || o.Node != w || !o.OK || o.Complete > to {
+			continue
+		}
+		has := slices.Contains(strings.Split(o.Value, ","), z)
+		switch {
+		case o.Complete <= from:
+			known, linked = true, has
+		case has:
+			return false
+		}
+	}
+	return known && !linked
 }
 
 // emptyServing reports whether read o overlaps the documented window in

@@ -35,10 +35,15 @@ func (r *recorder) do(o Op, fn func() (string, error)) Op {
 			o.Value = v
 		}
 	}
+	r.add(o)
+	return o
+}
+
+// add records an op timed by its caller.
+func (r *recorder) add(o Op) {
 	r.mu.Lock()
 	r.ops = append(r.ops, o)
 	r.mu.Unlock()
-	return o
 }
 
 func (r *recorder) snapshot() []Op {
@@ -103,6 +108,7 @@ func (w *workloads) run(ctx context.Context) {
 	spawn(func() { w.enqueuer(ctx) })
 	for _, nd := range w.c.nodes {
 		spawn(func() { w.prober(ctx, nd) })
+		spawn(func() { w.linker(ctx, nd) })
 	}
 	wg.Wait()
 }
@@ -227,6 +233,35 @@ func (w *workloads) prober(ctx context.Context, nd *node) {
 			return "", nd.rdb.Set(octx, k, seq, 0).Err()
 		})
 		if !pace(ctx, 50*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// linker: INFO replication straight to one node's Redis every 100 ms,
+// recording which nodes' Redis it streams to (OpLinks) when that changes:
+// the checker needs to know which replicas a primary could count under
+// min-replicas-to-write when a fault cut it off.
+func (w *workloads) linker(ctx context.Context, nd *node) {
+	byIP := map[string]string{}
+	for _, z := range w.c.nodes {
+		byIP[z.addr] = z.name
+	}
+	last := "-"
+	for ctx.Err() == nil {
+		o := Op{Kind: OpLinks, Client: 20 + nd.idx, Node: nd.name, Key: "links:" + nd.name, Invoke: w.c.since()}
+		octx, cancel := opCtx(200 * time.Millisecond)
+		info, err := nd.rdb.Info(octx, "replication").Result()
+		cancel()
+		o.Complete = w.c.since()
+		if err == nil {
+			o.OK, o.Value = true, onlineReplicas(info, byIP)
+			if o.Value != last {
+				last = o.Value
+				w.rec.add(o)
+			}
+		}
+		if !pace(ctx, 100*time.Millisecond) {
 			return
 		}
 	}
