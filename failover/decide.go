@@ -175,6 +175,29 @@ type peerView struct {
 	// a replica of one address with its link down and no transfer under
 	// way while its sidecar had valid replies from the primary's (nextStall).
 	Stall stallMark
+	// Follows is the last time its Redis was seen synced and linked, as a
+	// replica, to a primary (nextFollows).
+	Follows followMark
+}
+
+// followMark is a Redis last seen synced and linked to the primary at
+// Master, on history ReplID with Keys keys, by a report of Epoch that
+// arrived at At.
+type followMark struct {
+	Epoch  uint64
+	Master string
+	ReplID string
+	Keys   int64
+	At     time.Time
+}
+
+// nextFollows is a peer's followMark after report r, received at at.
+func nextFollows(m followMark, r report, at time.Time) followMark {
+	o := r.Obs
+	if !o.Reachable || o.Role != monitor.RoleReplica || !o.LinkUp || !o.Synced || o.MasterAddr == "" || o.ReplID == "" {
+		return m
+	}
+	return followMark{Epoch: r.Epoch, Master: o.MasterAddr, ReplID: o.ReplID, Keys: o.Keys, At: at}
 }
 
 // stallMark is since when a Redis has been seen as a replica of Addr with
@@ -2213,8 +2236,11 @@ func primaryReplID(peers map[string]peerView, primary string, epoch uint64, redi
 			id, at = m.ReplID, m.At
 		}
 	}
-	if id != "" || redis == "" {
+	if redis == "" {
 		return id
+	}
+	if f := followedSince(peers, primary, epoch, redis, id, at); id != "" || f != "" {
+		return f
 	}
 	keys := int64(-1) // the fewest keys a replica on id holds
 	for name, q := range peers {
@@ -2241,6 +2267,38 @@ func primaryReplID(peers map[string]peerView, primary string, epoch uint64, redi
 		}
 	}
 	return id
+}
+
+// followedSince is the history the primary was last seen leading: id,
+// sighted at at, unless a replica was seen synced and linked to its Redis
+// (at redis) at epoch later on another history (followMark), holding keys,
+// and no Redis reported on any other history holds more keys than it did
+// then. Only the primary's Redis, restarted, leads a new history at the
+// same address; one restarted empty begins it with nothing, which the keys
+// tell. Chaos seed 13302 (N=3): a's Redis, epoch 1's primary, came back
+// from its AOF on a new history (6ba39b42) with every write, and b's,
+// restarted empty, full-synced it (586 keys) before a's was killed again,
+// 1.3 s later and before a's sidecar had judged it; c's Redis, cut off
+// 16 s before on the history a was last seen leading (8740cdb3, 444 keys),
+// was promoted, b's full-synced from it, and four acknowledged INCRs were
+// lost.
+func followedSince(peers map[string]peerView, primary string, epoch uint64, redis, id string, at time.Time) string {
+	var f followMark
+	for name, q := range peers {
+		m := q.Follows
+		if name != primary && m.Epoch == epoch && m.Master == redis && m.ReplID != id && m.Keys > 0 && m.At.After(at) && m.At.After(f.At) {
+			f = m
+		}
+	}
+	if f.ReplID == "" {
+		return id
+	}
+	for name, q := range peers {
+		if name != primary && q.Rep.Obs.ReplID != f.ReplID && q.Rep.Obs.Keys > f.Keys {
+			return id
+		}
+	}
+	return f.ReplID
 }
 
 // relayedMark is the primaryMark of primary that p's report relays: the

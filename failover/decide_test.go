@@ -6706,6 +6706,9 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", linked
 		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
 		pv.Known = knownOffset{Epoch: 3, Offset: offset, At: t0, ReplID: replID, Keys: keys}
+		if linked {
+			pv.Follows = followMark{Epoch: 3, Master: master + ":6379", ReplID: replID, Keys: keys, At: t0}
+		}
 		return pv
 	}
 	b := replica("b", "b", "5efd3825", 75549, 1132, false)
@@ -6716,6 +6719,8 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 		f(&pv)
 		return pv
 	}
+	// A sighting no older than c's link outranks it (followedSince).
+	sightedSince := with(sighted, func(pv *peerView) { pv.AsPrimary.At = t0 })
 	for _, tt := range []struct {
 		name   string
 		peers  map[string]peerView
@@ -6723,10 +6728,12 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 		whyNot map[string]string
 	}{
 		{"seed 12450: c follows a on the history a leads", map[string]peerView{"b": b, "c": c}, "c", map[string]string{"b": whyOtherHistory}},
-		{"c's link is down: no history known, offsets compared", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.LinkUp = false })}, "b", nil},
-		{"c follows another Redis", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.MasterAddr = "x:6379" })}, "b", nil},
-		{"c follows an empty restart: fewer keys than b", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.Keys = 0 })}, "b", nil},
-		{"a was seen leading 5efd3825: the sighting counts", map[string]peerView{"a": sighted, "b": b, "c": c}, "b", map[string]string{"c": whyOtherHistory}},
+		{"c's link went down since: c was seen following a", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.LinkUp = false })}, "c", map[string]string{"b": whyOtherHistory}},
+		{"c was never seen following a: no history known, offsets compared", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.LinkUp, pv.Follows = false, followMark{} })}, "b", nil},
+		{"c follows another Redis", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.MasterAddr, pv.Follows.Master = "x:6379", "x:6379" })}, "b", nil},
+		{"c follows an empty restart: fewer keys than b", map[string]peerView{"b": b, "c": with(c, func(pv *peerView) { pv.Rep.Obs.Keys, pv.Follows.Keys = 0, 0 })}, "b", nil},
+		{"a was seen leading 5efd3825 before c's link: c's link counts", map[string]peerView{"a": sighted, "b": b, "c": c}, "c", map[string]string{"b": whyOtherHistory}},
+		{"a was seen leading 5efd3825 since: the sighting counts", map[string]peerView{"a": sightedSince, "b": b, "c": c}, "b", map[string]string{"c": whyOtherHistory}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decideLeader(t0, st, tt.peers, p, "")
@@ -6739,6 +6746,88 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Chaos seed 13302 (N=3), at 22.33 s, as c, the leader, saw it. a's Redis,
+// epoch 1's primary (on 8740cdb3), was killed at 15.35 s and came back
+// from its AOF at 19.04 s on a new history, 6ba39b42, with every write;
+// b's Redis, restarted empty at 18.0 s, full-synced it (586 keys) and its
+// link went down when a's was killed again at 20.33 s, before a's sidecar
+// had judged the restart. c's Redis was cut off from 6.42 s to 17.7 s at
+// 28083 on 8740cdb3 (444 keys), the history c last saw a lead. c set b
+// aside as "other history" and promoted its own Redis; b's full-synced
+// from it and four acknowledged INCRs were lost.
+func TestFollowedHistorySeed13302(t *testing.T) {
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 22.33) * float64(time.Second))) }
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter, p.MaxLagBytes = 1, 2*time.Second, time.Second, 1<<20
+	st := groupState{Epoch: 1, Primary: "a", Promoted: true, Started: at(1.33), Members: members("a", "b", "c"), NewReplID: "8740cdb3"}
+	replica := func(name, master, replID string, offset, keys int64) peerView {
+		pv := down(rep(name, offset), "a", 1)
+		pv.Rep.Epoch, pv.UpAt = 1, t0
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", false
+		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+		pv.Known = knownOffset{Epoch: 1, Offset: offset, At: t0, ReplID: replID, Keys: keys}
+		return pv
+	}
+	a := down(rep("a", 0), "a", 1)
+	a.Rep.Epoch, a.Rep.Obs = 1, obsSummary{}
+	a.Received, a.UpAt = at(22.3), at(20.3)
+	a.AsPrimary = primaryMark{Epoch: 1, ReplID: "8740cdb3", At: at(6.3)}
+	c := replica("c", "a", "8740cdb3", 28083, 444)
+	b := replica("b", "a", "6ba39b42", 14, 586)
+	b.Follows = followMark{Epoch: 1, Master: "a:6379", ReplID: "6ba39b42", Keys: 586, At: at(20.3)}
+	with := func(pv peerView, f func(*peerView)) peerView {
+		f(&pv)
+		return pv
+	}
+	for _, tt := range []struct {
+		name   string
+		a, b   peerView
+		want   string
+		whyNot map[string]string
+	}{
+		{"seed 13302: b followed a's restart after c last saw a lead", a, b, "b", map[string]string{"c": whyOtherHistory}},
+		{"b followed a before the sighting", a, with(b, func(pv *peerView) { pv.Follows.At = at(5.0) }), "c", map[string]string{"b": whyOtherHistory}},
+		{"b followed an empty restart: fewer keys than c", a, with(b, func(pv *peerView) { pv.Follows.Keys, pv.Rep.Obs.Keys = 3, 3 }), "c", map[string]string{"b": whyOtherHistory}},
+		{"b followed another Redis", a, with(b, func(pv *peerView) { pv.Follows.Master = "x:6379" }), "c", map[string]string{"b": whyOtherHistory}},
+		{"b followed a at an earlier epoch", a, with(b, func(pv *peerView) { pv.Follows.Epoch = 0 }), "c", map[string]string{"b": whyOtherHistory}},
+		{"a's sidecar vouched for its restart after b's link", with(a, func(pv *peerView) { pv.AsPrimary = primaryMark{Epoch: 1, ReplID: "8740cdb3", At: at(21.0)} }), b, "c", map[string]string{"b": whyOtherHistory}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideLeader(t0, st, map[string]peerView{"a": tt.a, "b": tt.b, "c": c}, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want {
+				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+			for n, why := range tt.whyNot {
+				if d.Excluded[n] != why {
+					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
+				}
+			}
+		})
+	}
+}
+
+func TestNextFollows(t *testing.T) {
+	linked := rep("b", 14).Rep
+	linked.Epoch = 3
+	linked.Obs.MasterAddr, linked.Obs.LinkUp, linked.Obs.ReplID, linked.Obs.Keys = "a:6379", true, "h1", 9
+	prev := followMark{Epoch: 2, Master: "c:6379", ReplID: "h0", Keys: 5, At: t0.Add(-time.Second)}
+	if got, want := nextFollows(prev, linked, t0), (followMark{Epoch: 3, Master: "a:6379", ReplID: "h1", Keys: 9, At: t0}); got != want {
+		t.Errorf("linked and synced: %+v, want %+v", got, want)
+	}
+	for name, f := range map[string]func(*report){
+		"link down":   func(r *report) { r.Obs.LinkUp = false },
+		"not synced":  func(r *report) { r.Obs.Synced = false },
+		"a primary":   func(r *report) { r.Obs.Role = monitor.RolePrimary },
+		"unreachable": func(r *report) { r.Obs.Reachable = false },
+	} {
+		r := linked
+		f(&r)
+		if got := nextFollows(prev, r, t0); got != prev {
+			t.Errorf("%s: %+v, want the last mark %+v", name, got, prev)
+		}
 	}
 }
 

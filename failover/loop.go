@@ -217,7 +217,8 @@ func (f *Failover) onReport(c *core, m peerMsg) {
 	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
 		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep, m.at),
 		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p)),
-		Stall:     nextStall(prev.Stall, m.rep, m.at)}
+		Stall:     nextStall(prev.Stall, m.rep, m.at),
+		Follows:   nextFollows(prev.Follows, m.rep, m.at)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
@@ -424,7 +425,8 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	own := f.report(c, now)
 	prev := c.peers[f.self.Name]
 	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), First: c.started,
-		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own, now)}
+		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own, now),
+		Follows: nextFollows(prev.Follows, own, now)}
 
 	// ODOWN and candidates: every sidecar computes them for its status;
 	// only the leader acts on them.
