@@ -3975,6 +3975,44 @@ func TestReplicaOfUnwatchedPrimaryDetachesSeed6021(t *testing.T) {
 	}
 }
 
+// Chaos seed 12502 (N=5), a's sidecar at 63.5 s. b, epoch 7's primary
+// (judged on h7), was forgotten at 59.4 s while its sidecar was stopped:
+// the vote goes, the membership stays, and what a knew of b went with the
+// report. b's sidecar resumed at 63.34 s and reported its Redis down (killed
+// without persistence at 63.36 s); a's Redis, its link down, still
+// configured to follow b's, full-synced the stale RDB b's came back with
+// at 65.1 s. Kept through the forget, the judged sighting makes a's
+// sidecar point a's Redis at itself.
+func TestForgottenPrimaryKeepsItsSightingSeed12502(t *testing.T) {
+	p := testParams()
+	p.MinReplicas = 1
+	st := groupState{Epoch: 7, Primary: "b", Previous: "d", Promoted: true, Members: members("a", "b", "c", "d", "e")}
+	before := rep("b", 235449)
+	before.Received = t0.Add(-9 * time.Second)
+	before.Rep.Epoch, before.Rep.Obs.Role, before.Rep.Obs.MasterAddr = 7, monitor.RolePrimary, ""
+	before.AsPrimary = primaryMark{Epoch: 7, ReplID: "h7", At: before.Received}
+	resumed := report{Name: "b", Addr: "b:6379", Epoch: 7, SDownPrimary: "b"} // its Redis does not answer
+	a := func(b peerView) localInput {
+		peers := map[string]peerView{"b": b}
+		return localInput{Now: t0, Self: "a", State: st, Ready: true, LastContact: t0, P: p,
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", LinkUp: false, Time: t0,
+				ReplID: "h7", Offset: 235449},
+			PrimaryAddr: "b:6379", SelfAddr: "a:6379", Peers: peers,
+			SourceUnvouched: sourceUnvouched(st, peers, t0, p.Fresh)}
+	}
+	kept := nextPeerView(forgottenPrimary(before), true, resumed, t0.Add(-100*time.Millisecond), p)
+	if diff := cmp.Diff(decideLocal(a(kept)), localPlan{Detach: true}); diff != "" {
+		t.Errorf("b forgotten, its sighting kept: plan (-got +want):\n%s", diff)
+	}
+	lost := nextPeerView(peerView{}, false, resumed, t0.Add(-100*time.Millisecond), p)
+	if diff := cmp.Diff(decideLocal(a(lost)), localPlan{}); diff != "" {
+		t.Errorf("b forgotten, nothing kept (before the fix): plan (-got +want):\n%s", diff)
+	}
+	if got := forgottenPrimary(before); got.Rep.Name != "" || !got.Received.IsZero() || got.AsPrimary != before.AsPrimary {
+		t.Errorf("forgottenPrimary kept %+v, want the judged sighting only", got)
+	}
+}
+
 // Chaos seed 11907 (N=3), b's sidecar at 59.570 s. Epoch 6's primary a
 // drained 32 retry-queue INCRs from a's and c's queues, confirmed by WAIT 1
 // on c's Redis; a's Redis was killed without persistence at 48.9 s. Epoch

@@ -214,18 +214,40 @@ func (f *Failover) loop(ctx context.Context) {
 // onReport records a peer's report.
 func (f *Failover) onReport(c *core, m peerMsg) {
 	prev, had := c.peers[m.from]
-	pv := peerView{Rep: m.rep, Received: m.at, First: m.at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, m.rep, m.at),
-		AsPrimary: nextAsPrimary(prev.AsPrimary, m.rep, m.at),
-		Links:     nextLinks(prev.Links, m.rep.Obs.MasterAddr, m.rep.Obs.Role == monitor.RoleReplica && m.rep.Obs.LinkUp, m.at, linkKeep(c.p)),
-		Stall:     nextStall(prev.Stall, m.rep, m.at),
-		Follows:   nextFollows(prev.Follows, m.rep, m.at)}
+	c.peers[m.from] = nextPeerView(prev, had, m.rep, m.at, c.p)
+}
+
+// nextPeerView is what this sidecar knows of a peer (prev, if had) once
+// its report rep arrived at at.
+func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) peerView {
+	pv := peerView{Rep: rep, Received: at, First: at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, rep, at),
+		AsPrimary: nextAsPrimary(prev.AsPrimary, rep, at),
+		Links:     nextLinks(prev.Links, rep.Obs.MasterAddr, rep.Obs.Role == monitor.RoleReplica && rep.Obs.LinkUp, at, linkKeep(p)),
+		Stall:     nextStall(prev.Stall, rep, at),
+		Follows:   nextFollows(prev.Follows, rep, at)}
 	if had && !prev.First.IsZero() {
 		pv.First = prev.First
 	}
-	if m.rep.Obs.Reachable {
-		pv.UpAt = m.at
+	if rep.Obs.Reachable {
+		pv.UpAt = at
 	}
-	c.peers[m.from] = pv
+	return pv
+}
+
+// forgottenPrimary is what this sidecar keeps of the committed primary
+// once forget removed its vote (it stays a member): its report goes, as a
+// forgotten member's does, but not the history its Redis was last seen
+// leading, judged, at this epoch. Without it the rules that keep replicas
+// from full-syncing whatever that Redis restarts with while its sidecar
+// cannot watch it (unwatchedPrimaryMark) stopped with the forget. Chaos
+// seed 12502 (N=5): b, epoch 7's primary, was forgotten at 59.4 s while
+// its sidecar was stopped; its Redis was killed without persistence at
+// 63.4 s, right after the sidecar resumed, and came back at 65.1 s from
+// the 25 s old RDB of an earlier full sync. a's, d's and e's Redis, its
+// replicas, still configured to follow it, full-synced that RDB by
+// themselves within 0.6 s, 117 acknowledged writes with them.
+func forgottenPrimary(pv peerView) peerView {
+	return peerView{AsPrimary: pv.AsPrimary}
 }
 
 // onState reacts to a newly applied committed state.
@@ -289,7 +311,11 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	for name, om := range old.Members {
 		// forget removes a member, or (the primary's) its vote.
 		if m, ok := st.Members[name]; (!ok || (om.Voter && !m.Voter)) && name != f.self.Name {
-			delete(c.peers, name)
+			if pv, had := c.peers[name]; had && ok && name == st.Primary {
+				c.peers[name] = forgottenPrimary(pv)
+			} else {
+				delete(c.peers, name)
+			}
 			if err := f.cluster.Forget(name); err != nil {
 				f.log.Debug("forget in gossip", "peer", name, "err", err)
 			}
