@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ const (
 	RuleSidecar      Rule = "sidecar-crash"
 	RuleLeak         Rule = "goroutine-leak"
 	RuleFinalRead    Rule = "final-read"
+	RuleCommandLoop  Rule = "command-loop"
 )
 
 // Violation is one broken promise.
@@ -92,6 +94,7 @@ func Check(h *History, p Params) Report {
 	r.Stats.Unavailable = unavail
 	r.Violations = append(r.Violations, CheckSidecars(h)...)
 	r.Violations = append(r.Violations, CheckGoroutines(h)...)
+	r.Violations = append(r.Violations, CheckCommandRates(h)...)
 	sort.SliceStable(r.Violations, func(i, j int) bool { return r.Violations[i].At < r.Violations[j].At })
 	return r
 }
@@ -1504,6 +1507,43 @@ func CheckGoroutines(h *History) []Violation {
 			out = append(out, Violation{RuleLeak, h.WorkEnd, fmt.Sprintf(
 				"sidecar %s runs %d goroutines at the end, healed and idle; the sidecars ran at most %d at the start (slack %d)",
 				s.Node, s.GoroutinesEnd, base, LeakSlack)})
+		}
+	}
+	return out
+}
+
+// LoopRate and LoopCalls bound how often a Redis may have run one command
+// the workloads do not send, on average since it last started: an idle
+// group's sidecars send each Redis a few dozen a second of any one
+// (INFO, HELLO, PING at 100 ms), and a sidecar whose effect starts again
+// on its own completion sends thousands (chaos seed 13005: 1.6 million
+// CLIENT PAUSE in under two minutes; a sampler found no other).
+const (
+	LoopRate  = 500 // a second
+	LoopCalls = 20000
+)
+
+// workloadCommands are the commands the workloads themselves send, at
+// rates of their own.
+var workloadCommands = []string{"set", "get", "mget", "incr", "eval", "evalsha", "multi", "exec"}
+
+// CheckCommandRates fails a run at whose end a Redis had run a command
+// the workloads do not send more than LoopCalls times and LoopRate a
+// second since it last started: an effect repeating in a loop.
+func CheckCommandRates(h *History) []Violation {
+	var out []Violation
+	for _, r := range h.Commands {
+		if r.Uptime <= 0 {
+			continue
+		}
+		for _, cmd := range slices.Sorted(maps.Keys(r.Calls)) {
+			n := r.Calls[cmd]
+			if slices.Contains(workloadCommands, cmd) || n <= LoopCalls || float64(n)/r.Uptime.Seconds() <= LoopRate {
+				continue
+			}
+			out = append(out, Violation{RuleCommandLoop, h.WorkEnd, fmt.Sprintf(
+				"%s's Redis ran %s %d times in the %s since it last started (%.0f a second; at most %d)",
+				r.Node, strings.ToUpper(cmd), n, r.Uptime, float64(n)/r.Uptime.Seconds(), LoopRate)})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -1860,5 +1861,41 @@ func TestRegisterReplayedLateUnlinkedReplicaSeed13306(t *testing.T) {
 	h.Ops = append(h.Ops[:len(h.Ops)-2], links(0, "b,c"))
 	if r := Check(h, p); !slices.Contains(rules(r), RuleLinearizable) {
 		t.Fatalf("a stale read after a fault on one of two online replicas was excused: %+v", r.Violations)
+	}
+}
+
+func TestCommandCalls(t *testing.T) {
+	info := "# Commandstats\r\ncmdstat_client|pause:calls=1649137,usec=1,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=743,usec=9,usec_per_call=0.01,rejected_calls=0,failed_calls=0\r\nbad line\r\n"
+	got := commandCalls(info)
+	if want := map[string]int64{"client|pause": 1649137, "info": 743}; !maps.Equal(got, want) {
+		t.Fatalf("commandCalls = %v, want %v", got, want)
+	}
+}
+
+// Chaos seed 13005's replay: a's sidecar sent its Redis 1,649,137 CLIENT
+// PAUSE in under two minutes; a healthy run's Redis counts a few dozen of
+// any one command a second, and the workloads' own commands are not held
+// to the bound.
+func TestCommandRates(t *testing.T) {
+	h := clean()
+	healthy := RedisCommands{Node: "b", Uptime: 163 * time.Second,
+		Calls: map[string]int64{"info": 3964, "hello": 2520, "set": 92276, "ping": 1488, "client|pause": 453}}
+	h.Commands = []RedisCommands{healthy}
+	if v := CheckCommandRates(h); len(v) != 0 {
+		t.Fatalf("a healthy run's counts flagged: %v", v)
+	}
+	looping := RedisCommands{Node: "a", Uptime: 110 * time.Second, Calls: map[string]int64{"client|pause": 1649137, "info": 2000}}
+	h.Commands = append(h.Commands, looping)
+	v := CheckCommandRates(h)
+	if len(v) != 1 || v[0].Rule != RuleCommandLoop || !strings.Contains(v[0].Msg, "a's Redis ran CLIENT|PAUSE 1649137 times") {
+		t.Fatalf("the pause loop: %v, want one command-loop violation naming a's CLIENT|PAUSE", v)
+	}
+	if r := Check(h, testParams); !slices.Contains(rules(r), RuleCommandLoop) {
+		t.Fatalf("Check left the command loop out: %+v", r.Violations)
+	}
+	h.Commands[1].Uptime = time.Hour // the same count over an hour: 458 a second
+	if v := CheckCommandRates(h); len(v) != 0 {
+		t.Fatalf("458 a second flagged: %v", v)
 	}
 }

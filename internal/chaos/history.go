@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -149,6 +150,17 @@ type History struct {
 	// Started is the run's wall-clock origin, to line them up.
 	Failovers string
 	Started   time.Time
+	// Commands are each Redis's command counts at the end (INFO
+	// commandstats), since its last start (Uptime, INFO server).
+	Commands []RedisCommands
+}
+
+// RedisCommands is what one node's Redis counted: calls per command
+// (commandstats names, "client|pause" for a subcommand) over Uptime.
+type RedisCommands struct {
+	Node   string
+	Uptime time.Duration
+	Calls  map[string]int64
 }
 
 // Params are the timings and mode the rules are judged against.
@@ -191,4 +203,23 @@ func onlineReplicas(info string, byIP map[string]string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// commandCalls parses INFO commandstats: calls per command.
+func commandCalls(info string) map[string]int64 {
+	out := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		if v, ok := strings.CutPrefix(calls, "calls="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				out[name] = n
+			}
+		}
+	}
+	return out
 }

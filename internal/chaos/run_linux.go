@@ -179,6 +179,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	}
 	o.Logf("goroutines per sidecar at the start %v, at the end %v", gStart, gEnd)
+	h.Commands = c.commandStats(ctx)
 
 	// Final read from the primary, and the group's failover history.
 	c.readFinal(ctx, h)
@@ -229,6 +230,34 @@ func (c *cluster) goroutines(ctx context.Context) map[string]int {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// commandStats reads each Redis's command counts and uptime; a Redis that
+// does not answer is left out.
+func (c *cluster) commandStats(ctx context.Context) []RedisCommands {
+	var out []RedisCommands
+	for _, nd := range c.nodes {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		stats, err := nd.rdb.Info(rctx, "commandstats").Result()
+		var server string
+		if err == nil {
+			server, err = nd.rdb.Info(rctx, "server").Result()
+		}
+		cancel()
+		if err != nil {
+			continue
+		}
+		var up time.Duration
+		for _, line := range strings.Split(server, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "uptime_in_seconds:"); ok {
+				if n, err := strconv.Atoi(v); err == nil {
+					up = time.Duration(n) * time.Second
+				}
+			}
+		}
+		out = append(out, RedisCommands{Node: nd.name, Uptime: up, Calls: commandCalls(stats)})
 	}
 	return out
 }
