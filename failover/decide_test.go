@@ -6654,6 +6654,35 @@ func TestPositions(t *testing.T) {
 	}
 }
 
+// replicaOf is a replica's report at t0 holding primary down at epoch: its
+// Redis follows master (a node name) on replID at offset with keys keys,
+// its link up if linked (then also seen following it, Follows).
+func replicaOf(name, primary string, epoch uint64, master, replID string, offset, keys int64, linked bool) peerView {
+	pv := down(rep(name, offset), primary, epoch)
+	pv.Rep.Epoch, pv.UpAt = epoch, t0
+	pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", linked
+	pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+	pv.Known = knownOffset{Epoch: epoch, Offset: offset, At: t0, ReplID: replID, Keys: keys}
+	if linked {
+		pv.Follows = followMark{Epoch: epoch, Master: master + ":6379", ReplID: replID, Keys: keys, At: t0}
+	}
+	return pv
+}
+
+// requirePromotes fails t unless d promotes want, with every node in
+// whyNot excluded for the reason it names.
+func requirePromotes(t *testing.T, d leaderDecision, want string, whyNot map[string]string) {
+	t.Helper()
+	if d.Action != leaderPromote || d.Target != want {
+		t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, want, d.Excluded, d.WhyNot, d.WaitFor)
+	}
+	for n, why := range whyNot {
+		if d.Excluded[n] != why {
+			t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
+		}
+	}
+}
+
 // Chaos seed 12161 (N=3), at 55.07 s, as a, the leader, saw it. b's Redis,
 // epoch 4's primary (promoted a holder at 55760, leaving e369645b and
 // beginning e1041530), was killed at 37.4 s and came back from its AOF at
@@ -6678,12 +6707,7 @@ func TestRelayedPrimaryHistorySeed12161(t *testing.T) {
 			{Epoch: 3, New: "c", ReplID: "e369645b", Offset: 51970, NewReplID: "b9338ac6"},
 		}}
 	replica := func(name, master, replID string, offset, keys int64) peerView {
-		pv := down(rep(name, offset), "b", 4)
-		pv.Rep.Epoch, pv.UpAt = 4, t0
-		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", false
-		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
-		pv.Known = knownOffset{Epoch: 4, Offset: offset, At: t0, ReplID: replID, Keys: keys}
-		return pv
+		return replicaOf(name, "b", 4, master, replID, offset, keys, false)
 	}
 	a := replica("a", "b", "e1041530", 55760, 842)
 	b := down(rep("b", 0), "b", 4)
@@ -6713,14 +6737,7 @@ func TestRelayedPrimaryHistorySeed12161(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			peers := map[string]peerView{"a": a, "b": b, "c": tt.c}
 			d := decideLeader(t0, st, peers, p, "")
-			if d.Action != leaderPromote || d.Target != tt.want {
-				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
-			}
-			for n, why := range tt.whyNot {
-				if d.Excluded[n] != why {
-					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
-				}
-			}
+			requirePromotes(t, d, tt.want, tt.whyNot)
 		})
 	}
 }
@@ -6739,15 +6756,7 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 	st := groupState{Epoch: 3, Primary: "a", Promoted: true, Previous: "b", Started: t0.Add(-30 * time.Second),
 		Members: members("a", "b", "c"), Fork: 40000, ForkReplID: "c2a1b3d4", NewReplID: "5efd3825"}
 	replica := func(name, master, replID string, offset, keys int64, linked bool) peerView {
-		pv := down(rep(name, offset), "a", 3)
-		pv.Rep.Epoch, pv.UpAt = 3, t0
-		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", linked
-		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
-		pv.Known = knownOffset{Epoch: 3, Offset: offset, At: t0, ReplID: replID, Keys: keys}
-		if linked {
-			pv.Follows = followMark{Epoch: 3, Master: master + ":6379", ReplID: replID, Keys: keys, At: t0}
-		}
-		return pv
+		return replicaOf(name, "a", 3, master, replID, offset, keys, linked)
 	}
 	b := replica("b", "b", "5efd3825", 75549, 1132, false)
 	c := replica("c", "a", "937dcb49", 10671, 1183, true)
@@ -6775,14 +6784,7 @@ func TestLinkedReplicasNameTheHistorySeed12450(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decideLeader(t0, st, tt.peers, p, "")
-			if d.Action != leaderPromote || d.Target != tt.want {
-				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
-			}
-			for n, why := range tt.whyNot {
-				if d.Excluded[n] != why {
-					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
-				}
-			}
+			requirePromotes(t, d, tt.want, tt.whyNot)
 		})
 	}
 }
@@ -6802,12 +6804,7 @@ func TestFollowedHistorySeed13302(t *testing.T) {
 	p.MinReplicas, p.DownAfter, p.FenceAfter, p.MaxLagBytes = 1, 2*time.Second, time.Second, 1<<20
 	st := groupState{Epoch: 1, Primary: "a", Promoted: true, Started: at(1.33), Members: members("a", "b", "c"), NewReplID: "8740cdb3"}
 	replica := func(name, master, replID string, offset, keys int64) peerView {
-		pv := down(rep(name, offset), "a", 1)
-		pv.Rep.Epoch, pv.UpAt = 1, t0
-		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp = master+":6379", false
-		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
-		pv.Known = knownOffset{Epoch: 1, Offset: offset, At: t0, ReplID: replID, Keys: keys}
-		return pv
+		return replicaOf(name, "a", 1, master, replID, offset, keys, false)
 	}
 	a := down(rep("a", 0), "a", 1)
 	a.Rep.Epoch, a.Rep.Obs = 1, obsSummary{}
@@ -6835,14 +6832,7 @@ func TestFollowedHistorySeed13302(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decideLeader(t0, st, map[string]peerView{"a": tt.a, "b": tt.b, "c": c}, p, "")
-			if d.Action != leaderPromote || d.Target != tt.want {
-				t.Fatalf("action %v target %q, want %q (excluded %v, why not %q, wait for %q)", d.Action, d.Target, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
-			}
-			for n, why := range tt.whyNot {
-				if d.Excluded[n] != why {
-					t.Errorf("%s excluded as %q, want %q", n, d.Excluded[n], why)
-				}
-			}
+			requirePromotes(t, d, tt.want, tt.whyNot)
 		})
 	}
 }
