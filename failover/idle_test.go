@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -356,5 +357,34 @@ func TestSameReport(t *testing.T) {
 	b.Verdict = &verdict{Primary: "n0", Epoch: 3}
 	if sameReport(a, b) {
 		t.Error("a changed verdict compares equal")
+	}
+}
+
+// TestForgetKeepsThePrimarysSighting drives onState through two forgets:
+// the primary's (its vote removed, its membership kept) leaves its judged
+// sighting behind without its report; another member's removal drops all
+// this sidecar knew of it (forgottenPrimary, chaos seed 12502).
+func TestForgetKeepsThePrimarysSighting(t *testing.T) {
+	start := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	sighting := primaryMark{Epoch: 1, ReplID: "h1", At: start}
+	g.c.peers["n0"] = peerView{Rep: report{Name: "n0", Addr: benchAddrs["n0"], Epoch: 1}, Received: start, AsPrimary: sighting}
+	g.c.peers["n2"] = peerView{Rep: report{Name: "n2", Addr: benchAddrs["n2"], Epoch: 1}, Received: start}
+	old := g.c.st
+	next := old
+	next.Index++
+	next.Members = maps.Clone(old.Members)
+	m := next.Members["n0"]
+	m.Voter = false
+	next.Members["n0"] = m
+	delete(next.Members, "n2")
+	g.c.st = next
+	g.f.onState(g.c, old, start.Add(time.Second))
+	pv, ok := g.c.peers["n0"]
+	if !ok || pv.AsPrimary != sighting || pv.Rep.Name != "" || !pv.Received.IsZero() {
+		t.Errorf("the primary after its forget: %+v (kept %v), want its sighting %+v and no report", pv, ok, sighting)
+	}
+	if _, ok := g.c.peers["n2"]; ok {
+		t.Errorf("n2, removed, is still known: %+v", g.c.peers["n2"])
 	}
 }
