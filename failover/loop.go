@@ -245,7 +245,10 @@ func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) p
 // 63.4 s, right after the sidecar resumed, and came back at 65.1 s from
 // the 25 s old RDB of an earlier full sync. a's, d's and e's Redis, its
 // replicas, still configured to follow it, full-synced that RDB by
-// themselves within 0.6 s, 117 acknowledged writes with them.
+// themselves within 0.6 s, 117 acknowledged writes with them. The rest
+// goes with the report: what the waits for a member's data count on (its
+// known offsets, when its Redis last answered) would hold failovers back
+// for a primary the operator has declared gone.
 func forgottenPrimary(pv peerView) peerView {
 	return peerView{AsPrimary: pv.AsPrimary}
 }
