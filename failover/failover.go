@@ -166,6 +166,23 @@ type view struct {
 	state     authority.State
 	peers     map[string]peerView
 	obs       monitor.Observation
+	// at is when it was published (the process's clock, not the step's),
+	// life how long it may stand for: the loop publishes on every step,
+	// at least once an interval (expired).
+	at   time.Time
+	life time.Duration
+}
+
+// expired reports whether v was published more than its life before now:
+// the loop that publishes it was stopped or stalled (SIGSTOP, a frozen
+// VM), and nothing it says of the group or its own Redis was checked
+// since. Chaos seed 12617 (N=5): d's sidecar, stopped right after it won
+// epoch 8, resumed 8.4 s later, cut off, after epoch 9 had named e; its
+// Sentinel endpoint answered a go-redis client's query, held since before
+// the stop, from the last view published before it, naming d, whose
+// Redis (parked, its data 10 s old) then served stale reads for 1 s.
+func (v *view) expired(now time.Time) bool {
+	return v.life > 0 && now.Sub(v.at) > v.life
 }
 
 type peerMsg struct {

@@ -388,3 +388,25 @@ func TestForgetKeepsThePrimarysSighting(t *testing.T) {
 		t.Errorf("n2, removed, is still known: %+v", g.c.peers["n2"])
 	}
 }
+
+// TestExpiredViewIsCutOff: a view the loop has not renewed for fence_after
+// (its process stopped, chaos seed 12617) counts as cut off, with nothing
+// writable through it, so the Sentinel endpoint names no primary from it.
+func TestExpiredViewIsCutOff(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 0, 0, 0, time.UTC)
+	v := &view{snap: Snapshot{Primary: Node{Name: "d", Addr: "127.0.0.5:6379"}, Writable: true,
+		Replicas: []Node{{Name: "e"}}}, isPrimary: true, at: at, life: time.Second}
+	if s := viewSnapshot(v, at.Add(time.Second)); s.Isolated || !s.Writable {
+		t.Errorf("a view fence_after old: isolated %v writable %v, want it as published", s.Isolated, s.Writable)
+	}
+	s := viewSnapshot(v, at.Add(8*time.Second))
+	if !s.Isolated || s.Writable || s.Primary.Addr != "127.0.0.5:6379" || len(s.Replicas) != 1 {
+		t.Errorf("a view 8 s old: %+v, want it cut off and not writable, the rest as published", s)
+	}
+	if v.snap.Isolated || !v.snap.Writable {
+		t.Errorf("viewSnapshot changed the published view: %+v", v.snap)
+	}
+	if (&view{at: at}).expired(at.Add(time.Hour)) {
+		t.Error("a view without a life expired")
+	}
+}

@@ -169,6 +169,8 @@ func (f *Failover) publish(c *core, now time.Time) {
 		state:     st,
 		peers:     maps.Clone(c.peers),
 		obs:       c.obs,
+		at:        time.Now(),
+		life:      c.p.FenceAfter,
 	}
 	f.pubMu.Lock()
 	old := f.pub
@@ -236,8 +238,19 @@ func (f *Failover) current() *view {
 }
 
 // Snapshot returns the group as this sidecar currently believes it to be.
+// A view the loop has not renewed for fence_after (expired) says so: it
+// counts as cut off, and nothing is writable through it.
 func (f *Failover) Snapshot() Snapshot {
-	return cloneSnapshot(f.current().snap)
+	return viewSnapshot(f.current(), time.Now())
+}
+
+// viewSnapshot is v's snapshot as of now (Snapshot).
+func viewSnapshot(v *view, now time.Time) Snapshot {
+	s := cloneSnapshot(v.snap)
+	if v.expired(now) {
+		s.Isolated, s.Writable = true, false
+	}
+	return s
 }
 
 func cloneSnapshot(s Snapshot) Snapshot {
@@ -252,13 +265,16 @@ func cloneSnapshot(s Snapshot) Snapshot {
 func (f *Failover) Watch() (Snapshot, <-chan struct{}) {
 	f.pubMu.Lock()
 	defer f.pubMu.Unlock()
-	return cloneSnapshot(f.pub.snap), f.pubCh
+	return viewSnapshot(f.pub, time.Now()), f.pubCh
 }
 
 // IsPrimary reports whether the newest committed state names this node as
 // the promoted primary, a Verify confirmed it since start, and its Redis is
 // a reachable primary that is not fenced: the node clients may write to.
-func (f *Failover) IsPrimary() bool { return f.current().isPrimary }
+func (f *Failover) IsPrimary() bool {
+	v := f.current()
+	return v.isPrimary && !v.expired(time.Now())
+}
 
 // Ready reports whether the authority has a group, this sidecar applied its
 // log and confirmed it with the leader, and the local Redis was probed;
