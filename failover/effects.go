@@ -1744,8 +1744,9 @@ func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {
 // sidecar's release is one nobody lifts. Chaos seed 12804 (N=3): c's
 // Redis came back from its AOF as a primary, and its own sidecar made it
 // a replica 3 ms after first seeing it; a's and b's sidecars had read its
-// role before that and paused it 250 ms later, when it was a replica; it full-synced from b, the new primary, and for the 2.8 s of
-// the pause applied nothing of b's stream while it acknowledged it, so b
+// role before that and paused it 250 ms later, when it was a replica; it
+// full-synced from b, the new primary, and for the 2.8 s of the pause
+// applied nothing of b's stream while it acknowledged it, so b
 // took writes under min-replicas-to-write that only b held, and lost them
 // when it was killed.
 func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) (bool, error) {

@@ -168,7 +168,7 @@ type view struct {
 	obs       monitor.Observation
 	// at is when it was published (the process's clock, not the step's),
 	// life how long it may stand for: the loop publishes on every step,
-	// at least once an interval (expired).
+	// and a probe result makes one every interval (expired).
 	at   time.Time
 	life time.Duration
 }

@@ -389,7 +389,7 @@ func TestForgetKeepsThePrimarysSighting(t *testing.T) {
 	}
 }
 
-// TestExpiredViewIsCutOff: a view the loop has not renewed for fence_after
+// TestExpiredViewIsCutOff: a view the loop has not renewed for its life (fence_after plus two intervals)
 // (its process stopped, chaos seed 12617) counts as cut off, with nothing
 // writable through it, so the Sentinel endpoint names no primary from it.
 func TestExpiredViewIsCutOff(t *testing.T) {

@@ -170,7 +170,9 @@ func (f *Failover) publish(c *core, now time.Time) {
 		peers:     maps.Clone(c.peers),
 		obs:       c.obs,
 		at:        time.Now(),
-		life:      c.p.FenceAfter,
+		// Two intervals of margin: fence_after may be set shorter than
+		// the probe interval that drives the steps.
+		life: c.p.FenceAfter + 2*f.mc.Interval,
 	}
 	f.pubMu.Lock()
 	old := f.pub
@@ -238,7 +240,7 @@ func (f *Failover) current() *view {
 }
 
 // Snapshot returns the group as this sidecar currently believes it to be.
-// A view the loop has not renewed for fence_after (expired) says so: it
+// A view the loop has not renewed for fence_after plus two intervals (expired) says so: it
 // counts as cut off, and nothing is writable through it.
 func (f *Failover) Snapshot() Snapshot {
 	return viewSnapshot(f.current(), time.Now())
