@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 	"github.com/vigil-redis/vigil/failover"
 	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/failover/redirect"
 	"github.com/vigil-redis/vigil/gossip"
 	"github.com/vigil-redis/vigil/monitor"
 	"github.com/vigil-redis/vigil/retryq"
-	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // Config is everything one sidecar needs. Each top-level key belongs to

@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // RedisConfig says which Redis this sidecar guards and how to reach it.

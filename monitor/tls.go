@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // Dial connects to the Redis at addr the way every vigil connection to

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/internal/testcerts"
-	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // A TLS-only Redis is probed over TLS with redis.tls; a wrong CA, no

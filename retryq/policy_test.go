@@ -11,10 +11,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/internal/testcerts"
 	"github.com/vigil-redis/vigil/retryq/client"
-	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 func TestPolicyCheck(t *testing.T) {

@@ -3,7 +3,7 @@ package retryq
 import (
 	"sync"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // Primary says where and how to reach the writable primary.

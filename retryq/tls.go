@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // SetTLS makes every primary reported from now on be reached over TLS with

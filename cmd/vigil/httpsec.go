@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-redis/vigil/config"
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // accessGuard decides who may call the admin and enqueue endpoints. The

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // RedisOptions say how to reach a Redis node of the group.

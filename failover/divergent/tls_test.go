@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 	"github.com/vigil-redis/vigil/internal/redistest"
 	"github.com/vigil-redis/vigil/internal/testcerts"
-	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // The keeper reaches TLS-only servers with the reloadable redis.tls client:

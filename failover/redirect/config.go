@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vigil-redis/vigil/tlsconfig"
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 )
 
 // SentinelConfig configures the Sentinel-protocol endpoint that client

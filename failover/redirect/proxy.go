@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-redis/vigil/config/tlsconfig"
 	"github.com/vigil-redis/vigil/monitor"
-	"github.com/vigil-redis/vigil/tlsconfig"
 )
 
 // Proxy forwards TCP connections to the current writable primary, for
