@@ -34,6 +34,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"config", "set", "quorum"}, // not KEY=VALUE
 		{"config", "set", "quorom=2"},
 		{"status", "--adr", "x"}, // unknown flag
+		{"recover"},              // --voters missing
+		{"recover", "a"},         // voters are a flag, not arguments
 	}
 	for _, args := range tests {
 		var stdout, stderr bytes.Buffer

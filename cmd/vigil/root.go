@@ -47,6 +47,7 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newRunCmd(environ, stderr),
 		newCheckConfigCmd(environ, stdout, stderr),
+		newRecoverCmd(environ, stdout, stderr),
 		newVersionCmd(stdout),
 		newDemoCmd(stdout, stderr),
 		newStatusCmd(admin),

@@ -1,0 +1,235 @@
+package authority
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Recovery is what Recover did to one member's raft state.
+type Recovery struct {
+	// Before lists the voters of the last configuration this member held.
+	Before []string
+	// Voters is the configuration written.
+	Voters []string
+	// Index and Term are where this member's log ended: every entry up to
+	// there now counts as committed on it.
+	Index, Term uint64
+	// State is the group's state as this member held it, with the new
+	// configuration applied.
+	State State
+}
+
+// Recover rewrites the raft configuration kept in dataDir so that voters
+// alone make up the group, for a group that lost its majority for good
+// (hosts destroyed, or a configuration no member can win an election in).
+// It is hashicorp/raft's RecoverCluster, as Consul's peers.json: every
+// entry this member holds counts as committed, the state is snapshotted
+// with the new configuration, and the log is truncated. The sidecar must
+// be stopped (its store is locked while it runs); run it with the same
+// voters on every member listed, then start them. Members left out drop
+// out of the state too, except a primary's record, which stays until a
+// failover replaces it, as a forget of the primary's node leaves it.
+//
+// self must be among voters, and every voter must have been in a
+// configuration this member holds (a typo would otherwise make a voter
+// nobody runs).
+func Recover(dataDir, self string, voters []string, logger *slog.Logger) (Recovery, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if len(voters) == 0 {
+		return Recovery{}, errors.New("authority: recover: no voters given")
+	}
+	if !slices.Contains(voters, self) {
+		return Recovery{}, fmt.Errorf("authority: recover: the voters %v leave out this member %q: run it on a member that stays", voters, self)
+	}
+	if dup := duplicate(voters); dup != "" {
+		return Recovery{}, fmt.Errorf("authority: recover: voter %q given twice", dup)
+	}
+	dir := filepath.Join(dataDir, "raft")
+	path := filepath.Join(dir, "raft.db")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return Recovery{}, fmt.Errorf("authority: recover: no raft state in %s: this member never joined a group, or its data dir is gone; start it and the leader adds it", dir)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: path,
+		BoltOptions: &bbolt.Options{Timeout: storeLockWait}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return Recovery{}, fmt.Errorf("authority: recover: %s is locked: stop this member's sidecar first", path)
+	}
+	if err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover: open %s: %w", path, err)
+	}
+	defer store.Close()
+	hc := newHCLog(logger.With("component", "raft", "node", self))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hc.Named("snapshot"))
+	if err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover: open snapshots in %s: %w", dir, err)
+	}
+	last, known, err := configurations(store, snaps)
+	if err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover: %w", err)
+	}
+	rec := Recovery{Voters: slices.Clone(voters)}
+	for _, s := range last.Servers {
+		if s.Suffrage == raft.Voter {
+			rec.Before = append(rec.Before, string(s.ID))
+		}
+	}
+	var servers []raft.Server
+	for _, v := range voters {
+		addr, ok := known[v]
+		if !ok {
+			return Recovery{}, fmt.Errorf("authority: recover: voter %q was never in a configuration this member holds (last voters: %v)", v, rec.Before)
+		}
+		// raft dials the address gossip announces (addressProvider); this
+		// one is only the fallback.
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(v), Address: addr})
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(self)
+	conf.Logger = hc
+	_, trans := raft.NewInmemTransport(known[self])
+	defer trans.Close()
+	st, err := replay(store, snaps)
+	if err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover: %w", err)
+	}
+	f := &recoveryFSM{st: applyConfiguration(st, servers)}
+	if err := raft.RecoverCluster(conf, f, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover %s: %w", dir, err)
+	}
+	snapshots, err := snaps.List()
+	if err != nil {
+		return Recovery{}, fmt.Errorf("authority: recover: list the snapshot written in %s: %w", dir, err)
+	}
+	if len(snapshots) == 0 {
+		return Recovery{}, fmt.Errorf("authority: recover: no snapshot in %s after writing one", dir)
+	}
+	rec.Index, rec.Term, rec.State = snapshots[0].Index, snapshots[0].Term, f.st
+	return rec, nil
+}
+
+// configurations reads the newest raft configuration this member holds
+// (in its log or its newest snapshot) and the address of every
+// server in any configuration it holds. A member's last configuration
+// may leave out a member that is still running, or the member itself:
+// an appended removal that never committed (chaos seed 13221).
+func configurations(logs raft.LogStore, snaps raft.SnapshotStore) (last raft.Configuration, known map[string]raft.ServerAddress, err error) {
+	known = map[string]raft.ServerAddress{}
+	found, at := false, uint64(0)
+	note := func(c raft.Configuration, index uint64) {
+		if !found || index > at {
+			last, found, at = c, true, index
+		}
+		for _, s := range c.Servers {
+			if _, ok := known[string(s.ID)]; !ok {
+				known[string(s.ID)] = s.Address
+			}
+		}
+	}
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return last, nil, fmt.Errorf("read the log: %w", err)
+	}
+	end, err := logs.LastIndex()
+	if err != nil {
+		return last, nil, fmt.Errorf("read the log: %w", err)
+	}
+	for i := end; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return last, nil, fmt.Errorf("read log entry %d: %w", i, err)
+		}
+		if l.Type == raft.LogConfiguration {
+			note(raft.DecodeConfiguration(l.Data), l.Index)
+		}
+	}
+	list, err := snaps.List()
+	if err != nil {
+		return last, nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(list) > 0 {
+		note(list[0].Configuration, list[0].ConfigurationIndex)
+	}
+	if !found {
+		return last, nil, errors.New("no raft configuration in the log or a snapshot: nothing to recover")
+	}
+	return last, known, nil
+}
+
+func duplicate(names []string) string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return n
+		}
+		seen[n] = true
+	}
+	return ""
+}
+
+// replay rebuilds the state this member holds: its newest snapshot, then
+// every entry of its log after it. RecoverCluster's own replay applies
+// commands only, but members enter the state through configuration
+// entries, and a command naming a member the state lacks is refused.
+func replay(logs raft.LogStore, snaps raft.SnapshotStore) (State, error) {
+	f := newFSM()
+	from, err := logs.FirstIndex()
+	if err != nil {
+		return State{}, fmt.Errorf("read the log: %w", err)
+	}
+	list, err := snaps.List()
+	if err != nil {
+		return State{}, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(list) > 0 {
+		_, rc, err := snaps.Open(list[0].ID)
+		if err != nil {
+			return State{}, fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+		}
+		if err := f.Restore(rc); err != nil {
+			return State{}, fmt.Errorf("snapshot %s: %w", list[0].ID, err)
+		}
+		from = max(from, list[0].Index+1)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return State{}, fmt.Errorf("read the log: %w", err)
+	}
+	for i := max(from, 1); i <= last; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return State{}, fmt.Errorf("read log entry %d: %w", i, err)
+		}
+		switch l.Type {
+		case raft.LogCommand:
+			f.Apply(&l)
+		case raft.LogConfiguration:
+			f.StoreConfiguration(l.Index, raft.DecodeConfiguration(l.Data))
+		}
+	}
+	return f.applied(), nil
+}
+
+// recoveryFSM hands RecoverCluster the state replay rebuilt, with the new
+// configuration applied, as the snapshot to write; what RecoverCluster
+// restores and replays itself it ignores.
+type recoveryFSM struct{ st State }
+
+func (f *recoveryFSM) Apply(*raft.Log) any { return nil }
+
+func (f *recoveryFSM) Restore(rc io.ReadCloser) error { return rc.Close() }
+
+func (f *recoveryFSM) Snapshot() (raft.FSMSnapshot, error) {
+	return fsmSnapshot{st: f.st.Clone()}, nil
+}
