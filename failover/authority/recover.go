@@ -43,7 +43,7 @@ type Recovery struct {
 // self must be among voters, and every voter must have been in a
 // configuration this member holds (a typo would otherwise make a voter
 // nobody runs).
-func Recover(dataDir, self string, voters []string, logger *slog.Logger) (Recovery, error) {
+func Recover(dataDir, self string, voters []string, logger *slog.Logger) (_ Recovery, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,7 +69,11 @@ func Recover(dataDir, self string, voters []string, logger *slog.Logger) (Recove
 	if err != nil {
 		return Recovery{}, fmt.Errorf("authority: recover: open %s: %w", path, err)
 	}
-	defer store.Close()
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("authority: recover: close %s: %w", path, cerr)
+		}
+	}()
 	hc := newHCLog(logger.With("component", "raft", "node", self))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hc.Named("snapshot"))
 	if err != nil {
