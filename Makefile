@@ -72,10 +72,13 @@ bench-scenarios: deps build
 SEED     ?= 1
 DURATION ?= 60s
 NODES    ?= 3
+# SHIPPED=1: the sidecars run vigil's shipped durability defaults
+# (min_replicas 0, divergent_writes archive) instead of the durable mode.
+SHIPPED  ?=
 CHAOS_LOG ?= /tmp/vigil-chaos-$(SEED)-n$(NODES).log
 CHAOS_KEEP ?= /tmp/vigil-chaos-$(SEED)-n$(NODES)
 chaos: deps
-	@{ CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_NODES=$(NODES) CHAOS_KEEP=$(CHAOS_KEEP) \
+	@{ CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_NODES=$(NODES) CHAOS_KEEP=$(CHAOS_KEEP) CHAOS_SHIPPED=$(SHIPPED) \
 		$(GO) test -count=1 -v -run '^TestChaos$$' -timeout 60m ./internal/chaos/; echo $$? >$(CHAOS_LOG).rc; } 2>&1 | tee $(CHAOS_LOG); \
 	echo; echo "summary (full log: $(CHAOS_LOG)):"; sed -n '/^+-----/,/^+-----/p' $(CHAOS_LOG) | tail -n 14; \
 	rc=$$(cat $(CHAOS_LOG).rc); rm -f $(CHAOS_LOG).rc; exit $$rc
@@ -84,7 +87,7 @@ chaos: deps
 # not CI. make chaos-long NODES=5 LONG=30m SEED=100
 LONG ?= 30m
 chaos-long: deps
-	GO=$(GO) LONG=$(LONG) NODES=$(NODES) DURATION=$(DURATION) SEED=$(SEED) sh internal/chaos/long.sh
+	GO=$(GO) LONG=$(LONG) NODES=$(NODES) DURATION=$(DURATION) SEED=$(SEED) CHAOS_SHIPPED=$(SHIPPED) sh internal/chaos/long.sh
 
 clean:
 	rm -rf bin

@@ -27,8 +27,9 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 // TestChaos is one chaos run against real processes. Without settings it
 // runs the fixed seed 1 for 60 s of faults with 3 nodes (about 2 minutes
 // in all); `make chaos` sets CHAOS_SEED, CHAOS_DURATION and CHAOS_NODES,
-// and CHAOS_KEEP, a directory that receives the node logs and the history.
-// It needs root and ip netns, and skips, saying so, without them or with
+// and CHAOS_KEEP, a directory that receives the node logs and the history;
+// CHAOS_SHIPPED=1 runs vigil's shipped durability defaults (min_replicas 0,
+// divergent_writes archive) instead of the durable mode. It needs root and ip netns, and skips, saying so, without them or with
 // -short.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
@@ -78,6 +79,7 @@ func TestChaos(t *testing.T) {
 		Seed: seed, Duration: duration, Nodes: nodes, Dir: base, Bin: bin,
 		Logf:    func(format string, args ...any) { t.Logf(format, args...) },
 		KeepDir: os.Getenv("CHAOS_KEEP"),
+		Shipped: os.Getenv("CHAOS_SHIPPED") == "1",
 	})
 	if err != nil {
 		t.Fatalf("seed %d: the harness failed: %v", seed, err)

@@ -35,6 +35,11 @@ type Options struct {
 	// KeepDir, when set, receives every node's logs and the history as
 	// JSON at the end, for a post-mortem.
 	KeepDir string
+	// Shipped runs the sidecars with the defaults vigil ships for the
+	// durability keys (failover.min_replicas 0, divergent_writes archive)
+	// instead of the durable mode (min_replicas 1, replay); the checker
+	// then holds the group to the bound without min_replicas.
+	Shipped bool
 }
 
 // Result is a finished run.
@@ -69,10 +74,13 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	params := DefaultParams(o.Nodes)
 	var mode []string
-	if flags["failover.min_replicas"] {
+	switch {
+	case o.Shipped:
+		mode = append(mode, "shipped defaults: min_replicas=0, divergent_writes=archive")
+	case flags["failover.min_replicas"]:
 		params.MinReplicas = 1
 		mode = append(mode, "min_replicas=1")
-	} else {
+	default:
 		mode = append(mode, "no min_replicas key (loss bound: fence_after + interval after a fault)")
 	}
 	if flags["failover.bootstrap_expect"] {
