@@ -29,8 +29,8 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 // in all); `make chaos` sets CHAOS_SEED, CHAOS_DURATION and CHAOS_NODES,
 // and CHAOS_KEEP, a directory that receives the node logs and the history;
 // CHAOS_SHIPPED=1 runs vigil's shipped durability defaults (min_replicas 0,
-// divergent_writes archive) instead of the durable mode. It needs root and ip netns, and skips, saying so, without them or with
-// -short.
+// divergent_writes archive) instead of the durable mode. It needs root and
+// ip netns, and skips, saying so, without them or with -short.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the chaos run in -short mode")

@@ -225,15 +225,6 @@ func (c *cluster) writeRedisConf(nd *node) error {
 	return os.Chown(nd.redisConf(), nd.uid, nd.uid)
 }
 
-// divergentMode is failover.divergent_writes for p: replay in the durable
-// mode, the shipped default (archive) without min_replicas.
-func divergentMode(p Params) string {
-	if p.MinReplicas >= 1 {
-		return "replay"
-	}
-	return "archive"
-}
-
 // writeVigilConf writes the sidecar's YAML configuration, with only the
 // keys the binary under test knows.
 func (c *cluster) writeVigilConf(nd *node) (string, error) {
@@ -261,9 +252,9 @@ func (c *cluster) writeVigilConf(nd *node) (string, error) {
 		"failover.stabilization":    p.stabilization().String(),
 		"failover.bootstrap_expect": len(c.nodes),
 		// The durable mode: with min_replicas the writes a cut-off primary
-		// acknowledged after the fork come back through the replay.
-		// Without, the shipped default archives them.
-		"failover.divergent_writes": divergentMode(p),
+		// acknowledged after the fork come back through the replay. The
+		// shipped default archives them.
+		"failover.divergent_writes": p.Divergent,
 		// An archive whose replay found no writable primary is retried
 		// this often (default 30 s); the run waits for it before its
 		// final read.

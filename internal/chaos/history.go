@@ -170,6 +170,7 @@ type Params struct {
 	DownAfter   time.Duration // failover.down_after
 	FenceAfter  time.Duration // failover.fence_after
 	MinReplicas int           // failover.min_replicas (0 where the binary has no such key)
+	Divergent   string        // failover.divergent_writes ("" in histories written before it was recorded: replay)
 	// Stabilization is failover.stabilization: how long a member the
 	// leader re-adds stays a non-voter. 0 in histories written before it
 	// was recorded (2 s then).

@@ -55,7 +55,7 @@ type Result struct {
 // interval, down_after 2 s, fence_after 1 s (fence before the majority
 // promotes).
 func DefaultParams(n int) Params {
-	return Params{Nodes: n, Interval: 100 * time.Millisecond, DownAfter: 2 * time.Second, FenceAfter: time.Second,
+	return Params{Nodes: n, Interval: 100 * time.Millisecond, DownAfter: 2 * time.Second, FenceAfter: time.Second, Divergent: "replay",
 		Stabilization: 2 * time.Second, AvailSlack: 2 * time.Second, LinearizeTimeout: 30 * time.Second}
 }
 
@@ -76,6 +76,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	var mode []string
 	switch {
 	case o.Shipped:
+		params.Divergent = "archive"
 		mode = append(mode, "shipped defaults: min_replicas=0, divergent_writes=archive")
 	case flags["failover.min_replicas"]:
 		params.MinReplicas = 1
