@@ -140,7 +140,14 @@ func printStatus(w io.Writer, st Status) error {
 	} else {
 		primary += " " + t.Primary.Addr
 	}
-	fmt.Fprintf(w, "group %s  epoch %d  primary %s  writable %v", t.MasterName, t.Epoch, primary, t.Writable)
+	leader := t.Leader
+	if leader == "" {
+		leader = "(none)"
+	}
+	fmt.Fprintf(w, "group %s  epoch %d  primary %s  writable %v  leader %s", t.MasterName, t.Epoch, primary, t.Writable, leader)
+	if t.Isolated {
+		fmt.Fprint(w, "  CUT OFF")
+	}
 	if t.Paused {
 		fmt.Fprint(w, "  PAUSED")
 	}
@@ -155,6 +162,11 @@ func printStatus(w io.Writer, st Status) error {
 	// file's otherwise), so a SENTINEL SET or vigil config set shows here.
 	fmt.Fprintf(w, "settings  quorum %d  down_after %s  failover_timeout %s  parallel_syncs %d\n",
 		t.Quorum, t.DownAfter, t.FailoverTimeout, t.ParallelSyncs)
+	if t.Leader == "" {
+		// Nothing commits without a leader: no failover, switchover or
+		// forget. A majority lost for good needs the operator.
+		fmt.Fprintln(w, "no Raft leader: nothing can commit while a majority of the voters is out of reach; if it is gone for good, see vigil recover --help")
+	}
 	if t.WhyNot != "" {
 		fmt.Fprintf(w, "no promotable replica: %s\n", t.WhyNot)
 	}

@@ -74,6 +74,32 @@ func TestDemoFailoverLine(t *testing.T) {
 	}
 }
 
+// The status header names the Raft leader; without one it says what that
+// means and where the way out is.
+func TestStatusShowsTheLeader(t *testing.T) {
+	for _, tc := range []struct {
+		leader, want, hint string
+	}{
+		{"a", "leader a", ""},
+		{"", "leader (none)", "no Raft leader: nothing can commit"},
+	} {
+		top := demoTopology()
+		top.Leader = tc.leader
+		var b bytes.Buffer
+		if err := printStatus(&b, Status{Node: "a", Topology: top}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		first, _, _ := strings.Cut(out, "\n")
+		if !strings.Contains(first, tc.want) {
+			t.Errorf("leader %q: header %q, want %q", tc.leader, first, tc.want)
+		}
+		if got := strings.Contains(out, "no Raft leader"); got != (tc.hint != "") || tc.hint != "" && !strings.Contains(out, tc.hint) {
+			t.Errorf("leader %q: hint shown %v in\n%s", tc.leader, got, out)
+		}
+	}
+}
+
 // The status table shows "-" for the primary's SYNCED, as for its LINK.
 func TestStatusTablePrimarySynced(t *testing.T) {
 	var b bytes.Buffer
