@@ -68,6 +68,8 @@ type e2eNode struct {
 type e2eGroup struct {
 	t      *testing.T
 	nodes  []*e2eNode
+	ports  []int    // the sidecars' gossip ports, by node (newE2EGroup)
+	join   []string // gossip.join naming them all
 	mu     sync.Mutex
 	killed map[string]bool
 }
@@ -115,24 +117,30 @@ func newE2ERedis(t *testing.T) *e2eGroup {
 func newE2EGroup(t *testing.T, flags func(name string) []string) *e2eGroup {
 	t.Helper()
 	g := newE2ERedis(t)
-	var ports []int
-	var join []string
-	for range g.nodes {
-		p := redistest.FreePort(t, "127.0.0.1")
-		ports = append(ports, p)
-		join = append(join, fmt.Sprintf("127.0.0.1:%d", p))
-	}
+	g.ports, g.join = gossipPorts(t, len(g.nodes))
 	for i, n := range g.nodes {
 		extra := e2eFlags()
 		if flags != nil {
 			extra = append(extra, flags(n.name)...)
 		}
-		n.sc = startSidecar(t, n.name, n.redis, join, ports[i], extra...)
+		n.sc = startSidecar(t, n.name, n.redis, g.join, g.ports[i], extra...)
 	}
 	if st := g.waitConverged(20*time.Second, ""); st.Topology.Primary.Name != "a" {
 		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)
 	}
 	return g
+}
+
+// gossipPorts picks n free loopback ports for the sidecars' gossip and
+// returns them with the join list naming them all.
+func gossipPorts(t *testing.T, n int) (ports []int, join []string) {
+	t.Helper()
+	for range n {
+		p := redistest.FreePort(t, "127.0.0.1")
+		ports = append(ports, p)
+		join = append(join, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	return ports, join
 }
 
 func (g *e2eGroup) node(name string) *e2eNode {

@@ -18,26 +18,13 @@ import (
 // restart, gives the group a leader again, and the primary takes writes
 // with its sidecar running.
 func TestRecoverLostMajority(t *testing.T) {
-	g := newE2ERedis(t)
 	dir := t.TempDir()
-	var ports []int
-	var join []string
-	for range g.nodes {
-		p := redistest.FreePort(t, "127.0.0.1")
-		ports = append(ports, p)
-		join = append(join, fmt.Sprintf("127.0.0.1:%d", p))
-	}
-	aFlags := append(e2eFlags(), "--node.data_dir", dir)
-	for i, n := range g.nodes {
-		extra := e2eFlags()
-		if n.name == "a" {
-			extra = aFlags
+	g := newE2EGroup(t, func(name string) []string {
+		if name == "a" {
+			return []string{"--node.data_dir", dir}
 		}
-		n.sc = startSidecar(t, n.name, n.redis, join, ports[i], extra...)
-	}
-	if st := g.waitConverged(20*time.Second, ""); st.Topology.Primary.Name != "a" {
-		t.Fatalf("group converged on %s, want a", st.Topology.Primary.Name)
-	}
+		return nil
+	})
 	for _, name := range []string{"b", "c"} {
 		stopSidecar(t, g.node(name).sc)
 		g.kill(name)
@@ -81,7 +68,7 @@ func TestRecoverLostMajority(t *testing.T) {
 		t.Fatalf("vigil recover printed %q", got)
 	}
 
-	a.sc = startSidecar(t, "a", a.redis, join, ports[0], aFlags...)
+	a.sc = startSidecar(t, "a", a.redis, g.join, g.ports[0], append(e2eFlags(), "--node.data_dir", dir)...)
 	redistest.Eventually(t, 20*time.Second, func() error {
 		st, err := a.sc.status()
 		if err != nil {

@@ -50,13 +50,7 @@ func startSecGroup(t *testing.T, ropts redistest.Options, sentinelTLS *tls.Confi
 	for _, n := range g.nodes[1:] {
 		n.redis.WaitSynced(t)
 	}
-	var ports []int
-	var join []string
-	for range g.nodes {
-		p := redistest.FreePort(t, "127.0.0.1")
-		ports = append(ports, p)
-		join = append(join, fmt.Sprintf("127.0.0.1:%d", p))
-	}
+	ports, join := gossipPorts(t, len(g.nodes))
 	for i, n := range g.nodes {
 		if prepare != nil {
 			prepare(n.redis)
