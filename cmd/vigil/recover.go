@@ -26,7 +26,9 @@ func newRecoverCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 			"because a majority of its voters is gone for good. Stop every surviving sidecar, run recover with the " +
 			"same --voters and the sidecar's own configuration on each member listed, then start them. Every entry a " +
 			"member holds counts as committed afterwards, and members left out drop out of the state (the primary's " +
-			"record stays until a failover replaces it). New members join as usual.",
+			"record stays until a failover replaces it). New members join as usual. Use it only for members known to be " +
+			"gone for good: members recovered while the ones left out still run (behind a partition, say) form a second " +
+			"group, and both can name a primary.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(voters) == 0 {
