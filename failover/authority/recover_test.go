@@ -23,8 +23,9 @@ func TestRecoverAfterLosingTheMajority(t *testing.T) {
 	c := formGroup(t, 5)
 	st := setPrimary(t, c.leader(waitFor), 0, 1, "a")
 	waitApplied(t, c, st.Index)
+	lost := map[string]string{}
 	for _, name := range []string{"c", "d", "e"} {
-		c.kill(name)
+		lost[name] = c.kill(name).dir
 	}
 
 	a := c.nodes["a"]
@@ -68,6 +69,17 @@ func TestRecoverAfterLosingTheMajority(t *testing.T) {
 	waitMembers(t, c, 3, 3)
 	if got := c.leader(waitFor).auth.State(); got.Epoch != next.Epoch || !slices.Equal(got.Voters(), []string{"a", "b", "f"}) {
 		t.Fatalf("after f joined: epoch %d voters %v", got.Epoch, got.Voters())
+	}
+	// One left out was not gone after all: it comes back with its old
+	// state and configuration, and joins the recovered group as any
+	// newcomer does, taking its state rather than splitting it.
+	c.start("c", startOpts{dir: lost["c"]})
+	waitMembers(t, c, 4, 4)
+	waitApplied(t, c, c.leader(waitFor).auth.State().Index)
+	for name, n := range c.nodes {
+		if got := n.auth.State(); got.Epoch != next.Epoch || got.Primary != "b" {
+			t.Errorf("%s after c came back: epoch %d primary %q, want %d b", name, got.Epoch, got.Primary, next.Epoch)
+		}
 	}
 }
 
