@@ -968,7 +968,7 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 }
 
 // primaryUnjudgedHolds reports, with min_replicas, whether holder h waits
-// for the promoted primary although its last report shows a restart of
+// for the primary although its last report shows a restart of
 // its Redis that its sidecar had not judged yet (Unsure, which
 // primaryHolds sets aside: the restart may have lost the data): that Redis
 // answered as a primary with more keys than h holds, within durableWait.
@@ -986,12 +986,26 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 // "not judged" (no replica heard yet) and was killed 0.5 s later. Once b's
 // Redis, back from a stale RDB, answered, the leader promoted a, back from
 // its AOF with epoch 6's data, and c's Redis full-synced from it.
+//
+// So does the named primary before its promotion, within durableWait of
+// the failover's start, when its Redis is a primary with no history before
+// its own (master_replid2 zero: restarted, from its AOF when it holds
+// keys; namedHolds judges one made a primary from a history): it was
+// chosen for the data it held as a replica, which a replica's AOF keeps
+// too, and its sidecar, reaching it again, resumes the promotion. Chaos seed 13615
+// (N=3): epoch 7 named b for the INCRs a's Redis had taken and b's
+// acknowledged; b's Redis, killed with its AOF, came back with them (1537
+// keys on a new history at 0) 8 ms before the leader promoted c, a holder
+// with epoch 5's 1326 keys, and full-synced from it.
 func primaryUnjudgedHolds(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) bool {
-	if p.MinReplicas < 1 || !st.Promoted || st.Primary == "" || h.Keys < 0 {
+	if p.MinReplicas < 1 || st.Primary == "" || h.Name == st.Primary || h.Keys < 0 {
 		return false
 	}
 	pv, ok := peers[st.Primary]
 	r := pv.Rep
+	if !st.Promoted && (now.Sub(st.Started) >= durableWait(p) || strings.Trim(r.Obs.ReplID2, "0") != "") {
+		return false // namedHolds judges a Redis made a primary from a history
+	}
 	return ok && r.Unsure && !r.Empty && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.Keys > h.Keys &&
 		now.Sub(pv.UpAt) < durableWait(p)
 }

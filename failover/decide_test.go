@@ -6099,6 +6099,63 @@ func TestHolderWaitsForAnUnjudgedRicherPrimarySeed11714(t *testing.T) {
 	})
 }
 
+// Chaos seed 13615 (N=3), the leader c's view at 65.389 s. Epoch 6
+// promoted a at 96566 (leaving dabe1ba2, beginning b666f228); the
+// retry-queue INCRs of a's and b's queues drained into a's Redis, and b's,
+// its replica, acknowledged them. a's Redis was killed without persistence
+// at 50.85 s and epoch 7 named b (110877 on b666f228, 1537 keys), whose
+// sidecar was stopped right after (pause-winner) and then cut from its
+// Redis; b's Redis was killed at 59.17 s with its AOF and came back at
+// 65.381 s with every one of them: a primary on a new history at offset 0,
+// not judged yet, while b's sidecar, reaching it again, resumed the
+// promotion. 8 ms later the leader promoted c, back from its AOF with
+// epoch 5's data (1326 keys) and pointing at itself, as a holder, and b's
+// Redis full-synced from it: 32 INCRs lost. primaryUnjudgedHolds waited
+// only for a promoted primary; the named one before its promotion, its
+// Redis chosen for the data it held, holds the holder back the same way.
+func TestHolderWaitsForAnUnjudgedRicherNamedPrimarySeed13615(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 65.389) * float64(time.Second))) }
+	st := groupState{Epoch: 7, Primary: "b", Started: at(52.774), Previous: "a", Members: members("a", "b", "c"),
+		PastForks: []pastFork{
+			{Epoch: 2, New: "b", ReplID: "9362f2d3", Offset: 39403, Start: at(11.57), NewReplID: "64caff37"},
+			{Epoch: 4, New: "b", ReplID: "9362f2d3", Offset: 39827, Start: at(31.62), NewReplID: "cd97e802"},
+			{Epoch: 5, New: "c", ReplID: "cd97e802", Offset: 41026, Start: at(36.57), NewReplID: "dabe1ba2"},
+			{Epoch: 6, New: "a", ReplID: "dabe1ba2", Offset: 96566, Start: at(48.28), NewReplID: "b666f228"},
+		}}
+	mk := func(now time.Time, edit func(b *peerView)) map[string]peerView {
+		a := down(rep("a", 41026), "b", 7) // back from an old RDB, pointing at itself
+		a.Rep.Epoch = 7
+		a.Rep.Obs.MasterAddr, a.Rep.Obs.Synced, a.Rep.Obs.LinkUp, a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "a:6379", false, false, "37d8de16", 620
+		c := down(rep("c", 0), "b", 7) // back from its AOF, pointing at itself: the holder
+		c.Rep.Epoch = 7
+		c.Rep.Obs.MasterAddr, c.Rep.Obs.Synced, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "c0a3ca31", 1326
+		b := rep("b", 0) // its Redis back from its AOF, not judged yet
+		b.Rep.Epoch, b.Rep.Unsure = 7, true
+		asPrimary(&b, "29fe0926", 1537)
+		b.Received, b.UpAt = at(65.381), at(65.381)
+		a.Received, c.Received, a.UpAt, c.UpAt = now, now, now, now
+		if edit != nil {
+			edit(&b)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	runHolderWaits(t, p, st, at, mk, "b", []holderWaitCase{
+		{"b's Redis back with more keys, not judged: wait for b", 65.389, 1, nil, ""},
+		{"not judged, no more keys than the holder: the holder", 65.389, 1, func(b *peerView) { b.Rep.Obs.Keys = 1326 }, "c"},
+		{"found empty: the holder", 65.389, 1, func(b *peerView) { b.Rep.Unsure, b.Rep.Empty = false, true }, "c"},
+		{"ten down_after after b last answered: the holder", 85.4, 1, nil, "c"},
+		{"ten down_after after epoch 7 began, b heard: the holder", 72.8, 1, func(b *peerView) {
+			b.Received, b.UpAt = at(72.8), at(72.8)
+		}, "c"},
+		{"b's Redis made a primary from another history (namedHolds' case): the holder", 65.389, 1, func(b *peerView) {
+			b.Rep.Obs.ReplID2 = "64caff37"
+		}, "c"},
+		{"without min_replicas: the holder", 65.389, 0, nil, "c"},
+	})
+}
+
 // Chaos seed 12522 (N=3), the leader c's view at 36.97 s. b's Redis,
 // epoch 4's primary (promoted at 28286 on e27450fc), took writes that a's
 // Redis, its one replica, acknowledged before it was wiped; b's sidecar,
@@ -6421,8 +6478,13 @@ func TestHolderWaitsForTheNamedPrimarysPromotedRedisSeed11816(t *testing.T) {
 		{"b's Redis pointing at itself there: b, the holder with more keys", 35.123, 1, func(_, b *peerView) {
 			b.Rep.Obs.Role, b.Rep.Obs.MasterAddr = monitor.RoleReplica, "b:6379"
 		}, "b"},
-		{"b's Redis on a history no recorded promotion began (an AOF restart)", 35.123, 1, func(_, b *peerView) {
+		// primaryUnjudgedHolds since seed 13615: an AOF restart keeps what
+		// the replica held.
+		{"b's Redis on a history no recorded promotion began (an AOF restart), more keys: wait for b", 35.123, 1, func(_, b *peerView) {
 			b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Offset = "9e0d1c2b", strings.Repeat("0", 40), 0
+		}, ""},
+		{"b's Redis on a history no recorded promotion began, no more keys than the holder: a", 35.123, 1, func(_, b *peerView) {
+			b.Rep.Obs.ReplID, b.Rep.Obs.ReplID2, b.Rep.Obs.Offset, b.Rep.Obs.Keys = "9e0d1c2b", strings.Repeat("0", 40), 0, aKeys
 		}, "a"},
 		{"b's Redis found empty", 35.123, 1, func(_, b *peerView) { b.Rep.Unsure, b.Rep.Empty = false, true }, "a"},
 		{"a durable wait after epoch 5 started", 50.6, 1, nil, "a"},
