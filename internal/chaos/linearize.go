@@ -76,8 +76,9 @@ func notApplied(err string) bool {
 // failed (notApplied); any other failed SET may or may not have been
 // applied, so it stays open until after the end of the history. So does
 // an acknowledged SET within the documented loss bound (lossExcused), or
-// acknowledged before enough nodes lost their Redis data at once
-// (dataGoneUntil, the same excuse CheckLostWrites makes): such a write may
+// acknowledged before enough nodes lost their Redis data at once, or under
+// a primary whose naming the group may have forgotten (dataGoneUntil,
+// forgottenSpans: the excuses CheckLostWrites makes): such a write may
 // vanish, which a read after a failover then shows; a read that returned
 // such a value is dropped.
 func registerOps(h *History, p Params) []porcupine.Operation {
@@ -88,10 +89,10 @@ func registerOps(h *History, p Params) []porcupine.Operation {
 	// Values whose SET is within the loss bound: a read of one (say from
 	// an isolated primary before its fence) is not judged either, as the
 	// write it shows may vanish.
-	gone := dataGoneUntil(h, p)
+	gone, forgot := dataGoneUntil(h, p), forgottenSpans(h, p)
 	starts := failoverStarts(h)
 	vanishes := func(o Op) bool {
-		return lossExcused(h, p, o.Complete) || replayedLate(h, p, o.Complete, starts) || o.Complete <= gone
+		return lossExcused(h, p, o.Complete) || replayedLate(h, p, o.Complete, starts) || o.Complete <= gone || inSpans(forgot, o.Complete)
 	}
 	mayVanish := map[[2]string]bool{}
 	for _, o := range h.Ops {
