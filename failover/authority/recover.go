@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Recovery is what Recover did to one member's raft state.
@@ -63,7 +64,7 @@ func Recover(dataDir, self string, voters []string, logger *slog.Logger) (_ Reco
 	}
 	store, err := raftboltdb.New(raftboltdb.Options{Path: path,
 		BoltOptions: &bbolt.Options{Timeout: storeLockWait}})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return Recovery{}, fmt.Errorf("authority: recover: %s is locked: stop this member's sidecar first", path)
 	}
 	if err != nil {
