@@ -644,7 +644,8 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 		pv := peers[name]
 		k := pv.Known
 		current := k.Epoch == st.Epoch || !st.Promoted && k.Epoch+1 == st.Epoch
-		if name == st.Primary && st.Promoted || k.At.IsZero() || !current || now.Sub(k.At) >= durableWait(p) {
+		if name == st.Primary && st.Promoted || k.At.IsZero() || !current ||
+			now.Sub(k.At) >= durableWait(p) && !floorLastCopy(st, peers, name, now, p) {
 			continue
 		}
 		if name == st.Primary && pv.fresh(now, p.Fresh) && pv.Rep.Empty && pv.Rep.SDownEpoch == st.Epoch {
@@ -663,6 +664,34 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 		}
 	}
 	return floor, who
+}
+
+// floorLastCopy reports whether member name, setting a durable floor while
+// out of reach and not found empty, may hold the last copy of writes the
+// floor stands for: with its Redis, more Redis than min_replicas lost
+// theirs (copyLost; not a synced replica, a candidate). Its floor then outlasts durableWait, with no bound
+// but the operator's (vigil forget), as primaryLastCopy holds a holder back
+// for a promoted primary. Chaos seed 13710 (N=3): epoch 2 named c for the
+// writes a's Redis had taken with c's acknowledging them; c's promotion
+// never committed (its sidecar stopped, then cut off) and a's Redis came
+// back empty; 20 s after c's last sighting the floor lapsed and the leader
+// promoted b, 30 KB behind, 1.4 s before c's Redis came back from its AOF
+// with every one of those writes.
+func floorLastCopy(st groupState, peers map[string]peerView, name string, now time.Time, p params) bool {
+	if _, ok := st.Members[name]; !ok || st.Members[name].Forgotten {
+		return false
+	}
+	if pv, ok := peers[name]; !ok || pv.Rep.Empty || pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
+		return false
+	}
+	lost := 1
+	for m := range st.Members {
+		// A synced replica is a candidate the floor weighs by its offset.
+		if pv, ok := peers[m]; m != name && ok && copyLost(pv, now, p.Fresh) && !(pv.Rep.Obs.Role == monitor.RoleReplica && pv.Rep.Obs.Synced) {
+			lost++
+		}
+	}
+	return lost > minReplicasFor(p.MinReplicas, len(st.Members))
 }
 
 // outheldOnHistory reports whether r, a synced replica's Redis answering in
@@ -1852,7 +1881,8 @@ type leaderDecision struct {
 	// waits for (durableFloor), when it excluded a candidate.
 	WaitFor string
 	// LastCopy: WaitFor is the primary, whose Redis may hold the last
-	// copy of acknowledged writes; the wait has no bound (primaryLastCopy).
+	// copy of acknowledged writes; the wait has no bound (primaryLastCopy;
+	// floorLastCopy's unbounded floor says so in WhyNot too).
 	LastCopy bool
 	Conflict string // discovery cannot tell the initial primary
 	// AwaitGate: Target runs a pre-promotion gate whose verdict about this
@@ -1959,11 +1989,12 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			excluded[n] = whyVetoed
 		}
 	}
-	if floor, who := durableFloor(st, peers, history, now, p); floor >= 0 {
+	durable, floorWho := durableFloor(st, peers, history, now, p)
+	if durable >= 0 {
 		ranked = slices.DeleteFunc(ranked, func(c candidate) bool {
-			if onPrimaryHistory(c.ReplID, c.Offset, st) < floor {
+			if onPrimaryHistory(c.ReplID, c.Offset, st) < durable {
 				excluded[c.Name] = whyBehind
-				d.WaitFor = who
+				d.WaitFor = floorWho
 				return true
 			}
 			return false
@@ -2139,7 +2170,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
 		switch {
-		case d.LastCopy:
+		case d.LastCopy, durable >= 0 && d.WaitFor == floorWho && floorLastCopy(st, peers, floorWho, now, p):
 			d.WhyNot += fmt.Sprintf("; min_replicas: waiting for %s, whose Redis may hold the last copy of acknowledged writes (vigil forget %[1]s gives them up)", d.WaitFor)
 		case d.WaitFor != "":
 			d.WhyNot += fmt.Sprintf("; min_replicas: waiting up to %s for %s, which had more data", durableWait(p), d.WaitFor)

@@ -1729,6 +1729,66 @@ func TestDurableFloorStuckPrimary(t *testing.T) {
 	}
 }
 
+// Chaos seed 13710 (N=3), the leader b's view at 35.504 s. a's Redis,
+// epoch 1's primary, took writes during a Redis-only partition that cut b
+// off (6.45-17.2 s), c's Redis acknowledging them; epoch 2 named c (58483
+// on 50cc4008, 843 keys) at 15.41 s, whose sidecar was stopped right
+// after (pause-winner) and later cut off one way, so its promotion never
+// committed; a's Redis was killed without persistence and came back empty;
+// c's was killed with its AOF at 32.2 s. The durable floor c set ("waiting
+// up to 20s for c") lapsed 20 s after c's last sighting, and the leader
+// promoted b, 30 KB behind at 28202 with none of those writes; c's Redis
+// came back at 36.9 s with them and full-synced from b. With c out of
+// reach and a's Redis found empty, more Redis than min_replicas lost their
+// copies: c may hold the last one, and its floor holds until it is back or
+// an operator forgets it, as primaryLastCopy holds a holder back.
+func TestDurableFloorHoldsForTheLastCopySeed13710(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 35.504) * float64(time.Second))) }
+	st := groupState{Epoch: 2, Primary: "c", Started: at(15.411), Previous: "a", Members: members("a", "b", "c")}
+	mk := func(now time.Time, aKeys int64) map[string]peerView {
+		a := down(rep("a", 0), "c", 2) // back empty, pointing at itself
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 2, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "9e7f8d2f", aKeys
+		b := down(rep("b", 28202), "c", 2) // a synced replica of a's history, behind
+		b.Rep.Epoch, b.Rep.Obs.ReplID, b.Rep.Obs.Keys, b.Rep.Obs.LinkUp = 2, "50cc4008", 447, false
+		c := rep("c", 58483) // last heard before its sidecar stopped
+		c.Received, c.UpAt = at(15.40), at(15.40)
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "50cc4008", 843
+		c.Known = knownOffset{Epoch: 1, Offset: 58483, At: at(15.40), ReplID: "50cc4008", Keys: 843}
+		a.Received, b.Received, a.UpAt, b.UpAt = now, now, now, now
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name  string
+		now   float64
+		aKeys int64
+		want  string // "" for a wait for c
+	}{
+		{"20 s after c's last sighting, a's Redis empty: still wait for c (the run promoted b)", 35.504, 0, ""},
+		{"within the durable wait: wait for c", 25.0, 0, ""},
+		{"a's Redis kept keys: the floor lapses, b", 35.504, 620, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			d := decideLeader(now, st, mk(now, tt.aKeys), p, "")
+			if tt.want == "" {
+				if d.Action == leaderPromote || d.WaitFor != "c" {
+					t.Fatalf("target %q action %v wait for %q, want a wait for c (excluded %v, why not %q)", d.Target, d.Action, d.WaitFor, d.Excluded, d.WhyNot)
+				}
+				if !strings.Contains(d.WhyNot, "may hold the last copy") {
+					t.Errorf("why not %q: the wait has no time bound and should say so", d.WhyNot)
+				}
+				return
+			}
+			if d.Action != leaderPromote || d.Target != tt.want {
+				t.Fatalf("target %q action %v wait for %q, want %s (excluded %v, why not %q)", d.Target, d.Action, d.WaitFor, tt.want, d.Excluded, d.WhyNot)
+			}
+		})
+	}
+}
+
 // A named primary never promoted whose sidecar answers again, its Redis a
 // synced replica with the most data, stays the best candidate (chaos seed
 // 114, N=5: replaced by a replica on a deposed history, it full-synced
@@ -4204,6 +4264,7 @@ func TestDurableFloorPastTheForkOnTheLeftHistory(t *testing.T) {
 		a.AsPrimary, a.Received, a.UpAt = primaryMark{Epoch: 8, ReplID: "A8"}, at(62.84), at(62.84)
 		b := down(rep("b", 196743), "a", 8) // deposed, demoted to a, never linked
 		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID = "a:6379", false, false, "H7"
+		b.Rep.Obs.Keys = 2431 // its data: a Redis with no key would count as a lost copy (floorLastCopy)
 		c := down(rep("c", 196729), "a", 8) // detached while cut off with b
 		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, "H7", 2430
 		c.Known = knownOffset{Epoch: 8, Offset: 196729, At: now}
