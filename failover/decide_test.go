@@ -4264,7 +4264,7 @@ func TestDurableFloorPastTheForkOnTheLeftHistory(t *testing.T) {
 		a.AsPrimary, a.Received, a.UpAt = primaryMark{Epoch: 8, ReplID: "A8"}, at(62.84), at(62.84)
 		b := down(rep("b", 196743), "a", 8) // deposed, demoted to a, never linked
 		b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced, b.Rep.Obs.ReplID = "a:6379", false, false, "H7"
-		b.Rep.Obs.Keys = 2431 // its data: a Redis with no key would count as a lost copy (floorLastCopy)
+		b.Rep.Obs.Keys = 1                  // not empty: a Redis with no key counts as a lost copy (floorLastCopy)
 		c := down(rep("c", 196729), "a", 8) // detached while cut off with b
 		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, "H7", 2430
 		c.Known = knownOffset{Epoch: 8, Offset: 196729, At: now}
