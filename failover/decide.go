@@ -669,9 +669,9 @@ func durableFloor(st groupState, peers map[string]peerView, history string, now 
 // floorLastCopy reports whether member name, setting a durable floor while
 // out of reach and not found empty, may hold the last copy of writes the
 // floor stands for: with its Redis, more Redis than min_replicas lost
-// theirs (copyLost; not a synced replica, a candidate). Its floor then outlasts durableWait, with no bound
-// but the operator's (vigil forget), as primaryLastCopy holds a holder back
-// for a promoted primary. Chaos seed 13710 (N=3): epoch 2 named c for the
+// theirs (copyLost; a synced replica is a candidate, not counted). Its
+// floor then outlasts durableWait, with no bound but the operator's (vigil
+// forget), as primaryLastCopy holds a holder back for a promoted primary. Chaos seed 13710 (N=3): epoch 2 named c for the
 // writes a's Redis had taken with c's acknowledging them; c's promotion
 // never committed (its sidecar stopped, then cut off) and a's Redis came
 // back empty; 20 s after c's last sighting the floor lapsed and the leader
@@ -1021,8 +1021,8 @@ func primaryHolds(st groupState, peers map[string]peerView, now time.Time, p par
 // its own (master_replid2 zero: restarted, from its AOF when it holds
 // keys; namedHolds judges one made a primary from a history): it was
 // chosen for the data it held as a replica, which a replica's AOF keeps
-// too, and its sidecar, reaching it again, resumes the promotion. Chaos seed 13615
-// (N=3): epoch 7 named b for the INCRs a's Redis had taken and b's
+// too, and its sidecar, reaching it again, resumes the promotion. Chaos
+// seed 13615 (N=3): epoch 7 named b for the INCRs a's Redis had taken and b's
 // acknowledged; b's Redis, killed with its AOF, came back with them (1537
 // keys on a new history at 0) 8 ms before the leader promoted c, a holder
 // with epoch 5's 1326 keys, and full-synced from it.
