@@ -593,8 +593,8 @@ func authorityLostAt(h *History, p Params) time.Duration {
 
 // forgottenSpans returns the spans of acknowledged writes whose primary's
 // Raft entry the group may have forgotten: from a naming (namings) to the
-// first of the wipes that then took the sidecar
-// state of a majority of the nodes, chained as authorityLostAt chains them
+// first of the wipes that then took the sidecar state of a majority of the
+// nodes, chained as authorityLostAt chains them
 // (each began before the node wiped before it had been back for
 // resyncGrace), while each other node's sidecar stayed out of their reach
 // (killed, stopped, or on the other side of a partition that cuts the
