@@ -683,31 +683,38 @@ func inSpans(spans [][2]time.Duration, t time.Duration) bool {
 // earliest "new primary" line any sidecar logged for it, as an offset
 // from the run's start (a sidecar that learns of it late logs it late).
 func namings(h *History) []time.Duration {
-	if h.Started.IsZero() {
-		return nil
-	}
 	first := map[uint64]time.Duration{}
-	for _, s := range h.Sidecars {
-		for _, line := range strings.Split(s.Log, "\n") {
-			if !strings.Contains(line, `"msg":"new primary"`) {
-				continue
-			}
-			var e struct {
-				Time  time.Time
-				Epoch uint64
-			}
-			if json.Unmarshal([]byte(line), &e) != nil {
-				continue
-			}
-			at := e.Time.Sub(h.Started)
-			if t, ok := first[e.Epoch]; !ok || at < t {
-				first[e.Epoch] = at
-			}
+	eachLogLine(h, `"msg":"new primary"`, func(line []byte, at time.Duration) {
+		var e struct{ Epoch uint64 }
+		if json.Unmarshal(line, &e) != nil {
+			return
 		}
-	}
+		if t, ok := first[e.Epoch]; !ok || at < t {
+			first[e.Epoch] = at
+		}
+	})
 	out := slices.Collect(maps.Values(first))
 	slices.Sort(out)
 	return out
+}
+
+// eachLogLine calls fn with every sidecar log line that contains match and
+// carries a time, and that time as an offset from the run's start.
+func eachLogLine(h *History, match string, fn func(line []byte, at time.Duration)) {
+	if h.Started.IsZero() {
+		return
+	}
+	for _, s := range h.Sidecars {
+		for _, line := range strings.Split(s.Log, "\n") {
+			if !strings.Contains(line, match) {
+				continue
+			}
+			var e struct{ Time time.Time }
+			if json.Unmarshal([]byte(line), &e) == nil {
+				fn([]byte(line), e.Time.Sub(h.Started))
+			}
+		}
+	}
 }
 
 // rebootstrappedAt returns, when a sidecar logged "group bootstrapped"
@@ -723,27 +730,17 @@ func namings(h *History) []time.Duration {
 // judged.
 func rebootstrappedAt(h *History, p Params) time.Duration {
 	at := time.Duration(-1)
-	for _, s := range h.Sidecars {
-		for _, line := range strings.Split(s.Log, "\n") {
-			if !strings.Contains(line, `"msg":"group bootstrapped"`) {
-				continue
-			}
-			var e struct{ Time time.Time }
-			if json.Unmarshal([]byte(line), &e) != nil || h.Started.IsZero() {
-				continue
-			}
-			t := e.Time.Sub(h.Started)
-			wiped, back := map[string]bool{}, time.Duration(-1)
-			for _, f := range h.Faults {
-				if f.SidecarWiped && len(f.Nodes) > 0 && f.End <= t {
-					wiped[f.Nodes[0]], back = true, max(back, f.End)
-				}
-			}
-			if len(wiped) >= p.Nodes && (at < 0 || back < at) {
-				at = back
+	eachLogLine(h, `"msg":"group bootstrapped"`, func(_ []byte, t time.Duration) {
+		wiped, back := map[string]bool{}, time.Duration(-1)
+		for _, f := range h.Faults {
+			if f.SidecarWiped && len(f.Nodes) > 0 && f.End <= t {
+				wiped[f.Nodes[0]], back = true, max(back, f.End)
 			}
 		}
-	}
+		if len(wiped) >= p.Nodes && (at < 0 || back < at) {
+			at = back
+		}
+	})
 	return at
 }
 
@@ -1251,23 +1248,12 @@ func voterAgainAt(h *History, node string, since time.Duration) (time.Duration, 
 		return 0, false
 	}
 	at := h.WorkEnd
-	for _, s := range h.Sidecars {
-		for _, line := range strings.Split(s.Log, "\n") {
-			if !strings.Contains(line, `"change":"promote to voter"`) {
-				continue
-			}
-			var e struct {
-				Time time.Time
-				Peer string
-			}
-			if json.Unmarshal([]byte(line), &e) != nil || e.Peer != node {
-				continue
-			}
-			if t := e.Time.Sub(h.Started); t > since && t < at {
-				at = t
-			}
+	eachLogLine(h, `"change":"promote to voter"`, func(line []byte, t time.Duration) {
+		var e struct{ Peer string }
+		if json.Unmarshal(line, &e) == nil && e.Peer == node && t > since && t < at {
+			at = t
 		}
-	}
+	})
 	return at, true
 }
 
