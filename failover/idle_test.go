@@ -389,9 +389,10 @@ func TestForgetKeepsThePrimarysSighting(t *testing.T) {
 	}
 }
 
-// TestExpiredViewIsCutOff: a view the loop has not renewed for its life (fence_after plus two intervals)
-// (its process stopped, chaos seed 12617) counts as cut off, with nothing
-// writable through it, so the Sentinel endpoint names no primary from it.
+// TestExpiredViewIsCutOff: a view the loop has not renewed for its life
+// (fence_after plus two intervals; its process stopped, chaos seed 12617)
+// counts as cut off, with nothing writable through it, so the Sentinel
+// endpoint names no primary from it.
 func TestExpiredViewIsCutOff(t *testing.T) {
 	at := time.Date(2026, 12, 4, 19, 0, 0, 0, time.UTC)
 	v := &view{snap: Snapshot{Primary: Node{Name: "d", Addr: "127.0.0.5:6379"}, Writable: true,

@@ -240,8 +240,11 @@ func (f *Failover) current() *view {
 }
 
 // Snapshot returns the group as this sidecar currently believes it to be.
-// A view the loop has not renewed for fence_after plus two intervals (expired) says so: it
-// counts as cut off, and nothing is writable through it.
+// A view the loop has not renewed for fence_after plus two intervals
+// (expired) says so: it counts as cut off, and nothing is writable
+// through it. Watch's channel closes only on a publish, so a watcher of a
+// stalled loop learns of the expiry at its next read (the proxy re-reads
+// every proxy.check_interval).
 func (f *Failover) Snapshot() Snapshot {
 	return viewSnapshot(f.current(), time.Now())
 }

@@ -80,19 +80,19 @@ func Recover(dataDir, self string, voters []string, logger *slog.Logger) (_ Reco
 	if err != nil {
 		return Recovery{}, fmt.Errorf("authority: recover: open snapshots in %s: %w", dir, err)
 	}
-	last, known, err := configurations(store, snaps)
+	h, err := readHeld(store, snaps)
 	if err != nil {
 		return Recovery{}, fmt.Errorf("authority: recover: %w", err)
 	}
 	rec := Recovery{Voters: slices.Clone(voters)}
-	for _, s := range last.Servers {
+	for _, s := range h.last.Servers {
 		if s.Suffrage == raft.Voter {
 			rec.Before = append(rec.Before, string(s.ID))
 		}
 	}
 	var servers []raft.Server
 	for _, v := range voters {
-		addr, ok := known[v]
+		addr, ok := h.known[v]
 		if !ok {
 			return Recovery{}, fmt.Errorf("authority: recover: voter %q was never in a configuration this member holds (last voters: %v)", v, rec.Before)
 		}
@@ -103,13 +103,9 @@ func Recover(dataDir, self string, voters []string, logger *slog.Logger) (_ Reco
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(self)
 	conf.Logger = hc
-	_, trans := raft.NewInmemTransport(known[self])
+	_, trans := raft.NewInmemTransport(h.known[self])
 	defer trans.Close()
-	st, err := replay(store, snaps)
-	if err != nil {
-		return Recovery{}, fmt.Errorf("authority: recover: %w", err)
-	}
-	f := &recoveryFSM{st: applyConfiguration(st, servers)}
+	f := &recoveryFSM{st: applyConfiguration(h.st, servers)}
 	if err := raft.RecoverCluster(conf, f, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
 		return Recovery{}, fmt.Errorf("authority: recover %s: %w", dir, err)
 	}
@@ -124,54 +120,7 @@ func Recover(dataDir, self string, voters []string, logger *slog.Logger) (_ Reco
 	return rec, nil
 }
 
-// configurations reads the newest raft configuration this member holds
-// (in its log or its newest snapshot) and the address of every
-// server in any configuration it holds. A member's last configuration
-// may leave out a member that is still running, or the member itself:
-// an appended removal that never committed (chaos seed 13221).
-func configurations(logs raft.LogStore, snaps raft.SnapshotStore) (last raft.Configuration, known map[string]raft.ServerAddress, err error) {
-	known = map[string]raft.ServerAddress{}
-	found, at := false, uint64(0)
-	note := func(c raft.Configuration, index uint64) {
-		if !found || index > at {
-			last, found, at = c, true, index
-		}
-		for _, s := range c.Servers {
-			if _, ok := known[string(s.ID)]; !ok {
-				known[string(s.ID)] = s.Address
-			}
-		}
-	}
-	first, err := logs.FirstIndex()
-	if err != nil {
-		return last, nil, fmt.Errorf("read the log: %w", err)
-	}
-	end, err := logs.LastIndex()
-	if err != nil {
-		return last, nil, fmt.Errorf("read the log: %w", err)
-	}
-	for i := end; i >= first && i > 0; i-- {
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			return last, nil, fmt.Errorf("read log entry %d: %w", i, err)
-		}
-		if l.Type == raft.LogConfiguration {
-			note(raft.DecodeConfiguration(l.Data), l.Index)
-		}
-	}
-	list, err := snaps.List()
-	if err != nil {
-		return last, nil, fmt.Errorf("list snapshots: %w", err)
-	}
-	if len(list) > 0 {
-		note(list[0].Configuration, list[0].ConfigurationIndex)
-	}
-	if !found {
-		return last, nil, errors.New("no raft configuration in the log or a snapshot: nothing to recover")
-	}
-	return last, known, nil
-}
-
+// duplicate returns the first name given twice, or "".
 func duplicate(names []string) string {
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -183,50 +132,87 @@ func duplicate(names []string) string {
 	return ""
 }
 
-// replay rebuilds the state this member holds: its newest snapshot, then
-// every entry of its log after it. RecoverCluster's own replay applies
-// commands only, but members enter the state through configuration
-// entries, and a command naming a member the state lacks is refused.
-func replay(logs raft.LogStore, snaps raft.SnapshotStore) (State, error) {
-	f := newFSM()
-	from, err := logs.FirstIndex()
-	if err != nil {
-		return State{}, fmt.Errorf("read the log: %w", err)
+// held is what a member's raft store holds, read in one pass over its
+// newest snapshot and its log.
+type held struct {
+	// st is the state: the snapshot, then every entry after it.
+	// RecoverCluster's own replay applies commands only, but members enter
+	// the state through configuration entries, and a command naming a
+	// member the state lacks is refused.
+	st State
+	// last is the newest configuration (in the log or the snapshot), known
+	// the address of every server in any configuration held: a member's
+	// last configuration may leave out one still running, or the member
+	// itself (an appended removal that never committed, chaos seed 13221).
+	last  raft.Configuration
+	known map[string]raft.ServerAddress
+}
+
+func readHeld(logs raft.LogStore, snaps raft.SnapshotStore) (held, error) {
+	h := held{known: map[string]raft.ServerAddress{}}
+	found, at := false, uint64(0)
+	note := func(c raft.Configuration, index uint64) {
+		if !found || index > at {
+			h.last, found, at = c, true, index
+		}
+		for _, s := range c.Servers {
+			if _, ok := h.known[string(s.ID)]; !ok {
+				h.known[string(s.ID)] = s.Address
+			}
+		}
 	}
+	f := newFSM()
+	applyAfter := uint64(0)
 	list, err := snaps.List()
 	if err != nil {
-		return State{}, fmt.Errorf("list snapshots: %w", err)
+		return h, fmt.Errorf("list snapshots: %w", err)
 	}
 	if len(list) > 0 {
-		_, rc, err := snaps.Open(list[0].ID)
+		newest := list[0]
+		_, rc, err := snaps.Open(newest.ID)
 		if err != nil {
-			return State{}, fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+			return h, fmt.Errorf("open snapshot %s: %w", newest.ID, err)
 		}
 		if err := f.Restore(rc); err != nil {
-			return State{}, fmt.Errorf("snapshot %s: %w", list[0].ID, err)
+			return h, fmt.Errorf("snapshot %s: %w", newest.ID, err)
 		}
-		from = max(from, list[0].Index+1)
+		note(newest.Configuration, newest.ConfigurationIndex)
+		applyAfter = newest.Index
+	}
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return h, fmt.Errorf("read the log: %w", err)
 	}
 	last, err := logs.LastIndex()
 	if err != nil {
-		return State{}, fmt.Errorf("read the log: %w", err)
+		return h, fmt.Errorf("read the log: %w", err)
 	}
-	for i := max(from, 1); i <= last; i++ {
+	for i := max(first, 1); i <= last; i++ {
 		var l raft.Log
 		if err := logs.GetLog(i, &l); err != nil {
-			return State{}, fmt.Errorf("read log entry %d: %w", i, err)
+			return h, fmt.Errorf("read log entry %d: %w", i, err)
 		}
 		switch l.Type {
-		case raft.LogCommand:
-			f.Apply(&l)
 		case raft.LogConfiguration:
-			f.StoreConfiguration(l.Index, raft.DecodeConfiguration(l.Data))
+			c := raft.DecodeConfiguration(l.Data)
+			note(c, l.Index)
+			if l.Index > applyAfter {
+				f.StoreConfiguration(l.Index, c)
+			}
+		case raft.LogCommand:
+			if l.Index > applyAfter {
+				f.Apply(&l)
+			}
 		}
 	}
-	return f.applied(), nil
+	if !found {
+		return h, errors.New("no raft configuration in the log or a snapshot: nothing to recover")
+	}
+	h.st = f.applied()
+	return h, nil
 }
 
-// recoveryFSM hands RecoverCluster the state replay rebuilt, with the new
+// recoveryFSM hands RecoverCluster the state readHeld rebuilt, with the new
 // configuration applied, as the snapshot to write; what RecoverCluster
 // restores and replays itself it ignores.
 type recoveryFSM struct{ st State }
