@@ -411,6 +411,21 @@ func membersAnswer(self string, st groupState, peers map[string]peerView, keys i
 	return all, richer
 }
 
+// noneHolds reports whether every member other than self has a fresh
+// report saying its Redis answers holding no key: nothing in the group
+// that an empty restart of self's Redis could replace.
+func noneHolds(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	for name := range st.Members {
+		if name == self {
+			continue
+		}
+		if pv, ok := peers[name]; !ok || !pv.fresh(now, fresh) || !pv.Rep.Obs.Reachable || pv.Rep.Obs.Keys != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // othersAnswer reports whether every registered member but exclude has a
 // fresh report saying its Redis answers.
 func othersAnswer(st groupState, peers map[string]peerView, exclude string, now time.Time, fresh time.Duration) bool {
@@ -521,11 +536,26 @@ func primaryLastCopy(st groupState, peers map[string]peerView, holder string, no
 // a candidate, and was wiped by the primary's empty data. led reports
 // whether the first one ranks first as a led holder (ledHolders), not for
 // its keys.
+//
+// The named primary whose sidecar refused its promotion (reported empty:
+// its Redis no longer continues the position it was chosen at) is one too
+// while it leads (ledHolders): its Redis lost what it took past that
+// history's start, not what it proves it holds up to its offset. Chaos
+// seed 13806 (N=3): epoch 5 named a at 65089 on 07848b42, the history
+// epoch 4's promotion began at 57923; a's Redis came back from an RDB at
+// 57923 with 893 keys, 58 retry-queue INCRs among them, and its promotion
+// was refused. Left out as empty, the leader promoted b, epoch 2's
+// deposed primary parked past epoch 3's fork with 878 keys and none of
+// them, and a's Redis full-synced from it.
 func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) (out []candidate, led bool) {
+	refused := ""
 	for name, pv := range peers {
 		r := pv.Rep
-		if name == exclude || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable || r.Empty ||
-			r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
+		if name == st.Primary && !st.Promoted && r.Empty {
+			refused = name
+		}
+		if name == exclude && name != refused || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable ||
+			r.Empty && name != refused || r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
 			continue
 		}
 		var known int64
@@ -536,6 +566,10 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, ReplID2: r.Obs.ReplID2, Keys: r.Obs.Keys})
 	}
 	leading := ledHolders(st, peers, out)
+	if refused != "" && !leading[refused] {
+		out = slices.DeleteFunc(out, func(c candidate) bool { return c.Name == refused })
+		leading = ledHolders(st, peers, out)
+	}
 	slices.SortFunc(out, func(a, b candidate) int {
 		if a, b := leading[a.Name], leading[b.Name]; a != b {
 			if a {

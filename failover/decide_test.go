@@ -2805,6 +2805,66 @@ func TestKeylessRestartWaitsForAnUnheardMemberSeed13005(t *testing.T) {
 	}
 }
 
+// Chaos seed 13705 (N=3): every Redis had lost its data. c's sidecar,
+// wiped, found its Redis, epoch 3's primary, back empty on a new history,
+// with a's and b's Redis answering at offset 0 holding no key: nothing to
+// compare, and it waited the durable wait (20 s) meant for a member out of
+// reach that may hold the data; the group took no write for 20 s. With
+// every other member's Redis answering empty the restart stands after
+// down_after; while one is unheard, or holds a key, or its count is not
+// known, it still waits.
+func TestKeylessRestartStandsWhenNoMemberHoldsDataSeed13705(t *testing.T) {
+	o := monitor.Observation{Time: t0, Role: monitor.RolePrimary, RunID: "c-2", ReplID: "2d0bf6df", Offset: 0, Keys: 0}
+	replicas := []replicaPos{{ReplID: "a0a0a0a0", Offset: 0, Keys: 0}, {ReplID: "b0b0b0b0", Offset: 0, Keys: 0}}
+	ctx := func(at time.Duration, none bool) identityCtx {
+		return identityCtx{Named: true, Epoch: 3, SelfAddr: "c:6379", Fork: 41000, ForkReplID: "f1f1f1f1", NewReplID: "3c3c3c3c",
+			Replicas: func() []replicaPos { return replicas }, Unheard: func() bool { return false },
+			NoneHolds: func() bool { return none }, Now: t0.Add(at), DownAfter: 2 * time.Second, DurableWait: 20 * time.Second}
+	}
+	for _, tt := range []struct {
+		name  string
+		none  bool
+		stand bool
+	}{
+		{"seed 13705: every other Redis answers empty", true, true},
+		{"a member could still hold the data", false, false},
+	} {
+		s := nextIdentity(identities{}, o, ctx(0, tt.none))
+		if s.Empty || s.Unsure.IsZero() {
+			t.Fatalf("%s: %+v, want not judged yet", tt.name, s)
+		}
+		s = nextIdentity(s, o, ctx(2500*time.Millisecond, tt.none))
+		if stood := s.Unsure.IsZero() && s.Ident.RunID == "c-2"; stood != tt.stand {
+			t.Errorf("%s, past down_after: %+v, stands %v, want %v", tt.name, s, stood, tt.stand)
+		}
+	}
+
+	st := groupState{Members: members("a", "b", "c")}
+	empty := func(name string) peerView {
+		pv := rep(name, 0)
+		pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp = false, false
+		return pv
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(peers map[string]peerView)
+		want bool
+	}{
+		{"every other Redis answers empty", func(map[string]peerView) {}, true},
+		{"b holds a key", func(p map[string]peerView) { b := p["b"]; b.Rep.Obs.Keys = 1; p["b"] = b }, false},
+		{"b's count not known", func(p map[string]peerView) { b := p["b"]; b.Rep.Obs.Keys = -1; p["b"] = b }, false},
+		{"b's Redis does not answer", func(p map[string]peerView) { b := p["b"]; b.Rep.Obs.Reachable = false; p["b"] = b }, false},
+		{"b's report is stale", func(p map[string]peerView) { b := p["b"]; b.Received = t0.Add(-2 * time.Second); p["b"] = b }, false},
+		{"b never reported", func(p map[string]peerView) { delete(p, "b") }, false},
+	} {
+		peers := map[string]peerView{"a": empty("a"), "b": empty("b")}
+		tt.edit(peers)
+		if got := noneHolds("c", st, peers, t0, time.Second); got != tt.want {
+			t.Errorf("noneHolds, %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // Chaos seed 11657 (N=5), c's sidecar, restarted with a wiped data dir:
 // c's Redis, epoch 5's primary (promoted at 97417 on 12a23e8a, beginning
 // c5c7bd62), came back from its AOF with 1506 keys and a retry-queue INCR;
@@ -5453,6 +5513,64 @@ func TestHolderOnTheLastPromotedHistoryOutranksAnAOFHolderSeed4705(t *testing.T)
 				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q, stuck %v)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.Stuck)
 			}
 		})
+	}
+}
+
+// Chaos seed 13806 (N=3), the leader b's view at 64.45 s: epoch 4 promoted
+// c at 57923 on c50e78d4 (beginning 07848b42), and 58 retry-queue INCRs
+// applied under epochs 3 and 4 were in every Redis that followed c. Epoch 5
+// named a at 65089 on 07848b42; a's Redis was killed and came back from the
+// RDB of its full sync from c, at 57923 on 07848b42 with 893 keys (every
+// INCR), so its sidecar refused the promotion (not at 65089) and reported
+// it empty. c's Redis was wiped (0 keys); b's, epoch 2's deposed primary,
+// pointed at itself at 56161 on bf94487d, past epoch 3's fork, with 878
+// keys and none of the INCRs. Excluded as the refused primary, a's Redis
+// was no holder; the leader promoted b for its keys and a's full-synced
+// from it. A refused named primary whose Redis still holds keys is a
+// holder like any other: here the led one, on the history the newest
+// recorded promotion began.
+func TestRefusedNamedPrimaryWithKeysIsAHolderSeed13806(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 64.454) * float64(time.Second))) }
+	st := groupState{Epoch: 5, Primary: "a", Previous: "c", Started: at(43.064), Members: members("a", "b", "c"),
+		PastForks: []pastFork{{Epoch: 3, New: "a", ReplID: "bf94487d", Offset: 52423, Start: at(26.155), NewReplID: "c50e78d4"},
+			{Epoch: 4, New: "c", ReplID: "c50e78d4", Offset: 57923, Start: at(39.858), NewReplID: "07848b42"}}}
+	parked := func(name, replID string, offset, keys int64) peerView {
+		pv := rep(name, offset)
+		pv.Rep.Epoch, pv.Rep.Obs.MasterAddr, pv.Rep.Obs.Synced, pv.Rep.Obs.LinkUp = 5, name+":6379", false, false
+		pv.Rep.Obs.ReplID, pv.Rep.Obs.Keys = replID, keys
+		pv.UpAt = t0
+		return down(pv, "a", 5)
+	}
+	mk := func() map[string]peerView {
+		a := parked("a", "07848b42", 57923, 893)
+		a.Rep.Empty = true // its promotion refused
+		return map[string]peerView{"a": a, "b": parked("b", "bf94487d", 56161, 878), "c": parked("c", "f7cc8060", 0, 0)}
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(map[string]peerView)
+		want string
+	}{
+		{"seed 13806: a's Redis on epoch 4's history, the most keys", func(map[string]peerView) {}, "a"},
+		{"a's Redis on another history with fewer keys: b", editPeer("a", func(v *peerView) { v.Rep.Obs.ReplID, v.Rep.Obs.Keys = "e1e1e1e1", 700 }), "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := mk()
+			tt.edit(peers)
+			d := decideLeader(at(64.454), st, peers, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v, want %q (excluded %v, why not %q, stuck %v)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.Stuck)
+			}
+		})
+	}
+	// A refused named primary that holds no key is no holder (chaos seed
+	// 1906: a copy of nothing).
+	peers := mk()
+	editPeer("a", func(v *peerView) { v.Rep.Obs.Keys = 0 })(peers)
+	if d := decideLeader(at(64.454), st, peers, p, ""); d.Target == "a" {
+		t.Fatalf("target a with no key (holder %v)", d.Holder)
 	}
 }
 

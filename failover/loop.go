@@ -610,8 +610,9 @@ func (f *Failover) observeLocal(c *core, now time.Time) {
 	}
 	c.ids = nextIdentity(prev, o, identityCtx{Named: st.Primary == f.self.Name, Epoch: st.Epoch, Fork: h.ForkOffset, ForkReplID: h.ForkReplID, Chosen: chosen,
 		ChosenKeys: st.ChosenKeys, NewReplID: h.NewReplID, PastForks: c.gs.PastForks, SelfAddr: f.rc.Addr,
-		Replicas: func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
-		Unheard:  func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) }, LiftAfter: lift, DownAfter: c.p.DownAfter,
+		Replicas:  func() []replicaPos { return replicaPositions(f.self.Name, c.peers, st.Epoch, now, c.p) },
+		Unheard:   func() bool { return unheardMember(f.self.Name, c.gs, c.peers, now, c.p) },
+		NoneHolds: func() bool { return noneHolds(f.self.Name, c.gs, c.peers, now, c.p.Fresh) }, LiftAfter: lift, DownAfter: c.p.DownAfter,
 		DurableWait: durableWait(c.p), Now: now})
 	switch {
 	case c.ids.Lifted:
@@ -687,7 +688,10 @@ type identityCtx struct {
 	Replicas func() []replicaPos
 	// Unheard reports whether a registered member has sent no report the
 	// judgement could count (unheardMember); nil: none.
-	Unheard   func() bool
+	Unheard func() bool
+	// NoneHolds reports whether every other member's Redis answers holding
+	// no key (noneHolds); nil: not known.
+	NoneHolds func() bool
 	LiftAfter time.Duration // emptyLift; 0 while a synced replica could replace it
 	DownAfter time.Duration
 	// DurableWait is durableWait: how long a restart that holds no key
@@ -709,8 +713,15 @@ type identityCtx struct {
 // sidecar resumed 0.3 s later and re-pointed b's Redis, the only one with
 // the group's data, at it: every write acknowledged before the first
 // fault was gone.
-func unjudgedWait(keys int64, downAfter, durable time.Duration) time.Duration {
-	if keys == 0 {
+//
+// Once every other member's Redis answers holding no key (none), there is
+// nobody left to wait for: the group lost its data everywhere, and the
+// restart stands after down_after. Chaos seed 13705 (N=3): every Redis
+// had lost its data; c's sidecar, wiped, waited the full 20 s for its
+// empty Redis, epoch 3's primary, although a's and b's answered empty
+// from 4 s in, and the group took no write for 20 s.
+func unjudgedWait(keys int64, none bool, downAfter, durable time.Duration) time.Duration {
+	if keys == 0 && !none {
 		return max(downAfter, durable)
 	}
 	return downAfter
@@ -794,7 +805,8 @@ func nextIdentity(s identities, o monitor.Observation, in identityCtx) identitie
 				// With no replica heard from for down_after there is
 				// nothing left to protect: the new identity stands
 				// (unjudgedWait: longer for one that holds no key).
-				keep = now.Sub(s.Unsure) < unjudgedWait(cur.Keys, in.DownAfter, in.DurableWait)
+				none := cur.Keys == 0 && in.NoneHolds != nil && in.NoneHolds()
+				keep = now.Sub(s.Unsure) < unjudgedWait(cur.Keys, none, in.DownAfter, in.DurableWait)
 			}
 		}
 		switch {
