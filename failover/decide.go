@@ -537,25 +537,23 @@ func primaryLastCopy(st groupState, peers map[string]peerView, holder string, no
 // whether the first one ranks first as a led holder (ledHolders), not for
 // its keys.
 //
-// The named primary whose sidecar refused its promotion (reported empty:
-// its Redis no longer continues the position it was chosen at) is one too
-// while it leads (ledHolders): its Redis lost what it took past that
-// history's start, not what it proves it holds up to its offset. Chaos
-// seed 13806 (N=3): epoch 5 named a at 65089 on 07848b42, the history
-// epoch 4's promotion began at 57923; a's Redis came back from an RDB at
-// 57923 with 893 keys, 58 retry-queue INCRs among them, and its promotion
-// was refused. Left out as empty, the leader promoted b, epoch 2's
-// deposed primary parked past epoch 3's fork with 878 keys and none of
-// them, and a's Redis full-synced from it.
+// So is the named primary before its promotion when its sidecar reports
+// it empty (its promotion refused, or its restart judged empty): its Redis
+// lacks what it was chosen for, not necessarily what a holder holds, and
+// it ranks like any other. Chaos seed 13806 (N=3): epoch 5 named a at
+// 65089 on 07848b42, the history epoch 4's promotion began at 57923; a's
+// Redis came back from an RDB at 57923 with 893 keys, 58 retry-queue INCRs
+// among them, and its promotion was refused (on a replay, its restart was
+// judged empty, and the leader decided 1 ms before a's sidecar let its
+// data stand). Left out, the leader promoted b, epoch 2's deposed primary
+// parked past epoch 3's fork with 878 keys and none of them, and a's Redis
+// full-synced from it.
 func holders(st groupState, peers map[string]peerView, exclude string, now time.Time, p params) (out []candidate, led bool) {
-	refused := ""
+	refused := func(name string) bool { return name == st.Primary && !st.Promoted && peers[name].Rep.Empty }
 	for name, pv := range peers {
 		r := pv.Rep
-		if name == st.Primary && !st.Promoted && r.Empty {
-			refused = name
-		}
-		if name == exclude && name != refused || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable ||
-			r.Empty && name != refused || r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
+		if name == exclude && !refused(name) || st.Members[name].Redis == "" || !pv.fresh(now, p.Fresh) || !r.Obs.Reachable ||
+			r.Empty && !refused(name) || r.Obs.Role != monitor.RoleReplica || r.Obs.Synced || r.Obs.Keys <= 0 || r.Priority <= 0 {
 			continue
 		}
 		var known int64
@@ -566,10 +564,6 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, ReplID2: r.Obs.ReplID2, Keys: r.Obs.Keys})
 	}
 	leading := ledHolders(st, peers, out)
-	if refused != "" && !leading[refused] {
-		out = slices.DeleteFunc(out, func(c candidate) bool { return c.Name == refused })
-		leading = ledHolders(st, peers, out)
-	}
 	slices.SortFunc(out, func(a, b candidate) int {
 		if a, b := leading[a.Name], leading[b.Name]; a != b {
 			if a {
@@ -579,6 +573,14 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 		}
 		if c := cmp.Compare(b.Keys, a.Keys); c != 0 {
 			return c
+		}
+		if ra, rb := refused(a.Name), refused(b.Name); ra != rb {
+			// As many keys elsewhere: the one whose sidecar has no
+			// doubt about it.
+			if rb {
+				return -1
+			}
+			return 1
 		}
 		if c := cmp.Compare(b.Offset, a.Offset); c != 0 {
 			return c

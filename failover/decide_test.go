@@ -5526,9 +5526,8 @@ func TestHolderOnTheLastPromotedHistoryOutranksAnAOFHolderSeed4705(t *testing.T)
 // pointed at itself at 56161 on bf94487d, past epoch 3's fork, with 878
 // keys and none of the INCRs. Excluded as the refused primary, a's Redis
 // was no holder; the leader promoted b for its keys and a's full-synced
-// from it. A refused named primary whose Redis still holds keys is a
-// holder like any other: here the led one, on the history the newest
-// recorded promotion began.
+// from it. A named primary reported empty whose Redis still holds keys is
+// a holder like any other.
 func TestRefusedNamedPrimaryWithKeysIsAHolderSeed13806(t *testing.T) {
 	p := testParams()
 	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
@@ -5555,6 +5554,11 @@ func TestRefusedNamedPrimaryWithKeysIsAHolderSeed13806(t *testing.T) {
 	}{
 		{"seed 13806: a's Redis on epoch 4's history, the most keys", func(map[string]peerView) {}, "a"},
 		{"a's Redis on another history with fewer keys: b", editPeer("a", func(v *peerView) { v.Rep.Obs.ReplID, v.Rep.Obs.Keys = "e1e1e1e1", 700 }), "b"},
+		// The replay: a's Redis back from the RDB as a primary on a new
+		// history (master_replid2 07848b42), judged empty, then detached.
+		{"replay: a's Redis on a new history, the most keys", editPeer("a", func(v *peerView) {
+			v.Rep.Obs.ReplID, v.Rep.Obs.ReplID2 = "46e25603", "07848b42"
+		}), "a"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			peers := mk()
