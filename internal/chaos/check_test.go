@@ -1948,3 +1948,48 @@ func TestLostWritesUnderAForgottenPrimarySeed13619(t *testing.T) {
 		}
 	}
 }
+
+// Without min_replicas nothing fences a Redis cut off while its own
+// sidecar is down: the writes it takes until its sidecar is back (or the
+// cut heals) are within the bound, and so is its time as a second writable
+// primary (chaos seeds 14101 and 14002, N=3, shipped defaults). With
+// min_replicas Redis refuses them once its replicas' acknowledgements are
+// old, and neither is excused.
+func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
+	downAndCut := func(h *History) {
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a", Start: ms(13000), End: ms(17000)},
+			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
+	}
+	for _, tt := range []struct {
+		name        string
+		minReplicas int
+		at          int // a lost write, or a's probes writable for 0.5 s from here
+		excused     bool
+	}{
+		{"shipped, while both hold", 0, 15500, true},
+		{"shipped, past fence_after + interval after the sidecar is back", 0, 18500, false},
+		{"min_replicas 1", 1, 15500, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			p.MinReplicas = tt.minReplicas
+			h := clean()
+			downAndCut(h)
+			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(tt.at), Complete: ms(tt.at + 2), OK: true})
+			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
+				t.Errorf("lost write excused %v, want %v", got, tt.excused)
+			}
+			h = clean()
+			downAndCut(h)
+			for i, o := range h.Ops {
+				if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= ms(tt.at) && o.Invoke < ms(tt.at+500) {
+					h.Ops[i].OK, h.Ops[i].Err = true, ""
+				}
+			}
+			if got := !slices.Contains(rules(Check(h, p)), RuleDualPrimary); got != tt.excused {
+				t.Errorf("two writable primaries excused %v, want %v", got, tt.excused)
+			}
+		})
+	}
+}
