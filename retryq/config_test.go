@@ -88,24 +88,28 @@ func TestConfirmPlan(t *testing.T) {
 		name        string
 		role        []any
 		minReplicas int
+		replicated  bool
 		wait        bool
 		err         error
 	}{
-		{"a primary with a replica waits for it", []any{"master", int64(1234), []any{replica}}, 1, true, nil},
-		{"also when it may run alone", []any{"master", int64(1234), []any{replica}}, 0, true, nil},
-		{"a lone primary meant to be alone confirms", []any{"master", int64(1234), []any{}}, 0, false, nil},
-		{"CONFIG refused: as before, a lone primary confirms", []any{"master", int64(1234), []any{}}, -1, false, nil},
+		{"a primary with a replica waits for it", []any{"master", int64(1234), []any{replica}}, 1, true, true, nil},
+		{"also when it may run alone", []any{"master", int64(1234), []any{replica}}, 0, false, true, nil},
+		{"a lone primary meant to be alone confirms", []any{"master", int64(1234), []any{}}, 0, false, false, nil},
+		{"CONFIG refused: as before, a lone primary confirms", []any{"master", int64(1234), []any{}}, -1, false, false, nil},
 		// Chaos seed 4705: the only copy would be deleted from the queue.
-		{"a lone primary that should have a replica does not", []any{"master", int64(1234), []any{}}, 1, false, errNoReplica},
+		{"a lone primary that should have a replica does not", []any{"master", int64(1234), []any{}}, 1, false, false, errNoReplica},
+		// Chaos seed 14010: nor one whose group has other members.
+		{"a lone primary of a group does not", []any{"master", int64(1234), []any{}}, 0, true, false, errNoReplica},
+		{"a lone primary of a group, CONFIG refused, does not", []any{"master", int64(1234), []any{}}, -1, true, false, errNoReplica},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wait, err := confirmPlan(tc.role, tc.minReplicas)
+			wait, err := confirmPlan(tc.role, tc.minReplicas, tc.replicated)
 			if wait != tc.wait || !errors.Is(err, tc.err) {
 				t.Errorf("confirmPlan = %v, %v; want %v, %v", wait, err, tc.wait, tc.err)
 			}
 		})
 	}
-	if _, err := confirmPlan([]any{"slave", "127.0.0.1", int64(7000), "connected", int64(1)}, 0); err == nil {
+	if _, err := confirmPlan([]any{"slave", "127.0.0.1", int64(7000), "connected", int64(1)}, 0, false); err == nil {
 		t.Error("a replica confirmed")
 	}
 }

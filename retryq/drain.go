@@ -360,7 +360,7 @@ func (q *Queue) replay(ctx context.Context, pc *primaryConn, batch []*entry) {
 		outs[i] = outReturn
 	}
 	if primaryErr == nil && slices.Contains(outs, outDone) {
-		if err := confirm(rctx, cn, min(confirmWait, q.cfg.RedisTimeout/2)); err != nil {
+		if err := confirm(rctx, cn, min(confirmWait, q.cfg.RedisTimeout/2), pc.p.Replicated); err != nil {
 			// Applied, but perhaps only on a primary that is about to be
 			// replaced without them: keep the items. Replayed again,
 			// they find their markers if the writes survived and apply
@@ -401,8 +401,9 @@ var errUnconfirmed = errors.New("retryq: no replica acknowledged the replayed wr
 // replicas still accepts writes until it is fenced, and a failover
 // discards them (chaos seed 4: an INCR the queue applied to such a primary
 // was never applied on the new one). A write of its own comes first, as a
-// batch of items found already applied wrote nothing on cn.
-func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
+// batch of items found already applied wrote nothing on cn. replicated is
+// Primary.Replicated.
+func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration, replicated bool) error {
 	var set *redis.StatusCmd
 	var role *redis.Cmd
 	var need *redis.MapStringStringCmd
@@ -427,7 +428,7 @@ func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
 			minReplicas = n
 		}
 	}
-	mustWait, err := confirmPlan(r, minReplicas)
+	mustWait, err := confirmPlan(r, minReplicas, replicated)
 	if err != nil || !mustWait {
 		return err
 	}
@@ -442,26 +443,29 @@ func confirm(ctx context.Context, cn *redis.Conn, wait time.Duration) error {
 }
 
 // errNoReplica: the primary lists no replica although its
-// min-replicas-to-write asks for one.
-var errNoReplica = errors.New("retryq: the primary has no replica and its min-replicas-to-write asks for one")
+// min-replicas-to-write or its group (Primary.Replicated) asks for one.
+var errNoReplica = errors.New("retryq: the primary has no replica, and its min-replicas-to-write or its group asks for one")
 
 // confirmPlan decides from the primary's ROLE reply and its
 // min-replicas-to-write whether confirm must WAIT for a replica. A lone
 // primary confirms by itself only when it is meant to run alone
-// (min-replicas-to-write 0): one that should have replicas and lists none
-// holds the only copy, which the next failover discards (chaos seed 4705:
-// retry-queue INCRs confirmed on a primary with no replica attached were
-// lost when another Redis was promoted).
+// (min-replicas-to-write 0, and not replicated: no other member in its
+// group): one that should have replicas and lists none holds the only
+// copy, which the next failover discards (chaos seed 4705: retry-queue
+// INCRs confirmed on a primary with no replica attached were lost when
+// another Redis was promoted; seed 14010, N=3, min_replicas 0: b, promoted
+// while c's Redis was stopped and a's cut from it, confirmed INCRs alone,
+// and the group failed over to a 2.3 s later).
 // An unknown setting (-1: CONFIG refused) counts as 0, so a queue draining
 // through a user without CONFIG into a lone primary still drains.
-func confirmPlan(role []any, minReplicas int) (wait bool, err error) {
+func confirmPlan(role []any, minReplicas int, replicated bool) (wait bool, err error) {
 	if len(role) < 3 || role[0] != "master" {
 		return false, fmt.Errorf("retryq: confirm: role %v is not master", role)
 	}
 	if replicas, _ := role[2].([]any); len(replicas) > 0 {
 		return true, nil
 	}
-	if minReplicas > 0 {
+	if minReplicas > 0 || replicated {
 		return false, errNoReplica
 	}
 	return false, nil // a lone primary meant to be alone: no other copy to wait for

@@ -390,3 +390,49 @@ func TestItemKeptUntilAReplicaHasIt(t *testing.T) {
 		t.Fatalf("replayed_total %v, want 2", got)
 	}
 }
+
+// A lone primary confirms an item by itself only when it runs alone: one
+// whose group has other members (Primary.Replicated) holds the only copy,
+// which the next failover discards, so the item stays queued until a
+// replica has it, whatever min-replicas-to-write says (chaos seed 14010,
+// N=3, min_replicas 0: b, promoted while c's Redis was stopped and a's
+// cut from it, confirmed retry-queue INCRs alone; the group failed over
+// to a and they were lost).
+func TestLonePrimaryOfAGroupKeepsItemsSeed14010(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	src := NewPrimaryAddr("", "", "")
+	src.SetReplicated(true)
+	src.Set(srv.Addr())
+	if p, _ := src.WritablePrimary(); !p.Replicated {
+		t.Fatalf("primary %+v, want replicated", p)
+	}
+	q := startQueue(t, testConfig(), t.TempDir(), src)
+	mustEnqueue(t, q, NewItem{Command: cmd("INCR", "a")})
+	redistest.Eventually(t, 10*time.Second, func() error { // two rounds unconfirmed
+		if n := testutil.ToFloat64(q.m.primaryErrs); n < 2 {
+			return fmt.Errorf("%v unconfirmed rounds", n)
+		}
+		return nil
+	})
+	if s, err := q.Stats(); err != nil || s.Ready+s.Inflight != 1 {
+		t.Fatalf("stats %+v, %v: want the item queued while no replica has it", s, err)
+	}
+	rep := redistest.Start(t, redistest.Options{ReplicaOf: srv.Addr()})
+	rep.WaitSynced(t)
+	waitDrained(t, q, 10*time.Second)
+	for _, s := range []*redistest.Server{srv, rep} {
+		redistest.Eventually(t, 10*time.Second, func() error {
+			if v, _ := s.Client().Get(ctx, "a").Result(); v != "1" {
+				return fmt.Errorf("a = %q on %s, want 1", v, s.Addr())
+			}
+			return nil
+		})
+	}
+
+	// Alone by design (a single-member group): it confirms by itself.
+	src.SetReplicated(false)
+	rep.Kill(t)
+	mustEnqueue(t, q, NewItem{Command: cmd("INCR", "b")})
+	waitDrained(t, q, 10*time.Second)
+}

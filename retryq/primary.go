@@ -16,6 +16,13 @@ type Primary struct {
 	// TLS, when not nil, is the TLS client configuration for the primary
 	// (redis.tls); nil dials plain TCP.
 	TLS *tlsconfig.Client
+	// Replicated: the primary belongs to a group with other members, so a
+	// write only it holds is lost at the next failover. A replayed item is
+	// then deleted only once a replica acknowledged it, whatever the
+	// primary's min-replicas-to-write; false: a primary with no replica
+	// listed and min-replicas-to-write 0 is meant to run alone and
+	// confirms by itself.
+	Replicated bool
 }
 
 // PrimarySource tells the queue which primary, if any, is writable now.
@@ -38,6 +45,7 @@ type PrimaryAddr struct {
 	p        Primary
 	ok       bool
 	changed  chan struct{}
+	repl     bool
 	username string
 	password string
 	tls      *tlsconfig.Client
@@ -57,9 +65,25 @@ func NewPrimaryAddr(addr, username, password string) *PrimaryAddr {
 func (s *PrimaryAddr) Set(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.p, s.ok = Primary{Addr: addr, Username: s.username, Password: s.password, TLS: s.tls}, true
+	s.p, s.ok = Primary{Addr: addr, Username: s.username, Password: s.password, TLS: s.tls, Replicated: s.repl}, true
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// SetReplicated says whether the primary belongs to a group with other
+// members (Primary.Replicated), for this answer and the next ones.
+func (s *PrimaryAddr) SetReplicated(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.repl == on {
+		return
+	}
+	s.repl = on
+	if s.ok {
+		s.p.Replicated = on
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
 }
 
 // Clear says no primary is writable.

@@ -32,6 +32,9 @@ func followPrimary(ctx context.Context, src topologySource, dst *retryq.PrimaryA
 		if snap.Writable {
 			addr = snap.Primary.Addr
 		}
+		// Another member's Redis can hold a copy: the queue waits for one
+		// (retryq.Primary.Replicated).
+		dst.SetReplicated(len(snap.Replicas) > 0)
 		if addr != last {
 			if addr == "" {
 				dst.Clear()

@@ -80,4 +80,21 @@ func TestFollowPrimary(t *testing.T) {
 	waitPrimary(t, dst, "127.0.0.1:7002", 2*interval+100*time.Millisecond)
 	src.set("127.0.0.1:7003", true, false) // the timer keeps firing
 	waitPrimary(t, dst, "127.0.0.1:7003", 2*interval+100*time.Millisecond)
+	if p, _ := dst.WritablePrimary(); p.Replicated {
+		t.Fatalf("primary %+v replicated in a group with no other member", p)
+	}
+
+	// Another member: the queue waits for a replica's copy (chaos seed
+	// 14010).
+	src.mu.Lock()
+	src.snap.Replicas = []failover.Node{{Name: "b", Addr: "127.0.0.1:7004"}}
+	src.mu.Unlock()
+	src.set("127.0.0.1:7003", true, true)
+	deadline := time.Now().Add(time.Second)
+	for p, _ := dst.WritablePrimary(); !p.Replicated; p, _ = dst.WritablePrimary() {
+		if time.Now().After(deadline) {
+			t.Fatalf("primary %+v not replicated with another member", p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
