@@ -1993,3 +1993,35 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 		})
 	}
 }
+
+// Without min_replicas, the writes of a primary with no other Redis in
+// reach are within the bound: nothing copies them (chaos seed 14010, N=3,
+// shipped defaults). Not while one Redis still reaches it, and not with
+// min_replicas, which refuses them.
+func TestUnreplicatedPrimarySeed14010(t *testing.T) {
+	alone := []FaultRecord{
+		{ID: 2, Kind: StopRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "stop-redis c", Start: ms(13000), End: ms(16000)},
+		{ID: 3, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "redis-only partition [a] | [b c]", Start: ms(13000), End: ms(16000)},
+	}
+	for _, tt := range []struct {
+		name        string
+		faults      []FaultRecord
+		minReplicas int
+		excused     bool
+	}{
+		{"b, the writer, alone", alone, 0, true},
+		{"c's Redis still reaches b", alone[1:], 0, false},
+		{"min_replicas 1", alone, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			p.MinReplicas = tt.minReplicas
+			h := clean()
+			h.Faults = append(h.Faults, tt.faults...)
+			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(14500), Complete: ms(14502), OK: true})
+			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
+				t.Errorf("lost write excused %v, want %v", got, tt.excused)
+			}
+		})
+	}
+}
