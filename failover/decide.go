@@ -2215,6 +2215,13 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 	switch {
 	case !d.ODown && !d.Empty && !d.Stuck && !d.NotPrimary:
 		return d
+	case st.Primary != "" && !st.Promoted && !st.Started.IsZero() && !d.Empty && !d.Stuck:
+		// A named primary has down_after from its naming to promote.
+		// ODOWN votes carried over from the epoch before do not cut it
+		// short: the same node named again (a holder, seed 13806), its
+		// peers' down timers still running, was replaced by a third
+		// epoch 22 ms after the second, naming it once more.
+		return d
 	case st.Paused, st.FlapPaused != "":
 		return d
 	case st.Switchover.active(st.Epoch, now):

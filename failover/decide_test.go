@@ -5569,6 +5569,24 @@ func TestRefusedNamedPrimaryWithKeysIsAHolderSeed13806(t *testing.T) {
 			}
 		})
 	}
+	// Named again, it has down_after to promote: the ODOWN votes its
+	// peers carry over from epoch 5 do not replace it at once (the replay
+	// named it at epoch 6 and again at epoch 7, 22 ms later).
+	again := st
+	again.Epoch, again.Previous, again.Started = 6, "a", at(64.454)
+	named := mk()
+	for n, pv := range named {
+		pv.Rep.Empty = false
+		named[n] = down(pv, "a", 6)
+	}
+	if d := decideLeader(at(64.476), again, named, p, ""); d.Action == leaderPromote {
+		t.Fatalf("22 ms after naming a again: promote %q (odown %v)", d.Target, d.ODown)
+	}
+	again.Started = at(62.4)
+	if d := decideLeader(at(64.476), again, named, p, ""); d.Action != leaderPromote {
+		t.Fatalf("down_after after naming a again: action %v, want a failover (why not %q)", d.Action, d.WhyNot)
+	}
+
 	// A refused named primary that holds no key is no holder (chaos seed
 	// 1906: a copy of nothing).
 	peers := mk()
