@@ -1766,7 +1766,7 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// restarted sidecar called it empty against a's 80143 on b1dc5bc7,
 		// the group promoted a and d's Redis full-synced from it.
 		return restartNone
-	case cur.began() == 0 && cur.Keys > 0 && fork == 0 && p.ChosenKeys > 0 && cur.Keys >= p.ChosenKeys && !richer:
+	case cur.Keys > 0 && fork == 0 && p.ChosenKeys > 0 && cur.Keys >= p.ChosenKeys && !richer:
 		// The same for a holder: the leader chose it, back from its AOF
 		// at offset 0, for its keys over every Redis with no position it
 		// could prove, and it still holds as many, with no replica on
@@ -1781,6 +1781,13 @@ func judgeRestart(prev, cur redisIdentity, p promotion, replicas []replicaPos) r
 		// against a's 123963 on the history epoch 6 had left at 122485
 		// (its deposed tail), epoch 9 promoted a, and c's Redis
 		// full-synced from it.
+		//
+		// Wherever its history began, not only at 0: a holder back from
+		// an RDB at an offset (a named primary whose promotion was
+		// refused, which the leader names again as a holder: seed 13806)
+		// was otherwise judged empty against a higher offset on another
+		// history, refused again, and named again, a new epoch each
+		// round. A replica ahead on its own history was caught above.
 		return restartNone
 	case cur.Offset < best:
 		return restartEmpty

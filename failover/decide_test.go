@@ -5596,6 +5596,35 @@ func TestRefusedNamedPrimaryWithKeysIsAHolderSeed13806(t *testing.T) {
 	}
 }
 
+// A named primary the leader chose as a holder for its keys (seed 13806's
+// fix names a refused one so) stands at its promotion while it still
+// holds as many and no replica holds more, wherever its history began:
+// judged empty against a replica's higher offset on another history, its
+// sidecar refused it again, and the leader, finding it still the holder
+// with the most keys, named it again, a new epoch each round. A replica
+// ahead on its own history, or one holding more keys, still makes it empty.
+func TestHolderChosenForItsKeysStands(t *testing.T) {
+	prev := redisIdentity{RunID: "a-1", ReplID: "07848b42", Offset: 69798, Keys: 1085}
+	cur := redisIdentity{RunID: "a-2", ReplID: "55d18ef0", ReplID2: "07848b42", Offset: 57797, Keys: 893}
+	holder := promotion{ChosenKeys: 893}
+	for _, tt := range []struct {
+		name     string
+		replicas []replicaPos
+		want     restartVerdict
+	}{
+		{"a replica further on another history, fewer keys", []replicaPos{{ReplID: "fc8a236c", Offset: 60000, Keys: 874}}, restartNone},
+		{"a replica with more keys", []replicaPos{{ReplID: "fc8a236c", Offset: 60000, Keys: 900}}, restartEmpty},
+		{"a replica ahead on its own history", []replicaPos{{ReplID: "55d18ef0", Offset: 58000, Keys: 874}}, restartEmpty},
+	} {
+		if got := judgeRestart(prev, cur, holder, tt.replicas); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := judgeRestart(prev, cur, promotion{}, []replicaPos{{ReplID: "fc8a236c", Offset: 60000, Keys: 874}}); got != restartEmpty {
+		t.Errorf("not chosen as a holder, a replica further on another history: %v, want empty", got)
+	}
+}
+
 // Chaos seed 9817 (N=5), the leader e's view at 69.48 s: 11 retry-queue
 // INCRs enqueued at c, d and e (57.0–60.6 s) while the partition [a] |
 // [b c d e] cut off a, epoch 9's primary, were applied by epoch 11's c
