@@ -1429,6 +1429,81 @@ func holderWaitHit(h *History, p Params, g0, t time.Duration, hit []string) bool
 	return lost >= 1 && len(out)+lost > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
 }
 
+// holderWaitsDurably reports, with min_replicas, whether at t, inside a gap
+// without writes that began at g0, vigil's holder rule may wait the
+// durable wait (ten down_after) for a hit node (holderWaitOver): no Redis
+// streams to an online replica (the links samples; unknown for a node
+// never sampled), so only a holder can be promoted; a Redis killed
+// without its data since g0 answers without its copies; and with the hit
+// nodes' Redis, out of reach, more Redis than min_replicas may lack what
+// the holder needs, which one out of reach may hold. The wait is bounded,
+// unlike holderWaitHit's. Chaos seed 14306 (N=3): b's Redis, epoch 3's
+// primary, was killed without persistence at 23.1 s and came back empty;
+// from 33.8 s a was cut off, and c, a holder with 933 keys, was promoted
+// 50.3 s in, once a was heard again; availLimit's 6 s counted from 36.8 s.
+func holderWaitsDurably(h *History, p Params, g0, t time.Duration, hit []string) bool {
+	if p.MinReplicas < 1 || t < g0 || len(hit) == 0 {
+		return false
+	}
+	for _, z := range h.Nodes {
+		if links, ok := linksAt(h, z, t); !ok || links != "" {
+			return false
+		}
+	}
+	short, out := map[string]bool{}, false
+	for _, n := range hit {
+		if outOfReach(h, n, t) {
+			short[n], out = true, true
+		}
+	}
+	lost := false
+	for _, f := range h.Faults {
+		if f.Failed == "" && f.DataLost && len(f.Nodes) > 0 && f.Start >= g0 && f.Start <= t &&
+			(f.Kind == KillRedis || f.Kind == KillBoth) {
+			short[f.Nodes[0]], lost = true, true
+		}
+	}
+	return out && lost && len(short) > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
+}
+
+// outOfReach reports whether at t an active fault keeps node out of the
+// others' reach as vigil's holder rule sees it (holderWaitOver): its
+// sidecar killed, stopped or cut off from every other, or unable to send
+// to them (no fresh report), or its Redis killed, stopped or cut from its
+// own sidecar (reported down).
+func outOfReach(h *History, node string, t time.Duration) bool {
+	others := map[string]bool{}
+	for _, z := range h.Nodes {
+		if z != node {
+			others[z] = true
+		}
+	}
+	return slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+		if f.Failed != "" || f.Start > t || t >= f.End || len(f.Nodes) == 0 {
+			return false
+		}
+		switch f.Kind {
+		case KillRedis, StopRedis, PartLocal:
+			return f.Nodes[0] == node
+		case PartOneWay:
+			return slices.Contains(f.Nodes, node) // the side that cannot send
+		}
+		return keepsSidecarApart(f, node, others)
+	})
+}
+
+// linksAt returns the online replicas node's Redis listed in its last
+// links sample by t, and whether there was one.
+func linksAt(h *History, node string, t time.Duration) (string, bool) {
+	links, at := "", time.Duration(-1)
+	for _, o := range h.Ops {
+		if o.Kind == OpLinks && o.OK && o.Node == node && o.Complete <= t && o.Complete > at {
+			links, at = o.Value, o.Complete
+		}
+	}
+	return links, at >= 0
+}
+
 // writerSince returns when node's run as the writer ending at t began:
 // the first of the acknowledged probe writes it took by t with none taken
 // by another node after it.
@@ -1623,6 +1698,9 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 						base = max(base, lastHeard(h, events, f.Nodes[0], base, segS))
 					}
 				}
+			}
+			if holderWaitsDurably(h, p, g[0], segS, hit) {
+				lim = max(lim, durableLimit(p))
 			}
 			// Only the part of the gap inside this segment counts: a
 			// segment that begins after writes came back judges nothing

@@ -2025,3 +2025,45 @@ func TestUnreplicatedPrimarySeed14010(t *testing.T) {
 		})
 	}
 }
+
+// With min_replicas, once a Redis lost its data and no replica is synced,
+// the holder may wait the durable wait for a node out of reach (chaos
+// seed 14306, N=3): b's Redis came back empty, a was cut off, and c, a
+// holder, was promoted 13.5 s after faults first hit a alone. Not while a
+// Redis streams to an online replica (a candidate, no holder wait), nor
+// with the links unknown, nor when the hit node still reports (a
+// Redis-only cut), nor without the loss or without min_replicas.
+func TestAvailabilityHolderWaitsDurablySeed14306(t *testing.T) {
+	p := testParams
+	p.MinReplicas = 1
+	for _, tt := range []struct {
+		name     string
+		kind     FaultKind
+		dataLost bool
+		links    map[string]string // node -> online replicas; nil: none sampled
+		p        Params
+		outage   time.Duration
+		ok       bool
+	}{
+		{"seed 14306: b's Redis lost its data, a cut off, 13.5 s", PartIsolate, true, map[string]string{"a": "", "b": "", "c": ""}, p, 13500 * time.Millisecond, true},
+		{"beyond ten down_after", PartIsolate, true, map[string]string{"a": "", "b": "", "c": ""}, p, 10*p.DownAfter + p.AvailSlack + 2*time.Second, false},
+		{"c streams to a replica", PartIsolate, true, map[string]string{"a": "", "b": "", "c": "b"}, p, 13500 * time.Millisecond, false},
+		{"links never sampled", PartIsolate, true, nil, p, 13500 * time.Millisecond, false},
+		{"a's Redis cut, its sidecar reports", PartRedis, true, map[string]string{"a": "", "b": "", "c": ""}, p, 13500 * time.Millisecond, false},
+		{"b's Redis kept its data", PartIsolate, false, map[string]string{"a": "", "b": "", "c": ""}, p, 13500 * time.Millisecond, false},
+		{"without min_replicas", PartIsolate, true, map[string]string{"a": "", "b": "", "c": ""}, testParams, 13500 * time.Millisecond, false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-both b", Start: ms(13000), End: ms(13500),
+				RedisRestart: true, DataLost: tt.dataLost, OnPrimary: true},
+			FaultRecord{ID: 3, Kind: tt.kind, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "cut a",
+				Start: ms(14000), End: ms(14000) + tt.outage + 5*time.Second})
+		for n, l := range tt.links {
+			h.Ops = append(h.Ops, Op{Kind: OpLinks, Node: n, Key: "links:" + n, Value: l, Invoke: ms(13600), Complete: ms(13601), OK: true})
+		}
+		h.WorkEnd = max(h.WorkEnd, ms(14000)+tt.outage+10*time.Second)
+		outage(h, ms(13000), ms(14000)+tt.outage)
+		checkAccepted(t, tt.name, h, tt.p, tt.ok)
+	}
+}
