@@ -134,11 +134,16 @@ func (q *Queue) pause(p Primary, err error) {
 	q.m.primaryErrs.Inc()
 	q.pmu.Lock()
 	defer q.pmu.Unlock()
-	if q.pausedAt != p || time.Now().After(q.pauseEnd) {
+	// Logged when the primary or the error changes, and a repeat at most
+	// once a minute: a primary waiting for a replica fails the same way
+	// every primary_retry, for as long as the replicas are down.
+	now := time.Now()
+	if msg := err.Error(); q.pausedAt != p || msg != q.pauseMsg || now.Sub(q.pauseLogged) >= time.Minute {
 		q.logger.Warn("primary not writable, replay paused", "redis_addr", p.Addr, "err", err,
 			"duration", q.cfg.PrimaryRetry)
+		q.pauseMsg, q.pauseLogged = msg, now
 	}
-	q.pausedAt, q.pauseEnd = p, time.Now().Add(q.cfg.PrimaryRetry)
+	q.pausedAt, q.pauseEnd = p, now.Add(q.cfg.PrimaryRetry)
 	if q.conn != nil && q.conn.p == p {
 		q.conn.loaded = false
 	}

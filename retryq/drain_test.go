@@ -3,12 +3,15 @@ package retryq
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-redis/vigil/internal/redistest"
@@ -435,4 +438,46 @@ func TestLonePrimaryOfAGroupKeepsItemsSeed14010(t *testing.T) {
 	rep.Kill(t)
 	mustEnqueue(t, q, NewItem{Command: cmd("INCR", "b")})
 	waitDrained(t, q, 10*time.Second)
+}
+
+// countHandler counts the log records whose message is msg.
+type countHandler struct {
+	msg string
+	n   *atomic.Int32
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+// A primary that fails the same way every primary_retry (a lone primary
+// waiting for a replica, seed 14010's rule) is logged once, not every
+// round; another error or another primary is logged at once.
+func TestPauseLogsARepeatOnce(t *testing.T) {
+	var n atomic.Int32
+	q, err := New(testConfig(), t.TempDir(), slog.New(countHandler{"primary not writable, replay paused", &n}), prometheus.NewRegistry(), NewPrimaryAddr("", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Primary{Addr: "127.0.0.1:7001"}
+	for range 5 {
+		q.pause(p, errNoReplica)
+	}
+	if got := n.Load(); got != 1 {
+		t.Fatalf("%d records for five rounds of the same error, want 1", got)
+	}
+	q.pause(p, errUnconfirmed)
+	q.pause(Primary{Addr: "127.0.0.1:7002"}, errUnconfirmed)
+	if got := n.Load(); got != 3 {
+		t.Fatalf("%d records after another error and another primary, want 3", got)
+	}
+	if got := testutil.ToFloat64(q.m.primaryErrs); got != 7 {
+		t.Fatalf("primary errors %v, want every round counted (7)", got)
+	}
 }

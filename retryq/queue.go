@@ -95,6 +95,10 @@ type Queue struct {
 	conn     *primaryConn
 	pausedAt Primary
 	pauseEnd time.Time
+	// pauseMsg and pauseLogged: the error last logged for pausedAt, and
+	// when (pause logs a repeat at most once a minute).
+	pauseMsg    string
+	pauseLogged time.Time
 
 	enqueued, replayed, failed, deadLettered, rejected atomic.Uint64
 }
