@@ -457,7 +457,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 			}
 			if wasReplica {
 				f.emit(Event{Kind: EventStateSendNoOne, Epoch: epoch, Node: self, OldPrimary: oldp, NewPrimary: self})
-				if err := f.promoteTx(ctx, members); err != nil {
+				if err := f.promoteTx(ctx, members, holdFor); err != nil {
 					return err
 				}
 				fork, newReplID = f.localFork(ctx)
@@ -1234,7 +1234,7 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 			// The history it leaves: after REPLICAOF NO ONE master_replid
 			// is a new one, and forkFor would not find the fork (seed 302).
 			from := f.replIDOf(ctx, f.rc.Addr)
-			if err := f.promoteTx(ctx, len(vst.Members)); err != nil {
+			if err := f.promoteTx(ctx, len(vst.Members), pause); err != nil {
 				return err
 			}
 			keep := &keepReq{epoch: vst.Epoch, node: f.self.Name, addr: f.self.Addr, history: vst.History, replID: from}
@@ -1306,7 +1306,7 @@ func (f *Failover) startUndetach(ctx context.Context, c *core) {
 			err = undetachStale(vst, f.self.Name, epoch)
 		}
 		if err == nil {
-			err = f.promoteTx(ctx, len(vst.Members))
+			err = f.promoteTx(ctx, len(vst.Members), pause)
 		} else if errors.Is(err, authority.ErrStale) {
 			// Still pointing at itself, it takes no writes either way; the
 			// pause would only hold its replicas' reads of it back.
@@ -1789,12 +1789,12 @@ func (f *Failover) unpauseOn(ctx context.Context, cl *redis.Client) error {
 // of normal and pub/sub clients so replica-reading clients rediscover.
 // With min_replicas, min-replicas-to-write is set in the same transaction,
 // before REPLICAOF NO ONE (promoteTxCmds): members is the group's size.
-func (f *Failover) promoteTx(ctx context.Context, members int) error {
+func (f *Failover) promoteTx(ctx context.Context, members int, pause time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
 	defer cancel()
 	cl := f.local.Client()
 	want := minReplicasFor(f.cfg.MinReplicas, members)
-	steps := promoteTxCmds(want, maxLagSeconds(f.cfg.FenceAfter))
+	steps := promoteTxCmds(want, maxLagSeconds(f.cfg.FenceAfter), pause)
 	cmds, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, args := range steps {
 			p.Do(ctx, args...)
@@ -1819,6 +1819,11 @@ func (f *Failover) promoteTx(ctx context.Context, members int) error {
 				f.m.commandErrors.WithLabelValues("config_set").Inc()
 				f.log.Warn("set min-replicas-to-write", "err", err)
 			}
+		case args[0] == "CLIENT" && args[1] == "PAUSE":
+			if err := cmds[i].Err(); err != nil {
+				f.m.commandErrors.WithLabelValues("client_pause").Inc()
+				f.log.Warn("pause writes with the promotion", "err", err)
+			}
 		}
 	}
 	return nil
@@ -1836,8 +1841,19 @@ func (f *Failover) promoteTx(ctx context.Context, members int) error {
 // b; its sidecar was killed 2.2 s later, the promotion's 10 s pause lapsed
 // at 39.0 s, and its Redis, no replica connected, took writes for 1.2 s
 // beside a, promoted at epoch 4.
-func promoteTxCmds(minReplicas, maxLag int) [][]any {
-	var cmds [][]any
+//
+// The transaction pauses writes itself (for pause), so the Redis becomes
+// a primary under a pause whatever happened to the one taken before it:
+// CLIENT UNPAUSE is global, and another sidecar that fenced this Redis as
+// an old primary and found it a replica lifts every pause on it
+// (liftReplicaPause). Chaos seed 14905 (N=3, shipped defaults): b won
+// epoch 2, paused its Redis and was stopped (pause-winner) before its
+// REPLICAOF NO ONE; c, promoted at epoch 3, fenced b's Redis and, finding
+// it a replica, lifted the pause; b's sidecar resumed 7.8 s later, ran the
+// promotion, and b's Redis took writes beside c's for 0.25 s until b
+// learned of epoch 3.
+func promoteTxCmds(minReplicas, maxLag int, pause time.Duration) [][]any {
+	cmds := [][]any{{"CLIENT", "PAUSE", max(pause.Milliseconds(), 1), "WRITE"}}
 	if minReplicas > 0 {
 		cmds = append(cmds, []any{"CONFIG", "SET", "min-replicas-to-write", minReplicas, "min-replicas-max-lag", maxLag})
 	}

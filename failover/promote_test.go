@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/vigil-redis/vigil/failover/authority"
 	"github.com/vigil-redis/vigil/failover/divergent"
 	"github.com/vigil-redis/vigil/internal/redistest"
@@ -38,7 +39,7 @@ func TestPromoteTxSetsMinReplicasFirst(t *testing.T) {
 		{"without min_replicas: Redis's own settings", 0, 3, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cmds := promoteTxCmds(minReplicasFor(tt.minReplicas, tt.members), maxLagSeconds(1e9))
+			cmds := promoteTxCmds(minReplicasFor(tt.minReplicas, tt.members), maxLagSeconds(1e9), 10*time.Second)
 			str := make([]string, len(cmds))
 			for i, c := range cmds {
 				str[i] = strings.TrimSpace(fmt.Sprintln(c...))
@@ -371,5 +372,43 @@ func TestPromotionOfAnAOFRestartRecordsTheChosenFork(t *testing.T) {
 	if e.ForkReplID != chosenID || e.ForkOffset != chosenOff || e.NewReplID != info["master_replid"] || !e.Resumed {
 		t.Fatalf("promoted entry fork %s:%d new %s resumed %v; want the chosen %s:%d, new %s, resumed",
 			e.ForkReplID, e.ForkOffset, e.NewReplID, e.Resumed, chosenID, chosenOff, info["master_replid"])
+	}
+}
+
+// The promotion transaction pauses writes itself: a Redis made a primary
+// is paused whatever became of the pause taken before it. Chaos seed
+// 14905 (N=3, shipped defaults): c, promoted at epoch 3, fenced b's Redis
+// and, finding it a replica, lifted every pause on it (CLIENT UNPAUSE is
+// global), b's own promotion pause with them; b's sidecar, stopped as
+// epoch 2's winner, resumed and ran REPLICAOF NO ONE, and b's Redis took
+// writes beside c's for 0.25 s. Here a real replica, its pause lifted the
+// same way, is promoted with the transaction, and a write waits.
+func TestPromotionTxPausesWritesSeed14905(t *testing.T) {
+	ctx := context.Background()
+	primary := redistest.Start(t, redistest.Options{})
+	replica := redistest.Start(t, redistest.Options{ReplicaOf: primary.Addr()})
+	replica.WaitSynced(t)
+	cl := replica.Client()
+	for _, args := range [][]any{{"CLIENT", "PAUSE", 10000, "WRITE"}, {"CLIENT", "UNPAUSE"}} {
+		if err := cl.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, args := range promoteTxCmds(0, 1, 3*time.Second) {
+			p.Do(ctx, args...)
+		}
+		return nil
+	}); err != nil && !strings.Contains(err.Error(), "CONFIG REWRITE") && !strings.Contains(err.Error(), "config file") {
+		t.Fatalf("promotion transaction: %v", err)
+	}
+	if role, err := cl.Do(ctx, "ROLE").Slice(); err != nil || role[0] != "master" {
+		t.Fatalf("role %v, %v: want master", role, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := cl.Set(wctx, "k", "v", 0).Err(); err == nil {
+		t.Fatalf("a write right after the promotion succeeded in %v: the new primary was not paused", time.Since(start))
 	}
 }
