@@ -48,9 +48,11 @@ type Snapshot struct {
 	// replaced, so the Sentinel endpoint names none.
 	Isolated bool `json:"isolated"`
 	// Lagging: the state names this node the promoted primary while its
-	// Redis follows another: this sidecar's view lags the group's (a
-	// partition just healed, its Raft log still catching up), so the
-	// Sentinel endpoint names no primary either.
+	// Redis follows another, or while this sidecar has no fresh
+	// observation of it: this sidecar's view may lag the group's (a
+	// partition just healed, or the sidecar just resumed from a stall,
+	// its Raft log still catching up), so the Sentinel endpoint names no
+	// primary either.
 	Lagging bool `json:"lagging,omitempty"`
 	Paused  bool `json:"paused"` // automatic failover is paused by an operator
 	// FlapPaused, when not empty, says why anti-flap paused automatic
