@@ -224,3 +224,41 @@ func TestAmnesiacVoterElectsWhenTheStateHoldersVouch(t *testing.T) {
 	waitApplied(t, c, st.Index)
 	wantEveryState(t, c, 3, "a")
 }
+
+// Chaos seed 14912 (N=3, shipped defaults): the member that bootstrapped
+// the group and led it from the start was never sent the log by a leader.
+// Once it had lost its leadership and the next leader was gone too, it
+// refused the last member its vote as one that lost its raft state, and
+// the two never elected a leader. It holds the log: the last member,
+// whose log is ahead of it, is elected with its vote.
+func TestFirstLeaderVotesOnceLedByAnother(t *testing.T) {
+	c := formGroup(t, 3)
+	first := c.leader(waitFor)
+	var others []string
+	for name := range c.nodes {
+		if name != first.name {
+			others = append(others, name)
+		}
+	}
+	slices.Sort(others)
+
+	// Cut off, the first leader steps down; the other two elect one of
+	// themselves and commit an entry it lacks.
+	c.isolate(first)
+	second := c.leader(waitFor, others...)
+	setPrimary(t, second, 0, 1, second.name)
+	last := others[0]
+	if last == second.name {
+		last = others[1]
+	}
+
+	// The second leader dies and the first is back: only the last member,
+	// its log ahead, can be elected, and only with the first one's vote.
+	c.kill(second.name)
+	c.heal()
+	if l := c.leader(waitFor); l.name != last {
+		t.Fatalf("leader %s, want %s (the log with the committed entry)", l.name, last)
+	}
+	waitApplied(t, c, second.auth.State().Index)
+	wantEveryState(t, c, 1, second.name)
+}

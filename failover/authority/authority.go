@@ -209,7 +209,8 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	// A node that starts without raft state grants no vote to a group
 	// that ran, while another member holds state that the candidate may
 	// lack, until a leader gave it the log up to that leader's commit
-	// index (amnesiacVoteRefusal, catchUp).
+	// index, or it bootstrapped the group or led it (amnesiacVoteRefusal,
+	// catchUp).
 	var started atomic.Pointer[raft.Raft]
 	var caught catchUp
 	trans.refuse = func(candidate string, at logPosition) bool {
@@ -276,7 +277,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.serveRPC(ctx, rpcLayer, &wg) })
-	wg.Go(func() { a.loop(ctx, r, hasState, &wg) })
+	wg.Go(func() { a.loop(ctx, r, hasState, &caught, &wg) })
 	wg.Go(func() { a.contactLoop(ctx, r) })
 
 	<-ctx.Done()
@@ -804,10 +805,23 @@ func filterVotes(in <-chan raft.RPC, out chan<- raft.RPC, done <-chan struct{}, 
 // named different primaries at epoch 5 for the rest of the run, and no
 // write succeeded for 81 s. Once caught up it stays so: what its log holds
 // from then on it acknowledged, and keeps.
+//
+// A node that bootstrapped the group, or was elected its leader, holds
+// the log too (bootstrapped: there was none before it; elected: a
+// majority found its log complete), though no leader ever sent it one
+// (held). Chaos seed 14912 (N=3, shipped defaults): b bootstrapped the
+// group and led it until its sidecar was stopped; a led meanwhile and was
+// cut off 0.02 s after b resumed, and b, never sent the log, refused c its
+// vote as a node that lost its raft state: no leader, and no write, for
+// 14 s.
 type catchUp struct {
 	seen atomic.Uint64 // the highest commit index a leader sent
 	done atomic.Bool
 }
+
+// held records that the node holds the log without a leader sending it:
+// it bootstrapped the group, or was elected its leader.
+func (c *catchUp) held() { c.done.Store(true) }
 
 // observe takes an RPC about to reach raft, the log then ending at last.
 func (c *catchUp) observe(cmd any, last uint64) {

@@ -16,7 +16,7 @@ import (
 // group, advertise raft state in gossip, register this member's
 // addresses, keep Ready current and, on the leader, reconcile the raft
 // configuration with gossip.
-func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *sync.WaitGroup) {
+func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, caught *catchUp, wg *sync.WaitGroup) {
 	// On the wall-clock grid the probes and the failover loop share
 	// (monitor.NewTicker): a separate phase cost an idle sidecar ten more
 	// wake-ups a second.
@@ -60,6 +60,7 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 				switch {
 				case err == nil:
 					a.logger.Info("group bootstrapped", "servers", len(servers))
+					caught.held()
 					hasState = true
 					a.advertise(true)
 				case errors.Is(err, raft.ErrCantBootstrap):
@@ -96,6 +97,9 @@ func (a *Authority) loop(ctx context.Context, r *raft.Raft, hasState bool, wg *s
 		}
 
 		isLeader := r.State() == raft.Leader
+		if isLeader {
+			caught.held()
+		}
 		if isLeader != leading {
 			leading, healthySince = isLeader, nil
 		}
