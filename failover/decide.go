@@ -3422,6 +3422,23 @@ func oldSilent(prev, self string, peers map[string]peerView, now time.Time, fres
 	return !ok || !pv.fresh(now, fresh)
 }
 
+// oldUnwatched reports whether prev, the primary self replaces, has a
+// sidecar that is silent (oldSilent) or reports that it cannot reach its
+// Redis: either way that sidecar fences nothing, and a Redis still in
+// the clients' reach takes writes until something else does. Chaos seed
+// 15102 (N=3, shipped defaults): b's sidecar, cut from its own Redis,
+// reported it unreachable while clients still reached it; c, promoted,
+// released writes 0.08 s before it demoted b's Redis, which took writes
+// beside it meanwhile. Only the fence follows this: the hold of
+// oldPrimaryHold, seconds long, stays for a silent sidecar, as a killed
+// Redis, the usual failover, is reported unreachable too.
+func oldUnwatched(prev, self string, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	if oldSilent(prev, self, peers, now, fresh) {
+		return true
+	}
+	return prev != "" && prev != self && !peers[prev].Rep.Obs.Reachable
+}
+
 // followsOld reports whether observation o shows a replica linked to one
 // of addrs, the old primary's addresses.
 func followsOld(o monitor.Observation, addrs []string) bool {

@@ -903,26 +903,35 @@ func TestRestartedPrimary(t *testing.T) {
 	}
 }
 
-// The promoted node's own Redis counts for a silent old primary while it
-// follows it with its link up (chaos seed 106, N=5).
+// An old primary's sidecar that is silent or cannot reach its Redis
+// fences nothing (seed 15102); the promoted node's own Redis counts for
+// such an old primary while it follows it with its link up (chaos seed
+// 106, N=5).
 func TestFollowsOld(t *testing.T) {
 	p := testParams()
 	stale := rep("p", 0)
 	stale.Received = t0.Add(-time.Minute)
+	unreachable := rep("p", 0)
+	unreachable.Rep.Obs.Reachable = false
 	for _, tt := range []struct {
-		name  string
-		peers map[string]peerView
-		prev  string
-		want  bool
+		name      string
+		peers     map[string]peerView
+		prev      string
+		unwatched bool // oldUnwatched: the old primary's Redis gets this node's fence
+		silent    bool // oldSilent: and its writes a hold
 	}{
-		{"old primary's sidecar silent", map[string]peerView{"p": stale}, "p", true},
-		{"never heard", map[string]peerView{}, "p", true},
-		{"old primary's sidecar in reach", map[string]peerView{"p": rep("p", 0)}, "p", false},
-		{"no previous primary", map[string]peerView{}, "", false},
-		{"promoted again", map[string]peerView{}, "b", false},
+		{"old primary's sidecar silent", map[string]peerView{"p": stale}, "p", true, true},
+		{"never heard", map[string]peerView{}, "p", true, true},
+		{"old primary's sidecar in reach", map[string]peerView{"p": rep("p", 0)}, "p", false, false},
+		{"seed 15102: its sidecar cannot reach its Redis", map[string]peerView{"p": unreachable}, "p", true, false},
+		{"no previous primary", map[string]peerView{}, "", false, false},
+		{"promoted again", map[string]peerView{}, "b", false, false},
 	} {
-		if got := oldSilent(tt.prev, "b", tt.peers, t0, p.Fresh); got != tt.want {
-			t.Errorf("oldSilent, %s: %v, want %v", tt.name, got, tt.want)
+		if got := oldUnwatched(tt.prev, "b", tt.peers, t0, p.Fresh); got != tt.unwatched {
+			t.Errorf("oldUnwatched, %s: %v, want %v", tt.name, got, tt.unwatched)
+		}
+		if got := oldSilent(tt.prev, "b", tt.peers, t0, p.Fresh); got != tt.silent {
+			t.Errorf("oldSilent, %s: %v, want %v", tt.name, got, tt.silent)
 		}
 	}
 	addrs := []string{"p:6379", "10.0.0.1:6379"}

@@ -612,7 +612,7 @@ func (f *Failover) fenceOldPrimary(ctx context.Context, prev string, addrs []str
 		paused, err := pausePrimaryOn(ctx, cl, f.cmdWait, d)
 		cl.Close()
 		if paused {
-			f.log.Warn("old primary's redis fenced: its sidecar is silent", "peer", prev, "redis_addr", addr, "pause", d)
+			f.log.Warn("old primary's redis fenced: its sidecar is silent or cannot reach it", "peer", prev, "redis_addr", addr, "pause", d)
 			return true
 		}
 		if err == nil {
@@ -662,9 +662,10 @@ func (f *Failover) oldHolds(c *core, previous, reason string) []*oldHold {
 		h.until, h.who = oldPrimaryHold(name, addrs, f.self.Name, c.links, c.peers, now, c.p)
 		h.fence = !h.until.IsZero()
 		if name == previous {
-			// A silent old primary's sidecar fences nothing: this one
-			// fences its Redis, if it answers, before releasing writes.
-			h.fence = reason == ReasonAuto && oldSilent(previous, f.self.Name, c.peers, now, c.p.Fresh)
+			// An old primary's sidecar that is silent, or cannot reach
+			// its Redis, fences nothing: this one fences that Redis, if
+			// it answers, before releasing writes.
+			h.fence = reason == ReasonAuto && oldUnwatched(previous, f.self.Name, c.peers, now, c.p.Fresh)
 			h.selfFollowed = h.fence && c.p.MinReplicas > 0 && followsOld(c.obs, addrs)
 		} else if h.until.IsZero() {
 			continue
