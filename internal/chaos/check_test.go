@@ -2067,3 +2067,49 @@ func TestAvailabilityHolderWaitsDurablySeed14306(t *testing.T) {
 		checkAccepted(t, tt.name, h, tt.p, tt.ok)
 	}
 }
+
+// Without min_replicas a failover loses the writes the promoted replica
+// had not received (the README's "How much can be lost"), when every
+// Redis that had them was out of reach (chaos seed 14915, N=3, shipped
+// defaults: c, which streamed from the writer, was wiped, the writer was
+// cut off, and b, behind since long before, was promoted). Not when the
+// promoted Redis had them, nor when one that had them was in reach, nor
+// with min_replicas.
+func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
+	started := time.Date(2026, 12, 5, 0, 12, 55, 0, time.UTC)
+	wipeC := FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
+		Start: ms(12000), End: ms(18000), RedisRestart: true, DataLost: true}
+	aofC := wipeC
+	aofC.DataLost = false
+	cutB := FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
+		Start: ms(14000), End: ms(17000)}
+	for _, tt := range []struct {
+		name        string
+		links       string // b's online replicas, sampled at 7.5 s
+		faults      []FaultRecord
+		minReplicas int
+		excused     bool
+	}{
+		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true},
+		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true},
+		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false},
+		{"a, promoted, had it", "a,c", []FaultRecord{wipeC, cutB}, 0, false},
+		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			p.MinReplicas = tt.minReplicas
+			h := clean()
+			h.Started = started
+			h.Faults = append(h.Faults, tt.faults...)
+			h.Ops = append(h.Ops,
+				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: tt.links, Invoke: ms(7490), Complete: ms(7500), OK: true},
+				Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(10000), Complete: ms(10002), OK: true})
+			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":\"a\",\"reason\":\"auto\",\"start\":%q}\n",
+				started.Add(ms(15000)).Format(time.RFC3339Nano))
+			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
+				t.Errorf("lost write excused %v, want %v", got, tt.excused)
+			}
+		})
+	}
+}
