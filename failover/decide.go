@@ -3476,6 +3476,26 @@ func fenceMinReplicas(want, members int) int {
 	return minReplicasFor(want, members)
 }
 
+// ownFenceMinReplicas is the min-replicas-to-write a sidecar sets on its
+// own Redis, a primary, as it pauses its writes: fenceMinReplicas, and at
+// least one in a group of several members without min_replicas as well.
+// The pause lapses unless renewed, and a sidecar cut from its Redis
+// cannot renew it: without min-replicas-to-write that Redis then takes
+// writes again that no replica receives, beside the primary the group
+// promoted meanwhile. Chaos seed 15205 (N=3, shipped defaults): c, epoch
+// 3's primary, was cut off at 18.75 s and paused its Redis at 19.75 s;
+// its sidecar was cut from that Redis at 20.63 s, the pause lapsed at
+// 23.49 s, and c's Redis took writes beside a, epoch 4's primary, for
+// 1.3 s. The release of writes sets the group's value again
+// (setMinReplicas); a Redis with replicas linked still takes writes
+// after a lapse, as without the hold.
+func ownFenceMinReplicas(want, members int) int {
+	if members > 1 {
+		return max(fenceMinReplicas(want, members), 1)
+	}
+	return fenceMinReplicas(want, members)
+}
+
 // maxLagSeconds is min-replicas-max-lag for fence_after: whole seconds,
 // at least one (Redis's unit).
 func maxLagSeconds(fenceAfter time.Duration) int {

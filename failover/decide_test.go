@@ -7173,6 +7173,19 @@ func TestFenceMinReplicas(t *testing.T) {
 			t.Errorf("fenceMinReplicas(%d, %d) = %d, want %d", tt.want, tt.members, got, tt.hold)
 		}
 	}
+	// On its own Redis, a sidecar holds one replica without min_replicas
+	// too, once the group has several members (chaos seed 15205).
+	for _, tt := range []struct{ want, members, hold int }{
+		{0, 3, 1}, // seed 15205: min_replicas off, a lapsed pause still takes nothing unreplicated
+		{1, 3, 1}, // as the group keeps it
+		{2, 3, 2}, // more, as the group keeps it
+		{0, 1, 0}, // a group of one
+		{0, 0, 0}, // group not known yet: the configured value
+	} {
+		if got := ownFenceMinReplicas(tt.want, tt.members); got != tt.hold {
+			t.Errorf("ownFenceMinReplicas(%d, %d) = %d, want %d", tt.want, tt.members, got, tt.hold)
+		}
+	}
 }
 
 // Chaos seed 12250 (N=3): a's Redis, epoch 5's primary (promoted at 53635

@@ -217,7 +217,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		}
 		hold, run := 0, c.obs.RunID
 		if c.obs.Role == monitor.RolePrimary && run != c.fenceHeld {
-			hold = fenceMinReplicas(c.p.MinReplicas, len(gs.Members))
+			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members))
 		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			err := f.pauseWrites(ctx, pause)
@@ -353,6 +353,9 @@ func (f *Failover) takeObs(c *core, o monitor.Observation) {
 func (f *Failover) setUnfenced(c *core) {
 	if c.fenced {
 		c.fenced = false
+		// The release sets the group's min_replicas again, below the
+		// fence's hold without min_replicas: the next fence sets it anew.
+		c.fenceHeld = ""
 		f.m.fenced.Set(0)
 		f.log.Info("writes released on the local redis", "epoch", c.st.Epoch)
 		f.emit(Event{Kind: EventUnfenced, Epoch: c.st.Epoch, Node: f.nodeOf(c, f.self.Name, time.Now())})

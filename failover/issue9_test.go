@@ -580,6 +580,44 @@ func TestFenceKeepsMinReplicas(t *testing.T) {
 	})
 }
 
+// Without min_replicas too, a primary's sidecar that pauses its Redis
+// holds one replica on it: a pause lapses unless renewed, and a sidecar
+// cut from its Redis right after it paused it (chaos seed 15205, N=3,
+// shipped defaults) left that Redis taking writes no replica received,
+// beside the primary the group promoted meanwhile. Once the group is
+// whole again its primary is back at the group's 0.
+func TestFenceHoldsAReplicaWithoutMinReplicasSeed15205(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	ctx := context.Background()
+	minReplicas := func(n *node) string {
+		v, err := n.redis.Client().ConfigGet(ctx, "min-replicas-to-write").Result()
+		if err != nil {
+			return err.Error()
+		}
+		return v["min-replicas-to-write"]
+	}
+	if v := minReplicas(a); v != "0" {
+		t.Fatalf("min_replicas 0: the primary's min-replicas-to-write is %s", v)
+	}
+	g.net.Isolate(a.tr.Addr(), b.tr.Addr(), c.tr.Addr())
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if len(a.eventsOf(failover.EventFenced)) == 0 {
+			return errors.New("a's sidecar has not fenced its Redis")
+		}
+		if v := minReplicas(a); v != "1" {
+			return fmt.Errorf("fenced: min-replicas-to-write %s, want 1", v)
+		}
+		return nil
+	})
+	g.net.Heal()
+	conf := g.waitConverged(30*time.Second, "")
+	if v := minReplicas(g.node(conf.Primary)); v != "0" {
+		t.Errorf("the primary %s after the heal: min-replicas-to-write %s, want the group's 0", conf.Primary, v)
+	}
+}
+
 // Handover: the primary's sidecar hands over to the best replica before it
 // stops (SIGTERM, vigil handover); a replica's returns at once.
 func TestHandover(t *testing.T) {

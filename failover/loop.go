@@ -117,7 +117,7 @@ type core struct {
 
 	minReplicas int // value last set on the local Redis, -1 unknown
 	// fenceHeld is the run id of the local Redis a fence last set
-	// min-replicas-to-write on (fenceMinReplicas).
+	// min-replicas-to-write on (ownFenceMinReplicas), until the release.
 	fenceHeld  string
 	flapLogged string
 	conflict   string
