@@ -2555,6 +2555,10 @@ type localInput struct {
 	// its writes are not released before that, as it may have come back
 	// empty.
 	Unsure bool
+	// Judging: the local Redis restarted on a new history that this
+	// sidecar is judging (identities.Unsure set), not merely unknown as
+	// after this sidecar's own start.
+	Judging bool
 	// SourceUnvouched: the committed primary's sidecar does not vouch for
 	// it (sourceUnvouched).
 	SourceUnvouched bool
@@ -2788,6 +2792,19 @@ func decideLocal(in localInput) localPlan {
 			// full-syncing its data away (chaos seed 10, N=3).
 			p.Detach = true
 		}
+	case named && st.Promoted && in.Judging && in.Obs.Role == monitor.RolePrimary && in.SelfAddr != "":
+		// Restarted on a new history and not judged yet: it points at
+		// itself until judged, as an empty one does, so that a replica
+		// still configured to follow it, which reconnects by itself,
+		// does not full-sync what it restarted with before the verdict
+		// (NOMASTERLINK); judged to hold the data, it is a primary again
+		// (Undetach below). Chaos seed 15212 (N=3, shipped defaults):
+		// a's Redis, epoch 5's primary, came back empty at 61.87 s; its
+		// sidecar compared it with replicas out of reach until 63.9 s,
+		// and at 63.64 s b's Redis, cut off until then with its sidecar
+		// restarted wiped and holding a's writes of 38.9-50.6 s, reconnected
+		// and full-synced 0 keys; b was promoted at 64.1 s without them.
+		p.Detach = true
 	case named && !st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr:
 		// Named, not promoted yet, and still configured to follow the

@@ -574,6 +574,26 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Unfence: true, Isolated: true},
 		},
 		{
+			// Chaos seed 15212 (N=3): a replica reconnecting by itself
+			// full-synced an unjudged empty restart.
+			name: "seed 15212: restarted on a new history, being judged: it points at itself",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				SelfAddr: "a:6379", Fenced: true, Unsure: true, Judging: true},
+			want: localPlan{Detach: true},
+		},
+		{
+			name: "unknown after this sidecar's own start, not a restart seen: left a primary, fenced",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				SelfAddr: "a:6379", Fenced: true, Unsure: true},
+			want: localPlan{},
+		},
+		{
+			name: "seed 15212: pointing at itself while judged: it stays detached",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
+				SelfAddr: "a:6379", Unsure: true, Judging: true},
+			want: localPlan{},
+		},
+		{
 			name: "pointing at itself, not judged yet (a sidecar that lost its memory): it stays detached",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RoleReplica, "a:6379"), LastContact: t0,
 				SelfAddr: "a:6379", Unsure: true},

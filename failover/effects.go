@@ -188,7 +188,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy, Promoting: c.promoting,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,
-		Unsure: c.ids.unsure(), SelfAddr: f.rc.Addr, SelfTLS: f.rc.TLS.Enabled, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
+		Unsure: c.ids.unsure(), Judging: !c.ids.Unsure.IsZero(), SelfAddr: f.rc.Addr, SelfTLS: f.rc.TLS.Enabled, SourceUnvouched: sourceUnvouched(gs, c.peers, now, c.p.Fresh),
 		PartialRefused: c.partialWait,
 		Keeps:          f.keeper != nil, Restarted: restartedPrimary(c.obs, gs, f.self.Name),
 		PrimarySeen: c.primarySeen,
@@ -298,6 +298,8 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		switch {
 		case c.ids.Empty:
 			why = "empty primary detached: it points at itself so that no replica syncs from it"
+		case !c.ids.Unsure.IsZero() && c.obs.Role == monitor.RolePrimary:
+			why = "restarted primary detached while it is judged: it points at itself so that no replica syncs from it"
 		case c.obs.Role == monitor.RolePrimary:
 			why = "stale primary detached: it points at itself until a primary vouched for can be followed"
 		case gs.Primary == f.self.Name && !gs.Promoted:
