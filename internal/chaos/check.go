@@ -238,7 +238,8 @@ func unreplicated(h *History, p Params, t time.Duration) bool {
 // them). The first promotion
 // after t of a Redis that does not have it loses it, if every one that
 // does was hit by a fault then; one in reach passed over is not excused
-// (the candidate ranking prefers it). Chaos seed 14915 (N=3, shipped
+// (the candidate ranking prefers it), unless it came back within a report
+// lifetime before (reportGrace). Chaos seed 14915 (N=3, shipped
 // defaults): a, the writer from 6.9 s, streamed to c; c was promoted at
 // 15.2 s and took writes with a's Redis following it; c's Redis was
 // wiped at 17.0 s and a was cut off from 20.3 s, and b, partitioned from
@@ -300,7 +301,7 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 		default:
 			for n := range has {
 				if !slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
-					return f.Failed == "" && f.Class != ClassAdmin && f.Start <= e.at && e.at < f.End && slices.Contains(f.Nodes, n)
+					return f.Failed == "" && f.Class != ClassAdmin && f.Start <= e.at && e.at < f.End+reportGrace(p) && slices.Contains(f.Nodes, n)
 				}) {
 					return false // a Redis that had it, in reach, passed over
 				}
@@ -309,6 +310,16 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// reportGrace is how long after a fault on a node ended the group may
+// still not know it in reach: its sidecar probes within an interval and
+// a report counts as fresh for three intervals, at least 500 ms (as
+// failover's own freshness). Chaos seed 15309 (N=3, shipped defaults):
+// a's Redis, holding writes c lacked, resumed from SIGSTOP 30 ms before
+// the failover that promoted c started.
+func reportGrace(p Params) time.Duration {
+	return p.Interval + max(3*p.Interval, 500*time.Millisecond)
 }
 
 // redisLagBound is how long after its replication links were cut a primary

@@ -2072,9 +2072,10 @@ func TestAvailabilityHolderWaitsDurablySeed14306(t *testing.T) {
 // had not received (the README's "How much can be lost"), when every
 // Redis that had them was out of reach (chaos seed 14915, N=3, shipped
 // defaults: c, which streamed from the writer, was wiped, the writer was
-// cut off, and b, behind since long before, was promoted). Not when the
-// promoted Redis had them, nor when one that had them was in reach, nor
-// with min_replicas.
+// cut off, and b, behind since long before, was promoted), or back less
+// than a report lifetime before (seed 15309). Not when the promoted Redis
+// had them, nor when one that had them was in reach, nor with
+// min_replicas.
 func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 	started := time.Date(2026, 12, 5, 0, 12, 55, 0, time.UTC)
 	wipeC := FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
@@ -2083,6 +2084,8 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 	aofC.DataLost = false
 	cutB := FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
 		Start: ms(14000), End: ms(17000)}
+	cutBack := cutB
+	cutBack.End = ms(14970)
 	for _, tt := range []struct {
 		name        string
 		links       string // b's online replicas, sampled at 7.5 s
@@ -2093,6 +2096,7 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true},
 		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true},
 		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false},
+		{"seed 15309: b back 30 ms before the promotion, not reported yet", "c", []FaultRecord{wipeC, cutBack}, 0, true},
 		{"a, promoted, had it", "a,c", []FaultRecord{wipeC, cutB}, 0, false},
 		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false},
 	} {
