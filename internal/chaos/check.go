@@ -166,7 +166,10 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 }
 
 // unfencedSpans are, without min_replicas, the spans in which a Redis cut
-// off by a network fault had its own sidecar down (killed or stopped): no
+// off by a network fault had its own sidecar down (killed or stopped) or
+// cut from it (PartLocal; seed 15318: b's sidecar, stopped, came back cut
+// from its Redis 0.3 s before a partition cut b off, and b's Redis took
+// writes beside a, epoch 5's primary, for 1.3 s): no
 // sidecar can pause a Redis nobody reaches, and without
 // min-replicas-to-write Redis itself refuses nothing, so it takes writes
 // until its sidecar is back or the cut heals — the README's "How much can
@@ -183,11 +186,11 @@ func unfencedSpans(h *History, p Params) [][2]time.Duration {
 	}
 	var out [][2]time.Duration
 	for _, f := range h.Faults {
-		if f.Class != ClassNetwork || f.Failed != "" {
+		if f.Class != ClassNetwork || f.Failed != "" || f.Kind == PartLocal {
 			continue
 		}
 		for _, g := range h.Faults {
-			if g.Failed != "" || g.Kind != KillSidecar && g.Kind != KillBoth && g.Kind != StopSidecar {
+			if g.Failed != "" || g.Kind != KillSidecar && g.Kind != KillBoth && g.Kind != StopSidecar && g.Kind != PartLocal {
 				continue
 			}
 			if !slices.ContainsFunc(f.Nodes, func(n string) bool { return slices.Contains(g.Nodes, n) }) {

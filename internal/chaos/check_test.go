@@ -1961,6 +1961,11 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 			FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a", Start: ms(13000), End: ms(17000)},
 			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
 	}
+	cutFromOwnAndCut := func(h *History) {
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
+			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
+	}
 	for _, tt := range []struct {
 		name        string
 		minReplicas int
@@ -1968,20 +1973,25 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 		excused     bool
 	}{
 		{"shipped, while both hold", 0, 15500, true},
+		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", 0, 15500, true},
 		{"shipped, past fence_after + interval after the sidecar is back", 0, 18500, false},
 		{"min_replicas 1", 1, 15500, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
 			p.MinReplicas = tt.minReplicas
+			setup := downAndCut
+			if strings.HasPrefix(tt.name, "seed 15318") {
+				setup = cutFromOwnAndCut
+			}
 			h := clean()
-			downAndCut(h)
+			setup(h)
 			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(tt.at), Complete: ms(tt.at + 2), OK: true})
 			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
 				t.Errorf("lost write excused %v, want %v", got, tt.excused)
 			}
 			h = clean()
-			downAndCut(h)
+			setup(h)
 			for i, o := range h.Ops {
 				if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= ms(tt.at) && o.Invoke < ms(tt.at+500) {
 					h.Ops[i].OK, h.Ops[i].Err = true, ""
