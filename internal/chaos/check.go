@@ -167,9 +167,10 @@ func lossExcused(h *History, p Params, t time.Duration) bool {
 
 // unfencedSpans are, without min_replicas, the spans in which a Redis cut
 // off by a network fault had its own sidecar down (killed or stopped) or
-// cut from it (PartLocal; seed 15318: b's sidecar, stopped, came back cut
-// from its Redis 0.3 s before a partition cut b off, and b's Redis took
-// writes beside a, epoch 5's primary, for 1.3 s): no
+// cut from it before its fence was due (PartLocal; seed 15318: b's
+// sidecar, stopped, came back cut from its Redis 0.3 s before a partition
+// cut b off, and b's Redis took writes beside a, epoch 5's primary, for
+// 1.3 s; cut later, the fence's hold stops them, seed 15205): no
 // sidecar can pause a Redis nobody reaches, and without
 // min-replicas-to-write Redis itself refuses nothing, so it takes writes
 // until its sidecar is back or the cut heals — the README's "How much can
@@ -194,6 +195,13 @@ func unfencedSpans(h *History, p Params) [][2]time.Duration {
 				continue
 			}
 			if !slices.ContainsFunc(f.Nodes, func(n string) bool { return slices.Contains(g.Nodes, n) }) {
+				continue
+			}
+			if g.Kind == PartLocal && (g.Start >= f.Start+p.FenceAfter || !cutsAlone(f)) {
+				// Its sidecar fenced it first, and the fence's hold of
+				// one replica outlasts the pause (seed 15205); or another
+				// sidecar reaches it and demotes it (seed 6821's case
+				// with a side of two).
 				continue
 			}
 			if s, e := max(f.Start, g.Start), min(f.End, g.End); s < e {
@@ -233,8 +241,8 @@ func unreplicated(h *History, p Params, t time.Duration) bool {
 // failover loses the writes the promoted replica had not received". The
 // Redis that had it are the writer at t (the last probe write's node),
 // the online replicas its last links sample by t listed, and, from then
-// on, every online replica a links sample of one of those listed; one
-// whose Redis was killed no longer has it (its data lost, or back from its
+// on, every online replica a links sample of one of those listed, each
+// unless faults kept the two Redis apart then; one whose Redis was killed no longer has it (its data lost, or back from its
 // AOF without a replication position, which no candidate ranking of the
 // shipped mode takes for a copy: seed 14915's replay, where c's Redis
 // came back from its AOF with the writes and b was promoted without
@@ -253,10 +261,20 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 	if p.MinReplicas >= 1 || w == "" || h.Started.IsZero() {
 		return false
 	}
+	// A Redis lists a replica online until repl-timeout notices a silent
+	// cut: one that faults keep apart from it at the moment receives
+	// nothing (seed 15315: b listed c for 20 s after a Redis-only cut).
+	receives := func(from, to string, at time.Duration) bool {
+		return !slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+			return f.Start <= at && at < f.End && keepsRedisApart(f, from, to)
+		})
+	}
 	has := map[string]bool{w: true}
 	if links, ok := linksAt(h, w, t); ok && links != "" {
 		for _, n := range strings.Split(links, ",") {
-			has[n] = true
+			if receives(w, n, t) {
+				has[n] = true
+			}
 		}
 	}
 	type event struct {
@@ -295,7 +313,9 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 		case e.links != nil:
 			if has[e.links.Node] && e.links.Value != "" {
 				for _, n := range strings.Split(e.links.Value, ",") {
-					has[n] = true
+					if receives(e.links.Node, n, e.at) {
+						has[n] = true
+					}
 				}
 			}
 		case e.lost != nil:
@@ -311,6 +331,18 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 			}
 			return true
 		}
+	}
+	return false
+}
+
+// cutsAlone reports whether f cuts its one node's Redis off from every
+// other node's sidecar: an isolating partition (Redis port included) or a
+// one-way cut, not a gossip-only one, a lossy link, a bridge or a side of
+// several nodes.
+func cutsAlone(f FaultRecord) bool {
+	switch f.Kind {
+	case PartIsolate, WipeIsolated, PartOneWay, PartRedis:
+		return len(f.Nodes) == 1
 	}
 	return false
 }

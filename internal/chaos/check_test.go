@@ -1961,6 +1961,11 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 			FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a", Start: ms(13000), End: ms(17000)},
 			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
 	}
+	cutFromOwnAfterFence := func(h *History) {
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(13000), End: ms(18000)},
+			FaultRecord{ID: 3, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(14200), End: ms(17000)})
+	}
 	cutFromOwnAndCut := func(h *History) {
 		h.Faults = append(h.Faults,
 			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
@@ -1974,6 +1979,7 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 	}{
 		{"shipped, while both hold", 0, 15500, true},
 		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", 0, 15500, true},
+		{"seed 15205: shipped, the sidecar cut from its Redis after its fence", 0, 15500, false},
 		{"shipped, past fence_after + interval after the sidecar is back", 0, 18500, false},
 		{"min_replicas 1", 1, 15500, false},
 	} {
@@ -1981,8 +1987,11 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 			p := testParams
 			p.MinReplicas = tt.minReplicas
 			setup := downAndCut
-			if strings.HasPrefix(tt.name, "seed 15318") {
+			switch {
+			case strings.HasPrefix(tt.name, "seed 15318"):
 				setup = cutFromOwnAndCut
+			case strings.HasPrefix(tt.name, "seed 15205"):
+				setup = cutFromOwnAfterFence
 			}
 			h := clean()
 			setup(h)
@@ -2096,31 +2105,45 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 		Start: ms(14000), End: ms(17000)}
 	cutBack := cutB
 	cutBack.End = ms(14970)
+	// Redis lists a replica online until repl-timeout notices a silent cut
+	// (seed 15315).
+	cutC := FaultRecord{ID: 4, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "redis-only partition [c] | [a b]",
+		Start: ms(8500), End: ms(13500)}
 	for _, tt := range []struct {
 		name        string
 		links       string // b's online replicas, sampled at 7.5 s
 		faults      []FaultRecord
 		minReplicas int
 		excused     bool
+		at          int // when the lost write was acknowledged, ms; 0: 10 s
 	}{
-		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true},
-		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true},
-		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false},
-		{"seed 15309: b back 30 ms before the promotion, not reported yet", "c", []FaultRecord{wipeC, cutBack}, 0, true},
-		{"a, promoted, had it", "a,c", []FaultRecord{wipeC, cutB}, 0, false},
-		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false},
+		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true, 0},
+		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true, 0},
+		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false, 0},
+		{"seed 15309: b back 30 ms before the promotion, not reported yet", "c", []FaultRecord{wipeC, cutBack}, 0, true, 0},
+		{"c, promoted, had it", "c", []FaultRecord{cutB}, 0, false, 0},
+		{"c listed, but cut from b's Redis then: a, promoted, lacked it", "c", []FaultRecord{cutC, cutB}, 0, true, 12500},
+		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
 			p.MinReplicas = tt.minReplicas
+			at := tt.at
+			if at == 0 {
+				at = 10000
+			}
 			h := clean()
 			h.Started = started
 			h.Faults = append(h.Faults, tt.faults...)
 			h.Ops = append(h.Ops,
 				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: tt.links, Invoke: ms(7490), Complete: ms(7500), OK: true},
-				Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(10000), Complete: ms(10002), OK: true})
-			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":\"a\",\"reason\":\"auto\",\"start\":%q}\n",
-				started.Add(ms(15000)).Format(time.RFC3339Nano))
+				Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(at), Complete: ms(at + 2), OK: true})
+			promoted := "a"
+			if strings.HasPrefix(tt.name, "c, promoted") {
+				promoted = "c"
+			}
+			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":%q,\"reason\":\"auto\",\"start\":%q}\n",
+				promoted, started.Add(ms(15000)).Format(time.RFC3339Nano))
 			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
 				t.Errorf("lost write excused %v, want %v", got, tt.excused)
 			}
