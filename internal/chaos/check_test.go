@@ -2100,7 +2100,7 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 	wipeC := FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
 		Start: ms(12000), End: ms(18000), RedisRestart: true, DataLost: true}
 	aofC := wipeC
-	aofC.DataLost = false
+	aofC.DataLost, aofC.End = false, ms(13000) // back from its AOF before the promotion
 	cutB := FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
 		Start: ms(14000), End: ms(17000)}
 	cutBack := cutB
