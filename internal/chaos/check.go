@@ -238,24 +238,26 @@ func unreplicated(h *History, p Params, t time.Duration) bool {
 // promotedWithout reports, without min_replicas, whether the write the
 // primary acknowledged at t was lost by a promotion of a Redis that never
 // received it, with no Redis that had it within reach: the README's "a
-// failover loses the writes the promoted replica had not received". The
-// Redis that had it are the writer at t (the last probe write's node),
-// the online replicas its last links sample by t listed, and, from then
-// on, every online replica a links sample of one of those listed, each
-// unless faults kept the two Redis apart then; one whose Redis was killed no longer has it (its data lost, or back from its
-// AOF without a replication position, which no candidate ranking of the
-// shipped mode takes for a copy: seed 14915's replay, where c's Redis
-// came back from its AOF with the writes and b was promoted without
-// them). The first promotion
-// after t of a Redis that does not have it loses it, if every one that
-// does was hit by a fault then; one in reach passed over is not excused
-// (the candidate ranking prefers it), unless it came back within a report
-// lifetime before (reportGrace). Chaos seed 14915 (N=3, shipped
-// defaults): a, the writer from 6.9 s, streamed to c; c was promoted at
-// 15.2 s and took writes with a's Redis following it; c's Redis was
-// wiped at 17.0 s and a was cut off from 20.3 s, and b, partitioned from
-// 6.9 s and stopped to 19.1 s, was promoted at 22.6 s without 16 s of
-// writes.
+// failover loses the writes the promoted replica had not received".
+//
+// The Redis that had it are the writer at t (the last probe write's
+// node), the online replicas its last links sample by t listed, and, from
+// then on, every online replica a links sample of one of those listed,
+// each unless faults kept the two Redis apart then. One whose Redis was
+// killed no longer has it: its data lost, or back from its AOF without a
+// replication position, which no candidate ranking of the shipped mode
+// takes for a copy (seed 14915's replay: c's Redis came back from its AOF
+// with the writes, and b was promoted without them).
+//
+// The first promotion after t of a Redis that does not have it loses it
+// when every one that does was hit by a fault then, or came back from one
+// less than a report lifetime before (reportGrace); one in reach passed
+// over is not excused (the candidate ranking prefers it). Chaos seed
+// 14915 (N=3, shipped defaults): a, the writer from 6.9 s, streamed to c;
+// c was promoted at 15.2 s and took writes with a's Redis following it;
+// c's Redis was wiped at 17.0 s and a was cut off from 20.3 s, and b,
+// partitioned from 6.9 s and stopped to 19.1 s, was promoted at 22.6 s
+// without 16 s of writes.
 func promotedWithout(h *History, p Params, t time.Duration) bool {
 	w := lastProbeWriter(h, t)
 	if p.MinReplicas >= 1 || w == "" || h.Started.IsZero() {
@@ -296,9 +298,8 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 	}
 	for _, line := range strings.Split(h.Failovers, "\n") {
 		var e struct {
-			New    string    `json:"new"`
-			Reason string    `json:"reason"`
-			Start  time.Time `json:"start"`
+			New   string    `json:"new"`
+			Start time.Time `json:"start"`
 		}
 		if json.Unmarshal([]byte(strings.TrimSpace(line)), &e) != nil || e.Start.IsZero() || e.New == "" {
 			continue
