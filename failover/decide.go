@@ -2792,7 +2792,7 @@ func decideLocal(in localInput) localPlan {
 			// full-syncing its data away (chaos seed 10, N=3).
 			p.Detach = true
 		}
-	case named && st.Promoted && in.Judging && in.Obs.Role == monitor.RolePrimary && in.SelfAddr != "":
+	case named && st.Promoted && in.Judging && in.Obs.Role == monitor.RolePrimary && in.SelfAddr != "" && !in.SelfTLS:
 		// Restarted on a new history and not judged yet: it points at
 		// itself until judged, as an empty one does, so that a replica
 		// still configured to follow it, which reconnects by itself,
@@ -2804,6 +2804,8 @@ func decideLocal(in localInput) localPlan {
 		// and at 63.64 s b's Redis, cut off until then with its sidecar
 		// restarted wiped and holding a's writes of 38.9-50.6 s, reconnected
 		// and full-synced 0 keys; b was promoted at 64.1 s without them.
+		// Not for a TLS-only Redis (SelfTLS): this fires on every restart
+		// on a new history, no rare corner.
 		p.Detach = true
 	case named && !st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.Obs.MasterAddr != "" && in.Obs.MasterAddr != in.SelfAddr:

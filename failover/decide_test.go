@@ -582,6 +582,12 @@ func TestDecideLocal(t *testing.T) {
 			want: localPlan{Detach: true},
 		},
 		{
+			name: "seed 15212's rule, a TLS-only Redis: left a primary (pointed at itself it stalls)",
+			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
+				SelfAddr: "a:6379", SelfTLS: true, Fenced: true, Unsure: true, Judging: true},
+			want: localPlan{},
+		},
+		{
 			name: "unknown after this sidecar's own start, not a restart seen: left a primary, fenced",
 			in: localInput{State: named, Ready: true, Obs: up(monitor.RolePrimary, ""), LastContact: t0,
 				SelfAddr: "a:6379", Fenced: true, Unsure: true},
