@@ -259,8 +259,11 @@ func unreplicated(h *History, p Params, t time.Duration) bool {
 // partitioned from 6.9 s and stopped to 19.1 s, was promoted at 22.6 s
 // without 16 s of writes.
 func promotedWithout(h *History, p Params, t time.Duration) bool {
+	if p.MinReplicas >= 1 || h.Started.IsZero() {
+		return false
+	}
 	w := lastProbeWriter(h, t)
-	if p.MinReplicas >= 1 || w == "" || h.Started.IsZero() {
+	if w == "" {
 		return false
 	}
 	// A Redis lists a replica online until repl-timeout notices a silent
