@@ -392,6 +392,16 @@ func TestCutOffSidecarDetachesAnUnwatchedReplica(t *testing.T) {
 		defer cancel()
 		return writeKey(cctx, a.redis.Client(), "before")
 	})
+	// b's addresses must be in the state first: a's rule detaches the
+	// Redis of members it has an address for, and b's sidecar, killed
+	// 0.05 s after the group formed, had not registered them yet (seen in
+	// CI under a loaded machine).
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if got := a.auth.State().Members["b"].RedisAddr; got != b.relay.Addr() {
+			return fmt.Errorf("b's Redis address in a's state: %q", got)
+		}
+		return nil
+	})
 	b.kill() // nothing of b's own watches its Redis from here on
 	// As in the seed (1.1 s), b's sidecar falls silent well before the
 	// cut: one heard up to it is taken for alive on the other side
