@@ -7201,15 +7201,18 @@ func TestFenceMinReplicas(t *testing.T) {
 	}
 	// On its own Redis, a sidecar holds one replica without min_replicas
 	// too, once the group has several members (chaos seed 15205).
-	for _, tt := range []struct{ want, members, hold int }{
-		{0, 3, 1}, // seed 15205: min_replicas off, a lapsed pause still takes nothing unreplicated
-		{1, 3, 1}, // as the group keeps it
-		{2, 3, 2}, // more, as the group keeps it
-		{0, 1, 0}, // a group of one
-		{0, 0, 0}, // group not known yet: the configured value
+	for _, tt := range []struct{ want, members, expect, hold int }{
+		{0, 3, 3, 1}, // seed 15205: min_replicas off, a lapsed pause still takes nothing unreplicated
+		{1, 3, 3, 1}, // as the group keeps it
+		{2, 3, 3, 2}, // more, as the group keeps it
+		{0, 1, 1, 0}, // a group of one
+		{0, 0, 3, 1}, // seed 15509: group not known yet, bootstrap_expect says several
+		{1, 0, 3, 1}, // the same with min_replicas
+		{0, 0, 1, 0}, // group not known yet, of one: the configured value
+		{1, 0, 1, 1}, // the configured value, as fenceMinReplicas
 	} {
-		if got := ownFenceMinReplicas(tt.want, tt.members); got != tt.hold {
-			t.Errorf("ownFenceMinReplicas(%d, %d) = %d, want %d", tt.want, tt.members, got, tt.hold)
+		if got := ownFenceMinReplicas(tt.want, tt.members, tt.expect); got != tt.hold {
+			t.Errorf("ownFenceMinReplicas(%d, %d, %d) = %d, want %d", tt.want, tt.members, tt.expect, got, tt.hold)
 		}
 	}
 }

@@ -217,7 +217,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		}
 		hold, run := 0, c.obs.RunID
 		if c.obs.Role == monitor.RolePrimary && run != c.fenceHeld {
-			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members))
+			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members), f.cfg.Authority.BootstrapExpect)
 		}
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			err := f.pauseWrites(ctx, pause)
