@@ -295,6 +295,16 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
 	case p.Detach:
 		why := "replica detached from its primary: this sidecar is cut off from the majority"
+		// A primary detached keeps the fence's min-replicas-to-write
+		// hold, which the fence sets only on a Redis that answers as a
+		// primary: made a primary again later, it takes no unreplicated
+		// write once a pause lapses (TestFenceKeepsMinReplicas: a
+		// restart detached while judged, seed 15212's rule, before any
+		// fence saw it answer as a primary).
+		hold := 0
+		if c.obs.Role == monitor.RolePrimary && c.obs.RunID != c.fenceHeld {
+			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members), f.cfg.Authority.BootstrapExpect)
+		}
 		switch {
 		case c.ids.Empty:
 			why = "empty primary detached: it points at itself so that no replica syncs from it"
@@ -307,14 +317,15 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		case !p.Isolated:
 			why = "replica of a deposed primary detached: it points at itself until the committed primary can be followed"
 		}
-		f.startDetach(ctx, c, why)
+		f.startDetach(ctx, c, why, hold)
 	case p.Undetach:
 		f.startUndetach(ctx, c)
 	}
 	f.trackReconf(c, now)
 	if gs.Primary == f.self.Name && gs.Promoted && c.obs.Role == monitor.RolePrimary && !c.fenced && !c.localBusy {
 		if want := minReplicasFor(c.p.MinReplicas, len(gs.Members)); want != c.minReplicas && (want > 0 || c.minReplicas > 0) {
-			c.minReplicas = want
+			// Back at the group's value: the next fence sets its hold anew.
+			c.minReplicas, c.fenceHeld = want, ""
 			f.spawn(ctx, func(ctx context.Context) func(*core) {
 				f.setMinReplicas(ctx, len(gs.Members))
 				return nil
@@ -1260,13 +1271,20 @@ func (f *Failover) startKeepTail(ctx context.Context, c *core, addr string) {
 // startDetach points the local Redis at itself (localPlan.Detach). No
 // Verify: the sidecar is cut off from the leader. The change is not
 // written to redis.conf; after a restart the sidecar decides again.
-func (f *Failover) startDetach(ctx context.Context, c *core, why string) {
+func (f *Failover) startDetach(ctx context.Context, c *core, why string, hold int) {
 	c.localBusy = true
-	addr := f.rc.Addr
+	addr, run := f.rc.Addr, c.obs.RunID
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
+		var herr error
+		if hold > 0 {
+			herr = f.holdMinReplicasOn(ctx, f.local.Client(), hold)
+		}
 		err := f.replicaOf(ctx, f.local.Client(), addr, false)
 		o := f.local.ProbeNow(ctx)
 		return func(c *core) {
+			if hold > 0 && herr == nil {
+				c.fenceHeld, c.minReplicas = run, hold
+			}
 			if f.settle(ctx, c, o, err, "detach the local redis") {
 				f.log.Warn(why, "epoch", c.st.Epoch)
 			}
