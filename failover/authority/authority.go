@@ -680,14 +680,23 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 // its then contact loop in Error()). The waiting goroutine ends with the
 // answer; only such a lost one leaves it behind, as the process stops.
 func verifyLeadership(ctx context.Context, r *raft.Raft) error {
-	f := r.VerifyLeader()
+	return await(ctx, r.VerifyLeader())
+}
+
+// await is f.Error() that gives up when ctx ends (verifyLeadership). A
+// barrier, once enqueued, waits for its commit the same way: a sidecar
+// stopping while its promotion's Verify waited on one never stopped
+// (TestNoEligibleReplica in CI, "sidecar did not stop", a re-point's
+// Verify in Barrier's Error()).
+// The caller wraps the error.
+func await(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("authority: verify leadership: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 
@@ -699,7 +708,7 @@ func (a *Authority) verifyLeader(ctx context.Context, r *raft.Raft) (State, erro
 		}
 		return State{}, fmt.Errorf("authority: verify leadership: %w", err)
 	}
-	if err := r.Barrier(deadline(ctx)).Error(); err != nil {
+	if err := await(ctx, r.Barrier(deadline(ctx))); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
 			return State{}, errRetry{err}
 		}
