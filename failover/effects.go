@@ -215,10 +215,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		if evict {
 			c.evictedAt = now
 		}
-		hold, run := 0, c.obs.RunID
-		if c.obs.Role == monitor.RolePrimary && run != c.fenceHeld {
-			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members), f.cfg.Authority.BootstrapExpect)
-		}
+		hold, run := f.holdDue(c, gs), c.obs.RunID
 		f.spawn(ctx, func(ctx context.Context) func(*core) {
 			err := f.pauseWrites(ctx, pause)
 			if err == nil && evict {
@@ -301,10 +298,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		// write once a pause lapses (TestFenceKeepsMinReplicas: a
 		// restart detached while judged, seed 15212's rule, before any
 		// fence saw it answer as a primary).
-		hold := 0
-		if c.obs.Role == monitor.RolePrimary && c.obs.RunID != c.fenceHeld {
-			hold = ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members), f.cfg.Authority.BootstrapExpect)
-		}
+		hold := f.holdDue(c, gs)
 		switch {
 		case c.ids.Empty:
 			why = "empty primary detached: it points at itself so that no replica syncs from it"
@@ -1927,6 +1921,17 @@ func (f *Failover) killClientsOn(ctx context.Context, cl *redis.Client) {
 			f.log.Debug("kill clients", "type", typ, "err", err)
 		}
 	}
+}
+
+// holdDue is the min-replicas-to-write hold a fence or a detach sets on
+// the local Redis (ownFenceMinReplicas): on a Redis that answers as a
+// primary and has not had it since this run began or since the group's
+// value was last set (fenceHeld); 0 otherwise.
+func (f *Failover) holdDue(c *core, gs groupState) int {
+	if c.obs.Role != monitor.RolePrimary || c.obs.RunID == c.fenceHeld {
+		return 0
+	}
+	return ownFenceMinReplicas(c.p.MinReplicas, len(gs.Members), f.cfg.Authority.BootstrapExpect)
 }
 
 // setMinReplicas keeps failover.min_replicas on the local Redis.
