@@ -299,16 +299,9 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 			events = append(events, event{at: f.Start, lost: f})
 		}
 	}
-	for _, line := range strings.Split(h.Failovers, "\n") {
-		var e struct {
-			New   string    `json:"new"`
-			Start time.Time `json:"start"`
-		}
-		if json.Unmarshal([]byte(strings.TrimSpace(line)), &e) != nil || e.Start.IsZero() || e.New == "" {
-			continue
-		}
-		if at := e.Start.Sub(h.Started); at > t {
-			events = append(events, event{at: at, node: e.New})
+	for _, f := range promotions(h) {
+		if f.at > t && f.node != "" {
+			events = append(events, event{at: f.at, node: f.node})
 		}
 	}
 	slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -300,24 +301,41 @@ func unwatchedDuring(h *History, node string, from, to time.Duration) bool {
 	return slices.ContainsFunc(unwatchedSpans(h, node), func(s [2]time.Duration) bool { return s[0] <= to && from <= s[1] })
 }
 
-// failoverStarts returns when each failover the group recorded started,
-// in order, measured from the run's start (h.Failovers: GET /v1/history's
-// entries, one a line).
-func failoverStarts(h *History) []time.Duration {
-	var out []time.Duration
+// promotion is a failover the group recorded: when it started, measured
+// from the run's start, and the node it promoted.
+type promotion struct {
+	at   time.Duration
+	node string
+}
+
+// promotions returns the failovers the group recorded (h.Failovers: GET
+// /v1/history's entries, one a line), in order of their start.
+func promotions(h *History) []promotion {
+	var out []promotion
 	if h.Started.IsZero() {
 		return nil
 	}
 	for _, line := range strings.Split(h.Failovers, "\n") {
 		var e struct {
+			New   string    `json:"new"`
 			Start time.Time `json:"start"`
 		}
 		if json.Unmarshal([]byte(strings.TrimSpace(line)), &e) != nil || e.Start.IsZero() {
 			continue
 		}
-		out = append(out, e.Start.Sub(h.Started))
+		out = append(out, promotion{at: e.Start.Sub(h.Started), node: e.New})
 	}
-	slices.Sort(out)
+	slices.SortStableFunc(out, func(a, b promotion) int { return cmp.Compare(a.at, b.at) })
+	return out
+}
+
+// failoverStarts returns when each failover the group recorded started,
+// in order, measured from the run's start.
+func failoverStarts(h *History) []time.Duration {
+	var out []time.Duration
+	for _, f := range promotions(h) {
+		out = append(out, f.at)
+	}
 	return out
 }
 
