@@ -448,9 +448,21 @@ func othersAnswer(st groupState, peers map[string]peerView, exclude string, now 
 // 20.3 s for c's Redis to answer again — killed, partitioned, its node
 // killed and forgotten — with a, holding the same 725 keys, ready as a
 // holder; the group failed over only when c came back.
+//
+// Without min_replicas a failover already gives up the writes the
+// promoted Redis lacks (How much can be lost), and a Redis out of reach
+// holds the holder back as long as a primary holds back its replacement:
+// down_after after it was last heard answering and after the failover
+// started. One the operator forgot does not hold it back at all; one this
+// sidecar never heard answering does, as with min_replicas. Before, the
+// shipped defaults waited with no bound for every member: chaos seed
+// 15501 (N=3) forgot c, the named primary, killed with its data, and the
+// leader kept a, a holder with every write but c's last few, waiting for
+// c's Redis; seed 15505 (N=3) waited 10 s for the named primary's stopped
+// Redis (574 keys) with c, a holder with 755, ready.
 func holderWaitOver(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
 	if p.MinReplicas < 1 {
-		return false
+		return shippedHolderWaitOver(st, peers, holder, now, p)
 	}
 	out, mayHold := 0, false
 	for name := range st.Members {
@@ -490,6 +502,25 @@ func holderWaitOver(st groupState, peers map[string]peerView, holder string, now
 		mayHold = mayHold || !pv.Rep.Empty
 	}
 	return out <= minReplicasFor(p.MinReplicas, len(st.Members)) || !mayHold
+}
+
+// shippedHolderWaitOver is holderWaitOver without min_replicas: every
+// member but holder answers, was forgotten, or was last heard answering,
+// and the failover started, at least down_after ago.
+func shippedHolderWaitOver(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
+	for name, m := range st.Members {
+		if name == holder || m.Forgotten {
+			continue
+		}
+		pv, ok := peers[name]
+		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
+			continue
+		}
+		if !ok || pv.UpAt.IsZero() || now.Sub(later(pv.UpAt, st.Started)) < p.DownAfter {
+			return false
+		}
+	}
+	return true
 }
 
 // copyLost reports whether a member's Redis answers without any copy of
@@ -2176,8 +2207,9 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// its promotion, while its Redis answers as a primary that
 		// continues the newest recorded history (namedHolds).
 		//
-		// With min_replicas, a member out of reach holds the holder back
-		// for the durable wait, not for ever (holderWaitOver).
+		// A member out of reach holds the holder back for the durable
+		// wait with min_replicas, for down_after without, not for ever
+		// (holderWaitOver).
 		//
 		// Nor does a holder replace a deposed primary's Redis that still
 		// answers as a primary past the fork on the history the

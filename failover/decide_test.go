@@ -4960,30 +4960,50 @@ func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
 		minReplicas int
 		edit        func(peers map[string]peerView)
 		want        string // "" for no promotion
+		forgotten   bool   // c forgotten (vigil forget)
 	}{
-		{"c last heard 10.7 s ago: the holder waits", 50, 1, nil, ""},
-		{"ten down_after after c last answered: the holder", 59.4, 1, nil, "a"},
+		{"c last heard 10.7 s ago: the holder waits", 50, 1, nil, "", false},
+		{"ten down_after after c last answered: the holder", 59.4, 1, nil, "a", false},
 		{"c answers again: the holder, as before", 50, 1, func(peers map[string]peerView) {
 			c := peers["c"]
 			c.Received, c.UpAt = at(50), at(50)
 			peers["c"] = c
-		}, "a"},
+		}, "a", false},
 		{"b out of reach too, more than min_replicas: nobody", 59.4, 1, func(peers map[string]peerView) {
 			b := peers["b"]
 			b.Received, b.UpAt = at(30), at(30)
 			peers["b"] = b
-		}, ""},
+		}, "", false},
 		{"c never heard answering: nobody", 59.4, 1, func(peers map[string]peerView) {
 			c := peers["c"]
 			c.UpAt = time.Time{}
 			peers["c"] = c
-		}, ""},
-		{"without min_replicas: nobody, as before", 59.4, 0, nil, ""},
+		}, "", false},
+		// Without min_replicas: down_after (2 s) after c last answered
+		// (39.33 s) and the failover started (chaos seeds 15501, 15505).
+		{"without min_replicas, c last heard 1.6 s ago: the holder waits", 40.9, 0, nil, "", false},
+		{"without min_replicas, down_after after c last answered: the holder", 41.4, 0, nil, "a", false},
+		{"without min_replicas, b out of reach too, heard 1 s ago: nobody", 59.4, 0, func(peers map[string]peerView) {
+			b := peers["b"]
+			b.Received, b.UpAt = at(58.4), at(58.4)
+			peers["b"] = b
+		}, "", false},
+		{"without min_replicas, c never heard answering: nobody", 59.4, 0, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.UpAt = time.Time{}
+			peers["c"] = c
+		}, "", false},
+		{"without min_replicas, c forgotten: the holder at once", 40.9, 0, nil, "a", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := p
 			q.MinReplicas = tt.minReplicas
 			now := at(tt.now)
+			st := st
+			if tt.forgotten {
+				st.Members = members("a", "b", "c")
+				st.Members["c"] = memberAddrs{Redis: st.Members["c"].Redis, Priority: 100, Forgotten: true}
+			}
 			d := decideLeader(now, st, mk(now, tt.edit), q, "")
 			if !d.Stuck {
 				t.Fatalf("not stuck: %+v", d)
