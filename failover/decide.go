@@ -161,6 +161,8 @@ type peerView struct {
 	Received time.Time
 	// UpAt is when the last report saying its Redis answered arrived.
 	UpAt time.Time
+	// Uncut is when the last report not saying CutOff arrived.
+	Uncut time.Time
 	// First is when this sidecar first heard it.
 	First time.Time
 	// Known is the last offset its Redis was seen at as a synced replica.
@@ -1387,13 +1389,18 @@ func sdownAt(now, probeSince, lastAlive time.Time, downAfter time.Duration) bool
 
 // primaryLastGood is the last moment the primary this sidecar probes was
 // seen up: the earlier of its last valid reply to PING and its last sign of
-// taking writes — a report from its own sidecar, or a write probe it ran.
-// PING alone is Sentinel's rule, but a primary whose sidecar lost the
-// majority is fenced (its writes paused) and still answers PING: judged by
-// PING alone it stayed in place, unwritable, for as long as its sidecar was
-// cut off (chaos seed 109, N=5). A sidecar that merely died leaves its
-// Redis taking writes, so that primary stays (issue 3: no failover when
-// the primary's sidecar dies).
+// taking writes — a report from its own sidecar that does not say it is
+// cut off (peerView.Uncut), or a write probe it ran. PING alone is
+// Sentinel's rule, but a primary whose sidecar lost the majority is fenced
+// (its writes paused) and still answers PING: judged by PING alone it
+// stayed in place, unwritable, for as long as its sidecar was cut off
+// (chaos seed 109, N=5). A sidecar that merely died leaves its Redis taking
+// writes, so that primary stays (issue 3: no failover when the primary's
+// sidecar dies). Nor is a report a sign while it says CutOff: in a bridge
+// partition the primary's sidecar, cut from the Raft leader only, kept it
+// fenced while its reports still reached the replica in the middle, which
+// never judged it down; no write for 5 s until the sidecar was stopped
+// (chaos seed 16102, N=3, shipped defaults).
 func primaryLastGood(lastAlive, reported, wrote time.Time) time.Time {
 	if cared := later(reported, wrote); cared.Before(lastAlive) {
 		return cared
@@ -2675,6 +2682,14 @@ type localPlan struct {
 	Evict bool
 }
 
+// cutOff reports whether this sidecar is isolated, and has been for
+// fence_after since it started too, so that one restarting beside a
+// healthy group, with no Raft contact yet, is not taken for cut off (the
+// same as isolated once it has had contact).
+func (in localInput) cutOff() bool {
+	return isolated(in.LastContact, in.Now, in.P) && isolated(in.Started, in.Now, in.P)
+}
+
 // handingOver reports whether self is the old primary of a switchover
 // under way.
 func (in localInput) handingOver() bool {
@@ -2693,11 +2708,7 @@ func decideLocal(in localInput) localPlan {
 	mayBePrimary := in.Obs.Role != monitor.RoleReplica
 	localPrimary := up && in.Obs.Role == monitor.RolePrimary
 	p.Isolated = isolated(in.LastContact, in.Now, in.P)
-	// cutOff: isolated, and for fence_after since this sidecar started
-	// too, so that one restarting beside a healthy group, with no Raft
-	// contact yet, is not taken for cut off (the same as p.Isolated once
-	// it has had contact).
-	cutOff := p.Isolated && isolated(in.Started, in.Now, in.P)
+	cutOff := in.cutOff()
 	named := in.Ready && st.Primary == in.Self
 	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 

@@ -97,6 +97,33 @@ func TestPrimaryLastGood(t *testing.T) {
 	}
 }
 
+// A report that says its sidecar is cut off is no sign that its Redis takes
+// writes: Uncut, which primaryLastGood counts, stays at the last report that
+// did not say so (chaos seed 16102).
+func TestUncutIgnoresCutOffReports(t *testing.T) {
+	p := testParams()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	rep := report{Name: "a", Addr: "a:6379", Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary}}
+	cut := rep
+	cut.Fenced, cut.CutOff = true, true
+	pv := nextPeerView(peerView{}, false, rep, at(1), p)
+	pv = nextPeerView(pv, true, cut, at(2), p)
+	pv = nextPeerView(pv, true, cut, at(3), p)
+	if !pv.Uncut.Equal(at(1)) || !pv.Received.Equal(at(3)) {
+		t.Fatalf("after cut-off reports: uncut %v, received %v; want 1 s and 3 s", pv.Uncut.Sub(t0), pv.Received.Sub(t0))
+	}
+	if last := primaryLastGood(at(3), pv.Uncut, time.Time{}); !sdownAt(at(3), t0, last, 2*time.Second) {
+		t.Errorf("answering PING, its sidecar cut off for 2 s: not judged down (last good %v)", last.Sub(t0))
+	}
+	pv = nextPeerView(pv, true, rep, at(4), p)
+	if !pv.Uncut.Equal(at(4)) {
+		t.Fatalf("after a report without CutOff: uncut %v, want 4 s", pv.Uncut.Sub(t0))
+	}
+	if first := nextPeerView(peerView{}, false, cut, at(5), p); !first.Uncut.IsZero() {
+		t.Errorf("first report cut off: uncut %v, want never", first.Uncut.Sub(t0))
+	}
+}
+
 func TestDecideLeader(t *testing.T) {
 	st := groupState{Epoch: 4, Primary: "p", Promoted: true, Members: members("p", "a", "b", "c")}
 	primary := peerView{Received: t0.Add(-time.Minute), Rep: report{Name: "p", Addr: "p:6379", Priority: 100,

@@ -256,6 +256,63 @@ func TestFenceReleasedAfterHeal(t *testing.T) {
 	holdFor(t, 200*time.Millisecond, g.epochUnchanged(conf.Epoch))
 }
 
+// A bridge partition: the primary's sidecar is cut from the Raft leader's
+// only, the third sidecar reaching both. Cut off from the majority, the
+// primary's sidecar fences its Redis, and its reports still reach the
+// third, whose probes of that Redis get every PING answered. Before chaos
+// seed 16102 (N=3) only the leader judged it down and the group stayed
+// without a writable primary for as long as the bridge lasted; the reports
+// now say the sidecar is cut off, the third judges the primary down too,
+// and the group fails over.
+func TestBridgedPrimaryIsReplaced(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	// Cut from a primary that leads Raft, the leader keeps its majority
+	// through the bridge: the primary must not be the leader.
+	primary, leader := "a", ""
+	redistest.Eventually(t, 60*time.Second, func() error {
+		if leader = g.leader(); leader == "" {
+			return fmt.Errorf("no raft leader")
+		}
+		if leader != primary {
+			return nil
+		}
+		to := "b"
+		if leader == to {
+			to = "c"
+		}
+		if _, err := g.node(leader).failover().Switchover(context.Background(), to); err != nil {
+			return fmt.Errorf("switchover to %s: %w", to, err)
+		}
+		conf, primary = g.waitConverged(30*time.Second, to), to
+		return fmt.Errorf("%s leads raft and was the primary; switched over to %s", leader, to)
+	})
+	var bridge string
+	for _, n := range g.nodes {
+		if n.name != primary && n.name != leader {
+			bridge = n.name
+		}
+	}
+	p, l := g.node(primary), g.node(leader)
+	t.Logf("primary %s, raft leader %s, bridge %s", primary, leader, bridge)
+	g.net.Block(p.tr.Addr(), l.tr.Addr())
+	defer g.net.Heal()
+	var next string
+	redistest.Eventually(t, 20*time.Second, func() error {
+		s := g.node(bridge).failover().Snapshot()
+		if s.Epoch <= conf.Epoch || s.Primary.Name == "" || s.Primary.Name == primary {
+			return fmt.Errorf("%s: epoch %d, primary %q", bridge, s.Epoch, s.Primary.Name)
+		}
+		next = s.Primary.Name
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return writeKey(ctx, g.node(next).redis.Client(), "after-bridge")
+	})
+	t.Logf("%s promoted", next)
+	g.net.Heal()
+	g.waitConverged(30*time.Second, next)
+}
+
 // A partition of {a + its sidecar} from the rest: the majority promotes, the
 // minority fences a within fence_after, at no moment do two nodes accept
 // writes, and after healing a is a replica of the new primary. In the

@@ -194,6 +194,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		PrimarySeen: c.primarySeen,
 	}
 	p := decideLocal(in)
+	c.cutOff = in.cutOff()
 	switch {
 	case p.AwaitAcks && c.ackSince.IsZero():
 		c.ackSince = now

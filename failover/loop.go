@@ -38,7 +38,10 @@ type core struct {
 	votes      int
 	decision   leaderDecision
 
-	fenced    bool
+	fenced bool
+	// cutOff: the last local decision found this sidecar cut off from
+	// the majority (localInput.cutOff); with fenced, its reports say so.
+	cutOff    bool
 	fenceBusy bool
 	fenceAt   time.Time // no fencing command before this (after a failure)
 	// renewAt: no renewal of a standing fence's pause before this, an
@@ -220,7 +223,7 @@ func (f *Failover) onReport(c *core, m peerMsg) {
 // nextPeerView is what this sidecar knows of a peer (prev, if had) once
 // its report rep arrived at at.
 func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) peerView {
-	pv := peerView{Rep: rep, Received: at, First: at, UpAt: prev.UpAt, Known: mergeKnown(prev.Known, rep, at),
+	pv := peerView{Rep: rep, Received: at, First: at, UpAt: prev.UpAt, Uncut: prev.Uncut, Known: mergeKnown(prev.Known, rep, at),
 		AsPrimary: nextAsPrimary(prev.AsPrimary, rep, at),
 		Links:     nextLinks(prev.Links, rep.Obs.MasterAddr, rep.Obs.Role == monitor.RoleReplica && rep.Obs.LinkUp, at, linkKeep(p)),
 		Stall:     nextStall(prev.Stall, rep, at),
@@ -230,6 +233,9 @@ func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) p
 	}
 	if rep.Obs.Reachable {
 		pv.UpAt = at
+	}
+	if !rep.CutOff {
+		pv.Uncut = at
 	}
 	return pv
 }
@@ -385,7 +391,7 @@ func (f *Failover) sdownDue(c *core) time.Time {
 // primaryLastGood applies primaryLastGood to the primary this sidecar
 // probes.
 func (f *Failover) primaryLastGood(c *core) time.Time {
-	return primaryLastGood(c.lastAlive, c.peers[c.st.Primary].Received, c.lastWrote)
+	return primaryLastGood(c.lastAlive, c.peers[c.st.Primary].Uncut, c.lastWrote)
 }
 
 // step observes, decides and acts once.
@@ -432,11 +438,15 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		sd = sdownAt(now, c.probeSince, f.primaryLastGood(c), c.p.DownAfter)
 		if !sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter) {
 			why = "takes no writes while its sidecar is silent"
+			if pv := c.peers[st.Primary]; pv.fresh(now, c.p.Fresh) && pv.Rep.CutOff {
+				why = "takes no writes: its sidecar, cut off from the majority, keeps it fenced"
+			}
 		}
 	}
-	// Writes are probed only while the primary's own sidecar is silent.
+	// Writes are probed only while the primary's own sidecar is silent, or
+	// says it keeps them paused because it is cut off.
 	pv, ok := c.peers[st.Primary]
-	f.writeProbe.Store(st.Primary != f.self.Name && (!ok || !pv.fresh(now, c.p.Fresh)))
+	f.writeProbe.Store(st.Primary != f.self.Name && (!ok || !pv.fresh(now, c.p.Fresh) || pv.Rep.CutOff))
 	changed := false
 	if sd != c.sdown {
 		changed = true
@@ -915,7 +925,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
 		Unsure:        c.obs.Role == monitor.RolePrimary && c.ids.unsure(),
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
-		Fenced:        c.fenced, Ready: c.verified, Handover: c.myHandover,
+		Fenced:        c.fenced, CutOff: c.fenced && c.cutOff, Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,
 	}
 	if k := c.peers[f.self.Name].Known; !k.At.IsZero() {

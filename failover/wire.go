@@ -83,8 +83,12 @@ type report struct {
 	Empty bool `json:"em,omitempty"`
 	// Unsure: this sidecar's Redis is a primary it has not yet judged
 	// against the replicas (it may have come back empty).
-	Unsure   bool      `json:"un,omitempty"`
-	Fenced   bool      `json:"f,omitempty"`
+	Unsure bool `json:"un,omitempty"`
+	Fenced bool `json:"f,omitempty"`
+	// CutOff: Fenced because this sidecar has had no majority contact for
+	// fence_after (and as long since it started): its Redis takes no
+	// writes, however well it answers PING (primaryLastGood).
+	CutOff   bool      `json:"co,omitempty"`
 	Ready    bool      `json:"rd,omitempty"`
 	Handover *handover `json:"ho,omitempty"`
 	// Gate: this sidecar runs a pre-promotion gate (hooks.pre_promote);
