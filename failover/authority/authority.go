@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -653,10 +654,26 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 	if cmd.Node == a.deps.Self.Name {
 		return State{}, fmt.Errorf("%w: forget %q: it is the leader; forget it from another member", ErrInvalid, cmd.Node)
 	}
+	alive := map[string]bool{}
 	for _, p := range a.deps.Peers.AlivePeers() {
 		if p.Name == cmd.Node {
 			return State{}, fmt.Errorf("%w: forget %q: it is alive; stop it first", ErrInvalid, cmd.Node)
 		}
+		alive[p.Name] = true
+	}
+	cf := r.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return State{}, errRetry{err}
+	}
+	var voters []string
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters = append(voters, string(s.ID))
+		}
+	}
+	if down := majorityLost(voters, alive, cmd.Node); down != nil {
+		return State{}, fmt.Errorf("%w: forget %q: the voters left would need %s, which gossip does not see alive, to commit anything; bring them back first",
+			ErrInvalid, cmd.Node, strings.Join(down, ", "))
 	}
 	st, err := a.raftApply(ctx, r, cmd)
 	if err != nil {
@@ -669,6 +686,35 @@ func (a *Authority) forget(ctx context.Context, r *raft.Raft, cmd Command) (Stat
 	}
 	a.logger.Info("member forgotten", "peer", cmd.Node)
 	return a.fsm.state(), nil
+}
+
+// majorityLost returns, when removing node from voters would leave a
+// configuration without a majority that gossip sees alive, the remaining
+// voters it does not see alive; nil when the rest keep a live majority or
+// node is no voter. Such a removal does not commit (the new configuration
+// needs those voters), and the leader, counting on it at once, steps down
+// with nobody to elect another: chaos seed 16110 (N=3) forgot c, just
+// resumed from a SIGSTOP, while a's node was down, and voters a and b had
+// no leader until a was back and reachable.
+func majorityLost(voters []string, alive map[string]bool, node string) []string {
+	if !slices.Contains(voters, node) {
+		return nil
+	}
+	var rest, down []string
+	for _, v := range voters {
+		if v == node {
+			continue
+		}
+		rest = append(rest, v)
+		if !alive[v] {
+			down = append(down, v)
+		}
+	}
+	if 2*(len(rest)-len(down)) > len(rest) {
+		return nil
+	}
+	slices.Sort(down)
+	return down
 }
 
 // verifyLeadership is r.VerifyLeader().Error() that gives up when ctx

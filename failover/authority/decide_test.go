@@ -351,3 +351,33 @@ func TestHousekeepingPeriod(t *testing.T) {
 		}
 	}
 }
+
+func TestMajorityLost(t *testing.T) {
+	alive := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		voters []string
+		alive  map[string]bool
+		node   string
+		want   []string
+	}{
+		{"seed 16110: c forgotten while a is down", []string{"a", "b", "c"}, alive("b"), "c", []string{"a"}},
+		{"the rest alive", []string{"a", "b", "c"}, alive("a", "b"), "c", nil},
+		{"five voters, one other down", []string{"a", "b", "c", "d", "e"}, alive("a", "b", "c"), "e", nil},
+		{"five voters, two others down", []string{"a", "b", "c", "d", "e"}, alive("a", "b"), "e", []string{"c", "d"}},
+		{"two voters, the other forgotten", []string{"a", "b"}, alive("a"), "b", nil},
+		{"not a voter", []string{"a", "b", "c"}, alive("b"), "d", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := majorityLost(tc.voters, tc.alive, tc.node); !cmp.Equal(got, tc.want) {
+				t.Errorf("majorityLost(%v, %v, %s) = %v, want %v", tc.voters, tc.alive, tc.node, got, tc.want)
+			}
+		})
+	}
+}

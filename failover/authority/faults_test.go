@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vigil-redis/vigil/failover/authority"
+	"github.com/vigil-redis/vigil/gossip"
 )
 
 func TestLeaderKilled(t *testing.T) {
@@ -403,5 +405,51 @@ func TestSnapshotsRestoreAndCatchUp(t *testing.T) {
 		if got.Primary != "c" || got.Epoch != 7 || len(got.History) != 60 || got.History[59].Epoch != 59 {
 			t.Errorf("%s: primary %q epoch %d history %d", name, got.Primary, got.Epoch, len(got.History))
 		}
+	}
+}
+
+// A forget that would leave the rest of the voters without a live
+// majority is refused: the removal could not commit, and the leader,
+// counting on the new configuration at once, stepped down with nobody to
+// elect another. Chaos seed 16110 (N=3): c, just resumed from a SIGSTOP,
+// still acknowledged raft entries while gossip saw it dead; forgotten
+// while a's node was down, it left voters a and b without a leader until
+// a came back.
+func TestForgetRefusedWhenTheRestLackAMajority(t *testing.T) {
+	c := formGroup(t, 3)
+	leader := c.leader(waitFor)
+	var down, gone *node
+	for _, n := range c.nodes {
+		switch {
+		case n == leader:
+		case down == nil:
+			down = n
+		default:
+			gone = n
+		}
+	}
+	// gone's gossip is cut, its raft streams are not.
+	for _, n := range c.nodes {
+		if n != gone {
+			c.net.BlockExcept(gone.addr(), n.addr(), gossip.StreamRaft)
+		}
+	}
+	c.kill(down.name)
+	eventually(t, waitFor, func() error {
+		if alive := leader.peer.Alive(); slices.Contains(alive, gone.name) {
+			return fmt.Errorf("gossip on %s still sees %s alive: %v", leader.name, gone.name, alive)
+		}
+		return nil
+	})
+	_, err := leader.auth.Apply(ctxFor(t, waitFor), authority.Command{Op: authority.OpForget, Node: gone.name})
+	if !errors.Is(err, authority.ErrInvalid) || !strings.Contains(err.Error(), down.name) {
+		t.Fatalf("forget %s with %s down: err = %v, want ErrInvalid naming %s", gone.name, down.name, err, down.name)
+	}
+	// Nothing was removed, and the two left still commit.
+	if got := leader.auth.State().Voters(); len(got) != 3 {
+		t.Fatalf("voters after the refused forget: %v", got)
+	}
+	if st := setPrimary(t, c.leader(waitFor), 0, 1, leader.name); st.Epoch != 1 {
+		t.Fatalf("epoch %d after the refused forget", st.Epoch)
 	}
 }
