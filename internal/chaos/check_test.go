@@ -2150,3 +2150,46 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 		})
 	}
 }
+
+// A retry-queue INCR seen leaving its queue (OpDrained), and so applied
+// with a replica's acknowledgement, and then lost by a promotion of a Redis
+// that never received it is the shipped mode's documented loss, as a
+// write's (seeds 14915 and 14917). One never seen leaving, or lost while
+// a Redis that had it was in reach, or with min_replicas, is not.
+func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
+	started := time.Date(2026, 12, 5, 0, 12, 55, 0, time.UTC)
+	wipeC := FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
+		Start: ms(12000), End: ms(18000), RedisRestart: true, DataLost: true}
+	cutB := FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
+		Start: ms(14000), End: ms(17000)}
+	drained := Op{Kind: OpDrained, Node: "b", Key: "q:1", Invoke: ms(9700), Complete: ms(10000), OK: true}
+	for _, tt := range []struct {
+		name        string
+		faults      []FaultRecord
+		drained     []Op
+		minReplicas int
+		excused     bool
+	}{
+		{"applied, c wiped, b cut off: a promoted without it", []FaultRecord{wipeC, cutB}, []Op{drained}, 0, true},
+		{"never seen leaving its queue", []FaultRecord{wipeC, cutB}, nil, 0, false},
+		{"b, the writer, in reach at the promotion", []FaultRecord{wipeC}, []Op{drained}, 0, false},
+		{"min_replicas 1", []FaultRecord{wipeC, cutB}, []Op{drained}, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			p.MinReplicas = tt.minReplicas
+			h := clean()
+			h.Started = started
+			h.Faults = append(h.Faults, tt.faults...)
+			h.Ops = append(h.Ops,
+				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: "c", Invoke: ms(7490), Complete: ms(7500), OK: true},
+				Op{Kind: OpEnqueue, Node: "b", Key: "q:1", Invoke: ms(9000), Complete: ms(9010), OK: true})
+			h.Ops = append(h.Ops, tt.drained...)
+			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":\"a\",\"reason\":\"auto\",\"start\":%q}\n",
+				started.Add(ms(15000)).Format(time.RFC3339Nano))
+			if got := !slices.Contains(rules(Check(h, p)), RuleRetryQueue); got != tt.excused {
+				t.Errorf("INCR never applied excused %v, want %v", got, tt.excused)
+			}
+		})
+	}
+}

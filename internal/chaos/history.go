@@ -33,6 +33,11 @@ const (
 	// whose Redis it counts as online replicas. Only a successful sample
 	// that differs from the node's last recorded one is recorded.
 	OpLinks OpKind = "links"
+	// OpDrained is an acknowledged OpEnqueue's item seen gone from its
+	// sidecar's retry queue (Node, Key as the enqueue's): it was still
+	// queued at Invoke (or enqueued then) and gone by Complete. The queue
+	// deletes an item once it applied it and a replica acknowledged that.
+	OpDrained OpKind = "rq-drained"
 )
 
 // Op is one recorded operation. Times are offsets from the start of the

@@ -106,3 +106,23 @@ func TestNotReady(t *testing.T) {
 		}
 	}
 }
+
+// The drain watch reports an item gone only when a listing that began
+// after its enqueue was answered lacks it, from when it was last listed.
+func TestQueuedLeft(t *testing.T) {
+	var q queued
+	q.add("a", "q:1", Op{Invoke: ms(1000), Complete: ms(1010)})
+	q.add("a", "q:2", Op{Invoke: ms(1300), Complete: ms(1400)})
+	if gone := q.left("a", map[string]bool{"q:1": true}, ms(1200)); len(gone) != 0 {
+		t.Fatalf("listing at 1.2 s: gone %v, want none (q:2 answered after it began)", gone)
+	}
+	if gone := q.left("a", map[string]bool{"q:2": true}, ms(1500)); len(gone) != 1 || gone["q:1"] != ms(1200) {
+		t.Fatalf("listing at 1.5 s: gone %v, want q:1 last listed at 1.2 s", gone)
+	}
+	if gone := q.left("a", nil, ms(1700)); len(gone) != 1 || gone["q:2"] != ms(1500) {
+		t.Fatalf("listing at 1.7 s: gone %v, want q:2 last listed at 1.5 s", gone)
+	}
+	if gone := q.left("a", nil, ms(1900)); len(gone) != 0 {
+		t.Fatalf("listing at 1.9 s: gone %v, want none left", gone)
+	}
+}

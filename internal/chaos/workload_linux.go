@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +58,55 @@ type workloads struct {
 	c   *cluster
 	rec *recorder
 	// seed drives the register workload's choices, not the schedule.
-	seed uint64
+	seed   uint64
+	queued queued
+}
+
+// queued holds, per node, the retry-queue items an acknowledged enqueue
+// stored that no drainWatch has seen leave yet.
+type queued struct {
+	mu    sync.Mutex
+	items map[string]map[string]queuedItem
+}
+
+// queuedItem is one such item: its enqueue was answered at acked, and it
+// was last known queued at since.
+type queuedItem struct{ since, acked time.Duration }
+
+func (q *queued) add(node, key string, enq Op) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.items == nil {
+		q.items = map[string]map[string]queuedItem{}
+	}
+	if q.items[node] == nil {
+		q.items[node] = map[string]queuedItem{}
+	}
+	// Stored between the call and its answer, and perhaps drained
+	// before the answer came.
+	q.items[node][key] = queuedItem{since: enq.Invoke, acked: enq.Complete}
+}
+
+// left takes node's listing, begun at at: the keys listed were queued
+// then. It returns the items stored before at (answered by then) that
+// the listing lacks, with when each was last known queued, and forgets
+// them; an item answered since may not have been stored when listed.
+func (q *queued) left(node string, listed map[string]bool, at time.Duration) map[string]time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	gone := map[string]time.Duration{}
+	for k, it := range q.items[node] {
+		switch {
+		case it.acked > at:
+		case listed[k]:
+			it.since = max(it.since, at)
+			q.items[node][k] = it
+		default:
+			gone[k] = it.since
+			delete(q.items[node], k)
+		}
+	}
+	return gone
 }
 
 func (w *workloads) failoverClient(retries int) *redis.Client {
@@ -109,6 +158,7 @@ func (w *workloads) run(ctx context.Context) {
 	for _, nd := range w.c.nodes {
 		spawn(func() { w.prober(ctx, nd) })
 		spawn(func() { w.linker(ctx, nd) })
+		spawn(func() { w.drainWatch(ctx, nd) })
 	}
 	wg.Wait()
 }
@@ -210,13 +260,43 @@ func (w *workloads) enqueuer(ctx context.Context) {
 		nd := w.c.nodes[seq%len(w.c.nodes)]
 		k := fmt.Sprintf("q:%d", seq)
 		cl := rqclient.New(nd.httpBase(), w.c.token, w.c.hc)
-		w.rec.do(Op{Kind: OpEnqueue, Client: 5, Node: nd.name, Key: k}, func() (string, error) {
+		o := w.rec.do(Op{Kind: OpEnqueue, Client: 5, Node: nd.name, Key: k}, func() (string, error) {
 			octx, cancel := opCtx(2 * time.Second)
 			defer cancel()
 			_, err := cl.Enqueue(octx, []rqclient.EnqueueItem{{ID: "chaos-" + k, Command: [][]byte{[]byte("INCR"), []byte(k)}}})
 			return "", err
 		})
+		if o.OK {
+			w.queued.add(nd.name, k, o)
+		}
 		if !pace(ctx, 200*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// drainWatch lists one node's retry queue every 100 ms and records each
+// acknowledged item seen gone from it (OpDrained): the checker needs to
+// know when an INCR was applied to tell one a later promotion lost within
+// the loss bound from one the queue never applied.
+func (w *workloads) drainWatch(ctx context.Context, nd *node) {
+	cl := rqclient.New(nd.httpBase(), w.c.token, w.c.hc)
+	for ctx.Err() == nil {
+		start := w.c.since()
+		octx, cancel := opCtx(500 * time.Millisecond)
+		items, err := cl.List(octx, rqclient.ListOptions{Limit: 10_000})
+		cancel()
+		if err == nil {
+			end := w.c.since()
+			listed := map[string]bool{}
+			for _, it := range items {
+				listed[strings.TrimPrefix(it.ID, "chaos-")] = true
+			}
+			for k, since := range w.queued.left(nd.name, listed, start) {
+				w.rec.add(Op{Kind: OpDrained, Client: 30 + nd.idx, Node: nd.name, Key: k, Invoke: since, Complete: end, OK: true})
+			}
+		}
+		if !pace(ctx, 100*time.Millisecond) {
 			return
 		}
 	}
