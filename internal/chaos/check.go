@@ -333,12 +333,13 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 }
 
 // cutsAlone reports whether f cuts its one node's Redis off from every
-// other node's sidecar: an isolating partition (Redis port included) or a
-// one-way cut, not a gossip-only one, a lossy link, a bridge or a side of
-// several nodes.
+// other node's sidecar: an isolating partition (Redis port included; a
+// halves partition whose minority is that node, as at N=3, seed 16127) or
+// a one-way cut, not a gossip-only one, a lossy link, a bridge or a side
+// of several nodes.
 func cutsAlone(f FaultRecord) bool {
 	switch f.Kind {
-	case PartIsolate, WipeIsolated, PartOneWay, PartRedis:
+	case PartIsolate, PartHalves, WipeIsolated, PartOneWay, PartRedis:
 		return len(f.Nodes) == 1
 	}
 	return false

@@ -1971,6 +1971,11 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
 			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
 	}
+	cutFromOwnAndHalved := func(h *History) {
+		h.Faults = append(h.Faults,
+			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
+			FaultRecord{ID: 3, Kind: PartHalves, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(14000), End: ms(18000)})
+	}
 	for _, tt := range []struct {
 		name        string
 		minReplicas int
@@ -1979,6 +1984,7 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 	}{
 		{"shipped, while both hold", 0, 15500, true},
 		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", 0, 15500, true},
+		{"seed 16127: shipped, the sidecar cut from its Redis, a halves partition's minority", 0, 15500, true},
 		{"seed 15205: shipped, the sidecar cut from its Redis after its fence", 0, 15500, false},
 		{"shipped, past fence_after + interval after the sidecar is back", 0, 18500, false},
 		{"min_replicas 1", 1, 15500, false},
@@ -1990,6 +1996,8 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 			switch {
 			case strings.HasPrefix(tt.name, "seed 15318"):
 				setup = cutFromOwnAndCut
+			case strings.HasPrefix(tt.name, "seed 16127"):
+				setup = cutFromOwnAndHalved
 			case strings.HasPrefix(tt.name, "seed 15205"):
 				setup = cutFromOwnAfterFence
 			}
