@@ -7246,10 +7246,16 @@ func TestFenceMinReplicas(t *testing.T) {
 			t.Errorf("fenceMinReplicas(%d, %d) = %d, want %d", tt.want, tt.members, got, tt.hold)
 		}
 	}
-	// On its own Redis, a sidecar holds one replica without min_replicas
-	// too, once the group has several members (chaos seed 15205).
+	// On its own Redis, a sidecar holds half the members' Redis (with
+	// itself a majority) without min_replicas too, once the group has
+	// several members (chaos seeds 15205, 16203).
 	for _, tt := range []struct{ want, members, expect, hold int }{
 		{0, 3, 3, 1}, // seed 15205: min_replicas off, a lapsed pause still takes nothing unreplicated
+		{0, 5, 5, 2}, // seed 16203: a replica on a minority's side is not enough
+		{0, 4, 3, 2}, // four members: a majority is three
+		{0, 2, 3, 1}, // two members
+		{3, 5, 5, 3}, // more, as the group keeps it
+		{0, 0, 5, 2}, // group not known yet, bootstrap_expect 5
 		{1, 3, 3, 1}, // as the group keeps it
 		{2, 3, 3, 2}, // more, as the group keeps it
 		{0, 1, 1, 0}, // a group of one
