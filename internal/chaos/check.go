@@ -274,10 +274,33 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 			return f.Start <= at && at < f.End && keepsRedisApart(f, from, to)
 		})
 	}
+	// A replica linked after t synced from a snapshot that may predate
+	// the write, and Redis streams to it only from its first REPLCONF
+	// ACK after a diskless full sync, sent once a second: it holds the
+	// write only if the Redis it synced from kept streaming to it that
+	// long. Chaos seed 16206 (N=5, shipped defaults): d, promoted at 13.7
+	// s, full-synced a from a snapshot at 13.90 s, acknowledged writes
+	// from 13.93 s, and its Redis was killed at 14.16 s, before a's first
+	// acknowledgement; a, promoted, never had them.
+	// So does one linked less than that before t: the sample at since
+	// lists it, and the write at or after at reaches it only if the
+	// stream lasted to since plus a second.
+	streams := func(from, to string, since, at time.Duration) bool {
+		return !slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+			if f.Failed != "" || f.Start <= at || f.Start > since+time.Second || len(f.Nodes) == 0 {
+				return false
+			}
+			switch f.Kind {
+			case KillRedis, KillBoth, StopRedis:
+				return f.Nodes[0] == from
+			}
+			return keepsRedisApart(f, from, to)
+		})
+	}
 	has := map[string]bool{w: true}
-	if links, ok := linksAt(h, w, t); ok && links != "" {
-		for _, n := range strings.Split(links, ",") {
-			if receives(w, n, t) {
+	if s, ok := linksSample(h, w, t); ok && s.Value != "" {
+		for _, n := range strings.Split(s.Value, ",") {
+			if receives(w, n, t) && streams(w, n, s.Complete, t) {
 				has[n] = true
 			}
 		}
@@ -310,7 +333,7 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 		case e.links != nil:
 			if has[e.links.Node] && e.links.Value != "" {
 				for _, n := range strings.Split(e.links.Value, ",") {
-					if receives(e.links.Node, n, e.at) {
+					if !has[n] && receives(e.links.Node, n, e.at) && streams(e.links.Node, n, e.at, e.at) {
 						has[n] = true
 					}
 				}
@@ -1651,13 +1674,21 @@ func outOfReach(h *History, node string, t time.Duration) bool {
 // linksAt returns the online replicas node's Redis listed in its last
 // links sample by t, and whether there was one.
 func linksAt(h *History, node string, t time.Duration) (string, bool) {
-	links, at := "", time.Duration(-1)
+	o, ok := linksSample(h, node, t)
+	return o.Value, ok
+}
+
+// linksSample returns node's last links sample by t, and whether there was
+// one.
+func linksSample(h *History, node string, t time.Duration) (Op, bool) {
+	var last Op
+	ok := false
 	for _, o := range h.Ops {
-		if o.Kind == OpLinks && o.OK && o.Node == node && o.Complete <= t && o.Complete > at {
-			links, at = o.Value, o.Complete
+		if o.Kind == OpLinks && o.OK && o.Node == node && o.Complete <= t && (!ok || o.Complete > last.Complete) {
+			last, ok = o, true
 		}
 	}
-	return links, at >= 0
+	return last, ok
 }
 
 // writerSince returns when node's run as the writer ending at t began:

@@ -2117,6 +2117,10 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 	// (seed 15315).
 	cutC := FaultRecord{ID: 4, Kind: PartRedis, Class: ClassNetwork, Nodes: []string{"c"}, Desc: "redis-only partition [c] | [a b]",
 		Start: ms(8500), End: ms(13500)}
+	killB := func(at int) FaultRecord {
+		return FaultRecord{ID: 5, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-redis b wipe",
+			Start: ms(at), End: ms(at + 3000), RedisRestart: true, DataLost: true}
+	}
 	for _, tt := range []struct {
 		name        string
 		links       string // b's online replicas, sampled at 7.5 s
@@ -2124,14 +2128,21 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 		minReplicas int
 		excused     bool
 		at          int // when the lost write was acknowledged, ms; 0: 10 s
+		sampled     int // when b's links sample was taken, ms; 0: 7.5 s
 	}{
-		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true, 0},
-		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true, 0},
-		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false, 0},
-		{"seed 15309: b back 30 ms before the promotion, not reported yet", "c", []FaultRecord{wipeC, cutBack}, 0, true, 0},
-		{"c, promoted, had it", "c", []FaultRecord{cutB}, 0, false, 0},
-		{"c listed, but cut from b's Redis then: a, promoted, lacked it", "c", []FaultRecord{cutC, cutB}, 0, true, 12500},
-		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false, 0},
+		{"seed 14915: c, which had it, wiped; b, the writer, cut off", "c", []FaultRecord{wipeC, cutB}, 0, true, 0, 0},
+		{"c back from its AOF: no replication position", "c", []FaultRecord{aofC, cutB}, 0, true, 0, 0},
+		{"b, the writer, in reach at the promotion", "c", []FaultRecord{wipeC}, 0, false, 0, 0},
+		{"seed 15309: b back 30 ms before the promotion, not reported yet", "c", []FaultRecord{wipeC, cutBack}, 0, true, 0, 0},
+		{"c, promoted, had it", "c", []FaultRecord{cutB}, 0, false, 0, 0},
+		{"c listed, but cut from b's Redis then: a, promoted, lacked it", "c", []FaultRecord{cutC, cutB}, 0, true, 12500, 0},
+		{"min_replicas 1", "c", []FaultRecord{wipeC, cutB}, 1, false, 0, 0},
+		// Seed 16206 (N=5): a replica linked after the write, its source
+		// killed before Redis streamed to it.
+		{"seed 16206: c linked after it, b killed 0.2 s later: c promoted without it", "c", []FaultRecord{killB(10200)}, 0, true, 0, 10020},
+		{"c linked after it, b killed 1.2 s later: c had it", "c", []FaultRecord{killB(11200)}, 0, false, 0, 10020},
+		{"seed 16206: c linked 50 ms before it, b killed 0.2 s later", "c", []FaultRecord{killB(10200)}, 0, true, 0, 9950},
+		{"c linked 1.5 s before it, b killed 0.2 s later: c had it", "c", []FaultRecord{killB(10200)}, 0, false, 0, 8500},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
@@ -2143,11 +2154,15 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 			h := clean()
 			h.Started = started
 			h.Faults = append(h.Faults, tt.faults...)
+			sampled := tt.sampled
+			if sampled == 0 {
+				sampled = 7500
+			}
 			h.Ops = append(h.Ops,
-				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: tt.links, Invoke: ms(7490), Complete: ms(7500), OK: true},
+				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: tt.links, Invoke: ms(sampled - 10), Complete: ms(sampled), OK: true},
 				Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(at), Complete: ms(at + 2), OK: true})
 			promoted := "a"
-			if strings.HasPrefix(tt.name, "c, promoted") {
+			if strings.HasPrefix(tt.name, "c, promoted") || tt.sampled != 0 {
 				promoted = "c"
 			}
 			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":%q,\"reason\":\"auto\",\"start\":%q}\n",
