@@ -159,8 +159,10 @@ func primaryAddr(st groupState, peers map[string]peerView, now time.Time, fresh 
 type peerView struct {
 	Rep      report
 	Received time.Time
-	// UpAt is when the last report saying its Redis answered arrived.
-	UpAt time.Time
+	// UpAt is when the last report saying its Redis answered arrived, and
+	// UpKeys the keys that report counted (-1: unknown).
+	UpAt   time.Time
+	UpKeys int64
 	// Uncut is when the last report not saying CutOff arrived.
 	Uncut time.Time
 	// First is when this sidecar first heard it.
@@ -453,15 +455,22 @@ func othersAnswer(st groupState, peers map[string]peerView, exclude string, now 
 //
 // Without min_replicas a failover already gives up the writes the
 // promoted Redis lacks (How much can be lost), and a Redis out of reach
+// that was last heard answering with no more keys than the holder holds
 // holds the holder back as long as a primary holds back its replacement:
 // down_after after it was last heard answering and after the failover
-// started. One the operator forgot does not hold it back at all; one this
-// sidecar never heard answering does, as with min_replicas. Before, the
-// shipped defaults waited with no bound for every member: chaos seed
-// 15501 (N=3) forgot c, the named primary, killed with its data, and the
-// leader kept a, a holder with every write but c's last few, waiting for
-// c's Redis; seed 15505 (N=3) waited 10 s for the named primary's stopped
-// Redis (574 keys) with c, a holder with 755, ready.
+// started. One last heard with more keys, or an unknown count, holds it
+// back for the durable wait, as with min_replicas: its report may only be
+// late (chaos seed 16131, N=3: with down_after alone, a leader that a
+// gossip-only partition had kept from c's reports for 3.9 s promoted a, a
+// holder with 33 keys, 0.17 s after the heal, over c's Redis with 1158,
+// and every Redis full-synced a's 33). One the operator forgot does not
+// hold it back at all; one this sidecar never heard answering does, as
+// with min_replicas. Before, the shipped defaults waited with no bound for
+// every member: chaos seed 15501 (N=3) forgot c, the named primary,
+// killed with its data, and the leader kept a, a holder with every write
+// but c's last few, waiting for c's Redis; seed 15505 (N=3) waited 10 s
+// for the named primary's stopped Redis (574 keys) with c, a holder with
+// 755, ready.
 func holderWaitOver(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
 	if p.MinReplicas < 1 {
 		return shippedHolderWaitOver(st, peers, holder, now, p)
@@ -508,8 +517,11 @@ func holderWaitOver(st groupState, peers map[string]peerView, holder string, now
 
 // shippedHolderWaitOver is holderWaitOver without min_replicas: every
 // member but holder answers, was forgotten, or was last heard answering,
-// and the failover started, at least down_after ago.
+// and the failover started, at least down_after ago — the durable wait
+// ago if its Redis then held more keys than the holder's, or an unknown
+// count.
 func shippedHolderWaitOver(st groupState, peers map[string]peerView, holder string, now time.Time, p params) bool {
+	keys := peers[holder].Rep.Obs.Keys
 	for name, m := range st.Members {
 		if name == holder || m.Forgotten {
 			continue
@@ -518,7 +530,11 @@ func shippedHolderWaitOver(st groupState, peers map[string]peerView, holder stri
 		if ok && pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable {
 			continue
 		}
-		if !ok || pv.UpAt.IsZero() || now.Sub(later(pv.UpAt, st.Started)) < p.DownAfter {
+		wait := p.DownAfter
+		if pv.UpKeys < 0 || pv.UpKeys > keys {
+			wait = durableWait(p)
+		}
+		if !ok || pv.UpAt.IsZero() || now.Sub(later(pv.UpAt, st.Started)) < wait {
 			return false
 		}
 	}

@@ -4972,7 +4972,7 @@ func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
 		c.Rep.Epoch, c.Rep.Empty = 4, true
 		c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced, c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "c:6379", false, false, "H4", 725
 		c.Known = knownOffset{Epoch: 4, Offset: 52808, At: at(35.07)}
-		c.Received, c.UpAt, c.First = at(39.33), at(39.33), at(0.5)
+		c.Received, c.UpAt, c.UpKeys, c.First = at(39.33), at(39.33), 725, at(0.5)
 		a.Received, b.Received = now, now
 		a.UpAt, b.UpAt = now, now
 		peers := map[string]peerView{"a": a, "b": b, "c": c}
@@ -5021,6 +5021,24 @@ func TestHolderStopsWaitingForAMemberOutOfReach(t *testing.T) {
 			peers["c"] = c
 		}, "", false},
 		{"without min_replicas, c forgotten: the holder at once", 40.9, 0, nil, "a", true},
+		// c last heard holding more keys than a, or an unknown count: the
+		// durable wait (ten down_after), as its report may only be late
+		// (chaos seed 16131).
+		{"without min_replicas, c last heard with more keys: the holder waits", 41.4, 0, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.UpKeys = 1158
+			peers["c"] = c
+		}, "", false},
+		{"without min_replicas, c last heard with more keys, the durable wait over: the holder", 59.4, 0, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.UpKeys = 1158
+			peers["c"] = c
+		}, "a", false},
+		{"without min_replicas, c's keys unknown: the holder waits", 41.4, 0, func(peers map[string]peerView) {
+			c := peers["c"]
+			c.UpKeys = -1
+			peers["c"] = c
+		}, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := p

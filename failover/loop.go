@@ -223,7 +223,7 @@ func (f *Failover) onReport(c *core, m peerMsg) {
 // nextPeerView is what this sidecar knows of a peer (prev, if had) once
 // its report rep arrived at at.
 func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) peerView {
-	pv := peerView{Rep: rep, Received: at, First: at, UpAt: prev.UpAt, Uncut: prev.Uncut, Known: mergeKnown(prev.Known, rep, at),
+	pv := peerView{Rep: rep, Received: at, First: at, UpAt: prev.UpAt, UpKeys: prev.UpKeys, Uncut: prev.Uncut, Known: mergeKnown(prev.Known, rep, at),
 		AsPrimary: nextAsPrimary(prev.AsPrimary, rep, at),
 		Links:     nextLinks(prev.Links, rep.Obs.MasterAddr, rep.Obs.Role == monitor.RoleReplica && rep.Obs.LinkUp, at, linkKeep(p)),
 		Stall:     nextStall(prev.Stall, rep, at),
@@ -232,7 +232,7 @@ func nextPeerView(prev peerView, had bool, rep report, at time.Time, p params) p
 		pv.First = prev.First
 	}
 	if rep.Obs.Reachable {
-		pv.UpAt = at
+		pv.UpAt, pv.UpKeys = at, rep.Obs.Keys
 	}
 	if !rep.CutOff {
 		pv.Uncut = at
