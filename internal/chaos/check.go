@@ -1245,7 +1245,7 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 		case ok && v == "1":
 		case ok:
 			twice = append(twice, o)
-		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone, drainedLost(h, p, o.Key):
+		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone, drainedLost(h, p, o):
 		default:
 			never = append(never, o)
 		}
@@ -1280,24 +1280,25 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 // (WAIT, bounded by a second), and the batch's own round trip comes first.
 const rqApplyLead = 1500 * time.Millisecond
 
-// drainedLost reports, without min_replicas, whether the INCR of key was
-// applied and then lost by a promotion of a Redis that never received it
-// (promotedWithout, the shipped mode's loss bound): the drain watch saw
-// it leave its queue (OpDrained), and the rule holds at both ends of the
-// window it was applied in, from rqApplyLead before it was last seen
-// queued to when it was seen gone. Without the watch the checker could
-// not tell such an INCR from one the queue never applied (seeds 14915
-// and 14917, N=3, shipped defaults).
-func drainedLost(h *History, p Params, key string) bool {
+// drainedLost reports, without min_replicas, whether the INCR enq handed
+// to a queue was applied and then lost by a promotion of a Redis that
+// never received it (promotedWithout, the shipped mode's loss bound): the
+// drain watch saw it leave its queue (OpDrained), and the rule holds at
+// both ends of the window it was applied in, from rqApplyLead before it
+// was last seen queued (not before it was enqueued: seed 16207) to when
+// it was seen gone. Without the watch the checker could not tell such an
+// INCR from one the queue never applied (seeds 14915 and 14917, N=3,
+// shipped defaults).
+func drainedLost(h *History, p Params, enq Op) bool {
 	if p.MinReplicas >= 1 {
 		return false
 	}
-	i := slices.IndexFunc(h.Ops, func(o Op) bool { return o.Kind == OpDrained && o.OK && o.Key == key })
+	i := slices.IndexFunc(h.Ops, func(o Op) bool { return o.Kind == OpDrained && o.OK && o.Key == enq.Key })
 	if i < 0 {
 		return false
 	}
 	d := h.Ops[i]
-	return promotedWithout(h, p, max(d.Invoke-rqApplyLead, 0)) && promotedWithout(h, p, d.Complete)
+	return promotedWithout(h, p, max(d.Invoke-rqApplyLead, enq.Invoke)) && promotedWithout(h, p, d.Complete)
 }
 
 // pauseLeftAt returns when automatic failover was paused for the rest of
