@@ -2216,3 +2216,34 @@ func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
 		})
 	}
 }
+
+// A write acknowledged right after a promotion, before the new primary's
+// Redis acknowledged its first probe, is the new primary's (seed 16137).
+func TestWriterAt(t *testing.T) {
+	started := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	probe := func(node string, at int) Op {
+		return Op{Kind: OpProbe, Node: node, Key: "probe:" + node, Invoke: ms(at - 1), Complete: ms(at), OK: true}
+	}
+	for _, tt := range []struct {
+		name     string
+		promoted int // when b's promotion began, ms; 0: none
+		bProbe   int // b's first acknowledged probe, ms
+		want     string
+	}{
+		{"seed 16137: b promoted, its first probe 20 ms after the write", 1080, 1120, "b"},
+		{"no promotion of b", 0, 1120, "a"},
+		{"b's first probe beyond the prober's gap", 1080, 1250, "a"},
+		{"b promoted before a's last probe", 1030, 1120, "a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &History{Started: started, Ops: []Op{probe("a", 1000), probe("a", 1050), probe("b", tt.bProbe)}}
+			if tt.promoted > 0 {
+				h.Failovers = fmt.Sprintf("  {\"epoch\":2,\"old\":\"a\",\"new\":\"b\",\"reason\":\"auto\",\"start\":%q}\n",
+					started.Add(ms(tt.promoted)).Format(time.RFC3339Nano))
+			}
+			if got := writerAt(h, ms(1100)); got != tt.want {
+				t.Errorf("writerAt(1.1 s) = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
