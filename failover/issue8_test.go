@@ -486,7 +486,7 @@ func TestWipedDataDirIsolated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := a.redis.Client().Do(ctx, "WAIT", 2, 5000).Int(); err != nil || n != 2 {
+	if n, err := a.redis.Client().Wait(ctx, 2, 5*time.Second).Result(); err != nil || n != 2 {
 		t.Fatalf("WAIT: %d %v", n, err)
 	}
 	c.kill()

@@ -46,8 +46,8 @@ func writeAcked(t *testing.T, n *node, count, replicas int) {
 		}
 	}
 	redistest.Eventually(t, 10*time.Second, func() error {
-		got, err := n.redis.Client().Do(ctx, "WAIT", replicas, 2000).Int()
-		if err == nil && got < replicas {
+		got, err := n.redis.Client().Wait(ctx, replicas, 2*time.Second).Result()
+		if err == nil && got < int64(replicas) {
 			err = fmt.Errorf("WAIT: %d of %d replicas", got, replicas)
 		}
 		return err

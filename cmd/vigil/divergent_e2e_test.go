@@ -187,7 +187,7 @@ func TestReplicaTailKeptBeforeResync(t *testing.T) {
 		}
 		acked = append(acked, ack{key: key, val: val})
 	}
-	if n, err := a.redis.Client().Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n < 1 {
+	if n, err := a.redis.Client().Wait(ctx, 1, 5*time.Second).Result(); err != nil || n < 1 {
 		t.Fatalf("WAIT 1: %d, %v", n, err)
 	}
 	_ = procs["a"].cmd.Process.Kill()

@@ -102,7 +102,7 @@ func newE2ERedis(t *testing.T) *e2eGroup {
 		if err := c.Set(ctx, "e2e:streaming", "1", 0).Err(); err != nil {
 			return err
 		}
-		n, err := c.Do(ctx, "WAIT", 2, 2000).Int()
+		n, err := c.Wait(ctx, 2, 2*time.Second).Result()
 		if err == nil && n != 2 {
 			err = fmt.Errorf("WAIT: %d of 2 replicas acknowledged", n)
 		}

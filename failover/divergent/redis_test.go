@@ -367,7 +367,7 @@ func TestKeepArchivesEveryDivergentWrite(t *testing.T) {
 	c := redistest.Start(t, redistest.Options{ReplicaOf: p.a.Addr()})
 	c.WaitSynced(t)
 	ws = append(ws, divergentMix(t, p.a, 5)...)
-	if err := p.a.Client().Do(ctx, "WAIT", "1", "1000").Err(); err != nil {
+	if err := p.a.Client().Wait(ctx, 1, time.Second).Err(); err != nil {
 		t.Fatal(err)
 	}
 	redistest.Eventually(t, 10*time.Second, func() error {
