@@ -290,9 +290,8 @@ func promotedWithout(h *History, p Params, t time.Duration) bool {
 			if f.Failed != "" || f.Start <= at || f.Start > since+time.Second || len(f.Nodes) == 0 {
 				return false
 			}
-			switch f.Kind {
-			case KillRedis, KillBoth, StopRedis:
-				return f.Nodes[0] == from
+			if (f.RedisRestart || f.Kind == StopRedis) && f.Nodes[0] == from {
+				return true // killed (a pause-winner's too: seed 16131's replay) or stopped
 			}
 			return keepsRedisApart(f, from, to)
 		})
