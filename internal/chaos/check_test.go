@@ -2143,8 +2143,8 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 		{"c linked after it, b killed 1.2 s later: c had it", "c", []FaultRecord{killB(11200)}, 0, false, 0, 10020},
 		{"seed 16206: c linked 50 ms before it, b killed 0.2 s later", "c", []FaultRecord{killB(10200)}, 0, true, 0, 9950},
 		{"c linked 1.5 s before it, b killed 0.2 s later: c had it", "c", []FaultRecord{killB(10200)}, 0, false, 0, 8500},
-		{"seed 16131's replay: c linked after it, b's Redis killed by a pause-winner 0.1 s later", "c", []FaultRecord{{ID: 5, Kind: PauseWinner,
-			Class: ClassProcess, Nodes: []string{"b", "a"}, Desc: "pause-winner: kill b's redis", Start: ms(10100), End: ms(13000), RedisRestart: true}, cutB}, 0, true, 0, 10020},
+		{"seed 16131's replay: c linked after it, b's Redis killed by a pause-winner 0.2 s later", "c", []FaultRecord{{ID: 5, Kind: PauseWinner,
+			Class: ClassProcess, Nodes: []string{"b", "c"}, Desc: "pause-winner: kill b's redis", Start: ms(10200), End: ms(13000), RedisRestart: true}, cutB}, 0, true, 0, 10020},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
