@@ -1956,59 +1956,45 @@ func TestLostWritesUnderAForgottenPrimarySeed13619(t *testing.T) {
 // min_replicas Redis refuses them once its replicas' acknowledgements are
 // old, and neither is excused.
 func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
-	downAndCut := func(h *History) {
-		h.Faults = append(h.Faults,
-			FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a", Start: ms(13000), End: ms(17000)},
-			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
+	// Faults on a: its sidecar down or cut from its Redis (ID 2), a cut
+	// off (ID 3), at the given times in ms.
+	sidecarDown := FaultRecord{ID: 2, Kind: KillSidecar, Class: ClassProcess, Nodes: []string{"a"}, Desc: "kill-sidecar a", Start: ms(13000), End: ms(17000)}
+	cutFromOwn := func(start int) FaultRecord {
+		return FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(start), End: ms(17000)}
 	}
-	cutFromOwnAfterFence := func(h *History) {
-		h.Faults = append(h.Faults,
-			FaultRecord{ID: 2, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(13000), End: ms(18000)},
-			FaultRecord{ID: 3, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(14200), End: ms(17000)})
+	cutOff := func(kind FaultKind, start int) FaultRecord {
+		desc := "one-way: [a] cannot send to [b c]"
+		if kind == PartHalves {
+			desc = "partition [a] | [b c]"
+		}
+		return FaultRecord{ID: 3, Kind: kind, Class: ClassNetwork, Nodes: []string{"a"}, Desc: desc, Start: ms(start), End: ms(18000)}
 	}
-	cutFromOwnAndCut := func(h *History) {
-		h.Faults = append(h.Faults,
-			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
-			FaultRecord{ID: 3, Kind: PartOneWay, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "one-way: [a] cannot send to [b c]", Start: ms(14000), End: ms(18000)})
-	}
-	cutFromOwnAndHalved := func(h *History) {
-		h.Faults = append(h.Faults,
-			FaultRecord{ID: 2, Kind: PartLocal, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "sidecar a cut from its own redis", Start: ms(13000), End: ms(17000)},
-			FaultRecord{ID: 3, Kind: PartHalves, Class: ClassNetwork, Nodes: []string{"a"}, Desc: "partition [a] | [b c]", Start: ms(14000), End: ms(18000)})
-	}
+	downAndCut := []FaultRecord{sidecarDown, cutOff(PartOneWay, 14000)}
 	for _, tt := range []struct {
 		name        string
+		faults      []FaultRecord
 		minReplicas int
 		at          int // a lost write, or a's probes writable for 0.5 s from here
 		excused     bool
 	}{
-		{"shipped, while both hold", 0, 15500, true},
-		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", 0, 15500, true},
-		{"seed 16127: shipped, the sidecar cut from its Redis, a halves partition's minority", 0, 15500, true},
-		{"seed 15205: shipped, the sidecar cut from its Redis after its fence", 0, 15500, false},
-		{"shipped, past fence_after + interval after the sidecar is back", 0, 18500, false},
-		{"min_replicas 1", 1, 15500, false},
+		{"shipped, while both hold", downAndCut, 0, 15500, true},
+		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", []FaultRecord{cutFromOwn(13000), cutOff(PartOneWay, 14000)}, 0, 15500, true},
+		{"seed 16127: shipped, the sidecar cut from its Redis, a halves partition's minority", []FaultRecord{cutFromOwn(13000), cutOff(PartHalves, 14000)}, 0, 15500, true},
+		{"seed 15205: shipped, the sidecar cut from its Redis after its fence", []FaultRecord{cutOff(PartOneWay, 13000), cutFromOwn(14200)}, 0, 15500, false},
+		{"shipped, past fence_after + interval after the sidecar is back", downAndCut, 0, 18500, false},
+		{"min_replicas 1", downAndCut, 1, 15500, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
 			p.MinReplicas = tt.minReplicas
-			setup := downAndCut
-			switch {
-			case strings.HasPrefix(tt.name, "seed 15318"):
-				setup = cutFromOwnAndCut
-			case strings.HasPrefix(tt.name, "seed 16127"):
-				setup = cutFromOwnAndHalved
-			case strings.HasPrefix(tt.name, "seed 15205"):
-				setup = cutFromOwnAfterFence
-			}
 			h := clean()
-			setup(h)
+			h.Faults = append(h.Faults, tt.faults...)
 			h.Ops = append(h.Ops, Op{Kind: OpWrite, Key: "lost", Value: "v", Invoke: ms(tt.at), Complete: ms(tt.at + 2), OK: true})
 			if got := !slices.Contains(rules(Check(h, p)), RuleLostWrite); got != tt.excused {
 				t.Errorf("lost write excused %v, want %v", got, tt.excused)
 			}
 			h = clean()
-			setup(h)
+			h.Faults = append(h.Faults, tt.faults...)
 			for i, o := range h.Ops {
 				if o.Kind == OpProbe && o.Node == "a" && o.Invoke >= ms(tt.at) && o.Invoke < ms(tt.at+500) {
 					h.Ops[i].OK, h.Ops[i].Err = true, ""
