@@ -477,13 +477,20 @@ func dataGoneUntil(h *History, p Params) time.Duration {
 // lastProbeWriter returns the node whose Redis acknowledged the last probe
 // write completed by t, or "".
 func lastProbeWriter(h *History, t time.Duration) string {
+	node, _ := lastProbe(h, t)
+	return node
+}
+
+// lastProbe returns the node whose Redis acknowledged the last probe write
+// completed by t and when, or "" and -1.
+func lastProbe(h *History, t time.Duration) (string, time.Duration) {
 	node, at := "", time.Duration(-1)
 	for _, o := range h.Ops {
 		if o.Kind == OpProbe && o.OK && o.Complete <= t && o.Complete > at {
 			node, at = o.Node, o.Complete
 		}
 	}
-	return node
+	return node, at
 }
 
 // probeGap bounds the time from a primary taking writes to its Redis
@@ -500,12 +507,7 @@ const probeGap = 100 * time.Millisecond
 // 38.28 s, acknowledged a write at 38.311 s and its first probe at
 // 38.319 s, and the write was judged as a's.
 func writerAt(h *History, t time.Duration) string {
-	last, at := "", time.Duration(-1)
-	for _, o := range h.Ops {
-		if o.Kind == OpProbe && o.OK && o.Complete <= t && o.Complete > at {
-			last, at = o.Node, o.Complete
-		}
-	}
+	last, at := lastProbe(h, t)
 	next, nextAt := "", time.Duration(-1)
 	for _, o := range h.Ops {
 		if o.Kind == OpProbe && o.OK && o.Complete > t && o.Complete <= t+probeGap && (nextAt < 0 || o.Complete < nextAt) {

@@ -2174,17 +2174,22 @@ func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
 	cutB := FaultRecord{ID: 3, Kind: PartIsolate, Class: ClassNetwork, Nodes: []string{"b"}, Desc: "partition [b] | [a c]",
 		Start: ms(14000), End: ms(17000)}
 	drained := Op{Kind: OpDrained, Node: "b", Key: "q:1", Invoke: ms(9700), Complete: ms(10000), OK: true}
+	// Never listed: applied after its enqueue at 8.5 s, when b was the
+	// writer, not 1.5 s before it, when a was (seed 16207).
+	unlisted := Op{Kind: OpDrained, Node: "b", Key: "q:1", Invoke: ms(8500), Complete: ms(8700), OK: true}
 	for _, tt := range []struct {
 		name        string
 		faults      []FaultRecord
 		drained     []Op
+		enqueued    int // ms
 		minReplicas int
 		excused     bool
 	}{
-		{"applied, c wiped, b cut off: a promoted without it", []FaultRecord{wipeC, cutB}, []Op{drained}, 0, true},
-		{"never seen leaving its queue", []FaultRecord{wipeC, cutB}, nil, 0, false},
-		{"b, the writer, in reach at the promotion", []FaultRecord{wipeC}, []Op{drained}, 0, false},
-		{"min_replicas 1", []FaultRecord{wipeC, cutB}, []Op{drained}, 1, false},
+		{"applied, c wiped, b cut off: a promoted without it", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 0, true},
+		{"seed 16207: never listed, applied after its enqueue", []FaultRecord{wipeC, cutB}, []Op{unlisted}, 8500, 0, true},
+		{"never seen leaving its queue", []FaultRecord{wipeC, cutB}, nil, 9000, 0, false},
+		{"b, the writer, in reach at the promotion", []FaultRecord{wipeC}, []Op{drained}, 9000, 0, false},
+		{"min_replicas 1", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 1, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
@@ -2194,7 +2199,7 @@ func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
 			h.Faults = append(h.Faults, tt.faults...)
 			h.Ops = append(h.Ops,
 				Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: "c", Invoke: ms(7490), Complete: ms(7500), OK: true},
-				Op{Kind: OpEnqueue, Node: "b", Key: "q:1", Invoke: ms(9000), Complete: ms(9010), OK: true})
+				Op{Kind: OpEnqueue, Node: "b", Key: "q:1", Invoke: ms(tt.enqueued), Complete: ms(tt.enqueued + 10), OK: true})
 			h.Ops = append(h.Ops, tt.drained...)
 			h.Failovers = fmt.Sprintf("  {\"epoch\":3,\"old\":\"b\",\"new\":\"a\",\"reason\":\"auto\",\"start\":%q}\n",
 				started.Add(ms(15000)).Format(time.RFC3339Nano))
