@@ -2698,12 +2698,12 @@ type localPlan struct {
 	Evict bool
 }
 
-// cutOff reports whether this sidecar is isolated, and has been for
-// fence_after since it started too, so that one restarting beside a
-// healthy group, with no Raft contact yet, is not taken for cut off (the
-// same as isolated once it has had contact).
-func (in localInput) cutOff() bool {
-	return isolated(in.LastContact, in.Now, in.P) && isolated(in.Started, in.Now, in.P)
+// cutOff reports whether a sidecar that started at started is isolated
+// (lastContact), and has been for fence_after since it started too, so
+// that one restarting beside a healthy group, with no Raft contact yet, is
+// not taken for cut off (the same as isolated once it has had contact).
+func cutOff(lastContact, started, now time.Time, p params) bool {
+	return isolated(lastContact, now, p) && isolated(started, now, p)
 }
 
 // handingOver reports whether self is the old primary of a switchover
@@ -2724,7 +2724,7 @@ func decideLocal(in localInput) localPlan {
 	mayBePrimary := in.Obs.Role != monitor.RoleReplica
 	localPrimary := up && in.Obs.Role == monitor.RolePrimary
 	p.Isolated = isolated(in.LastContact, in.Now, in.P)
-	cutOff := in.cutOff()
+	cutOff := cutOff(in.LastContact, in.Started, in.Now, in.P)
 	named := in.Ready && st.Primary == in.Self
 	doomed := named && doomedBy(in.Peers, in.Self, st.Epoch, in.Now, in.P)
 

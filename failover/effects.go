@@ -194,7 +194,6 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 		PrimarySeen: c.primarySeen,
 	}
 	p := decideLocal(in)
-	c.cutOff = in.cutOff()
 	switch {
 	case p.AwaitAcks && c.ackSince.IsZero():
 		c.ackSince = now

@@ -38,10 +38,7 @@ type core struct {
 	votes      int
 	decision   leaderDecision
 
-	fenced bool
-	// cutOff: the last local decision found this sidecar cut off from
-	// the majority (localInput.cutOff); with fenced, its reports say so.
-	cutOff    bool
+	fenced    bool
 	fenceBusy bool
 	fenceAt   time.Time // no fencing command before this (after a failure)
 	// renewAt: no renewal of a standing fence's pause before this, an
@@ -925,7 +922,8 @@ func (f *Failover) report(c *core, now time.Time) report {
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
 		Unsure:        c.obs.Role == monitor.RolePrimary && c.ids.unsure(),
 		PrimaryDownMs: f.primaryDown(c, now).Milliseconds(),
-		Fenced:        c.fenced, CutOff: c.fenced && c.cutOff, Ready: c.verified, Handover: c.myHandover,
+		Fenced:        c.fenced, CutOff: c.fenced && cutOff(f.auth.LastContact(), c.started, now, c.p),
+		Ready: c.verified, Handover: c.myHandover,
 		Gate: f.gate != nil, Verdict: c.verdict,
 	}
 	if k := c.peers[f.self.Name].Known; !k.At.IsZero() {
