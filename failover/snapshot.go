@@ -89,7 +89,7 @@ func (f *Failover) publish(c *core, now time.Time) {
 		if st.Primary == f.self.Name {
 			isPrimary = c.verified && st.Promoted && up && c.obs.Role == monitor.RolePrimary && !c.fenced && !handingOver && !c.ids.Empty
 			s.Writable = isPrimary
-			s.Lagging = lagging(st, up, c.obs.Role, c.obs.MasterAddr(), f.rc.Addr)
+			s.Lagging = lagging(st, up, c.obs.Role)
 		} else if ps, ok := c.peers[st.Primary]; ok {
 			r := ps.Rep
 			s.Writable = st.Promoted && ps.fresh(now, c.p.Fresh) && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
@@ -343,14 +343,25 @@ func (f *Failover) CanVote(name string) bool {
 
 // lagging reports whether this sidecar's state names its own node the
 // promoted primary while its Redis (up: observed and fresh) answers as a
-// replica of another: the group has moved on and the log has not reached
-// this sidecar yet. Chaos seed 12806 (N=3): a's sidecar, restarted with a
-// wiped data dir, held epoch 1 (a the primary) while epoch 2 promoted b
-// and demoted a's Redis into it; from the heal of a gossip-only partition
-// at 50.27 s it was no longer cut off, and until the log reached it at
-// 51.03 s its Sentinel endpoint named a: clients read epoch 1's values
-// from a's Redis, a replica that had none of epoch 2's writes. A Redis
-// pointing at itself (detached) is not following another.
+// replica: of another, when the group has moved on and the log has not
+// reached this sidecar yet, or of itself, when it was detached. Chaos seed
+// 12806 (N=3): a's sidecar, restarted with a wiped data dir, held epoch 1
+// (a the primary) while epoch 2 promoted b and demoted a's Redis into it;
+// from the heal of a gossip-only partition at 50.27 s it was no longer cut
+// off, and until the log reached it at 51.03 s its Sentinel endpoint named
+// a: clients read epoch 1's values from a's Redis, a replica that had none
+// of epoch 2's writes.
+//
+// A Redis pointing at itself takes no writes either, and what it serves
+// may be just as stale: chaos seed 16132 (N=3, shipped defaults): b's
+// sidecar, stopped for 11 s while c was promoted, resumed with epoch 7 (b
+// the primary); c had meanwhile demoted b's Redis, restarted from its AOF,
+// to point at itself (its sidecar silent, nobody to re-point it), and a
+// stale Raft message from c, which had just died, counted as contact. For
+// 0.6 s b's Sentinel endpoint named b, and two register clients read
+// values of 6 s before from its Redis. The same holds for a Redis its own
+// sidecar detached as empty or while it judges a restart: an empty one
+// answers every read with nothing.
 //
 // Nor does a sidecar name its own Redis while it has no fresh observation
 // of it (up false): it cannot tell whether the group moved on. Chaos seed
@@ -360,6 +371,6 @@ func (f *Failover) CanVote(name string) bool {
 // probe, and in between its Sentinel endpoint named b. Two register
 // clients connected to b's Redis, a replica with the values of 5.7 s
 // before, and read them for 0.9 s.
-func lagging(st authority.State, up bool, role monitor.Role, master, self string) bool {
-	return st.Promoted && (!up || role == monitor.RoleReplica && master != "" && master != self)
+func lagging(st authority.State, up bool, role monitor.Role) bool {
+	return st.Promoted && (!up || role == monitor.RoleReplica)
 }

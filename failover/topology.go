@@ -48,8 +48,9 @@ type Snapshot struct {
 	// replaced, so the Sentinel endpoint names none.
 	Isolated bool `json:"isolated"`
 	// Lagging: the state names this node the promoted primary while its
-	// Redis follows another, or while this sidecar has no fresh
-	// observation of it: this sidecar's view may lag the group's (a
+	// Redis answers as a replica (of another, or of itself: detached), or
+	// while this sidecar has no fresh observation of it: this sidecar's
+	// view may lag the group's, and that Redis takes no writes (a
 	// partition just healed, or the sidecar just resumed from a stall,
 	// its Raft log still catching up), so the Sentinel endpoint names no
 	// primary either.

@@ -1065,8 +1065,13 @@ type window struct {
 // certainly accepted writes: within a run of consecutive acknowledged
 // probes of one node, from the first one's completion to the last one's
 // invocation (the node took a write before and after, and refused none in
-// between).
-func acceptWindows(h *History) []window {
+// between). A probe that took longer than blocked was held, not refused:
+// a paused Redis (CLIENT PAUSE WRITE) applies it when the pause ends, so
+// the run breaks there, from its invocation to its completion. Chaos seed
+// 16132 (N=3): c's sidecar paused its Redis, cut off, and released it 2 ms
+// after it demoted b's; the one probe c held across the pause made c's
+// run span b's last writes, 24 ms of dual primary that never were.
+func acceptWindows(h *History, blocked time.Duration) []window {
 	byNode := map[string][]Op{}
 	for _, o := range h.Ops {
 		if o.Kind == OpProbe {
@@ -1074,22 +1079,31 @@ func acceptWindows(h *History) []window {
 		}
 	}
 	var out []window
+	add := func(node string, s, e time.Duration) {
+		if e > s {
+			out = append(out, window{node, s, e})
+		}
+	}
 	for _, node := range h.Nodes {
 		ops := byNode[node]
 		sort.SliceStable(ops, func(i, j int) bool { return ops[i].Invoke < ops[j].Invoke })
-		for i := 0; i < len(ops); {
-			if !ops[i].OK {
-				i++
-				continue
+		start := time.Duration(-1)
+		for i, o := range ops {
+			switch {
+			case !o.OK:
+				if start >= 0 {
+					add(node, start, ops[i-1].Invoke)
+				}
+				start = -1
+			case start < 0:
+				start = o.Complete
+			case o.Complete-o.Invoke > blocked:
+				add(node, start, o.Invoke)
+				start = o.Complete
 			}
-			j := i
-			for j+1 < len(ops) && ops[j+1].OK {
-				j++
-			}
-			if s, e := ops[i].Complete, ops[j].Invoke; e > s {
-				out = append(out, window{node, s, e})
-			}
-			i = j + 1
+		}
+		if start >= 0 {
+			add(node, start, ops[len(ops)-1].Invoke)
 		}
 	}
 	return out
@@ -1207,7 +1221,7 @@ func subtract(s, e time.Duration, ex [][2]time.Duration) [][2]time.Duration {
 // (by the probe workload), outside fence_after plus one interval after a
 // fault started or a Redis restarted. It returns the total of such time.
 func CheckDualPrimary(h *History, p Params) ([]Violation, time.Duration) {
-	ws := acceptWindows(h)
+	ws := acceptWindows(h, p.Interval)
 	ex := dualExcused(h, p)
 	var total time.Duration
 	var first *Violation

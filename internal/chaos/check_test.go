@@ -398,6 +398,38 @@ func TestDualPrimaryGrace(t *testing.T) {
 	}
 }
 
+// A probe held by a pause is applied when the pause ends, so the node did
+// not accept writes while it was held (chaos seed 16132, N=3: c's sidecar
+// released its pause 2 ms after it demoted b's Redis, and the probe c held
+// across the pause made it look writable beside b for 24 ms).
+func TestDualPrimaryNotWhileHeld(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cTo  time.Duration
+		ok   bool
+	}{
+		{"c demoted before b's held probe completes", ms(14250), true},
+		{"c still takes writes after it completes", ms(14450), false},
+	} {
+		h := clean()
+		var ops []Op
+		for _, o := range h.Ops {
+			switch {
+			case o.Kind == OpProbe && o.Node == "b" && o.Invoke >= ms(14000) && o.Invoke < ms(14300):
+				continue
+			case o.Kind == OpProbe && o.Node == "c" && o.Invoke >= ms(14000) && o.Invoke < tt.cTo:
+				o.OK, o.Err = true, ""
+			}
+			ops = append(ops, o)
+		}
+		h.Ops = append(ops, Op{Kind: OpProbe, Node: "b", Key: "p", Invoke: ms(14000), Complete: ms(14290), OK: true})
+		r := Check(h, testParams)
+		if got := !slices.Contains(rules(r), RuleDualPrimary); got != tt.ok {
+			t.Errorf("%s: allowed %v, want %v: %+v", tt.name, got, tt.ok, r.Violations)
+		}
+	}
+}
+
 // A Redis resumed from SIGSTOP gets the restart's allowance: it takes
 // writes until a sidecar sees it answer, fence_after + one interval after
 // the resume at most (chaos seed 5803, N=5: b's Redis, the old primary,
