@@ -2574,6 +2574,8 @@ type localObs struct {
 	Offset int64
 	// Replicas are the replicas the local Redis reports, as a primary.
 	Replicas []monitor.Replica
+	// NoKeys: it holds no key (DBSIZE 0; false when not known).
+	NoKeys bool
 }
 
 // localInput is everything decideLocal reads.
@@ -2997,7 +2999,15 @@ func decideLocal(in localInput) localPlan {
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
-		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
+		// A replica holding no key loses nothing to a full sync, whoever
+		// vouches for the source: it follows the committed primary at
+		// once, and is one more copy of its data. Chaos seed 16604 (N=3,
+		// shipped defaults): a's Redis, killed without persistence, came
+		// back empty at 15.2 s and waited for b's sidecar, stopped, then
+		// killed and cut off, to vouch for b's Redis, epoch 2's primary;
+		// c's Redis came back empty too, and when b's Redis was killed
+		// without persistence at 44.4 s the whole data set was gone.
+		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched && !in.Obs.NoKeys
 		p.KeepTail = in.Keeps && !in.SourceUnvouched && aheadOfFork(in.Obs, st)
 	}
 	if p.Undetach {

@@ -1656,6 +1656,34 @@ func TestMayResyncPastAReplicaOnlyAFullSyncBringsIn(t *testing.T) {
 	}
 }
 
+// A replica holding no key follows the committed primary with a full sync
+// even while that primary's sidecar does not vouch for its Redis: it has
+// nothing to lose, and becomes one more copy of the primary's data. Chaos
+// seed 16604 (N=3, shipped defaults): a's Redis, empty, waited 29 s for
+// b's sidecar to vouch for b's Redis, the last copy of every write, until
+// that Redis was killed without persistence.
+func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
+	in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(),
+		State: groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
+		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0,
+			ReplID: "h9", NoKeys: true},
+		PrimaryAddr: "b:6379", SelfAddr: "a:6379", SourceUnvouched: true,
+	}
+	for _, tt := range []struct {
+		name   string
+		noKeys bool
+		want   localPlan
+	}{
+		{"seed 16604: no key, a full sync loses nothing", true, localPlan{RepointTo: "b:6379"}},
+		{"holding keys: a partial resync only", false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+	} {
+		in.Obs.NoKeys = tt.noKeys
+		if diff := cmp.Diff(decideLocal(in), tt.want); diff != "" {
+			t.Errorf("%s (-got +want):\n%s", tt.name, diff)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)

@@ -184,7 +184,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	in := localInput{
 		Now: now, Self: f.self.Name, State: gs, Ready: c.verified,
 		Obs: localObs{Reachable: c.obs.Reachable(), Role: c.obs.Role, MasterAddr: c.obs.MasterAddr(), LinkUp: c.obs.LinkUp, Time: c.obs.Time,
-			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset},
+			Replicas: c.obs.Replicas, ReplID: c.obs.ReplID, Offset: c.obs.Offset, NoKeys: c.obs.Keys == 0},
 		AckSince:    c.ackSince,
 		PrimaryAddr: addr, LastContact: f.auth.LastContact(), Started: c.started, Fenced: c.fenced, Busy: c.localBusy, Promoting: c.promoting,
 		Empty: c.ids.Empty, EmptyTo: f.bestReplicaAddr(c, now), Peers: c.peers, P: c.p,

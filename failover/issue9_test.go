@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,56 @@ func TestStalePrimaryDemotedByAnotherSidecar(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A replica's Redis that came back empty follows the primary while the
+// primary's sidecar is down: a full sync loses nothing it held, and the
+// primary's data has a second copy again. Before, it waited for that
+// sidecar to vouch for the primary's Redis, with a single copy of the data
+// meanwhile (chaos seed 16604, N=3: 29 s, until that copy was killed
+// without persistence).
+func TestEmptyReplicaResyncsWhileThePrimarysSidecarIsDown(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a, b := g.node("a"), g.node("b")
+	writeAcked(t, a, 500, 2)
+	a.kill()
+	// Once a's reports are stale b's sidecar no longer takes a's Redis for
+	// vouched for (sourceUnvouched).
+	redistest.Eventually(t, 10*time.Second, func() error {
+		b.mu.Lock()
+		reg := b.reg
+		b.mu.Unlock()
+		if v := gaugeValue(t, reg, "vigil_failover_peer_reports", "state", "stale"); v < 1 {
+			return fmt.Errorf("b holds %v stale reports, want a's", v)
+		}
+		return nil
+	})
+	// b's Redis empty and pointing at itself, as a sidecar leaves a Redis
+	// that came back empty (it refuses syncs until one is judged safe).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	host, port, err := net.SplitHostPort(b.relay.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := b.redis.Client()
+	for _, cmd := range [][]any{{"REPLICAOF", "NO", "ONE"}, {"FLUSHALL"}, {"REPLICAOF", host, port}} {
+		if err := cl.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v on b's Redis: %v", cmd, err)
+		}
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		if k := keysOf(b); k != 500 {
+			return fmt.Errorf("b's Redis holds %d keys, want 500", k)
+		}
+		return nil
+	})
+	for _, n := range g.running() {
+		if c := n.failover().Configuration(); c.Primary != "a" {
+			t.Errorf("%s names %s@%d, want a: no failover", n.name, c.Primary, c.Epoch)
+		}
+	}
 }
 
 // A primary without persistence restarted within down_after comes back
