@@ -2666,6 +2666,10 @@ type localPlan struct {
 	// continue the local Redis's stream (a partial resync), never a full
 	// sync: nobody vouches for its data (SourceUnvouched).
 	PartialOnly bool
+	// FullSyncOn: with PartialOnly and RepointTo, a full sync too while
+	// the primary's Redis leads this history, the one its sidecar last
+	// judged it on: the local Redis holds no key to lose. "" for none.
+	FullSyncOn string
 	// Detach: the local primary came back empty with no replica to
 	// follow, or, with min_replicas, the local Redis is a replica and this
 	// sidecar is isolated: point it at itself (REPLICAOF its own address),
@@ -2999,15 +3003,23 @@ func decideLocal(in localInput) localPlan {
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
-		// A replica holding no key loses nothing to a full sync, whoever
-		// vouches for the source: it follows the committed primary at
-		// once, and is one more copy of its data. Chaos seed 16604 (N=3,
-		// shipped defaults): a's Redis, killed without persistence, came
-		// back empty at 15.2 s and waited for b's sidecar, stopped, then
-		// killed and cut off, to vouch for b's Redis, epoch 2's primary;
-		// c's Redis came back empty too, and when b's Redis was killed
-		// without persistence at 44.4 s the whole data set was gone.
-		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched && !in.Obs.NoKeys
+		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
+		if p.PartialOnly && in.Obs.NoKeys {
+			// A replica holding no key loses nothing to a full sync: it
+			// follows the primary's Redis while that is still the
+			// process its sidecar last judged (primaryReplID: a restart
+			// begins another history), and is one more copy of its data.
+			// Chaos seed 16604 (N=3, shipped defaults): a's Redis, killed
+			// without persistence, came back empty at 15.2 s and waited
+			// for b's sidecar, stopped, then killed and cut off, to vouch
+			// for b's Redis, epoch 2's primary; c's Redis came back empty
+			// too, and when b's Redis was killed without persistence at
+			// 44.4 s the whole data set was gone. Not a restart nobody
+			// judged: a replica's acknowledgements let it take writes
+			// under min-replicas-to-write on a history the group does not
+			// keep (seed 3906, restartedUnjudged).
+			p.FullSyncOn = primaryReplID(in.Peers, st.Primary, st.Epoch, "", in.Now, in.P.Fresh)
+		}
 		p.KeepTail = in.Keeps && !in.SourceUnvouched && aheadOfFork(in.Obs, st)
 	}
 	if p.Undetach {

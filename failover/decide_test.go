@@ -1657,27 +1657,40 @@ func TestMayResyncPastAReplicaOnlyAFullSyncBringsIn(t *testing.T) {
 }
 
 // A replica holding no key follows the committed primary with a full sync
-// even while that primary's sidecar does not vouch for its Redis: it has
+// even while that primary's sidecar does not vouch for its Redis, as long
+// as that Redis leads the history its sidecar last judged it on: it has
 // nothing to lose, and becomes one more copy of the primary's data. Chaos
 // seed 16604 (N=3, shipped defaults): a's Redis, empty, waited 29 s for
 // b's sidecar to vouch for b's Redis, the last copy of every write, until
 // that Redis was killed without persistence.
 func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
-	in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(),
-		State: groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
-		Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0,
-			ReplID: "h9", NoKeys: true},
-		PrimaryAddr: "b:6379", SelfAddr: "a:6379", SourceUnvouched: true,
-	}
+	judged := peerView{Received: t0.Add(-5 * time.Second), AsPrimary: primaryMark{Epoch: 2, ReplID: "h1", At: t0.Add(-5 * time.Second)},
+		Rep: report{Name: "b", Epoch: 2, Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "h1"}}}
+	// Its last report: its Redis out of its reach, last judged at epoch 1.
+	earlier := judged
+	earlier.AsPrimary.Epoch = 1
+	earlier.Rep.Obs = obsSummary{}
 	for _, tt := range []struct {
 		name   string
 		noKeys bool
+		b      *peerView
 		want   localPlan
 	}{
-		{"seed 16604: no key, a full sync loses nothing", true, localPlan{RepointTo: "b:6379"}},
-		{"holding keys: a partial resync only", false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"seed 16604: no key, its sidecar last judged it on h1", true, &judged,
+			localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
+		{"holding keys: a partial resync only", false, &judged, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"no history judged at this epoch: a partial resync only", true, &earlier, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"never heard its sidecar: a partial resync only", true, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
 	} {
-		in.Obs.NoKeys = tt.noKeys
+		in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(),
+			State: groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
+			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0,
+				ReplID: "h9", NoKeys: tt.noKeys},
+			PrimaryAddr: "b:6379", SelfAddr: "a:6379", SourceUnvouched: true, Peers: map[string]peerView{},
+		}
+		if tt.b != nil {
+			in.Peers["b"] = *tt.b
+		}
 		if diff := cmp.Diff(decideLocal(in), tt.want); diff != "" {
 			t.Errorf("%s (-got +want):\n%s", tt.name, diff)
 		}

@@ -289,7 +289,7 @@ func (f *Failover) localDuties(ctx context.Context, c *core, now time.Time, gs g
 	case p.RepointTo != "" && p.KeepTail:
 		f.startKeepTail(ctx, c, p.RepointTo)
 	case p.RepointTo != "":
-		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly)
+		f.startRepoint(ctx, c, p.RepointTo, p.PartialOnly, p.FullSyncOn)
 	case p.Detach:
 		why := "replica detached from its primary: this sidecar is cut off from the majority"
 		// A primary detached keeps the fence's min-replicas-to-write
@@ -1159,8 +1159,10 @@ func liftReplicaPause(ctx context.Context, cl *redis.Client, wait time.Duration)
 	return true, nil
 }
 
-// startRepoint makes the local replica follow addr.
-func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, partialOnly bool) {
+// startRepoint makes the local replica follow addr. With partialOnly it
+// does so only where that continues the local stream, or, a full sync,
+// where addr leads history fullSyncOn (localPlan.FullSyncOn).
+func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, partialOnly bool, fullSyncOn string) {
 	st := c.st
 	primary, epoch := st.Primary, st.Epoch
 	c.localBusy = true
@@ -1180,7 +1182,7 @@ func (f *Failover) startRepoint(ctx context.Context, c *core, addr string, parti
 				return fmt.Errorf("%w: the newest entry names %s", authority.ErrStale, vst.Primary)
 			}
 			if partialOnly {
-				if err := f.sourceContinues(ctx, addr); err != nil {
+				if err := f.continuesOn(ctx, f.local.Client(), addr, fullSyncOn); err != nil {
 					return err
 				}
 			}
