@@ -77,9 +77,10 @@ func TestChaos(t *testing.T) {
 	}
 	res, err := Run(context.Background(), Options{
 		Seed: seed, Duration: duration, Nodes: nodes, Dir: base, Bin: bin,
-		Logf:    func(format string, args ...any) { t.Logf(format, args...) },
-		KeepDir: os.Getenv("CHAOS_KEEP"),
-		Shipped: os.Getenv("CHAOS_SHIPPED") == "1",
+		Logf:     func(format string, args ...any) { t.Logf(format, args...) },
+		KeepDir:  os.Getenv("CHAOS_KEEP"),
+		Shipped:  os.Getenv("CHAOS_SHIPPED") == "1",
+		LogLevel: os.Getenv("CHAOS_LOG_LEVEL"),
 	})
 	if err != nil {
 		t.Fatalf("seed %d: the harness failed: %v", seed, err)

@@ -77,9 +77,11 @@ type cluster struct {
 	key    string // gossip.encryption_key
 	flags  map[string]bool
 	params Params
-	start  time.Time // the run's time origin
-	hc     *http.Client
-	logf   func(format string, args ...any)
+	// logLevel is the sidecars' log.level; "" keeps vigil's default.
+	logLevel string
+	start    time.Time // the run's time origin
+	hc       *http.Client
+	logf     func(format string, args ...any)
 
 	mu sync.Mutex
 }
@@ -264,6 +266,9 @@ func (c *cluster) writeVigilConf(nd *node) (string, error) {
 		// judged after it. TestAntiFlapCap covers it.
 		"failover.max_failovers": 0,
 		"log.format":             "json",
+	}
+	if c.logLevel != "" {
+		kv["log.level"] = c.logLevel
 	}
 	root := map[string]any{}
 	for k, v := range kv {

@@ -40,6 +40,9 @@ type Options struct {
 	// instead of the durable mode (min_replicas 1, replay); the checker
 	// then holds the group to the bound without min_replicas.
 	Shipped bool
+	// LogLevel sets the sidecars' log.level ("debug" to replay a seed
+	// with every decision logged); "" keeps vigil's default.
+	LogLevel string
 }
 
 // Result is a finished run.
@@ -95,6 +98,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	c.logLevel = o.LogLevel
 	defer func() {
 		if cerr := c.close(); cerr != nil {
 			err = errors.Join(err, cerr)
