@@ -88,6 +88,11 @@ func TestSentinelBadClients(t *testing.T) {
 
 	cfg := testSentinelConfig()
 	cfg.MaxClients = idle + 100
+	// The idle connections never speak: the default handshake timeout
+	// (10 s) closed the first ones before a loaded machine had dialed the
+	// last, and the count never reached 10000 (1 left after 30 s, once).
+	// TestSentinelHandshakeAndIdleTimeouts covers that timeout.
+	cfg.HandshakeTimeout = 5 * time.Minute
 	src := shapeSource()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := NewSentinel(cfg, "mymaster", "a", src, testLogger(t), nil)
