@@ -924,6 +924,28 @@ func nothingElsewhere(self string, st groupState, peers map[string]peerView, now
 	return true
 }
 
+// onlyThePrimaryHolds reports whether every member but self and the
+// committed primary has a fresh report saying its Redis answers holding
+// no key, or as a replica streaming from the primary's Redis at paddr (a
+// copy of what that holds): no data but the primary's is anywhere the
+// group can see.
+func onlyThePrimaryHolds(self, paddr string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	for name := range st.Members {
+		if name == self || name == st.Primary {
+			continue
+		}
+		pv, ok := peers[name]
+		r := pv.Rep.Obs
+		if !ok || !pv.fresh(now, fresh) || !r.Reachable {
+			return false
+		}
+		if r.Keys != 0 && (r.Role != monitor.RoleReplica || r.MasterAddr != paddr || !r.LinkUp) {
+			return false
+		}
+	}
+	return true
+}
+
 // syncSourceDoubtful reports whether the committed primary's own sidecar
 // says, in a fresh report, that its Redis came back empty or is not judged
 // yet. No Redis is then demoted or re-pointed to it: a full sync from it
@@ -2971,7 +2993,7 @@ func decideLocal(in localInput) localPlan {
 		p.Detach = true
 	case !named && st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.PrimaryAddr != "" && in.Obs.MasterAddr == in.PrimaryAddr &&
-		unwatchedUnseen(in):
+		unwatchedUnseen(in) && !(in.Obs.NoKeys && onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh)):
 		// A replica of the committed, promoted primary whose link is down
 		// while that primary's own sidecar cannot watch its Redis (silent,
 		// or its Redis does not answer it): it points at itself, keeping
@@ -2998,13 +3020,31 @@ func decideLocal(in localInput) localPlan {
 		// c's sidecar was stopped by then, and 8 ms after the full sync began
 		// this rule pointed b's Redis at itself. c's Redis was wiped 3 s
 		// later, and epoch 8 promoted b without them.
+		//
+		// Not a replica holding no key while no other member's Redis
+		// holds one either but a copy of the primary's
+		// (onlyThePrimaryHolds): it copies the primary's Redis whatever
+		// that restarted with (the re-point below), and pointed at itself
+		// during that sync it would only flap between the two (seed
+		// 16603).
 		p.Detach = true
 	case !named && in.Obs.Role == monitor.RolePrimary && in.PrimaryAddr != "":
 		p.DemoteTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
 		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
-		if p.PartialOnly && in.Obs.NoKeys {
+		if p.PartialOnly && in.Obs.NoKeys && onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh) {
+			// Nor, then, does any other member's Redis hold a key but a
+			// copy of the primary's (onlyThePrimaryHolds): what the
+			// primary's Redis holds, a restart nobody judged too, is all
+			// the group has, and a copy of it loses nothing anywhere.
+			// Chaos seed 16603 (N=3, shipped defaults): a's and b's Redis
+			// had lost their data; c's, epoch 3's primary, came back from
+			// its AOF at 25.7 s while c's sidecar was stopped, was paused
+			// as a restart nobody judged, and was killed again at 34.9 s
+			// with no copy made: no write from 18.3 s to 57.7 s.
+			p.PartialOnly = false
+		} else if p.PartialOnly && in.Obs.NoKeys {
 			// A replica holding no key loses nothing to a full sync: it
 			// follows the primary's Redis while that is still the
 			// process its sidecar last judged (primaryReplID: a restart

@@ -1662,7 +1662,9 @@ func TestMayResyncPastAReplicaOnlyAFullSyncBringsIn(t *testing.T) {
 // nothing to lose, and becomes one more copy of the primary's data. Chaos
 // seed 16604 (N=3, shipped defaults): a's Redis, empty, waited 29 s for
 // b's sidecar to vouch for b's Redis, the last copy of every write, until
-// that Redis was killed without persistence.
+// that Redis was killed without persistence. When no other member's Redis
+// holds a key either, it copies whatever the primary's Redis holds, a
+// restart nobody judged too: that is all the group has (seed 16603).
 func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
 	judged := peerView{Received: t0.Add(-5 * time.Second), AsPrimary: primaryMark{Epoch: 2, ReplID: "h1", At: t0.Add(-5 * time.Second)},
 		Rep: report{Name: "b", Epoch: 2, Obs: obsSummary{Reachable: true, Role: monitor.RolePrimary, ReplID: "h1"}}}
@@ -1670,17 +1672,28 @@ func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
 	earlier := judged
 	earlier.AsPrimary.Epoch = 1
 	earlier.Rep.Obs = obsSummary{}
+	// c's Redis answers as a replica holding keys keys.
+	c := func(keys int64) *peerView {
+		return &peerView{Received: t0, Rep: report{Name: "c", Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "c:6379", Keys: keys}}}
+	}
+	copyOfB := func() *peerView {
+		return &peerView{Received: t0, Rep: report{Name: "c", Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", LinkUp: true, Keys: 40}}}
+	}
 	for _, tt := range []struct {
 		name   string
 		noKeys bool
-		b      *peerView
+		b, c   *peerView
 		want   localPlan
 	}{
-		{"seed 16604: no key, its sidecar last judged it on h1", true, &judged,
+		{"seed 16604: no key, its sidecar last judged it on h1", true, &judged, nil,
 			localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
-		{"holding keys: a partial resync only", false, &judged, localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"no history judged at this epoch: a partial resync only", true, &earlier, localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"never heard its sidecar: a partial resync only", true, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"holding keys: a partial resync only", false, &judged, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"no history judged at this epoch: a partial resync only", true, &earlier, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"never heard its sidecar: a partial resync only", true, nil, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"seed 16603: c's Redis holds no key either: whatever b's holds", true, &earlier, c(0), localPlan{RepointTo: "b:6379"}},
+		{"c's Redis holds keys: the judged history only", true, &judged, c(40), localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
+		{"holding keys itself: a partial resync only", false, &earlier, c(0), localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"c's Redis a copy: it streams from b's", true, &earlier, copyOfB(), localPlan{RepointTo: "b:6379"}},
 	} {
 		in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(),
 			State: groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
@@ -1690,6 +1703,9 @@ func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
 		}
 		if tt.b != nil {
 			in.Peers["b"] = *tt.b
+		}
+		if tt.c != nil {
+			in.Peers["c"] = *tt.c
 		}
 		if diff := cmp.Diff(decideLocal(in), tt.want); diff != "" {
 			t.Errorf("%s (-got +want):\n%s", tt.name, diff)
@@ -4176,6 +4192,16 @@ func TestReplicaOfUnwatchedPrimaryDetachesSeed6021(t *testing.T) {
 	olderMark.AsPrimary.Epoch = 4
 	unpromoted := epoch5
 	unpromoted.Promoted = false
+	// c's Redis holds no key, and a's, e's and d's (dKeys) answer as replicas.
+	empty := func(b peerView, dKeys int64) localInput {
+		in := c(epoch5, "b:6379", false, b)
+		in.Obs.NoKeys = true
+		for name, keys := range map[string]int64{"a": 0, "d": dKeys, "e": 0} {
+			in.Peers[name] = peerView{Received: t0, Rep: report{Name: name,
+				Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: name + ":6379", Keys: keys}}}
+		}
+		return in
+	}
 	for _, tt := range []struct {
 		name string
 		in   localInput
@@ -4189,6 +4215,8 @@ func TestReplicaOfUnwatchedPrimaryDetachesSeed6021(t *testing.T) {
 		{"no judged sighting of b at this epoch: it stays", c(epoch5, "b:6379", false, olderMark), localPlan{}},
 		{"b not promoted yet: not this rule", c(unpromoted, "b:6379", false, silent), localPlan{}},
 		{"TLS-only Redis: it stays", tls, localPlan{}},
+		{"seed 16603: no key here, nor in any other member's Redis: it stays, syncing", empty(silent, 0), localPlan{}},
+		{"no key here, but d's Redis holds some: detach", empty(silent, 12), localPlan{Detach: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if diff := cmp.Diff(decideLocal(tt.in), tt.want); diff != "" {

@@ -160,6 +160,60 @@ func TestEmptyReplicaResyncsWhileThePrimarysSidecarIsDown(t *testing.T) {
 	}
 }
 
+// When no Redis but the primary's holds a key, an empty replica copies the
+// primary's Redis even if that restarted with nobody to judge it: it is
+// all the group has. Chaos seed 16603 (N=3): c's Redis, the primary, came
+// back from its AOF while c's sidecar was stopped, a's and b's held no
+// key, and nobody copied it before it was killed again: no write for 40 s.
+func TestEmptyReplicaCopiesTheOnlyDataSet(t *testing.T) {
+	specs := three(100, 100)
+	specs[0].args = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	g := newGroup(t, testFailoverConfig(), specs...)
+	g.waitConverged(15*time.Second, "a")
+	a, b, c := g.node("a"), g.node("b"), g.node("c")
+	writeAcked(t, a, 500, 2)
+	a.kill()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range []*node{b, c} {
+			n.mu.Lock()
+			reg := n.reg
+			n.mu.Unlock()
+			if v := gaugeValue(t, reg, "vigil_failover_peer_reports", "state", "stale"); v < 1 {
+				return fmt.Errorf("%s holds %v stale reports, want a's", n.name, v)
+			}
+		}
+		return nil
+	})
+	// a's Redis back from its AOF on a new history, with no sidecar to
+	// judge it; then b's and c's empty, pointing at themselves.
+	a.redis.Restart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r, _, err := role(ctx, a.redis.Client()); err != nil || r != "master" {
+		t.Fatalf("a's Redis is %q (%v), want master", r, err)
+	}
+	if k := keysOf(a); k != 500 {
+		t.Fatalf("a's Redis holds %d keys after its restart, want 500", k)
+	}
+	for _, n := range []*node{b, c} {
+		host, port, err := net.SplitHostPort(n.relay.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range [][]any{{"REPLICAOF", "NO", "ONE"}, {"FLUSHALL"}, {"REPLICAOF", host, port}} {
+			if err := n.redis.Client().Do(ctx, cmd...).Err(); err != nil {
+				t.Fatalf("%v on %s's Redis: %v", cmd, n.name, err)
+			}
+		}
+	}
+	redistest.Eventually(t, 20*time.Second, func() error {
+		if kb, kc := keysOf(b), keysOf(c); kb != 500 && kc != 500 {
+			return fmt.Errorf("b's Redis holds %d keys and c's %d, want 500 in one of them", kb, kc)
+		}
+		return nil
+	})
+}
+
 // A primary without persistence restarted within down_after comes back
 // empty: it is never a source for the replicas; the group fails over to
 // the most advanced replica and no acknowledged key is lost.
