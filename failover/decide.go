@@ -928,10 +928,11 @@ func nothingElsewhere(self string, st groupState, peers map[string]peerView, now
 // committed primary has a fresh report saying its Redis answers holding
 // no key, or as a replica streaming from the primary's Redis at paddr (a
 // copy of what that holds): no data but the primary's is anywhere the
-// group can see.
+// group can see. A member the operator forgot does not count: declared
+// gone, so is what its Redis held.
 func onlyThePrimaryHolds(self, paddr string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
-	for name := range st.Members {
-		if name == self || name == st.Primary {
+	for name, m := range st.Members {
+		if name == self || name == st.Primary || m.Forgotten {
 			continue
 		}
 		pv, ok := peers[name]

@@ -1680,23 +1680,30 @@ func TestEmptyReplicaFollowsAnUnvouchedPrimary(t *testing.T) {
 		return &peerView{Received: t0, Rep: report{Name: "c", Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "b:6379", LinkUp: true, Keys: 40}}}
 	}
 	for _, tt := range []struct {
-		name   string
-		noKeys bool
-		b, c   *peerView
-		want   localPlan
+		name      string
+		noKeys    bool
+		b, c      *peerView
+		forgotten bool // c was forgotten
+		want      localPlan
 	}{
-		{"seed 16604: no key, its sidecar last judged it on h1", true, &judged, nil,
+		{"seed 16604: no key, its sidecar last judged it on h1", true, &judged, nil, false,
 			localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
-		{"holding keys: a partial resync only", false, &judged, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"no history judged at this epoch: a partial resync only", true, &earlier, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"never heard its sidecar: a partial resync only", true, nil, nil, localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"seed 16603: c's Redis holds no key either: whatever b's holds", true, &earlier, c(0), localPlan{RepointTo: "b:6379"}},
-		{"c's Redis holds keys: the judged history only", true, &judged, c(40), localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
-		{"holding keys itself: a partial resync only", false, &earlier, c(0), localPlan{RepointTo: "b:6379", PartialOnly: true}},
-		{"c's Redis a copy: it streams from b's", true, &earlier, copyOfB(), localPlan{RepointTo: "b:6379"}},
+		{"holding keys: a partial resync only", false, &judged, nil, false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"no history judged at this epoch: a partial resync only", true, &earlier, nil, false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"never heard its sidecar: a partial resync only", true, nil, nil, false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"seed 16603: c's Redis holds no key either: whatever b's holds", true, &earlier, c(0), false, localPlan{RepointTo: "b:6379"}},
+		{"c's Redis holds keys: the judged history only", true, &judged, c(40), false, localPlan{RepointTo: "b:6379", PartialOnly: true, FullSyncOn: "h1"}},
+		{"holding keys itself: a partial resync only", false, &earlier, c(0), false, localPlan{RepointTo: "b:6379", PartialOnly: true}},
+		{"c's Redis a copy: it streams from b's", true, &earlier, copyOfB(), false, localPlan{RepointTo: "b:6379"}},
+		{"c forgotten, unheard", true, &earlier, nil, true, localPlan{RepointTo: "b:6379"}},
 	} {
-		in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(),
-			State: groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")},
+		st := groupState{Epoch: 2, Primary: "b", Previous: "a", Promoted: true, Members: members("a", "b", "c")}
+		if tt.forgotten {
+			m := st.Members["c"]
+			m.Forgotten = true
+			st.Members["c"] = m
+		}
+		in := localInput{Now: t0, Self: "a", Ready: true, LastContact: t0, P: testParams(), State: st,
 			Obs: localObs{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "a:6379", Time: t0,
 				ReplID: "h9", NoKeys: tt.noKeys},
 			PrimaryAddr: "b:6379", SelfAddr: "a:6379", SourceUnvouched: true, Peers: map[string]peerView{},
