@@ -197,11 +197,17 @@ func unfencedSpans(h *History, p Params) [][2]time.Duration {
 			if !slices.ContainsFunc(f.Nodes, func(n string) bool { return slices.Contains(g.Nodes, n) }) {
 				continue
 			}
-			if g.Kind == PartLocal && (g.Start >= f.Start+p.FenceAfter || !cutsAlone(f)) {
+			if g.Kind == PartLocal && (g.Start >= f.Start+p.FenceAfter && f.Kind != PartRedis || !cutsAlone(f)) {
 				// Its sidecar fenced it first, and the fence's hold of
 				// one replica outlasts the pause (seed 15205); or another
 				// sidecar reaches it and demotes it (seed 6821's case
-				// with a side of two).
+				// with a side of two). A Redis-only partition does not cut
+				// the sidecar off: it fences nothing, and its reports
+				// that the Redis takes writes keep the others from
+				// judging it down until it is cut from it too (chaos seed
+				// 16603's replay, N=3: b's Redis, epoch 7's primary, cut
+				// from a's and c's at 55.9 s and from its own sidecar at
+				// 60.3 s, took writes beside a, promoted at 61.44 s).
 				continue
 			}
 			if s, e := max(f.Start, g.Start), min(f.End, g.End); s < e {

@@ -1996,8 +1996,11 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 	}
 	cutOff := func(kind FaultKind, start int) FaultRecord {
 		desc := "one-way: [a] cannot send to [b c]"
-		if kind == PartHalves {
+		switch kind {
+		case PartHalves:
 			desc = "partition [a] | [b c]"
+		case PartRedis:
+			desc = "redis-only partition [a] | [b c]"
 		}
 		return FaultRecord{ID: 3, Kind: kind, Class: ClassNetwork, Nodes: []string{"a"}, Desc: desc, Start: ms(start), End: ms(18000)}
 	}
@@ -2013,6 +2016,7 @@ func TestUnfencedWhileTheSidecarIsDownSeeds14101And14002(t *testing.T) {
 		{"seed 15318: shipped, the sidecar cut from its Redis instead of down", []FaultRecord{cutFromOwn(13000), cutOff(PartOneWay, 14000)}, 0, 15500, true},
 		{"seed 16127: shipped, the sidecar cut from its Redis, a halves partition's minority", []FaultRecord{cutFromOwn(13000), cutOff(PartHalves, 14000)}, 0, 15500, true},
 		{"seed 15205: shipped, the sidecar cut from its Redis after its fence", []FaultRecord{cutOff(PartOneWay, 13000), cutFromOwn(14200)}, 0, 15500, false},
+		{"seed 16603: shipped, a Redis-only partition first: no fence came", []FaultRecord{cutOff(PartRedis, 13000), cutFromOwn(14200)}, 0, 15500, true},
 		{"shipped, past fence_after + interval after the sidecar is back", downAndCut, 0, 18500, false},
 		{"min_replicas 1", downAndCut, 1, 15500, false},
 	} {
