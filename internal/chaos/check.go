@@ -1667,6 +1667,77 @@ func holderWaitHit(h *History, p Params, g0, t time.Duration, hit []string) bool
 	return lost >= 1 && len(out)+lost > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
 }
 
+// onlyHitHoldData reports whether at t every node the faults do not hit
+// has a Redis that lost its data (a fault that lost it on that node) and
+// took no write and streamed from no primary since, while some hit node's
+// Redis was kept from theirs (down, or cut from each of them) without a
+// break since the last of them came back. vigil promotes no Redis holding
+// no key while the one that may hold the data is out of reach, and none
+// could have copied it: writes wait for that Redis, with no bound but the
+// operator's. Chaos seed 15214 (N=3, shipped defaults; and its replay):
+// every Redis lost its data in turn, c's, the primary's, last, killed
+// without persistence at 25.8 s; a's and b's, back empty, had nothing to
+// promote until c's answered again at 36.8 s. A hit node whose Redis was
+// in their reach for a moment since is no excuse: an empty replica copies
+// the primary's Redis (seeds 16603, 16604).
+func onlyHitHoldData(h *History, t time.Duration, hit []string) bool {
+	if len(hit) == 0 {
+		return false
+	}
+	var empty []string
+	back := time.Duration(0)
+	for _, z := range h.Nodes {
+		if slices.Contains(hit, z) {
+			continue
+		}
+		lost, end := time.Duration(-1), time.Duration(0)
+		for _, f := range h.Faults {
+			if f.Failed == "" && f.DataLost && len(f.Nodes) > 0 && f.Nodes[0] == z && f.Start <= t && f.Start > lost {
+				lost, end = f.Start, f.End
+			}
+		}
+		if lost < 0 || end > t || tookData(h, z, lost, t) {
+			return false
+		}
+		empty = append(empty, z)
+		back = max(back, end)
+	}
+	for _, w := range hit {
+		held := heldUntil(h, back, func(f FaultRecord) bool {
+			if len(f.Nodes) == 0 {
+				return false
+			}
+			for _, z := range empty {
+				if !keepsRedisApart(f, w, z) || (f.Kind == KillRedis || f.Kind == KillBoth || f.Kind == StopRedis) && f.Nodes[0] != w {
+					return false
+				}
+			}
+			return true
+		})
+		if held >= t {
+			return true
+		}
+	}
+	return false
+}
+
+// tookData reports whether node's Redis acknowledged a probe write, or was
+// listed by a links sample as an online replica, in (from, t].
+func tookData(h *History, node string, from, t time.Duration) bool {
+	return slices.ContainsFunc(h.Ops, func(o Op) bool {
+		if !o.OK || o.Complete <= from || o.Complete > t {
+			return false
+		}
+		switch o.Kind {
+		case OpProbe:
+			return o.Node == node
+		case OpLinks:
+			return slices.Contains(strings.Split(o.Value, ","), node)
+		}
+		return false
+	})
+}
+
 // holderWaitsDurably reports, with min_replicas, whether at t, inside a gap
 // without writes that began at g0, vigil's holder rule may wait the
 // durable wait (ten down_after) for a hit node (holderWaitOver): no Redis
@@ -1924,7 +1995,7 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			}
 			hit, known := hitNodes(active)
 			ok := known && 2*len(hit) < p.Nodes && (lost < 0 || segS < lost) && (paused < 0 || segS < paused) &&
-				!lastCopyHit(h, p, g[0], segS, hit) && !holderWaitHit(h, p, g[0], segS, hit)
+				!lastCopyHit(h, p, g[0], segS, hit) && !holderWaitHit(h, p, g[0], segS, hit) && !onlyHitHoldData(h, segS, hit)
 			if !ok {
 				prevOK = false
 				continue

@@ -537,6 +537,47 @@ func TestAvailabilityExcusesWhatNeedsNoRecovery(t *testing.T) {
 	}
 }
 
+// While every Redis the faults do not hit has lost its data and taken none
+// since, and the Redis that may hold it was kept from theirs since they
+// came back, vigil waits for it with no bound (chaos seed 15214, N=3). Not
+// if it was in their reach for a moment, nor once one of them took data.
+func TestAvailabilityWaitsForTheOnlyData(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		killB   int  // b's Redis, the primary, killed from here (ms) to 30 s
+		linkedA bool // a's Redis listed as b's replica at 11.995 s
+		ok      bool
+	}{
+		{"seed 15214: b's Redis down since a's and c's came back empty", 12000, false, true},
+		{"b's Redis in their reach for a second after they came back", 13000, false, false},
+		{"a's Redis streamed from b's since it lost its data", 12000, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := cleanUntil(ms(30000), ms(12000))
+			h.Faults[0].DataLost = true // a's Redis, killed 5-12 s, came back empty
+			h.Faults = append(h.Faults,
+				FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
+					Start: ms(8000), End: ms(9000), RedisRestart: true, DataLost: true},
+				FaultRecord{ID: 3, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-redis b aof",
+					Start: ms(tt.killB), End: ms(30000), RedisRestart: true})
+			for i, o := range h.Ops {
+				if o.Kind == OpProbe && o.Node == "b" && o.Invoke >= ms(tt.killB) {
+					h.Ops[i].OK, h.Ops[i].Err = false, "connection refused"
+				}
+			}
+			if tt.linkedA {
+				h.Ops = append(h.Ops, Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: "a", Invoke: ms(11990), Complete: ms(11995), OK: true})
+			}
+			// Writes stop with b's kill; resyncHolds keeps a hit to 17 s.
+			outage(h, ms(tt.killB), ms(30000))
+			r := Check(h, testParams)
+			if got := !slices.Contains(rules(r), RuleAvailability); got != tt.ok {
+				t.Errorf("outage allowed %v, want %v: %+v", got, tt.ok, r.Violations)
+			}
+		})
+	}
+}
+
 func TestAvailabilityMinorityPartition(t *testing.T) {
 	// A gossip-only partition of the primary a: a majority {b, c} is
 	// healthy and connected, so writes must not stay down for 6 s.
