@@ -1118,9 +1118,11 @@ func acceptWindows(h *History, blocked time.Duration) []window {
 // dualExcused are the spans in which two writable nodes are allowed: from
 // each network or process fault's start, and from each Redis restart or
 // resume, to fence_after plus one interval later (after the first moment
-// a sidecar could reach that Redis, when none could at once).
+// a sidecar could reach that Redis and a Raft leader could exist, when
+// none could at once).
 func dualExcused(h *History, p Params) [][2]time.Duration {
 	out := unfencedSpans(h, p)
+	down := sidecarsDownSpans(h)
 	for _, f := range h.Faults {
 		if f.Class == ClassAdmin {
 			continue
@@ -1147,7 +1149,66 @@ func dualExcused(h *History, p Params) [][2]time.Duration {
 			for _, n := range f.Nodes {
 				back = max(back, sidecarReachesAt(h, n, f.End))
 			}
+			// And a sidecar that reaches it pauses and demotes it only
+			// after a Verify through a Raft leader: none can exist while
+			// too few sidecars run to elect one (chaos seed 16651, N=3:
+			// a's Redis came back from its AOF, a primary, at 44.85 s with
+			// a's and b's sidecars stopped; c's reached it and could
+			// verify nothing, and it took writes beside b's, epoch 8's
+			// primary, until it was stopped at 47.3 s).
+			for _, l := range down {
+				if l[0] <= back && back < l[1] {
+					back = l[1]
+				}
+			}
 			out = append(out, [2]time.Duration{f.End, back + p.FenceAfter + p.Interval})
+		}
+	}
+	return out
+}
+
+// sidecarsDownSpans returns the spans in which so many sidecars are not
+// running (killed, stopped, or held stopped as a pause-winner's election
+// winner) that the rest are no majority: no Raft leader can exist. Unlike
+// leaderlessSpans it leaves network faults out, whose listed side may be
+// the majority.
+func sidecarsDownSpans(h *History) [][2]time.Duration {
+	type span struct {
+		node string
+		s, e time.Duration
+	}
+	var spans []span
+	for _, f := range h.Faults {
+		if f.Failed == "" && len(f.Nodes) > 0 && (f.Kind == KillSidecar || f.Kind == StopSidecar || f.Kind == KillBoth) {
+			for _, n := range f.Nodes {
+				spans = append(spans, span{n, f.Start, f.End})
+			}
+		}
+		if w, s, e, ok := winnerStop(f); ok {
+			spans = append(spans, span{w, s, e})
+		}
+	}
+	var cuts []time.Duration
+	for _, sp := range spans {
+		cuts = append(cuts, sp.s, sp.e)
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	var out [][2]time.Duration
+	for i := 0; i+1 < len(cuts); i++ {
+		downs := map[string]bool{}
+		for _, sp := range spans {
+			if sp.s <= cuts[i] && cuts[i] < sp.e {
+				downs[sp.node] = true
+			}
+		}
+		if 2*(len(h.Nodes)-len(downs)) > len(h.Nodes) {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && out[k][1] == cuts[i] {
+			out[k][1] = cuts[i+1]
+		} else {
+			out = append(out, [2]time.Duration{cuts[i], cuts[i+1]})
 		}
 	}
 	return out

@@ -472,6 +472,10 @@ func TestDualPrimaryAfterRestartNoSidecarReaches(t *testing.T) {
 	isolate.Kind, isolate.Desc = PartIsolate, "partition [a] | [b c]"
 	oneSide := wipeIso
 	oneSide.Kind, oneSide.Nodes, oneSide.Desc = PartHalves, []string{"a", "b"}, "partition [a b] | [c]"
+	stopped := func(n string) FaultRecord {
+		return FaultRecord{ID: 5, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{n},
+			Desc: "stop-sidecar " + n, Start: ms(12500), End: ms(18000)}
+	}
 	for _, tt := range []struct {
 		name   string
 		faults []FaultRecord
@@ -484,6 +488,8 @@ func TestDualPrimaryAfterRestartNoSidecarReaches(t *testing.T) {
 		{"cut from its sidecar only: the others reach it", []FaultRecord{local}, ms(18300), false},
 		{"cut off only: its sidecar reaches it", []FaultRecord{wipeIso}, ms(18300), false},
 		{"b on its side reaches it", []FaultRecord{local, oneSide}, ms(18300), false},
+		{"seed 16651: b reaches it, but with a's and c's sidecars stopped no leader can verify", []FaultRecord{stopped("a"), stopped("c")}, ms(18300), true},
+		{"only c's sidecar stopped: a's and b's elect, and verify", []FaultRecord{stopped("c")}, ms(18300), false},
 	} {
 		h := clean()
 		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"a"},
