@@ -1511,12 +1511,14 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 	p.MinReplicas = 1
 	for _, tt := range []struct {
 		name     string
-		wipeEnd  int // ms: c's wiped sidecar reachable again
-		killFrom int // ms: b's node killed
+		wipeEnd  int  // ms: c's wiped sidecar reachable again
+		killFrom int  // ms: b's node killed
+		cStopped bool // c's sidecar stopped from 21.9 s to 29 s
 		ok       bool
 	}{
-		{"b killed before c's wipe ended (seed 8310)", 29700, 28800, true},
-		{"b killed after c had every member back", 22000, 28800, false},
+		{"b killed before c's wipe ended (seed 8310)", 29700, 28800, false, true},
+		{"b killed after c had every member back", 22000, 28800, false, false},
+		{"seed 16655: c's own sidecar stopped between, it never had every member back", 22000, 28800, true, true},
 	} {
 		h := cleanUntil(ms(50000), ms(38700))
 		h.Faults = append(h.Faults,
@@ -1525,6 +1527,10 @@ func TestAvailabilityAmnesiacVoterWhileAnotherIsDown(t *testing.T) {
 				Start: ms(tt.wipeEnd - 2200), End: ms(tt.wipeEnd), SidecarWiped: true},
 			FaultRecord{ID: 9, Kind: KillBoth, Class: ClassProcess, Nodes: []string{"b"}, Desc: "kill-both b (node) wipe aof",
 				Start: ms(tt.killFrom), End: ms(38700), SidecarWiped: true, DataLost: true, RedisRestart: true})
+		if tt.cStopped {
+			h.Faults = append(h.Faults, FaultRecord{ID: 10, Kind: StopSidecar, Class: ClassProcess, Nodes: []string{"c"},
+				Desc: "stop-sidecar c", Start: ms(21900), End: ms(29000)})
+		}
 		// No write from b's kill until 1.3 s after it came back.
 		outage(h, ms(tt.killFrom), ms(40000))
 		checkAccepted(t, tt.name, h, p, tt.ok)
