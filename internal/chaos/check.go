@@ -1074,8 +1074,8 @@ type window struct {
 // between). A probe that took longer than blocked was held, not refused:
 // a paused Redis (CLIENT PAUSE WRITE) applies it when the pause ends, so
 // the run breaks there, from its invocation to its completion. Chaos seed
-// 16132 (N=3): c's sidecar paused its Redis, cut off, and released it 2 ms
-// after it demoted b's; the one probe c held across the pause made c's
+// 16132 (N=3): c's sidecar paused its Redis, cut off, and released it 11
+// ms after it demoted b's; the one probe c held across the pause made c's
 // run span b's last writes, 24 ms of dual primary that never were.
 func acceptWindows(h *History, blocked time.Duration) []window {
 	byNode := map[string][]Op{}
@@ -1769,6 +1769,9 @@ func onlyHitHoldData(h *History, t time.Duration, hit []string) bool {
 		empty = append(empty, z)
 		back = max(back, end)
 	}
+	if len(empty) == 0 {
+		return false
+	}
 	for _, w := range hit {
 		held := heldUntil(h, back, func(f FaultRecord) bool {
 			if len(f.Nodes) == 0 {
@@ -1781,7 +1784,7 @@ func onlyHitHoldData(h *History, t time.Duration, hit []string) bool {
 			}
 			return true
 		})
-		if held >= t {
+		if held > t {
 			return true
 		}
 	}
