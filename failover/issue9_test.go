@@ -214,6 +214,39 @@ func TestEmptyReplicaCopiesTheOnlyDataSet(t *testing.T) {
 	})
 }
 
+// A primary whose Redis answers as a replica (here pointing at itself)
+// takes no writes, though it still answers PING and PUBLISH: with its
+// sidecar gone, the others judge it down and fail over. Chaos seed 16632
+// (N=3): c's Redis, back empty and pointing at itself, c's sidecar
+// stopped, kept the group without a primary for 4.6 s, until it was
+// killed; the write probe had counted PUBLISH, which replicas run.
+func TestPrimaryAnsweringAsAReplicaIsReplaced(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 100)...)
+	g.waitConverged(15*time.Second, "a")
+	a := g.node("a")
+	writeAcked(t, a, 100, 2)
+	a.kill()
+	host, port, err := net.SplitHostPort(a.relay.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.redis.Client().Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// a's Redis stays pointing at itself: with its sidecar gone nobody
+	// re-points it (foreignFollows), so only the others' agreement counts.
+	redistest.Eventually(t, 30*time.Second, func() error {
+		for _, n := range g.running() {
+			if c := n.failover().Configuration(); c.Primary == "a" || !c.Promoted {
+				return fmt.Errorf("%s names %s@%d (promoted %t)", n.name, c.Primary, c.Epoch, c.Promoted)
+			}
+		}
+		return nil
+	})
+}
+
 // A primary without persistence restarted within down_after comes back
 // empty: it is never a source for the replicas; the group fails over to
 // the most advanced replica and no acknowledged key is lost.

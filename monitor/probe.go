@@ -50,8 +50,15 @@ const WriteProbeChannel = "vigil:write-probe"
 // data but which CLIENT PAUSE WRITE (vigil's fence) holds like any write.
 // Any reply counts, an error too (a NOPERM where the ACL lacks PUBLISH
 // tells nothing, so the node counts as taking writes); only no reply
-// before ctx ends does not.
+// before ctx ends does not. A replica runs PUBLISH too, so a node whose
+// ROLE says it is one takes no writes (chaos seed 16632, N=3: the
+// primary's Redis, back empty and pointing at itself, its sidecar
+// stopped, answered the probe for 4.6 s, and nobody judged it down);
+// ROLE refused by the ACL tells nothing either.
 func TakesWrites(ctx context.Context, c *redis.Client) bool {
+	if role, err := c.Do(ctx, "ROLE").Slice(); err == nil && len(role) > 0 && role[0] != "master" {
+		return false
+	}
 	err := c.Publish(ctx, WriteProbeChannel, "").Err()
 	var reply redis.Error
 	return err == nil || errors.As(err, &reply)

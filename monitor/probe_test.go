@@ -425,8 +425,8 @@ func TestProbeLoading(t *testing.T) {
 }
 
 // TakesWrites sees vigil's fence: a Redis under CLIENT PAUSE WRITE still
-// answers PING but holds the probe; a user whose ACL lacks PUBLISH gets a
-// reply, which counts.
+// answers PING but holds the probe; a replica answers it but takes no
+// writes; a user whose ACL lacks PUBLISH gets a reply, which counts.
 func TestTakesWrites(t *testing.T) {
 	ctx := context.Background()
 	s := redistest.Start(t, redistest.Options{})
@@ -454,6 +454,19 @@ func TestTakesWrites(t *testing.T) {
 	}
 	if !probe() {
 		t.Error("no writes after CLIENT UNPAUSE")
+	}
+	// A replica runs PUBLISH, but takes no writes (seed 16632).
+	if err := s.Client().Do(ctx, "REPLICAOF", s.Host(), s.Port()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if probe() {
+		t.Error("a Redis pointing at itself, a replica, takes writes")
+	}
+	if err := s.Client().Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !probe() {
+		t.Error("no writes once a primary again")
 	}
 	if err := s.Client().Do(ctx, "ACL", "SETUSER", "nopub", "on", ">pw", "~*", "-@all", "+ping").Err(); err != nil {
 		t.Fatal(err)
