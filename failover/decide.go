@@ -3034,31 +3034,32 @@ func decideLocal(in localInput) localPlan {
 	case !named && in.Obs.Role == monitor.RoleReplica && st.Promoted && in.PrimaryAddr != "" &&
 		in.Obs.MasterAddr != in.PrimaryAddr && mayResync(in.Self, in.Peers, st.Primary, in.PrimaryAddr, in.P.ParallelSyncs, in.Now, in.P.Fresh):
 		p.RepointTo, p.PartialOnly = in.PrimaryAddr, in.SourceUnvouched
-		if p.PartialOnly && in.Obs.NoKeys && onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh) {
-			// Nor, then, does any other member's Redis hold a key but a
-			// copy of the primary's (onlyThePrimaryHolds): what the
-			// primary's Redis holds, a restart nobody judged too, is all
-			// the group has, and a copy of it loses nothing anywhere.
-			// Chaos seed 16603 (N=3, shipped defaults): a's and b's Redis
-			// had lost their data; c's, epoch 3's primary, came back from
-			// its AOF at 25.7 s while c's sidecar was stopped, was paused
-			// as a restart nobody judged, and was killed again at 34.9 s
-			// with no copy made: no write from 18.3 s to 57.7 s.
+		// A replica holding no key loses nothing to a full sync: it
+		// follows the primary's Redis while that is still the process its
+		// sidecar last judged (primaryReplID: a restart begins another
+		// history), and is one more copy of its data. Chaos seed 16604
+		// (N=3, shipped defaults): a's Redis, killed without persistence,
+		// came back empty at 15.2 s and waited for b's sidecar, stopped,
+		// then killed and cut off, to vouch for b's Redis, epoch 2's
+		// primary; c's Redis came back empty too, and when b's Redis was
+		// killed without persistence at 44.4 s the whole data set was
+		// gone. Not a restart nobody judged: a replica's acknowledgements
+		// let it take writes under min-replicas-to-write on a history the
+		// group does not keep (seed 3906, restartedUnjudged).
+		switch {
+		case !p.PartialOnly || !in.Obs.NoKeys:
+		case onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh):
+			// Unless no other member's Redis holds a key either but a
+			// copy of the primary's: what the primary's Redis holds, a
+			// restart nobody judged too, is all the group has, and a copy
+			// of it loses nothing anywhere. Chaos seed 16603 (N=3,
+			// shipped defaults): a's and b's Redis had lost their data;
+			// c's, epoch 3's primary, came back from its AOF at 25.7 s
+			// while c's sidecar was stopped, was paused as a restart
+			// nobody judged, and was killed again at 34.9 s with no copy
+			// made: no write from 18.3 s to 57.7 s.
 			p.PartialOnly = false
-		} else if p.PartialOnly && in.Obs.NoKeys {
-			// A replica holding no key loses nothing to a full sync: it
-			// follows the primary's Redis while that is still the
-			// process its sidecar last judged (primaryReplID: a restart
-			// begins another history), and is one more copy of its data.
-			// Chaos seed 16604 (N=3, shipped defaults): a's Redis, killed
-			// without persistence, came back empty at 15.2 s and waited
-			// for b's sidecar, stopped, then killed and cut off, to vouch
-			// for b's Redis, epoch 2's primary; c's Redis came back empty
-			// too, and when b's Redis was killed without persistence at
-			// 44.4 s the whole data set was gone. Not a restart nobody
-			// judged: a replica's acknowledgements let it take writes
-			// under min-replicas-to-write on a history the group does not
-			// keep (seed 3906, restartedUnjudged).
+		default:
 			p.FullSyncOn = primaryReplID(in.Peers, st.Primary, st.Epoch, "", in.Now, in.P.Fresh)
 		}
 		p.KeepTail = in.Keeps && !in.SourceUnvouched && aheadOfFork(in.Obs, st)
