@@ -1736,9 +1736,9 @@ func holderWaitHit(h *History, p Params, g0, t time.Duration, hit []string) bool
 
 // onlyHitHoldData reports whether at t every node the faults do not hit
 // has a Redis that lost its data (a fault that lost it on that node) and
-// took no write and streamed from no primary since, while some hit node's
-// Redis was kept from theirs (down, or cut from each of them) without a
-// break since the last of them came back. vigil promotes no Redis holding
+// took no write and streamed from no primary since it came back, while
+// some hit node's Redis was kept from theirs (down, or cut from each of
+// them) without a break since the last of them came back. vigil promotes no Redis holding
 // no key while the one that may hold the data is out of reach, and none
 // could have copied it: writes wait for that Redis, with no bound but the
 // operator's. Chaos seed 15214 (N=3, shipped defaults; and its replay):
@@ -1763,7 +1763,10 @@ func onlyHitHoldData(h *History, t time.Duration, hit []string) bool {
 				lost, end = f.Start, f.End
 			}
 		}
-		if lost < 0 || end > t || tookData(h, z, lost, t) {
+		// What it took before it came back, the process that died with
+		// it took (seed 15214: b's Redis acknowledged a probe 5 ms after
+		// its kill began).
+		if lost < 0 || end > t || tookData(h, z, end, t) {
 			return false
 		}
 		empty = append(empty, z)

@@ -551,12 +551,14 @@ func TestAvailabilityWaitsForTheOnlyData(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		killB   int  // b's Redis, the primary, killed from here (ms) to 30 s
-		linkedA bool // a's Redis listed as b's replica at 11.995 s
+		linkedA bool // a's Redis listed as b's replica at 12.002 s, after it came back
+		lateAck bool // a's Redis acknowledged a probe 4 ms into its kill
 		ok      bool
 	}{
-		{"seed 15214: b's Redis down since a's and c's came back empty", 12000, false, true},
-		{"b's Redis in their reach for a second after they came back", 13000, false, false},
-		{"a's Redis streamed from b's since it lost its data", 12000, true, false},
+		{"seed 15214: b's Redis down since a's and c's came back empty", 12000, false, false, true},
+		{"b's Redis in their reach for a second after they came back", 13000, false, false, false},
+		{"a's Redis streamed from b's since it lost its data", 12000, true, false, false},
+		{"seed 15214: a write the dying process took does not count", 12000, false, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := cleanUntil(ms(30000), ms(12000))
@@ -571,8 +573,11 @@ func TestAvailabilityWaitsForTheOnlyData(t *testing.T) {
 					h.Ops[i].OK, h.Ops[i].Err = false, "connection refused"
 				}
 			}
+			if tt.lateAck {
+				h.Ops = append(h.Ops, Op{Kind: OpProbe, Node: "a", Key: "p", Invoke: ms(4999), Complete: ms(5004), OK: true})
+			}
 			if tt.linkedA {
-				h.Ops = append(h.Ops, Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: "a", Invoke: ms(11990), Complete: ms(11995), OK: true})
+				h.Ops = append(h.Ops, Op{Kind: OpLinks, Node: "b", Key: "links:b", Value: "a", Invoke: ms(11998), Complete: ms(12002), OK: true})
 			}
 			// Writes stop with b's kill; resyncHolds keeps a hit to 17 s.
 			outage(h, ms(tt.killB), ms(30000))
