@@ -2742,6 +2742,15 @@ func (in localInput) handingOver() bool {
 	return s.active(in.State.Epoch, in.Now) && s.From == in.Self && in.State.Primary == in.Self
 }
 
+// copiesAnything reports whether the local Redis, a replica holding no
+// key, follows the committed primary's Redis whatever that holds: no other
+// member's Redis holds a key but a copy of it (onlyThePrimaryHolds). The
+// re-point that copies it and the detach that would stop the copy must
+// agree, or the Redis flaps between the two.
+func (in localInput) copiesAnything() bool {
+	return in.Obs.NoKeys && onlyThePrimaryHolds(in.Self, in.PrimaryAddr, in.State, in.Peers, in.Now, in.P.Fresh)
+}
+
 // decideLocal decides what to do to the local Redis.
 func decideLocal(in localInput) localPlan {
 	var p localPlan
@@ -2994,7 +3003,7 @@ func decideLocal(in localInput) localPlan {
 		p.Detach = true
 	case !named && st.Promoted && in.Obs.Role == monitor.RoleReplica && !in.Obs.LinkUp && in.SelfAddr != "" && !in.SelfTLS &&
 		in.PrimaryAddr != "" && in.Obs.MasterAddr == in.PrimaryAddr &&
-		unwatchedUnseen(in) && !(in.Obs.NoKeys && onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh)):
+		unwatchedUnseen(in) && !in.copiesAnything():
 		// A replica of the committed, promoted primary whose link is down
 		// while that primary's own sidecar cannot watch its Redis (silent,
 		// or its Redis does not answer it): it points at itself, keeping
@@ -3048,7 +3057,7 @@ func decideLocal(in localInput) localPlan {
 		// group does not keep (seed 3906, restartedUnjudged).
 		switch {
 		case !p.PartialOnly || !in.Obs.NoKeys:
-		case onlyThePrimaryHolds(in.Self, in.PrimaryAddr, st, in.Peers, in.Now, in.P.Fresh):
+		case in.copiesAnything():
 			// Unless no other member's Redis holds a key either but a
 			// copy of the primary's: what the primary's Redis holds, a
 			// restart nobody judged too, is all the group has, and a copy

@@ -65,6 +65,46 @@ func keysOf(n *node) int64 {
 	return k
 }
 
+// waitStaleReport waits until each of ns counts a stale report (that of a
+// sidecar the test killed): from then on it does not take that sidecar's
+// Redis for vouched for (sourceUnvouched).
+func waitStaleReport(t *testing.T, ns ...*node) {
+	t.Helper()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range ns {
+			n.mu.Lock()
+			reg := n.reg
+			n.mu.Unlock()
+			if v := gaugeValue(t, reg, "vigil_failover_peer_reports", "state", "stale"); v < 1 {
+				return fmt.Errorf("%s holds %v stale reports, want one", n.name, v)
+			}
+		}
+		return nil
+	})
+}
+
+// pointAtItself makes n's Redis a replica of itself, as a sidecar detaches
+// one (it refuses syncs until one is judged safe); with empty, its data is
+// flushed first, as a Redis that came back empty.
+func pointAtItself(t *testing.T, n *node, empty bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	host, port, err := net.SplitHostPort(n.relay.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := [][]any{{"REPLICAOF", host, port}}
+	if empty {
+		cmds = append([][]any{{"REPLICAOF", "NO", "ONE"}, {"FLUSHALL"}}, cmds...)
+	}
+	for _, cmd := range cmds {
+		if err := n.redis.Client().Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v on %s's Redis: %v", cmd, n.name, err)
+		}
+	}
+}
+
 // The old primary's sidecar is gone and its Redis stalls past down_after;
 // when it resumes, still a primary, another sidecar pauses and demotes it,
 // pointing it at itself: with no sidecar to detach it, it must not
@@ -122,31 +162,8 @@ func TestEmptyReplicaResyncsWhileThePrimarysSidecarIsDown(t *testing.T) {
 	a, b := g.node("a"), g.node("b")
 	writeAcked(t, a, 500, 2)
 	a.kill()
-	// Once a's reports are stale b's sidecar no longer takes a's Redis for
-	// vouched for (sourceUnvouched).
-	redistest.Eventually(t, 10*time.Second, func() error {
-		b.mu.Lock()
-		reg := b.reg
-		b.mu.Unlock()
-		if v := gaugeValue(t, reg, "vigil_failover_peer_reports", "state", "stale"); v < 1 {
-			return fmt.Errorf("b holds %v stale reports, want a's", v)
-		}
-		return nil
-	})
-	// b's Redis empty and pointing at itself, as a sidecar leaves a Redis
-	// that came back empty (it refuses syncs until one is judged safe).
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	host, port, err := net.SplitHostPort(b.relay.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := b.redis.Client()
-	for _, cmd := range [][]any{{"REPLICAOF", "NO", "ONE"}, {"FLUSHALL"}, {"REPLICAOF", host, port}} {
-		if err := cl.Do(ctx, cmd...).Err(); err != nil {
-			t.Fatalf("%v on b's Redis: %v", cmd, err)
-		}
-	}
+	waitStaleReport(t, b)
+	pointAtItself(t, b, true)
 	redistest.Eventually(t, 20*time.Second, func() error {
 		if k := keysOf(b); k != 500 {
 			return fmt.Errorf("b's Redis holds %d keys, want 500", k)
@@ -173,17 +190,7 @@ func TestEmptyReplicaCopiesTheOnlyDataSet(t *testing.T) {
 	a, b, c := g.node("a"), g.node("b"), g.node("c")
 	writeAcked(t, a, 500, 2)
 	a.kill()
-	redistest.Eventually(t, 10*time.Second, func() error {
-		for _, n := range []*node{b, c} {
-			n.mu.Lock()
-			reg := n.reg
-			n.mu.Unlock()
-			if v := gaugeValue(t, reg, "vigil_failover_peer_reports", "state", "stale"); v < 1 {
-				return fmt.Errorf("%s holds %v stale reports, want a's", n.name, v)
-			}
-		}
-		return nil
-	})
+	waitStaleReport(t, b, c)
 	// a's Redis back from its AOF on a new history, with no sidecar to
 	// judge it; then b's and c's empty, pointing at themselves.
 	a.redis.Restart(t)
@@ -195,17 +202,8 @@ func TestEmptyReplicaCopiesTheOnlyDataSet(t *testing.T) {
 	if k := keysOf(a); k != 500 {
 		t.Fatalf("a's Redis holds %d keys after its restart, want 500", k)
 	}
-	for _, n := range []*node{b, c} {
-		host, port, err := net.SplitHostPort(n.relay.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, cmd := range [][]any{{"REPLICAOF", "NO", "ONE"}, {"FLUSHALL"}, {"REPLICAOF", host, port}} {
-			if err := n.redis.Client().Do(ctx, cmd...).Err(); err != nil {
-				t.Fatalf("%v on %s's Redis: %v", cmd, n.name, err)
-			}
-		}
-	}
+	pointAtItself(t, b, true)
+	pointAtItself(t, c, true)
 	redistest.Eventually(t, 20*time.Second, func() error {
 		if kb, kc := keysOf(b), keysOf(c); kb != 500 && kc != 500 {
 			return fmt.Errorf("b's Redis holds %d keys and c's %d, want 500 in one of them", kb, kc)
@@ -226,15 +224,7 @@ func TestPrimaryAnsweringAsAReplicaIsReplaced(t *testing.T) {
 	a := g.node("a")
 	writeAcked(t, a, 100, 2)
 	a.kill()
-	host, port, err := net.SplitHostPort(a.relay.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.redis.Client().Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
+	pointAtItself(t, a, false)
 	// a's Redis stays pointing at itself: with its sidecar gone nobody
 	// re-points it (foreignFollows), so only the others' agreement counts.
 	redistest.Eventually(t, 30*time.Second, func() error {
