@@ -2260,7 +2260,11 @@ func TestPromotedWithoutTheWriteSeed14915(t *testing.T) {
 // with a replica's acknowledgement, and then lost by a promotion of a Redis
 // that never received it is the shipped mode's documented loss, as a
 // write's (seeds 14915 and 14917). One never seen leaving, or lost while
-// a Redis that had it was in reach, or with min_replicas, is not.
+// a Redis that had it was in reach, or with min_replicas, is not. Nor is
+// one whose window holds an instant at which the writer took writes that
+// were lost beyond the bound. Instants whose writes survived, or at which
+// the writer took none, are not where it went (seeds 16634 and 16901),
+// but at least one instant must be where it could have.
 func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
 	started := time.Date(2026, 12, 5, 0, 12, 55, 0, time.UTC)
 	wipeC := FaultRecord{ID: 2, Kind: KillRedis, Class: ClassProcess, Nodes: []string{"c"}, Desc: "kill-redis c wipe",
@@ -2278,17 +2282,39 @@ func TestRetryQueueDrainedThenLostByPromotion(t *testing.T) {
 		enqueued    int // ms
 		minReplicas int
 		excused     bool
+		dUntil      int  // ms: d, not b, the writer from 7 s until then (0: b from 7.4 s)
+		dPaused     bool // d took no writes either: nobody did until dUntil
+		dLost       bool // the writes acknowledged while d was the writer are gone
 	}{
-		{"applied, c wiped, b cut off: a promoted without it", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 0, true},
-		{"seed 16207: never listed, applied after its enqueue", []FaultRecord{wipeC, cutB}, []Op{unlisted}, 8500, 0, true},
-		{"never seen leaving its queue", []FaultRecord{wipeC, cutB}, nil, 9000, 0, false},
-		{"b, the writer, in reach at the promotion", []FaultRecord{wipeC}, []Op{drained}, 9000, 0, false},
-		{"min_replicas 1", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 1, false},
+		{"applied, c wiped, b cut off: a promoted without it", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 0, true, 0, false, false},
+		{"seed 16207: never listed, applied after its enqueue", []FaultRecord{wipeC, cutB}, []Op{unlisted}, 8500, 0, true, 0, false, false},
+		{"never seen leaving its queue", []FaultRecord{wipeC, cutB}, nil, 9000, 0, false, 0, false, false},
+		{"b, the writer, in reach at the promotion", []FaultRecord{wipeC}, []Op{drained}, 9000, 0, false, 0, false, false},
+		{"min_replicas 1", []FaultRecord{wipeC, cutB}, []Op{drained}, 9000, 1, false, 0, false, false},
+		{"seed 16634: the window began on a writer whose writes survived", []FaultRecord{wipeC, cutB}, []Op{drained}, 7000, 0, true, 9000, false, false},
+		{"the window began on a writer whose writes were lost beyond the bound", []FaultRecord{wipeC, cutB}, []Op{drained}, 7000, 0, false, 9000, false, true},
+		{"seed 16901: the window began while no Redis took writes", []FaultRecord{wipeC, cutB}, []Op{drained}, 7000, 0, true, 9000, true, true},
+		{"no Redis took writes in the whole window", []FaultRecord{wipeC, cutB}, []Op{drained}, 7000, 0, false, 10100, true, true},
+		{"every write of the window survived", nil, []Op{drained}, 9000, 0, false, 0, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParams
 			p.MinReplicas = tt.minReplicas
 			h := clean()
+			if tt.dUntil > 0 {
+				// d, a fourth node no fault touches: its lost writes
+				// have no excuse.
+				h.Nodes = append(h.Nodes, "d")
+				h.Ops = append(h.Ops, probes("d", ms(7000), ms(tt.dUntil), !tt.dPaused)...)
+			}
+			for i, o := range h.Ops {
+				if o.Kind == OpProbe && o.Node == "b" && o.Invoke < ms(tt.dUntil) {
+					h.Ops[i].OK = false
+				}
+				if tt.dLost && o.Kind == OpWrite && o.Invoke >= ms(7500) && o.Invoke < ms(tt.dUntil) {
+					delete(h.Final, o.Key)
+				}
+			}
 			h.Started = started
 			h.Faults = append(h.Faults, tt.faults...)
 			h.Ops = append(h.Ops,
