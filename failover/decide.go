@@ -1320,6 +1320,72 @@ func deposedHolds(st groupState, peers map[string]peerView, now time.Time, p par
 	return ""
 }
 
+// richerPrimaryAnswers is, without min_replicas, a member other than
+// holder h, not forgotten, whose fresh report shows its Redis answering as
+// a primary its sidecar judged, not found empty, with more keys than h
+// holds; "" when none. It holds the holder back while the primary has been
+// down for less than twice down_after (quorumDownFor: one down_after past
+// its judgement), and only when the failover follows such a judgement.
+//
+// A holder is promoted only when no replica can be, and it becomes the
+// source every other Redis full-syncs from: promoted over such a Redis,
+// it discards every write that Redis holds beyond the holder's history,
+// far more than the unreplicated tail a failover gives up. The promoted
+// primary's own sidecar may still see its Redis while the other sidecars
+// cannot (a quorum judges it down, and its sidecar fences it), and a
+// partition that heals brings it back; a deposed primary's sidecar that
+// cannot demote it yet (no leader to verify with) soon points it at
+// itself, and then it is a holder, ranked by its keys. A member out of
+// reach last heard with more keys already holds the holder back, longer
+// (shippedHolderWaitOver). Chaos seed 16630 (N=3, shipped defaults):
+// Redis-only partitions cut epoch 8's primary b off from a's and c's
+// sidecars, which judged it down; b's own sidecar saw it answering with
+// 1641 keys, and the leader promoted a, a holder pointing at itself on
+// epoch 6's history with 1246, 0.5 s before the first partition healed:
+// 169 writes acknowledged by epoch 7's primary, which b's Redis held,
+// were lost. Seed 16634 (N=3): the leader b promoted its own Redis, a
+// holder with 2216 keys on epoch 5's history, over a's, epoch 6's deposed
+// primary answering with 2360 on the history that followed.
+func richerPrimaryAnswers(h candidate, st groupState, peers map[string]peerView, now time.Time, p params) string {
+	if p.MinReplicas >= 1 || h.Keys < 0 {
+		return ""
+	}
+	if down := quorumDownFor(peers, st.Primary, st.Epoch, now, p); down <= 0 || down >= 2*p.DownAfter {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		pv := peers[name]
+		r := pv.Rep
+		m := st.Members[name]
+		if name == h.Name || m.Redis == "" || m.Forgotten || !pv.fresh(now, p.Fresh) || r.Empty || r.Unsure || r.Priority <= 0 {
+			continue
+		}
+		if r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary && r.Obs.Keys > h.Keys {
+			return name
+		}
+	}
+	return ""
+}
+
+// quorumDownFor is how long a quorum of fresh reports have had no valid
+// reply from primary at epoch: the quorum-th longest PrimaryDownMs, each
+// aged by the time since its report arrived; 0 when fewer than a quorum
+// report none.
+func quorumDownFor(peers map[string]peerView, primary string, epoch uint64, now time.Time, p params) time.Duration {
+	var downs []time.Duration
+	for _, pv := range peers {
+		r := pv.Rep
+		if pv.fresh(now, p.Fresh) && r.SDownPrimary == primary && r.SDownEpoch == epoch && r.PrimaryDownMs > 0 {
+			downs = append(downs, time.Duration(r.PrimaryDownMs)*time.Millisecond+now.Sub(pv.Received))
+		}
+	}
+	if p.Quorum < 1 || len(downs) < p.Quorum {
+		return 0
+	}
+	slices.SortFunc(downs, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	return downs[p.Quorum-1]
+}
+
 // unjudgedMemberHolds is, with min_replicas and within durableWait of the
 // failover's start, a member other than the promoted primary and holder h
 // whose fresh report shows its Redis answering as a primary its sidecar
@@ -2266,11 +2332,15 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		// Redis answering as a primary its sidecar has not judged, with
 		// more keys than the holder (unjudgedMemberHolds): once its
 		// sidecar points it at itself it is a holder, ranked by its keys.
+		// Without min_replicas, the same for any member's Redis that
+		// answers as a primary with more keys than the holder
+		// (richerPrimaryAnswers).
 		if len(h) > 0 &&
 			(othersAnswer(st, peers, exclude, now, p.Fresh) || holderWaitOver(st, peers, h[0].Name, now, p)) {
 			_, richer := membersAnswer(h[0].Name, st, peers, h[0].Keys, now, p.Fresh)
 			deposed := deposedHolds(st, peers, now, p)
 			unjudged := unjudgedMemberHolds(h[0], st, peers, now, p)
+			answers := richerPrimaryAnswers(h[0], st, peers, now, p)
 			switch {
 			case primaryLastCopy(st, peers, h[0].Name, now, p):
 				d.WaitFor, d.LastCopy = st.Primary, true
@@ -2281,6 +2351,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 				d.WaitFor = deposed
 			case d.WaitFor == "" && unjudged != "":
 				d.WaitFor = unjudged
+			case d.WaitFor == "" && answers != "":
+				d.WaitFor = answers
 			case d.WaitFor == "" || !richer:
 				ranked, d.Holder = h[:1], true
 				d.WaitFor = ""
@@ -2293,6 +2365,8 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		switch {
 		case d.LastCopy, durable >= 0 && d.WaitFor == floorWho && floorLastCopy(st, peers, floorWho, now, p):
 			d.WhyNot += fmt.Sprintf("; min_replicas: waiting for %s, whose Redis may hold the last copy of acknowledged writes (vigil forget %[1]s gives them up)", d.WaitFor)
+		case d.WaitFor != "" && p.MinReplicas < 1:
+			d.WhyNot += fmt.Sprintf("; waiting for %s, whose Redis has more data", d.WaitFor)
 		case d.WaitFor != "":
 			d.WhyNot += fmt.Sprintf("; min_replicas: waiting up to %s for %s, which had more data", durableWait(p), d.WaitFor)
 		}

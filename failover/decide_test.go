@@ -7460,3 +7460,80 @@ func asPrimary(v *peerView, replID string, keys int64) {
 	v.Rep.Obs.Role, v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = monitor.RolePrimary, "", false, false
 	v.Rep.Obs.ReplID, v.Rep.Obs.Keys = replID, keys
 }
+
+// Chaos seed 16630 (N=3, shipped defaults), epoch 9's decision 50.14 s
+// into the run: Redis-only partitions cut epoch 8's primary b off from
+// a's and c's sidecars, which judged it down, while b's own sidecar saw
+// its Redis answering with 1641 keys; c's Redis, epoch 7's deposed
+// primary, answered with 1613, and a's pointed at itself on epoch 6's
+// history with 1246, the one holder. The leader promoted a 0.5 s before
+// the first partition healed, and 169 writes acknowledged by epoch 7's
+// primary, which b's Redis held, were lost. Without min_replicas a holder
+// now waits, within the durable wait, for a member whose Redis answers as
+// a primary with more keys (seed 16634: a deposed primary).
+func TestShippedHolderWaitsForARicherAnsweringPrimarySeed16630(t *testing.T) {
+	p := testParams()
+	p.DownAfter = 5 * time.Second
+	at := func(s float64) time.Time { return t0.Add(time.Duration((s - 50.14) * float64(time.Second))) }
+	now := at(50.14)
+	st := groupState{Epoch: 8, Primary: "b", Previous: "c", Promoted: true, Started: at(48.14),
+		Members: members("a", "b", "c"), Fork: 74484, ForkReplID: "78a44268"}
+	mk := func(edit func(a, b, c *peerView)) map[string]peerView {
+		a := down(rep("a", 47910), "b", 8) // a holder: pointing at itself
+		a.Rep.Epoch, a.Rep.Obs.MasterAddr, a.Rep.Obs.LinkUp, a.Rep.Obs.Synced = 8, "a:6379", false, false
+		a.Rep.Obs.ReplID, a.Rep.Obs.Keys = "2b38834f", 1246
+		b := rep("b", 77215) // the primary, seen by its own sidecar only
+		b.Rep.Epoch, b.Rep.Obs.Role, b.Rep.Obs.MasterAddr, b.Rep.Obs.LinkUp, b.Rep.Obs.Synced = 8, monitor.RolePrimary, "", false, false
+		b.Rep.Obs.ReplID, b.Rep.Obs.Keys = "3bb22d88", 1641
+		c := down(rep("c", 74969), "b", 8) // epoch 7's deposed primary
+		c.Rep.Epoch, c.Rep.Obs.Role, c.Rep.Obs.MasterAddr, c.Rep.Obs.LinkUp, c.Rep.Obs.Synced = 8, monitor.RolePrimary, "", false, false
+		c.Rep.Obs.ReplID, c.Rep.Obs.Keys = "78a44268", 1613
+		a.Rep.PrimaryDownMs, c.Rep.PrimaryDownMs = 5100, 5200 // judged down just now
+		for _, pv := range []*peerView{&a, &b, &c} {
+			pv.Received, pv.UpAt = now, now
+		}
+		if edit != nil {
+			edit(&a, &b, &c)
+		}
+		return map[string]peerView{"a": a, "b": b, "c": c}
+	}
+	for _, tt := range []struct {
+		name    string
+		edit    func(a, b, c *peerView)
+		forgetB bool
+		waitFor string // "": a promoted
+	}{
+		{"seed 16630: b, the primary, answers its sidecar with more keys", nil, false, "b"},
+		{"seed 16634: c, a deposed primary, answers with more keys", func(_, b, _ *peerView) { b.Rep.Obs.Keys = 1200 }, false, "c"},
+		{"neither has more keys than a", func(_, b, c *peerView) { b.Rep.Obs.Keys, c.Rep.Obs.Keys = 1246, 1000 }, false, ""},
+		{"both found empty", func(_, b, c *peerView) { b.Rep.Empty, c.Rep.Empty = true, true }, false, ""},
+		{"both restarted, not judged yet", func(_, b, c *peerView) { b.Rep.Unsure, c.Rep.Unsure = true, true }, false, ""},
+		{"b forgotten, c with no more keys than a", func(_, _, c *peerView) { c.Rep.Obs.Keys = 1000 }, true, ""},
+		{"b down to a quorum for down_after past its judgement", func(a, _, c *peerView) { a.Rep.PrimaryDownMs, c.Rep.PrimaryDownMs = 10100, 12000 }, false, ""},
+		{"one voter's no-reply past it, the other's not: the quorum's is not", func(a, _, _ *peerView) { a.Rep.PrimaryDownMs = 12000 }, false, "b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := st
+			if tt.forgetB {
+				st.Members = members("a", "b", "c")
+				st.Members["b"] = memberAddrs{Redis: "b:6379", Priority: 100, Forgotten: true}
+			}
+			d := decideLeader(now, st, mk(tt.edit), p, "")
+			if !d.ODown {
+				t.Fatalf("no ODOWN: %+v", d)
+			}
+			if tt.waitFor == "" {
+				checkHolderPromotion(t, d, "a", true)
+				return
+			}
+			if d.Action == leaderPromote || d.WaitFor != tt.waitFor {
+				t.Fatalf("target %q action %v wait for %q (why not %q), want a wait for %s", d.Target, d.Action, d.WaitFor, d.WhyNot, tt.waitFor)
+			}
+		})
+	}
+	// With min_replicas the durable rules decide: b, the primary, holds.
+	p.MinReplicas = 1
+	if d := decideLeader(now, st, mk(nil), p, ""); d.Action == leaderPromote || d.WaitFor != "b" {
+		t.Errorf("min_replicas 1: target %q action %v wait for %q, want a wait for b", d.Target, d.Action, d.WaitFor)
+	}
+}
