@@ -453,3 +453,35 @@ func TestForgetRefusedWhenTheRestLackAMajority(t *testing.T) {
 		t.Fatalf("epoch %d after the refused forget", st.Epoch)
 	}
 }
+
+// A follower's linearizable read forwarded to a leader cut off by dropped
+// packets gives that leader a bounded attempt and then asks the leader
+// elected meanwhile. Before, the one dial took the caller's whole wait
+// (chaos seed 16844, N=5: a re-point's Verify held the new primary's
+// promotion back 1.4 s), and this Verify failed at its deadline.
+func TestVerifyOnAFollowerOutlastsACutOffLeader(t *testing.T) {
+	c := formGroup(t, 3)
+	old := c.leader(waitFor)
+	st := setPrimary(t, old, 0, 1, old.name)
+	waitApplied(t, c, st.Index)
+	var follower *node
+	for _, n := range c.nodes {
+		if n != old {
+			follower = n
+			break
+		}
+	}
+	c.blackhole(old)
+	// At once: the follower still takes old for the leader.
+	vs, err := follower.auth.Verify(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("verify on a follower, its leader cut off: %v", err)
+	}
+	if vs.Primary != old.name || vs.Epoch != 1 {
+		t.Errorf("verified state: primary %q epoch %d, want %s at 1", vs.Primary, vs.Epoch, old.name)
+	}
+	if l, _ := follower.auth.Leader(); l == old.name || l == "" {
+		t.Errorf("follower's leader after the verify: %q, want a new one", l)
+	}
+	c.heal()
+}

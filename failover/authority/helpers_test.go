@@ -68,13 +68,42 @@ func (w tWriter) Write(b []byte) (int, error) {
 // adds the open streams it leaves alone, so a cut node is truly alone.
 type cutLayer struct {
 	*gossip.StreamLayer
+	holes *holes
 	mu    sync.Mutex
 	cut   bool
 	conns map[net.Conn]struct{}
 }
 
-func newCutLayer(l *gossip.StreamLayer) *cutLayer {
-	return &cutLayer{StreamLayer: l, conns: map[net.Conn]struct{}{}}
+func newCutLayer(l *gossip.StreamLayer, h *holes) *cutLayer {
+	return &cutLayer{StreamLayer: l, holes: h, conns: map[net.Conn]struct{}{}}
+}
+
+// holes are the addresses whose dials hang until their timeout, as across
+// a partition that drops packets: faultnet refuses a blocked dial at once.
+type holes struct {
+	mu    sync.Mutex
+	addrs map[string]bool
+}
+
+func (h *holes) set(addr string, on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.addrs == nil {
+		h.addrs = map[string]bool{}
+	}
+	h.addrs[addr] = on
+}
+
+func (h *holes) clear() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.addrs)
+}
+
+func (h *holes) has(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.addrs[addr]
 }
 
 func (l *cutLayer) Accept() (net.Conn, error) {
@@ -95,6 +124,10 @@ func (l *cutLayer) Dial(addr string, timeout time.Duration) (net.Conn, error) {
 	l.mu.Unlock()
 	if cut {
 		return nil, errors.New("test: layer cut")
+	}
+	if l.holes.has(addr) {
+		time.Sleep(timeout)
+		return nil, fmt.Errorf("test: dial %s: %w", addr, os.ErrDeadlineExceeded)
 	}
 	c, err := l.StreamLayer.Dial(addr, timeout)
 	if err != nil {
@@ -164,12 +197,13 @@ func (n *node) addr() string { return n.tr.Addr() }
 type cluster struct {
 	t     testing.TB
 	net   *faultnet.Network
+	holes *holes
 	cfg   authority.Config
 	nodes map[string]*node
 }
 
 func newCluster(t testing.TB, cfg authority.Config) *cluster {
-	return &cluster{t: t, net: faultnet.NewNetwork(), cfg: cfg, nodes: map[string]*node{}}
+	return &cluster{t: t, net: faultnet.NewNetwork(), holes: &holes{}, cfg: cfg, nodes: map[string]*node{}}
 }
 
 type startOpts struct {
@@ -226,7 +260,7 @@ func (c *cluster) start(name string, o startOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers := []*cutLayer{newCutLayer(raftL), newCutLayer(rpcL)}
+	layers := []*cutLayer{newCutLayer(raftL, c.holes), newCutLayer(rpcL, c.holes)}
 	if o.isolated {
 		for _, l := range layers {
 			l.setCut(true)
@@ -310,8 +344,15 @@ func (c *cluster) isolate(n *node) {
 	}
 }
 
+// blackhole isolates n, and every dial to it hangs until its timeout.
+func (c *cluster) blackhole(n *node) {
+	c.holes.set(n.addr(), true)
+	c.isolate(n)
+}
+
 // heal removes every cut.
 func (c *cluster) heal() {
+	c.holes.clear()
 	c.net.Heal()
 	for _, n := range c.nodes {
 		for _, l := range n.layers {
