@@ -117,22 +117,19 @@ func TestAuthorityConfigCalm(t *testing.T) {
 // 16132) lags the group, and so does one that has not observed its Redis
 // fresh (seed 14914); a state not promoted yet does not say so.
 func TestLagging(t *testing.T) {
-	promoted := authority.State{Epoch: 1, Primary: "a", Promoted: true}
 	for _, tt := range []struct {
 		name string
-		st   authority.State
 		up   bool
 		role monitor.Role
 		want bool
 	}{
-		{"seed 12806: its Redis follows b", promoted, true, monitor.RoleReplica, true},
-		{"its Redis a primary", promoted, true, monitor.RolePrimary, false},
-		{"seed 16132: pointing at itself (detached)", promoted, true, monitor.RoleReplica, true},
-		{"not promoted yet: the promotion is under way", authority.State{Epoch: 1, Primary: "a"}, true, monitor.RoleReplica, false},
-		{"seed 14914: its Redis not observed fresh", promoted, false, monitor.RolePrimary, true},
-		{"not observed, not promoted yet", authority.State{Epoch: 1, Primary: "a"}, false, monitor.RolePrimary, false},
+		{"seed 12806: its Redis follows b", true, monitor.RoleReplica, true},
+		{"its Redis a primary", true, monitor.RolePrimary, false},
+		{"seed 16132: pointing at itself (detached)", true, monitor.RoleReplica, true},
+		{"seed 16634's replay: not promoted, its Redis a replica", true, monitor.RoleReplica, true},
+		{"seed 14914: its Redis not observed fresh", false, monitor.RolePrimary, true},
 	} {
-		if got := lagging(tt.st, tt.up, tt.role); got != tt.want {
+		if got := lagging(tt.up, tt.role); got != tt.want {
 			t.Errorf("%s: lagging = %v, want %v", tt.name, got, tt.want)
 		}
 	}
