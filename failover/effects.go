@@ -1768,7 +1768,8 @@ func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {
 // full-synced from b, the new primary, and for the 2.8 s of the pause
 // applied nothing of b's stream while it acknowledged it, so b
 // took writes under min-replicas-to-write that only b held, and lost them
-// when it was killed.
+// when it was killed. A primary that stays paused has its clients
+// disconnected too; an error doing so comes with paused true.
 func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) (bool, error) {
 	if err := pauseOn(ctx, cl, wait, d); err != nil {
 		return false, err
@@ -1777,7 +1778,16 @@ func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration
 	if err != nil {
 		return true, err
 	}
-	return !lifted, nil
+	if lifted {
+		return false, nil
+	}
+	// The pause stops writes, not reads: the stale primary's clients are
+	// disconnected so that they ask a Sentinel again, as the local fence
+	// and a demotion do. Chaos seed 16826 (N=5): e fenced a's Redis, the
+	// deposed primary, whose sidecar was cut from it, and 60 ms later,
+	// before e's demotion of it disconnected them, a register client
+	// still connected to it read a value the new primary had replaced.
+	return true, disconnectClients(ctx, cl, wait)
 }
 
 func pauseOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) error {
@@ -1915,14 +1925,25 @@ func (f *Failover) replicaOf(ctx context.Context, cl *redis.Client, addr string,
 }
 
 func (f *Failover) killClientsOn(ctx context.Context, cl *redis.Client) {
-	ctx, cancel := context.WithTimeout(ctx, f.cmdWait)
+	if err := disconnectClients(ctx, cl, f.cmdWait); err != nil {
+		f.m.commandErrors.WithLabelValues("client_kill").Inc()
+		f.log.Debug("kill clients", "err", err)
+	}
+}
+
+// disconnectClients closes the normal and pub/sub connections of the Redis
+// behind cl but the one it asks on (CLIENT KILL skips its caller), within
+// wait.
+func disconnectClients(ctx context.Context, cl *redis.Client, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	var errs []error
 	for _, typ := range []string{"normal", "pubsub"} {
 		if err := cl.Do(ctx, "CLIENT", "KILL", "TYPE", typ).Err(); err != nil {
-			f.m.commandErrors.WithLabelValues("client_kill").Inc()
-			f.log.Debug("kill clients", "type", typ, "err", err)
+			errs = append(errs, fmt.Errorf("client kill type %s: %w", typ, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // holdDue is the min-replicas-to-write hold a fence or a detach sets on

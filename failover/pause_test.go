@@ -54,12 +54,33 @@ func TestLiftReplicaPause(t *testing.T) {
 }
 
 // TestPausePrimaryOn: another member's Redis paused as a stale primary
-// stays paused while it is one; one that answers as a replica by the time
-// the pause lands has it lifted, and applies its primary's stream (chaos
-// seed 12804: a replica paused so acknowledged writes it never applied).
+// stays paused while it is one, and its clients are disconnected (chaos
+// seed 16826: one still connected read a replaced value); one that
+// answers as a replica by the time the pause lands has it lifted, keeps
+// its clients, and applies its primary's stream (chaos seed 12804: a
+// replica paused so acknowledged writes it never applied).
 func TestPausePrimaryOn(t *testing.T) {
 	pc, rc := syncedPair(t)
 	ctx := t.Context()
+	// A client of each, connected before the pause.
+	connected := func(of *redis.Client) (*redis.Conn, int64) {
+		cn := redis.NewClient(&redis.Options{Addr: of.Options().Addr}).Conn()
+		t.Cleanup(func() { _ = cn.Close() })
+		id, err := cn.ClientID(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cn, id
+	}
+	stillConnected := func(of *redis.Client, id int64) bool {
+		list, err := of.Do(ctx, "CLIENT", "LIST", "ID", id).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list != ""
+	}
+	_, pid := connected(pc)
+	_, rid := connected(rc)
 
 	paused, err := pausePrimaryOn(ctx, rc, time.Second, time.Minute)
 	if err != nil || paused {
@@ -75,9 +96,16 @@ func TestPausePrimaryOn(t *testing.T) {
 		return nil
 	})
 
+	if !stillConnected(rc, rid) {
+		t.Error("replica: its client was disconnected")
+	}
+
 	paused, err = pausePrimaryOn(ctx, pc, time.Second, time.Minute)
 	if err != nil || !paused {
 		t.Fatalf("primary: paused %v, %v; want true", paused, err)
+	}
+	if stillConnected(pc, pid) {
+		t.Error("primary: its client is still connected")
 	}
 	requireWritesHeld(t, pc)
 }
