@@ -619,10 +619,13 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 func (f *Failover) fenceOldPrimary(ctx context.Context, prev string, addrs []string, d time.Duration) bool {
 	for _, addr := range slices.Compact(slices.Clone(addrs)) {
 		cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
-		paused, err := pausePrimaryOn(ctx, cl, f.cmdWait, d)
+		paused, err := fencePrimaryOn(ctx, cl, f.cmdWait, d)
 		cl.Close()
 		if paused {
 			f.log.Warn("old primary's redis fenced: its sidecar is silent or cannot reach it", "peer", prev, "redis_addr", addr, "pause", d)
+			if err != nil {
+				f.log.Debug("disconnect the old primary's clients", "peer", prev, "redis_addr", addr, "err", err)
+			}
 			return true
 		}
 		if err == nil {
@@ -1768,8 +1771,7 @@ func (f *Failover) pauseWrites(ctx context.Context, d time.Duration) error {
 // full-synced from b, the new primary, and for the 2.8 s of the pause
 // applied nothing of b's stream while it acknowledged it, so b
 // took writes under min-replicas-to-write that only b held, and lost them
-// when it was killed. A primary that stays paused has its clients
-// disconnected too; an error doing so comes with paused true.
+// when it was killed.
 func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) (bool, error) {
 	if err := pauseOn(ctx, cl, wait, d); err != nil {
 		return false, err
@@ -1778,15 +1780,24 @@ func pausePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration
 	if err != nil {
 		return true, err
 	}
-	if lifted {
-		return false, nil
+	return !lifted, nil
+}
+
+// fencePrimaryOn is pausePrimaryOn for the old primary a promotion
+// replaces, once: the pause stops writes, not reads, so a Redis that stays
+// paused has its clients disconnected too, and they ask a Sentinel again,
+// as the local fence and a demotion make them do. An error doing so comes
+// with paused true. Chaos seed 16826 (N=5): e fenced a's Redis, the
+// deposed primary, whose sidecar was cut from it, and 60 ms later, before
+// e's demotion of it disconnected them, a register client still connected
+// to it read a value the new primary had replaced. (A stale primary paused
+// but not demoted, checkForeign's, is paused again every pass: it is left
+// its clients, among them its own sidecar's probe.)
+func fencePrimaryOn(ctx context.Context, cl *redis.Client, wait, d time.Duration) (bool, error) {
+	paused, err := pausePrimaryOn(ctx, cl, wait, d)
+	if !paused || err != nil {
+		return paused, err
 	}
-	// The pause stops writes, not reads: the stale primary's clients are
-	// disconnected so that they ask a Sentinel again, as the local fence
-	// and a demotion do. Chaos seed 16826 (N=5): e fenced a's Redis, the
-	// deposed primary, whose sidecar was cut from it, and 60 ms later,
-	// before e's demotion of it disconnected them, a register client
-	// still connected to it read a value the new primary had replaced.
 	return true, disconnectClients(ctx, cl, wait)
 }
 

@@ -53,13 +53,13 @@ func TestLiftReplicaPause(t *testing.T) {
 	requireWritesHeld(t, pc)
 }
 
-// TestPausePrimaryOn: another member's Redis paused as a stale primary
-// stays paused while it is one, and its clients are disconnected (chaos
+// TestFencePrimaryOn: the old primary's Redis fenced by a promotion stays
+// paused while it is a primary, and its clients are disconnected (chaos
 // seed 16826: one still connected read a replaced value); one that
 // answers as a replica by the time the pause lands has it lifted, keeps
 // its clients, and applies its primary's stream (chaos seed 12804: a
 // replica paused so acknowledged writes it never applied).
-func TestPausePrimaryOn(t *testing.T) {
+func TestFencePrimaryOn(t *testing.T) {
 	pc, rc := syncedPair(t)
 	ctx := t.Context()
 	// A client of each, connected before the pause.
@@ -82,7 +82,7 @@ func TestPausePrimaryOn(t *testing.T) {
 	_, pid := connected(pc)
 	_, rid := connected(rc)
 
-	paused, err := pausePrimaryOn(ctx, rc, time.Second, time.Minute)
+	paused, err := fencePrimaryOn(ctx, rc, time.Second, time.Minute)
 	if err != nil || paused {
 		t.Fatalf("replica: paused %v, %v; want false", paused, err)
 	}
@@ -100,7 +100,7 @@ func TestPausePrimaryOn(t *testing.T) {
 		t.Error("replica: its client was disconnected")
 	}
 
-	paused, err = pausePrimaryOn(ctx, pc, time.Second, time.Minute)
+	paused, err = fencePrimaryOn(ctx, pc, time.Second, time.Minute)
 	if err != nil || !paused {
 		t.Fatalf("primary: paused %v, %v; want true", paused, err)
 	}
