@@ -40,6 +40,10 @@ type Authority interface {
 	// LastContact is the last acknowledged contact with a majority
 	// (leader) or with the leader (follower), on the monotonic clock.
 	LastContact() time.Time
+	// CaughtUp reports whether the applied state is the group's as of
+	// that contact: false while a node that lost its Raft state has not
+	// been given the log up to a leader's commit index.
+	CaughtUp() bool
 	// Calm switches Raft between its calm timings (fewer heartbeats, while
 	// no failover is in sight) and its failover timings.
 	Calm(on bool)

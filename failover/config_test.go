@@ -134,3 +134,25 @@ func TestLagging(t *testing.T) {
 		}
 	}
 }
+
+// A sidecar that lost its Raft state names no primary, and takes none for
+// writable, until a leader gave it the log up to its commit index: the
+// state it applied may stop anywhere short of the group's (chaos seed
+// 17035, N=5: a's sidecar, restarted wiped, applied the log to epoch 2 and
+// named b, whose Redis had come back empty, while epoch 3 had replaced it).
+func TestSnapshotNamesNoPrimaryUntilCaughtUp(t *testing.T) {
+	start := time.Now().Add(-time.Minute)
+	for _, behind := range []bool{false, true} {
+		g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+		auth := g.f.auth.(benchAuth)
+		auth.behind = behind
+		g.f.auth = auth
+		now := time.Now()
+		g.f.onReport(g.c, peerMsg{from: "n0", rep: benchReport("n0", g.st, now), at: now})
+		g.f.publish(g.c, now)
+		s := g.f.Snapshot()
+		if s.Primary.Name != "n0" || s.Lagging != behind || s.Writable == behind {
+			t.Errorf("behind %v: primary %q lagging %v writable %v, want n0, lagging %v", behind, s.Primary.Name, s.Lagging, s.Writable, behind)
+		}
+	}
+}

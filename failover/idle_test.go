@@ -27,6 +27,8 @@ type (
 		// clock, when set, is the time LastContact reports (a test's
 		// simulated now); time.Now otherwise.
 		clock *time.Time
+		// behind: the node lost its Raft state and has not caught up.
+		behind bool
 	}
 )
 
@@ -52,6 +54,7 @@ func (benchAuth) Ready() bool                                       { return tru
 func (a benchAuth) Leader() (string, bool)                          { return "n0", a.self == "n0" }
 func (a benchAuth) Verify(context.Context) (authority.State, error) { return a.st, nil }
 func (benchAuth) Calm(bool)                                         {}
+func (a benchAuth) CaughtUp() bool                                  { return !a.behind }
 func (a benchAuth) LastContact() time.Time {
 	if a.clock != nil {
 		return *a.clock

@@ -95,6 +95,11 @@ func (f *Failover) publish(c *core, now time.Time) {
 			s.Writable = st.Promoted && ps.fresh(now, c.p.Fresh) && r.Obs.Reachable && r.Obs.Role == monitor.RolePrimary &&
 				!r.Fenced && r.Handover == nil && !r.Empty
 		}
+		if !f.auth.CaughtUp() {
+			// The state may be any prefix of the group's (seed 17035).
+			s.Lagging, s.Writable = true, false
+			isPrimary = false
+		}
 	}
 	// Every member and peer, sorted, once: a slice, not a set, as this
 	// runs on every step.

@@ -53,7 +53,9 @@ type Snapshot struct {
 	// view may lag the group's, and that Redis takes no writes (a
 	// partition just healed, or the sidecar just resumed from a stall,
 	// its Raft log still catching up), so the Sentinel endpoint names no
-	// primary either.
+	// primary either. So is a sidecar that lost its Raft state until a
+	// leader gave it the log up to that leader's commit index: the state
+	// it applied may stop anywhere short of the group's.
 	Lagging bool `json:"lagging,omitempty"`
 	Paused  bool `json:"paused"` // automatic failover is paused by an operator
 	// FlapPaused, when not empty, says why anti-flap paused automatic

@@ -132,8 +132,8 @@ func TestWipedNodeIsolatedNeverFormsAGroup(t *testing.T) {
 	back := c.start("c", startOpts{isolated: true, redisAddr: victim.redisAddr})
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if l, _ := back.auth.Leader(); l != "" || back.auth.State().Index != 0 || back.auth.Ready() {
-			t.Fatalf("wiped isolated node has leader %q, index %d, ready %v", l, back.auth.State().Index, back.auth.Ready())
+		if l, _ := back.auth.Leader(); l != "" || back.auth.State().Index != 0 || back.auth.Ready() || back.auth.CaughtUp() {
+			t.Fatalf("wiped isolated node has leader %q, index %d, ready %v, caught up %v", l, back.auth.State().Index, back.auth.Ready(), back.auth.CaughtUp())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -144,6 +144,17 @@ func TestWipedNodeIsolatedNeverFormsAGroup(t *testing.T) {
 	waitApplied(t, c, st.Index)
 	if got := back.auth.State(); got.Primary != "b" || got.Epoch != 2 || len(got.Voters()) != 3 {
 		t.Fatalf("rejoined node: primary %q epoch %d voters %v", got.Primary, got.Epoch, got.Voters())
+	}
+	eventually(t, waitFor, func() error {
+		if !back.auth.CaughtUp() {
+			return fmt.Errorf("rejoined node not caught up")
+		}
+		return nil
+	})
+	for name, n := range c.nodes {
+		if !n.auth.CaughtUp() {
+			t.Errorf("%s, which kept its state, not caught up", name)
+		}
 	}
 	c.leader(waitFor)
 }
