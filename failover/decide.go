@@ -3348,6 +3348,20 @@ func foreignTargets(self string, st groupState, peers map[string]peerView, now t
 	return out
 }
 
+// strayTargets lists, while the named primary has not promoted, the
+// members whose Redis this sidecar pauses if it answers as a primary
+// (pauseStray): foreignTargets but for those whose own sidecar reports it
+// reachable, which pauses or demotes it itself.
+func strayTargets(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) map[string]string {
+	out := foreignTargets(self, st, peers, now, fresh)
+	for name := range out {
+		if p, ok := peers[name]; ok && p.fresh(now, fresh) && p.Rep.Obs.Reachable {
+			delete(out, name)
+		}
+	}
+	return out
+}
+
 // foreignFollows reports whether a member's stale primary that this
 // sidecar demotes (checkForeign) is pointed at the primary, and not at
 // itself: only while the member's own sidecar watches it (a fresh report

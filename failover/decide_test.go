@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -7535,5 +7536,28 @@ func TestShippedHolderWaitsForARicherAnsweringPrimarySeed16630(t *testing.T) {
 	p.MinReplicas = 1
 	if d := decideLeader(now, st, mk(nil), p, ""); d.Action == leaderPromote || d.WaitFor != "b" {
 		t.Errorf("min_replicas 1: target %q action %v wait for %q, want a wait for b", d.Target, d.Action, d.WaitFor)
+	}
+}
+
+// strayTargets: before the named primary's promotion, only members whose
+// own sidecar does not report its Redis reachable are checked for a stray
+// primary (seed 17040); one whose sidecar watches it pauses it itself.
+func TestStrayTargets(t *testing.T) {
+	now := t0
+	st := groupState{Epoch: 5, Primary: "a", Members: members("a", "b", "c", "d", "e")}
+	b := rep("b", 100) // watched by its sidecar, a replica
+	c := rep("c", 0)   // its sidecar cut from it
+	c.Rep.Obs = obsSummary{}
+	d := rep("d", 100) // watched, a primary: its own sidecar pauses it
+	d.Rep.Obs.Role = monitor.RolePrimary
+	e := rep("e", 100) // silent sidecar
+	e.Received = now.Add(-time.Minute)
+	peers := map[string]peerView{"b": b, "c": c, "d": d, "e": e}
+	got := strayTargets("b", st, peers, now, time.Second)
+	if want := map[string]string{"c": "c:6379", "e": "e:6379"}; !maps.Equal(got, want) {
+		t.Errorf("stray targets %v, want %v", got, want)
+	}
+	if got := strayTargets("b", groupState{Members: st.Members}, peers, now, time.Second); len(got) != 0 {
+		t.Errorf("no primary named: stray targets %v, want none", got)
 	}
 }

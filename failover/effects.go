@@ -1465,6 +1465,9 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 	if !c.verified || gs.Primary == "" {
 		return
 	}
+	if !gs.Promoted {
+		f.strayDuties(ctx, c, now, gs)
+	}
 	// Before its promotion commits, the named primary's Redis is only
 	// checked for writes nobody released (unpromotedUnwatched).
 	unpromoted := unpromotedUnwatched(f.self.Name, gs, c.peers, now, c.p.Fresh)
@@ -1559,6 +1562,69 @@ func (f *Failover) foreignDuties(ctx context.Context, c *core, now time.Time, gs
 			}
 		})
 	}
+}
+
+// strayDuties pauses, before the named primary's promotion, the Redis of
+// every member that strayTargets names and that answers as a primary: no
+// primary exists yet to demote it into (checkForeign waits for one), and
+// its own sidecar cannot pause it. Chaos seed 17040 (N=5, shipped
+// defaults): c's Redis came back from its AOF as a primary while c's
+// sidecar was cut from it, and took writes for 1.3 s while epoch 5's
+// named primary, its sidecar stopped, never promoted; epoch 6 promoted b,
+// and the two took writes together for 30 ms before b demoted c's.
+func (f *Failover) strayDuties(ctx context.Context, c *core, now time.Time, gs groupState) {
+	pause := f.fencePause(c.p)
+	targets := strayTargets(f.self.Name, gs, c.peers, now, c.p.Fresh)
+	for name := range c.strays {
+		if _, ok := targets[name]; !ok {
+			delete(c.strays, name)
+		}
+	}
+	for name, addr := range targets {
+		if c.foreign[name] {
+			continue
+		}
+		c.foreign[name] = true
+		primary := gs.Primary
+		f.spawn(ctx, func(ctx context.Context) func(*core) {
+			paused, err := f.pauseStray(ctx, name, addr, primary, pause)
+			return func(c *core) {
+				c.foreign[name] = false
+				if err != nil {
+					f.log.Debug("check a stray primary", "peer", name, "redis_addr", addr, "err", err)
+				}
+				if paused && !c.strays[name] {
+					f.log.Warn("writes paused on a member's redis: it acts as a primary the state does not name, before the named one's promotion, and its sidecar cannot reach it",
+						"peer", name, "redis_addr", addr, "primary", primary)
+				}
+				c.strays[name] = paused
+			}
+		})
+	}
+}
+
+// pauseStray pauses writes on member's Redis at addr, for pause, when it
+// answers as a primary while a Verify still names primary, not promoted:
+// a stray primary nobody else fences until a promotion can demote it.
+// One that answers as a replica by then is left unpaused (pausePrimaryOn).
+// It reports whether the Redis stays paused.
+func (f *Failover) pauseStray(ctx context.Context, member, addr, primary string, pause time.Duration) (bool, error) {
+	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
+	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
+	role, err := roleOf(rctx, cl)
+	cancel()
+	if err != nil || !foreignCheck(groupState{Primary: primary}, member, monitor.Role(roleName(role))) {
+		return false, err
+	}
+	vst, err := f.verify(ctx)
+	if err != nil {
+		return false, err
+	}
+	if vst.Primary != primary || vst.Promoted || !foreignCheck(group(vst), member, monitor.RolePrimary) {
+		return false, nil
+	}
+	return pausePrimaryOn(ctx, cl, f.cmdWait, pause)
 }
 
 // ownReplicaDuties points at itself the Redis of every member that

@@ -65,6 +65,7 @@ type core struct {
 	gateBusy     bool
 	verdict      *verdict        // this sidecar's gate's last verdict
 	foreign      map[string]bool // members whose Redis a foreign check runs on
+	strays       map[string]bool // members whose Redis the last stray check paused (pauseStray)
 	// ownReplica: members whose Redis a check for a replica of the local
 	// Redis runs on (ownReplicaTargets).
 	ownReplica map[string]bool
@@ -146,6 +147,7 @@ func (f *Failover) newCore(now time.Time) *core {
 		troubleAt:    now,
 		peers:        map[string]peerView{},
 		foreign:      map[string]bool{},
+		strays:       map[string]bool{},
 		ownReplica:   map[string]bool{},
 		replicasSeen: map[string]bool{},
 		replicasDown: map[string]bool{},

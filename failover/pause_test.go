@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-redis/vigil/failover/authority"
 	"github.com/vigil-redis/vigil/internal/redistest"
 )
 
@@ -133,4 +134,51 @@ func syncedPair(t *testing.T) (primary, replica *redis.Client) {
 	r := redistest.Start(t, redistest.Options{ReplicaOf: p.Addr()})
 	r.WaitSynced(t)
 	return p.Client(), r.Client()
+}
+
+// TestPauseStray: before the named primary's promotion, a member's Redis
+// that answers as a primary the verified state does not name is paused
+// (chaos seed 17040: one whose sidecar was cut from it took writes beside
+// the next promoted primary); not once the state says the promotion
+// happened (checkForeign demotes it then), not when the state names it,
+// and not a replica.
+func TestPauseStray(t *testing.T) {
+	members := map[string]authority.Member{}
+	for _, n := range []string{"n0", "n1", "n2"} {
+		members[n] = authority.Member{Name: n, RedisAddr: n + ":6379", Priority: 100, Voter: true}
+	}
+	named := authority.State{Epoch: 5, Primary: "n1", Members: members}
+	promoted := named
+	promoted.Promoted = true
+	strayNamed := named
+	strayNamed.Primary = "n2"
+	for _, tt := range []struct {
+		name    string
+		st      authority.State
+		replica bool
+		paused  bool
+	}{
+		{"seed 17040: n1 named, not promoted; n2's Redis a primary", named, false, true},
+		{"n1 promoted: checkForeign's", promoted, false, false},
+		{"n2 itself named", strayNamed, false, false},
+		{"n2's Redis a replica", named, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			local := redistest.Start(t, redistest.Options{})
+			var stray *redis.Client
+			if tt.replica {
+				_, stray = syncedPair(t)
+			} else {
+				stray = redistest.Start(t, redistest.Options{}).Client()
+			}
+			f, _ := newLocalFailover(t, local, benchAuth{st: tt.st, self: "n0"})
+			paused, err := f.pauseStray(t.Context(), "n2", stray.Options().Addr, "n1", time.Minute)
+			if err != nil || paused != tt.paused {
+				t.Fatalf("paused %v, %v; want %v", paused, err, tt.paused)
+			}
+			if tt.paused {
+				requireWritesHeld(t, stray)
+			}
+		})
+	}
 }
