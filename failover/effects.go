@@ -1611,20 +1611,30 @@ func (f *Failover) strayDuties(ctx context.Context, c *core, now time.Time, gs g
 func (f *Failover) pauseStray(ctx context.Context, member, addr, primary string, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
+	vst, stray, err := f.foreignPrimary(ctx, cl, member, primary)
+	if err != nil || !stray || vst.Promoted {
+		return false, err
+	}
+	return pausePrimaryOn(ctx, cl, f.cmdWait, pause)
+}
+
+// foreignPrimary asks member's Redis behind cl for its role and, when it
+// acts as a primary while the state names primary, reads the group's
+// state through the leader (Verify): it reports that state and whether it
+// still names primary, not member. Nothing is done to a Redis on a stale
+// state.
+func (f *Failover) foreignPrimary(ctx context.Context, cl *redis.Client, member, primary string) (authority.State, bool, error) {
 	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
 	role, err := roleOf(rctx, cl)
 	cancel()
 	if err != nil || !foreignCheck(groupState{Primary: primary}, member, monitor.Role(roleName(role))) {
-		return false, err
+		return authority.State{}, false, err
 	}
 	vst, err := f.verify(ctx)
 	if err != nil {
-		return false, err
+		return authority.State{}, false, err
 	}
-	if vst.Primary != primary || vst.Promoted || !foreignCheck(group(vst), member, monitor.RolePrimary) {
-		return false, nil
-	}
-	return pausePrimaryOn(ctx, cl, f.cmdWait, pause)
+	return vst, vst.Primary == primary && foreignCheck(group(vst), member, monitor.RolePrimary), nil
 }
 
 // ownReplicaDuties points at itself the Redis of every member that
@@ -1737,18 +1747,9 @@ func (f *Failover) pauseUnjudgedPrimary(ctx context.Context, addr, primary strin
 func (f *Failover) checkForeign(ctx context.Context, member, addr, primary, paddr string, partialOnly, follow bool, vouched string, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
-	rctx, cancel := context.WithTimeout(ctx, f.mc.Timeout)
-	role, err := roleOf(rctx, cl)
-	cancel()
-	if err != nil || !foreignCheck(groupState{Primary: primary}, member, monitor.Role(roleName(role))) {
+	vst, stale, err := f.foreignPrimary(ctx, cl, member, primary)
+	if err != nil || !stale {
 		return false, err
-	}
-	vst, err := f.verify(ctx)
-	if err != nil {
-		return false, err
-	}
-	if vst.Primary != primary || !foreignCheck(group(vst), member, monitor.RolePrimary) {
-		return false, nil
 	}
 	if partialOnly {
 		if err := f.continuesOn(ctx, cl, paddr, ""); err != nil {
