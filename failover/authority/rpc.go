@@ -94,13 +94,13 @@ func (a *Authority) forward(ctx context.Context, r *raft.Raft, req request) (Sta
 	}
 	// One attempt gives a leader that does not answer two heartbeat
 	// timeouts, the most its followers take to stop following it (raft
-	// picks from one to two): a dial to a
-	// leader cut off by dropped packets fails only at its timeout, and one
-	// that took the whole wait kept the caller from the leader elected
-	// meanwhile (chaos seed 16844, N=5: a re-point's Verify dialled the
-	// cut-off leader for 1.4 s and held back the promotion behind it).
-	// Only a verification, which changes nothing, is cut short whole: an
-	// apply sent may have committed, so its answer is waited for.
+	// picks from one to two): a dial to a leader cut off by dropped
+	// packets fails only at its timeout, and one that took the whole wait
+	// kept the caller from the leader elected meanwhile (chaos seed 16844,
+	// N=5: a re-point's Verify dialled the cut-off leader for 1.4 s and
+	// held back the promotion behind it). Only a verification, which
+	// changes nothing, is cut short whole: an apply sent may have
+	// committed, so its answer is waited for.
 	wait := deadline(ctx)
 	attempt := wait
 	if hb := a.cfg.RaftHeartbeatTimeout; hb > 0 {
