@@ -260,12 +260,18 @@ func (m *nemesis) startFault(ctx context.Context, f Fault) *active {
 			break
 		}
 		// Without sch_netem (containers often lack it), drop at random
-		// with iptables instead: loss without latency.
+		// with iptables instead: loss without latency. Only what the node
+		// sends to other nodes: its sidecar and its Redis share a host,
+		// and share the node's address here, and a lossy link between
+		// hosts leaves the loopback between them alone. Before, the rule
+		// dropped that too, and a primary's sidecar could not pause its
+		// own Redis in time (chaos seed 17074, N=5: 28 % loss, the fence
+		// 0.9 s late).
 		loss := max(f.LossPct, 5)
 		rec.Desc = fmt.Sprintf("loss %s %d%% (iptables statistic; tc netem unavailable)", focus.name, loss)
 		chain := fmt.Sprintf("F%d", f.ID)
-		rules := fmt.Sprintf("*filter\n:%s - [0:0]\n-A %s -s %s -m statistic --mode random --probability %.2f -j DROP\n-A OUTPUT -j %s\nCOMMIT\n",
-			chain, chain, focus.addr, float64(loss)/100, chain)
+		rules := fmt.Sprintf("*filter\n:%s - [0:0]\n-A %s -s %s ! -d %[3]s -m statistic --mode random --probability %.2f -j DROP\n-A OUTPUT -j %[1]s\nCOMMIT\n",
+			chain, chain, focus.addr, float64(loss)/100)
 		if err := c.ns.Restore(rules); err != nil {
 			return fail(err)
 		}
