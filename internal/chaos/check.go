@@ -1355,16 +1355,7 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 	var s Stats
 	var twice, never []Op
 	gone := dataGoneUntil(h, p)
-	forgot := forgottenSpans(h, p)
-	memo := map[time.Duration]bool{}
-	excused := func(t time.Duration) bool {
-		v, ok := memo[t]
-		if !ok {
-			v = lossExcused(h, p, t) || t <= gone || inSpans(forgot, t)
-			memo[t] = v
-		}
-		return v
-	}
+	at := applyInstants(h, p, gone)
 	for _, o := range h.Ops {
 		if o.Kind != OpEnqueue || !o.OK {
 			continue
@@ -1374,7 +1365,7 @@ func CheckRetryQueue(h *History, p Params) ([]Violation, Stats) {
 		case ok && v == "1":
 		case ok:
 			twice = append(twice, o)
-		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone, drainedLost(h, p, o, excused):
+		case wipedAfter(h, o.Node, o.Complete), o.Complete <= gone, drainedLost(h, p, o, at):
 		default:
 			never = append(never, o)
 		}
@@ -1433,7 +1424,7 @@ const rqApplyLead = 1500 * time.Millisecond
 // Redis, holding the history a forked from, was promoted at 48.2 s; seed
 // 16901 (N=3), items drained into b 0.1 s after its promotion, in a
 // window that began while a, the primary before, was paused.
-func drainedLost(h *History, p Params, enq Op, excused func(time.Duration) bool) bool {
+func drainedLost(h *History, p Params, enq Op, at func(time.Duration) applyAt) bool {
 	if p.MinReplicas >= 1 {
 		return false
 	}
@@ -1442,6 +1433,37 @@ func drainedLost(h *History, p Params, enq Op, excused func(time.Duration) bool)
 		return false
 	}
 	d := h.Ops[i]
+	lo, hi := max(d.Invoke-rqApplyLead, enq.Invoke), d.Complete
+	lost := false
+	for t := lo; ; t = min(hi, (t/rqGrid+1)*rqGrid) {
+		switch at(t) {
+		case applyLost:
+			lost = true
+		case applyUnexcused:
+			return false
+		}
+		if t == hi {
+			return lost
+		}
+	}
+}
+
+// applyAt is what became of a write the writer applied at an instant.
+type applyAt int
+
+const (
+	applyNone      applyAt = iota // the writer took no write then
+	applyLost                     // lost within the bound (the lost-write rule's excuses)
+	applySurvived                 // in the final state (survivesFrom)
+	applyUnexcused                // lost beyond the bound
+)
+
+// applyInstants returns, memoized for every item of a history, what became
+// of a write applied at an instant (drainedLost): one the writer
+// (writerAt) took, a probe write it acknowledged within probeGap, lost
+// within the bound, or surviving, or neither. gone is dataGoneUntil's.
+func applyInstants(h *History, p Params, gone time.Duration) func(time.Duration) applyAt {
+	forgot := forgottenSpans(h, p)
 	took := map[string][]time.Duration{} // acknowledged probe writes by node, sorted
 	for _, o := range h.Ops {
 		if o.Kind == OpProbe && o.OK {
@@ -1451,25 +1473,25 @@ func drainedLost(h *History, p Params, enq Op, excused func(time.Duration) bool)
 	for _, ts := range took {
 		slices.Sort(ts)
 	}
-	writable := func(t time.Duration) bool {
+	memo := map[time.Duration]applyAt{}
+	return func(t time.Duration) applyAt {
+		if v, ok := memo[t]; ok {
+			return v
+		}
 		ts := took[writerAt(h, t)]
 		j, _ := slices.BinarySearch(ts, t-probeGap)
-		return j < len(ts) && ts[j] <= t+probeGap
-	}
-	lo, hi := max(d.Invoke-rqApplyLead, enq.Invoke), d.Complete
-	lost := false
-	for t := lo; ; t = min(hi, (t/rqGrid+1)*rqGrid) {
-		if writable(t) {
-			switch {
-			case excused(t):
-				lost = true
-			case !survivesFrom(h, t):
-				return false
-			}
+		v := applyNone
+		switch {
+		case j >= len(ts) || ts[j] > t+probeGap:
+		case lossExcused(h, p, t) || t <= gone || inSpans(forgot, t):
+			v = applyLost
+		case survivesFrom(h, t):
+			v = applySurvived
+		default:
+			v = applyUnexcused
 		}
-		if t == hi {
-			return lost
-		}
+		memo[t] = v
+		return v
 	}
 }
 
