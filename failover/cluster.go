@@ -44,6 +44,9 @@ type Authority interface {
 	// that contact: false while a node that lost its Raft state has not
 	// been given the log up to a leader's commit index.
 	CaughtUp() bool
+	// TransferLeadership asks this node, the leader, to hand Raft
+	// leadership to the voter named to, and waits for the outcome.
+	TransferLeadership(to string) error
 	// Calm switches Raft between its calm timings (fewer heartbeats, while
 	// no failover is in sight) and its failover timings.
 	Calm(on bool)

@@ -115,6 +115,8 @@ type memberAddrs struct {
 	// Forgotten marks the primary's record kept after an operator's
 	// forget (authority.Member.Removed).
 	Forgotten bool
+	// Voter: the member votes in Raft (authority.Member.Voter).
+	Voter bool
 }
 
 // active reports whether the switchover still runs at now.
@@ -2084,6 +2086,10 @@ type leaderDecision struct {
 	// with it: its own sidecar lets an AOF restart holding as many stand
 	// (judgeRestart). 0 for a synced replica.
 	ChosenKeys int64
+	// Blocked: a failover is due (not paused, no switchover in charge)
+	// and no candidate qualifies. A leader that does not hear every
+	// member may hand its leadership to a voter that does (handTo).
+	Blocked bool
 }
 
 // gateVerdict returns the verdict p's report gives about replacing primary
@@ -2394,6 +2400,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		return d
 	}
 	if len(ranked) == 0 {
+		d.Blocked = true
 		return d
 	}
 	d.Target = ranked[0].Name
@@ -2410,6 +2417,55 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		d.ChosenKeys = ranked[0].Keys
 	}
 	return d
+}
+
+// unheardBy lists, sorted and comma-separated, the members whose reports
+// have not reached self within fresh: its report tells the Raft leader
+// whom it hears (handTo). "" while it hears every member.
+func unheardBy(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) string {
+	var out []string
+	for name, m := range st.Members {
+		if name != self && !m.Forgotten && !peers[name].fresh(now, fresh) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// handTo names the voter a Raft leader that can promote no replica
+// should hand its leadership to: one whose fresh report, at the current
+// epoch, says it hears members whose reports no longer reach the leader
+// (the most of them; by name on a tie). Raft's log reaches a member only
+// from the leader, so a member the leader cannot reach can be neither
+// judged (its report is stale there) nor told it was named; a voter that
+// hears it can do both. "" when the leader hears every member, or no
+// voter hears one it does not. Chaos seed 16964 (N=3): a bridge
+// partition cut the leader b, whose Redis had died, from a, the one
+// synced replica, which c heard; pre-vote kept a from deposing b, and the
+// group waited 5 s for the bridge to heal.
+func handTo(self string, st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) string {
+	unheard := unheardBy(self, st, peers, now, fresh)
+	if unheard == "" {
+		return ""
+	}
+	best, most := "", 0
+	for _, y := range slices.Sorted(maps.Keys(st.Members)) {
+		m, pv := st.Members[y], peers[y]
+		if y == self || !m.Voter || m.Forgotten || !pv.fresh(now, fresh) || pv.Rep.Epoch != st.Epoch {
+			continue
+		}
+		hears := 0
+		for x := range strings.SplitSeq(unheard, ",") {
+			if x != y && !slices.Contains(strings.Split(pv.Rep.Unheard, ","), x) {
+				hears++
+			}
+		}
+		if hears > most {
+			best, most = y, hears
+		}
+	}
+	return best
 }
 
 // registered keeps the reports of members whose addresses the committed

@@ -7561,3 +7561,97 @@ func TestStrayTargets(t *testing.T) {
 		t.Errorf("no primary named: stray targets %v, want none", got)
 	}
 }
+
+func TestHandTo(t *testing.T) {
+	now := t0
+	voters := func(names ...string) map[string]memberAddrs {
+		m := members(names...)
+		for n, a := range m {
+			a.Voter = true
+			m[n] = a
+		}
+		return m
+	}
+	heard := func(name, unheard string) peerView {
+		p := rep(name, 100)
+		p.Rep.Epoch, p.Rep.Unheard = 4, unheard
+		return p
+	}
+	stale := func(p peerView) peerView {
+		p.Received = now.Add(-time.Minute)
+		return p
+	}
+	for _, tt := range []struct {
+		name    string
+		members map[string]memberAddrs
+		peers   map[string]peerView
+		want    string
+	}{
+		{"hears everyone", voters("a", "b", "c"),
+			map[string]peerView{"a": heard("a", ""), "b": heard("b", ""), "c": heard("c", "")}, ""},
+		// Seed 16964: b leads, a's reports stop at b but reach c.
+		{"bridge: c hears a", voters("a", "b", "c"),
+			map[string]peerView{"a": stale(heard("a", "b")), "b": heard("b", "a"), "c": heard("c", "")}, "c"},
+		{"a is gone for everyone", voters("a", "b", "c"),
+			map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a"), "c": heard("c", "a")}, ""},
+		{"never heard a at all", voters("a", "b", "c"),
+			map[string]peerView{"b": heard("b", "a"), "c": heard("c", "")}, "c"},
+		{"c is no voter", func() map[string]memberAddrs {
+			m := voters("a", "b", "c")
+			m["c"] = memberAddrs{Redis: "c:6379", Priority: 100}
+			return m
+		}(), map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a"), "c": heard("c", "")}, ""},
+		{"c's report is stale", voters("a", "b", "c"),
+			map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a,c"), "c": stale(heard("c", ""))}, ""},
+		{"c is behind the epoch", voters("a", "b", "c"),
+			map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a"), "c": func() peerView {
+				p := heard("c", "")
+				p.Rep.Epoch = 3
+				return p
+			}()}, ""},
+		{"a forgotten", func() map[string]memberAddrs {
+			m := voters("a", "b", "c")
+			m["a"] = memberAddrs{Redis: "a:6379", Forgotten: true}
+			return m
+		}(), map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", ""), "c": heard("c", "")}, ""},
+		// N=5: b hears neither a nor e; d hears both, c only a.
+		{"the voter that hears the most", voters("a", "b", "c", "d", "e"),
+			map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a,e"), "c": heard("c", "e"), "d": heard("d", ""), "e": stale(heard("e", ""))}, "d"},
+		{"a tie goes by name", voters("a", "b", "c", "d"),
+			map[string]peerView{"a": stale(heard("a", "")), "b": heard("b", "a"), "c": heard("c", ""), "d": heard("d", "")}, "c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := groupState{Epoch: 4, Primary: "b", Members: tt.members}
+			if got := handTo("b", st, tt.peers, now, time.Second); got != tt.want {
+				t.Errorf("handTo = %q, want %q (b does not hear %q)", got, tt.want, unheardBy("b", st, tt.peers, now, time.Second))
+			}
+		})
+	}
+}
+
+func TestDecideLeaderBlocked(t *testing.T) {
+	p := params{Quorum: 2, DownAfter: 5 * time.Second, Fresh: time.Second}
+	st := groupState{Epoch: 4, Primary: "b", Promoted: true, Members: members("a", "b", "c")}
+	// b's Redis is dead; a's report is stale at b, c will not be promoted.
+	a := down(rep("a", 100), "b", 4)
+	a.Received = t0.Add(-time.Minute)
+	bb := down(rep("b", 0), "b", 4)
+	bb.Rep.Obs = obsSummary{}
+	c := down(rep("c", 100), "b", 4)
+	c.Rep.Priority = 0
+	peers := map[string]peerView{"a": a, "b": bb, "c": c}
+	d := decideLeader(t0, st, peers, p, "")
+	if !d.ODown || d.Action != leaderNone || !d.Blocked {
+		t.Fatalf("decision %+v, want ODOWN, no action, blocked", d)
+	}
+	st.Paused = true
+	if d := decideLeader(t0, st, peers, p, ""); d.Blocked {
+		t.Errorf("paused: decision %+v, want not blocked", d)
+	}
+	st.Paused = false
+	a.Received = t0
+	peers["a"] = a
+	if d := decideLeader(t0, st, peers, p, ""); d.Blocked || d.Action != leaderPromote || d.Target != "a" {
+		t.Errorf("a heard: decision %+v, want a promoted", d)
+	}
+}

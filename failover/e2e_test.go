@@ -313,6 +313,56 @@ func TestBridgedPrimaryIsReplaced(t *testing.T) {
 	g.waitConverged(30*time.Second, next)
 }
 
+// A bridge partition cuts the Raft leader, whose own Redis is the primary,
+// from b, the one replica that may be promoted (c has priority 0); c hears
+// both. Then the primary's Redis dies. Raft's pre-vote keeps b from
+// deposing a leader c still hears, and the leader can neither judge b (its
+// reports no longer arrive) nor tell it that it was named. Before the
+// leader handed its leadership to c, which hears b (handTo), the group
+// stayed without a primary for as long as the bridge lasted (chaos seed
+// 16964, N=3: 5 s).
+func TestLeaderHandsOverToReachTheReplica(t *testing.T) {
+	g := newGroup(t, testFailoverConfig(), three(100, 0)...)
+	conf := g.waitConverged(10*time.Second, "a")
+	redistest.Eventually(t, 30*time.Second, func() error {
+		l := g.leader()
+		if l == "a" {
+			return nil
+		}
+		if l == "" {
+			return fmt.Errorf("no raft leader")
+		}
+		if err := g.node(l).authority().TransferLeadership("a"); err != nil {
+			return fmt.Errorf("%s hands leadership to a: %w", l, err)
+		}
+		return fmt.Errorf("%s led", l)
+	})
+	a, b := g.node("a"), g.node("b")
+	g.net.Block(a.tr.Addr(), b.tr.Addr())
+	defer g.net.Heal()
+	a.redis.Kill(t)
+	redistest.Eventually(t, 20*time.Second, func() error {
+		s := g.node("c").failover().Snapshot()
+		if s.Epoch <= conf.Epoch || s.Primary.Name != "b" {
+			return fmt.Errorf("c: epoch %d, primary %q; raft leader %q", s.Epoch, s.Primary.Name, g.leader())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return writeKey(ctx, b.redis.Client(), "after-handover")
+	})
+	if l := g.leader(); l == "a" {
+		t.Errorf("a still leads raft")
+	}
+	g.net.Heal()
+	redistest.Eventually(t, 20*time.Second, func() error {
+		s := a.failover().Snapshot()
+		if s.Primary.Name != "b" {
+			return fmt.Errorf("a: primary %q", s.Primary.Name)
+		}
+		return nil
+	})
+}
+
 // A partition of {a + its sidecar} from the rest: the majority promotes, the
 // minority fences a within fence_after, at no moment do two nodes accept
 // writes, and after healing a is a replica of the new primary. In the

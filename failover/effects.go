@@ -36,6 +36,9 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 		}
 	}
 	c.stuckWhy = stuck
+	if d.Blocked && f.handOver(ctx, c, now) {
+		return
+	}
 	switch d.Action {
 	case leaderFlapPause:
 		c.leaderBusy = true
@@ -78,6 +81,36 @@ func (f *Failover) leaderDuties(ctx context.Context, c *core, now time.Time) {
 			return f.leaderDone(err)
 		})
 	}
+}
+
+// handOver hands Raft leadership to a voter that hears members whose
+// reports no longer reach this sidecar, when a failover is due and no
+// replica qualifies (handTo): at most once per leadership, and only after
+// leading for two report lifetimes, so that two leaders each missing a
+// member the other hears pass it back and forth no more than that.
+// It reports whether it started one.
+func (f *Failover) handOver(ctx context.Context, c *core, now time.Time) bool {
+	if c.handedFrom.Equal(c.leaderSince) || now.Sub(c.leaderSince) < 2*c.p.Fresh {
+		return false
+	}
+	to := handTo(f.self.Name, c.gs, c.peers, now, c.p.Fresh)
+	if to == "" {
+		return false
+	}
+	c.handedFrom, c.leaderBusy = c.leaderSince, true
+	f.log.Warn("handing raft leadership over: it hears members this sidecar does not", "peer", to,
+		"unheard", unheardBy(f.self.Name, c.gs, c.peers, now, c.p.Fresh), "why_not", c.decision.WhyNot)
+	f.m.handOvers.Inc()
+	f.spawn(ctx, func(context.Context) func(*core) {
+		err := f.auth.TransferLeadership(to)
+		return func(c *core) {
+			c.leaderBusy = false
+			if err != nil {
+				f.log.Warn("raft leadership handover failed", "peer", to, "err", err)
+			}
+		}
+	})
+	return true
 }
 
 // gateDuties runs this sidecar's pre-promotion gate when the group's

@@ -54,6 +54,7 @@ func (benchAuth) Ready() bool                                       { return tru
 func (a benchAuth) Leader() (string, bool)                          { return "n0", a.self == "n0" }
 func (a benchAuth) Verify(context.Context) (authority.State, error) { return a.st, nil }
 func (benchAuth) Calm(bool)                                         {}
+func (benchAuth) TransferLeadership(string) error                   { return nil }
 func (a benchAuth) CaughtUp() bool                                  { return !a.behind }
 func (a benchAuth) LastContact() time.Time {
 	if a.clock != nil {

@@ -97,6 +97,9 @@ type core struct {
 	// leaderSince: when this sidecar last became the Raft leader; zero
 	// while it is not.
 	leaderSince time.Time
+	// handedFrom: the leaderSince of the leadership this sidecar last
+	// tried to hand over; once per leadership (handOver).
+	handedFrom time.Time
 	// evictedAt: when the fence last disconnected the local Redis's
 	// clients (localPlan.Evict).
 	evictedAt time.Time
@@ -374,7 +377,7 @@ func group(st authority.State) groupState {
 		g.Switchover = &switchoverIntent{From: s.From, To: s.To, Epoch: s.Epoch, Deadline: s.Deadline}
 	}
 	for name, m := range st.Members {
-		g.Members[name] = memberAddrs{Redis: m.RedisAddr, Priority: m.Priority, Forgotten: m.Removed}
+		g.Members[name] = memberAddrs{Redis: m.RedisAddr, Priority: m.Priority, Forgotten: m.Removed, Voter: m.Voter}
 	}
 	return g
 }
@@ -935,6 +938,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 	if m := c.peers[st.Primary].AsPrimary; st.Primary != "" && st.Primary != f.self.Name && !m.At.IsZero() {
 		r.LedEpoch, r.LedReplID, r.LedAgoMs = m.Epoch, m.ReplID, now.Sub(m.At).Milliseconds()
 	}
+	r.Unheard = unheardBy(f.self.Name, c.gs, c.peers, now, f.fresh)
 	return r
 }
 

@@ -48,6 +48,7 @@ type metrics struct {
 
 	flapPaused       prometheus.Gauge
 	flapPauses       prometheus.Counter
+	handOvers        prometheus.Counter
 	emptyRestarts    prometheus.Counter
 	foreignDemotions prometheus.Counter
 
@@ -135,6 +136,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vigil_failover_flap_pauses_total",
 			Help: "Times this sidecar, as the Raft leader, paused automatic failover for anti-flap.",
 		}),
+		handOvers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_failover_leadership_handovers_total",
+			Help: "Times this sidecar, as the Raft leader with a failover due and no replica it could promote, handed Raft leadership to a voter that hears members it does not.",
+		}),
 		emptyRestarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_failover_empty_restarts_total",
 			Help: "Times this sidecar's primary came back empty (new run id, new replication id, less data than a replica).",
@@ -168,7 +173,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.epoch, m.failovers, m.failures, m.duration, m.sdown, m.odown,
 		m.fenced, m.paused, m.majority, m.peers, m.noCandidate, m.conflict, m.received, m.dropped,
-		m.eventsDropped, m.commandErrors, m.flapPaused, m.flapPauses, m.emptyRestarts, m.foreignDemotions} {
+		m.eventsDropped, m.commandErrors, m.flapPaused, m.flapPauses, m.handOvers, m.emptyRestarts, m.foreignDemotions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -115,6 +115,12 @@ type report struct {
 	LedEpoch  uint64 `json:"le,omitempty"`
 	LedReplID string `json:"lr,omitempty"`
 	LedAgoMs  int64  `json:"la,omitempty"`
+	// Unheard lists, sorted and comma-separated, the members whose
+	// reports have not reached this sidecar within a report's lifetime
+	// (unheardBy); "" while it hears them all. A Raft leader that cannot
+	// promote anyone hands its leadership to a voter that hears members it
+	// does not (handTo).
+	Unheard string `json:"uh,omitempty"`
 }
 
 // verdict is a candidate's gate's answer about replacing Primary at Epoch.

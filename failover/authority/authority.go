@@ -520,6 +520,35 @@ func (a *Authority) LastContact() time.Time {
 	return a.contacts.last(r.State() == raft.Leader, r.CurrentTerm(), time.Now())
 }
 
+// TransferLeadership hands Raft leadership to the voter named to
+// (raft's leadership transfer: to is brought up to date and told to call
+// an election at once) and returns once it won, or with what stopped it:
+// this node does not lead, to is no voter, or to did not win within an
+// election timeout.
+func (a *Authority) TransferLeadership(to string) error {
+	r := a.raft.Load()
+	if r == nil {
+		return errors.New("authority: transfer leadership: raft is not running yet")
+	}
+	f := r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("authority: transfer leadership to %s: %w", to, err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) != to {
+			continue
+		}
+		if s.Suffrage != raft.Voter {
+			break
+		}
+		if err := r.LeadershipTransferToServer(s.ID, s.Address).Error(); err != nil {
+			return fmt.Errorf("authority: transfer leadership to %s: %w", to, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("authority: transfer leadership to %s: not a voter", to)
+}
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
