@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -1952,6 +1953,63 @@ func holderWaitsDurably(h *History, p Params, g0, t time.Duration, hit []string)
 	return out && lost && len(short) > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
 }
 
+// shippedHolderWaits reports, without min_replicas, which hit node's data
+// vigil's holder rule may wait the durable wait for at t, inside a gap
+// without writes that began at g0 (shippedHolderWaitOver: a member out of
+// reach whose Redis, when last heard, held more keys than the holder):
+// no Redis streams to an online replica (the links samples), so only a
+// holder can be promoted, and the hit node, out of reach, held more keys
+// by its last keys sample than every Redis the faults leave alone ("" if
+// none, or a node was never sampled). The wait runs from when that node
+// was last heard. Chaos seed 16956 (N=3): b, epoch 4's named primary,
+// its Redis a replica of the killed one with 1133 keys, was stopped and
+// then unable to send; a held 452 keys and c's Redis none, and the leader
+// promoted a 20 s after the failover started.
+func shippedHolderWaits(h *History, p Params, g0, t time.Duration, hit []string) string {
+	if p.MinReplicas >= 1 || t < g0 || len(hit) == 0 {
+		return ""
+	}
+	for _, z := range h.Nodes {
+		if links, ok := linksAt(h, z, t); !ok || links != "" {
+			return ""
+		}
+	}
+	most := int64(-1)
+	for _, z := range h.Nodes {
+		if slices.Contains(hit, z) {
+			continue
+		}
+		k, ok := keysAt(h, z, t)
+		if !ok {
+			return ""
+		}
+		most = max(most, k)
+	}
+	for _, n := range hit {
+		if k, ok := keysAt(h, n, t); ok && k > most && outOfReach(h, n, t) {
+			return n
+		}
+	}
+	return ""
+}
+
+// keysAt returns the key count in node's last keys sample by t, and
+// whether there was one.
+func keysAt(h *History, node string, t time.Duration) (int64, bool) {
+	var last Op
+	ok := false
+	for _, o := range h.Ops {
+		if o.Kind == OpKeys && o.OK && o.Node == node && o.Complete <= t && (!ok || o.Complete > last.Complete) {
+			last, ok = o, true
+		}
+	}
+	if !ok {
+		return 0, false
+	}
+	k, err := strconv.ParseInt(last.Value, 10, 64)
+	return k, err == nil
+}
+
 // outOfReach reports whether at t an active fault keeps node out of the
 // others' reach as vigil's holder rule sees it (holderWaitOver): its
 // sidecar killed, stopped or cut off from every other, or unable to send
@@ -2195,6 +2253,10 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			}
 			if holderWaitsDurably(h, p, g[0], segS, hit) {
 				lim = max(lim, durableLimit(p))
+			}
+			if n := shippedHolderWaits(h, p, g[0], segS, hit); n != "" {
+				lim = max(lim, durableLimit(p))
+				base = max(base, lastHeard(h, events, n, base, segS))
 			}
 			// Only the part of the gap inside this segment counts: a
 			// segment that begins after writes came back judges nothing

@@ -2175,6 +2175,49 @@ func TestAvailabilityHolderWaitsDurablySeed14306(t *testing.T) {
 	}
 }
 
+// Without min_replicas, when no Redis streams to an online replica (only a
+// holder could be promoted), the holder waits up to the durable wait for a
+// node out of reach whose Redis held more keys than every other (chaos
+// seed 16956, N=3: b's sidecar stopped with 1133 keys on its Redis, a's
+// 452, c's none; a was promoted 20 s after the failover started, 5.8 s
+// after faults hit b alone). Not beyond the durable wait, nor when another
+// Redis holds as many keys, nor with the keys or links unknown, nor while
+// a Redis streams to a replica, nor when b's sidecar still reports.
+func TestAvailabilityShippedHolderWaitsSeed16956(t *testing.T) {
+	richer := map[string]string{"a": "452", "b": "1133", "c": "0"}
+	none := map[string]string{"a": "", "b": "", "c": ""}
+	for _, tt := range []struct {
+		name   string
+		kind   FaultKind
+		keys   map[string]string // node -> DBSIZE; nil: none sampled
+		links  map[string]string // node -> online replicas; nil: none sampled
+		outage time.Duration
+		ok     bool
+	}{
+		{"seed 16956: b stopped with the most keys, 6 s", StopSidecar, richer, none, 6 * time.Second, true},
+		{"beyond ten down_after", StopSidecar, richer, none, 10*testParams.DownAfter + testParams.AvailSlack + 2*time.Second, false},
+		{"a holds as many keys", StopSidecar, map[string]string{"a": "1133", "b": "1133", "c": "0"}, none, 6 * time.Second, false},
+		{"keys never sampled", StopSidecar, nil, none, 6 * time.Second, false},
+		{"links never sampled", StopSidecar, richer, nil, 6 * time.Second, false},
+		{"a streams to c", StopSidecar, richer, map[string]string{"a": "c", "b": "", "c": ""}, 6 * time.Second, false},
+		{"b's Redis cut off, its sidecar reports", PartRedis, richer, none, 6 * time.Second, false},
+	} {
+		h := clean()
+		h.Faults = append(h.Faults, FaultRecord{ID: 2, Kind: tt.kind, Class: ClassProcess, Nodes: []string{"b"}, Desc: "b out of reach",
+			Start: ms(13000), End: ms(14000) + tt.outage + 5*time.Second, OnPrimary: true})
+		for n, l := range tt.links {
+			h.Ops = append(h.Ops, Op{Kind: OpLinks, Node: n, Key: "links:" + n, Value: l, Invoke: ms(12600), Complete: ms(12601), OK: true})
+		}
+		for n, k := range tt.keys {
+			h.Ops = append(h.Ops, Op{Kind: OpKeys, Node: n, Key: "keys:" + n, Value: k, Invoke: ms(12600), Complete: ms(12601), OK: true})
+		}
+		h.WorkEnd = ms(14000) + tt.outage + 10*time.Second
+		h.Ops = append(h.Ops, writes(ms(20000), h.WorkEnd, h.Final)...)
+		outage(h, ms(13000), ms(14000)+tt.outage)
+		checkAccepted(t, tt.name, h, testParams, tt.ok)
+	}
+}
+
 // Without min_replicas a failover loses the writes the promoted replica
 // had not received (the README's "How much can be lost"), when every
 // Redis that had them was out of reach (chaos seed 14915, N=3, shipped

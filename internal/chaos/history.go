@@ -33,6 +33,10 @@ const (
 	// whose Redis it counts as online replicas. Only a successful sample
 	// that differs from the node's last recorded one is recorded.
 	OpLinks OpKind = "links"
+	// OpKeys is DBSIZE sent straight to one node's Redis with each links
+	// sample: Value is the count. Only a successful sample that differs
+	// from the node's last recorded one is recorded.
+	OpKeys OpKind = "keys"
 	// OpDrained is an acknowledged OpEnqueue's item seen gone from its
 	// sidecar's retry queue (Node, Key as the enqueue's): it was still
 	// queued at Invoke (or enqueued then) and gone by Complete. The queue

@@ -318,27 +318,40 @@ func (w *workloads) prober(ctx context.Context, nd *node) {
 	}
 }
 
-// linker: INFO replication straight to one node's Redis every 100 ms,
-// recording which nodes' Redis it streams to (OpLinks) when that changes:
-// the checker needs to know which replicas a primary could count under
-// min-replicas-to-write when a fault cut it off.
+// linker: INFO replication and DBSIZE straight to one node's Redis every
+// 100 ms, recording which nodes' Redis it streams to (OpLinks) and how
+// many keys it holds (OpKeys) when that changes: the checker needs to know
+// which replicas a primary could count under min-replicas-to-write when a
+// fault cut it off, and which Redis held the most data when only a
+// holder could be promoted.
 func (w *workloads) linker(ctx context.Context, nd *node) {
 	byIP := map[string]string{}
 	for _, z := range w.c.nodes {
 		byIP[z.addr] = z.name
 	}
-	last := "-"
+	last, lastKeys := "-", "-"
 	for ctx.Err() == nil {
 		o := Op{Kind: OpLinks, Client: 20 + nd.idx, Node: nd.name, Key: "links:" + nd.name, Invoke: w.c.since()}
 		octx, cancel := opCtx(200 * time.Millisecond)
-		info, err := nd.rdb.Info(octx, "replication").Result()
+		var info *redis.StringCmd
+		var keys *redis.IntCmd
+		_, err := nd.rdb.Pipelined(octx, func(pipe redis.Pipeliner) error {
+			info, keys = pipe.Info(octx, "replication"), pipe.DBSize(octx)
+			return nil
+		})
 		cancel()
 		o.Complete = w.c.since()
 		if err == nil {
-			o.OK, o.Value = true, onlineReplicas(info, byIP)
+			o.OK, o.Value = true, onlineReplicas(info.Val(), byIP)
 			if o.Value != last {
 				last = o.Value
 				w.rec.add(o)
+			}
+			k := o
+			k.Kind, k.Key, k.Value = OpKeys, "keys:"+nd.name, strconv.FormatInt(keys.Val(), 10)
+			if k.Value != lastKeys {
+				lastKeys = k.Value
+				w.rec.add(k)
 			}
 		}
 		if !pace(ctx, 100*time.Millisecond) {
