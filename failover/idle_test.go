@@ -415,3 +415,37 @@ func TestExpiredViewIsCutOff(t *testing.T) {
 		t.Error("a view without a life expired")
 	}
 }
+
+// TestForeignDutiesRunOnANewEpoch: the step that applies a new epoch
+// checks the members' Redis for stray primaries at once, not at the next
+// tick (chaos seed 16826, N=5: e paused the deposed primary's Redis, which
+// only it could reach, 0.1 s after the new primary's promotion, and both
+// took writes for 14 ms). Other steps between ticks do not.
+func TestForeignDutiesRunOnANewEpoch(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n2", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); g.f.wg.Wait() }()
+	now := start.Add(time.Second)
+	g.f.onReport(g.c, peerMsg{from: "n1", rep: benchReport("n1", g.st, now), at: now})
+	g.f.step(ctx, g.c, now, false)
+	if g.c.foreign["n0"] {
+		t.Fatal("n0, the primary, checked as a stray")
+	}
+	// n1 named at epoch 2; n0's sidecar is silent.
+	old := g.c.st
+	next := old
+	next.Index++
+	next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now
+	g.c.st = next
+	g.f.onState(g.c, old, now)
+	g.f.step(ctx, g.c, now, false)
+	if !g.c.foreign["n0"] {
+		t.Fatal("the step that applied epoch 2 did not check n0's Redis")
+	}
+	g.c.foreign["n0"] = false // as the check's result would
+	g.f.step(ctx, g.c, now.Add(10*time.Millisecond), false)
+	if g.c.foreign["n0"] {
+		t.Error("a step between ticks, epoch unchanged, checked n0's Redis again")
+	}
+}

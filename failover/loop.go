@@ -97,6 +97,9 @@ type core struct {
 	// leaderSince: when this sidecar last became the Raft leader; zero
 	// while it is not.
 	leaderSince time.Time
+	// epochDuties: the state moved to a new epoch since the last step;
+	// the duties that otherwise run at ticks run at the next step.
+	epochDuties bool
 	// handedFrom: the leaderSince of the leadership this sidecar last
 	// tried to hand over; once per leadership (handOver).
 	handedFrom time.Time
@@ -279,6 +282,7 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	}
 	if st.Epoch != old.Epoch {
 		c.troubleAt, c.trouble = now, "new epoch"
+		c.epochDuties = true
 	}
 	if st.Epoch > old.Epoch {
 		f.emit(Event{Kind: EventNewEpoch, Epoch: st.Epoch, Node: f.nodeOf(c, st.Primary, now)})
@@ -514,7 +518,14 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	f.leaderDuties(ctx, c, now)
 	f.localDuties(ctx, c, now, gs, addr)
 	f.switchoverDuties(ctx, c, now)
-	if tick {
+	if tick || c.epochDuties {
+		// Also at once on a new epoch: a stray or stale primary the new
+		// one's promotion will not fence is paused before that promotion
+		// more often than not, not up to an interval after it (chaos seed
+		// 16826, N=5: e paused a's Redis, the deposed primary, which only
+		// it could reach, 0.1 s after b's promotion, at its next tick, and
+		// both took writes for 14 ms).
+		c.epochDuties = false
 		f.foreignDuties(ctx, c, now, gs)
 		f.ownReplicaDuties(ctx, c, now, gs)
 	}
