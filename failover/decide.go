@@ -2365,6 +2365,27 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			}
 		}
 	}
+	// When every member's Redis is empty, a replica that never finished
+	// its sync loses nothing: the best one by priority, then name, is
+	// promoted as a holder (nothingToLose). Chaos seed 17205 (N=3): c,
+	// epoch 2's primary, restarted wiped and pointing at itself while its
+	// sidecar judged it, had its sidecar stopped; a's and b's Redis, empty
+	// too, never synced from it, and the group had no writable primary for
+	// 25 s, until c's sidecar was back and reached its Redis.
+	if len(ranked) == 0 && d.WaitFor == "" && nothingToLose(st, peers, now, p.Fresh) {
+		var pool []candidate
+		for _, c := range cands {
+			if c.Name != st.Primary && excluded[c.Name] == whyNotSynced && c.Priority > 0 && !vetoed[c.Name] {
+				pool = append(pool, c)
+			}
+		}
+		slices.SortFunc(pool, func(a, b candidate) int {
+			return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Name, b.Name))
+		})
+		if len(pool) > 0 {
+			ranked, d.Holder = pool[:1], true
+		}
+	}
 	d.Excluded = excluded
 	if len(ranked) == 0 {
 		d.WhyNot = whyNot(excluded)
@@ -2431,6 +2452,35 @@ func unheardBy(self string, st groupState, peers map[string]peerView, now time.T
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// nothingToLose reports whether every member's Redis is empty: each
+// member's but the primary's answers, in a fresh report, with no key and
+// no sync under way, and the primary's sidecar, silent, last reported its
+// Redis answering as a replica (a restarted primary pointing at itself
+// while its sidecar judges it: it takes no writes) with no key. A
+// forgotten member does not count.
+func nothingToLose(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
+	for name, m := range st.Members {
+		if m.Forgotten {
+			continue
+		}
+		pv, ok := peers[name]
+		if !ok {
+			return false
+		}
+		r := pv.Rep
+		if name == st.Primary {
+			if pv.fresh(now, fresh) || pv.UpAt.IsZero() || pv.UpKeys != 0 || r.Obs.Role != monitor.RoleReplica {
+				return false
+			}
+			continue
+		}
+		if !pv.fresh(now, fresh) || !r.Obs.Reachable || r.Obs.Keys != 0 || r.Obs.SyncInProgress {
+			return false
+		}
+	}
+	return true
 }
 
 // handTo names the voter a Raft leader that can promote no replica

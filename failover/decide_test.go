@@ -7655,3 +7655,78 @@ func TestDecideLeaderBlocked(t *testing.T) {
 		t.Errorf("a heard: decision %+v, want a promoted", d)
 	}
 }
+
+// Seed 17205 (N=3): c, epoch 2's primary, restarted wiped and pointing at
+// itself while its sidecar judged it, then its sidecar stopped; a's and
+// b's Redis, empty, never synced from it. Nothing can be lost: a, first by
+// name, is promoted as a holder. Not while any Redis may hold a key.
+func TestNothingToLoseSeed17205(t *testing.T) {
+	now := t0
+	p := params{Quorum: 2, DownAfter: 2 * time.Second, Fresh: time.Second, MaxLagBytes: 1 << 20}
+	st := groupState{Epoch: 2, Primary: "c", Promoted: true, Members: members("a", "b", "c")}
+	empty := func(name string) peerView {
+		pv := down(rep(name, 0), "c", 2)
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Synced = "c:6379", false, false
+		pv.UpAt = now
+		return pv
+	}
+	primary := func() peerView {
+		pv := rep("c", 0)
+		pv.Rep.Obs.MasterAddr, pv.Rep.Obs.LinkUp, pv.Rep.Obs.Synced = "c:6379", false, false
+		pv.Received, pv.UpAt = now.Add(-5*time.Second), now.Add(-5*time.Second)
+		return pv
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(map[string]peerView)
+		want string // promoted; "" none
+	}{
+		{"every Redis empty", func(map[string]peerView) {}, "a"},
+		{"a has priority 0", func(ps map[string]peerView) {
+			a := ps["a"]
+			a.Rep.Priority = 0
+			ps["a"] = a
+		}, "b"},
+		{"the primary last held a key", func(ps map[string]peerView) {
+			c := ps["c"]
+			c.UpKeys = 1
+			ps["c"] = c
+		}, ""},
+		{"the primary's sidecar reports", func(ps map[string]peerView) {
+			c := ps["c"]
+			c.Received = now
+			ps["c"] = c
+		}, ""},
+		{"the primary last answered as a primary", func(ps map[string]peerView) {
+			c := ps["c"]
+			c.Rep.Obs.Role, c.Rep.Obs.MasterAddr = monitor.RolePrimary, ""
+			ps["c"] = c
+		}, ""},
+		{"b's Redis syncing", func(ps map[string]peerView) {
+			b := ps["b"]
+			b.Rep.Obs.SyncInProgress = true
+			ps["b"] = b
+		}, ""},
+		{"b's Redis does not answer", func(ps map[string]peerView) {
+			b := ps["b"]
+			b.Rep.Obs = obsSummary{}
+			ps["b"] = b
+		}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peers := map[string]peerView{"a": empty("a"), "b": empty("b"), "c": primary()}
+			tt.edit(peers)
+			d := decideLeader(now, st, peers, p, "")
+			if !d.ODown {
+				t.Fatalf("decision %+v, want ODOWN", d)
+			}
+			got := ""
+			if d.Action == leaderPromote {
+				got = d.Target
+			}
+			if got != tt.want || got != "" && (!d.Holder || d.ChosenKeys != 0) {
+				t.Errorf("promoted %q (holder %v, keys %d), want %q; why not: %s", got, d.Holder, d.ChosenKeys, tt.want, d.WhyNot)
+			}
+		})
+	}
+}
