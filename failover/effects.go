@@ -435,6 +435,12 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 	holdFor := c.p.FailoverTimeout
 	fp := c.p
 	loopCtx := ctx
+	// Every member's Redis empty as this sidecar sees it too, the primary
+	// replaced being previous: the leader may have chosen an unsynced
+	// replica for it (nothingToLose), and promoting one loses nothing.
+	was := c.gs
+	was.Primary = previous
+	empty := previous != "" && previous != f.self.Name && nothingToLose(was, c.peers, time.Now(), c.p.Fresh)
 	f.spawn(ctx, func(ctx context.Context) func(*core) {
 		start := time.Now()
 		fenced := true
@@ -475,7 +481,7 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 				return err
 			}
 			before := f.local.ProbeNow(ctx)
-			if why := unpromotable(before, reason == ReasonInitial); why != "" && !alone {
+			if why := unpromotable(before, reason == ReasonInitial); why != "" && !alone && !(empty && before.Keys <= 0) {
 				return fmt.Errorf("%w: %s", errUnpromotable, why)
 			}
 			if chosenID != "" && !alone {

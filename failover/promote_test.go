@@ -412,3 +412,59 @@ func TestPromotionTxPausesWritesSeed14905(t *testing.T) {
 		t.Fatalf("a write right after the promotion succeeded in %v: the new primary was not paused", time.Since(start))
 	}
 }
+
+// An empty replica that never synced is promoted when every member's
+// Redis is empty as its own sidecar sees it (nothingToLose; chaos seed
+// 17205, N=3), and refused, as before, when another member's Redis holds
+// a key: then it is not the replica the leader chose.
+func TestPromotionOfAnEmptyUnsyncedReplicaSeed17205(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		keysN1   int64
+		promoted bool
+	}{
+		{"every Redis empty", 0, true},
+		{"n1's Redis holds a key", 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			r := redistest.Start(t, redistest.Options{})
+			// A replica of a primary that never answered: not synced, no key.
+			if err := r.Client().Do(ctx, "REPLICAOF", "127.0.0.1", redistest.FreePort(t, "127.0.0.1")).Err(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			st := authority.State{Index: 30, Epoch: 3, Primary: "n0", Previous: "n2", Reason: ReasonAuto, Started: start,
+				Members: map[string]authority.Member{}}
+			for _, n := range []string{"n0", "n1", "n2"} {
+				st.Members[n] = authority.Member{Name: n, RaftAddr: n + ":7946", RedisAddr: n + ":6379", Priority: 100, Voter: true, Since: start}
+			}
+			st.Members["n0"] = authority.Member{Name: "n0", RaftAddr: r.Addr(), RedisAddr: r.Addr(), Priority: 100, Voter: true, Since: start}
+			auth := &recordAuth{benchAuth: benchAuth{st: st, self: "n0"}}
+			f, prober := newLocalFailover(t, r, auth)
+			c := f.newCore(start)
+			c.st, c.verified = st, true
+			f.onState(c, authority.State{}, start)
+			c.obs = prober.ProbeNow(ctx)
+			if c.obs.Role != monitor.RoleReplica || c.obs.Synced || c.obs.Keys != 0 {
+				t.Fatalf("before the promotion: role %s synced %v keys %d, want an empty replica never synced", c.obs.Role, c.obs.Synced, c.obs.Keys)
+			}
+			now := time.Now()
+			replica := func(name string, keys int64) peerView {
+				return peerView{Received: now, UpAt: now, UpKeys: keys, Rep: report{Name: name, Addr: name + ":6379", Priority: 100,
+					Obs: obsSummary{Reachable: true, Role: monitor.RoleReplica, MasterAddr: "n2:6379", Keys: keys}}}
+			}
+			c.peers["n0"], c.peers["n1"] = replica("n0", 0), replica("n1", tt.keysN1)
+			// n2, the primary replaced: its sidecar silent, its Redis last
+			// seen pointing at itself with no key.
+			gone := replica("n2", 0)
+			gone.Received, gone.UpAt = now.Add(-time.Minute), now.Add(-time.Minute)
+			c.peers["n2"] = gone
+			f.startPromote(ctx, c, false)
+			awaitEffect(t, f, c, "the promotion")
+			if role := r.Info(t, "replication")["role"]; (role == "master") != tt.promoted {
+				t.Fatalf("role %s after the promotion, want promoted %v", role, tt.promoted)
+			}
+		})
+	}
+}
