@@ -1996,17 +1996,11 @@ func shippedHolderWaits(h *History, p Params, g0, t time.Duration, hit []string)
 // keysAt returns the key count in node's last keys sample by t, and
 // whether there was one.
 func keysAt(h *History, node string, t time.Duration) (int64, bool) {
-	var last Op
-	ok := false
-	for _, o := range h.Ops {
-		if o.Kind == OpKeys && o.OK && o.Node == node && o.Complete <= t && (!ok || o.Complete > last.Complete) {
-			last, ok = o, true
-		}
-	}
+	o, ok := lastSample(h, OpKeys, node, t)
 	if !ok {
 		return 0, false
 	}
-	k, err := strconv.ParseInt(last.Value, 10, 64)
+	k, err := strconv.ParseInt(o.Value, 10, 64)
 	return k, err == nil
 }
 
@@ -2046,10 +2040,16 @@ func linksAt(h *History, node string, t time.Duration) (string, bool) {
 // linksSample returns node's last links sample by t, and whether there was
 // one.
 func linksSample(h *History, node string, t time.Duration) (Op, bool) {
+	return lastSample(h, OpLinks, node, t)
+}
+
+// lastSample returns node's last successful sample of kind by t, and
+// whether there was one.
+func lastSample(h *History, kind OpKind, node string, t time.Duration) (Op, bool) {
 	var last Op
 	ok := false
 	for _, o := range h.Ops {
-		if o.Kind == OpLinks && o.OK && o.Node == node && o.Complete <= t && (!ok || o.Complete > last.Complete) {
+		if o.Kind == kind && o.OK && o.Node == node && o.Complete <= t && (!ok || o.Complete > last.Complete) {
 			last, ok = o, true
 		}
 	}
