@@ -2456,10 +2456,13 @@ func unheardBy(self string, st groupState, peers map[string]peerView, now time.T
 
 // nothingToLose reports whether every member's Redis is empty: each
 // member's but the primary's answers, in a fresh report, with no key and
-// no sync under way, and the primary's sidecar, silent, last reported its
-// Redis answering as a replica (a restarted primary pointing at itself
-// while its sidecar judges it: it takes no writes) with no key. A
-// forgotten member does not count.
+// no sync under way, and the primary's was last seen by its own sidecar
+// with no key and has not been seen since: its sidecar reports it out of
+// reach, or, silent, last reported it answering as a replica (a
+// restarted primary pointing at itself while its sidecar judges it: it
+// takes no writes). What the primary's Redis took after its sidecar last
+// saw it is what any failover gives up: its replicas, cut from it as the
+// quorum was, lack it too. A forgotten member does not count.
 func nothingToLose(st groupState, peers map[string]peerView, now time.Time, fresh time.Duration) bool {
 	for name, m := range st.Members {
 		if m.Forgotten {
@@ -2471,7 +2474,11 @@ func nothingToLose(st groupState, peers map[string]peerView, now time.Time, fres
 		}
 		r := pv.Rep
 		if name == st.Primary {
-			if pv.fresh(now, fresh) || pv.UpAt.IsZero() || pv.UpKeys != 0 || r.Obs.Role != monitor.RoleReplica {
+			unseen := r.Obs.Role == monitor.RoleReplica
+			if pv.fresh(now, fresh) {
+				unseen = !r.Obs.Reachable
+			}
+			if !unseen || pv.UpAt.IsZero() || pv.UpKeys != 0 {
 				return false
 			}
 			continue

@@ -7692,9 +7692,21 @@ func TestNothingToLoseSeed17205(t *testing.T) {
 			c.UpKeys = 1
 			ps["c"] = c
 		}, ""},
-		{"the primary's sidecar reports", func(ps map[string]peerView) {
+		{"the primary's sidecar reports its Redis answering", func(ps map[string]peerView) {
 			c := ps["c"]
 			c.Received = now
+			ps["c"] = c
+		}, ""},
+		// Seed 17216: c's sidecar cut from its Redis, killed without
+		// persistence, last seen with no key.
+		{"the primary's sidecar reports its Redis out of reach", func(ps map[string]peerView) {
+			c := ps["c"]
+			c.Received, c.Rep.Obs = now, obsSummary{}
+			ps["c"] = c
+		}, "a"},
+		{"the primary's sidecar reports its Redis out of reach, last seen with a key", func(ps map[string]peerView) {
+			c := ps["c"]
+			c.Received, c.Rep.Obs, c.UpKeys = now, obsSummary{}, 3
 			ps["c"] = c
 		}, ""},
 		{"the primary last answered as a primary", func(ps map[string]peerView) {
