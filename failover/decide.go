@@ -2297,6 +2297,24 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			return false
 		})
 	}
+	// Without min_replicas, a synced replica whose Redis holds no key does
+	// not replace the primary within the durable wait of a member out of
+	// reach last heard with keys (richerUnheard): synced at offset 0, it
+	// copied an empty Redis, and every other Redis full-syncs from it.
+	// Chaos seed 17143 (N=5): b's Redis, restarted without persistence,
+	// synced at offset 0 of an old history with no key, was promoted at
+	// 60.6 s while c, the named primary stopped before its promotion, and
+	// e, cut off 0.8 s earlier, were last heard with 1841 and 1843 keys:
+	// 797 acknowledged writes and 62 retry-queue INCRs were lost. A holder
+	// with keys may still be promoted below.
+	if p.MinReplicas < 1 && len(ranked) > 0 && ranked[0].Keys == 0 {
+		if who := richerUnheard(st, peers, now, p); who != "" {
+			for _, c := range ranked {
+				excluded[c.Name] = whyFewerKeys
+			}
+			ranked, d.WaitFor = nil, who
+		}
+	}
 	if len(ranked) == 0 {
 		// No synced replica: one whose Redis holds keys without a
 		// position it can prove may have the data (an AOF restart). It
@@ -2452,6 +2470,24 @@ func unheardBy(self string, st groupState, peers map[string]peerView, now time.T
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// richerUnheard names the first member, by name, whose report no longer
+// arrives fresh with its Redis answering, and whose Redis was last heard
+// answering with keys less than the durable wait ago (counted from the
+// failover's start if later): it may come back with data an empty
+// replica lacks. "" if none.
+func richerUnheard(st groupState, peers map[string]peerView, now time.Time, p params) string {
+	for _, name := range slices.Sorted(maps.Keys(st.Members)) {
+		pv, ok := peers[name]
+		if !ok || st.Members[name].Forgotten || pv.fresh(now, p.Fresh) && pv.Rep.Obs.Reachable || pv.UpAt.IsZero() {
+			continue
+		}
+		if pv.UpKeys > 0 && now.Sub(later(pv.UpAt, st.Started)) < durableWait(p) {
+			return name
+		}
+	}
+	return ""
 }
 
 // nothingToLose reports whether every member's Redis is empty: each

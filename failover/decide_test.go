@@ -7742,3 +7742,52 @@ func TestNothingToLoseSeed17205(t *testing.T) {
 		})
 	}
 }
+
+// Seed 17143 (N=5, shipped defaults): b's Redis, restarted without
+// persistence, synced at offset 0 with no key, was promoted while c and e,
+// out of reach, were last heard with 1841 and 1843 keys. Without
+// min_replicas it is set aside within the durable wait of their last
+// report; not once that wait is over, nor when they held no key, nor
+// when b's Redis holds keys.
+func TestEmptyReplicaWaitsForRicherUnheardSeed17143(t *testing.T) {
+	now := t0
+	p := params{Quorum: 2, DownAfter: 2 * time.Second, Fresh: time.Second, MaxLagBytes: 1 << 20}
+	st := groupState{Epoch: 7, Primary: "c", Promoted: true, Started: now.Add(-time.Minute), Members: members("a", "b", "c", "d", "e")}
+	gone := func(name string, keys int64, ago time.Duration) peerView {
+		pv := rep(name, 18885)
+		pv.Received, pv.UpAt, pv.UpKeys = now.Add(-ago), now.Add(-ago), keys
+		return pv
+	}
+	for _, tt := range []struct {
+		name    string
+		bKeys   int64
+		keys    int64         // c's and e's Redis, last heard
+		ago     time.Duration // when they were last heard
+		want    string        // promoted; "" none
+		waitFor string
+	}{
+		{"seed 17143: c and e last heard with keys", 0, 1841, 3 * time.Second, "", "c"},
+		{"their report beyond the durable wait", 0, 1841, 10*p.DownAfter + time.Second, "b", ""},
+		{"they held no key", 0, 0, 3 * time.Second, "b", ""},
+		{"b's Redis holds keys", 5, 1841, 3 * time.Second, "b", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := down(rep("b", 0), "c", 7)
+			b.Rep.Obs.Keys = tt.bKeys
+			d := down(rep("d", 0), "c", 7)
+			d.Rep.Obs.Role, d.Rep.Obs.MasterAddr, d.Rep.Obs.Keys = monitor.RolePrimary, "", 1552
+			peers := map[string]peerView{"b": b, "d": d, "c": gone("c", tt.keys, tt.ago), "e": gone("e", tt.keys, tt.ago)}
+			dec := decideLeader(now, st, peers, p, "")
+			if !dec.ODown {
+				t.Fatalf("decision %+v, want ODOWN", dec)
+			}
+			got := ""
+			if dec.Action == leaderPromote {
+				got = dec.Target
+			}
+			if got != tt.want || dec.WaitFor != tt.waitFor {
+				t.Errorf("promoted %q, waiting for %q; want %q, %q (why not: %s)", got, dec.WaitFor, tt.want, tt.waitFor, dec.WhyNot)
+			}
+		})
+	}
+}
