@@ -2297,17 +2297,17 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 			return false
 		})
 	}
-	// Without min_replicas, a synced replica whose Redis holds no key does
-	// not replace the primary within the durable wait of a member out of
-	// reach last heard with keys (richerUnheard): synced at offset 0, it
-	// copied an empty Redis, and every other Redis full-syncs from it.
+	// Without min_replicas, a replica synced at offset 0 whose Redis holds
+	// no key does not replace the primary within the durable wait of a
+	// member out of reach last heard with keys (richerUnheard): it copied
+	// an empty Redis, and every other Redis would full-sync from it.
 	// Chaos seed 17143 (N=5): b's Redis, restarted without persistence,
 	// synced at offset 0 of an old history with no key, was promoted at
 	// 60.6 s while c, the named primary stopped before its promotion, and
 	// e, cut off 0.8 s earlier, were last heard with 1841 and 1843 keys:
 	// 797 acknowledged writes and 62 retry-queue INCRs were lost. A holder
 	// with keys may still be promoted below.
-	if p.MinReplicas < 1 && len(ranked) > 0 && ranked[0].Keys == 0 {
+	if p.MinReplicas < 1 && len(ranked) > 0 && ranked[0].Keys == 0 && ranked[0].Offset == 0 {
 		if who := richerUnheard(st, peers, now, p); who != "" {
 			for _, c := range ranked {
 				excluded[c.Name] = whyFewerKeys

@@ -7761,18 +7761,20 @@ func TestEmptyReplicaWaitsForRicherUnheardSeed17143(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		bKeys   int64
+		bOffset int64
 		keys    int64         // c's and e's Redis, last heard
 		ago     time.Duration // when they were last heard
 		want    string        // promoted; "" none
 		waitFor string
 	}{
-		{"seed 17143: c and e last heard with keys", 0, 1841, 3 * time.Second, "", "c"},
-		{"their report beyond the durable wait", 0, 1841, 10*p.DownAfter + time.Second, "b", ""},
-		{"they held no key", 0, 0, 3 * time.Second, "b", ""},
-		{"b's Redis holds keys", 5, 1841, 3 * time.Second, "b", ""},
+		{"seed 17143: c and e last heard with keys", 0, 0, 1841, 3 * time.Second, "", "c"},
+		{"their report beyond the durable wait", 0, 0, 1841, 10*p.DownAfter + time.Second, "b", ""},
+		{"they held no key", 0, 0, 0, 3 * time.Second, "b", ""},
+		{"b's Redis holds keys", 5, 0, 1841, 3 * time.Second, "b", ""},
+		{"b synced past offset 0", 0, 4096, 1841, 3 * time.Second, "b", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b := down(rep("b", 0), "c", 7)
+			b := down(rep("b", tt.bOffset), "c", 7)
 			b.Rep.Obs.Keys = tt.bKeys
 			d := down(rep("d", 0), "c", 7)
 			d.Rep.Obs.Role, d.Rep.Obs.MasterAddr, d.Rep.Obs.Keys = monitor.RolePrimary, "", 1552
