@@ -449,3 +449,28 @@ func TestForeignDutiesRunOnANewEpoch(t *testing.T) {
 		t.Error("a step between ticks, epoch unchanged, checked n0's Redis again")
 	}
 }
+
+// TestOwnViewKeepsTheKeysLastSeen: the sidecar's view of itself keeps the
+// keys its Redis held when last seen answering, as its view of a peer
+// does; the holder rule waits for a member last seen richer (chaos seed
+// 17233, N=3: a leader whose own Redis, the primary's, died counted it as
+// holding no key and promoted a holder with fewer).
+func TestOwnViewKeepsTheKeysLastSeen(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); g.f.wg.Wait() }()
+	now := start.Add(time.Second)
+	g.local.o.Time, g.local.o.Keys = now, 1983
+	g.f.step(ctx, g.c, now, true)
+	if got := g.c.peers["n1"].UpKeys; got != 1983 {
+		t.Fatalf("own view's keys %d with the local Redis answering, want 1983", got)
+	}
+	now = now.Add(time.Second)
+	g.local.o = monitor.Observation{Addr: benchAddrs["n1"], Time: now, Reason: monitor.ReasonRefused, Err: "connection refused"}
+	g.c.fenceBusy = true // no fence effect: the fake Redis has no client
+	g.f.step(ctx, g.c, now, false)
+	if pv := g.c.peers["n1"]; pv.UpKeys != 1983 || pv.Rep.Obs.Reachable {
+		t.Errorf("own view after the local Redis died: keys %d, reachable %v; want 1983 kept, not reachable", pv.UpKeys, pv.Rep.Obs.Reachable)
+	}
+}

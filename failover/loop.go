@@ -469,7 +469,17 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 	}
 	own := f.report(c, now)
 	prev := c.peers[f.self.Name]
-	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), First: c.started,
+	// The keys its Redis held when last seen answering, as a peer's
+	// report records them (nextPeerView): without them a leader whose own
+	// Redis, the primary's, died counted it as holding none, waited only
+	// down_after for it, and promoted a holder with fewer keys (chaos
+	// seed 17233, N=3: 1812 keys over its own 1983, and clients read
+	// values 3 s old from the holder).
+	upKeys := prev.UpKeys
+	if own.Obs.Reachable {
+		upKeys = own.Obs.Keys
+	}
+	c.peers[f.self.Name] = peerView{Rep: own, Received: now, UpAt: later(c.localUpAt, prev.UpAt), UpKeys: upKeys, First: c.started,
 		Known: nextKnown(prev.Known, own, now), AsPrimary: nextAsPrimary(prev.AsPrimary, own, now),
 		Follows: nextFollows(prev.Follows, own, now)}
 
