@@ -1953,23 +1953,23 @@ func holderWaitsDurably(h *History, p Params, g0, t time.Duration, hit []string)
 	return out && lost && len(short) > min(p.MinReplicas, max(len(h.Nodes)-1, 0))
 }
 
-// shippedHolderWaits reports, without min_replicas, which hit node's data
+// shippedHolderWaits reports, without min_replicas, which hit nodes' data
 // vigil's holder rule may wait the durable wait for at t, inside a gap
 // without writes that began at g0 (shippedHolderWaitOver: a member out of
 // reach whose Redis, when last heard, held more keys than the holder):
 // no Redis streams to an online replica (the links samples), so only a
-// holder can be promoted, and the hit node, out of reach, held more keys
-// by its last keys sample than every Redis the faults leave alone ("" if
-// none, or a node was never sampled). The wait runs from when that node
-// was last heard. Chaos seed 16956 (N=3): b, epoch 4's named primary,
+// holder can be promoted, and a hit node, out of reach, held more keys
+// by its last keys sample than every Redis the faults leave alone (none
+// if a node was never sampled). The wait runs from when such a node was
+// last heard. Chaos seed 16956 (N=3): b, epoch 4's named primary,
 // its Redis a replica of the killed one with 1133 keys, was stopped and
 // then unable to send; a held 452 keys and c's Redis none, and the leader
 // promoted a 20 s after the failover started. When every Redis the faults
 // leave alone is empty, a synced replica waits as long, so the links do
 // not matter (richerUnheard; seed 17143).
-func shippedHolderWaits(h *History, p Params, g0, t time.Duration, hit []string) string {
+func shippedHolderWaits(h *History, p Params, g0, t time.Duration, hit []string) []string {
 	if p.MinReplicas >= 1 || t < g0 || len(hit) == 0 {
-		return ""
+		return nil
 	}
 	most := int64(-1)
 	for _, z := range h.Nodes {
@@ -1978,25 +1978,45 @@ func shippedHolderWaits(h *History, p Params, g0, t time.Duration, hit []string)
 		}
 		k, ok := keysAt(h, z, t)
 		if !ok {
-			return ""
+			return nil
 		}
 		most = max(most, k)
 	}
 	// With every Redis the faults leave alone empty, a synced replica
-	// waits too (richerUnheard; seed 17143).
+	// waits too (richerUnheard; seed 17143). A Redis a fault kept down
+	// since its last links sample streams to nobody the sample names: it
+	// is down, or restarted and its replicas not back yet (the next
+	// sample, up to 100 ms later, says).
 	if most > 0 {
 		for _, z := range h.Nodes {
-			if links, ok := linksAt(h, z, t); !ok || links != "" {
-				return ""
+			s, ok := linksSample(h, z, t)
+			if !redisDownSince(h, z, s.Complete, t) && (!ok || s.Value != "") {
+				return nil
 			}
 		}
 	}
-	for _, n := range hit {
-		if k, ok := keysAt(h, n, t); ok && k > most && outOfReach(h, n, t) {
-			return n
+	unhit := map[string]bool{}
+	for _, z := range h.Nodes {
+		if !slices.Contains(hit, z) {
+			unhit[z] = true
 		}
 	}
-	return ""
+	var out []string
+	for _, n := range hit {
+		if k, ok := keysAt(h, n, t); ok && k > most && outOfReachOf(h, n, t, unhit) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// redisDownSince reports whether a fault kept node's Redis down (killed
+// or stopped) at some time in [from, t].
+func redisDownSince(h *History, node string, from, t time.Duration) bool {
+	return slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
+		return f.Failed == "" && f.Start <= t && from < f.End && len(f.Nodes) > 0 && f.Nodes[0] == node &&
+			(f.Kind == KillRedis || f.Kind == KillBoth || f.Kind == StopRedis)
+	})
 }
 
 // keysAt returns the key count in node's last keys sample by t, and
@@ -2022,6 +2042,13 @@ func outOfReach(h *History, node string, t time.Duration) bool {
 			others[z] = true
 		}
 	}
+	return outOfReachOf(h, node, t, others)
+}
+
+// outOfReachOf is outOfReach with others as the nodes node must be cut
+// from: a partition that leaves it with other hit nodes only keeps it
+// out of the reach of those the faults leave alone.
+func outOfReachOf(h *History, node string, t time.Duration, others map[string]bool) bool {
 	return slices.ContainsFunc(h.Faults, func(f FaultRecord) bool {
 		if f.Failed != "" || f.Start > t || t >= f.End || len(f.Nodes) == 0 {
 			return false
@@ -2260,9 +2287,15 @@ func CheckAvailability(h *History, p Params) ([]Violation, time.Duration) {
 			if holderWaitsDurably(h, p, g[0], segS, hit) {
 				lim = max(lim, durableLimit(p))
 			}
-			if n := shippedHolderWaits(h, p, g[0], segS, hit); n != "" {
+			if ns := shippedHolderWaits(h, p, g[0], segS, hit); len(ns) > 0 {
+				// vigil waits for each such node from when it was last
+				// heard: the allowance runs from the latest.
 				lim = max(lim, durableLimit(p))
-				base = max(base, lastHeard(h, events, n, base, segS))
+				from := base
+				for _, n := range ns {
+					from = max(from, lastHeard(h, events, n, base, segS))
+				}
+				base = from
 			}
 			// Only the part of the gap inside this segment counts: a
 			// segment that begins after writes came back judges nothing

@@ -2202,6 +2202,7 @@ func TestAvailabilityShippedHolderWaitsSeed16956(t *testing.T) {
 		{"a streams to c", StopSidecar, richer, map[string]string{"a": "c", "b": "", "c": ""}, 6 * time.Second, false},
 		// Seed 17143: every Redis the faults leave alone empty; a synced
 		// replica waits too.
+		{"b's Redis killed, its last links sample stale", KillRedis, richer, map[string]string{"a": "", "b": "a", "c": ""}, 6 * time.Second, true},
 		{"a and c empty, a streams to c", StopSidecar, map[string]string{"a": "0", "b": "1133", "c": "0"}, map[string]string{"a": "c", "b": "", "c": ""}, 6 * time.Second, true},
 		{"b's Redis cut off, its sidecar reports", PartRedis, richer, none, 6 * time.Second, false},
 	} {
