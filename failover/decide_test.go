@@ -7732,10 +7732,7 @@ func TestNothingToLoseSeed17205(t *testing.T) {
 			if !d.ODown {
 				t.Fatalf("decision %+v, want ODOWN", d)
 			}
-			got := ""
-			if d.Action == leaderPromote {
-				got = d.Target
-			}
+			got := promotedBy(d)
 			if got != tt.want || got != "" && (!d.Holder || d.ChosenKeys != 0) {
 				t.Errorf("promoted %q (holder %v, keys %d), want %q; why not: %s", got, d.Holder, d.ChosenKeys, tt.want, d.WhyNot)
 			}
@@ -7783,13 +7780,18 @@ func TestEmptyReplicaWaitsForRicherUnheardSeed17143(t *testing.T) {
 			if !dec.ODown {
 				t.Fatalf("decision %+v, want ODOWN", dec)
 			}
-			got := ""
-			if dec.Action == leaderPromote {
-				got = dec.Target
-			}
+			got := promotedBy(dec)
 			if got != tt.want || dec.WaitFor != tt.waitFor {
 				t.Errorf("promoted %q, waiting for %q; want %q, %q (why not: %s)", got, dec.WaitFor, tt.want, tt.waitFor, dec.WhyNot)
 			}
 		})
 	}
+}
+
+// promotedBy names the node d commits as the primary, "" if none.
+func promotedBy(d leaderDecision) string {
+	if d.Action != leaderPromote {
+		return ""
+	}
+	return d.Target
 }
