@@ -175,8 +175,10 @@ func (p *Proxy) refuse(c net.Conn, reason string) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
-	_ = c.Close()
+	// Counted first: a client that sees the reset finds it counted
+	// (TestProxyRefusesWithoutWritablePrimary read 0 in CI).
 	p.metrics.refused.WithLabelValues(reason).Inc()
+	_ = c.Close()
 }
 
 // forward dials the primary and copies both ways until either side ends
