@@ -2548,9 +2548,9 @@ func handTo(self string, st groupState, peers map[string]peerView, now time.Time
 		if y == self || !m.Voter || m.Forgotten || !pv.fresh(now, fresh) || pv.Rep.Epoch != st.Epoch {
 			continue
 		}
-		hears := 0
+		hears, deaf := 0, strings.Split(pv.Rep.Unheard, ",")
 		for x := range strings.SplitSeq(unheard, ",") {
-			if x != y && !slices.Contains(strings.Split(pv.Rep.Unheard, ","), x) {
+			if x != y && !slices.Contains(deaf, x) {
 				hears++
 			}
 		}
