@@ -7795,3 +7795,53 @@ func promotedBy(d leaderDecision) string {
 	}
 	return d.Target
 }
+
+// TestEpochStartOnOwnClock checks nextEpochStart: the waits that run from a
+// failover's start judge it on this sidecar's clock, whatever the clock of
+// the leader that committed it said.
+func TestEpochStartOnOwnClock(t *testing.T) {
+	now := t0
+	for _, tt := range []struct {
+		name      string
+		prev      epochStart
+		started   time.Time // committed, on the committing leader's clock
+		following bool
+		want      time.Time
+	}{
+		{"no failover: the initial primary", epochStart{}, time.Time{}, true, time.Time{}},
+		{"applied live, the committing clock 60 s ahead", epochStart{Epoch: 4, At: now.Add(-time.Hour)}, now.Add(time.Minute), true, now},
+		{"applied live, the committing clock 60 s behind", epochStart{Epoch: 4, At: now.Add(-time.Hour)}, now.Add(-time.Minute), true, now},
+		{"the same epoch keeps its start", epochStart{Epoch: 5, At: now.Add(-3 * time.Second)}, now.Add(time.Minute), true, now.Add(-3 * time.Second)},
+		{"caught up at start: the committed start", epochStart{}, now.Add(-time.Minute), false, now.Add(-time.Minute)},
+		{"caught up, the committed start in the future: now", epochStart{}, now.Add(time.Minute), false, now},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := nextEpochStart(tt.prev, 5, tt.started, tt.following, now)
+			if !got.At.Equal(tt.want) || got.Epoch != 5 {
+				t.Errorf("nextEpochStart = %v at epoch %d, want %v at epoch 5", got.At, got.Epoch, tt.want)
+			}
+		})
+	}
+
+	// What it prevents: e was committed at epoch 5, 300 ms ago, by a
+	// leader whose clock ran 60 s behind this one's, and is promoting. On
+	// the committed start this leader finds the promotion stuck (60 s
+	// past down_after) and would name another primary at once; so would
+	// every durable wait be over. On its own clock it gives the promotion
+	// down_after.
+	applied := now.Add(-300 * time.Millisecond)
+	committed := applied.Add(-time.Minute)
+	peers := map[string]peerView{"e": rep("e", 4500), "a": rep("a", 4000), "b": rep("b", 3900)}
+	raw := groupState{Epoch: 5, Primary: "e", Started: committed, Members: members("e", "a", "b")}
+	if d := decideLeader(now, raw, peers, testParams(), ""); !d.Stuck {
+		t.Fatalf("on the committed start: stuck %v, want the premise (a promotion judged stuck) to hold", d.Stuck)
+	}
+	own := raw
+	own.Started = nextEpochStart(epochStart{Epoch: 4}, 5, committed, true, applied).At
+	if d := decideLeader(now, own, peers, testParams(), ""); d.Stuck {
+		t.Errorf("on this sidecar's clock 300 ms after the commit: stuck, want the promotion given down_after")
+	}
+	if d := decideLeader(applied.Add(testParams().DownAfter), own, peers, testParams(), ""); !d.Stuck {
+		t.Errorf("on this sidecar's clock down_after after the commit: not stuck, want it stuck")
+	}
+}

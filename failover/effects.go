@@ -420,6 +420,9 @@ func (f *Failover) expectRole(c *core, role monitor.Role) {
 func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 	st := c.st
 	epoch, reason, previous, started := st.Epoch, st.Reason, st.Previous, st.Started
+	// The durations run from the start on this sidecar's clock
+	// (nextEpochStart); the entries keep the committed start.
+	localStart := c.gs.Started
 	chosenID, chosenOff := st.ChosenReplID, st.ChosenOffset
 	c.localBusy, c.promoting = true, true
 	f.log.Warn("committed as the primary; promoting", "epoch", epoch, "reason", reason, "previous", previous)
@@ -526,8 +529,8 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 			// at once must know where the old history was left
 			// (aheadOfFork). The failover's end completes the entry.
 			sofar := time.Since(start)
-			if !started.IsZero() {
-				sofar = time.Since(started)
+			if !localStart.IsZero() {
+				sofar = time.Since(localStart)
 			}
 			entry := HistoryEntry{Epoch: epoch, Old: previous, New: f.self.Name, Reason: reason, Result: resultSuccess,
 				Start: started, Duration: sofar, ForkReplID: fork.OldReplID, ForkOffset: fork.Offset, NewReplID: newReplID, Resumed: aof}
@@ -588,8 +591,8 @@ func (f *Failover) startPromote(ctx context.Context, c *core, alone bool) {
 		}()
 		o := f.local.ProbeNow(ctx)
 		took := time.Since(start)
-		if !started.IsZero() {
-			took = time.Since(started)
+		if !localStart.IsZero() {
+			took = time.Since(localStart)
 		}
 		return func(c *core) {
 			c.localBusy, c.promoting = false, false

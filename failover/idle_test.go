@@ -474,3 +474,57 @@ func TestOwnViewKeepsTheKeysLastSeen(t *testing.T) {
 		t.Errorf("own view after the local Redis died: keys %d, reachable %v; want 1983 kept, not reachable", pv.UpKeys, pv.Rep.Obs.Reachable)
 	}
 }
+
+// TestEpochStartWiring: the loop judges a failover's start on its own
+// clock for an epoch it applies while following the log, and keeps the
+// committed start for one it applies at start (nextEpochStart).
+func TestEpochStartWiring(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n2", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); g.f.wg.Wait() }()
+	if !g.c.gs.Started.Equal(start) {
+		t.Fatalf("the state it started with: start %v, want the committed %v", g.c.gs.Started, start)
+	}
+	now := start.Add(time.Second)
+	g.f.step(ctx, g.c, now, false) // following: the fake authority is Ready
+	// n1 named at epoch 2 by a leader whose clock runs a minute behind.
+	old := g.c.st
+	next := old
+	next.Index++
+	next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now.Add(-time.Minute)
+	g.c.st = next
+	g.f.onState(g.c, old, now)
+	if !g.c.gs.Started.Equal(now) {
+		t.Errorf("epoch 2 applied while following: start %v, want %v (when it applied it)", g.c.gs.Started, now)
+	}
+	g.f.onState(g.c, next, now.Add(time.Second))
+	if !g.c.gs.Started.Equal(now) {
+		t.Errorf("epoch 2 applied again: start %v, want the first %v", g.c.gs.Started, now)
+	}
+	// Epoch 3, committed 20 s before this sidecar, stopped since its last
+	// step, applied it: the committed start, not the moment it resumed.
+	g.f.step(ctx, g.c, now, false)
+	resumed := now.Add(30 * time.Second)
+	old = g.c.st
+	next = old
+	next.Index++
+	next.Epoch, next.Primary, next.Started = 3, "n2", resumed.Add(-20*time.Second)
+	next.History = append(slices.Clone(old.History), authority.HistoryEntry{Epoch: 2, Old: "n0", New: "n1", Reason: authority.ReasonAuto,
+		Result: resultSuccess, Start: now.Add(-time.Minute), ForkReplID: "fedcba9876543210fedcba9876543210fedcba98", ForkOffset: 4096})
+	g.c.st = next
+	g.f.onState(g.c, old, resumed)
+	if !g.c.gs.Started.Equal(next.Started) {
+		t.Errorf("epoch 3 applied on resuming: start %v, want the committed %v", g.c.gs.Started, next.Started)
+	}
+	// Epoch 2's recorded fork keeps the start this sidecar saw for it.
+	var fork2 time.Time
+	for _, pf := range g.c.gs.PastForks {
+		if pf.Epoch == 2 {
+			fork2 = pf.Start
+		}
+	}
+	if !fork2.Equal(now) {
+		t.Errorf("epoch 2's fork: start %v, want %v (when this sidecar applied epoch 2)", fork2, now)
+	}
+}

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -100,6 +101,19 @@ type core struct {
 	// epochDuties: the state moved to a new epoch since the last step;
 	// the duties that otherwise run at ticks run at the next step.
 	epochDuties bool
+	// epochStart: when the current epoch's failover started, on this
+	// sidecar's clock (nextEpochStart); gs.Started is its At. following:
+	// at the last step, at followingAt, the authority had applied every
+	// entry it knew committed, with a leader known (Ready), so the next
+	// epoch it applies arrives as it is committed, unless the process
+	// stood still since (stopped, or starved).
+	epochStart  epochStart
+	following   bool
+	followingAt time.Time
+	// pastStarts: the starts, on this sidecar's clock, of the epochs
+	// before the current one that it applied while following, for the
+	// recorded forks of those epochs (groupState.PastForks).
+	pastStarts map[uint64]time.Time
 	// handedFrom: the leaderSince of the leadership this sidecar last
 	// tried to hand over; once per leadership (handOver).
 	handedFrom time.Time
@@ -268,6 +282,22 @@ func forgottenPrimary(pv peerView) peerView {
 func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	st := c.st
 	c.gs = group(st)
+	following := c.following && now.Sub(c.followingAt) <= 2*f.mc.Interval
+	if prev := c.epochStart; prev.Epoch != st.Epoch && !prev.At.IsZero() {
+		if c.pastStarts == nil {
+			c.pastStarts = map[uint64]time.Time{}
+		}
+		c.pastStarts[prev.Epoch] = prev.At
+	}
+	c.epochStart = nextEpochStart(c.epochStart, st.Epoch, st.Started, following, now)
+	c.gs.Started = c.epochStart.At
+	kept := map[uint64]bool{}
+	for i, pf := range c.gs.PastForks {
+		if at, ok := c.pastStarts[pf.Epoch]; ok {
+			c.gs.PastForks[i].Start, kept[pf.Epoch] = at, true
+		}
+	}
+	maps.DeleteFunc(c.pastStarts, func(e uint64, _ time.Time) bool { return !kept[e] })
 	c.p = f.cfg.params(st.Settings, f.fresh)
 	f.m.epoch.Set(float64(st.Epoch))
 	f.m.paused.Set(boolFloat(st.Paused))
@@ -402,6 +432,7 @@ func (f *Failover) primaryLastGood(c *core) time.Time {
 
 // step observes, decides and acts once.
 func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) {
+	c.following, c.followingAt = f.auth.Ready(), now // for the next epoch's start (nextEpochStart)
 	st := c.st
 	gs := c.gs // a copy: Promoted below is this step's alone
 	if st.Primary == f.self.Name && c.promotedEpoch == st.Epoch {
@@ -987,6 +1018,43 @@ func (f *Failover) ensureVerified(ctx context.Context, c *core) {
 			}
 		}
 	})
+}
+
+// epochStart is when the failover that installed Epoch started, on this
+// sidecar's clock; At is zero when no failover did (the initial primary).
+type epochStart struct {
+	Epoch uint64
+	At    time.Time
+}
+
+// nextEpochStart moves the committed start of epoch (started, read on the
+// clock of the leader that committed it) to this sidecar's clock. The
+// waits that run from it (the durable wait for richer data, a promotion
+// that does not come within down_after) compare it with this sidecar's
+// clock, and a later leader's clock may differ from the committing
+// leader's by more than those waits: one 60 s ahead would have found
+// every durable wait (50 s at the defaults) over the moment it took
+// over, and stopped waiting for the members that held the latest writes;
+// one behind would have held a stuck promotion that much longer. An
+// epoch this sidecar applies while it follows the log (following: it had
+// applied everything it knew committed, with a leader known) started when
+// it applied it, give or take a commit's latency, whatever the clocks
+// say. One it applies catching up (at start, or back from a partition)
+// started at the committed time, as far as it can know, but not in its
+// future. The same epoch keeps the start first found for it.
+func nextEpochStart(prev epochStart, epoch uint64, started time.Time, following bool, now time.Time) epochStart {
+	switch {
+	case started.IsZero():
+		return epochStart{Epoch: epoch}
+	case epoch == prev.Epoch && !prev.At.IsZero():
+		return prev
+	case following:
+		return epochStart{Epoch: epoch, At: now}
+	case started.After(now):
+		return epochStart{Epoch: epoch, At: now}
+	default:
+		return epochStart{Epoch: epoch, At: started}
+	}
 }
 
 // later returns the later of a and b.
