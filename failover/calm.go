@@ -49,7 +49,7 @@ func troubleInSight(in calmInput) string {
 		return "failover work under way"
 	case in.St.Switchover != nil:
 		return "switchover under way"
-	case opinions(in.Peers, in.St.Primary, in.St.Epoch, in.Now, in.P.Fresh) > 0:
+	case opinions(in.Peers, in.St.Primary, in.St.Epoch, in.Now, in.P.Fresh, time.Time{}) > 0:
 		return "a peer holds the primary down"
 	}
 	for name := range in.St.Members {

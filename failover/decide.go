@@ -38,12 +38,17 @@ type params struct {
 
 // groupState is the part of the committed state decisions read.
 type groupState struct {
-	Epoch      uint64
-	Primary    string    // node name; "" while none
-	Promoted   bool      // the primary confirmed its promotion at Epoch
-	Started    time.Time // when the failover that installed Primary started
-	Paused     bool      // operator pause
-	FlapPaused string    // anti-flap paused automatic failover, and why
+	Epoch    uint64
+	Primary  string    // node name; "" while none
+	Promoted bool      // the primary confirmed its promotion at Epoch
+	Started  time.Time // when the failover that installed Primary started
+	// OpinionsFrom: an interval after this sidecar applied the promotion
+	// at Epoch, as it followed the log; zero when it did not see it happen
+	// (it started with it, or caught up). Opinions of the promoted primary
+	// count from reports received since (opinionsSince).
+	OpinionsFrom time.Time
+	Paused       bool   // operator pause
+	FlapPaused   string // anti-flap paused automatic failover, and why
 	// Failovers are the start times of recent automatic failovers.
 	Failovers []time.Time
 	// FlapSince is when anti-flap last paused automatic failover: the
@@ -1517,15 +1522,34 @@ func primaryLastGood(lastAlive, reported, wrote time.Time) time.Time {
 
 // opinions counts the fresh reports (this sidecar's own included, as a
 // peer of itself) that see primary at epoch subjectively down.
-func opinions(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration) int {
+func opinions(peers map[string]peerView, primary string, epoch uint64, now time.Time, fresh time.Duration, since time.Time) int {
 	n := 0
 	for _, p := range peers {
 		r := p.Rep
-		if p.fresh(now, fresh) && r.SDown && r.SDownPrimary == primary && r.SDownEpoch == epoch {
+		if p.fresh(now, fresh) && !p.Received.Before(since) && r.SDown && r.SDownPrimary == primary && r.SDownEpoch == epoch {
 			n++
 		}
 	}
 	return n
+}
+
+// opinionsSince is when the reports that count as opinions of the
+// primary begin: an interval after this sidecar applied its promotion
+// (OpinionsFrom), zero otherwise. Before its promotion a named primary's Redis
+// answers as a replica, or not at all, and every sidecar holds it down;
+// each starts judging it afresh when it applies the promotion
+// (Failover.onState), and reports sent before then are about the Redis
+// before its promotion. Chaos seed 17525 (N=3, shipped defaults): c,
+// named at epoch 5 and cut off for 13 s, confirmed its promotion at
+// 65.09 s; 4 ms later the leader b, counting opinions formed before it,
+// replaced c by a, an unsynced holder, and a write c had taken in
+// between was lost. The interval covers the sidecars applying the entry
+// a moment apart.
+func opinionsSince(st groupState) time.Time {
+	if !st.Promoted {
+		return time.Time{}
+	}
+	return st.OpinionsFrom
 }
 
 // emptyReported reports whether a fresh report says primary's Redis came
@@ -2117,7 +2141,7 @@ func decideLeader(now time.Time, st groupState, peers map[string]peerView, p par
 		}
 		return d
 	}
-	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh)
+	d.Votes = opinions(peers, st.Primary, st.Epoch, now, p.Fresh, opinionsSince(st))
 	d.ODown = d.Votes >= p.Quorum
 	d.Empty = emptyReported(peers, st.Primary, st.Epoch, now, p.Fresh)
 	d.Stuck = !st.Promoted && !st.Started.IsZero() && now.Sub(st.Started) >= p.DownAfter

@@ -7845,3 +7845,47 @@ func TestEpochStartOnOwnClock(t *testing.T) {
 		t.Errorf("on this sidecar's clock down_after after the commit: not stuck, want it stuck")
 	}
 }
+
+// TestOpinionsOfAPromotedPrimaryCountFromItsPromotion: the leader counts
+// no opinion of a promoted primary sent before an interval after it
+// applied the promotion (chaos seed 17525, N=3: the leader replaced c 4 ms
+// after c confirmed its promotion, on opinions formed while c's Redis was
+// a replica cut off, and a write c took in between was lost).
+func TestOpinionsOfAPromotedPrimaryCountFromItsPromotion(t *testing.T) {
+	from := t0.Add(100 * time.Millisecond)
+	st := groupState{Epoch: 5, Primary: "c", Promoted: true, Started: t0.Add(-13 * time.Second), OpinionsFrom: from, Members: members("a", "b", "c")}
+	peer := func(name string, received time.Time) peerView {
+		pv := down(rep(name, 4000), "c", 5)
+		pv.Received = received
+		return pv
+	}
+	for _, tt := range []struct {
+		name     string
+		received time.Time
+		from     time.Time
+		odown    bool
+	}{
+		{"opinions sent before the promotion", t0, from, false},
+		{"opinions sent within the interval after it", t0.Add(50 * time.Millisecond), from, false},
+		{"opinions sent after", from, from, true},
+		{"the promotion not seen as it committed", t0, time.Time{}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := st
+			st.OpinionsFrom = tt.from
+			peers := map[string]peerView{"a": peer("a", tt.received), "b": peer("b", tt.received), "c": rep("c", 4000)}
+			d := decideLeader(from.Add(200*time.Millisecond), st, peers, testParams(), "")
+			if d.ODown != tt.odown {
+				t.Errorf("ODOWN %v (votes %d), want %v", d.ODown, d.Votes, tt.odown)
+			}
+		})
+	}
+	// Before the promotion, the same opinions count: a named primary that
+	// does not promote is replaced.
+	unpromoted := st
+	unpromoted.Promoted = false
+	peers := map[string]peerView{"a": peer("a", t0), "b": peer("b", t0), "c": rep("c", 4000)}
+	if d := decideLeader(t0, unpromoted, peers, testParams(), ""); !d.ODown {
+		t.Errorf("unpromoted: ODOWN false (votes %d), want the opinions counted", d.Votes)
+	}
+}

@@ -528,3 +528,88 @@ func TestEpochStartWiring(t *testing.T) {
 		t.Errorf("epoch 2's fork: start %v, want %v (when this sidecar applied epoch 2)", fork2, now)
 	}
 }
+
+// TestStallRestartsSDown: a sidecar that stood still (stopped, or starved)
+// judges the primary again from the moment it runs: the gap since the
+// primary's last reply covers the stall, in which it sent no probe (chaos
+// seed 17522, N=3: a's sidecar, stopped for 2.25 s, judged a primary that
+// answered every probe down the moment it resumed).
+func TestStallRestartsSDown(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); g.f.wg.Wait() }()
+	step := g.f.mc.Interval
+	down := g.c.p.DownAfter
+	now := start
+	g.f.step(ctx, g.c, now, true)
+	if g.c.probeAddr == "" {
+		t.Fatal("premise: n1 probes no primary")
+	}
+	g.c.lastAlive = now // the primary answered
+	now = now.Add(step)
+	g.f.step(ctx, g.c, now, true)
+	// Stopped for longer than down_after.
+	now = now.Add(down + time.Second)
+	g.f.step(ctx, g.c, now, true)
+	if g.c.sdown {
+		t.Fatalf("SDOWN the moment it resumed from a stall of %s", down+time.Second)
+	}
+	// The primary stays silent: down_after after the resume it is down.
+	resumed := now
+	for now.Sub(resumed) < down {
+		if g.c.sdown {
+			t.Fatalf("SDOWN %s after resuming, before down_after (%s)", now.Sub(resumed), down)
+		}
+		now = now.Add(step)
+		g.f.step(ctx, g.c, now, true)
+	}
+	if !g.c.sdown {
+		t.Errorf("not SDOWN down_after (%s) after resuming, the primary silent throughout", down)
+	}
+}
+
+// TestPromotionRestartsTheJudgement: a sidecar that applies the promotion
+// of the primary it probes judges the promoted Redis from then on, and
+// counts peers' opinions of it only from an interval later
+// (opinionsSince).
+func TestPromotionRestartsTheJudgement(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); g.f.wg.Wait() }()
+	now := start.Add(time.Second)
+	g.f.step(ctx, g.c, now, true)
+	// n2 named at epoch 2, not yet promoted.
+	old := g.c.st
+	named := old
+	named.Index++
+	named.Epoch, named.Primary, named.Promoted, named.Started = 2, "n2", false, now
+	g.c.st = named
+	g.f.onState(g.c, old, now)
+	now = now.Add(3 * time.Second)
+	g.f.step(ctx, g.c, now, true)
+	if g.c.probeAddr == "" || !g.c.gs.OpinionsFrom.IsZero() {
+		t.Fatalf("premise: probing %q, opinions from %v", g.c.probeAddr, g.c.gs.OpinionsFrom)
+	}
+	promoted := named
+	promoted.Index++
+	promoted.Promoted = true
+	g.c.st = promoted
+	g.f.onState(g.c, named, now)
+	if want := now.Add(g.f.mc.Interval); !g.c.gs.OpinionsFrom.Equal(want) {
+		t.Errorf("opinions from %v, want %v (an interval after the promotion applied)", g.c.gs.OpinionsFrom, want)
+	}
+	if !g.c.probeSince.Equal(now) {
+		t.Errorf("SDOWN counts from %v, want %v (the promotion)", g.c.probeSince, now)
+	}
+	// A new epoch clears it.
+	next := promoted
+	next.Index++
+	next.Epoch, next.Primary, next.Promoted = 3, "n0", false
+	g.c.st = next
+	g.f.onState(g.c, promoted, now)
+	if !g.c.gs.OpinionsFrom.IsZero() {
+		t.Errorf("epoch 3: opinions from %v, want zero", g.c.gs.OpinionsFrom)
+	}
+}

@@ -110,6 +110,15 @@ type core struct {
 	epochStart  epochStart
 	following   bool
 	followingAt time.Time
+	// steppedAt: the last step; awake: since when this sidecar has run
+	// without a stall (started, or the step after one; stalled). The
+	// SDOWN judgments count from it.
+	steppedAt time.Time
+	awake     time.Time
+	// promotedHeard: when this sidecar applied the promotion of the
+	// current epoch's primary (groupState.OpinionsFrom); zero when it
+	// did not see it commit.
+	promotedHeard time.Time
 	// pastStarts: the starts, on this sidecar's clock, of the epochs
 	// before the current one that it applied while following, for the
 	// recorded forks of those epochs (groupState.PastForks).
@@ -164,6 +173,7 @@ type core struct {
 func (f *Failover) newCore(now time.Time) *core {
 	return &core{
 		started:      now,
+		awake:        now,
 		troubleAt:    now,
 		peers:        map[string]peerView{},
 		foreign:      map[string]bool{},
@@ -291,6 +301,21 @@ func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	}
 	c.epochStart = nextEpochStart(c.epochStart, st.Epoch, st.Started, following, now)
 	c.gs.Started = c.epochStart.At
+	if st.Promoted && st.Epoch == old.Epoch && !old.Promoted && old.Index != 0 {
+		// The promotion at this epoch, seen as it committed: each
+		// sidecar judges the promoted Redis afresh (its SDOWN clock
+		// restarts), and the leader counts no opinion sent before
+		// (opinionsSince).
+		c.promotedHeard = now
+		if c.probeAddr != "" {
+			c.probeSince = now
+		}
+	} else if st.Epoch != old.Epoch || !st.Promoted {
+		c.promotedHeard = time.Time{}
+	}
+	if !c.promotedHeard.IsZero() {
+		c.gs.OpinionsFrom = c.promotedHeard.Add(f.mc.Interval)
+	}
 	kept := map[uint64]bool{}
 	for i, pf := range c.gs.PastForks {
 		if at, ok := c.pastStarts[pf.Epoch]; ok {
@@ -421,7 +446,18 @@ func (f *Failover) sdownDue(c *core) time.Time {
 	if c.probeAddr == "" || c.probeSince.IsZero() {
 		return time.Time{}
 	}
-	return later(c.probeSince, f.primaryLastGood(c)).Add(c.p.DownAfter)
+	return later(later(c.probeSince, c.awake), f.primaryLastGood(c)).Add(c.p.DownAfter)
+}
+
+// stalled reports whether a sidecar that stepped at last and steps
+// again at now stood still in between (stopped, or starved of CPU) long
+// enough to judge a primary down that answered every probe it sent: down
+// to the last interval before the stall the primary answered, so only a
+// stall that takes most of down_after can make the gap since the last
+// reply reach it. Half of down_after, and at least two intervals (the
+// loop wakes every interval).
+func stalled(last, now time.Time, downAfter, interval time.Duration) bool {
+	return !last.IsZero() && now.Sub(last) > max(downAfter/2, 2*interval)
 }
 
 // primaryLastGood applies primaryLastGood to the primary this sidecar
@@ -432,6 +468,17 @@ func (f *Failover) primaryLastGood(c *core) time.Time {
 
 // step observes, decides and acts once.
 func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) {
+	if stalled(c.steppedAt, now, c.p.DownAfter, f.mc.Interval) {
+		// Its probes did not run either: the time since the last reply
+		// says nothing about the primary (chaos seed 17522, N=3: a's
+		// sidecar, stopped for 2.25 s, judged the primary down at once
+		// when it resumed, and with the primary's own sidecar, cut from
+		// its Redis, made a quorum that failed over from a Redis taking
+		// writes). SDOWN starts counting again.
+		f.log.Warn("this sidecar stood still: judging the primary again from now", "stalled", now.Sub(c.steppedAt))
+		c.awake = now
+	}
+	c.steppedAt = now
 	c.following, c.followingAt = f.auth.Ready(), now // for the next epoch's start (nextEpochStart)
 	st := c.st
 	gs := c.gs // a copy: Promoted below is this step's alone
@@ -469,11 +516,15 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		if c.obs.Alive() && (c.obs.Role != monitor.RoleReplica || !gs.Promoted) {
 			c.ownAlive = later(c.ownAlive, c.obs.Time)
 		}
-		sd = now.Sub(later(later(c.started, c.namedAt), c.ownAlive)) >= c.p.DownAfter
+		sd = now.Sub(later(later(c.awake, c.namedAt), c.ownAlive)) >= c.p.DownAfter
 		why = "the local Redis answers as a replica, or not at all"
 	default:
-		sd = sdownAt(now, c.probeSince, f.primaryLastGood(c), c.p.DownAfter)
-		if !sdownAt(now, c.probeSince, c.lastAlive, c.p.DownAfter) {
+		since := later(c.probeSince, c.awake)
+		if c.probeSince.IsZero() {
+			since = time.Time{} // nothing probed, nothing to judge
+		}
+		sd = sdownAt(now, since, f.primaryLastGood(c), c.p.DownAfter)
+		if !sdownAt(now, since, c.lastAlive, c.p.DownAfter) {
 			why = "takes no writes while its sidecar is silent"
 			if pv := c.peers[st.Primary]; pv.fresh(now, c.p.Fresh) && pv.Rep.CutOff {
 				why = "takes no writes: its sidecar, cut off from the majority, keeps it fenced"

@@ -1,6 +1,9 @@
 package authority
 
 import (
+	"errors"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +186,121 @@ func TestCatchUp(t *testing.T) {
 	snap.observe(&raft.InstallSnapshotRequest{Term: 7, LastLogIndex: 90}, 0)
 	if snap.check(89) || !snap.check(90) {
 		t.Error("a snapshot to 90: want caught up at 90 and not before")
+	}
+}
+
+// switchPeers is a gossip view of this node and one other member, alive
+// while on.
+type switchPeers struct {
+	alonePeers
+	other PeerInfo
+	on    atomic.Bool
+}
+
+func (p *switchPeers) AlivePeers() []PeerInfo {
+	alive := p.alonePeers.AlivePeers()
+	if p.on.Load() {
+		alive = append(alive, p.other)
+	}
+	return alive
+}
+
+// failing is a Layer whose first fails dials fail.
+type failing struct {
+	tcpLayer
+	fails atomic.Int32
+	dials atomic.Int32
+}
+
+func (l *failing) Dial(addr string, timeout time.Duration) (net.Conn, error) {
+	l.dials.Add(1)
+	if l.fails.Add(-1) >= 0 {
+		return nil, errors.New("connection refused")
+	}
+	return l.tcpLayer.Dial(addr, timeout)
+}
+
+// TestDialRetriesADeadPeer: a raft dial that fails to a member gossip does
+// not count alive is tried again until it succeeds or its timeout passes
+// (chaos seed 17516: raft's back-off from a follower down for 11 s kept
+// the log from it for seconds after it came back wiped, and the group
+// elected nobody). A failed dial to a member gossip counts alive fails at
+// once, and so does one while the authority stops.
+func TestDialRetriesADeadPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	peers := &switchPeers{alonePeers: alonePeers{self: PeerInfo{Name: "a", Addr: "127.0.0.1:1"}}, other: PeerInfo{Name: "b", Addr: addr, Alive: true}}
+	p := &addressProvider{peers: peers}
+	p.refresh()
+	stopping := make(chan struct{})
+	layer := func(fails int32) (*trackedLayer, *failing) {
+		f := &failing{}
+		f.fails.Store(fails)
+		l := newTrackedLayer(f)
+		l.alive, l.stopping = p.alive, stopping
+		return l, f
+	}
+
+	// b dead in gossip: the dial is tried again, and reaches b once it
+	// answers (b back before gossip says so).
+	l, f := layer(3)
+	c, err := l.Dial(raft.ServerAddress(addr), time.Minute)
+	if err != nil {
+		t.Fatalf("dial to a dead member that came back: %v", err)
+	}
+	_ = c.Close()
+	if n := f.dials.Load(); n != 4 {
+		t.Errorf("%d dials, want 4 (three failures, then the one that reached it)", n)
+	}
+
+	// b dead: a change in gossip's view tries again at once.
+	l, f = layer(1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		peers.on.Store(true)
+		p.refresh()
+	}()
+	if c, err = l.Dial(raft.ServerAddress(addr), time.Minute); err != nil {
+		t.Fatalf("dial to a member back alive: %v", err)
+	}
+	_ = c.Close()
+
+	// b alive: the failure comes back at once, with no second dial.
+	l, f = layer(1)
+	if _, err := l.Dial(raft.ServerAddress(addr), time.Minute); err == nil {
+		t.Fatal("a failed dial to a live member succeeded")
+	}
+	if n := f.dials.Load(); n != 1 {
+		t.Errorf("%d dials to a live member, want 1", n)
+	}
+
+	// b dead for good: the failure comes back at the timeout, or once
+	// stopping.
+	peers.on.Store(false)
+	p.refresh()
+	l, _ = layer(1 << 20)
+	if _, err := l.Dial(raft.ServerAddress(addr), 250*time.Millisecond); err == nil {
+		t.Fatal("a dial to a dead member that never answers succeeded")
+	}
+	close(stopping)
+	l, f = layer(1 << 20)
+	if _, err := l.Dial(raft.ServerAddress(addr), time.Minute); err == nil {
+		t.Fatal("a failed dial while stopping succeeded")
+	}
+	if n := f.dials.Load(); n != 1 {
+		t.Errorf("%d dials while stopping, want 1", n)
 	}
 }

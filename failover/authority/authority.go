@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -205,6 +206,7 @@ func (a *Authority) Run(ctx context.Context) (err error) {
 
 	a.addrs.refresh()
 	raftLayer := newTrackedLayer(a.deps.Raft)
+	raftLayer.alive, raftLayer.stopping = a.addrs.alive, ctx.Done()
 	rpcLayer := newTrackedLayer(a.deps.RPC)
 	trans := &guardedTransport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: a.addrs,
@@ -396,6 +398,9 @@ func (a *Authority) raftConfig() *raft.Config {
 type addressProvider struct {
 	peers Peers
 	addrs atomic.Pointer[map[string]string]
+	mu    sync.Mutex
+	// changed is closed, and replaced, when a refresh changes addrs.
+	changed chan struct{}
 }
 
 // refresh copies the alive members' addresses from gossip and returns them.
@@ -407,8 +412,35 @@ func (p *addressProvider) refresh() []PeerInfo {
 			m[pi.Name] = pi.Addr
 		}
 	}
-	p.addrs.Store(&m)
+	if old := p.addrs.Swap(&m); old == nil || !maps.Equal(*old, m) {
+		p.mu.Lock()
+		if p.changed != nil {
+			close(p.changed)
+		}
+		p.changed = make(chan struct{})
+		p.mu.Unlock()
+	}
 	return alive
+}
+
+// alive reports whether addr is the gossip address of a member alive in
+// gossip at the last refresh, and returns a channel closed at the next
+// change.
+func (p *addressProvider) alive(addr string) (bool, <-chan struct{}) {
+	p.mu.Lock()
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	ch := p.changed
+	p.mu.Unlock()
+	if m := p.addrs.Load(); m != nil {
+		for _, a := range *m {
+			if a == addr {
+				return true, ch
+			}
+		}
+	}
+	return false, ch
 }
 
 func (p *addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
