@@ -267,7 +267,7 @@ func TestDialRetriesADeadPeer(t *testing.T) {
 	}
 
 	// b dead: a change in gossip's view tries again at once.
-	l, f = layer(1)
+	l, _ = layer(1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		peers.on.Store(true)
