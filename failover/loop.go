@@ -103,13 +103,12 @@ type core struct {
 	epochDuties bool
 	// epochStart: when the current epoch's failover started, on this
 	// sidecar's clock (nextEpochStart); gs.Started is its At. following:
-	// at the last step, at followingAt, the authority had applied every
-	// entry it knew committed, with a leader known (Ready), so the next
-	// epoch it applies arrives as it is committed, unless the process
-	// stood still since (stopped, or starved).
-	epochStart  epochStart
-	following   bool
-	followingAt time.Time
+	// at the last step (steppedAt) the authority had applied every entry
+	// it knew committed, with a leader known (Ready), so the next epoch it
+	// applies arrives as it is committed, unless the process stood still
+	// since (stopped, or starved).
+	epochStart epochStart
+	following  bool
 	// steppedAt: the last step; awake: since when this sidecar has run
 	// without a stall (started, or the step after one; stalled). The
 	// SDOWN judgments count from it.
@@ -292,7 +291,7 @@ func forgottenPrimary(pv peerView) peerView {
 func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	st := c.st
 	c.gs = group(st)
-	following := c.following && now.Sub(c.followingAt) <= 2*f.mc.Interval
+	following := c.following && now.Sub(c.steppedAt) <= 2*f.mc.Interval
 	if prev := c.epochStart; prev.Epoch != st.Epoch && !prev.At.IsZero() {
 		if c.pastStarts == nil {
 			c.pastStarts = map[uint64]time.Time{}
@@ -479,7 +478,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		c.awake = now
 	}
 	c.steppedAt = now
-	c.following, c.followingAt = f.auth.Ready(), now // for the next epoch's start (nextEpochStart)
+	c.following = f.auth.Ready() // for the next epoch's start (nextEpochStart)
 	st := c.st
 	gs := c.gs // a copy: Promoted below is this step's alone
 	if st.Primary == f.self.Name && c.promotedEpoch == st.Epoch {
