@@ -278,6 +278,28 @@ func TestDialRetriesADeadPeer(t *testing.T) {
 	}
 	_ = c.Close()
 
+	// b dead, and gossip's view changes without it (b back at another
+	// address, say): the failure comes back then, long before the timeout.
+	peers.on.Store(false)
+	p.refresh()
+	l, _ = layer(1 << 20)
+	moved := &switchPeers{alonePeers: alonePeers{self: peers.self}, other: PeerInfo{Name: "b", Addr: "127.0.0.1:2", Alive: true}}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		moved.on.Store(true)
+		p.peers = moved
+		p.refresh()
+	}()
+	start := time.Now()
+	if _, err := l.Dial(raft.ServerAddress(addr), time.Minute); err == nil {
+		t.Fatal("a dial to a member gone from its address succeeded")
+	} else if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the failure came back after %s, want it once gossip's view changed", d)
+	}
+	p.peers = peers
+	peers.on.Store(true)
+	p.refresh()
+
 	// b alive: the failure comes back at once, with no second dial.
 	l, f = layer(1)
 	if _, err := l.Dial(raft.ServerAddress(addr), time.Minute); err == nil {

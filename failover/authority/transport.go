@@ -65,8 +65,10 @@ func (t *trackedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (
 const deadRetry = 100 * time.Millisecond
 
 // dial dials address. A dial that fails to a peer gossip does not count
-// alive is tried again, every deadRetry and whenever gossip's view
-// changes, until it succeeds or its timeout passes. Why: raft backs off
+// alive is tried again, every deadRetry and as soon as gossip counts it
+// alive, until it succeeds or its timeout passes; a change in gossip's
+// view that leaves it dead ends the retries, since the member may be back
+// at another address. Why: raft backs off
 // from a follower exponentially with each failed RPC, up to 10.24 s
 // between attempts, and a successful heartbeat does not reset it, so a
 // follower back from a long outage waited up to that long for the log;
@@ -95,6 +97,13 @@ func (t *trackedLayer) dial(address string, timeout time.Duration) (net.Conn, er
 		wait := time.NewTimer(min(left, deadRetry))
 		select {
 		case <-changed:
+			if back, _ := t.alive(address); !back {
+				// Gossip's view changed without it: the member may be
+				// back at another address (a restart that moved it),
+				// which raft resolves again only on its next attempt.
+				wait.Stop()
+				return nil, err
+			}
 		case <-wait.C:
 		case <-t.stopping:
 			wait.Stop()
