@@ -101,8 +101,7 @@ func BenchmarkStep(b *testing.B) {
 		b.Run(self, func(b *testing.B) {
 			start := time.Now().Add(-time.Minute)
 			g := newIdleGroup(b, self, start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer func() { cancel(); g.f.wg.Wait() }()
+			ctx := g.ctx
 			f, c, local := g.f, g.c, g.local
 			// Warm up: a few rounds so that every one-off effect has run.
 			round := func(i int) {
@@ -145,6 +144,9 @@ type idleGroup struct {
 	local *benchLocal
 	st    authority.State
 	peers []string // the other members, sorted
+	// ctx is for the steps: the test's cleanup cancels it and waits for
+	// the effects they started.
+	ctx context.Context
 }
 
 // newIdleGroup sets up self's sidecar at start. clock, when not nil, is the
@@ -181,7 +183,9 @@ func newIdleGroup(tb testing.TB, self string, start time.Time, mc monitor.Config
 		}
 	}
 	slices.Sort(peers)
-	return idleGroup{f: f, c: c, local: local, st: st, peers: peers}
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(func() { cancel(); f.wg.Wait() })
+	return idleGroup{f: f, c: c, local: local, st: st, peers: peers, ctx: ctx}
 }
 
 // appendTopologyKey writes the text fmt wrote before it replaced fmt.
@@ -251,8 +255,7 @@ func TestIdleReportCadence(t *testing.T) {
 			var n int
 			g := newIdleGroup(t, "n1", start, monitor.Config{Interval: tc.interval, Timeout: 250 * time.Millisecond},
 				countCluster{benchCluster{alive: []string{"n0", "n1", "n2"}}, &n}, &clock)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer func() { cancel(); g.f.wg.Wait() }()
+			ctx := g.ctx
 			tick := func(now time.Time) {
 				clock = now
 				g.local.o.Time = now
@@ -424,8 +427,7 @@ func TestExpiredViewIsCutOff(t *testing.T) {
 func TestForeignDutiesRunOnANewEpoch(t *testing.T) {
 	start := time.Now()
 	g := newIdleGroup(t, "n2", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); g.f.wg.Wait() }()
+	ctx := g.ctx
 	now := start.Add(time.Second)
 	g.f.onReport(g.c, peerMsg{from: "n1", rep: benchReport("n1", g.st, now), at: now})
 	g.f.step(ctx, g.c, now, false)
@@ -458,8 +460,7 @@ func TestForeignDutiesRunOnANewEpoch(t *testing.T) {
 func TestOwnViewKeepsTheKeysLastSeen(t *testing.T) {
 	start := time.Now()
 	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); g.f.wg.Wait() }()
+	ctx := g.ctx
 	now := start.Add(time.Second)
 	g.local.o.Time, g.local.o.Keys = now, 1983
 	g.f.step(ctx, g.c, now, true)
@@ -481,8 +482,7 @@ func TestOwnViewKeepsTheKeysLastSeen(t *testing.T) {
 func TestEpochStartWiring(t *testing.T) {
 	start := time.Now()
 	g := newIdleGroup(t, "n2", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); g.f.wg.Wait() }()
+	ctx := g.ctx
 	if !g.c.gs.Started.Equal(start) {
 		t.Fatalf("the state it started with: start %v, want the committed %v", g.c.gs.Started, start)
 	}
@@ -537,8 +537,7 @@ func TestEpochStartWiring(t *testing.T) {
 func TestStallRestartsSDown(t *testing.T) {
 	start := time.Now()
 	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); g.f.wg.Wait() }()
+	ctx := g.ctx
 	step := g.f.mc.Interval
 	down := g.c.p.DownAfter
 	now := start
@@ -576,8 +575,7 @@ func TestStallRestartsSDown(t *testing.T) {
 func TestPromotionRestartsTheJudgement(t *testing.T) {
 	start := time.Now()
 	g := newIdleGroup(t, "n1", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); g.f.wg.Wait() }()
+	ctx := g.ctx
 	now := start.Add(time.Second)
 	g.f.step(ctx, g.c, now, true)
 	// n2 named at epoch 2, not yet promoted.

@@ -291,37 +291,7 @@ func forgottenPrimary(pv peerView) peerView {
 func (f *Failover) onState(c *core, old authority.State, now time.Time) {
 	st := c.st
 	c.gs = group(st)
-	following := c.following && now.Sub(c.steppedAt) <= 2*f.mc.Interval
-	if prev := c.epochStart; prev.Epoch != st.Epoch && !prev.At.IsZero() {
-		if c.pastStarts == nil {
-			c.pastStarts = map[uint64]time.Time{}
-		}
-		c.pastStarts[prev.Epoch] = prev.At
-	}
-	c.epochStart = nextEpochStart(c.epochStart, st.Epoch, st.Started, following, now)
-	c.gs.Started = c.epochStart.At
-	if st.Promoted && st.Epoch == old.Epoch && !old.Promoted && old.Index != 0 {
-		// The promotion at this epoch, seen as it committed: each
-		// sidecar judges the promoted Redis afresh (its SDOWN clock
-		// restarts), and the leader counts no opinion sent before
-		// (opinionsSince).
-		c.promotedHeard = now
-		if c.probeAddr != "" {
-			c.probeSince = now
-		}
-	} else if st.Epoch != old.Epoch || !st.Promoted {
-		c.promotedHeard = time.Time{}
-	}
-	if !c.promotedHeard.IsZero() {
-		c.gs.OpinionsFrom = c.promotedHeard.Add(f.mc.Interval)
-	}
-	kept := map[uint64]bool{}
-	for i, pf := range c.gs.PastForks {
-		if at, ok := c.pastStarts[pf.Epoch]; ok {
-			c.gs.PastForks[i].Start, kept[pf.Epoch] = at, true
-		}
-	}
-	maps.DeleteFunc(c.pastStarts, func(e uint64, _ time.Time) bool { return !kept[e] })
+	f.localTimes(c, old, now)
 	c.p = f.cfg.params(st.Settings, f.fresh)
 	f.m.epoch.Set(float64(st.Epoch))
 	f.m.paused.Set(boolFloat(st.Paused))
@@ -440,12 +410,66 @@ func group(st authority.State) groupState {
 	return g
 }
 
-// sdownDue is when SDOWN of the probed primary falls due.
-func (f *Failover) sdownDue(c *core) time.Time {
-	if c.probeAddr == "" || c.probeSince.IsZero() {
+// localTimes puts the times of c.gs that the committed state gives on
+// the committing leader's clock on this sidecar's (nextEpochStart): the
+// current epoch's start, and the starts of earlier epochs' recorded forks
+// this sidecar saw begin. It also notes a promotion applied as it
+// committed: each sidecar judges the promoted Redis afresh (its SDOWN
+// clock restarts), and the leader counts no opinion sent before
+// (groupState.OpinionsFrom). c.st is the state just applied, old the one
+// before.
+func (f *Failover) localTimes(c *core, old authority.State, now time.Time) {
+	st := c.st
+	following := c.following && now.Sub(c.steppedAt) <= 2*f.mc.Interval
+	if prev := c.epochStart; prev.Epoch != st.Epoch && !prev.At.IsZero() {
+		if c.pastStarts == nil {
+			c.pastStarts = map[uint64]time.Time{}
+		}
+		c.pastStarts[prev.Epoch] = prev.At
+	}
+	c.epochStart = nextEpochStart(c.epochStart, st.Epoch, st.Started, following, now)
+	c.gs.Started = c.epochStart.At
+	if len(c.pastStarts) > 0 {
+		kept := map[uint64]bool{}
+		for i, pf := range c.gs.PastForks {
+			if at, ok := c.pastStarts[pf.Epoch]; ok {
+				c.gs.PastForks[i].Start, kept[pf.Epoch] = at, true
+			}
+		}
+		maps.DeleteFunc(c.pastStarts, func(e uint64, _ time.Time) bool { return !kept[e] })
+	}
+
+	switch {
+	case st.Promoted && st.Epoch == old.Epoch && !old.Promoted && old.Index != 0:
+		c.promotedHeard = now
+		if c.probeAddr != "" {
+			c.probeSince = now
+		}
+	case st.Epoch != old.Epoch || !st.Promoted:
+		c.promotedHeard = time.Time{}
+	}
+	if !c.promotedHeard.IsZero() {
+		c.gs.OpinionsFrom = c.promotedHeard.Add(f.mc.Interval)
+	}
+}
+
+// judgedSince is when this sidecar's judgement of the primary it probes
+// began: probing it, or running again after a stall (stalled); zero when
+// it probes none.
+func (c *core) judgedSince() time.Time {
+	if c.probeSince.IsZero() {
 		return time.Time{}
 	}
-	return later(later(c.probeSince, c.awake), f.primaryLastGood(c)).Add(c.p.DownAfter)
+	return later(c.probeSince, c.awake)
+}
+
+// sdownDue is when SDOWN of the probed primary falls due.
+func (f *Failover) sdownDue(c *core) time.Time {
+	since := c.judgedSince()
+	if c.probeAddr == "" || since.IsZero() {
+		return time.Time{}
+	}
+	return later(since, f.primaryLastGood(c)).Add(c.p.DownAfter)
 }
 
 // stalled reports whether a sidecar that stepped at last and steps
@@ -518,10 +542,7 @@ func (f *Failover) step(ctx context.Context, c *core, now time.Time, tick bool) 
 		sd = now.Sub(later(later(c.awake, c.namedAt), c.ownAlive)) >= c.p.DownAfter
 		why = "the local Redis answers as a replica, or not at all"
 	default:
-		since := later(c.probeSince, c.awake)
-		if c.probeSince.IsZero() {
-			since = time.Time{} // nothing probed, nothing to judge
-		}
+		since := c.judgedSince()
 		sd = sdownAt(now, since, f.primaryLastGood(c), c.p.DownAfter)
 		if !sdownAt(now, since, c.lastAlive, c.p.DownAfter) {
 			why = "takes no writes while its sidecar is silent"
@@ -1098,9 +1119,7 @@ func nextEpochStart(prev epochStart, epoch uint64, started time.Time, following 
 		return epochStart{Epoch: epoch}
 	case epoch == prev.Epoch && !prev.At.IsZero():
 		return prev
-	case following:
-		return epochStart{Epoch: epoch, At: now}
-	case started.After(now):
+	case following || started.After(now):
 		return epochStart{Epoch: epoch, At: now}
 	default:
 		return epochStart{Epoch: epoch, At: started}

@@ -266,7 +266,7 @@ func TestDialRetriesADeadPeer(t *testing.T) {
 		t.Errorf("%d dials, want 4 (three failures, then the one that reached it)", n)
 	}
 
-	// b dead: a change in gossip's view tries again at once.
+	// b dead, then alive in gossip again: the dial reaches it.
 	l, _ = layer(1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)

@@ -68,10 +68,10 @@ const deadRetry = 100 * time.Millisecond
 // alive is tried again, every deadRetry and as soon as gossip counts it
 // alive, until it succeeds or its timeout passes; a change in gossip's
 // view that leaves it dead ends the retries, since the member may be back
-// at another address. Why: raft backs off
-// from a follower exponentially with each failed RPC, up to 10.24 s
-// between attempts, and a successful heartbeat does not reset it, so a
-// follower back from a long outage waited up to that long for the log;
+// at another address. Why: raft backs off from a follower exponentially
+// with each failed RPC, up to 10.24 s between attempts, and a successful
+// heartbeat does not reset it, so a follower back from a long outage
+// waited up to that long for the log;
 // one whose data dir was wiped meanwhile refused its vote all that time
 // (amnesiacVoteRefusal). Retried within each of raft's attempts, the
 // failures add up a few times slower, and the attempt under way when the
@@ -94,22 +94,22 @@ func (t *trackedLayer) dial(address string, timeout time.Duration) (net.Conn, er
 		if alive || left <= 0 {
 			return nil, err
 		}
+		retry := true
 		wait := time.NewTimer(min(left, deadRetry))
 		select {
 		case <-changed:
-			if back, _ := t.alive(address); !back {
-				// Gossip's view changed without it: the member may be
-				// back at another address (a restart that moved it),
-				// which raft resolves again only on its next attempt.
-				wait.Stop()
-				return nil, err
-			}
+			// A view that changed without it: the member may be back
+			// at another address (a restart that moved it), which raft
+			// resolves again only on its next attempt.
+			retry, _ = t.alive(address)
 		case <-wait.C:
 		case <-t.stopping:
-			wait.Stop()
-			return nil, err
+			retry = false
 		}
 		wait.Stop()
+		if !retry {
+			return nil, err
+		}
 	}
 }
 
