@@ -188,6 +188,18 @@ func newIdleGroup(tb testing.TB, self string, start time.Time, mc monitor.Config
 	return idleGroup{f: f, c: c, local: local, st: st, peers: peers, ctx: ctx}
 }
 
+// apply applies, at now, the next committed state: the current one as
+// change leaves it, one index on. It returns the new state.
+func (g idleGroup) apply(now time.Time, change func(*authority.State)) authority.State {
+	old := g.c.st
+	next := old
+	next.Index++
+	change(&next)
+	g.c.st = next
+	g.f.onState(g.c, old, now)
+	return next
+}
+
 // appendTopologyKey writes the text fmt wrote before it replaced fmt.
 func TestTopologyKeyText(t *testing.T) {
 	s := Snapshot{Epoch: 7, Primary: Node{Name: "a", Addr: "10.0.0.1:6379", SDown: true}, Writable: true, Quorum: 2,
@@ -377,16 +389,13 @@ func TestForgetKeepsThePrimarysSighting(t *testing.T) {
 	sighting := primaryMark{Epoch: 1, ReplID: "h1", At: start}
 	g.c.peers["n0"] = peerView{Rep: report{Name: "n0", Addr: benchAddrs["n0"], Epoch: 1}, Received: start, AsPrimary: sighting}
 	g.c.peers["n2"] = peerView{Rep: report{Name: "n2", Addr: benchAddrs["n2"], Epoch: 1}, Received: start}
-	old := g.c.st
-	next := old
-	next.Index++
-	next.Members = maps.Clone(old.Members)
-	m := next.Members["n0"]
-	m.Voter = false
-	next.Members["n0"] = m
-	delete(next.Members, "n2")
-	g.c.st = next
-	g.f.onState(g.c, old, start.Add(time.Second))
+	g.apply(start.Add(time.Second), func(next *authority.State) {
+		next.Members = maps.Clone(next.Members)
+		m := next.Members["n0"]
+		m.Voter = false
+		next.Members["n0"] = m
+		delete(next.Members, "n2")
+	})
 	pv, ok := g.c.peers["n0"]
 	if !ok || pv.AsPrimary != sighting || pv.Rep.Name != "" || !pv.Received.IsZero() {
 		t.Errorf("the primary after its forget: %+v (kept %v), want its sighting %+v and no report", pv, ok, sighting)
@@ -435,12 +444,9 @@ func TestForeignDutiesRunOnANewEpoch(t *testing.T) {
 		t.Fatal("n0, the primary, checked as a stray")
 	}
 	// n1 named at epoch 2; n0's sidecar is silent.
-	old := g.c.st
-	next := old
-	next.Index++
-	next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now
-	g.c.st = next
-	g.f.onState(g.c, old, now)
+	g.apply(now, func(next *authority.State) {
+		next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now
+	})
 	g.f.step(ctx, g.c, now, false)
 	if !g.c.foreign["n0"] {
 		t.Fatal("the step that applied epoch 2 did not check n0's Redis")
@@ -489,12 +495,9 @@ func TestEpochStartWiring(t *testing.T) {
 	now := start.Add(time.Second)
 	g.f.step(ctx, g.c, now, false) // following: the fake authority is Ready
 	// n1 named at epoch 2 by a leader whose clock runs a minute behind.
-	old := g.c.st
-	next := old
-	next.Index++
-	next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now.Add(-time.Minute)
-	g.c.st = next
-	g.f.onState(g.c, old, now)
+	next := g.apply(now, func(next *authority.State) {
+		next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n1", false, now.Add(-time.Minute)
+	})
 	if !g.c.gs.Started.Equal(now) {
 		t.Errorf("epoch 2 applied while following: start %v, want %v (when it applied it)", g.c.gs.Started, now)
 	}
@@ -506,14 +509,11 @@ func TestEpochStartWiring(t *testing.T) {
 	// step, applied it: the committed start, not the moment it resumed.
 	g.f.step(ctx, g.c, now, false)
 	resumed := now.Add(30 * time.Second)
-	old = g.c.st
-	next = old
-	next.Index++
-	next.Epoch, next.Primary, next.Started = 3, "n2", resumed.Add(-20*time.Second)
-	next.History = append(slices.Clone(old.History), authority.HistoryEntry{Epoch: 2, Old: "n0", New: "n1", Reason: authority.ReasonAuto,
-		Result: resultSuccess, Start: now.Add(-time.Minute), ForkReplID: "fedcba9876543210fedcba9876543210fedcba98", ForkOffset: 4096})
-	g.c.st = next
-	g.f.onState(g.c, old, resumed)
+	next = g.apply(resumed, func(next *authority.State) {
+		next.Epoch, next.Primary, next.Started = 3, "n2", resumed.Add(-20*time.Second)
+		next.History = append(slices.Clone(next.History), authority.HistoryEntry{Epoch: 2, Old: "n0", New: "n1", Reason: authority.ReasonAuto,
+			Result: resultSuccess, Start: now.Add(-time.Minute), ForkReplID: "fedcba9876543210fedcba9876543210fedcba98", ForkOffset: 4096})
+	})
 	if !g.c.gs.Started.Equal(next.Started) {
 		t.Errorf("epoch 3 applied on resuming: start %v, want the committed %v", g.c.gs.Started, next.Started)
 	}
@@ -579,22 +579,15 @@ func TestPromotionRestartsTheJudgement(t *testing.T) {
 	now := start.Add(time.Second)
 	g.f.step(ctx, g.c, now, true)
 	// n2 named at epoch 2, not yet promoted.
-	old := g.c.st
-	named := old
-	named.Index++
-	named.Epoch, named.Primary, named.Promoted, named.Started = 2, "n2", false, now
-	g.c.st = named
-	g.f.onState(g.c, old, now)
+	g.apply(now, func(next *authority.State) {
+		next.Epoch, next.Primary, next.Promoted, next.Started = 2, "n2", false, now
+	})
 	now = now.Add(3 * time.Second)
 	g.f.step(ctx, g.c, now, true)
 	if g.c.probeAddr == "" || !g.c.gs.OpinionsFrom.IsZero() {
 		t.Fatalf("premise: probing %q, opinions from %v", g.c.probeAddr, g.c.gs.OpinionsFrom)
 	}
-	promoted := named
-	promoted.Index++
-	promoted.Promoted = true
-	g.c.st = promoted
-	g.f.onState(g.c, named, now)
+	g.apply(now, func(next *authority.State) { next.Promoted = true })
 	if want := now.Add(g.f.mc.Interval); !g.c.gs.OpinionsFrom.Equal(want) {
 		t.Errorf("opinions from %v, want %v (an interval after the promotion applied)", g.c.gs.OpinionsFrom, want)
 	}
@@ -602,11 +595,7 @@ func TestPromotionRestartsTheJudgement(t *testing.T) {
 		t.Errorf("SDOWN counts from %v, want %v (the promotion)", g.c.probeSince, now)
 	}
 	// A new epoch clears it.
-	next := promoted
-	next.Index++
-	next.Epoch, next.Primary, next.Promoted = 3, "n0", false
-	g.c.st = next
-	g.f.onState(g.c, promoted, now)
+	g.apply(now, func(next *authority.State) { next.Epoch, next.Primary, next.Promoted = 3, "n0", false })
 	if !g.c.gs.OpinionsFrom.IsZero() {
 		t.Errorf("epoch 3: opinions from %v, want zero", g.c.gs.OpinionsFrom)
 	}
