@@ -20,9 +20,8 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	vigilBin  string
-	buildErr  error
+	buildMu sync.Mutex
+	built   = map[string]string{} // package path → binary
 )
 
 // vigilBinary builds cmd/vigil once per test binary, the way `make build`
@@ -30,28 +29,37 @@ var (
 // a binary to use instead (e.g. bin/vigil from `make build`).
 func vigilBinary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		if p := os.Getenv("VIGIL_BIN"); p != "" {
-			vigilBin, buildErr = filepath.Abs(p)
-			return
-		}
-		dir, err := os.MkdirTemp("", "vigil-bench-bin-")
+	if p := os.Getenv("VIGIL_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
 		if err != nil {
-			buildErr = err
-			return
+			tb.Fatal(err)
 		}
-		vigilBin = filepath.Join(dir, "vigil")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", vigilBin, "github.com/vigil-redis/vigil/cmd/vigil")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
+		return abs
 	}
-	return vigilBin
+	return binary(tb, "github.com/vigil-redis/vigil/cmd/vigil")
+}
+
+// binary builds the command pkg once per test binary, as `make build`
+// builds vigil.
+func binary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[pkg]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "vigil-bench-bin-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built[pkg] = bin
+	return bin
 }
 
 // proc is one observer process (a vigil sidecar or a redis-sentinel).
@@ -199,6 +207,51 @@ func startVigils(tb testing.TB, g *group, downAfter time.Duration, extra ...stri
 		p := startProc(tb, filepath.Join(dir, "vigil.log"), bin, args...)
 		p.sentinelAddr, p.httpAddr, p.proxyAddr = sent, web, prx
 		procs = append(procs, p)
+	}
+	return procs
+}
+
+// skeleton is what internal/bench/skeleton runs (BenchmarkIdle).
+type skeleton int
+
+const (
+	probeOnly skeleton = iota // the Redis probes
+	parts                     // the probes, memberlist and Raft
+	reporting                 // parts, and reports as often as vigil's
+)
+
+// startSkeletons starts one internal/bench/skeleton process of kind beside
+// each node of g.
+func startSkeletons(tb testing.TB, g *group, interval string, kind skeleton) []*proc {
+	tb.Helper()
+	bin := binary(tb, "github.com/vigil-redis/vigil/internal/bench/skeleton")
+	n := len(g.nodes)
+	gossip, peers := make([]string, n), make([]string, n)
+	for i := range n {
+		gossip[i] = hostPort(freePort(tb))
+		peers[i] = fmt.Sprintf("s%d=%s", i, hostPort(freePort(tb)))
+	}
+	var procs []*proc
+	for i, node := range g.nodes {
+		dir := tb.TempDir()
+		args := []string{
+			"-name", fmt.Sprintf("s%d", i),
+			"-http", hostPort(freePort(tb)),
+			"-redis", node.Addr(),
+			"-primary", g.nodes[0].Addr(),
+			"-interval", interval,
+		}
+		if kind != probeOnly {
+			_, raftAddr, _ := strings.Cut(peers[i], "=")
+			args = append(args,
+				"-gossip", gossip[i], "-join", gossip[0],
+				"-key", "YmVuY2gtZ3JvdXAtZ29zc2lwLWtleS0zMi1ieXRlcyE=",
+				"-raft", raftAddr, "-peers", strings.Join(peers, ","), "-dir", dir)
+		}
+		if kind == parts {
+			args = append(args, "-report", "1h")
+		}
+		procs = append(procs, startProc(tb, filepath.Join(dir, "skeleton.log"), bin, args...))
 	}
 	return procs
 }

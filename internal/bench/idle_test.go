@@ -10,7 +10,11 @@ import (
 // the same run: three of each watch one healthy group (primary + two
 // replicas) with monitor.interval 100ms, and the benchmark reports the mean
 // CPU share of one core, the mean RSS and the context switches a second
-// per process over the window (VIGIL_BENCH_IDLE, default 60s).
+// per process over the window (VIGIL_BENCH_IDLE, default 60s). Beside
+// them run three sets of internal/bench/skeleton, what vigil's mandated
+// parts cost on the machine before any of vigil's own work: the Redis
+// probes alone ("probe"), the probes with memberlist and Raft ("parts"),
+// and those with reports as often as vigil sends them ("skeleton").
 // VIGIL_BENCH_INTERVAL sets another monitor.interval (the second
 // figure is at 1s). The CPU share of a window moves by about ±15 % on the
 // virtual machine the README's figures come from, the switch count by a
@@ -35,6 +39,9 @@ func BenchmarkIdle(b *testing.B) {
 		g := startGroup(b)
 		vigils := startVigils(b, g, 5*time.Second, "--monitor.interval", interval)
 		sentinels := startSentinels(b, g, 5*time.Second)
+		probes := startSkeletons(b, g, interval, probeOnly)
+		bare := startSkeletons(b, g, interval, parts)
+		skels := startSkeletons(b, g, interval, reporting)
 		// Let start-up work (joining, first syncs, Go's first GCs) pass,
 		// and measure the group as it idles: with Raft at calm timings,
 		// which each sidecar reaches after twice down_after without
@@ -63,11 +70,19 @@ func BenchmarkIdle(b *testing.B) {
 			}
 			return out
 		}
-		v0, s0 := measure(vigils), measure(sentinels)
+		sets := [][]*proc{vigils, sentinels, probes, bare, skels}
+		names := []string{"vigil", "sentinel", "probe", "parts", "skeleton"}
+		before := make([][]sample, len(sets))
+		for i, ps := range sets {
+			before[i] = measure(ps)
+		}
 		start := time.Now()
 		time.Sleep(window)
 		elapsed := time.Since(start)
-		v1, s1 := measure(vigils), measure(sentinels)
+		after := make([][]sample, len(sets))
+		for i, ps := range sets {
+			after[i] = measure(ps)
+		}
 
 		report := func(name string, before, after []sample) {
 			var cpu time.Duration
@@ -82,7 +97,8 @@ func BenchmarkIdle(b *testing.B) {
 			b.ReportMetric(float64(rss)/n/(1<<20), name+"_rss_MiB")
 			b.ReportMetric(float64(switches)/elapsed.Seconds()/n, name+"_switches/s")
 		}
-		report("vigil", v0, v1)
-		report("sentinel", s0, s1)
+		for i, name := range names {
+			report(name, before[i], after[i])
+		}
 	}
 }
