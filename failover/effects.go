@@ -1428,12 +1428,12 @@ func (f *Failover) trackReconf(c *core, now time.Time) {
 // has that offset and commits itself as the primary.
 func (f *Failover) switchoverDuties(ctx context.Context, c *core, now time.Time) {
 	st := c.st
-	sw := st.Switchover
-	if handoverLapsed(c.myHandover, c.gs.Switchover, now) {
+	sw := c.gs.Switchover // its deadline on this sidecar's clock (localTimes)
+	if handoverLapsed(c.myHandover, sw, now) {
 		// The next report stops telling the peers a handover runs.
 		c.myHandover = nil
 	}
-	if sw == nil || sw.Epoch != st.Epoch || !now.Before(sw.Deadline) || !c.verified {
+	if !sw.active(st.Epoch, now) || !c.verified {
 		return
 	}
 	if sw.From == f.self.Name && st.Primary == f.self.Name && c.handoverEpoch != st.Epoch && !c.localBusy {

@@ -529,6 +529,85 @@ func TestEpochStartWiring(t *testing.T) {
 	}
 }
 
+func TestLocalInstant(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name      string
+		committed time.Time
+		following bool
+		want      time.Time
+	}{
+		{"applied live, the committing clock a minute behind", now.Add(-time.Minute), true, now},
+		{"applied live, the committing clock a minute ahead", now.Add(time.Minute), true, now},
+		{"caught up: the committed time", now.Add(-20 * time.Second), false, now.Add(-20 * time.Second)},
+		{"caught up, committed in this sidecar's future", now.Add(time.Minute), false, now},
+	} {
+		if got := localInstant(tt.committed, tt.following, now); !got.Equal(tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got.Sub(now), tt.want.Sub(now))
+		}
+	}
+}
+
+// TestCommittedInstantsOnOwnClock: the anti-flap window and a switchover's
+// deadline run on this sidecar's clock, from when it applied the entries,
+// whatever the committing sidecar's clock said.
+func TestCommittedInstantsOnOwnClock(t *testing.T) {
+	start := time.Now()
+	g := newIdleGroup(t, "n0", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	now := start.Add(time.Second)
+	g.f.step(g.ctx, g.c, now, false) // following: the fake authority is Ready
+	// Committed by a sidecar whose clock runs a minute behind: a failover
+	// start, an anti-flap pause, and a switchover of 30 s begun with them.
+	behind := now.Add(-time.Minute)
+	const timeout = 30 * time.Second
+	next := g.apply(now, func(next *authority.State) {
+		next.Failovers = []time.Time{behind.Add(-time.Second)}
+		next.History = append(slices.Clone(next.History), authority.HistoryEntry{Epoch: 1, Old: "n0", Reason: reasonAntiFlap,
+			Result: "paused", Start: behind})
+		next.Switchover = &authority.Switchover{From: "n0", To: "n1", Epoch: 1, Deadline: behind.Add(timeout), Timeout: timeout}
+	})
+	check := func(when string, failover, flap, deadline time.Time) {
+		t.Helper()
+		if len(g.c.gs.Failovers) != 1 || !g.c.gs.Failovers[0].Equal(failover) {
+			t.Errorf("%s: failovers %v, want [%v]", when, g.c.gs.Failovers, failover)
+		}
+		if !g.c.gs.FlapSince.Equal(flap) {
+			t.Errorf("%s: anti-flap since %v, want %v", when, g.c.gs.FlapSince, flap)
+		}
+		if g.c.gs.Switchover == nil || !g.c.gs.Switchover.Deadline.Equal(deadline) {
+			t.Errorf("%s: switchover %+v, want the deadline %v", when, g.c.gs.Switchover, deadline)
+		}
+	}
+	check("applied while following", now, now, now.Add(timeout))
+	if !g.c.gs.Switchover.active(1, now.Add(time.Second)) {
+		t.Error("the switchover is over on this clock the moment it began")
+	}
+	if !g.c.st.Failovers[0].Equal(behind.Add(-time.Second)) {
+		t.Error("the committed state was changed")
+	}
+	// Applied again later: the times first found stand.
+	g.f.onState(g.c, next, now.Add(5*time.Second))
+	check("applied again", now, now, now.Add(timeout))
+
+	// A sidecar catching up keeps committed times, but none in its future.
+	g2 := newIdleGroup(t, "n0", start, monitor.DefaultConfig(), benchCluster{alive: []string{"n0", "n1", "n2"}}, nil)
+	late := now.Add(time.Hour) // no step since start: not following
+	g2.apply(late, func(next *authority.State) {
+		next.Failovers = []time.Time{late.Add(-20 * time.Second)}
+		next.History = append(slices.Clone(next.History), authority.HistoryEntry{Epoch: 1, Old: "n0", Reason: reasonAntiFlap,
+			Result: "paused", Start: late.Add(time.Minute)})
+		next.Switchover = &authority.Switchover{From: "n0", To: "n1", Epoch: 1, Deadline: late.Add(10 * time.Second), Timeout: timeout}
+	})
+	g = g2
+	check("applied catching up", late.Add(-20*time.Second), late, late.Add(10*time.Second))
+
+	// An intent committed before the timeout was recorded keeps its deadline.
+	g2.apply(late, func(next *authority.State) {
+		next.Switchover = &authority.Switchover{From: "n0", To: "n2", Epoch: 1, Deadline: late.Add(7 * time.Second)}
+	})
+	check("an intent without its timeout", late.Add(-20*time.Second), late, late.Add(7*time.Second))
+}
+
 // TestStallRestartsSDown: a sidecar that stood still (stopped, or starved)
 // judges the primary again from the moment it runs: the gap since the
 // primary's last reply covers the stall, in which it sent no probe (chaos

@@ -122,6 +122,10 @@ type core struct {
 	// before the current one that it applied while following, for the
 	// recorded forks of those epochs (groupState.PastForks).
 	pastStarts map[uint64]time.Time
+	// localAt: the times on this sidecar's clock of the committed
+	// instants the anti-flap window and a switchover's deadline run from
+	// (localInstant), by the committed instant's UnixNano.
+	localAt map[int64]time.Time
 	// handedFrom: the leaderSince of the leadership this sidecar last
 	// tried to hand over; once per leadership (handOver).
 	handedFrom time.Time
@@ -438,6 +442,34 @@ func (f *Failover) localTimes(c *core, old authority.State, now time.Time) {
 		}
 		maps.DeleteFunc(c.pastStarts, func(e uint64, _ time.Time) bool { return !kept[e] })
 	}
+
+	// The anti-flap window and a switchover's deadline: the same clocks.
+	seen := map[int64]bool{}
+	local := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		k := t.UnixNano()
+		seen[k] = true
+		at, ok := c.localAt[k]
+		if !ok {
+			at = localInstant(t, following, now)
+			if c.localAt == nil {
+				c.localAt = map[int64]time.Time{}
+			}
+			c.localAt[k] = at
+		}
+		return at
+	}
+	c.gs.Failovers = slices.Clone(c.gs.Failovers)
+	for i, t := range c.gs.Failovers {
+		c.gs.Failovers[i] = local(t)
+	}
+	c.gs.FlapSince = local(c.gs.FlapSince)
+	if sw := st.Switchover; sw != nil && sw.Timeout > 0 && c.gs.Switchover != nil {
+		c.gs.Switchover.Deadline = local(sw.Deadline.Add(-sw.Timeout)).Add(sw.Timeout)
+	}
+	maps.DeleteFunc(c.localAt, func(k int64, _ time.Time) bool { return !seen[k] })
 
 	switch {
 	case st.Promoted && st.Epoch == old.Epoch && !old.Promoted && old.Index != 0:
@@ -1124,6 +1156,23 @@ func nextEpochStart(prev epochStart, epoch uint64, started time.Time, following 
 	default:
 		return epochStart{Epoch: epoch, At: started}
 	}
+}
+
+// localInstant moves a committed instant, read on the clock of the
+// sidecar that committed it, to this sidecar's clock, as nextEpochStart
+// does for an epoch's start: an entry applied while following the log was
+// committed at now; one applied catching up at the committed time, but not
+// in this sidecar's future. The anti-flap window counts failovers from
+// their starts, and a switchover runs until its deadline (the instant it
+// began plus its timeout): an old primary's sidecar whose clock ran 60 s
+// behind the committer's would have kept its writes paused up to a minute
+// past the deadline of a failed handover, one ahead by more than the
+// timeout would never have handed over.
+func localInstant(committed time.Time, following bool, now time.Time) time.Time {
+	if following || committed.After(now) {
+		return now
+	}
+	return committed
 }
 
 // later returns the later of a and b.

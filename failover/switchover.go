@@ -78,7 +78,7 @@ func (f *Failover) Switchover(ctx context.Context, to string) (Configuration, er
 	start := time.Now()
 	f.log.Info("switchover starting", "epoch", st.Epoch, "primary", st.Primary, "peer", target)
 	begun, err := f.apply(ctx, authority.Command{Op: authority.OpSwitchoverBegin, IfEpoch: st.Epoch,
-		Switchover: &authority.Switchover{From: st.Primary, To: target, Epoch: st.Epoch, Deadline: deadline}})
+		Switchover: &authority.Switchover{From: st.Primary, To: target, Epoch: st.Epoch, Deadline: deadline, Timeout: timeout}})
 	if err != nil {
 		if errors.Is(err, authority.ErrStale) || errors.Is(err, authority.ErrInvalid) {
 			return Configuration{}, fmt.Errorf("%w: %w", ErrBusy, err)

@@ -40,6 +40,10 @@ type Switchover struct {
 	To       string    `json:"to"`
 	Epoch    uint64    `json:"epoch"` // the epoch the switchover started from
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Timeout is how long before Deadline the switchover began, so that
+	// each sidecar can run it to a deadline on its own clock; zero in
+	// intents committed before it was recorded.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // Settings are the group-wide settings an operator changes at run time
