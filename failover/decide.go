@@ -620,8 +620,18 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 			Role: r.Obs.Role, Offset: known, ReplID: r.Obs.ReplID, ReplID2: r.Obs.ReplID2, Keys: r.Obs.Keys})
 	}
 	leading := ledHolders(st, peers, out)
+	var proven map[string]bool
+	if len(leading) == 0 {
+		proven = forkHolders(st, peers, out)
+	}
 	slices.SortFunc(out, func(a, b candidate) int {
 		if a, b := leading[a.Name], leading[b.Name]; a != b {
+			if a {
+				return -1
+			}
+			return 1
+		}
+		if a, b := proven[a.Name], proven[b.Name]; a != b {
 			if a {
 				return -1
 			}
@@ -709,6 +719,61 @@ func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[st
 		led[h.Name] = true
 	}
 	return led
+}
+
+// forkHolders are, when ledHolders names none, the holders that rank
+// next whatever their keys: those whose Redis proves it holds the history
+// the newest recorded promotion left up to its fork, everything the
+// primaries before it acknowledged up to there. It stands on that history
+// at or past the fork, on the history the promotion began, or left the
+// first at or past the fork for a history of its own (master_replid2 and
+// second_repl_offset). The others may hold an older data set: an AOF
+// restart begins a new history at 0 and shows no earlier one. No holder
+// proves anything when the primary's own Redis is among them (ledHolders),
+// or when a holder outside was last known on the history the promotion
+// began, or on one its sidecar did not report past the fork: it may hold
+// what the newest primary acknowledged past the fork.
+//
+// Chaos seed 17754 (N=5): after b's node, epoch 6's primary, was killed
+// with no replica synced, the leader promoted the holder with the most
+// keys, d's Redis, back from its AOF on a history of its own at 0 with 650
+// keys of epochs 3 and 4. e's Redis, with 625, stood on the history epoch
+// 6's promotion left exactly at its fork, with every write acknowledged up
+// to it; 8 of them were lost. In seed 11314's case such a Redis, d's, left
+// that history past the fork for its own: it proves as much, and ranks
+// with the others by keys.
+func forkHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
+	forkReplID, fork, newReplID, from := st.ForkReplID, st.Fork, st.NewReplID, st.newFrom()
+	if !st.Promoted {
+		if len(st.PastForks) == 0 {
+			return nil
+		}
+		f := st.PastForks[len(st.PastForks)-1]
+		forkReplID, fork, newReplID, from = f.ReplID, f.Offset, f.NewReplID, f.newFrom()
+	} else if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
+		return nil
+	}
+	if forkReplID == "" || newReplID == "" {
+		return nil
+	}
+	var proven map[string]bool
+	for _, h := range hs {
+		o := peers[h.Name].Rep.Obs
+		if o.ReplID == forkReplID && o.Offset >= fork || o.ReplID == newReplID && o.Offset >= from ||
+			o.ReplID2 == forkReplID && o.ReplOffset2 > fork {
+			if proven == nil {
+				proven = map[string]bool{}
+			}
+			proven[h.Name] = true
+		}
+	}
+	for _, h := range hs {
+		k := peers[h.Name].Known
+		if !proven[h.Name] && !k.At.IsZero() && (k.ReplID == newReplID || k.ReplID == "" && k.Offset > fork) {
+			return nil
+		}
+	}
+	return proven
 }
 
 // durableFloor is, with min_replicas, the highest offset a replica other

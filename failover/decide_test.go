@@ -5951,6 +5951,77 @@ func TestHolderOnThePromotedPrimarysHistoryLeadsSeed11314(t *testing.T) {
 	}
 }
 
+// Chaos seed 17754 (N=5, shipped defaults): b's node, epoch 6's primary
+// (promoted at 41838 on a3a13acc), was killed with no replica synced. The
+// leader promoted the holder with the most keys: d's Redis, back from its
+// AOF on a history of its own at 0 with 650 keys of epochs 3 and 4. e's,
+// with 625, stood on a3a13acc at exactly 41838, with every write
+// acknowledged up to the fork, and 8 of them were lost. A holder that
+// proves the history up to the fork ranks first; one that left it at or
+// past the fork for its own proves as much and ranks by keys with it.
+func TestHolderAtTheForkRanksOverAnAOFRestartSeed17754(t *testing.T) {
+	p := testParams()
+	p.MinReplicas, p.DownAfter, p.FenceAfter = 1, 2*time.Second, time.Second
+	at := t0.Add(-10 * time.Second)
+	holder := func(name string, offset int64, replID, replID2 string, offset2, keys int64) peerView {
+		v := down(rep(name, offset), "b", 6) // pointing at itself: no provable position
+		v.Rep.Obs.MasterAddr, v.Rep.Obs.LinkUp, v.Rep.Obs.Synced = name+":6379", false, false
+		v.Rep.Obs.ReplID, v.Rep.Obs.ReplID2, v.Rep.Obs.ReplOffset2, v.Rep.Obs.Keys = replID, replID2, offset2, keys
+		v.UpAt = t0
+		return v
+	}
+	aof := holder("d", 0, "d0d0", "", 0, 650)
+	for _, tt := range []struct {
+		name string
+		d    peerView
+		want string
+	}{
+		{"d back from its AOF, e at the fork: e", aof, "e"},
+		{"d left the history past the fork for its own: the most keys", holder("d", 900, "d0d0", "a3a13acc", 43001, 650), "d"},
+		{"d left it before the fork: e", holder("d", 900, "d0d0", "a3a13acc", 40001, 650), "e"},
+		{"d from a sidecar that does not report where it left it: e", holder("d", 900, "d0d0", "a3a13acc", 0, 650), "e"},
+		{"d last known on b's history: the most keys", func() peerView {
+			v := aof
+			v.Known = knownOffset{Epoch: 6, Offset: 42000, ReplID: "b6b6b6b6", At: at}
+			return v
+		}(), "d"},
+		{"d last known past the fork on an unreported history: the most keys", func() peerView {
+			v := aof
+			v.Known = knownOffset{Epoch: 6, Offset: 42000, At: at}
+			return v
+		}(), "d"},
+		{"d last known before the fork: e", func() peerView {
+			v := aof
+			v.Known = knownOffset{Epoch: 5, Offset: 30000, ReplID: "a3a13acc", At: at}
+			return v
+		}(), "e"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := groupState{Epoch: 6, Primary: "b", Promoted: true, Started: at, Previous: "a",
+				Members: members("a", "b", "c", "d", "e"), Fork: 41838, ForkReplID: "a3a13acc", NewReplID: "b6b6b6b6"}
+			gone := func(name string) peerView {
+				v := down(rep(name, 0), "b", 6)
+				v.Rep.Obs.Reachable, v.Rep.Obs.Role = false, monitor.RoleUnknown
+				return v
+			}
+			b := gone("b")
+			b.Rep.SDown = false
+			b.AsPrimary = primaryMark{Epoch: 6, ReplID: "b6b6b6b6"}
+			// a's and c's Redis answer, behind the fork.
+			peers := map[string]peerView{"a": holder("a", 30000, "a3a13acc", "", 0, 400), "b": b, "c": holder("c", 30500, "a3a13acc", "", 0, 410), "d": tt.d,
+				"e": holder("e", 41838, "a3a13acc", "", 0, 625)}
+			for n, v := range peers {
+				v.Rep.Epoch = st.Epoch
+				peers[n] = v
+			}
+			d := decideLeader(t0, st, peers, p, "")
+			if d.Action != leaderPromote || d.Target != tt.want || !d.Holder {
+				t.Fatalf("target %q action %v holder %v, want holder %q (excluded %v, why not %q, wait for %q)", d.Target, d.Action, d.Holder, tt.want, d.Excluded, d.WhyNot, d.WaitFor)
+			}
+		})
+	}
+}
+
 // Chaos seed 5108 (N=3): a's node, epoch 3's primary (promoted at 51307,
 // leaving 734a956e, beginning bc007201), came back from an AOF begun afresh
 // after a wipe: 2 keys at offset 0 on 7d65c3ab. Its restarted sidecar

@@ -1077,7 +1077,7 @@ func (f *Failover) report(c *core, now time.Time) report {
 		Obs: obsSummary{
 			Reachable: o.Reachable() && now.Sub(o.Time) < f.fresh, Alive: o.Alive(), Role: o.Role, MasterAddr: o.MasterAddr(),
 			LinkUp: o.LinkUp, Synced: o.Synced, SyncInProgress: o.SyncInProgress, Offset: o.Offset,
-			RunID: o.RunID, ReplID: o.ReplID, ReplID2: o.ReplID2, Replicas: len(o.Replicas), Keys: o.Keys,
+			RunID: o.RunID, ReplID: o.ReplID, ReplID2: o.ReplID2, ReplOffset2: o.ReplOffset2, Replicas: len(o.Replicas), Keys: o.Keys,
 		},
 		SDown: c.sdown, SDownPrimary: st.Primary, SDownEpoch: st.Epoch, Empty: c.ids.Empty,
 		Unsure:        c.obs.Role == monitor.RolePrimary && c.ids.unsure(),

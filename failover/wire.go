@@ -46,9 +46,12 @@ type obsSummary struct {
 	// ReplID2 is master_replid2: the history the Redis was on before it
 	// last became a primary (a holder pointed at itself on a history a
 	// promotion left shows that history here only; primaryMayHold).
-	ReplID2  string `json:"ri2,omitempty"`
-	Replicas int    `json:"nr,omitempty"` // primary: connected replicas
-	Keys     int64  `json:"k,omitempty"`  // DBSIZE; -1 unknown
+	ReplID2 string `json:"ri2,omitempty"`
+	// ReplOffset2 is second_repl_offset: the Redis holds ReplID2 up to
+	// the offset before it (forkHolders); 0 from an older sidecar.
+	ReplOffset2 int64 `json:"ro2,omitempty"`
+	Replicas    int   `json:"nr,omitempty"` // primary: connected replicas
+	Keys        int64 `json:"k,omitempty"`  // DBSIZE; -1 unknown
 }
 
 // handover is the old primary's side of a switchover: its writes are

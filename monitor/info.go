@@ -66,8 +66,9 @@ func (m info) apply(o *Observation) error {
 	o.RunID = m["run_id"]
 	o.Version = m["redis_version"]
 	o.ReplID = m["master_replid"]
+	o.ReplID2, o.ReplOffset2 = "", 0
 	if id := m["master_replid2"]; id != "" && strings.Trim(id, "0") != "" {
-		o.ReplID2 = id
+		o.ReplID2, o.ReplOffset2 = id, max(m.int("second_repl_offset", 0), 0)
 	}
 	o.ConnectedReplicas = int(m.int("connected_slaves", 0))
 	o.Replicas = m.replicas()

@@ -58,7 +58,10 @@ type Observation struct {
 	Version string        `json:"version,omitempty"`
 	ReplID  string        `json:"repl_id,omitempty"`  // master_replid: the replication history this node is on
 	ReplID2 string        `json:"repl_id2,omitempty"` // master_replid2: the history before the last promotion
-	Offset  int64         `json:"offset"`             // master_repl_offset (primary, replica with its link down) or slave_repl_offset (replica with its link up)
+	// ReplOffset2 is second_repl_offset, one past the last offset of
+	// ReplID2 this node holds; 0 without ReplID2.
+	ReplOffset2 int64 `json:"repl_offset2,omitempty"`
+	Offset      int64 `json:"offset"` // master_repl_offset (primary, replica with its link down) or slave_repl_offset (replica with its link up)
 	// Priority is Redis's replica-priority (lower is preferred, 0 never
 	// promoted). INFO reports it only on replicas; on a primary the Prober
 	// fills it from a cached CONFIG GET. -1 means unknown: a primary seen

@@ -523,11 +523,12 @@ func TestRestartsShowWhereTheirHistoryBegan(t *testing.T) {
 			if !after.Reachable() || after.Role != RolePrimary || after.Keys != 5 || after.ReplID == before.ReplID {
 				t.Fatalf("after the restart: %+v, want a primary with 5 keys on a new history", after)
 			}
-			if tt.rdb && (after.ReplID2 != before.ReplID || after.Offset < before.Offset) {
-				t.Errorf("back from an RDB: replid2 %q at %d, want %q at %d or later (the snapshot's)", after.ReplID2, after.Offset, before.ReplID, before.Offset)
+			if tt.rdb && (after.ReplID2 != before.ReplID || after.Offset < before.Offset || after.ReplOffset2-1 < before.Offset) {
+				t.Errorf("back from an RDB: replid2 %q up to %d, at %d, want %q up to %d or later (the snapshot's)",
+					after.ReplID2, after.ReplOffset2-1, after.Offset, before.ReplID, before.Offset)
 			}
-			if !tt.rdb && after.ReplID2 != "" {
-				t.Errorf("back from its AOF: replid2 %q, want none", after.ReplID2)
+			if !tt.rdb && (after.ReplID2 != "" || after.ReplOffset2 != 0) {
+				t.Errorf("back from its AOF: replid2 %q up to %d, want none", after.ReplID2, after.ReplOffset2-1)
 			}
 		})
 	}
