@@ -1151,16 +1151,13 @@ func nextEpochStart(prev epochStart, epoch uint64, started time.Time, following 
 		return epochStart{Epoch: epoch}
 	case epoch == prev.Epoch && !prev.At.IsZero():
 		return prev
-	case following || started.After(now):
-		return epochStart{Epoch: epoch, At: now}
-	default:
-		return epochStart{Epoch: epoch, At: started}
 	}
+	return epochStart{Epoch: epoch, At: localInstant(started, following, now)}
 }
 
 // localInstant moves a committed instant, read on the clock of the
-// sidecar that committed it, to this sidecar's clock, as nextEpochStart
-// does for an epoch's start: an entry applied while following the log was
+// sidecar that committed it, to this sidecar's clock (an epoch's start:
+// nextEpochStart): an entry applied while following the log was
 // committed at now; one applied catching up at the committed time, but not
 // in this sidecar's future. The anti-flap window counts failovers from
 // their starts, and a switchover runs until its deadline (the instant it
