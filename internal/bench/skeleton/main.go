@@ -50,21 +50,28 @@ import (
 // reportSize is about the size of an idle vigil sidecar's report.
 const reportSize = 300
 
+// options are the command's flags.
+type options struct {
+	name, gossip, join, key string
+	raft, peers, dir        string
+	web, local, primary     string
+	interval, report        time.Duration
+}
+
 func main() {
-	var (
-		name     = flag.String("name", "", "member name")
-		gossip   = flag.String("gossip", "", "memberlist bind address (host:port); empty runs no gossip")
-		join     = flag.String("join", "", "memberlist address to join")
-		key      = flag.String("key", "", "memberlist encryption key, base64")
-		raftAddr = flag.String("raft", "", "Raft bind address; empty runs no Raft")
-		peers    = flag.String("peers", "", "the Raft group, name=host:port,...")
-		dir      = flag.String("dir", "", "Raft's data directory")
-		web      = flag.String("http", "", "metrics listen address")
-		local    = flag.String("redis", "", "own Redis address")
-		primary  = flag.String("primary", "", "the primary's Redis address")
-		interval = flag.Duration("interval", 100*time.Millisecond, "monitor interval")
-		every    = flag.Duration("report", 0, "how often a report goes to each member; 0: as often as vigil's unchanged reports go")
-	)
+	var o options
+	flag.StringVar(&o.name, "name", "", "member name")
+	flag.StringVar(&o.gossip, "gossip", "", "memberlist bind address (host:port); empty runs no gossip")
+	flag.StringVar(&o.join, "join", "", "memberlist address to join")
+	flag.StringVar(&o.key, "key", "", "memberlist encryption key, base64")
+	flag.StringVar(&o.raft, "raft", "", "Raft bind address; empty runs no Raft")
+	flag.StringVar(&o.peers, "peers", "", "the Raft group, name=host:port,...")
+	flag.StringVar(&o.dir, "dir", "", "Raft's data directory")
+	flag.StringVar(&o.web, "http", "", "metrics listen address")
+	flag.StringVar(&o.local, "redis", "", "own Redis address")
+	flag.StringVar(&o.primary, "primary", "", "the primary's Redis address")
+	flag.DurationVar(&o.interval, "interval", 100*time.Millisecond, "monitor interval")
+	flag.DurationVar(&o.report, "report", 0, "how often a report goes to each member; 0: as often as vigil's unchanged reports go")
 	flag.Parse()
 	// As cmd/vigil sets them.
 	runtime.GOMAXPROCS(1)
@@ -72,46 +79,54 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *name, *gossip, *join, *key, *raftAddr, *peers, *dir, *web, *local, *primary, *interval, *every); err != nil {
+	if err := run(ctx, o); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, name, gossip, join, key, raftAddr, peers, dir, web, local, primary string, interval, every time.Duration) error {
+func run(ctx context.Context, o options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ln, err := net.Listen("tcp", web)
+	ln, err := net.Listen("tcp", o.web)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	defer func() {
+		_ = srv.Close()
+		<-served
+	}()
 
 	var ml *memberlist.Memberlist
-	if gossip != "" {
-		ml, err = startGossip(name, gossip, join, key)
+	if o.gossip != "" {
+		ml, err = startGossip(o.name, o.gossip, o.join, o.key)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = ml.Shutdown() }()
 	}
 
-	if raftAddr != "" {
-		r, err := startRaft(name, raftAddr, peers, dir)
+	if o.raft != "" {
+		r, err := startRaft(o.name, o.raft, o.peers, o.dir)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = r.Shutdown().Error() }()
 	}
 
-	own := redis.NewClient(&redis.Options{Addr: local, PoolSize: 1, MaxIdleConns: 1})
+	own := redis.NewClient(&redis.Options{Addr: o.local, PoolSize: 1, MaxIdleConns: 1})
 	defer own.Close()
 	var prim *redis.Client
-	if primary != local {
-		prim = redis.NewClient(&redis.Options{Addr: primary, PoolSize: 1, MaxIdleConns: 1})
+	if o.primary != o.local {
+		prim = redis.NewClient(&redis.Options{Addr: o.primary, PoolSize: 1, MaxIdleConns: 1})
 		defer prim.Close()
 	}
+	interval, every := o.interval, o.report
 	if every == 0 {
 		// failover.reportDue: three reports per freshness period.
 		every = max(interval, max(3*interval, 500*time.Millisecond)/3)
@@ -141,7 +156,7 @@ func run(ctx context.Context, name, gossip, join, key, raftAddr, peers, dir, web
 		}
 		sentAt = now
 		for _, m := range ml.Members() {
-			if m.Name != name {
+			if m.Name != o.name {
 				_ = ml.SendBestEffort(m, report)
 			}
 		}
