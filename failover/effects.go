@@ -1646,15 +1646,20 @@ func (f *Failover) strayDuties(ctx context.Context, c *core, now time.Time, gs g
 }
 
 // pauseStray pauses writes on member's Redis at addr, for pause, when it
-// answers as a primary while a Verify still names primary, not promoted:
-// a stray primary nobody else fences until a promotion can demote it.
-// One that answers as a replica by then is left unpaused (pausePrimaryOn).
-// It reports whether the Redis stays paused.
+// answers as a primary while a Verify still names primary: a stray
+// primary nobody else fences until a promotion can demote it. Also when
+// the Verify finds primary promoted: the duty runs beside the named
+// primary's own promotion, and the demotion (checkForeign) comes only at
+// the next tick. Chaos seed 17825 (N=5): the Verify returned after b's
+// promotion, the stray was left alone, and a's Redis took writes beside
+// b's for 75 ms until b's sidecar demoted it. One that answers as a
+// replica by then is left unpaused (pausePrimaryOn). It reports whether
+// the Redis stays paused.
 func (f *Failover) pauseStray(ctx context.Context, member, addr, primary string, pause time.Duration) (bool, error) {
 	cl := monitor.NewClient(addr, f.rc, f.mc.Timeout)
 	defer cl.Close()
-	vst, stray, err := f.foreignPrimary(ctx, cl, member, primary)
-	if err != nil || !stray || vst.Promoted {
+	_, stray, err := f.foreignPrimary(ctx, cl, member, primary)
+	if err != nil || !stray {
 		return false, err
 	}
 	return pausePrimaryOn(ctx, cl, f.cmdWait, pause)

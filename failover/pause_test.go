@@ -139,9 +139,9 @@ func syncedPair(t *testing.T) (primary, replica *redis.Client) {
 // TestPauseStray: before the named primary's promotion, a member's Redis
 // that answers as a primary the verified state does not name is paused
 // (chaos seed 17040: one whose sidecar was cut from it took writes beside
-// the next promoted primary); not once the state says the promotion
-// happened (checkForeign demotes it then), not when the state names it,
-// and not a replica.
+// the next promoted primary), and so it is when the state says the
+// promotion happened meanwhile (chaos seed 17825: checkForeign demotes it
+// only at the next tick); not when the state names it, and not a replica.
 func TestPauseStray(t *testing.T) {
 	members := map[string]authority.Member{}
 	for _, n := range []string{"n0", "n1", "n2"} {
@@ -159,7 +159,7 @@ func TestPauseStray(t *testing.T) {
 		paused  bool
 	}{
 		{"seed 17040: n1 named, not promoted; n2's Redis a primary", named, false, true},
-		{"n1 promoted: checkForeign's", promoted, false, false},
+		{"seed 17825: n1 promoted meanwhile", promoted, false, true},
 		{"n2 itself named", strayNamed, false, false},
 		{"n2's Redis a replica", named, true, false},
 	} {
