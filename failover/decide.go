@@ -74,16 +74,6 @@ type groupState struct {
 	Previous string
 }
 
-// newFrom is the offset the history the primary's promotion began
-// (NewReplID) starts at: the fork, or 0 for a Redis that came back from its
-// AOF since the leader chose it (Resumed).
-func (st groupState) newFrom() int64 {
-	if st.Resumed {
-		return 0
-	}
-	return st.Fork
-}
-
 // pastFork is where an earlier epoch's promotion left the history before
 // it.
 type pastFork struct {
@@ -98,7 +88,9 @@ type pastFork struct {
 	Resumed bool
 }
 
-// newFrom is the offset the history p's promotion began starts at.
+// newFrom is the offset the history p's promotion began (NewReplID)
+// starts at: the fork, or 0 for a Redis that came back from its AOF since
+// the leader chose it (Resumed).
 func (p pastFork) newFrom() int64 {
 	if p.Resumed {
 		return 0
@@ -689,19 +681,11 @@ func holders(st groupState, peers map[string]peerView, exclude string, now time.
 // on another history (d's, on e97cca) says nothing of how far it got on
 // this one, and does not take the lead from one that stands on it.
 func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
-	newReplID, from := st.NewReplID, st.newFrom()
-	if !st.Promoted {
-		if len(st.PastForks) == 0 {
-			return nil
-		}
-		f := st.PastForks[len(st.PastForks)-1]
-		newReplID, from = f.NewReplID, f.newFrom()
-	} else if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
+	f, ok := newestPromotion(st, hs)
+	if !ok || f.NewReplID == "" {
 		return nil
 	}
-	if newReplID == "" {
-		return nil
-	}
+	newReplID, from := f.NewReplID, f.newFrom()
 	further := func(x candidate, off int64) bool {
 		k := peers[x.Name].Known.ReplID
 		return x.Offset > off && (k == "" || k == newReplID)
@@ -719,6 +703,25 @@ func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[st
 		led[h.Name] = true
 	}
 	return led
+}
+
+// newestPromotion is the recorded promotion ledHolders and forkHolders
+// judge the holders by: the committed primary's once it has promoted,
+// else the newest past fork's. ok is false when there is none, and when
+// the primary's own Redis is among the holders (a restart from its AOF
+// holds all it took, on a new history).
+func newestPromotion(st groupState, hs []candidate) (f pastFork, ok bool) {
+	if !st.Promoted {
+		if len(st.PastForks) == 0 {
+			return pastFork{}, false
+		}
+		return st.PastForks[len(st.PastForks)-1], true
+	}
+	if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
+		return pastFork{}, false
+	}
+	return pastFork{Epoch: st.Epoch, New: st.Primary, ReplID: st.ForkReplID, Offset: st.Fork, Start: st.Started,
+		NewReplID: st.NewReplID, Resumed: st.Resumed}, true
 }
 
 // forkHolders are, when ledHolders names none, the holders that rank
@@ -743,19 +746,11 @@ func ledHolders(st groupState, peers map[string]peerView, hs []candidate) map[st
 // that history past the fork for its own: it proves as much, and ranks
 // with the others by keys.
 func forkHolders(st groupState, peers map[string]peerView, hs []candidate) map[string]bool {
-	forkReplID, fork, newReplID, from := st.ForkReplID, st.Fork, st.NewReplID, st.newFrom()
-	if !st.Promoted {
-		if len(st.PastForks) == 0 {
-			return nil
-		}
-		f := st.PastForks[len(st.PastForks)-1]
-		forkReplID, fork, newReplID, from = f.ReplID, f.Offset, f.NewReplID, f.newFrom()
-	} else if slices.ContainsFunc(hs, func(h candidate) bool { return h.Name == st.Primary }) {
+	f, ok := newestPromotion(st, hs)
+	if !ok || f.ReplID == "" || f.NewReplID == "" {
 		return nil
 	}
-	if forkReplID == "" || newReplID == "" {
-		return nil
-	}
+	forkReplID, fork, newReplID, from := f.ReplID, f.Offset, f.NewReplID, f.newFrom()
 	var proven map[string]bool
 	for _, h := range hs {
 		o := peers[h.Name].Rep.Obs

@@ -47,7 +47,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// reportSize is about the size of an idle vigil sidecar's report.
+// reportSize is about the size of an idle vigil sidecar's report: 216–238
+// bytes encoded in the failover package's test kit, more with real
+// addresses and gossip's envelope.
 const reportSize = 300
 
 // options are the command's flags.
